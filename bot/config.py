@@ -1,0 +1,60 @@
+"""Settings read from the environment (and an optional ``.env`` file in the working directory)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///fieldbot.db"
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is meant for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str | None
+    database_url: str
+    api_url: str
+    timezone: ZoneInfo
+
+    @property
+    def file_url(self) -> str:
+        """Where files are downloaded: the API URL with ``/bot`` replaced by ``/file/bot``."""
+        base = self.api_url.rstrip("/")
+        if base.endswith("/bot"):
+            return base[: -len("/bot")] + "/file/bot"
+        return base + "/file/bot"
+
+    def require_token(self) -> str:
+        if not self.token:
+            raise ConfigError(
+                "FIELDBOT_TOKEN is not set: create a bot with @BotFather in Telegram "
+                "(/newbot) and export the token it gives you as FIELDBOT_TOKEN."
+            )
+        return self.token
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        values: dict[str, str] = {}
+        if dotenv and os.path.exists(".env"):
+            values.update({k: v for k, v in dotenv_values(".env").items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        zone_name = values.get("FIELDBOT_TIMEZONE") or DEFAULT_TIMEZONE
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(f"FIELDBOT_TIMEZONE={zone_name!r} is not a known time zone") from exc
+        return cls(
+            token=values.get("FIELDBOT_TOKEN") or None,
+            database_url=values.get("FIELDBOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            api_url=values.get("FIELDBOT_API_URL") or DEFAULT_API_URL,
+            timezone=zone,
+        )

@@ -1,0 +1,72 @@
+"""Who uses the bot: teams (sales regions), users with one role each, and invites."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, IdMixin
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    DIRECTOR = "director"
+    MANAGER = "manager"
+    FINANCE = "finance"
+    REP = "rep"
+
+
+role_enum = Enum(Role, name="role", values_callable=lambda roles: [r.value for r in roles],
+                 native_enum=False, length=16, validate_strings=True)
+
+
+class Team(IdMixin, Base):
+    __tablename__ = "teams"
+
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", use_alter=True, ondelete="SET NULL",
+                   name="fk_teams_manager_id_users")
+    )
+    created_at: Mapped[datetime]
+
+    manager: Mapped[User | None] = relationship(foreign_keys=[manager_id], lazy="raise")
+
+
+class User(IdMixin, Base):
+    __tablename__ = "users"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    role: Mapped[Role] = mapped_column(role_enum)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    language: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    #: First time the user wrote to the bot: until then Telegram has no chat to write to.
+    first_seen_at: Mapped[datetime | None]
+    #: Hash of the command menu last set for this user's chat, so start-up only sets changed ones.
+    menu_hash: Mapped[str | None] = mapped_column(String(16))
+
+    team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="raise")
+
+
+class Invite(IdMixin, Base):
+    """A single-use deep-link token; only its SHA-256 is stored."""
+
+    __tablename__ = "invites"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(role_enum)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime | None]
+    #: The Telegram update that created it: a redelivered /invite creates nothing new.
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
