@@ -14,6 +14,6 @@ __all__ = [
     "Money",
     "Role",
     "Team",
-    "User",
     "UTCDateTime",
+    "User",
 ]

@@ -1,0 +1,60 @@
+"""Wiring: build the python-telegram-bot Application from settings, database and clock."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.runtime import RUNTIME_KEY, Context, Runtime
+from bot.telegram_menus import sync_all_menus
+from bot.updates import PerChatUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+FieldbotApp = Application[Any, Context, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings, db: Database, clock: Clock | None = None, *,
+    rate_limit_retries: int = 3, sync_menus: bool = True,
+) -> FieldbotApp:
+    """The bot, ready for ``run_polling``/``run_webhook`` or a test's manual start."""
+    runtime = Runtime(settings=settings, db=db, clock=clock or Clock(settings.timezone))
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML,
+        tzinfo=settings.timezone,
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+
+    async def post_init(application: FieldbotApp) -> None:
+        if sync_menus:
+            changed = await sync_all_menus(application.bot, db)
+            log.info("command menus set for %d users", changed)
+
+    async def post_shutdown(application: FieldbotApp) -> None:
+        await db.dispose()
+
+    application: FieldbotApp = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .base_url(settings.api_url)
+        .base_file_url(settings.file_url)
+        .defaults(defaults)
+        .context_types(ContextTypes(context=Context))
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data[RUNTIME_KEY] = runtime
+    handlers.register(application)
+    return application

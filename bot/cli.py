@@ -1,0 +1,132 @@
+"""The ``fieldbot`` command: run the bot, migrate, bootstrap an admin, import people."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import logs
+from bot.clock import Clock
+from bot.config import ConfigError, Settings
+from bot.db import Database, upgrade
+from bot.services import users
+from bot.services.errors import ServiceError
+from bot.services.user_import import ImportReport, import_people
+from bot.tabular import Table, TableError, read_table
+
+log = logging.getLogger("fieldbot")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fieldbot", description=(
+        "fieldbot: the Telegram bot for a field sales force. Settings come from FIELDBOT_* "
+        "environment variables or a .env file (see the README)."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the bot (long polling, or a webhook with --webhook-url)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram should post updates to")
+    run.add_argument("--listen", default="127.0.0.1", help="address to serve the webhook on")
+    run.add_argument("--port", type=int, default=8443, help="port to serve the webhook on")
+    run.add_argument("--secret", help="secret token Telegram must send with each webhook call")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_commands.add_parser("upgrade", help="apply pending migrations")
+
+    admin = commands.add_parser("admin", help="manage admins from the command line")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
+    add = admin_commands.add_parser("add", help="create or promote an admin (the first way in)")
+    add.add_argument("telegram_id", type=int, help="the person's numeric Telegram user id")
+    add.add_argument("--name", required=True, help="their name as colleagues know it")
+
+    imports = commands.add_parser("import", help="import data from CSV or XLSX")
+    import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
+    people = import_kinds.add_parser(
+        "users", help="onboard people: header telegram_id,name,role,team,username")
+    people.add_argument("file", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "run":
+            return run(settings, args)
+        logs.configure(settings.token, logging.WARNING)
+        if args.command == "db":
+            upgrade(settings.database_url)
+            print("database is up to date")
+            return 0
+        upgrade(settings.database_url)
+        if args.command == "admin":
+            return asyncio.run(add_admin(settings, args.telegram_id, args.name))
+        try:
+            table = read_table(args.file.read_bytes(), args.file.name)
+        except (OSError, TableError) as error:
+            print(f"fieldbot: cannot read {args.file}: {error}", file=sys.stderr)
+            return 1
+        return asyncio.run(import_users(settings, table))
+    except ConfigError as error:
+        print(f"fieldbot: {error}", file=sys.stderr)
+        return 2
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_application
+
+    settings.require_token()
+    logs.configure(settings.token)
+    log.info("applying database migrations")
+    upgrade(settings.database_url)
+    application = build_application(settings, Database(settings.database_url))
+    if args.webhook_url:
+        application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook_url,
+                                secret_token=args.secret, url_path="telegram")
+    else:
+        application.run_polling()
+    return 0
+
+
+async def add_admin(settings: Settings, telegram_id: int, name: str) -> int:
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            user, created = await users.bootstrap_admin(
+                session, telegram_id, name, Clock(settings.timezone).now())
+            print(f"{'added' if created else 'promoted'} admin {user.name} ({user.telegram_id})")
+        return 0
+    except ServiceError as error:
+        print(f"fieldbot: {error}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+
+
+def print_report(report: ImportReport) -> None:
+    if report.ok:
+        print(f"imported: {report.created} new, {report.updated} updated"
+              + (f"; new teams: {', '.join(report.teams_created)}" if report.teams_created else ""))
+        return
+    print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
+    for error in report.errors:
+        print(f"  line {error.line}: {error.reason.format(**error.params)}", file=sys.stderr)
+
+
+async def import_users(settings: Settings, table: Table) -> int:
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            report = await import_people(session, table, Clock(settings.timezone).now())
+        print_report(report)
+        return 0 if report.ok else 1
+    finally:
+        await db.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

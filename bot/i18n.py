@@ -1,0 +1,85 @@
+"""Translations: gettext catalogues (Babel), English and Simplified Chinese.
+
+The ``.po`` files under ``bot/locale`` are the source of truth; they are
+compiled in memory at start-up so no build step or binary file is needed.
+Messages are English source strings; ``N_`` marks a string for extraction
+where it is translated later (menus, service errors).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark a string for translation without translating it here."""
+    return message
+
+
+def language_for(code: str | None) -> str:
+    """Map a Telegram ``language_code`` (``zh-hans``, ``en-GB``, …) to a supported language."""
+    if code and code.lower().startswith("zh"):
+        return "zh"
+    return DEFAULT_LANGUAGE
+
+
+def catalogue_path(language: str) -> Any:
+    return files("bot") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    """The compiled catalogue for ``language`` (English falls back to the source strings)."""
+    path = catalogue_path(language)
+    if not path.is_file():
+        return NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language if language != "zh" else "zh_Hans")
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+class Translator:
+    """The gettext functions for one language, plus HTML-safe formatting."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self._t = translations(self.language)
+
+    def gettext(self, message: str) -> str:
+        return self._t.gettext(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return self._t.ngettext(singular, plural, n)
+
+    def __call__(self, message: str, **values: Any) -> str:
+        """Translate ``message`` and fill its ``{placeholders}`` with HTML-escaped values."""
+        return fmt(self.gettext(message), **values)
+
+
+def fmt(template: str, **values: Any) -> str:
+    """``str.format`` with every value HTML-escaped: user text can never become markup."""
+    return template.format(**{k: escape(v) for k, v in values.items()})
+
+
+def fmt_map(template: str, values: Mapping[str, Any]) -> str:
+    return fmt(template, **dict(values))
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value), quote=False)

@@ -1,0 +1,61 @@
+"""The command catalogue: each command, one line of help, and the roles that see it.
+
+Both ``/help`` and the per-chat Telegram command menu are built from this
+list. It only decides what is *shown*; services still check every action.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from bot.i18n import N_, Translator
+from models import Role
+
+EVERYONE = frozenset(Role)
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ADMIN: N_("admin"),
+    Role.DIRECTOR: N_("sales director"),
+    Role.MANAGER: N_("manager"),
+    Role.FINANCE: N_("finance"),
+    Role.REP: N_("sales rep"),
+}
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    description: str  # English source, translated when shown
+    roles: frozenset[Role]
+    usage: str = ""
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("help", N_("What I can do for you"), EVERYONE),
+    CommandSpec("invite", N_("Invite someone: a link for one person"),
+                frozenset({Role.ADMIN, Role.MANAGER}), "ROLE [TEAM]"),
+    CommandSpec("users", N_("People and their roles"),
+                frozenset({Role.ADMIN, Role.DIRECTOR, Role.MANAGER})),
+    CommandSpec("role", N_("Change someone's role or team"), frozenset({Role.ADMIN}),
+                "WHO ROLE [TEAM]"),
+    CommandSpec("deactivate", N_("Switch someone's access off"), frozenset({Role.ADMIN}), "WHO"),
+    CommandSpec("activate", N_("Switch someone's access back on"), frozenset({Role.ADMIN}), "WHO"),
+    CommandSpec("lang", N_("Language: English or 中文"), EVERYONE, "en|zh"),
+)
+
+
+def commands_for(role: Role) -> list[CommandSpec]:
+    return [spec for spec in COMMANDS if role in spec.roles]
+
+
+def menu_for(role: Role, language: str) -> list[tuple[str, str]]:
+    """(command, description) pairs for Telegram's command menu, translated."""
+    t = Translator(language)
+    return [(spec.name, t.gettext(spec.description)) for spec in commands_for(role)]
+
+
+def menu_hash(role: Role, language: str) -> str:
+    """A short fingerprint of a menu, so only changed menus are sent to Telegram again."""
+    text = "\n".join(f"{name} {description}" for name, description in menu_for(role, language))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

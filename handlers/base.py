@@ -1,0 +1,192 @@
+"""The one door every update comes through.
+
+``@action`` turns a small function of a :class:`Request` into a
+python-telegram-bot callback. It recognises the sender, opens one database
+transaction for the whole action, and sends the replies only after the
+commit, so a user is never told "saved" about something that was not. A
+:class:`ServiceError` rolls the action back and becomes a translated reply.
+Strangers and deactivated users get one polite explanation and nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import wraps
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+
+from bot.i18n import N_, Translator, language_for
+from bot.menus import menu_hash
+from bot.runtime import Context
+from bot.services import users
+from bot.services.access import Caller
+from bot.services.errors import ServiceError
+from bot.services.users import Identity
+from bot.telegram_menus import set_chat_menu
+from models import Role
+
+log = logging.getLogger(__name__)
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+AfterCommit = Callable[[], Awaitable[None]]
+
+STRANGER = N_(
+    "Hello! This bot is for our company's sales team, and I don't know you yet.\n"
+    "Ask your manager or the office for an invite link and open it: it brings you back "
+    "here, registered."
+)
+
+
+@dataclass
+class Reply:
+    text: str
+    markup: Markup | None = None
+    edit: bool = False  # replace the pressed message instead of sending a new one
+
+
+@dataclass
+class Request:
+    """One update being handled: who sent it, in what language, inside which transaction."""
+
+    update: Update
+    context: Context
+    session: AsyncSession
+    identity: Identity
+    now: datetime
+    t: Translator
+    caller: Caller | None = None
+    replies: list[Reply] = field(default_factory=list)
+    after_commit: list[AfterCommit] = field(default_factory=list)
+    toast: str | None = None
+
+    @property
+    def me(self) -> Caller:
+        """The registered caller (``@action`` guarantees one unless ``registered=False``)."""
+        assert self.caller is not None
+        return self.caller
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.context.args or [])
+
+    @property
+    def text_after_command(self) -> str:
+        """Everything typed after ``/command``, spaces kept (names may contain spaces)."""
+        message = self.update.effective_message
+        text = (message.text or "") if message else ""
+        return text.split(maxsplit=1)[1].strip() if " " in text.strip() else ""
+
+    @property
+    def source_key(self) -> str:
+        """The id of what caused this action: a redelivered update maps to the same key."""
+        query = self.update.callback_query
+        if query is not None:
+            return f"cb:{query.id}"
+        message = self.update.effective_message
+        chat = self.update.effective_chat
+        if message is not None and chat is not None:
+            return f"msg:{chat.id}:{message.message_id}"
+        return f"upd:{self.update.update_id}"
+
+    def reply(self, text: str, markup: Markup | None = None) -> None:
+        self.replies.append(Reply(text, markup))
+
+    def edit(self, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        self.replies.append(Reply(text, markup, edit=True))
+
+
+Handler = Callable[[Request], Awaitable[None]]
+
+
+def identity_of(update: Update) -> Identity | None:
+    user = update.effective_user
+    if user is None:
+        return None
+    return Identity(user.id, user.first_name, user.last_name, user.username, user.language_code)
+
+
+def action(*, registered: bool = True) -> Callable[[Handler], Callable[[Update, Context], Any]]:
+    """Wrap a handler: recognise the sender, run it in one transaction, reply after commit."""
+
+    def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
+        @wraps(handler)
+        async def callback(update: Update, context: Context) -> None:
+            identity = identity_of(update)
+            if identity is None:
+                return
+            runtime = context.runtime
+            now = runtime.clock.now()
+            stale_menu = False
+            request: Request | None = None
+            try:
+                async with runtime.db.transaction() as session:
+                    request = Request(update, context, session, identity, now,
+                                      Translator(language_for(identity.language_code)))
+                    recognised = await users.recognise(session, identity, now)
+                    if recognised is not None:
+                        request.caller = recognised.caller
+                        request.t = Translator(recognised.caller.language)
+                        stale_menu = recognised.menu_hash != menu_hash(
+                            recognised.caller.role, recognised.caller.language)
+                    if recognised is None and registered:
+                        request.reply(request.t(STRANGER))
+                    else:
+                        await handler(request)
+            except ServiceError as error:
+                assert request is not None
+                request.replies = [Reply(request.t(error.message, **error.params))]
+                request.after_commit.clear()
+            await deliver(request, update)
+            if request.caller is not None and stale_menu:
+                await refresh_menu(request)
+            for step in request.after_commit:
+                await step()
+
+        return callback
+
+    return decorate
+
+
+async def deliver(request: Request, update: Update) -> None:
+    """Send (or edit) the replies, and always answer a pressed button."""
+    query = update.callback_query
+    chat = update.effective_chat
+    for reply in request.replies:
+        if reply.edit and query is not None and isinstance(query.message, Message):
+            assert reply.markup is None or isinstance(reply.markup, InlineKeyboardMarkup)
+            if query.message.text == _plain(reply.text) and reply.markup == query.message.reply_markup:
+                continue  # Telegram refuses an edit that changes nothing
+            await query.edit_message_text(reply.text, reply_markup=reply.markup)
+        elif chat is not None:
+            await request.context.bot.send_message(chat.id, reply.text, reply_markup=reply.markup)
+    if query is not None:
+        await query.answer(request.toast)
+
+
+def _plain(html_text: str) -> str:
+    """Rough plain text of an HTML reply, only to skip edits that change nothing."""
+    from html import unescape
+    from re import sub
+
+    return unescape(sub(r"<[^>]+>", "", html_text))
+
+
+async def give_menu(
+    context: Context, user_id: int, telegram_id: int, role: Role, language: str
+) -> None:
+    """Set a user's command menu for their role, then remember that we did."""
+    new_hash = await set_chat_menu(context.bot, telegram_id, role, language)
+    if new_hash is None:
+        return
+    async with context.runtime.db.transaction() as session:
+        await users.remember_menu(session, user_id, new_hash)
+
+
+async def refresh_menu(request: Request) -> None:
+    caller = request.me
+    await give_menu(request.context, caller.id, caller.telegram_id, caller.role, caller.language)

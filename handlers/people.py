@@ -1,0 +1,144 @@
+"""People management: /invite, /users, /role, /deactivate, /activate."""
+
+from __future__ import annotations
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
+
+from bot.i18n import N_, Translator, escape
+from bot.menus import ROLE_LABELS
+from bot.services import invites, users
+from bot.services.users import Page, UserRow
+from bot.telegram_menus import clear_chat_menu
+from handlers.base import Request, action, give_menu
+from handlers.paging import page_of, pager
+from models import User
+
+USERS_PER_PAGE = 20
+
+
+@action()
+async def invite(request: Request) -> None:
+    args = request.args
+    if not args:
+        request.reply(request.t(N_(
+            "Usage: /invite ROLE [TEAM]\nRoles: admin, director, manager, finance, rep.\n"
+            "Example: /invite rep North")))
+        return
+    team_name = " ".join(args[1:]) or None
+    created = await invites.create_invite(request.session, request.me, args[0], team_name,
+                                          source_key=request.source_key, now=request.now)
+    t = request.t
+    if created.token is None:
+        request.reply(t(N_("This invite was already created. Send /invite again for a new link.")))
+        return
+    username = request.context.bot.username
+    link = f"https://t.me/{username}?start={created.token}"
+    expires = created.expires_at.astimezone(request.context.runtime.settings.timezone)
+    lines = []
+    if created.team_created:
+        lines.append(t(N_("New team {team} created."), team=created.team))
+    role = t.gettext(ROLE_LABELS[created.role])
+    lines.append(t(N_("Invite for a {role} in team {team}:"), role=role, team=created.team)
+                 if created.team else t(N_("Invite for a {role}:"), role=role))
+    lines.append(f"<code>{escape(link)}</code>")
+    lines.append(t(N_("Send this link to one person. It works once and expires on {date}."),
+                   date=f"{expires:%Y-%m-%d %H:%M}"))
+    request.reply("\n".join(lines))
+
+
+def render_users(t: Translator, listing: Page[UserRow]) -> str:
+    lines = [t(N_("People: {total}"), total=listing.total), ""]
+    for row in listing.items:
+        handle = f" @{escape(row.username)}" if row.username else ""
+        team = f" · {escape(row.team)}" if row.team else ""
+        flags = ""
+        if not row.active:
+            flags = " · " + escape(t.gettext("deactivated"))
+        elif not row.joined:
+            flags = " · " + escape(t.gettext("not yet joined"))
+        lines.append(f"<b>{escape(row.name)}</b>{handle} · {escape(t.gettext(ROLE_LABELS[row.role]))}"
+                     f"{team}{flags} · <code>{row.telegram_id}</code>")
+    return "\n".join(lines)
+
+
+@action()
+async def list_users(request: Request) -> None:
+    listing = await users.list_users(request.session, request.me, per_page=USERS_PER_PAGE)
+    request.reply(render_users(request.t, listing), pager(request.t, "users", 1, listing.pages))
+
+
+@action()
+async def users_page(request: Request) -> None:
+    query = request.update.callback_query
+    page = page_of(query.data if query else None)
+    listing = await users.list_users(request.session, request.me, page=page,
+                                     per_page=USERS_PER_PAGE)
+    request.edit(render_users(request.t, listing),
+                 pager(request.t, "users", listing.page, listing.pages))
+
+
+@action()
+async def change_role(request: Request) -> None:
+    args = request.args
+    if len(args) < 2:
+        request.reply(request.t(N_(
+            "Usage: /role WHO ROLE [TEAM]\nWHO is a Telegram id, @username or name.\n"
+            "Example: /role @li_wei manager North")))
+        return
+    user, team = await users.set_role(request.session, request.me, args[0], args[1],
+                                      " ".join(args[2:]) or None, request.now)
+    role = request.t.gettext(ROLE_LABELS[user.role])
+    request.reply(request.t(N_("{name} is now {role} in team {team}."), name=user.name,
+                            role=role, team=team.name) if team
+                  else request.t(N_("{name} is now {role}."), name=user.name, role=role))
+    _refresh_their_menu(request, user)
+
+
+def _refresh_their_menu(request: Request, user: User) -> None:
+    if user.first_seen_at is None:
+        return
+    user_id, telegram_id, role, language, active = (
+        user.id, user.telegram_id, user.role, user.language or "en", user.active)
+
+    async def menu() -> None:
+        if active:
+            await give_menu(request.context, user_id, telegram_id, role, language)
+        else:
+            await clear_chat_menu(request.context.bot, telegram_id)
+
+    request.after_commit.append(menu)
+
+
+async def _switch(request: Request, active: bool) -> None:
+    who = request.text_after_command
+    if not who:
+        request.reply(request.t(N_("Usage: /deactivate WHO (a Telegram id, @username or name)"))
+                      if not active else
+                      request.t(N_("Usage: /activate WHO (a Telegram id, @username or name)")))
+        return
+    user = await users.set_active(request.session, request.me, who, active, request.now)
+    request.reply(request.t(N_("{name} can use the bot again."), name=user.name) if active
+                  else request.t(N_("{name} can no longer use the bot."), name=user.name))
+    _refresh_their_menu(request, user)
+
+
+@action()
+async def deactivate(request: Request) -> None:
+    await _switch(request, active=False)
+
+
+@action()
+async def activate(request: Request) -> None:
+    await _switch(request, active=True)
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler("invite", invite, private))
+    application.add_handler(CommandHandler("users", list_users, private))
+    application.add_handler(CallbackQueryHandler(users_page, pattern=r"^users:\d+$"))
+    application.add_handler(CommandHandler("role", change_role, private))
+    application.add_handler(CommandHandler("deactivate", deactivate, private))
+    application.add_handler(CommandHandler("activate", activate, private))
+
+
