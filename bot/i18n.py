@@ -54,14 +54,31 @@ def translations(language: str) -> NullTranslations:
     return Translations(buffer, domain=DOMAIN)
 
 
+@cache
+def known_messages() -> frozenset[str]:
+    """Every message id of the Chinese catalogue (the one that must be complete)."""
+    catalogue = getattr(translations("zh"), "_catalog", {})
+    return frozenset(key if isinstance(key, str) else key[0] for key in catalogue)
+
+
+class UntranslatedMessage(KeyError):
+    """A message reached the user without being in the catalogue (strict mode only)."""
+
+
 class Translator:
     """The gettext functions for one language, plus HTML-safe formatting."""
+
+    #: Tests switch this on: any message missing from the Chinese catalogue then fails loudly,
+    #: which catches strings passed to ``t()`` without an ``N_`` marker.
+    strict = False
 
     def __init__(self, language: str) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self._t = translations(self.language)
 
     def gettext(self, message: str) -> str:
+        if Translator.strict and message not in known_messages():
+            raise UntranslatedMessage(message)
         return self._t.gettext(message)
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:

@@ -18,7 +18,7 @@ from bot.i18n import N_, language_for
 from bot.services import audit
 from bot.services.access import Caller
 from bot.services.errors import Conflict, Invalid
-from bot.services.teams import find_team, get_or_create_team
+from bot.services.teams import clean_team_name, get_or_create_team
 from bot.services.users import Identity, clean_name, ensure_may_invite, parse_role
 from models import Invite, Role, Team, User
 
@@ -66,7 +66,7 @@ async def create_invite(
         team = await session.get(Team, caller.team_id) if caller.team_id else None
         if team is None:
             raise Invalid(N_("You are not assigned to a team yet; ask an admin."))
-        if team_name and (await find_team(session, team_name)) not in (None, team):
+        if team_name and clean_team_name(team_name).lower() != team.name.lower():
             raise Invalid(N_("Managers invite into their own team only."))
     elif team_name:
         team, created = await get_or_create_team(session, team_name, now)

@@ -150,7 +150,7 @@ async def list_users(
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
     rows = await session.execute(
-        scope.order_by(User.active.desc(), Team.name, User.name, User.id)
+        scope.order_by(User.active.desc(), Team.name.nulls_first(), User.name, User.id)
         .limit(per_page).offset((page - 1) * per_page)
     )
     return Page([_row(user, team) for user, team in rows], page, pages, total)

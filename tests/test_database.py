@@ -1,0 +1,99 @@
+"""Migrations, money, time and concurrency on the real databases (SQLite, and PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select, text
+
+import models
+from bot.db import Database, is_sqlite
+from models import GradePolicy, Team
+
+
+async def test_migrations_match_the_models(db: Database) -> None:
+    def diff(connection):  # type: ignore[no-untyped-def]
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, models.Base.metadata)
+
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+async def test_grade_policy_is_seeded(db: Database) -> None:
+    async with db.reading() as session:
+        policies = {p.grade: p for p in await session.scalars(select(GradePolicy))}
+    assert [policies[g].visit_every_days for g in "ABCD"] == [7, 14, 30, 60]
+    assert policies["A"].credit_limit == Decimal("200000.00")
+
+
+async def test_sqlite_runs_in_wal_with_a_busy_timeout(db: Database) -> None:
+    if not is_sqlite(db.url):
+        pytest.skip("SQLite only")
+    async with db.reading() as session:
+        assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() >= 5000
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+
+
+async def test_concurrent_writers_never_see_database_locked(db: Database) -> None:
+    now = datetime.now(UTC)
+
+    async def write(n: int) -> None:
+        async with db.transaction() as session:
+            count = await session.scalar(select(func.count()).select_from(Team))
+            session.add(Team(name=f"Team {n} after {count}", created_at=now))
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(write(n) for n in range(40)))
+    async with db.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(Team)) == 40
+
+
+async def test_money_is_exact_and_sums_exactly(db: Database) -> None:
+    amounts = [Decimal("0.10"), Decimal("0.20"), Decimal("99999999.99"), Decimal("-0.30")]
+    async with db.transaction() as session:
+        for n, amount in enumerate(amounts):
+            session.add(GradePolicy(grade=str(n), visit_every_days=1, credit_days=1,
+                                    credit_limit=amount))
+    async with db.reading() as session:
+        stored = list(await session.scalars(
+            select(GradePolicy.credit_limit).where(GradePolicy.grade.in_(["0", "1", "2", "3"]))
+            .order_by(GradePolicy.grade)))
+        total = await session.scalar(select(func.sum(GradePolicy.credit_limit))
+                                     .where(GradePolicy.grade.in_(["0", "1", "2", "3"])))
+    assert stored == amounts and all(isinstance(a, Decimal) for a in stored)
+    assert total == Decimal("99999999.99")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.decimals(min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"),
+                   places=2, allow_nan=False, allow_infinity=False))
+def test_money_round_trips_on_both_dialects(amount: Decimal) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    money = models.Money()
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        stored = money.process_bind_param(amount, dialect)
+        assert money.process_result_value(stored, dialect) == amount
+        if dialect.name == "sqlite":
+            assert isinstance(stored, int)
+
+
+async def test_timestamps_are_utc_and_naive_ones_refused(db: Database) -> None:
+    local = datetime.fromisoformat("2026-11-23T09:00:00+08:00")
+    async with db.transaction() as session:
+        session.add(Team(name="North", created_at=local))
+    async with db.reading() as session:
+        stored = await session.scalar(select(Team.created_at))
+    assert stored == local and stored is not None and stored.tzinfo == UTC and stored.hour == 1
+    with pytest.raises(Exception, match="naive datetime"):
+        async with db.transaction() as session:
+            session.add(Team(name="South", created_at=datetime(2026, 11, 23, 9, 0)))

@@ -1,0 +1,43 @@
+"""Both catalogues are complete and consistent with the code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from babel.messages.pofile import read_po
+
+from bot.catalogues import extract
+from bot.i18n import Translator, catalogue_path, fmt, language_for
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+
+
+def catalogue(language: str) -> dict[str, str]:
+    with catalogue_path(language).open("rb") as po:
+        return {m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_message_in_the_code_is_translated(language: str) -> None:
+    translated = catalogue(language)
+    source = {m.id for m in extract() if m.id}
+    missing = sorted(m for m in source if not translated.get(m))
+    assert not missing, f"run `python -m bot.catalogues` and translate: {missing}"
+
+
+def test_chinese_is_chinese_and_keeps_placeholders() -> None:
+    for message, translation in catalogue("zh").items():
+        assert sorted(PLACEHOLDER.findall(message)) == sorted(PLACEHOLDER.findall(translation)), message
+        if re.search(r"[A-Za-z]{4,}", message):
+            assert re.search(r"[\u4e00-\u9fff]", translation), f"not translated: {message!r}"
+
+
+def test_language_codes() -> None:
+    assert language_for("zh-hans") == "zh" and language_for("zh-TW") == "zh"
+    assert language_for("en-GB") == "en" and language_for(None) == "en" and language_for("de") == "en"
+
+
+def test_formatting_escapes_values() -> None:
+    assert fmt("Hi {name}", name="<b>&") == "Hi &lt;b&gt;&amp;"
+    assert Translator("zh")("Nobody matches {query}.", query="<x>") == "没有人与 &lt;x&gt; 匹配。"
