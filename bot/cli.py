@@ -12,7 +12,7 @@ from pathlib import Path
 from bot import logs
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
-from bot.db import Database, upgrade
+from bot.db import Database, new_revision, upgrade
 from bot.services import users
 from bot.services.errors import ServiceError
 from bot.services.user_import import ImportReport, import_people
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
+    revision = db_commands.add_parser(
+        "revision", help="(developers) write a migration for model changes, against an upgraded database")
+    revision.add_argument("-m", "--message", required=True, help="what changed, in a few words")
 
     admin = commands.add_parser("admin", help="manage admins from the command line")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ACTION")
@@ -60,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.configure(settings.token, logging.WARNING)
         if args.command == "db":
             upgrade(settings.database_url)
+            if args.db_command == "revision":
+                new_revision(settings.database_url, args.message)
+                return 0
             print("database is up to date")
             return 0
         upgrade(settings.database_url)

@@ -103,3 +103,11 @@ def upgrade(url: str, revision: str = "head") -> None:
 async def upgrade_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
+
+
+def new_revision(url: str, message: str) -> None:
+    """Autogenerate a dated migration from the difference between the models and ``url``."""
+    config = alembic_config(url)
+    config.set_main_option("file_template",
+                           "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    command.revision(config, message=message, autogenerate=True)
