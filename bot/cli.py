@@ -15,7 +15,8 @@ from bot.config import ConfigError, Settings
 from bot.db import Database, new_revision, upgrade
 from bot.services import users
 from bot.services.errors import ServiceError
-from bot.services.user_import import ImportReport, import_people
+from bot.services.importing import ImportReport
+from bot.services.imports import importer
 from bot.tabular import Table, TableError, read_table
 
 log = logging.getLogger("fieldbot")
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     people = import_kinds.add_parser(
         "users", help="onboard people: header telegram_id,name,role,team,username")
     people.add_argument("file", type=Path)
+    customers = import_kinds.add_parser(
+        "customers", help="customers: header code,name,grade,rep,phone,address,latitude,longitude,"
+                          "credit_limit,credit_days")
+    customers.add_argument("file", type=Path)
+    receivables = import_kinds.add_parser(
+        "receivables", help="open invoices: header invoice_no,customer_code,amount,issued_on,due_on")
+    receivables.add_argument("file", type=Path)
     return parser
 
 
@@ -76,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (OSError, TableError) as error:
             print(f"fieldbot: cannot read {args.file}: {error}", file=sys.stderr)
             return 1
-        return asyncio.run(import_users(settings, table))
+        return asyncio.run(import_file(settings, args.import_kind, table))
     except ConfigError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 2
@@ -120,14 +128,15 @@ def print_report(report: ImportReport) -> None:
         return
     print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
     for error in report.errors:
-        print(f"  line {error.line}: {error.reason.format(**error.params)}", file=sys.stderr)
+        print(f"  line {error.line}: {error.render()}", file=sys.stderr)
 
 
-async def import_users(settings: Settings, table: Table) -> int:
+async def import_file(settings: Settings, kind: str, table: Table) -> int:
+    """Run one import in one transaction; a report with errors has written nothing."""
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
-            report = await import_people(session, table, Clock(settings.timezone).now())
+            report = await importer(kind)(session, table, Clock(settings.timezone).now(), None)
         print_report(report)
         return 0 if report.ok else 1
     finally:

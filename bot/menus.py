@@ -31,7 +31,19 @@ class CommandSpec:
     usage: str = ""
 
 
+FIELD = frozenset({Role.REP, Role.MANAGER, Role.DIRECTOR, Role.ADMIN})
+
 COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec("visit", N_("Log a customer visit"), FIELD, "[CUSTOMER[: NOTES]]"),
+    CommandSpec("collect", N_("Record money collected"), FIELD, "[CUSTOMER: AMOUNT [METHOD] [RECEIPT]]"),
+    CommandSpec("order", N_("Record an order"), FIELD, "CUSTOMER: AMOUNT [INVOICE]"),
+    CommandSpec("report", N_("Daily work report"), frozenset({Role.REP}), "[TEXT]"),
+    CommandSpec("customers", N_("Your customers"), EVERYONE, "[TEXT]"),
+    CommandSpec("customer", N_("One customer's card"), EVERYONE, "NAME|CODE"),
+    CommandSpec("newcustomer", N_("Register a prospective customer"),
+                frozenset({Role.REP, Role.MANAGER, Role.DIRECTOR, Role.ADMIN}), "NAME"),
+    CommandSpec("deposits", N_("Cash and cheques waiting for hand-in"),
+                frozenset({Role.FINANCE, Role.ADMIN})),
     CommandSpec("help", N_("What I can do for you"), EVERYONE),
     CommandSpec("invite", N_("Invite someone: a link for one person"),
                 frozenset({Role.ADMIN, Role.MANAGER}), "ROLE [TEAM]"),
@@ -42,6 +54,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("deactivate", N_("Switch someone's access off"), frozenset({Role.ADMIN}), "WHO"),
     CommandSpec("activate", N_("Switch someone's access back on"), frozenset({Role.ADMIN}), "WHO"),
     CommandSpec("lang", N_("Language: English or 中文"), EVERYONE, "en|zh"),
+    CommandSpec("cancel", N_("Stop what we are doing"), EVERYONE),
 )
 
 

@@ -11,10 +11,13 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from bot.i18n import N_
+from bot.services.errors import Invalid
+
 MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-class TableError(Exception):
+class TableError(Invalid):
     """The file as a whole cannot be read (not the rows in it)."""
 
 
@@ -45,7 +48,7 @@ def _normalise_header(cells: list[str]) -> list[str]:
 def read_table(content: bytes, file_name: str) -> Table:
     """Parse ``content`` as XLSX (by name or by its zip signature) or as UTF-8 CSV."""
     if len(content) > MAX_FILE_BYTES:
-        raise TableError(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise TableError(N_("the file is larger than {size} MB"), size=MAX_FILE_BYTES // (1024 * 1024))
     if Path(file_name).suffix.lower() in (".xlsx", ".xlsm") or content[:2] == b"PK":
         return _read_xlsx(content)
     return _read_csv(content)
@@ -55,7 +58,7 @@ def _read_csv(content: bytes) -> Table:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise TableError("the file is not UTF-8 text: save it as 'CSV UTF-8'") from exc
+        raise TableError(N_("the file is not UTF-8 text: save it as 'CSV UTF-8'")) from exc
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
@@ -64,9 +67,9 @@ def _read_csv(content: bytes) -> Table:
     try:
         header = _normalise_header(next(reader))
     except StopIteration:
-        raise TableError("the file is empty") from None
+        raise TableError(N_("the file is empty")) from None
     except csv.Error as exc:
-        raise TableError(f"the file is not valid CSV: {exc}") from exc
+        raise TableError(N_("the file is not valid CSV")) from exc
     rows: list[tuple[int, dict[str, str]]] = []
     try:
         for cells in reader:
@@ -74,7 +77,7 @@ def _read_csv(content: bytes) -> Table:
                 continue
             rows.append((reader.line_num, _row(header, [c.strip() for c in cells])))
     except csv.Error as exc:
-        raise TableError(f"line {reader.line_num} is not valid CSV: {exc}") from exc
+        raise TableError(N_("line {line} is not valid CSV"), line=reader.line_num) from exc
     return Table(header, rows)
 
 
@@ -82,14 +85,14 @@ def _read_xlsx(content: bytes) -> Table:
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
-        raise TableError("the file is not a readable .xlsx workbook") from exc
+        raise TableError(N_("the file is not a readable .xlsx workbook")) from exc
     try:
         sheet = workbook.worksheets[0]
         lines = sheet.iter_rows(values_only=True)
         try:
             header = _normalise_header([_cell_text(v) for v in next(lines)])
         except StopIteration:
-            raise TableError("the first sheet is empty") from None
+            raise TableError(N_("the first sheet is empty")) from None
         rows: list[tuple[int, dict[str, str]]] = []
         for number, values in enumerate(lines, start=2):
             cells = [_cell_text(v) for v in values]

@@ -7,14 +7,42 @@ one its transaction and its caller.
 
 from __future__ import annotations
 
-from telegram.ext import Application
+import warnings
+from importlib import import_module
 
-from handlers import chats, errors, help_and_language, onboarding, people
+from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
+
+from handlers import chats, errors
+
+#: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
+FEATURES = (
+    "onboarding",
+    "help_and_language",
+    "people",
+    "customers",
+    "visits",
+    "orders",
+    "collections",
+    "deposits",
+    "reports",
+    "imports",
+)
+
+# Our conversations key on the chat and run one update per chat at a time
+# (bot/updates.py), which is what this generic warning asks for.
+warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add every handler, most specific first; ``chats`` catches what is left."""
-    for module in (onboarding, help_and_language, people):
+    """Add every handler; a feature module not written yet is skipped."""
+    for name in FEATURES:
+        try:
+            module = import_module(f"handlers.{name}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"handlers.{name}":
+                raise
+            continue
         module.register(application)
     chats.register(application)
     application.add_error_handler(errors.on_error)

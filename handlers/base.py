@@ -60,6 +60,8 @@ class Request:
     now: datetime
     t: Translator
     caller: Caller | None = None
+    #: What ``prepare`` fetched before the transaction began (e.g. a downloaded file).
+    prepared: object = None
     replies: list[Reply] = field(default_factory=list)
     after_commit: list[AfterCommit] = field(default_factory=list)
     toast: str | None = None
@@ -100,7 +102,8 @@ class Request:
         self.replies.append(Reply(text, markup, edit=True))
 
 
-Handler = Callable[[Request], Awaitable[None]]
+#: A handler may return a ConversationHandler state; ``@action`` passes it through.
+Handler = Callable[[Request], Awaitable[object]]
 
 
 def identity_of(update: Update) -> Identity | None:
@@ -110,23 +113,35 @@ def identity_of(update: Update) -> Identity | None:
     return Identity(user.id, user.first_name, user.last_name, user.username, user.language_code)
 
 
-def action(*, registered: bool = True) -> Callable[[Handler], Callable[[Update, Context], Any]]:
-    """Wrap a handler: recognise the sender, run it in one transaction, reply after commit."""
+Prepare = Callable[[Update, Context], Awaitable[object]]
+
+
+def action(
+    *, registered: bool = True, prepare: Prepare | None = None
+) -> Callable[[Handler], Callable[[Update, Context], Any]]:
+    """Wrap a handler: recognise the sender, run it in one transaction, reply after commit.
+
+    ``prepare`` runs first, outside the transaction, for slow network work
+    (downloading a file) that must not hold a database lock.
+    """
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
         @wraps(handler)
-        async def callback(update: Update, context: Context) -> None:
+        async def callback(update: Update, context: Context) -> object:
             identity = identity_of(update)
             if identity is None:
-                return
+                return None
             runtime = context.runtime
             now = runtime.clock.now()
             stale_menu = False
             request: Request | None = None
+            result: object = None
+            prepared = await prepare(update, context) if prepare is not None else None
             try:
                 async with runtime.db.transaction() as session:
                     request = Request(update, context, session, identity, now,
-                                      Translator(language_for(identity.language_code)))
+                                      Translator(language_for(identity.language_code)),
+                                      prepared=prepared)
                     recognised = await users.recognise(session, identity, now)
                     if recognised is not None:
                         request.caller = recognised.caller
@@ -136,16 +151,18 @@ def action(*, registered: bool = True) -> Callable[[Handler], Callable[[Update, 
                     if recognised is None and registered:
                         request.reply(request.t(STRANGER))
                     else:
-                        await handler(request)
+                        result = await handler(request)
             except ServiceError as error:
                 assert request is not None
                 request.replies = [Reply(request.t(error.message, **error.params))]
                 request.after_commit.clear()
+                result = None
             await deliver(request, update)
             if request.caller is not None and stale_menu:
                 await refresh_menu(request)
             for step in request.after_commit:
                 await step()
+            return result
 
         return callback
 

@@ -7,7 +7,7 @@ people to a private chat, so confidential figures never land in a group.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.i18n import N_, Translator, language_for
 from bot.runtime import Context
@@ -34,9 +34,22 @@ async def anything_else(request: Request) -> None:
     request.reply(request.t(N_("I didn't understand that. /help lists what you can do.")))
 
 
+@action()
+async def nothing_to_cancel(request: Request) -> None:
+    request.reply(request.t(N_("There is nothing to cancel.")))
+
+
+@action()
+async def stale_button(request: Request) -> None:
+    """A button no handler wants any more (an old message, a finished flow): say so."""
+    request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     groups = filters.ChatType.GROUPS | filters.ChatType.CHANNEL
     application.add_handler(MessageHandler(groups & filters.COMMAND, in_group))
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
+    application.add_handler(CommandHandler("cancel", nothing_to_cancel, filters.ChatType.PRIVATE))
+    application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(private, anything_else))

@@ -2,18 +2,39 @@
 
 from models.audit import AuditLog
 from models.base import Base, Money, UTCDateTime
+from models.customers import GRADES, Customer, CustomerStatus
+from models.money import Allocation, Collection, PaymentMethod, Receivable, ReceivableSource
 from models.people import Invite, Role, Team, User
 from models.policy import DEFAULT_GRADE_POLICY, GradePolicy
+from models.reports import Approval, ApprovalKind, ApprovalStatus, DailyReport
+from models.visits import Feedback, FeedbackTopic, StockLine, Visit, VisitKind
 
 __all__ = [
     "DEFAULT_GRADE_POLICY",
+    "GRADES",
+    "Allocation",
+    "Approval",
+    "ApprovalKind",
+    "ApprovalStatus",
     "AuditLog",
     "Base",
+    "Collection",
+    "Customer",
+    "CustomerStatus",
+    "DailyReport",
+    "Feedback",
+    "FeedbackTopic",
     "GradePolicy",
     "Invite",
     "Money",
+    "PaymentMethod",
+    "Receivable",
+    "ReceivableSource",
     "Role",
+    "StockLine",
     "Team",
     "UTCDateTime",
     "User",
+    "Visit",
+    "VisitKind",
 ]

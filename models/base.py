@@ -11,11 +11,12 @@ Two custom types keep the rules of money and time in one place:
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, MetaData, Numeric, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, MetaData, Numeric, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -82,3 +83,9 @@ class Base(DeclarativeBase):
 
 class IdMixin:
     id: Mapped[int] = mapped_column(primary_key=True)
+
+
+def str_enum(kind: type[enum.StrEnum], name: str) -> Enum:
+    """A string enum stored as its values in a VARCHAR, the same on SQLite and PostgreSQL."""
+    return Enum(kind, name=name, native_enum=False, length=16, validate_strings=True,
+                values_callable=lambda members: [m.value for m in members])

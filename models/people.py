@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, IdMixin
+from models.base import Base, IdMixin, str_enum
 
 
 class Role(enum.StrEnum):
@@ -19,8 +19,7 @@ class Role(enum.StrEnum):
     REP = "rep"
 
 
-role_enum = Enum(Role, name="role", values_callable=lambda roles: [r.value for r in roles],
-                 native_enum=False, length=16, validate_strings=True)
+role_enum = str_enum(Role, "role")
 
 
 class Team(IdMixin, Base):

@@ -15,14 +15,30 @@ class Permission(enum.StrEnum):
     LIST_USERS = "list_users"
     MANAGE_USERS = "manage_users"
     IMPORT_USERS = "import_users"
+    VIEW_CUSTOMERS = "view_customers"  # within scope: own, team's, or all
+    IMPORT_CUSTOMERS = "import_customers"
+    REGISTER_PROSPECT = "register_prospect"
+    LOG_VISIT = "log_visit"
+    RECORD_ORDER = "record_order"
+    RECORD_COLLECTION = "record_collection"
+    REVERSE_COLLECTION = "reverse_collection"  # beyond the rep's own 10-minute undo
+    IMPORT_RECEIVABLES = "import_receivables"
+    CONFIRM_DEPOSITS = "confirm_deposits"
+    FILE_REPORT = "file_report"
 
+
+_FIELD_WORK = {Permission.VIEW_CUSTOMERS, Permission.REGISTER_PROSPECT, Permission.LOG_VISIT,
+               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission),
-    Role.DIRECTOR: frozenset({Permission.LIST_USERS}),
-    Role.MANAGER: frozenset({Permission.INVITE, Permission.LIST_USERS}),
-    Role.FINANCE: frozenset(),
-    Role.REP: frozenset(),
+    Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT},
+    Role.DIRECTOR: frozenset({Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
+                              Permission.REVERSE_COLLECTION, *_FIELD_WORK}),
+    Role.MANAGER: frozenset({Permission.INVITE, Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
+                             Permission.REVERSE_COLLECTION, *_FIELD_WORK}),
+    Role.FINANCE: frozenset({Permission.VIEW_CUSTOMERS, Permission.IMPORT_RECEIVABLES,
+                             Permission.CONFIRM_DEPOSITS, Permission.REVERSE_COLLECTION}),
+    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT}),
 }
 
 
@@ -47,6 +63,11 @@ class Caller:
     @property
     def sees_all_teams(self) -> bool:
         return self.role in (Role.ADMIN, Role.DIRECTOR)
+
+    @property
+    def sees_all_customers(self) -> bool:
+        """Admins, the director and finance see every customer; managers their team's; reps their own."""
+        return self.role in (Role.ADMIN, Role.DIRECTOR, Role.FINANCE)
 
 
 def require(caller: Caller, permission: Permission) -> None:

@@ -8,7 +8,7 @@ nothing is written, and the report names every bad row with its reason.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
+from bot.services.importing import ImportReport, RowError
 from bot.services.teams import MAX_TEAM_NAME, get_or_create_team
 from bot.services.users import MAX_NAME
 from bot.tabular import Table
@@ -29,13 +30,6 @@ MAX_TELEGRAM_ID = 2**52  # Telegram promises ids fit in 52 bits
 
 
 @dataclass(frozen=True)
-class RowError:
-    line: int
-    reason: str  # English source, with {placeholders} filled from params
-    params: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class PersonRow:
     line: int
     telegram_id: int
@@ -43,18 +37,6 @@ class PersonRow:
     role: Role
     team: str | None
     username: str | None
-
-
-@dataclass
-class ImportReport:
-    created: int = 0
-    updated: int = 0
-    teams_created: list[str] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 def validate(table: Table) -> tuple[list[PersonRow], list[RowError]]:

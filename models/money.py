@@ -1,0 +1,84 @@
+"""The ledger: receivables (應收賬款), collections (收款) and how collections settle invoices.
+
+Nothing here is ever edited in place once money moved: a correction is a new
+collection that reverses an earlier one. Open balance = amount − allocations.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdMixin, str_enum
+
+
+class ReceivableSource(enum.StrEnum):
+    ORDER = "order"
+    IMPORT = "import"
+
+
+class PaymentMethod(enum.StrEnum):
+    CASH = "cash"
+    TRANSFER = "transfer"
+    CHEQUE = "cheque"
+
+
+class Receivable(IdMixin, Base):
+    __tablename__ = "receivables"
+    __table_args__ = (
+        Index("ix_receivables_customer_due", "customer_id", "due_on"),
+        Index("ix_receivables_rep_due", "rep_id", "due_on"),
+    )
+
+    invoice_no: Mapped[str] = mapped_column(String(60), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[Decimal]
+    issued_on: Mapped[date]
+    due_on: Mapped[date]
+    source: Mapped[ReceivableSource] = mapped_column(str_enum(ReceivableSource, "receivable_source"))
+    disputed: Mapped[bool] = mapped_column(default=False)
+    promise_date: Mapped[date | None]
+    promise_amount: Mapped[Decimal | None]
+    #: An order confirmed although it took the customer past the credit limit.
+    over_limit: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Collection(IdMixin, Base):
+    __tablename__ = "collections"
+    __table_args__ = (
+        Index("ix_collections_rep_received", "rep_id", "received_at"),
+        Index("ix_collections_customer_received", "customer_id", "received_at"),
+    )
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    #: Negative for a reversal.
+    amount: Mapped[Decimal]
+    method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
+    receipt_no: Mapped[str | None] = mapped_column(String(60))
+    received_at: Mapped[datetime]
+    #: When finance confirmed the cash or cheque reached them; transfers need no hand-in.
+    handed_in_at: Mapped[datetime | None]
+    confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("collections.id"), unique=True)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    recorded_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class Allocation(IdMixin, Base):
+    """Part of a collection applied to one receivable (negative when a reversal undoes it)."""
+
+    __tablename__ = "allocations"
+
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
+    receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id"), index=True)
+    amount: Mapped[Decimal]

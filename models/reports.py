@@ -1,0 +1,55 @@
+"""The rep's daily work report (工作日報表) and requests that wait for a manager."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, IdMixin, str_enum
+
+
+class DailyReport(IdMixin, Base):
+    __tablename__ = "daily_reports"
+    __table_args__ = (UniqueConstraint("rep_id", "day", name="uq_daily_reports_rep_day"),)
+
+    rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    day: Mapped[date] = mapped_column(index=True)
+    #: The day's records as they stood at submission (visits, orders, collections, prospects).
+    summary: Mapped[str] = mapped_column(Text, default="")
+    problems: Mapped[str] = mapped_column(Text, default="")
+    market_info: Mapped[str] = mapped_column(Text, default="")
+    plan_tomorrow: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(default=False)
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApprovalKind(enum.StrEnum):
+    OVER_LIMIT = "over_limit"
+    DISCOUNT = "discount"
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Approval(IdMixin, Base):
+    __tablename__ = "approvals"
+
+    kind: Mapped[ApprovalKind] = mapped_column(str_enum(ApprovalKind, "approval_kind"))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[ApprovalStatus] = mapped_column(
+        str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING, index=True)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
