@@ -1,0 +1,57 @@
+"""Reading amounts of money as reps type them.
+
+Accepted: ``5000``, ``5,000``, ``5000.50``, ``¥5000`` / ``￥5000`` / ``5000元`` /
+``RMB 5000``, ``1.5万`` (×10,000), ``5k`` (×1,000), full-width digits.
+Refused with a reason: zero, negative, more than two decimals, not a number,
+NaN or infinity, over 10^10.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+from bot.i18n import N_
+from bot.services.errors import Invalid
+
+MAX_AMOUNT = Decimal(10) ** 10
+CENT = Decimal("0.01")
+
+_MULTIPLIERS = {"万": Decimal(10_000), "w": Decimal(10_000), "k": Decimal(1_000), "千": Decimal(1_000)}
+_CURRENCY = re.compile(r"^(?:¥|rmb|cny)\s*|\s*(?:元|rmb|cny|yuan)$", re.IGNORECASE)
+_NUMBER = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
+
+
+def parse_amount(text: str) -> Decimal:
+    """The amount in ``text`` as a Decimal with two places, or :class:`Invalid` saying why."""
+    raw = unicodedata.normalize("NFKC", text).strip()
+    cleaned = _CURRENCY.sub("", raw.lower()).strip().replace(" ", "")
+    if cleaned.startswith("-"):
+        raise Invalid(N_("The amount must be more than zero."))
+    cleaned = cleaned.removeprefix("+")
+    multiplier = Decimal(1)
+    if cleaned and cleaned[-1] in _MULTIPLIERS:
+        multiplier = _MULTIPLIERS[cleaned[-1]]
+        cleaned = cleaned[:-1]
+    match = _NUMBER.match(cleaned)
+    if match is None:
+        raise Invalid(N_("{text} is not an amount. Write it like 5000, 5,000.50, ¥5000, 1.5万 or 5k."),
+                      text=text.strip()[:40])
+    try:
+        number = Decimal(match.group("int").replace(",", "") + "." + (match.group("frac") or "0"))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
+        raise Invalid(N_("{text} is not an amount."), text=text.strip()[:40]) from None
+    amount = number * multiplier
+    if amount > MAX_AMOUNT:
+        raise Invalid(N_("That amount is too large to be real (over 10,000,000,000)."))
+    if amount != amount.quantize(CENT):
+        raise Invalid(N_("Amounts have at most 2 decimals."))
+    if amount <= 0:
+        raise Invalid(N_("The amount must be more than zero."))
+    return amount.quantize(CENT)
+
+
+def format_amount(amount: Decimal) -> str:
+    """``12,345.60`` — thousands separated, always two decimals."""
+    return f"{amount.quantize(CENT):,.2f}"
