@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -12,6 +13,8 @@ from dotenv import dotenv_values
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///fieldbot.db"
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_REPORT_DEADLINE = time(19, 0)
+DEFAULT_REPORT_CUTOFF = time(22, 0)
 
 
 class ConfigError(Exception):
@@ -24,6 +27,10 @@ class Settings:
     database_url: str
     api_url: str
     timezone: ZoneInfo
+    #: Daily reports submitted after this local time are marked late.
+    report_deadline: time = DEFAULT_REPORT_DEADLINE
+    #: After this local time a day's report can no longer be submitted or replaced.
+    report_cutoff: time = DEFAULT_REPORT_CUTOFF
 
     @property
     def file_url(self) -> str:
@@ -57,4 +64,16 @@ class Settings:
             database_url=values.get("FIELDBOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
             api_url=values.get("FIELDBOT_API_URL") or DEFAULT_API_URL,
             timezone=zone,
+            report_deadline=_clock_time(values, "FIELDBOT_REPORT_DEADLINE", DEFAULT_REPORT_DEADLINE),
+            report_cutoff=_clock_time(values, "FIELDBOT_REPORT_CUTOFF", DEFAULT_REPORT_CUTOFF),
         )
+
+
+def _clock_time(values: Mapping[str, str], name: str, default: time) -> time:
+    text = values.get(name)
+    if not text:
+        return default
+    try:
+        return time.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={text!r} is not a time of day like 19:00") from exc

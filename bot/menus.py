@@ -42,6 +42,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("customer", N_("One customer's card"), EVERYONE, "NAME|CODE"),
     CommandSpec("newcustomer", N_("Register a prospective customer"),
                 frozenset({Role.REP, Role.MANAGER, Role.DIRECTOR, Role.ADMIN}), "NAME"),
+    CommandSpec("reverse", N_("Reverse a collection, with the reason"),
+                frozenset({Role.MANAGER, Role.DIRECTOR, Role.FINANCE, Role.ADMIN}), "ID REASON"),
     CommandSpec("deposits", N_("Cash and cheques waiting for hand-in"),
                 frozenset({Role.FINANCE, Role.ADMIN})),
     CommandSpec("help", N_("What I can do for you"), EVERYONE),
