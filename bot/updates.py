@@ -48,6 +48,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 del self._waiting[key]
                 self._locks.pop(key, None)
 
+    @property
+    def busy_chats(self) -> int:
+        """Chats with an update being handled or waiting."""
+        return len(self._locks)
+
     async def initialize(self) -> None:
         """Nothing to set up."""
 

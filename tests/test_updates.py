@@ -1,0 +1,37 @@
+"""Updates from one chat are handled in order; different chats do not wait for each other."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import Chat, Message, Update, User
+
+from bot.updates import PerChatUpdateProcessor
+
+
+def update_from(chat_id: int, update_id: int) -> Update:
+    user = User(chat_id, "x", is_bot=False)
+    chat = Chat(chat_id, Chat.PRIVATE)
+    return Update(update_id, message=Message(update_id, None, chat, from_user=user))  # type: ignore[arg-type]
+
+
+async def test_same_chat_in_order_other_chats_concurrently() -> None:
+    processor = PerChatUpdateProcessor(max_concurrent_updates=16)
+    log: list[str] = []
+    slow_started = asyncio.Event()
+
+    async def handle(name: str, delay: float, started: asyncio.Event | None = None) -> None:
+        if started:
+            started.set()
+        log.append(f"start {name}")
+        await asyncio.sleep(delay)
+        log.append(f"end {name}")
+
+    first = asyncio.create_task(processor.process_update(update_from(1, 1), handle("a1", 0.05, slow_started)))
+    await slow_started.wait()
+    second = asyncio.create_task(processor.process_update(update_from(1, 2), handle("a2", 0)))
+    other = asyncio.create_task(processor.process_update(update_from(2, 3), handle("b1", 0)))
+    await asyncio.gather(first, second, other)
+    assert log.index("end b1") < log.index("end a1")  # chat 2 did not wait for chat 1
+    assert log.index("end a1") < log.index("start a2")  # chat 1's second update waited its turn
+    assert processor.busy_chats == 0  # idle chats are forgotten
