@@ -57,4 +57,20 @@ def build_application(
     )
     application.bot_data[RUNTIME_KEY] = runtime
     handlers.register(application)
+    schedule_outbox(application)
     return application
+
+
+OUTBOX_INTERVAL_SECONDS = 2.0
+
+
+def schedule_outbox(application: FieldbotApp) -> None:
+    """Drain the outbox every couple of seconds; one run at a time, late runs merged."""
+
+    async def send_pushes(context: Context) -> None:
+        await context.runtime.outbox.drain(context.bot)
+
+    assert application.job_queue is not None
+    application.job_queue.run_repeating(
+        send_pushes, interval=OUTBOX_INTERVAL_SECONDS, first=1.0, name="outbox",
+        job_kwargs={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from jobs.outbox import OutboxSender
 
 RUNTIME_KEY = "fieldbot.runtime"
 
@@ -19,6 +20,10 @@ class Runtime:
     settings: Settings
     db: Database
     clock: Clock
+    outbox: OutboxSender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outbox = OutboxSender(self.db, self.clock)
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -4,6 +4,7 @@ from models.audit import AuditLog
 from models.base import Base, Money, UTCDateTime
 from models.customers import GRADES, Customer, CustomerStatus
 from models.money import Allocation, Collection, PaymentMethod, Receivable, ReceivableSource
+from models.outbox import Outbox
 from models.people import Invite, Role, Team, User
 from models.policy import DEFAULT_GRADE_POLICY, GradePolicy
 from models.reports import Approval, ApprovalKind, ApprovalStatus, DailyReport
@@ -27,6 +28,7 @@ __all__ = [
     "GradePolicy",
     "Invite",
     "Money",
+    "Outbox",
     "PaymentMethod",
     "Receivable",
     "ReceivableSource",

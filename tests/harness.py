@@ -20,7 +20,9 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import Database
 from bot.devserver import FakeBotApi, SentMessage
+from bot.runtime import runtime_of
 from bot.services import users
+from jobs.outbox import DrainResult
 
 TOKEN = "4242:fieldbot-test-token"
 SETTLE_TIMEOUT = 10.0
@@ -60,6 +62,10 @@ class Harness:
         async with self.db.transaction() as session:
             await users.bootstrap_admin(session, telegram_id, name, self.clock.now())
         return person
+
+    async def deliver_pushes(self) -> DrainResult:
+        """Send what the outbox holds now (the bot also does this every few seconds)."""
+        return await runtime_of(self.app).outbox.drain(self.app.bot)
 
     async def settle(self, update: dict[str, Any]) -> None:
         """Wait until the bot has fetched ``update`` and finished handling everything queued."""

@@ -89,6 +89,8 @@ async def recognise(session: AsyncSession, who: Identity, now: datetime) -> Reco
         return None
     if user.first_seen_at is None:
         user.first_seen_at = now
+    if user.blocked_at is not None:  # writing to us again means they unblocked the bot
+        user.blocked_at = None
     if who.username and user.username != who.username:
         user.username = who.username
     language = user.language or language_for(who.language_code)

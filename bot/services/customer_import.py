@@ -1,0 +1,317 @@
+"""Importing the customer list from the company's system: all rows or none.
+
+Header: ``code,name,grade,rep,phone,address,latitude,longitude,credit_limit,credit_days``
+(``code`` and ``name`` required). Rows update existing customers by code,
+case-insensitively. A column left out of the header leaves that field of an
+existing customer as it is; an empty cell in a present column clears it (an
+empty grade means C). Every row is checked before anything is written, and
+the report names every bad row with its reason.
+
+Built for big files: existing customers and users are read in a few bulk
+queries and rows are written with bulk INSERT / UPDATE statements, never one
+query per row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import N_
+from bot.services import audit
+from bot.services.access import GRANTS, Caller, Permission, require
+from bot.services.amounts import parse_amount
+from bot.services.errors import Invalid
+from bot.services.importing import ImportReport, RowError
+from bot.tabular import Table
+from models import GRADES, Customer, CustomerStatus, Role, User
+
+COLUMNS = ("code", "name", "grade", "rep", "phone", "address", "latitude", "longitude",
+           "credit_limit", "credit_days")
+REQUIRED = ("code", "name")
+MAX_CODE, MAX_NAME, MAX_PHONE, MAX_ADDRESS = 40, 200, 40, 300
+MAX_CREDIT_DAYS = 3650
+DEFAULT_GRADE = "C"
+#: Rows per ``IN (...)`` list: far below SQLite's and asyncpg's bound-parameter limits.
+CHUNK = 5000
+
+_ZERO_AMOUNT = re.compile(r"^(?:¥|rmb|cny)?\s*0+(?:\.0{1,2})?\s*(?:元|rmb|cny|yuan)?$", re.IGNORECASE)
+_USERNAME = re.compile(r"^@?[A-Za-z0-9_]{4,32}$")
+
+Problem = tuple[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """One good row: the values of the columns the file has (absent columns are not keys)."""
+
+    line: int
+    code: str
+    values: dict[str, Any]
+    rep: str | None  # as written in the file; resolved to a user later
+
+
+def parse_credit_limit(text: str) -> Decimal:
+    """A credit limit: an amount as :func:`parse_amount` reads it, except that 0 is allowed.
+
+    A limit of 0 is real: the customer buys for cash only.
+    """
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    if cleaned.startswith("-"):
+        raise Invalid(N_("credit_limit {value} is negative"), value=text.strip()[:40])
+    if _ZERO_AMOUNT.match(cleaned):
+        return Decimal("0.00")
+    return parse_amount(text)
+
+
+def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
+    """Check every row on its own; nothing touches the database here."""
+    missing = [c for c in REQUIRED if c not in table.header]
+    unknown = [c for c in table.header if c and c not in COLUMNS]
+    errors: list[RowError] = []
+    if missing:
+        errors.append(RowError(1, N_("missing columns: {columns}"), {"columns": ", ".join(missing)}))
+    if unknown:
+        errors.append(RowError(1, N_("unknown columns: {columns} (the columns are: {expected})"),
+                               {"columns": ", ".join(unknown), "expected": ",".join(COLUMNS)}))
+    if errors:
+        return [], errors
+    present = [c for c in COLUMNS if c in table.header]
+    good: list[CustomerRow] = []
+    seen: dict[str, int] = {}
+    for line, raw in table.rows:
+        values, problems = _parse_row(raw, present)
+        code = values.get("code")
+        if isinstance(code, str):
+            other = seen.get(code.lower())
+            if other is not None:
+                problems.append((N_("code {code} already appears on line {other}"),
+                                 {"code": code, "other": str(other)}))
+            else:
+                seen[code.lower()] = line
+        if problems:
+            errors.extend(RowError(line, reason, params) for reason, params in problems)
+            continue
+        rep = values.pop("rep", None) if "rep" in present else None
+        good.append(CustomerRow(line, values.pop("code"), values, rep))
+    if not table.rows:
+        errors.append(RowError(1, N_("the file has a header but no customers")))
+    return good, errors
+
+
+def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, Any], list[Problem]]:
+    values: dict[str, Any] = {}
+    problems: list[Problem] = []
+    if "\0extra" in raw:
+        problems.append((N_("more cells than columns in the header"), {}))
+    code = raw.get("code", "").strip()
+    if not code or len(code) > MAX_CODE:
+        problems.append((N_("code must have 1 to {limit} characters"), {"limit": str(MAX_CODE)}))
+    else:
+        values["code"] = code
+    name = " ".join(raw.get("name", "").split())
+    if not name or len(name) > MAX_NAME:
+        problems.append((N_("name must have 1 to {limit} characters"), {"limit": str(MAX_NAME)}))
+    else:
+        values["name"] = name
+    if "grade" in present:
+        grade = raw["grade"].strip().upper() or DEFAULT_GRADE
+        if grade in GRADES:
+            values["grade"] = grade
+        else:
+            problems.append((N_("grade {value} is not one of A, B, C, D"), {"value": raw["grade"][:40]}))
+    if "rep" in present:
+        rep = raw["rep"].strip()
+        if rep and not (rep.isdigit() or _USERNAME.match(rep)):
+            problems.append((N_("rep {value} is not a Telegram id or @username"), {"value": rep[:40]}))
+        values["rep"] = rep or None
+    for column, limit in (("phone", MAX_PHONE), ("address", MAX_ADDRESS)):
+        if column in present:
+            text = " ".join(raw[column].split())
+            if len(text) > limit:
+                problems.append((N_("{column} longer than {limit} characters"),
+                                 {"column": column, "limit": str(limit)}))
+            values[column] = text or None
+    problems += _parse_location(raw, present, values)
+    problems += _parse_credit(raw, present, values)
+    return values, problems
+
+
+def _parse_location(raw: dict[str, str], present: Sequence[str], values: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    given: dict[str, float | None] = {}
+    for column, bound in (("latitude", 90.0), ("longitude", 180.0)):
+        if column not in present:
+            continue
+        text = raw[column].strip()
+        if not text:
+            given[column] = None
+            continue
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or abs(number) > bound:
+            problems.append((N_("{column} {value} is not a number between -{bound} and {bound}"),
+                             {"column": column, "value": text[:40], "bound": str(int(bound))}))
+        else:
+            given[column] = number
+    if not problems and given:
+        if (given.get("latitude") is None) != (given.get("longitude") is None):
+            problems.append((N_("latitude and longitude go together: give both or neither"), {}))
+        values.update(given)
+    return problems
+
+
+def _parse_credit(raw: dict[str, str], present: Sequence[str], values: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    if "credit_limit" in present:
+        text = raw["credit_limit"].strip()
+        if not text:
+            values["credit_limit"] = None
+        else:
+            try:
+                values["credit_limit"] = parse_credit_limit(text)
+            except Invalid as error:  # the amount rules' own reason, already translatable
+                problems.append((error.message, {k: str(v) for k, v in error.params.items()}))
+    if "credit_days" in present:
+        text = unicodedata.normalize("NFKC", raw["credit_days"]).strip()
+        if not text:
+            values["credit_days"] = None
+        elif text.isdigit() and int(text) <= MAX_CREDIT_DAYS:
+            values["credit_days"] = int(text)
+        else:
+            problems.append((N_("credit_days {value} is not a whole number of days from 0 to {limit}"),
+                             {"value": raw["credit_days"].strip()[:40], "limit": str(MAX_CREDIT_DAYS)}))
+    return problems
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start:start + CHUNK]
+
+
+async def _existing(session: AsyncSession, codes: Iterable[str]) -> dict[str, tuple[int, int | None]]:
+    """lower(code) → (id, team_id) of the customers already known, in a few bulk queries."""
+    found: dict[str, tuple[int, int | None]] = {}
+    folded = sorted({code.lower() for code in codes})
+    for chunk in _chunks(folded):
+        rows = await session.execute(
+            select(func.lower(Customer.code), Customer.id, Customer.team_id)
+            .where(func.lower(Customer.code).in_(chunk)))
+        found.update({code: (customer_id, team_id) for code, customer_id, team_id in rows})
+    return found
+
+
+async def _reps(session: AsyncSession, wanted: set[str]) -> dict[str, User]:
+    """The users the file names, by Telegram id (digits) or lower-case username."""
+    ids = sorted({int(w) for w in wanted if w.isdigit()})
+    names = sorted({w.lstrip("@").lower() for w in wanted if not w.isdigit()})
+    found: dict[str, User] = {}
+    for chunk in _chunks([str(i) for i in ids]):
+        for user in await session.scalars(select(User).where(User.telegram_id.in_([int(i) for i in chunk]))):
+            found[str(user.telegram_id)] = user
+    for chunk in _chunks(names):
+        for user in await session.scalars(select(User).where(func.lower(User.username).in_(chunk))):
+            found["@" + (user.username or "").lower()] = user
+    return found
+
+
+def _rep_key(rep: str) -> str:
+    return rep if rep.isdigit() else "@" + rep.lstrip("@").lower()
+
+
+def _check_against_database(
+    rows: list[CustomerRow], existing: dict[str, tuple[int, int | None]], users: dict[str, User],
+    own_team: int | None, manager: bool,
+) -> tuple[dict[int, User], list[RowError]]:
+    """Reps must exist, be active and do field work; a manager stays inside their own team."""
+    reps: dict[int, User] = {}
+    errors: list[RowError] = []
+    for row in rows:
+        problems: list[Problem] = []
+        known = existing.get(row.code.lower())
+        if manager and known is not None and known[1] != own_team:
+            problems.append((N_("customer {code} belongs to another team"), {"code": row.code}))
+        if row.rep is not None:
+            user = users.get(_rep_key(row.rep))
+            if user is None:
+                problems.append((N_("rep {value} is not a registered user"), {"value": row.rep}))
+            elif not user.active:
+                problems.append((N_("rep {value} is deactivated"), {"value": row.rep}))
+            elif Permission.LOG_VISIT not in GRANTS[user.role]:
+                problems.append((N_("rep {value} does not do field work"), {"value": row.rep}))
+            elif manager and user.team_id != own_team:
+                problems.append((N_("rep {value} is not in your team"), {"value": row.rep}))
+            else:
+                reps[row.line] = user
+        errors.extend(RowError(row.line, reason, params) for reason, params in problems)
+    return reps, errors
+
+
+def _assignment(rep: User | None, has_rep_column: bool, is_new: bool, own_team: int | None
+                ) -> dict[str, Any]:
+    """rep_id and team_id to write: the rep's team, else (for a manager) the manager's team."""
+    if rep is not None:
+        return {"rep_id": rep.id, "team_id": rep.team_id}
+    if has_rep_column or is_new:
+        return {"rep_id": None, "team_id": own_team}
+    return {}
+
+
+async def import_customers(
+    session: AsyncSession, table: Table, now: datetime, caller: Caller | None = None
+) -> ImportReport:
+    """Validate, then write everything in the caller's transaction; ``caller`` None means the CLI."""
+    if caller is not None:
+        require(caller, Permission.IMPORT_CUSTOMERS)
+    manager = caller is not None and caller.role == Role.MANAGER
+    own_team = caller.team_id if caller is not None and manager else None
+    rows, errors = validate(table)
+    existing = await _existing(session, [row.code for row in rows])
+    users = await _reps(session, {row.rep for row in rows if row.rep is not None})
+    reps, db_errors = _check_against_database(rows, existing, users, own_team, manager)
+    errors = sorted(errors + db_errors, key=lambda error: error.line)
+    report = ImportReport(errors=errors)
+    if errors:
+        return report
+    has_rep_column = "rep" in table.header
+    new: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for row in rows:
+        known = existing.get(row.code.lower())
+        fields = {**row.values, **_assignment(reps.get(row.line), has_rep_column, known is None, own_team)}
+        if known is None:
+            new.append({"grade": DEFAULT_GRADE, "rep_id": None, "team_id": None, "phone": None,
+                        "address": None, "latitude": None, "longitude": None, "credit_days": None,
+                        "credit_limit": None, **fields, "code": row.code,
+                        "status": CustomerStatus.ACTIVE, "created_at": now})
+        else:
+            changed.append({"id": known[0], **fields})
+    if new:
+        await session.execute(insert(Customer), new)
+    for batch in _same_keys(changed):
+        await session.execute(update(Customer), batch)
+    report.created, report.updated = len(new), len(changed)
+    audit.record(session, actor_id=caller.id if caller else None, action="import_customers",
+                 entity="customer", entity_id=None, at=now,
+                 after={"created": report.created, "updated": report.updated,
+                        "columns": [c for c in COLUMNS if c in table.header]})
+    return report
+
+
+def _same_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Group update rows by their set of columns: one executemany per shape."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())

@@ -1,0 +1,33 @@
+"""Queueing pushes: one row per (recipient, job, subject, day or level), never two."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Outbox
+
+Buttons = list[list[dict[str, str]]]
+
+
+async def enqueue(
+    session: AsyncSession, *, recipient_id: int, job: str, dedup_key: str, text: str,
+    now: datetime, not_before: datetime | None = None, buttons: Buttons | None = None,
+) -> bool:
+    """Queue a push unless one with ``dedup_key`` exists; True if this call queued it.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` makes this safe when two processes or a
+    re-run job race for the same key: exactly one row wins.
+    """
+    values: dict[str, Any] = {
+        "recipient_id": recipient_id, "job": job, "dedup_key": dedup_key[:200], "text": text,
+        "buttons": buttons, "not_before": not_before or now, "created_at": now, "attempts": 0,
+    }
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+    result = await session.execute(statement)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

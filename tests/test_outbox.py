@@ -1,0 +1,123 @@
+"""Pushes through the outbox: queued once, sent once, within Telegram's limits, whatever fails."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.db import Database
+from bot.services.outbox import enqueue
+from jobs.outbox import split_text
+from models import Outbox, Role, User
+from tests import factories
+from tests.harness import Harness
+
+
+async def queue(db: Database, harness: Harness, user: User, key: str, text: str = "Hello",
+                **kwargs: object) -> bool:
+    async with db.transaction() as session:
+        return await enqueue(session, recipient_id=user.id, job="test", dedup_key=key, text=text,
+                             now=harness.clock.now(), **kwargs)  # type: ignore[arg-type]
+
+
+async def outbox_rows(db: Database) -> list[Outbox]:
+    async with db.reading() as session:
+        return list(await session.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+async def test_same_key_queues_once_even_when_racing(harness: Harness) -> None:
+    people = await factories.company(harness.db, harness.clock.now())
+    results = await asyncio.gather(*(queue(harness.db, harness, people.rep, "plan:2001:2026-11-23")
+                                     for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert len(await outbox_rows(harness.db)) == 1
+
+
+async def test_drain_sends_once_with_buttons_and_splits_long_text(harness: Harness) -> None:
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    buttons = [[{"text": "Log visit", "callback_data": "visit:start:1"}]]
+    await queue(harness.db, harness, people.rep, "a", "<b>Plan</b> for <i>today</i>", buttons=buttons)
+    long_text = "\n".join(f"line {n:05d} " + "x" * 50 for n in range(200))
+    await queue(harness.db, harness, people.rep, "b", long_text)
+    result = await harness.deliver_pushes()
+    assert result.sent == 2
+    chat = harness.api.chat(2001)
+    assert chat[0].plain_text() == "Plan for today" and chat[0].button_texts() == ["Log visit"]
+    assert len(chat) >= 4 and all(len(m.text or "") <= 4096 for m in chat)
+    assert "line 00199" in chat[-1].plain_text()
+    assert (await harness.deliver_pushes()).sent == 0
+    assert all(row.sent_at == harness.clock.now() for row in await outbox_rows(harness.db))
+
+
+async def test_not_before_is_respected(harness: Harness) -> None:
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    await queue(harness.db, harness, people.rep, "later", not_before=harness.clock.now() + timedelta(hours=1))
+    assert (await harness.deliver_pushes()).sent == 0
+    harness.clock.advance(timedelta(hours=1))
+    assert (await harness.deliver_pushes()).sent == 1
+
+
+async def test_blocked_user_is_skipped_and_others_still_get_theirs(harness: Harness) -> None:
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    harness.api.add_user(2002, "Bob")
+    harness.api.block(2001)
+    for n in range(3):
+        await queue(harness.db, harness, people.rep, f"li-{n}")
+    await queue(harness.db, harness, people.other_rep, "bob")
+    result = await harness.deliver_pushes()
+    assert result.sent == 1 and result.dropped == 3
+    assert [m.plain_text() for m in harness.api.chat(2002)] == ["Hello"]
+    async with harness.db.reading() as session:
+        li = await session.get_one(User, people.rep.id)
+    assert li.blocked_at is not None and li.active
+    # Writing to the bot again unblocks them.
+    harness.api.unblock(2001)
+    await harness.settle(harness.api.message(2001, "/help"))
+    async with harness.db.reading() as session:
+        assert (await session.get_one(User, people.rep.id)).blocked_at is None
+
+
+async def test_server_errors_are_retried_later(harness: Harness) -> None:
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    await queue(harness.db, harness, people.rep, "flaky")
+    harness.api.fail_next("sendMessage", 502, "Bad Gateway")
+    result = await harness.deliver_pushes()
+    assert result.retried == 1 and harness.api.chat(2001) == []
+    [row] = await outbox_rows(harness.db)
+    assert row.attempts == 1 and row.not_before > harness.clock.now() and row.sent_at is None
+    harness.clock.advance(timedelta(minutes=1))
+    assert (await harness.deliver_pushes()).sent == 1
+    assert len(harness.api.chat(2001)) == 1
+
+
+async def test_many_pushes_under_the_rate_limit_none_lost_none_doubled(harness: Harness) -> None:
+    now = harness.clock.now()
+    async with harness.db.transaction() as session:
+        reps = [factories.user(session, 30_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(120)]
+    for rep in reps:
+        harness.api.add_user(rep.telegram_id, rep.name)
+        await queue(harness.db, harness, rep, f"push-{rep.telegram_id}", f"Plan for {rep.name}")
+    result = await harness.deliver_pushes()
+    assert result.sent == 120 and result.dropped == 0
+    for rep in reps:
+        assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == [f"Plan for {rep.name}"]
+    async with harness.db.reading() as session:
+        unsent = await session.scalar(
+            select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None)))
+    assert unsent == 0
+    throttled = [c for c in harness.api.calls if c.status == 429]
+    assert len(throttled) <= 10  # the rate limiter keeps close to 30/s; the few 429s were retried
+
+
+def test_split_text_keeps_every_character() -> None:
+    text = "\n".join(["short"] * 3 + ["y" * 9000] + ["tail"])
+    chunks = split_text(text)
+    assert all(0 < len(c) <= 4096 for c in chunks)
+    assert "".join(chunks).replace("\n", "") == text.replace("\n", "")
+    assert split_text("") == [""]
