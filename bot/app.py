@@ -16,6 +16,7 @@ from bot.db import Database
 from bot.runtime import RUNTIME_KEY, Context, Runtime
 from bot.telegram_menus import sync_all_menus
 from bot.updates import PerChatUpdateProcessor
+from jobs.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,13 @@ FieldbotApp = Application[Any, Context, Any, Any, Any, Any]
 
 def build_application(
     settings: Settings, db: Database, clock: Clock | None = None, *,
-    rate_limit_retries: int = 3, sync_menus: bool = True,
+    rate_limit_retries: int = 3, sync_menus: bool = True, background_jobs: bool = True,
 ) -> FieldbotApp:
-    """The bot, ready for ``run_polling``/``run_webhook`` or a test's manual start."""
+    """The bot, ready for ``run_polling``/``run_webhook`` or a test's manual start.
+
+    ``background_jobs`` False leaves out the scheduled jobs and the outbox timer,
+    for tests that run jobs and deliver pushes themselves, at a time they choose.
+    """
     runtime = Runtime(settings=settings, db=db, clock=clock or Clock(settings.timezone))
     defaults = Defaults(
         parse_mode=ParseMode.HTML,
@@ -38,6 +43,8 @@ def build_application(
         if sync_menus:
             changed = await sync_all_menus(application.bot, db)
             log.info("command menus set for %d users", changed)
+        if background_jobs:
+            await schedule_jobs(application)
 
     async def post_shutdown(application: FieldbotApp) -> None:
         await db.dispose()
@@ -57,7 +64,8 @@ def build_application(
     )
     application.bot_data[RUNTIME_KEY] = runtime
     handlers.register(application)
-    schedule_outbox(application)
+    if background_jobs:
+        schedule_outbox(application)
     return application
 
 

@@ -7,10 +7,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import logs
-from bot.clock import Clock
+from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, Settings
 from bot.db import Database, new_revision, upgrade
 from bot.services import users
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("telegram_id", type=int, help="the person's numeric Telegram user id")
     add.add_argument("--name", required=True, help="their name as colleagues know it")
 
+    jobs = commands.add_parser("jobs", help="scheduled pushes: list them, or run one now")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    job_commands.add_parser("list", help="each job, its schedule and its last run")
+    run_one = job_commands.add_parser("run", help="run one job now and deliver its pushes")
+    run_one.add_argument("name", help="job name, as `fieldbot jobs list` shows it")
+    run_one.add_argument("--at", type=datetime.fromisoformat, default=None,
+                         help="run as if the clock read this local time, e.g. 2026-11-23T08:30")
+
     imports = commands.add_parser("import", help="import data from CSV or XLSX")
     import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
     people = import_kinds.add_parser(
@@ -77,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is up to date")
             return 0
         upgrade(settings.database_url)
+        if args.command == "jobs":
+            if args.jobs_command == "list":
+                return asyncio.run(list_jobs(settings))
+            return asyncio.run(run_one_job(settings, args.name, args.at))
         if args.command == "admin":
             return asyncio.run(add_admin(settings, args.telegram_id, args.name))
         try:
@@ -139,6 +152,60 @@ async def import_file(settings: Settings, kind: str, table: Table) -> int:
             report = await importer(kind)(session, table, Clock(settings.timezone).now(), None)
         print_report(report)
         return 0 if report.ok else 1
+    finally:
+        await db.dispose()
+
+
+async def list_jobs(settings: Settings) -> int:
+    from bot.services import company
+    from jobs.catalogue import JOBS
+    from jobs.runner import last_runs
+
+    db = Database(settings.database_url)
+    try:
+        async with db.reading() as session:
+            company_settings = await company.load(session)
+        ran = await last_runs(db)
+    finally:
+        await db.dispose()
+    print(f"{'job':<20} {'at':<6} {'days':<13} last run")
+    for spec in JOBS.values():
+        last = ran.get(spec.name)
+        when = (f"{last.ran_for} ({last.pushes} pushes)" if last else "never")
+        days = "working days" if spec.working_days_only else "every day"
+        print(f"{spec.name:<20} {company_settings.job_times[spec.name]:%H:%M}  {days:<13} {when}")
+    return 0
+
+
+async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int:
+    """Run a job as of ``at`` (local time), then deliver what is due if a token is configured."""
+    from telegram.ext import AIORateLimiter, ExtBot
+
+    from jobs.catalogue import JOBS
+    from jobs.outbox import OutboxSender
+    from jobs.runner import run_job
+
+    if name not in JOBS:
+        print(f"fieldbot: no job named {name!r}; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    clock = Clock(settings.timezone)
+    moment = at.replace(tzinfo=settings.timezone) if at and at.tzinfo is None else (at or clock.now())
+    db = Database(settings.database_url)
+    try:
+        outcome = await run_job(db, name, moment.astimezone(UTC), settings.timezone, again=True)
+        if not outcome.ran:
+            print(f"{name} for {outcome.ran_for}: not run ({outcome.reason})")
+            return 0
+        print(f"{name} for {outcome.ran_for}: {outcome.pushes} new pushes queued")
+        if not settings.token:
+            print("no FIELDBOT_TOKEN: the running bot will deliver them")
+            return 0
+        bot = ExtBot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url,
+                     rate_limiter=AIORateLimiter(max_retries=3))
+        async with bot:
+            result = await OutboxSender(db, FixedClock(settings.timezone, moment)).drain(bot)
+        print(f"delivered {result.sent}, retrying later {result.retried}, dropped {result.dropped}")
+        return 0
     finally:
         await db.dispose()
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import MessageLimit
+from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import Clock
@@ -115,7 +115,7 @@ async def _deliver(bot: Any, db: Database, clock: Clock, push: _Push, result: Dr
         chunks = split_text(push.text)
         for number, chunk in enumerate(chunks, start=1):
             markup = _markup(push.buttons) if number == len(chunks) else None
-            await bot.send_message(push.chat_id, chunk, reply_markup=markup)
+            await bot.send_message(push.chat_id, chunk, reply_markup=markup, parse_mode=ParseMode.HTML)
     except Forbidden as error:
         await _blocked(db, clock.now(), push, str(error))
         result.dropped += 1

@@ -3,6 +3,7 @@
 from models.audit import AuditLog
 from models.base import Base, Money, UTCDateTime
 from models.customers import GRADES, Customer, CustomerStatus
+from models.jobs import CompanySetting, JobRun
 from models.money import Allocation, Collection, PaymentMethod, Receivable, ReceivableSource
 from models.outbox import Outbox
 from models.people import Invite, Role, Team, User
@@ -20,6 +21,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "Collection",
+    "CompanySetting",
     "Customer",
     "CustomerStatus",
     "DailyReport",
@@ -27,6 +29,7 @@ __all__ = [
     "FeedbackTopic",
     "GradePolicy",
     "Invite",
+    "JobRun",
     "Money",
     "Outbox",
     "PaymentMethod",

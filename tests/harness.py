@@ -31,7 +31,7 @@ SETTLE_TIMEOUT = 10.0
 class Harness:
     def __init__(self, api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings) -> None:
         self.api, self.db, self.clock, self.settings = api, db, clock, settings
-        self.app: FieldbotApp = build_application(settings, db, clock)
+        self.app: FieldbotApp = build_application(settings, db, clock, background_jobs=False)
 
     async def __aenter__(self) -> Harness:
         await self.app.initialize()

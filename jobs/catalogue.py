@@ -1,0 +1,39 @@
+"""The scheduled jobs: name, when they run, and what they do. Times are company-local and
+configurable (``bot/services/company.py``); the names are what ``fieldbot jobs`` shows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, time
+
+from bot.i18n import N_
+from bot.services.company import CompanySettings
+from jobs.context import JobContext
+from jobs.morning_plan import morning_plan
+from jobs.report_nudges import missing_reports, report_reminder
+
+JobFunction = Callable[[JobContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    run: JobFunction
+    working_days_only: bool
+    description: str
+    #: After this local time a missed run is not caught up (its pushes would be stale).
+    catch_up_until: time
+
+    def runs_on(self, day: date, company: CompanySettings) -> bool:
+        return company.is_working_day(day) or not self.working_days_only
+
+
+JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
+    JobSpec("morning_plan", morning_plan, True,
+            N_("each rep's plan: visits due, follow-ups, overdue money, missing report"), time(12, 0)),
+    JobSpec("report_reminder", report_reminder, True,
+            N_("nudge reps whose daily report is not in"), time(21, 0)),
+    JobSpec("missing_reports", missing_reports, True,
+            N_("tell managers who has not reported today"), time(23, 59)),
+)}

@@ -1,0 +1,58 @@
+"""Running a job once for a day: the run's record and its pushes commit together, or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.db import Database
+from bot.services import company
+from jobs.catalogue import JOBS
+from jobs.context import JobContext
+from models import JobRun
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: str
+    ran_for: str
+    ran: bool  # False: not a day for it, or it already ran for that day
+    pushes: int = 0
+    reason: str = ""
+
+
+async def run_job(
+    db: Database, name: str, at: datetime, zone: ZoneInfo, *, again: bool = False
+) -> JobOutcome:
+    """Run job ``name`` as of ``at`` (UTC). Once per local day unless ``again`` (re-runs are safe:
+    the outbox keys make every push unique)."""
+    spec = JOBS[name]
+    local_day = at.astimezone(zone).date()
+    ran_for = local_day.isoformat()
+    async with db.transaction() as session:
+        settings = await company.load(session)
+        if not spec.runs_on(local_day, settings):
+            return JobOutcome(name, ran_for, False, reason="not a working day")
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        claimed = await session.execute(
+            insert(JobRun).values(job=name, ran_for=ran_for, started_at=at, pushes=0)
+            .on_conflict_do_nothing(index_elements=["job", "ran_for"]))
+        if not claimed.rowcount and not again:  # type: ignore[attr-defined]
+            return JobOutcome(name, ran_for, False, reason="already ran")
+        ctx = JobContext(name, session, at, zone, settings)
+        await spec.run(ctx)
+        await session.execute(
+            update(JobRun).where(JobRun.job == name, JobRun.ran_for == ran_for)
+            .values(finished_at=at, pushes=JobRun.pushes + ctx.queued))
+    return JobOutcome(name, ran_for, True, ctx.queued)
+
+
+async def last_runs(db: Database) -> dict[str, JobRun]:
+    async with db.reading() as session:
+        rows = await session.scalars(select(JobRun).order_by(JobRun.ran_for, JobRun.id))
+        return {row.job: row for row in rows}
