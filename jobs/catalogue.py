@@ -9,8 +9,10 @@ from datetime import date, time
 
 from bot.i18n import N_
 from bot.services.company import CompanySettings
+from jobs.cash_handin import cash_handin
 from jobs.context import JobContext
 from jobs.morning_plan import morning_plan
+from jobs.overdue_followup import overdue_followup
 from jobs.report_nudges import missing_reports, report_reminder
 
 JobFunction = Callable[[JobContext], Awaitable[None]]
@@ -36,4 +38,8 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
             N_("nudge reps whose daily report is not in"), time(21, 0)),
     JobSpec("missing_reports", missing_reports, True,
             N_("tell managers who has not reported today"), time(23, 59)),
+    JobSpec("overdue_followup", overdue_followup, False,
+            N_("chase overdue receivables level by level"), time(23, 59)),
+    JobSpec("cash_handin", cash_handin, True,
+            N_("remind reps to hand cash and cheques to finance"), time(21, 0)),
 )}

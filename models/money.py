@@ -44,6 +44,8 @@ class Receivable(IdMixin, Base):
     disputed: Mapped[bool] = mapped_column(default=False)
     promise_date: Mapped[date | None]
     promise_amount: Mapped[Decimal | None]
+    #: Highest overdue follow-up level already pushed (0: none); never goes down.
+    followup_level: Mapped[int] = mapped_column(default=0, server_default="0")
     #: An order confirmed although it took the customer past the credit limit.
     over_limit: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]

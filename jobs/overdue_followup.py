@@ -1,0 +1,120 @@
+"""``overdue_followup``: chase overdue receivables level by level, one digest per person.
+
+A receivable is pushed at the level its days overdue have reached (an invoice
+imported 40 days late goes straight to level 3); each (receivable, level) once,
+never a lower level after a higher one (``Receivable.followup_level`` only
+rises, in the same transaction as the pushes). Paid, disputed and promised
+(until the promise date) receivables are left alone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import case, or_, select, update
+
+from bot.i18n import N_, Translator, escape
+from bot.services.amounts import format_amount
+from bot.services.ledger import allocated_per_receivable, open_amount
+from jobs.context import JobContext
+from jobs.people import recipients
+from models import Customer, Receivable, Role
+
+SHOWN = 20
+
+LEVEL_TEXT = {
+    1: N_("Level 1 — newly overdue: remind the customer."),
+    2: N_("Level 2 — over 15 days: ask firmly for a payment date."),
+    3: N_("Level 3 — over 30 days: your manager is informed."),
+    4: N_("Level 4 — over 60 days: the sales director is informed."),
+}
+
+
+@dataclass(frozen=True)
+class Escalation:
+    receivable_id: int
+    invoice_no: str
+    customer: str
+    rep_id: int | None
+    team_id: int | None
+    open: Decimal
+    days: int
+    level: int
+    tell_manager: bool
+    tell_director: bool
+
+    def line(self, t: Translator, with_rep: dict[int, str] | None = None) -> str:
+        rep = f" · {escape(with_rep.get(self.rep_id or 0, '—'))}" if with_rep is not None else ""
+        return (f"• {escape(self.invoice_no)} · {escape(self.customer)}{rep} · {format_amount(self.open)} · "
+                + t(N_("{days} days overdue"), days=self.days))
+
+
+async def escalations(ctx: JobContext) -> list[Escalation]:
+    """Receivables whose days overdue reached a level not pushed yet.
+
+    The level is computed in SQL from one cut-off date per level, so only the
+    receivables that escalate today come back, however many are overdue.
+    """
+    levels = {level.level: level for level in ctx.company.followup_levels}
+    by_days = sorted(levels.values(), key=lambda level: level.days_overdue, reverse=True)
+    reached = case(*((Receivable.due_on <= ctx.today - timedelta(days=level.days_overdue), level.level)
+                     for level in by_days), else_=0)
+    allocated = allocated_per_receivable()
+    remaining = open_amount(allocated)
+    rows = await ctx.session.execute(
+        select(Receivable.id, Receivable.invoice_no, Customer.name, Receivable.rep_id, Customer.team_id,
+               remaining, Receivable.due_on, reached)
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
+        .where(Receivable.due_on < ctx.today, ~Receivable.disputed, remaining > 0,
+               reached > Receivable.followup_level,
+               or_(Receivable.promise_date.is_(None), Receivable.promise_date < ctx.today))
+        .order_by(Receivable.due_on, Receivable.id))
+    return [Escalation(id_, invoice, customer, rep_id, team_id, Decimal(open_), (ctx.today - due_on).days,
+                       level, levels[level].tell_manager, levels[level].tell_director)
+            for id_, invoice, customer, rep_id, team_id, open_, due_on, level in rows]
+
+
+def digest(t: Translator, title: str, items: list[Escalation], reps: dict[int, str] | None) -> str:
+    lines = [f"<b>{title}</b>"]
+    for level in sorted({item.level for item in items}, reverse=True):
+        of_level = [item for item in items if item.level == level]
+        lines += ["", t(LEVEL_TEXT.get(level, N_("Level {level}")), level=level)]
+        lines += [item.line(t, reps) for item in of_level[:SHOWN]]
+        if len(of_level) > SHOWN:
+            lines.append(t(N_("…and {count} more"), count=len(of_level) - SHOWN))
+    return "\n".join(lines)
+
+
+async def overdue_followup(ctx: JobContext) -> None:
+    found = await escalations(ctx)
+    if not found:
+        return
+    staff = await recipients(ctx.session, Role.REP, Role.MANAGER, Role.DIRECTOR)
+    names = {person.id: person.name for person in staff}
+    per_rep: dict[int, list[Escalation]] = defaultdict(list)
+    for item in found:
+        if item.rep_id is not None:
+            per_rep[item.rep_id].append(item)
+    for person in staff:
+        t = Translator(person.language)
+        if person.role == Role.REP and per_rep.get(person.id):
+            title = t(N_("Overdue receivables to chase today"))
+            await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, per_rep[person.id], None))
+        elif person.role == Role.MANAGER:
+            mine = [i for i in found if i.tell_manager and i.team_id == person.team_id]
+            if mine:
+                title = t(N_("Your team's overdue receivables that need you"))
+                await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, mine, names))
+        elif person.role == Role.DIRECTOR:
+            serious = [i for i in found if i.tell_director]
+            if serious:
+                title = t(N_("Receivables over 60 days overdue"))
+                await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, serious, names))
+    for level in {item.level for item in found}:
+        ids = [item.receivable_id for item in found if item.level == level]
+        await ctx.session.execute(update(Receivable).where(Receivable.id.in_(ids))
+                                  .values(followup_level=level))
