@@ -172,8 +172,7 @@ async def list_jobs(settings: Settings) -> int:
     for spec in JOBS.values():
         last = ran.get(spec.name)
         when = (f"{last.ran_for} ({last.pushes} pushes)" if last else "never")
-        days = "working days" if spec.working_days_only else "every day"
-        print(f"{spec.name:<20} {company_settings.job_times[spec.name]:%H:%M}  {days:<13} {when}")
+        print(f"{spec.name:<20} {company_settings.job_times[spec.name]:%H:%M}  {spec.days:<13} {when}")
     return 0
 
 

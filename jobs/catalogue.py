@@ -14,6 +14,7 @@ from jobs.context import JobContext
 from jobs.morning_plan import morning_plan
 from jobs.overdue_followup import overdue_followup
 from jobs.report_nudges import missing_reports, report_reminder
+from jobs.weekly_outstanding import weekly_outstanding
 
 JobFunction = Callable[[JobContext], Awaitable[None]]
 
@@ -27,7 +28,19 @@ class JobSpec:
     #: After this local time a missed run is not caught up (its pushes would be stale).
     catch_up_until: time
 
+    #: ISO weekday the job is limited to (1 = Monday), if any.
+    weekday: int | None = None
+
+    @property
+    def days(self) -> str:
+        """When it runs, for operators (``fieldbot jobs list``)."""
+        if self.weekday is not None:
+            return date(2026, 11, 22 + self.weekday).strftime("%As")  # 2026-11-23 is a Monday
+        return "working days" if self.working_days_only else "every day"
+
     def runs_on(self, day: date, company: CompanySettings) -> bool:
+        if self.weekday is not None and day.isoweekday() != self.weekday:
+            return False
         return company.is_working_day(day) or not self.working_days_only
 
 
@@ -42,4 +55,6 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
             N_("chase overdue receivables level by level"), time(23, 59)),
     JobSpec("cash_handin", cash_handin, True,
             N_("remind reps to hand cash and cheques to finance"), time(21, 0)),
+    JobSpec("weekly_outstanding", weekly_outstanding, False,
+            N_("Mondays: outstanding payments by age, to reps and managers"), time(21, 0), weekday=1),
 )}

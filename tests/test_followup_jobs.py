@@ -94,3 +94,24 @@ async def test_cash_handin_to_rep_and_long_held_to_manager(harness: Harness) -> 
     assert "900.00" not in rep and "50.00 ·" not in rep
     manager = harness.api.last(5001).plain_text()
     assert "more than 3 days" in manager and "Li Wei: 1,200.00" in manager
+
+
+async def test_weekly_outstanding_by_age_on_mondays_only(harness: Harness) -> None:
+    now = harness.clock.now()
+    people = await factories.company(harness.db, now)
+    shop = await factories.customer(harness.db, now, name="Shop", rep=people.rep)
+    for days, amount in ((-5, "100.00"), (10, "200.00"), (45, "300.00"), (75, "400.00"), (120, "500.00")):
+        await factories.receivable(harness.db, now, customer=shop, amount=amount, **overdue_by(days))
+    for user_id in (2001, 5001):
+        harness.api.add_user(user_id, "x")
+    tuesday = local(MONDAY + timedelta(days=1), 9, 0)
+    assert not (await run_job(harness.db, "weekly_outstanding", tuesday, ZONE)).ran
+    assert (await run_job(harness.db, "weekly_outstanding", local(MONDAY, 9, 0), ZONE)).pushes == 2
+    await harness.deliver_pushes()
+    rep = harness.api.last(2001).plain_text()
+    assert "1,500.00 on 5 invoices" in rep
+    for expected in ("not yet due: 100.00", "1-30 days: 200.00", "31-60 days: 300.00",
+                     "61-90 days: 400.00", "over 90 days: 500.00"):
+        assert expected in rep
+    manager = harness.api.last(5001).plain_text()
+    assert "Li Wei: 1,500.00 · overdue 1,400.00" in manager
