@@ -10,7 +10,10 @@ Strangers and deactivated users get one polite explanation and nothing else.
 
 from __future__ import annotations
 
+import hashlib
+import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.error import BadRequest
 
 from bot.i18n import N_, Translator, language_for
 from bot.menus import menu_hash
@@ -33,6 +37,8 @@ from models import Role
 log = logging.getLogger(__name__)
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+LAST_EDITS = "fieldbot.last_edits"
+MAX_REMEMBERED_EDITS = 50
 AfterCommit = Callable[[], Awaitable[None]]
 
 STRANGER = N_(
@@ -173,24 +179,46 @@ async def deliver(request: Request, update: Update) -> None:
     """Send (or edit) the replies, and always answer a pressed button."""
     query = update.callback_query
     chat = update.effective_chat
-    for reply in request.replies:
-        if reply.edit and query is not None and isinstance(query.message, Message):
-            assert reply.markup is None or isinstance(reply.markup, InlineKeyboardMarkup)
-            if query.message.text == _plain(reply.text) and reply.markup == query.message.reply_markup:
-                continue  # Telegram refuses an edit that changes nothing
-            await query.edit_message_text(reply.text, reply_markup=reply.markup)
-        elif chat is not None:
-            await request.context.bot.send_message(chat.id, reply.text, reply_markup=reply.markup)
-    if query is not None:
-        await query.answer(request.toast)
+    try:
+        for reply in request.replies:
+            if reply.edit and query is not None and isinstance(query.message, Message):
+                await _edit(request, query.message, reply)
+            elif chat is not None:
+                await request.context.bot.send_message(chat.id, reply.text, reply_markup=reply.markup)
+    finally:
+        if query is not None:
+            await query.answer(request.toast)
+
+
+async def _edit(request: Request, message: Message, reply: Reply) -> None:
+    """Edit the pressed message, unless that would change nothing (Telegram refuses such edits).
+
+    The message a button press carries is as it was when pressed, so a double
+    tap would compare against stale content: the last edit made to each
+    message is remembered per chat as well.
+    """
+    assert reply.markup is None or isinstance(reply.markup, InlineKeyboardMarkup)
+    markup_data = reply.markup.to_dict() if reply.markup else None
+    fingerprint = hashlib.sha256(repr((reply.text, markup_data)).encode()).hexdigest()
+    chat_data = request.context.chat_data
+    last_edits: dict[int, str] = chat_data.setdefault(LAST_EDITS, {}) if chat_data is not None else {}
+    pressed = message.reply_markup.to_dict() if message.reply_markup else None
+    unchanged = message.text == _plain(reply.text) and markup_data == pressed
+    if unchanged or last_edits.get(message.message_id) == fingerprint:
+        return
+    try:
+        await message.edit_text(reply.text, reply_markup=reply.markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+    last_edits[message.message_id] = fingerprint
+    while len(last_edits) > MAX_REMEMBERED_EDITS:
+        last_edits.pop(next(iter(last_edits)))
 
 
 def _plain(html_text: str) -> str:
     """Rough plain text of an HTML reply, only to skip edits that change nothing."""
-    from html import unescape
-    from re import sub
-
-    return unescape(sub(r"<[^>]+>", "", html_text))
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
 async def give_menu(
