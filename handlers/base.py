@@ -86,8 +86,8 @@ class Request:
     def text_after_command(self) -> str:
         """Everything typed after ``/command``, spaces kept (names may contain spaces)."""
         message = self.update.effective_message
-        text = (message.text or "") if message else ""
-        return text.split(maxsplit=1)[1].strip() if " " in text.strip() else ""
+        parts = ((message.text or "") if message else "").strip().split(maxsplit=1)
+        return parts[1].strip() if len(parts) == 2 else ""
 
     @property
     def source_key(self) -> str:
