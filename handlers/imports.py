@@ -23,6 +23,8 @@ from bot.tabular import MAX_FILE_BYTES, Table, TableError, read_table
 from handlers.base import Request, action
 
 SHOWN_ERRORS = 25
+#: Characters of report in a message, leaving room for the last line under Telegram's 4096.
+MESSAGE_BUDGET = 3500
 SUFFIXES = (".csv", ".xlsx", ".xlsm", ".txt")
 
 
@@ -70,6 +72,21 @@ def render_report(t: Translator, kind: str, report: ImportReport) -> str:
     return "\n".join(lines)
 
 
+def first_lines(text: str, count: int) -> str:
+    """Up to ``count`` whole lines of ``text`` within :data:`MESSAGE_BUDGET` characters.
+
+    Whole lines only: cutting one could split an HTML entity and Telegram would refuse it.
+    """
+    kept: list[str] = []
+    used = 0
+    for line in text.splitlines()[:count]:
+        if used + len(line) + 1 > MESSAGE_BUDGET:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "\n".join(kept)
+
+
 KIND_NAMES = {"users": N_("people"), "customers": N_("customers"), "receivables": N_("receivables")}
 
 
@@ -91,12 +108,12 @@ async def import_document(request: Request) -> None:
         return
     report = await importer(kind)(request.session, upload.table, request.now, request.me)
     text = render_report(t, kind, report)
-    if len(text) <= 3500 or report.ok:
+    if len(text) <= MESSAGE_BUDGET or report.ok:
         request.reply(text)
         return
-    shown = "\n".join(text.splitlines()[: SHOWN_ERRORS + 1])
-    request.reply(shown + "\n" + t(N_("…the full list of {count} problems is in the attached file."),
-                                   count=len(report.errors)))
+    request.reply(first_lines(text, SHOWN_ERRORS + 1) + "\n"
+                  + t(N_("…the full list of {count} problems is in the attached file."),
+                      count=len(report.errors)))
     plain = "\n".join(f"{t.gettext('line {line}:').format(line=e.line)} "
                       f"{t.gettext(e.reason).format(**e.params)}" for e in report.errors)
 

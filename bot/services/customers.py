@@ -8,15 +8,25 @@ names as for Latin ones (``lower()`` leaves CJK untouched).
 
 from __future__ import annotations
 
+import math
+import re
+import unicodedata
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import Boolean, ColumnElement, false, func, select, true, type_coerce
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
+from bot.services import audit, ledger
 from bot.services.access import Caller, Permission, require
-from bot.services.errors import AccessDenied, Invalid, NotFound
-from models import Customer, CustomerStatus, Role
+from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
+from bot.services.ledger import Balance
+from bot.services.policy import credit_terms, due_for_visit, grade_rules, local_date, next_visit_due
+from models import Customer, CustomerStatus, Role, User, Visit, VisitKind
 
 MAX_CANDIDATES = 8
 
@@ -100,3 +110,233 @@ async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int) 
     if customer is None:
         raise AccessDenied(N_("That customer is not one of yours."))
     return customer
+
+
+# -- listing ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomerLine:
+    """One row of a customer list."""
+
+    id: int
+    code: str
+    name: str
+    grade: str
+    status: CustomerStatus
+    days_since_visit: int | None  # None: never visited
+    due: bool
+
+
+@dataclass(frozen=True)
+class CustomerList:
+    items: list[CustomerLine]
+    page: int
+    pages: int
+    total: int
+
+
+def _matching(text: str) -> ColumnElement[bool]:
+    """Code or name contains ``text``, ignoring case: the substring rule of :func:`resolve`."""
+    folded = " ".join(text.split()).lower()
+    return (func.lower(Customer.name).contains(folded, autoescape=True)
+            | func.lower(Customer.code).contains(folded, autoescape=True))
+
+
+def days_since(instant: datetime | None, zone: ZoneInfo, today: date) -> int | None:
+    """Whole local days from ``instant`` to ``today`` (0 = today), None if there is no instant."""
+    return None if instant is None else (today - local_date(instant, zone)).days
+
+
+async def list_customers(
+    session: AsyncSession, caller: Caller, *, search: str | None, today: date, zone: ZoneInfo,
+    page: int = 1, per_page: int = 15,
+) -> CustomerList:
+    """The caller's customers (optionally only those matching ``search``), a page at a time.
+
+    Two queries per page (the count and the page) whatever the page size: whether
+    each customer is due is decided in SQL by :func:`policy.due_for_visit`.
+    """
+    require(caller, Permission.VIEW_CUSTOMERS)
+    where = _where_scope(caller)
+    if search and search.strip():
+        where = where & _matching(search)
+    total = await session.scalar(select(func.count()).select_from(Customer).where(where)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    due = due_for_visit(await grade_rules(session), zone, today)
+    rows = await session.execute(
+        select(Customer.id, Customer.code, Customer.name, Customer.grade, Customer.status,
+               Customer.last_visit_at, type_coerce(due, Boolean).label("due"))
+        .where(where).order_by(Customer.name, Customer.code)
+        .limit(per_page).offset((page - 1) * per_page))
+    items = [CustomerLine(id_, code, name, grade, status, days_since(last, zone, today), bool(is_due))
+             for id_, code, name, grade, status, last, is_due in rows]
+    return CustomerList(items, page, pages, total)
+
+
+# -- the card ---------------------------------------------------------------------------------------
+
+RECENT_VISITS = 3
+
+
+@dataclass(frozen=True)
+class RecentVisit:
+    day: date
+    kind: VisitKind
+    note: str  # first line of the notes
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    ref: CustomerRef
+    status: CustomerStatus
+    rep_name: str | None
+    phone: str | None
+    address: str | None
+    location: tuple[float, float] | None
+    last_visit_on: date | None
+    days_since_visit: int | None
+    next_due: date
+    balance: Balance
+    credit_days: int
+    credit_limit: Decimal
+    recent: list[RecentVisit]
+
+    @property
+    def credit_used_percent(self) -> int | None:
+        """Open balance as a share of the limit; None for a cash-only (zero) limit."""
+        if self.credit_limit <= 0:
+            return None
+        return int((self.balance.open * 100 / self.credit_limit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def first_line(text: str, limit: int = 80) -> str:
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+async def customer_card(
+    session: AsyncSession, caller: Caller, customer_id: int, *, today: date, zone: ZoneInfo
+) -> CustomerCard:
+    """Everything a rep wants to know before walking in, for a customer in the caller's scope."""
+    customer = await get_in_scope(session, caller, customer_id)
+    rules = await grade_rules(session)
+    credit_days, credit_limit = credit_terms(customer, rules)
+    rep_name = (await session.scalar(select(User.name).where(User.id == customer.rep_id))
+                if customer.rep_id is not None else None)
+    visits = await session.execute(
+        select(Visit.visited_at, Visit.kind, Visit.notes).where(Visit.customer_id == customer.id)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(RECENT_VISITS))
+    location = ((customer.latitude, customer.longitude)
+                if customer.latitude is not None and customer.longitude is not None else None)
+    return CustomerCard(
+        ref=CustomerRef.of(customer), status=customer.status, rep_name=rep_name, phone=customer.phone,
+        address=customer.address, location=location,
+        last_visit_on=local_date(customer.last_visit_at, zone) if customer.last_visit_at else None,
+        days_since_visit=days_since(customer.last_visit_at, zone, today),
+        next_due=next_visit_due(customer.last_visit_at, customer.grade, rules, zone, today),
+        balance=await ledger.balance(session, customer.id, today),
+        credit_days=credit_days, credit_limit=credit_limit,
+        recent=[RecentVisit(local_date(at, zone), kind, first_line(notes or ""))
+                for at, kind, notes in visits])
+
+
+# -- prospects (/newcustomer) -----------------------------------------------------------------------
+
+MAX_NAME, MAX_PHONE, MAX_ADDRESS = 200, 40, 300
+CODE_ATTEMPTS = 5
+_PHONE = re.compile(r"^\+?[\d\s\-().]+$")
+
+
+@dataclass(frozen=True)
+class Prospect:
+    ref: CustomerRef
+    created: bool  # False: this update had already registered it (a redelivery)
+
+
+def clean_customer_name(text: str) -> str:
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME:
+        raise Invalid(N_("A customer's name has 1 to {limit} characters."), limit=MAX_NAME)
+    return name
+
+
+def clean_phone(text: str) -> str:
+    phone = " ".join(unicodedata.normalize("NFKC", text).split())
+    digits = sum(ch.isdigit() for ch in phone)
+    if len(phone) > MAX_PHONE or not _PHONE.match(phone) or not 5 <= digits <= 20:
+        raise Invalid(N_("{text} does not look like a phone number. Type the number, e.g. 138 0013 8000."),
+                      text=text.strip()[:40])
+    return phone
+
+
+def clean_address(text: str) -> str:
+    address = " ".join(text.split())
+    if not address or len(address) > MAX_ADDRESS:
+        raise Invalid(N_("An address has 1 to {limit} characters."), limit=MAX_ADDRESS)
+    return address
+
+
+def check_location(latitude: float, longitude: float) -> tuple[float, float]:
+    if not (math.isfinite(latitude) and math.isfinite(longitude)
+            and abs(latitude) <= 90 and abs(longitude) <= 180):
+        raise Invalid(N_("That is not a location on Earth."))
+    return latitude, longitude
+
+
+async def next_prospect_code(session: AsyncSession, today: date) -> str:
+    """``P-YYMMDD-n``: the day's next number, readable over the phone."""
+    prefix = f"P-{today:%y%m%d}-"
+    codes = await session.scalars(
+        select(Customer.code).where(func.lower(Customer.code).like(prefix.lower() + "%")))
+    numbers = [int(code[len(prefix):]) for code in codes if code[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+async def register_prospect(
+    session: AsyncSession, caller: Caller, name: str, *, now: datetime, today: date, source_key: str
+) -> Prospect:
+    """A prospective customer (part 4, art. 30), assigned to the caller and their team.
+
+    The update's ``source_key`` makes a redelivered /newcustomer find the first
+    one instead of registering a second.
+    """
+    require(caller, Permission.REGISTER_PROSPECT)
+    cleaned = clean_customer_name(name)
+    for _attempt in range(CODE_ATTEMPTS):
+        earlier = await session.scalar(select(Customer).where(Customer.source_key == source_key))
+        if earlier is not None:
+            return Prospect(CustomerRef.of(earlier), created=False)
+        customer = Customer(code=await next_prospect_code(session, today), name=cleaned, grade="C",
+                            rep_id=caller.id, team_id=caller.team_id, status=CustomerStatus.PROSPECT,
+                            created_at=now, source_key=source_key)
+        try:
+            async with session.begin_nested():
+                session.add(customer)
+        except IntegrityError:  # another prospect took that code (or this key) a moment ago
+            continue
+        audit.record(session, actor_id=caller.id, action="register_prospect", entity="customer",
+                     entity_id=customer.id, at=now, after={"code": customer.code, "name": cleaned})
+        return Prospect(CustomerRef.of(customer), created=True)
+    raise Conflict(N_("Too many customers are being registered at once; please try again."))
+
+
+async def update_contact(
+    session: AsyncSession, caller: Caller, customer_id: int, *, phone: str | None = None,
+    address: str | None = None, location: tuple[float, float] | None = None,
+) -> CustomerRef:
+    """Fill in a customer's phone, address or location (only the ones given)."""
+    require(caller, Permission.REGISTER_PROSPECT)
+    customer = await get_in_scope(session, caller, customer_id)
+    if phone is not None:
+        customer.phone = clean_phone(phone)
+    if address is not None:
+        customer.address = clean_address(address)
+    if location is not None:
+        customer.latitude, customer.longitude = check_location(*location)
+    return CustomerRef.of(customer)
+
+
+async def customer_ref(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:
+    """The short reference of a customer in the caller's scope."""
+    return CustomerRef.of(await get_in_scope(session, caller, customer_id))

@@ -1,0 +1,527 @@
+"""Collections (收款): recording money, settling invoices oldest first, reversals and hand-ins.
+
+Rules kept here:
+
+* A collection settles the customer's open receivables oldest first (due date, then issue
+  date, then id), one ``Allocation`` per receivable; what is left over stays on the
+  collection as unapplied credit (amount − allocations), never lost.
+* Collections are never edited or deleted. A correction is a new collection of the negative
+  amount that ``reverses`` the original, with negative allocations mirroring the original's,
+  so the invoices it settled are open again. A collection is reversed at most once.
+* The rep may undo their own collection for ``UNDO_WINDOW``; afterwards a manager (own
+  team), the director, finance or an admin reverses it, with a reason.
+* Cash and cheques are held by the rep (``handed_in_at`` empty) until finance confirms the
+  hand-in. A transfer reaches the company's account directly: it is stored with
+  ``handed_in_at = received_at`` and no ``confirmed_by`` ("needed no hand-in"). A reversal
+  is stored the same way: there is nothing to hand in for it, and a reversed collection no
+  longer counts as held.
+* Every write is keyed by the Telegram update that caused it (``source_key``): the same
+  update twice, or a second press of a button, finds the first result instead of writing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import ColumnElement, Subquery, bindparam, exists, func, insert, literal, select, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.i18n import N_
+from bot.services import audit, customers
+from bot.services.access import Caller, Permission, require
+from bot.services.amounts import parse_amount
+from bot.services.customers import CustomerRef, Resolution
+from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
+from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
+
+UNDO_WINDOW = timedelta(minutes=10)
+UNDO_REASON = "undone by the rep"
+HELD_METHODS = (PaymentMethod.CASH, PaymentMethod.CHEQUE)
+MAX_RECEIPT = 60
+MAX_REASON = 300
+ZERO = Decimal("0.00")
+
+USAGE = N_("Write it like this: /collect CUSTOMER: AMOUNT [cash|transfer|cheque] [RECEIPT NO]\n"
+           "Example: /collect Acme: 5,000 cash R-1024")
+
+_METHOD_WORDS: dict[str, PaymentMethod] = {
+    "cash": PaymentMethod.CASH, "现金": PaymentMethod.CASH, "現金": PaymentMethod.CASH,
+    "transfer": PaymentMethod.TRANSFER, "bank": PaymentMethod.TRANSFER,
+    "转账": PaymentMethod.TRANSFER, "轉賬": PaymentMethod.TRANSFER, "转帐": PaymentMethod.TRANSFER,
+    "cheque": PaymentMethod.CHEQUE, "check": PaymentMethod.CHEQUE, "支票": PaymentMethod.CHEQUE,
+}
+_CURRENCY_PREFIXES = frozenset({"¥", "rmb", "cny"})
+_AMOUNT_SUFFIXES = frozenset({"万", "千", "元", "yuan", "rmb", "cny"})
+_DIGIT_GROUP = re.compile(r"\d{3}")
+
+
+# -- reading what the rep typed ------------------------------------------------------------------
+
+def parse_method(text: str) -> PaymentMethod | None:
+    """``cash``/``transfer``/``cheque`` in English or Chinese (any case, full-width too), else None."""
+    return _METHOD_WORDS.get(unicodedata.normalize("NFKC", text).strip().lower())
+
+
+def clean_receipt(text: str | None) -> str | None:
+    receipt = " ".join((text or "").split())
+    if len(receipt) > MAX_RECEIPT:
+        raise Invalid(N_("A receipt number has at most {limit} characters."), limit=MAX_RECEIPT)
+    return receipt or None
+
+
+@dataclass(frozen=True)
+class CollectionLine:
+    """``/collect CUSTOMER: AMOUNT [METHOD] [RECEIPT]``, read."""
+
+    customer: str
+    amount: Decimal
+    method: PaymentMethod
+    receipt_no: str | None
+
+
+def split_customer(text: str) -> tuple[str, str] | None:
+    """(customer, rest) split at the first ``:`` or ``：``; None when there is no colon."""
+    match = re.search(r"[:：]", text)
+    if match is None:
+        return None
+    return text[:match.start()].strip(), text[match.end():].strip()
+
+
+def parse_collection_line(text: str) -> CollectionLine:
+    """Read a one-line collection, or :class:`Invalid` saying what is wrong.
+
+    After the colon: the amount first (``¥ 5000`` and ``1.5 万`` count as one amount), then,
+    in any order, at most one payment method (default cash) and at most one receipt number
+    (one word). Three digits right after a plain number (``5 000``) are refused as ambiguous
+    rather than read as a receipt number.
+    """
+    parts = split_customer(text)
+    if parts is None or not parts[0]:
+        raise Invalid(USAGE)
+    customer, rest = parts
+    words = rest.split()
+    if not words:
+        raise Invalid(N_("Write the amount after the colon.\n{usage}"), usage=USAGE)
+    taken = 1
+    amount_text = words[0]
+    if _fold(amount_text) in _CURRENCY_PREFIXES and len(words) > 1:
+        amount_text, taken = amount_text + words[1], 2
+    while taken < len(words) and _fold(words[taken]) in _AMOUNT_SUFFIXES:
+        amount_text, taken = amount_text + words[taken], taken + 1
+    amount = parse_amount(amount_text)
+    extras = words[taken:]
+    if extras and _DIGIT_GROUP.fullmatch(_fold(extras[0])) and _fold(amount_text).isdigit():
+        raise Invalid(N_("Is {text} one amount? Write amounts without spaces, like 5000 or 5,000."),
+                      text=f"{amount_text} {extras[0]}")
+    method: PaymentMethod | None = None
+    receipt: str | None = None
+    for word in extras:
+        as_method = parse_method(word)
+        if as_method is not None and method is None:
+            method = as_method
+        elif as_method is None and receipt is None:
+            receipt = word
+        else:
+            raise Invalid(N_("I don't understand {word} after the amount: give at most one payment "
+                             "method and one receipt number.\n{usage}"), word=word, usage=USAGE)
+    return CollectionLine(customer, amount, method or PaymentMethod.CASH, clean_receipt(receipt))
+
+
+def _fold(word: str) -> str:
+    return unicodedata.normalize("NFKC", word).lower()
+
+
+# -- what the services return --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Settled:
+    """One invoice a collection (or its reversal) touched: how much, and what is open now."""
+
+    invoice_no: str
+    applied: Decimal
+    remaining: Decimal
+
+
+@dataclass(frozen=True)
+class Recorded:
+    id: int
+    customer: CustomerRef
+    amount: Decimal
+    method: PaymentMethod
+    receipt_no: str | None
+    settled: tuple[Settled, ...]
+    unapplied: Decimal
+    #: Cash or a cheque the rep holds until finance confirms the hand-in.
+    held: bool
+    undo_until: datetime
+    #: True when this update had already recorded it (a redelivery): nothing new was written.
+    already: bool = False
+
+
+@dataclass(frozen=True)
+class Reversed:
+    id: int
+    original_id: int
+    customer: CustomerRef
+    amount: Decimal  # the original amount, positive
+    reason: str
+    reopened: tuple[Settled, ...]
+    already: bool = False
+
+
+# -- recording -----------------------------------------------------------------------------------
+
+def check_may_collect(caller: Caller) -> None:
+    require(caller, Permission.RECORD_COLLECTION)
+
+
+async def resolve_customer(session: AsyncSession, caller: Caller, text: str) -> Resolution:
+    """The customer a collector typed: one, a few candidates, or "no customer matches"."""
+    check_may_collect(caller)
+    return await customers.resolve_one(session, caller, text)
+
+
+async def customer_for_collection(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:
+    """A customer id from a button, re-authorised: only the caller's own (or team's) customers."""
+    check_may_collect(caller)
+    return CustomerRef.of(await customers.get_in_scope(session, caller, customer_id))
+
+
+def open_of_receivable() -> ColumnElement[Decimal]:
+    """A receivable's open amount (amount − allocations), for a query that selects from receivables.
+
+    A correlated sum that uses the allocations' receivable index, rather than
+    :func:`bot.services.ledger.allocated_per_receivable`, which aggregates the whole table.
+    """
+    allocation = aliased(Allocation)
+    paid = (select(func.coalesce(func.sum(allocation.amount), 0))
+            .where(allocation.receivable_id == Receivable.id).correlate(Receivable).scalar_subquery())
+    return type_coerce(Receivable.amount - paid, Money())
+
+
+def open_receivables(customer_id: int) -> Subquery:
+    """The customer's receivables with their open amount."""
+    return (select(Receivable.id, Receivable.invoice_no, Receivable.due_on, Receivable.issued_on,
+                   open_of_receivable().label("open"))
+            .where(Receivable.customer_id == customer_id).subquery("receivable_open"))
+
+
+async def _open_total(session: AsyncSession, customer_id: int) -> Decimal:
+    opened = open_receivables(customer_id)
+    total = await session.scalar(select(type_coerce(func.sum(opened.c.open), Money())))
+    return total or ZERO
+
+
+async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal
+                             ) -> list[tuple[int, Decimal]]:
+    """(receivable id, open amount), oldest first, just as many as ``amount`` reaches."""
+    opened = open_receivables(customer_id)
+    running = (select(opened.c.id, opened.c.open,
+                      type_coerce(func.sum(opened.c.open).over(
+                          order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
+                      .label("through"))
+               .where(opened.c.open > 0).subquery("running"))
+    before = type_coerce(running.c.through - running.c.open, Money())
+    rows = await session.execute(
+        select(running.c.id, running.c.open)
+        .where(before < bindparam("amount", amount, type_=Money()))
+        .order_by(running.c.through))
+    return [(receivable_id, open_) for receivable_id, open_ in rows]
+
+
+async def _settled(session: AsyncSession, collection_id: int) -> tuple[Settled, ...]:
+    """What a collection applied to each invoice, with each invoice's open amount now."""
+    rows = await session.execute(
+        select(Receivable.invoice_no, Allocation.amount, open_of_receivable())
+        .join(Receivable, Allocation.receivable_id == Receivable.id)
+        .where(Allocation.collection_id == collection_id)
+        .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id))
+    return tuple(Settled(invoice_no, abs(applied), remaining) for invoice_no, applied, remaining in rows)
+
+
+async def _recorded(session: AsyncSession, collection: Collection, *, already: bool) -> Recorded:
+    customer = await session.get_one(Customer, collection.customer_id)
+    settled = await _settled(session, collection.id)
+    return Recorded(
+        id=collection.id, customer=CustomerRef.of(customer), amount=collection.amount,
+        method=collection.method, receipt_no=collection.receipt_no, settled=settled,
+        unapplied=collection.amount - sum((s.applied for s in settled), ZERO),
+        held=collection.handed_in_at is None, undo_until=collection.created_at + UNDO_WINDOW,
+        already=already)
+
+
+async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
+    return await session.scalar(select(Collection).where(Collection.source_key == source_key))
+
+
+async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amount: Decimal,
+                 method: PaymentMethod, receipt_no: str | None, source_key: str,
+                 now: datetime) -> Recorded:
+    """Record money the caller received and settle the customer's oldest open invoices with it."""
+    check_may_collect(caller)
+    existing = await _by_key(session, source_key)
+    if existing is not None:
+        return await _recorded(session, existing, already=True)
+    customer = await customers.get_in_scope(session, caller, customer_id)
+    amount = parse_amount(str(amount))  # the same rules, whoever calls
+    receipt_no = clean_receipt(receipt_no)
+    # Serialise collections of one customer: two at once must not both settle the same invoice.
+    await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    open_before = await _open_total(session, customer.id)
+    collection = Collection(
+        rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
+        received_at=now, handed_in_at=None if method in HELD_METHODS else now, confirmed_by=None,
+        recorded_by=caller.id, source_key=source_key, created_at=now)
+    session.add(collection)
+    await session.flush()
+    left = amount
+    allocations = []
+    for receivable_id, open_ in await _oldest_open_first(session, customer.id, amount):
+        applied = min(open_, left)
+        allocations.append(Allocation(collection_id=collection.id, receivable_id=receivable_id,
+                                      amount=applied))
+        left -= applied
+    session.add_all(allocations)
+    await session.flush()
+    result = await _recorded(session, collection, already=False)
+    audit.record(
+        session, actor_id=caller.id, action="collection.record", entity="collection",
+        entity_id=collection.id, at=now,
+        before={"customer_id": customer.id, "customer_open": str(open_before)},
+        after={"customer_id": customer.id, "amount": str(amount), "method": method.value,
+               "receipt_no": receipt_no, "customer_open": str(open_before - (amount - left)),
+               "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
+               "unapplied": str(left), "held": result.held})
+    return result
+
+
+# -- reversing -----------------------------------------------------------------------------------
+
+async def _original_for_update(session: AsyncSession, collection_id: int) -> Collection:
+    original = await session.scalar(
+        select(Collection).where(Collection.id == collection_id).with_for_update())
+    if original is None:
+        raise NotFound(N_("There is no collection #{id}."), id=collection_id)
+    return original
+
+
+async def _reversal_of(session: AsyncSession, collection_id: int) -> Collection | None:
+    return await session.scalar(select(Collection).where(Collection.reverses_id == collection_id))
+
+
+async def _reversed(session: AsyncSession, reversal: Collection, *, already: bool) -> Reversed:
+    assert reversal.reverses_id is not None
+    customer = await session.get_one(Customer, reversal.customer_id)
+    return Reversed(id=reversal.id, original_id=reversal.reverses_id, customer=CustomerRef.of(customer),
+                    amount=-reversal.amount, reason=reversal.reason or "",
+                    reopened=await _settled(session, reversal.id), already=already)
+
+
+async def undo(session: AsyncSession, caller: Caller, collection_id: int, *, source_key: str,
+               now: datetime) -> Reversed:
+    """The rep takes back their own collection within ``UNDO_WINDOW`` (the Undo button)."""
+    check_may_collect(caller)
+    original = await _original_for_update(session, collection_id)
+    if original.rep_id != caller.id or original.reverses_id is not None:
+        raise AccessDenied(N_("That collection is not yours to undo."))
+    done = await _by_key(session, source_key) or await _reversal_of(session, original.id)
+    if done is not None:
+        return await _reversed(session, done, already=True)
+    if now - original.created_at > UNDO_WINDOW:
+        raise Conflict(N_("The 10 minutes to undo collection #{id} have passed. Ask your manager or "
+                          "finance to reverse it."), id=original.id)
+    if original.confirmed_by is not None:
+        raise Conflict(N_("Finance has already confirmed the hand-in of collection #{id}: ask finance "
+                          "to reverse it."), id=original.id)
+    return await _write_reversal(session, caller, original, UNDO_REASON, source_key, now)
+
+
+async def reverse(session: AsyncSession, caller: Caller, collection_id: int, reason: str, *,
+                  source_key: str, now: datetime) -> Reversed:
+    """``/reverse``: a manager (own team's reps), the director, finance or an admin, with a reason."""
+    require(caller, Permission.REVERSE_COLLECTION)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise Invalid(N_("Give the reason: /reverse ID REASON"))
+    if len(reason) > MAX_REASON:
+        raise Invalid(N_("The reason has at most {limit} characters."), limit=MAX_REASON)
+    done = await _by_key(session, source_key)
+    if done is not None and done.reverses_id is not None:
+        return await _reversed(session, done, already=True)
+    original = await _original_for_update(session, collection_id)
+    if caller.role == Role.MANAGER:
+        team_id = await session.scalar(select(User.team_id).where(User.id == original.rep_id))
+        if team_id is None or team_id != caller.team_id:
+            raise AccessDenied(N_("Collection #{id} is not from your team."), id=original.id)
+    if original.reverses_id is not None:
+        raise Invalid(N_("#{id} is itself a reversal and cannot be reversed."), id=original.id)
+    earlier = await _reversal_of(session, original.id)
+    if earlier is not None:
+        raise Conflict(N_("Collection #{id} was already reversed (#{reversal})."),
+                       id=original.id, reversal=earlier.id)
+    return await _write_reversal(session, caller, original, reason, source_key, now)
+
+
+async def _write_reversal(session: AsyncSession, caller: Caller, original: Collection, reason: str,
+                          source_key: str, now: datetime) -> Reversed:
+    await session.execute(
+        select(Customer.id).where(Customer.id == original.customer_id).with_for_update())
+    open_before = await _open_total(session, original.customer_id)
+    was_held = original.method in HELD_METHODS and original.handed_in_at is None
+    reversal = Collection(
+        rep_id=original.rep_id, customer_id=original.customer_id, amount=-original.amount,
+        method=original.method, receipt_no=original.receipt_no, received_at=now, handed_in_at=now,
+        confirmed_by=None, reverses_id=original.id, reason=reason, recorded_by=caller.id,
+        source_key=source_key, created_at=now)
+    session.add(reversal)
+    await session.flush()
+    await session.execute(insert(Allocation).from_select(
+        ["collection_id", "receivable_id", "amount"],
+        select(literal(reversal.id), Allocation.receivable_id, -func.sum(Allocation.amount))
+        .where(Allocation.collection_id == original.id).group_by(Allocation.receivable_id)))
+    result = await _reversed(session, reversal, already=False)
+    audit.record(
+        session, actor_id=caller.id, action="collection.reverse", entity="collection",
+        entity_id=original.id, at=now,
+        before={"amount": str(original.amount), "reversed": False, "held": was_held,
+                "customer_open": str(open_before)},
+        after={"reversed": True, "reversal_id": reversal.id, "amount": str(reversal.amount),
+               "reason": reason, "held": False,
+               "customer_open": str(open_before + sum((s.applied for s in result.reopened), ZERO)),
+               "reopened": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.reopened]})
+    return result
+
+
+# -- hand-ins (deposits) -------------------------------------------------------------------------
+
+def held() -> ColumnElement[bool]:
+    """Cash or a cheque the rep still holds: not handed in, not a reversal, not reversed."""
+    reversal = aliased(Collection)
+    return (Collection.method.in_(HELD_METHODS) & Collection.handed_in_at.is_(None)
+            & Collection.reverses_id.is_(None)
+            & ~exists().where(reversal.reverses_id == Collection.id))
+
+
+@dataclass(frozen=True)
+class RepHolding:
+    rep_id: int
+    name: str
+    count: int
+    total: Decimal
+    #: The newest held collection: "confirm all" confirms up to this one, i.e. what was shown.
+    last_id: int
+
+
+@dataclass(frozen=True)
+class HeldCollection:
+    id: int
+    rep_id: int
+    customer: str
+    amount: Decimal
+    method: PaymentMethod
+    receipt_no: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Holdings:
+    reps: list[RepHolding]
+    items: list[HeldCollection]  # this page's
+    page: int
+    pages: int
+
+    @property
+    def count(self) -> int:
+        return sum(rep.count for rep in self.reps)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((rep.total for rep in self.reps), ZERO)
+
+
+async def holdings(session: AsyncSession, caller: Caller, *, page: int = 1, per_page: int = 8) -> Holdings:
+    """Cash and cheques waiting for hand-in: totals per rep, and one page of the collections."""
+    require(caller, Permission.CONFIRM_DEPOSITS)
+    per_rep = await session.execute(
+        select(Collection.rep_id, User.name, func.count(Collection.id),
+               type_coerce(func.sum(Collection.amount), Money()), func.max(Collection.id))
+        .join(User, User.id == Collection.rep_id).where(held())
+        .group_by(Collection.rep_id, User.name).order_by(User.name, Collection.rep_id))
+    reps = [RepHolding(rep_id, name, count, total, last_id)
+            for rep_id, name, count, total, last_id in per_rep]
+    count = sum(rep.count for rep in reps)
+    pages = max(1, -(-count // per_page))
+    page = min(max(page, 1), pages)
+    rows = await session.execute(
+        select(Collection, Customer.name).join(Customer, Customer.id == Collection.customer_id)
+        .join(User, User.id == Collection.rep_id).where(held())
+        .order_by(User.name, Collection.rep_id, Collection.received_at, Collection.id)
+        .limit(per_page).offset((page - 1) * per_page))
+    items = [HeldCollection(c.id, c.rep_id, name, c.amount, c.method, c.receipt_no, c.received_at)
+             for c, name in rows]
+    return Holdings(reps, items, page, pages)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    rep_name: str
+    count: int
+    total: Decimal
+    #: Nothing was waiting any more (a double tap, or someone else confirmed first).
+    already: bool
+
+
+async def _rep_name(session: AsyncSession, rep_id: int) -> str:
+    return await session.scalar(select(User.name).where(User.id == rep_id)) or ""
+
+
+def _confirm(session: AsyncSession, caller: Caller, rows: list[Collection], now: datetime) -> None:
+    """Mark ``rows`` handed in, with one audit record each (staged; flushed as one batch)."""
+    for row in rows:
+        row.handed_in_at, row.confirmed_by = now, caller.id
+        audit.record(session, actor_id=caller.id, action="deposit.confirm", entity="collection",
+                     entity_id=row.id, at=now,
+                     before={"handed_in_at": None, "confirmed_by": None, "amount": str(row.amount),
+                             "rep_id": row.rep_id},
+                     after={"handed_in_at": now.isoformat(), "confirmed_by": caller.id,
+                            "amount": str(row.amount), "rep_id": row.rep_id})
+
+
+async def confirm_one(session: AsyncSession, caller: Caller, collection_id: int, *,
+                      now: datetime) -> Confirmed:
+    """Finance confirms one collection's cash or cheque reached them; again is a no-op."""
+    require(caller, Permission.CONFIRM_DEPOSITS)
+    row = await session.scalar(select(Collection).where(Collection.id == collection_id).with_for_update())
+    if row is None:
+        raise NotFound(N_("There is no collection #{id}."), id=collection_id)
+    if row.reverses_id is not None or row.method not in HELD_METHODS:
+        raise Invalid(N_("Collection #{id} needs no hand-in."), id=row.id)
+    name = await _rep_name(session, row.rep_id)
+    if row.handed_in_at is not None:
+        return Confirmed(name, 0, ZERO, already=True)
+    if await _reversal_of(session, row.id) is not None:
+        raise Conflict(N_("Collection #{id} was reversed: there is nothing to hand in."), id=row.id)
+    _confirm(session, caller, [row], now)
+    return Confirmed(name, 1, row.amount, already=False)
+
+
+async def confirm_rep(session: AsyncSession, caller: Caller, rep_id: int, up_to_id: int, *,
+                      now: datetime) -> Confirmed:
+    """Confirm every held collection of one rep up to ``up_to_id`` (what finance was shown).
+
+    A collection the rep records after finance opened the list is left for the next look.
+    """
+    require(caller, Permission.CONFIRM_DEPOSITS)
+    rows = list(await session.scalars(
+        select(Collection).where(held(), Collection.rep_id == rep_id, Collection.id <= up_to_id)
+        .order_by(Collection.id).with_for_update()))
+    name = await _rep_name(session, rep_id)
+    if not rows:
+        return Confirmed(name, 0, ZERO, already=True)
+    _confirm(session, caller, rows, now)
+    return Confirmed(name, len(rows), sum((row.amount for row in rows), ZERO), already=False)

@@ -1,0 +1,357 @@
+"""/collect (one line or guided), its Undo button, and /reverse.
+
+``/collect CUSTOMER: AMOUNT [METHOD] [RECEIPT]`` records at once; ``/collect`` alone,
+``/collect CUSTOMER`` and the customer card's Collect button (``collect:start:<id>``) walk
+through customer → amount → method → receipt. A guided collection is keyed by the update
+that started the flow, so one flow records at most one collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import N_, Translator
+from bot.services import collections
+from bot.services.amounts import format_amount, parse_amount
+from bot.services.collections import Recorded, Reversed, Settled
+from bot.services.customers import CustomerRef, Resolution
+from bot.services.errors import Invalid
+from handlers.base import Request, action
+from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
+from models import PaymentMethod
+
+CUSTOMER, AMOUNT, METHOD, RECEIPT = range(4)
+END = ConversationHandler.END
+DRAFT = "collect.draft"
+FLOW_TIMEOUT = timedelta(minutes=15)
+#: Invoices listed one by one in a confirmation; the rest are summed in one line.
+MAX_LISTED = 20
+
+METHOD_LABELS: dict[PaymentMethod, str] = {
+    PaymentMethod.CASH: N_("cash"),
+    PaymentMethod.TRANSFER: N_("transfer"),
+    PaymentMethod.CHEQUE: N_("cheque"),
+}
+METHOD_BUTTONS: dict[PaymentMethod, str] = {
+    PaymentMethod.CASH: N_("Cash"),
+    PaymentMethod.TRANSFER: N_("Transfer"),
+    PaymentMethod.CHEQUE: N_("Cheque"),
+}
+
+
+@dataclass
+class Draft:
+    """A collection being put together in the guided flow (kept in memory, like the flow)."""
+
+    key: str
+    customer: CustomerRef | None = None
+    amount: Decimal | None = None
+    method: PaymentMethod | None = None
+    receipt_no: str | None = None
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+def method_label(t: Translator, method: PaymentMethod) -> str:
+    return t.gettext(METHOD_LABELS[method])
+
+
+def _settled_lines(t: Translator, settled: tuple[Settled, ...], line: str) -> list[str]:
+    lines = [t(line, invoice=s.invoice_no, amount=format_amount(s.applied),
+               remaining=format_amount(s.remaining)) for s in settled[:MAX_LISTED]]
+    rest = settled[MAX_LISTED:]
+    if rest:
+        lines.append(t(N_("• … and {count} more invoices: {amount}"), count=len(rest),
+                       amount=format_amount(sum((s.applied for s in rest), Decimal(0)))))
+    return lines
+
+
+def render_recorded(t: Translator, result: Recorded) -> str:
+    head = t(N_("✅ Collection #{id}: <b>{amount}</b> ({method}) from <b>{customer}</b>."),
+             id=result.id, amount=format_amount(result.amount),
+             method=method_label(t, result.method), customer=result.customer.name)
+    lines = [head]
+    if result.receipt_no:
+        lines.append(t(N_("Receipt no. {receipt}"), receipt=result.receipt_no))
+    if result.settled:
+        lines += ["", t(N_("Settled, oldest first:"))]
+        lines += _settled_lines(t, result.settled,
+                                N_("• {invoice}: {amount} applied, {remaining} still open"))
+    if result.unapplied > 0:
+        lines.append("")
+        lines.append(t(N_("No open invoices: all {amount} is kept as unapplied credit on the customer."),
+                       amount=format_amount(result.unapplied)) if not result.settled else
+                     t(N_("Unapplied credit: {amount}, kept on the customer's account."),
+                       amount=format_amount(result.unapplied)))
+    lines.append("")
+    lines.append(t(N_("Held by you until finance confirms the hand-in.")) if result.held
+                 else t(N_("Paid by transfer: nothing to hand in.")))
+    return "\n".join(lines)
+
+
+def undo_button(t: Translator, collection_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"collect:undo:{collection_id}")]])
+
+
+def render_reversed(t: Translator, result: Reversed, *, undone: bool) -> str:
+    values = {"id": result.original_id, "reversal": result.id, "amount": format_amount(result.amount),
+              "customer": result.customer.name}
+    lines = [t(N_("↩ Undone: collection #{id} ({amount} from {customer}) is cancelled by reversal "
+                  "#{reversal}."), **values) if undone else
+             t(N_("↩ Collection #{id} ({amount} from {customer}) is reversed by #{reversal}."), **values)]
+    if not undone:
+        lines.append(t(N_("Reason: {reason}"), reason=result.reason))
+    if result.reopened:
+        lines += ["", t(N_("Open again:"))]
+        lines += _settled_lines(t, result.reopened, N_("• {invoice}: {amount} reopened, {remaining} open"))
+    return "\n".join(lines)
+
+
+def _show(request: Request, text: str, markup: InlineKeyboardMarkup | None, edit: bool) -> None:
+    if edit:
+        request.edit(text, markup)
+    else:
+        request.reply(text, markup)
+
+
+def _ask_amount(request: Request, customer: CustomerRef, edit: bool) -> int:
+    _show(request, request.t(N_("How much did <b>{customer}</b> pay? Type the amount, like 5000, "
+                                "5,000.50, 1.5万 or 5k."), customer=customer.name), None, edit)
+    return AMOUNT
+
+
+# -- the flow ------------------------------------------------------------------------------------
+
+def _new_draft(request: Request) -> Draft:
+    draft = Draft(key=request.source_key)
+    _flow(request)[DRAFT] = draft
+    return draft
+
+
+def _flow(request: Request) -> dict[object, object]:
+    data = request.context.user_data
+    assert data is not None
+    return data
+
+
+def _draft(request: Request) -> Draft:
+    draft = _flow(request).get(DRAFT)
+    if not isinstance(draft, Draft):
+        raise Invalid(N_("This collection was interrupted. Start again with /collect."))
+    return draft
+
+
+def _choose(request: Request, resolution: Resolution, query: str) -> int:
+    request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "collect:pick"))
+    return CUSTOMER
+
+
+async def _with_customer(request: Request, draft: Draft, customer: CustomerRef, edit: bool) -> int:
+    draft.customer = customer
+    if draft.amount is not None:  # a one-liner that only waited for the choice of customer
+        return await _save(request, draft, edit)
+    return _ask_amount(request, customer, edit)
+
+
+async def _save(request: Request, draft: Draft, edit: bool) -> int:
+    assert draft.customer is not None and draft.amount is not None
+    result = await collections.record(
+        request.session, request.me, customer_id=draft.customer.id, amount=draft.amount,
+        method=draft.method or PaymentMethod.CASH, receipt_no=draft.receipt_no,
+        source_key=draft.key, now=request.now)
+    _show(request, render_recorded(request.t, result), undo_button(request.t, result.id), edit)
+    _flow(request).pop(DRAFT, None)
+    return END
+
+
+@action()
+async def collect_command(request: Request) -> object:
+    """``/collect``, ``/collect CUSTOMER`` or ``/collect CUSTOMER: AMOUNT …``."""
+    collections.check_may_collect(request.me)
+    text = request.text_after_command
+    draft = _new_draft(request)
+    if not text:
+        request.reply(request.t(N_("Which customer paid? Type their name or code. (/cancel to stop)")))
+        return CUSTOMER
+    if collections.split_customer(text) is None:
+        resolution = await collections.resolve_customer(request.session, request.me, text)
+        if resolution.customer is None:
+            return _choose(request, resolution, text)
+        return await _with_customer(request, draft, resolution.customer, edit=False)
+    line = collections.parse_collection_line(text)
+    draft.amount, draft.method, draft.receipt_no = line.amount, line.method, line.receipt_no
+    resolution = await collections.resolve_customer(request.session, request.me, line.customer)
+    if resolution.customer is None:
+        return _choose(request, resolution, line.customer)
+    return await _with_customer(request, draft, resolution.customer, edit=False)
+
+
+@action()
+async def start_for_customer(request: Request) -> object:
+    """The customer card's Collect button: straight to the amount."""
+    query = request.update.callback_query
+    customer_id = customer_id_of(query.data if query else None)
+    if customer_id is None:
+        return None
+    customer = await collections.customer_for_collection(request.session, request.me, customer_id)
+    draft = _new_draft(request)
+    draft.customer = customer
+    return _ask_amount(request, customer, edit=False)
+
+
+@action()
+async def typed_customer(request: Request) -> object:
+    draft = _draft(request)
+    text = request.update.effective_message.text if request.update.effective_message else ""
+    resolution = await collections.resolve_customer(request.session, request.me, text or "")
+    if resolution.customer is None:
+        return _choose(request, resolution, text or "")
+    return await _with_customer(request, draft, resolution.customer, edit=False)
+
+
+@action()
+async def picked_customer(request: Request) -> object:
+    draft = _draft(request)
+    query = request.update.callback_query
+    customer_id = customer_id_of(query.data if query else None)
+    if customer_id is None:
+        return None
+    customer = await collections.customer_for_collection(request.session, request.me, customer_id)
+    return await _with_customer(request, draft, customer, edit=True)
+
+
+@action()
+async def typed_amount(request: Request) -> object:
+    draft = _draft(request)
+    message = request.update.effective_message
+    draft.amount = parse_amount(message.text or "" if message else "")
+    assert draft.customer is not None
+    t = request.t
+    buttons = [InlineKeyboardButton(t.gettext(label), callback_data=f"collect:method:{method.value}")
+               for method, label in METHOD_BUTTONS.items()]
+    request.reply(t(N_("<b>{amount}</b> from <b>{customer}</b>. How was it paid?"),
+                    amount=format_amount(draft.amount), customer=draft.customer.name),
+                  InlineKeyboardMarkup([buttons]))
+    return METHOD
+
+
+def _ask_receipt(request: Request, draft: Draft, edit: bool) -> int:
+    assert draft.customer is not None and draft.amount is not None and draft.method is not None
+    t = request.t
+    skip = InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(N_("Skip")), callback_data="collect:skip")]])
+    _show(request, t(N_("<b>{amount}</b> ({method}) from <b>{customer}</b>. Receipt number? Type it, "
+                        "or press Skip."), amount=format_amount(draft.amount),
+                     method=method_label(t, draft.method), customer=draft.customer.name), skip, edit)
+    return RECEIPT
+
+
+@action()
+async def chosen_method(request: Request) -> object:
+    draft = _draft(request)
+    query = request.update.callback_query
+    draft.method = collections.parse_method((query.data or "").rsplit(":", 1)[-1] if query else "")
+    if draft.method is None:
+        return None
+    return _ask_receipt(request, draft, edit=True)
+
+
+@action()
+async def typed_method(request: Request) -> object:
+    draft = _draft(request)
+    message = request.update.effective_message
+    draft.method = collections.parse_method(message.text or "" if message else "")
+    if draft.method is None:
+        request.reply(request.t(N_("Press Cash, Transfer or Cheque.")))
+        return None
+    return _ask_receipt(request, draft, edit=False)
+
+
+@action()
+async def typed_receipt(request: Request) -> object:
+    draft = _draft(request)
+    message = request.update.effective_message
+    draft.receipt_no = collections.clean_receipt(message.text if message else None)
+    return await _save(request, draft, edit=False)
+
+
+@action()
+async def skipped_receipt(request: Request) -> object:
+    draft = _draft(request)
+    draft.receipt_no = None
+    return await _save(request, draft, edit=True)
+
+
+@action()
+async def cancel(request: Request) -> object:
+    _flow(request).pop(DRAFT, None)
+    request.reply(request.t(N_("Cancelled: no collection was recorded.")))
+    return END
+
+
+# -- undo and reverse ----------------------------------------------------------------------------
+
+@action()
+async def undo(request: Request) -> None:
+    query = request.update.callback_query
+    collection_id = customer_id_of(query.data if query else None)  # the same "<prefix>:<id>" shape
+    if collection_id is None:
+        return
+    result = await collections.undo(request.session, request.me, collection_id,
+                                    source_key=request.source_key, now=request.now)
+    if result.already:
+        request.toast = request.t.gettext(N_("Already undone."))
+        return
+    request.toast = request.t.gettext(N_("Undone."))
+    request.edit(render_reversed(request.t, result, undone=True))
+
+
+REVERSE_USAGE = N_("Usage: /reverse ID REASON\nExample: /reverse 42 wrong customer")
+
+
+@action()
+async def reverse(request: Request) -> None:
+    args = request.args
+    collection_id = args[0].lstrip("#") if args else ""
+    if not collection_id.isdigit():
+        request.reply(request.t(REVERSE_USAGE))
+        return
+    result = await collections.reverse(request.session, request.me, int(collection_id),
+                                       " ".join(args[1:]), source_key=request.source_key,
+                                       now=request.now)
+    request.reply(render_reversed(request.t, result, undone=False))
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    typed = private & filters.TEXT & ~filters.COMMAND
+    application.add_handler(ConversationHandler(
+        entry_points=[CommandHandler("collect", collect_command, private),
+                      CallbackQueryHandler(start_for_customer, pattern=r"^collect:start:\d+$")],
+        states={
+            CUSTOMER: [MessageHandler(typed, typed_customer),
+                       CallbackQueryHandler(picked_customer, pattern=r"^collect:pick:\d+$")],
+            AMOUNT: [MessageHandler(typed, typed_amount)],
+            METHOD: [CallbackQueryHandler(chosen_method, pattern=r"^collect:method:[a-z]+$"),
+                     MessageHandler(typed, typed_method)],
+            RECEIPT: [MessageHandler(typed, typed_receipt),
+                      CallbackQueryHandler(skipped_receipt, pattern=r"^collect:skip$")],
+        },
+        fallbacks=[CommandHandler("cancel", cancel, private)],
+        per_chat=True, per_user=True, allow_reentry=True, conversation_timeout=FLOW_TIMEOUT,
+        name="collect",
+    ))
+    application.add_handler(CallbackQueryHandler(undo, pattern=r"^collect:undo:\d+$"))
+    application.add_handler(CommandHandler("reverse", reverse, private))

@@ -1,0 +1,470 @@
+"""/customers (the list), /customer (one card) and /newcustomer (registering a prospect).
+
+The list pages with ‹ › buttons; a search is remembered under a short number
+in the user's data so the page buttons stay within Telegram's 64 bytes.
+/newcustomer writes the prospect at once, as soon as it has a name, and each
+later answer (phone, address, location) updates it in its own transaction:
+a rep who is interrupted, a timeout or a restart of the bot never loses the
+"new customer report" itself, only the details not yet given.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.i18n import N_, Translator, escape
+from bot.runtime import Context
+from bot.services import customers
+from bot.services.access import Caller, Permission, require
+from bot.services.amounts import format_amount
+from bot.services.customers import CustomerCard, CustomerLine, CustomerList
+from bot.services.errors import NotFound
+from bot.services.policy import local_date
+from handlers.base import Request, action
+from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
+from handlers.paging import page_of, pager
+from models import CustomerStatus, Role, VisitKind
+
+PER_PAGE = 15
+SEARCHES_KEY = "customers.searches"
+MAX_SEARCHES = 20
+PROSPECT_KEY = "customers.prospect"
+LANGUAGE_KEY = "customers.language"
+FORM_TIMEOUT = timedelta(minutes=15)
+ASK_NAME, ASK_PHONE, ASK_ADDRESS, ASK_LOCATION = range(4)
+SKIP = N_("Skip")
+DUE_MARK = "⏰"
+
+KIND_LABELS = {VisitKind.VISIT: N_("on-site visit"), VisitKind.CALL: N_("phone call"),
+               VisitKind.STOCK_CHECK: N_("dealer stock check")}
+
+
+def _zone(request: Request) -> ZoneInfo:
+    return request.context.runtime.clock.zone
+
+
+def _today(request: Request) -> date:
+    return local_date(request.now, _zone(request))
+
+
+def _pressed(request: Request) -> str:
+    """The callback data of the pressed button."""
+    query = request.update.callback_query
+    return (query.data or "") if query is not None else ""
+
+
+def _user_data(request: Request) -> dict[Any, Any]:
+    data = request.context.user_data
+    assert data is not None  # every update we handle has a user
+    return data
+
+
+# -- the list -----------------------------------------------------------------------------------
+
+def remember_search(user_data: dict[Any, Any], text: str) -> int:
+    """A short number standing for ``text`` in page buttons; the last few searches are kept."""
+    searches: dict[int, str] = user_data.setdefault(SEARCHES_KEY, {})
+    for key, value in searches.items():
+        if value == text:
+            return key
+    key = max(searches, default=0) + 1
+    searches[key] = text
+    while len(searches) > MAX_SEARCHES:
+        del searches[min(searches)]
+    return key
+
+
+def _visited(t: Translator, days: int | None) -> str:
+    """Plain text (not yet HTML-escaped): how long since the last visit."""
+    if days is None:
+        return t.gettext(N_("never visited"))
+    if days == 0:
+        return t.gettext(N_("visited today"))
+    if days == 1:
+        return t.gettext(N_("visited yesterday"))
+    return t.gettext(N_("visited {days} days ago")).format(days=days)
+
+
+def _list_line(t: Translator, line: CustomerLine) -> str:
+    parts = [f"<b>{escape(line.name)}</b> <code>{escape(line.code)}</code>", escape(line.grade),
+             escape(_visited(t, line.days_since_visit))]
+    if line.status == CustomerStatus.PROSPECT:
+        parts.append(t(N_("prospect")))
+    return (f"{DUE_MARK} " if line.due else "") + " · ".join(parts)
+
+
+def _list_title(t: Translator, caller: Caller, listing: CustomerList, search: str | None) -> str:
+    if search:
+        return t(N_("Customers matching {query}: {total}"), query=search, total=listing.total)
+    if caller.role == Role.REP:
+        return t(N_("Your customers: {total}"), total=listing.total)
+    if caller.role == Role.MANAGER:
+        return t(N_("Your team's customers: {total}"), total=listing.total)
+    return t(N_("All customers: {total}"), total=listing.total)
+
+
+def render_list(t: Translator, caller: Caller, listing: CustomerList, search: str | None) -> str:
+    if not listing.items:
+        if search:
+            return t(N_("No customer matches {query}. Try part of the name or the code."), query=search)
+        return t(N_("You have no customers yet. /newcustomer registers a prospect."))
+    lines = [_list_title(t, caller, listing, search)]
+    if any(line.due for line in listing.items):
+        lines.append(t(N_("{mark} = due for a visit"), mark=DUE_MARK))
+    lines.append("")
+    lines += [_list_line(t, line) for line in listing.items]
+    lines += ["", t(N_("/customer CODE shows a customer's card."))]
+    return "\n".join(lines)
+
+
+async def _show_list(request: Request, search: str | None, page: int, prefix: str, *, edit: bool) -> None:
+    listing = await customers.list_customers(request.session, request.me, search=search,
+                                             today=_today(request), zone=_zone(request),
+                                             page=page, per_page=PER_PAGE)
+    text = render_list(request.t, request.me, listing, search)
+    buttons = pager(request.t, prefix, listing.page, listing.pages)
+    if edit:
+        request.edit(text, buttons)
+    else:
+        request.reply(text, buttons)
+
+
+@action()
+async def list_customers(request: Request) -> None:
+    search = " ".join(request.text_after_command.split()) or None
+    prefix = f"cust:find:{remember_search(_user_data(request), search)}" if search else "cust:all"
+    await _show_list(request, search, 1, prefix, edit=False)
+
+
+@action()
+async def list_page(request: Request) -> None:
+    await _show_list(request, None, page_of(_pressed(request)), "cust:all", edit=True)
+
+
+@action()
+async def search_page(request: Request) -> None:
+    data = _pressed(request)
+    key = int(data.split(":")[2])
+    search = _user_data(request).get(SEARCHES_KEY, {}).get(key)
+    if search is None:  # the bot restarted, or many searches since: the search text is gone
+        request.toast = request.t.gettext(N_("This list has expired. Send /customers again."))
+        return
+    await _show_list(request, search, page_of(data), f"cust:find:{key}", edit=True)
+
+
+# -- the card -----------------------------------------------------------------------------------
+
+def _due_text(t: Translator, due: date, today: date) -> str:
+    """Plain text (not yet HTML-escaped): the due date, flagged when it is today or past."""
+    if due < today:
+        return t.gettext(N_("{date} (overdue)")).format(date=due.isoformat())
+    if due == today:
+        return t.gettext(N_("{date} (today)")).format(date=due.isoformat())
+    return due.isoformat()
+
+
+def _credit_text(t: Translator, card: CustomerCard) -> str:
+    if card.credit_limit <= 0:
+        return t(N_("Credit: cash only (limit 0); {used} open"), used=format_amount(card.balance.open))
+    return t(N_("Credit used: {used} of {limit} ({percent}%), term {days} days"),
+             used=format_amount(card.balance.open), limit=format_amount(card.credit_limit),
+             percent=card.credit_used_percent, days=card.credit_days)
+
+
+def render_card(t: Translator, card: CustomerCard, today: date) -> str:
+    ref = card.ref
+    heading = f"<b>{escape(ref.name)}</b> · <code>{escape(ref.code)}</code>"
+    grade = t(N_("Grade {grade}"), grade=ref.grade)
+    if card.status == CustomerStatus.PROSPECT:
+        grade += " · " + t(N_("prospect"))
+    elif card.status == CustomerStatus.INACTIVE:
+        grade += " · " + t(N_("inactive"))
+    lines = [heading, grade,
+             t(N_("Rep: {name}"), name=card.rep_name) if card.rep_name else t(N_("Rep: not assigned"))]
+    if card.phone:
+        lines.append(t(N_("Phone: {phone}"), phone=card.phone))
+    if card.address:
+        lines.append(t(N_("Address: {address}"), address=card.address))
+    if card.location:
+        lines.append(t(N_("Location: {latitude}, {longitude}"),
+                       latitude=f"{card.location[0]:.5f}", longitude=f"{card.location[1]:.5f}"))
+    if card.last_visit_on is None:
+        lines.append(t(N_("Last visit: never")))
+    else:
+        lines.append(t(N_("Last visit: {date} ({ago})"), date=card.last_visit_on.isoformat(),
+                       ago=_visited(t, card.days_since_visit)))
+    lines.append(t(N_("Next visit due: {due}"), due=_due_text(t, card.next_due, today)))
+    lines.append(t(N_("Open balance: {open} · overdue: {overdue}"),
+                   open=format_amount(card.balance.open), overdue=format_amount(card.balance.overdue)))
+    lines.append(_credit_text(t, card))
+    if card.recent:
+        lines += ["", t(N_("Last visits:"))]
+        for visit in card.recent:
+            note = f" · {escape(visit.note)}" if visit.note else ""
+            lines.append(f"• {visit.day.isoformat()} · {escape(t.gettext(KIND_LABELS[visit.kind]))}{note}")
+    return "\n".join(lines)
+
+
+def card_buttons(t: Translator, caller: Caller, customer_id: int) -> InlineKeyboardMarkup | None:
+    """Visit / Collect / Order, only for roles that may do them (the services check again)."""
+    offered = ((Permission.LOG_VISIT, N_("Visit"), "visit"),
+               (Permission.RECORD_COLLECTION, N_("Collect"), "collect"),
+               (Permission.RECORD_ORDER, N_("Order"), "order"))
+    row = [InlineKeyboardButton(t.gettext(label), callback_data=f"{feature}:start:{customer_id}")
+           for permission, label, feature in offered if caller.can(permission)]
+    return InlineKeyboardMarkup([row]) if row else None
+
+
+async def _card(request: Request, customer_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    today = _today(request)
+    card = await customers.customer_card(request.session, request.me, customer_id, today=today,
+                                         zone=_zone(request))
+    return render_card(request.t, card, today), card_buttons(request.t, request.me, card.ref.id)
+
+
+@action()
+async def show_customer(request: Request) -> None:
+    query = " ".join(request.text_after_command.split())
+    if not query:
+        request.reply(request.t(N_("Usage: /customer NAME or CODE\nExample: /customer 华东五金")))
+        return
+    resolution = await customers.resolve_one(request.session, request.me, query)
+    if resolution.customer is None:
+        request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "cust:card"))
+        return
+    request.reply(*await _card(request, resolution.customer.id))
+
+
+@action()
+async def card_chosen(request: Request) -> None:
+    customer_id = customer_id_of(_pressed(request))
+    if customer_id is None:
+        return
+    request.edit(*await _card(request, customer_id))
+
+
+# -- /newcustomer -------------------------------------------------------------------------------
+
+def _skip_button(t: Translator, step: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(SKIP), callback_data=f"newc:skip:{step}")]])
+
+
+def _location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t.gettext(N_("📍 Share location")), request_location=True)],
+         [KeyboardButton(t.gettext(SKIP))]],
+        resize_keyboard=True, one_time_keyboard=True)
+
+
+def _prospect_id(request: Request) -> int | None:
+    value = _user_data(request).get(PROSPECT_KEY)
+    return value if isinstance(value, int) else None
+
+
+async def _register(request: Request, name: str) -> int:
+    prospect = await customers.register_prospect(request.session, request.me, name, now=request.now,
+                                                 today=_today(request), source_key=request.source_key)
+    _user_data(request)[PROSPECT_KEY] = prospect.ref.id
+    t = request.t
+    request.reply(t(N_("Prospect {name} registered as {code}."), name=prospect.ref.name,
+                    code=prospect.ref.code) + "\n\n"
+                  + t(N_("Their phone number? Type it, or press Skip.")), _skip_button(t, "phone"))
+    return ASK_PHONE
+
+
+@action()
+async def new_customer(request: Request) -> int | None:
+    require(request.me, Permission.REGISTER_PROSPECT)
+    _user_data(request).pop(PROSPECT_KEY, None)
+    _user_data(request)[LANGUAGE_KEY] = request.me.language
+    name = request.text_after_command
+    if not name:
+        request.reply(request.t(N_("The new customer's name? (/cancel to stop)")))
+        return ASK_NAME
+    return await _register(request, name)
+
+
+@action()
+async def got_name(request: Request) -> int:
+    return await _register(request, _typed(request))
+
+
+def _ask_address(request: Request) -> int:
+    request.reply(request.t(N_("Their address? Type it, or press Skip.")), _skip_button(request.t, "address"))
+    return ASK_ADDRESS
+
+
+def _ask_location(request: Request) -> int:
+    request.reply(request.t(N_("Are you at the customer now? Share your location to store theirs, "
+                               "or press Skip.")), _location_keyboard(request.t))
+    return ASK_LOCATION
+
+
+def _typed(request: Request) -> str:
+    message = request.update.effective_message
+    return (message.text or "") if message else ""
+
+
+async def _update(request: Request, **fields: Any) -> None:
+    customer_id = _prospect_id(request)
+    if customer_id is None:
+        raise NotFound(N_("I lost track of the new customer; send /newcustomer again."))
+    await customers.update_contact(request.session, request.me, customer_id, **fields)
+
+
+def _hide_skip_button(request: Request) -> None:
+    query = request.update.callback_query
+    if query is None:
+        return
+
+    async def hide() -> None:
+        await query.edit_message_reply_markup(reply_markup=None)
+
+    request.after_commit.append(hide)
+
+
+@action()
+async def got_phone(request: Request) -> int:
+    await _update(request, phone=_typed(request))
+    return _ask_address(request)
+
+
+@action()
+async def skip_phone(request: Request) -> int:
+    _hide_skip_button(request)
+    return _ask_address(request)
+
+
+@action()
+async def got_address(request: Request) -> int:
+    await _update(request, address=_typed(request))
+    return _ask_location(request)
+
+
+@action()
+async def skip_address(request: Request) -> int:
+    _hide_skip_button(request)
+    return _ask_location(request)
+
+
+async def _finish(request: Request) -> int:
+    customer_id = _prospect_id(request)
+    _user_data(request).pop(PROSPECT_KEY, None)
+    request.reply(request.t(N_("Done: the new customer is saved.")), ReplyKeyboardRemove())
+    if customer_id is not None:
+        request.reply(*await _card(request, customer_id))
+    return ConversationHandler.END
+
+
+@action()
+async def got_location(request: Request) -> int:
+    message = request.update.effective_message
+    if message is not None and message.location is not None:
+        await _update(request, location=(message.location.latitude, message.location.longitude))
+    return await _finish(request)
+
+
+@action()
+async def location_text(request: Request) -> int | None:
+    typed = _typed(request).strip().lower()
+    if typed in {request.t.gettext(SKIP).lower(), SKIP.lower()}:
+        return await _finish(request)
+    request.reply(request.t(N_("Share your location with the button below, or press Skip.")),
+                  _location_keyboard(request.t))
+    return None
+
+
+@action()
+async def cancel_new_customer(request: Request) -> int:
+    customer_id = _prospect_id(request)
+    _user_data(request).pop(PROSPECT_KEY, None)
+    t = request.t
+    if customer_id is None:
+        request.reply(t(N_("Stopped: no customer was registered.")), ReplyKeyboardRemove())
+    else:
+        ref = await customers.customer_ref(request.session, request.me, customer_id)
+        request.reply(t(N_("Stopped. {name} ({code}) is registered with what you gave so far."),
+                        name=ref.name, code=ref.code), ReplyKeyboardRemove())
+    return ConversationHandler.END
+
+
+async def form_timed_out(update: object, context: Context) -> None:
+    """The form was left open too long: say so and take the location keyboard away.
+
+    Not an ``@action``: PTB hands over the form's last update, perhaps a button
+    press that was answered already, and nothing is written here.
+    """
+    data = context.user_data if context.user_data is not None else {}
+    saved = data.pop(PROSPECT_KEY, None) is not None
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is None:
+        return
+    t = Translator(str(data.get(LANGUAGE_KEY, "en")))
+    text = (t(N_("The new customer form timed out. What you gave so far is saved.")) if saved
+            else t(N_("The new customer form timed out; nothing was registered.")))
+    await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
+
+
+async def other_command(update: Update, context: Context) -> int:
+    """Another command in the middle of the form: close the form and let that command run.
+
+    Otherwise the form would keep the chat, and the next text meant for, say,
+    /visit would become this customer's phone number. What was given is kept.
+    """
+    if context.user_data is not None:
+        context.user_data.pop(PROSPECT_KEY, None)
+    await context.application.update_queue.put(update)  # handled again, now outside the form
+    return ConversationHandler.END
+
+
+def new_customer_conversation() -> ConversationHandler[Any]:
+    private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
+    typed = private & filters.TEXT & ~filters.COMMAND
+    return ConversationHandler(
+        entry_points=[CommandHandler("newcustomer", new_customer, filters.ChatType.PRIVATE)],
+        states={
+            ASK_NAME: [MessageHandler(typed, got_name)],
+            ASK_PHONE: [MessageHandler(typed, got_phone),
+                        CallbackQueryHandler(skip_phone, pattern=r"^newc:skip:phone$")],
+            ASK_ADDRESS: [MessageHandler(typed, got_address),
+                          CallbackQueryHandler(skip_address, pattern=r"^newc:skip:address$")],
+            ASK_LOCATION: [MessageHandler(private & filters.LOCATION, got_location),
+                           MessageHandler(typed, location_text)],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, form_timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
+                   MessageHandler(private & filters.COMMAND, other_command)],
+        allow_reentry=True,
+        conversation_timeout=FORM_TIMEOUT,
+        name="newcustomer",
+    )
+
+
+def register(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    application.add_handler(new_customer_conversation())
+    application.add_handler(CommandHandler("customers", list_customers, private))
+    application.add_handler(CallbackQueryHandler(list_page, pattern=r"^cust:all:\d+$"))
+    application.add_handler(CallbackQueryHandler(search_page, pattern=r"^cust:find:\d+:\d+$"))
+    application.add_handler(CommandHandler("customer", show_customer, private))
+    application.add_handler(CallbackQueryHandler(card_chosen, pattern=r"^cust:card:\d+$"))
