@@ -35,14 +35,8 @@ warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PT
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    """Add every handler; a feature module not written yet is skipped."""
+    """Add every handler, in FEATURES order."""
     for name in FEATURES:
-        try:
-            module = import_module(f"handlers.{name}")
-        except ModuleNotFoundError as missing:
-            if missing.name != f"handlers.{name}":
-                raise
-            continue
-        module.register(application)
+        import_module(f"handlers.{name}").register(application)
     chats.register(application)
     application.add_error_handler(errors.on_error)

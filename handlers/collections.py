@@ -30,6 +30,7 @@ from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import Invalid
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
+from handlers.flows import another_command_ends_flow
 from models import PaymentMethod
 
 CUSTOMER, AMOUNT, METHOD, RECEIPT = range(4)
@@ -349,7 +350,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
             RECEIPT: [MessageHandler(typed, typed_receipt),
                       CallbackQueryHandler(skipped_receipt, pattern=r"^collect:skip$")],
         },
-        fallbacks=[CommandHandler("cancel", cancel, private)],
+        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
         per_chat=True, per_user=True, allow_reentry=True, conversation_timeout=FLOW_TIMEOUT,
         name="collect",
     ))

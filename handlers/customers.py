@@ -42,6 +42,7 @@ from bot.services.errors import NotFound
 from bot.services.policy import local_date
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
+from handlers.flows import another_command_ends_flow
 from handlers.paging import page_of, pager
 from models import CustomerStatus, Role, VisitKind
 
@@ -425,18 +426,6 @@ async def form_timed_out(update: object, context: Context) -> None:
     await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
 
 
-async def other_command(update: Update, context: Context) -> int:
-    """Another command in the middle of the form: close the form and let that command run.
-
-    Otherwise the form would keep the chat, and the next text meant for, say,
-    /visit would become this customer's phone number. What was given is kept.
-    """
-    if context.user_data is not None:
-        context.user_data.pop(PROSPECT_KEY, None)
-    await context.application.update_queue.put(update)  # handled again, now outside the form
-    return ConversationHandler.END
-
-
 def new_customer_conversation() -> ConversationHandler[Any]:
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
     typed = private & filters.TEXT & ~filters.COMMAND
@@ -453,7 +442,7 @@ def new_customer_conversation() -> ConversationHandler[Any]:
             ConversationHandler.TIMEOUT: [TypeHandler(Update, form_timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
-                   MessageHandler(private & filters.COMMAND, other_command)],
+                   another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=FORM_TIMEOUT,
         name="newcustomer",

@@ -32,6 +32,7 @@ from bot.services.customers import CustomerRef
 from bot.services.orders import NeedsConfirmation, OrderDetails, OrderOutcome, RecordedOrder
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, which_one
+from handlers.flows import another_command_ends_flow
 
 AMOUNT = 1
 END = ConversationHandler.END
@@ -291,7 +292,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
             CallbackQueryHandler(pick, pattern=r"^order:pick:\d+:\d+$"),
         ],
         states={AMOUNT: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, amount_typed)]},
-        fallbacks=[CommandHandler("cancel", cancel_asking, private)],
+        fallbacks=[CommandHandler("cancel", cancel_asking, private), another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=TIMEOUT_SECONDS,
         name="orders",

@@ -25,6 +25,7 @@ from bot.i18n import N_, Translator, escape
 from bot.services import reports
 from bot.services.reports import Draft, ReportHours, ReportLines, Section, Submitted
 from handlers.base import Request, action
+from handlers.flows import another_command_ends_flow
 
 WRITING, PREVIEW = "report:writing", "report:preview"
 END = ConversationHandler.END
@@ -332,7 +333,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
                 MessageHandler(typed, take_lines),
             ],
         },
-        fallbacks=[CommandHandler("cancel", cancel, private)],
+        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=CONVERSATION_TIMEOUT,
         name="report",

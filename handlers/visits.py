@@ -47,6 +47,7 @@ from bot.services.errors import Conflict
 from bot.services.visits import DuePlan, FeedbackEntry, SavedVisit, StockEntry, VisitDraft
 from handlers.base import Request, action
 from handlers.customer_choice import BUTTON_TEXT_LIMIT, candidate_buttons, customer_id_of, which_one
+from handlers.flows import another_command_ends_flow
 from models import FeedbackTopic, VisitKind
 
 log = logging.getLogger(__name__)
@@ -671,6 +672,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
             CallbackQueryHandler(save, pattern=r"^visit:save:[0-9a-f]+$"),
             # files go on to the import handler: a manager may send one mid-flow
             MessageHandler(private & ~filters.COMMAND & ~filters.Document.ALL, unexpected),
+            another_command_ends_flow(),
         ],
         allow_reentry=True,
         conversation_timeout=FLOW_TIMEOUT,
