@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.warnings import PTBUserWarning
 
 import handlers
 from bot.clock import Clock
@@ -19,6 +21,10 @@ from bot.updates import PerChatUpdateProcessor
 from jobs.schedule import schedule_jobs
 
 log = logging.getLogger(__name__)
+
+# Conversations key on the chat, and PerChatUpdateProcessor runs one update per chat at a
+# time, which is what this generic warning of ConversationHandler asks for.
+warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
 FieldbotApp = Application[Any, Context, Any, Any, Any, Any]
 
