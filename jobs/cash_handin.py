@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator, escape
 from bot.services.amounts import format_amount
+from bot.services.collections import held
 from bot.services.policy import start_of_day
 from jobs.context import JobContext
 from jobs.people import recipients
@@ -36,17 +36,13 @@ class HeldMoney(NamedTuple):
     received_at: datetime
 
 
-async def held(ctx: JobContext) -> list[HeldMoney]:
-    """Cash and cheques not confirmed by finance, neither reversed nor a reversal, oldest first."""
-    reversal = aliased(Collection)
+async def held_money(ctx: JobContext) -> list[HeldMoney]:
+    """Cash and cheques the reps still hold (see :func:`bot.services.collections.held`), oldest first."""
     rows = await ctx.session.execute(
         select(Collection.id, Collection.rep_id, Customer.name, Collection.amount, Collection.method,
                Collection.received_at)
         .join(Customer, Customer.id == Collection.customer_id)
-        .outerjoin(reversal, reversal.reverses_id == Collection.id)
-        .where(Collection.method.in_([PaymentMethod.CASH, PaymentMethod.CHEQUE]),
-               Collection.handed_in_at.is_(None), Collection.reverses_id.is_(None),
-               reversal.id.is_(None))
+        .where(held())
         .order_by(Collection.received_at, Collection.id))
     return [HeldMoney(*row) for row in rows]
 
@@ -65,7 +61,7 @@ def rep_digest(t: Translator, items: list[HeldMoney], ctx: JobContext) -> str:
 
 
 async def cash_handin(ctx: JobContext) -> None:
-    items = await held(ctx)
+    items = await held_money(ctx)
     if not items:
         return
     too_old = start_of_day(ctx.today - timedelta(days=ctx.company.cash_held_days_to_manager), ctx.zone)

@@ -37,6 +37,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.amounts import parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
+from bot.services.ledger import open_of_receivable
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -190,18 +191,6 @@ async def customer_for_collection(session: AsyncSession, caller: Caller, custome
     """A customer id from a button, re-authorised: only the caller's own (or team's) customers."""
     check_may_collect(caller)
     return CustomerRef.of(await customers.get_in_scope(session, caller, customer_id))
-
-
-def open_of_receivable() -> ColumnElement[Decimal]:
-    """A receivable's open amount (amount − allocations), for a query that selects from receivables.
-
-    A correlated sum that uses the allocations' receivable index, rather than
-    :func:`bot.services.ledger.allocated_per_receivable`, which aggregates the whole table.
-    """
-    allocation = aliased(Allocation)
-    paid = (select(func.coalesce(func.sum(allocation.amount), 0))
-            .where(allocation.receivable_id == Receivable.id).correlate(Receivable).scalar_subquery())
-    return type_coerce(Receivable.amount - paid, Money())
 
 
 def open_receivables(customer_id: int) -> Subquery:

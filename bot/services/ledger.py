@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement, Subquery
 
 from models import Allocation, Money, Receivable
@@ -22,8 +23,21 @@ class Balance:
     overdue: Decimal = ZERO
 
 
+def open_of_receivable() -> ColumnElement[Decimal]:
+    """A receivable's open amount (amount − allocations) as a correlated sum.
+
+    For queries about a few customers: it uses the allocations' receivable
+    index. Whole-company reports join :func:`allocated_per_receivable` instead,
+    which aggregates the allocations table once.
+    """
+    allocation = aliased(Allocation)
+    paid = (select(func.coalesce(func.sum(allocation.amount), 0))
+            .where(allocation.receivable_id == Receivable.id).correlate(Receivable).scalar_subquery())
+    return type_coerce(Receivable.amount - paid, Money())
+
+
 def allocated_per_receivable() -> Subquery:
-    """receivable_id → total allocated (reversals allocate negative amounts)."""
+    """receivable_id → total allocated (reversals allocate negative amounts), for whole-company sums."""
     return (select(Allocation.receivable_id, func.sum(Allocation.amount).label("allocated"))
             .group_by(Allocation.receivable_id).subquery("allocated"))
 
@@ -38,15 +52,13 @@ async def balances(session: AsyncSession, customer_ids: Iterable[int], today: da
     ids = list(customer_ids)
     if not ids:
         return {}
-    allocated = allocated_per_receivable()
-    remaining = open_amount(allocated)
+    remaining = open_of_receivable()
     rows = await session.execute(
         select(
             Receivable.customer_id,
             type_coerce(func.sum(remaining), Money()),
             type_coerce(func.sum(case((Receivable.due_on < today, remaining), else_=0)), Money()),
         )
-        .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
         .where(Receivable.customer_id.in_(ids))
         .group_by(Receivable.customer_id)
     )
