@@ -32,6 +32,7 @@ class CommandSpec:
 
 
 FIELD = frozenset({Role.REP, Role.MANAGER, Role.DIRECTOR, Role.ADMIN})
+LEADERS = frozenset({Role.MANAGER, Role.DIRECTOR, Role.ADMIN})
 
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("visit", N_("Log a customer visit"), FIELD, "[CUSTOMER[: NOTES]]"),
@@ -46,6 +47,16 @@ COMMANDS: tuple[CommandSpec, ...] = (
                 frozenset({Role.MANAGER, Role.DIRECTOR, Role.FINANCE, Role.ADMIN}), "ID REASON"),
     CommandSpec("deposits", N_("Cash and cheques waiting for hand-in"),
                 frozenset({Role.FINANCE, Role.ADMIN})),
+    CommandSpec("summary", N_("Figures for a period"), EVERYONE,
+                "[today|yesterday|week|month|YYYY-MM|FROM..TO]"),
+    CommandSpec("team", N_("Today at a glance, one line per rep"), LEADERS),
+    CommandSpec("missing", N_("Who has not reported today"), LEADERS),
+    CommandSpec("rep", N_("One rep's figures and latest visits"), LEADERS, "NAME"),
+    CommandSpec("overdue", N_("Overdue receivables"), EVERYONE, "[REP|CUSTOMER]"),
+    CommandSpec("discount", N_("Ask your manager for a discount"), frozenset({Role.REP}),
+                "CUSTOMER: PERCENT|AMOUNT REASON"),
+    CommandSpec("export", N_("Excel workbook of a period"), LEADERS | {Role.FINANCE}, "[PERIOD]"),
+    CommandSpec("chart", N_("Chart of a period"), LEADERS | {Role.FINANCE}, "[PERIOD]"),
     CommandSpec("help", N_("What I can do for you"), EVERYONE),
     CommandSpec("invite", N_("Invite someone: a link for one person"),
                 frozenset({Role.ADMIN, Role.MANAGER}), "ROLE [TEAM]"),

@@ -11,23 +11,26 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    approvals,
     chats,
     collections,
     customers,
     deposits,
     errors,
+    exports,
     help_and_language,
     imports,
     onboarding,
     orders,
     people,
     reports,
+    summaries,
     visits,
 )
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 FEATURES = (onboarding, help_and_language, people, customers, visits, orders, collections, deposits,
-            reports, imports)
+            reports, summaries, approvals, exports, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

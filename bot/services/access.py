@@ -25,20 +25,27 @@ class Permission(enum.StrEnum):
     IMPORT_RECEIVABLES = "import_receivables"
     CONFIRM_DEPOSITS = "confirm_deposits"
     FILE_REPORT = "file_report"
+    VIEW_FIGURES = "view_figures"  # summaries, team, rep, overdue, missing: within scope
+    NUDGE = "nudge"  # push a reminder to reps who have not reported
+    APPROVE = "approve"  # over-limit orders and discount requests of the caller's scope
+    REQUEST_DISCOUNT = "request_discount"
+    EXPORT = "export"  # Excel workbook and charts of the caller's scope
 
 
 _FIELD_WORK = {Permission.VIEW_CUSTOMERS, Permission.REGISTER_PROSPECT, Permission.LOG_VISIT,
-               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION}
+               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION, Permission.VIEW_FIGURES}
+_LEADING = {Permission.NUDGE, Permission.APPROVE, Permission.EXPORT}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT},
+    Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT},
     Role.DIRECTOR: frozenset({Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                              Permission.REVERSE_COLLECTION, *_FIELD_WORK}),
+                              Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING}),
     Role.MANAGER: frozenset({Permission.INVITE, Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                             Permission.REVERSE_COLLECTION, *_FIELD_WORK}),
+                             Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING}),
     Role.FINANCE: frozenset({Permission.VIEW_CUSTOMERS, Permission.IMPORT_RECEIVABLES,
-                             Permission.CONFIRM_DEPOSITS, Permission.REVERSE_COLLECTION}),
-    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT}),
+                             Permission.CONFIRM_DEPOSITS, Permission.REVERSE_COLLECTION,
+                             Permission.VIEW_FIGURES, Permission.EXPORT}),
+    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT}),
 }
 
 
