@@ -24,13 +24,14 @@ from handlers import (
     orders,
     people,
     reports,
+    settings,
     summaries,
     visits,
 )
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 FEATURES = (onboarding, help_and_language, people, customers, visits, orders, collections, deposits,
-            reports, summaries, approvals, exports, imports)
+            reports, summaries, approvals, exports, settings, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -96,7 +96,8 @@ async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH) -> 
                 select(Outbox.id, User.telegram_id, Outbox.recipient_id, Outbox.text, Outbox.buttons,
                        Outbox.attempts, User.active & User.blocked_at.is_(None))
                 .join(User, User.id == Outbox.recipient_id)
-                .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None), Outbox.not_before <= now)
+                .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None), Outbox.not_before <= now,
+                       or_(User.muted_until.is_(None), User.muted_until <= now))
                 .order_by(Outbox.not_before, Outbox.id).limit(batch)
             )).all()
         if not rows:

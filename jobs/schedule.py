@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from telegram.ext import Application
@@ -32,18 +32,31 @@ def _callback(spec: JobSpec) -> Any:
     return run
 
 
+def _add(application: Application, spec: JobSpec, at: time) -> None:  # type: ignore[type-arg]
+    assert application.job_queue is not None
+    application.job_queue.run_daily(
+        _callback(spec), time=at.replace(tzinfo=runtime_of(application).clock.zone), name=spec.name,
+        job_kwargs={"id": spec.name, "replace_existing": True, "coalesce": True, "max_instances": 1,
+                    "misfire_grace_time": MISFIRE_GRACE_SECONDS})
+
+
+def reschedule(application: Application, name: str, at: time) -> bool:  # type: ignore[type-arg]
+    """Move a scheduled job to a new local time (after an admin changed it); False if not scheduled."""
+    if application.job_queue is None or not application.job_queue.get_jobs_by_name(name):
+        return False
+    for job in application.job_queue.get_jobs_by_name(name):
+        job.schedule_removal()
+    _add(application, JOBS[name], at)
+    return True
+
+
 async def schedule_jobs(application: Application) -> None:  # type: ignore[type-arg]
     """Register every job daily at its configured local time; run today's missed ones now."""
     runtime = runtime_of(application)
     async with runtime.db.reading() as session:
         settings = await company.load(session)
-    assert application.job_queue is not None
     for spec in JOBS.values():
-        at = settings.job_times[spec.name].replace(tzinfo=runtime.clock.zone)
-        application.job_queue.run_daily(
-            _callback(spec), time=at, name=spec.name,
-            job_kwargs={"id": spec.name, "replace_existing": True, "coalesce": True, "max_instances": 1,
-                        "misfire_grace_time": MISFIRE_GRACE_SECONDS})
+        _add(application, spec, settings.job_times[spec.name])
     await catch_up(application, settings)
 
 

@@ -48,6 +48,8 @@ class User(IdMixin, Base):
     created_at: Mapped[datetime]
     #: First time the user wrote to the bot: until then Telegram has no chat to write to.
     first_seen_at: Mapped[datetime | None]
+    #: Pushes wait until then (``/mute``); replies to the user's own messages are not affected.
+    muted_until: Mapped[datetime | None]
     #: Set when Telegram says the user blocked the bot; pushes stop until they write again.
     blocked_at: Mapped[datetime | None]
     #: Hash of the command menu last set for this user's chat, so start-up only sets changed ones.

@@ -42,3 +42,17 @@ def test_language_codes() -> None:
 def test_formatting_escapes_values() -> None:
     assert fmt("Hi {name}", name="<b>&") == "Hi &lt;b&gt;&amp;"
     assert Translator("zh")("Nobody matches {query}.", query="<x>") == "没有人与 &lt;x&gt; 匹配。"
+
+
+def test_no_translated_strings_hidden_in_f_strings() -> None:
+    """Babel does not look inside f-strings: ``f"{t(N_('x'))}"`` would never reach the catalogue."""
+    import pathlib
+
+    hidden = re.compile(r"""f(["'])[^"'\n]*\{[^}\n]*\b(?:N_|_|gettext)\(""")
+    root = pathlib.Path(__file__).resolve().parent.parent
+    offenders = [f"{path.relative_to(root)}:{number}"
+                 for package in ("bot", "handlers", "jobs")
+                 for path in (root / package).rglob("*.py")
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                 if hidden.search(line)]
+    assert not offenders

@@ -30,6 +30,7 @@ class Permission(enum.StrEnum):
     APPROVE = "approve"  # over-limit orders and discount requests of the caller's scope
     REQUEST_DISCOUNT = "request_discount"
     EXPORT = "export"  # Excel workbook and charts of the caller's scope
+    MANAGE_SETTINGS = "manage_settings"  # job times, quiet hours, working days, grade policy
 
 
 _FIELD_WORK = {Permission.VIEW_CUSTOMERS, Permission.REGISTER_PROSPECT, Permission.LOG_VISIT,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import CompanySetting
+from bot.i18n import N_
+from bot.services import audit
+from bot.services.access import Caller, Permission, require
+from bot.services.errors import Invalid
+from models import CompanySetting, GradePolicy
 
 #: Default local times of the scheduled jobs (see jobs/catalogue.py for what each does).
 DEFAULT_JOB_TIMES: dict[str, time] = {
@@ -82,8 +86,118 @@ def _apply(settings: CompanySettings, key: str, value: Any) -> CompanySettings:
     return settings
 
 
+def _key_value(settings: CompanySettings, key: str) -> Any:
+    """How ``key``'s current value is stored (the inverse of :func:`_apply`)."""
+    if key.startswith("job_time."):
+        return settings.job_times[key.removeprefix("job_time.")].strftime("%H:%M")
+    if key in ("quiet_from", "quiet_until"):
+        return getattr(settings, key).strftime("%H:%M")
+    if key == "days_off":
+        return sorted(settings.days_off)
+    if key == "holidays":
+        return sorted(day.isoformat() for day in settings.holidays)
+    if key == "followup_levels":
+        return [vars(level) for level in settings.followup_levels]
+    raise KeyError(key)
+
+
 async def load(session: AsyncSession) -> CompanySettings:
     settings = CompanySettings()
     for row in await session.scalars(select(CompanySetting)):
         settings = _apply(settings, row.key, row.value)
     return settings
+
+
+async def save(session: AsyncSession, caller: Caller, changed: CompanySettings, keys: list[str],
+               now: datetime) -> None:
+    """Store the given keys of ``changed`` (admins only), with an audit record each."""
+    require(caller, Permission.MANAGE_SETTINGS)
+    current = await load(session)
+    for key in keys:
+        before, after = _key_value(current, key), _key_value(changed, key)
+        row = await session.get(CompanySetting, key)
+        if row is None:
+            session.add(CompanySetting(key=key, value=after, updated_at=now, updated_by=caller.id))
+        else:
+            row.value, row.updated_at, row.updated_by = after, now, caller.id
+        audit.record(session, actor_id=caller.id, action="setting", entity="company_setting",
+                     entity_id=None, at=now, before={key: before}, after={key: after})
+
+
+JOB_NAMES = tuple(DEFAULT_JOB_TIMES)
+
+
+def _clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text if len(text) > 2 else f"{text}:00")
+    except ValueError:
+        raise Invalid(N_("{text} is not a time of day like 08:30."), text=text) from None
+
+
+def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings, list[str]]:
+    """Apply one ``/settings`` change to ``current``; returns the new settings and the changed keys.
+
+    ``time JOB HH:MM`` · ``quiet HH:MM HH:MM`` · ``daysoff N…|none`` (ISO weekdays, 7 = Sunday) ·
+    ``holiday add|remove YYYY-MM-DD`` · ``followup D1 D2 D3 D4`` (days overdue for levels 1-4).
+    """
+    what, args = (words[0].lower(), words[1:]) if words else ("", [])
+    if what == "time" and len(args) == 2 and args[0] in JOB_NAMES:
+        times = dict(current.job_times)
+        times[args[0]] = _clock(args[1])
+        return replace(current, job_times=times), [f"job_time.{args[0]}"]
+    if what == "quiet" and len(args) == 2:
+        return replace(current, quiet_from=_clock(args[0]), quiet_until=_clock(args[1])), [
+            "quiet_from", "quiet_until"]
+    if what == "daysoff" and args:
+        days = frozenset() if args == ["none"] else frozenset(_weekday(word) for word in args)
+        if len(days) == 7:
+            raise Invalid(N_("At least one day of the week must be a working day."))
+        return replace(current, days_off=days), ["days_off"]
+    if what == "holiday" and len(args) == 2 and args[0] in ("add", "remove"):
+        day = _day(args[1])
+        holidays = current.holidays | {day} if args[0] == "add" else current.holidays - {day}
+        return replace(current, holidays=frozenset(holidays)), ["holidays"]
+    if what == "followup" and len(args) == len(current.followup_levels):
+        thresholds = [_whole(word) for word in args]
+        if thresholds != sorted(set(thresholds)) or thresholds[0] < 1:
+            raise Invalid(N_("Follow-up days must rise from level to level, starting at 1 or more."))
+        levels = tuple(replace(level, days_overdue=days)
+                       for level, days in zip(current.followup_levels, thresholds, strict=True))
+        return replace(current, followup_levels=levels), ["followup_levels"]
+    raise Invalid(N_("I don't know that setting. /settings shows what can be changed."))
+
+
+def _whole(word: str) -> int:
+    if not word.isdigit():
+        raise Invalid(N_("{text} is not a whole number."), text=word)
+    return int(word)
+
+
+def _weekday(word: str) -> int:
+    day = _whole(word)
+    if not 1 <= day <= 7:
+        raise Invalid(N_("Days of the week are 1 (Monday) to 7 (Sunday)."))
+    return day
+
+
+def _day(word: str) -> date:
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise Invalid(N_("{text} is not a date like 2026-12-25."), text=word) from None
+
+
+async def set_visit_frequency(session: AsyncSession, caller: Caller, grade: str, days_text: str,
+                              now: datetime) -> None:
+    """How often customers of ``grade`` are visited (days)."""
+    require(caller, Permission.MANAGE_SETTINGS)
+    days = _whole(days_text)
+    if not 1 <= days <= 365:
+        raise Invalid(N_("A visit frequency is 1 to 365 days."))
+    policy = await session.get(GradePolicy, grade.upper())
+    if policy is None:
+        raise Invalid(N_("Grades are A, B, C and D."))
+    before = policy.visit_every_days
+    policy.visit_every_days = days
+    audit.record(session, actor_id=caller.id, action="setting", entity="grade_policy", entity_id=None,
+                 at=now, before={grade.upper(): before}, after={grade.upper(): days})

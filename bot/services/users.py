@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -239,3 +241,32 @@ def ensure_may_invite(caller: Caller, role: Role) -> None:
     require(caller, Permission.INVITE)
     if caller.role == Role.MANAGER and role != Role.REP:
         raise AccessDenied(N_("Managers can invite reps only."))
+
+
+MUTE_PATTERN = re.compile(r"^(\d{1,3})\s*(h|m|小时|分钟)$")
+
+
+async def mute(session: AsyncSession, caller: Caller, text: str, now: datetime, zone: ZoneInfo
+               ) -> datetime | None:
+    """Pause the caller's pushes: ``2h``, ``30m``, ``today`` (until local midnight) or ``off``.
+
+    Returns until when (None: pushes are on again). Replies to the user's own
+    messages are never muted.
+    """
+    word = text.strip().lower()
+    user = await session.get_one(User, caller.id)
+    if word in ("off", "关闭"):
+        user.muted_until = None
+        return None
+    if word in ("today", "今天"):
+        tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+        until = datetime.combine(tomorrow, time.min, tzinfo=zone).astimezone(UTC)
+    elif match := MUTE_PATTERN.match(word):
+        amount, unit = int(match.group(1)), match.group(2)
+        until = now + (timedelta(hours=amount) if unit in ("h", "小时") else timedelta(minutes=amount))
+        if until - now > timedelta(days=7):
+            raise Invalid(N_("Mute for a week at most."))
+    else:
+        raise Invalid(N_("Usage: /mute 2h, /mute 30m, /mute today or /mute off"))
+    user.muted_until = until
+    return until
