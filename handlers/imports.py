@@ -114,8 +114,9 @@ async def import_document(request: Request) -> None:
     request.reply(first_lines(text, SHOWN_ERRORS + 1) + "\n"
                   + t(N_("…the full list of {count} problems is in the attached file."),
                       count=len(report.errors)))
-    plain = "\n".join(f"{t.gettext('line {line}:').format(line=e.line)} "
-                      f"{t.gettext(e.reason).format(**e.params)}" for e in report.errors)
+    line_label = t.gettext(N_("line {line}:"))
+    plain = "\n".join(f"{line_label.format(line=e.line)} {t.gettext(e.reason).format(**e.params)}"
+                      for e in report.errors)
 
     async def send_full_report() -> None:
         await request.context.bot.send_document(

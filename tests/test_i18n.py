@@ -48,7 +48,7 @@ def test_no_translated_strings_hidden_in_f_strings() -> None:
     """Babel does not look inside f-strings: ``f"{t(N_('x'))}"`` would never reach the catalogue."""
     import pathlib
 
-    hidden = re.compile(r"""f(["'])[^"'\n]*\{[^}\n]*\b(?:N_|_|gettext)\(""")
+    hidden = re.compile(r"""f(["'])[^"'\n]*\{[^}\n]*\b(?:N_|_|gettext)\(\s*["']""")
     root = pathlib.Path(__file__).resolve().parent.parent
     offenders = [f"{path.relative_to(root)}:{number}"
                  for package in ("bot", "handlers", "jobs")
