@@ -22,6 +22,7 @@ from handlers import (
     imports,
     onboarding,
     orders,
+    overdue,
     people,
     reports,
     settings,
@@ -31,7 +32,7 @@ from handlers import (
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 FEATURES = (onboarding, help_and_language, people, customers, visits, orders, collections, deposits,
-            reports, summaries, approvals, exports, settings, imports)
+            reports, summaries, overdue, approvals, exports, settings, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from bot.i18n import N_
 from bot.services.company import CompanySettings
 from jobs.cash_handin import cash_handin
 from jobs.context import JobContext
+from jobs.month_end import month_end
 from jobs.morning_plan import morning_plan
 from jobs.overdue_followup import overdue_followup
 from jobs.report_nudges import missing_reports, report_reminder
@@ -30,16 +31,22 @@ class JobSpec:
 
     #: ISO weekday the job is limited to (1 = Monday), if any.
     weekday: int | None = None
+    #: Day of the month the job is limited to, if any.
+    month_day: int | None = None
 
     @property
     def days(self) -> str:
         """When it runs, for operators (``fieldbot jobs list``)."""
         if self.weekday is not None:
             return date(2026, 11, 22 + self.weekday).strftime("%As")  # 2026-11-23 is a Monday
+        if self.month_day is not None:
+            return f"day {self.month_day} of the month"
         return "working days" if self.working_days_only else "every day"
 
     def runs_on(self, day: date, company: CompanySettings) -> bool:
         if self.weekday is not None and day.isoweekday() != self.weekday:
+            return False
+        if self.month_day is not None and day.day != self.month_day:
             return False
         return company.is_working_day(day) or not self.working_days_only
 
@@ -57,4 +64,6 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
             N_("remind reps to hand cash and cheques to finance"), time(21, 0)),
     JobSpec("weekly_outstanding", weekly_outstanding, False,
             N_("Mondays: outstanding payments by age, to reps and managers"), time(21, 0), weekday=1),
+    JobSpec("month_end", month_end, False,
+            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_day=1),
 )}

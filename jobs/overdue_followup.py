@@ -19,11 +19,15 @@ from sqlalchemy import case, or_, select, update
 from bot.i18n import N_, Translator, escape
 from bot.services.amounts import format_amount
 from bot.services.ledger import allocated_per_receivable, open_amount
+from bot.services.outbox import Buttons
 from jobs.context import JobContext
 from jobs.people import recipients
 from models import Customer, Receivable, Role
 
 SHOWN = 20
+#: "Promise to pay" buttons on a rep's digest, for the highest-level invoices first.
+PROMISE_BUTTONS = 8
+BUTTON_INVOICE_SHOWN = 24
 
 LEVEL_TEXT = {
     1: N_("Level 1 — newly overdue: remind the customer."),
@@ -89,6 +93,14 @@ def digest(t: Translator, title: str, items: list[Escalation], reps: dict[int, s
     return "\n".join(lines)
 
 
+def promise_buttons(t: Translator, items: list[Escalation]) -> Buttons:
+    """One "Promise to pay" button per invoice (``due:promise:<id>``, handled by handlers/overdue.py)."""
+    chosen = sorted(items, key=lambda item: (-item.level, -item.days, item.receivable_id))[:PROMISE_BUTTONS]
+    label = t.gettext(N_("🤝 Promise to pay · {invoice}"))
+    return [[{"text": label.format(invoice=item.invoice_no[:BUTTON_INVOICE_SHOWN]),
+              "callback_data": f"due:promise:{item.receivable_id}"}] for item in chosen]
+
+
 async def overdue_followup(ctx: JobContext) -> None:
     found = await escalations(ctx)
     if not found:
@@ -103,7 +115,9 @@ async def overdue_followup(ctx: JobContext) -> None:
         t = Translator(person.language)
         if person.role == Role.REP and per_rep.get(person.id):
             title = t(N_("Overdue receivables to chase today"))
-            await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, per_rep[person.id], None))
+            mine = per_rep[person.id]
+            await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, mine, None),
+                           promise_buttons(t, mine))
         elif person.role == Role.MANAGER:
             mine = [i for i in found if i.tell_manager and i.team_id == person.team_id]
             if mine:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from sqlalchemy import select, update
 
 from jobs.runner import run_job
-from models import Collection, PaymentMethod, Receivable
+from models import Collection, PaymentMethod, Receivable, Visit, VisitKind
 from tests import factories
 from tests.conftest import ZONE
 from tests.harness import Harness
@@ -115,3 +115,30 @@ async def test_weekly_outstanding_by_age_on_mondays_only(harness: Harness) -> No
         assert expected in rep
     manager = harness.api.last(5001).plain_text()
     assert "Li Wei: 1,500.00 · overdue 1,400.00" in manager
+
+
+async def test_month_end_figures_to_director_and_managers(harness: Harness) -> None:
+    now = harness.clock.now()
+    people = await factories.company(harness.db, now)
+    north_shop = await factories.customer(harness.db, now, name="North Shop", rep=people.rep)
+    south_shop = await factories.customer(harness.db, now, name="South Shop", rep=people.other_rep)
+    async with harness.db.transaction() as session:
+        for n, (rep, shop) in enumerate([(people.rep, north_shop), (people.rep, north_shop),
+                                         (people.other_rep, south_shop)]):
+            session.add(Visit(rep_id=rep.id, customer_id=shop.id, visited_at=now - timedelta(days=n),
+                              kind=VisitKind.VISIT, notes="", source_key=f"me:{n}", created_at=now,
+                              photo_file_ids=[]))
+    for user_id in (5001, 7001, 2001):
+        harness.api.add_user(user_id, "x")
+    first = date(2026, 12, 1)
+    assert not (await run_job(harness.db, "month_end", local(first + timedelta(days=1), 9, 0), ZONE)).ran
+    harness.clock.set(local(first, 9, 0))
+    outcome = await run_job(harness.db, "month_end", harness.clock.now(), ZONE)
+    assert outcome.pushes == 2  # the director and North's manager; reps get none
+    await harness.deliver_pushes()
+    director = harness.api.last(7001).plain_text()
+    assert "2026-11" in director and "Visits: 3" in director
+    assert "Li Wei (North)" in director and "Bob South (South)" in director
+    manager = harness.api.last(5001).plain_text()
+    assert "Visits: 2" in manager and "Li Wei" in manager and "Bob South" not in manager
+    assert harness.api.chat(2001) == []

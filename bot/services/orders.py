@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services import audit, customers, ledger, policy
+from bot.services import approvals, audit, customers, ledger, policy
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import parse_amount
 from bot.services.customers import CustomerRef, Resolution
@@ -173,7 +173,7 @@ async def record_order(
         return NeedsConfirmation(ref, details, credit)
     receivable = await _write(session, caller, customer, details, credit, over_limit,
                               issued_on=today, due_on=today + timedelta(days=days),
-                              now=now, source_key=source_key)
+                              now=now, zone=zone, source_key=source_key)
     if receivable is None:  # a concurrent delivery of the same update won the race
         found = await find_recorded(session, caller, source_key, now=now, zone=zone)
         assert found is not None
@@ -207,7 +207,7 @@ async def _refuse_taken(session: AsyncSession, invoice_no: str) -> None:
 async def _write(
     session: AsyncSession, caller: Caller, customer: Customer, details: OrderDetails,
     credit: CreditCheck, over_limit: bool, *, issued_on: date, due_on: date, now: datetime,
-    source_key: str,
+    zone: ZoneInfo, source_key: str,
 ) -> Receivable | None:
     """Insert the receivable (and its approval) in a savepoint; None if ``source_key`` was taken.
 
@@ -239,6 +239,8 @@ async def _write(
         if approval is not None:
             session.add(approval)
             await session.flush()
+            # The approvers' push is queued with the approval: both commit, or neither.
+            await approvals.notify_approvers(session, approval.id, now, zone)
         audit.record(session, actor_id=caller.id, action="record_order", entity="receivable",
                      entity_id=receivable.id, at=now, after={
                          "invoice_no": receivable.invoice_no, "customer_id": customer.id,

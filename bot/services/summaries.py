@@ -1,0 +1,639 @@
+"""Team figures: /summary, /team, /missing and /rep, each from a fixed handful of aggregate queries.
+
+Nothing here runs a query per rep, customer or visit: every figure is a
+``GROUP BY rep`` (or one count) over the period, so a 200-rep company costs
+the same dozen statements as a 2-rep one.
+
+Rules (the issue left them open):
+
+* **Scope.** A rep sees their own figures; a manager their team's; the
+  director, admins and finance everyone (the director and admins may narrow to
+  one team). Activity (visits, orders, collections, reports, approvals) belongs
+  to the person who did it, so a team's figures are those of its people;
+  customer figures (coverage, new customers, receivables) follow the customers'
+  scope, as ``/customers`` does.
+* **Visits** are all kinds (on-site, calls, stock checks): each one keeps the
+  customer's visit clock, as ``last_visit_at`` does. Unique customers counts
+  each customer once, whoever visited.
+* **Coverage** = due customers visited / due customers. A customer (not
+  inactive, created before the period's last day ends) is *due* in the period
+  when its grade's next visit date falls on or before the last day that has
+  begun — i.e. its last visit before the period started was at least
+  ``visit_every_days`` before that day, or it had none. It is *visited* when
+  anyone visited it during the period. Customers are counted, not visit slots.
+* **New customers** are customers created in the period that are prospects or
+  were registered with /newcustomer (a prospect activated since still counts).
+* **Orders** are receivables from /order (``source = order``) issued in the
+  period; imported invoices are not orders.
+* **Collections** are received in the period, reversals and reversed ones left
+  out; *held* is cash and cheques not yet handed in, now, whenever received.
+* **Receivables** are the open ones now, by aging bucket (disputed included).
+* **Reports expected** = for each active rep, the working days of the period
+  from the day they were added up to today (today included: the figure reads
+  "so far"); *submitted* and *late* count those reps' reports on those days.
+* **Last activity** is the latest visit, order, collection or report, ever.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    distinct,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute, aliased
+
+from bot.i18n import N_, Translator
+from bot.services import company, outbox
+from bot.services.access import Caller, Permission, require
+from bot.services.aging import BUCKETS, Aging, aging_by_rep
+from bot.services.collections import held
+from bot.services.errors import AccessDenied, Conflict, NotFound
+from bot.services.periods import TODAY, Period, relative
+from bot.services.policy import GradeRule, grade_rules, local_date, start_of_day
+from bot.services.reports import ReportHours
+from models import (
+    Approval,
+    ApprovalStatus,
+    Collection,
+    Customer,
+    CustomerStatus,
+    DailyReport,
+    Money,
+    PaymentMethod,
+    Receivable,
+    ReceivableSource,
+    Role,
+    Team,
+    User,
+    Visit,
+    VisitKind,
+)
+
+ZERO = Decimal("0.00")
+LATEST_VISITS = 5
+MAX_CANDIDATES = 8
+NOT_FOR_REPS = N_("Team figures are for managers, the director and finance. /summary shows your own.")
+
+
+# -- what the services return ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RepLine:
+    """One person's figures for the period."""
+
+    rep_id: int
+    name: str
+    team: str | None
+    active_rep: bool  # an active rep (expected to report); others appear only for their activity
+    visits: int = 0
+    customers: int = 0  # unique customers visited
+    orders: int = 0
+    orders_amount: Decimal = ZERO
+    collected: Decimal = ZERO
+    held: Decimal = ZERO  # cash and cheques not handed in, now
+    reports: int = 0
+    reports_expected: int = 0
+    reports_late: int = 0
+    last_report_at: datetime | None = None  # UTC, the latest report of the period
+    last_activity: datetime | None = None  # UTC
+
+
+@dataclass(frozen=True)
+class Summary:
+    period: Period
+    #: Who the figures are about: None for everyone, else a team's or a person's name.
+    scope: str | None
+    visits: int
+    customers_visited: int
+    due_customers: int
+    due_visited: int
+    new_customers: int
+    orders: int
+    orders_amount: Decimal
+    collected_by_method: tuple[tuple[PaymentMethod, Decimal], ...]
+    held: Decimal
+    aging: Aging
+    reports: int
+    reports_expected: int
+    reports_late: int
+    pending_approvals: int
+    reps: tuple[RepLine, ...]
+
+    @property
+    def coverage(self) -> Decimal | None:
+        """Due customers visited, in percent (one decimal), or None when nobody was due."""
+        if not self.due_customers:
+            return None
+        return (Decimal(100 * self.due_visited) / self.due_customers).quantize(Decimal("0.1"))
+
+    @property
+    def collected(self) -> Decimal:
+        return sum((amount for _method, amount in self.collected_by_method), ZERO)
+
+    @property
+    def receivables_open(self) -> Decimal:
+        return self.aging.total
+
+    @property
+    def receivables_overdue(self) -> Decimal:
+        return self.aging.overdue
+
+
+@dataclass(frozen=True)
+class TeamDay:
+    """/team: today at a glance."""
+
+    day: date
+    working_day: bool
+    reps: tuple[RepLine, ...]
+
+
+@dataclass(frozen=True)
+class MissingRep:
+    id: int
+    name: str
+    team: str | None
+    #: Has opened the bot and not blocked it: a push can reach them.
+    reachable: bool
+
+
+@dataclass(frozen=True)
+class Missing:
+    day: date
+    working_day: bool
+    reps: tuple[MissingRep, ...]
+
+
+@dataclass(frozen=True)
+class Nudged:
+    missing: int  # reps without today's report
+    queued: int  # reminders queued by this press
+    already: int  # reps nudged earlier today (a second press)
+    unreachable: int  # never opened the bot, or blocked it
+
+
+@dataclass(frozen=True)
+class PersonRef:
+    id: int
+    name: str
+    username: str | None
+    team: str | None
+
+
+@dataclass(frozen=True)
+class RecentVisit:
+    at: datetime  # UTC
+    customer: str
+    kind: VisitKind
+    note: str  # first line of the notes
+    far_away: bool
+
+
+@dataclass(frozen=True)
+class RepFigures:
+    rep: PersonRef
+    summary: Summary
+    latest_visits: tuple[RecentVisit, ...]
+
+
+# -- scope ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose figures: everyone, one team's people, one person, or nobody (a manager without a team)."""
+
+    team_id: int | None = None
+    rep_id: int | None = None
+    nobody: bool = False
+    name: str | None = None
+
+    def people(self, column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
+               ) -> ColumnElement[bool]:
+        """Rows done by someone in scope (``column``: a rep/user id column)."""
+        if self.nobody:
+            return false()
+        if self.rep_id is not None:
+            return column == self.rep_id
+        if self.team_id is not None:
+            member = aliased(User)
+            return column.in_(select(member.id).where(member.team_id == self.team_id))
+        return true()
+
+    def customers(self) -> ColumnElement[bool]:
+        if self.nobody:
+            return false()
+        if self.rep_id is not None:
+            return Customer.rep_id == self.rep_id
+        if self.team_id is not None:
+            return Customer.team_id == self.team_id
+        return true()
+
+
+def _require_team_view(caller: Caller) -> None:
+    """/team, /missing and /rep are views over several people: not for reps."""
+    require(caller, Permission.VIEW_FIGURES)
+    if caller.role == Role.REP:
+        raise AccessDenied(NOT_FOR_REPS)
+
+
+async def _team_name(session: AsyncSession, team_id: int) -> str | None:
+    return await session.scalar(select(Team.name).where(Team.id == team_id))
+
+
+async def _scope(session: AsyncSession, caller: Caller, *, team_id: int | None = None,
+                 rep_id: int | None = None) -> Scope:
+    """The caller's scope, narrowed to one team or one person they may see."""
+    require(caller, Permission.VIEW_FIGURES)
+    if caller.role == Role.REP:
+        if rep_id not in (None, caller.id) or team_id is not None:
+            raise AccessDenied(NOT_FOR_REPS)
+        return Scope(rep_id=caller.id, name=caller.name)
+    if rep_id is not None:
+        person = await _person_in_scope(session, caller, rep_id)
+        return Scope(rep_id=person.id, name=person.name)
+    if caller.role == Role.MANAGER:
+        if team_id is not None and team_id != caller.team_id:
+            raise AccessDenied(N_("That team is not yours."))
+        if caller.team_id is None:
+            return Scope(nobody=True)
+        team_id = caller.team_id
+    if team_id is None:
+        return Scope()
+    name = await _team_name(session, team_id)
+    if name is None:
+        raise NotFound(N_("There is no such team."))
+    return Scope(team_id=team_id, name=name)
+
+
+def _may_see_everyone(caller: Caller) -> bool:
+    return caller.sees_all_customers  # admins, the director and finance
+
+
+async def _person_in_scope(session: AsyncSession, caller: Caller, user_id: int) -> PersonRef:
+    """A person by id (e.g. from a button), re-checked against the caller's scope."""
+    row = (await session.execute(
+        select(User.id, User.name, User.username, User.team_id, Team.name)
+        .outerjoin(Team, Team.id == User.team_id).where(User.id == user_id))).one_or_none()
+    allowed = row is not None and (
+        _may_see_everyone(caller) or (caller.role == Role.MANAGER and caller.team_id is not None
+                                      and row.team_id == caller.team_id))
+    if not allowed or row is None:
+        raise AccessDenied(N_("That person is not in your team."))
+    return PersonRef(row.id, row.name, row.username, row[4])
+
+
+async def find_team(session: AsyncSession, caller: Caller, name: str) -> int:
+    """A team by name (case-insensitive), for narrowing /summary; managers only name their own."""
+    require(caller, Permission.VIEW_FIGURES)
+    cleaned = " ".join(name.split())
+    team_id = await session.scalar(select(Team.id).where(func.lower(Team.name) == cleaned.lower()))
+    if team_id is None:
+        raise NotFound(N_("There is no team called {name}."), name=cleaned)
+    if caller.role == Role.REP:
+        raise AccessDenied(NOT_FOR_REPS)
+    if caller.role == Role.MANAGER and team_id != caller.team_id:
+        raise AccessDenied(N_("That team is not yours."))
+    return team_id
+
+
+# -- per-person aggregates ------------------------------------------------------------------------
+
+@dataclass
+class _Tally:
+    visits: int = 0
+    customers: int = 0
+    orders: int = 0
+    orders_amount: Decimal = ZERO
+    collected: Decimal = ZERO
+    held: Decimal = ZERO
+    reports: int = 0
+    reports_late: int = 0
+    last_report_at: datetime | None = None
+    by_method: dict[PaymentMethod, Decimal] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Activity:
+    tallies: dict[int | None, _Tally]
+    customers_visited: int
+
+
+def _standing_collections() -> ColumnElement[bool]:
+    """Neither a reversal nor reversed."""
+    reversal = aliased(Collection)
+    return Collection.reverses_id.is_(None) & ~exists().where(reversal.reverses_id == Collection.id)
+
+
+async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo,
+                    working_days: list[date]) -> _Activity:
+    """Visits, orders, collections, held money and reports per person: six grouped queries."""
+    start, end = period.bounds(zone)
+    tallies: dict[int | None, _Tally] = defaultdict(_Tally)
+    in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & scope.people(Visit.rep_id)
+    for rep_id, visits, customers in await session.execute(
+            select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
+            .where(in_period).group_by(Visit.rep_id)):
+        tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
+    customers_visited = await session.scalar(
+        select(func.count(distinct(Visit.customer_id))).where(in_period)) or 0
+
+    for rep_id, orders, amount in await session.execute(
+            select(Receivable.rep_id, func.count(), type_coerce(func.sum(Receivable.amount), Money()))
+            .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
+                   Receivable.issued_on <= period.end, scope.people(Receivable.rep_id))
+            .group_by(Receivable.rep_id)):
+        tallies[rep_id].orders, tallies[rep_id].orders_amount = orders, amount or ZERO
+
+    for rep_id, method, amount in await session.execute(
+            select(Collection.rep_id, Collection.method, type_coerce(func.sum(Collection.amount), Money()))
+            .where(Collection.received_at >= start, Collection.received_at < end,
+                   _standing_collections(), scope.people(Collection.rep_id))
+            .group_by(Collection.rep_id, Collection.method)):
+        tallies[rep_id].by_method[method] = amount or ZERO
+        tallies[rep_id].collected += amount or ZERO
+
+    for rep_id, amount in await session.execute(
+            select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
+            .where(held(), scope.people(Collection.rep_id)).group_by(Collection.rep_id)):
+        tallies[rep_id].held = amount or ZERO
+
+    if working_days:
+        for rep_id, reports, late, last in await session.execute(
+                select(DailyReport.rep_id, func.count(),
+                       func.coalesce(func.sum(case((DailyReport.late, 1), else_=0)), 0),
+                       func.max(DailyReport.submitted_at))
+                .where(DailyReport.day.in_(working_days), scope.people(DailyReport.rep_id))
+                .group_by(DailyReport.rep_id)):
+            tally = tallies[rep_id]
+            tally.reports, tally.reports_late, tally.last_report_at = reports, int(late), last
+    return _Activity(dict(tallies), customers_visited)
+
+
+def _latest(moment: InstrumentedAttribute[datetime], person: InstrumentedAttribute[int] |
+            InstrumentedAttribute[int | None], *where: ColumnElement[bool]) -> ColumnElement[datetime]:
+    """The person's latest ``moment`` (a correlated MAX the (rep, time) indexes answer)."""
+    return (select(func.max(moment)).where(person == User.id, *where)
+            .correlate(User).scalar_subquery())
+
+
+async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date],
+                     zone: ZoneInfo) -> tuple[RepLine, ...]:
+    """One line per active rep in scope, and per anyone else in scope with activity in the period."""
+    busy = [rep_id for rep_id in activity.tallies if rep_id is not None]
+    rows = await session.execute(
+        select(User.id, User.name, Team.name, User.role, User.active, User.created_at,
+               _latest(Visit.visited_at, Visit.rep_id),
+               _latest(Receivable.created_at, Receivable.rep_id,
+                       Receivable.source == ReceivableSource.ORDER),
+               _latest(Collection.received_at, Collection.rep_id),
+               # Reports are filed for their own day only: the newest day holds the newest report.
+               select(DailyReport.submitted_at).where(DailyReport.rep_id == User.id)
+               .order_by(DailyReport.day.desc()).limit(1).correlate(User).scalar_subquery())
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(scope.people(User.id),
+               or_(and_(User.role == Role.REP, User.active), User.id.in_(busy)))
+        .order_by(Team.name, User.name, User.id))
+    lines = []
+    empty = _Tally()
+    for rep_id, name, team, role, active, created_at, *latest in rows:
+        tally = activity.tallies.get(rep_id, empty)
+        expected_rep = role == Role.REP and active
+        joined = local_date(created_at, zone)
+        expected = sum(1 for day in working_days if day >= joined) if expected_rep else 0
+        moments = [moment for moment in latest if moment is not None]
+        lines.append(RepLine(
+            rep_id=rep_id, name=name, team=team, active_rep=expected_rep, visits=tally.visits,
+            customers=tally.customers, orders=tally.orders, orders_amount=tally.orders_amount,
+            collected=tally.collected, held=tally.held, reports=tally.reports if expected_rep else 0,
+            reports_expected=expected, reports_late=tally.reports_late if expected_rep else 0,
+            last_report_at=tally.last_report_at, last_activity=max(moments) if moments else None))
+    return tuple(lines)
+
+
+# -- customers ------------------------------------------------------------------------------------
+
+def _visited_between(first: datetime, end: datetime) -> ColumnElement[bool]:
+    return exists().where(Visit.customer_id == Customer.id, Visit.visited_at >= first, Visit.visited_at < end)
+
+
+def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeRule]) -> ColumnElement[bool]:
+    """SQL: the customer fell due for a visit by the period's last begun day (see the module doc)."""
+    start = start_of_day(period.start, zone)
+    last = period.until(today)
+    recently_visited = []
+    for grade, rule in rules.items():
+        window_start = last - timedelta(days=rule.visit_every_days - 1)
+        if window_start < period.start:  # a visit in [window_start, start) keeps it from falling due
+            recently_visited.append(and_(Customer.grade == grade,
+                                         _visited_between(start_of_day(window_start, zone), start)))
+    not_due = or_(*recently_visited) if recently_visited else false()
+    return and_(Customer.status != CustomerStatus.INACTIVE,
+                Customer.created_at < start_of_day(last + timedelta(days=1), zone), not_(not_due))
+
+
+@dataclass(frozen=True)
+class _CustomerFigures:
+    due: int
+    due_visited: int
+    new: int
+
+
+async def _customer_figures(session: AsyncSession, scope: Scope, period: Period, today: date,
+                            zone: ZoneInfo, rules: dict[str, GradeRule]) -> _CustomerFigures:
+    start, end = period.bounds(zone)
+    last_end = start_of_day(period.until(today) + timedelta(days=1), zone)
+    due = _due_in(period, today, zone, rules)
+    new = and_(Customer.created_at >= start, Customer.created_at < end,
+               or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)))
+    row = (await session.execute(
+        select(func.coalesce(func.sum(case((due, 1), else_=0)), 0),
+               func.coalesce(func.sum(case((and_(due, _visited_between(start, last_end)), 1), else_=0)), 0),
+               func.coalesce(func.sum(case((new, 1), else_=0)), 0))
+        .select_from(Customer).where(scope.customers()))).one()
+    return _CustomerFigures(int(row[0]), int(row[1]), int(row[2]))
+
+
+# -- the services ---------------------------------------------------------------------------------
+
+async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo,
+                   today: date) -> Summary:
+    rules = await grade_rules(session)
+    settings = await company.load(session)
+    working_days = [day for day in period.dates(today) if settings.is_working_day(day)]
+    activity = await _activity(session, scope, period, zone, working_days)
+    reps = await _rep_lines(session, scope, activity, working_days, zone)
+    customers = await _customer_figures(session, scope, period, today, zone, rules)
+    aging = Aging()
+    for per_rep in (await aging_by_rep(session, today, scope.customers())).values():
+        for bucket in BUCKETS:
+            aging.buckets[bucket] += per_rep.buckets[bucket]
+        aging.invoices += per_rep.invoices
+    pending = await session.scalar(
+        select(func.count()).select_from(Approval)
+        .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))) or 0
+    by_method: dict[PaymentMethod, Decimal] = defaultdict(lambda: ZERO)
+    for tally in activity.tallies.values():
+        for method, amount in tally.by_method.items():
+            by_method[method] += amount
+    tallies = activity.tallies.values()
+    return Summary(
+        period=period, scope=scope.name,
+        visits=sum(t.visits for t in tallies), customers_visited=activity.customers_visited,
+        due_customers=customers.due, due_visited=customers.due_visited, new_customers=customers.new,
+        orders=sum(t.orders for t in tallies), orders_amount=sum((t.orders_amount for t in tallies), ZERO),
+        collected_by_method=tuple((m, by_method[m]) for m in PaymentMethod if m in by_method),
+        held=sum((t.held for t in tallies), ZERO), aging=aging,
+        reports=sum(line.reports for line in reps),
+        reports_expected=sum(line.reports_expected for line in reps),
+        reports_late=sum(line.reports_late for line in reps), pending_approvals=pending, reps=reps)
+
+
+async def summary(session: AsyncSession, caller: Caller, period: Period, zone: ZoneInfo, today: date, *,
+                  team_id: int | None = None, rep_id: int | None = None) -> Summary:
+    """The figures of ``period`` in the caller's scope (see the module doc), optionally narrowed
+    to one team (director, admins, finance) or one person.
+
+    A constant number of aggregate queries, whatever the number of reps, customers or visits.
+    """
+    scope = await _scope(session, caller, team_id=team_id, rep_id=rep_id)
+    return await _summary(session, scope, period, zone, today)
+
+
+async def team_today(session: AsyncSession, caller: Caller, zone: ZoneInfo, today: date, *,
+                     team_id: int | None = None) -> TeamDay:
+    """/team: per person today — visits, collections, report status, last activity."""
+    _require_team_view(caller)
+    scope = await _scope(session, caller, team_id=team_id)
+    period = relative(TODAY, today)
+    settings = await company.load(session)
+    working_days = [today] if settings.is_working_day(today) else []
+    activity = await _activity(session, scope, period, zone, working_days)
+    reps = await _rep_lines(session, scope, activity, working_days, zone)
+    return TeamDay(today, bool(working_days), reps)
+
+
+def _reachable() -> ColumnElement[bool]:
+    return User.first_seen_at.is_not(None) & User.blocked_at.is_(None)
+
+
+def _missing_query(scope: Scope, today: date) -> Select[tuple[int, str, str | None, bool, str | None]]:
+    reported = exists().where(DailyReport.rep_id == User.id, DailyReport.day == today)
+    return (select(User.id, User.name, Team.name, case((_reachable(), True), else_=False), User.language)
+            .outerjoin(Team, Team.id == User.team_id)
+            .where(User.role == Role.REP, User.active, scope.people(User.id), ~reported)
+            .order_by(Team.name, User.name, User.id))
+
+
+async def missing_reports(session: AsyncSession, caller: Caller, today: date) -> Missing:
+    """/missing: active reps in scope without a report today (nobody on a day off)."""
+    _require_team_view(caller)
+    scope = await _scope(session, caller)
+    settings = await company.load(session)
+    if not settings.is_working_day(today):
+        return Missing(today, False, ())
+    rows = await session.execute(_missing_query(scope, today))
+    return Missing(today, True, tuple(MissingRep(id_, name, team, bool(reachable))
+                                      for id_, name, team, reachable, _language in rows))
+
+
+REMINDER = N_("{name}, {boss} is waiting for today's work report. It takes a minute:")
+REMINDER_BUTTON = N_("Write today's report")
+
+
+async def nudge(session: AsyncSession, caller: Caller, *, today: date, now: datetime,
+                hours: ReportHours) -> Nudged:
+    """Push a reminder to every rep in scope still missing today's report, at most once a day each.
+
+    The outbox key ``nudge:<rep>:<day>`` makes a double tap (or two managers) queue one reminder.
+    After the report cut-off nothing can be submitted any more, so nothing is sent.
+    """
+    require(caller, Permission.NUDGE)
+    _require_team_view(caller)
+    scope = await _scope(session, caller)
+    settings = await company.load(session)
+    if not settings.is_working_day(today):
+        raise Conflict(N_("Today is not a working day: no report is expected."))
+    if now.astimezone(hours.zone).time() >= hours.cutoff:
+        raise Conflict(N_("Today's reports closed at {cutoff}: it is too late for a reminder."),
+                       cutoff=f"{hours.cutoff:%H:%M}")
+    rows = list(await session.execute(_missing_query(scope, today)))
+    queued = already = unreachable = 0
+    for rep_id, name, _team, reachable, language in rows:
+        if not reachable:
+            unreachable += 1
+            continue
+        t = Translator(language or "en")
+        fresh = await outbox.enqueue(
+            session, recipient_id=rep_id, job="nudge", dedup_key=f"nudge:{rep_id}:{today.isoformat()}",
+            text=t(REMINDER, name=name, boss=caller.name), now=now,
+            buttons=[[{"text": t.gettext(REMINDER_BUTTON), "callback_data": "report:start"}]])
+        queued += int(fresh)
+        already += int(not fresh)
+    return Nudged(missing=len(rows), queued=queued, already=already, unreachable=unreachable)
+
+
+async def find_reps(session: AsyncSession, caller: Caller, query: str) -> list[PersonRef]:
+    """People in the caller's scope matching @username, Telegram id, or (part of) the name.
+
+    An exact name wins over partial matches; at most :data:`MAX_CANDIDATES` come back.
+    """
+    _require_team_view(caller)
+    cleaned = " ".join(query.split())
+    if not cleaned:
+        return []
+    scope = await _scope(session, caller)
+    people = (select(User.id, User.name, User.username, Team.name).outerjoin(Team, Team.id == User.team_id)
+              .where(scope.people(User.id), User.role.in_((Role.REP, Role.MANAGER)))
+              .order_by(User.active.desc(), User.name, User.id).limit(MAX_CANDIDATES))
+    if cleaned.startswith("@"):
+        clauses = [func.lower(User.username) == cleaned[1:].lower()]
+    elif cleaned.lstrip("-").isdigit() and len(cleaned) <= 18:
+        clauses = [User.telegram_id == int(cleaned)]
+    else:
+        folded = cleaned.lower()
+        clauses = [func.lower(User.name) == folded, func.lower(User.name).contains(folded, autoescape=True)]
+    for clause in clauses:
+        found = [PersonRef(*row) for row in await session.execute(people.where(clause))]
+        if found:
+            return found
+    return []
+
+
+def _first_line(notes: str) -> str:
+    return (notes.strip().splitlines() or [""])[0][:120]
+
+
+async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo,
+                      today: date) -> RepFigures:
+    """/rep and the summary's drill-down: one person's figures and their latest visits up to the
+    period's end. The person is re-checked against the caller's scope (buttons can be forged)."""
+    _require_team_view(caller)
+    person = await _person_in_scope(session, caller, rep_id)
+    figures = await _summary(session, Scope(rep_id=person.id, name=person.name), period, zone, today)
+    _start, end = period.bounds(zone)
+    rows = await session.execute(
+        select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .where(Visit.rep_id == person.id, Visit.visited_at < end)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(LATEST_VISITS))
+    visits = tuple(RecentVisit(at, customer, kind, _first_line(notes or ""), far)
+                   for at, customer, kind, notes, far in rows)
+    return RepFigures(person, replace(figures, scope=person.name), visits)

@@ -1,0 +1,34 @@
+"""``month_end``: last month's figures to the director and each manager (regulations part 2, item 8).
+
+Totals and one line per rep — visits, coverage, orders, collections, overdue,
+report rate — each recipient in their own scope, through the same summary
+service and text as ``/summary``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.i18n import Translator
+from bot.services.periods import parse_period
+from bot.services.summaries import summary
+from bot.views import summaries as views
+from jobs.context import JobContext
+from jobs.people import recipients
+from models import Role
+
+
+async def month_end(ctx: JobContext) -> None:
+    last_month = ctx.today.replace(day=1) - timedelta(days=1)
+    period = parse_period(f"{last_month:%Y-%m}", ctx.today)
+    for person in await recipients(ctx.session, Role.DIRECTOR, Role.MANAGER):
+        if person.role == Role.MANAGER and person.team_id is None:
+            continue
+        figures = await summary(ctx.session, person.as_caller(), period, ctx.zone, ctx.today)
+        t = Translator(person.language)
+        lines = [views.title(t, figures), "", *views.figures_html(t, figures), ""]
+        lines += [views.rep_line(t, line, ctx.zone, ctx.today, person.role == Role.DIRECTOR)
+                  for line in figures.reps]
+        await ctx.push(person.id, period.label, "\n".join(lines))
+
+
