@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.services.outbox import enqueue
-from jobs.outbox import split_text
+from jobs.outbox import OutboxSender, split_text
 from models import Outbox, Role, User
 from tests import factories
 from tests.harness import Harness
@@ -96,24 +96,40 @@ async def test_server_errors_are_retried_later(harness: Harness) -> None:
     assert len(harness.api.chat(2001)) == 1
 
 
-async def test_many_pushes_under_the_rate_limit_none_lost_none_doubled(harness: Harness) -> None:
+async def test_500_pushes_under_the_rate_limit_none_lost_none_doubled(harness: Harness) -> None:
+    """Issue 4's bar: 500 reps, a fake Bot API answering 429 past 30/s, one rep who blocked the bot."""
     now = harness.clock.now()
     async with harness.db.transaction() as session:
-        reps = [factories.user(session, 30_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(120)]
+        reps = [factories.user(session, 30_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(500)]
     for rep in reps:
         harness.api.add_user(rep.telegram_id, rep.name)
         await queue(harness.db, harness, rep, f"push-{rep.telegram_id}", f"Plan for {rep.name}")
+    harness.api.block(reps[7].telegram_id)
     result = await harness.deliver_pushes()
-    assert result.sent == 120 and result.dropped == 0
+    assert result.sent == 499 and result.dropped == 1 and result.retried == 0
     for rep in reps:
-        assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == [f"Plan for {rep.name}"]
+        expected = [] if rep is reps[7] else [f"Plan for {rep.name}"]
+        assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == expected
     async with harness.db.reading() as session:
         unsent = await session.scalar(
-            select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None)))
+            select(func.count()).select_from(Outbox)
+            .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None)))
     assert unsent == 0
-    # Bursts past 30/s get 429s from the fake; they were retried, none was lost or doubled.
+    # Bursts past 30/s got 429s from the fake; they were retried, none was lost or doubled.
     delivered = [c for c in harness.api.calls if c.method == "sendMessage" and c.ok]
-    assert len(delivered) == 120
+    assert len(delivered) == 499
+
+
+async def test_restart_between_queueing_and_sending_loses_and_doubles_nothing(harness: Harness) -> None:
+    """Everything the sender knows is in the outbox table: a new process's sender picks up there."""
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    await queue(harness.db, harness, people.rep, "before-restart", "Queued before the restart")
+    after_restart = OutboxSender(harness.db, harness.clock)
+    assert (await after_restart.drain(harness.app.bot)).sent == 1
+    assert (await after_restart.drain(harness.app.bot)).sent == 0
+    assert (await harness.deliver_pushes()).sent == 0
+    assert [m.plain_text() for m in harness.api.chat(2001)] == ["Queued before the restart"]
 
 
 def test_split_text_keeps_every_character() -> None:
