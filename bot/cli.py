@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     receivables = import_kinds.add_parser(
         "receivables", help="open invoices: header invoice_no,customer_code,amount,issued_on,due_on")
     receivables.add_argument("file", type=Path)
+
+    export = commands.add_parser("export", help="write a period's Excel workbook, every team")
+    export.add_argument("--period", default="month",
+                        help="today, yesterday, week, month (default), 2026-11 or 2026-11-01..2026-11-15")
+    export.add_argument("-o", "--output", type=Path,
+                        help="the .xlsx file to write (default: fieldbot-PERIOD.xlsx here)")
+    export.add_argument("--language", choices=("en", "zh"), default="en", help="language of the headers")
     return parser
 
 
@@ -92,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_one_job(settings, args.name, args.at))
         if args.command == "admin":
             return asyncio.run(add_admin(settings, args.telegram_id, args.name))
+        if args.command == "export":
+            return asyncio.run(export_to_file(settings, args.period, args.output, args.language))
         try:
             table = read_table(args.file.read_bytes(), args.file.name)
         except (OSError, TableError) as error:
@@ -154,6 +163,36 @@ async def import_file(settings: Settings, kind: str, table: Table) -> int:
         return 0 if report.ok else 1
     finally:
         await db.dispose()
+
+
+async def export_to_file(settings: Settings, period_text: str, output: Path | None, language: str) -> int:
+    """Write the period's workbook with every team in it (no caller: the operator's full scope)."""
+    from bot.services import exports
+    from bot.services.periods import parse_period
+
+    today = Clock(settings.timezone).today()
+    try:
+        period = parse_period(period_text, today)
+    except ServiceError as error:
+        print(f"fieldbot: {error}", file=sys.stderr)
+        return 2
+    db = Database(settings.database_url)
+    try:
+        async with db.reading() as session:
+            book = await exports.build_workbook(session, None, period, settings.timezone, today,
+                                                language=language)
+    finally:
+        await db.dispose()
+    path = output or Path(exports.file_name(period))
+    try:
+        path.write_bytes(book.content)
+    except OSError as error:
+        print(f"fieldbot: cannot write {path}: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}: {period.label}, {book.scope}, times in {settings.timezone.key}")
+    for sheet, count in book.rows.items():
+        print(f"  {sheet}: {count} rows")
+    return 0
 
 
 async def list_jobs(settings: Settings) -> int:

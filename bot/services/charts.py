@@ -1,0 +1,287 @@
+"""The /chart picture: a period's daily visits and collections, and each rep's share.
+
+Top panel: visits per local day (bars) and money collected per day (line, right axis).
+Bottom panel: per rep, visits (left bars, left axis) and money collected (right bars,
+right axis); the :data:`TOP_REPS` busiest when there are more. Same scope and money rules
+as the export (:mod:`bot.services.exports`): the work of the people in scope, and
+collections that stay collected — neither a reversal nor reversed. Active reps of the
+scope who did nothing are shown with empty bars.
+
+The figures are gathered in SQL (grouped by local day and by rep), then drawn with
+matplotlib's object API (a ``Figure`` of its own, no pyplot and no global state) in a
+worker thread, so drawing never blocks the event loop and two charts can be drawn at
+once. Names are drawn in a CJK font when one is installed (see :func:`cjk_font_name`):
+Chinese names must never become empty boxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from itertools import pairwise
+from zoneinfo import ZoneInfo
+
+from matplotlib import font_manager
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+from sqlalchemy import ColumnElement, Date, String, case, func, literal, select, true, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.i18n import N_, Translator
+from bot.services.access import Caller
+from bot.services.exports import Scope, scope_label, scope_of
+from bot.services.periods import Period
+from models import Collection, Money, Role, User, Visit
+
+log = logging.getLogger(__name__)
+
+#: Preferred CJK fonts, best first (the README names the Debian package fonts-wqy-microhei).
+CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei", "PingFang SC",
+             "Microsoft YaHei")
+TOP_REPS = 20
+ZERO = Decimal("0.00")
+VISIT_COLOUR, MONEY_COLOUR = "#4C72B0", "#DD8452"
+MAX_DAY_LABELS = 16
+
+
+@cache
+def cjk_font_name() -> str | None:
+    """The first installed font of :data:`CJK_FONTS`, or None (logged once: Chinese will not render)."""
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    for name in CJK_FONTS:
+        if name in installed:
+            return name
+    log.warning("no CJK font installed (one of %s): Chinese names in charts will not render; "
+                "install fonts-wqy-microhei", ", ".join(CJK_FONTS))
+    return None
+
+
+def font() -> FontProperties:
+    """The CJK font first, then matplotlib's default for anything it lacks."""
+    name = cjk_font_name()
+    return FontProperties(family=[name, "DejaVu Sans"] if name else ["DejaVu Sans"])
+
+
+# -- local days in SQL -----------------------------------------------------------------------------
+
+def _offset_minutes(zone: ZoneInfo, instant: datetime) -> int:
+    offset = instant.astimezone(zone).utcoffset() or timedelta()
+    return int(offset.total_seconds() // 60)
+
+
+def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """(from this UTC instant, the zone's offset in minutes) over [start, end), to the minute."""
+    changes = [(start, _offset_minutes(zone, start))]
+    hour = timedelta(hours=1)
+    cursor = start
+    while cursor < end:
+        step = min(cursor + hour, end)
+        if _offset_minutes(zone, step) != changes[-1][1]:
+            low, high = cursor, step  # the change happens in (low, high]
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if _offset_minutes(zone, middle) == changes[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            changes.append((high, _offset_minutes(zone, high)))
+        cursor = step
+    return changes
+
+
+def local_day(session: AsyncSession, column: ColumnElement[datetime], zone: ZoneInfo, start: datetime,
+              end: datetime) -> ColumnElement[date]:
+    """SQL: the company-zone date of a stored UTC instant in [start, end).
+
+    PostgreSQL converts with the zone itself. SQLite (naive UTC text) shifts by the zone's
+    offset, one branch per daylight-saving change within the period (none for most of Asia).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return type_coerce(func.date(func.timezone(literal(zone.key, String()), column)), Date())
+    changes = offset_changes(zone, start, end)
+
+    def shifted(minutes: int) -> ColumnElement[str]:
+        return func.date(column, f"{minutes:+d} minutes")
+
+    if len(changes) == 1:
+        return type_coerce(shifted(changes[0][1]), Date())
+    branches = [(column < until, shifted(minutes))
+                for (_since, minutes), (until, _next) in pairwise(changes)]
+    return type_coerce(case(*branches, else_=shifted(changes[-1][1])), Date())
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+# -- the figures -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RepFigures:
+    name: str
+    visits: int
+    collected: Decimal
+
+
+@dataclass(frozen=True)
+class ChartData:
+    title: str  # plain text: the period and the scope
+    days: list[date]
+    visits: list[int]
+    collected: list[Decimal]
+    reps: list[RepFigures]  # the top ones, busiest first
+    reps_in_scope: int
+
+    @property
+    def total_visits(self) -> int:
+        return sum(self.visits)
+
+    @property
+    def total_collected(self) -> Decimal:
+        return sum(self.collected, ZERO)
+
+
+def _kept() -> ColumnElement[bool]:
+    """A collection that stays collected: not a reversal, not reversed."""
+    reversal = aliased(Collection)
+    return Collection.reverses_id.is_(None) & ~select(reversal.id).where(
+        reversal.reverses_id == Collection.id).exists()
+
+
+async def chart_data(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
+                     today: date, t: Translator) -> ChartData:
+    scope = scope_of(caller)
+    start, end = period.bounds(zone)
+    days = period.dates(today)
+    visits_by_day = await _per_day(session, scope, zone, start, end, Visit.visited_at, None)
+    money_by_day = await _per_day(session, scope, zone, start, end, Collection.received_at, Collection.amount)
+    reps = await _per_rep(session, scope, start, end)
+    title = f"{html.unescape(period.title(t))} · {await scope_label(session, scope, t)}"
+    return ChartData(title, days, [int(visits_by_day.get(day, 0)) for day in days],
+                     [Decimal(money_by_day.get(day, ZERO)) for day in days],
+                     reps[:TOP_REPS], len(reps))
+
+
+async def _per_day(session: AsyncSession, scope: Scope, zone: ZoneInfo, start: datetime, end: datetime,
+                   at: ColumnElement[datetime], amount: ColumnElement[Decimal] | None
+                   ) -> dict[date, int | Decimal]:
+    """Visits counted (``amount`` None) or collections summed, per local day, in one query."""
+    rep_id = Visit.rep_id if amount is None else Collection.rep_id
+    rows = (select(local_day(session, at, zone, start, end).label("day"),
+                   (amount if amount is not None else literal(1)).label("value"))
+            .where(scope.people(rep_id), at >= start, at < end, _kept() if amount is not None else true())
+            .subquery("dated"))
+    total = (func.count() if amount is None else type_coerce(func.sum(rows.c.value), Money()))
+    result = await session.execute(select(rows.c.day, total).group_by(rows.c.day))
+    return {_as_date(day): value for day, value in result}
+
+
+async def _per_rep(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[RepFigures]:
+    """Each rep of the scope (and anyone else with activity in it), busiest first."""
+    visits: dict[int, int] = {rep_id: count for rep_id, count in await session.execute(
+        select(Visit.rep_id, func.count())
+        .where(scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .group_by(Visit.rep_id))}
+    collected: dict[int, Decimal] = {rep_id: total for rep_id, total in await session.execute(
+        select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
+        .where(scope.people(Collection.rep_id), Collection.received_at >= start,
+               Collection.received_at < end, _kept())
+        .group_by(Collection.rep_id))}
+    people = await session.execute(
+        select(User.id, User.name).where(
+            User.id.in_(set(visits) | set(collected))
+            | ((User.role == Role.REP) & User.active & scope.people(User.id))))
+    reps = [RepFigures(name, visits.get(rep_id, 0), collected.get(rep_id) or ZERO) for rep_id, name in people]
+    return sorted(reps, key=lambda rep: (-rep.visits, -rep.collected, rep.name))
+
+
+# -- drawing ---------------------------------------------------------------------------------------
+
+def _money(value: float, _position: object = None) -> str:
+    return f"{value:,.0f}"
+
+
+def render(data: ChartData, language: str) -> bytes:
+    """The PNG (CPU-bound: call it in a thread, see :func:`build_chart`)."""
+    t = Translator(language)
+    cjk = font()
+    figure = Figure(figsize=(11, 8.5), dpi=100, layout="constrained")
+    top, bottom = figure.subplots(2, 1, height_ratios=(1, 1.15))
+    figure.suptitle(data.title, fontproperties=cjk, fontsize=14)
+    _daily_panel(top, data, t, cjk)
+    _reps_panel(bottom, data, t, cjk)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
+    positions = list(range(len(data.days)))
+    bars = axes.bar(positions, data.visits, color=VISIT_COLOUR, label=t.gettext(N_("Visits")))
+    money = axes.twinx()
+    (line,) = money.plot(positions, [float(amount) for amount in data.collected], color=MONEY_COLOUR,
+                         marker="o", markersize=3, label=t.gettext(N_("Collected")))
+    step = max(1, -(-len(data.days) // MAX_DAY_LABELS))
+    axes.set_xticks(positions[::step], [f"{day:%m-%d}" for day in data.days[::step]])
+    axes.set_title(t.gettext(N_("Per day")), fontproperties=cjk, loc="left")
+    axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
+    money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    money.yaxis.set_major_formatter(FuncFormatter(_money))
+    axes.set_ylim(bottom=0)
+    money.set_ylim(bottom=0)
+    axes.legend(handles=[bars, line], prop=cjk, loc="upper left")
+
+
+def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
+    title = t.gettext(N_("Per rep"))
+    if data.reps_in_scope > len(data.reps):
+        title = t.gettext(N_("Per rep: the {shown} busiest of {total}")).format(
+            shown=len(data.reps), total=data.reps_in_scope)
+    axes.set_title(title, fontproperties=cjk, loc="left")
+    if not data.reps:
+        axes.text(0.5, 0.5, t.gettext(N_("Nobody to show in this scope.")), ha="center", va="center",
+                  transform=axes.transAxes, fontproperties=cjk)
+        axes.set_axis_off()
+        return
+    positions = list(range(len(data.reps)))
+    width = 0.4
+    bars = axes.bar([p - width / 2 for p in positions], [rep.visits for rep in data.reps], width,
+                    color=VISIT_COLOUR, label=t.gettext(N_("Visits")))
+    money = axes.twinx()
+    money_bars = money.bar([p + width / 2 for p in positions], [float(rep.collected) for rep in data.reps],
+                           width, color=MONEY_COLOUR, label=t.gettext(N_("Collected")))
+    axes.set_xticks(positions, [rep.name for rep in data.reps], rotation=30, ha="right")
+    for label in axes.get_xticklabels():
+        label.set_fontproperties(cjk)
+    axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
+    money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    money.yaxis.set_major_formatter(FuncFormatter(_money))
+    axes.legend(handles=[bars, money_bars], prop=cjk, loc="upper right")
+
+
+# -- the service -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Chart:
+    png: bytes
+    data: ChartData
+
+
+async def build_chart(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
+                      today: date) -> Chart:
+    """Gather the figures in ``session``, then draw them in a worker thread."""
+    language = caller.language if caller else "en"
+    data = await chart_data(session, caller, period, zone, today, Translator(language))
+    return Chart(await asyncio.to_thread(render, data, language), data)
+

@@ -1,0 +1,600 @@
+"""The Excel export (/export, ``fieldbot export``): a period's work in one workbook.
+
+Sheets, always in this order and with these (untranslated) names: Summary, Visits,
+Orders, Collections, Receivables, Reports. Headers are in the caller's language.
+
+Rules decided here (the issue left them open):
+
+* **Scope** (as /summary): a manager gets their team, the director, admins and finance
+  everyone, the command line (``caller=None``) everything. Activity — visits, orders,
+  collections, daily reports — belongs to the rep who did it, so a team's sheets hold its
+  people's work (and the Team column is the rep's team). Receivables follow the customers'
+  scope (:func:`bot.services.customers.in_scope`), as /customers and /overdue do.
+* **Period.** Visits and collections belong to the local day they happened, orders to
+  their issue date, reports to their day. Receivables are not a period figure: the sheet
+  lists every receivable still open *today*, with its aging on ``today``.
+* **Collections** lists every row of the period, reversals included (negative, with the
+  number of the collection they reverse), so the sheet sums to the net. The Summary counts
+  the money that stays collected — neither a reversal nor reversed — as the daily report
+  does, and how much of it reps still hold (:func:`bot.services.collections.held`).
+* **Times.** Excel has no time zones: instants are written as naive local times of the
+  company's zone, and each such header names the zone.
+* **Formula injection.** A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+  carriage return is written as a string with Excel's *quote prefix* — exactly what Excel
+  stores when someone types a leading apostrophe: the text is kept as it was, displayed
+  as text, and stays text even when the cell is edited. It is never a formula.
+* **Totals.** The Summary is the sum of the rows written below it, accumulated while they
+  are written: one pass over the data, and the Summary always agrees with the sheets.
+* **Memory and the event loop.** Each sheet is one streamed query (``yield_per``); batches
+  of rows go to one writer thread that owns the write-only openpyxl workbook, so a year of
+  data is never in memory at once and the CPU work never blocks the bot's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import enum
+import io
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import Boolean, ColumnElement, Row, Select, false, select, true, type_coerce
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.i18n import N_, Translator
+from bot.services.access import Caller, Permission, require
+from bot.services.aging import BUCKET_LABELS, bucket_of
+from bot.services.collections import held
+from bot.services.customers import in_scope
+from bot.services.ledger import allocated_per_receivable, open_amount, open_of_receivable
+from bot.services.periods import Period, parse_period
+from bot.services.reports import KIND_LABELS, METHOD_LABELS
+from models import (
+    Collection,
+    Customer,
+    DailyReport,
+    PaymentMethod,
+    Receivable,
+    ReceivableSource,
+    Role,
+    Team,
+    User,
+    Visit,
+)
+
+SHEETS = ("Summary", "Visits", "Orders", "Collections", "Receivables", "Reports")
+MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+#: Text an Excel-like program could read as the start of a formula (or of a DDE payload).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Excel's limit on the characters in one cell.
+MAX_CELL_TEXT = 32_767
+#: Rows fetched per round trip, and batches waiting for the writer thread at most.
+BATCH_ROWS = 2_000
+QUEUED_BATCHES = 4
+ZERO = Decimal("0.00")
+OVERDUE_BUCKETS = ("1-30", "31-60", "61-90", "90+")
+
+
+class Kind(enum.Enum):
+    TEXT = "text"
+    INT = "int"
+    MONEY = "money"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # a msgid; ``{zone}`` is filled with the company's zone
+    kind: Kind
+    width: float
+
+
+VISIT_COLUMNS = (
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Grade"), Kind.TEXT, 7),
+    Column(N_("Kind"), Kind.TEXT, 14), Column(N_("Distance (m)"), Kind.INT, 12),
+    Column(N_("Far away"), Kind.BOOL, 10), Column(N_("Next follow-up"), Kind.DATE, 14),
+    Column(N_("Notes"), Kind.TEXT, 50),
+)
+ORDER_COLUMNS = (
+    Column(N_("Issued"), Kind.DATE, 12), Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Amount"), Kind.MONEY, 14), Column(N_("Due"), Kind.DATE, 12),
+    Column(N_("Open now"), Kind.MONEY, 14), Column(N_("Over credit limit"), Kind.BOOL, 12),
+)
+COLLECTION_COLUMNS = (
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17), Column(N_("Collection no."), Kind.INT, 12),
+    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Method"), Kind.TEXT, 10), Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Receipt no."), Kind.TEXT, 14), Column(N_("Handed in at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Held by rep"), Kind.BOOL, 11), Column(N_("Reverses no."), Kind.INT, 12),
+    Column(N_("Reversed"), Kind.BOOL, 10), Column(N_("Reason"), Kind.TEXT, 30),
+)
+RECEIVABLE_COLUMNS = (
+    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Invoice"), Kind.TEXT, 16), Column(N_("Issued"), Kind.DATE, 12),
+    Column(N_("Due"), Kind.DATE, 12), Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Open"), Kind.MONEY, 14), Column(N_("Days overdue"), Kind.INT, 12),
+    Column(N_("Aging"), Kind.TEXT, 14), Column(N_("Follow-up level"), Kind.INT, 14),
+    Column(N_("Disputed"), Kind.BOOL, 10), Column(N_("Promised on"), Kind.DATE, 13),
+    Column(N_("Promised amount"), Kind.MONEY, 15),
+)
+REPORT_COLUMNS = (
+    Column(N_("Day"), Kind.DATE, 12), Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Submitted at ({zone})"), Kind.DATETIME, 17), Column(N_("Late"), Kind.BOOL, 8),
+    Column(N_("Problems met"), Kind.TEXT, 40), Column(N_("Market information"), Kind.TEXT, 40),
+    Column(N_("Plan for tomorrow"), Kind.TEXT, 40),
+)
+SUMMARY_COLUMNS = (Column(N_("Figure"), Kind.TEXT, 44), Column(N_("Value"), Kind.TEXT, 26))
+
+
+# -- who sees what ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a caller may export: work by the people in scope, receivables of the customers."""
+
+    customers: ColumnElement[bool]
+    team_id: int | None  # None: every team
+    nobody: bool = False  # a manager without a team
+
+    def people(self, column: ColumnElement[int] | ColumnElement[int | None]) -> ColumnElement[bool]:
+        """Rows done by someone in scope (``column``: the rep's user id)."""
+        if self.nobody:
+            return false()
+        if self.team_id is None:
+            return true()
+        member = aliased(User)
+        return column.in_(select(member.id).where(member.team_id == self.team_id))
+
+
+def scope_of(caller: Caller | None) -> Scope:
+    """Everything for the command line (``None``); otherwise what the caller's role allows."""
+    if caller is None:
+        return Scope(true(), None)
+    require(caller, Permission.EXPORT)
+    if caller.role == Role.MANAGER:
+        return Scope(in_scope(caller), caller.team_id, nobody=caller.team_id is None)
+    return Scope(in_scope(caller), None)
+
+
+def requested_period(caller: Caller, text: str | None, today: date) -> Period:
+    """The period a caller asks to export or chart (default today); refused without the permission."""
+    require(caller, Permission.EXPORT)
+    return parse_period(text, today)
+
+
+async def scope_label(session: AsyncSession, scope: Scope, t: Translator) -> str:
+    """"All teams", "Team North" or "No team": plain text, not HTML."""
+    if scope.nobody:
+        return t.gettext(N_("No team"))
+    if scope.team_id is None:
+        return t.gettext(N_("All teams"))
+    name = await session.scalar(select(Team.name).where(Team.id == scope.team_id))
+    return t.gettext(N_("Team {team}")).format(team=name or "?")
+
+
+# -- the summary, accumulated while rows are written ----------------------------------------------
+
+@dataclass
+class Totals:
+    visits: int = 0
+    customers_visited: set[int] = field(default_factory=set)
+    orders: int = 0
+    ordered: Decimal = ZERO
+    collected: dict[PaymentMethod, Decimal] = field(
+        default_factory=lambda: dict.fromkeys(PaymentMethod, ZERO))
+    held: Decimal = ZERO
+    open_invoices: int = 0
+    open: Decimal = ZERO
+    overdue_invoices: int = 0
+    overdue: Decimal = ZERO
+    aging: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(OVERDUE_BUCKETS, ZERO))
+    reports: int = 0
+    late_reports: int = 0
+
+
+# -- the sheets: one streamed query each, and how a row becomes cells -----------------------------
+
+Shape = Callable[[Row[Any]], Sequence[object]]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    columns: tuple[Column, ...]
+    query: Select[Any]
+    #: Row → cell values in column order; runs in the writer thread and adds to the totals.
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    scope: Scope
+    period: Period
+    zone: ZoneInfo
+    today: date
+    t: Translator
+    totals: Totals
+
+    def local(self, instant: datetime | None) -> datetime | None:
+        """A UTC instant as the company's wall-clock time, naive (Excel has no time zones)."""
+        return None if instant is None else instant.astimezone(self.zone).replace(tzinfo=None)
+
+
+def visits_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, Customer.grade,
+                    Visit.kind, Visit.distance_m, Visit.far_away, Visit.next_follow_up, Visit.notes,
+                    Visit.customer_id)
+             .join(Customer, Customer.id == Visit.customer_id).join(User, User.id == Visit.rep_id)
+             .outerjoin(Team, Team.id == User.team_id)
+             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+             .order_by(Visit.visited_at, Visit.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, rep, team, code, customer, grade, kind, distance, far, follow_up, notes, customer_id = row
+        c.totals.visits += 1
+        c.totals.customers_visited.add(customer_id)
+        return (c.local(at), rep, team, code, customer, grade, c.t.gettext(KIND_LABELS[kind]), distance,
+                far, follow_up, notes)
+
+    return Sheet("Visits", VISIT_COLUMNS, query, shape)
+
+
+def orders_sheet(c: ExportContext) -> Sheet:
+    rep = aliased(User)
+    query = (select(Receivable.issued_on, Receivable.invoice_no, Customer.code, Customer.name, rep.name,
+                    Team.name, Receivable.amount, Receivable.due_on, open_of_receivable(),
+                    Receivable.over_limit)
+             .join(Customer, Customer.id == Receivable.customer_id)
+             .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == rep.team_id)
+             .where(c.scope.people(Receivable.rep_id), Receivable.source == ReceivableSource.ORDER,
+                    Receivable.issued_on >= c.period.start, Receivable.issued_on <= c.period.end)
+             .order_by(Receivable.issued_on, Receivable.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        c.totals.orders += 1
+        c.totals.ordered += row[6]
+        return tuple(row)
+
+    return Sheet("Orders", ORDER_COLUMNS, query, shape)
+
+
+def collections_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    reversal = aliased(Collection)
+    query = (select(Collection.received_at, Collection.id, User.name, Team.name, Customer.code,
+                    Customer.name, Collection.method, Collection.amount, Collection.receipt_no,
+                    Collection.handed_in_at, type_coerce(held(), Boolean()), Collection.reverses_id,
+                    reversal.id.is_not(None), Collection.reason)
+             .join(Customer, Customer.id == Collection.customer_id).join(User, User.id == Collection.rep_id)
+             .outerjoin(Team, Team.id == User.team_id)
+             .outerjoin(reversal, reversal.reverses_id == Collection.id)
+             .where(c.scope.people(Collection.rep_id), Collection.received_at >= start,
+                    Collection.received_at < end)
+             .order_by(Collection.received_at, Collection.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (at, number, rep, team, code, customer, method, amount, receipt, handed_in, is_held, reverses,
+         was_reversed, reason) = row
+        if reverses is None and not was_reversed:
+            c.totals.collected[method] += amount
+        if is_held:
+            c.totals.held += amount
+        return (c.local(at), number, rep, team, code, customer, c.t.gettext(METHOD_LABELS[method]), amount,
+                receipt, c.local(handed_in), bool(is_held), reverses, bool(was_reversed), reason)
+
+    return Sheet("Collections", COLLECTION_COLUMNS, query, shape)
+
+
+def receivables_sheet(c: ExportContext) -> Sheet:
+    rep = aliased(User)
+    allocated = allocated_per_receivable()
+    remaining = open_amount(allocated)
+    query = (select(Customer.code, Customer.name, rep.name, Team.name, Receivable.invoice_no,
+                    Receivable.issued_on, Receivable.due_on, Receivable.amount, remaining,
+                    bucket_of(c.today), Receivable.followup_level, Receivable.disputed,
+                    Receivable.promise_date, Receivable.promise_amount)
+             .join(Customer, Customer.id == Receivable.customer_id)
+             .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == Customer.team_id)
+             .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
+             .where(c.scope.customers, remaining > 0)
+             .order_by(Receivable.due_on, Receivable.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (code, customer, rep_name, team, invoice, issued, due, amount, open_, bucket, level, disputed,
+         promised_on, promised) = row
+        days_overdue = max(0, (c.today - due).days)
+        c.totals.open_invoices += 1
+        c.totals.open += open_
+        if days_overdue:
+            c.totals.overdue_invoices += 1
+            c.totals.overdue += open_
+            c.totals.aging[bucket] += open_
+        return (code, customer, rep_name, team, invoice, issued, due, amount, open_, days_overdue,
+                c.t.gettext(BUCKET_LABELS[bucket]), level, disputed, promised_on, promised)
+
+    return Sheet("Receivables", RECEIVABLE_COLUMNS, query, shape)
+
+
+def reports_sheet(c: ExportContext) -> Sheet:
+    query = (select(DailyReport.day, User.name, Team.name, DailyReport.submitted_at, DailyReport.late,
+                    DailyReport.problems, DailyReport.market_info, DailyReport.plan_tomorrow)
+             .join(User, User.id == DailyReport.rep_id).outerjoin(Team, Team.id == User.team_id)
+             .where(c.scope.people(DailyReport.rep_id), DailyReport.day >= c.period.start,
+                    DailyReport.day <= c.period.end)
+             .order_by(DailyReport.day, User.name, DailyReport.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        day, rep, team, submitted_at, late, problems, market, plan = row
+        c.totals.reports += 1
+        c.totals.late_reports += bool(late)
+        return (day, rep, team, c.local(submitted_at), late, problems, market, plan)
+
+    return Sheet("Reports", REPORT_COLUMNS, query, shape)
+
+
+SHEET_BUILDERS = (visits_sheet, orders_sheet, collections_sheet, receivables_sheet, reports_sheet)
+
+
+def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]:
+    """(figure, kind, value) lines of the Summary sheet, translated, from the other sheets' totals."""
+    t, totals = c.t.gettext, c.totals
+    methods = ((N_("Collected in cash"), PaymentMethod.CASH),
+               (N_("Collected by transfer"), PaymentMethod.TRANSFER),
+               (N_("Collected by cheque"), PaymentMethod.CHEQUE))
+    return [
+        (t(N_("Period")), Kind.TEXT, c.period.label),
+        (t(N_("From")), Kind.DATE, c.period.start),
+        (t(N_("To")), Kind.DATE, c.period.end),
+        (t(N_("Scope")), Kind.TEXT, scope),
+        (t(N_("Time zone of all times")), Kind.TEXT, c.zone.key),
+        (t(N_("Visits")), Kind.INT, totals.visits),
+        (t(N_("Customers visited")), Kind.INT, len(totals.customers_visited)),
+        (t(N_("Orders")), Kind.INT, totals.orders),
+        (t(N_("Orders amount")), Kind.MONEY, totals.ordered),
+        *((t(label), Kind.MONEY, totals.collected[method]) for label, method in methods),
+        (t(N_("Collected in total (reversals left out)")), Kind.MONEY, sum(totals.collected.values(), ZERO)),
+        (t(N_("Of which still held by reps")), Kind.MONEY, totals.held),
+        (t(N_("Receivables as of")), Kind.DATE, c.today),
+        (t(N_("Open invoices")), Kind.INT, totals.open_invoices),
+        (t(N_("Open receivables")), Kind.MONEY, totals.open),
+        (t(N_("Overdue invoices")), Kind.INT, totals.overdue_invoices),
+        (t(N_("Overdue receivables")), Kind.MONEY, totals.overdue),
+        *((t(N_("Overdue {days}")).format(days=t(BUCKET_LABELS[bucket])), Kind.MONEY, totals.aging[bucket])
+          for bucket in OVERDUE_BUCKETS),
+        (t(N_("Daily reports submitted")), Kind.INT, totals.reports),
+        (t(N_("Daily reports late")), Kind.INT, totals.late_reports),
+    ]
+
+
+# -- cells ----------------------------------------------------------------------------------------
+
+def clean_text(value: str) -> str:
+    """Text Excel accepts: no XML-illegal control characters, at most 32,767 characters.
+
+    Line ends become ``\n`` (XML would turn a lone carriage return into one anyway).
+    """
+    text = ILLEGAL_CHARACTERS_RE.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    return text if len(text) <= MAX_CELL_TEXT else text[:MAX_CELL_TEXT - 1] + "…"
+
+
+def text_cell(sheet: WriteOnlyWorksheet, value: object) -> object:
+    """A text cell that can never become a formula (see the module doc); empty text, no cell."""
+    text = clean_text(str(value))
+    if not text:
+        return None
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
+    cell.quotePrefix = True
+    return cell
+
+
+def typed_cell(sheet: WriteOnlyWorksheet, kind: Kind, value: object) -> object:
+    if value is None:
+        return None
+    if kind is Kind.TEXT:
+        return text_cell(sheet, value)
+    if kind in (Kind.INT, Kind.BOOL):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = {Kind.MONEY: MONEY_FORMAT, Kind.DATE: DATE_FORMAT,
+                          Kind.DATETIME: DATETIME_FORMAT}[kind]
+    return cell
+
+
+class SheetWriter:
+    """One write-only sheet: widths, bold frozen header and filter; typed rows."""
+
+    def __init__(self, book: Workbook, title: str, columns: Sequence[Column], t: Translator, zone: ZoneInfo,
+                 *, filtered: bool = True) -> None:
+        self.sheet: WriteOnlyWorksheet = book.create_sheet(title)
+        self.columns = columns
+        self.filtered = filtered
+        self.rows = 0
+        for number, column in enumerate(columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(number)].width = column.width
+        self.sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        headers = []
+        for column in columns:
+            cell = WriteOnlyCell(self.sheet, value=clean_text(t.gettext(column.header).format(zone=zone.key)))
+            cell.font = bold
+            headers.append(cell)
+        self.sheet.append(headers)
+
+    def append(self, values: Sequence[object]) -> None:
+        self.sheet.append([typed_cell(self.sheet, column.kind, value)
+                           for column, value in zip(self.columns, values, strict=True)])
+        self.rows += 1
+
+    def append_typed(self, values: Sequence[tuple[Kind, object]]) -> None:
+        self.sheet.append([typed_cell(self.sheet, kind, value) for kind, value in values])
+        self.rows += 1
+
+    def finish(self) -> None:
+        if self.filtered:
+            self.sheet.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.rows + 1}"
+
+
+# -- the writer thread ----------------------------------------------------------------------------
+
+_DONE, _ABORT = object(), object()
+
+
+class ExportAbandoned(Exception):
+    """The producer gave up (its query failed or it was cancelled): nothing to save."""
+
+
+class WorkbookWriter:
+    """Owns the openpyxl workbook in one dedicated thread; the event loop hands it batches.
+
+    At most ``QUEUED_BATCHES`` batches wait at a time (the producer awaits a free slot),
+    so memory stays bounded however long the period is. No executor thread ever blocks.
+    """
+
+    def __init__(self, context: ExportContext, sheets: Sequence[Sheet], scope: str) -> None:
+        self.context, self.sheets, self.scope = context, sheets, scope
+        self.rows: dict[str, int] = {}
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = asyncio.Semaphore(QUEUED_BATCHES)
+        self._loop = asyncio.get_running_loop()
+        self._result: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        self._closed = False  # the writer thread has read _DONE or _ABORT
+        self._book: Workbook | None = None
+        threading.Thread(target=self._run, name="fieldbot-export", daemon=True).start()
+
+    @property
+    def failed(self) -> bool:
+        """The writer stopped early (an error): stop feeding it, :meth:`finish` raises the error."""
+        return self._result.done()
+
+    async def put(self, sheet: Sheet, rows: Sequence[Row[Any]]) -> None:
+        await self._slots.acquire()
+        self._queue.put((sheet, rows))
+
+    def abort(self) -> None:
+        self._queue.put(_ABORT)
+
+    async def finish(self) -> bytes:
+        self._queue.put(_DONE)
+        return await asyncio.wrap_future(self._result)
+
+    def _next(self) -> object:
+        item = self._queue.get()
+        if item is _DONE or item is _ABORT:
+            self._closed = True
+        else:
+            self._free_slot()
+        return item
+
+    def _free_slot(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._slots.release)
+
+    def _run(self) -> None:
+        try:
+            self._result.set_result(self._write())
+        except BaseException as error:  # handed over to the awaiting coroutine
+            self._result.set_exception(error)
+            while not self._closed:  # free the producer until it notices and stops
+                self._next()
+            self._discard()
+
+    def _discard(self) -> None:
+        """Finish an abandoned workbook into nothing: openpyxl then closes and removes its temp files."""
+        if self._book is not None:
+            with contextlib.suppress(Exception):
+                self._book.save(io.BytesIO())
+
+    def _write(self) -> bytes:
+        c = self.context
+        book = self._book = Workbook(write_only=True)
+        summary = SheetWriter(book, "Summary", SUMMARY_COLUMNS, c.t, c.zone, filtered=False)
+        writers = {sheet.title: SheetWriter(book, sheet.title, sheet.columns, c.t, c.zone)
+                   for sheet in self.sheets}
+        while (item := self._next()) is not _DONE:
+            if item is _ABORT:
+                raise ExportAbandoned
+            sheet, rows = item  # type: ignore[misc]
+            writer = writers[sheet.title]
+            for row in rows:
+                writer.append(sheet.shape(row))
+        for label, kind, value in summary_rows(c, self.scope):
+            summary.append_typed([(Kind.TEXT, label), (kind, value)])
+        for writer in (summary, *writers.values()):
+            writer.finish()
+        self.rows = {title: writer.rows for title, writer in writers.items()}
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return buffer.getvalue()
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportedWorkbook:
+    content: bytes  # the .xlsx file
+    period: Period
+    scope: str
+    #: Data rows per sheet (headers not counted), Summary left out.
+    rows: dict[str, int]
+
+
+async def build_workbook(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
+                         today: date, *, language: str | None = None) -> ExportedWorkbook:
+    """The period's workbook for ``caller`` (``None``: the command line, everything).
+
+    Headers are in ``language``, else the caller's, else English. Run it in a read-only
+    session (``Database.reading``): a long export must not hold SQLite's write lock.
+    """
+    scope = scope_of(caller)
+    t = Translator(language or (caller.language if caller else "en"))
+    context = ExportContext(scope, period, zone, today, t, Totals())
+    sheets = [build(context) for build in SHEET_BUILDERS]
+    writer = WorkbookWriter(context, sheets, await scope_label(session, scope, t))
+    try:
+        for sheet in sheets:
+            result = await session.stream(sheet.query.execution_options(yield_per=BATCH_ROWS))
+            async for batch in result.partitions():
+                if writer.failed:
+                    break
+                await writer.put(sheet, batch)
+            await result.close()
+            if writer.failed:
+                break
+    except BaseException:
+        writer.abort()
+        raise
+    content = await writer.finish()
+    return ExportedWorkbook(content, period, writer.scope, writer.rows)
+
+
+def file_name(period: Period) -> str:
+    return f"fieldbot-{period.label}.xlsx"
