@@ -156,3 +156,22 @@ async def test_jobs_command_line(harness: Harness, database_url: str, monkeypatc
     assert "morning_plan" in listing and "08:30" in listing and "2026-11-23 (2 pushes)" in listing
     assert "report_reminder" in listing and "never" in listing
     assert await asyncio.to_thread(main, ["jobs", "run", "no_such_job"]) == 2
+
+
+async def test_push_buttons_open_the_flows(harness: Harness) -> None:
+    """One tap from the morning plan starts the visit; one from the reminder opens the report."""
+    now = harness.clock.now()
+    people = await factories.company(harness.db, now)
+    await factories.customer(harness.db, now, name="Never Visited Shop", rep=people.rep, code="N1")
+    li = harness.person(2001, "Li")
+    harness.api.add_user(2002, "Bob")
+    await run_job(harness.db, "morning_plan", now, ZONE)
+    await harness.deliver_pushes()
+    opened = await li.press("Log visit: Never Visited Shop")
+    assert "Never Visited Shop" in opened[-1].plain_text()
+    assert "On-site visit" in opened[-1].button_texts()
+    harness.clock.set(local(MONDAY, 18, 0))
+    await run_job(harness.db, "report_reminder", harness.clock.now(), ZONE)
+    await harness.deliver_pushes()
+    draft = await li.press("Write today's report")
+    assert any("2026-11-23" in message.plain_text() for message in draft)
