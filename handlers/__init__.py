@@ -37,6 +37,7 @@ FEATURES = (onboarding, help_and_language, people, customers, visits, orders, co
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     """Add every handler, in FEATURES order."""
+    chats.register_first(application)
     for module in FEATURES:
         module.register(application)
     chats.register(application)

@@ -7,11 +7,23 @@ people to a private chat, so confidential figures never land in a group.
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot.i18n import N_, Translator, language_for
 from bot.runtime import Context
 from handlers.base import Request, action
+
+
+async def ignore(update: Update, context: Context) -> None:
+    """Edits of old messages and channel posts: never acted on (an edit is not a new request)."""
+    raise ApplicationHandlerStop
 
 
 async def in_group(update: Update, context: Context) -> None:
@@ -35,6 +47,13 @@ async def anything_else(request: Request) -> None:
 
 
 @action()
+async def unreadable(request: Request) -> None:
+    """Stickers, voice notes, videos: the bot cannot act on them, so it says what it can read."""
+    request.reply(request.t(N_("I can't read stickers, voice or video messages. Please type it; "
+                               "/help lists what you can do.")))
+
+
+@action()
 async def nothing_to_cancel(request: Request) -> None:
     request.reply(request.t(N_("There is nothing to cancel.")))
 
@@ -45,6 +64,12 @@ async def stale_button(request: Request) -> None:
     request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
 
 
+def register_first(application: Application) -> None:  # type: ignore[type-arg]
+    """Registered before every feature, in an earlier group: what no feature may see."""
+    edits = filters.UpdateType.EDITED | filters.UpdateType.CHANNEL_POSTS
+    application.add_handler(MessageHandler(edits, ignore), group=-1)
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     groups = filters.ChatType.GROUPS | filters.ChatType.CHANNEL
     application.add_handler(MessageHandler(groups & filters.COMMAND, in_group))
@@ -52,4 +77,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("cancel", nothing_to_cancel, filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
+    media = (filters.Sticker.ALL | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO
+             | filters.ANIMATION)
+    application.add_handler(MessageHandler(private & media, unreadable))
     application.add_handler(MessageHandler(private, anything_else))
