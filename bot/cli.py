@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
+    backup_parser = db_commands.add_parser(
+        "backup", help="a consistent copy while the bot runs (SQLite online backup, or pg_dump)")
+    backup_parser.add_argument("file", type=Path, help="where to write the backup")
     revision = db_commands.add_parser(
         "revision", help="(developers) write a migration for model changes, against an upgraded database")
     revision.add_argument("-m", "--message", required=True, help="what changed, in a few words")
@@ -85,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return run(settings, args)
         logs.configure(settings.token, logging.WARNING)
+        if args.command == "db" and args.db_command == "backup":
+            return make_backup(settings, args.file)
         if args.command == "db":
             upgrade(settings.database_url)
             if args.db_command == "revision":
@@ -110,6 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 2
+
+
+def make_backup(settings: Settings, target: Path) -> int:
+    from bot.backup import BackupError, backup
+
+    try:
+        written = backup(settings.database_url, target)
+    except BackupError as error:
+        print(f"fieldbot: {error}", file=sys.stderr)
+        return 1
+    print(f"backup written to {written} ({written.stat().st_size:,} bytes)")
+    return 0
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
