@@ -54,8 +54,9 @@ async def test_backup_while_the_bot_runs_and_restore(harness: Harness, database_
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     restored_url = database_url.rsplit("/", 1)[0] + f"/{name}"
     try:
-        result = subprocess.run(["pg_restore", "--no-owner", "--dbname", libpq_url(restored_url),
-                                 str(target)], capture_output=True, text=True, check=False)
+        result = await asyncio.to_thread(
+            subprocess.run, ["pg_restore", "--no-owner", "--dbname", libpq_url(restored_url), str(target)],
+            capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
         restored = Database(restored_url)
         try:

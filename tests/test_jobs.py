@@ -175,3 +175,19 @@ async def test_push_buttons_open_the_flows(harness: Harness) -> None:
     await harness.deliver_pushes()
     draft = await li.press("Write today's report")
     assert any("2026-11-23" in message.plain_text() for message in draft)
+
+
+async def test_pushes_follow_the_telegram_language_of_imported_people(harness: Harness) -> None:
+    now = harness.clock.now()
+    people = await factories.company(harness.db, now)
+    async with harness.db.transaction() as session:
+        imported = factories.user(session, 2009, "王芳", people.rep.role, people.north, now, joined=False,
+                                  language=None)
+    wang = harness.person(2009, "芳", language_code="zh-hans")
+    await wang.send("/help")  # first contact: the bot learns the language of their phone
+    harness.api.add_user(2001, "Li")
+    harness.api.add_user(2002, "Bob")
+    await run_job(harness.db, "morning_plan", now, ZONE)
+    await harness.deliver_pushes()
+    assert "早上好，王芳" in wang.last.plain_text()
+    assert imported.language is None

@@ -95,7 +95,9 @@ async def recognise(session: AsyncSession, who: Identity, now: datetime) -> Reco
         user.blocked_at = None
     if who.username and user.username != who.username:
         user.username = who.username
-    language = user.language or language_for(who.language_code)
+    if user.language is None:  # pushes need a language: take the Telegram app's until /lang
+        user.language = language_for(who.language_code)
+    language = user.language
     return Recognised(Caller.of(user, language), user.menu_hash)
 
 
