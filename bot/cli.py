@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_one.add_argument("--at", type=datetime.fromisoformat, default=None,
                          help="run as if the clock read this local time, e.g. 2026-11-23T08:30")
 
+    demo = commands.add_parser(
+        "demo", help="play a working day with a demo company against a local Telegram stand-in")
+    from bot import demo as demo_module
+
+    demo_module.add_arguments(demo)
+
     imports = commands.add_parser("import", help="import data from CSV or XLSX")
     import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
     people = import_kinds.add_parser(
@@ -87,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "run":
             return run(settings, args)
+        if args.command == "demo":
+            from bot import demo as demo_module
+
+            return demo_module.run(args)
         logs.configure(settings.token, logging.WARNING)
         if args.command == "db" and args.db_command == "backup":
             return make_backup(settings, args.file)
