@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import console as console_cli
+from bot import demo as demo_cli
 from bot import logs
 from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, Settings
@@ -61,9 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo", help="play a working day with a demo company against a local Telegram stand-in")
-    from bot import demo as demo_module
+    demo_cli.add_arguments(demo)
 
-    demo_module.add_arguments(demo)
+    console = commands.add_parser(
+        "console", help="chat with the bot in this terminal as one of its users (writes to the database)")
+    console_cli.add_arguments(console)
 
     imports = commands.add_parser("import", help="import data from CSV or XLSX")
     import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
@@ -93,10 +97,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "run":
             return run(settings, args)
+        if args.command == "console":
+            return console_cli.run(args)
         if args.command == "demo":
-            from bot import demo as demo_module
-
-            return demo_module.run(args)
+            return demo_cli.run(args)
         logs.configure(settings.token, logging.WARNING)
         if args.command == "db" and args.db_command == "backup":
             return make_backup(settings, args.file)

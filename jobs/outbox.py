@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, true, update
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -80,8 +80,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** attempts, 600))
 
 
-async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH) -> DrainResult:
-    """Send every push that is due now; returns what happened."""
+async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH,
+                recipient_id: int | None = None) -> DrainResult:
+    """Send every push that is due now (only one person's, given ``recipient_id``)."""
     result = DrainResult()
     gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -98,6 +99,7 @@ async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH) -> 
                 .join(User, User.id == Outbox.recipient_id)
                 .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None), Outbox.not_before <= now,
                        or_(User.muted_until.is_(None), User.muted_until <= now))
+                .where(Outbox.recipient_id == recipient_id if recipient_id is not None else true())
                 .order_by(Outbox.not_before, Outbox.id).limit(batch)
             )).all()
         if not rows:

@@ -143,6 +143,10 @@ class World:
             chat["title"] = title
         return chat
 
+    def start_message_ids_after(self, chat_id: int, last_id: int) -> None:
+        """Number this chat's next messages after ``last_id`` (a new session on an old database)."""
+        self._last_message_id[chat_id] = max(self._last_message_id.get(chat_id, 0), last_id)
+
     def next_message_id(self, chat_id: int) -> int:
         """Allocate the next message id of a chat (shared by user and bot messages)."""
         with self._lock:
