@@ -20,6 +20,7 @@ from bot.services import users
 from bot.services.errors import ServiceError
 from bot.services.importing import ImportReport
 from bot.services.imports import importer
+from bot.startup import StartupError, lock_sqlite, wait_and_migrate
 from bot.tabular import Table, TableError, read_table
 
 log = logging.getLogger("fieldbot")
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default="127.0.0.1", help="address to serve the webhook on")
     run.add_argument("--port", type=int, default=8443, help="port to serve the webhook on")
     run.add_argument("--secret", help="secret token Telegram must send with each webhook call")
+    run.add_argument("--db-wait", type=float, default=300.0, metavar="SECONDS",
+                     help="how long to keep retrying an unreachable database at start (default 300)")
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -148,9 +151,15 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.require_token()
     logs.configure(settings.token)
-    log.info("applying database migrations")
-    upgrade(settings.database_url)
+    try:
+        lock = lock_sqlite(settings.database_url)
+        log.info("applying database migrations")
+        wait_and_migrate(settings.database_url, args.db_wait)
+    except StartupError as error:
+        print(f"fieldbot: {error}", file=sys.stderr)
+        return 1
     application = build_application(settings, Database(settings.database_url))
+    application.bot_data["fieldbot.sqlite_lock"] = lock  # the lock lives as long as the bot
     if args.webhook_url:
         application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook_url,
                                 secret_token=args.secret, url_path="telegram")

@@ -89,3 +89,31 @@ async def test_webhook_process(api: FakeBotApi, database_url: str, tmp_path: Pat
     finally:
         output = await stop_bot(process)
     assert TOKEN not in output
+
+
+@pytest.mark.usefixtures("db")
+async def test_second_process_on_one_sqlite_file_refuses_to_start(api: FakeBotApi, database_url: str,
+                                                                  tmp_path: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only: PostgreSQL runs a standby instead")
+    api.add_user(1001, "Ada")
+    first = await start_bot(api, database_url, tmp_path)
+    try:
+        await api.wait_for(method="getUpdates", timeout=30)
+        second = await start_bot(api, database_url, tmp_path)
+        output, _ = await asyncio.wait_for(second.communicate(), timeout=30)
+        assert second.returncode == 1
+        assert "another fieldbot is already running" in output.decode()
+    finally:
+        await stop_bot(first)
+
+
+async def test_unreachable_database_is_retried_then_reported(api: FakeBotApi, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    process = await start_bot(api, f"postgresql+asyncpg://fieldbot@127.0.0.1:{port}/nothing", tmp_path,
+                              "--db-wait", "3")
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 1
+    assert "database unreachable (attempt 1" in text and "retrying in" in text
+    assert "gave up after" in text and "Traceback" not in text

@@ -1,0 +1,70 @@
+"""Getting ready to run: wait for the database, and make sure only one bot uses an SQLite file.
+
+A database that is down at start (a server still booting, a network blip) is
+retried with backoff and a clear log line per attempt, not a traceback loop.
+SQLite is embedded: two bot processes on one file would both poll Telegram and
+both run the schedule, so a second process refuses to start.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from bot.backup import sqlite_path
+from bot.db import is_sqlite, upgrade
+
+log = logging.getLogger("fieldbot")
+
+
+class StartupError(Exception):
+    """The bot cannot start; the message says why, for the operator."""
+
+
+def wait_and_migrate(url: str, max_wait: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Apply migrations, retrying while the database is unreachable, for up to ``max_wait`` seconds."""
+    deadline = time.monotonic() + max_wait
+    delay, attempt = 1.0, 1
+    while True:
+        try:
+            upgrade(url)
+            return
+        except (OperationalError, DBAPIError, OSError) as error:
+            reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
+            if time.monotonic() + delay > deadline:
+                raise StartupError(f"the database is unreachable ({reason}); gave up after "
+                                   f"{attempt} attempts") from error
+            log.warning("database unreachable (attempt %d: %s); retrying in %.0f s", attempt, reason,
+                        delay)
+            sleep(delay)
+            delay, attempt = min(delay * 2, 30.0), attempt + 1
+
+
+def lock_sqlite(url: str) -> IO[str] | None:
+    """Hold an exclusive lock next to the SQLite file while the bot runs (None for PostgreSQL)."""
+    if not is_sqlite(url):
+        return None
+    path = sqlite_path(url)
+    lock_path = Path(f"{path}.lock")
+    handle = lock_path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StartupError(
+            f"another fieldbot is already running on {path} (pid {holder}); SQLite allows one bot "
+            f"per database file — stop it first, or use PostgreSQL for a standby") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
