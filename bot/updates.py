@@ -3,22 +3,34 @@
 python-telegram-bot's ``concurrent_updates(True)`` gives up ordering: a rep's
 second message could overtake their first. Here each chat (or, failing
 that, each user) has its own lock, so one slow rep never holds up another
-and no rep's messages are reordered.
+and no rep's messages are reordered. A chat that floods the bot is capped so it
+cannot take every slot from the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import logging
 from collections.abc import Awaitable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+log = logging.getLogger(__name__)
+
+
+#: Updates one chat may have in flight; more are a flood, dropped so other chats keep their turn.
+MAX_QUEUED_PER_CHAT = 8
+
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int = 64,
+                 max_queued_per_chat: int = MAX_QUEUED_PER_CHAT) -> None:
         super().__init__(max_concurrent_updates)
+        self.max_queued_per_chat = max_queued_per_chat
+        self.dropped = 0
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
 
@@ -36,6 +48,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         key = self._key(update)
         if key is None:
             await coroutine
+            return
+        if self._waiting.get(key, 0) >= self.max_queued_per_chat:
+            # A flood: every waiting update holds one of the shared slots, so one chat
+            # must not take them all. Log it once per burst rather than once per update.
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()
+            self.dropped += 1
+            if self._waiting[key] == self.max_queued_per_chat:
+                log.warning("chat %s is flooding: updates beyond %d in flight are dropped", key,
+                            self.max_queued_per_chat)
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1

@@ -35,3 +35,24 @@ async def test_same_chat_in_order_other_chats_concurrently() -> None:
     assert log.index("end b1") < log.index("end a1")  # chat 2 did not wait for chat 1
     assert log.index("end a1") < log.index("start a2")  # chat 1's second update waited its turn
     assert processor.busy_chats == 0  # idle chats are forgotten
+
+
+async def test_a_flooding_chat_cannot_starve_the_others() -> None:
+    processor = PerChatUpdateProcessor(max_concurrent_updates=16, max_queued_per_chat=4)
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def slow(chat: int) -> None:
+        await release.wait()
+        handled.append(chat)
+
+    async def quick(chat: int) -> None:
+        handled.append(chat)
+
+    flood = [asyncio.create_task(processor.process_update(update_from(1, n), slow(1))) for n in range(30)]
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(processor.process_update(update_from(2, 99), quick(2)), timeout=1)
+    assert handled == [2]  # the other chat got through at once
+    release.set()
+    await asyncio.gather(*flood)
+    assert handled.count(1) == 4 and processor.dropped == 26
