@@ -35,7 +35,7 @@ from telegram.ext import (
 
 from bot.devserver import EntityParseError, FakeBotApi, parse_html
 
-TOKEN = "123456789:TEST-token-for-the-fake-server"
+TOKEN = "4242:test-token-for-the-fake-server"
 ANN = 42
 # PTB 22 warns about RetryAfter.retry_after becoming a timedelta whenever it builds one.
 PTB_RETRY_AFTER_WARNING = pytest.mark.filterwarnings("ignore:Deprecated since version v22.2")
