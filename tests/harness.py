@@ -9,46 +9,19 @@ once the bot has confirmed it to the server and its update queue is drained.
 
 from __future__ import annotations
 
-import asyncio
-from types import TracebackType
 from typing import Any
 
 from telegram import Update
 
-from bot.app import FieldbotApp, build_application
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.db import Database
-from bot.devserver import FakeBotApi, SentMessage
-from bot.runtime import runtime_of
+from bot.devserver import SentMessage
+from bot.devserver.running import RunningBot
 from bot.services import users
-from jobs.outbox import DrainResult
 
 TOKEN = "4242:fieldbot-test-token"
-SETTLE_TIMEOUT = 10.0
 
 
-class Harness:
-    def __init__(self, api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings) -> None:
-        self.api, self.db, self.clock, self.settings = api, db, clock, settings
-        self.app: FieldbotApp = build_application(settings, db, clock, background_jobs=False)
-
-    async def __aenter__(self) -> Harness:
-        await self.app.initialize()
-        if self.app.post_init:
-            await self.app.post_init(self.app)
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0, timeout=5)
-        await self.app.start()
-        return self
-
-    async def __aexit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType]) -> None:
-        assert self.app.updater is not None
-        await self.app.updater.stop()
-        await self.app.stop()
-        await self.app.shutdown()
-        if self.app.post_shutdown:
-            await self.app.post_shutdown(self.app)
+class Harness(RunningBot):
+    """The real bot against the fake Bot API, with people to act as."""
 
     def person(self, telegram_id: int, first_name: str, *, language_code: str | None = "en",
                username: str | None = None, last_name: str | None = None) -> Person:
@@ -62,17 +35,6 @@ class Harness:
         async with self.db.transaction() as session:
             await users.bootstrap_admin(session, telegram_id, name, self.clock.now())
         return person
-
-    async def deliver_pushes(self) -> DrainResult:
-        """Send what the outbox holds now (the bot also does this every few seconds)."""
-        return await runtime_of(self.app).outbox.drain(self.app.bot)
-
-    async def settle(self, update: dict[str, Any]) -> None:
-        """Wait until the bot has fetched ``update`` and finished handling everything queued."""
-        update_id = update["update_id"]
-        async with asyncio.timeout(SETTLE_TIMEOUT):
-            await self.api.wait_confirmed(update_id)
-            await self.app.update_queue.join()
 
     async def process_directly(self, update: dict[str, Any]) -> None:
         """Skip polling: hand the update straight to the Application (fast unit-style tests)."""

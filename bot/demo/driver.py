@@ -7,20 +7,17 @@ at the moment the script chooses. Everything the bot shows goes into the :class:
 
 from __future__ import annotations
 
-import asyncio
 import re
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
-from bot.app import FieldbotApp, build_application
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import Database
 from bot.demo.company import Member
 from bot.demo.transcript import Speaker, Transcript
 from bot.devserver import FakeBotApi, SentMessage
-from bot.runtime import runtime_of
+from bot.devserver.running import RunningBot
 from jobs.runner import run_job
 
 SETTLE_TIMEOUT = 20.0
@@ -30,35 +27,18 @@ class DemoError(RuntimeError):
     """The scripted day could not go on (a button missing, the bot not answering)."""
 
 
-class Driver:
+class Driver(RunningBot):
     def __init__(self, api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings,
                  transcript: Transcript, people: list[Member], language_code: str,
                  spotlight: set[int]) -> None:
-        self.api, self.db, self.clock, self.transcript = api, db, clock, transcript
-        self.app: FieldbotApp = build_application(settings, db, clock, background_jobs=False)
+        super().__init__(api, db, clock, settings)
+        self.transcript = transcript
         self.people = {m.telegram_id: m for m in people}
         self.spotlight = spotlight
         for member in people:
             first, *rest = member.name.split(maxsplit=1)
             api.add_user(member.telegram_id, first, last_name=rest[0] if rest else None,
                          language_code=language_code)
-
-    async def __aenter__(self) -> Driver:
-        await self.app.initialize()
-        if self.app.post_init:
-            await self.app.post_init(self.app)
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(poll_interval=0, timeout=5)
-        await self.app.start()
-        return self
-
-    async def __aexit__(self, *exc: tuple[type[BaseException], BaseException, TracebackType]) -> None:
-        assert self.app.updater is not None
-        await self.app.updater.stop()
-        await self.app.stop()
-        await self.app.shutdown()
-        if self.app.post_shutdown:
-            await self.app.post_shutdown(self.app)
 
     # -- time ---------------------------------------------------------------------------------
     @property
@@ -95,7 +75,7 @@ class Driver:
     async def deliver(self) -> list[SentMessage]:
         """Send what the outbox holds now, and show it as pushes."""
         before = self._state()
-        await runtime_of(self.app).outbox.drain(self.app.bot)
+        await self.deliver_pushes()
         changed = self._changed(before)
         self._show(None, changed)
         return [m for m, _ in changed]
@@ -103,9 +83,7 @@ class Driver:
     async def _settle(self, update: dict[str, Any], actor: int) -> list[SentMessage]:
         before = self._state()
         try:
-            async with asyncio.timeout(SETTLE_TIMEOUT):
-                await self.api.wait_confirmed(update["update_id"])
-                await self.app.update_queue.join()
+            await self.settle(update, SETTLE_TIMEOUT)
         except TimeoutError as error:
             raise DemoError(f"the bot did not finish update {update['update_id']}") from error
         replies = self._show(actor, self._changed(before))
