@@ -1,0 +1,1 @@
+"""fieldbot's benchmark suite: ``python -m bench [--quick]`` (see docs/PERFORMANCE.md)."""

@@ -1,0 +1,65 @@
+"""Small measuring tools shared by the benchmarks: timing, percentiles, peak RSS, database URLs."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Timed:
+    """Seconds of the first (cold) run and the median of the repeats that followed."""
+
+    first: float
+    median: float
+    runs: int
+
+
+async def timed(action: Callable[[], Awaitable[T]], repeats: int = 3) -> tuple[Timed, T]:
+    """Run ``action`` once cold, then ``repeats`` times more; the last result is returned."""
+    seconds: list[float] = []
+    result: T
+    for _ in range(1 + repeats):
+        started = time.perf_counter()
+        result = await action()
+        seconds.append(time.perf_counter() - started)
+    later = seconds[1:] or seconds
+    return Timed(seconds[0], statistics.median(later), len(seconds)), result
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of ``values`` (not empty)."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def peak_rss_mb(pid: int | None = None) -> float | None:
+    """Peak resident set size (``VmHWM``) of a process in MB, from /proc (Linux only)."""
+    status = Path(f"/proc/{pid or os.getpid()}/status")
+    try:
+        found = re.search(r"^VmHWM:\s+(\d+) kB", status.read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return int(found.group(1)) / 1024 if found else None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far, from /proc (Linux only)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sqlite_url(directory: Path, name: str) -> str:
+    return f"sqlite+aiosqlite:///{directory / name}.db"

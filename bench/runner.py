@@ -1,0 +1,176 @@
+"""``python -m bench``: generate companies, run the measurements, print a table, write results.json."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench import push, summaries, sweeps, throughput
+from bench.generate import generate
+from bench.measure import sqlite_url
+from bench.targets import judge
+
+PARTS = ("sweeps", "summaries", "push", "throughput")
+#: CI's quick runs write their own file, so they never overwrite the full figures kept in the repository.
+RESULTS = {"full": Path(__file__).with_name("results.json"),
+           "quick": Path(__file__).with_name("results-quick.json")}
+POSTGRES_URL_VARIABLE = "FIELDBOT_BENCH_POSTGRES_URL"
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    scales: tuple[float, ...]  # the first is the "full" size the targets are judged at
+    pushes: int
+    throughput_scale: float
+    throughput_reps: int
+    throughput_seconds: float
+    paced_rate: float
+    summary_repeats: int
+
+
+FULL = Mode("full", (1.0, 0.1), 2_000, 0.05, 50, 20.0, 100.0, 3)
+QUICK = Mode("quick", (0.01, 0.002), 150, 0.005, 5, 4.0, 20.0, 1)
+
+
+class Databases:
+    """Fresh databases for each measurement: SQLite files in a temporary folder, or PostgreSQL
+    databases ``fieldbot_bench_*`` created on the given server and dropped afterwards."""
+
+    def __init__(self, kind: str, folder: Path, postgres_url: str | None) -> None:
+        self.kind, self.folder, self.postgres_url = kind, folder, postgres_url
+
+    @asynccontextmanager
+    async def fresh(self, name: str) -> AsyncIterator[str]:
+        if self.kind == "sqlite":
+            yield sqlite_url(self.folder, name)
+            return
+        assert self.postgres_url is not None
+        server = make_url(self.postgres_url)
+        database = f"fieldbot_bench_{name}"
+        admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+        try:
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+                await connection.execute(text(f'CREATE DATABASE "{database}"'))
+            yield server.set(database=database).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as connection:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            await admin.dispose()
+
+
+def _tag(scale: float) -> str:
+    return f"s{scale:g}".replace(".", "_")
+
+
+async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
+                       postgres_url: str | None) -> list[dict[str, Any]]:
+    databases = Databases(kind, folder, postgres_url)
+    figures: list[dict[str, Any]] = []
+
+    def add(found: list[dict[str, Any]], scale: float | None = None) -> None:
+        for figure in found:
+            figure = {"db": kind, **({"scale": scale} if scale is not None else {}), **figure}
+            figures.append(figure)
+            print(f"  {figure}", flush=True)
+
+    if parts & {"sweeps", "summaries"}:
+        for scale in mode.scales:
+            async with databases.fresh(_tag(scale)) as url:
+                print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
+                company = await generate(url, scale)
+                add([{"figure": "generate company", "reps": company.size.reps,
+                      "customers": company.size.customers, "rows": sum(company.rows.values()),
+                      "seconds": round(company.total_seconds, 1)}], scale)
+                if "sweeps" in parts:
+                    add(await sweeps.in_child(url, company), scale)
+                if "summaries" in parts:
+                    add(await summaries.summaries(url, company, repeats=mode.summary_repeats), scale)
+    if "push" in parts:
+        async with databases.fresh("push") as url:
+            print(f"[{kind}] push delivery of {mode.pushes} pushes", flush=True)
+            add([await push.push(url, mode.pushes)])
+    if "throughput" in parts:
+        async with databases.fresh("throughput") as url:
+            print(f"[{kind}] update throughput", flush=True)
+            add(await throughput.throughput(
+                url, folder, scale=mode.throughput_scale, reps=mode.throughput_reps,
+                seconds=mode.throughput_seconds, paced_rate=mode.paced_rate))
+    return figures
+
+
+def table(figures: list[dict[str, Any]], *, full_run: bool = True) -> str:
+    """One line per figure: database, what, size, the measured value, the target and whether it is met."""
+    lines = [f"{'db':10} {'figure':34} {'size':>16} {'measured':>30} {'target':>18} ok"]
+    for figure in figures:
+        value, target, met = judge(figure, full_run=full_run)
+        size = f"{figure['reps']} reps" if "reps" in figure else ""
+        ok = "—" if met is None else ("yes" if met else "NO")
+        lines.append(f"{figure['db']:10} {figure['figure']:34} {size:>16} {value:>30} {target:>18} {ok}")
+    return "\n".join(lines)
+
+
+def _postgres_url(given: str | None) -> str:
+    url = given or os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        raise SystemExit(f"PostgreSQL needs --postgres-url or {POSTGRES_URL_VARIABLE} "
+                         "(postgresql+asyncpg://user@host:port/any_database)")
+    return url
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, under two minutes (what CI runs)")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)}")
+    parser.add_argument("--postgres-url", help=f"a PostgreSQL server to create databases on "
+                                               f"(default: ${POSTGRES_URL_VARIABLE})")
+    parser.add_argument("--output", type=Path, help="where to write the JSON results (default: bench/"
+                                                    "results.json, with --quick bench/results-quick.json)")
+    args = parser.parse_args(argv)
+    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    if unknown := parts - set(PARTS):
+        parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    mode = QUICK if args.quick else FULL
+    kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    postgres_url = _postgres_url(args.postgres_url) if "postgresql" in kinds else None
+
+    started = time.perf_counter()
+    folder = Path(tempfile.mkdtemp(prefix="fieldbot-bench-"))
+    figures: list[dict[str, Any]] = []
+    try:
+        for kind in kinds:
+            figures += asyncio.run(run_database(kind, mode, parts, folder, postgres_url))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    print()
+    print(table(figures, full_run=mode is FULL))
+    print(f"\n{mode.name} run: {seconds:.0f} s")
+    for figure in figures:
+        figure["target"], figure["met"] = judge(figure, full_run=mode is FULL)[1:]
+    output = args.output or RESULTS[mode.name]
+    output.write_text(json.dumps({
+        "mode": mode.name, "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "system": platform.platform()},
+        "seconds": round(seconds, 1), "figures": figures}, ensure_ascii=False, indent=1) + "\n")
+    print(f"written to {output}")

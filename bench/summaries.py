@@ -1,0 +1,55 @@
+"""Manager views on the generated company: /summary month (company, one team), /overdue, /export month."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench.generate import TODAY, ZONE, Generated
+from bench.measure import timed
+from bot.db import Database
+from bot.services.access import Caller
+from bot.services.exports import build_workbook
+from bot.services.overdue import overdue_by_customer
+from bot.services.periods import MONTH, relative
+from bot.services.summaries import summary
+from models import Role
+
+
+async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict[str, Any]]:
+    """Latency of each view, cold and the median of ``repeats`` warm runs, each in its own read session."""
+    director = Caller(company.director_id, 90_000_002, "周敏", Role.DIRECTOR, None, "zh")
+    manager = Caller(company.manager_id, 80_000_001, "经理1", Role.MANAGER, company.team_id, "zh")
+    month = relative(MONTH, TODAY)
+    db = Database(url)
+
+    def reading(view: Callable[[AsyncSession], Awaitable[Any]]) -> Callable[[], Awaitable[Any]]:
+        async def run() -> Any:
+            async with db.reading() as session:
+                return await view(session)
+        return run
+
+    views: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]], Callable[[Any], str]]] = [
+        ("/summary month (company)", lambda s: summary(s, director, month, ZONE, TODAY),
+         lambda r: f"{r.visits} visits, {len(r.reps)} reps"),
+        ("/summary month (one team)", lambda s: summary(s, manager, month, ZONE, TODAY),
+         lambda r: f"{r.visits} visits, {len(r.reps)} reps"),
+        ("/overdue first page (company)", lambda s: overdue_by_customer(s, director, today=TODAY),
+         lambda r: f"{r.customers} customers, {r.invoices} invoices"),
+        ("/export month (company)", lambda s: build_workbook(s, director, month, ZONE, TODAY),
+         lambda r: f"{sum(r.rows.values())} rows, {len(r.content) // 1024} KB"),
+    ]
+    figures: list[dict[str, Any]] = []
+    try:
+        for name, view, describe in views:
+            # The export streams the whole month: one warm repeat is enough to see it settle.
+            times = min(repeats, 1) if "export" in name else repeats
+            took, result = await timed(reading(view), repeats=times)
+            figures.append({"figure": name, "reps": company.size.reps, "customers": company.size.customers,
+                            "cold_ms": round(took.first * 1000, 1), "ms": round(took.median * 1000, 1),
+                            "what": describe(result)})
+    finally:
+        await db.dispose()
+    return figures

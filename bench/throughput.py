@@ -1,0 +1,192 @@
+"""Update throughput and latency of a real ``fieldbot run`` process, against the echo floor.
+
+Both processes poll the same in-process fake Bot API over real HTTP (no flood limit: replies are not
+pushes). Simulated reps send one-liner ``/visit`` and ``/collect`` commands for their own customers;
+each carries a unique token (in the notes, or as the receipt number) that the bot's reply repeats, so
+a reply is matched to the update that caused it whatever else the bot sends. Two loads:
+
+* **saturated**: every rep sends its next command as soon as the previous one is answered
+  (closed loop) — updates/second is the process's capacity, and its ratio to the echo app's;
+* **paced**: updates injected at a fixed total rate regardless of replies (open loop) — latency
+  percentiles from injection to the reply's ``sendMessage`` reaching the fake API.
+
+The bot's peak RSS is ``VmHWM`` from /proc after both loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bench.generate import generate
+from bench.measure import cpu_seconds, peak_rss_mb, percentile
+from bot.db import Database
+from bot.devserver import FakeBotApi
+from bot.devserver.models import ApiCall
+from models import Customer, CustomerStatus, Role, User
+
+TOKEN = "123456:BENCH-throughput"
+FIRST_REP_TELEGRAM_ID = 10_000_000
+TOKEN_PATTERN = re.compile(r"bench-(\d+)")
+START_TIMEOUT = 120.0
+REPLY_TIMEOUT = 60.0
+
+
+class Load:
+    """Injects commands into the fake API and times each reply by its token."""
+
+    def __init__(self, api: FakeBotApi, customers: list[list[str]], fieldbot: bool) -> None:
+        self.api, self.customers, self.fieldbot = api, customers, fieldbot
+        self.reps = len(customers)
+        self.sequence = 0
+        self.waiting: dict[int, tuple[float, asyncio.Future[float]]] = {}
+        record = api._record
+
+        def record_and_match(call: ApiCall) -> None:
+            record(call)
+            if call.ok and call.method == "sendMessage":
+                found = TOKEN_PATTERN.search(str(call.params.get("text", "")))
+                entry = self.waiting.pop(int(found.group(1)), None) if found else None
+                if entry and not entry[1].done():
+                    entry[1].set_result(time.perf_counter() - entry[0])
+
+        api._record = record_and_match  # type: ignore[method-assign]
+
+    def command(self, rep: int, n: int) -> str:
+        own = self.customers[rep]
+        customer = own[n % len(own)]
+        if n % 2:
+            return f"/collect {customer}: {100 + n % 50} cash bench-{n}"
+        return f"/visit {customer}: bench-{n} 店主说下月加单"
+
+    def send(self, rep: int) -> asyncio.Future[float]:
+        self.sequence += 1
+        n = self.sequence
+        reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[n] = (time.perf_counter(), reply)
+        text = self.command(rep, n) if self.fieldbot else f"echo bench-{n}"
+        self.api.message(FIRST_REP_TELEGRAM_ID + rep, text)
+        return reply
+
+    async def saturated(self, seconds: float) -> tuple[int, float, list[float]]:
+        latencies: list[float] = []
+        end = time.perf_counter() + seconds
+
+        async def rep_loop(rep: int) -> None:
+            while time.perf_counter() < end:
+                latencies.append(await asyncio.wait_for(self.send(rep), REPLY_TIMEOUT))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(rep_loop(rep) for rep in range(self.reps)))
+        return len(latencies), time.perf_counter() - started, latencies
+
+    async def paced(self, rate: float, seconds: float) -> tuple[list[float], float]:
+        replies: list[asyncio.Future[float]] = []
+        started = time.perf_counter()
+        for n in range(int(rate * seconds)):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            replies.append(self.send(n % self.reps))
+        sent_in = time.perf_counter() - started
+        return list(await asyncio.wait_for(asyncio.gather(*replies), REPLY_TIMEOUT)), len(replies) / sent_in
+
+
+async def _start(api: FakeBotApi, url: str, cwd: Path, fieldbot: bool) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
+    env |= {"FIELDBOT_TOKEN": TOKEN, "FIELDBOT_API_URL": api.base_url, "FIELDBOT_DATABASE_URL": url,
+            "FIELDBOT_TIMEZONE": "Asia/Shanghai", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = ["-m", "bot", "run"] if fieldbot else ["-m", "bench.echo"]
+    mark = api.mark()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await api.wait_for(method="getUpdates", after=mark, timeout=START_TIMEOUT)
+    return process
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, customers: list[list[str]],
+                   seconds: float, paced_rate: float) -> list[dict[str, Any]]:
+    who = "fieldbot" if fieldbot else "echo floor"
+    process = await _start(api, url, cwd, fieldbot)
+    try:
+        load = Load(api, customers, fieldbot)
+        await asyncio.gather(*(asyncio.wait_for(load.send(rep), REPLY_TIMEOUT) for rep in range(load.reps)))
+        cpu_before = cpu_seconds(process.pid)
+        count, elapsed, latencies = await load.saturated(seconds)
+        paced, achieved = await load.paced(paced_rate, seconds)
+        cpu_after, rss = cpu_seconds(process.pid), peak_rss_mb(process.pid)
+    finally:
+        await _stop(process)
+    figures = [
+        {"figure": f"throughput {who}", "reps": load.reps, "updates": count,
+         "updates_per_second": round(count / elapsed, 1), **_percentiles(latencies),
+         **({"cpu_ms_per_update": round((cpu_after - cpu_before) * 1000 / (count + len(paced)), 1)}
+            if cpu_before is not None and cpu_after is not None else {})},
+        {"figure": f"paced {who}", "rate": paced_rate, "achieved_rate": round(achieved, 1),
+         "updates": len(paced), **_percentiles(paced)},
+    ]
+    if fieldbot and rss is not None:
+        figures.append({"figure": "bot peak RSS", "peak_rss_mb": round(rss, 1)})
+    return figures
+
+
+async def _cast(url: str, reps: int) -> tuple[list[list[str]], list[tuple[int, str, str]]]:
+    """The first ``reps`` reps' active customer codes (commands must succeed), and everyone's Telegram
+    account (the bot sets each person's command menu at start)."""
+    db = Database(url)
+    try:
+        async with db.reading() as session:
+            everyone = await session.execute(
+                select(User.telegram_id, User.name, User.language).order_by(User.id))
+            people = [(telegram_id, name, language or "en") for telegram_id, name, language in everyone]
+            rep_ids = list(await session.scalars(
+                select(User.id).where(User.role == Role.REP).order_by(User.id).limit(reps)))
+            codes: dict[int, list[str]] = {rep_id: [] for rep_id in rep_ids}
+            for rep_id, code in await session.execute(
+                    select(Customer.rep_id, Customer.code)
+                    .where(Customer.rep_id.in_(rep_ids), Customer.status == CustomerStatus.ACTIVE)
+                    .order_by(Customer.id)):
+                codes[rep_id].append(code)
+    finally:
+        await db.dispose()
+    return [codes[rep_id] for rep_id in rep_ids], people
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    return {f"p{p}_ms": round(percentile(latencies, p / 100) * 1000, 1) for p in (50, 95, 99)}
+
+
+async def throughput(url: str, folder: Path, *, scale: float, reps: int, seconds: float,
+                     paced_rate: float) -> list[dict[str, Any]]:
+    await generate(url, scale)
+    customers, people = await _cast(url, reps)
+    async with FakeBotApi(TOKEN, messages_per_second=None) as api:
+        for telegram_id, name, language in people:
+            api.add_user(telegram_id, name, language_code=language)
+        figures = await _measure(api, url, folder, fieldbot=True, customers=customers, seconds=seconds,
+                                 paced_rate=paced_rate)
+        figures += await _measure(api, url, folder, fieldbot=False, customers=customers, seconds=seconds,
+                                  paced_rate=paced_rate)
+        refused = [c for c in api.refused_calls() if c.method != "getUpdates"]
+    bot, floor = figures[0]["updates_per_second"], figures[-2]["updates_per_second"]
+    figures.append({"figure": "throughput ratio", "ratio": round(bot / floor, 3),
+                    "refused_calls": len(refused)})
+    return figures
