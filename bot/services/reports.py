@@ -36,6 +36,7 @@ from bot.i18n import N_, Translator
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount
+from bot.services.customers import first_line
 from bot.services.errors import Conflict, Invalid
 from models import (
     AuditLog,
@@ -294,12 +295,6 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _first_line(notes: str) -> str:
-    lines = notes.strip().splitlines()
-    first = lines[0].strip() if lines else ""
-    return first if len(first) <= NOTE_LINE_LIMIT else first[:NOTE_LINE_LIMIT - 1] + "…"
-
-
 async def _visits(session: AsyncSession, rep_id: int, start: datetime, end: datetime,
                   zone: ZoneInfo) -> tuple[VisitLine, ...]:
     rows = await session.execute(
@@ -307,7 +302,7 @@ async def _visits(session: AsyncSession, rep_id: int, start: datetime, end: date
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == rep_id, Visit.visited_at >= start, Visit.visited_at < end)
         .order_by(Visit.visited_at, Visit.id))
-    return tuple(VisitLine(at.astimezone(zone), name, kind, _first_line(notes or ""), far)
+    return tuple(VisitLine(at.astimezone(zone), name, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
                  for at, name, kind, notes, far in rows)
 
 

@@ -65,10 +65,11 @@ from bot.services import company, outbox
 from bot.services.access import Caller, Permission, require
 from bot.services.aging import BUCKETS, Aging, aging_by_rep
 from bot.services.collections import held
+from bot.services.customers import first_line
 from bot.services.errors import AccessDenied, Conflict, NotFound
 from bot.services.periods import TODAY, Period, relative
 from bot.services.policy import GradeRule, grade_rules, local_date, start_of_day
-from bot.services.reports import ReportHours
+from bot.services.reports import NOTE_LINE_LIMIT, ReportHours, VisitLine
 from models import (
     Approval,
     ApprovalStatus,
@@ -84,7 +85,6 @@ from models import (
     Team,
     User,
     Visit,
-    VisitKind,
 )
 
 ZERO = Decimal("0.00")
@@ -199,19 +199,10 @@ class PersonRef:
 
 
 @dataclass(frozen=True)
-class RecentVisit:
-    at: datetime  # UTC
-    customer: str
-    kind: VisitKind
-    note: str  # first line of the notes
-    far_away: bool
-
-
-@dataclass(frozen=True)
 class RepFigures:
     rep: PersonRef
     summary: Summary
-    latest_visits: tuple[RecentVisit, ...]
+    latest_visits: tuple[VisitLine, ...]
 
 
 # -- scope ----------------------------------------------------------------------------------------
@@ -617,10 +608,6 @@ async def find_reps(session: AsyncSession, caller: Caller, query: str) -> list[P
     return []
 
 
-def _first_line(notes: str) -> str:
-    return (notes.strip().splitlines() or [""])[0][:120]
-
-
 async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo,
                       today: date) -> RepFigures:
     """/rep and the summary's drill-down: one person's figures and their latest visits up to the
@@ -634,6 +621,7 @@ async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == person.id, Visit.visited_at < end)
         .order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(LATEST_VISITS))
-    visits = tuple(RecentVisit(at, customer, kind, _first_line(notes or ""), far)
+    visits = tuple(VisitLine(at.astimezone(zone), customer, kind,
+                             first_line(notes or "", NOTE_LINE_LIMIT), far)
                    for at, customer, kind, notes, far in rows)
     return RepFigures(person, replace(figures, scope=person.name), visits)
