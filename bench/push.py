@@ -1,8 +1,9 @@
 """Push delivery: pushes queued in the outbox, drained by ``OutboxSender`` through a fake Bot API that
 allows 30 messages a second and answers 429 beyond that, over real HTTP on 127.0.0.1.
 
-Every push carries a unique number; afterwards each chat's messages in the fake API are compared with
-what was queued for it: nothing lost, nothing twice.
+The bot is an ``ExtBot`` with the same rate limiter as the running bot (``bot.ratelimit``). Every push
+carries a unique number; afterwards each chat's messages in the fake API are compared with what was
+queued for it: nothing lost, nothing twice.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 
 from bench.generate import ZONE
 from bot.clock import Clock
 from bot.db import Database, upgrade_async
 from bot.devserver import FakeBotApi
+from bot.ratelimit import TelegramRateLimiter
 from jobs.outbox import OutboxSender
 from models import Outbox, Role, User
 
@@ -62,7 +64,7 @@ async def push(url: str, pushes: int, *, migrate: bool = True) -> dict[str, Any]
             for telegram_id in expected:
                 api.add_user(telegram_id, f"Rep {telegram_id}")
             bot = ExtBot(TOKEN, base_url=api.base_url, base_file_url=api.base_file_url,
-                         rate_limiter=AIORateLimiter(max_retries=3))
+                         rate_limiter=TelegramRateLimiter(max_retries=3))
             async with bot:
                 started = time.perf_counter()
                 deadline = started + pushes / LIMIT * 3 + 30

@@ -76,28 +76,45 @@ class Load:
         self.api.message(FIRST_REP_TELEGRAM_ID + rep, text)
         return reply
 
-    async def saturated(self, seconds: float) -> tuple[int, float, list[float]]:
+    async def saturated(self, seconds: float) -> tuple[int, float, list[float], int]:
+        """Updates answered, seconds, latencies, and updates left unanswered after ``REPLY_TIMEOUT``
+        (that rep then carries on with its next command)."""
         latencies: list[float] = []
+        unanswered = 0
         end = time.perf_counter() + seconds
 
         async def rep_loop(rep: int) -> None:
+            nonlocal unanswered
             while time.perf_counter() < end:
-                latencies.append(await asyncio.wait_for(self.send(rep), REPLY_TIMEOUT))
+                try:
+                    latencies.append(await asyncio.wait_for(self.send(rep), REPLY_TIMEOUT))
+                except TimeoutError:
+                    unanswered += 1
 
         started = time.perf_counter()
         await asyncio.gather(*(rep_loop(rep) for rep in range(self.reps)))
-        return len(latencies), time.perf_counter() - started, latencies
+        return len(latencies), time.perf_counter() - started, latencies, unanswered
 
-    async def paced(self, rate: float, seconds: float) -> tuple[list[float], float]:
+    async def paced(self, rate: float, seconds: float) -> tuple[list[float], float, int]:
+        """Latencies, the rate achieved, and how many replies had not come ``REPLY_TIMEOUT`` after the
+        last update was injected (a process that cannot keep up): those count with the time they had
+        waited by then, a lower bound, so the percentiles are not flattered by leaving them out."""
         replies: list[asyncio.Future[float]] = []
+        injected: list[float] = []
         started = time.perf_counter()
         for n in range(int(rate * seconds)):
             delay = started + n / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            injected.append(time.perf_counter())
             replies.append(self.send(n % self.reps))
         sent_in = time.perf_counter() - started
-        return list(await asyncio.wait_for(asyncio.gather(*replies), REPLY_TIMEOUT)), len(replies) / sent_in
+        await asyncio.wait(replies, timeout=REPLY_TIMEOUT)
+        gave_up = time.perf_counter()
+        latencies = [reply.result() if reply.done() else gave_up - at
+                     for reply, at in zip(replies, injected, strict=True)]
+        unanswered = sum(1 for reply in replies if not reply.done())
+        return latencies, len(replies) / sent_in, unanswered
 
 
 async def _start(api: FakeBotApi, url: str, cwd: Path, fieldbot: bool) -> asyncio.subprocess.Process:
@@ -106,11 +123,21 @@ async def _start(api: FakeBotApi, url: str, cwd: Path, fieldbot: bool) -> asynci
             "FIELDBOT_TIMEZONE": "Asia/Shanghai", "PYTHONPATH": str(Path(__file__).parent.parent)}
     command = ["-m", "bot", "run"] if fieldbot else ["-m", "bench.echo"]
     mark = api.mark()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL)
+    with _log(cwd, fieldbot).open("w") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log)
     await api.wait_for(method="getUpdates", after=mark, timeout=START_TIMEOUT)
     return process
+
+
+def _log(folder: Path, fieldbot: bool) -> Path:
+    return folder / ("fieldbot.log" if fieldbot else "echo.log")
+
+
+def _complaints(folder: Path, fieldbot: bool, most: int = 10) -> list[str]:
+    """The process's first warnings and errors, shown when replies went missing."""
+    lines = _log(folder, fieldbot).read_text(errors="replace").splitlines()
+    return [line[:300] for line in lines if " WARNING " in line or " ERROR " in line][:most]
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -130,18 +157,21 @@ async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, cust
         load = Load(api, customers, fieldbot)
         await asyncio.gather(*(asyncio.wait_for(load.send(rep), REPLY_TIMEOUT) for rep in range(load.reps)))
         cpu_before = cpu_seconds(process.pid)
-        count, elapsed, latencies = await load.saturated(seconds)
-        paced, achieved = await load.paced(paced_rate, seconds)
+        count, elapsed, latencies, lost = await load.saturated(seconds)
+        paced, achieved, unanswered = await load.paced(paced_rate, seconds)
         cpu_after, rss = cpu_seconds(process.pid), peak_rss_mb(process.pid)
     finally:
         await _stop(process)
+    if lost or unanswered:
+        print(f"  {who}: {lost + unanswered} updates unanswered; its log says:", *_complaints(cwd, fieldbot),
+              sep="\n    ", flush=True)
     figures = [
-        {"figure": f"throughput {who}", "reps": load.reps, "updates": count,
+        {"figure": f"throughput {who}", "reps": load.reps, "updates": count, "unanswered": lost,
          "updates_per_second": round(count / elapsed, 1), **_percentiles(latencies),
          **({"cpu_ms_per_update": round((cpu_after - cpu_before) * 1000 / (count + len(paced)), 1)}
             if cpu_before is not None and cpu_after is not None else {})},
         {"figure": f"paced {who}", "rate": paced_rate, "achieved_rate": round(achieved, 1),
-         "updates": len(paced), **_percentiles(paced)},
+         "updates": len(paced), "unanswered": unanswered, **_percentiles(paced)},
     ]
     if fieldbot and rss is not None:
         figures.append({"figure": "bot peak RSS", "peak_rss_mb": round(rss, 1)})

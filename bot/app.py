@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
 from typing import Any
 
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.warnings import PTBUserWarning
 
 import handlers
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.inbox import Inbox, InboxQueue, InboxRequest
+from bot.persistence import DatabasePersistence
+from bot.ratelimit import TelegramRateLimiter
 from bot.runtime import RUNTIME_KEY, Context, Runtime
 from bot.telegram_menus import sync_all_menus
 from bot.updates import PerChatUpdateProcessor
-from jobs.schedule import schedule_jobs
+from jobs.schedule import Outage, schedule_jobs
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,14 @@ def build_application(
             log.info("command menus set for %d users", changed)
         if background_jobs:
             await schedule_jobs(application)
+        await inbox.replay(application.update_queue, application.bot)  # before polling starts
 
     async def post_shutdown(application: FieldbotApp) -> None:
         await db.dispose()
 
+    # Updates and conversation state survive a restart (bot/inbox.py, bot/persistence.py).
+    inbox = Inbox(db)
+    persistence = DatabasePersistence(inbox)
     application: FieldbotApp = (
         ApplicationBuilder()
         .token(settings.require_token())
@@ -62,14 +70,19 @@ def build_application(
         .base_file_url(settings.file_url)
         .defaults(defaults)
         .context_types(ContextTypes(context=Context))
-        .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(AIORateLimiter(max_retries=rate_limit_retries))
+        .concurrent_updates(PerChatUpdateProcessor(journal=persistence))
+        .persistence(persistence)
+        .update_queue(InboxQueue(inbox))
+        .get_updates_request(InboxRequest(inbox))
+        # Replies at once, pushes paced under Telegram's 30/s, 429s waited out by all (bot/ratelimit.py).
+        .rate_limiter(TelegramRateLimiter(max_retries=rate_limit_retries))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data[RUNTIME_KEY] = runtime
     handlers.register(application)
+    persistence.follow(application)
     if background_jobs:
         schedule_outbox(application)
     return application
@@ -79,12 +92,22 @@ OUTBOX_INTERVAL_SECONDS = 2.0
 
 
 def schedule_outbox(application: FieldbotApp) -> None:
-    """Drain the outbox every couple of seconds; one run at a time, late runs merged."""
+    """Drain the outbox every couple of seconds; one drain at a time.
+
+    A long drain (a morning's thousand pushes at 29/s) spans many ticks: a tick that finds a
+    drain running returns at once, rather than being refused by the scheduler with a warning.
+    """
+
+    outage = Outage("outbox")  # a database outage is logged once, not every tick
+    draining = asyncio.Lock()
 
     async def send_pushes(context: Context) -> None:
-        await context.runtime.outbox.drain(context.bot)
+        if draining.locked():
+            return
+        async with draining:
+            await outage.run(context.runtime.outbox.drain(context.bot))
 
     assert application.job_queue is not None
     application.job_queue.run_repeating(
         send_pushes, interval=OUTBOX_INTERVAL_SECONDS, first=1.0, name="outbox",
-        job_kwargs={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60})
+        job_kwargs={"coalesce": True, "max_instances": 2, "misfire_grace_time": 60})

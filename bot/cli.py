@@ -16,12 +16,13 @@ from bot import logs
 from bot.clock import Clock, FixedClock
 from bot.config import ConfigError, Settings
 from bot.db import Database, new_revision, upgrade
+from bot.leadership import StandbyStopped, explain_conflicts, lead
 from bot.services import users
 from bot.services.errors import ServiceError
 from bot.services.importing import ImportReport
 from bot.services.imports import importer
 from bot.startup import StartupError, lock_sqlite, wait_and_migrate
-from bot.tabular import Table, TableError, read_table
+from bot.tabular import Table, TableError, read_file
 
 log = logging.getLogger("fieldbot")
 
@@ -124,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return asyncio.run(export_to_file(settings, args.period, args.output, args.language))
         try:
-            table = read_table(args.file.read_bytes(), args.file.name)
+            table = read_file(args.file)
         except (OSError, TableError) as error:
             print(f"fieldbot: cannot read {args.file}: {error}", file=sys.stderr)
             return 1
@@ -153,18 +154,26 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     logs.configure(settings.token)
     try:
         lock = lock_sqlite(settings.database_url)
+        leadership = lead(settings.database_url, args.db_wait)  # PostgreSQL: stand by while another leads
         log.info("applying database migrations")
         wait_and_migrate(settings.database_url, args.db_wait)
     except StartupError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 1
+    except StandbyStopped:
+        return 0
     application = build_application(settings, Database(settings.database_url))
     application.bot_data["fieldbot.sqlite_lock"] = lock  # the lock lives as long as the bot
+    if leadership is not None and not leadership.wait_out_grace():
+        return 0  # stopped before it began to lead
+    explain_conflicts()
     if args.webhook_url:
         application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook_url,
                                 secret_token=args.secret, url_path="telegram")
     else:
         application.run_polling()
+    if leadership is not None:
+        leadership.release()  # stopped cleanly: a standby takes over at once
     return 0
 
 
@@ -257,8 +266,9 @@ async def list_jobs(settings: Settings) -> int:
 
 async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int:
     """Run a job as of ``at`` (local time), then deliver what is due if a token is configured."""
-    from telegram.ext import AIORateLimiter, ExtBot
+    from telegram.ext import ExtBot
 
+    from bot.ratelimit import TelegramRateLimiter
     from jobs.catalogue import JOBS
     from jobs.outbox import OutboxSender
     from jobs.runner import run_job
@@ -279,7 +289,7 @@ async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int
             print("no FIELDBOT_TOKEN: the running bot will deliver them")
             return 0
         bot = ExtBot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url,
-                     rate_limiter=AIORateLimiter(max_retries=3))
+                     rate_limiter=TelegramRateLimiter(max_retries=3))
         async with bot:
             result = await OutboxSender(db, FixedClock(settings.timezone, moment)).drain(bot)
         print(f"delivered {result.sent}, retrying later {result.retried}, dropped {result.dropped}")

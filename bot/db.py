@@ -19,6 +19,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,6 +61,28 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+#: Driver exceptions (asyncpg, OS) that mean the server is gone, whatever wraps them.
+_CONNECTION_LOST = {"PostgresConnectionError", "CannotConnectNowError", "AdminShutdownError",
+                    "ConnectionDoesNotExistError", "ConnectionFailureError", "CrashShutdownError"}
+
+
+def database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` means the database cannot be reached (not a bug in a query)."""
+    if type(error).__module__.startswith("telegram"):
+        return False  # its causes are the network's to Telegram, not the database's
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout | OSError):
+            return True  # OSError: refused, reset, timed out (asyncpg raises them unwrapped)
+        if _CONNECTION_LOST & {kind.__name__ for kind in type(error).__mro__}:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 class Database:

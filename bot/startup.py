@@ -3,11 +3,13 @@
 A database that is down at start (a server still booting, a network blip) is
 retried with backoff and a clear log line per attempt, not a traceback loop.
 SQLite is embedded: two bot processes on one file would both poll Telegram and
-both run the schedule, so a second process refuses to start.
+both run the schedule, so a second process refuses to start. (On PostgreSQL a
+second process is a standby instead: see bot/leadership.py.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -16,10 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from bot.backup import sqlite_path
-from bot.db import is_sqlite, upgrade
+from bot.db import is_sqlite, make_engine, upgrade
 
 log = logging.getLogger("fieldbot")
 
@@ -30,11 +34,30 @@ class StartupError(Exception):
 
 def wait_and_migrate(url: str, max_wait: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
     """Apply migrations, retrying while the database is unreachable, for up to ``max_wait`` seconds."""
+    _retry_while_unreachable(lambda: upgrade(url), max_wait, sleep)
+
+
+def wait_for_database(url: str, max_wait: float, *, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Return once the database answers a query, retrying like :func:`wait_and_migrate`."""
+    _retry_while_unreachable(lambda: asyncio.run(_ping(url)), max_wait, sleep)
+
+
+async def _ping(url: str) -> None:
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def _retry_while_unreachable(action: Callable[[], None], max_wait: float,
+                             sleep: Callable[[float], None]) -> None:
     deadline = time.monotonic() + max_wait
     delay, attempt = 1.0, 1
     while True:
         try:
-            upgrade(url)
+            action()
             return
         except (OperationalError, DBAPIError, OSError) as error:
             reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]

@@ -5,6 +5,10 @@ second message could overtake their first. Here each chat (or, failing
 that, each user) has its own lock, so one slow rep never holds up another
 and no rep's messages are reordered. A chat that floods the bot is capped so it
 cannot take every slot from the others.
+
+Once an update is handled, and still within its chat's turn, the journal
+(bot/persistence.py) stores what it changed and marks it handled, so the chat's
+next update starts from durable state.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
@@ -25,11 +29,20 @@ log = logging.getLogger(__name__)
 MAX_QUEUED_PER_CHAT = 8
 
 
+class UpdateJournal(Protocol):
+    async def settled(self, update: object) -> None:
+        """``update`` was handled: make what it changed durable and mark it handled."""
+
+    def dropped(self, update: object) -> None:
+        """``update`` was dropped on purpose: mark it handled without handling it."""
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 64,
-                 max_queued_per_chat: int = MAX_QUEUED_PER_CHAT) -> None:
+    def __init__(self, max_concurrent_updates: int = 64, max_queued_per_chat: int = MAX_QUEUED_PER_CHAT,
+                 journal: UpdateJournal | None = None) -> None:
         super().__init__(max_concurrent_updates)
         self.max_queued_per_chat = max_queued_per_chat
+        self.journal = journal
         self.dropped = 0
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: dict[int, int] = {}
@@ -48,6 +61,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         key = self._key(update)
         if key is None:
             await coroutine
+            await self._settled(update)
             return
         if self._waiting.get(key, 0) >= self.max_queued_per_chat:
             # A flood: every waiting update holds one of the shared slots, so one chat
@@ -55,6 +69,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             self.dropped += 1
+            if self.journal is not None:
+                self.journal.dropped(update)
             if self._waiting[key] == self.max_queued_per_chat:
                 log.warning("chat %s is flooding: updates beyond %d in flight are dropped", key,
                             self.max_queued_per_chat)
@@ -64,11 +80,16 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         try:
             async with lock:
                 await coroutine
+                await self._settled(update)
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:  # forget idle chats so the map stays small
                 del self._waiting[key]
                 self._locks.pop(key, None)
+
+    async def _settled(self, update: object) -> None:
+        if self.journal is not None:
+            await self.journal.settled(update)
 
     @property
     def busy_chats(self) -> int:

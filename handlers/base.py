@@ -10,6 +10,7 @@ Strangers and deactivated users get one polite explanation and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import logging
@@ -17,12 +18,12 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot.i18n import N_, Translator, language_for
 from bot.menus import menu_hash
@@ -32,6 +33,7 @@ from bot.services.access import Caller
 from bot.services.errors import ServiceError
 from bot.services.users import Identity
 from bot.telegram_menus import set_chat_menu
+from handlers import errors
 from models import Role
 
 log = logging.getLogger(__name__)
@@ -163,11 +165,7 @@ def action(
                 request.replies = [Reply(request.t(error.message, **error.params))]
                 request.after_commit.clear()
                 result = None
-            await deliver(request, update)
-            if request.caller is not None and stale_menu:
-                await refresh_menu(request)
-            for step in request.after_commit:
-                await step()
+            await finish(request, update, stale_menu)
             return result
 
         return callback
@@ -175,19 +173,78 @@ def action(
     return decorate
 
 
+async def finish(request: Request, update: Update, stale_menu: bool) -> None:
+    """Everything after the commit: the action is saved, so nothing here may undo or hide that.
+
+    Failures are logged once with context and never raised: raising would lose a
+    conversation's next state and have the error handler claim nothing was saved.
+    """
+    await deliver(request, update)
+    if request.caller is not None and stale_menu:
+        try:
+            await refresh_menu(request)
+        except Exception as error:  # cosmetic: the menu is refreshed on a later update
+            log.warning("menu not refreshed%s: %s", errors.where(update), errors.one_line(error))
+    for step in request.after_commit:
+        try:
+            await step()
+        except Exception as error:
+            await errors.after_commit_failed(update, request.context, _name(step), error)
+
+
 async def deliver(request: Request, update: Update) -> None:
-    """Send (or edit) the replies, and always answer a pressed button."""
+    """Send (or edit) the replies, and always answer a pressed button.
+
+    A reply Telegram fails to take (5xx, timeout, dropped connection) is tried again
+    a few times; if it still fails it is logged and the rest are not tried. It is
+    not resent later: the action is saved, and a late answer out of context would confuse.
+    """
     query = update.callback_query
     chat = update.effective_chat
-    try:
-        for reply in request.replies:
+    for index, reply in enumerate(request.replies):
+        method = "editMessageText" if reply.edit and query is not None else "sendMessage"
+        try:
             if reply.edit and query is not None and isinstance(query.message, Message):
-                await _edit(request, query.message, reply)
+                await with_retries(partial(_edit, request, query.message, reply))
             elif chat is not None:
-                await request.context.bot.send_message(chat.id, reply.text, reply_markup=reply.markup)
-    finally:
-        if query is not None:
-            await query.answer(request.toast)
+                await with_retries(partial(request.context.bot.send_message, chat.id, reply.text,
+                                           reply_markup=reply.markup))
+        except TelegramError as error:
+            await errors.reply_not_delivered(update, request.context, method, error,
+                                             unsent=len(request.replies) - index - 1)
+            break
+    if query is not None:
+        try:
+            await with_retries(partial(query.answer, request.toast))
+        except BadRequest as error:  # answered too late (a slow reply): the spinner just stops
+            log.info("button not answered%s: %s", errors.where(update, "answerCallbackQuery"), error)
+        except TelegramError as error:
+            await errors.reply_not_delivered(update, request.context, "answerCallbackQuery", error)
+
+
+#: Pauses before each further try of a reply Telegram failed to take (429s are the rate limiter's).
+REPLY_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0)
+
+
+async def with_retries(call: Callable[[], Awaitable[object]]) -> None:
+    """Run ``call``; again after a transient Telegram failure, a bounded number of times.
+
+    A timeout may hide a message Telegram did deliver, so a retried reply can
+    arrive twice; edits are safe (a repeated edit is "not modified").
+    """
+    for delay in (*REPLY_RETRY_DELAYS, None):
+        try:
+            await call()
+            return
+        except TelegramError as error:
+            if delay is None or not errors.transient(error):
+                raise
+            log.debug("reply failed, trying again in %.1f s: %s", delay, error)
+            await asyncio.sleep(delay)
+
+
+def _name(step: AfterCommit) -> str:
+    return getattr(step, "__qualname__", repr(step)).replace(".<locals>", "")
 
 
 async def _edit(request: Request, message: Message, reply: Reply) -> None:

@@ -6,6 +6,8 @@ people to a private chat, so confidential figures never land in a group.
 
 from __future__ import annotations
 
+import re
+
 from telegram import Update
 from telegram.ext import (
     Application,
@@ -64,10 +66,45 @@ async def stale_button(request: Request) -> None:
     request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
 
 
+#: Ids in button payloads are 32-bit integers (PostgreSQL ``integer``); a bigger number is forged.
+MAX_ID = 2**31 - 1
+_PAYLOAD_FIELDS = re.compile(r"[:.\-]")
+
+
+def out_of_range(data: object) -> bool:
+    """Whether a button payload carries a number no row id can be (it would overflow the query)."""
+    if not isinstance(data, str):
+        return False
+    return any(field.isdecimal() and (len(field) > 10 or int(field) > MAX_ID)
+               for field in _PAYLOAD_FIELDS.split(data))
+
+
+async def forged_number(update: Update, context: Context) -> None:
+    """Answer such a press like any stale button, and let no feature handler see it."""
+    await stale_button(update, context)
+    raise ApplicationHandlerStop
+
+
+@action()
+async def _unstorable(request: Request) -> None:
+    request.reply(request.t(N_("I can't read that message: it contains a NUL control character. "
+                               "Please type it again.")))
+
+
+async def unstorable(update: Update, context: Context) -> None:
+    """Text with a NUL character: no database stores it (PostgreSQL refuses), so no feature sees it."""
+    if update.effective_chat is not None and update.effective_chat.type == "private":
+        await _unstorable(update, context)
+    raise ApplicationHandlerStop
+
+
 def register_first(application: Application) -> None:  # type: ignore[type-arg]
     """Registered before every feature, in an earlier group: what no feature may see."""
     edits = filters.UpdateType.EDITED | filters.UpdateType.CHANNEL_POSTS
     application.add_handler(MessageHandler(edits, ignore), group=-1)
+    nul = filters.Regex("\x00") | filters.CaptionRegex("\x00")
+    application.add_handler(MessageHandler(nul, unstorable), group=-1)
+    application.add_handler(CallbackQueryHandler(forged_number, pattern=out_of_range), group=-1)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -352,7 +352,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         },
         fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
         per_chat=True, per_user=True, allow_reentry=True, conversation_timeout=FLOW_TIMEOUT,
-        name="collect",
+        name="collect", persistent=True,
     ))
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^collect:undo:\d+$"))
     application.add_handler(CommandHandler("reverse", reverse, private))

@@ -127,7 +127,7 @@ def _list_title(t: Translator, caller: Caller, listing: CustomerList, search: st
 def render_list(t: Translator, caller: Caller, listing: CustomerList, search: str | None) -> str:
     if not listing.items:
         if search:
-            return t(N_("No customer matches {query}. Try part of the name or the code."), query=search)
+            return t(N_("No customer matches {query}. Try part of the name or the code."), query=search[:100])
         return t(N_("You have no customers yet. /newcustomer registers a prospect."))
     lines = [_list_title(t, caller, listing, search)]
     if any(line.due for line in listing.items):
@@ -445,7 +445,7 @@ def new_customer_conversation() -> ConversationHandler[Any]:
                    another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=FORM_TIMEOUT,
-        name="newcustomer",
+        name="newcustomer", persistent=True,
     )
 
 

@@ -295,7 +295,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[CommandHandler("cancel", cancel_asking, private), another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=TIMEOUT_SECONDS,
-        name="orders",
+        name="orders", persistent=True,
     ))
     application.add_handler(CallbackQueryHandler(confirm, pattern=r"^order:confirm:\d+$"))
     application.add_handler(CallbackQueryHandler(cancel, pattern=r"^order:cancel:\d+$"))

@@ -377,5 +377,5 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=FLOW_TIMEOUT,
-        name="overdue",
+        name="overdue", persistent=True,
     ))

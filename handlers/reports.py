@@ -336,6 +336,6 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
         allow_reentry=True,
         conversation_timeout=CONVERSATION_TIMEOUT,
-        name="report",
+        name="report", persistent=True,
     ))
     application.add_handler(CallbackQueryHandler(stale_press, pattern=r"^report:"))

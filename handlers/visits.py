@@ -559,23 +559,33 @@ async def save(request: Request) -> object:
     if flow is None or flow.token != token or flow.customer is None or flow.kind is None or not flow.notes:
         request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
         return None
+    await _save_and_show(request, flow)
+    return END
+
+
+async def _save_and_show(request: Request, flow: Flow) -> None:
+    """Save the flow's visit (once: its key finds an earlier save) and show the confirmation."""
+    assert flow.customer is not None and flow.kind is not None
     draft = VisitDraft(flow.customer.id, flow.kind, flow.notes, flow.location, tuple(flow.photos),
                        tuple(flow.stock), tuple(flow.feedback), flow.follow_up)
     saved = await visits.record(request.session, request.me, draft, source_key=flow.key, now=request.now,
                                 zone=_zone(request))
     flow.saved_visit_id = saved.id
-    # Already saved here means an earlier Save committed but its answer never got through (the
-    # flow would have ended otherwise, sending later taps to ``save_after_end``): show it now.
     request.edit(render_saved(request.t, saved), undo_markup(request.t, saved))
-    return END
 
 
 @action()
 async def save_after_end(request: Request) -> None:
-    """Save pressed once the flow is over: a double tap of Save, or a button left from earlier."""
+    """Save pressed once the flow is over: a double tap of Save, or a button left from earlier.
+
+    If the confirmation of the first Save never reached the rep (Telegram failed every retry),
+    the message still shows the draft: show the saved visit now. The identical-edit guard makes
+    a plain double tap a no-op edit.
+    """
     flow = _flow(request)
     token = _data(request).rsplit(":", 1)[1]
     if flow is not None and flow.token == token and flow.saved_visit_id is not None:
+        await _save_and_show(request, flow)
         request.toast = request.t.gettext(N_("This visit is already saved."))
     else:
         request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
@@ -676,7 +686,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ],
         allow_reentry=True,
         conversation_timeout=FLOW_TIMEOUT,
-        name="visit",
+        name="visit", persistent=True,
     )
     application.add_handler(conversation)
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^visit:undo:\d+$"))

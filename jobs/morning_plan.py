@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_, Translator, escape
 from bot.services.amounts import format_amount
 from bot.services.company import CompanySettings
-from bot.services.ledger import allocated_per_receivable, open_amount
+from bot.services.ledger import is_open
 from bot.services.outbox import Buttons
 from bot.services.policy import due_for_visit, grade_rules
 from jobs.context import JobContext
@@ -73,13 +73,9 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
     for rep_id, name in follow_ups:
         plans[rep_id].follow_ups.append(name)
 
-    allocated = allocated_per_receivable()
-    remaining = open_amount(allocated)
     overdue = await session.execute(
-        select(Receivable.rep_id, func.count(), func.sum(remaining))
-        .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
-        .where(Receivable.rep_id.in_(rep_ids), Receivable.due_on < today, ~Receivable.disputed,
-               remaining > 0)
+        select(Receivable.rep_id, func.count(), func.sum(Receivable.open_amount))
+        .where(Receivable.rep_id.in_(rep_ids), Receivable.due_on < today, ~Receivable.disputed, is_open())
         .group_by(Receivable.rep_id))
     for rep_id, count, total in overdue:
         plans[rep_id].overdue_count, plans[rep_id].overdue_total = count, Decimal(total)

@@ -1,9 +1,10 @@
 """The sender: drains the outbox to Telegram, within its limits, once per row.
 
 Each row is marked in its own short transaction right after Telegram accepts
-it, so a restart re-sends at most the message that was in flight. Rate limits
-are python-telegram-bot's ``AIORateLimiter`` (about 30 messages a second,
-honouring ``retry_after``); what it gives up on is rescheduled here.
+it, so a restart re-sends at most the message that was in flight. Pushes are
+sent as ``rate_limit_args=PUSH``: the bot's :class:`bot.ratelimit.TelegramRateLimiter`
+paces them under Telegram's broadcast limit (and each chat's), and waits out a
+429 for everyone; what it gives up on is rescheduled here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.clock import Clock
 from bot.db import Database
+from bot.ratelimit import PUSH, TelegramRateLimiter
 from models import Outbox, User
 
 log = logging.getLogger(__name__)
@@ -114,11 +116,15 @@ async def _deliver(bot: Any, db: Database, clock: Clock, push: _Push, result: Dr
         await _finish(db, push.id, dropped_at=clock.now(), error="recipient deactivated or blocked the bot")
         result.dropped += 1
         return
+    # A bot without the fieldbot limiter (e.g. PTB's own) paces every message alike.
+    paced = {"rate_limit_args": PUSH} if isinstance(getattr(bot, "rate_limiter", None),
+                                                     TelegramRateLimiter) else {}
     try:
         chunks = split_text(push.text)
         for number, chunk in enumerate(chunks, start=1):
             markup = _markup(push.buttons) if number == len(chunks) else None
-            await bot.send_message(push.chat_id, chunk, reply_markup=markup, parse_mode=ParseMode.HTML)
+            await bot.send_message(push.chat_id, chunk, reply_markup=markup, parse_mode=ParseMode.HTML,
+                                   **paced)
     except Forbidden as error:
         await _blocked(db, clock.now(), push, str(error))
         result.dropped += 1

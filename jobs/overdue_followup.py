@@ -18,7 +18,7 @@ from sqlalchemy import case, or_, select, update
 
 from bot.i18n import N_, Translator, escape
 from bot.services.amounts import format_amount
-from bot.services.ledger import allocated_per_receivable, open_amount
+from bot.services.ledger import is_open
 from bot.services.outbox import Buttons
 from jobs.context import JobContext
 from jobs.people import recipients
@@ -66,14 +66,11 @@ async def escalations(ctx: JobContext) -> list[Escalation]:
     by_days = sorted(levels.values(), key=lambda level: level.days_overdue, reverse=True)
     reached = case(*((Receivable.due_on <= ctx.today - timedelta(days=level.days_overdue), level.level)
                      for level in by_days), else_=0)
-    allocated = allocated_per_receivable()
-    remaining = open_amount(allocated)
     rows = await ctx.session.execute(
         select(Receivable.id, Receivable.invoice_no, Customer.name, Receivable.rep_id, Customer.team_id,
-               remaining, Receivable.due_on, reached)
+               Receivable.open_amount, Receivable.due_on, reached)
         .join(Customer, Customer.id == Receivable.customer_id)
-        .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
-        .where(Receivable.due_on < ctx.today, ~Receivable.disputed, remaining > 0,
+        .where(Receivable.due_on < ctx.today, ~Receivable.disputed, is_open(),
                reached > Receivable.followup_level,
                or_(Receivable.promise_date.is_(None), Receivable.promise_date < ctx.today))
         .order_by(Receivable.due_on, Receivable.id))

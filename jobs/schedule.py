@@ -3,33 +3,94 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
-from typing import Any
+from collections.abc import Awaitable
+from datetime import datetime, time, timedelta
+from typing import Any, TypeVar
 
 from telegram.ext import Application
 
+from bot.db import database_unavailable
 from bot.runtime import Context, runtime_of
 from bot.services import company
 from jobs.catalogue import JOBS, JobSpec
-from jobs.runner import last_runs, run_job
+from jobs.runner import JobOutcome, last_runs, run_job
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: APScheduler 3 skips a run more than 1 s late by default; a slow start must not lose a day.
 MISFIRE_GRACE_SECONDS = 3600
 
 
+class Outage:
+    """Keeps a repeating task from filling the log while something it needs is down.
+
+    The first failure is logged (one line for an unreachable database, a traceback for
+    anything else), later ones only at debug level, and the first success after them once.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.failures = 0
+
+    async def run(self, work: Awaitable[T]) -> T | None:
+        """``work``'s result, or None if it failed (never raises)."""
+        try:
+            result = await work
+        except Exception as error:
+            self.failures += 1
+            if self.failures > 1:
+                log.debug("%s failed again (%d in a row): %s", self.name, self.failures, error)
+            elif database_unavailable(error):
+                log.warning("%s: database unavailable, will retry quietly: %s", self.name,
+                            str(error).splitlines()[0] if str(error) else type(error).__name__)
+            else:
+                log.error("%s failed, will retry quietly", self.name, exc_info=error)
+            return None
+        if self.failures:
+            log.warning("%s works again after %d failed runs", self.name, self.failures)
+            self.failures = 0
+        return result
+
+
+#: A daily job that failed is tried again after this, doubling up to RETRY_MAX, until catch-up ends.
+RETRY_FIRST = timedelta(minutes=1)
+RETRY_MAX = timedelta(minutes=15)
+
+
 def _callback(spec: JobSpec) -> Any:
+    outage = Outage(f"job {spec.name}")
+
     async def run(context: Context) -> None:
-        runtime = context.runtime
-        outcome = await run_job(runtime.db, spec.name, runtime.clock.now(), runtime.clock.zone)
+        outcome = await outage.run(_run_and_send(context, spec))
+        if outcome is None:
+            _retry_later(context, spec, run, outage.failures)
+            return
         log.info("job %s for %s: %s", spec.name, outcome.ran_for,
                  f"{outcome.pushes} pushes" if outcome.ran else outcome.reason)
-        if outcome.pushes:
-            await runtime.outbox.drain(context.bot)
 
     run.__name__ = spec.name
     return run
+
+
+async def _run_and_send(context: Context, spec: JobSpec) -> JobOutcome:
+    runtime = context.runtime
+    outcome = await run_job(runtime.db, spec.name, runtime.clock.now(), runtime.clock.zone)
+    if outcome.pushes:
+        await runtime.outbox.drain(context.bot)
+    return outcome
+
+
+def _retry_later(context: Context, spec: JobSpec, run: Any, failures: int) -> None:
+    """Try a failed daily job again soon (it is idempotent), while it is still useful today."""
+    wait = min(RETRY_FIRST * 2 ** max(failures - 1, 0), RETRY_MAX)
+    if context.job_queue is None:
+        return
+    now = context.runtime.clock.local_now()
+    if now + wait >= datetime.combine(now.date(), spec.catch_up_until, now.tzinfo):
+        log.warning("job %s not retried today: past %s", spec.name, spec.catch_up_until)
+        return
+    context.job_queue.run_once(run, when=wait, name=f"{spec.name}:retry")
 
 
 def _add(application: Application, spec: JobSpec, at: time) -> None:  # type: ignore[type-arg]

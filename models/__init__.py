@@ -9,6 +9,7 @@ from models.outbox import Outbox
 from models.people import Invite, Role, Team, User
 from models.policy import DEFAULT_GRADE_POLICY, GradePolicy
 from models.reports import Approval, ApprovalKind, ApprovalStatus, DailyReport
+from models.telegram_state import InboxUpdate, TelegramState
 from models.visits import Feedback, FeedbackTopic, StockLine, Visit, VisitKind
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Feedback",
     "FeedbackTopic",
     "GradePolicy",
+    "InboxUpdate",
     "Invite",
     "JobRun",
     "Money",
@@ -38,6 +40,7 @@ __all__ = [
     "Role",
     "StockLine",
     "Team",
+    "TelegramState",
     "UTCDateTime",
     "User",
     "Visit",

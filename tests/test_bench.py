@@ -46,6 +46,6 @@ async def test_push_delivery_loses_and_duplicates_nothing(db: Database, database
     figure = await push.push(database_url, 45, migrate=False)
     assert (figure["lost"], figure["duplicated"], figure["left_unsent"]) == (0, 0, 0)
     assert figure["refused_other"] == 0
-    assert figure["http_429"] >= 1  # 45 pushes at once must meet the 30/s limit
+    assert figure["http_429"] == 0  # the sender paces 45 pushes under the 30/s limit
     async with db.reading() as session:
         assert await session.scalar(select(func.count()).where(Outbox.sent_at.is_not(None))) == 45

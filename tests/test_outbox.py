@@ -115,9 +115,30 @@ async def test_500_pushes_under_the_rate_limit_none_lost_none_doubled(harness: H
             select(func.count()).select_from(Outbox)
             .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None)))
     assert unsent == 0
-    # Bursts past 30/s got 429s from the fake; they were retried, none was lost or doubled.
+    # The limiter kept under the fake's 30 in any rolling second: not a single 429.
     delivered = [c for c in harness.api.calls if c.method == "sendMessage" and c.ok]
     assert len(delivered) == 499
+    assert not [c for c in harness.api.calls if c.status == 429]
+
+
+async def test_a_429_holds_every_push_for_retry_after_and_the_refused_one_goes_in_the_same_drain(
+        harness: Harness) -> None:
+    now = harness.clock.now()
+    async with harness.db.transaction() as session:
+        reps = [factories.user(session, 31_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(40)]
+    for rep in reps:
+        harness.api.add_user(rep.telegram_id, rep.name)
+        await queue(harness.db, harness, rep, f"push-{rep.telegram_id}", f"Plan for {rep.name}")
+    harness.api.fail_next("sendMessage", 429, "Too Many Requests: retry after 2", retry_after=2)
+    result = await harness.deliver_pushes()
+    assert result.sent == 40 and result.retried == 0
+    for rep in reps:
+        assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == [f"Plan for {rep.name}"]
+    sends = [c for c in harness.api.calls if c.method == "sendMessage"]
+    [refused] = [c for c in sends if c.status == 429]
+    # Only what was already on its way when Telegram said "retry after 2" arrived during the pause.
+    during_pause = [c for c in sends if c.ok and refused.at + 0.2 < c.at < refused.at + 2.0]
+    assert during_pause == []
 
 
 async def test_restart_between_queueing_and_sending_loses_and_doubles_nothing(harness: Harness) -> None:

@@ -422,7 +422,7 @@ async def test_save_whose_answer_was_lost_can_be_pressed_again(
     await rep.send("/visit Acme")
     await rep.press("On-site visit")
     await rep.send("Signed the contract")
-    harness.api.fail_next("editMessageText", 502, "Bad Gateway")  # saved, but the answer is lost
+    harness.api.fail_next("editMessageText", 502, "Bad Gateway", times=3)  # retried, then the answer is lost
     await rep.press("Save")
     assert len(await all_visits(harness)) == 1
     assert "Visit saved" not in rep.last.plain_text()

@@ -10,6 +10,7 @@ It checks every request against the official method list in ``bot/telegram_api``
 the way Telegram does, so mistakes in the bot surface as 400s (see :meth:`refused_calls`).
 """
 
+from bot.devserver.faults import Fault, Injection
 from bot.devserver.formatting import EntityParseError, parse_html, utf16_len
 from bot.devserver.models import ApiCall, ApiError, SentMessage
 from bot.devserver.server import FakeBotApi
@@ -19,6 +20,8 @@ __all__ = [
     "ApiError",
     "EntityParseError",
     "FakeBotApi",
+    "Fault",
+    "Injection",
     "SentMessage",
     "parse_html",
     "utf16_len",

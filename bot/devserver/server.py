@@ -7,14 +7,13 @@ import contextlib
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from bot.devserver.faults import Fault, FaultPlan, Injection
 from bot.devserver.methods import BotApiMethods
 from bot.devserver.models import ApiCall, ApiError, bad_request
 from bot.devserver.spec import Upload, decode_params, load_spec, summarize
@@ -24,15 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_UPLOAD = 50 * 1024 * 1024
 CLIENT_CLOSED = 499  # status recorded for requests the client abandoned
-
-
-@dataclass
-class _Fault:
-    status: int = 0
-    description: str = ""
-    retry_after: int | None = None
-    delay: float = 0.0
-    times: int = 1
+CONNECTION_RESET = 0  # status recorded for connections an injected fault dropped
 
 
 class FakeBotApi(World):
@@ -75,8 +66,7 @@ class FakeBotApi(World):
         self.base_url = ""
         self.base_file_url = ""
         self.allowed_updates: list[str] = []
-        self._faults: dict[str, deque[_Fault]] = {}
-        self._delays: dict[str, deque[_Fault]] = {}
+        self.faults = FaultPlan()
         self._runner: web.AppRunner | None = None
         self._calls_changed: asyncio.Event | None = None
         self._closing = asyncio.Event()
@@ -129,6 +119,16 @@ class FakeBotApi(World):
         await self.stop()
 
     # -- fault injection ---------------------------------------------------------------------
+    def inject(
+        self, fault: Fault, *, method: str | None = None, chat_id: int | None = None, times: int = 1
+    ) -> Injection:
+        """Answer the next ``times`` calls (of ``method``, to ``chat_id``) with ``fault``.
+
+        See :mod:`bot.devserver.faults`. Injected answers never count as refusals.
+        """
+        canonical = self._canonical(method) if method else None
+        return self.faults.add(Injection(fault, canonical, chat_id, times))
+
     def fail_next(
         self,
         method: str,
@@ -139,13 +139,11 @@ class FakeBotApi(World):
         times: int = 1,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with this error (not a refusal)."""
-        fault = _Fault(status, description, retry_after, times=times)
-        self._faults.setdefault(self._canonical(method), deque()).append(fault)
+        self.inject(Fault(status, description, retry_after), method=method, times=times)
 
     def delay_next(self, method: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next ``times`` calls of ``method`` for ``seconds`` before answering."""
-        fault = _Fault(delay=seconds, times=times)
-        self._delays.setdefault(self._canonical(method), deque()).append(fault)
+        self.inject(Fault.delay(seconds), method=method, times=times)
 
     def _canonical(self, method: str) -> str:
         spec = self.spec.method(method)
@@ -153,15 +151,11 @@ class FakeBotApi(World):
             raise ValueError(f"{method!r} is not a Bot API method")
         return spec.name
 
-    @staticmethod
-    def _take(queue: deque[_Fault] | None) -> _Fault | None:
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.times -= 1
-        if fault.times <= 0:
-            queue.popleft()
-        return fault
+    def _target_chat(self, raw: dict[str, Any]) -> Any:
+        """The chat a call is about, for faults aimed at one chat."""
+        if "chat_id" in raw:
+            return raw["chat_id"]
+        return self.query_chats.get(str(raw.get("callback_query_id")))
 
     # -- call log ----------------------------------------------------------------------------
     def refused_calls(self) -> list[ApiCall]:
@@ -292,19 +286,14 @@ class FakeBotApi(World):
             call.method = spec.name
             raw = await self._read_raw(request)
             call.params = summarize(raw)
-            delay = self._take(self._delays.get(spec.name))
-            if delay is not None:
-                await asyncio.sleep(delay.delay)
-            fault = self._take(self._faults.get(spec.name))
-            if fault is not None:
-                call.injected = True
-                raise ApiError(fault.status, fault.description, retry_after=fault.retry_after)
-            params, _ = decode_params(spec, raw, strict=self.strict)
-            call.params = summarize(params)
-            if spec.name == "getUpdates":
-                result = await self._get_updates(params)
+            fault = self.faults.take(spec.name, self._target_chat(raw))
+            if fault is None:
+                result = await self._perform(spec, raw, call)
             else:
-                result = self.api.handlers.get(spec.name, self.api.accept)(params)
+                answer = await self._faulty(request, spec, raw, call, fault)
+                if isinstance(answer, web.Response):
+                    return answer
+                result = answer
         except ApiError as err:
             call.ok, call.status, call.description = False, err.status, err.description
             return self._json(err.status, err.payload())
@@ -315,6 +304,44 @@ class FakeBotApi(World):
             return self._json(error.status, error.payload())
         call.ok, call.status, call.description, call.result = True, 200, None, result
         return self._json(200, {"ok": True, "result": result})
+
+    async def _perform(self, spec: Any, raw: dict[str, Any], call: ApiCall) -> Any:
+        """Do what the call asks, as Telegram would."""
+        params, _ = decode_params(spec, raw, strict=self.strict)
+        call.params = summarize(params)
+        if spec.name == "getUpdates":
+            return await self._get_updates(params)
+        return self.api.handlers.get(spec.name, self.api.accept)(params)
+
+    async def _faulty(
+        self, request: web.Request, spec: Any, raw: dict[str, Any], call: ApiCall, fault: Fault
+    ) -> Any:
+        """Answer with ``fault``: the result to send, or a response that is no answer at all.
+
+        A client that gives up during a hang cancels this handler (the call is logged as 499).
+        """
+        call.injected = True
+        result: Any = None
+        if fault.perform:
+            call.injected = False  # a refusal of the call itself is the bot's mistake
+            result = await self._perform(spec, raw, call)
+            call.injected = True
+        if fault.hang:
+            await asyncio.sleep(fault.hang)
+        if fault.reset:
+            call.status, call.description = CONNECTION_RESET, "Connection reset (injected)"
+            return self._reset(request)
+        if fault.status:
+            raise ApiError(fault.status, fault.description, retry_after=fault.retry_after)
+        call.injected = False  # only late: the answer itself is genuine
+        return result if fault.perform else await self._perform(spec, raw, call)
+
+    @staticmethod
+    def _reset(request: web.Request) -> web.Response:
+        """Drop the connection without a word, like a proxy or NAT that lost it."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never written: the connection is gone
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

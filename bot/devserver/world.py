@@ -86,6 +86,7 @@ class World:
         self.files: dict[str, StoredFile] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.open_queries: dict[str, float] = {}  # callback query id -> monotonic creation time
+        self.query_chats: dict[str, int] = {}  # callback query id -> chat of the pressed message
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.updates: list[dict[str, Any]] = []  # queued, not yet confirmed
         self.delivered_update_id = 0  # highest update_id handed out by getUpdates
@@ -381,6 +382,7 @@ class World:
         while query_id in self.open_queries or query_id in self.callback_answers:
             query_id = str(secrets.randbits(62))
         self.open_queries[query_id] = time.monotonic()
+        self.query_chats[query_id] = chat_id
         query = {
             "id": query_id,
             "from": dict(user),

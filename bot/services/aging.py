@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, case, func, select, true, type_coerce
+from sqlalchemy import ColumnElement, case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services.ledger import allocated_per_receivable, open_amount
+from bot.services.ledger import is_open
 from models import Customer, Money, Receivable
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
@@ -45,17 +45,19 @@ def bucket_of(today: date) -> ColumnElement[str]:
 
 
 async def aging_by_rep(session: AsyncSession, today: date,
-                       where: ColumnElement[bool] | None = None) -> dict[int | None, Aging]:
-    """Open receivables per rep and bucket, in one aggregate query (disputed ones included)."""
-    allocated = allocated_per_receivable()
-    remaining = open_amount(allocated)
+                       customers: ColumnElement[bool] | None = None) -> dict[int | None, Aging]:
+    """Open receivables per rep and bucket, in one aggregate query (disputed ones included).
+
+    ``customers`` (a condition on ``Customer``) limits them to those customers' receivables; None
+    means every customer, read from the open receivables' index alone, without the customers table.
+    """
     bucket = bucket_of(today)
-    rows = await session.execute(
-        select(Receivable.rep_id, bucket, func.count(), type_coerce(func.sum(remaining), Money()))
-        .join(Customer, Customer.id == Receivable.customer_id)
-        .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
-        .where(remaining > 0, where if where is not None else true())
-        .group_by(Receivable.rep_id, bucket))
+    query = (select(Receivable.rep_id, bucket, func.count(),
+                    type_coerce(func.sum(Receivable.open_amount), Money()))
+             .where(is_open()).group_by(Receivable.rep_id, bucket))
+    if customers is not None:
+        query = query.join(Customer, Customer.id == Receivable.customer_id).where(customers)
+    rows = await session.execute(query)
     result: dict[int | None, Aging] = defaultdict(Aging)
     for rep_id, name, count, total in rows:
         result[rep_id].buckets[name] = total or ZERO

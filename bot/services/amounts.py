@@ -1,7 +1,8 @@
 """Reading amounts of money as reps type them.
 
 Accepted: ``5000``, ``5,000``, ``5000.50``, ``¥5000`` / ``￥5000`` / ``5000元`` /
-``RMB 5000``, ``1.5万`` (×10,000), ``5k`` (×1,000), full-width digits.
+``RMB 5000``, ``1.5万`` (×10,000), ``5k`` (×1,000), full-width digits;
+invisible characters pasted along (zero-width spaces, direction marks, BOM) are ignored.
 Refused with a reason: zero, negative, more than two decimals, not a number,
 NaN or infinity, over 10^10.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 from bot.i18n import N_
 from bot.services.errors import Invalid
@@ -25,7 +26,7 @@ _NUMBER = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
 
 def parse_amount(text: str) -> Decimal:
     """The amount in ``text`` as a Decimal with two places, or :class:`Invalid` saying why."""
-    raw = unicodedata.normalize("NFKC", text).strip()
+    raw = "".join(c for c in unicodedata.normalize("NFKC", text) if unicodedata.category(c) != "Cf").strip()
     cleaned = _CURRENCY.sub("", raw.lower()).strip().replace(" ", "")
     if cleaned.startswith("-"):
         raise Invalid(N_("The amount must be more than zero."))
@@ -38,11 +39,13 @@ def parse_amount(text: str) -> Decimal:
     if match is None:
         raise Invalid(N_("{text} is not an amount. Write it like 5000, 5,000.50, ¥5000, 1.5万 or 5k."),
                       text=text.strip()[:40])
+    digits = match.group("int").replace(",", "") + "." + (match.group("frac") or "0")
     try:
-        number = Decimal(match.group("int").replace(",", "") + "." + (match.group("frac") or "0"))
+        number = Decimal(digits)
     except InvalidOperation:  # pragma: no cover - the pattern admits only digits
         raise Invalid(N_("{text} is not an amount."), text=text.strip()[:40]) from None
-    amount = number * multiplier
+    with localcontext(prec=len(digits) + 10):  # exact: a 40th decimal must not round away
+        amount = number * multiplier
     if amount > MAX_AMOUNT:
         raise Invalid(N_("That amount is too large to be real (over 10,000,000,000)."))
     if amount != amount.quantize(CENT):

@@ -37,7 +37,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.amounts import parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
-from bot.services.ledger import open_of_receivable
+from bot.services.ledger import is_open
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -194,15 +194,15 @@ async def customer_for_collection(session: AsyncSession, caller: Caller, custome
 
 
 def open_receivables(customer_id: int) -> Subquery:
-    """The customer's receivables with their open amount."""
+    """The customer's open receivables with their open amount."""
     return (select(Receivable.id, Receivable.invoice_no, Receivable.due_on, Receivable.issued_on,
-                   open_of_receivable().label("open"))
-            .where(Receivable.customer_id == customer_id).subquery("receivable_open"))
+                   Receivable.open_amount.label("open"))
+            .where(Receivable.customer_id == customer_id, is_open()).subquery("receivable_open"))
 
 
 async def _open_total(session: AsyncSession, customer_id: int) -> Decimal:
-    opened = open_receivables(customer_id)
-    total = await session.scalar(select(type_coerce(func.sum(opened.c.open), Money())))
+    total = await session.scalar(select(type_coerce(func.sum(Receivable.open_amount), Money()))
+                                 .where(Receivable.customer_id == customer_id, is_open()))
     return total or ZERO
 
 
@@ -214,7 +214,7 @@ async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: De
                       type_coerce(func.sum(opened.c.open).over(
                           order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
                       .label("through"))
-               .where(opened.c.open > 0).subquery("running"))
+               .subquery("running"))
     before = type_coerce(running.c.through - running.c.open, Money())
     rows = await session.execute(
         select(running.c.id, running.c.open)
@@ -226,7 +226,7 @@ async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: De
 async def _settled(session: AsyncSession, collection_id: int) -> tuple[Settled, ...]:
     """What a collection applied to each invoice, with each invoice's open amount now."""
     rows = await session.execute(
-        select(Receivable.invoice_no, Allocation.amount, open_of_receivable())
+        select(Receivable.invoice_no, Allocation.amount, Receivable.open_amount)
         .join(Receivable, Allocation.receivable_id == Receivable.id)
         .where(Allocation.collection_id == collection_id)
         .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id))
@@ -272,11 +272,11 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     allocations = []
     for receivable_id, open_ in await _oldest_open_first(session, customer.id, amount):
         applied = min(open_, left)
-        allocations.append(Allocation(collection_id=collection.id, receivable_id=receivable_id,
-                                      amount=applied))
+        allocations.append({"collection_id": collection.id, "receivable_id": receivable_id,
+                            "amount": applied})
         left -= applied
-    session.add_all(allocations)
-    await session.flush()
+    if allocations:  # one INSERT … VALUES (…), (…), however many invoices it settles
+        await session.execute(insert(Allocation).values(allocations))
     result = await _recorded(session, collection, already=False)
     audit.record(
         session, actor_id=caller.id, action="collection.record", entity="collection",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any
@@ -127,11 +128,17 @@ async def save(session: AsyncSession, caller: Caller, changed: CompanySettings, 
 JOB_NAMES = tuple(DEFAULT_JOB_TIMES)
 
 
+#: A time of day as typed: ``8``, ``08:30`` (ASCII digits; no seconds, no UTC offset).
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3])(?::([0-5][0-9]))?", re.ASCII)
+#: The highest follow-up threshold: ten years overdue (the job subtracts it from today).
+MAX_FOLLOWUP_DAYS = 3650
+
+
 def _clock(text: str) -> time:
-    try:
-        return time.fromisoformat(text if len(text) > 2 else f"{text}:00")
-    except ValueError:
-        raise Invalid(N_("{text} is not a time of day like 08:30."), text=text) from None
+    match = _CLOCK.fullmatch(text)
+    if match is None:
+        raise Invalid(N_("{text} is not a time of day like 08:30."), text=text[:20])
+    return time(int(match[1]), int(match[2] or 0))
 
 
 def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings, list[str]]:
@@ -161,6 +168,8 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
         thresholds = [_whole(word) for word in args]
         if thresholds != sorted(set(thresholds)) or thresholds[0] < 1:
             raise Invalid(N_("Follow-up days must rise from level to level, starting at 1 or more."))
+        if thresholds[-1] > MAX_FOLLOWUP_DAYS:
+            raise Invalid(N_("Follow-up days are {limit} at most."), limit=MAX_FOLLOWUP_DAYS)
         levels = tuple(replace(level, days_overdue=days)
                        for level, days in zip(current.followup_levels, thresholds, strict=True))
         return replace(current, followup_levels=levels), ["followup_levels"]
@@ -168,8 +177,9 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
 
 
 def _whole(word: str) -> int:
-    if not word.isdigit():
-        raise Invalid(N_("{text} is not a whole number."), text=word)
+    """A whole number as typed: decimal digits only ("²" is a digit to str.isdigit, not to int)."""
+    if not word.isdecimal() or len(word) > 9:
+        raise Invalid(N_("{text} is not a whole number."), text=word[:20])
     return int(word)
 
 

@@ -31,7 +31,7 @@ from bot.services import audit
 from bot.services.access import GRANTS, Caller, Permission, require
 from bot.services.amounts import parse_amount
 from bot.services.errors import Invalid
-from bot.services.importing import ImportReport, RowError
+from bot.services.importing import ImportReport, RowError, cell_problems
 from bot.tabular import Table
 from models import GRADES, Customer, CustomerStatus, Role, User
 
@@ -109,8 +109,7 @@ def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
 def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, Any], list[Problem]]:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
-    if "\0extra" in raw:
-        problems.append((N_("more cells than columns in the header"), {}))
+    problems += cell_problems(raw)
     code = raw.get("code", "").strip()
     if not code or len(code) > MAX_CODE:
         problems.append((N_("code must have 1 to {limit} characters"), {"limit": str(MAX_CODE)}))
@@ -185,7 +184,7 @@ def _parse_credit(raw: dict[str, str], present: Sequence[str], values: dict[str,
         text = unicodedata.normalize("NFKC", raw["credit_days"]).strip()
         if not text:
             values["credit_days"] = None
-        elif text.isdigit() and int(text) <= MAX_CREDIT_DAYS:
+        elif text.isdecimal() and len(text) <= 5 and int(text) <= MAX_CREDIT_DAYS:
             values["credit_days"] = int(text)
         else:
             problems.append((N_("credit_days {value} is not a whole number of days from 0 to {limit}"),

@@ -98,7 +98,7 @@ async def resolve_one(session: AsyncSession, caller: Caller, text: str) -> Resol
     resolution = await resolve(session, caller, text)
     if resolution.customer is None and not resolution.candidates:
         raise NotFound(N_("No customer matches {query}. Try part of the name or the customer code; "
-                          "/customers lists yours."), query=" ".join(text.split()))
+                          "/customers lists yours."), query=" ".join(text.split())[:100])
     return resolution
 
 

@@ -61,7 +61,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.aging import BUCKET_LABELS, bucket_of
 from bot.services.collections import held
 from bot.services.customers import in_scope
-from bot.services.ledger import allocated_per_receivable, open_amount, open_of_receivable
+from bot.services.ledger import is_open
 from bot.services.periods import Period, parse_period
 from bot.services.reports import KIND_LABELS, METHOD_LABELS
 from models import (
@@ -268,7 +268,7 @@ def visits_sheet(c: ExportContext) -> Sheet:
 def orders_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
     query = (select(Receivable.issued_on, Receivable.invoice_no, Customer.code, Customer.name, rep.name,
-                    Team.name, Receivable.amount, Receivable.due_on, open_of_receivable(),
+                    Team.name, Receivable.amount, Receivable.due_on, Receivable.open_amount,
                     Receivable.over_limit)
              .join(Customer, Customer.id == Receivable.customer_id)
              .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == rep.team_id)
@@ -313,16 +313,13 @@ def collections_sheet(c: ExportContext) -> Sheet:
 
 def receivables_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
-    allocated = allocated_per_receivable()
-    remaining = open_amount(allocated)
     query = (select(Customer.code, Customer.name, rep.name, Team.name, Receivable.invoice_no,
-                    Receivable.issued_on, Receivable.due_on, Receivable.amount, remaining,
+                    Receivable.issued_on, Receivable.due_on, Receivable.amount, Receivable.open_amount,
                     bucket_of(c.today), Receivable.followup_level, Receivable.disputed,
                     Receivable.promise_date, Receivable.promise_amount)
              .join(Customer, Customer.id == Receivable.customer_id)
              .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == Customer.team_id)
-             .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
-             .where(c.scope.customers, remaining > 0)
+             .where(c.scope.customers, is_open())
              .order_by(Receivable.due_on, Receivable.id))
 
     def shape(row: Row[Any]) -> Sequence[object]:

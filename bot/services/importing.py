@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
+from bot.tabular import EXTRA, FORMULA
+
+Problem = tuple[str, dict[str, str]]
+
+
+def cell_problems(row: dict[str, str]) -> list[Problem]:
+    """What :mod:`bot.tabular` marked on a row: more cells than columns, formulas instead of values."""
+    problems: list[Problem] = []
+    if EXTRA in row:
+        problems.append((N_("more cells than columns in the header"), {}))
+    if FORMULA in row:
+        problems.append((N_("{columns}: a formula is not a value (starts with =); import the values"),
+                         {"columns": row[FORMULA][:200]}))
+    return problems
 
 
 @dataclass(frozen=True)

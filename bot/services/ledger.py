@@ -1,4 +1,10 @@
-"""Balances from the ledger, computed in SQL: open = invoiced − allocated; overdue = open past due."""
+"""Balances from the ledger, in SQL: open = invoiced − allocated; overdue = open past due.
+
+Each receivable carries its open amount (``Receivable.open_amount``): database triggers keep it
+equal to ``amount − SUM(allocations)`` in the same transaction as every allocation (migration
+0009), so no query recomputes the ledger. Open receivables are listed by a partial index, which
+a query uses when it says :func:`is_open`.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, select, type_coerce
+from sqlalchemy import case, func, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql import ColumnElement
 
-from models import Allocation, Money, Receivable
+from models import Money, Receivable
 
 ZERO = Decimal("0.00")
 
@@ -23,28 +28,10 @@ class Balance:
     overdue: Decimal = ZERO
 
 
-def open_of_receivable() -> ColumnElement[Decimal]:
-    """A receivable's open amount (amount − allocations) as a correlated sum.
-
-    For queries about a few customers: it uses the allocations' receivable
-    index. Whole-company reports join :func:`allocated_per_receivable` instead,
-    which aggregates the allocations table once.
-    """
-    allocation = aliased(Allocation)
-    paid = (select(func.coalesce(func.sum(allocation.amount), 0))
-            .where(allocation.receivable_id == Receivable.id).correlate(Receivable).scalar_subquery())
-    return type_coerce(Receivable.amount - paid, Money())
-
-
-def allocated_per_receivable() -> Subquery:
-    """receivable_id → total allocated (reversals allocate negative amounts), for whole-company sums."""
-    return (select(Allocation.receivable_id, func.sum(Allocation.amount).label("allocated"))
-            .group_by(Allocation.receivable_id).subquery("allocated"))
-
-
-def open_amount(allocated: Subquery) -> ColumnElement[Decimal]:
-    """A receivable's open amount, given the allocated subquery joined to it."""
-    return type_coerce(Receivable.amount - func.coalesce(allocated.c.allocated, 0), Money())
+def is_open() -> ColumnElement[bool]:
+    """Receivables with money still open: the partial index's own condition, with a literal zero
+    (a bound parameter would hide from SQLite's and PostgreSQL's generic plans that it matches)."""
+    return Receivable.open_amount > literal_column("0")
 
 
 async def balances(session: AsyncSession, customer_ids: Iterable[int], today: date) -> dict[int, Balance]:
@@ -52,14 +39,14 @@ async def balances(session: AsyncSession, customer_ids: Iterable[int], today: da
     ids = list(customer_ids)
     if not ids:
         return {}
-    remaining = open_of_receivable()
+    remaining = Receivable.open_amount
     rows = await session.execute(
         select(
             Receivable.customer_id,
             type_coerce(func.sum(remaining), Money()),
             type_coerce(func.sum(case((Receivable.due_on < today, remaining), else_=0)), Money()),
         )
-        .where(Receivable.customer_id.in_(ids))
+        .where(Receivable.customer_id.in_(ids), is_open())
         .group_by(Receivable.customer_id)
     )
     return {customer_id: Balance(open_ or ZERO, overdue or ZERO) for customer_id, open_, overdue in rows}

@@ -3,7 +3,7 @@
 Scope: a rep sees the receivables they carry, a manager those of their team's
 customers, the director, admins and finance everything. A page of the list is
 two aggregate queries (the totals and the page), however many invoices are
-overdue.
+overdue, read from the open receivables' index (see ``bot/services/ledger.py``).
 
 Who may change what: a promise to pay is recorded by the receivable's rep,
 the manager of the customer's team, the director or an admin; a receivable is
@@ -34,7 +34,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef
 from bot.services.errors import AccessDenied, Invalid, NotFound
-from bot.services.ledger import ZERO, allocated_per_receivable, open_amount, open_of_receivable
+from bot.services.ledger import ZERO, is_open
 from bot.services.policy import local_date
 from models import Customer, Money, Receivable, Role, User
 
@@ -160,24 +160,42 @@ class _Overdue:
 
     remaining: ColumnElement[Decimal]
     condition: ColumnElement[bool]
-    allocated: Subquery
+    #: The scope is a condition on the customers (a manager's team): selecting needs their table.
+    on_customers: bool
 
     @classmethod
     def of(cls, caller: Caller, today: date) -> _Overdue:
-        allocated = allocated_per_receivable()
-        remaining = open_amount(allocated)
-        return cls(remaining, (Receivable.due_on < today) & (remaining > 0) & receivable_scope(caller),
-                   allocated)
+        return cls(Receivable.open_amount, (Receivable.due_on < today) & is_open() & receivable_scope(caller),
+                   on_customers=not caller.sees_all_customers and caller.role == Role.MANAGER)
 
     def narrowed(self, condition: ColumnElement[bool]) -> _Overdue:
-        return _Overdue(self.remaining, self.condition & condition, self.allocated)
+        return _Overdue(self.remaining, self.condition & condition, self.on_customers)
 
     def select(self, *columns: Any) -> Select[Any]:
-        """``SELECT columns`` over the overdue receivables, joined to their customers."""
-        return (select(*columns).select_from(Receivable)
-                .join(Customer, Customer.id == Receivable.customer_id)
-                .outerjoin(self.allocated, self.allocated.c.receivable_id == Receivable.id)
-                .where(self.condition))
+        """``SELECT columns`` over the overdue receivables (joined to their customers if the scope
+        needs them; otherwise the open receivables' index alone answers)."""
+        query = select(*columns).select_from(Receivable)
+        if self.on_customers:
+            query = query.join(Customer, Customer.id == Receivable.customer_id)
+        return query.where(self.condition)
+
+    def page_of_customers(self, page: int, per_page: int) -> Subquery:
+        """(customer_id, total) of one page of customers, largest total first, then by name.
+
+        The page is among the customers whose total reaches the ``page × per_page``-th largest
+        total: a prefix of the whole order, so only that prefix (not every overdue customer) is
+        joined to the customers table and sorted by name.
+        """
+        per_customer = self.select(Receivable.customer_id.label("customer_id"),
+                                   type_coerce(func.sum(self.remaining), Money()).label("total")
+                                   ).group_by(Receivable.customer_id).cte("per_customer", nesting=True)
+        cutoff = (select(per_customer.c.total).order_by(per_customer.c.total.desc())
+                  .limit(1).offset(page * per_page - 1).scalar_subquery())
+        return (select(per_customer.c.customer_id, per_customer.c.total)
+                .join(Customer, Customer.id == per_customer.c.customer_id)
+                .where(per_customer.c.total >= func.coalesce(cutoff, 0))
+                .order_by(per_customer.c.total.desc(), Customer.name, Customer.id)
+                .limit(per_page).offset((page - 1) * per_page).subquery("page"))
 
 
 def _pages(total: int, per_page: int, page: int) -> tuple[int, int]:
@@ -212,19 +230,21 @@ async def overdue_by_customer(
         type_coerce(func.sum(remaining), Money())))).one()
     page, pages = _pages(customer_count, per_page, page)
     rep_user = aliased(User)
-    total = type_coerce(func.sum(remaining), Money()).label("total")
+    shown = overdue.page_of_customers(page, per_page)
     ahead = Receivable.promise_date >= today
     rows = await session.execute(
-        overdue.select(
-            Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, total, func.count(),
-            func.min(Receivable.due_on), func.max(Receivable.followup_level),
+        select(
+            Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
+            func.count(), func.min(Receivable.due_on), func.max(Receivable.followup_level),
             func.max(case((ahead, Receivable.promise_date))),
             type_coerce(func.sum(case((ahead, Receivable.promise_amount))), Money()),
             type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()))
+        .select_from(shown).join(Customer, Customer.id == shown.c.customer_id)
+        .join(Receivable, Receivable.customer_id == shown.c.customer_id)
         .outerjoin(rep_user, rep_user.id == Customer.rep_id)
-        .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name)
-        .order_by(total.desc(), Customer.name, Customer.id)
-        .limit(per_page).offset((page - 1) * per_page))
+        .where(overdue.condition)
+        .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total)
+        .order_by(shown.c.total.desc(), Customer.name, Customer.id))
     items = [OverdueCustomer(CustomerRef(id_, code, name, grade), rep_name, amount, count,
                              (today - oldest).days, level or 0, promise_date, promise_amount,
                              disputed or ZERO)
@@ -302,7 +322,7 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
         if len(exact) == 1:
             return Target(rep=exact[0])
         if query.startswith("@"):
-            raise NotFound(N_("Nobody matches {query}."), query=query)
+            raise NotFound(N_("Nobody matches {query}."), query=query[:100])
     resolution = await customers.resolve(session, caller, query)
     if resolution.customer is not None or resolution.candidates:
         return Target(customer=resolution.customer, candidates=resolution.candidates)
@@ -313,17 +333,17 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
             return Target(rep=similar[0])
         if similar:
             raise Invalid(N_("{query} matches several people: {names}. Use the @username."),
-                          query=query, names=", ".join(rep.name for rep in similar[:5]))
-        raise NotFound(N_("No customer or rep matches {query}."), query=query)
+                          query=query[:100], names=", ".join(rep.name for rep in similar[:5]))
+        raise NotFound(N_("No customer or rep matches {query}."), query=query[:100])
     raise NotFound(N_("No customer matches {query}. Try part of the name or the customer code; "
-                      "/customers lists yours."), query=query)
+                      "/customers lists yours."), query=query[:100])
 
 
 # -- promises and disputes ------------------------------------------------------------------------
 
 async def _invoice(session: AsyncSession, receivable_id: int) -> tuple[Receivable, Customer, Decimal]:
     found = (await session.execute(
-        select(Receivable, Customer, open_of_receivable())
+        select(Receivable, Customer, Receivable.open_amount)
         .join(Customer, Customer.id == Receivable.customer_id).where(Receivable.id == receivable_id)
     )).one_or_none()
     if found is None:

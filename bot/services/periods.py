@@ -137,7 +137,7 @@ def _date(text: str, year: str, month: str, day: str) -> date:
     try:
         value = date(int(year), int(month), int(day))
     except ValueError:
-        raise Invalid(N_("{text} is not a date."), text=text) from None
+        raise Invalid(N_("{text} is not a date."), text=text[:60]) from None
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise Invalid(N_("Choose a date between {first} and {last}."), first=FIRST_YEAR, last=LAST_YEAR)
     return value
@@ -146,7 +146,7 @@ def _date(text: str, year: str, month: str, day: str) -> date:
 def _one_date(text: str) -> date:
     match = _DAY.fullmatch(text) or _COMPACT_DAY.fullmatch(text)
     if match is None:
-        raise Invalid(UNKNOWN, text=text)
+        raise Invalid(UNKNOWN, text=text[:60])
     return _date(text, *match.groups())
 
 
@@ -181,7 +181,7 @@ def parse_period(text: str | None, today: date) -> Period:
     if span := _RANGE.fullmatch(cleaned):
         start, end = _one_date(span.group(1)), _one_date(span.group(2))
         return _checked(Period(start, end, _label(start, end)), today)
-    raise Invalid(UNKNOWN, text=" ".join((text or "").split()))
+    raise Invalid(UNKNOWN, text=" ".join((text or "").split())[:60])  # a paste must fit the reply
 
 
 def period_from_code(code: str, today: date) -> Period:

@@ -26,8 +26,8 @@ from bot.services import audit, policy
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.errors import Invalid
-from bot.services.importing import ImportReport, RowError
-from bot.services.ledger import ZERO, allocated_per_receivable
+from bot.services.importing import ImportReport, RowError, cell_problems
+from bot.services.ledger import ZERO
 from bot.services.orders import MAX_INVOICE_NO
 from bot.tabular import Table
 from models import Customer, Money, Receivable, ReceivableSource
@@ -90,8 +90,7 @@ def validate(table: Table, known_codes: set[str]) -> tuple[list[InvoiceRow], lis
 def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
               ) -> tuple[InvoiceRow | None, list[Problem]]:
     problems: list[Problem] = []
-    if "\0extra" in cells:
-        problems.append((N_("more cells than columns in the header"), {}))
+    problems += cell_problems(cells)
     invoice_no = cells.get("invoice_no", "").strip()
     if not invoice_no or len(invoice_no) > MAX_INVOICE_NO:
         problems.append((N_("invoice_no must have 1 to {limit} characters"), {"limit": str(MAX_INVOICE_NO)}))
@@ -143,12 +142,10 @@ async def _customers_by_code(session: AsyncSession, codes: set[str]) -> dict[str
 
 async def _invoices(session: AsyncSession, numbers: list[str]) -> dict[str, tuple[Receivable, Decimal]]:
     """Existing receivables by invoice number, each with what was collected against it."""
-    allocated = allocated_per_receivable()
     found: dict[str, tuple[Receivable, Decimal]] = {}
     for batch in _chunks(numbers):
         rows = await session.execute(
-            select(Receivable, type_coerce(allocated.c.allocated, Money()))
-            .outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
+            select(Receivable, type_coerce(Receivable.amount - Receivable.open_amount, Money()))
             .where(Receivable.invoice_no.in_(batch)))
         for receivable, collected in rows:
             found[receivable.invoice_no] = (receivable, collected or ZERO)

@@ -229,13 +229,18 @@ class Scope:
         return true()
 
     def customers(self) -> ColumnElement[bool]:
+        some = self.some_customers()
+        return true() if some is None else some
+
+    def some_customers(self) -> ColumnElement[bool] | None:
+        """The customers in scope, or None for every customer (no need to read the customers table)."""
         if self.nobody:
             return false()
         if self.rep_id is not None:
             return Customer.rep_id == self.rep_id
         if self.team_id is not None:
             return Customer.team_id == self.team_id
-        return true()
+        return None
 
 
 def _require_team_view(caller: Caller) -> None:
@@ -422,7 +427,17 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
 # -- customers ------------------------------------------------------------------------------------
 
 def _visited_between(first: datetime, end: datetime) -> ColumnElement[bool]:
-    return exists().where(Visit.customer_id == Customer.id, Visit.visited_at >= first, Visit.visited_at < end)
+    """SQL: the customer was visited in [first, end).
+
+    ``last_visit_at`` (the latest visit, kept with every visit) settles it without reading the
+    visits when it is before ``first`` (no) or inside the window (yes); only a customer last
+    visited after the window, or with no recorded last visit, is looked up in the visits (an
+    index probe) — for the current period, the customers visited since it began.
+    """
+    probe = (select(Visit.id).where(Visit.customer_id == Customer.id, Visit.visited_at >= first,
+                                    Visit.visited_at < end).exists())
+    last = Customer.last_visit_at
+    return case((or_(last.is_(None), last >= end), probe), else_=last >= first)
 
 
 def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeRule]) -> ColumnElement[bool]:
@@ -473,7 +488,7 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
     reps = await _rep_lines(session, scope, activity, working_days, zone)
     customers = await _customer_figures(session, scope, period, today, zone, rules)
     aging = Aging()
-    for per_rep in (await aging_by_rep(session, today, scope.customers())).values():
+    for per_rep in (await aging_by_rep(session, today, scope.some_customers())).values():
         for bucket in BUCKETS:
             aging.buckets[bucket] += per_rep.buckets[bucket]
         aging.invoices += per_rep.invoices

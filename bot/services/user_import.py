@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
-from bot.services.importing import ImportReport, RowError
+from bot.services.importing import ImportReport, RowError, cell_problems
 from bot.services.teams import MAX_TEAM_NAME, get_or_create_team
 from bot.services.users import MAX_NAME
 from bot.tabular import Table
@@ -69,10 +69,10 @@ def validate(table: Table) -> tuple[list[PersonRow], list[RowError]]:
 
 def _row_problems(row: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
     problems: list[tuple[str, dict[str, str]]] = []
-    if "\0extra" in row:
-        problems.append((N_("more cells than columns in the header"), {}))
+    problems += cell_problems(row)
     raw_id = row.get("telegram_id", "")
-    if not raw_id.isdigit() or not 0 < int(raw_id) < MAX_TELEGRAM_ID:
+    well_formed = raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 16  # "²".isdigit() too
+    if not well_formed or not 0 < int(raw_id) < MAX_TELEGRAM_ID:
         problems.append((N_("telegram_id {value} is not a Telegram user id"), {"value": raw_id[:40]}))
     name = " ".join(row.get("name", "").split())
     if not name or len(name) > MAX_NAME:

@@ -76,7 +76,7 @@ def parse_role(text: str) -> Role:
     try:
         return Role(text.strip().lower())
     except ValueError:
-        raise Invalid(N_("Unknown role {role}. Roles: {roles}."), role=text,
+        raise Invalid(N_("Unknown role {role}. Roles: {roles}."), role=text[:40],
                       roles=", ".join(r.value for r in Role)) from None
 
 
@@ -170,8 +170,10 @@ async def find_user(session: AsyncSession, caller: Caller, query: str) -> User:
     scope = select(User)
     if not caller.sees_all_teams:
         scope = scope.where(User.team_id == caller.team_id)
-    if query.lstrip("-").isdigit():
-        matches = list(await session.scalars(scope.where(User.telegram_id == int(query))))
+    digits = query.lstrip("-")
+    if digits.isascii() and digits.isdigit():  # Telegram ids have at most 16 digits (52 bits)
+        matches = list(await session.scalars(scope.where(User.telegram_id == int(query)))) \
+            if len(digits) <= 16 else []
     elif query.startswith("@"):
         matches = list(await session.scalars(
             scope.where(func.lower(User.username) == query[1:].lower())))
@@ -180,7 +182,7 @@ async def find_user(session: AsyncSession, caller: Caller, query: str) -> User:
         matches = exact or list(await session.scalars(
             scope.where(func.lower(User.name).contains(query.lower(), autoescape=True)).limit(6)))
     if not matches:
-        raise NotFound(N_("Nobody matches {query}."), query=query)
+        raise NotFound(N_("Nobody matches {query}."), query=query[:100])
     if len(matches) > 1:
         raise Invalid(N_("{query} matches several people: {names}. Use the Telegram id or @username."),
                       query=query, names=", ".join(u.name for u in matches[:5]))

@@ -362,7 +362,7 @@ def parse_stock_lines(text: str) -> tuple[StockEntry, ...]:
         if not quantity.lstrip("+-").isdecimal() or quantity.startswith("-"):
             raise Invalid(N_("Line {line} ({text}): the quantity must be a whole number, 0 or more."),
                           line=number, text=line)
-        count = int(quantity)
+        count = int(quantity) if len(quantity) <= 12 else MAX_QUANTITY + 1  # int() refuses 4,300+ digits
         if count > MAX_QUANTITY:
             raise Invalid(N_("Line {line} ({text}): that quantity is too large."), line=number, text=line)
         if len(product) > MAX_PRODUCT_CHARS:

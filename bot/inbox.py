@@ -1,0 +1,311 @@
+"""Updates are not lost between Telegram and the handlers, and not handled twice.
+
+With long polling, python-telegram-bot confirms a batch to Telegram (the next
+``getUpdates`` offset) as soon as it is queued, so a ``kill -9`` would lose every
+update queued but not yet handled. Here each batch is written to the
+``telegram_inbox`` table (raw JSON, one INSERT … ON CONFLICT DO NOTHING per batch)
+*before* ``getUpdates`` returns it to the Updater, so before it can be confirmed;
+a webhook update is written before the webhook answers Telegram. An update is
+marked handled once its handlers ran and the conversation state it changed is
+stored (bot/persistence.py), in the same transaction. At start-up the unhandled
+ones are queued again before polling begins; one fetched again (Telegram resends
+what was never confirmed) is recognised by its ``update_id`` and content, and dropped.
+
+Writes are grouped: state that must be durable before a chat's next update is
+committed at once, together with whatever else is waiting (other chats' state,
+handled marks); handled marks alone wait up to :data:`LAZY_SECONDS` for a ride.
+A mark lost to a crash only means the update is handled again after the restart,
+which handlers make harmless by writing under the update's ``source_key``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Bot, Update
+from telegram.error import NetworkError
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bot.db import Database
+from models import InboxUpdate, TelegramState
+
+log = logging.getLogger(__name__)
+
+#: Longest a handled mark with no state change waits to be written with other work.
+LAZY_SECONDS = 1.0
+#: Handled updates are kept this long, so one Telegram sends again is still recognised.
+KEEP_HANDLED = timedelta(days=1)
+PURGE_EVERY_SECONDS = 600.0
+RETRY_MAX_SECONDS = 30.0
+
+#: A row of ``telegram_state``: (scope, owner, name).
+StateKey = tuple[str, str, str]
+
+INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
+STATE: Table = TelegramState.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class StateChanges:
+    """Rows of ``telegram_state`` to write (JSON text) or to delete."""
+
+    upserts: dict[StateKey, str] = field(default_factory=dict)
+    deletes: set[StateKey] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.upserts or self.deletes)
+
+    def put(self, key: StateKey, data: str) -> None:
+        self.deletes.discard(key)
+        self.upserts[key] = data
+
+    def remove(self, key: StateKey) -> None:
+        self.upserts.pop(key, None)
+        self.deletes.add(key)
+
+    def merge_older(self, older: StateChanges) -> None:
+        """Take back ``older`` changes that a failed commit returned, unless superseded since."""
+        for key, data in older.upserts.items():
+            if key not in self.upserts and key not in self.deletes:
+                self.upserts[key] = data
+        self.deletes |= {key for key in older.deletes if key not in self.upserts}
+
+
+def _insert(session: AsyncSession, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class Journal:
+    """Group commit of inbox rows, state changes and handled marks: one transaction each time."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._changes = StateChanges()
+        self._handled: set[int] = set()
+        self._lock = asyncio.Lock()
+        self._lazy: asyncio.Task[None] | None = None
+        self._next_purge = 0.0
+        self.commits = 0
+
+    def add(self, changes: StateChanges | None = None, handled: int | None = None) -> None:
+        if changes:
+            for key, data in changes.upserts.items():
+                self._changes.put(key, data)
+            for key in changes.deletes:
+                self._changes.remove(key)
+        if handled is not None:
+            self._handled.add(handled)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._changes or self._handled)
+
+    async def commit(self, received: Sequence[dict[str, Any]] = ()) -> set[int]:
+        """Write ``received`` updates and everything pending; return the ids that were new."""
+        async with self._lock:
+            changes, self._changes = self._changes, StateChanges()
+            handled, self._handled = self._handled, set()
+            if not (received or changes or handled):
+                return set()
+            try:
+                async with self.db.transaction() as session:
+                    new = await self._write(session, received, changes, handled)
+            except BaseException:
+                changes.merge_older(self._changes)
+                self._changes = changes
+                self._handled |= handled
+                raise
+            self.commits += 1
+            return new
+
+    async def _write(self, session: AsyncSession, received: Sequence[dict[str, Any]],
+                     changes: StateChanges, handled: set[int]) -> set[int]:
+        now = datetime.now(UTC)
+        new: set[int] = set()
+        if time.monotonic() >= self._next_purge:  # first, so a purged id can be taken by a new update
+            self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+            await session.execute(delete(INBOX).where(INBOX.c.handled_at < now - KEEP_HANDLED))
+        if received:
+            rows = [{"update_id": raw["update_id"], "payload": json.dumps(raw, ensure_ascii=False),
+                     "received_at": now} for raw in received]
+            statement = _insert(session, INBOX).values(rows)
+            # The same id with the same content is a resend; with other content, a new update
+            # (Telegram may restart its ids after a quiet week), which replaces the old row.
+            statement = statement.on_conflict_do_update(
+                index_elements=["update_id"], where=INBOX.c.payload != statement.excluded.payload,
+                set_={"payload": statement.excluded.payload, "received_at": now, "handled_at": None})
+            new = set((await session.execute(statement.returning(INBOX.c.update_id))).scalars())
+        if changes.upserts:
+            rows = [{"scope": scope, "owner": owner, "name": name, "data": data, "updated_at": now}
+                    for (scope, owner, name), data in changes.upserts.items()]
+            statement = _insert(session, STATE).values(rows)
+            await session.execute(statement.on_conflict_do_update(
+                index_elements=["scope", "owner", "name"],
+                set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at}))
+        if changes.deletes:
+            await session.execute(delete(STATE).where(or_(*(
+                and_(STATE.c.scope == scope, STATE.c.owner == owner, STATE.c.name == name)
+                for scope, owner, name in changes.deletes))))
+        if handled:
+            await session.execute(update(INBOX).where(INBOX.c.update_id.in_(handled)).values(handled_at=now))
+        return new
+
+    def commit_soon(self) -> None:
+        """Commit what is pending within :data:`LAZY_SECONDS` (retrying while the database is down)."""
+        if self._lazy is None or self._lazy.done():
+            self._lazy = asyncio.get_running_loop().create_task(self._commit_later(), name="inbox-journal")
+
+    async def _commit_later(self) -> None:
+        delay = LAZY_SECONDS
+        while self.pending:
+            await asyncio.sleep(delay)
+            try:
+                await self.commit()
+            except Exception as error:  # the database is away: keep it all in memory and retry
+                log.warning("could not record handled updates and conversation state (%s); retrying in "
+                            "%.0f s", type(error).__name__, delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def close(self) -> None:
+        """Stop waiting and commit what is pending (at shutdown)."""
+        if self._lazy is not None:
+            self._lazy.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lazy
+            self._lazy = None
+        await self.commit()
+
+
+class Inbox:
+    """Which updates are recorded, queued and handled; the journal makes it durable."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.journal = Journal(db)
+        self._recorded: set[int] = set()  # written by a getUpdates batch, about to be queued
+        self._duplicates: set[int] = set()  # fetched again: queued or handled before
+        self._queued: dict[int, int] = {}  # update id → times queued and not yet handled
+        self._objects: dict[int, Update] = {}  # update id → the object being handled
+
+    async def received(self, raw_updates: Sequence[dict[str, Any]]) -> None:
+        """A getUpdates batch, before the Updater sees it (and can confirm it)."""
+        try:
+            new = await self.journal.commit(raw_updates)
+        except Exception as error:
+            # A TelegramError makes the Updater retry this getUpdates with backoff, offset unchanged.
+            raise NetworkError(f"could not record fetched updates in the inbox: {type(error).__name__}"
+                               ) from error
+        ids = {raw["update_id"] for raw in raw_updates}
+        self._recorded |= new
+        self._duplicates |= ids - new
+
+    async def admit(self, update: Update) -> bool:
+        """Whether ``update`` goes on the queue: not if it is one already queued or handled."""
+        update_id = update.update_id
+        if self._objects.get(update_id) is update:  # put back by a handler (handlers/flows.py)
+            return True
+        if update_id in self._recorded:
+            self._recorded.discard(update_id)
+            return True
+        if update_id in self._duplicates:
+            self._duplicates.discard(update_id)
+            log.info("update %d was fetched again: already queued or handled, dropped", update_id)
+            return False
+        # A webhook update: durable before the webhook answers Telegram.
+        new = await self.journal.commit([update.to_dict()])
+        if update_id not in new:
+            log.info("update %d was delivered again: already queued or handled, dropped", update_id)
+        return update_id in new
+
+    def queued(self, update: Update) -> None:
+        self._queued[update.update_id] = self._queued.get(update.update_id, 0) + 1
+        self._objects[update.update_id] = update
+
+    def _done(self, update: Update) -> bool:
+        """Count one handling of ``update`` done; True when no copy of it is left on the queue."""
+        left = self._queued.get(update.update_id, 1) - 1
+        if left > 0:
+            self._queued[update.update_id] = left
+            return False
+        self._queued.pop(update.update_id, None)
+        self._objects.pop(update.update_id, None)
+        return True
+
+    async def settle(self, update: Update, changes: StateChanges) -> None:
+        """``update`` was handled and changed ``changes``: durable before the chat's next update."""
+        self.journal.add(changes, update.update_id if self._done(update) else None)
+        if changes:
+            await self.journal.commit()
+        else:
+            self.journal.commit_soon()
+
+    def drop(self, update: Update) -> None:
+        """``update`` was deliberately not handled (a flood): never replay it."""
+        self.journal.add(handled=update.update_id if self._done(update) else None)
+        self.journal.commit_soon()
+
+    async def replay(self, queue: asyncio.Queue[object], bot: Bot) -> int:
+        """Queue the updates recorded but not handled before the last stop (call before polling)."""
+        async with self.db.reading() as session:
+            rows = (await session.execute(
+                select(INBOX.c.update_id, INBOX.c.payload).where(INBOX.c.handled_at.is_(None))
+                .order_by(INBOX.c.update_id))).all()
+        for update_id, payload in rows:
+            self._recorded.add(update_id)
+            await queue.put(Update.de_json(json.loads(payload), bot))
+        if rows:
+            log.info("handling %d updates received before the last stop but not handled then", len(rows))
+        return len(rows)
+
+
+class InboxQueue(asyncio.Queue[object]):
+    """The Application's update queue: admits each update through the :class:`Inbox`."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__()
+        self.inbox = inbox
+
+    async def put(self, item: object) -> None:
+        if isinstance(item, Update) and not await self.inbox.admit(item):
+            return
+        await super().put(item)
+
+    def _put(self, item: object) -> None:  # asyncio.Queue's hook, for put and put_nowait alike
+        if isinstance(item, Update):
+            self.inbox.queued(item)
+        super()._put(item)  # type: ignore[misc]
+
+
+class InboxRequest(HTTPXRequest):
+    """The getUpdates connection: records each batch in the inbox before handing it on."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        super().__init__(connection_pool_size=1)
+        self.inbox = inbox
+
+    async def post(
+        self,
+        url: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> Any:
+        result = await super().post(url, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
+                                    connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+        if url.endswith("/getUpdates") and isinstance(result, list) and result:
+            await self.inbox.received(result)
+        return result

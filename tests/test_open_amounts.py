@@ -1,0 +1,198 @@
+"""Stored open amounts (``receivables.open_amount``) always equal the ledger: amount − allocations.
+
+The column is kept by database triggers (migration 0009); these tests drive the services that
+move money in random order and recompute every open amount from the allocations afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import count
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from bench.generate import generate
+from bot.db import Database, upgrade_async
+from bot.services import collections, orders, receivable_import
+from bot.services.access import Caller
+from bot.services.errors import ServiceError
+from bot.tabular import Table
+from models import Allocation, Collection, PaymentMethod, Receivable, User
+from tests import factories
+from tests.conftest import MONDAY_MORNING, PG_URL, ZONE
+
+_numbers = count(1)
+CUSTOMERS = 2
+
+# One step of a day at the till: (what, which customer or earlier row, an amount in yuan).
+invoice = st.tuples(st.just("invoice"), st.integers(0, CUSTOMERS - 1), st.integers(1, 900))
+reimport = st.tuples(st.just("reimport"), st.integers(0, 20), st.integers(1, 900))
+order = st.tuples(st.just("order"), st.integers(0, CUSTOMERS - 1), st.integers(1, 900))
+collect = st.tuples(st.just("collect"), st.integers(0, CUSTOMERS - 1), st.integers(1, 1500))
+reverse = st.tuples(st.just("reverse"), st.integers(0, 20), st.just(0))
+steps = st.lists(st.one_of(invoice, reimport, order, collect, reverse), min_size=1, max_size=14)
+
+
+@dataclass
+class Till:
+    db: Database
+    rep_user: User
+    rep: Caller
+    director: Caller
+    customers: list[tuple[int, str]]  # (id, code)
+    invoices: list[str]
+    collections: list[int]
+    now: datetime
+
+    async def run(self, step: tuple[str, int, int]) -> None:
+        what, which, yuan = step
+        amount = Decimal(yuan) + Decimal("0.35")
+        key = f"open-amounts:{next(_numbers)}"
+        try:
+            async with self.db.transaction() as session:
+                if what in ("invoice", "reimport"):
+                    if what == "reimport" and not self.invoices:
+                        return
+                    number = (self.invoices[which % len(self.invoices)] if what == "reimport"
+                              else f"OA-{next(_numbers)}")
+                    customer = self.customers[which % len(self.customers)]
+                    table = Table(["invoice_no", "customer_code", "amount", "issued_on"],
+                                  [(2, {"invoice_no": number, "customer_code": customer[1],
+                                        "amount": str(amount), "issued_on": "2026-10-01"})])
+                    report = await receivable_import.import_receivables(session, table, self.now, None)
+                    if what == "invoice" and not report.errors:
+                        self.invoices.append(number)
+                elif what == "order":
+                    await orders.record_order(session, self.rep, self.customers[which][0],
+                                              orders.OrderDetails(amount), now=self.now, zone=ZONE,
+                                              source_key=key, confirmed=True)
+                elif what == "collect":
+                    done = await collections.record(
+                        session, self.rep, customer_id=self.customers[which][0], amount=amount,
+                        method=PaymentMethod.TRANSFER, receipt_no=None, source_key=key, now=self.now)
+                    self.collections.append(done.id)
+                elif self.collections:
+                    await collections.reverse(session, self.director,
+                                              self.collections[which % len(self.collections)],
+                                              "typed the wrong amount", source_key=key, now=self.now)
+        except ServiceError:
+            pass  # refused (already reversed…): nothing was written, and that is fine too
+
+
+async def mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
+    """(invoice, stored open amount, amount − allocations) wherever the two differ or go negative."""
+    allocated = (select(Allocation.receivable_id, func.sum(Allocation.amount).label("paid"))
+                 .group_by(Allocation.receivable_id).subquery())
+    async with db.reading() as session:
+        rows = await session.execute(
+            select(Receivable.invoice_no, Receivable.open_amount, Receivable.amount,
+                   func.coalesce(allocated.c.paid, 0))
+            .outerjoin(allocated, allocated.c.receivable_id == Receivable.id))
+        return [(number, stored, amount - paid) for number, stored, amount, paid in rows
+                if stored != amount - paid or stored < 0]
+
+
+@pytest.fixture
+async def till(db: Database) -> Till:
+    now = MONDAY_MORNING
+    people = await factories.company(db, now)
+    rep, director = people.rep, people.director
+    return Till(db, rep, Caller.of(rep, "en"), Caller.of(director, "en"), [], [], [], now)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=steps)
+async def test_stored_open_amounts_follow_collections_reversals_imports_and_orders(
+        till: Till, plan: list[tuple[str, int, int]]) -> None:
+    # Each example works on fresh customers of its own; the invariant holds for the whole database.
+    till.customers, till.invoices, till.collections = [], [], []
+    for _ in range(CUSTOMERS):
+        code = f"OA{next(_numbers)}"
+        row = await factories.customer(till.db, till.now, name=f"Shop {code}", code=code,
+                                       rep=till.rep_user, credit_limit=Decimal("99999999"))
+        till.customers.append((row.id, code))
+    for step in plan:
+        await till.run(step)
+    assert await mismatches(till.db) == []
+
+
+async def test_direct_writes_keep_open_amounts_too(db: Database) -> None:
+    """Rows written without the services (imports by hand, the demo, fixtures) are kept as well."""
+    now = MONDAY_MORNING
+    people = await factories.company(db, now)
+    shop = await factories.customer(db, now, name="Shop", rep=people.rep)
+    first = await factories.receivable(db, now, customer=shop, amount="1000.00",
+                                       issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
+    second = await factories.receivable(db, now, customer=shop, amount="250.50",
+                                        issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1))
+    paid = await factories.payment(db, now, receivable=first, amount="400.00", rep=people.rep)
+    await factories.payment(db, now, receivable=second, amount="250.50", rep=people.rep)
+    async with db.transaction() as session:
+        # An allocation corrected in place, one deleted, an amount changed, a receivable inserted
+        # claiming to be paid already: each is followed.
+        allocation = await session.scalar(select(Allocation).where(Allocation.collection_id == paid.id))
+        assert allocation is not None
+        allocation.amount = Decimal("300.00")
+        (await session.get_one(Receivable, second.id)).amount = Decimal("300.50")
+        session.add(Receivable(invoice_no="HAND-1", customer_id=shop.id, rep_id=people.rep.id,
+                               amount=Decimal("80.00"), open_amount=Decimal("0.00"), issued_on=now.date(),
+                               due_on=now.date() + timedelta(days=30), source="import", created_at=now))
+    async with db.transaction() as session:
+        stored = dict((await session.execute(select(Receivable.invoice_no, Receivable.open_amount))).all())
+        assert stored == {first.invoice_no: Decimal("700.00"), second.invoice_no: Decimal("50.00"),
+                          "HAND-1": Decimal("80.00")}
+        await session.delete(await session.scalar(
+            select(Allocation).where(Allocation.collection_id == paid.id)))
+    assert await mismatches(db) == []
+    async with db.reading() as session:
+        assert await session.scalar(
+            select(Receivable.open_amount).where(Receivable.id == first.id)) == Decimal("1000.00")
+        assert await session.scalar(select(func.count()).select_from(Collection)) == 2
+
+
+@pytest.mark.skipif(PG_URL is not None, reason="migrates a SQLite file of its own from revision 0007")
+async def test_the_migration_computes_open_amounts_of_existing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await upgrade_async(url, "0007")
+    with sqlite3.connect(path) as connection:  # money is integer cents on SQLite
+        connection.executescript("""
+            INSERT INTO users (id, telegram_id, name, role, active, created_at)
+                VALUES (1, 11, 'Rep', 'rep', 1, '2026-11-01 00:00:00');
+            INSERT INTO customers (id, code, name, grade, rep_id, status, created_at)
+                VALUES (1, 'C1', 'Shop', 'C', 1, 'active', '2026-11-01 00:00:00');
+            INSERT INTO receivables (id, invoice_no, customer_id, rep_id, amount, issued_on, due_on, source,
+                                     disputed, followup_level, over_limit, created_at)
+                VALUES (1, 'I-1', 1, 1, 100000, '2026-10-01', '2026-10-31', 'import', 0, 0, 0, '2026-10-01'),
+                       (2, 'I-2', 1, 1, 5050, '2026-10-01', '2026-10-31', 'import', 0, 0, 0, '2026-10-01'),
+                       (3, 'I-3', 1, 1, 700, '2026-10-01', '2026-10-31', 'import', 0, 0, 0, '2026-10-01');
+            INSERT INTO collections (id, rep_id, customer_id, amount, method, received_at, recorded_by,
+                                     source_key, created_at, reverses_id)
+                VALUES (1, 1, 1, 30000, 'cash', '2026-11-02', 1, 'k1', '2026-11-02', NULL),
+                       (2, 1, 1, 5050, 'cash', '2026-11-02', 1, 'k2', '2026-11-02', NULL),
+                       (3, 1, 1, -5050, 'cash', '2026-11-03', 1, 'k3', '2026-11-03', 2);
+            INSERT INTO allocations (id, collection_id, receivable_id, amount)
+                VALUES (1, 1, 1, 25000), (2, 1, 3, 700), (3, 2, 2, 5050), (4, 3, 2, -5050);
+        """)
+    await upgrade_async(url)
+    with sqlite3.connect(path) as connection:
+        assert dict(connection.execute("SELECT invoice_no, open_amount FROM receivables")) == {
+            "I-1": 75000, "I-2": 5050, "I-3": 0}
+        assert connection.execute(
+            "SELECT name FROM sqlite_master WHERE name = 'ix_receivables_open_by_customer'").fetchone()
+
+
+async def test_the_bench_company_has_the_ledger_s_open_amounts(db: Database, database_url: str) -> None:
+    company = await generate(database_url, 0.002, migrate=False)
+    assert company.rows["allocations"] > 0
+    assert await mismatches(db) == []
+    async with db.reading() as session:
+        assert await session.scalar(select(func.count()).where(Receivable.open_amount == 0)) > 0
+        assert await session.scalar(select(func.count()).where(Receivable.open_amount > 0)) > 0

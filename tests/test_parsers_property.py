@@ -1,0 +1,322 @@
+"""Every parser of what people type, fed hostile text by Hypothesis: it reads it or says why.
+
+"Says why" means one of the services' :class:`ServiceError`s (the reply the user reads);
+anything else would be a crash. What a parser does accept must be well-formed: money as a
+Decimal with two places, dates real and in range, names and numbers within their limits.
+The hostile alphabet: 10,000-character pastes, emoji, right-to-left text, zero-width and
+control characters, NUL, HTML-looking text, full-width digits, 1e9999, NaN, -0, huge integers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.services import company
+from bot.services.amounts import CENT, MAX_AMOUNT, format_amount, parse_amount
+from bot.services.approvals import MAX_REASON, parse_percent, read_discount
+from bot.services.collections import parse_collection_line, parse_method, split_customer
+from bot.services.customer_import import parse_credit_limit
+from bot.services.customer_import import validate as validate_customers
+from bot.services.errors import ServiceError
+from bot.services.orders import MAX_INVOICE_NO, read_details
+from bot.services.overdue import parse_promise
+from bot.services.periods import FIRST_YEAR, LAST_YEAR, MAX_DAYS, parse_period, period_from_code
+from bot.services.receivable_import import parse_date
+from bot.services.receivable_import import validate as validate_receivables
+from bot.services.reports import MAX_OWN_TEXT, check_lines, parse_lines
+from bot.services.user_import import validate as validate_people
+from bot.services.users import MUTE_PATTERN, parse_role
+from bot.services.visits import MAX_PRODUCT_CHARS, MAX_QUANTITY, parse_follow_up, parse_stock_lines
+from bot.tabular import Table, TableError, read_table
+from handlers.orders import split_order
+from handlers.visits import split_one_liner
+from models import Role
+
+TODAY = date(2026, 11, 23)
+PASTE = 10_000
+
+#: Pieces people (and attackers) paste: each is tried alone and mixed with everything else.
+FRAGMENTS = (
+    "😀", "👍🏽", "👨‍👩‍👧", "🇨🇳", "مرحبا", "שלום", "\u202e", "\u202c", "\u200b", "\u200c", "\u200d",
+    "\u2060", "\ufeff", "\x00", "\x07", "\r", "\n", "\t", " ", "\u3000", "<b>", "</b>", "<i>x</i>", "&",
+    "&amp;", "&#0;", "<a href='javascript:alert(1)'>", "<script>", '"', "'", "\\", "%", "_", "１２３",
+    "５，０００", "１．５万",
+    "1e9999", "1E-9999", "NaN", "nan", "-nan", "Infinity", "-inf", "-0", "+0", "0", "0.00", "-0.00",
+    "9" * 40, "1" + "0" * 400, "4" * 5000, "99999999999999999999", "²", "½", "٣", "߁", "𝟗", ":", "：", "..",
+    "~", "至", "万", "k", "元", "¥", "￥", "RMB", "%", "％", "2026-11-23", "2026-02-30", "0000-00-00",
+    "9999-12-31", "12/31", "13/1", "2026年11月1日", "today", "今天", "week", "2026-11", "cash", "现金",
+    "=1+1", '=HYPERLINK("http://x","y")', "@", "@li_wei", "/start", "/cancel", "Acme: 5000",
+)
+fragments = st.sampled_from(FRAGMENTS)
+hostile_text = st.one_of(
+    st.text(max_size=60),
+    fragments,
+    st.lists(fragments | st.text(max_size=8), max_size=10).map("".join),
+    st.lists(fragments | st.text(max_size=8), max_size=10).map(" ".join),
+    st.builds(lambda piece, size: (piece * (PASTE // max(len(piece), 1) + 1))[:size],
+              fragments | st.text(min_size=1, max_size=5), st.sampled_from([4096, PASTE])),
+)
+days = st.dates(min_value=date(2001, 1, 1), max_value=date(2098, 12, 31))
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _two_places(amount: Decimal) -> bool:
+    return amount == amount.quantize(CENT) and amount.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("text", [
+    "1e9999", "NaN", "-0", "-0.00", "+0", "Infinity", "9" * 5000, "5\x00000", "<b>5</b>", "&#53;",
+    "5" + "\u200b" + "000", "\u202e5000", "١٢٣", "1." + "0" * 40 + "1",
+])
+def test_amounts_refuse_or_read_the_hostile_classics(text: str) -> None:
+    try:
+        amount = parse_amount(text)
+    except ServiceError:
+        return
+    assert _two_places(amount) and CENT <= amount <= MAX_AMOUNT
+
+
+def test_zero_width_characters_inside_an_amount_are_ignored() -> None:
+    assert parse_amount("5\u200b000\u200d") == Decimal("5000.00")
+    assert parse_amount("\ufeff¥1.5万") == Decimal("15000.00")
+
+
+def test_an_amount_with_more_precision_than_decimal_arithmetic_keeps_is_still_refused() -> None:
+    with pytest.raises(ServiceError, match="at most 2 decimals"):
+        parse_amount("1." + "0" * 40 + "1")
+
+
+@SETTINGS
+@given(hostile_text)
+def test_amounts(text: str) -> None:
+    for parse in (parse_amount, parse_credit_limit):
+        try:
+            amount = parse(text)
+        except ServiceError:
+            continue
+        assert _two_places(amount) and Decimal(0) <= amount <= MAX_AMOUNT
+        assert parse_amount(format_amount(amount)) == amount if amount else True
+
+
+@SETTINGS
+@given(hostile_text, days)
+def test_periods_and_their_button_codes(text: str, today: date) -> None:
+    try:
+        period = parse_period(text, today)
+    except ServiceError:
+        return
+    assert period.start <= period.end and period.days <= MAX_DAYS and period.start <= today
+    assert period.start.year >= FIRST_YEAR and period.end.year <= LAST_YEAR
+    assert len(period.code.encode()) <= 20
+    again = period_from_code(period.code, today)
+    assert (again.start, again.end) == (period.start, period.end)
+
+
+@SETTINGS
+@given(hostile_text, days)
+def test_period_codes_from_forged_buttons(code: str, today: date) -> None:
+    try:
+        period = period_from_code(code, today)
+    except ServiceError:
+        return
+    assert period.start <= period.end and period.days <= MAX_DAYS
+
+
+@SETTINGS
+@given(hostile_text, days)
+def test_dates_typed_for_follow_ups_and_promises(text: str, today: date) -> None:
+    try:
+        day = parse_follow_up(text, today)
+        assert today <= day <= today + timedelta(days=366)
+    except ServiceError:
+        pass
+    try:
+        promised_on, amount = parse_promise(text, today)
+        assert isinstance(promised_on, date) and (amount is None or _two_places(amount))
+    except ServiceError:
+        pass
+    imported = parse_date(text)
+    assert imported is None or isinstance(imported, date)
+
+
+@SETTINGS
+@given(hostile_text)
+def test_one_liners_split_at_the_first_colon(text: str) -> None:
+    for split in (split_one_liner, split_order):
+        customer, rest = split(text)
+        assert customer == customer.strip() and ":" not in customer and "：" not in customer
+        assert rest is None or rest == rest.strip()
+    parts = split_customer(text)
+    assert parts is None or (":" not in parts[0] and "：" not in parts[0])
+
+
+@SETTINGS
+@given(hostile_text)
+def test_collection_lines(text: str) -> None:
+    assert parse_method(text) is None or parse_method(text).value in ("cash", "transfer", "cheque")
+    try:
+        line = parse_collection_line(text)
+    except ServiceError:
+        return
+    assert line.customer and _two_places(line.amount) and line.amount > 0
+    assert line.receipt_no is None or " " not in line.receipt_no
+
+
+@SETTINGS
+@given(hostile_text)
+def test_order_details(text: str) -> None:
+    try:
+        details = read_details(text)
+    except ServiceError:
+        return
+    assert _two_places(details.amount) and details.amount > 0
+    assert details.invoice_no is None or 0 < len(details.invoice_no) <= MAX_INVOICE_NO
+
+
+@SETTINGS
+@given(hostile_text)
+def test_discounts(text: str) -> None:
+    try:
+        terms = read_discount(text)
+    except ServiceError:
+        pass
+    else:
+        assert terms.reason and len(terms.reason) <= MAX_REASON
+        assert (terms.percent is None) != (terms.amount is None)
+        assert terms.percent is None or 0 < terms.percent <= 100
+    try:
+        percent = parse_percent(text)
+    except ServiceError:
+        return
+    assert 0 < percent <= 100
+
+
+@SETTINGS
+@given(hostile_text)
+def test_report_lines(text: str) -> None:
+    lines = parse_lines(text)
+    assert all(isinstance(value, str) for value in lines.fields().values())
+    try:
+        check_lines(lines)
+    except ServiceError:
+        return
+    assert not lines.empty
+    assert sum(len(v.encode("utf-16-le")) // 2 for v in lines.fields().values()) <= MAX_OWN_TEXT
+
+
+@SETTINGS
+@given(hostile_text)
+def test_stock_lines(text: str) -> None:
+    try:
+        entries = parse_stock_lines(text)
+    except ServiceError:
+        return
+    assert entries and all(0 <= e.quantity <= MAX_QUANTITY and 0 < len(e.product) <= MAX_PRODUCT_CHARS
+                           for e in entries)
+
+
+def test_a_quantity_with_thousands_of_digits_is_refused_not_a_crash() -> None:
+    with pytest.raises(ServiceError, match="too large"):
+        parse_stock_lines("Cola " + "9" * 5000)
+
+
+@SETTINGS
+@given(hostile_text)
+def test_roles_and_mute_durations(text: str) -> None:
+    with contextlib.suppress(ServiceError):
+        assert parse_role(text) in set(Role)
+    match = MUTE_PATTERN.match(text.strip().lower())
+    assert match is None or 0 <= int(match.group(1)) <= 999
+
+
+@SETTINGS
+@given(st.lists(hostile_text, min_size=0, max_size=6),
+       st.sampled_from(["time", "quiet", "daysoff", "holiday", "followup", "visits", "TIME", ""]))
+def test_settings_changes(words: list[str], what: str) -> None:
+    words = [what, *(" ".join(word.split()) or "x" for word in words)] if what else words
+    words = [w for word in words for w in word.split()]  # as request.args splits them
+    current = company.CompanySettings()
+    try:
+        changed, keys = company.change(current, words)
+    except ServiceError:
+        return
+    assert keys
+    times = (changed.quiet_from, changed.quiet_until, *changed.job_times.values())
+    assert all(at.tzinfo is None for at in times)
+    assert all(1 <= day <= 7 for day in changed.days_off)
+    thresholds = [level.days_overdue for level in changed.followup_levels]
+    assert thresholds == sorted(set(thresholds))
+    assert thresholds[0] >= 1 and thresholds[-1] <= company.MAX_FOLLOWUP_DAYS
+
+
+@pytest.mark.parametrize("words", [
+    ["daysoff", "²"], ["followup", "1", "2", "3", "²"], ["followup", "1", "15", "30", "9" * 30],
+    ["quiet", "08:00+05:00", "21:00"], ["time", "morning", "08:30:00.5"], ["holiday", "add", "0001-01-01"],
+    ["daysoff", "٣"],
+])
+def test_settings_values_that_used_to_slip_through(words: list[str]) -> None:
+    try:
+        changed, _ = company.change(company.CompanySettings(), words)
+    except ServiceError:
+        return
+    assert changed.days_off <= frozenset(range(1, 8))
+    assert all(at.tzinfo is None and at.second == 0 for at in (changed.quiet_from, changed.quiet_until))
+    assert all(level.days_overdue <= company.MAX_FOLLOWUP_DAYS for level in changed.followup_levels)
+
+
+# -- spreadsheets -----------------------------------------------------------------------------------
+
+file_names = st.sampled_from(["people.csv", "x.xlsx", "x.XLSM", "noname", "a.txt", ".csv", "x.csv.exe"])
+cells = hostile_text.map(lambda text: text[:200])
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8", "surrogatepass")
+
+
+@SETTINGS
+@given(st.binary(max_size=2000), file_names)
+def test_any_bytes_read_as_a_table_or_refused(content: bytes, name: str) -> None:
+    try:
+        table = read_table(content, name)
+    except TableError:
+        return
+    _well_formed(table)
+
+
+@SETTINGS
+@given(st.lists(st.lists(cells, max_size=6), max_size=8), file_names)
+def test_csv_with_hostile_cells(rows: list[list[str]], name: str) -> None:
+    try:
+        content = _csv(rows)
+    except UnicodeEncodeError:  # a lone surrogate: no file can hold it
+        return
+    try:
+        table = read_table(content, name if not name.lower().endswith((".xlsx", ".xlsm")) else "x.csv")
+    except TableError:
+        return
+    _well_formed(table)
+    for validate in (validate_customers, validate_people):
+        good, errors = validate(table)
+        assert all(error.line >= 1 for error in errors)
+        assert errors or good  # a table with rows is imported or refused with reasons
+    good_invoices, invoice_errors = validate_receivables(table, set())
+    assert not good_invoices and invoice_errors  # no customer is known: nothing can pass
+
+
+def _well_formed(table: Table) -> None:
+    assert all(isinstance(column, str) for column in table.header)
+    assert len([c for c in table.header if c]) == len({c for c in table.header if c})
+    lines = [line for line, _ in table.rows]
+    assert lines == sorted(lines) and all(line >= 2 for line in lines)
+    assert all(isinstance(v, str) for _, row in table.rows for v in row.values())
