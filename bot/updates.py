@@ -3,8 +3,11 @@
 python-telegram-bot's ``concurrent_updates(True)`` gives up ordering: a rep's
 second message could overtake their first. Here each chat (or, failing
 that, each user) has its own lock, so one slow rep never holds up another
-and no rep's messages are reordered. A chat that floods the bot is capped so it
-cannot take every slot from the others.
+and no rep's messages are reordered. An update first waits for its chat's turn and
+only then takes one of the shared slots, so a chat with many updates waiting (a
+flood, or a slow moment of the bot) holds at most one slot and never starves the
+others; updates are not dropped because the bot is slow. Only an absurd backlog
+from one chat (:data:`MAX_QUEUED_PER_CHAT`) is cut, to bound memory.
 
 Once an update is handled, and still within its chat's turn, the journal
 (bot/persistence.py) stores what it changed and marks it handled, so the chat's
@@ -25,8 +28,8 @@ from telegram.ext import BaseUpdateProcessor
 log = logging.getLogger(__name__)
 
 
-#: Updates one chat may have in flight; more are a flood, dropped so other chats keep their turn.
-MAX_QUEUED_PER_CHAT = 8
+#: Updates one chat may have waiting; beyond this it is a flood no person types, dropped to bound memory.
+MAX_QUEUED_PER_CHAT = 100
 
 
 class UpdateJournal(Protocol):
@@ -41,6 +44,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 64, max_queued_per_chat: int = MAX_QUEUED_PER_CHAT,
                  journal: UpdateJournal | None = None) -> None:
         super().__init__(max_concurrent_updates)
+        # Our own slots, taken inside a chat's turn (PTB's process_update takes its slot first).
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self.max_queued_per_chat = max_queued_per_chat
         self.journal = journal
         self.dropped = 0
@@ -57,28 +62,32 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return update.effective_user.id
         return None
 
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """The chat's turn first, then a shared slot: updates waiting for their chat hold no slot."""
+        await self.do_process_update(update, coroutine)
+
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
         if key is None:
-            await coroutine
-            await self._settled(update)
+            async with self._slots:
+                await coroutine
+                await self._settled(update)
             return
         if self._waiting.get(key, 0) >= self.max_queued_per_chat:
-            # A flood: every waiting update holds one of the shared slots, so one chat
-            # must not take them all. Log it once per burst rather than once per update.
+            # Log it once per burst rather than once per update.
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             self.dropped += 1
             if self.journal is not None:
                 self.journal.dropped(update)
             if self._waiting[key] == self.max_queued_per_chat:
-                log.warning("chat %s is flooding: updates beyond %d in flight are dropped", key,
+                log.warning("chat %s is flooding: updates beyond %d waiting are dropped", key,
                             self.max_queued_per_chat)
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with lock:
+            async with lock, self._slots:
                 await coroutine
                 await self._settled(update)
         finally:

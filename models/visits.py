@@ -30,7 +30,9 @@ class Visit(IdMixin, Base):
     __tablename__ = "visits"
     __table_args__ = (
         Index("ix_visits_customer_visited", "customer_id", "visited_at"),
-        Index("ix_visits_rep_visited", "rep_id", "visited_at"),
+        # Both cover the summary's "visits of the period": per rep, and company-wide.
+        Index("ix_visits_rep_visited", "rep_id", "visited_at", "customer_id"),
+        Index("ix_visits_visited_rep", "visited_at", "rep_id", "customer_id"),
     )
 
     rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -37,8 +37,8 @@ async def test_same_chat_in_order_other_chats_concurrently() -> None:
     assert processor.busy_chats == 0  # idle chats are forgotten
 
 
-async def test_a_flooding_chat_cannot_starve_the_others() -> None:
-    processor = PerChatUpdateProcessor(max_concurrent_updates=16, max_queued_per_chat=4)
+async def test_a_busy_chat_holds_one_slot_loses_nothing_and_cannot_starve_the_others() -> None:
+    processor = PerChatUpdateProcessor(max_concurrent_updates=2)
     release = asyncio.Event()
     handled: list[int] = []
 
@@ -49,10 +49,28 @@ async def test_a_flooding_chat_cannot_starve_the_others() -> None:
     async def quick(chat: int) -> None:
         handled.append(chat)
 
+    backlog = [asyncio.create_task(processor.process_update(update_from(1, n), slow(1))) for n in range(30)]
+    await asyncio.sleep(0.01)
+    # Two shared slots only, yet chat 1's thirty updates hold one: chats 2 and 3 get through at once.
+    await asyncio.wait_for(processor.process_update(update_from(2, 98), quick(2)), timeout=1)
+    await asyncio.wait_for(processor.process_update(update_from(3, 99), quick(3)), timeout=1)
+    assert handled == [2, 3]
+    release.set()
+    await asyncio.gather(*backlog)
+    assert handled.count(1) == 30 and processor.dropped == 0  # a slow moment drops nothing
+
+
+async def test_an_absurd_backlog_from_one_chat_is_cut() -> None:
+    processor = PerChatUpdateProcessor(max_concurrent_updates=16, max_queued_per_chat=4)
+    release = asyncio.Event()
+    handled: list[int] = []
+
+    async def slow(chat: int) -> None:
+        await release.wait()
+        handled.append(chat)
+
     flood = [asyncio.create_task(processor.process_update(update_from(1, n), slow(1))) for n in range(30)]
     await asyncio.sleep(0.01)
-    await asyncio.wait_for(processor.process_update(update_from(2, 99), quick(2)), timeout=1)
-    assert handled == [2]  # the other chat got through at once
     release.set()
     await asyncio.gather(*flood)
     assert handled.count(1) == 4 and processor.dropped == 26

@@ -24,7 +24,7 @@ Money is integer cents on SQLite and NUMERIC on PostgreSQL; both columns of a
 subtraction share the storage, so the SQL below is the same on both.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-23
 """
 
@@ -36,7 +36,7 @@ from alembic import op
 import models.base
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
