@@ -184,17 +184,18 @@ class _Overdue:
 
         The page is among the customers whose total reaches the ``page × per_page``-th largest
         total: a prefix of the whole order, so only that prefix (not every overdue customer) is
-        joined to the customers table and sorted by name.
+        sorted by name. The name is looked up per row of the prefix rather than joined: the
+        planner cannot tell how small the prefix is, and a join made PostgreSQL hash every customer.
         """
         per_customer = self.select(Receivable.customer_id.label("customer_id"),
                                    type_coerce(func.sum(self.remaining), Money()).label("total")
                                    ).group_by(Receivable.customer_id).cte("per_customer", nesting=True)
         cutoff = (select(per_customer.c.total).order_by(per_customer.c.total.desc())
                   .limit(1).offset(page * per_page - 1).scalar_subquery())
+        name = select(Customer.name).where(Customer.id == per_customer.c.customer_id).scalar_subquery()
         return (select(per_customer.c.customer_id, per_customer.c.total)
-                .join(Customer, Customer.id == per_customer.c.customer_id)
                 .where(per_customer.c.total >= func.coalesce(cutoff, 0))
-                .order_by(per_customer.c.total.desc(), Customer.name, Customer.id)
+                .order_by(per_customer.c.total.desc(), name, per_customer.c.customer_id)
                 .limit(per_page).offset((page - 1) * per_page).subquery("page"))
 
 
