@@ -206,21 +206,31 @@ async def _open_total(session: AsyncSession, customer_id: int) -> Decimal:
     return total or ZERO
 
 
-async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal
-                             ) -> list[tuple[int, Decimal]]:
-    """(receivable id, open amount), oldest first, just as many as ``amount`` reaches."""
+@dataclass(frozen=True)
+class _OpenInvoices:
+    """The customer's whole open balance, and the open invoices (oldest first) an amount reaches."""
+
+    total: Decimal
+    reached: list[tuple[int, str, Decimal]]  # (receivable id, invoice no, open amount)
+
+
+async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal) -> _OpenInvoices:
+    """One statement: the running sum picks the invoices, the window over all of them the total."""
     opened = open_receivables(customer_id)
-    running = (select(opened.c.id, opened.c.open,
+    running = (select(opened.c.id, opened.c.invoice_no, opened.c.open,
                       type_coerce(func.sum(opened.c.open).over(
                           order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
-                      .label("through"))
+                      .label("through"),
+                      type_coerce(func.sum(opened.c.open).over(), Money()).label("total"))
                .subquery("running"))
     before = type_coerce(running.c.through - running.c.open, Money())
-    rows = await session.execute(
-        select(running.c.id, running.c.open)
+    rows = (await session.execute(
+        select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
         .where(before < bindparam("amount", amount, type_=Money()))
-        .order_by(running.c.through))
-    return [(receivable_id, open_) for receivable_id, open_ in rows]
+        .order_by(running.c.through))).all()
+    # Any open invoice at all puts the oldest one in reach (amounts are positive): no rows, no balance.
+    return _OpenInvoices(total=rows[0].total if rows else ZERO,
+                         reached=[(row.id, row.invoice_no, row.open) for row in rows])
 
 
 async def _settled(session: AsyncSession, collection_id: int) -> tuple[Settled, ...]:
@@ -256,34 +266,37 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     existing = await _by_key(session, source_key)
     if existing is not None:
         return await _recorded(session, existing, already=True)
-    customer = await customers.get_in_scope(session, caller, customer_id)
+    # Locking the customer's row serialises their collections: two at once must not settle one invoice.
+    customer = await customers.get_in_scope(session, caller, customer_id, for_update=True)
     amount = parse_amount(str(amount))  # the same rules, whoever calls
     receipt_no = clean_receipt(receipt_no)
-    # Serialise collections of one customer: two at once must not both settle the same invoice.
-    await session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
-    open_before = await _open_total(session, customer.id)
     collection = Collection(
         rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
         received_at=now, handed_in_at=None if method in HELD_METHODS else now, confirmed_by=None,
         recorded_by=caller.id, source_key=source_key, created_at=now)
     session.add(collection)
     await session.flush()
+    invoices = await _oldest_open_first(session, customer.id, amount)
     left = amount
-    allocations = []
-    for receivable_id, open_ in await _oldest_open_first(session, customer.id, amount):
+    settled: list[Settled] = []
+    for _receivable_id, invoice_no, open_ in invoices.reached:
         applied = min(open_, left)
-        allocations.append({"collection_id": collection.id, "receivable_id": receivable_id,
-                            "amount": applied})
+        settled.append(Settled(invoice_no, applied, open_ - applied))
         left -= applied
-    if allocations:  # one INSERT … VALUES (…), (…), however many invoices it settles
-        await session.execute(insert(Allocation).values(allocations))
-    result = await _recorded(session, collection, already=False)
+    if settled:  # one INSERT … VALUES (…), (…), however many invoices it settles
+        await session.execute(insert(Allocation).values([
+            {"collection_id": collection.id, "receivable_id": receivable_id, "amount": line.applied}
+            for (receivable_id, _, _), line in zip(invoices.reached, settled, strict=True)]))
+    result = Recorded(
+        id=collection.id, customer=CustomerRef.of(customer), amount=amount, method=method,
+        receipt_no=receipt_no, settled=tuple(settled), unapplied=left, held=collection.handed_in_at is None,
+        undo_until=collection.created_at + UNDO_WINDOW, already=False)
     audit.record(
         session, actor_id=caller.id, action="collection.record", entity="collection",
         entity_id=collection.id, at=now,
-        before={"customer_id": customer.id, "customer_open": str(open_before)},
+        before={"customer_id": customer.id, "customer_open": str(invoices.total)},
         after={"customer_id": customer.id, "amount": str(amount), "method": method.value,
-               "receipt_no": receipt_no, "customer_open": str(open_before - (amount - left)),
+               "receipt_no": receipt_no, "customer_open": str(invoices.total - (amount - left)),
                "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
                "unapplied": str(left), "held": result.held})
     return result

@@ -16,9 +16,10 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ColumnElement, false, func, select, true, type_coerce
+from sqlalchemy import Boolean, ColumnElement, false, func, inspect, select, true, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from bot.i18n import N_
 from bot.services import audit, ledger
@@ -29,6 +30,7 @@ from bot.services.policy import credit_terms, due_for_visit, grade_rules, local_
 from models import Customer, CustomerStatus, Role, User, Visit, VisitKind
 
 MAX_CANDIDATES = 8
+_RESOLVED = "fieldbot.resolved_customers"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,15 @@ def in_scope(caller: Caller) -> ColumnElement[bool]:
     return Customer.rep_id == caller.id
 
 
+def is_in_scope(caller: Caller, customer: Customer) -> bool:
+    """:func:`in_scope` for a customer already loaded."""
+    if caller.sees_all_customers:
+        return True
+    if caller.role == Role.MANAGER:
+        return caller.team_id is not None and customer.team_id == caller.team_id
+    return customer.rep_id == caller.id
+
+
 def _where_scope(caller: Caller) -> ColumnElement[bool]:
     return in_scope(caller) & (Customer.status != CustomerStatus.INACTIVE)
 
@@ -81,7 +92,7 @@ async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolutio
     for clause in (func.lower(Customer.code) == folded, func.lower(Customer.name) == folded):
         exact = list(await session.scalars(scope.where(clause).order_by(Customer.id).limit(2)))
         if len(exact) == 1:
-            return Resolution(customer=CustomerRef.of(exact[0]))
+            return Resolution(customer=_resolved(session, exact[0]))
         if exact:
             break
     matches = list(await session.scalars(
@@ -89,8 +100,14 @@ async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolutio
                     | func.lower(Customer.code).contains(folded, autoescape=True))
         .order_by(Customer.name, Customer.id).limit(MAX_CANDIDATES + 1)))
     if len(matches) == 1:
-        return Resolution(customer=CustomerRef.of(matches[0]))
+        return Resolution(customer=_resolved(session, matches[0]))
     return Resolution(candidates=tuple(CustomerRef.of(c) for c in matches[:MAX_CANDIDATES]))
+
+
+def _resolved(session: AsyncSession, customer: Customer) -> CustomerRef:
+    """Keep ``customer`` in the session (it holds clean objects only weakly) for :func:`get_in_scope`."""
+    session.info.setdefault(_RESOLVED, []).append(customer)
+    return CustomerRef.of(customer)
 
 
 async def resolve_one(session: AsyncSession, caller: Caller, text: str) -> Resolution:
@@ -102,11 +119,22 @@ async def resolve_one(session: AsyncSession, caller: Caller, text: str) -> Resol
     return resolution
 
 
-async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int) -> Customer:
-    """A customer by id, re-checked against the caller's scope (e.g. from a button press)."""
+async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int, *,
+                       for_update: bool = False) -> Customer:
+    """A customer by id, re-checked against the caller's scope (e.g. from a button press).
+
+    One this transaction already loaded (the customer just resolved from typed text) is
+    checked without asking the database again, unless its row is to be locked (PostgreSQL; on
+    SQLite the writing transaction already holds the whole database).
+    """
     require(caller, Permission.VIEW_CUSTOMERS)
-    customer = await session.scalar(
-        select(Customer).where(Customer.id == customer_id, in_scope(caller)))
+    for_update = for_update and session.get_bind().dialect.name == "postgresql"
+    loaded = None if for_update else session.identity_map.get(identity_key(Customer, customer_id))
+    if isinstance(loaded, Customer) and not inspect(loaded).expired_attributes:
+        customer: Customer | None = loaded if is_in_scope(caller, loaded) else None
+    else:
+        statement = select(Customer).where(Customer.id == customer_id, in_scope(caller))
+        customer = await session.scalar(statement.with_for_update() if for_update else statement)
     if customer is None:
         raise AccessDenied(N_("That customer is not one of yours."))
     return customer

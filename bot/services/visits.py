@@ -17,8 +17,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, delete, exists, func, inspect, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -187,20 +188,17 @@ async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, s
                   now: datetime, zone: ZoneInfo) -> SavedVisit:
     customer = await customers.get_in_scope(session, caller, draft.customer_id)
     visit = _new_visit(caller, customer, draft, source_key=source_key, now=now)
-    try:
-        async with session.begin_nested():
-            session.add(visit)
-            await session.flush()
-            session.add_all([StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity)
-                             for line in draft.stock])
-            session.add_all([Feedback(visit_id=visit.id, topic=item.topic, text=item.text)
-                             for item in draft.feedback])
-            await session.flush()
-    except IntegrityError:  # the same update, racing in another process, got there first
+    visit.id = await _insert_once(session, visit)
+    if visit.id is None:  # the same update, racing in another process, got there first
         saved = await _existing(session, caller, source_key, now, zone)
         if saved is None:
-            raise
+            raise RuntimeError(f"visit {source_key} neither inserted nor found")
         return saved
+    if draft.stock or draft.feedback:
+        session.add_all([StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity)
+                         for line in draft.stock])
+        session.add_all([Feedback(visit_id=visit.id, topic=item.topic, text=item.text)
+                         for item in draft.feedback])
     before = customer.last_visit_at
     if before is None or before < now:
         customer.last_visit_at = now
@@ -208,6 +206,19 @@ async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, s
                  at=now, after=_snapshot(visit, draft.stock, draft.feedback, last_visit_before=before))
     rules = await policy.grade_rules(session)
     return _saved(visit, customer, len(draft.stock), len(draft.feedback), rules, zone)
+
+
+async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
+    """Insert ``visit`` unless its source key is taken; its new id, or None.
+
+    One statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
+    """
+    values = {attribute.key: getattr(visit, attribute.key) for attribute in inspect(Visit).column_attrs
+              if attribute.key in inspect(visit).dict}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return await session.scalar(insert(Visit).values(values)
+                                .on_conflict_do_nothing(index_elements=["source_key"])
+                                .returning(Visit.id))
 
 
 async def quick_visit(session: AsyncSession, caller: Caller, customer_text: str, notes: str, *,
@@ -252,16 +263,20 @@ def _new_visit(caller: Caller, customer: Customer, draft: VisitDraft, *, source_
 
 async def _existing(session: AsyncSession, caller: Caller, source_key: str, now: datetime,
                     zone: ZoneInfo) -> SavedVisit | None:
-    """The visit this update already saved; refuse to bring back one that was undone."""
-    visit = await session.scalar(select(Visit).where(Visit.source_key == source_key))
-    if visit is None:
-        undone = await session.scalar(
-            select(AuditLog.id).where(
-                AuditLog.action == ACTION_UNDO, AuditLog.at >= now - UNDONE_MEMORY,
-                AuditLog.before["source_key"].as_string() == source_key).limit(1))
-        if undone is not None:
+    """The visit this update already saved; refuse to bring back one that was undone.
+
+    Both questions in one statement: on the usual path (a new update) it is the only one.
+    """
+    undone = (select(AuditLog.id).where(
+        AuditLog.action == ACTION_UNDO, AuditLog.at >= now - UNDONE_MEMORY,
+        AuditLog.before["source_key"].as_string() == source_key).limit(1).exists())
+    saved_id, was_undone = (await session.execute(select(
+        select(Visit.id).where(Visit.source_key == source_key).scalar_subquery(), undone))).one()
+    if saved_id is None:
+        if was_undone:
             raise Conflict(N_("This visit was undone, so it was not saved again."))
         return None
+    visit = await session.get_one(Visit, saved_id)
     if visit.rep_id != caller.id:
         raise AccessDenied(N_("That visit is not one of yours."))
     customer = await customers.get_in_scope(session, caller, visit.customer_id)
