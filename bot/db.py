@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READ_ONLY = "fieldbot_read_only"
 
@@ -48,6 +50,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # JIT compiling the summary's aggregates costs more than it saves (413 of 571 ms measured).
         kwargs.setdefault("connect_args", {"server_settings": {"jit": "off"}})
         return create_async_engine(url, **kwargs)
+    module = sqlite_driver.dbapi_module()
+    if module is not None:
+        kwargs.setdefault("module", module)
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )

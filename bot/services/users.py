@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, language_for
@@ -80,25 +80,34 @@ def parse_role(text: str) -> Role:
                       roles=", ".join(r.value for r in Role)) from None
 
 
+#: What recognising a sender reads: plain columns, no ORM object (this runs for every update).
+_SENDER = select(User.id, User.telegram_id, User.name, User.role, User.team_id, User.language, User.active,
+                 User.first_seen_at, User.blocked_at, User.username, User.menu_hash)
+
+
 async def recognise(session: AsyncSession, who: Identity, now: datetime) -> Recognised | None:
     """The active user behind ``who``, or None for strangers and deactivated users.
 
     Also notes the first contact (imported users become reachable then) and
     follows username changes.
     """
-    user = await session.scalar(select(User).where(User.telegram_id == who.telegram_id))
+    user = (await session.execute(_SENDER.where(User.telegram_id == who.telegram_id))).first()
     if user is None or not user.active:
         return None
+    changes: dict[str, object] = {}
     if user.first_seen_at is None:
-        user.first_seen_at = now
+        changes["first_seen_at"] = now
     if user.blocked_at is not None:  # writing to us again means they unblocked the bot
-        user.blocked_at = None
+        changes["blocked_at"] = None
     if who.username and user.username != who.username:
-        user.username = who.username
-    if user.language is None:  # pushes need a language: take the Telegram app's until /lang
-        user.language = language_for(who.language_code)
+        changes["username"] = who.username
     language = user.language
-    return Recognised(Caller.of(user, language), user.menu_hash)
+    if language is None:  # pushes need a language: take the Telegram app's until /lang
+        language = changes["language"] = language_for(who.language_code)
+    if changes:
+        await session.execute(update(User).where(User.id == user.id).values(**changes))
+    caller = Caller(user.id, user.telegram_id, user.name, user.role, user.team_id, language)
+    return Recognised(caller, user.menu_hash)
 
 
 async def is_known(session: AsyncSession, telegram_id: int) -> bool:
