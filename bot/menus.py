@@ -6,6 +6,7 @@ list. It only decides what is *shown*; services still check every action.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -84,6 +85,7 @@ def menu_for(role: Role, language: str) -> list[tuple[str, str]]:
     return [(spec.name, t.gettext(spec.description)) for spec in commands_for(role)]
 
 
+@functools.cache  # asked on every update; the catalogues do not change while the bot runs
 def menu_hash(role: Role, language: str) -> str:
     """A short fingerprint of a menu, so only changed menus are sent to Telegram again."""
     text = "\n".join(f"{name} {description}" for name, description in menu_for(role, language))
