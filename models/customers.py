@@ -36,7 +36,7 @@ class Customer(IdMixin, Base):
     #: Overrides of the grade's policy; None means "as the grade says".
     credit_days: Mapped[int | None]
     credit_limit: Mapped[Decimal | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # new customers of a period (migration 0011)
     #: Denormalised from visits so "who is due" never scans the visit history.
     last_visit_at: Mapped[datetime | None] = mapped_column(index=True)
     #: The update that registered a prospect through /newcustomer (None for imports).

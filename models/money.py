@@ -86,6 +86,8 @@ class Collection(IdMixin, Base):
         # method, amount and reverses_id: SQLite no longer reads a row per collection).
         Index("ix_collections_rep_received", "rep_id", "received_at", "method", "amount", "reverses_id"),
         Index("ix_collections_customer_received", "customer_id", "received_at"),
+        # The company summary's collections of a period, read from the index alone (migration 0011).
+        Index("ix_collections_received", "received_at", "rep_id", "method", "amount", "reverses_id", "id"),
         # Cash and cheques not handed in yet (a transfer is stored handed in): held money, /deposits.
         Index("ix_collections_not_handed_in", "rep_id", sqlite_where=text(NOT_HANDED_IN),
               postgresql_where=text(NOT_HANDED_IN)),

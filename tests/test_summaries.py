@@ -492,6 +492,30 @@ async def test_explicit_month_range_and_bad_periods(harness: Harness) -> None:
     assert "I don't understand the period" in await director.says("/summary <b>x</b> y")
 
 
+async def test_figures_settled_by_last_visit_at_match_the_visits(harness: Harness) -> None:
+    """Coverage and the company's visited customers read ``last_visit_at`` (the latest visit, as the
+    bot keeps it) and look in the visits only when it cannot tell: with it kept for half the
+    customers and missing for the others, every figure still matches the visits themselves — for
+    current periods and for a past one (where the latest visit comes after the period)."""
+    world = await setup(harness)
+    latest: dict[int, datetime] = {}
+    for _rep, customer_id, at, _kind in world.visits:
+        latest[customer_id] = max(at, latest.get(customer_id, at))
+    async with harness.db.transaction() as session:
+        for customer_id, at in latest.items():
+            if customer_id % 2 == 0:
+                await session.execute(update(Customer).where(Customer.id == customer_id)
+                                      .values(last_visit_at=at))
+    director = person(harness, 7001)
+    everyone = view_of(world, "North", "South")
+    for command, first, last in (("/summary week", date(2026, 11, 23), TODAY),
+                                 ("/summary month", date(2026, 11, 1), TODAY),
+                                 ("/summary 2026-10-05..2026-10-31", date(2026, 10, 5), date(2026, 10, 31))):
+        assert_figures(await director.says(command), world, everyone, first, last)
+    south = await director.says("/summary month South")
+    assert_figures(south, world, view_of(world, "South"), date(2026, 11, 1), TODAY)
+
+
 async def test_period_buttons_and_drill_down(harness: Harness) -> None:
     world = await setup(harness)
     manager = person(harness, 5001)

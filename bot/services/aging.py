@@ -34,13 +34,15 @@ class Aging:
         return self.total - self.buckets["current"]
 
 
-def bucket_of(today: date) -> ColumnElement[str]:
-    """SQL: the aging bucket of a receivable on ``today`` (cut-off dates, so any database)."""
+def bucket_of(today: date, due_on: ColumnElement[date] | None = None) -> ColumnElement[str]:
+    """SQL: the aging bucket of a receivable (``due_on``: its due date, by default the column's) on
+    ``today`` (cut-off dates, so any database)."""
+    due = Receivable.due_on if due_on is None else due_on
     return case(
-        (Receivable.due_on >= today, "current"),
-        (Receivable.due_on >= today - timedelta(days=30), "1-30"),
-        (Receivable.due_on >= today - timedelta(days=60), "31-60"),
-        (Receivable.due_on >= today - timedelta(days=90), "61-90"),
+        (due >= today, "current"),
+        (due >= today - timedelta(days=30), "1-30"),
+        (due >= today - timedelta(days=60), "31-60"),
+        (due >= today - timedelta(days=90), "61-90"),
         else_="90+")
 
 
@@ -63,3 +65,27 @@ async def aging_by_rep(session: AsyncSession, today: date,
         result[rep_id].buckets[name] = total or ZERO
         result[rep_id].invoices += count
     return dict(result)
+
+
+async def aging_total(session: AsyncSession, today: date,
+                      customers: ColumnElement[bool] | None = None) -> Aging:
+    """Open receivables by bucket, all reps together (``customers`` as in :func:`aging_by_rep`).
+
+    The open receivables are summed per due date first (a few hundred dates), and only those sums
+    are put into buckets: the bucket expression is not evaluated, nor grouped on, per receivable.
+    """
+    by_day = (select(Receivable.due_on.label("due_on"), func.count().label("invoices"),
+                     func.sum(Receivable.open_amount).label("open"))
+              .where(is_open()).group_by(Receivable.due_on))
+    if customers is not None:
+        by_day = by_day.join(Customer, Customer.id == Receivable.customer_id).where(customers)
+    days = by_day.subquery()
+    bucket = bucket_of(today, days.c.due_on)
+    rows = await session.execute(
+        select(bucket, func.sum(days.c.invoices), type_coerce(func.sum(days.c.open), Money()))
+        .group_by(bucket))
+    result = Aging()
+    for name, count, total in rows:
+        result.buckets[name] = total or ZERO
+        result.invoices += int(count)
+    return result

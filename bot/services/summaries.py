@@ -36,6 +36,7 @@ Rules (the issue left them open):
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -51,11 +52,13 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
     true,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -63,7 +66,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from bot.i18n import N_, Translator
 from bot.services import company, outbox
 from bot.services.access import Caller, Permission, require
-from bot.services.aging import BUCKETS, Aging, aging_by_rep
+from bot.services.aging import Aging, aging_total
 from bot.services.collections import held
 from bot.services.customers import first_line
 from bot.services.errors import AccessDenied, Conflict, NotFound
@@ -228,6 +231,11 @@ class Scope:
             return column.in_(select(member.id).where(member.team_id == self.team_id))
         return true()
 
+    @property
+    def everyone(self) -> bool:
+        """The whole company: every person and every customer."""
+        return not self.nobody and self.rep_id is None and self.team_id is None
+
     def customers(self) -> ColumnElement[bool]:
         some = self.some_customers()
         return true() if some is None else some
@@ -329,27 +337,34 @@ class _Tally:
 @dataclass(frozen=True)
 class _Activity:
     tallies: dict[int | None, _Tally]
-    customers_visited: int
 
 
 def _standing_collections() -> ColumnElement[bool]:
-    """Neither a reversal nor reversed."""
+    """Neither a reversal nor reversed.
+
+    "Reversed" is a ``NOT IN`` over the few reversals (read once from the ``reverses_id`` unique
+    index) rather than a ``NOT EXISTS`` per collection, which PostgreSQL ran as a hash anti-join
+    over every collection ever received.
+    """
     reversal = aliased(Collection)
-    return Collection.reverses_id.is_(None) & ~exists().where(reversal.reverses_id == Collection.id)
+    reversed_ids = select(reversal.reverses_id).where(reversal.reverses_id.is_not(None))
+    return Collection.reverses_id.is_(None) & Collection.id.not_in(reversed_ids)
 
 
 async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo,
                     working_days: list[date]) -> _Activity:
-    """Visits, orders, collections, held money and reports per person: six grouped queries."""
+    """Visits, orders, collections, held money and reports per person: five grouped queries."""
     start, end = period.bounds(zone)
     tallies: dict[int | None, _Tally] = defaultdict(_Tally)
-    in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & scope.people(Visit.rep_id)
+    # Every visit's rep is a user: naming them for the whole company too lets PostgreSQL read the
+    # (rep, time) index one rep after another, already in rep order, instead of sorting the period's
+    # visits for the distinct count (which spilled to disk).
+    visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
+    in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
     for rep_id, visits, customers in await session.execute(
             select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
             .where(in_period).group_by(Visit.rep_id)):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
-    customers_visited = await session.scalar(
-        select(func.count(distinct(Visit.customer_id))).where(in_period)) or 0
 
     for rep_id, orders, amount in await session.execute(
             select(Receivable.rep_id, func.count(), type_coerce(func.sum(Receivable.amount), Money()))
@@ -380,7 +395,7 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
                 .group_by(DailyReport.rep_id)):
             tally = tallies[rep_id]
             tally.reports, tally.reports_late, tally.last_report_at = reports, int(late), last
-    return _Activity(dict(tallies), customers_visited)
+    return _Activity(dict(tallies))
 
 
 def _latest(moment: InstrumentedAttribute[datetime], person: InstrumentedAttribute[int] |
@@ -392,7 +407,8 @@ def _latest(moment: InstrumentedAttribute[datetime], person: InstrumentedAttribu
 
 async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date],
                      zone: ZoneInfo) -> tuple[RepLine, ...]:
-    """One line per active rep in scope, and per anyone else in scope with activity in the period."""
+    """One line per active rep in scope, and per anyone else in scope with activity in the period
+    (``working_days`` in ascending order)."""
     busy = [rep_id for rep_id in activity.tallies if rep_id is not None]
     rows = await session.execute(
         select(User.id, User.name, Team.name, User.role, User.active, User.created_at,
@@ -413,7 +429,7 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
         tally = activity.tallies.get(rep_id, empty)
         expected_rep = role == Role.REP and active
         joined = local_date(created_at, zone)
-        expected = sum(1 for day in working_days if day >= joined) if expected_rep else 0
+        expected = len(working_days) - bisect_left(working_days, joined) if expected_rep else 0
         moments = [moment for moment in latest if moment is not None]
         lines.append(RepLine(
             rep_id=rep_id, name=name, team=team, active_rep=expected_rep, visits=tally.visits,
@@ -426,17 +442,35 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
 
 # -- customers ------------------------------------------------------------------------------------
 
-def _visited_between(first: datetime, end: datetime) -> ColumnElement[bool]:
+def _latest_visit_from(first: datetime, end: datetime) -> ColumnElement[bool]:
+    """SQL probe: the customer's latest visit before ``end`` was at or after ``first`` (never NULL).
+
+    One index probe per customer, always: a scalar subquery, which PostgreSQL cannot turn (as it
+    may an ``EXISTS``) into a hash of every visit of [first, end) built before reading a customer.
+    For the few customers a probe is asked about here (those visited since the window, see
+    :func:`_due_in`, or never), that hash cost more than the probes.
+    """
+    latest = (select(Visit.visited_at).where(Visit.customer_id == Customer.id, Visit.visited_at < end)
+              .order_by(Visit.visited_at.desc()).limit(1).scalar_subquery())
+    return func.coalesce(latest >= first, false())
+
+
+def _visited_between(first: datetime, end: datetime, *, probe_each: bool = False) -> ColumnElement[bool]:
     """SQL: the customer was visited in [first, end).
 
     ``last_visit_at`` (the latest visit, kept with every visit) settles it without reading the
     visits when it is before ``first`` (no) or inside the window (yes); only a customer last
-    visited after the window, or with no recorded last visit, is looked up in the visits (an
-    index probe) — for the current period, the customers visited since it began.
+    visited after the window, or with no recorded last visit, is looked up in the visits. The
+    look-up is an ``EXISTS`` (PostgreSQL probes per customer or hashes the window's visits, as it
+    judges: for a past period most customers were visited after it), or with ``probe_each`` always
+    a probe per customer (:func:`_latest_visit_from`).
     """
-    probe = (select(Visit.id).where(Visit.customer_id == Customer.id, Visit.visited_at >= first,
-                                    Visit.visited_at < end).exists())
     last = Customer.last_visit_at
+    if probe_each:
+        probe = _latest_visit_from(first, end)
+    else:
+        probe = (select(Visit.id).where(Visit.customer_id == Customer.id, Visit.visited_at >= first,
+                                        Visit.visited_at < end).exists())
     return case((or_(last.is_(None), last >= end), probe), else_=last >= first)
 
 
@@ -448,11 +482,21 @@ def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeR
     for grade, rule in rules.items():
         window_start = last - timedelta(days=rule.visit_every_days - 1)
         if window_start < period.start:  # a visit in [window_start, start) keeps it from falling due
-            recently_visited.append(and_(Customer.grade == grade,
-                                         _visited_between(start_of_day(window_start, zone), start)))
+            # Asked only about the customers visited since the period began: probed one by one.
+            window = _visited_between(start_of_day(window_start, zone), start, probe_each=True)
+            recently_visited.append(and_(Customer.grade == grade, window))
     not_due = or_(*recently_visited) if recently_visited else false()
     return and_(Customer.status != CustomerStatus.INACTIVE,
                 Customer.created_at < start_of_day(last + timedelta(days=1), zone), not_(not_due))
+
+
+def _visited_in(first: datetime, end: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """SQL filters splitting the customers visited in [first, end) (:func:`_visited_between`) in
+    two: those ``last_visit_at`` settles (a range of its index), and the few it cannot (no recorded
+    last visit, or one after ``end``), looked up in the visits."""
+    last = Customer.last_visit_at
+    return and_(last >= first, last < end), and_(or_(last.is_(None), last >= end),
+                                                  _latest_visit_from(first, end))
 
 
 @dataclass(frozen=True)
@@ -460,21 +504,53 @@ class _CustomerFigures:
     due: int
     due_visited: int
     new: int
+    visited: int | None  # customers visited in the period, by anyone (the whole company only)
+
+
+_DUE, _NEW, _VISITED = 0, 1, 2
 
 
 async def _customer_figures(session: AsyncSession, scope: Scope, period: Period, today: date,
                             zone: ZoneInfo, rules: dict[str, GradeRule]) -> _CustomerFigures:
+    """Due (and visited), new and — for the whole company, in a period not over yet — visited
+    customers, in one statement.
+
+    Each figure is its own arm of a ``UNION ALL`` with its condition in ``WHERE``: the due test
+    (probes of the visits included) runs once per customer instead of once per figure it feeds.
+    The company's visited customers are exactly the distinct customers of the period's visits (a
+    customer's visits are anyone's): while the period runs they are a range of the ``last_visit_at``
+    index, without a pass over those visits. Once it is over most customers were visited after it,
+    and counting its visits is cheaper (:func:`_customers_visited`).
+    """
     start, end = period.bounds(zone)
     last_end = start_of_day(period.until(today) + timedelta(days=1), zone)
-    due = _due_in(period, today, zone, rules)
+    in_scope = scope.customers()
     new = and_(Customer.created_at >= start, Customer.created_at < end,
                or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)))
-    row = (await session.execute(
-        select(func.coalesce(func.sum(case((due, 1), else_=0)), 0),
-               func.coalesce(func.sum(case((and_(due, _visited_between(start, last_end)), 1), else_=0)), 0),
-               func.coalesce(func.sum(case((new, 1), else_=0)), 0))
-        .select_from(Customer).where(scope.customers()))).one()
-    return _CustomerFigures(int(row[0]), int(row[1]), int(row[2]))
+    arms = [
+        select(literal(_DUE), func.count(),
+               func.coalesce(func.sum(case((_visited_between(start, last_end), 1), else_=0)), 0))
+        .select_from(Customer).where(in_scope, _due_in(period, today, zone, rules)),
+        select(literal(_NEW), func.count(), literal(0)).select_from(Customer).where(in_scope, new),
+    ]
+    if scope.everyone and period.end >= today:
+        arms += [select(literal(_VISITED), func.count(), literal(0)).select_from(Customer).where(visited)
+                 for visited in _visited_in(start, end)]
+    figures: dict[int, list[int]] = {}
+    for kind, count, visited in await session.execute(union_all(*arms)):
+        sums = figures.setdefault(kind, [0, 0])
+        sums[0] += count
+        sums[1] += visited
+    return _CustomerFigures(due=figures[_DUE][0], due_visited=figures[_DUE][1], new=figures[_NEW][0],
+                            visited=figures[_VISITED][0] if _VISITED in figures else None)
+
+
+async def _customers_visited(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo) -> int:
+    """Distinct customers visited in the period by the people in scope."""
+    start, end = period.bounds(zone)
+    return await session.scalar(
+        select(func.count(distinct(Visit.customer_id)))
+        .where(Visit.visited_at >= start, Visit.visited_at < end, scope.people(Visit.rep_id))) or 0
 
 
 # -- the services ---------------------------------------------------------------------------------
@@ -487,11 +563,10 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
     activity = await _activity(session, scope, period, zone, working_days)
     reps = await _rep_lines(session, scope, activity, working_days, zone)
     customers = await _customer_figures(session, scope, period, today, zone, rules)
-    aging = Aging()
-    for per_rep in (await aging_by_rep(session, today, scope.some_customers())).values():
-        for bucket in BUCKETS:
-            aging.buckets[bucket] += per_rep.buckets[bucket]
-        aging.invoices += per_rep.invoices
+    visited = customers.visited
+    if visited is None:
+        visited = await _customers_visited(session, scope, period, zone)
+    aging = await aging_total(session, today, scope.some_customers())
     pending = await session.scalar(
         select(func.count()).select_from(Approval)
         .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))) or 0
@@ -502,7 +577,7 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
     tallies = activity.tallies.values()
     return Summary(
         period=period, scope=scope.name,
-        visits=sum(t.visits for t in tallies), customers_visited=activity.customers_visited,
+        visits=sum(t.visits for t in tallies), customers_visited=visited,
         due_customers=customers.due, due_visited=customers.due_visited, new_customers=customers.new,
         orders=sum(t.orders for t in tallies), orders_amount=sum((t.orders_amount for t in tallies), ZERO),
         collected_by_method=tuple((m, by_method[m]) for m in PaymentMethod if m in by_method),
