@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, MetaData, Numeric, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, MetaData, Numeric, TypeDecorator, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -79,6 +79,14 @@ class Money(TypeDecorator[Decimal]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), Decimal: Money()}
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """The columns given a value on ``row`` (a new, unsaved object), by column name: for a Core
+    ``INSERT`` on a hot path, where the ORM's unit of work would cost more than the statement."""
+    given = inspect(row).dict
+    return {attribute.columns[0].key: given[attribute.key]
+            for attribute in inspect(type(row)).column_attrs if attribute.key in given}
 
 
 class IdMixin:

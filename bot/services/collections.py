@@ -39,6 +39,7 @@ from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.ledger import is_open
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
+from models.base import column_values
 
 UNDO_WINDOW = timedelta(minutes=10)
 UNDO_REASON = "undone by the rep"
@@ -255,7 +256,9 @@ async def _recorded(session: AsyncSession, collection: Collection, *, already: b
 
 
 async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
-    return await session.scalar(select(Collection).where(Collection.source_key == source_key))
+    """The collection ``source_key`` recorded, if any (its id first: on the usual path there is none)."""
+    found = await session.scalar(select(Collection.id).where(Collection.source_key == source_key))
+    return None if found is None else await session.get_one(Collection, found)
 
 
 async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amount: Decimal,
@@ -274,8 +277,9 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
         received_at=now, handed_in_at=None if method in HELD_METHODS else now, confirmed_by=None,
         recorded_by=caller.id, source_key=source_key, created_at=now)
-    session.add(collection)
-    await session.flush()
+    table = Collection.__table__  # Core: one row, no unit of work
+    collection.id = await session.scalar(
+        insert(table).values(column_values(collection)).returning(table.c.id))
     invoices = await _oldest_open_first(session, customer.id, amount)
     left = amount
     settled: list[Settled] = []

@@ -24,9 +24,13 @@ class GradeRule:
     credit_limit: Decimal
 
 
+_RULES = select(GradePolicy.grade, GradePolicy.visit_every_days, GradePolicy.credit_days,
+                GradePolicy.credit_limit)
+
+
 async def grade_rules(session: AsyncSession) -> dict[str, GradeRule]:
-    rows = await session.scalars(select(GradePolicy))
-    return {p.grade: GradeRule(p.visit_every_days, p.credit_days, p.credit_limit) for p in rows}
+    rows = await session.execute(_RULES)
+    return {grade: GradeRule(every, days, limit) for grade, every, days, limit in rows}
 
 
 def credit_terms(customer: Customer, rules: dict[str, GradeRule]) -> tuple[int, Decimal]:

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, func, inspect, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from models import AuditLog, Customer, CustomerStatus, Feedback, FeedbackTopic, StockLine, Visit, VisitKind
+from models.base import column_values
 
 FAR_AWAY_M = 1000
 UNDO_WINDOW = timedelta(minutes=10)
@@ -211,14 +212,13 @@ async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, s
 async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
     """Insert ``visit`` unless its source key is taken; its new id, or None.
 
-    One statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
+    One Core statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
     """
-    values = {attribute.key: getattr(visit, attribute.key) for attribute in inspect(Visit).column_attrs
-              if attribute.key in inspect(visit).dict}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return await session.scalar(insert(Visit).values(values)
+    table = Visit.__table__
+    return await session.scalar(insert(table).values(column_values(visit))
                                 .on_conflict_do_nothing(index_elements=["source_key"])
-                                .returning(Visit.id))
+                                .returning(table.c.id))
 
 
 async def quick_visit(session: AsyncSession, caller: Caller, customer_text: str, notes: str, *,
