@@ -138,6 +138,17 @@ class Database:
         async with self._read_sessions() as session, session.begin():
             yield session
 
+    def with_own_pool(self, connections: int) -> Database:
+        """The same database through a few connections of its own, for short writes others wait on.
+
+        PostgreSQL only: under load the handlers' transactions hold the shared pool, and a write
+        queued behind them holds up whoever waits for it. On SQLite this very object (its writers
+        take turns here, and there is one writer at a time anyway).
+        """
+        if self._writer is not None:
+            return self
+        return Database(self.url, pool_size=connections, max_overflow=0)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

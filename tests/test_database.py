@@ -99,3 +99,18 @@ async def test_timestamps_are_utc_and_naive_ones_refused(db: Database) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         async with db.transaction() as session:
             session.add(Team(name="South", created_at=datetime(2026, 11, 23, 9, 0)))
+
+
+async def test_the_inbox_has_connections_of_its_own_on_postgresql_only(db: Database) -> None:
+    """Recording a fetched batch must not queue behind the handlers for a pooled connection; on
+    SQLite it stays on the same object, whose writers take turns (one writer per process)."""
+    own = db.with_own_pool(2)
+    if is_sqlite(db.url):
+        assert own is db
+        return
+    try:
+        assert own is not db and own.engine.pool.size() == 2  # type: ignore[attr-defined]
+        async with own.transaction() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await own.dispose()
