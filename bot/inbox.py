@@ -31,13 +31,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, Update
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bot.db import Database
+from bot.db import Database, insert_for
 from models import InboxUpdate, TelegramState
 
 log = logging.getLogger(__name__)
@@ -80,11 +79,6 @@ class StateChanges:
             if key not in self.upserts and key not in self.deletes:
                 self.upserts[key] = data
         self.deletes |= {key for key in older.deletes if key not in self.upserts}
-
-
-def _insert(session: AsyncSession, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class Journal:
@@ -140,7 +134,7 @@ class Journal:
         if received:
             rows = [{"update_id": raw["update_id"], "payload": json.dumps(raw, ensure_ascii=False),
                      "received_at": now} for raw in received]
-            statement = _insert(session, INBOX).values(rows)
+            statement = insert_for(session, INBOX).values(rows)
             # The same id with the same content is a resend; with other content, a new update
             # (Telegram may restart its ids after a quiet week), which replaces the old row.
             statement = statement.on_conflict_do_update(
@@ -150,7 +144,7 @@ class Journal:
         if changes.upserts:
             rows = [{"scope": scope, "owner": owner, "name": name, "data": data, "updated_at": now}
                     for (scope, owner, name), data in changes.upserts.items()]
-            statement = _insert(session, STATE).values(rows)
+            statement = insert_for(session, STATE).values(rows)
             await session.execute(statement.on_conflict_do_update(
                 index_elements=["scope", "owner", "name"],
                 set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at}))

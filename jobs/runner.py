@@ -7,10 +7,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot.db import Database
+from bot.db import Database, insert_for
 from bot.services import company
 from jobs.catalogue import JOBS
 from jobs.context import JobContext
@@ -38,9 +36,8 @@ async def run_job(
         settings = await company.load(session)
         if not spec.runs_on(local_day, settings):
             return JobOutcome(name, ran_for, False, reason="not a working day")
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
         claimed = await session.execute(
-            insert(JobRun).values(job=name, ran_for=ran_for, started_at=at, pushes=0)
+            insert_for(session, JobRun).values(job=name, ran_for=ran_for, started_at=at, pushes=0)
             .on_conflict_do_nothing(index_elements=["job", "ran_for"]))
         if not claimed.rowcount and not again:  # type: ignore[attr-defined]
             return JobOutcome(name, ran_for, False, reason="already ran")

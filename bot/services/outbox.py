@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import insert_for
 from models import Outbox
 
 Buttons = list[list[dict[str, str]]]
@@ -27,7 +26,7 @@ async def enqueue(
         "recipient_id": recipient_id, "job": job, "dedup_key": dedup_key[:200], "text": text,
         "buttons": buttons, "not_before": not_before or now, "created_at": now, "attempts": 0,
     }
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = (insert_for(session, Outbox).values(**values)
+                 .on_conflict_do_nothing(index_elements=["dedup_key"]))
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

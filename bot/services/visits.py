@@ -18,10 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, delete, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import insert_for
 from bot.i18n import N_
 from bot.services import audit, customers, geo, policy
 from bot.services.access import Caller, Permission, require
@@ -214,9 +213,8 @@ async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
 
     One Core statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = Visit.__table__
-    return await session.scalar(insert(table).values(column_values(visit))
+    return await session.scalar(insert_for(session, table).values(column_values(visit))
                                 .on_conflict_do_nothing(index_elements=["source_key"])
                                 .returning(table.c.id))
 
