@@ -1,9 +1,12 @@
 """Update throughput and latency of a real ``fieldbot run`` process, against the echo floor.
 
 Both processes poll the same in-process fake Bot API over real HTTP (no flood limit: replies are not
-pushes). Simulated reps send one-liner ``/visit`` and ``/collect`` commands for their own customers;
-each carries a unique token (in the notes, or as the receipt number) that the bot's reply repeats, so
-a reply is matched to the update that caused it whatever else the bot sends. Two loads:
+pushes). Simulated reps send one-liner ``/visit`` and ``/collect`` commands for their own customers,
+and every fifth update is instead a press of the button under their latest reply (fieldbot's
+"Undo", which takes the visit or collection back; the echo app's reply carries a button too, which
+it answers by editing the message). Each command carries a unique token (in the notes, or as the
+receipt number) that the bot's reply repeats, so a reply is matched to the update that caused it
+whatever else the bot sends; a press is matched by its callback query's answer. Two loads:
 
 * **saturated**: every rep sends its next command as soon as the previous one is answered
   (closed loop) — updates/second is the process's capacity, and its ratio to the echo app's;
@@ -38,6 +41,8 @@ FIRST_REP_TELEGRAM_ID = 10_000_000
 TOKEN_PATTERN = re.compile(r"bench-(\d+)")
 START_TIMEOUT = 120.0
 REPLY_TIMEOUT = 60.0
+#: Every PRESS_EVERY-th update a rep sends is a press of the button under their latest reply.
+PRESS_EVERY = 5
 
 
 class Load:
@@ -46,34 +51,65 @@ class Load:
     def __init__(self, api: FakeBotApi, customers: list[list[str]], fieldbot: bool) -> None:
         self.api, self.customers, self.fieldbot = api, customers, fieldbot
         self.reps = len(customers)
-        self.sequence = 0
-        self.waiting: dict[int, tuple[float, asyncio.Future[float]]] = {}
+        self.sequence = 0  # updates injected, all reps: each command's unique token
+        self.sent_by = [0] * self.reps  # updates injected per rep: what each one sends next
+        self.waiting: dict[int | str, tuple[float, asyncio.Future[float]]] = {}
+        #: Per chat: the newest reply carrying a button (message id, callback data), not pressed yet.
+        self.buttons: dict[int, tuple[int, str]] = {}
         record = api._record
 
         def record_and_match(call: ApiCall) -> None:
             record(call)
-            if call.ok and call.method == "sendMessage":
+            if not call.ok:
+                return
+            key: int | str | None = None
+            if call.method == "sendMessage":
                 found = TOKEN_PATTERN.search(str(call.params.get("text", "")))
-                entry = self.waiting.pop(int(found.group(1)), None) if found else None
-                if entry and not entry[1].done():
-                    entry[1].set_result(time.perf_counter() - entry[0])
+                key = int(found.group(1)) if found else None
+                if key is not None:
+                    self._remember_button(call.result)
+            elif call.method == "answerCallbackQuery":
+                key = str(call.params.get("callback_query_id"))
+            entry = self.waiting.pop(key, None) if key is not None else None
+            if entry and not entry[1].done():
+                entry[1].set_result(time.perf_counter() - entry[0])
 
         api._record = record_and_match  # type: ignore[method-assign]
 
-    def command(self, rep: int, n: int) -> str:
+    def _remember_button(self, message: Any) -> None:
+        if not isinstance(message, dict):
+            return
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        data = next((button["callback_data"] for row in rows for button in row if "callback_data" in button),
+                    None)
+        if data is not None:
+            self.buttons[message["chat"]["id"]] = (message["message_id"], data)
+
+    def command(self, rep: int, turn: int, n: int) -> str:
+        """The rep's ``turn``-th update, a command carrying token ``n``: visits and collections alternate
+        (so the presses, every fifth turn, alternate between undoing one and the other)."""
         own = self.customers[rep]
         customer = own[n % len(own)]
-        if n % 2:
+        if turn % 2:
             return f"/collect {customer}: {100 + n % 50} cash bench-{n}"
         return f"/visit {customer}: bench-{n} 店主说下月加单"
 
     def send(self, rep: int) -> asyncio.Future[float]:
+        """Inject the rep's next update (a command, or a press of their latest reply's button)."""
         self.sequence += 1
-        n = self.sequence
+        self.sent_by[rep] += 1
+        n, turn = self.sequence, self.sent_by[rep]
         reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        chat = FIRST_REP_TELEGRAM_ID + rep
+        button = self.buttons.pop(chat, None) if turn % PRESS_EVERY == 0 else None
+        if button is not None:
+            message_id, data = button
+            update = self.api.callback(chat, message_id, data)  # answered later, by this event loop
+            self.waiting[update["callback_query"]["id"]] = (time.perf_counter(), reply)
+            return reply
         self.waiting[n] = (time.perf_counter(), reply)
-        text = self.command(rep, n) if self.fieldbot else f"echo bench-{n}"
-        self.api.message(FIRST_REP_TELEGRAM_ID + rep, text)
+        text = self.command(rep, turn, n) if self.fieldbot else f"echo bench-{n}"
+        self.api.message(chat, text)
         return reply
 
     async def saturated(self, seconds: float) -> tuple[int, float, list[float], int]:
