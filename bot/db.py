@@ -10,7 +10,10 @@ SQLite has one writer at a time. Its busy handler makes a waiting writer sleep
 and poll (1, 2, 5 … 100 ms), which under load wastes most of the time the lock is
 free; so writers of this process queue on an asyncio lock instead and reach
 ``BEGIN IMMEDIATE`` one at a time (the busy timeout still covers other processes,
-such as a ``fieldbot import`` running beside the bot).
+such as a ``fieldbot import`` running beside the bot). Short writing transactions
+(:meth:`Database.transaction` with ``inline=True``) then run their statements on
+the event loop's own thread (:mod:`bot.sqlite_driver`), so the lock is held only
+while they execute.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from bot import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READ_ONLY = "fieldbot_read_only"
+_INLINE = "fieldbot_inline"
 
 
 def is_sqlite(url: str) -> bool:
@@ -77,8 +81,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        read_only = connection.get_execution_options().get(_READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        connection.exec_driver_sql("BEGIN" if options.get(_READ_ONLY, False) else "BEGIN IMMEDIATE")
+        if options.get(_INLINE, False):
+            sqlite_driver.run_inline(connection.connection.dbapi_connection)
 
     return engine
 
@@ -113,14 +119,24 @@ class Database:
         self.engine = make_engine(url, **engine_kwargs)
         self._writer: asyncio.Lock | None = asyncio.Lock() if is_sqlite(url) else None
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._inline_sessions = async_sessionmaker(
+            self.engine.execution_options(**{_INLINE: True}), expire_on_commit=False
+        )
         self._read_sessions = async_sessionmaker(
             self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
         )
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One writing transaction: committed on success, rolled back on any error."""
-        async with self._writer_turn(), self._sessions() as session, session.begin():
+    async def transaction(self, *, inline: bool = False) -> AsyncIterator[AsyncSession]:
+        """One writing transaction: committed on success, rolled back on any error.
+
+        ``inline``: a short transaction (a few indexed statements, as a handler's action): on SQLite
+        its statements run on the event loop's thread once it has the write lock, instead of one
+        hand-off to the connection's thread each. Never for one that reads or writes in bulk (a
+        sweep, an import): it would stall every other update while it runs.
+        """
+        sessions = self._inline_sessions if inline else self._sessions
+        async with self._writer_turn(), sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

@@ -114,7 +114,7 @@ class Journal:
             if not (received or changes or handled):
                 return set()
             try:
-                async with self.db.transaction() as session:
+                async with self.db.transaction(inline=True) as session:
                     new = await self._write(session, received, changes, handled)
             except BaseException:
                 changes.merge_older(self._changes)

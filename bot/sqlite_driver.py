@@ -9,6 +9,17 @@ cursor is opened, executed, read to the end and closed in a single function run
 in aiosqlite's thread; what SQLAlchemy reads afterwards (description, rowcount,
 lastrowid, rows) is kept on the adapter.
 
+A connection can also be switched to run *inline* for the rest of its transaction
+(:func:`run_inline`): its statements, COMMIT and ROLLBACK then run on the event
+loop's own thread, with no hand-off at all. That is for short writing
+transactions only (a handler's action, recording a batch of updates): the
+writer then holds SQLite's one write lock for the time its statements take, not
+for as many event-loop turns as it has statements, while every other update's
+work runs in between. A long statement run inline would stall the event loop,
+so reports, sweeps and imports keep the thread. ``BEGIN IMMEDIATE``, the one
+statement that may wait for another process's lock, is always run in the
+thread before the switch.
+
 It relies on SQLAlchemy's asyncio adapter classes (2.1); if they change shape,
 :func:`dbapi_module` returns None and the stock adapter is used.
 """
@@ -77,9 +88,12 @@ if AsyncAdapt_aiosqlite_cursor is not None:
 
         async def _trip(self, operation: str, parameters: Any, many: bool) -> None:
             connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-            async with self._adapt_connection._execute_mutex:
-                description, rowcount, lastrowid, rows = await connection._execute(
-                    _run, connection._conn, operation, parameters, many)
+            if self._adapt_connection.inline:
+                description, rowcount, lastrowid, rows = _run(connection._conn, operation, parameters, many)
+            else:
+                async with self._adapt_connection._execute_mutex:
+                    description, rowcount, lastrowid, rows = await connection._execute(
+                        _run, connection._conn, operation, parameters, many)
             ran = self._cursor
             ran.description, ran.rowcount, ran.lastrowid = description, rowcount, lastrowid
             if rows is not None:
@@ -92,13 +106,52 @@ if AsyncAdapt_aiosqlite_cursor is not None:
             await self._trip(operation, seq_of_parameters, many=True)
 
     class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-        __slots__ = ()
+        __slots__ = ("inline",)
         _cursor_cls = OneTripCursor
+
+        def __init__(self, dbapi: Any, connection: Any) -> None:
+            super().__init__(dbapi, connection)
+            self.inline = False  # statements run on the event loop's thread until the transaction ends
+
+        def commit(self) -> None:
+            self._end("commit")
+
+        def rollback(self) -> None:
+            self._end("rollback")
+
+        def _end(self, how: str) -> None:
+            """COMMIT or ROLLBACK: inline, or in the thread, or not at all outside a transaction (the
+            pool's rollback of every connection it takes back would be a trip for nothing)."""
+            raw: sqlite3.Connection | None = self._connection._connection
+            inline, self.inline = self.inline, False
+            if raw is None or not raw.in_transaction:
+                return
+            if not inline:
+                getattr(super(), how)()
+                return
+            try:
+                getattr(raw, how)()
+            except Exception as error:
+                self._handle_exception(error)
 
     class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         def connect(self, *args: Any, **kwargs: Any) -> Any:
+            # The thread that opened a connection is not the only one to use it (inline transactions),
+            # but it is used by one at a time: each statement is awaited before the next is sent.
+            kwargs["check_same_thread"] = False
             stock = super().connect(*args, **kwargs)
             return OneTripConnection(self, stock._connection)
+
+
+def run_inline(dbapi_connection: Any) -> bool:
+    """Run the rest of this connection's transaction on the event loop's thread (see the module doc).
+
+    False, and nothing changes, for a connection of another adapter.
+    """
+    if AsyncAdapt_aiosqlite_cursor is None or not isinstance(dbapi_connection, OneTripConnection):
+        return False
+    dbapi_connection.inline = True
+    return True
 
 
 def dbapi_module() -> Any | None:

@@ -125,12 +125,15 @@ Prepare = Callable[[Update, Context], Awaitable[object]]
 
 
 def action(
-    *, registered: bool = True, prepare: Prepare | None = None
+    *, registered: bool = True, prepare: Prepare | None = None, heavy: bool = False
 ) -> Callable[[Handler], Callable[[Update, Context], Any]]:
     """Wrap a handler: recognise the sender, run it in one transaction, reply after commit.
 
     ``prepare`` runs first, outside the transaction, for slow network work
-    (downloading a file) that must not hold a database lock.
+    (downloading a file) that must not hold a database lock. The transaction is a
+    short one (``Database.transaction(inline=True)``) unless ``heavy``: an action
+    that reads or writes in bulk (a company summary, an import) keeps the
+    database's thread, so other updates are served while its statements run.
     """
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
@@ -146,7 +149,7 @@ def action(
             result: object = None
             prepared = await prepare(update, context) if prepare is not None else None
             try:
-                async with runtime.db.transaction() as session:
+                async with runtime.db.transaction(inline=not heavy) as session:
                     request = Request(update, context, session, identity, now,
                                       Translator(language_for(identity.language_code)),
                                       prepared=prepared)
@@ -285,7 +288,7 @@ async def give_menu(
     new_hash = await set_chat_menu(context.bot, telegram_id, role, language)
     if new_hash is None:
         return
-    async with context.runtime.db.transaction() as session:
+    async with context.runtime.db.transaction(inline=True) as session:
         await users.remember_menu(session, user_id, new_hash)
 
 

@@ -131,7 +131,7 @@ async def mark_blocked(update: object, context: Context) -> None:
         return  # a group that removed the bot says nothing about its members
     runtime = context.runtime
     try:
-        async with runtime.db.transaction() as session:
+        async with runtime.db.transaction(inline=True) as session:
             await session.execute(
                 sql_update(User)
                 .where(User.telegram_id == update.effective_user.id, User.blocked_at.is_(None))

@@ -90,7 +90,7 @@ def first_lines(text: str, count: int) -> str:
 KIND_NAMES = {"users": N_("people"), "customers": N_("customers"), "receivables": N_("receivables")}
 
 
-@action(prepare=download)
+@action(prepare=download, heavy=True)
 async def import_document(request: Request) -> None:
     upload = request.prepared
     t = request.t

@@ -152,13 +152,13 @@ async def _deliver(bot: Any, db: Database, clock: Clock, push: _Push, result: Dr
 async def _finish(db: Database, push_id: int, *, error: str | None = None, **values: object) -> None:
     if error is not None:
         values["last_error"] = error[:300]
-    async with db.transaction() as session:
+    async with db.transaction(inline=True) as session:
         await session.execute(update(Outbox).where(Outbox.id == push_id).values(**values))
 
 
 async def _blocked(db: Database, now: datetime, push: _Push, error: str) -> None:
     """The user blocked the bot: remember it and drop everything queued for them."""
-    async with db.transaction() as session:
+    async with db.transaction(inline=True) as session:
         await session.execute(update(User).where(User.id == push.recipient_id).values(blocked_at=now))
         await session.execute(
             update(Outbox)
