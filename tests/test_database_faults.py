@@ -55,6 +55,7 @@ class DiskFault:
         self.trigger: str | None = None  # the outage begins when a statement starting so runs
         self._engine = db.engine.sync_engine
         event.listen(self._engine, "do_execute", self._execute)
+        event.listen(self._engine, "do_executemany", self._execute)
 
     def begin_at(self, statement_start: str) -> None:
         self.trigger = statement_start
@@ -71,6 +72,7 @@ class DiskFault:
 
     def remove(self) -> None:
         event.remove(self._engine, "do_execute", self._execute)
+        event.remove(self._engine, "do_executemany", self._execute)
 
 
 @pytest.fixture

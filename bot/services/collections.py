@@ -27,7 +27,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Subquery, bindparam, exists, func, insert, literal, select, type_coerce
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Subquery,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -194,7 +206,7 @@ async def customer_for_collection(session: AsyncSession, caller: Caller, custome
     return CustomerRef.of(await customers.get_in_scope(session, caller, customer_id))
 
 
-def open_receivables(customer_id: int) -> Subquery:
+def open_receivables(customer_id: int | BindParameter[int]) -> Subquery:
     """The customer's open receivables with their open amount."""
     return (select(Receivable.id, Receivable.invoice_no, Receivable.due_on, Receivable.issued_on,
                    Receivable.open_amount.label("open"))
@@ -215,9 +227,9 @@ class _OpenInvoices:
     reached: list[tuple[int, str, Decimal]]  # (receivable id, invoice no, open amount)
 
 
-async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal) -> _OpenInvoices:
-    """One statement: the running sum picks the invoices, the window over all of them the total."""
-    opened = open_receivables(customer_id)
+def _running_sums() -> Select[tuple[int, str, Decimal, Decimal]]:
+    """The open invoices (oldest first) that ``:amount`` reaches, each with the customer's open total."""
+    opened = open_receivables(bindparam("customer_id"))
     running = (select(opened.c.id, opened.c.invoice_no, opened.c.open,
                       type_coerce(func.sum(opened.c.open).over(
                           order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
@@ -225,10 +237,21 @@ async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: De
                       type_coerce(func.sum(opened.c.open).over(), Money()).label("total"))
                .subquery("running"))
     before = type_coerce(running.c.through - running.c.open, Money())
-    rows = (await session.execute(
-        select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
-        .where(before < bindparam("amount", amount, type_=Money()))
-        .order_by(running.c.through))).all()
+    return (select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
+            .where(before < bindparam("amount", type_=Money())).order_by(running.c.through))
+
+
+#: Statements every collection runs, built once (building one per call cost more than running it).
+_RUNNING_SUMS = _running_sums()
+_COLLECTIONS = Collection.__table__
+_BY_KEY = select(_COLLECTIONS.c.id).where(_COLLECTIONS.c.source_key == bindparam("source_key"))
+_INSERT_COLLECTION = insert(_COLLECTIONS).returning(_COLLECTIONS.c.id)
+_INSERT_ALLOCATIONS = insert(Allocation.__table__)
+
+
+async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal) -> _OpenInvoices:
+    """One statement: the running sum picks the invoices, the window over all of them the total."""
+    rows = (await session.execute(_RUNNING_SUMS, {"customer_id": customer_id, "amount": amount})).all()
     # Any open invoice at all puts the oldest one in reach (amounts are positive): no rows, no balance.
     return _OpenInvoices(total=rows[0].total if rows else ZERO,
                          reached=[(row.id, row.invoice_no, row.open) for row in rows])
@@ -257,7 +280,7 @@ async def _recorded(session: AsyncSession, collection: Collection, *, already: b
 
 async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
     """The collection ``source_key`` recorded, if any (its id first: on the usual path there is none)."""
-    found = await session.scalar(select(Collection.id).where(Collection.source_key == source_key))
+    found = await session.scalar(_BY_KEY, {"source_key": source_key})
     return None if found is None else await session.get_one(Collection, found)
 
 
@@ -277,9 +300,7 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
         received_at=now, handed_in_at=None if method in HELD_METHODS else now, confirmed_by=None,
         recorded_by=caller.id, source_key=source_key, created_at=now)
-    table = Collection.__table__  # Core: one row, no unit of work
-    collection.id = await session.scalar(
-        insert(table).values(column_values(collection)).returning(table.c.id))
+    collection.id = await session.scalar(_INSERT_COLLECTION, column_values(collection))  # no unit of work
     invoices = await _oldest_open_first(session, customer.id, amount)
     left = amount
     settled: list[Settled] = []
@@ -287,10 +308,10 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         applied = min(open_, left)
         settled.append(Settled(invoice_no, applied, open_ - applied))
         left -= applied
-    if settled:  # one INSERT … VALUES (…), (…), however many invoices it settles
-        await session.execute(insert(Allocation).values([
+    if settled:  # one INSERT, however many invoices it settles
+        await session.execute(_INSERT_ALLOCATIONS, [
             {"collection_id": collection.id, "receivable_id": receivable_id, "amount": line.applied}
-            for (receivable_id, _, _), line in zip(invoices.reached, settled, strict=True)]))
+            for (receivable_id, _, _), line in zip(invoices.reached, settled, strict=True)])
     result = Recorded(
         id=collection.id, customer=CustomerRef.of(customer), amount=amount, method=method,
         receipt_no=receipt_no, settled=tuple(settled), unapplied=left, held=collection.handed_in_at is None,

@@ -14,9 +14,21 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Boolean, ColumnElement, false, func, inspect, select, true, type_coerce
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Select,
+    bindparam,
+    false,
+    func,
+    inspect,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
@@ -81,6 +93,27 @@ def _where_scope(caller: Caller) -> ColumnElement[bool]:
     return in_scope(caller) & (Customer.status != CustomerStatus.INACTIVE)
 
 
+def _scope_of(caller: Caller) -> tuple[str, int | None]:
+    """:func:`in_scope` as (kind, id) for the prebuilt :func:`_exact_match`."""
+    if caller.sees_all_customers:
+        return "all", None
+    if caller.role == Role.MANAGER:
+        return ("team", caller.team_id) if caller.team_id is not None else ("nobody", None)
+    return "rep", caller.id
+
+
+@cache
+def _exact_match(scope: str, column: str) -> Select[tuple[Customer]]:
+    """Up to two customers of the scope (``:scope_id``) whose code or name (``column``), folded, is
+    ``:folded``: built once per scope and column, as every typed ``/visit`` or ``/collect`` asks it."""
+    scoped = {"all": true(), "team": Customer.team_id == bindparam("scope_id"),
+              "rep": Customer.rep_id == bindparam("scope_id"), "nobody": false()}[scope]
+    return (select(Customer)
+            .where(scoped, Customer.status != CustomerStatus.INACTIVE,
+                   func.lower(getattr(Customer, column)) == bindparam("folded"))
+            .order_by(Customer.id).limit(2))
+
+
 async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolution:
     """Turn what the caller typed into a customer in their scope (see the module doc)."""
     require(caller, Permission.VIEW_CUSTOMERS)
@@ -88,16 +121,18 @@ async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolutio
     if not query:
         raise Invalid(N_("Name the customer: their code or (part of) their name."))
     folded = query.lower()
-    scope = select(Customer).where(_where_scope(caller))
-    for clause in (func.lower(Customer.code) == folded, func.lower(Customer.name) == folded):
-        exact = list(await session.scalars(scope.where(clause).order_by(Customer.id).limit(2)))
+    scope, scope_id = _scope_of(caller)
+    for column in ("code", "name"):
+        exact = list(await session.scalars(_exact_match(scope, column),
+                                           {"scope_id": scope_id, "folded": folded}))
         if len(exact) == 1:
             return Resolution(customer=_resolved(session, exact[0]))
         if exact:
             break
     matches = list(await session.scalars(
-        scope.where(func.lower(Customer.name).contains(folded, autoescape=True)
-                    | func.lower(Customer.code).contains(folded, autoescape=True))
+        select(Customer).where(_where_scope(caller),
+                               func.lower(Customer.name).contains(folded, autoescape=True)
+                               | func.lower(Customer.code).contains(folded, autoescape=True))
         .order_by(Customer.name, Customer.id).limit(MAX_CANDIDATES + 1)))
     if len(matches) == 1:
         return Resolution(customer=_resolved(session, matches[0]))

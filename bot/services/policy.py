@@ -24,8 +24,9 @@ class GradeRule:
     credit_limit: Decimal
 
 
-_RULES = select(GradePolicy.grade, GradePolicy.visit_every_days, GradePolicy.credit_days,
-                GradePolicy.credit_limit)
+_POLICIES = GradePolicy.__table__
+_RULES = select(_POLICIES.c.grade, _POLICIES.c.visit_every_days, _POLICIES.c.credit_days,
+                _POLICIES.c.credit_limit)  # Core columns: every visit reads them
 
 
 async def grade_rules(session: AsyncSession) -> dict[str, GradeRule]:

@@ -17,10 +17,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import insert_for
 from bot.i18n import N_
 from bot.services import audit, customers, geo, policy
 from bot.services.access import Caller, Permission, require
@@ -213,10 +213,8 @@ async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
 
     One Core statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
     """
-    table = Visit.__table__
-    return await session.scalar(insert_for(session, table).values(column_values(visit))
-                                .on_conflict_do_nothing(index_elements=["source_key"])
-                                .returning(table.c.id))
+    statement = _INSERT_ONCE[session.get_bind().dialect.name]
+    return await session.scalar(statement, column_values(visit))
 
 
 async def quick_visit(session: AsyncSession, caller: Caller, customer_text: str, notes: str, *,
@@ -259,17 +257,31 @@ def _new_visit(caller: Caller, customer: Customer, draft: VisitDraft, *, source_
                  source_key=source_key, created_at=now)
 
 
+def _saved_or_undone() -> Select[tuple[int | None, bool]]:
+    """The visit ``:source_key`` saved (its id), and whether one it saved was undone ``:since``."""
+    audit_log, visits = AuditLog.__table__, Visit.__table__
+    undone = (select(audit_log.c.id).where(
+        audit_log.c.action == ACTION_UNDO, audit_log.c.at >= bindparam("since"),
+        audit_log.c.before["source_key"].as_string() == bindparam("source_key")).limit(1).exists())
+    return select(select(visits.c.id).where(visits.c.source_key == bindparam("source_key")).scalar_subquery(),
+                  undone)
+
+
+#: Every new visit runs these: built once (building a statement per call cost more than running it).
+_SAVED_OR_UNDONE = _saved_or_undone()
+_INSERT_ONCE = {name: insert(Visit.__table__).on_conflict_do_nothing(index_elements=["source_key"])
+                .returning(Visit.__table__.c.id) for name, insert in (("postgresql", postgresql.insert),
+                                                                      ("sqlite", sqlite.insert))}
+
+
 async def _existing(session: AsyncSession, caller: Caller, source_key: str, now: datetime,
                     zone: ZoneInfo) -> SavedVisit | None:
     """The visit this update already saved; refuse to bring back one that was undone.
 
     Both questions in one statement: on the usual path (a new update) it is the only one.
     """
-    undone = (select(AuditLog.id).where(
-        AuditLog.action == ACTION_UNDO, AuditLog.at >= now - UNDONE_MEMORY,
-        AuditLog.before["source_key"].as_string() == source_key).limit(1).exists())
-    saved_id, was_undone = (await session.execute(select(
-        select(Visit.id).where(Visit.source_key == source_key).scalar_subquery(), undone))).one()
+    saved_id, was_undone = (await session.execute(
+        _SAVED_OR_UNDONE, {"source_key": source_key, "since": now - UNDONE_MEMORY})).one()
     if saved_id is None:
         if was_undone:
             raise Conflict(N_("This visit was undone, so it was not saved again."))
