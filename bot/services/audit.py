@@ -1,17 +1,27 @@
-"""Writing the audit log: one call per change, inside the action's transaction."""
+"""Writing the audit log: one call per change, inside the action's transaction.
+
+The entries are kept on the session and written as the transaction commits, all of them in one
+``INSERT`` (after the unit of work has flushed, so the people and rows they name exist): an
+action that changes twenty collections writes one statement, and a visit, whose own rows are
+Core statements, needs no unit of work at all. A transaction rolled back writes none of them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models import AuditLog
 
+_PENDING = "fieldbot.audit_pending"
+_INSERT = insert(AuditLog.__table__)
+
 
 def record(
-    session: AsyncSession,
+    session: Any,
     *,
     actor_id: int | None,
     action: str,
@@ -21,5 +31,21 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
-    session.add(AuditLog(actor_id=actor_id, action=action, entity=entity, entity_id=entity_id,
-                         before=before, after=after, at=at))
+    """Note an entry, written when ``session`` (an ``AsyncSession`` or a ``Session``) commits."""
+    session.info.setdefault(_PENDING, []).append(
+        {"actor_id": actor_id, "action": action, "entity": entity, "entity_id": entity_id,
+         "before": before, "after": after, "at": at})
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    entries = session.info.pop(_PENDING, None)
+    if entries:
+        session.flush()
+        session.execute(_INSERT, entries)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: SessionTransaction) -> None:
+    if previous_transaction.parent is None:  # the whole transaction, not a savepoint within it
+        session.info.pop(_PENDING, None)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, bindparam, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.i18n import N_
 from bot.services import audit, customers, geo, policy
@@ -200,8 +201,9 @@ async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, s
         session.add_all([Feedback(visit_id=visit.id, topic=item.topic, text=item.text)
                          for item in draft.feedback])
     before = customer.last_visit_at
-    if before is None or before < now:
-        customer.last_visit_at = now
+    if before is None or before < now:  # Core, and the loaded customer kept clean: no unit of work
+        await session.execute(_TOUCH_CUSTOMER, {"customer_id": customer.id, "at": now})
+        set_committed_value(customer, "last_visit_at", now)
     audit.record(session, actor_id=caller.id, action=ACTION_RECORD, entity="visit", entity_id=visit.id,
                  at=now, after=_snapshot(visit, draft.stock, draft.feedback, last_visit_before=before))
     rules = await policy.grade_rules(session)
@@ -269,6 +271,8 @@ def _saved_or_undone() -> Select[tuple[int | None, bool]]:
 
 #: Every new visit runs these: built once (building a statement per call cost more than running it).
 _SAVED_OR_UNDONE = _saved_or_undone()
+_TOUCH_CUSTOMER = (update(Customer.__table__).where(Customer.__table__.c.id == bindparam("customer_id"))
+                   .values(last_visit_at=bindparam("at")))
 _INSERT_ONCE = {name: insert(Visit.__table__).on_conflict_do_nothing(index_elements=["source_key"])
                 .returning(Visit.__table__.c.id) for name, insert in (("postgresql", postgresql.insert),
                                                                       ("sqlite", sqlite.insert))}
