@@ -107,6 +107,9 @@ class Generated:
 
 
 LEDGER_TABLES = ("receivables", "allocations")
+#: Tables whose row triggers (migration 0012: customers' visit_count and prev_visit_at) are off on
+#: PostgreSQL while the visits are loaded; the loader writes those columns itself.
+VISIT_TABLES = ("visits",)
 
 
 def _batches(rows: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
@@ -130,14 +133,14 @@ class _Writer:
         self.bulk_ledger = connection.dialect.name == "postgresql"
 
     @asynccontextmanager
-    async def ledger_triggers_off(self) -> AsyncIterator[None]:
+    async def triggers_off(self, tables: tuple[str, ...] = LEDGER_TABLES) -> AsyncIterator[None]:
         if not self.bulk_ledger:
             yield
             return
-        for table in LEDGER_TABLES:
+        for table in tables:
             await self.connection.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         yield
-        for table in LEDGER_TABLES:
+        for table in tables:
             await self.connection.execute(text(f"ALTER TABLE {table} ENABLE TRIGGER USER"))
 
     async def write(self, table: Table, rows: Iterator[dict[str, Any]]) -> None:
@@ -221,6 +224,8 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
     grades = rng.choices([g for g, _ in GRADE_WEIGHTS], [w for _, w in GRADE_WEIGHTS], k=size.customers)
     rep_of = [first_rep + n // CUSTOMERS_PER_REP for n in range(size.customers)]
     last_visit: list[datetime | None] = [None] * size.customers
+    prev_visit: list[datetime | None] = [None] * size.customers  # the second-latest (migration 0012)
+    visit_count = [0] * size.customers
 
     # Visits are drawn after the customers are written; each customer's last_visit_at follows.
     never = {n for n in range(size.customers) if rng.random() < 0.03}
@@ -243,7 +248,10 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
                     day -= timedelta(days=1)
                 at = _local(day, 9 * 3600 + rng.randrange(9 * 3600))
                 if last_visit[n] is None or last_visit[n] < at:  # type: ignore[operator]
-                    last_visit[n] = at
+                    prev_visit[n], last_visit[n] = last_visit[n], at
+                elif prev_visit[n] is None or prev_visit[n] < at:  # type: ignore[operator]
+                    prev_visit[n] = at
+                visit_count[n] += 1
                 yield {"id": id_, "rep_id": rep_of[n], "customer_id": n + 1, "visited_at": at,
                        "kind": VisitKind.VISIT if id_ % 5 else VisitKind.CALL,
                        "notes": NOTES[id_ % len(NOTES)],
@@ -265,12 +273,18 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
                    "created_at": joined, "last_visit_at": last_visit[n], "source_key": None}
 
     await writer.write(Customer.__table__, customers())
-    await writer.write(Visit.__table__, visits())
+    # PostgreSQL: the visits' triggers would update a customer per visit (a million row versions in
+    # this one transaction, the customers table six times its size): off, and written below.
+    async with writer.triggers_off(VISIT_TABLES):
+        await writer.write(Visit.__table__, visits())
     started = time.perf_counter()
     seen = Customer.__table__
-    for batch in _batches({"n": n + 1, "last": at} for n, at in enumerate(last_visit) if at is not None):
+    for batch in _batches({"n": n + 1, "last": at, "prev": prev_visit[n], "count": visit_count[n]}
+                          for n, at in enumerate(last_visit) if at is not None):
         await connection.execute(
-            update(seen).where(seen.c.id == bindparam("n")).values(last_visit_at=bindparam("last")), batch)
+            update(seen).where(seen.c.id == bindparam("n")).values(
+                last_visit_at=bindparam("last"), prev_visit_at=bindparam("prev"),
+                visit_count=bindparam("count")), batch)
     generated.seconds["customers"] += time.perf_counter() - started
 
     await _money(writer, rng, size, grades, rep_of)
@@ -330,7 +344,7 @@ async def _money(writer: _Writer, rng: random.Random, size: Size, grades: list[s
                 "created_at": received})
             allocations.append({"id": collection_id, "collection_id": collection_id, "receivable_id": id_,
                                 "amount": paid})
-    async with writer.ledger_triggers_off():
+    async with writer.triggers_off():
         await writer.write(Receivable.__table__, iter(receivables))
         await writer.write(Collection.__table__, iter(collections))
         await writer.write(Allocation.__table__, iter(allocations))

@@ -39,6 +39,11 @@ class Customer(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(index=True)  # new customers of a period (migration 0011)
     #: Denormalised from visits so "who is due" never scans the visit history.
     last_visit_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: Kept by database triggers on ``visits`` (migration 0012), never written by the bot itself: how
+    #: many visits the customer has, and the one before the latest (the second-latest ``visited_at``;
+    #: None with fewer than two).
+    visit_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    prev_visit_at: Mapped[datetime | None]
     #: The update that registered a prospect through /newcustomer (None for imports).
     source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 

@@ -38,6 +38,8 @@ def _fully_open(context: ExecutionContext) -> Any:
 #: ``collections.held``) so both planners can use the indexes.
 OPEN = "open_amount > 0"
 NOT_HANDED_IN = "handed_in_at IS NULL"
+#: Open, and naming ``source`` (never NULL): only a query that says so too can use the index.
+OPEN_FOR_AGING = "open_amount > 0 AND source IS NOT NULL"
 
 
 class Receivable(IdMixin, Base):
@@ -55,6 +57,11 @@ class Receivable(IdMixin, Base):
               sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
         # The summary's orders of a period, per rep (covering).
         Index("ix_receivables_source_issued", "source", "issued_on", "rep_id", "amount"),
+        # The company's aging: open amounts in due-date order (migration 0012), so they are summed
+        # per due date without sorting. Hidden from every query but ``aging.aging_total``'s by its
+        # condition: SQLite planned /overdue's totals on an open-by-due-date index (15 → 113 ms).
+        Index("ix_receivables_open_by_due", "due_on", "open_amount", "source",
+              sqlite_where=text(OPEN_FOR_AGING), postgresql_where=text(OPEN_FOR_AGING)),
     )
 
     invoice_no: Mapped[str] = mapped_column(String(60), unique=True)
@@ -88,9 +95,10 @@ class Collection(IdMixin, Base):
         Index("ix_collections_customer_received", "customer_id", "received_at"),
         # The company summary's collections of a period, read from the index alone (migration 0011).
         Index("ix_collections_received", "received_at", "rep_id", "method", "amount", "reverses_id", "id"),
-        # Cash and cheques not handed in yet (a transfer is stored handed in): held money, /deposits.
-        Index("ix_collections_not_handed_in", "rep_id", sqlite_where=text(NOT_HANDED_IN),
-              postgresql_where=text(NOT_HANDED_IN)),
+        # Cash and cheques not handed in yet (a transfer is stored handed in): held money, /deposits;
+        # covering the summary's held money per rep (migration 0012).
+        Index("ix_collections_not_handed_in", "rep_id", "method", "amount", "reverses_id", "id",
+              sqlite_where=text(NOT_HANDED_IN), postgresql_where=text(NOT_HANDED_IN)),
     )
 
     rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

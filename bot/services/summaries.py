@@ -36,15 +36,18 @@ Rules (the issue left them open):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Result,
     Select,
     and_,
     case,
@@ -71,7 +74,7 @@ from bot.services.collections import held
 from bot.services.customers import first_line
 from bot.services.errors import AccessDenied, Conflict, NotFound
 from bot.services.periods import TODAY, Period, relative
-from bot.services.policy import GradeRule, grade_rules, local_date, start_of_day
+from bot.services.policy import GradeRule, grade_rules, start_of_day
 from bot.services.reports import NOTE_LINE_LIMIT, ReportHours, VisitLine
 from models import (
     Approval,
@@ -87,6 +90,7 @@ from models import (
     Role,
     Team,
     User,
+    UTCDateTime,
     Visit,
 )
 
@@ -94,6 +98,12 @@ ZERO = Decimal("0.00")
 LATEST_VISITS = 5
 MAX_CANDIDATES = 8
 NOT_FOR_REPS = N_("Team figures are for managers, the director and finance. /summary shows your own.")
+
+# Aliases built once: a fresh ``aliased()`` builds its column proxies again on first use, which
+# cost more than the rest of the statement it was for.
+_MEMBER = aliased(User)
+_REVERSAL = aliased(Collection)
+_held = cache(held)  # a constant expression: built once
 
 
 # -- what the services return ---------------------------------------------------------------------
@@ -227,8 +237,7 @@ class Scope:
         if self.rep_id is not None:
             return column == self.rep_id
         if self.team_id is not None:
-            member = aliased(User)
-            return column.in_(select(member.id).where(member.team_id == self.team_id))
+            return column.in_(select(_MEMBER.id).where(_MEMBER.team_id == self.team_id))
         return true()
 
     @property
@@ -339,15 +348,21 @@ class _Activity:
     tallies: dict[int | None, _Tally]
 
 
+async def _rows(session: AsyncSession, query: Select[Any]) -> Result[Any]:
+    """``query``'s rows through the session's connection (Core): plain rows, without the ORM's
+    per-row loading, which cost more than the rows' own types on the thousand-row statements here."""
+    return await (await session.connection()).execute(query)
+
+
+@cache
 def _standing_collections() -> ColumnElement[bool]:
     """Neither a reversal nor reversed.
 
     "Reversed" is a ``NOT IN`` over the few reversals (read once from the ``reverses_id`` unique
     index) rather than a ``NOT EXISTS`` per collection, which PostgreSQL ran as a hash anti-join
-    over every collection ever received.
+    over every collection ever received. Built once (a constant).
     """
-    reversal = aliased(Collection)
-    reversed_ids = select(reversal.reverses_id).where(reversal.reverses_id.is_not(None))
+    reversed_ids = select(_REVERSAL.reverses_id).where(_REVERSAL.reverses_id.is_not(None))
     return Collection.reverses_id.is_(None) & Collection.id.not_in(reversed_ids)
 
 
@@ -361,33 +376,41 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
     # visits for the distinct count (which spilled to disk).
     visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
     in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
-    for rep_id, visits, customers in await session.execute(
+    for rep_id, visits, customers in await _rows(session,
             select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
             .where(in_period).group_by(Visit.rep_id)):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
 
-    for rep_id, orders, amount in await session.execute(
+    for rep_id, orders, amount in await _rows(session,
             select(Receivable.rep_id, func.count(), type_coerce(func.sum(Receivable.amount), Money()))
             .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
                    Receivable.issued_on <= period.end, scope.people(Receivable.rep_id))
             .group_by(Receivable.rep_id)):
         tallies[rep_id].orders, tallies[rep_id].orders_amount = orders, amount or ZERO
 
-    for rep_id, method, amount in await session.execute(
-            select(Collection.rep_id, Collection.method, type_coerce(func.sum(Collection.amount), Money()))
+    # One row per person, a sum per method (NULL: none received that way), rather than a row per
+    # person and method: a third of the rows, and SQLite groups them in its index's rep order.
+    methods = tuple(PaymentMethod)
+    for rep_id, *amounts in await _rows(session,
+            select(Collection.rep_id, *(type_coerce(func.sum(case((Collection.method == method,
+                                                                   Collection.amount))), Money())
+                                        for method in methods))
             .where(Collection.received_at >= start, Collection.received_at < end,
                    _standing_collections(), scope.people(Collection.rep_id))
-            .group_by(Collection.rep_id, Collection.method)):
-        tallies[rep_id].by_method[method] = amount or ZERO
-        tallies[rep_id].collected += amount or ZERO
+            .group_by(Collection.rep_id)):
+        tally = tallies[rep_id]
+        for method, amount in zip(methods, amounts, strict=True):
+            if amount is not None:
+                tally.by_method[method] = amount
+                tally.collected += amount
 
-    for rep_id, amount in await session.execute(
+    for rep_id, amount in await _rows(session,
             select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
-            .where(held(), scope.people(Collection.rep_id)).group_by(Collection.rep_id)):
+            .where(_held(), scope.people(Collection.rep_id)).group_by(Collection.rep_id)):
         tallies[rep_id].held = amount or ZERO
 
     if working_days:
-        for rep_id, reports, late, last in await session.execute(
+        for rep_id, reports, late, last in await _rows(session,
                 select(DailyReport.rep_id, func.count(),
                        func.coalesce(func.sum(case((DailyReport.late, 1), else_=0)), 0),
                        func.max(DailyReport.submitted_at))
@@ -398,45 +421,58 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
     return _Activity(dict(tallies))
 
 
-def _latest(moment: InstrumentedAttribute[datetime], person: InstrumentedAttribute[int] |
-            InstrumentedAttribute[int | None], *where: ColumnElement[bool]) -> ColumnElement[datetime]:
-    """The person's latest ``moment`` (a correlated MAX the (rep, time) indexes answer)."""
-    return (select(func.max(moment)).where(person == User.id, *where)
-            .correlate(User).scalar_subquery())
+@cache
+def _last_activity() -> ColumnElement[datetime]:
+    """SQL: the person's latest visit, order, collection or report, ever (NULL with none).
+
+    The latest of each is a correlated MAX the (rep, time) indexes answer (reports are filed for
+    their own day only: the newest day holds the newest report); the four are compared in SQL so
+    that one instant per person, not four, comes back to be read. Built once (a constant).
+    """
+    report = (select(DailyReport.submitted_at.label("at")).where(DailyReport.rep_id == User.id)
+              .order_by(DailyReport.day.desc()).limit(1).correlate(User).subquery())
+    moments = union_all(
+        select(func.max(Visit.visited_at).label("at")).where(Visit.rep_id == User.id).correlate(User),
+        select(func.max(Receivable.created_at)).where(
+            Receivable.rep_id == User.id, Receivable.source == ReceivableSource.ORDER).correlate(User),
+        select(func.max(Collection.received_at)).where(Collection.rep_id == User.id).correlate(User),
+        select(report.c.at)).subquery()
+    return type_coerce(select(func.max(moments.c.at)).correlate(User).scalar_subquery(), UTCDateTime())
 
 
 async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date],
                      zone: ZoneInfo) -> tuple[RepLine, ...]:
     """One line per active rep in scope, and per anyone else in scope with activity in the period
     (``working_days`` in ascending order)."""
-    busy = [rep_id for rep_id in activity.tallies if rep_id is not None]
-    rows = await session.execute(
-        select(User.id, User.name, Team.name, User.role, User.active, User.created_at,
-               _latest(Visit.visited_at, Visit.rep_id),
-               _latest(Receivable.created_at, Receivable.rep_id,
-                       Receivable.source == ReceivableSource.ORDER),
-               _latest(Collection.received_at, Collection.rep_id),
-               # Reports are filed for their own day only: the newest day holds the newest report.
-               select(DailyReport.submitted_at).where(DailyReport.rep_id == User.id)
-               .order_by(DailyReport.day.desc()).limit(1).correlate(User).scalar_subquery())
+    tallies = activity.tallies
+    query = (
+        select(User.id, User.name, Team.name, User.role, User.active, User.created_at, _last_activity())
         .outerjoin(Team, Team.id == User.team_id)
-        .where(scope.people(User.id),
-               or_(and_(User.role == Role.REP, User.active), User.id.in_(busy)))
+        .where(scope.people(User.id))
         .order_by(Team.name, User.name, User.id))
+    if not scope.everyone:  # active reps, and the others busy in the period
+        busy = [rep_id for rep_id in tallies if rep_id is not None]
+        query = query.where(or_(and_(User.role == Role.REP, User.active), User.id.in_(busy)))
+    # For the whole company everyone is read and the others skipped below, rather than sending the
+    # ids of a thousand busy people as parameters.
+    # A rep is expected to report on each working day that ends after they were added.
+    day_ends = [start_of_day(day + timedelta(days=1), zone) for day in working_days]
     lines = []
     empty = _Tally()
-    for rep_id, name, team, role, active, created_at, *latest in rows:
-        tally = activity.tallies.get(rep_id, empty)
+    for rep_id, name, team, role, active, created_at, last_activity in await _rows(session, query):
         expected_rep = role == Role.REP and active
-        joined = local_date(created_at, zone)
-        expected = len(working_days) - bisect_left(working_days, joined) if expected_rep else 0
-        moments = [moment for moment in latest if moment is not None]
+        tally = tallies.get(rep_id)
+        if tally is None:
+            if not expected_rep:
+                continue
+            tally = empty
+        expected = len(day_ends) - bisect_right(day_ends, created_at) if expected_rep else 0
         lines.append(RepLine(
             rep_id=rep_id, name=name, team=team, active_rep=expected_rep, visits=tally.visits,
             customers=tally.customers, orders=tally.orders, orders_amount=tally.orders_amount,
             collected=tally.collected, held=tally.held, reports=tally.reports if expected_rep else 0,
             reports_expected=expected, reports_late=tally.reports_late if expected_rep else 0,
-            last_report_at=tally.last_report_at, last_activity=max(moments) if moments else None))
+            last_report_at=tally.last_report_at, last_activity=last_activity))
     return tuple(lines)
 
 
@@ -456,22 +492,30 @@ def _latest_visit_from(first: datetime, end: datetime) -> ColumnElement[bool]:
 
 
 def _visited_between(first: datetime, end: datetime, *, probe_each: bool = False) -> ColumnElement[bool]:
-    """SQL: the customer was visited in [first, end).
+    """SQL: the customer was visited in [first, end), i.e. its latest visit before ``end`` is at or
+    after ``first``.
 
     ``last_visit_at`` (the latest visit, kept with every visit) settles it without reading the
-    visits when it is before ``first`` (no) or inside the window (yes); only a customer last
-    visited after the window, or with no recorded last visit, is looked up in the visits. The
-    look-up is an ``EXISTS`` (PostgreSQL probes per customer or hashes the window's visits, as it
-    judges: for a past period most customers were visited after it), or with ``probe_each`` always
-    a probe per customer (:func:`_latest_visit_from`).
+    visits when it is before ``end``; when it is at or after ``end``, ``prev_visit_at`` (the visit
+    before it, kept by triggers) does the same unless it too is at or after ``end``. Only those
+    customers (visited twice since ``end``), and those with no recorded last visit but some visits
+    (``visit_count``, kept by the same triggers), are looked up in the visits. The look-up is an
+    ``EXISTS`` (PostgreSQL probes per customer or hashes the window's visits, as it judges: for a
+    past period most customers were visited after it), or with ``probe_each`` always a probe per
+    customer (:func:`_latest_visit_from`).
     """
-    last = Customer.last_visit_at
+    last, prev = Customer.last_visit_at, Customer.prev_visit_at
     if probe_each:
         probe = _latest_visit_from(first, end)
     else:
         probe = (select(Visit.id).where(Visit.customer_id == Customer.id, Visit.visited_at >= first,
                                         Visit.visited_at < end).exists())
-    return case((or_(last.is_(None), last >= end), probe), else_=last >= first)
+    return case((last.is_(None), case((Customer.visit_count == 0, false()), else_=probe)),
+                (last < end, last >= first),
+                # The latest visit is at or after ``end``: the one before it decides, if there is one.
+                (prev.is_(None), false()),
+                (prev < end, prev >= first),
+                else_=probe)
 
 
 def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeRule]) -> ColumnElement[bool]:
@@ -493,10 +537,10 @@ def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeR
 def _visited_in(first: datetime, end: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """SQL filters splitting the customers visited in [first, end) (:func:`_visited_between`) in
     two: those ``last_visit_at`` settles (a range of its index), and the few it cannot (no recorded
-    last visit, or one after ``end``), looked up in the visits."""
+    last visit, or one after ``end``), settled by ``prev_visit_at`` or looked up in the visits."""
     last = Customer.last_visit_at
     return and_(last >= first, last < end), and_(or_(last.is_(None), last >= end),
-                                                  _latest_visit_from(first, end))
+                                                  _visited_between(first, end, probe_each=True))
 
 
 @dataclass(frozen=True)
