@@ -43,6 +43,7 @@ from bot import sqlite_driver
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READ_ONLY = "fieldbot_read_only"
 _INLINE = "fieldbot_inline"
+_PLAN_EACH = "fieldbot_plan_each"
 
 
 def is_sqlite(url: str) -> bool:
@@ -66,10 +67,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _on_begin_postgresql(connection: Any) -> None:
             # Statements are prepared once per pooled connection. After five runs PostgreSQL may
             # settle on a generic plan, blind to the parameters: a summary's visits per rep then
-            # took 61-107 ms instead of 28. Reports, sweeps and imports are planned for their
-            # parameters every time; a short transaction's few indexed look-ups keep the cheap
-            # cached plans.
-            if not connection.get_execution_options().get(_INLINE, False):
+            # took 61-107 ms instead of 28. Reports are planned for their parameters every time;
+            # everything else keeps the cheap cached plans (replanning each row of a bulk
+            # INSERT doubled the time to load a million visits).
+            if connection.get_execution_options().get(_PLAN_EACH, False):
                 connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
         return engine
@@ -130,26 +131,29 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._writer: asyncio.Lock | None = asyncio.Lock() if is_sqlite(url) else None
-        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._inline_sessions = async_sessionmaker(
-            self.engine.execution_options(**{_INLINE: True}), expire_on_commit=False
-        )
-        self._read_sessions = async_sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
-        )
+        def sessions(**options: bool) -> async_sessionmaker[AsyncSession]:
+            return async_sessionmaker(self.engine.execution_options(**options), expire_on_commit=False)
+
+        self._sessions = sessions()
+        self._inline_sessions = sessions(**{_INLINE: True})
+        self._heavy_sessions = sessions(**{_PLAN_EACH: True})
+        self._read_sessions = sessions(**{_READ_ONLY: True, _PLAN_EACH: True})
 
     @asynccontextmanager
-    async def transaction(self, *, inline: bool = False) -> AsyncIterator[AsyncSession]:
+    async def transaction(self, *, inline: bool = False, report: bool = False) -> AsyncIterator[AsyncSession]:
         """One writing transaction: committed on success, rolled back on any error.
 
         ``inline``: a short transaction (a few indexed statements, as a handler's action): on SQLite
         its statements run on the event loop's thread once it has the write lock, instead of one
         hand-off to the connection's thread each. Never for one that reads or writes in bulk (a
-        sweep, an import): it would stall every other update while it runs. On PostgreSQL the
-        others (and :meth:`reading`) are planned for their parameters every time (see
-        :func:`make_engine`).
+        sweep, an import): it would stall every other update while it runs.
+
+        ``report``: it runs a report's aggregates (a company summary), which PostgreSQL plans for
+        their parameters every time, as in :meth:`reading` (see :func:`make_engine`).
         """
-        sessions = self._inline_sessions if inline else self._sessions
+        if inline and report:
+            raise ValueError("a report is not a short transaction")
+        sessions = self._inline_sessions if inline else self._heavy_sessions if report else self._sessions
         async with self._writer_turn(), sessions() as session, session.begin():
             yield session
 

@@ -125,7 +125,8 @@ Prepare = Callable[[Update, Context], Awaitable[object]]
 
 
 def action(
-    *, registered: bool = True, prepare: Prepare | None = None, heavy: bool = False
+    *, registered: bool = True, prepare: Prepare | None = None, heavy: bool = False,
+    report: bool = False
 ) -> Callable[[Handler], Callable[[Update, Context], Any]]:
     """Wrap a handler: recognise the sender, run it in one transaction, reply after commit.
 
@@ -133,7 +134,9 @@ def action(
     (downloading a file) that must not hold a database lock. The transaction is a
     short one (``Database.transaction(inline=True)``) unless ``heavy``: an action
     that reads or writes in bulk (a company summary, an import) keeps the
-    database's thread, so other updates are served while its statements run.
+    database's thread, so other updates are served while its statements run. A
+    ``report`` (a summary, the overdue list) is heavy too, and its aggregates are
+    planned for their parameters (``Database.transaction(report=True)``).
     """
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
@@ -149,7 +152,7 @@ def action(
             result: object = None
             prepared = await prepare(update, context) if prepare is not None else None
             try:
-                async with runtime.db.transaction(inline=not heavy) as session:
+                async with runtime.db.transaction(inline=not (heavy or report), report=report) as session:
                     request = Request(update, context, session, identity, now,
                                       Translator(language_for(identity.language_code)),
                                       prepared=prepared)

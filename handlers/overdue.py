@@ -214,7 +214,7 @@ async def _show_customer(request: Request, customer_id: int, page: int, *, edit:
 
 # -- handlers: viewing ----------------------------------------------------------------------------
 
-@action(heavy=True)
+@action(report=True)
 async def show_overdue(request: Request) -> None:
     """``/overdue``, ``/overdue REP`` or ``/overdue CUSTOMER``."""
     text = request.text_after_command
@@ -231,7 +231,7 @@ async def show_overdue(request: Request) -> None:
                       candidate_buttons(target.candidates, "due:cust"))
 
 
-@action(heavy=True)
+@action(report=True)
 async def list_page(request: Request) -> None:
     parts = _parts(request)
     rep_id = int(parts[2]) if parts[1] == "rep" else None

@@ -239,13 +239,13 @@ async def _show_summary(request: Request, period: Period, team_id: int | None, p
     (request.edit if edit else request.reply)(text, markup)
 
 
-@action(heavy=True)
+@action(report=True)
 async def summary(request: Request) -> None:
     period, team_id = await _period_and_team(request, request.text_after_command)
     await _show_summary(request, period, team_id, 1, edit=False)
 
 
-@action(heavy=True)
+@action(report=True)
 async def summary_page(request: Request) -> None:
     _sum, _p, code, team, page = _callback_parts(request)
     period = period_from_code(code, _today(request))
@@ -259,13 +259,13 @@ async def _show_rep(request: Request, rep_id: int, period: Period, edit: bool) -
     (request.edit if edit else request.reply)(text, markup)
 
 
-@action(heavy=True)
+@action(report=True)
 async def rep_card(request: Request) -> None:
     _sum, _rep, rep_id, code = _callback_parts(request)
     await _show_rep(request, int(rep_id), period_from_code(code, _today(request)), edit=True)
 
 
-@action(heavy=True)
+@action(report=True)
 async def rep(request: Request) -> None:
     text = request.text_after_command
     if not text:
@@ -298,12 +298,12 @@ async def _show_team(request: Request, page: int, edit: bool) -> None:
     (request.edit if edit else request.reply)(text, markup)
 
 
-@action(heavy=True)
+@action(report=True)
 async def team(request: Request) -> None:
     await _show_team(request, 1, edit=False)
 
 
-@action(heavy=True)
+@action(report=True)
 async def team_page(request: Request) -> None:
     query = request.update.callback_query
     await _show_team(request, page_of(query.data if query else None), edit=True)
