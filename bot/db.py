@@ -134,7 +134,7 @@ class Database:
         def sessions(**options: bool) -> async_sessionmaker[AsyncSession]:
             return async_sessionmaker(self.engine.execution_options(**options), expire_on_commit=False)
 
-        self._sessions = sessions()
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._inline_sessions = sessions(**{_INLINE: True})
         self._heavy_sessions = sessions(**{_PLAN_EACH: True})
         self._read_sessions = sessions(**{_READ_ONLY: True, _PLAN_EACH: True})

@@ -133,10 +133,10 @@ def action(
     ``prepare`` runs first, outside the transaction, for slow network work
     (downloading a file) that must not hold a database lock. The transaction is a
     short one (``Database.transaction(inline=True)``) unless ``heavy``: an action
-    that reads or writes in bulk (a company summary, an import) keeps the
-    database's thread, so other updates are served while its statements run. A
-    ``report`` (a summary, the overdue list) is heavy too, and its aggregates are
-    planned for their parameters (``Database.transaction(report=True)``).
+    that writes in bulk (an import) keeps the database's thread, so other updates
+    are served while its statements run. A ``report`` (a company summary, the
+    overdue list) keeps the thread too, and its aggregates are planned for their
+    parameters (``Database.transaction(report=True)``).
     """
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
