@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -167,6 +168,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if leadership is not None and not leadership.wait_out_grace():
         return 0  # stopped before it began to lead
     explain_conflicts()
+    # Everything built so far (modules, handlers, ORM mappers) lives as long as the process: frozen,
+    # a full garbage collection no longer walks it (one took 60-100 ms, stalling every reply).
+    gc.freeze()
     if args.webhook_url:
         application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook_url,
                                 secret_token=args.secret, url_path="telegram")
