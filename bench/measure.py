@@ -1,15 +1,19 @@
-"""Small measuring tools shared by the benchmarks: timing, percentiles, peak RSS, database URLs."""
+"""Small measuring tools shared by the benchmarks: timing, percentiles, peak RSS, database URLs,
+measuring in a child process."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import statistics
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -63,3 +67,19 @@ def cpu_seconds(pid: int) -> float | None:
 
 def sqlite_url(directory: Path, name: str) -> str:
     return f"sqlite+aiosqlite:///{directory / name}.db"
+
+
+async def run_child(module: str, *args: str) -> Any:
+    """``python -m module args…`` in a fresh process; what it printed, as JSON.
+
+    Measured there rather than in the runner, whose heap has grown with everything measured
+    before (companies generated, loads replayed): the figure is the work's own, in time and RSS.
+    """
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, *args,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).parent.parent)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"{module} failed:\n{err.decode()[-3000:]}")
+    return json.loads(out)

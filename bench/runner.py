@@ -102,7 +102,7 @@ async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
                 if "sweeps" in parts:
                     add(await sweeps.in_child(url, company), scale)
                 if "summaries" in parts:
-                    add(await summaries.summaries(url, company, repeats=mode.summary_repeats), scale)
+                    add(await summaries.in_child(url, company, repeats=mode.summary_repeats), scale)
     if "push" in parts:
         async with databases.fresh("push") as url:
             print(f"[{kind}] push delivery of {mode.pushes} pushes", flush=True)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.generate import TODAY, ZONE, Generated
-from bench.measure import timed
+from bench.generate import TODAY, ZONE, Generated, Size
+from bench.measure import run_child, timed
 from bot.db import Database
 from bot.services.access import Caller
 from bot.services.exports import build_workbook
@@ -54,3 +58,18 @@ async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict
     finally:
         await db.dispose()
     return figures
+
+
+async def in_child(url: str, company: Generated, repeats: int = 3) -> list[dict[str, Any]]:
+    """The views in a fresh process, as the bot runs them in its own (bench/measure.py: run_child)."""
+    return list(await run_child("bench.summaries", url, json.dumps(asdict(company)), str(repeats)))
+
+
+def main() -> None:
+    url, stored, repeats = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
+    company = Generated(**{**stored, "size": Size(**stored["size"])})
+    print(json.dumps(asyncio.run(summaries(url, company, repeats=repeats))))
+
+
+if __name__ == "__main__":
+    main()

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from bench.generate import NOW, ZONE, Generated, Size
-from bench.measure import peak_rss_mb, timed
+from bench.measure import peak_rss_mb, run_child, timed
 from bot.db import Database
 from jobs.runner import run_job
 from models import Outbox
@@ -43,14 +41,7 @@ async def sweeps(url: str, company: Generated) -> list[dict[str, Any]]:
 
 async def in_child(url: str, company: Generated) -> list[dict[str, Any]]:
     """The sweeps in a fresh process, so its peak RSS is the jobs' own (not the generator's)."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.sweeps", url, json.dumps(asdict(company.size)),
-        env=os.environ | {"PYTHONPATH": str(Path(__file__).parent.parent)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await process.communicate()
-    if process.returncode:
-        raise RuntimeError(f"sweeps failed:\n{err.decode()[-3000:]}")
-    return list(json.loads(out))
+    return list(await run_child("bench.sweeps", url, json.dumps(asdict(company.size))))
 
 
 def main() -> None:
