@@ -41,7 +41,9 @@ FIRST_REP_TELEGRAM_ID = 10_000_000
 TOKEN_PATTERN = re.compile(r"bench-(\d+)")
 START_TIMEOUT = 120.0
 REPLY_TIMEOUT = 60.0
-#: Every PRESS_EVERY-th update a rep sends is a press of the button under their latest reply.
+#: Every PRESS_EVERY-th update a rep sends is a press of the button under their latest reply. Rep r
+#: presses on the turns where (turn + r) is a multiple of it, so presses are spread over the reps' turns:
+#: with the same phase for all, a paced load sends every rep's press in the same fraction of a second.
 PRESS_EVERY = 5
 
 
@@ -101,7 +103,7 @@ class Load:
         n, turn = self.sequence, self.sent_by[rep]
         reply: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         chat = FIRST_REP_TELEGRAM_ID + rep
-        button = self.buttons.pop(chat, None) if turn % PRESS_EVERY == 0 else None
+        button = self.buttons.pop(chat, None) if (turn + rep) % PRESS_EVERY == 0 else None
         if button is not None:
             message_id, data = button
             update = self.api.callback(chat, message_id, data)  # answered later, by this event loop

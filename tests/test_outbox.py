@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.services.outbox import enqueue
-from jobs.outbox import OutboxSender, split_text
+from jobs.outbox import CONCURRENCY, OutboxSender, split_text
 from models import Outbox, Role, User
 from tests import factories
 from tests.harness import Harness
@@ -136,9 +136,13 @@ async def test_a_429_holds_every_push_for_retry_after_and_the_refused_one_goes_i
         assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == [f"Plan for {rep.name}"]
     sends = [c for c in harness.api.calls if c.method == "sendMessage"]
     [refused] = [c for c in sends if c.status == 429]
-    # Only what was already on its way when Telegram said "retry after 2" arrived during the pause.
-    during_pause = [c for c in sends if c.ok and refused.at + 0.5 < c.at < refused.at + 2.0]
-    assert during_pause == []
+    # Only what was already on its way when Telegram said "retry after 2" may arrive during the pause
+    # (at most the other concurrent sends; on a loaded machine they can land late, so no timing
+    # window here); everything else waits for it to end.
+    during_pause = [c for c in sends if c.ok and refused.at < c.at < refused.at + 2.0]
+    after_pause = [c for c in sends if c.ok and c.at >= refused.at + 2.0]
+    assert len(during_pause) <= CONCURRENCY - 1
+    assert len(after_pause) >= 40 - CONCURRENCY
 
 
 async def test_restart_between_queueing_and_sending_loses_and_doubles_nothing(harness: Harness) -> None:
