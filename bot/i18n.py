@@ -100,3 +100,13 @@ def fmt_map(template: str, values: Mapping[str, Any]) -> str:
 
 def escape(value: Any) -> str:
     return html.escape(str(value), quote=False)
+
+
+#: Longest piece of what a user typed that a reply quotes back (a reply is at most 4,096 characters).
+ECHO_LIMIT = 100
+
+
+def echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """What the user typed, cut to ``limit`` characters (with "…") to quote in a reply."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, echo
 from bot.services.customers import CustomerRef
 
 BUTTON_TEXT_LIMIT = 60
@@ -24,7 +24,7 @@ def candidate_buttons(candidates: tuple[CustomerRef, ...] | list[CustomerRef], p
 
 
 def which_one(t: Translator, query: str) -> str:
-    return t(N_("Several customers match {query}. Which one?"), query=query)
+    return t(N_("Several customers match {query}. Which one?"), query=echo(query))
 
 
 def customer_id_of(data: str | None) -> int | None:

@@ -32,7 +32,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_, Translator, escape
+from bot.i18n import N_, Translator, echo, escape
 from bot.runtime import Context
 from bot.services import customers
 from bot.services.access import Caller, Permission, require
@@ -116,7 +116,7 @@ def _list_line(t: Translator, line: CustomerLine) -> str:
 
 def _list_title(t: Translator, caller: Caller, listing: CustomerList, search: str | None) -> str:
     if search:
-        return t(N_("Customers matching {query}: {total}"), query=search, total=listing.total)
+        return t(N_("Customers matching {query}: {total}"), query=echo(search), total=listing.total)
     if caller.role == Role.REP:
         return t(N_("Your customers: {total}"), total=listing.total)
     if caller.role == Role.MANAGER:
@@ -127,7 +127,7 @@ def _list_title(t: Translator, caller: Caller, listing: CustomerList, search: st
 def render_list(t: Translator, caller: Caller, listing: CustomerList, search: str | None) -> str:
     if not listing.items:
         if search:
-            return t(N_("No customer matches {query}. Try part of the name or the code."), query=search[:100])
+            return t(N_("No customer matches {query}. Try part of the name or the code."), query=echo(search))
         return t(N_("You have no customers yet. /newcustomer registers a prospect."))
     lines = [_list_title(t, caller, listing, search)]
     if any(line.due for line in listing.items):

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
-from bot.i18n import N_, Translator, escape
+from bot.i18n import N_, Translator, echo, escape
 from bot.services import summaries
 from bot.services.access import Permission
 from bot.services.amounts import format_amount
@@ -281,14 +281,14 @@ async def rep(request: Request) -> None:
             pass
     matches = await summaries.find_reps(request.session, request.me, text)
     if not matches:
-        raise NotFound(N_("Nobody in your view matches {query}."), query=text)
+        raise NotFound(N_("Nobody in your view matches {query}."), query=echo(text))
     if len(matches) == 1:
         await _show_rep(request, matches[0].id, period, edit=False)
         return
     rows = [[InlineKeyboardButton(
         (person.name + (f" · {person.team}" if person.team else ""))[:60],
         callback_data=f"sum:rep:{person.id}:{period.code}")] for person in matches]
-    request.reply(request.t(N_("Several people match {query}. Which one?"), query=text),
+    request.reply(request.t(N_("Several people match {query}. Which one?"), query=echo(text)),
                   InlineKeyboardMarkup(rows))
 
 

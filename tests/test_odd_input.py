@@ -131,11 +131,13 @@ async def test_an_edit_of_an_old_command_does_nothing_again(
     assert not _errors(caplog)
 
 
+COMMANDS = ["visit", "collect", "order", "report", "discount", "settings", "mute", "export", "chart",
+            "invite", "role", "customer", "customers", "summary", "rep", "overdue", "lang", "reverse",
+            "newcustomer", "deactivate", "users"]
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(command=st.sampled_from(["visit", "collect", "order", "report", "discount", "settings", "mute",
-                                "export", "chart", "invite", "role", "customer", "customers", "summary",
-                                "rep", "overdue", "lang", "reverse", "newcustomer", "deactivate", "users"]),
-       text=hostile_text)
+@given(command=st.sampled_from(COMMANDS), text=hostile_text)
 async def test_every_command_survives_hostile_arguments(harness: Harness, command: str, text: str) -> None:
     """Each example is a round trip through the real bot: a command with Hypothesis-made arguments.
 
@@ -154,6 +156,26 @@ async def test_every_command_survives_hostile_arguments(harness: Harness, comman
     assert replies, f"no answer to {message[:80]!r}"
     assert not any("went wrong" in str(c.params.get("text", "")) for c in replies), message[:80]
     await harness.settle(harness.api.message(sender, "/cancel"))
+
+
+async def test_a_command_with_the_longest_argument_gets_a_reply_telegram_takes(harness: Harness) -> None:
+    """Replies quote what was typed back ("Nobody matches …"): never so much that Telegram refuses them.
+
+    The harness fails the test on any call the fake Bot API refused (e.g. "message is too long").
+    """
+    await factories.company(harness.db, harness.clock.now())
+    await harness.admin()
+    harness.person(2001, "Li")
+    for command in COMMANDS:
+        for sender in (1001, 2001):
+            mark = harness.api.mark()
+            # 4,090 UTF-16 units, as Telegram counts: the most a message can hold after the command.
+            await harness.settle(harness.api.message(sender, f"/{command} {'😀' * 2045}"))
+            replies = [c for c in harness.api.calls[mark:] if c.params.get("chat_id") == sender]
+            # A 429 (one chat's flood limit, this test is quick) is waited out and the reply sent again.
+            assert any(c.ok for c in replies), (command, sender)
+            assert all(c.ok or c.status == 429 for c in replies), [(c.status, c.description) for c in replies]
+            await harness.settle(harness.api.message(sender, "/cancel"))
 
 
 async def test_a_nul_character_is_refused_before_any_feature_sees_it(harness: Harness) -> None:

@@ -17,6 +17,7 @@ Chinese names must never become empty boxes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import io
 import logging
@@ -56,13 +57,24 @@ MAX_DAY_LABELS = 16
 @cache
 def cjk_font_name() -> str | None:
     """The first installed font of :data:`CJK_FONTS`, or None (logged once: Chinese will not render)."""
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in installed:
-            return name
+    name = _first_cjk_font()
+    if name is None:
+        # matplotlib keeps its list of system fonts in a cache file made the first time it ran, and
+        # does not notice fonts installed since: look at the system's fonts once more.
+        for path in font_manager.findSystemFonts():
+            with contextlib.suppress(Exception):  # a font file matplotlib cannot read is skipped
+                font_manager.fontManager.addfont(path)
+        name = _first_cjk_font()
+    if name is not None:
+        return name
     log.warning("no CJK font installed (one of %s): Chinese names in charts will not render; "
                 "install fonts-wqy-microhei", ", ".join(CJK_FONTS))
     return None
+
+
+def _first_cjk_font() -> str | None:
+    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
 
 
 def font() -> FontProperties:

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Subquery
 
-from bot.i18n import N_
+from bot.i18n import N_, echo
 from bot.services import audit, customers
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
@@ -323,7 +323,7 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
         if len(exact) == 1:
             return Target(rep=exact[0])
         if query.startswith("@"):
-            raise NotFound(N_("Nobody matches {query}."), query=query[:100])
+            raise NotFound(N_("Nobody matches {query}."), query=echo(query))
     resolution = await customers.resolve(session, caller, query)
     if resolution.customer is not None or resolution.candidates:
         return Target(customer=resolution.customer, candidates=resolution.candidates)
@@ -335,9 +335,9 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
         if similar:
             raise Invalid(N_("{query} matches several people: {names}. Use the @username."),
                           query=query[:100], names=", ".join(rep.name for rep in similar[:5]))
-        raise NotFound(N_("No customer or rep matches {query}."), query=query[:100])
+        raise NotFound(N_("No customer or rep matches {query}."), query=echo(query))
     raise NotFound(N_("No customer matches {query}. Try part of the name or the customer code; "
-                      "/customers lists yours."), query=query[:100])
+                      "/customers lists yours."), query=echo(query))
 
 
 # -- promises and disputes ------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, language_for
+from bot.i18n import N_, echo, language_for
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
@@ -196,7 +196,7 @@ async def find_user(session: AsyncSession, caller: Caller, query: str) -> User:
         matches = exact or list(await session.scalars(
             scope.where(func.lower(User.name).contains(query.lower(), autoescape=True)).limit(6)))
     if not matches:
-        raise NotFound(N_("Nobody matches {query}."), query=query[:100])
+        raise NotFound(N_("Nobody matches {query}."), query=echo(query))
     if len(matches) > 1:
         raise Invalid(N_("{query} matches several people: {names}. Use the Telegram id or @username."),
                       query=query, names=", ".join(u.name for u in matches[:5]))
