@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, Update
 from telegram.error import NetworkError
@@ -131,23 +131,17 @@ class Journal:
         if time.monotonic() >= self._next_purge:  # first, so a purged id can be taken by a new update
             self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
             await session.execute(delete(INBOX).where(INBOX.c.handled_at < now - KEEP_HANDLED))
+        # Both upserts are one statement given many rows (SQLAlchemy sends them as one multi-row
+        # INSERT), so they are compiled once per process, not once per batch size.
         if received:
             rows = [{"update_id": raw["update_id"], "payload": json.dumps(raw, ensure_ascii=False),
                      "received_at": now} for raw in received]
-            statement = insert_for(session, INBOX).values(rows)
-            # The same id with the same content is a resend; with other content, a new update
-            # (Telegram may restart its ids after a quiet week), which replaces the old row.
-            statement = statement.on_conflict_do_update(
-                index_elements=["update_id"], where=INBOX.c.payload != statement.excluded.payload,
-                set_={"payload": statement.excluded.payload, "received_at": now, "handled_at": None})
-            new = set((await session.execute(statement.returning(INBOX.c.update_id))).scalars())
+            result = await session.execute(_inbox_upsert(session), rows)
+            new = set(result.scalars())
         if changes.upserts:
             rows = [{"scope": scope, "owner": owner, "name": name, "data": data, "updated_at": now}
                     for (scope, owner, name), data in changes.upserts.items()]
-            statement = insert_for(session, STATE).values(rows)
-            await session.execute(statement.on_conflict_do_update(
-                index_elements=["scope", "owner", "name"],
-                set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at}))
+            await session.execute(_state_upsert(session), rows)
         if changes.deletes:
             await session.execute(delete(STATE).where(or_(*(
                 and_(STATE.c.scope == scope, STATE.c.owner == owner, STATE.c.name == name)
@@ -180,6 +174,27 @@ class Journal:
                 await self._lazy
             self._lazy = None
         await self.commit()
+
+
+def _inbox_upsert(session: AsyncSession) -> Any:
+    """Record fetched updates; RETURNING the ids that were new.
+
+    The same id with the same content is a resend; with other content, a new update
+    (Telegram may restart its ids after a quiet week), which replaces the old row.
+    """
+    statement = insert_for(session, INBOX)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["update_id"], where=INBOX.c.payload != excluded.payload,
+        set_={"payload": excluded.payload, "received_at": excluded.received_at, "handled_at": null()},
+    ).returning(INBOX.c.update_id)
+
+
+def _state_upsert(session: AsyncSession) -> Any:
+    statement = insert_for(session, STATE)
+    return statement.on_conflict_do_update(
+        index_elements=["scope", "owner", "name"],
+        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at})
 
 
 class Inbox:

@@ -23,10 +23,22 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, exists, false, func, or_, select, true, type_coerce
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Select,
+    Subquery,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Subquery
 
 from bot.i18n import N_, echo
 from bot.services import audit, customers
@@ -179,24 +191,28 @@ class _Overdue:
             query = query.join(Customer, Customer.id == Receivable.customer_id)
         return query.where(self.condition)
 
-    def page_of_customers(self, page: int, per_page: int) -> Subquery:
-        """(customer_id, total) of one page of customers, largest total first, then by name.
+    def per_customer(self) -> CTE:
+        """(customer_id, total, invoices) of every customer with overdue receivables in scope."""
+        return self.select(Receivable.customer_id.label("customer_id"),
+                           type_coerce(func.sum(self.remaining), Money()).label("total"),
+                           func.count().label("invoices")).group_by(Receivable.customer_id).cte("per_customer")
 
-        The page is among the customers whose total reaches the ``page × per_page``-th largest
-        total: a prefix of the whole order, so only that prefix (not every overdue customer) is
-        sorted by name. The name is looked up per row of the prefix rather than joined: the
-        planner cannot tell how small the prefix is, and a join made PostgreSQL hash every customer.
-        """
-        per_customer = self.select(Receivable.customer_id.label("customer_id"),
-                                   type_coerce(func.sum(self.remaining), Money()).label("total")
-                                   ).group_by(Receivable.customer_id).cte("per_customer", nesting=True)
-        cutoff = (select(per_customer.c.total).order_by(per_customer.c.total.desc())
-                  .limit(1).offset(page * per_page - 1).scalar_subquery())
-        name = select(Customer.name).where(Customer.id == per_customer.c.customer_id).scalar_subquery()
-        return (select(per_customer.c.customer_id, per_customer.c.total)
-                .where(per_customer.c.total >= func.coalesce(cutoff, 0))
-                .order_by(per_customer.c.total.desc(), name, per_customer.c.customer_id)
-                .limit(per_page).offset((page - 1) * per_page).subquery("page"))
+
+def page_of_customers(per_customer: CTE, page: int, per_page: int) -> Subquery:
+    """(customer_id, total) of one page of customers, largest total first, then by name.
+
+    The page is among the customers whose total reaches the ``page × per_page``-th largest
+    total: a prefix of the whole order, so only that prefix (not every overdue customer) is
+    sorted by name. The name is looked up per row of the prefix rather than joined: the
+    planner cannot tell how small the prefix is, and a join made PostgreSQL hash every customer.
+    """
+    cutoff = (select(per_customer.c.total).order_by(per_customer.c.total.desc())
+              .limit(1).offset(page * per_page - 1).scalar_subquery())
+    name = select(Customer.name).where(Customer.id == per_customer.c.customer_id).scalar_subquery()
+    return (select(per_customer.c.customer_id, per_customer.c.total)
+            .where(per_customer.c.total >= func.coalesce(cutoff, 0))
+            .order_by(per_customer.c.total.desc(), name, per_customer.c.customer_id)
+            .limit(per_page).offset((page - 1) * per_page).subquery("page"))
 
 
 def _pages(total: int, per_page: int, page: int) -> tuple[int, int]:
@@ -225,33 +241,46 @@ async def overdue_by_customer(
     overdue = _Overdue.of(caller, today)
     if rep is not None:
         overdue = overdue.narrowed(Receivable.rep_id == rep.id)
-    remaining = overdue.remaining
-    customer_count, invoice_count, grand_total = (await session.execute(overdue.select(
-        func.count(func.distinct(Receivable.customer_id)), func.count(),
-        type_coerce(func.sum(remaining), Money())))).one()
-    page, pages = _pages(customer_count, per_page, page)
+    # One pass over the overdue receivables: the page and the totals both come from the per-customer
+    # sums (a statement for the totals and another for the page aggregated everything twice).
+    per_customer = overdue.per_customer()
+    totals = select(func.count().label("customers"), func.sum(per_customer.c.invoices).label("invoices"),
+                    type_coerce(func.sum(per_customer.c.total), Money()).label("amount")).subquery("totals")
     rep_user = aliased(User)
-    shown = overdue.page_of_customers(page, per_page)
+    shown = page_of_customers(per_customer, max(page, 1), per_page)
     ahead = Receivable.promise_date >= today
-    rows = await session.execute(
+    remaining = overdue.remaining
+    rows = (await session.execute(
         select(
             Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
             func.count(), func.min(Receivable.due_on), func.max(Receivable.followup_level),
             func.max(case((ahead, Receivable.promise_date))),
             type_coerce(func.sum(case((ahead, Receivable.promise_amount))), Money()),
-            type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()))
-        .select_from(shown).join(Customer, Customer.id == shown.c.customer_id)
+            type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()),
+            totals.c.customers, totals.c.invoices, totals.c.amount)
+        .select_from(shown).join(totals, true()).join(Customer, Customer.id == shown.c.customer_id)
         .join(Receivable, Receivable.customer_id == shown.c.customer_id)
         .outerjoin(rep_user, rep_user.id == Customer.rep_id)
         .where(overdue.condition)
-        .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total)
-        .order_by(shown.c.total.desc(), Customer.name, Customer.id))
+        .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
+                  totals.c.customers, totals.c.invoices, totals.c.amount)
+        .order_by(shown.c.total.desc(), Customer.name, Customer.id))).all()
+    if not rows:  # nothing overdue, or a page past the end (a stale button): ask for the totals
+        customer_count, invoice_count, grand_total = (await session.execute(select(totals))).one()
+        if customer_count and page > 1:
+            last_page, _ = _pages(customer_count, per_page, page)
+            return await overdue_by_customer(session, caller, today=today, rep_id=rep_id, page=last_page,
+                                             per_page=per_page)
+    else:
+        customer_count, invoice_count, grand_total = rows[0][-3:]
+    page, pages = _pages(customer_count or 0, per_page, page)
     items = [OverdueCustomer(CustomerRef(id_, code, name, grade), rep_name, amount, count,
                              (today - oldest).days, level or 0, promise_date, promise_amount,
                              disputed or ZERO)
              for (id_, code, name, grade, rep_name, amount, count, oldest, level, promise_date,
-                  promise_amount, disputed) in rows]
-    return OverduePage(items, page, pages, customer_count, invoice_count, grand_total or ZERO, rep)
+                  promise_amount, disputed, *_totals) in rows]
+    return OverduePage(items, page, pages, customer_count or 0, int(invoice_count or 0), grand_total or ZERO,
+                       rep)
 
 
 # -- one customer ---------------------------------------------------------------------------------
