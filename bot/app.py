@@ -20,6 +20,7 @@ from bot.inbox import Inbox, InboxQueue, InboxRequest
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import TelegramRateLimiter
 from bot.runtime import RUNTIME_KEY, Context, Runtime
+from bot.telegram_http import AiohttpRequest
 from bot.telegram_menus import sync_all_menus
 from bot.updates import PerChatUpdateProcessor
 from jobs.schedule import Outage, schedule_jobs
@@ -78,6 +79,7 @@ def build_application(
         .concurrent_updates(PerChatUpdateProcessor(journal=persistence))
         .persistence(persistence)
         .update_queue(InboxQueue(inbox))
+        .request(AiohttpRequest())
         .get_updates_request(InboxRequest(inbox))
         # Replies at once, pushes paced under Telegram's 30/s, 429s waited out by all (bot/ratelimit.py).
         .rate_limiter(TelegramRateLimiter(max_retries=rate_limit_retries))

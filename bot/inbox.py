@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -31,12 +32,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, null, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, Update
 from telegram.error import NetworkError
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
-from bot.db import Database, insert_for
+from bot.db import Database
+from bot.telegram_http import AiohttpRequest
 from models import InboxUpdate, TelegramState
 
 log = logging.getLogger(__name__)
@@ -177,24 +180,32 @@ class Journal:
 
 
 def _inbox_upsert(session: AsyncSession) -> Any:
-    """Record fetched updates; RETURNING the ids that were new.
+    return _upserts(session.get_bind().dialect.name)[0]
+
+
+def _state_upsert(session: AsyncSession) -> Any:
+    return _upserts(session.get_bind().dialect.name)[1]
+
+
+@functools.cache
+def _upserts(dialect: str) -> tuple[Any, Any]:
+    """Built once per dialect: (record fetched updates RETURNING the new ids, write state rows).
 
     The same id with the same content is a resend; with other content, a new update
     (Telegram may restart its ids after a quiet week), which replaces the old row.
     """
-    statement = insert_for(session, INBOX)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(INBOX)
     excluded = statement.excluded
-    return statement.on_conflict_do_update(
+    inbox = statement.on_conflict_do_update(
         index_elements=["update_id"], where=INBOX.c.payload != excluded.payload,
         set_={"payload": excluded.payload, "received_at": excluded.received_at, "handled_at": null()},
     ).returning(INBOX.c.update_id)
-
-
-def _state_upsert(session: AsyncSession) -> Any:
-    statement = insert_for(session, STATE)
-    return statement.on_conflict_do_update(
+    statement = insert(STATE)
+    state = statement.on_conflict_do_update(
         index_elements=["scope", "owner", "name"],
         set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at})
+    return inbox, state
 
 
 class Inbox:
@@ -297,7 +308,7 @@ class InboxQueue(asyncio.Queue[object]):
         super()._put(item)  # type: ignore[misc]
 
 
-class InboxRequest(HTTPXRequest):
+class InboxRequest(AiohttpRequest):
     """The getUpdates connection: records each batch in the inbox before handing it on."""
 
     def __init__(self, inbox: Inbox) -> None:
