@@ -237,7 +237,8 @@ async def test_five_hundred_invoices_page_within_the_limit(harness: Harness) -> 
     finally:
         event.remove(harness.db.engine.sync_engine, "before_cursor_execute", count)
     assert len(listing.items) == PER_PAGE and len(invoices_view.items) == INVOICES_PER_PAGE
-    selects = [statement for statement in statements if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+    selects = [statement for statement in statements
+               if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
     # list: one statement (the page and the totals); invoices: customer, totals, page, rep's name
     assert len(selects) == 5, [statement[:60] for statement in selects]
 
