@@ -10,16 +10,23 @@ PTB's :class:`~telegram.error.TimedOut` or :class:`~telegram.error.NetworkError`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-#: PTB's defaults for HTTPXRequest, in seconds.
-READ_TIMEOUT = WRITE_TIMEOUT = CONNECT_TIMEOUT = 5.0
-POOL_TIMEOUT = 1.0
-MEDIA_WRITE_TIMEOUT = 20.0
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds (None: no limit); the defaults are PTB's for its httpx transport."""
+
+    read: float | None = 5.0
+    write: float | None = 5.0
+    connect: float | None = 5.0
+    pool: float | None = 1.0
+    media_write: float | None = 20.0  # writing a request that uploads a file
 
 
 def _seconds(value: Any, default: float | None) -> float | None:
@@ -29,26 +36,24 @@ def _seconds(value: Any, default: float | None) -> float | None:
 class AiohttpRequest(BaseRequest):
     """A connection pool of ``connection_pool_size`` to the Bot API (one per getUpdates poller)."""
 
-    def __init__(self, connection_pool_size: int = 256, *, read_timeout: float | None = READ_TIMEOUT,
-                 write_timeout: float | None = WRITE_TIMEOUT,
-                 connect_timeout: float | None = CONNECT_TIMEOUT, pool_timeout: float | None = POOL_TIMEOUT,
-                 media_write_timeout: float | None = MEDIA_WRITE_TIMEOUT) -> None:
+    def __init__(self, connection_pool_size: int = 256, *, timeouts: Timeouts | None = None) -> None:
         self._pool_size = connection_pool_size
-        self._read, self._write, self._connect = read_timeout, write_timeout, connect_timeout
-        self._pool, self._media_write = pool_timeout, media_write_timeout
+        #: Defaults for calls that name none (a test may shorten them).
+        self.timeouts = timeouts or Timeouts()
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def read_timeout(self) -> float | None:
-        return self._read
+        return self.timeouts.read
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            # Made here, on the running loop; no cookies (the Bot API sets none) and no proxy
-            # variables from the environment (httpx's default in PTB does not read them either).
+            # Made here, on the running loop; no cookies (the Bot API sets none). HTTPS_PROXY and
+            # NO_PROXY from the environment are honoured, as PTB's httpx transport does (a bot in
+            # a network that reaches Telegram only through a proxy).
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
-                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
                 headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
@@ -72,10 +77,11 @@ class AiohttpRequest(BaseRequest):
         fields = request_data.json_parameters if request_data else None
         # aiohttp has no write timeout of its own: writing a request counts in the whole request's
         # time, which is bounded by connecting + writing + reading.
-        connect = _seconds(connect_timeout, self._connect)
-        pool = _seconds(pool_timeout, self._pool)
-        read = _seconds(read_timeout, self._read)
-        write = _seconds(write_timeout, self._media_write if files else self._write)
+        defaults = self.timeouts
+        connect = _seconds(connect_timeout, defaults.connect)
+        pool = _seconds(pool_timeout, defaults.pool)
+        read = _seconds(read_timeout, defaults.read)
+        write = _seconds(write_timeout, defaults.media_write if files else defaults.write)
         parts = (pool, connect, write, read)
         timeout = aiohttp.ClientTimeout(
             total=None if None in parts else sum(p for p in parts if p is not None),

@@ -12,9 +12,11 @@ from alembic.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
+import bot.db
 import models
-from bot.db import Database, is_sqlite
+from bot.db import Database, database_unavailable, is_sqlite
 from models import GradePolicy, Team
 
 
@@ -131,3 +133,40 @@ async def test_on_postgresql_reports_are_planned_for_their_parameters(db: Databa
     with pytest.raises(ValueError):
         async with db.transaction(inline=True, report=True):
             pass
+
+
+async def _killed_backend(db: Database) -> None:
+    """Use one pooled connection, then have the server end its session (as a restart would)."""
+    async with db.reading() as session:
+        backend = await session.scalar(text("SELECT pg_backend_pid()"))
+    other = Database(db.url)
+    try:
+        async with other.reading() as session:
+            assert await session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    finally:
+        await other.dispose()
+    await asyncio.sleep(0.2)
+
+
+async def test_on_postgresql_an_idle_connection_is_checked_and_a_busy_one_is_not(
+        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """asyncpg's ping is three round trips: only a connection that sat idle is pinged before use.
+
+    A connection in steady use that the server dropped fails its next statement, which invalidates
+    the pool: the transaction after it reconnects.
+    """
+    if is_sqlite(db.url):
+        pytest.skip("PostgreSQL's connection pool")
+    monkeypatch.setattr(bot.db, "PING_AFTER_IDLE_SECONDS", 0.1)
+    await _killed_backend(db)
+    async with db.reading() as session:  # idle for 0.2 s: pinged, replaced, and this works
+        assert await session.scalar(text("SELECT 1")) == 1
+
+    monkeypatch.setattr(bot.db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    await _killed_backend(db)
+    with pytest.raises(DBAPIError) as error:  # not pinged: the statement finds the session gone
+        async with db.reading() as session:
+            await session.scalar(text("SELECT 1"))
+    assert database_unavailable(error.value)
+    async with db.reading() as session:  # the pool was invalidated: a new connection
+        assert await session.scalar(text("SELECT 1")) == 1

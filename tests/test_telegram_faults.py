@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from datetime import date, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 from telegram import Bot
@@ -22,6 +21,7 @@ import handlers.base
 from bot.devserver import FakeBotApi, Fault
 from bot.devserver.server import CLIENT_CLOSED, CONNECTION_RESET
 from bot.services.outbox import enqueue
+from bot.telegram_http import AiohttpRequest, Timeouts
 from models import Collection, Outbox, User
 from tests import factories
 from tests.harness import TOKEN, Harness, Person
@@ -41,11 +41,12 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def short_timeout(harness: Harness) -> Iterator[None]:
     """The bot gives up on a silent Telegram after 0.3 s instead of 5 s (polling unchanged)."""
-    client = harness.app.bot.request._client  # the HTTP client PTB sends with
-    before = client.timeout
-    client.timeout = httpx.Timeout(CLIENT_TIMEOUT)
+    request = harness.app.bot.request  # the transport PTB sends with (bot/telegram_http.py)
+    assert isinstance(request, AiohttpRequest)
+    before = request.timeouts
+    request.timeouts = Timeouts(*[CLIENT_TIMEOUT] * 5)
     yield
-    client.timeout = before
+    request.timeouts = before
 
 
 @pytest.fixture
