@@ -54,9 +54,13 @@ class Driver(RunningBot):
         return {(chat, m.message_id): m.edits for chat, sent in self.api.sent.items() for m in sent}
 
     def _changed(self, before: dict[tuple[int, int], int]) -> list[tuple[SentMessage, bool]]:
-        """Messages that appeared (False) or were edited (True) since ``before``, oldest first."""
+        """Messages that appeared (False) or were edited (True) since ``before``: chat by chat in
+        the order of the cast (pushes to several people go out concurrently, in no fixed order),
+        each chat's oldest first."""
+        cast = {telegram_id: index for index, telegram_id in enumerate(self.people)}
+        chats = sorted(self.api.sent.items(), key=lambda item: cast.get(item[0], len(cast)))
         return [(m, (chat, m.message_id) in before)
-                for chat, sent in self.api.sent.items() for m in sent
+                for chat, sent in chats for m in sent
                 if before.get((chat, m.message_id)) != m.edits]
 
     def speaker(self, telegram_id: int) -> Speaker:
