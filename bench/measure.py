@@ -82,4 +82,6 @@ async def run_child(module: str, *args: str) -> Any:
     out, err = await process.communicate()
     if process.returncode:
         raise RuntimeError(f"{module} failed:\n{err.decode()[-3000:]}")
+    if err:  # what the child reported on the way (e.g. replies that never came)
+        print(err.decode(errors="replace").rstrip(), file=sys.stderr, flush=True)
     return json.loads(out)

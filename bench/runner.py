@@ -110,7 +110,7 @@ async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
     if "throughput" in parts:
         async with databases.fresh("throughput") as url:
             print(f"[{kind}] update throughput", flush=True)
-            add(await throughput.throughput(
+            add(await throughput.in_child(
                 url, folder, scale=mode.throughput_scale, reps=mode.throughput_reps,
                 seconds=mode.throughput_seconds, paced_rate=mode.paced_rate))
     return figures

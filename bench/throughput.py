@@ -19,6 +19,7 @@ The bot's peak RSS is ``VmHWM`` from /proc after both loads.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -30,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.generate import generate
-from bench.measure import cpu_seconds, peak_rss_mb, percentile
+from bench.measure import cpu_seconds, peak_rss_mb, percentile, run_child
 from bot.db import Database
 from bot.devserver import FakeBotApi
 from bot.devserver.models import ApiCall
@@ -202,6 +203,7 @@ async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, cust
         await _stop(process)
     if lost or unanswered:
         print(f"  {who}: {lost + unanswered} updates unanswered; its log says:", *_complaints(cwd, fieldbot),
+              file=sys.stderr,
               sep="\n    ", flush=True)
     figures = [
         {"figure": f"throughput {who}", "reps": load.reps, "updates": count, "unanswered": lost,
@@ -258,3 +260,22 @@ async def throughput(url: str, folder: Path, *, scale: float, reps: int, seconds
     figures.append({"figure": "throughput ratio", "ratio": round(bot / floor, 3),
                     "refused_calls": len(refused)})
     return figures
+
+
+async def in_child(url: str, folder: Path, *, scale: float, reps: int, seconds: float,
+                   paced_rate: float) -> list[dict[str, Any]]:
+    """:func:`throughput` in a fresh process (bench/measure.py: run_child): the fake Bot API that
+    injects the load and times the replies runs there, not in the runner, whose heap has grown with
+    the full-size companies generated before (its garbage collections delayed replies)."""
+    return list(await run_child("bench.throughput", url, str(folder), str(scale), str(reps), str(seconds),
+                                str(paced_rate)))
+
+
+def main() -> None:
+    url, folder, scale, reps, seconds, rate = sys.argv[1:7]
+    print(json.dumps(asyncio.run(throughput(url, Path(folder), scale=float(scale), reps=int(reps),
+                                            seconds=float(seconds), paced_rate=float(rate)))))
+
+
+if __name__ == "__main__":
+    main()
