@@ -241,6 +241,12 @@ async def test_five_hundred_invoices_page_within_the_limit(harness: Harness) -> 
                if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
     # list: one statement (the page and the totals); invoices: customer, totals, page, rep's name
     assert len(selects) == 5, [statement[:60] for statement in selects]
+    async with harness.db.reading() as session:  # a stale button for a page that no longer exists
+        beyond = await overdue_by_customer(session, caller, today=TODAY, page=50)
+        nothing = await overdue_by_customer(session, caller, today=TODAY - timedelta(days=400))
+    assert (beyond.page, beyond.pages, beyond.customers, beyond.invoices) == (12, 12, 116, 500)
+    assert [item.customer.code for item in beyond.items] == [code for code, _ in seen[-len(beyond.items):]]
+    assert (nothing.items, nothing.page, nothing.pages, nothing.customers, nothing.total) == ([], 1, 1, 0, 0)
 
 
 async def test_promise_from_the_followup_push_pauses_escalation(harness: Harness) -> None:
