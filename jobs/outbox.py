@@ -88,9 +88,12 @@ async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH,
     result = DrainResult()
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(push: _Push) -> None:
+    async def in_order(pushes: list[_Push]) -> None:
+        """One person's pushes one after another, oldest first: they arrive in the order queued
+        (sent concurrently, a long digest could land after the short push queued behind it)."""
         async with gate:
-            await _deliver(bot, db, clock, push, result)
+            for push in pushes:
+                await _deliver(bot, db, clock, push, result)
 
     while True:
         now = clock.now()
@@ -106,7 +109,11 @@ async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH,
             )).all()
         if not rows:
             return result
-        await asyncio.gather(*(one(_Push(*row)) for row in rows))
+        by_recipient: dict[int, list[_Push]] = {}
+        for row in rows:
+            push = _Push(*row)
+            by_recipient.setdefault(push.recipient_id, []).append(push)
+        await asyncio.gather(*(in_order(pushes) for pushes in by_recipient.values()))
         if len(rows) < batch:
             return result
 

@@ -52,6 +52,20 @@ async def test_drain_sends_once_with_buttons_and_splits_long_text(harness: Harne
     assert all(row.sent_at == harness.clock.now() for row in await outbox_rows(harness.db))
 
 
+async def test_one_persons_pushes_arrive_in_the_order_queued(harness: Harness) -> None:
+    """Pushes to different people go out concurrently; one person's, one after another."""
+    people = await factories.company(harness.db, harness.clock.now())
+    harness.api.add_user(2001, "Li")
+    harness.api.add_user(2002, "Bob")
+    for n in range(4):
+        await queue(harness.db, harness, people.rep, f"li-{n}", f"Li, number {n}")
+    await queue(harness.db, harness, people.other_rep, "bob", "Bob's only push")
+    harness.api.delay_next("sendMessage", 0.5)  # the first push sent is slow to be answered
+    assert (await harness.deliver_pushes()).sent == 5
+    assert [m.plain_text() for m in harness.api.chat(2001)] == [f"Li, number {n}" for n in range(4)]
+    assert [m.plain_text() for m in harness.api.chat(2002)] == ["Bob's only push"]
+
+
 async def test_not_before_is_respected(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     harness.api.add_user(2001, "Li")
