@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.helpers import BasicAuth, get_env_proxy_for_url
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class AiohttpRequest(BaseRequest):
         #: Defaults for calls that name none (a test may shorten them).
         self.timeouts = timeouts or Timeouts()
         self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, tuple[URL | None, BasicAuth | None]] = {}
 
     @property
     def read_timeout(self) -> float | None:
@@ -48,12 +51,11 @@ class AiohttpRequest(BaseRequest):
 
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
-            # Made here, on the running loop; no cookies (the Bot API sets none). HTTPS_PROXY and
-            # NO_PROXY from the environment are honoured, as PTB's httpx transport does (a bot in
-            # a network that reaches Telegram only through a proxy).
+            # Made here, on the running loop; no cookies (the Bot API sets none). The environment's
+            # proxy is looked up once per origin (:meth:`_proxy`), not by aiohttp's ``trust_env``.
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
-                cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
+                cookie_jar=aiohttp.DummyCookieJar(),
                 headers={"User-Agent": self.USER_AGENT})
 
     async def shutdown(self) -> None:
@@ -95,10 +97,26 @@ class AiohttpRequest(BaseRequest):
             for name, (filename, content, mime_type) in files.items():
                 form.add_field(name, content, filename=filename, content_type=mime_type)
             body = form
+        proxy, proxy_auth = self._proxy(url)
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout) as response:
+            async with self._session.request(method, url, data=body, timeout=timeout,
+                                             proxy=proxy, proxy_auth=proxy_auth) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+
+    def _proxy(self, url: str) -> tuple[URL | None, BasicAuth | None]:
+        """The proxy HTTP(S)_PROXY and NO_PROXY give ``url``'s origin (PTB's httpx transport honours them).
+
+        Looked up once per origin: aiohttp's ``trust_env`` would read the environment (and
+        ``~/.netrc``) in a worker thread on every request, two thread hops per reply.
+        """
+        origin = "/".join(url.split("/", 3)[:3])
+        if origin not in self._proxies:
+            try:
+                self._proxies[origin] = get_env_proxy_for_url(URL(origin))
+            except LookupError:
+                self._proxies[origin] = (None, None)
+        return self._proxies[origin]

@@ -95,3 +95,51 @@ async def test_nobody_listening_is_a_network_error() -> None:
 async def test_a_request_before_initialize_is_refused() -> None:
     with pytest.raises(RuntimeError, match="not initialized"):
         await AiohttpRequest(1).do_request("http://127.0.0.1:1/", "POST")
+
+
+async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, seen: list[bytes] | None) -> None:
+    while data := await source.read(65536):
+        if seen is not None:
+            seen.extend(line for line in data.split(b"\r\n") if line.startswith(b"POST "))
+        sink.write(data)
+        await sink.drain()
+    sink.close()
+
+
+@pytest.fixture
+async def proxy(tg: FakeBotApi) -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A forwarding HTTP proxy on loopback that records the request lines it carries to the fake API."""
+    seen: list[bytes] = []
+    host, port = tg.base_url.split("//")[1].split("/")[0].split(":")
+
+    async def carry(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(_pipe(client_reader, upstream_writer, seen),
+                             _pipe(upstream_reader, client_writer, None), return_exceptions=True)
+
+    server = await asyncio.start_server(carry, "127.0.0.1", 0)
+    async with server:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", seen
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["through the proxy", "NO_PROXY"])
+async def test_the_environments_proxy_is_honoured(
+    tg: FakeBotApi, proxy: tuple[str, list[bytes]], monkeypatch: pytest.MonkeyPatch, bypassed: bool
+) -> None:
+    address, seen = proxy
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", address)
+    if bypassed:
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with Bot(TOKEN, base_url=tg.base_url, request=AiohttpRequest(2),
+                   get_updates_request=AiohttpRequest(1)) as client:
+        await client.send_message(ANN, "via the proxy?")
+        await client.send_message(ANN, "and again")
+    assert [message.plain_text() for message in tg.chat(ANN)] == ["via the proxy?", "and again"]
+    if bypassed:
+        assert seen == []
+    else:  # the absolute-form request line a proxy receives
+        methods = [line.split()[1].rsplit(b"/", 1)[1] for line in seen]
+        assert methods == [b"getMe", b"sendMessage", b"sendMessage"]
+        assert all(line.split()[1].startswith(b"http://127.0.0.1:") for line in seen)
