@@ -13,7 +13,9 @@ whatever else the bot sends; a press is matched by its callback query's answer. 
 * **paced**: updates injected at a fixed total rate regardless of replies (open loop) — latency
   percentiles from injection to the reply's ``sendMessage`` reaching the fake API.
 
-The bot's peak RSS is ``VmHWM`` from /proc after both loads.
+The bot's peak RSS is ``VmHWM`` from /proc after both loads. During each load the measuring process's
+own cycle collector is paused (bench/measure.py: ``steady_instrument``), so its pauses are not
+charged to the bot.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.generate import generate
-from bench.measure import cpu_seconds, peak_rss_mb, percentile, run_child
+from bench.measure import cpu_seconds, peak_rss_mb, percentile, run_child, steady_instrument
 from bot.db import Database
 from bot.devserver import FakeBotApi
 from bot.devserver.models import ApiCall
@@ -196,8 +198,10 @@ async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, cust
         load = Load(api, customers, fieldbot)
         await asyncio.gather(*(asyncio.wait_for(load.send(rep), REPLY_TIMEOUT) for rep in range(load.reps)))
         cpu_before = cpu_seconds(process.pid)
-        count, elapsed, latencies, lost = await load.saturated(seconds)
-        paced, achieved, unanswered = await load.paced(paced_rate, seconds)
+        with steady_instrument():
+            count, elapsed, latencies, lost = await load.saturated(seconds)
+        with steady_instrument():
+            paced, achieved, unanswered = await load.paced(paced_rate, seconds)
         cpu_after, rss = cpu_seconds(process.pid), peak_rss_mb(process.pid)
     finally:
         await _stop(process)
