@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import DBAPIError
 
 import bot.db
@@ -170,3 +170,34 @@ async def test_on_postgresql_an_idle_connection_is_checked_and_a_busy_one_is_not
     assert database_unavailable(error.value)
     async with db.reading() as session:  # the pool was invalidated: a new connection
         assert await session.scalar(text("SELECT 1")) == 1
+
+
+async def test_on_postgresql_a_busy_bot_reuses_its_connections(db: Database) -> None:
+    """More transactions at once than the pool holds wait their turn; none opens a connection of its own.
+
+    Opening one per transaction beyond the pool (SQLAlchemy's overflow) cost the server a process
+    and the bot a driver set-up every few updates under load.
+    """
+    if is_sqlite(db.url):
+        pytest.skip("PostgreSQL's connection pool")
+    busy = Database(db.url)
+    opened = 0
+
+    def connected(*_args: object) -> None:
+        nonlocal opened
+        opened += 1
+
+    event.listen(busy.engine.sync_engine, "connect", connected)
+
+    async def one_update(n: int) -> int:
+        async with busy.transaction(inline=True) as session:
+            await asyncio.sleep(0.01)  # holding its connection, as a handler awaiting a statement does
+            return int(await session.scalar(text("SELECT CAST(:n AS INTEGER)"), {"n": n}))
+
+    try:
+        for _ in range(3):
+            answers = await asyncio.gather(*(one_update(n) for n in range(3 * bot.db.POSTGRESQL_POOL_SIZE)))
+            assert answers == list(range(3 * bot.db.POSTGRESQL_POOL_SIZE))
+        assert opened == bot.db.POSTGRESQL_POOL_SIZE
+    finally:
+        await busy.dispose()
