@@ -28,7 +28,7 @@ from bot.services.reports import ReportLines
 from bot.services.visits import FeedbackEntry, StockEntry
 from handlers.collections import Draft
 from handlers.reports import Pending
-from handlers.visits import EXTRAS, FLOW_KEY, Flow, HeldNotes
+from handlers.visit_flow import EXTRAS, FLOW_KEY, Flow, HeldNotes
 from models import FeedbackTopic, InboxUpdate, PaymentMethod, TelegramState, Visit, VisitKind
 from tests import factories
 from tests.harness import Harness
@@ -112,6 +112,18 @@ def test_a_changed_dataclass_or_enum_does_not_load() -> None:
         loads(json.dumps(stored))
     with pytest.raises(Unreadable):  # a member since removed
         loads(json.dumps({"$": "enum", "class": "models.visits:VisitKind", "v": "teleport"}))
+
+
+def test_a_draft_stored_before_its_class_moved_module_still_loads() -> None:
+    """Flow and HeldNotes lived in handlers.visits until the module was split by flow: a rep's
+    draft stored then (under the old name) must survive the upgrade, not be dropped as unreadable."""
+    flow = visit_flow()
+    stored = json.loads(dumps(flow))
+    assert stored["class"] == "handlers.visit_flow:Flow"
+    stored["class"] = "handlers.visits:Flow"
+    assert loads(json.dumps(stored)) == flow
+    held = HeldNotes("talked about the spring order", "msg:2001:9")
+    assert loads(json.dumps({**json.loads(dumps(held)), "class": "handlers.visits:HeldNotes"})) == held
 
 
 # -- the persistence against the database ----------------------------------------------------------
