@@ -20,6 +20,7 @@ from handlers import (
     exports,
     help_and_language,
     imports,
+    new_customer,
     onboarding,
     orders,
     overdue,
@@ -31,8 +32,8 @@ from handlers import (
 )
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
-FEATURES = (onboarding, help_and_language, people, customers, visits, orders, collections, deposits,
-            reports, summaries, overdue, approvals, exports, settings, imports)
+FEATURES = (onboarding, help_and_language, people, new_customer, customers, visits, orders, collections,
+            deposits, reports, summaries, overdue, approvals, exports, settings, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

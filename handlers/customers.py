@@ -1,59 +1,33 @@
-"""/customers (the list), /customer (one card) and /newcustomer (registering a prospect).
+"""/customers (the list) and /customer (one card, with Visit / Collect / Order buttons).
 
 The list pages with ‹ › buttons; a search is remembered under a short number
 in the user's data so the page buttons stay within Telegram's 64 bytes.
-/newcustomer writes the prospect at once, as soon as it has a name, and each
-later answer (phone, address, location) updates it in its own transaction:
-a rep who is interrupted, a timeout or a restart of the bot never loses the
-"new customer report" itself, only the details not yet given.
+/newcustomer (handlers/new_customer.py) ends on the card built here.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
-    Update,
-)
-from telegram.ext import (
-    Application,
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import N_, Translator, echo, escape
-from bot.runtime import Context
 from bot.services import customers
-from bot.services.access import Caller, Permission, require
+from bot.services.access import Caller, Permission
 from bot.services.amounts import format_amount
 from bot.services.customers import CustomerCard, CustomerLine, CustomerList
-from bot.services.errors import NotFound
 from bot.services.policy import local_date
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
-from handlers.flows import another_command_ends_flow
 from handlers.paging import page_of, pager
 from models import CustomerStatus, Role, VisitKind
 
 PER_PAGE = 15
 SEARCHES_KEY = "customers.searches"
 MAX_SEARCHES = 20
-PROSPECT_KEY = "customers.prospect"
-LANGUAGE_KEY = "customers.language"
-FORM_TIMEOUT = timedelta(minutes=15)
-ASK_NAME, ASK_PHONE, ASK_ADDRESS, ASK_LOCATION = range(4)
-SKIP = N_("Skip")
 DUE_MARK = "⏰"
 
 KIND_LABELS = {VisitKind.VISIT: N_("on-site visit"), VisitKind.CALL: N_("phone call"),
@@ -64,7 +38,8 @@ def _zone(request: Request) -> ZoneInfo:
     return request.context.runtime.clock.zone
 
 
-def _today(request: Request) -> date:
+def local_today(request: Request) -> date:
+    """Today in the company's time zone (also used by /newcustomer)."""
     return local_date(request.now, _zone(request))
 
 
@@ -74,7 +49,8 @@ def _pressed(request: Request) -> str:
     return (query.data or "") if query is not None else ""
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
+def user_data_of(request: Request) -> dict[Any, Any]:
+    """The user's ``user_data`` (also used by /newcustomer)."""
     data = request.context.user_data
     assert data is not None  # every update we handle has a user
     return data
@@ -140,7 +116,7 @@ def render_list(t: Translator, caller: Caller, listing: CustomerList, search: st
 
 async def _show_list(request: Request, search: str | None, page: int, prefix: str, *, edit: bool) -> None:
     listing = await customers.list_customers(request.session, request.me, search=search,
-                                             today=_today(request), zone=_zone(request),
+                                             today=local_today(request), zone=_zone(request),
                                              page=page, per_page=PER_PAGE)
     text = render_list(request.t, request.me, listing, search)
     buttons = pager(request.t, prefix, listing.page, listing.pages)
@@ -153,7 +129,7 @@ async def _show_list(request: Request, search: str | None, page: int, prefix: st
 @action()
 async def list_customers(request: Request) -> None:
     search = " ".join(request.text_after_command.split()) or None
-    prefix = f"cust:find:{remember_search(_user_data(request), search)}" if search else "cust:all"
+    prefix = f"cust:find:{remember_search(user_data_of(request), search)}" if search else "cust:all"
     await _show_list(request, search, 1, prefix, edit=False)
 
 
@@ -166,7 +142,7 @@ async def list_page(request: Request) -> None:
 async def search_page(request: Request) -> None:
     data = _pressed(request)
     key = int(data.split(":")[2])
-    search = _user_data(request).get(SEARCHES_KEY, {}).get(key)
+    search = user_data_of(request).get(SEARCHES_KEY, {}).get(key)
     if search is None:  # the bot restarted, or many searches since: the search text is gone
         request.toast = request.t.gettext(N_("This list has expired. Send /customers again."))
         return
@@ -236,8 +212,9 @@ def card_buttons(t: Translator, caller: Caller, customer_id: int) -> InlineKeybo
     return InlineKeyboardMarkup([row]) if row else None
 
 
-async def _card(request: Request, customer_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
-    today = _today(request)
+async def card_reply(request: Request, customer_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card's text and buttons, ready for ``request.reply`` or ``request.edit``."""
+    today = local_today(request)
     card = await customers.customer_card(request.session, request.me, customer_id, today=today,
                                          zone=_zone(request))
     return render_card(request.t, card, today), card_buttons(request.t, request.me, card.ref.id)
@@ -253,7 +230,7 @@ async def show_customer(request: Request) -> None:
     if resolution.customer is None:
         request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "cust:card"))
         return
-    request.reply(*await _card(request, resolution.customer.id))
+    request.reply(*await card_reply(request, resolution.customer.id))
 
 
 @action()
@@ -261,197 +238,11 @@ async def card_chosen(request: Request) -> None:
     customer_id = customer_id_of(_pressed(request))
     if customer_id is None:
         return
-    request.edit(*await _card(request, customer_id))
-
-
-# -- /newcustomer -------------------------------------------------------------------------------
-
-def _skip_button(t: Translator, step: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(SKIP), callback_data=f"newc:skip:{step}")]])
-
-
-def _location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
-    return ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext(N_("📍 Share location")), request_location=True)],
-         [KeyboardButton(t.gettext(SKIP))]],
-        resize_keyboard=True, one_time_keyboard=True)
-
-
-def _prospect_id(request: Request) -> int | None:
-    value = _user_data(request).get(PROSPECT_KEY)
-    return value if isinstance(value, int) else None
-
-
-async def _register(request: Request, name: str) -> int:
-    prospect = await customers.register_prospect(request.session, request.me, name, now=request.now,
-                                                 today=_today(request), source_key=request.source_key)
-    _user_data(request)[PROSPECT_KEY] = prospect.ref.id
-    t = request.t
-    request.reply(t(N_("Prospect {name} registered as {code}."), name=prospect.ref.name,
-                    code=prospect.ref.code) + "\n\n"
-                  + t(N_("Their phone number? Type it, or press Skip.")), _skip_button(t, "phone"))
-    return ASK_PHONE
-
-
-@action()
-async def new_customer(request: Request) -> int | None:
-    require(request.me, Permission.REGISTER_PROSPECT)
-    _user_data(request).pop(PROSPECT_KEY, None)
-    _user_data(request)[LANGUAGE_KEY] = request.me.language
-    name = request.text_after_command
-    if not name:
-        request.reply(request.t(N_("The new customer's name? (/cancel to stop)")))
-        return ASK_NAME
-    return await _register(request, name)
-
-
-@action()
-async def got_name(request: Request) -> int:
-    return await _register(request, _typed(request))
-
-
-def _ask_address(request: Request) -> int:
-    request.reply(request.t(N_("Their address? Type it, or press Skip.")), _skip_button(request.t, "address"))
-    return ASK_ADDRESS
-
-
-def _ask_location(request: Request) -> int:
-    request.reply(request.t(N_("Are you at the customer now? Share your location to store theirs, "
-                               "or press Skip.")), _location_keyboard(request.t))
-    return ASK_LOCATION
-
-
-def _typed(request: Request) -> str:
-    message = request.update.effective_message
-    return (message.text or "") if message else ""
-
-
-async def _update(request: Request, **fields: Any) -> None:
-    customer_id = _prospect_id(request)
-    if customer_id is None:
-        raise NotFound(N_("I lost track of the new customer; send /newcustomer again."))
-    await customers.update_contact(request.session, request.me, customer_id, **fields)
-
-
-def _hide_skip_button(request: Request) -> None:
-    query = request.update.callback_query
-    if query is None:
-        return
-
-    async def hide() -> None:
-        await query.edit_message_reply_markup(reply_markup=None)
-
-    request.after_commit.append(hide)
-
-
-@action()
-async def got_phone(request: Request) -> int:
-    await _update(request, phone=_typed(request))
-    return _ask_address(request)
-
-
-@action()
-async def skip_phone(request: Request) -> int:
-    _hide_skip_button(request)
-    return _ask_address(request)
-
-
-@action()
-async def got_address(request: Request) -> int:
-    await _update(request, address=_typed(request))
-    return _ask_location(request)
-
-
-@action()
-async def skip_address(request: Request) -> int:
-    _hide_skip_button(request)
-    return _ask_location(request)
-
-
-async def _finish(request: Request) -> int:
-    customer_id = _prospect_id(request)
-    _user_data(request).pop(PROSPECT_KEY, None)
-    request.reply(request.t(N_("Done: the new customer is saved.")), ReplyKeyboardRemove())
-    if customer_id is not None:
-        request.reply(*await _card(request, customer_id))
-    return ConversationHandler.END
-
-
-@action()
-async def got_location(request: Request) -> int:
-    message = request.update.effective_message
-    if message is not None and message.location is not None:
-        await _update(request, location=(message.location.latitude, message.location.longitude))
-    return await _finish(request)
-
-
-@action()
-async def location_text(request: Request) -> int | None:
-    typed = _typed(request).strip().lower()
-    if typed in {request.t.gettext(SKIP).lower(), SKIP.lower()}:
-        return await _finish(request)
-    request.reply(request.t(N_("Share your location with the button below, or press Skip.")),
-                  _location_keyboard(request.t))
-    return None
-
-
-@action()
-async def cancel_new_customer(request: Request) -> int:
-    customer_id = _prospect_id(request)
-    _user_data(request).pop(PROSPECT_KEY, None)
-    t = request.t
-    if customer_id is None:
-        request.reply(t(N_("Stopped: no customer was registered.")), ReplyKeyboardRemove())
-    else:
-        ref = await customers.customer_ref(request.session, request.me, customer_id)
-        request.reply(t(N_("Stopped. {name} ({code}) is registered with what you gave so far."),
-                        name=ref.name, code=ref.code), ReplyKeyboardRemove())
-    return ConversationHandler.END
-
-
-async def form_timed_out(update: object, context: Context) -> None:
-    """The form was left open too long: say so and take the location keyboard away.
-
-    Not an ``@action``: PTB hands over the form's last update, perhaps a button
-    press that was answered already, and nothing is written here.
-    """
-    data = context.user_data if context.user_data is not None else {}
-    saved = data.pop(PROSPECT_KEY, None) is not None
-    chat = update.effective_chat if isinstance(update, Update) else None
-    if chat is None:
-        return
-    t = Translator(str(data.get(LANGUAGE_KEY, "en")))
-    text = (t(N_("The new customer form timed out. What you gave so far is saved.")) if saved
-            else t(N_("The new customer form timed out; nothing was registered.")))
-    await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
-
-
-def new_customer_conversation() -> ConversationHandler[Any]:
-    private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
-    typed = private & filters.TEXT & ~filters.COMMAND
-    return ConversationHandler(
-        entry_points=[CommandHandler("newcustomer", new_customer, filters.ChatType.PRIVATE)],
-        states={
-            ASK_NAME: [MessageHandler(typed, got_name)],
-            ASK_PHONE: [MessageHandler(typed, got_phone),
-                        CallbackQueryHandler(skip_phone, pattern=r"^newc:skip:phone$")],
-            ASK_ADDRESS: [MessageHandler(typed, got_address),
-                          CallbackQueryHandler(skip_address, pattern=r"^newc:skip:address$")],
-            ASK_LOCATION: [MessageHandler(private & filters.LOCATION, got_location),
-                           MessageHandler(typed, location_text)],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, form_timed_out)],
-        },
-        fallbacks=[CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
-                   another_command_ends_flow()],
-        allow_reentry=True,
-        conversation_timeout=FORM_TIMEOUT,
-        name="newcustomer", persistent=True,
-    )
+    request.edit(*await card_reply(request, customer_id))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
-    application.add_handler(new_customer_conversation())
     application.add_handler(CommandHandler("customers", list_customers, private))
     application.add_handler(CallbackQueryHandler(list_page, pattern=r"^cust:all:\d+$"))
     application.add_handler(CallbackQueryHandler(search_page, pattern=r"^cust:find:\d+:\d+$"))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import handlers.customers as customer_handlers
+import handlers.new_customer as new_customer_handlers
 from bot.db import Database
 from bot.devserver import SentMessage
 from bot.services import customers as customer_service
@@ -371,7 +371,7 @@ async def test_codes_follow_the_company_day(harness: Harness, people: Company, r
 
 @pytest.fixture
 def short_form_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(customer_handlers, "FORM_TIMEOUT", timedelta(seconds=0.3))
+    monkeypatch.setattr(new_customer_handlers, "FORM_TIMEOUT", timedelta(seconds=0.3))
     yield
 
 
