@@ -61,8 +61,8 @@ def insert_for(session: AsyncSession, target: Any) -> Any:
 #: SQLAlchemy's default (5, and 10 more opened at a peak and closed on return) meant, under load,
 #: a new connection every sixth update (595 in 20 s): a server process forked, its caches warmed and
 #: the driver set up each time — 3.9 ms of the server's CPU and 2 of the bot's per update. No
-#: transaction takes a second connection while it holds one (the whole suite passes with a pool of
-#: one), so waiting cannot deadlock.
+#: transaction takes a second connection while it holds one, so waiting cannot deadlock: the test
+#: suite runs the bot on PostgreSQL with a pool of one to keep it so (tests/conftest.py).
 POSTGRESQL_POOL_SIZE = 20
 
 

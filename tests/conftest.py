@@ -53,7 +53,10 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
+    # PostgreSQL: one pooled connection. The bot's pool is fixed (bot/db.py: POSTGRESQL_POOL_SIZE),
+    # so a transaction that asked for a second connection while holding one could wait forever under
+    # load; with one connection any such path times out here instead.
+    database = Database(database_url, pool_size=1, pool_timeout=10) if PG_URL else Database(database_url)
     if PG_URL:
         await _reset_postgres(database)
     yield database
