@@ -22,7 +22,7 @@ from handlers.visit_flow import (
     LOCATION,
     PHOTO,
     STOCK,
-    current_flow,
+    drafting,
     pressed_data,
     today_of,
     typed_text,
@@ -42,8 +42,8 @@ from models import FeedbackTopic
 @action()
 async def extra(request: Request) -> object:
     """One of the summary's buttons: ``visit:add:<location|photo|stock|feedback|followup>``."""
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     t, which = request.t, pressed_data(request).rsplit(":", 1)[1]
     if which == "location":
@@ -79,17 +79,17 @@ async def extra(request: Request) -> object:
 
 @action()
 async def back(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     return show_summary(request, flow, edit=True)
 
 
 @action()
 async def got_location(request: Request) -> object:
-    flow = current_flow(request)
+    flow = drafting(request)
     message = request.update.effective_message
-    if flow is None or flow.kind is None or message is None or message.location is None:
+    if flow is None or message is None or message.location is None:
         return END
     flow.location = (message.location.latitude, message.location.longitude)
     request.reply(request.t(N_("Location received.")), ReplyKeyboardRemove())
@@ -98,8 +98,8 @@ async def got_location(request: Request) -> object:
 
 @action()
 async def skip_location(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     request.reply(request.t(N_("No location added.")), ReplyKeyboardRemove())
     return show_summary(request, flow)
@@ -107,9 +107,9 @@ async def skip_location(request: Request) -> object:
 
 @action()
 async def got_photo(request: Request) -> object:
-    flow = current_flow(request)
+    flow = drafting(request)
     message = request.update.effective_message
-    if flow is None or flow.kind is None or message is None or not message.photo:
+    if flow is None or message is None or not message.photo:
         return END
     if len(flow.photos) >= visits.MAX_PHOTOS:
         request.reply(request.t(N_("At most {count} photos per visit."), count=visits.MAX_PHOTOS))
@@ -120,8 +120,8 @@ async def got_photo(request: Request) -> object:
 
 @action()
 async def typed_stock(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     flow.stock.extend(visits.parse_stock_lines(typed_text(request)))
     return show_summary(request, flow)
@@ -129,8 +129,8 @@ async def typed_stock(request: Request) -> object:
 
 @action()
 async def choose_topic(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     flow.topic = FeedbackTopic(pressed_data(request).rsplit(":", 1)[1])
     topic = request.t.gettext(TOPIC_LABELS[flow.topic])
@@ -141,9 +141,9 @@ async def choose_topic(request: Request) -> object:
 
 @action()
 async def typed_feedback(request: Request) -> object:
-    flow = current_flow(request)
+    flow = drafting(request)
     text = typed_text(request).strip()
-    if flow is None or flow.kind is None or flow.topic is None:
+    if flow is None or flow.topic is None:
         return END
     if not text:
         return FEEDBACK_TEXT
@@ -154,8 +154,8 @@ async def typed_feedback(request: Request) -> object:
 
 @action()
 async def follow_up_button(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     flow.follow_up = today_of(request) + timedelta(days=int(pressed_data(request).rsplit(":", 1)[1]))
     return show_summary(request, flow, edit=True)
@@ -163,8 +163,8 @@ async def follow_up_button(request: Request) -> object:
 
 @action()
 async def typed_follow_up(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     flow.follow_up = visits.parse_follow_up(typed_text(request), today_of(request))
     return show_summary(request, flow)
@@ -173,9 +173,9 @@ async def typed_follow_up(request: Request) -> object:
 @action()
 async def more_notes(request: Request) -> object:
     """Text typed on the summary step is more of the outcome notes."""
-    flow = current_flow(request)
+    flow = drafting(request)
     text = typed_text(request).strip()
-    if flow is None or flow.kind is None:
+    if flow is None:
         return END
     if text:
         flow.notes = f"{flow.notes}\n{text}"

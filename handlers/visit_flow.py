@@ -71,6 +71,12 @@ def current_flow(request: Request) -> Flow | None:
     return flow if isinstance(flow, Flow) else None
 
 
+def drafting(request: Request) -> Flow | None:
+    """The flow under way once its kind is chosen: what every step after the kind works on."""
+    flow = current_flow(request)
+    return flow if flow is not None and flow.kind is not None else None
+
+
 def start_flow(request: Request, customer: CustomerRef | None = None) -> Flow:
     flow = Flow(token=secrets.token_hex(4), key=request.source_key, language=request.me.language,
                 customer=customer)

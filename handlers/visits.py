@@ -73,6 +73,7 @@ from handlers.visit_flow import (  # Flow and HeldNotes also under this module's
     Flow,
     HeldNotes,
     current_flow,
+    drafting,
     pressed_data,
     split_one_liner,
     start_flow,
@@ -223,8 +224,8 @@ async def choose_kind(request: Request) -> object:
 
 @action()
 async def typed_notes(request: Request) -> object:
-    flow = current_flow(request)
-    if flow is None or flow.kind is None:
+    flow = drafting(request)
+    if flow is None:
         return END
     flow.notes = visits.clean_notes(typed_text(request))
     return show_summary(request, flow)
