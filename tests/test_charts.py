@@ -8,9 +8,14 @@ import threading
 import warnings
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from importlib import metadata
 from zoneinfo import ZoneInfo
 
+import matplotlib
 import pytest
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+from matplotlib.text import Text
 from PIL import Image
 from sqlalchemy import select
 
@@ -19,7 +24,7 @@ from bot.i18n import Translator
 from bot.services import charts
 from bot.services.charts import ChartData, RepFigures
 from bot.services.periods import parse_period
-from models import Customer, User, Visit, VisitKind
+from models import Customer, Team, User, Visit, VisitKind
 from tests.conftest import ZONE
 from tests.harness import Harness
 from tests.test_exports import (
@@ -137,13 +142,45 @@ async def test_local_days_in_sql_follow_daylight_saving(world: World) -> None:
     assert data.visits == [1, 2, 1]
 
 
-def test_a_cjk_font_is_installed_and_chinese_draws_without_missing_glyphs() -> None:
-    assert charts.cjk_font_name() == "WenQuanYi Micro Hei"
+def test_chinese_draws_without_missing_glyphs() -> None:
+    """Whatever the machine: a system CJK font when one is installed, else the packaged one."""
+    assert charts.cjk_font_name() in (*charts.CJK_FONTS, "Noto Sans SC")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         png = charts.render(chinese_data(), "zh")
     assert not glyph_warnings(caught)
     assert png.startswith(PNG_SIGNATURE)
+
+
+def test_without_a_system_cjk_font_the_packaged_one_draws_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with no CJK font (a plain pip install, no apt): the dependency's Noto Sans SC is used."""
+    import pylopdf_fonts_zh_cn
+
+    monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))  # as if no system font were installed
+    name = charts.cjk_font_name.__wrapped__()  # the uncached search
+    assert name == "Noto Sans SC"
+    packaged = pylopdf_fonts_zh_cn.sans_path()
+    assert font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False) \
+        == str(packaged)
+    licence = next(file for file in metadata.distribution(charts.PACKAGED_CJK_FONT).files or []
+                   if file.name == "LICENSE")
+    assert "SIL Open Font License" in licence.read_text()  # installed with its licence
+    monkeypatch.setattr(charts, "cjk_font_name", lambda: name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = charts.render(chinese_data(), "zh")
+    assert not glyph_warnings(caught)
+    assert png.startswith(PNG_SIGNATURE)
+
+
+def test_a_system_cjk_font_is_preferred(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed font of CJK_FONTS wins over the packaged one (here: any installed family)."""
+    installed = font_manager.fontManager.ttflist[0].name
+    monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font", installed))
+    packaged: list[bool] = []
+    monkeypatch.setattr(charts, "packaged_cjk_font", lambda: packaged.append(True))
+    assert charts.cjk_font_name.__wrapped__() == installed
+    assert not packaged
 
 
 def test_without_the_cjk_font_the_check_would_fail(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,11 +194,44 @@ def test_without_the_cjk_font_the_check_would_fail(monkeypatch: pytest.MonkeyPat
 
 
 def test_no_cjk_font_is_logged(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Neither a system font nor the package (an environment not reinstalled): said once, clearly."""
     monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
+    monkeypatch.setattr(charts, "packaged_cjk_font", lambda: None)
     find = charts.cjk_font_name.__wrapped__  # the uncached search
     with caplog.at_level(logging.WARNING, logger="bot.services.charts"):
         assert find() is None
     assert [r.message for r in caplog.records if "no CJK font" in r.message]
+
+
+#: Names matplotlib reads as mathtext (and fails to parse) or as TeX: each is drawn as written.
+HOSTILE_REPS = {"li": "Li $x^$", "wang": r"王芳 \frac{1}{ $\alpha$", "bob": "$$", "sam": r"Sam_1^2 \$5 {}"}
+HOSTILE_TEAM = "$$"
+
+
+async def give_hostile_names(world: World) -> None:
+    async with world.db.transaction() as session:
+        (await session.get_one(Team, world.company.north.id)).name = HOSTILE_TEAM
+        for key, name in HOSTILE_REPS.items():
+            (await session.get_one(User, world.reps[key].id)).name = name
+
+
+def literal_texts(figure: Figure) -> set[str]:
+    """The texts of a drawn figure that matplotlib draws as written (neither mathtext nor TeX)."""
+    return {text.get_text() for text in figure.findobj(Text)
+            if text.get_visible() and not text.get_parse_math() and not text.get_usetex()}
+
+
+def test_names_are_plain_text_even_with_tex_configured() -> None:
+    """Even with ``text.usetex`` set (here without any TeX installed) names are drawn as they are."""
+    data = ChartData("Today · Team $$", [date(2026, 11, 23)], [1], [Decimal("5.00")],
+                     [RepFigures(name, 1, Decimal("5.00")) for name in HOSTILE_REPS.values()], 4)
+    with matplotlib.rc_context({"text.usetex": True}):
+        figure = charts.draw(data, "en")
+        figure.savefig(io.BytesIO(), format="png")
+    names = {"Today · Team $$", *HOSTILE_REPS.values()}
+    assert names <= literal_texts(figure)
+    drawn = {text.get_text() for text in figure.findobj(Text) if text.get_visible()}
+    assert not {text for text in drawn - names if "$" in text or "\\" in text}  # the numbers too
 
 
 def test_an_empty_scope_still_draws() -> None:
@@ -202,6 +272,28 @@ async def test_chart_command_sends_a_png(harness: Harness, world: World) -> None
     caption = photo.plain_text()
     assert "Month 2026-11 · Team North" in caption
     assert f"Visits: {sum(visits)} · collected: {sum(money, Decimal(0)):,.2f}" in caption
+
+
+async def test_chart_with_dollars_and_backslashes_in_names(
+        harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$…$`` in a name was read as mathtext: ``Li $x^$`` failed /chart for the team and the company."""
+    await give_hostile_names(world)
+    figures: list[Figure] = []
+    draw = charts.draw
+
+    def spy(data: ChartData, language: str) -> Figure:
+        figures.append(draw(data, language))
+        return figures[-1]
+
+    monkeypatch.setattr(charts, "draw", spy)
+    for telegram_id, name, scope in ((5001, "Mia", "Team $$"), (7001, "Dee", "All teams")):
+        await harness.person(telegram_id, name).send("/chart 2026-11")
+        photo = harness.api.last(telegram_id)
+        assert photo.kind == "photo" and (photo.file_bytes or b"").startswith(PNG_SIGNATURE)
+        assert f"Month 2026-11 · {scope}" in photo.plain_text()
+    team, company = (literal_texts(figure) for figure in figures)
+    assert {"Month 2026-11 · Team $$", HOSTILE_REPS["li"], HOSTILE_REPS["wang"]} <= team
+    assert {"Month 2026-11 · All teams", *HOSTILE_REPS.values()} <= company
 
 
 async def test_chart_in_chinese(harness: Harness, world: World) -> None:

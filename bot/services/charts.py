@@ -10,8 +10,9 @@ scope who did nothing are shown with empty bars.
 The figures are gathered in SQL (grouped by local day and by rep), then drawn with
 matplotlib's object API (a ``Figure`` of its own, no pyplot and no global state) in a
 worker thread, so drawing never blocks the event loop and two charts can be drawn at
-once. Names are drawn in a CJK font when one is installed (see :func:`cjk_font_name`):
-Chinese names must never become empty boxes.
+once. Names are drawn in a CJK font (see :func:`cjk_font_name`): a system font when one is
+installed, else Noto Sans SC from a dependency, so Chinese names never become empty boxes. Every
+text is drawn literally (see :func:`_literal`): a ``$`` or ``\\`` in a name is not mathtext.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sqlalchemy import ColumnElement, Date, String, case, func, literal, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,9 +47,12 @@ from models import Collection, Money, Role, User, Visit
 
 log = logging.getLogger(__name__)
 
-#: Preferred CJK fonts, best first (the README names the Debian package fonts-wqy-microhei).
+#: System CJK fonts, best first: the first one installed is preferred to the packaged one.
 CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei", "PingFang SC",
              "Microsoft YaHei")
+#: The dependency that ships Noto Sans SC (SIL Open Font License 1.1, unmodified from notofonts/noto-cjk):
+#: charts draw Chinese after a plain ``pip install`` on a machine without any CJK font.
+PACKAGED_CJK_FONT = "pylopdf-fonts-zh-cn"
 TOP_REPS = 20
 ZERO = Decimal("0.00")
 VISIT_COLOUR, MONEY_COLOUR = "#4C72B0", "#DD8452"
@@ -56,7 +61,21 @@ MAX_DAY_LABELS = 16
 
 @cache
 def cjk_font_name() -> str | None:
-    """The first installed font of :data:`CJK_FONTS`, or None (logged once: Chinese will not render)."""
+    """The font Chinese is drawn in: a system font of :data:`CJK_FONTS`, else the packaged Noto Sans SC.
+
+    None (logged once: Chinese will be empty boxes) only when neither is there, e.g. in an
+    environment installed before the dependency was added and not reinstalled.
+    """
+    name = system_cjk_font() or packaged_cjk_font()
+    if name is None:
+        log.warning("no CJK font: Chinese names in charts will not render; reinstall fieldbot "
+                    "(pip install -e .), which installs %s, or install one of %s",
+                    PACKAGED_CJK_FONT, ", ".join(CJK_FONTS))
+    return name
+
+
+def system_cjk_font() -> str | None:
+    """The first installed font of :data:`CJK_FONTS`, or None."""
     name = _first_cjk_font()
     if name is None:
         # matplotlib keeps its list of system fonts in a cache file made the first time it ran, and
@@ -65,16 +84,27 @@ def cjk_font_name() -> str | None:
             with contextlib.suppress(Exception):  # a font file matplotlib cannot read is skipped
                 font_manager.fontManager.addfont(path)
         name = _first_cjk_font()
-    if name is not None:
-        return name
-    log.warning("no CJK font installed (one of %s): Chinese names in charts will not render; "
-                "install fonts-wqy-microhei", ", ".join(CJK_FONTS))
-    return None
+    return name
 
 
 def _first_cjk_font() -> str | None:
     installed = {entry.name for entry in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
+
+
+def packaged_cjk_font() -> str | None:
+    """Noto Sans SC from :data:`PACKAGED_CJK_FONT`, made known to matplotlib; None if it is missing."""
+    try:
+        from pylopdf_fonts_zh_cn import sans_path
+    except ImportError:
+        return None
+    path = sans_path()
+    try:
+        font_manager.fontManager.addfont(path)
+        return font_manager.get_font(path).family_name
+    except (OSError, RuntimeError):  # the file is missing or unreadable: a broken installation
+        log.exception("cannot read the packaged CJK font %s", path)
+        return None
 
 
 def font() -> FontProperties:
@@ -218,12 +248,21 @@ async def _per_rep(session: AsyncSession, scope: Scope, start: datetime, end: da
 
 # -- drawing ---------------------------------------------------------------------------------------
 
-def _money(value: float, _position: object = None) -> str:
+def _number(value: float, _position: object = None) -> str:
+    """An axis's number, as plain text (matplotlib's default formatter writes TeX when ``text.usetex``
+    is set, which :func:`_literal` would show as it is)."""
     return f"{value:,.0f}"
 
 
 def render(data: ChartData, language: str) -> bytes:
     """The PNG (CPU-bound: call it in a thread, see :func:`build_chart`)."""
+    buffer = io.BytesIO()
+    draw(data, language).savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def draw(data: ChartData, language: str) -> Figure:
+    """The chart's figure, every text in it literal."""
     t = Translator(language)
     cjk = font()
     figure = Figure(figsize=(11, 8.5), dpi=100, layout="constrained")
@@ -231,9 +270,23 @@ def render(data: ChartData, language: str) -> bytes:
     figure.suptitle(data.title, fontproperties=cjk, fontsize=14)
     _daily_panel(top, data, t, cjk)
     _reps_panel(bottom, data, t, cjk)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    _literal(figure)
+    return figure
+
+
+def _literal(figure: Figure) -> None:
+    """Draw every text of ``figure`` as it is written.
+
+    By default matplotlib reads a text with two unescaped ``$`` as mathtext (and all text as TeX
+    when ``text.usetex`` is set), so a rep named ``Li $x^$`` or a team named ``$$`` is garbled or,
+    as mathtext that does not parse, fails the whole chart. Names, team names and titles are user
+    data: none of their characters (``$``, ``\\``, ``^``, ``_``…) has a meaning here. The names'
+    tick labels exist by now (set at fixed positions); the only ones matplotlib adds while drawing
+    are the axes' numbers.
+    """
+    for text in figure.findobj(Text):
+        text.set_parse_math(False)
+        text.set_usetex(False)
 
 
 def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
@@ -248,7 +301,8 @@ def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties
     axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
     money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    money.yaxis.set_major_formatter(FuncFormatter(_money))
+    axes.yaxis.set_major_formatter(FuncFormatter(_number))
+    money.yaxis.set_major_formatter(FuncFormatter(_number))
     axes.set_ylim(bottom=0)
     money.set_ylim(bottom=0)
     axes.legend(handles=[bars, line], prop=cjk, loc="upper left")
@@ -278,7 +332,8 @@ def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties)
     axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
     money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    money.yaxis.set_major_formatter(FuncFormatter(_money))
+    axes.yaxis.set_major_formatter(FuncFormatter(_number))
+    money.yaxis.set_major_formatter(FuncFormatter(_number))
     axes.legend(handles=[bars, money_bars], prop=cjk, loc="upper right")
 
 
