@@ -4,18 +4,28 @@ Telegram lets a bot send about 30 messages a second over all chats, about one a 
 (short bursts tolerated) and 20 a minute in one group; past them it answers 429 "retry after N".
 The bot's traffic is of two kinds, told apart by ``rate_limit_args``:
 
-* **replies** (the default): the answer to something a user just sent. They never wait for the
-  30/s budget — a user is answered at once however many others are being answered — but they are
-  counted in it, so pushes make room for them.
+* **replies** (the default): the answer to something a user just sent. While Telegram has not said
+  "slow down" they never wait for the 30/s budget — a user is answered at once however many others
+  are being answered — but they are counted in it, so pushes make room for them. Flood control is
+  never a reason to drop a reply: one that cannot go at once (a 429 pause is on, or other replies
+  are already waiting) takes its place in **the line** of waiting replies, first come first served
+  (a reply refused with a 429 keeps the place it first had), and the line goes out at the
+  broadcast pace, :data:`BROADCAST_PER_SECOND` in any rolling second. A reply waits as long as
+  Telegram says, however many 429s that takes, and is given up (the
+  :class:`~telegram.error.RetryAfter` raised to the caller, who logs it) only once it could not be
+  sent within :data:`REPLY_DEADLINE` of its first try. One chat's replies are sent one after
+  another by its update (``handlers/base.py``), so they keep their order.
 * **pushes** (``rate_limit_args=PUSH``, sent by ``jobs/outbox.py``): wait for a free slot in a
   sliding window of :data:`BROADCAST_PER_SECOND` messages in any rolling second, and for their chat's
-  own window (:data:`PER_CHAT`), so a broadcast never provokes a 429.
+  own window (:data:`PER_CHAT`), so a broadcast never provokes a 429; and they yield to replies:
+  no push starts while any reply is waiting in line.
 
-For everyone: a group chat's window (:data:`PER_GROUP`) is waited for; a 429 on any request pauses
-every request for its ``retry_after``, and the request is tried again, at most ``max_retries`` times
-(then the :class:`~telegram.error.RetryAfter` is raised to the caller: the outbox reschedules the
-push). Requests that send nothing (answering a button, setting menus) are not counted, but they
-do honour a pause.
+For everyone: a group chat's window (:data:`PER_GROUP`) is waited for (a reply waiting only for its
+group's window holds up nobody behind it in line); a 429 on any request pauses every request for
+its ``retry_after``. A push or a request that sends nothing is then tried again at most
+``max_retries`` times (then the :class:`~telegram.error.RetryAfter` is raised to the caller: the
+outbox reschedules the push). Requests that send nothing (answering a button, setting menus) are
+not counted, but they do honour a pause.
 
 A message holds its slot in a window from the moment it is sent until one period after Telegram
 answered it. Telegram counted it at some instant in between, so whatever the network's delays, no
@@ -30,7 +40,9 @@ the python-telegram-bot ``BaseRateLimiter`` that waits on it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import itertools
 import logging
 import math
 import time
@@ -55,8 +67,14 @@ class Traffic(Enum):
 
 PUSH = Traffic.PUSH
 
-#: Messages in any rolling second over all chats, for pushes: under Telegram's ~30, no burst.
+#: Messages in any rolling second over all chats, for pushes and the line of waiting replies: under
+#: Telegram's ~30, no burst.
 BROADCAST_PER_SECOND = 29
+#: How long a reply may wait for flood control, from its first try, before it is given up: five
+#: minutes. Telegram's "retry after" is seconds in a burst (300 people at once are answered within
+#: about 10 s); an answer minutes late still tells the user their action was saved, so they do not
+#: send it again, but waiting longer would hold their chat (its next message waits for this one).
+REPLY_DEADLINE = 300.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,9 @@ class SlidingWindow:
         return not self.in_flight and not self._ended
 
 
+Chat = int | str
+
+
 @dataclass
 class Ticket:
     """The windows one admitted message occupies, to free when it ends."""
@@ -132,17 +153,18 @@ class FloodLimits:
         self.broadcast = SlidingWindow(broadcast_per_second, 1.0)
         self.per_chat, self.per_group = per_chat, per_group
         self.paused_until = -math.inf
-        self._chats: dict[int | str, SlidingWindow] = {}
-        self._groups: dict[int | str, SlidingWindow] = {}
+        self._chats: dict[Chat, SlidingWindow] = {}
+        self._groups: dict[Chat, SlidingWindow] = {}
+        self._line: list[tuple[int, Chat | None]] = []  # waiting replies (turn, chat), by turn
 
-    def _window(self, chats: dict[int | str, SlidingWindow], chat: int | str, limit: Limit,
+    def _window(self, chats: dict[Chat, SlidingWindow], chat: Chat, limit: Limit,
                 now: float) -> SlidingWindow:
         if chat not in chats and len(chats) >= MAX_REMEMBERED_CHATS:
             for key in [key for key, window in chats.items() if window.idle(now)]:
                 del chats[key]
         return chats.setdefault(chat, SlidingWindow(limit.count, limit.seconds))
 
-    def _windows(self, now: float, *, message: bool, push: bool, chat: int | str | None,
+    def _windows(self, now: float, *, message: bool, push: bool, chat: Chat | None,
                  ) -> tuple[list[SlidingWindow], list[SlidingWindow]]:
         """The windows to wait for and the ones to occupy (replies occupy the broadcast one only)."""
         if not message:
@@ -157,14 +179,50 @@ class FloodLimits:
         occupy = wait if push else [self.broadcast, *wait]
         return wait, occupy
 
-    def delay(self, now: float, *, message: bool, push: bool = False,
-              chat: int | str | None = None) -> float:
-        """Seconds to wait before sending (``inf``: until a message in flight ends)."""
+    def delay(self, now: float, *, message: bool, push: bool = False, chat: Chat | None = None,
+              turn: int | None = None) -> float:
+        """Seconds to wait before sending (``inf``: until a message in flight ends or the line moves).
+
+        ``turn`` is a reply's place in the line (:meth:`join`): it waits for the broadcast window
+        too, and for every reply ahead of it that could go now.
+        """
         wait, _ = self._windows(now, message=message, push=push, chat=chat)
+        if message and push and self._line:
+            return math.inf  # pushes yield to replies waiting
+        if turn is not None and message and not push:
+            if self._ready_ahead_of(turn, now):
+                return math.inf
+            wait = [self.broadcast, *wait]
         return max([self.paused_until - now, 0.0, *(window.delay(now) for window in wait)])
 
+    def join(self, turn: int, chat: Chat | None) -> None:
+        """A reply that cannot go at once waits in line, at its ``turn`` (smaller: earlier)."""
+        bisect.insort(self._line, (turn, chat), key=lambda entry: entry[0])
+
+    def leave(self, turn: int) -> None:
+        """A reply leaves the line: it was admitted, or given up."""
+        index = bisect.bisect_left(self._line, turn, key=lambda entry: entry[0])
+        if index < len(self._line) and self._line[index][0] == turn:
+            del self._line[index]
+
+    @property
+    def waiting(self) -> int:
+        """Replies waiting in line."""
+        return len(self._line)
+
+    def _ready_ahead_of(self, turn: int, now: float) -> bool:
+        """Whether a reply ahead of ``turn`` in line could go but for the pause and broadcast window
+        (one held only by its own group's window holds up nobody)."""
+        for ahead, chat in self._line:
+            if ahead >= turn:
+                return False
+            group = self._groups.get(chat) if chat is not None and is_group(chat) else None
+            if group is None or group.delay(now) <= 0:
+                return True
+        return False
+
     def admit(self, now: float, *, message: bool, push: bool = False,
-              chat: int | str | None = None) -> Ticket:
+              chat: Chat | None = None) -> Ticket:
         """Occupy the slots of a message sent now (call when :meth:`delay` is 0)."""
         _, occupy = self._windows(now, message=message, push=push, chat=chat)
         for window in occupy:
@@ -180,12 +238,12 @@ class FloodLimits:
         self.paused_until = max(self.paused_until, now + seconds)
 
 
-def is_group(chat: int | str) -> bool:
+def is_group(chat: Chat) -> bool:
     """Groups and channels have negative ids (or are named ``@channel``)."""
     return isinstance(chat, str) or chat < 0
 
 
-def _chat_of(data: dict[str, Any]) -> int | str | None:
+def _chat_of(data: dict[str, Any]) -> Chat | None:
     chat = data.get("chat_id")
     if chat is None:
         return None
@@ -203,18 +261,21 @@ Callback = Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[s
 
 
 class TelegramRateLimiter(BaseRateLimiter[Traffic]):
-    """The bot's rate limiter: replies at once, pushes paced, 429s honoured by everyone.
+    """The bot's rate limiter: replies at once (or in line, never dropped for flood control), pushes
+    paced and yielding to replies, 429s honoured by everyone.
 
     ``clock`` and ``sleep`` are injectable for tests (a monotonic clock in seconds).
     """
 
-    def __init__(self, *, max_retries: int = 3, limits: FloodLimits | None = None,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, *, max_retries: int = 3, reply_deadline: float = REPLY_DEADLINE,
+                 limits: FloodLimits | None = None, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.max_retries = max_retries
+        self.reply_deadline = reply_deadline
         self.limits = limits or FloodLimits()
         self.clock, self.sleep = clock, sleep
-        self._ended = asyncio.Event()
+        self._changed = asyncio.Event()  # a message ended or the line moved
+        self._turns = itertools.count()
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -222,36 +283,65 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
     async def shutdown(self) -> None:
         """Nothing to release."""
 
-    async def _admitted(self, *, message: bool, push: bool, chat: int | str | None) -> Ticket:
-        while True:
-            now = self.clock()
-            delay = self.limits.delay(now, message=message, push=push, chat=chat)
-            if delay <= 0:
-                return self.limits.admit(now, message=message, push=push, chat=chat)
-            if math.isinf(delay):
-                self._ended.clear()
-                await self._ended.wait()
-            else:
-                await self.sleep(delay)
+    async def _admitted(self, endpoint: str, *, message: bool, push: bool, chat: Chat | None,
+                        turn: int | None = None, deadline: float = math.inf,
+                        refused: RetryAfter | None = None) -> Ticket:
+        """Wait for a slot and take it. A reply (``turn``) that cannot go at once waits in line; it
+        is given up (``refused``, or a new :class:`RetryAfter`) once it could not go by ``deadline``."""
+        in_line = False
+        try:
+            while True:
+                now = self.clock()
+                if turn is not None and not in_line and (
+                        self.limits.waiting or self.limits.delay(now, message=message, chat=chat) > 0):
+                    self.limits.join(turn, chat)
+                    in_line = True
+                delay = self.limits.delay(now, message=message, push=push, chat=chat,
+                                          turn=turn if in_line else None)
+                if delay <= 0:
+                    return self.limits.admit(now, message=message, push=push, chat=chat)
+                finite = not math.isinf(delay)
+                if now + (delay if finite else 0.0) > deadline:
+                    log.warning("%s to %s: flood control would hold this reply past %.0f s, giving up",
+                                endpoint, chat, self.reply_deadline)
+                    hint = delay if finite else self.limits.paused_until - now  # may be -inf
+                    raise refused or RetryAfter(timedelta(seconds=math.ceil(max(hint, 1.0))))
+                if finite:
+                    await self.sleep(delay)
+                else:
+                    self._changed.clear()
+                    await self._changed.wait()
+        finally:
+            if in_line:
+                assert turn is not None
+                self.limits.leave(turn)
+                self._changed.set()
 
     async def process_request(
         self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
         data: dict[str, Any], rate_limit_args: Traffic | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         message, push, chat = sends_message(endpoint), rate_limit_args is PUSH, _chat_of(data)
+        reply = message and not push
+        turn = next(self._turns) if reply else None
+        deadline = self.clock() + self.reply_deadline if reply else math.inf
+        refused: RetryAfter | None = None
         attempt = 0
         while True:
-            ticket = await self._admitted(message=message, push=push, chat=chat)
+            ticket = await self._admitted(endpoint, message=message, push=push, chat=chat, turn=turn,
+                                          deadline=deadline, refused=refused)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 seconds = retry_after_seconds(error)
                 self.limits.pause(self.clock(), seconds)
-                if attempt >= self.max_retries:
+                if not reply and attempt >= self.max_retries:
                     log.warning("%s to %s: 429 after %d retries, giving up", endpoint, chat, attempt)
                     raise
                 attempt += 1
-                log.info("%s to %s: 429, everyone waits %.1f s (retry %d)", endpoint, chat, seconds, attempt)
+                refused = error
+                log.info("%s to %s: 429, everyone waits %.1f s (retry %d%s)", endpoint, chat, seconds,
+                         attempt, ", in line" if reply else "")
             finally:
                 self.limits.finish(ticket, self.clock())
-                self._ended.set()
+                self._changed.set()

@@ -204,6 +204,9 @@ async def deliver(request: Request, update: Update) -> None:
     A reply Telegram fails to take (5xx, timeout, dropped connection) is tried again
     a few times; if it still fails it is logged and the rest are not tried. It is
     not resent later: the action is saved, and a late answer out of context would confuse.
+    Flood control (429) is the rate limiter's: it holds a reply as long as Telegram says,
+    in line ahead of pushes, up to ``bot.ratelimit.REPLY_DEADLINE`` (five minutes). The
+    replies go one after another, each once the last was taken, so they arrive in order.
     """
     query = update.callback_query
     chat = update.effective_chat
@@ -228,7 +231,8 @@ async def deliver(request: Request, update: Update) -> None:
             await errors.reply_not_delivered(update, request.context, "answerCallbackQuery", error)
 
 
-#: Pauses before each further try of a reply Telegram failed to take (429s are the rate limiter's).
+#: Pauses before each further try of a reply Telegram failed to take (a 429 is the rate limiter's:
+#: it waits and tries again itself, and raises only once the reply's deadline is past).
 REPLY_RETRY_DELAYS: tuple[float, ...] = (0.5, 2.0)
 
 

@@ -1,4 +1,5 @@
-"""The bot's own flood control: pushes never past Telegram's limits, replies never held by them."""
+"""The bot's own flood control: pushes never past Telegram's limits, replies never held by them
+until Telegram says so, then waiting in line ahead of pushes, never dropped for it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import asyncio
 import heapq
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -25,9 +27,11 @@ from bot.ratelimit import (
     PER_CHAT,
     PER_GROUP,
     PUSH,
+    REPLY_DEADLINE,
     FloodLimits,
     Limit,
     TelegramRateLimiter,
+    Traffic,
 )
 from bot.services.outbox import enqueue
 from models import Role
@@ -197,29 +201,118 @@ async def test_a_429_on_a_push_holds_the_next_reply_until_retry_after() -> None:
     assert fake.sleeps == [3.0]
 
 
-async def test_a_reply_survives_429s_a_bounded_number_of_times() -> None:
+async def test_a_reply_waits_out_any_number_of_429s_until_its_deadline(caplog: pytest.LogCaptureFixture,
+                                                                       ) -> None:
     fake = FakeTime()
     limiter = TelegramRateLimiter(max_retries=2, clock=fake.now, sleep=fake.sleep)
     attempts: list[float] = []
 
     async def flaky() -> dict[str, object]:
         attempts.append(fake.at)
-        if len(attempts) < 3:
+        if len(attempts) <= 5:  # more 429s than max_retries: that bound is for pushes
             raise RetryAfter(1)
         return {"message_id": 1}
 
     assert await limiter.process_request(flaky, (), {}, "sendMessage", {"chat_id": 5}, None) == {
         "message_id": 1}
-    assert attempts == [100.0, 101.0, 102.0]
+    assert attempts == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
     attempts.clear()
 
     async def refused() -> dict[str, object]:
         attempts.append(fake.at)
-        raise RetryAfter(1)
+        raise RetryAfter(60)
 
+    # Five minutes from the first try: tried at 0, 60, …, 300 s; "retry after 60" then would be past it.
+    assert REPLY_DEADLINE == 300
+    started = fake.at
     with pytest.raises(RetryAfter):
         await limiter.process_request(refused, (), {}, "sendMessage", {"chat_id": 5}, None)
+    assert [at - started for at in attempts] == [0.0, 60.0, 120.0, 180.0, 240.0, 300.0]
+    assert fake.at == started + 300  # given up at once, not after waiting in vain
+    assert "giving up" in caplog.text
+    # A push is still tried a bounded number of times (the outbox reschedules it).
+    attempts.clear()
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(refused, (), {}, "sendMessage", {"chat_id": 5}, PUSH)
     assert len(attempts) == 3
+
+
+async def test_a_reply_held_past_its_deadline_by_someone_elses_429_is_given_up_untried() -> None:
+    fake = FakeTime()
+    limiter = TelegramRateLimiter(max_retries=0, reply_deadline=30, clock=fake.now, sleep=fake.sleep)
+    limiter.limits.pause(fake.now(), 45)
+    called = False
+
+    async def never() -> dict[str, object]:
+        nonlocal called
+        called = True
+        return {}
+
+    with pytest.raises(RetryAfter, match="Retry in"):
+        await limiter.process_request(never, (), {}, "sendMessage", {"chat_id": 5}, None)
+    assert not called and fake.sleeps == [] and limiter.limits.waiting == 0
+
+
+Call = Callable[[], Awaitable[object]]
+
+
+def telegram_answering(order: list[str], refuse: dict[str, int]) -> Callable[[str], Call]:
+    """A stand-in for Telegram: notes each call, answers 429 (retry after 0.3 s) ``refuse[name]`` times."""
+
+    def call(name: str) -> Call:
+        async def answer() -> dict[str, object]:
+            if refuse.get(name):
+                refuse[name] -= 1
+                order.append(f"{name}: 429")
+                raise RetryAfter(timedelta(milliseconds=300))
+            order.append(name)
+            return {"ok": True}
+        return answer
+
+    return call
+
+
+async def test_after_a_429_replies_wait_in_line_in_turn_and_pushes_yield_to_them() -> None:
+    limiter = TelegramRateLimiter(max_retries=3)
+    order: list[str] = []
+    telegram = telegram_answering(order, {"reply to Ann": 1})
+
+    def send(name: str, chat: int, traffic: Traffic | None = None) -> asyncio.Task[object]:
+        return asyncio.create_task(limiter.process_request(
+            telegram(name), (), {}, "sendMessage", {"chat_id": chat}, traffic))
+
+    sending = [send("reply to Ann", 1)]
+    await asyncio.sleep(0)
+    assert order == ["reply to Ann: 429"]  # everyone waits 0.3 s; Ann's reply is in line
+    sending += [send("push to Bob", 2, PUSH), send("reply to Cy", 3), send("reply to Di", 4),
+                send("push to Ed", 5, PUSH)]
+    await asyncio.sleep(0.1)
+    assert limiter.limits.waiting == 3 and order == ["reply to Ann: 429"]
+    await asyncio.gather(*sending)
+    assert order[:4] == ["reply to Ann: 429", "reply to Ann", "reply to Cy", "reply to Di"]
+    assert sorted(order[4:]) == ["push to Bob", "push to Ed"]  # pushes after every waiting reply
+    assert limiter.limits.waiting == 0
+
+
+def test_the_line_goes_at_the_broadcast_pace_and_a_group_held_by_its_window_holds_up_nobody() -> None:
+    limits = FloodLimits(broadcast_per_second=2)
+    for _ in range(PER_GROUP.count):  # the group had its 20 messages this minute
+        limits.finish(limits.admit(0.0, message=True, chat=-100), 0.0)
+    for turn, chat in enumerate((-100, 1, 2, 3)):  # then a 429: four replies wait in line
+        limits.join(turn, chat)
+    assert limits.delay(1.0, message=True, chat=-100, turn=0) == pytest.approx(59.0)
+    assert limits.delay(1.0, message=True, chat=1, turn=1) == 0  # the group ahead cannot go: not held
+    assert math.isinf(limits.delay(1.0, message=True, chat=2, turn=2))  # Cy is ahead and can go
+    assert math.isinf(limits.delay(1.0, message=True, push=True, chat=9))  # pushes yield to the line
+    for chat, turn in ((1, 1), (2, 2)):
+        limits.finish(limits.admit(1.0, message=True, chat=chat), 1.0)
+        limits.leave(turn)
+    # Two in the last second: the next in line waits for the broadcast window, fresh replies do not.
+    assert limits.delay(1.5, message=True, chat=3, turn=3) == pytest.approx(0.5)
+    assert limits.delay(1.5, message=True, chat=4) == 0
+    limits.leave(3)
+    limits.leave(0)
+    assert limits.waiting == 0 and limits.delay(2.0, message=True, push=True, chat=9) == 0
 
 
 # -- front door: the real bot against a fake Bot API without a flood limit, to watch the pace ----------

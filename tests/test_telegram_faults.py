@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 import handlers.base
 from bot.devserver import FakeBotApi, Fault
 from bot.devserver.server import CLIENT_CLOSED, CONNECTION_RESET
+from bot.ratelimit import REPLY_DEADLINE, TelegramRateLimiter
 from bot.services.outbox import enqueue
 from bot.telegram_http import AiohttpRequest, Timeouts
 from models import Collection, Outbox, User
@@ -136,15 +137,34 @@ async def test_hang_reset_blocked_and_delivered_faults(api: FakeBotApi) -> None:
 # -- replies -------------------------------------------------------------------------------------
 
 async def test_429_on_a_reply_is_waited_out_and_delivered_once(harness: Harness, errors_log: Log) -> None:
+    """However many times Telegram says "retry after" (before: given up after the fourth 429)."""
     rep = await li(harness)
-    harness.api.inject(Fault.too_many_requests(retry_after=1), method="sendMessage", chat_id=LI)
+    harness.api.inject(Fault.too_many_requests(retry_after=1), method="sendMessage", chat_id=LI, times=4)
     started = time.monotonic()
     said = await rep.says(COLLECT)
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 4.0
     assert said.count("5,000.00 (cash) from Acme Trading") == 1
-    assert sends(harness.api, LI) == [429, 200]
+    assert sends(harness.api, LI) == [429, 429, 429, 429, 200]
     assert len(await collections(harness)) == 1
     assert failure_lines(errors_log) == []
+
+
+async def test_a_reply_flood_control_holds_past_its_deadline_is_logged_once_and_the_action_stays_saved(
+        harness: Harness, errors_log: Log) -> None:
+    rep = await li(harness)
+    limiter = harness.app.bot.rate_limiter
+    assert isinstance(limiter, TelegramRateLimiter)
+    assert limiter.reply_deadline == REPLY_DEADLINE  # five minutes in production; 1.5 s here
+    limiter.reply_deadline = 1.5
+    harness.api.inject(Fault.too_many_requests(retry_after=1), method="sendMessage", chat_id=LI, times=3)
+    assert await rep.send(COLLECT) == []  # tried at 0 and 1 s; "retry after 1" then is past 1.5 s
+    assert sends(harness.api, LI) == [429, 429]
+    assert len(await collections(harness)) == 1
+    [line] = failure_lines(errors_log)
+    assert "reply not delivered" in line and f"chat {LI}" in line and "RetryAfter" in line
+    harness.api.faults.clear()
+    assert await rep.says("/help")  # the chat still works; the saved collection is not saved again
+    assert len(await collections(harness)) == 1
 
 
 @pytest.mark.parametrize("fault", [Fault.server_error(500), Fault.server_error(502),
