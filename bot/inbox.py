@@ -3,7 +3,7 @@
 With long polling, python-telegram-bot confirms a batch to Telegram (the next
 ``getUpdates`` offset) as soon as it is queued, so a ``kill -9`` would lose every
 update queued but not yet handled. Here each batch is written to the
-``telegram_inbox`` table (raw JSON, one INSERT … ON CONFLICT DO NOTHING per batch)
+``telegram_inbox`` table (raw JSON, one INSERT … ON CONFLICT DO UPDATE per batch)
 *before* ``getUpdates`` returns it to the Updater, so before it can be confirmed;
 a webhook update is written before the webhook answers Telegram. An update is
 marked handled once its handlers ran and the conversation state it changed is
