@@ -80,7 +80,7 @@ def build_application(
         .persistence(persistence)
         .update_queue(InboxQueue(inbox))
         .request(AiohttpRequest())
-        .get_updates_request(InboxRequest(inbox))
+        .get_updates_request(updates_request := InboxRequest(inbox))
         # Replies at once, pushes paced under Telegram's 30/s, 429s waited out by all (bot/ratelimit.py).
         .rate_limiter(TelegramRateLimiter(max_retries=rate_limit_retries))
         .post_init(post_init)
@@ -88,6 +88,12 @@ def build_application(
         .build()
     )
     application.bot_data[RUNTIME_KEY] = runtime
+
+    def token_rejected(error: Exception) -> None:
+        application.bot_data[TOKEN_REJECTED_KEY] = error
+        application.stop_running()
+
+    updates_request.on_token_rejected = token_rejected
     handlers.register(application)
     persistence.follow(application)
     if background_jobs:
@@ -96,6 +102,8 @@ def build_application(
 
 
 OUTBOX_INTERVAL_SECONDS = 2.0
+#: ``bot_data`` key set when Telegram rejected the token while polling: the bot stopped (see cli.run).
+TOKEN_REJECTED_KEY = "fieldbot.token_rejected"
 
 
 def schedule_outbox(application: FieldbotApp) -> None:

@@ -11,19 +11,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from telegram.error import InvalidToken
+
 from bot import console as console_cli
 from bot import demo as demo_cli
 from bot import logs
-from bot.clock import Clock, FixedClock
+from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.db import Database, new_revision, upgrade
 from bot.leadership import StandbyStopped, explain_conflicts, lead
+from bot.parsing_sandbox import read_path
 from bot.services import users
 from bot.services.errors import ServiceError
 from bot.services.importing import ImportReport
 from bot.services.imports import importer
 from bot.startup import StartupError, lock_sqlite, wait_and_migrate
-from bot.tabular import Table, TableError, read_file
+from bot.tabular import Table, TableError
 
 log = logging.getLogger("fieldbot")
 
@@ -48,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup_parser = db_commands.add_parser(
         "backup", help="a consistent copy while the bot runs (SQLite online backup, or pg_dump)")
     backup_parser.add_argument("file", type=Path, help="where to write the backup")
+    backup_parser.add_argument("--force", action="store_true",
+                               help="replace FILE if it exists (otherwise an existing file is refused)")
     revision = db_commands.add_parser(
         "revision", help="(developers) write a migration for model changes, against an upgraded database")
     revision.add_argument("-m", "--message", required=True, help="what changed, in a few words")
@@ -100,6 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        logs.install_redaction(settings.token)  # before anything can log or raise with the token
         if args.command == "run":
             return run(settings, args)
         if args.command == "console":
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo_cli.run(args)
         logs.configure(settings.token, logging.WARNING)
         if args.command == "db" and args.db_command == "backup":
-            return make_backup(settings, args.file)
+            return make_backup(settings, args.file, force=args.force)
         if args.command == "db":
             upgrade(settings.database_url)
             if args.db_command == "revision":
@@ -126,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return asyncio.run(export_to_file(settings, args.period, args.output, args.language))
         try:
-            table = read_file(args.file)
+            table = read_path(args.file)  # in a child process, within the bot's limits
         except (OSError, TableError) as error:
             print(f"fieldbot: cannot read {args.file}: {error}", file=sys.stderr)
             return 1
@@ -134,13 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 2
+    except InvalidToken as error:  # 401/404 from Telegram: a configuration mistake, said in one line
+        print(f"fieldbot: {logs.rejection_line(error)}", file=sys.stderr)
+        return 2
 
 
-def make_backup(settings: Settings, target: Path) -> int:
+def make_backup(settings: Settings, target: Path, *, force: bool = False) -> int:
     from bot.backup import BackupError, backup
 
     try:
-        written = backup(settings.database_url, target)
+        written = backup(settings.database_url, target, force=force)
     except BackupError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 1
@@ -149,12 +158,13 @@ def make_backup(settings: Settings, target: Path) -> int:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import build_application
+    from bot.app import TOKEN_REJECTED_KEY, build_application
 
     settings.require_token()
     logs.configure(settings.token)
     try:
-        lock = lock_sqlite(settings.database_url)
+        # A `fieldbot jobs run` sending on this SQLite file is waited for, like a database still starting.
+        lock = lock_sqlite(settings.database_url, wait_for_jobs_run=args.db_wait)
         leadership = lead(settings.database_url, args.db_wait)  # PostgreSQL: stand by while another leads
         log.info("applying database migrations")
         wait_and_migrate(settings.database_url, args.db_wait)
@@ -176,6 +186,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                                 secret_token=args.secret, url_path="telegram")
     else:
         application.run_polling()
+    rejected = application.bot_data.get(TOKEN_REJECTED_KEY)
+    if rejected is not None:  # revoked while running: stopped, so that the service manager sees it
+        print(f"fieldbot: {logs.rejection_line(rejected)}", file=sys.stderr)
+        return 2
     if leadership is not None:
         leadership.release()  # stopped cleanly: a standby takes over at once
     return 0
@@ -200,6 +214,8 @@ def print_report(report: ImportReport) -> None:
     if report.ok:
         print(f"imported: {report.created} new, {report.updated} updated"
               + (f"; new teams: {', '.join(report.teams_created)}" if report.teams_created else ""))
+        for note in report.notes:
+            print(f"  line {note.line}: {note.render()}")
         return
     print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
     for error in report.errors:
@@ -269,12 +285,17 @@ async def list_jobs(settings: Settings) -> int:
 
 
 async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int:
-    """Run a job as of ``at`` (local time), then deliver what is due if a token is configured."""
+    """Run a job as of ``at`` (local time), then deliver what is due, unless a bot runs.
+
+    A running bot sends the pushes itself: this command sending them too would spend a second
+    flood budget beside the bot's (jobs/outbox.py, "One flood budget"). With no bot running it
+    sends them, holding the bot's lock meanwhile so that a bot started now does not send too.
+    """
     from telegram.ext import ExtBot
 
     from bot.ratelimit import TelegramRateLimiter
     from jobs.catalogue import JOBS
-    from jobs.outbox import OutboxSender
+    from jobs.outbox import OutboxSender, sole_sender
     from jobs.runner import run_job
 
     if name not in JOBS:
@@ -288,14 +309,20 @@ async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int
         if not outcome.ran:
             print(f"{name} for {outcome.ran_for}: not run ({outcome.reason})")
             return 0
-        print(f"{name} for {outcome.ran_for}: {outcome.pushes} new pushes queued")
-        if not settings.token:
-            print("no FIELDBOT_TOKEN: the running bot will deliver them")
-            return 0
-        bot = ExtBot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url,
-                     rate_limiter=TelegramRateLimiter(max_retries=3))
-        async with bot:
-            result = await OutboxSender(db, FixedClock(settings.timezone, moment)).drain(bot)
+        async with sole_sender(settings.database_url) as alone:
+            if not alone:
+                print(f"{name} for {outcome.ran_for}: queued {outcome.pushes} new pushes; "
+                      "the running bot sends them")
+                return 0
+            print(f"{name} for {outcome.ran_for}: {outcome.pushes} new pushes queued")
+            if not settings.token:
+                print("no FIELDBOT_TOKEN and no bot running: the bot sends them once it runs")
+                return 0
+            bot = ExtBot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url,
+                         rate_limiter=TelegramRateLimiter(max_retries=3))
+            async with bot:
+                # Due as of --at even if that is still to come: "run it now" includes its pushes.
+                result = await OutboxSender(db, clock).drain(bot, due_by=moment)
         print(f"delivered {result.sent}, retrying later {result.retried}, dropped {result.dropped}")
         return 0
     finally:

@@ -19,6 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from bot.text import isolate
+
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 DOMAIN = "messages"
@@ -99,7 +101,11 @@ def fmt_map(template: str, values: Mapping[str, Any]) -> str:
 
 
 def escape(value: Any) -> str:
-    return html.escape(str(value), quote=False)
+    """``value`` as HTML text to put in a message among other text: markup escaped, and laid out on
+    its own (:func:`bot.text.isolate`: no bidi controls, right-to-left text isolated), so that no
+    name, note or code can reorder the figures around it. Every value of :func:`fmt` goes through
+    here, as does every piece of user text the views join themselves."""
+    return html.escape(isolate(str(value)), quote=False)
 
 
 #: Longest piece of what a user typed that a reply quotes back (a reply is at most 4,096 characters).

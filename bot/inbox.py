@@ -26,7 +26,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from sqlalchemy import Table, and_, delete, null, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, Update
-from telegram.error import NetworkError
+from telegram.error import InvalidToken, NetworkError
 from telegram.request import BaseRequest, RequestData
 
 from bot.db import Database
@@ -314,6 +314,9 @@ class InboxRequest(AiohttpRequest):
     def __init__(self, inbox: Inbox) -> None:
         super().__init__(connection_pool_size=1)
         self.inbox = inbox
+        #: Called once when Telegram rejects the token while polling (revoked at @BotFather): PTB's
+        #: polling loop gives up then, and a process left running without polling helps nobody.
+        self.on_token_rejected: Callable[[InvalidToken], None] | None = None
 
     async def post(
         self,
@@ -324,8 +327,14 @@ class InboxRequest(AiohttpRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> Any:
-        result = await super().post(url, request_data, read_timeout=read_timeout, write_timeout=write_timeout,
-                                    connect_timeout=connect_timeout, pool_timeout=pool_timeout)
+        try:
+            result = await super().post(url, request_data, read_timeout=read_timeout,
+                                        write_timeout=write_timeout, connect_timeout=connect_timeout,
+                                        pool_timeout=pool_timeout)
+        except InvalidToken as error:
+            if url.endswith("/getUpdates") and self.on_token_rejected is not None:
+                self.on_token_rejected(error)
+            raise
         if url.endswith("/getUpdates") and isinstance(result, list) and result:
             await self.inbox.received(result)
         return result

@@ -70,24 +70,45 @@ def _retry_while_unreachable(action: Callable[[], None], max_wait: float,
             delay, attempt = min(delay * 2, 30.0), attempt + 1
 
 
-def lock_sqlite(url: str) -> IO[str] | None:
-    """Hold an exclusive lock next to the SQLite file while the bot runs (None for PostgreSQL)."""
+#: What a lock file says after the pid when ``fieldbot jobs run`` holds it (see :func:`lock_sqlite`).
+JOBS_RUN = "jobs run"
+
+
+def lock_sqlite(url: str, *, holder: str = "", wait_for_jobs_run: float = 0.0) -> IO[str] | None:
+    """Hold an exclusive lock next to the SQLite file while the bot runs (None for PostgreSQL).
+
+    ``holder`` is written after the pid (``fieldbot jobs run`` writes :data:`JOBS_RUN`). A bot
+    that finds the lock held by a ``jobs run`` waits up to ``wait_for_jobs_run`` seconds for the
+    command to finish sending, rather than refusing to start because of a short-lived command;
+    a lock held by another bot is refused at once.
+    """
     if not is_sqlite(url):
         return None
     path = sqlite_path(url)
     lock_path = Path(f"{path}.lock")
-    handle = lock_path.open("a+", encoding="utf-8")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
+    deadline = time.monotonic() + wait_for_jobs_run
+    announced = False
+    while True:
+        handle = lock_path.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            handle.seek(0)
+            held_by = handle.read().strip() or "another process"
+            handle.close()
+        if held_by.endswith(JOBS_RUN) and time.monotonic() < deadline:
+            if not announced:
+                log.info("waiting for `fieldbot %s` (pid %s) to finish sending before starting",
+                         JOBS_RUN, held_by.split()[0])
+                announced = True
+            time.sleep(0.5)
+            continue
         raise StartupError(
-            f"another fieldbot is already running on {path} (pid {holder}); SQLite allows one bot "
+            f"another fieldbot is already running on {path} (pid {held_by}); SQLite allows one bot "
             f"per database file — stop it first, or use PostgreSQL for a standby") from None
     handle.seek(0)
     handle.truncate()
-    handle.write(str(os.getpid()))
+    handle.write(f"{os.getpid()} {holder}".strip())
     handle.flush()
     return handle

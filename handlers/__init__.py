@@ -18,6 +18,7 @@ from handlers import (
     deposits,
     errors,
     exports,
+    finance,
     help_and_language,
     imports,
     new_customer,
@@ -33,7 +34,7 @@ from handlers import (
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 FEATURES = (onboarding, help_and_language, people, new_customer, customers, visits, orders, collections,
-            deposits, reports, summaries, overdue, approvals, exports, settings, imports)
+            deposits, finance, reports, summaries, overdue, approvals, exports, settings, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

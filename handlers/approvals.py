@@ -7,10 +7,10 @@ decision, and the rep hears it through the outbox. An ambiguous customer gets
 candidate buttons (``disc:pick:<token>:<customer id>``); what they must
 remember waits in ``user_data`` under the id of the message that asked.
 
-Over-limit orders write their requests in ``bot/services/orders.py``; right
-after a Confirm press (a handler in a later group, so it runs once the order's
-own transaction committed) the pending requests nobody was told about are
-announced.
+Over-limit orders write their requests in ``bot/services/orders.py``, which
+queues the approvers' pushes in the order's own transaction. Rejecting one
+voids the order's invoice (``bot/services/approvals.py``); a request whose
+order was undone meanwhile answers a press with who undid it.
 """
 
 from __future__ import annotations
@@ -117,8 +117,9 @@ async def decide(request: Request) -> None:
     request.edit(approvals.render_for_approver(t, decision.view, zone))
     if not decision.decided_now:
         view = decision.view
-        line = (N_("Already approved by {name}.") if view.status == ApprovalStatus.APPROVED
-                else N_("Already rejected by {name}."))
+        line = {ApprovalStatus.APPROVED: N_("Already approved by {name}."),
+                ApprovalStatus.WITHDRAWN: N_("Nothing to decide: {name} undid the order.")}.get(
+                    view.status, N_("Already rejected by {name}."))
         request.toast = t.gettext(line).format(name=view.decided_by or "—")
 
 

@@ -2,8 +2,12 @@
 
 ``/collect CUSTOMER: AMOUNT [METHOD] [RECEIPT]`` records at once; ``/collect`` alone,
 ``/collect CUSTOMER`` and the customer card's Collect button (``collect:start:<id>``) walk
-through customer → amount → method → receipt. A guided collection is keyed by the update
-that started the flow, so one flow records at most one collection.
+through customer → amount → method → receipt. A one-liner naming a payment method the bot does
+not know (``/collect Acme: 500 paypal R-1``) is not recorded as cash: it asks for the method
+with a button for each (the receipt number kept) and records when one is pressed. A guided
+collection is keyed by the update that started the flow, so one flow records at most one
+collection, however often a button is pressed. The flow and its draft are persistent: a
+question asked before a restart is answered after it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import (
@@ -22,12 +27,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_, Translator
-from bot.services import collections
+from bot.i18n import N_, Translator, echo
+from bot.services import collections, payment_methods
 from bot.services.amounts import format_amount, parse_amount
-from bot.services.collections import Recorded, Reversed, Settled
+from bot.services.collections import Recorded, ReversalPreview, Reversed, Settled
 from bot.services.customers import CustomerRef, Resolution
-from bot.services.errors import Invalid
+from bot.services.errors import Invalid, ServiceError
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
 from handlers.flows import another_command_ends_flow
@@ -40,16 +45,10 @@ FLOW_TIMEOUT = timedelta(minutes=15)
 #: Invoices listed one by one in a confirmation; the rest are summed in one line.
 MAX_LISTED = 20
 
-METHOD_LABELS: dict[PaymentMethod, str] = {
-    PaymentMethod.CASH: N_("cash"),
-    PaymentMethod.TRANSFER: N_("transfer"),
-    PaymentMethod.CHEQUE: N_("cheque"),
-}
-METHOD_BUTTONS: dict[PaymentMethod, str] = {
-    PaymentMethod.CASH: N_("Cash"),
-    PaymentMethod.TRANSFER: N_("Transfer"),
-    PaymentMethod.CHEQUE: N_("Cheque"),
-}
+METHOD_LABELS = payment_methods.LABELS
+METHOD_BUTTONS = payment_methods.BUTTONS
+#: Method buttons per row: six methods in two rows of three.
+METHODS_PER_ROW = 3
 
 
 @dataclass
@@ -61,6 +60,10 @@ class Draft:
     amount: Decimal | None = None
     method: PaymentMethod | None = None
     receipt_no: str | None = None
+    #: Typed in one line: once the method is known it is recorded (any receipt was in the line).
+    line: bool = False
+    #: The method word the rep typed that the bot does not know, as quoted back to them.
+    unknown_method: str | None = None
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -97,9 +100,24 @@ def render_recorded(t: Translator, result: Recorded) -> str:
                      t(N_("Unapplied credit: {amount}, kept on the customer's account."),
                        amount=format_amount(result.unapplied)))
     lines.append("")
-    lines.append(t(N_("Held by you until finance confirms the hand-in.")) if result.held
-                 else t(N_("Paid by transfer: nothing to hand in.")))
+    lines.append(_hand_in_line(t, result))
     return "\n".join(lines)
+
+
+def _hand_in_line(t: Translator, result: Recorded) -> str:
+    if result.held:
+        return t(N_("Held by you until finance confirms the hand-in."))
+    if payment_methods.is_held(result.method):  # shown again after finance confirmed it
+        return t(N_("Finance has confirmed the hand-in."))
+    return t(N_("Paid by {method}: nothing to hand in."), method=method_label(t, result.method))
+
+
+def method_buttons(t: Translator) -> InlineKeyboardMarkup:
+    """A button per payment method (``collect:method:<stored value>``)."""
+    buttons = [InlineKeyboardButton(t.gettext(label), callback_data=f"collect:method:{method.value}")
+               for method, label in METHOD_BUTTONS.items()]
+    return InlineKeyboardMarkup([buttons[i:i + METHODS_PER_ROW]
+                                 for i in range(0, len(buttons), METHODS_PER_ROW)])
 
 
 def undo_button(t: Translator, collection_id: int) -> InlineKeyboardMarkup:
@@ -115,6 +133,8 @@ def render_reversed(t: Translator, result: Reversed, *, undone: bool) -> str:
              t(N_("↩ Collection #{id} ({amount} from {customer}) is reversed by #{reversal}."), **values)]
     if not undone:
         lines.append(t(N_("Reason: {reason}"), reason=result.reason))
+        if result.told:
+            lines.append(t(N_("{name} is told."), name=result.told))
     if result.reopened:
         lines += ["", t(N_("Open again:"))]
         lines += _settled_lines(t, result.reopened, N_("• {invoice}: {amount} reopened, {remaining} open"))
@@ -162,17 +182,34 @@ def _choose(request: Request, resolution: Resolution, query: str) -> int:
 
 async def _with_customer(request: Request, draft: Draft, customer: CustomerRef, edit: bool) -> int:
     draft.customer = customer
-    if draft.amount is not None:  # a one-liner that only waited for the choice of customer
-        return await _save(request, draft, edit)
-    return _ask_amount(request, customer, edit)
+    if draft.amount is None:
+        return _ask_amount(request, customer, edit)
+    return await _save(request, draft, edit)  # a one-liner that only waited for the choice of customer
+
+
+def _ask_method(request: Request, draft: Draft, edit: bool) -> int:
+    """Which method? A button each; a one-liner's question quotes the unknown word and the receipt."""
+    assert draft.customer is not None and draft.amount is not None
+    t = request.t
+    values = {"amount": format_amount(draft.amount), "customer": draft.customer.name}
+    if draft.line and draft.unknown_method:
+        text = t(N_("I don't know the payment method <b>{word}</b>, so nothing is recorded yet. "
+                    "How did <b>{customer}</b> pay <b>{amount}</b>?"), word=draft.unknown_method, **values)
+    else:
+        text = t(N_("<b>{amount}</b> from <b>{customer}</b>. How was it paid?"), **values)
+    if draft.line and draft.receipt_no:
+        text += "\n" + t(N_("Receipt no. {receipt}"), receipt=draft.receipt_no)
+    _show(request, text, method_buttons(t), edit)
+    return METHOD
 
 
 async def _save(request: Request, draft: Draft, edit: bool) -> int:
     assert draft.customer is not None and draft.amount is not None
+    if draft.method is None:  # a one-liner naming a method the bot does not know: never assumed
+        return _ask_method(request, draft, edit)
     result = await collections.record(
         request.session, request.me, customer_id=draft.customer.id, amount=draft.amount,
-        method=draft.method or PaymentMethod.CASH, receipt_no=draft.receipt_no,
-        source_key=draft.key, now=request.now)
+        method=draft.method, receipt_no=draft.receipt_no, source_key=draft.key, now=request.now)
     _show(request, render_recorded(request.t, result), undo_button(request.t, result.id), edit)
     _flow(request).pop(DRAFT, None)
     return END
@@ -194,6 +231,8 @@ async def collect_command(request: Request) -> object:
         return await _with_customer(request, draft, resolution.customer, edit=False)
     line = collections.parse_collection_line(text)
     draft.amount, draft.method, draft.receipt_no = line.amount, line.method, line.receipt_no
+    draft.line = True
+    draft.unknown_method = echo(line.unknown_method) if line.unknown_method else None
     resolution = await collections.resolve_customer(request.session, request.me, line.customer)
     if resolution.customer is None:
         return _choose(request, resolution, line.customer)
@@ -239,14 +278,7 @@ async def typed_amount(request: Request) -> object:
     draft = _draft(request)
     message = request.update.effective_message
     draft.amount = parse_amount(message.text or "" if message else "")
-    assert draft.customer is not None
-    t = request.t
-    buttons = [InlineKeyboardButton(t.gettext(label), callback_data=f"collect:method:{method.value}")
-               for method, label in METHOD_BUTTONS.items()]
-    request.reply(t(N_("<b>{amount}</b> from <b>{customer}</b>. How was it paid?"),
-                    amount=format_amount(draft.amount), customer=draft.customer.name),
-                  InlineKeyboardMarkup([buttons]))
-    return METHOD
+    return _ask_method(request, draft, edit=False)
 
 
 def _ask_receipt(request: Request, draft: Draft, edit: bool) -> int:
@@ -259,6 +291,13 @@ def _ask_receipt(request: Request, draft: Draft, edit: bool) -> int:
     return RECEIPT
 
 
+async def _with_method(request: Request, draft: Draft, edit: bool) -> int:
+    """A one-liner is recorded now, with the receipt it named; the guided flow asks for one."""
+    if draft.line:
+        return await _save(request, draft, edit)
+    return _ask_receipt(request, draft, edit)
+
+
 @action()
 async def chosen_method(request: Request) -> object:
     draft = _draft(request)
@@ -266,18 +305,20 @@ async def chosen_method(request: Request) -> object:
     draft.method = collections.parse_method((query.data or "").rsplit(":", 1)[-1] if query else "")
     if draft.method is None:
         return None
-    return _ask_receipt(request, draft, edit=True)
+    return await _with_method(request, draft, edit=True)
 
 
 @action()
 async def typed_method(request: Request) -> object:
     draft = _draft(request)
     message = request.update.effective_message
-    draft.method = collections.parse_method(message.text or "" if message else "")
+    typed = message.text or "" if message else ""
+    draft.method = collections.parse_method(typed)
     if draft.method is None:
-        request.reply(request.t(N_("Press Cash, Transfer or Cheque.")))
+        request.reply(request.t(N_("I don't know the payment method <b>{word}</b>. Press one of these:"),
+                                word=echo(typed)), method_buttons(request.t))
         return None
-    return _ask_receipt(request, draft, edit=False)
+    return await _with_method(request, draft, edit=False)
 
 
 @action()
@@ -322,17 +363,111 @@ async def undo(request: Request) -> None:
 REVERSE_USAGE = N_("Usage: /reverse ID REASON\nExample: /reverse 42 wrong customer")
 
 
+#: user_data: token (the id of the /reverse message) → the reversal its preview asks to confirm.
+REVERSALS = "reverse.pending"
+MAX_PENDING_REVERSALS = 20
+REVERSAL_EXPIRED = N_("This preview has expired: nothing was reversed. Send /reverse again.")
+
+
+def render_reversal_preview(t: Translator, preview: ReversalPreview, zone: ZoneInfo) -> str:
+    """What Confirm would reverse: the collection, whose it is, and what it settled."""
+    lines = [
+        t(N_("↩ Reverse collection #{id}?"), id=preview.id),
+        t(N_("Amount: <b>{amount}</b> ({method})"), amount=format_amount(preview.amount),
+          method=method_label(t, preview.method)),
+        t(N_("Customer: {customer}"), customer=preview.customer.label),
+        t(N_("Rep: {name}"), name=preview.rep),
+        t(N_("Received: {when}"), when=preview.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")),
+    ]
+    if preview.receipt_no:
+        lines.append(t(N_("Receipt no. {receipt}"), receipt=preview.receipt_no))
+    if preview.settled:
+        lines += ["", t(N_("It settled these invoices, which will be open again:"))]
+        lines += _settled_lines(t, preview.settled, N_("• {invoice}: {amount}"))
+    if preview.unapplied > 0:
+        lines.append(t(N_("Unapplied credit that goes with it: {amount}"),
+                       amount=format_amount(preview.unapplied)))
+    lines += ["", t(N_("Reason: {reason}"), reason=preview.reason),
+              t(N_("Reverse it? {name} will be told."), name=preview.told) if preview.told
+              else t(N_("Reverse it?"))]
+    return "\n".join(lines)
+
+
+def reversal_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"reverse:yes:{token}"),
+        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"reverse:no:{token}"),
+    ]])
+
+
+def _reversals(request: Request) -> dict[str, dict[str, object]]:
+    store: dict[str, dict[str, object]] = _flow(request).setdefault(REVERSALS, {})  # type: ignore[assignment]
+    return store
+
+
+def _reversal_token(request: Request) -> str:
+    query = request.update.callback_query
+    return (query.data or "").rsplit(":", 1)[-1] if query else ""
+
+
 @action()
 async def reverse(request: Request) -> None:
+    """``/reverse ID REASON``: a preview with Confirm / Cancel; nothing is written yet."""
     args = request.args
     collection_id = args[0].lstrip("#") if args else ""
-    if not collection_id.isdigit():
+    message = request.update.effective_message
+    if not collection_id.isdigit() or message is None:
         request.reply(request.t(REVERSE_USAGE))
         return
-    result = await collections.reverse(request.session, request.me, int(collection_id),
-                                       " ".join(args[1:]), source_key=request.source_key,
-                                       now=request.now)
-    request.reply(render_reversed(request.t, result, undone=False))
+    preview = await collections.preview_reversal(request.session, request.me, int(collection_id),
+                                                 " ".join(args[1:]))
+    token = str(message.message_id)
+    store = _reversals(request)
+    store[token] = {"collection_id": preview.id, "reason": preview.reason}
+    while len(store) > MAX_PENDING_REVERSALS:
+        store.pop(next(iter(store)))
+    request.reply(render_reversal_preview(request.t, preview, request.context.runtime.clock.zone),
+                  reversal_buttons(request.t, token))
+
+
+@action()
+async def confirm_reversal(request: Request) -> None:
+    """Confirm: checked again and written once, keyed by the press; the preview becomes the result.
+
+    A second press only gets a toast: the first already changed the message (see handlers/orders.py).
+    """
+    t = request.t
+    store = _reversals(request)
+    pending = store.get(_reversal_token(request))
+    if pending is None:
+        request.toast = t.gettext(REVERSAL_EXPIRED)
+        return
+    if pending.get("done"):
+        request.toast = t.gettext(N_("Already reversed."))
+        return
+    try:
+        result = await collections.reverse(
+            request.session, request.me, int(str(pending["collection_id"])), str(pending["reason"]),
+            source_key=request.source_key, now=request.now, zone=request.context.runtime.clock.zone)
+    except ServiceError as refused:  # reversed meanwhile, or no longer in the caller's scope
+        store.pop(_reversal_token(request), None)
+        request.edit(t(refused.message, **refused.params))
+        return
+    pending["done"] = True
+    if result.already:  # this very press, delivered again
+        request.toast = t.gettext(N_("Already reversed."))
+        return
+    request.edit(render_reversed(t, result, undone=False))
+
+
+@action()
+async def cancel_reversal(request: Request) -> None:
+    t = request.t
+    pending = _reversals(request).pop(_reversal_token(request), None)
+    if pending is None or pending.get("done"):
+        request.toast = t.gettext(N_("Already reversed.") if pending else N_("Nothing was reversed."))
+        return
+    request.edit(t(N_("Cancelled: collection #{id} was not reversed."), id=pending["collection_id"]))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -356,3 +491,5 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     ))
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^collect:undo:\d+$"))
     application.add_handler(CommandHandler("reverse", reverse, private))
+    application.add_handler(CallbackQueryHandler(confirm_reversal, pattern=r"^reverse:yes:\d+$"))
+    application.add_handler(CallbackQueryHandler(cancel_reversal, pattern=r"^reverse:no:\d+$"))

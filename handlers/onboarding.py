@@ -6,7 +6,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import N_, Translator
 from bot.menus import ROLE_LABELS
-from bot.services import invites
+from bot.services import invites, users
 from handlers.base import STRANGER, Request, action, give_menu
 from handlers.help_and_language import help_text
 
@@ -22,8 +22,9 @@ async def start(request: Request) -> None:
             request.reply(request.t(N_("You are already registered.")))
         request.reply(help_text(request.t, request.me.role, request.me.name))
         return
-    if token is None:
-        request.reply(request.t(STRANGER))
+    if token is None:  # someone deactivated is told so, rather than to look for a link
+        known = await users.is_known(request.session, request.identity.telegram_id)
+        request.reply(request.t(invites.SWITCHED_OFF if known else STRANGER))
         return
     joined = await invites.redeem(request.session, request.identity, token, request.now)
     t = request.t = Translator(joined.language)

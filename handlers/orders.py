@@ -7,6 +7,9 @@ Confirm / Cancel. Whatever the path, the write is keyed on the message that
 carried the order, so a redelivery or a second tap records nothing new. What
 a button must remember (amount, invoice no) waits in ``user_data`` under a
 short token: the id of that message.
+
+A recorded order carries "↩ Undo (10 minutes)" (``order:undo:<receivable id>``),
+as a collection does: it voids the invoice (see ``bot/services/orders.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from bot.i18n import N_, Translator
 from bot.services import orders
 from bot.services.amounts import format_amount
 from bot.services.customers import CustomerRef
-from bot.services.orders import NeedsConfirmation, OrderDetails, OrderOutcome, RecordedOrder
+from bot.services.orders import NeedsConfirmation, OrderDetails, OrderOutcome, RecordedOrder, UndoneOrder
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, which_one
 from handlers.flows import another_command_ends_flow
@@ -52,6 +55,7 @@ ASK_AMOUNT = N_("Amount for {customer}? For example 5000 or 1.5万, with the inv
 EXPIRED = N_("This choice has expired: nothing was recorded. Send the order again.")
 CANCELLED = N_("Order cancelled: nothing was recorded.")
 ALREADY = N_("Already recorded: invoice {invoice}.")
+VOIDED = N_("Order {invoice} was voided.")
 
 
 def split_order(text: str) -> tuple[str, str | None]:
@@ -77,6 +81,23 @@ def render_recorded(t: Translator, done: RecordedOrder) -> str:
     ]
     if done.over_limit:
         lines.append(t(N_("⚠️ Over the credit limit: marked for your manager to approve.")))
+    return "\n".join(lines)
+
+
+def undo_button(t: Translator, receivable_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton(
+        t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"order:undo:{receivable_id}")]])
+
+
+def render_undone(t: Translator, undone: UndoneOrder) -> str:
+    lines = [
+        t(N_("↩ Undone: order {invoice} for <b>{customer}</b> ({amount}) is voided. It no longer counts "
+             "in the customer's balance."), invoice=undone.invoice_no, customer=undone.customer.label,
+          amount=format_amount(undone.amount)),
+        t(N_("Open balance now: {open}."), open=format_amount(undone.open_balance)),
+    ]
+    if undone.withdrawn_approval is not None:
+        lines.append(t(N_("The request to your manager is withdrawn.")))
     return "\n".join(lines)
 
 
@@ -157,7 +178,9 @@ def _show(request: Request, outcome: OrderOutcome, token: str, *, edit: bool) ->
         request.toast = t(ALREADY, invoice=outcome.invoice_no)
         return
     if isinstance(outcome, RecordedOrder):
-        text, markup = render_recorded(t, outcome), None
+        undoable = outcome.undo_until is not None and request.now < outcome.undo_until
+        text = render_recorded(t, outcome)
+        markup = undo_button(t, outcome.receivable_id) if undoable and not outcome.voided else None
     else:
         text, markup = render_warning(t, outcome), confirm_buttons(t, token)
     if edit:
@@ -278,9 +301,21 @@ async def cancel(request: Request) -> None:
     recorded = await orders.find_recorded(request.session, request.me, pending["source_key"],
                                           now=request.now, zone=request.context.runtime.clock.zone)
     if recorded is not None:
-        request.toast = request.t(ALREADY, invoice=recorded.invoice_no)
+        request.toast = request.t(VOIDED if recorded.voided else ALREADY, invoice=recorded.invoice_no)
         return
     request.edit(request.t(CANCELLED))
+
+
+@action()
+async def undo(request: Request) -> None:
+    """``order:undo:<receivable id>``: whoever placed the order voids it, within 10 minutes."""
+    undone = await orders.undo(request.session, request.me, int(callback_parts(request)[2]),
+                               now=request.now, zone=request.context.runtime.clock.zone)
+    if undone.already:
+        request.toast = request.t.gettext(N_("Already undone."))
+        return
+    request.toast = request.t.gettext(N_("Undone."))
+    request.edit(render_undone(request.t, undone))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
@@ -299,3 +334,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     ))
     application.add_handler(CallbackQueryHandler(confirm, pattern=r"^order:confirm:\d+$"))
     application.add_handler(CallbackQueryHandler(cancel, pattern=r"^order:cancel:\d+$"))
+    application.add_handler(CallbackQueryHandler(undo, pattern=r"^order:undo:\d+$"))

@@ -1,12 +1,16 @@
-"""People management: /invite, /users, /role, /deactivate, /activate."""
+"""People management: /invite, /invites, /users, /role, /deactivate, /activate."""
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
 from bot.menus import ROLE_LABELS
 from bot.services import invites, users
+from bot.services.invites import InviteRow, Revoked
 from bot.services.users import Page, UserRow
 from bot.telegram_menus import clear_chat_menu
 from handlers.base import Request, action, give_menu
@@ -14,6 +18,7 @@ from handlers.paging import page_of, pager
 from models import User
 
 USERS_PER_PAGE = 20
+INVITES_PER_PAGE = 10
 
 
 @action()
@@ -44,6 +49,75 @@ async def invite(request: Request) -> None:
     lines.append(t(N_("Send this link to one person. It works once and expires on {date}."),
                    date=f"{expires:%Y-%m-%d %H:%M}"))
     request.reply("\n".join(lines))
+
+
+def _invite_line(t: Translator, row: InviteRow, zone: ZoneInfo) -> str:
+    role = escape(t.gettext(ROLE_LABELS[row.role]))
+    team = f" · {escape(row.team)}" if row.team else ""
+    expires = f"{row.expires_at.astimezone(zone):%Y-%m-%d %H:%M}"
+    return f"<b>#{row.id}</b> · {role}{team} · " + t(N_("by {name}, expires {date}"), name=row.created_by,
+                                                    date=expires)
+
+
+def render_invites(t: Translator, listing: Page[InviteRow], zone: ZoneInfo, note: str | None = None
+                   ) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The pending invites, one Revoke button each, and ‹ › for more pages."""
+    lines = [note, ""] if note else []
+    if not listing.total:
+        lines.append(t(N_("No pending invites. /invite ROLE [TEAM] makes one.")))
+    else:
+        lines += [t(N_("Pending invites: {total}"), total=listing.total), ""]
+        lines += [_invite_line(t, row, zone) for row in listing.items]
+    rows = [[InlineKeyboardButton(t(N_("Revoke #{id}"), id=row.id),
+                                  callback_data=f"invites:revoke:{row.id}:{listing.page}")]
+            for row in listing.items]
+    navigation = pager(t, "invites", listing.page, listing.pages)
+    if navigation is not None:
+        rows += [list(row) for row in navigation.inline_keyboard]
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+def revoked_note(t: Translator, result: Revoked, zone: ZoneInfo) -> str:
+    """What became of the invite whose Revoke button was pressed."""
+    row = result.invite
+    if result.revoked_now:
+        return t(N_("Invite #{id} is revoked: its link no longer works."), id=row.id)
+    if row.used_at is not None:
+        return t(N_("Invite #{id} was already used: {name} joined with it."), id=row.id,
+                 name=row.used_by or "?")
+    if row.revoked_at is not None:
+        return t(N_("Invite #{id} was already revoked."), id=row.id)
+    return t(N_("Invite #{id} had already expired ({date})."), id=row.id,
+             date=f"{row.expires_at.astimezone(zone):%Y-%m-%d %H:%M}")
+
+
+@action()
+async def list_invites(request: Request) -> None:
+    zone = request.context.runtime.clock.zone
+    listing = await invites.pending(request.session, request.me, request.now, per_page=INVITES_PER_PAGE)
+    request.reply(*render_invites(request.t, listing, zone))
+
+
+@action()
+async def invites_page(request: Request) -> None:
+    query = request.update.callback_query
+    zone = request.context.runtime.clock.zone
+    listing = await invites.pending(request.session, request.me, request.now,
+                                    page=page_of(query.data if query else None), per_page=INVITES_PER_PAGE)
+    request.edit(*render_invites(request.t, listing, zone))
+
+
+@action()
+async def revoke_invite(request: Request) -> None:
+    """``invites:revoke:<id>:<page>``: revoke, then show the list again with what happened."""
+    query = request.update.callback_query
+    parts = (query.data or "").split(":") if query else []
+    invite_id, page = int(parts[2]), int(parts[3])  # the pattern registered below guarantees both
+    zone = request.context.runtime.clock.zone
+    result = await invites.revoke(request.session, request.me, invite_id, request.now)
+    listing = await invites.pending(request.session, request.me, request.now, page=page,
+                                    per_page=INVITES_PER_PAGE)
+    request.edit(*render_invites(request.t, listing, zone, revoked_note(request.t, result, zone)))
 
 
 def render_users(t: Translator, listing: Page[UserRow]) -> str:
@@ -86,7 +160,8 @@ async def change_role(request: Request) -> None:
             "Example: /role @li_wei manager North")))
         return
     user, team = await users.set_role(request.session, request.me, args[0], args[1],
-                                      " ".join(args[2:]) or None, request.now)
+                                      " ".join(args[2:]) or None, request.now,
+                                      zone=request.context.runtime.clock.zone)
     role = request.t.gettext(ROLE_LABELS[user.role])
     request.reply(request.t(N_("{name} is now {role} in team {team}."), name=user.name,
                             role=role, team=team.name) if team
@@ -135,6 +210,9 @@ async def activate(request: Request) -> None:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("invite", invite, private))
+    application.add_handler(CommandHandler("invites", list_invites, private))
+    application.add_handler(CallbackQueryHandler(invites_page, pattern=r"^invites:\d{1,6}$"))
+    application.add_handler(CallbackQueryHandler(revoke_invite, pattern=r"^invites:revoke:\d{1,9}:\d{1,6}$"))
     application.add_handler(CommandHandler("users", list_users, private))
     application.add_handler(CallbackQueryHandler(users_page, pattern=r"^users:\d+$"))
     application.add_handler(CommandHandler("role", change_role, private))

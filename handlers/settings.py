@@ -7,7 +7,8 @@ from telegram.ext import Application, CommandHandler, filters
 from bot.i18n import N_, Translator, escape
 from bot.services import company, users
 from bot.services.access import Permission, require
-from bot.services.policy import grade_rules
+from bot.services.amounts import format_amount
+from bot.services.policy import GradeRule, grade_rules
 from handlers.base import Request, action
 from jobs.catalogue import JOBS
 from jobs.schedule import reschedule
@@ -19,7 +20,9 @@ SETTINGS_HELP = N_(
     "/settings daysoff 7 (ISO weekdays, 7 = Sunday; or none)\n"
     "/settings holiday add|remove 2026-12-25\n"
     "/settings followup 1 15 30 60 (days overdue for levels 1-4)\n"
-    "/settings visits A 7 (visit every N days for a grade)")
+    "/settings grade B visits 7 (visit every N days; also /settings visits B 7)\n"
+    "/settings grade B credit 45 100000 (credit term in days, credit limit)\n"
+    "/settings cash 3 90 (days cash is held before the manager, then the director and finance, are told)")
 
 
 @action()
@@ -33,7 +36,7 @@ async def mute(request: Request) -> None:
                                 time=f"{until.astimezone(zone):%Y-%m-%d %H:%M}"))
 
 
-def render(t: Translator, settings: company.CompanySettings, visits: dict[str, int]) -> str:
+def render(t: Translator, settings: company.CompanySettings, grades: dict[str, GradeRule]) -> str:
     title = t(N_("Settings"))
     lines = [f"<b>{title}</b>", "", t(N_("Job times:"))]
     lines += [f"• {name} {settings.job_times[name]:%H:%M}" for name in JOBS]
@@ -45,23 +48,40 @@ def render(t: Translator, settings: company.CompanySettings, visits: dict[str, i
                    days=", ".join(d.isoformat() for d in sorted(settings.holidays)) or "—"))
     lines.append(t(N_("Follow-up levels (days overdue): {days}"),
                    days=" / ".join(str(level.days_overdue) for level in settings.followup_levels)))
-    lines.append(t(N_("Visit every (days): {grades}"),
-                   grades=", ".join(f"{grade} {days}" for grade, days in sorted(visits.items()))))
+    lines.append(t(N_("Cash not handed in: the manager is told after {manager} days, the director and "
+                      "finance from {director} days on, every working day until it is handed in."),
+                   manager=settings.cash_held_days_to_manager, director=settings.cash_held_days_to_director))
+    lines.append(t(N_("Grades:")))
+    lines += [t(N_("• {grade}: visit every {visits} days · credit term {days} days · credit limit {limit}"),
+                grade=grade, visits=rule.visit_every_days, days=rule.credit_days,
+                limit=format_amount(rule.credit_limit))
+              for grade, rule in sorted(grades.items())]
     return "\n".join(lines) + "\n\n" + escape(t.gettext(SETTINGS_HELP))
+
+
+def quiet_warnings(t: Translator, settings: company.CompanySettings) -> list[str]:
+    """One line per job whose time falls in quiet hours: it runs, but its pushes wait."""
+    return [t(N_("⚠️ {job} at {time} is inside quiet hours ({start}–{end}): its pushes wait until {end}."),
+              job=name, time=f"{settings.job_times[name]:%H:%M}", start=f"{settings.quiet_from:%H:%M}",
+              end=f"{settings.quiet_until:%H:%M}")
+            for name in settings.jobs_in_quiet_hours()]
 
 
 @action()
 async def settings(request: Request) -> None:
     require(request.me, Permission.MANAGE_SETTINGS)
     words = request.args
-    if words and words[0].lower() == "visits" and len(words) == 3:
-        await company.set_visit_frequency(request.session, request.me, words[1], words[2], request.now)
+    warnings: list[str] = []
+    if words and words[0].lower() in company.GRADE_SETTINGS:
+        await company.change_grade(request.session, request.me, words, request.now)
     elif words:
         current = await company.load(request.session)
         changed, keys = company.change(current, words)
         await company.save(request.session, request.me, changed, keys, request.now)
         moved = {key.removeprefix("job_time."): changed.job_times[key.removeprefix("job_time.")]
                  for key in keys if key.startswith("job_time.")}
+        if moved or "quiet_from" in keys:
+            warnings = quiet_warnings(request.t, changed)
         if moved:
             async def move_jobs() -> None:
                 for name, at in moved.items():
@@ -69,9 +89,10 @@ async def settings(request: Request) -> None:
 
             request.after_commit.append(move_jobs)
     current = await company.load(request.session)
-    visits = {grade: rule.visit_every_days for grade, rule in (await grade_rules(request.session)).items()}
-    saved = [request.t(N_("Saved."))] if words else []
-    request.reply("\n".join([*saved, render(request.t, current, visits)]))
+    saved = [request.t(N_("Saved.")), *warnings] if words else []
+    if warnings:
+        saved.append("")
+    request.reply("\n".join([*saved, render(request.t, current, await grade_rules(request.session))]))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -9,10 +9,7 @@ from bot.services.company import CompanySettings
 
 
 def in_quiet_hours(local: time, settings: CompanySettings) -> bool:
-    start, end = settings.quiet_from, settings.quiet_until
-    if start <= end:
-        return start <= local < end
-    return local >= start or local < end
+    return settings.in_quiet_hours(local)
 
 
 def next_allowed(instant: datetime, settings: CompanySettings, zone: ZoneInfo) -> datetime:

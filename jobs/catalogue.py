@@ -10,9 +10,12 @@ from datetime import date, time
 from bot.i18n import N_
 from bot.services.company import CompanySettings
 from jobs.cash_handin import cash_handin
+from jobs.collections_daily import collections_daily
 from jobs.context import JobContext
 from jobs.month_end import month_end
 from jobs.morning_plan import morning_plan
+from jobs.outstanding_report import DAYS as OUTSTANDING_DAYS
+from jobs.outstanding_report import outstanding_report
 from jobs.overdue_followup import overdue_followup
 from jobs.report_nudges import missing_reports, report_reminder
 from jobs.weekly_outstanding import weekly_outstanding
@@ -31,22 +34,22 @@ class JobSpec:
 
     #: ISO weekday the job is limited to (1 = Monday), if any.
     weekday: int | None = None
-    #: Day of the month the job is limited to, if any.
-    month_day: int | None = None
+    #: Days of the month the job is limited to, if any.
+    month_days: tuple[int, ...] = ()
 
     @property
     def days(self) -> str:
         """When it runs, for operators (``fieldbot jobs list``)."""
         if self.weekday is not None:
             return date(2026, 11, 22 + self.weekday).strftime("%As")  # 2026-11-23 is a Monday
-        if self.month_day is not None:
-            return f"day {self.month_day} of the month"
+        if self.month_days:
+            return "day" + ("s " if len(self.month_days) > 1 else " ") + ",".join(map(str, self.month_days))
         return "working days" if self.working_days_only else "every day"
 
     def runs_on(self, day: date, company: CompanySettings) -> bool:
         if self.weekday is not None and day.isoweekday() != self.weekday:
             return False
-        if self.month_day is not None and day.day != self.month_day:
+        if self.month_days and day.day not in self.month_days:
             return False
         return company.is_working_day(day) or not self.working_days_only
 
@@ -63,7 +66,14 @@ JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
     JobSpec("cash_handin", cash_handin, True,
             N_("remind reps to hand cash and cheques to finance"), time(21, 0)),
     JobSpec("weekly_outstanding", weekly_outstanding, False,
-            N_("Mondays: outstanding payments by age, to reps and managers"), time(21, 0), weekday=1),
+            N_("Mondays: outstanding payments by age, to reps, managers and finance"), time(21, 0),
+            weekday=1),
     JobSpec("month_end", month_end, False,
-            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_day=1),
+            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_days=(1,)),
+    # Every day: a day off's collections are reported too (the push waits for the next working day).
+    JobSpec("collections_daily", collections_daily, False,
+            N_("the day's collections by rep and method, handed in or held, to finance"), time(23, 59)),
+    JobSpec("outstanding_report", outstanding_report, False,
+            N_("the 1st, 11th and 21st: outstanding payments by customer and age, to finance and managers"),
+            time(21, 0), month_days=OUTSTANDING_DAYS),
 )}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from bot.text import SEARCH_KEY_LENGTH, search_key
 from models.base import Base, IdMixin, str_enum
 
 GRADES = ("A", "B", "C", "D")
@@ -20,10 +24,36 @@ class CustomerStatus(enum.StrEnum):
     INACTIVE = "inactive"
 
 
+#: The columns looked up by a normalised key, and the column holding each one's key.
+KEYED = {"code": "code_key", "name": "name_key"}
+
+
+def search_keys(values: Mapping[str, Any]) -> dict[str, str]:
+    """The key columns to write with ``values`` (those of :data:`KEYED` it sets): for a Core UPDATE,
+    which neither the ORM's validator nor the insert default below can see."""
+    return {key: search_key(values[column]) for column, key in KEYED.items() if column in values}
+
+
+def _key_of(column: str) -> Callable[[DefaultExecutionContext], str]:
+    """An insert default computing the key from the row's own ``column``: Core inserts (imports,
+    bulk loads) get their keys like the ORM's, one row of an executemany at a time."""
+    def default(context: DefaultExecutionContext) -> str:
+        return search_key(context.get_current_parameters()[column])
+    return default
+
+
 class Customer(IdMixin, Base):
     __tablename__ = "customers"
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: :func:`bot.text.search_key` of ``code`` and of ``name``, what typed text is looked up by:
+    #: case- and width-insensitive on both databases (SQLite's ``lower()`` folds only A-Z). Kept in
+    #: step here, whoever writes: the validator below for the ORM, the insert default for Core
+    #: inserts, :func:`search_keys` for a Core UPDATE (migration 0015 filled them for older rows).
+    #: Unique for codes: ``ÄB-1`` and ``äb-1`` are one customer.
+    code_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), unique=True, index=True,
+                                          default=_key_of("code"))
+    name_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), index=True, default=_key_of("name"))
     grade: Mapped[str] = mapped_column(String(1), default="C")
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -47,6 +77,7 @@ class Customer(IdMixin, Base):
     #: The update that registered a prospect through /newcustomer (None for imports).
     source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
-
-Index("ix_customers_code_lower", func.lower(Customer.code), unique=True)
-Index("ix_customers_name_lower", func.lower(Customer.name))
+    @validates(*KEYED)
+    def _keep_key(self, column: str, value: str) -> str:
+        setattr(self, KEYED[column], search_key(value))
+        return value

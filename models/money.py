@@ -1,7 +1,8 @@
 """The ledger: receivables (應收賬款), collections (收款) and how collections settle invoices.
 
 Nothing here is ever edited in place once money moved: a correction is a new
-collection that reverses an earlier one. Open balance = amount − allocations.
+collection that reverses an earlier one. Open balance = amount − allocations;
+a voided receivable (an order undone or rejected, never deleted) counts as 0.
 """
 
 from __future__ import annotations
@@ -24,9 +25,18 @@ class ReceivableSource(enum.StrEnum):
 
 
 class PaymentMethod(enum.StrEnum):
+    """How a customer paid; stored as the value (``VARCHAR(16)``, no database enum or CHECK).
+
+    Cash and cheques are held by the rep until finance confirms the hand-in; the others are
+    electronic and stored handed in (``bot/services/payment_methods.py``).
+    """
+
     CASH = "cash"
     TRANSFER = "transfer"
     CHEQUE = "cheque"
+    WECHAT = "wechat"  # WeChat Pay (微信支付)
+    ALIPAY = "alipay"  # Alipay (支付宝)
+    CARD = "card"  # a bank or credit card on a POS terminal (刷卡)
 
 
 def _fully_open(context: ExecutionContext) -> Any:
@@ -55,8 +65,9 @@ class Receivable(IdMixin, Base):
               sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
         Index("ix_receivables_open_by_rep", "rep_id", "due_on", "open_amount",
               sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
-        # The summary's orders of a period, per rep (covering).
-        Index("ix_receivables_source_issued", "source", "issued_on", "rep_id", "amount"),
+        # The summary's orders of a period, per rep (covering; voided orders left out by the last
+        # column, migration 0019).
+        Index("ix_receivables_source_issued", "source", "issued_on", "rep_id", "amount", "voided_at"),
         # The company's aging: open amounts in due-date order (migration 0012), so they are summed
         # per due date without sorting. Hidden from every query but ``aging.aging_total``'s by its
         # condition: SQLite planned /overdue's totals on an open-by-due-date index (15 → 113 ms).
@@ -68,9 +79,9 @@ class Receivable(IdMixin, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     amount: Mapped[Decimal]
-    #: amount − SUM(allocations), kept by database triggers in the same transaction as every
-    #: allocation and amount change (migration 0009): never write it; read it with a query, as a
-    #: loaded object is not refreshed when an allocation changes it.
+    #: amount (0 once voided) − SUM(allocations), kept by database triggers in the same transaction
+    #: as every allocation, amount change and void (migrations 0009, 0019): never write it; read it
+    #: with a query, as a loaded object is not refreshed when an allocation changes it.
     open_amount: Mapped[Decimal] = mapped_column(default=_fully_open, server_default="0")
     issued_on: Mapped[date]
     due_on: Mapped[date]
@@ -84,6 +95,14 @@ class Receivable(IdMixin, Base):
     over_limit: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
     source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: Who placed the order (NULL for an imported invoice): only they may undo it.
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: A voided order (undone by whoever placed it, or rejected over the credit limit): the row is
+    #: kept as it was, and the triggers count a voided receivable's amount as 0, so its open amount
+    #: is 0 and no balance, list or check sees it (migration 0019). Set once; never cleared.
+    voided_at: Mapped[datetime | None]
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_reason: Mapped[str | None] = mapped_column(String(300))
 
 
 class Collection(IdMixin, Base):
@@ -95,8 +114,8 @@ class Collection(IdMixin, Base):
         Index("ix_collections_customer_received", "customer_id", "received_at"),
         # The company summary's collections of a period, read from the index alone (migration 0011).
         Index("ix_collections_received", "received_at", "rep_id", "method", "amount", "reverses_id", "id"),
-        # Cash and cheques not handed in yet (a transfer is stored handed in): held money, /deposits;
-        # covering the summary's held money per rep (migration 0012).
+        # Cash and cheques not handed in yet (an electronic payment is stored handed in): held money,
+        # /deposits; covering the summary's held money per rep (migration 0012).
         Index("ix_collections_not_handed_in", "rep_id", "method", "amount", "reverses_id", "id",
               sqlite_where=text(NOT_HANDED_IN), postgresql_where=text(NOT_HANDED_IN)),
     )
@@ -108,7 +127,8 @@ class Collection(IdMixin, Base):
     method: Mapped[PaymentMethod] = mapped_column(str_enum(PaymentMethod, "payment_method"))
     receipt_no: Mapped[str | None] = mapped_column(String(60))
     received_at: Mapped[datetime]
-    #: When finance confirmed the cash or cheque reached them; transfers need no hand-in.
+    #: When finance confirmed the cash or cheque reached them; an electronic payment (transfer,
+    #: WeChat Pay, Alipay, card) needs no hand-in and is stored with ``received_at`` here.
     handed_in_at: Mapped[datetime | None]
     confirmed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("collections.id"), unique=True)

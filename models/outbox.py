@@ -2,7 +2,9 @@
 
 A job or service writes a row keyed by ``dedup_key`` (recipient, job, subject,
 local date or level) under a unique constraint, so re-running a job or running
-it in two processes cannot queue a push twice; the sender marks each row sent.
+it in two processes cannot queue a push twice. A sender claims rows before sending
+them (``claimed_by``/``claimed_until``, a lease: see jobs/outbox.py), so no two senders, in
+any processes, send one row; only the claimant marks it sent.
 """
 
 from __future__ import annotations
@@ -34,3 +36,7 @@ class Outbox(IdMixin, Base):
     dropped_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(300))
+    #: The sender (host, process, drain) sending this row now; NULL when nobody is.
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    #: The claim lapses then unless renewed: a sender that died leaves the row to the next one.
+    claimed_until: Mapped[datetime | None]

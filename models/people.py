@@ -39,7 +39,8 @@ class User(IdMixin, Base):
     __tablename__ = "users"
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
-    name: Mapped[str] = mapped_column(String(120))
+    #: As long as Telegram allows: a first name (64) and a last name (64) and a space (migration 0015).
+    name: Mapped[str] = mapped_column(String(129))
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     role: Mapped[Role] = mapped_column(role_enum)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
@@ -73,3 +74,7 @@ class Invite(IdMixin, Base):
     used_at: Mapped[datetime | None]
     #: The Telegram update that created it: a redelivered /invite creates nothing new.
     source_key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Set when the invite was withdrawn (``/invites``, or its creator was deactivated or lost the
+    #: right to issue it): the link no longer works. ``revoked_by`` is None for the command line.
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -37,6 +37,8 @@ class ApprovalStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    #: The order was undone by whoever placed it before anyone decided: nothing left to decide.
+    WITHDRAWN = "withdrawn"
 
 
 class Approval(IdMixin, Base):

@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.services import approvals
+from bot.services import approvals, ledger
 from bot.services.access import Caller
 from bot.services.approvals import read_discount
 from bot.services.errors import AccessDenied, Invalid
-from models import Approval, ApprovalKind, ApprovalStatus, AuditLog, Outbox, Role, User
+from models import Approval, ApprovalKind, ApprovalStatus, AuditLog, Customer, Outbox, Receivable, Role, User
 from tests import factories
 from tests.conftest import ZONE
 from tests.factories import Company
@@ -248,6 +248,101 @@ async def test_over_limit_order_reaches_the_manager(harness: Harness) -> None:
     await harness.deliver_pushes()
     assert rep.last.plain_text() == ("✅ Your order INV-9 for Big Buyer (BB) (8,000.00), over the credit "
                                      "limit, was approved by Mia Manager.")
+
+
+async def big_buyer(harness: Harness, people: Company, rep: Person) -> tuple[Customer, Receivable]:
+    """Li Wei's Big Buyer (limit 50,000) owing 45,000, and his confirmed order INV-9 of 8,000 past it."""
+    now = harness.clock.now()
+    shop = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
+    await factories.receivable(harness.db, now, customer=shop, amount="45000.00", invoice_no="INV-OLD",
+                               issued_on=TODAY - timedelta(40), due_on=TODAY - timedelta(10))
+    await rep.send("/order Big Buyer: 8000 INV-9")
+    await rep.press("Confirm")
+    async with harness.db.reading() as session:
+        order = await session.scalar(select(Receivable).where(Receivable.invoice_no == "INV-9"))
+    assert order is not None and order.over_limit
+    return shop, order
+
+
+async def owed(harness: Harness, customer: Customer) -> Decimal:
+    async with harness.db.reading() as session:
+        return (await ledger.balance(session, customer.id, TODAY)).open
+
+
+async def test_a_rejected_over_limit_order_is_voided_and_the_rep_told(harness: Harness) -> None:
+    people, rep, manager = await company(harness)
+    shop, order = await big_buyer(harness, people, rep)
+    assert await owed(harness, shop) == Decimal("53000.00")
+    await harness.deliver_pushes()
+    [decided] = await manager.press("❌ Reject")
+    assert decided.plain_text().endswith(
+        "❌ Rejected by Mia Manager, 2026-11-23 09:00: the invoice is voided")
+
+    # A void, never a delete: the row stays, open 0, out of the balance and the open receivables.
+    async with harness.db.reading() as session:
+        voided = await session.get_one(Receivable, order.id)
+        assert (voided.amount, voided.open_amount) == (Decimal("8000.00"), Decimal("0.00"))
+        assert (voided.voided_by, voided.void_reason) == (people.manager.id, "rejected over the credit limit")
+        open_invoices = list(await session.scalars(
+            select(Receivable.invoice_no).where(Receivable.customer_id == shop.id, ledger.is_open())))
+    assert open_invoices == ["INV-OLD"]
+    assert await owed(harness, shop) == Decimal("45000.00")
+    (approval,) = await all_approvals(harness)
+    assert approval.status == ApprovalStatus.REJECTED
+    (voiding,) = await audits(harness, "order.void")
+    assert voiding.actor_id == people.manager.id and voiding.entity_id == order.id
+    (rejecting,) = await audits(harness, "reject")
+    assert rejecting.after == {"status": "rejected", "kind": "over_limit", "voided_receivable_id": order.id}
+    overdue = await rep.says("/overdue Big Buyer")
+    assert "INV-OLD" in overdue and "INV-9" not in overdue
+
+    assert (await harness.deliver_pushes()).sent == 1
+    assert rep.last.plain_text() == (
+        "❌ Your order INV-9 for Big Buyer (BB) (8,000.00), over the credit limit, was rejected by Mia "
+        "Manager. The invoice is voided: it no longer counts in the customer's balance. Talk to them "
+        "before delivering.")
+    # The rep's Undo finds it voided already.
+    [reply] = await rep.press("Undo")
+    assert reply.plain_text() == "Order INV-9 was already voided by Mia Manager."
+
+
+async def test_a_rejection_waits_until_money_applied_to_the_order_is_undone(harness: Harness) -> None:
+    people, rep, manager = await company(harness)
+    shop, order = await big_buyer(harness, people, rep)
+    await rep.send("/collect Big Buyer: 46000 transfer")  # 45,000 settles INV-OLD, 1,000 INV-9
+    receipt = rep.last
+    await harness.deliver_pushes()
+    refused = await manager.press("❌ Reject")
+    collection_no = receipt.plain_text().split("#", 1)[1].split(":", 1)[0]
+    assert refused[-1].plain_text() == (f"Money is already applied to invoice INV-9 (collection "
+                                        f"#{collection_no}): that collection must be undone or reversed "
+                                        "first.")
+    (approval,) = await all_approvals(harness)
+    assert approval.status == ApprovalStatus.PENDING and await audits(harness, "reject") == []
+    assert await owed(harness, shop) == Decimal("7000.00")
+    await rep.press("Undo", message_id=receipt.message_id)
+    [decided] = await manager.press("❌ Reject")
+    assert decided.plain_text().endswith("the invoice is voided")
+    assert await owed(harness, shop) == Decimal("45000.00")
+    assert (await all_approvals(harness))[0].status == ApprovalStatus.REJECTED
+    assert order.id == (await audits(harness, "order.void"))[0].entity_id
+
+
+async def test_the_director_rejects_an_order_of_a_team_without_a_manager(harness: Harness) -> None:
+    people, _rep, _manager = await company(harness)
+    bob, director = harness.person(2002, "Bob"), harness.person(7001, "Dee")
+    now = harness.clock.now()
+    south = await factories.customer(harness.db, now, name="South Big", code="SB", rep=people.other_rep)
+    await factories.receivable(harness.db, now, customer=south, amount="49000.00",
+                               issued_on=TODAY, due_on=TODAY + timedelta(30))
+    await bob.send("/order South Big: 2000")
+    await bob.press("Confirm")
+    assert await owed(harness, south) == Decimal("51000.00")
+    await harness.deliver_pushes()
+    await director.press("❌ Reject")
+    assert await owed(harness, south) == Decimal("49000.00")
+    await harness.deliver_pushes()
+    assert "was rejected by Dee Director. The invoice is voided" in bob.last.plain_text()
 
 
 async def test_no_manager_means_the_director_decides(harness: Harness) -> None:

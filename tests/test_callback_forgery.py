@@ -97,8 +97,9 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
     async with harness.db.reading() as session:
         visit = await session.scalar(select(Visit.id))
         collection = await session.scalar(select(Collection.id))
+        order = await session.scalar(select(Receivable.id).where(Receivable.invoice_no == "BOB-INV-2"))
     return {"people": people, "mine": mine, "theirs": theirs, "receivable": receivable, "visit": visit,
-            "collection": collection}
+            "collection": collection, "order": order}
 
 
 async def press_as_li(harness: Harness, data: str, caplog: pytest.LogCaptureFixture) -> str:
@@ -139,13 +140,14 @@ def forged(world: dict[str, Any]) -> list[str]:
         f"collect:start:{theirs}", f"collect:pick:{theirs}", "collect:method:cash", "collect:skip",
         f"collect:undo:{world['collection']}",
         f"order:start:{theirs}", f"order:pick:{theirs}:1", f"order:confirm:{receivable}",
-        f"order:cancel:{theirs}",
+        f"order:cancel:{theirs}", f"order:undo:{world['order']}", f"order:undo:{receivable}",
+        f"reverse:yes:{world['collection']}", f"reverse:no:{world['collection']}",
         f"cust:card:{theirs}", f"cust:find:{theirs}:0", "cust:all:0",
         f"due:cust:{theirs}", f"due:inv:{theirs}:0", f"due:rep:{bob}:0", "due:all:0",
         f"due:promise:{receivable}", f"due:dispute:{receivable}", f"due:undispute:{receivable}",
         f"sum:rep:{bob}:t", f"sum:p:w:{world['people'].south.id}:0", "sum:team:0", "sum:miss:0", "sum:nudge",
         "dep:page:0", f"dep:one:{bob}:0", f"dep:rep:{bob}:0:0",
-        f"disc:pick:{theirs}:1", "appr:yes:1", "appr:no:1", "users:0",
+        f"disc:pick:{theirs}:1", "appr:yes:1", "appr:no:1", "users:0", "invites:1", "invites:revoke:1:1",
         "report:start", "report:submit:1", "report:edit:1", "report:cancel:1",
         "newc:skip:phone", "newc:skip:address",
     ]

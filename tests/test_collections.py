@@ -31,6 +31,16 @@ TODAY = date(2026, 11, 23)
     ("Acme: ¥5,000 R-9 CHEQUE", "Acme", "5000.00", PaymentMethod.CHEQUE, "R-9"),
     ("Acme: RMB 120 转账", "Acme", "120.00", PaymentMethod.TRANSFER, None),
     ("Acme: 5k check", "Acme", "5000.00", PaymentMethod.CHEQUE, None),
+    ("鑫源建材: 500 微信", "鑫源建材", "500.00", PaymentMethod.WECHAT, None),
+    ("Acme: 500 ＷｅＣｈａｔ Pay R-3", "Acme", "500.00", PaymentMethod.WECHAT, "R-3"),
+    ("Acme: 500 R-1 alipay", "Acme", "500.00", PaymentMethod.ALIPAY, "R-1"),
+    ("Acme: 500 刷卡", "Acme", "500.00", PaymentMethod.CARD, None),
+    ("Acme: 500 bank card 77", "Acme", "500.00", PaymentMethod.CARD, "77"),  # not "bank" + receipt "card"
+    ("Acme: 500 转账支票", "Acme", "500.00", PaymentMethod.CHEQUE, None),  # a cheque, not a transfer
+    ("Acme: 500 R-1029", "Acme", "500.00", PaymentMethod.CASH, "R-1029"),  # no method word: cash
+    ("Acme: 500 paypal", "Acme", "500.00", None, None),  # an unknown word: never cash, asked
+    ("Acme: 500 R-1 paypal", "Acme", "500.00", None, "R-1"),
+    ("Acme: 500 微信 \u200b", "Acme", "500.00", PaymentMethod.WECHAT, None),  # a pasted zero-width space
 ])
 def test_one_line_reading(text: str, customer: str | None, amount: str | None,
                           method: PaymentMethod | None, receipt: str | None) -> None:
@@ -47,7 +57,9 @@ def test_one_line_reading(text: str, customer: str | None, amount: str | None,
     ("Acme 5000", "Write it like this"), (": 5000", "Write it like this"),
     ("Acme:", "amount after the colon"), ("Acme: 5 000", "one amount"),
     ("Acme: 5000 cash transfer", "at most one payment method"), ("Acme: 5000 R1 R2", "receipt number"),
-    ("Acme: 5000 " + "R" * 61, "at most 60"), ("Acme: -5", "more than zero"),
+    ("Acme: 5000 cash " + "R" * 61, "at most 60"), ("Acme: 5000 R" + "1" * 60, "at most 60"),
+    ("Acme: -5", "more than zero"), ("Acme: 5000 paypal venmo", "I don't understand venmo"),
+    ("Acme: 5000 微信 alipay", "at most one payment method"),
 ])
 def test_one_line_refusals(text: str, reason: str) -> None:
     with pytest.raises(Invalid) as refused:
@@ -65,7 +77,8 @@ def test_one_line_reading_never_crashes(text: str) -> None:
 
 
 @given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 10, places=2),
-       st.sampled_from(["cash", "transfer", "cheque", "现金", "转账", "支票", ""]),
+       st.sampled_from(["cash", "transfer", "cheque", "现金", "转账", "支票", "微信", "WeChat", "支付宝",
+                        "Alipay", "刷卡", "POS", "card", "汇款", ""]),
        st.from_regex(r"[A-Z]{1,3}-[0-9]{4,8}", fullmatch=True) | st.none(),
        st.booleans())
 def test_one_line_round_trip(amount: Decimal, method: str, receipt: str | None, receipt_first: bool) -> None:
@@ -145,7 +158,7 @@ async def test_guided_collection_with_transfer_and_excess_credit(harness: Harnes
     assert "How much did Acme Trading pay?" in await rep.says("Acme")
     assert "not an amount" in await rep.says("lots")  # refused, and still asking
     assert "How was it paid?" in await rep.says("1.5万")
-    assert rep.last.button_texts() == ["Cash", "Transfer", "Cheque"]
+    assert rep.last.button_texts() == ["Cash", "Transfer", "Cheque", "WeChat Pay", "Alipay", "Card / POS"]
     await rep.press("Transfer")
     assert "15,000.00 (transfer) from Acme Trading. Receipt number?" in rep.last.plain_text()
     said = await rep.says("TX-99")
@@ -304,7 +317,10 @@ async def test_reverse_by_manager_reopens_invoices(harness: Harness) -> None:
     manager = harness.person(5001, "Mia")
     assert "Give the reason" in await manager.says(f"/reverse {collection.id}")
     assert "Usage: /reverse" in await manager.says("/reverse abc")
-    said = await manager.says(f"/reverse #{collection.id} wrong <customer> & amount")
+    preview = await manager.says(f"/reverse #{collection.id} wrong <customer> & amount")
+    assert f"Reverse collection #{collection.id}?" in preview and "Li Wei will be told" in preview
+    assert len(await collections_in(harness)) == 1  # a preview writes nothing
+    said = "\n".join(m.plain_text() for m in await manager.press("Confirm"))
     assert f"Collection #{collection.id} (3,500.00 from Acme Trading) is reversed" in said
     assert "Reason: wrong <customer> & amount" in said
     assert "INV-OLD: 3,000.00 reopened, 3,000.00 open" in said
@@ -339,8 +355,11 @@ async def test_manager_cannot_reverse_another_teams_collection(harness: Harness)
     await harness.settle(harness.api.callback(2001, li.last.message_id, f"collect:undo:{collection.id}"))
     assert "not yours to undo" in li.last.plain_text()
     manager = harness.person(5001, "Mia")
-    assert "not from your team" in await manager.says(f"/reverse {collection.id} mistake")
+    # answered as for a collection that does not exist: another team's ids cannot be probed
+    refused = await manager.says(f"/reverse {collection.id} mistake")
+    assert refused == f"There is no collection #{collection.id}."
     finance = harness.person(6001, "Fay")
-    assert "is reversed by" in await finance.says(f"/reverse {collection.id} mistake")
+    assert "Reverse collection" in await finance.says(f"/reverse {collection.id} mistake")
+    assert "is reversed by" in (await finance.press("Confirm"))[0].plain_text()
     assert len(await collections_in(harness)) == 2
     assert south.id == collection.customer_id

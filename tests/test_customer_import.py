@@ -81,12 +81,14 @@ async def test_cli_csv_with_bom_then_reimport_updates(db: Database, clock: Fixed
     assert quiet.grade == "D" and quiet.rep_id is None and quiet.team_id is None
 
     # Without a BOM, a code in other case, fewer columns: credit terms are left as they were.
+    # Another rep takes the customer over: named by Telegram id (a username could have drifted).
     (operator_env / "again.csv").write_text(
-        "code,name,grade,rep\nc001,华东五金总店,B,@bob_south\nC004,New Shop,,\n", encoding="utf-8")
+        "code,name,grade,rep\nc001,华东五金总店,B,2002\nC002,<Müller & Söhne>,,@li_wei\nC004,New Shop,,\n",
+        encoding="utf-8")
     assert await cli("import", "customers", "again.csv") == 0
-    assert "1 new, 1 updated" in capsys.readouterr().out
+    assert "1 new, 2 updated" in capsys.readouterr().out
     found = await customers_by_code(db)
-    assert len(found) == 4
+    assert len(found) == 4 and found["C002"].rep_id == people.rep.id  # the same rep, by username
     shop = found["C001"]
     assert (shop.name, shop.grade, shop.rep_id, shop.team_id) == (
         "华东五金总店", "B", people.other_rep.id, people.south.id)
@@ -94,7 +96,7 @@ async def test_cli_csv_with_bom_then_reimport_updates(db: Database, clock: Fixed
     async with db.reading() as session:
         audits = list(await session.scalars(select(AuditLog).where(AuditLog.action == "import_customers")))
     assert [(a.actor_id, a.after["created"], a.after["updated"]) for a in audits] == [
-        (None, 3, 0), (None, 1, 1)]
+        (None, 3, 0), (None, 1, 2)]
 
 
 BAD_ROWS = [
@@ -307,6 +309,73 @@ async def test_managers_import_into_their_own_team_only(harness: Harness) -> Non
     found = await customers_by_code(harness.db)
     assert (found["M001"].rep_id, found["M001"].team_id) == (people.rep.id, people.north.id)
     assert (found["M002"].rep_id, found["M002"].team_id) == (None, people.north.id)
+
+
+# -- a rep named by @username: Telegram lets anyone take a username someone gave up ------------------
+
+async def rep_who_joins(harness: Harness, people: Company, telegram_id: int, name: str,
+                        username: str) -> User:
+    """A rep of North who then writes to the bot from an account named @``username``."""
+    async with harness.db.transaction() as session:
+        user = factories.user(session, telegram_id, name, Role.REP, people.north, harness.clock.now())
+    await harness.person(telegram_id, name.split()[0], username=username).send("/help")
+    return user
+
+
+async def test_a_username_held_by_several_people_names_none_of_them(harness: Harness) -> None:
+    people = await company(harness.db, harness.clock)
+    admin = await harness.admin()
+    bob = await rep_who_joins(harness, people, 2005, "Bob Sales", "bob_sales")
+    await admin.send("/deactivate 2005")  # Bob leaves; his account's username is free again
+    carol = await rep_who_joins(harness, people, 2006, "Carol Chen", "bob_sales")  # and Carol takes it
+    async with harness.db.transaction() as session:
+        (await session.get_one(User, bob.id)).username = "bob_sales"  # as Bob last wrote to us
+        gone = await session.scalar(select(User).where(User.telegram_id == 2003))
+        assert gone is not None
+        gone.username = "gone_rep"
+
+    content = HEADER + "N1,New Shop,,@Bob_Sales,,,,,,\nN2,Old Shop,,@gone_rep,,,,,,\n"
+    await harness.settle(upload(harness, admin.id, "customers.csv", content.encode()))
+    said = admin.last.plain_text()
+    assert "Nothing was imported: 2 problem(s)" in said
+    assert ("line 2: rep @Bob_Sales matches several people: Bob Sales (2005), Carol Chen (2006). "
+            "Name the rep by Telegram id.") in said
+    assert "line 3: rep @gone_rep is deactivated" in said
+    assert await customers_by_code(harness.db) == {}
+
+    await harness.settle(upload(harness, admin.id, "customers.csv",
+                                (HEADER + "N1,New Shop,,2006,,,,,,\n").encode()))
+    assert "Imported customers: 1 new, 0 updated." in admin.last.plain_text()
+    assert (await customers_by_code(harness.db))["N1"].rep_id == carol.id
+
+
+async def test_a_username_now_held_by_someone_else_does_not_move_a_customer(harness: Harness) -> None:
+    people = await company(harness.db, harness.clock)
+    admin = await harness.admin()
+    bob = await rep_who_joins(harness, people, 2005, "Bob Sales", "bob_sales")
+    await factories.customer(harness.db, harness.clock.now(), name="Bob Shop", rep=bob, code="S1")
+    await harness.person(2005, "Bob", username="bob_new").send("/help")  # Bob renames his account
+    carol = await rep_who_joins(harness, people, 2006, "Carol Chen", "bob_sales")  # Carol takes the old
+
+    old_file = (HEADER + "s1,Bob Shop,A,@bob_sales,,,,,,\n").encode()  # last month's export
+    await harness.settle(upload(harness, admin.id, "customers.csv", old_file))
+    said = admin.last.plain_text()
+    assert "Nothing was imported: 1 problem(s)" in said
+    assert ("line 2: customer s1's rep is Bob Sales (2005), but @bob_sales is now Carol Chen (2006); "
+            "to change the rep, name them by Telegram id") in said
+    shop = (await customers_by_code(harness.db))["S1"]
+    assert (shop.rep_id, shop.grade) == (bob.id, "C")
+
+    await harness.settle(upload(harness, admin.id, "customers.csv",
+                                (HEADER + "s1,Bob Shop,A,@bob_new,,,,,,\n").encode()))
+    assert "Imported customers: 0 new, 1 updated." in admin.last.plain_text()
+    shop = (await customers_by_code(harness.db))["S1"]
+    assert (shop.rep_id, shop.grade) == (bob.id, "A")  # the same person by their new username
+
+    await harness.settle(upload(harness, admin.id, "customers.csv",
+                                (HEADER + "s1,Bob Shop,A,2006,,,,,,\n").encode()))
+    assert "Imported customers: 0 new, 1 updated." in admin.last.plain_text()
+    assert (await customers_by_code(harness.db))["S1"].rep_id == carol.id
 
 
 async def test_reps_and_finance_cannot_import_customers(harness: Harness) -> None:

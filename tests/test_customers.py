@@ -172,7 +172,7 @@ async def test_card_of_a_hostile_name_with_balances_credit_and_last_visits(
     assert "Grade B" in text and "Rep: Li Wei" in text
     assert "Phone: +86 21 5555 0000" in text and "Address: 1 <Main> St & Co" in text
     assert f"Last visit: {today - timedelta(days=3)} (visited 3 days ago)" in text
-    assert f"Next visit due: {today + timedelta(days=11)}" in text  # grade B: every 14 days
+    assert f"Next visit due: {today + timedelta(days=4)}" in text  # grade B: every 7 days
     assert "Open balance: 12,500.00 · overdue: 7,500.00" in text
     assert "Credit used: 12,500.00 of 100,000.00 (13%), term 45 days" in text
     visits = text.split("Last visits:")[1].strip().splitlines()

@@ -34,7 +34,7 @@ async def test_migrations_match_the_models(db: Database) -> None:
 async def test_grade_policy_is_seeded(db: Database) -> None:
     async with db.reading() as session:
         policies = {p.grade: p for p in await session.scalars(select(GradePolicy))}
-    assert [policies[g].visit_every_days for g in "ABCD"] == [7, 14, 30, 60]
+    assert [policies[g].visit_every_days for g in "ABCD"] == [3, 7, 7, 14]  # art. 16: weekly at least
     assert policies["A"].credit_limit == Decimal("200000.00")
 
 

@@ -124,3 +124,30 @@ async def test_long_lists_page_and_empty_list(harness: Harness) -> None:
                                     .where(Collection.handed_in_at.is_(None)))
     assert held == 0
     assert "Nothing is waiting" in await finance.says("/deposits")
+
+
+async def test_electronic_payments_are_never_waiting_for_a_hand_in(harness: Harness) -> None:
+    """WeChat Pay, Alipay, card and transfer reach the company's account: /deposits lists only the
+    cash and the cheque, and confirming an electronic one is refused as needing no hand-in."""
+    now = harness.clock.now()
+    people = await factories.company(harness.db, now)
+    await factories.customer(harness.db, now, name="鑫源建材", rep=people.rep)
+    li = harness.person(2001, "Li")
+    for amount, method in ((100, "微信"), (200, "支付宝"), (300, "刷卡"), (400, "汇款 R-4"), (500, "现金"),
+                           (600, "支票")):
+        await li.send(f"/collect 鑫源建材: {amount} {method}")
+    rows = await by_id(harness)
+    wechat, alipay, card, transfer, cash, cheque = sorted(rows)
+    assert [rows[i].method for i in (wechat, alipay, card, transfer)] == [
+        PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD, PaymentMethod.TRANSFER]
+    assert await held_ids(harness) == [cash, cheque]
+
+    finance = harness.person(6001, "Fay")
+    said = await finance.says("/deposits")
+    assert "Cash and cheques held by reps: 2 · 1,100.00" in said and "Li Wei: 2 · 1,100.00" in said
+    assert all(f"#{i} " not in said for i in (wechat, alipay, card, transfer))
+    assert "needs no hand-in" in await _press_data(harness, finance.last.message_id, f"dep:one:{wechat}:1")
+    await finance.press("Confirm all Li Wei")
+    assert await held_ids(harness) == []
+    assert [by.confirmed_by for by in (await by_id(harness)).values()] == [
+        None, None, None, None, people.finance.id, people.finance.id]

@@ -183,8 +183,9 @@ async def test_hostile_cell_text_is_stored_as_text_and_shown_escaped(harness: Ha
     nasty = "<b>Bold</b> & Co 🏪 \u202eRTL\u202c"
     content = workbook([["code", "name"], ["C1", nasty]])
     assert "Imported customers: 1 new" in await sent(harness, "c.xlsx", content, XLSX_MIME)
-    assert await names(harness.db) == {"C1": nasty}
-    assert nasty in await admin.says("/customer C1")
+    kept = "<b>Bold</b> & Co 🏪 RTL"  # bidi controls never come in (tests/test_hostile_names.py)
+    assert await names(harness.db) == {"C1": kept}
+    assert kept in await admin.says("/customer C1")
 
 
 # -- size ---------------------------------------------------------------------------------------------
@@ -292,3 +293,54 @@ def test_gbk_detection_does_not_take_other_code_pages_for_chinese() -> None:
             content = text.encode(encoding, "replace")
         with pytest.raises(TableError):
             read_table(content, "c.csv")
+
+
+# -- replies that fit -----------------------------------------------------------------------------------
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def test_a_people_import_creating_90_teams_is_summarised_with_the_full_report_attached(
+        harness: Harness) -> None:
+    """The import commits, and the admin hears so: a summary within Telegram's 4,096, the rest as a file."""
+    await factories.company(harness.db, harness.clock.now())
+    admin = await harness.admin()
+    teams = [f"Team {n:02d} " + "Ω" * 70 for n in range(90)]
+    rows = "".join(f"{300_000 + n},Rep {n} {'Ж' * 100},rep,{team}\n" for n, team in enumerate(teams))
+    await harness.settle(upload(harness, "people.csv", f"telegram_id,name,role,team\n{rows}".encode()))
+    message, document = admin.chat[-2:]
+    said = message.plain_text()
+    assert said.startswith("Imported people: 90 new, 0 updated.\nNew teams (90): Team 00 ")
+    assert said.endswith("…the full report is in the attached file.")
+    assert utf16_length(said) <= 4096
+    assert document.kind == "document" and document.file_name == "import-report.txt"
+    assert document.file_bytes is not None
+    full = document.file_bytes.decode()
+    assert full.startswith("Imported people: 90 new, 0 updated.\nNew teams: Team 00 ")
+    assert all(team in full for team in teams)
+    assert all(f"line {n + 2}: Rep {n} " in full for n in range(90))
+    assert await count(harness.db, User) == 6 + 90
+
+
+@pytest.mark.parametrize(("name", "header", "row", "rows", "reason"), [
+    ("customers.csv", "code,name,grade", "C{n},Shop,{odd}", 40, "is not one of A, B, C, D"),
+    ("people.csv", "telegram_id,name,role,team", "{id},Ann,{odd},North", 30, "is not one of admin, director"),
+    ("receivables.csv", "invoice_no,customer_code,amount,issued_on", "INV-{n},{odd},100,2026-11-01", 40,
+     "no customer has the code"),
+], ids=["customers", "people", "receivables"])
+async def test_every_import_reply_fits_in_a_message(harness: Harness, name: str, header: str, row: str,
+                                                    rows: int, reason: str) -> None:
+    """Problems echoing emoji: under 3,500 characters, but over 4,096 as Telegram counts (an emoji is two)."""
+    await factories.company(harness.db, harness.clock.now())
+    admin = await harness.admin()
+    odd = "🏪" * 40
+    lines = "".join(row.format(n=n, id=3000 + n, odd=odd) + "\n" for n in range(rows))
+    await harness.settle(upload(harness, name, f"{header}\n{lines}".encode()))
+    message, document = admin.chat[-2:]
+    said = message.plain_text()
+    assert said.startswith(f"Nothing was imported: {rows} problem(s).") and reason in said
+    assert f"the full list of {rows} problems is in the attached file" in said
+    assert utf16_length(said) <= 4096
+    assert document.file_name == "import-problems.txt" and document.file_bytes is not None
+    assert len(document.file_bytes.decode().splitlines()) == rows

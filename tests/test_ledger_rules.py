@@ -35,20 +35,19 @@ async def test_open_and_overdue_balances(db: Database, clock: FixedClock) -> Non
 async def test_due_for_visit_by_grade(db: Database, clock: FixedClock) -> None:
     now, today, zone = clock.now(), clock.today(), clock.zone
     people = await factories.company(db, now)
-    six_days = now - timedelta(days=6)
-    seven_days = now - timedelta(days=7)
+    two_days, three_days, six_days = (now - timedelta(days=days) for days in (2, 3, 6))
     a_recent = await factories.customer(db, now, name="A recent", rep=people.rep, grade="A",
-                                        last_visit_at=six_days)
+                                        last_visit_at=two_days)  # A: every 3 days
     a_due = await factories.customer(db, now, name="A due", rep=people.rep, grade="A",
-                                     last_visit_at=seven_days)
+                                     last_visit_at=three_days)
     c_recent = await factories.customer(db, now, name="C recent", rep=people.rep, grade="C",
-                                        last_visit_at=seven_days)
+                                        last_visit_at=six_days)  # C: every 7 days
     never = await factories.customer(db, now, name="Never", rep=people.rep, grade="D")
     async with db.reading() as session:
         rules = await grade_rules(session)
         due = set(await session.scalars(select(Customer.id).where(due_for_visit(rules, zone, today))))
     assert due == {a_due.id, never.id}
-    assert next_visit_due(six_days, "A", rules, zone, today) == today + timedelta(days=1)
+    assert next_visit_due(two_days, "A", rules, zone, today) == today + timedelta(days=1)
     assert next_visit_due(None, "B", rules, zone, today) == today
     assert a_recent.id not in due and c_recent.id not in due
     assert date(2026, 11, 23) == today

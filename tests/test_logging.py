@@ -42,3 +42,74 @@ async def test_token_never_logged(log_text: io.StringIO, harness: Harness) -> No
 def test_default_configuration_silences_httpx() -> None:
     logs.install_redaction(TOKEN)
     assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+
+
+SECRET = TOKEN.partition(":")[2]
+
+
+def failing_call() -> None:
+    raise RuntimeError(f"GET https://api.telegram.org/bot{TOKEN}/getMe failed")
+
+
+@pytest.fixture
+def late_handler() -> Iterator[io.StringIO]:
+    """A handler added after the redaction was installed, with a format that shows everything."""
+    logs.install_redaction(TOKEN)
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s | %(args)s"))
+    logger = logging.getLogger("fieldbot.test.secrecy")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield buffer
+    logger.removeHandler(handler)
+
+
+def test_message_arguments_exception_and_stack_are_redacted_for_any_handler(
+        late_handler: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+    log = logging.getLogger("fieldbot.test.secrecy")
+    try:
+        failing_call()
+    except RuntimeError:
+        log.exception("calling %s for %s", f"https://api.telegram.org/bot{TOKEN}/getMe", SECRET)
+    log.warning("%d pushes", f"bot{TOKEN}")  # a broken call: logging would print msg and args
+    log.info("the colon URL-encoded: %s", TOKEN.replace(":", "%3A"))
+    text = late_handler.getvalue() + capsys.readouterr().err
+    assert SECRET not in text
+    assert "calling https://api.telegram.org/bot<token>/getMe for <token>" in text
+    assert "RuntimeError: GET https://api.telegram.org/bot<token>/getMe failed" in text
+    assert "Traceback (most recent call last)" in text  # the traceback is kept, redacted
+    assert "the colon URL-encoded: 4242%3A<token>" in text
+
+
+def test_records_made_outside_the_factory_are_redacted_by_the_root_handlers(log_text: io.StringIO) -> None:
+    record = logging.makeLogRecord({
+        "name": "fieldbot.test", "levelno": logging.ERROR, "levelname": "ERROR",
+        "msg": "token %s", "args": (TOKEN,), "exc_text": f"Traceback ...\nValueError: {TOKEN}",
+        "stack_info": f"Stack (most recent call last):\n  call('{TOKEN}')"})
+    for handler in logging.getLogger().handlers:
+        handler.handle(record)
+    text = log_text.getvalue()
+    assert SECRET not in text
+    assert "token <token>" in text and "ValueError: <token>" in text and "call('<token>')" in text
+
+
+def test_a_rejected_token_is_logged_as_one_line(late_handler: io.StringIO) -> None:
+    from telegram.error import Conflict, InvalidToken
+
+    log = logging.getLogger("fieldbot.test.secrecy")
+    try:
+        try:
+            raise InvalidToken("Unauthorized")
+        except InvalidToken as answer:
+            raise InvalidToken(f"The token `{TOKEN}` was rejected by the server.") from answer
+    except InvalidToken:
+        log.exception("Network Retry Loop (Bootstrap Initialize Application): Invalid token.")
+    lines = late_handler.getvalue().splitlines()
+    assert len(lines) == 1 and SECRET not in lines[0]
+    assert "Telegram rejected the bot token (Unauthorized): check FIELDBOT_TOKEN" in lines[0]
+    assert "[Network Retry Loop (Bootstrap Initialize Application): Invalid token.]" in lines[0]
+
+    conflict = Conflict("terminated by other getUpdates request")
+    record = log.makeRecord(log.name, logging.ERROR, __file__, 1, "polling", (), (Conflict, conflict, None))
+    assert record.exc_info is not None and record.exc_info[1] is conflict  # left for ExplainConflict

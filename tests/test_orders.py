@@ -167,7 +167,7 @@ async def test_over_limit_confirmed_is_marked_for_the_manager(harness: Harness) 
     text = confirmed[0].plain_text()
     assert "Order recorded for Big Buyer (BB)" in text and "Invoice INV-9: 8,000.00" in text
     assert "Open balance now: 53,000.00." in text and "marked for your manager" in text
-    assert confirmed[0].button_texts() == []
+    assert confirmed[0].button_texts() == ["↩ Undo (10 minutes)"]
 
     order = (await receivables(harness))[1]
     assert order.over_limit and order.invoice_no == "INV-9" and order.customer_id == shop.id

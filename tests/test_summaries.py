@@ -15,6 +15,7 @@ from sqlalchemy import event, select, update
 
 from bot.db import Database
 from models import (
+    DEFAULT_GRADE_POLICY,
     Allocation,
     Approval,
     ApprovalKind,
@@ -41,9 +42,12 @@ from tests.harness import Harness, Person
 #: Thursday 26 November 2026, 15:00 local: "week" is Mon 23 – Thu 26, "month" 1 – 26 November.
 THURSDAY = datetime(2026, 11, 26, 15, 0, tzinfo=ZONE)
 TODAY = THURSDAY.date()
-EVERY = {"A": 7, "B": 14, "C": 30, "D": 60}
+EVERY = {grade: every for grade, (every, _days, _limit) in DEFAULT_GRADE_POLICY.items()}
 METHOD_NAMES = {PaymentMethod.CASH: "cash", PaymentMethod.TRANSFER: "transfer",
-                PaymentMethod.CHEQUE: "cheque"}
+                PaymentMethod.CHEQUE: "cheque", PaymentMethod.WECHAT: "WeChat Pay",
+                PaymentMethod.ALIPAY: "Alipay", PaymentMethod.CARD: "card"}
+#: Paid into the company's account: stored handed in, never held by the rep.
+ELECTRONIC = (PaymentMethod.TRANSFER, PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD)
 _keys = count(1)
 
 
@@ -218,7 +222,7 @@ async def build(db: Database, seed: int = 7) -> World:
                 at = local(day, rng.randint(8, 14 if day == TODAY else 19))
                 method = rng.choice(list(PaymentMethod))
                 await collect(rep.id, receivable, amount, method, at,
-                              handed_in=method == PaymentMethod.TRANSFER or rng.random() < 0.5)
+                              handed_in=method in ELECTRONIC or rng.random() < 0.5)
         # A cash collection this week, reversed the next day: neither counts, nor is it held.
         wrong = await collect(world.reps[0].id, world.receivables[1], Decimal("777.00"), PaymentMethod.CASH,
                               local(date(2026, 11, 24), 10), handed_in=False)
@@ -349,7 +353,7 @@ def expected_figures(world: World, view: View, first: date, last: date) -> list[
                 and first <= local_day(c["received_at"]) <= last):
             by_method[c["method"]] += c["amount"]
     held = sum((c["amount"] for c in world.collections if c["rep_id"] in view.rep_ids and standing(world, c)
-                and c["method"] != PaymentMethod.TRANSFER and not c["handed_in"]), Decimal(0))
+                and c["method"] not in ELECTRONIC and not c["handed_in"]), Decimal(0))
     buckets: dict[str, Decimal] = defaultdict(Decimal)
     customer_ids = {c.id for c in customers}
     for r in world.receivables:
@@ -442,7 +446,7 @@ async def test_manager_sees_only_their_team(harness: Harness) -> None:
         assert_rep_lines(text, world, north, first, TODAY)
         assert "South" not in text
     refused = await manager.says("/summary week South")
-    assert refused == "That team is not yours."
+    assert refused == "There is no team called South."  # as for a team that does not exist
 
 
 async def test_director_narrows_to_a_team(harness: Harness) -> None:
@@ -555,7 +559,7 @@ async def test_forged_drill_down_is_refused(harness: Harness) -> None:
     assert "Bob South" not in "".join(m.plain_text() for m in harness.api.chat(5001))
     forged_team = harness.api.callback(5001, message.message_id, f"sum:p:w:{world.people.south.id}:1")
     await harness.settle(forged_team)
-    assert harness.api.last(5001).plain_text() == "That team is not yours."
+    assert harness.api.last(5001).plain_text() == "There is no such team."
 
 
 async def test_many_reps_paginate_and_every_rep_is_reachable(harness: Harness) -> None:

@@ -26,14 +26,14 @@ from bot.services import summaries, visits
 from bot.services.access import Caller
 from bot.services.periods import MONTH, TODAY, WEEK, Period, parse_period, relative
 from bot.services.policy import start_of_day
-from models import Customer, CustomerStatus, Visit, VisitKind
+from models import DEFAULT_GRADE_POLICY, Customer, CustomerStatus, Visit, VisitKind
 from tests import factories
 from tests.conftest import PG_URL, ZONE
 
 _keys = count(1)
 #: Thursday 26 November 2026, 15:00 local.
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=ZONE)
-EVERY = {"A": 7, "B": 14, "C": 30, "D": 60}
+EVERY = {grade: every for grade, (every, _days, _limit) in DEFAULT_GRADE_POLICY.items()}
 
 
 async def mismatches(db: Database) -> list[tuple[int, int, datetime | None, int, datetime | None]]:

@@ -98,13 +98,13 @@ async def test_one_liner_with_ascii_and_full_width_colon(harness: Harness, compa
     said = await rep.says("/visit Acme: talked about the spring order")
     assert "Visit saved: Acme Trading" in said and "On-site visit" in said
     assert "talked about the spring order" in said
-    assert "Next visit due: 2026-12-23" in said  # grade C: every 30 days
+    assert "Next visit due: 2026-11-30" in said  # grade C: every 7 days
     assert rep.last.button_texts() == ["↩️ Undo"]
 
     harness.clock.advance(timedelta(hours=1))
     said = await rep.says("/visit 华联：库存充足，下月加单")
     assert "上海华联超市" in said and "库存充足，下月加单" in said
-    assert "Next visit due: 2026-11-30" in said  # grade A: every 7 days
+    assert "Next visit due: 2026-11-26" in said  # grade A: every 3 days (twice a week)
 
     first, second = await all_visits(harness)
     assert (first.customer_id, first.kind, first.notes) == (acme.id, VisitKind.VISIT,
@@ -321,7 +321,7 @@ async def test_full_flow_with_every_extra(harness: Harness, company: factories.C
     assert "Visit saved: <Müller & Söhne>" in said and "Stock check" in said
     assert "m from the customer's location." in said and "far away" not in said
     assert "Photos: 1" in said and "Stock lines: 3" in said and "Market feedback: 1" in said
-    assert "Follow-up: 2026-11-30" in said and "Next visit due: 2026-12-07" in said  # grade B: 14 days
+    assert "Follow-up: 2026-11-30" in said and "Next visit due: 2026-11-30" in said  # grade B: 7 days
 
     [visit] = await all_visits(harness)
     assert visit.customer_id == muller.id and visit.kind == VisitKind.STOCK_CHECK

@@ -14,6 +14,14 @@ A pending request is decided once: the decision is a conditional UPDATE on
 wins and the other is told who did. The requesting rep hears the decision
 through the outbox (``approval:<id>:decision``).
 
+Rejecting an over-limit order voids its receivable in the same transaction
+(:func:`bot.services.ledger.void`: a void, never a delete), so it leaves the
+customer's balance, /overdue and the credit checks at once; if money was
+already applied to it the rejection is refused until that collection is
+reversed. An order undone by whoever placed it closes its pending request as
+``withdrawn`` (:func:`withdraw`): nobody is left to decide it, and an
+approver who presses a button on the old push is told so.
+
 The texts of these pushes are composed here, where they are queued (as the
 scheduled jobs compose theirs), and reused by the handler that edits an
 approver's message once the request is decided.
@@ -35,14 +43,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
-from bot.services import audit, company, customers, outbox
+from bot.services import audit, company, customers, ledger, outbox
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Invalid, NotFound
 from bot.services.outbox import Buttons
 from jobs.calendar import next_allowed
-from models import Approval, ApprovalKind, ApprovalStatus, Customer, Outbox, Role, User
+from models import Approval, ApprovalKind, ApprovalStatus, Customer, Outbox, Receivable, Role, User
 
 JOB = "approvals"
 MAX_REASON = 300
@@ -330,12 +338,54 @@ async def decide(
         .execution_options(synchronize_session=False))
     if not won.rowcount:  # type: ignore[attr-defined]  # another approver decided a moment ago
         return Decision(await _load(session, approval_id), decided_now=False)
+    voided = None
+    if not approve and view.kind == ApprovalKind.OVER_LIMIT:
+        voided = await _void_rejected_order(session, caller, approval_id, now)
     audit.record(session, actor_id=caller.id, action="approve" if approve else "reject", entity="approval",
                  entity_id=approval_id, at=now, before={"status": ApprovalStatus.PENDING.value},
-                 after={"status": status.value, "kind": view.kind.value})
+                 after={"status": status.value, "kind": view.kind.value,
+                        **({"voided_receivable_id": voided} if voided is not None else {})})
     decided = await _load(session, approval_id)
     await _tell_requester(session, decided, now, zone)
     return Decision(decided, decided_now=True)
+
+
+async def _void_rejected_order(session: AsyncSession, caller: Caller, approval_id: int,
+                               now: datetime) -> int | None:
+    """Void the receivable of a rejected over-limit order (in the rejection's transaction).
+
+    Its id, or None when there was nothing to void (no receivable, or already void). Money
+    already applied to it refuses the rejection (:class:`Conflict`), rolling the decision back.
+    """
+    receivable = await session.scalar(
+        select(Receivable).join(Approval, Approval.receivable_id == Receivable.id)
+        .where(Approval.id == approval_id))
+    if receivable is None:
+        return None
+    open_before = await session.scalar(select(Receivable.open_amount).where(Receivable.id == receivable.id))
+    if not await ledger.void(session, receivable, by=caller.id, reason=ledger.REJECTED, now=now):
+        return None
+    audit.record(session, actor_id=caller.id, action="order.void", entity="receivable",
+                 entity_id=receivable.id, at=now,
+                 before={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
+                         "open": str(open_before), "voided": False},
+                 after={"voided": True, "open": "0.00", "reason": ledger.REJECTED,
+                        "approval_id": approval_id})
+    return receivable.id
+
+
+async def withdraw(session: AsyncSession, receivable_id: int, *, by: int, now: datetime) -> int | None:
+    """Close the pending over-limit request of an order that was undone: its id, or None."""
+    closed = await session.scalar(
+        update(Approval).where(Approval.receivable_id == receivable_id,
+                               Approval.status == ApprovalStatus.PENDING)
+        .values(status=ApprovalStatus.WITHDRAWN, decided_by=by, decided_at=now)
+        .returning(Approval.id).execution_options(synchronize_session=False))
+    if closed is not None:
+        audit.record(session, actor_id=by, action="withdraw", entity="approval", entity_id=closed, at=now,
+                     before={"status": ApprovalStatus.PENDING.value},
+                     after={"status": ApprovalStatus.WITHDRAWN.value, "kind": ApprovalKind.OVER_LIMIT.value})
+    return closed
 
 
 async def _tell_requester(session: AsyncSession, view: ApprovalView, now: datetime, zone: ZoneInfo) -> None:
@@ -375,8 +425,14 @@ def render_for_approver(t: Translator, view: ApprovalView, zone: ZoneInfo) -> st
     if view.status == ApprovalStatus.PENDING or view.decided_at is None:
         return text
     when = view.decided_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    line = (N_("✅ Approved by {name}, {when}") if view.status == ApprovalStatus.APPROVED
-            else N_("❌ Rejected by {name}, {when}"))
+    if view.status == ApprovalStatus.APPROVED:
+        line = N_("✅ Approved by {name}, {when}")
+    elif view.status == ApprovalStatus.WITHDRAWN:
+        line = N_("↩ Withdrawn: {name} undid the order, {when}")
+    elif view.kind == ApprovalKind.OVER_LIMIT:
+        line = N_("❌ Rejected by {name}, {when}: the invoice is voided")
+    else:
+        line = N_("❌ Rejected by {name}, {when}")
     return f"{text}\n\n{t(line, name=view.decided_by or '—', when=when)}"
 
 
@@ -391,7 +447,8 @@ def render_outcome(t: Translator, view: ApprovalView) -> str:
     line = (N_("✅ Your order {invoice} for {customer} ({amount}), over the credit limit, was approved by "
                "{name}.") if approved
             else N_("❌ Your order {invoice} for {customer} ({amount}), over the credit limit, was rejected "
-                    "by {name}. Talk to them before delivering."))
+                    "by {name}. The invoice is voided: it no longer counts in the customer's balance. "
+                    "Talk to them before delivering."))
     return t(line, invoice=view.payload.get("invoice_no", "—"), customer=view.customer.label,
              amount=_money(view.payload.get("amount")), name=name)
 

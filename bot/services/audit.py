@@ -37,6 +37,16 @@ def record(
          "before": before, "after": after, "at": at})
 
 
+def pending(session: Any) -> int:
+    """How many entries wait for the commit: a mark for :func:`forget_since`."""
+    return len(session.info.get(_PENDING, ()))
+
+
+def forget_since(session: Any, mark: int) -> None:
+    """Drop the entries noted after ``mark``: the savepoint they were made in was rolled back."""
+    del session.info.get(_PENDING, [])[mark:]
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     entries = session.info.pop(_PENDING, None)

@@ -9,12 +9,19 @@ Rules kept here:
   amount that ``reverses`` the original, with negative allocations mirroring the original's,
   so the invoices it settled are open again. A collection is reversed at most once.
 * The rep may undo their own collection for ``UNDO_WINDOW``; afterwards a manager (own
-  team), the director, finance or an admin reverses it, with a reason.
+  team), the director, finance or an admin reverses it, with a reason: ``/reverse`` first
+  shows what would be reversed (:func:`preview_reversal`, nothing written), and the press of
+  Confirm checks it all again and writes (:func:`reverse`). Whoever recorded the collection
+  is told, through the outbox, by whom and why.
 * Cash and cheques are held by the rep (``handed_in_at`` empty) until finance confirms the
-  hand-in. A transfer reaches the company's account directly: it is stored with
-  ``handed_in_at = received_at`` and no ``confirmed_by`` ("needed no hand-in"). A reversal
-  is stored the same way: there is nothing to hand in for it, and a reversed collection no
-  longer counts as held.
+  hand-in. An electronic payment (bank transfer, WeChat Pay, Alipay, card) reaches the
+  company's account directly: it is stored with ``handed_in_at = received_at`` and no
+  ``confirmed_by`` (handed in automatically; the audit entry says so). A reversal is stored
+  the same way: there is nothing to hand in for it, and a reversed collection no longer
+  counts as held. The partial index of money not handed in therefore holds cash and cheques
+  only (``payment_methods``).
+* A payment method is a word of ``payment_methods.ALIASES``. A word the bot does not know is
+  never taken for cash: the line is read with no method, and the handler asks which one.
 * Every write is keyed by the Telegram update that caused it (``source_key``): the same
   update twice, or a second press of a button, finds the first result instead of writing.
 """
@@ -23,13 +30,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Row,
     Select,
     Subquery,
     bindparam,
@@ -43,32 +52,31 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.i18n import N_
-from bot.services import audit, customers
+from bot.i18n import N_, Translator
+from bot.services import audit, company, customers, outbox, payment_methods
 from bot.services.access import Caller, Permission, require
-from bot.services.amounts import parse_amount
+from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.ledger import is_open
+from bot.text import search_key
+from jobs.calendar import next_allowed
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
 from models.base import column_values
 
 UNDO_WINDOW = timedelta(minutes=10)
 UNDO_REASON = "undone by the rep"
-HELD_METHODS = (PaymentMethod.CASH, PaymentMethod.CHEQUE)
+#: The outbox job of the push telling a rep their collection was reversed.
+NOTICE_JOB = "corrections"
+HELD_METHODS = payment_methods.HELD_METHODS
 MAX_RECEIPT = 60
 MAX_REASON = 300
 ZERO = Decimal("0.00")
 
-USAGE = N_("Write it like this: /collect CUSTOMER: AMOUNT [cash|transfer|cheque] [RECEIPT NO]\n"
+USAGE = N_("Write it like this: /collect CUSTOMER: AMOUNT [METHOD] [RECEIPT NO]\n"
+           "Methods: cash, transfer, cheque, wechat, alipay, card (or 现金, 转账, 支票, 微信, 支付宝, 刷卡); "
+           "none given means cash.\n"
            "Example: /collect Acme: 5,000 cash R-1024")
-
-_METHOD_WORDS: dict[str, PaymentMethod] = {
-    "cash": PaymentMethod.CASH, "现金": PaymentMethod.CASH, "現金": PaymentMethod.CASH,
-    "transfer": PaymentMethod.TRANSFER, "bank": PaymentMethod.TRANSFER,
-    "转账": PaymentMethod.TRANSFER, "轉賬": PaymentMethod.TRANSFER, "转帐": PaymentMethod.TRANSFER,
-    "cheque": PaymentMethod.CHEQUE, "check": PaymentMethod.CHEQUE, "支票": PaymentMethod.CHEQUE,
-}
 _CURRENCY_PREFIXES = frozenset({"¥", "rmb", "cny"})
 _AMOUNT_SUFFIXES = frozenset({"万", "千", "元", "yuan", "rmb", "cny"})
 _DIGIT_GROUP = re.compile(r"\d{3}")
@@ -77,8 +85,8 @@ _DIGIT_GROUP = re.compile(r"\d{3}")
 # -- reading what the rep typed ------------------------------------------------------------------
 
 def parse_method(text: str) -> PaymentMethod | None:
-    """``cash``/``transfer``/``cheque`` in English or Chinese (any case, full-width too), else None."""
-    return _METHOD_WORDS.get(unicodedata.normalize("NFKC", text).strip().lower())
+    """A payment method's word in English or Chinese (``payment_methods.ALIASES``), else None."""
+    return payment_methods.parse_method(text)
 
 
 def clean_receipt(text: str | None) -> str | None:
@@ -90,12 +98,17 @@ def clean_receipt(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class CollectionLine:
-    """``/collect CUSTOMER: AMOUNT [METHOD] [RECEIPT]``, read."""
+    """``/collect CUSTOMER: AMOUNT [METHOD] [RECEIPT]``, read.
+
+    ``method`` is None when the rep named a method the bot does not know (``unknown_method``,
+    the word as typed): it must be asked for, never assumed.
+    """
 
     customer: str
     amount: Decimal
-    method: PaymentMethod
+    method: PaymentMethod | None
     receipt_no: str | None
+    unknown_method: str | None = None
 
 
 def split_customer(text: str) -> tuple[str, str] | None:
@@ -110,9 +123,17 @@ def parse_collection_line(text: str) -> CollectionLine:
     """Read a one-line collection, or :class:`Invalid` saying what is wrong.
 
     After the colon: the amount first (``¥ 5000`` and ``1.5 万`` count as one amount), then,
-    in any order, at most one payment method (default cash) and at most one receipt number
-    (one word). Three digits right after a plain number (``5 000``) are refused as ambiguous
-    rather than read as a receipt number.
+    in any order, at most one payment method and at most one receipt number (one word). Three
+    digits right after a plain number (``5 000``) are refused as ambiguous rather than read as a
+    receipt number. How the words after the amount are told apart:
+
+    * a known method word (``payment_methods.ALIASES``, also written in two words such as
+      ``bank transfer`` or ``微信 支付``) is the method; with one, any other word is the receipt;
+    * with no known method word, a word with a digit in it (``R-1029``, ``1029``) is the receipt
+      and the method is cash, the usual case (the reply says "cash");
+    * with no known method word, a word without any digit (``paypal``, ``网付``) is a method the
+      bot does not know: the line is read with ``method=None`` so that the rep is asked. It is
+      never cash, and never a receipt number.
     """
     parts = split_customer(text)
     if parts is None or not parts[0]:
@@ -132,18 +153,47 @@ def parse_collection_line(text: str) -> CollectionLine:
     if extras and _DIGIT_GROUP.fullmatch(_fold(extras[0])) and _fold(amount_text).isdigit():
         raise Invalid(N_("Is {text} one amount? Write amounts without spaces, like 5000 or 5,000."),
                       text=f"{amount_text} {extras[0]}")
+    # A "word" of invisible characters only (a zero-width space pasted along) is no word at all.
+    method, others = _methods_and_others([word for word in extras if search_key(word)])
+    if method is not None:
+        if len(others) > 1:
+            raise _not_understood(others[1])
+        return CollectionLine(customer, amount, method, clean_receipt(others[0] if others else None))
+    receipts = [word for word in others if _has_digit(word)]
+    unknown = [word for word in others if not _has_digit(word)]
+    surplus = receipts[1:] + unknown[1:]
+    if surplus:
+        raise _not_understood(surplus[0])
+    receipt = clean_receipt(receipts[0] if receipts else None)
+    if unknown:
+        return CollectionLine(customer, amount, None, receipt, unknown_method=unknown[0])
+    return CollectionLine(customer, amount, PaymentMethod.CASH, receipt)
+
+
+def _methods_and_others(words: list[str]) -> tuple[PaymentMethod | None, list[str]]:
+    """The one method the words name (None if none), and the words that are not a method's."""
     method: PaymentMethod | None = None
-    receipt: str | None = None
-    for word in extras:
-        as_method = parse_method(word)
-        if as_method is not None and method is None:
-            method = as_method
-        elif as_method is None and receipt is None:
-            receipt = word
-        else:
-            raise Invalid(N_("I don't understand {word} after the amount: give at most one payment "
-                             "method and one receipt number.\n{usage}"), word=word, usage=USAGE)
-    return CollectionLine(customer, amount, method or PaymentMethod.CASH, clean_receipt(receipt))
+    others: list[str] = []
+    at = 0
+    while at < len(words):
+        found = payment_methods.method_at(words, at)
+        if found is None:
+            others.append(words[at])
+            at += 1
+            continue
+        if method is not None:
+            raise _not_understood(" ".join(words[at:at + found[1]]))
+        method, at = found[0], at + found[1]
+    return method, others
+
+
+def _has_digit(word: str) -> bool:
+    return any(ch.isdigit() for ch in unicodedata.normalize("NFKC", word))
+
+
+def _not_understood(word: str) -> Invalid:
+    return Invalid(N_("I don't understand {word} after the amount: give at most one payment "
+                      "method and one receipt number.\n{usage}"), word=word, usage=USAGE)
 
 
 def _fold(word: str) -> str:
@@ -186,6 +236,27 @@ class Reversed:
     reason: str
     reopened: tuple[Settled, ...]
     already: bool = False
+    #: The name of whoever recorded the collection, when a push tells them of the reversal.
+    told: str | None = None
+
+
+@dataclass(frozen=True)
+class ReversalPreview:
+    """What ``/reverse`` would reverse, shown before anything is written."""
+
+    id: int
+    customer: CustomerRef
+    amount: Decimal
+    method: PaymentMethod
+    receipt_no: str | None
+    rep: str  # the name of the rep whose collection it is
+    received_at: datetime
+    #: What it settled, per invoice, with each invoice's open amount now.
+    settled: tuple[Settled, ...]
+    unapplied: Decimal
+    reason: str
+    #: Who will be told once it is reversed (whoever recorded it), or None.
+    told: str | None = None
 
 
 # -- recording -----------------------------------------------------------------------------------
@@ -296,9 +367,11 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     customer = await customers.get_in_scope(session, caller, customer_id, for_update=True)
     amount = parse_amount(str(amount))  # the same rules, whoever calls
     receipt_no = clean_receipt(receipt_no)
+    # An electronic payment is handed in as it is recorded (by nobody: confirmed_by stays NULL).
+    rep_holds = payment_methods.is_held(method)
     collection = Collection(
         rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
-        received_at=now, handed_in_at=None if method in HELD_METHODS else now, confirmed_by=None,
+        received_at=now, handed_in_at=None if rep_holds else now, confirmed_by=None,
         recorded_by=caller.id, source_key=source_key, created_at=now)
     collection.id = await session.scalar(_INSERT_COLLECTION, column_values(collection))  # no unit of work
     invoices = await _oldest_open_first(session, customer.id, amount)
@@ -323,15 +396,19 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         after={"customer_id": customer.id, "amount": str(amount), "method": method.value,
                "receipt_no": receipt_no, "customer_open": str(invoices.total - (amount - left)),
                "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
-               "unapplied": str(left), "held": result.held})
+               "unapplied": str(left), "held": result.held,
+               # Electronic: in the company's account already, no one confirmed a hand-in.
+               "handed_in_at": None if rep_holds else now.isoformat(),
+               "handed_in": None if rep_holds else "automatic: electronic payment"})
     return result
 
 
 # -- reversing -----------------------------------------------------------------------------------
 
-async def _original_for_update(session: AsyncSession, collection_id: int) -> Collection:
-    original = await session.scalar(
-        select(Collection).where(Collection.id == collection_id).with_for_update())
+async def _original_for_update(session: AsyncSession, collection_id: int, *,
+                               lock: bool = True) -> Collection:
+    query = select(Collection).where(Collection.id == collection_id)
+    original = await session.scalar(query.with_for_update() if lock else query)
     if original is None:
         raise NotFound(N_("There is no collection #{id}."), id=collection_id)
     return original
@@ -368,30 +445,107 @@ async def undo(session: AsyncSession, caller: Caller, collection_id: int, *, sou
     return await _write_reversal(session, caller, original, UNDO_REASON, source_key, now)
 
 
-async def reverse(session: AsyncSession, caller: Caller, collection_id: int, reason: str, *,
-                  source_key: str, now: datetime) -> Reversed:
-    """``/reverse``: a manager (own team's reps), the director, finance or an admin, with a reason."""
-    require(caller, Permission.REVERSE_COLLECTION)
+def clean_reason(reason: str) -> str:
+    """A reversal's reason on one line, or :class:`Invalid` when missing or too long."""
     reason = " ".join(reason.split())
     if not reason:
         raise Invalid(N_("Give the reason: /reverse ID REASON"))
     if len(reason) > MAX_REASON:
         raise Invalid(N_("The reason has at most {limit} characters."), limit=MAX_REASON)
-    done = await _by_key(session, source_key)
-    if done is not None and done.reverses_id is not None:
-        return await _reversed(session, done, already=True)
-    original = await _original_for_update(session, collection_id)
+    return reason
+
+
+async def _reversible(session: AsyncSession, caller: Caller, collection_id: int, *, lock: bool) -> Collection:
+    """The collection ``caller`` may reverse now: in their scope, not a reversal, not reversed yet."""
+    original = await _original_for_update(session, collection_id, lock=lock)
     if caller.role == Role.MANAGER:
         team_id = await session.scalar(select(User.team_id).where(User.id == original.rep_id))
         if team_id is None or team_id != caller.team_id:
-            raise AccessDenied(N_("Collection #{id} is not from your team."), id=original.id)
+            # Answered as for an id that does not exist: another team's ids must not be probed.
+            raise NotFound(N_("There is no collection #{id}."), id=collection_id)
     if original.reverses_id is not None:
         raise Invalid(N_("#{id} is itself a reversal and cannot be reversed."), id=original.id)
     earlier = await _reversal_of(session, original.id)
     if earlier is not None:
         raise Conflict(N_("Collection #{id} was already reversed (#{reversal})."),
                        id=original.id, reversal=earlier.id)
-    return await _write_reversal(session, caller, original, reason, source_key, now)
+    return original
+
+
+async def preview_reversal(session: AsyncSession, caller: Caller, collection_id: int,
+                           reason: str) -> ReversalPreview:
+    """``/reverse ID REASON``: what would be reversed, checked as the reversal itself is; writes nothing."""
+    require(caller, Permission.REVERSE_COLLECTION)
+    reason = clean_reason(reason)
+    original = await _reversible(session, caller, collection_id, lock=False)
+    customer = await session.get_one(Customer, original.customer_id)
+    settled = await _settled(session, original.id)
+    recorder = await _recorder_to_tell(session, caller, original)
+    return ReversalPreview(
+        id=original.id, customer=CustomerRef.of(customer), amount=original.amount, method=original.method,
+        receipt_no=original.receipt_no, rep=await _rep_name(session, original.rep_id),
+        received_at=original.received_at, settled=settled,
+        unapplied=original.amount - sum((line.applied for line in settled), ZERO), reason=reason,
+        told=recorder.name if recorder is not None else None)
+
+
+async def reverse(session: AsyncSession, caller: Caller, collection_id: int, reason: str, *,
+                  source_key: str, now: datetime, zone: ZoneInfo) -> Reversed:
+    """Confirming ``/reverse``: a manager (own team's reps), the director, finance or an admin.
+
+    Everything the preview checked is checked again as the button is pressed (the caller's
+    scope, and that nobody reversed it meanwhile). The rep who recorded the collection is told,
+    through the outbox, once.
+    """
+    require(caller, Permission.REVERSE_COLLECTION)
+    reason = clean_reason(reason)
+    done = await _by_key(session, source_key)
+    if done is not None and done.reverses_id is not None:
+        return await _reversed(session, done, already=True)
+    original = await _reversible(session, caller, collection_id, lock=True)
+    result = await _write_reversal(session, caller, original, reason, source_key, now)
+    told = await _tell_recorder(session, caller, original, result, now, zone)
+    return replace(result, told=told)
+
+
+async def _tell_recorder(session: AsyncSession, caller: Caller, original: Collection, result: Reversed,
+                         now: datetime, zone: ZoneInfo) -> str | None:
+    """Queue the push telling whoever recorded ``original`` that it was reversed, why and by whom.
+
+    Their name, or None when nobody is told (they reversed it themselves, or were deactivated).
+    """
+    recorder = await _recorder_to_tell(session, caller, original)
+    if recorder is None:
+        return None
+    t = Translator(recorder.language or "en")
+    await outbox.enqueue(
+        session, recipient_id=original.recorded_by, job=NOTICE_JOB, dedup_key=f"reversal:{result.id}",
+        text=render_reversal_notice(t, original, result, caller.name, zone), now=now,
+        not_before=next_allowed(now, await company.load(session), zone))
+    return str(recorder.name)
+
+
+async def _recorder_to_tell(session: AsyncSession, caller: Caller,
+                            original: Collection) -> Row[tuple[str, str | None]] | None:
+    """Whoever recorded ``original`` (name, language), unless it is the caller or they are deactivated."""
+    if original.recorded_by == caller.id:
+        return None
+    return (await session.execute(select(User.name, User.language).where(
+        User.id == original.recorded_by, User.active))).one_or_none()
+
+
+def render_reversal_notice(t: Translator, original: Collection, result: Reversed, by: str,
+                           zone: ZoneInfo) -> str:
+    """The push to the rep whose collection was reversed (composed where it is queued)."""
+    lines = [t(N_("↩ Your collection #{id} ({amount}, {method}) from {customer}, received {day}, was "
+                  "reversed by {name}."),
+               id=original.id, amount=format_amount(original.amount),
+               method=t.gettext(payment_methods.LABELS[original.method]), customer=result.customer.label,
+               day=original.received_at.astimezone(zone).date().isoformat(), name=by),
+             t(N_("Reason: {reason}"), reason=result.reason)]
+    if result.reopened:
+        lines.append(t(N_("The invoices it settled are open again.")))
+    return "\n".join(lines)
 
 
 async def _write_reversal(session: AsyncSession, caller: Caller, original: Collection, reason: str,

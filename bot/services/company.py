@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
+from bot.services.amounts import parse_amount
 from bot.services.errors import Invalid
 from models import CompanySetting, GradePolicy
 
@@ -25,6 +28,9 @@ DEFAULT_JOB_TIMES: dict[str, time] = {
     "cash_handin": time(17, 0),
     "weekly_outstanding": time(9, 0),
     "month_end": time(9, 0),
+    # After the 19:00 report deadline (the reps' day is closed), before quiet hours (sent at once).
+    "collections_daily": time(20, 0),
+    "outstanding_report": time(9, 0),
 }
 
 
@@ -57,6 +63,10 @@ class CompanySettings:
     followup_levels: tuple[FollowupLevel, ...] = DEFAULT_FOLLOWUP_LEVELS
     #: Cash or cheques held longer than this are also reported to the rep's manager.
     cash_held_days_to_manager: int = 3
+    #: Cash or cheques held this many days or more go to the director and finance, every working
+    #: day until handed in: money not handed in within three months is embezzlement (regulations
+    #: part 5, item 15), so this is 90 at most.
+    cash_held_days_to_director: int = 90
 
     def followup_level(self, days_overdue: int) -> FollowupLevel | None:
         """The highest level whose threshold ``days_overdue`` has reached."""
@@ -65,6 +75,17 @@ class CompanySettings:
 
     def is_working_day(self, day: date) -> bool:
         return day.isoweekday() not in self.days_off and day not in self.holidays
+
+    def in_quiet_hours(self, local: time) -> bool:
+        """No push goes out at this local time (quiet hours may run past midnight)."""
+        start, end = self.quiet_from, self.quiet_until
+        if start <= end:
+            return start <= local < end
+        return local >= start or local < end
+
+    def jobs_in_quiet_hours(self) -> list[str]:
+        """Jobs set to run inside quiet hours: their pushes wait until quiet hours end."""
+        return [name for name, at in self.job_times.items() if self.in_quiet_hours(at)]
 
 
 def _apply(settings: CompanySettings, key: str, value: Any) -> CompanySettings:
@@ -82,6 +103,8 @@ def _apply(settings: CompanySettings, key: str, value: Any) -> CompanySettings:
         return replace(settings, followup_levels=tuple(FollowupLevel(**level) for level in value))
     if key == "cash_held_days_to_manager":
         return replace(settings, cash_held_days_to_manager=int(value))
+    if key == "cash_held_days_to_director":
+        return replace(settings, cash_held_days_to_director=int(value))
     if key == "holidays":
         return replace(settings, holidays=frozenset(date.fromisoformat(day) for day in value))
     return settings
@@ -99,6 +122,8 @@ def _key_value(settings: CompanySettings, key: str) -> Any:
         return sorted(day.isoformat() for day in settings.holidays)
     if key == "followup_levels":
         return [vars(level) for level in settings.followup_levels]
+    if key in ("cash_held_days_to_manager", "cash_held_days_to_director"):
+        return getattr(settings, key)
     raise KeyError(key)
 
 
@@ -132,6 +157,9 @@ JOB_NAMES = tuple(DEFAULT_JOB_TIMES)
 _CLOCK = re.compile(r"([01]?[0-9]|2[0-3])(?::([0-5][0-9]))?", re.ASCII)
 #: The highest follow-up threshold: ten years overdue (the job subtracts it from today).
 MAX_FOLLOWUP_DAYS = 3650
+#: Money not handed in within three months is embezzlement (regulations part 5, item 15): the
+#: director and finance hear of it at three months at the latest.
+MAX_CASH_DAYS_TO_DIRECTOR = 90
 
 
 def _clock(text: str) -> time:
@@ -145,26 +173,47 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
     """Apply one ``/settings`` change to ``current``; returns the new settings and the changed keys.
 
     ``time JOB HH:MM`` · ``quiet HH:MM HH:MM`` · ``daysoff N…|none`` (ISO weekdays, 7 = Sunday) ·
-    ``holiday add|remove YYYY-MM-DD`` · ``followup D1 D2 D3 D4`` (days overdue for levels 1-4).
+    ``holiday add|remove YYYY-MM-DD`` · ``followup D1 D2 D3 D4`` (days overdue for levels 1-4) ·
+    ``cash MANAGER DIRECTOR`` (days held before the manager, then the director and finance, hear).
+    A known setting with the wrong number of values says what it needs, with an example.
     """
     what, args = (words[0].lower(), words[1:]) if words else ("", [])
-    if what == "time" and len(args) == 2 and args[0] in JOB_NAMES:
+    if what == "time":
+        if len(args) != 2:
+            raise Invalid(N_("Write a job and a time, e.g. /settings time morning_plan 08:30. Jobs: {jobs}."),
+                          jobs=", ".join(JOB_NAMES))
+        if args[0] not in JOB_NAMES:
+            raise Invalid(N_("There is no job {name}. Jobs: {jobs}."), name=args[0][:40],
+                          jobs=", ".join(JOB_NAMES))
         times = dict(current.job_times)
         times[args[0]] = _clock(args[1])
         return replace(current, job_times=times), [f"job_time.{args[0]}"]
-    if what == "quiet" and len(args) == 2:
+    if what == "quiet":
+        if len(args) != 2:
+            raise Invalid(N_("Quiet hours need two times, when they start and when they end, "
+                             "e.g. /settings quiet 21:00 08:00."))
         return replace(current, quiet_from=_clock(args[0]), quiet_until=_clock(args[1])), [
             "quiet_from", "quiet_until"]
-    if what == "daysoff" and args:
-        days = frozenset() if args == ["none"] else frozenset(_weekday(word) for word in args)
+    if what == "daysoff":
+        if not args:
+            raise Invalid(N_("Write the days off as ISO weekdays (7 = Sunday), e.g. /settings daysoff 6 7, "
+                             "or /settings daysoff none."))
+        days = frozenset() if [arg.lower() for arg in args] == ["none"] else frozenset(
+            _weekday(word) for word in args)
         if len(days) == 7:
             raise Invalid(N_("At least one day of the week must be a working day."))
         return replace(current, days_off=days), ["days_off"]
-    if what == "holiday" and len(args) == 2 and args[0] in ("add", "remove"):
+    if what == "holiday":
+        if len(args) != 2 or args[0].lower() not in ("add", "remove"):
+            raise Invalid(N_("Write add or remove and a date, e.g. /settings holiday add 2026-12-25."))
         day = _day(args[1])
-        holidays = current.holidays | {day} if args[0] == "add" else current.holidays - {day}
+        holidays = current.holidays | {day} if args[0].lower() == "add" else current.holidays - {day}
         return replace(current, holidays=frozenset(holidays)), ["holidays"]
-    if what == "followup" and len(args) == len(current.followup_levels):
+    if what == "followup":
+        if len(args) != len(current.followup_levels):
+            raise Invalid(N_("Follow-up levels need {count} numbers, the days overdue for levels 1 to "
+                             "{count}, e.g. /settings followup 1 15 30 60."),
+                          count=len(current.followup_levels))
         thresholds = [_whole(word) for word in args]
         if thresholds != sorted(set(thresholds)) or thresholds[0] < 1:
             raise Invalid(N_("Follow-up days must rise from level to level, starting at 1 or more."))
@@ -173,7 +222,27 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
         levels = tuple(replace(level, days_overdue=days)
                        for level, days in zip(current.followup_levels, thresholds, strict=True))
         return replace(current, followup_levels=levels), ["followup_levels"]
+    if what == "cash":
+        return _cash_ladder(current, args)
     raise Invalid(N_("I don't know that setting. /settings shows what can be changed."))
+
+
+def _cash_ladder(current: CompanySettings, args: list[str]) -> tuple[CompanySettings, list[str]]:
+    """``cash 3 90``: the manager hears of money held more than 3 days; the director and finance of
+    money held 90 days or more (every working day until it is handed in)."""
+    if len(args) != 2:
+        raise Invalid(N_("Cash hand-in needs two numbers of days: held before the manager is told, then "
+                         "before the director and finance are told, e.g. /settings cash 3 90."))
+    manager, director = _whole(args[0]), _whole(args[1])
+    if not 1 <= manager < director:
+        raise Invalid(N_("The manager is told first: the first number of days must be 1 or more and "
+                         "smaller than the second."))
+    if director > MAX_CASH_DAYS_TO_DIRECTOR:
+        raise Invalid(N_("Money not handed in within three months is embezzlement (regulations part 5, "
+                         "item 15): the director and finance are told at {limit} days at the latest."),
+                      limit=MAX_CASH_DAYS_TO_DIRECTOR)
+    return (replace(current, cash_held_days_to_manager=manager, cash_held_days_to_director=director),
+            ["cash_held_days_to_manager", "cash_held_days_to_director"])
 
 
 def _whole(word: str) -> int:
@@ -194,20 +263,88 @@ def _day(word: str) -> date:
     try:
         return date.fromisoformat(word)
     except ValueError:
-        raise Invalid(N_("{text} is not a date like 2026-12-25."), text=word) from None
+        raise Invalid(N_("{text} is not a date like 2026-12-25."), text=word[:20]) from None
 
 
-async def set_visit_frequency(session: AsyncSession, caller: Caller, grade: str, days_text: str,
-                              now: datetime) -> None:
-    """How often customers of ``grade`` are visited (days)."""
-    require(caller, Permission.MANAGE_SETTINGS)
-    days = _whole(days_text)
-    if not 1 <= days <= 365:
+# -- the grade policy (grade_policies) --------------------------------------------------------------
+
+#: The words that start a change of the grade policy: ``grade B visits 7``, ``grade B credit 45
+#: 100000``, and the older ``visits B 7``.
+GRADE_SETTINGS = ("grade", "visits")
+MAX_VISIT_DAYS = 365
+MAX_CREDIT_DAYS = 365
+#: A credit limit of nothing, as typed (``0``, ``¥0``, ``0.00元``): a grade that buys for cash only.
+_ZERO_AMOUNT = re.compile(r"(?:¥|rmb|cny)?\s*0+(?:\.0{1,2})?\s*(?:元|rmb|cny|yuan)?", re.IGNORECASE)
+
+
+def _visit_days(word: str) -> int:
+    days = _whole(word)
+    if not 1 <= days <= MAX_VISIT_DAYS:
         raise Invalid(N_("A visit frequency is 1 to 365 days."))
-    policy = await session.get(GradePolicy, grade.upper())
+    return days
+
+
+def _credit_days(word: str) -> int:
+    days = _whole(word)
+    if days > MAX_CREDIT_DAYS:
+        raise Invalid(N_("A credit term is 0 to {limit} days."), limit=MAX_CREDIT_DAYS)
+    return days
+
+
+def _credit_limit(word: str) -> Decimal:
+    """An amount as :func:`parse_amount` reads it (``100000``, ``10万``, ``¥5,000``), or zero."""
+    cleaned = unicodedata.normalize("NFKC", word).strip()
+    if cleaned.startswith("-"):
+        raise Invalid(N_("A credit limit cannot be negative."))
+    if _ZERO_AMOUNT.fullmatch(cleaned):
+        return Decimal("0.00")
+    return parse_amount(word)
+
+
+def _grade_change(words: list[str]) -> tuple[str, dict[str, Any]]:
+    """The grade and the new column values a ``/settings`` grade command asks for (checked)."""
+    what, args = words[0].lower(), words[1:]
+    if what == "visits":  # the older form: visits B 7
+        if len(args) != 2:
+            raise Invalid(N_("Write a grade and the days between visits, e.g. /settings visits B 7 "
+                             "(or /settings grade B visits 7)."))
+        return args[0].upper(), {"visit_every_days": _visit_days(args[1])}
+    kind = args[1].lower() if len(args) >= 2 else ""
+    if kind == "visits":
+        if len(args) != 3:
+            raise Invalid(N_("A grade's visits need one number, the days between visits, "
+                             "e.g. /settings grade B visits 7."))
+        return args[0].upper(), {"visit_every_days": _visit_days(args[2])}
+    if kind == "credit":
+        if len(args) != 4:
+            raise Invalid(N_("A grade's credit needs two values, the credit term in days and the credit "
+                             "limit, e.g. /settings grade B credit 45 100000."))
+        return args[0].upper(), {"credit_days": _credit_days(args[2]), "credit_limit": _credit_limit(args[3])}
+    raise Invalid(N_("Write a grade, then visits and the days between visits, or credit, the credit term "
+                     "in days and the credit limit, e.g. /settings grade B visits 7 or "
+                     "/settings grade B credit 45 100000."))
+
+
+def _stored(value: Any) -> Any:
+    """A grade policy value as the audit log keeps it (JSON: money as a string, to the cent)."""
+    return str(value) if isinstance(value, Decimal) else value
+
+
+async def change_grade(session: AsyncSession, caller: Caller, words: list[str], now: datetime) -> str:
+    """Change a grade's visit frequency or credit term and limit (admins only); returns the grade.
+
+    ``words`` is ``grade B visits 7``, ``grade B credit 45 100000`` or ``visits B 7``. Audited
+    like company settings, keyed ``B.visit_every_days``, ``B.credit_days``, ``B.credit_limit``.
+    """
+    require(caller, Permission.MANAGE_SETTINGS)
+    grade, values = _grade_change(words)
+    policy = await session.get(GradePolicy, grade) if len(grade) == 1 else None
     if policy is None:
         raise Invalid(N_("Grades are A, B, C and D."))
-    before = policy.visit_every_days
-    policy.visit_every_days = days
+    before = {f"{grade}.{column}": _stored(getattr(policy, column)) for column in values}
+    for column, value in values.items():
+        setattr(policy, column, value)
     audit.record(session, actor_id=caller.id, action="setting", entity="grade_policy", entity_id=None,
-                 at=now, before={grade.upper(): before}, after={grade.upper(): days})
+                 at=now, before=before,
+                 after={f"{grade}.{column}": _stored(value) for column, value in values.items()})
+    return grade

@@ -1,11 +1,14 @@
 """Importing the customer list from the company's system: all rows or none.
 
 Header: ``code,name,grade,rep,phone,address,latitude,longitude,credit_limit,credit_days``
-(``code`` and ``name`` required). Rows update existing customers by code,
-case-insensitively. A column left out of the header leaves that field of an
-existing customer as it is; an empty cell in a present column clears it (an
-empty grade means C). Every row is checked before anything is written, and
-the report names every bad row with its reason.
+(``code`` and ``name`` required). ``rep`` is a Telegram id, or an @username that
+names one person and, for a customer who has a rep, that same rep: a username
+passes from person to person, so only an id moves a customer to another rep.
+Rows update existing customers by code, compared by search key
+(:func:`bot.text.search_key`: ``äb-1`` and ``ＡＢ-1`` are ``ÄB-1``). A
+column left out of the header leaves that field of an existing customer as it is; an
+empty cell in a present column clears it (an empty grade means C). Every row is
+checked before anything is written, and the report names every bad row with its reason.
 
 Built for big files (100,000 rows take seconds): existing customer codes and
 the users are each read in one query, and rows are written with one bulk
@@ -23,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Update, bindparam, func, select, update
+from sqlalchemy import Update, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -33,7 +36,9 @@ from bot.services.amounts import parse_amount
 from bot.services.errors import Invalid
 from bot.services.importing import ImportReport, RowError, cell_problems
 from bot.tabular import Table
+from bot.text import one_line, search_key
 from models import GRADES, Customer, CustomerStatus, Role, User
+from models.customers import search_keys
 
 COLUMNS = ("code", "name", "grade", "rep", "phone", "address", "latitude", "longitude",
            "credit_limit", "credit_days")
@@ -90,12 +95,12 @@ def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
         values, problems = _parse_row(raw, present)
         code = values.get("code")
         if isinstance(code, str):
-            other = seen.get(code.lower())
+            other = seen.get(search_key(code))
             if other is not None:
                 problems.append((N_("code {code} already appears on line {other}"),
                                  {"code": code, "other": str(other)}))
             else:
-                seen[code.lower()] = line
+                seen[search_key(code)] = line
         if problems:
             errors.extend(RowError(line, reason, params) for reason, params in problems)
             continue
@@ -115,7 +120,7 @@ def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, A
         problems.append((N_("code must have 1 to {limit} characters"), {"limit": str(MAX_CODE)}))
     else:
         values["code"] = code
-    name = " ".join(raw.get("name", "").split())
+    name = one_line(raw.get("name", ""))
     if not name or len(name) > MAX_NAME:
         problems.append((N_("name must have 1 to {limit} characters"), {"limit": str(MAX_NAME)}))
     else:
@@ -193,53 +198,109 @@ def _parse_credit(raw: dict[str, str], present: Sequence[str], values: dict[str,
 
 
 async def _existing(session: AsyncSession) -> dict[str, tuple[int, int | None]]:
-    """lower(code) → (id, team_id) of every known customer, in one scan.
+    """Code key → (id, team_id) of every known customer, in one scan.
 
     One sequential read of three narrow columns stays fast at any size a sales
     force has, and, unlike thousands of ``IN`` lookups, never depends on the
     planner's statistics being fresh (right after a big import they are not).
     """
-    rows = await session.execute(select(func.lower(Customer.code), Customer.id, Customer.team_id))
+    rows = await session.execute(select(Customer.code_key, Customer.id, Customer.team_id))
     return {code: (customer_id, team_id) for code, customer_id, team_id in rows}
 
 
-async def _users(session: AsyncSession) -> dict[str, User]:
-    """Every user, by Telegram id and by ``@`` + lower-case username: a sales force is small."""
-    found: dict[str, User] = {}
-    for user in await session.scalars(select(User)):
-        found[str(user.telegram_id)] = user
+@dataclass(frozen=True)
+class People:
+    """Every user (a sales force is small), read once, for naming reps in a file."""
+
+    by_telegram_id: dict[int, User]
+    by_username: dict[str, list[User]]  # lower case, without the @; a username can be stale
+    by_id: dict[int, User]
+    owners: dict[int, int]  # customer id → its stored rep's user id, for customers that have one
+
+    def describe(self, user_id: int) -> str:
+        user = self.by_id[user_id]
+        return f"{user.name} ({user.telegram_id})"
+
+
+async def _people(session: AsyncSession, rows: list[CustomerRow]) -> People:
+    by_telegram_id: dict[int, User] = {}
+    by_username: dict[str, list[User]] = {}
+    by_id: dict[int, User] = {}
+    for user in await session.scalars(select(User).order_by(User.id)):
+        by_telegram_id[user.telegram_id] = by_id[user.id] = user
         if user.username:
-            found["@" + user.username.lower()] = user
-    return found
+            by_username.setdefault(user.username.lower(), []).append(user)
+    owners: dict[int, int] = {}
+    if any(row.rep and not _is_telegram_id(row.rep) for row in rows):  # only a username drifts
+        owners = {customer_id: rep_id for customer_id, rep_id in await session.execute(
+            select(Customer.id, Customer.rep_id).where(Customer.rep_id.is_not(None)))}
+    return People(by_telegram_id, by_username, by_id, owners)
 
 
-def _rep_key(rep: str) -> str:
-    return rep if rep.isdigit() else "@" + rep.lstrip("@").lower()
+def _is_telegram_id(rep: str) -> bool:
+    return rep.isascii() and rep.isdigit()
+
+
+def _resolve_rep(rep: str, people: People) -> tuple[User | None, list[Problem]]:
+    """The one person ``rep`` names: a Telegram id, or a username that nobody else holds.
+
+    A username is whoever last used it: Telegram lets anyone take one that was given up,
+    so one held by several people names none of them.
+    """
+    if _is_telegram_id(rep):
+        user = people.by_telegram_id.get(int(rep))
+        return user, [] if user else [(N_("rep {value} is not a registered user"), {"value": rep})]
+    holders = people.by_username.get(rep.lstrip("@").lower(), [])
+    if not holders:
+        return None, [(N_("rep {value} is not a registered user"), {"value": rep})]
+    if len(holders) > 1:
+        names = ", ".join(people.describe(user.id) for user in holders[:5])
+        return None, [(N_("rep {value} matches several people: {names}. Name the rep by Telegram id."),
+                       {"value": rep, "names": names})]
+    return holders[0], []
+
+
+def _check_rep(row: CustomerRow, rep: str, known: tuple[int, int | None] | None, people: People,
+               own_team: int | None, manager: bool) -> tuple[User | None, list[Problem]]:
+    """Reps must exist, be active and do field work; a manager assigns only their own team's.
+
+    A username that now names someone other than the customer's stored rep is refused: it may
+    have passed to another person. Only a Telegram id moves a customer to another rep.
+    """
+    user, problems = _resolve_rep(rep, people)
+    if user is None:
+        return None, problems
+    if not user.active:
+        return None, [(N_("rep {value} is deactivated"), {"value": rep})]
+    if Permission.LOG_VISIT not in GRANTS[user.role]:
+        return None, [(N_("rep {value} does not do field work"), {"value": rep})]
+    if manager and user.team_id != own_team:
+        return None, [(N_("rep {value} is not in your team"), {"value": rep})]
+    owner = people.owners.get(known[0]) if known is not None else None
+    if not _is_telegram_id(rep) and owner is not None and owner != user.id:
+        return None, [(N_("customer {code}'s rep is {owner}, but {value} is now {person}; to change "
+                          "the rep, name them by Telegram id"),
+                       {"code": row.code, "owner": people.describe(owner), "value": rep,
+                        "person": people.describe(user.id)})]
+    return user, []
 
 
 def _check_against_database(
-    rows: list[CustomerRow], existing: dict[str, tuple[int, int | None]], users: dict[str, User],
+    rows: list[CustomerRow], existing: dict[str, tuple[int, int | None]], people: People,
     own_team: int | None, manager: bool,
 ) -> tuple[dict[int, User], list[RowError]]:
-    """Reps must exist, be active and do field work; a manager stays inside their own team."""
+    """Each row's rep (see :func:`_check_rep`); a manager stays inside their own team."""
     reps: dict[int, User] = {}
     errors: list[RowError] = []
     for row in rows:
         problems: list[Problem] = []
-        known = existing.get(row.code.lower())
+        known = existing.get(search_key(row.code))
         if manager and known is not None and known[1] != own_team:
             problems.append((N_("customer {code} belongs to another team"), {"code": row.code}))
         if row.rep is not None:
-            user = users.get(_rep_key(row.rep))
-            if user is None:
-                problems.append((N_("rep {value} is not a registered user"), {"value": row.rep}))
-            elif not user.active:
-                problems.append((N_("rep {value} is deactivated"), {"value": row.rep}))
-            elif Permission.LOG_VISIT not in GRANTS[user.role]:
-                problems.append((N_("rep {value} does not do field work"), {"value": row.rep}))
-            elif manager and user.team_id != own_team:
-                problems.append((N_("rep {value} is not in your team"), {"value": row.rep}))
-            else:
+            user, rep_problems = _check_rep(row, row.rep, known, people, own_team, manager)
+            problems += rep_problems
+            if user is not None:
                 reps[row.line] = user
         errors.extend(RowError(row.line, reason, params) for reason, params in problems)
     return reps, errors
@@ -265,8 +326,8 @@ async def import_customers(
     own_team = caller.team_id if caller is not None and manager else None
     rows, errors = validate(table)
     existing = await _existing(session) if rows else {}
-    users = await _users(session) if any(row.rep for row in rows) else {}
-    reps, db_errors = _check_against_database(rows, existing, users, own_team, manager)
+    people = await _people(session, rows) if any(row.rep for row in rows) else People({}, {}, {}, {})
+    reps, db_errors = _check_against_database(rows, existing, people, own_team, manager)
     errors = sorted(errors + db_errors, key=lambda error: error.line)
     report = ImportReport(errors=errors)
     if errors:
@@ -275,16 +336,17 @@ async def import_customers(
     new: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for row in rows:
-        known = existing.get(row.code.lower())
+        known = existing.get(search_key(row.code))
         fields = {**row.values, **_assignment(reps.get(row.line), has_rep_column, known is None, own_team)}
         if known is None:
             new.append({"grade": DEFAULT_GRADE, "rep_id": None, "team_id": None, "phone": None,
                         "address": None, "latitude": None, "longitude": None, "credit_days": None,
                         "credit_limit": None, **fields, "code": row.code,
                         "status": CustomerStatus.ACTIVE, "created_at": now})
-        else:
-            changed.append({"row_id": known[0], **fields})
-    if new:  # a Core executemany: the ORM's bulk insert would fetch keys row by row on SQLite
+        else:  # the code stays as first written; a new name needs its key (a Core UPDATE: no ORM)
+            changed.append({"row_id": known[0], **fields, **search_keys(fields)})
+    if new:  # a Core executemany (the keys are the columns' defaults): the ORM's bulk insert would
+        # fetch keys row by row on SQLite
         await session.execute(Customer.__table__.insert(), new)
     for columns, batch in _same_keys(changed).items():
         await session.execute(_update_by_id(columns), batch)

@@ -1,9 +1,11 @@
 """Customers: scope (who sees which), and resolving typed text to one customer.
 
-Resolution order, everywhere a rep types a customer: exact code
-(case-insensitive) → exact name → unique substring of the name → a short list
-of candidates to choose from → nothing. Substring matching works for Chinese
-names as for Latin ones (``lower()`` leaves CJK untouched).
+Resolution order, everywhere a rep types a customer: exact code → exact name →
+unique substring of the name or code → a short list of candidates to choose
+from → nothing. Every comparison is of search keys (:func:`bot.text.search_key`),
+which customers store (``code_key``, ``name_key``): case, full- or half-width and
+compatibility forms do not matter (``élan bistro`` finds ``Élan Bistro``,
+``abc商店`` finds ``ＡＢＣ商店``), the same on SQLite as on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bot.services.access import Caller, Permission, require
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.ledger import Balance
 from bot.services.policy import credit_terms, due_for_visit, grade_rules, local_date, next_visit_due
+from bot.text import one_line, search_key
 from models import Customer, CustomerStatus, Role, User, Visit, VisitKind
 
 MAX_CANDIDATES = 8
@@ -104,25 +107,24 @@ def _scope_of(caller: Caller) -> tuple[str, int | None]:
 
 @cache
 def _exact_match(scope: str, column: str) -> Select[tuple[Customer]]:
-    """Up to two customers of the scope (``:scope_id``) whose code or name (``column``), folded, is
+    """Up to two customers of the scope (``:scope_id``) whose code or name key (``column``) is
     ``:folded``: built once per scope and column, as every typed ``/visit`` or ``/collect`` asks it."""
     scoped = {"all": true(), "team": Customer.team_id == bindparam("scope_id"),
               "rep": Customer.rep_id == bindparam("scope_id"), "nobody": false()}[scope]
     return (select(Customer)
             .where(scoped, Customer.status != CustomerStatus.INACTIVE,
-                   func.lower(getattr(Customer, column)) == bindparam("folded"))
+                   getattr(Customer, column) == bindparam("folded"))
             .order_by(Customer.id).limit(2))
 
 
 async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolution:
     """Turn what the caller typed into a customer in their scope (see the module doc)."""
     require(caller, Permission.VIEW_CUSTOMERS)
-    query = " ".join(text.split())
-    if not query:
+    folded = search_key(text)
+    if not folded:
         raise Invalid(N_("Name the customer: their code or (part of) their name."))
-    folded = query.lower()
     scope, scope_id = _scope_of(caller)
-    for column in ("code", "name"):
+    for column in ("code_key", "name_key"):
         exact = list(await session.scalars(_exact_match(scope, column),
                                            {"scope_id": scope_id, "folded": folded}))
         if len(exact) == 1:
@@ -130,9 +132,7 @@ async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolutio
         if exact:
             break
     matches = list(await session.scalars(
-        select(Customer).where(_where_scope(caller),
-                               func.lower(Customer.name).contains(folded, autoescape=True)
-                               | func.lower(Customer.code).contains(folded, autoescape=True))
+        select(Customer).where(_where_scope(caller), _containing(folded))
         .order_by(Customer.name, Customer.id).limit(MAX_CANDIDATES + 1)))
     if len(matches) == 1:
         return Resolution(customer=_resolved(session, matches[0]))
@@ -198,11 +198,15 @@ class CustomerList:
     total: int
 
 
+def _containing(folded: str) -> ColumnElement[bool]:
+    """Name or code key contains the search key ``folded``: the substring rule of :func:`resolve`."""
+    return (Customer.name_key.contains(folded, autoescape=True)
+            | Customer.code_key.contains(folded, autoescape=True))
+
+
 def _matching(text: str) -> ColumnElement[bool]:
-    """Code or name contains ``text``, ignoring case: the substring rule of :func:`resolve`."""
-    folded = " ".join(text.split()).lower()
-    return (func.lower(Customer.name).contains(folded, autoescape=True)
-            | func.lower(Customer.code).contains(folded, autoescape=True))
+    """Code or name contains ``text``, as :func:`resolve` compares them."""
+    return _containing(search_key(text))
 
 
 def days_since(instant: datetime | None, zone: ZoneInfo, today: date) -> int | None:
@@ -318,7 +322,7 @@ class Prospect:
 
 
 def clean_customer_name(text: str) -> str:
-    name = " ".join(text.split())
+    name = one_line(text)
     if not name or len(name) > MAX_NAME:
         raise Invalid(N_("A customer's name has 1 to {limit} characters."), limit=MAX_NAME)
     return name
@@ -351,7 +355,7 @@ async def next_prospect_code(session: AsyncSession, today: date) -> str:
     """``P-YYMMDD-n``: the day's next number, readable over the phone."""
     prefix = f"P-{today:%y%m%d}-"
     codes = await session.scalars(
-        select(Customer.code).where(func.lower(Customer.code).like(prefix.lower() + "%")))
+        select(Customer.code).where(Customer.code_key.startswith(search_key(prefix), autoescape=True)))
     numbers = [int(code[len(prefix):]) for code in codes if code[len(prefix):].isdigit()]
     return f"{prefix}{max(numbers, default=0) + 1}"
 

@@ -13,6 +13,8 @@ Rules decided here (the issue left them open):
 * **Period.** Visits and collections belong to the local day they happened, orders to
   their issue date, reports to their day. Receivables are not a period figure: the sheet
   lists every receivable still open *today*, with its aging on ``today``.
+* **Orders** lists every order issued in the period, voided ones too (undone, or rejected
+  over the credit limit: marked, open 0); the Summary counts the ones that stand.
 * **Collections** lists every row of the period, reversals included (negative, with the
   number of the collection they reverse), so the sheet sums to the net. The Summary counts
   the money that stays collected — neither a reversal nor reversed — as the daily report
@@ -62,8 +64,10 @@ from bot.services.aging import BUCKET_LABELS, bucket_of
 from bot.services.collections import held
 from bot.services.customers import in_scope
 from bot.services.ledger import is_open
+from bot.services.payment_methods import LABELS as METHOD_LABELS
 from bot.services.periods import Period, parse_period
-from bot.services.reports import KIND_LABELS, METHOD_LABELS
+from bot.services.reports import KIND_LABELS
+from bot.text import strip_bidi_controls
 from models import (
     Collection,
     Customer,
@@ -122,6 +126,7 @@ ORDER_COLUMNS = (
     Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
     Column(N_("Amount"), Kind.MONEY, 14), Column(N_("Due"), Kind.DATE, 12),
     Column(N_("Open now"), Kind.MONEY, 14), Column(N_("Over credit limit"), Kind.BOOL, 12),
+    Column(N_("Voided"), Kind.BOOL, 9),
 )
 COLLECTION_COLUMNS = (
     Column(N_("Received at ({zone})"), Kind.DATETIME, 17), Column(N_("Collection no."), Kind.INT, 12),
@@ -269,7 +274,7 @@ def orders_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
     query = (select(Receivable.issued_on, Receivable.invoice_no, Customer.code, Customer.name, rep.name,
                     Team.name, Receivable.amount, Receivable.due_on, Receivable.open_amount,
-                    Receivable.over_limit)
+                    Receivable.over_limit, Receivable.voided_at.is_not(None))
              .join(Customer, Customer.id == Receivable.customer_id)
              .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == rep.team_id)
              .where(c.scope.people(Receivable.rep_id), Receivable.source == ReceivableSource.ORDER,
@@ -277,9 +282,11 @@ def orders_sheet(c: ExportContext) -> Sheet:
              .order_by(Receivable.issued_on, Receivable.id))
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        c.totals.orders += 1
-        c.totals.ordered += row[6]
-        return tuple(row)
+        voided = bool(row[-1])
+        if not voided:
+            c.totals.orders += 1
+            c.totals.ordered += row[6]
+        return (*row[:-1], voided)
 
     return Sheet("Orders", ORDER_COLUMNS, query, shape)
 
@@ -363,7 +370,10 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
     t, totals = c.t.gettext, c.totals
     methods = ((N_("Collected in cash"), PaymentMethod.CASH),
                (N_("Collected by transfer"), PaymentMethod.TRANSFER),
-               (N_("Collected by cheque"), PaymentMethod.CHEQUE))
+               (N_("Collected by cheque"), PaymentMethod.CHEQUE),
+               (N_("Collected by WeChat Pay"), PaymentMethod.WECHAT),
+               (N_("Collected by Alipay"), PaymentMethod.ALIPAY),
+               (N_("Collected by card"), PaymentMethod.CARD))
     return [
         (t(N_("Period")), Kind.TEXT, c.period.label),
         (t(N_("From")), Kind.DATE, c.period.start),
@@ -394,9 +404,11 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
 def clean_text(value: str) -> str:
     """Text Excel accepts: no XML-illegal control characters, at most 32,767 characters.
 
-    Line ends become ``\n`` (XML would turn a lone carriage return into one anyway).
+    Line ends become ``\n`` (XML would turn a lone carriage return into one anyway). Bidi
+    controls go too (:func:`bot.text.strip_bidi_controls`): a right-to-left override in a name
+    would show the rest of its cell reversed.
     """
-    text = ILLEGAL_CHARACTERS_RE.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    text = ILLEGAL_CHARACTERS_RE.sub("", strip_bidi_controls(value)).replace("\r\n", "\n").replace("\r", "\n")
     return text if len(text) <= MAX_CELL_TEXT else text[:MAX_CELL_TEXT - 1] + "…"
 
 

@@ -35,12 +35,17 @@ class RowError:
 
 @dataclass
 class ImportReport:
-    """Created and updated counts, or — if any row was bad — every bad row and nothing written."""
+    """Created and updated counts, or — if any row was bad — every bad row and nothing written.
+
+    ``notes`` says, row by row, what an import did that the admin must hear of (who was added,
+    moved, reactivated or deactivated); they render like problems: "line 3: …".
+    """
 
     created: int = 0
     updated: int = 0
     teams_created: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    notes: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

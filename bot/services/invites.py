@@ -2,6 +2,13 @@
 
 The token itself is only ever shown once, in the link; the database keeps
 its SHA-256, so a leaked database does not leak working invites.
+
+An invite carries its creator's authority and never outlives it: deactivating
+someone, or changing their role or team, revokes the pending invites they could
+no longer hand out (``users.withdraw_invites``), and a link is checked against
+its creator again when it is opened. Admins and managers list and revoke
+pending invites (``/invites``). An invite registers new people only: a
+deactivated person stays deactivated until an admin switches them back on.
 """
 
 from __future__ import annotations
@@ -11,15 +18,24 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, language_for
 from bot.services import audit
-from bot.services.access import Caller
-from bot.services.errors import Conflict, Invalid
+from bot.services.access import Caller, Permission, require
+from bot.services.errors import Conflict, Invalid, NotFound
 from bot.services.teams import clean_team_name, get_or_create_team
-from bot.services.users import Identity, clean_name, ensure_may_invite, parse_role
+from bot.services.users import (
+    Identity,
+    Page,
+    ensure_may_invite,
+    may_issue,
+    parse_role,
+    pending_invite,
+    telegram_name,
+)
 from models import Invite, Role, Team, User
 
 INVITE_LIFETIME = timedelta(days=7)
@@ -46,7 +62,33 @@ class Joined:
     role: Role
     team: str | None
     language: str
-    rejoined: bool
+
+
+@dataclass(frozen=True)
+class InviteRow:
+    """An invite as ``/invites`` shows it (never its token: only its hash is kept)."""
+
+    id: int
+    role: Role
+    team: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    used_by: str | None
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Revoked:
+    invite: InviteRow
+    revoked_now: bool  # False: it was already used, revoked or expired; the row says which
+
+
+WITHDRAWN = N_("This invite link was withdrawn. Ask your manager for a new one.")
+SWITCHED_OFF = N_("Your access to this bot was switched off, and an invite link does not switch it "
+                  "back on. Ask an admin if this is a mistake.")
+USED = N_("This invite link has already been used. Ask your manager for a new one.")
 
 
 async def create_invite(
@@ -86,38 +128,40 @@ async def create_invite(
 async def redeem(session: AsyncSession, who: Identity, token: str, now: datetime) -> Joined:
     """Register ``who`` with the invite behind ``token``; the token is then spent.
 
-    Spending is one conditional UPDATE, so two people racing for one link
-    cannot both get in. A deactivated user with a fresh invite comes back.
+    Spending is one conditional UPDATE (unused and not revoked), so two people
+    racing for one link cannot both get in, nor can a link revoked meanwhile.
+    Someone already known never gets in this way: an active user is registered
+    already, and a deactivated one comes back only when an admin says so
+    (``/activate``), not through a link (even one they made themselves).
     """
     existing = await session.scalar(select(User).where(User.telegram_id == who.telegram_id))
-    if existing is not None and existing.active:
-        raise Conflict(N_("You are already registered."))
+    if existing is not None:
+        if existing.active:
+            raise Conflict(N_("You are already registered."))
+        raise Conflict(SWITCHED_OFF)
     invite = await session.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
     if invite is None:
         raise Invalid(N_("This invite link is not valid. Ask your manager for a new one."))
     if invite.used_at is not None:
-        raise Conflict(N_("This invite link has already been used. Ask your manager for a new one."))
+        raise Conflict(USED)
+    if invite.revoked_at is not None or not await _creator_may_still_issue(session, invite):
+        raise Conflict(WITHDRAWN)
     if invite.expires_at <= now:
         raise Conflict(N_("This invite link has expired. Ask your manager for a new one."))
     language = language_for(who.language_code)
-    if existing is None:
-        user = User(telegram_id=who.telegram_id, name=clean_name(who.full_name)[:120],
-                    username=who.username, role=invite.role, team_id=invite.team_id,
-                    language=language, active=True, created_at=now, first_seen_at=now)
-        session.add(user)
-    else:
-        user = existing
-        user.role, user.team_id, user.active, user.menu_hash = (
-            invite.role, invite.team_id, True, None)
-        user.first_seen_at = user.first_seen_at or now
+    user = User(telegram_id=who.telegram_id, name=telegram_name(who),
+                username=who.username, role=invite.role, team_id=invite.team_id,
+                language=language, active=True, created_at=now, first_seen_at=now)
+    session.add(user)
     await session.flush()
     spent = await session.execute(
         update(Invite)
-        .where(Invite.id == invite.id, Invite.used_at.is_(None))
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
         .values(used_by=user.id, used_at=now)
     )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(N_("This invite link has already been used. Ask your manager for a new one."))
+    if spent.rowcount != 1:  # type: ignore[attr-defined]  # used or revoked a moment ago
+        used_at = await session.scalar(select(Invite.used_at).where(Invite.id == invite.id))
+        raise Conflict(USED if used_at is not None else WITHDRAWN)
     team = await session.get(Team, invite.team_id) if invite.team_id else None
     if team is not None and invite.role == Role.MANAGER and team.manager_id is None:
         team.manager_id = user.id
@@ -125,4 +169,79 @@ async def redeem(session: AsyncSession, who: Identity, token: str, now: datetime
                  at=now, after={"role": invite.role.value, "team_id": invite.team_id,
                                 "invite_id": invite.id})
     return Joined(user.id, user.name, user.role, team.name if team else None,
-                  user.language or language, rejoined=existing is not None)
+                  user.language or language)
+
+
+async def _creator_may_still_issue(session: AsyncSession, invite: Invite) -> bool:
+    """Whether whoever created ``invite`` could create it now (active, same authority).
+
+    Their deactivation or role change revokes it already; this also refuses links
+    made before revocation existed, and any a bulk change missed.
+    """
+    creator = (await session.execute(select(User.active, User.role, User.team_id)
+                                     .where(User.id == invite.created_by))).one_or_none()
+    return creator is not None and creator.active and may_issue(
+        creator.role, creator.team_id, invite.role, invite.team_id)
+
+
+# -- listing and revoking -------------------------------------------------------------------------
+
+def _in_scope(caller: Caller) -> ColumnElement[bool]:
+    """The invites ``caller`` lists and may revoke: every one for admins; for a manager, those they
+    created and the rep invites into their team (what they could have created themselves)."""
+    require(caller, Permission.INVITE)
+    if caller.role == Role.ADMIN:
+        return true()
+    own = Invite.created_by == caller.id
+    if caller.team_id is None:
+        return own
+    return own | ((Invite.role == Role.REP) & (Invite.team_id == caller.team_id))
+
+
+def _rows() -> Select[tuple[int, Role, str | None, str, datetime, datetime, str | None,
+                            datetime | None, datetime | None]]:
+    creator, joined = aliased(User), aliased(User)
+    return (select(Invite.id, Invite.role, Team.name, creator.name, Invite.created_at, Invite.expires_at,
+                   joined.name, Invite.used_at, Invite.revoked_at)
+            .select_from(Invite)
+            .join(creator, creator.id == Invite.created_by)
+            .outerjoin(Team, Team.id == Invite.team_id)
+            .outerjoin(joined, joined.id == Invite.used_by))
+
+
+async def pending(
+    session: AsyncSession, caller: Caller, now: datetime, *, page: int = 1, per_page: int = 10
+) -> Page[InviteRow]:
+    """The invites in the caller's scope that still work, the soonest to expire first."""
+    condition = _in_scope(caller) & pending_invite(now)
+    total = await session.scalar(select(func.count()).select_from(Invite).where(condition)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    rows = await session.execute(_rows().where(condition).order_by(Invite.expires_at, Invite.id)
+                                 .limit(per_page).offset((page - 1) * per_page))
+    return Page([InviteRow(*row) for row in rows], page, pages, total)
+
+
+async def revoke(session: AsyncSession, caller: Caller, invite_id: int, now: datetime) -> Revoked:
+    """Withdraw a pending invite: its link stops working at once.
+
+    One outside the caller's scope is answered as one that does not exist. One
+    already used, revoked or expired is reported as it stands (a double tap, or
+    someone joined a moment before).
+    """
+    scope = _in_scope(caller)
+    row = (await session.execute(_rows().where(Invite.id == invite_id, scope))).one_or_none()
+    if row is None:
+        raise NotFound(N_("There is no invite #{id}."), id=invite_id)
+    invite = InviteRow(*row)
+    if invite.used_at is not None or invite.revoked_at is not None or invite.expires_at <= now:
+        return Revoked(invite, revoked_now=False)
+    done = await session.execute(
+        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=caller.id).execution_options(synchronize_session=False))
+    after = InviteRow(*(await session.execute(_rows().where(Invite.id == invite_id))).one())
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # used or revoked a moment ago
+        return Revoked(after, revoked_now=False)
+    audit.record(session, actor_id=caller.id, action="revoke_invite", entity="invite", entity_id=invite_id,
+                 at=now, before={"revoked": False}, after={"revoked": True})
+    return Revoked(after, revoked_now=True)

@@ -7,6 +7,14 @@ confirmed over-limit order is flagged and waits for the manager's approval.
 Writes are keyed on ``source_key`` (the Telegram message that placed the
 order), so a redelivered update or a double-tapped Confirm writes once and
 answers as the first time did.
+
+Whoever placed an order may undo it for ``UNDO_WINDOW`` (the Undo button, as
+for visits and collections). Undoing voids the receivable
+(:func:`bot.services.ledger.void`: the row stays, its open amount becomes 0),
+withdraws its pending over-limit request and writes an audit entry; it is
+refused once money is applied to the invoice (that collection must be undone
+or reversed first: the money would otherwise move silently). An order undone
+is never written again by a redelivery of the message that placed it.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from bot.services import approvals, audit, customers, ledger, policy
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import parse_amount
 from bot.services.customers import CustomerRef, Resolution
-from bot.services.errors import Conflict, Invalid
+from bot.services.errors import AccessDenied, Conflict, Invalid
 from models import (
     Approval,
     ApprovalKind,
@@ -36,6 +44,7 @@ from models import (
     CustomerStatus,
     Receivable,
     ReceivableSource,
+    User,
 )
 
 MAX_INVOICE_NO = 60  # the column's width
@@ -43,6 +52,8 @@ INVOICE_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]*$")
 GENERATED_PREFIX = "SO"
 #: Attempts at a generated invoice number when a concurrent order took the one we computed.
 GENERATE_ATTEMPTS = 10
+#: How long whoever placed an order may undo it (as for visits and collections).
+UNDO_WINDOW = timedelta(minutes=10)
 
 _CURRENCY_WORDS = {"¥", "rmb", "cny"}
 _UNIT_WORDS = {"元", "万", "千", "k", "w", "rmb", "cny", "yuan"}
@@ -84,6 +95,22 @@ class RecordedOrder:
     over_limit: bool
     #: Written earlier by the same message (a redelivery, a second tap): nothing new happened.
     repeated: bool = False
+    #: Until when whoever placed it may undo it.
+    undo_until: datetime | None = None
+    #: Voided since (undone, or rejected over the credit limit): it no longer counts.
+    voided: bool = False
+
+
+@dataclass(frozen=True)
+class UndoneOrder:
+    customer: CustomerRef
+    invoice_no: str
+    amount: Decimal
+    open_balance: Decimal  # the customer's open balance now, without this order
+    #: The pending over-limit request this undo withdrew, if there was one.
+    withdrawn_approval: int | None
+    #: Undone earlier (a second tap): nothing new happened.
+    already: bool = False
 
 
 OrderOutcome = RecordedOrder | NeedsConfirmation
@@ -160,6 +187,9 @@ async def record_order(
     today = policy.local_date(now, zone)
     earlier = await find_recorded(session, caller, source_key, now=now, zone=zone)
     if earlier is not None:
+        if earlier.voided:
+            raise Conflict(N_("Order {invoice} was voided, so it was not recorded again."),
+                           invoice=earlier.invoice_no)
         return earlier
     customer = await _orderable(session, caller, customer_id)
     ref = CustomerRef.of(customer)
@@ -179,7 +209,8 @@ async def record_order(
         assert found is not None
         return found
     return RecordedOrder(ref, receivable.id, receivable.invoice_no, receivable.amount,
-                         receivable.issued_on, receivable.due_on, credit.after, over_limit)
+                         receivable.issued_on, receivable.due_on, credit.after, over_limit,
+                         undo_until=receivable.created_at + UNDO_WINDOW)
 
 
 async def find_recorded(session: AsyncSession, caller: Caller, source_key: str, *, now: datetime,
@@ -195,7 +226,8 @@ async def find_recorded(session: AsyncSession, caller: Caller, source_key: str, 
     open_now = (await ledger.balance(session, customer.id, policy.local_date(now, zone))).open
     return RecordedOrder(CustomerRef.of(customer), receivable.id, receivable.invoice_no, receivable.amount,
                          receivable.issued_on, receivable.due_on, open_now, receivable.over_limit,
-                         repeated=True)
+                         repeated=True, undo_until=receivable.created_at + UNDO_WINDOW,
+                         voided=receivable.voided_at is not None)
 
 
 async def _refuse_taken(session: AsyncSession, invoice_no: str) -> None:
@@ -222,7 +254,7 @@ async def _write(
         receivable = Receivable(
             invoice_no=invoice_no, customer_id=customer.id, rep_id=customer.rep_id or caller.id,
             amount=details.amount, issued_on=issued_on, due_on=due_on, source=ReceivableSource.ORDER,
-            over_limit=over_limit, created_at=now, source_key=source_key)
+            over_limit=over_limit, created_at=now, source_key=source_key, recorded_by=caller.id)
         try:
             async with session.begin_nested():
                 session.add(receivable)
@@ -272,3 +304,56 @@ async def _next_invoice_no(session: AsyncSession, day: date, taken: str | None =
     highest = max((int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()),
                   default=0)
     return f"{prefix}{highest + 1:03d}"
+
+
+# -- undo ------------------------------------------------------------------------------------------
+
+async def undo(session: AsyncSession, caller: Caller, receivable_id: int, *, now: datetime,
+               zone: ZoneInfo) -> UndoneOrder:
+    """The Undo button: whoever placed the order voids it within ``UNDO_WINDOW`` (see the module doc).
+
+    A second tap answers ``already``; the void itself is a conditional UPDATE, so of two taps
+    racing one voids and writes the audit entry.
+    """
+    require(caller, Permission.RECORD_ORDER)
+    found = (await session.execute(
+        select(Receivable, Customer).join(Customer, Customer.id == Receivable.customer_id)
+        .where(Receivable.id == receivable_id))).one_or_none()
+    if found is None or found[0].source != ReceivableSource.ORDER or found[0].recorded_by != caller.id:
+        raise AccessDenied(N_("That order is not yours to undo."))
+    receivable, customer = found
+    today = policy.local_date(now, zone)
+    if receivable.voided_at is None and now - receivable.created_at > UNDO_WINDOW:
+        raise Conflict(N_("The 10 minutes to undo order {invoice} have passed: it stands. "
+                          "Talk to your manager if it is wrong."), invoice=receivable.invoice_no)
+    if receivable.voided_at is not None:
+        return await _voided_earlier(session, caller, receivable_id, customer, today)
+    open_before = (await ledger.balance(session, customer.id, today)).open
+    # The request first, then the void: the order in which a rejection takes the two locks.
+    withdrawn = await approvals.withdraw(session, receivable.id, by=caller.id, now=now)
+    if not await ledger.void(session, receivable, by=caller.id, reason=ledger.UNDONE, now=now):
+        return await _voided_earlier(session, caller, receivable_id, customer, today)  # a tap racing us
+    open_now = (await ledger.balance(session, customer.id, today)).open
+    audit.record(session, actor_id=caller.id, action="order.undo", entity="receivable",
+                 entity_id=receivable.id, at=now,
+                 before={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
+                         "voided": False, "customer_open": str(open_before)},
+                 after={"voided": True, "reason": ledger.UNDONE, "customer_open": str(open_now),
+                        "withdrawn_approval_id": withdrawn})
+    return UndoneOrder(CustomerRef.of(customer), receivable.invoice_no, receivable.amount, open_now,
+                       withdrawn)
+
+
+async def _voided_earlier(session: AsyncSession, caller: Caller, receivable_id: int, customer: Customer,
+                          today: date) -> UndoneOrder:
+    """The answer to an Undo of an order already void: a second tap, or someone else voided it."""
+    row = (await session.execute(
+        select(Receivable.invoice_no, Receivable.amount, Receivable.voided_by, Receivable.void_reason,
+               User.name)
+        .outerjoin(User, User.id == Receivable.voided_by).where(Receivable.id == receivable_id))).one()
+    invoice_no, amount, voided_by, reason, name = row
+    if voided_by != caller.id or reason != ledger.UNDONE:
+        raise Conflict(N_("Order {invoice} was already voided by {name}."), invoice=invoice_no,
+                       name=name or "—")
+    open_now = (await ledger.balance(session, customer.id, today)).open
+    return UndoneOrder(CustomerRef.of(customer), invoice_no, amount, open_now, None, already=True)

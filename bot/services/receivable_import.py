@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
@@ -30,6 +30,7 @@ from bot.services.importing import ImportReport, RowError, cell_problems
 from bot.services.ledger import ZERO
 from bot.services.orders import MAX_INVOICE_NO
 from bot.tabular import Table
+from bot.text import search_key
 from models import Customer, Money, Receivable, ReceivableSource
 
 REQUIRED = ("invoice_no", "customer_code", "amount", "issued_on")
@@ -63,7 +64,7 @@ def parse_date(text: str) -> date | None:
 
 
 def validate(table: Table, known_codes: set[str]) -> tuple[list[InvoiceRow], list[RowError]]:
-    """Check each row on its own, against the known customer codes (lower-case) and for duplicates."""
+    """Check each row on its own, against the known customer codes (their search keys) and for duplicates."""
     missing = [c for c in REQUIRED if c not in table.header]
     if missing:
         return [], [RowError(1, N_("missing columns: {columns}"), {"columns": ", ".join(missing)})]
@@ -97,7 +98,7 @@ def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
     code = cells.get("customer_code", "").strip()
     if not code:
         problems.append((N_("customer_code is empty"), {}))
-    elif code.lower() not in known_codes:
+    elif search_key(code) not in known_codes:
         problems.append((N_("no customer has the code {code}"), {"code": code[:40]}))
     amount: Decimal | None = None
     try:
@@ -135,8 +136,8 @@ def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
 async def _customers_by_code(session: AsyncSession, codes: set[str]) -> dict[str, Customer]:
     found: dict[str, Customer] = {}
     for batch in _chunks(sorted(codes)):
-        for customer in await session.scalars(select(Customer).where(func.lower(Customer.code).in_(batch))):
-            found[customer.code.lower()] = customer
+        for customer in await session.scalars(select(Customer).where(Customer.code_key.in_(batch))):
+            found[customer.code_key] = customer
     return found
 
 
@@ -182,13 +183,13 @@ async def import_receivables(
     """Validate every row, then write all of them in the caller's transaction (``caller`` None: CLI)."""
     if caller is not None:
         require(caller, Permission.IMPORT_RECEIVABLES)
-    codes = {cells.get("customer_code", "").strip().lower() for _, cells in table.rows} - {""}
+    codes = {search_key(cells.get("customer_code", "")) for _, cells in table.rows} - {""}
     customers = await _customers_by_code(session, codes)
     rows, errors = validate(table, set(customers))
     existing = await _invoices(session, [row.invoice_no for row in rows])
     for row in rows:
         errors.extend(RowError(row.line, reason, params) for reason, params in
-                      _ledger_problems(row, customers[row.customer_code.lower()],
+                      _ledger_problems(row, customers[search_key(row.customer_code)],
                                        existing.get(row.invoice_no)))
     report = ImportReport(errors=sorted(errors, key=lambda e: e.line))
     if errors:
@@ -196,7 +197,7 @@ async def import_receivables(
     rules = await policy.grade_rules(session)
     changes: dict[str, dict[str, Any]] = {}
     for row in rows:
-        customer = customers[row.customer_code.lower()]
+        customer = customers[search_key(row.customer_code)]
         due_on = row.due_on or row.issued_on + timedelta(days=policy.credit_terms(customer, rules)[0])
         wanted = {"customer_id": customer.id, "rep_id": customer.rep_id, "amount": row.amount,
                   "issued_on": row.issued_on, "due_on": due_on}

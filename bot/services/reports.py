@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
-from bot.services import audit
+from bot.services import audit, payment_methods
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount
 from bot.services.customers import first_line
@@ -57,7 +57,7 @@ ZERO = Decimal("0.00")
 #: ask for a brief report, and the preview must fit one message with room for the rest.
 MAX_OWN_TEXT = 3000
 NOTE_LINE_LIMIT = 120
-HELD_METHODS = (PaymentMethod.CASH, PaymentMethod.CHEQUE)
+HELD_METHODS = payment_methods.HELD_METHODS
 SUBMIT, REPLACE = "report.submit", "report.replace"
 
 KIND_LABELS: dict[VisitKind, str] = {
@@ -65,11 +65,7 @@ KIND_LABELS: dict[VisitKind, str] = {
     VisitKind.CALL: N_("phone call"),
     VisitKind.STOCK_CHECK: N_("stock check"),
 }
-METHOD_LABELS: dict[PaymentMethod, str] = {
-    PaymentMethod.CASH: N_("cash"),
-    PaymentMethod.TRANSFER: N_("transfer"),
-    PaymentMethod.CHEQUE: N_("cheque"),
-}
+METHOD_LABELS = payment_methods.LABELS
 #: Headings shown to the rep (and written back when they edit); each parses again.
 FIELD_LABELS = {
     "problems": N_("Problems met"),
@@ -311,7 +307,7 @@ async def _orders(session: AsyncSession, rep_id: int, day: date) -> tuple[OrderL
         select(Receivable.invoice_no, Customer.name, Receivable.amount)
         .join(Customer, Customer.id == Receivable.customer_id)
         .where(Receivable.rep_id == rep_id, Receivable.source == ReceivableSource.ORDER,
-               Receivable.issued_on == day)
+               Receivable.issued_on == day, Receivable.voided_at.is_(None))
         .order_by(Receivable.created_at, Receivable.id))
     return tuple(OrderLine(invoice, name, amount) for invoice, name, amount in rows)
 

@@ -24,7 +24,8 @@ Rules (the issue left them open):
 * **New customers** are customers created in the period that are prospects or
   were registered with /newcustomer (a prospect activated since still counts).
 * **Orders** are receivables from /order (``source = order``) issued in the
-  period; imported invoices are not orders.
+  period, voided ones (undone, or rejected over the credit limit) left out;
+  imported invoices are not orders.
 * **Collections** are received in the period, reversals and reversed ones left
   out; *held* is cash and cheques not yet handed in, now, whenever received.
 * **Receivables** are the open ones now, by aging bucket (disputed included).
@@ -73,6 +74,7 @@ from bot.services.aging import Aging, aging_total
 from bot.services.collections import held
 from bot.services.customers import first_line
 from bot.services.errors import AccessDenied, Conflict, NotFound
+from bot.services.ledger import standing
 from bot.services.periods import TODAY, Period, relative
 from bot.services.policy import GradeRule, grade_rules, start_of_day
 from bot.services.reports import NOTE_LINE_LIMIT, ReportHours, VisitLine
@@ -260,6 +262,9 @@ class Scope:
         return None
 
 
+NO_SUCH_TEAM = N_("There is no such team.")
+
+
 def _require_team_view(caller: Caller) -> None:
     """/team, /missing and /rep are views over several people: not for reps."""
     require(caller, Permission.VIEW_FIGURES)
@@ -284,7 +289,7 @@ async def _scope(session: AsyncSession, caller: Caller, *, team_id: int | None =
         return Scope(rep_id=person.id, name=person.name)
     if caller.role == Role.MANAGER:
         if team_id is not None and team_id != caller.team_id:
-            raise AccessDenied(N_("That team is not yours."))
+            raise NotFound(NO_SUCH_TEAM)  # as for a team that does not exist: no probing
         if caller.team_id is None:
             return Scope(nobody=True)
         team_id = caller.team_id
@@ -292,7 +297,7 @@ async def _scope(session: AsyncSession, caller: Caller, *, team_id: int | None =
         return Scope()
     name = await _team_name(session, team_id)
     if name is None:
-        raise NotFound(N_("There is no such team."))
+        raise NotFound(NO_SUCH_TEAM)
     return Scope(team_id=team_id, name=name)
 
 
@@ -314,16 +319,18 @@ async def _person_in_scope(session: AsyncSession, caller: Caller, user_id: int) 
 
 
 async def find_team(session: AsyncSession, caller: Caller, name: str) -> int:
-    """A team by name (case-insensitive), for narrowing /summary; managers only name their own."""
+    """A team by name (case-insensitive), for narrowing /summary; managers only name their own.
+
+    Another team's name is answered as one that does not exist, and a rep is refused before
+    any lookup: what a caller may not see must not be told apart from what is not there.
+    """
     require(caller, Permission.VIEW_FIGURES)
-    cleaned = " ".join(name.split())
-    team_id = await session.scalar(select(Team.id).where(func.lower(Team.name) == cleaned.lower()))
-    if team_id is None:
-        raise NotFound(N_("There is no team called {name}."), name=cleaned)
     if caller.role == Role.REP:
         raise AccessDenied(NOT_FOR_REPS)
-    if caller.role == Role.MANAGER and team_id != caller.team_id:
-        raise AccessDenied(N_("That team is not yours."))
+    cleaned = " ".join(name.split())
+    team_id = await session.scalar(select(Team.id).where(func.lower(Team.name) == cleaned.lower()))
+    if team_id is None or (caller.role == Role.MANAGER and team_id != caller.team_id):
+        raise NotFound(N_("There is no team called {name}."), name=cleaned)
     return team_id
 
 
@@ -384,7 +391,7 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
     for rep_id, orders, amount in await _rows(session,
             select(Receivable.rep_id, func.count(), type_coerce(func.sum(Receivable.amount), Money()))
             .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
-                   Receivable.issued_on <= period.end, scope.people(Receivable.rep_id))
+                   Receivable.issued_on <= period.end, standing(), scope.people(Receivable.rep_id))
             .group_by(Receivable.rep_id)):
         tallies[rep_id].orders, tallies[rep_id].orders_amount = orders, amount or ZERO
 

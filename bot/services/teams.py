@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.services.errors import Invalid
+from bot.text import one_line
 from models import Team
 
 MAX_TEAM_NAME = 80
 
 
 def clean_team_name(name: str) -> str:
-    cleaned = " ".join(name.split())
+    cleaned = one_line(name)
     if not cleaned or len(cleaned) > MAX_TEAM_NAME:
         raise Invalid(N_("A team name has 1 to {limit} characters."), limit=MAX_TEAM_NAME)
     return cleaned

@@ -8,17 +8,19 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ColumnElement, bindparam, false, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, echo, language_for
-from bot.services import audit
+from bot.services import approvals, audit
 from bot.services.access import Caller, Permission, require
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.teams import get_or_create_team
-from models import Role, Team, User
+from bot.text import one_line
+from models import Approval, ApprovalStatus, Customer, Invite, Role, Team, User
 
-MAX_NAME = 120
+#: Telegram's own limits: a first name of up to 64 characters, a last name of up to 64, a space.
+MAX_NAME = 64 + 1 + 64
 T = TypeVar("T")
 
 
@@ -66,10 +68,19 @@ class Page(Generic[T]):
 
 
 def clean_name(name: str) -> str:
-    cleaned = " ".join(name.split())
+    """A person's name as stored: one line, no bidi controls (:func:`bot.text.one_line`)."""
+    cleaned = one_line(name)
     if not cleaned or len(cleaned) > MAX_NAME:
         raise Invalid(N_("A name has 1 to {limit} characters."), limit=MAX_NAME)
     return cleaned
+
+
+def telegram_name(who: Identity) -> str:
+    """The name Telegram gives for ``who``, cleaned as :func:`clean_name` does; never refused, as
+    whoever Telegram lets in may join. One made only of invisible characters falls back to the
+    @username, else the Telegram id."""
+    return (one_line(who.full_name)[:MAX_NAME]
+            or (f"@{who.username}" if who.username else str(who.telegram_id)))
 
 
 def parse_role(text: str) -> Role:
@@ -209,49 +220,88 @@ async def _count_active_admins(session: AsyncSession) -> int:
     ) or 0
 
 
+async def ensure_an_admin_remains(session: AsyncSession, user: User, role: Role, active: bool) -> None:
+    """Refuse to turn the last active admin into anything else: nobody could manage people then."""
+    stays_admin = role == Role.ADMIN and active
+    if user.role == Role.ADMIN and user.active and not stays_admin \
+            and await _count_active_admins(session) <= 1:
+        raise Conflict(N_("That is the last active admin."))
+
+
 async def set_active(
     session: AsyncSession, caller: Caller, query: str, active: bool, now: datetime
 ) -> User:
     require(caller, Permission.MANAGE_USERS)
     user = await find_user(session, caller, query)
-    if user.id == caller.id and not active:
+    await change_active(session, user, active, now, actor=caller)
+    return user
+
+
+async def change_active(
+    session: AsyncSession, user: User, active: bool, now: datetime, *, actor: Caller | None
+) -> bool:
+    """The one way a person is deactivated or reactivated: /deactivate, /activate and the people
+    import all come here, so whatever must follow (or is refused) happens for each of them.
+
+    ``actor`` None is the command line. Returns whether anything changed.
+    """
+    if actor is not None and user.id == actor.id and not active:
         raise Conflict(N_("You cannot deactivate yourself."))
     if user.active == active:
-        return user
-    if not active and user.role == Role.ADMIN and await _count_active_admins(session) <= 1:
-        raise Conflict(N_("That is the last active admin."))
+        return False
+    await ensure_an_admin_remains(session, user, user.role, active)
     user.active = active
     user.menu_hash = None
-    audit.record(session, actor_id=caller.id, action="activate" if active else "deactivate",
-                 entity="user", entity_id=user.id, at=now,
-                 before={"active": not active}, after={"active": active})
-    return user
+    after: dict[str, object] = {"active": active}
+    if not active:  # the links they handed out stop working with them
+        after["invites_revoked"] = await withdraw_invites(session, user, now, actor=actor)
+    audit.record(session, actor_id=actor.id if actor else None,
+                 action="activate" if active else "deactivate", entity="user", entity_id=user.id,
+                 at=now, before={"active": not active}, after=after)
+    return True
 
 
 async def set_role(
     session: AsyncSession, caller: Caller, query: str, role_text: str, team_name: str | None,
-    now: datetime,
+    now: datetime, *, zone: ZoneInfo | None = None,
 ) -> tuple[User, Team | None]:
     """Change a user's role (and team); reps and managers must belong to a team."""
     require(caller, Permission.MANAGE_USERS)
     user = await find_user(session, caller, query)
     role = parse_role(role_text)
-    if user.id == caller.id and role != Role.ADMIN and await _count_active_admins(session) <= 1:
-        raise Conflict(N_("That is the last active admin."))
     team: Team | None = None
     if team_name:
         team, _created = await get_or_create_team(session, team_name, now)
     elif user.team_id is not None:
         team = await session.get(Team, user.team_id)
+    await change_role(session, user, role, team, now, actor=caller, zone=zone)
+    return user, team
+
+
+async def change_role(
+    session: AsyncSession, user: User, role: Role, team: Team | None, now: datetime, *,
+    actor: Caller | None, zone: ZoneInfo | None = None,
+) -> None:
+    """The one way a person's role and team change: /role and the people import both come here,
+    so whatever must follow a change (or refuses it) happens for each of them.
+
+    ``team`` is the team they end up in (None: none). ``actor`` None is the command line.
+    Their customers move with them and the invites they may no longer hand out are revoked
+    (``zone``: see :func:`customers_follow`).
+    """
+    await ensure_an_admin_remains(session, user, role, user.active)
     if role in (Role.REP, Role.MANAGER) and team is None:
         raise Invalid(N_("A {role} belongs to a team: add the team name."), role=role.value)
     before = {"role": user.role.value, "team_id": user.team_id}
     user.role, user.team_id, user.menu_hash = role, team.id if team else None, None
     if role == Role.MANAGER and team is not None and team.manager_id is None:
         team.manager_id = user.id
-    audit.record(session, actor_id=caller.id, action="set_role", entity="user", entity_id=user.id,
-                 at=now, before=before, after={"role": role.value, "team_id": user.team_id})
-    return user, team
+    moved = await customers_follow(session, user, now, zone=zone)
+    revoked = await withdraw_invites(session, user, now, actor=actor)
+    audit.record(session, actor_id=actor.id if actor else None, action="set_role", entity="user",
+                 entity_id=user.id, at=now, before=before,
+                 after={"role": role.value, "team_id": user.team_id, "customers_moved": moved,
+                        "invites_revoked": revoked})
 
 
 def ensure_may_invite(caller: Caller, role: Role) -> None:
@@ -259,6 +309,75 @@ def ensure_may_invite(caller: Caller, role: Role) -> None:
     require(caller, Permission.INVITE)
     if caller.role == Role.MANAGER and role != Role.REP:
         raise AccessDenied(N_("Managers can invite reps only."))
+
+
+def may_issue(role: Role, team_id: int | None, invite_role: Role, invite_team_id: int | None) -> bool:
+    """Whether an active person in ``role`` (of ``team_id``) may hand out an invite for
+    ``invite_role`` into ``invite_team_id``: admins any, managers reps into their own team."""
+    if role == Role.ADMIN:
+        return True
+    return (role == Role.MANAGER and invite_role == Role.REP and team_id is not None
+            and invite_team_id == team_id)
+
+
+def pending_invite(now: datetime) -> ColumnElement[bool]:
+    """Invites that still work: neither used, revoked nor expired."""
+    return Invite.used_at.is_(None) & Invite.revoked_at.is_(None) & (Invite.expires_at > now)
+
+
+def _issuable_by(user: User) -> ColumnElement[bool]:
+    """:func:`may_issue` for ``user`` as they are now, as a condition on invites."""
+    if not user.active:
+        return false()
+    if user.role == Role.ADMIN:
+        return true()
+    if user.role == Role.MANAGER and user.team_id is not None:
+        return (Invite.role == Role.REP) & (Invite.team_id == user.team_id)
+    return false()
+
+
+async def withdraw_invites(
+    session: AsyncSession, user: User, now: datetime, *, actor: Caller | None
+) -> list[int]:
+    """Revoke the pending invites ``user`` created that they could no longer hand out as they are
+    now: all of them once deactivated, a demoted admin's, a moved manager's. An invite carries
+    its creator's authority; it must not outlive it. Returns the ids revoked."""
+    if user.active and user.role == Role.ADMIN:
+        return []
+    ids = list(await session.scalars(
+        select(Invite.id).where(Invite.created_by == user.id, pending_invite(now), ~_issuable_by(user))
+        .order_by(Invite.id)))
+    if ids:
+        await session.execute(
+            update(Invite).where(Invite.id.in_(ids), Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_by=actor.id if actor else None)
+            .execution_options(synchronize_session=False))
+    return ids
+
+
+async def customers_follow(
+    session: AsyncSession, user: User, now: datetime, *, zone: ZoneInfo | None
+) -> int:
+    """Put ``user``'s customers in ``user``'s team, in the caller's transaction.
+
+    A customer's team is its rep's: every manager's view (customers, collections, overdue money,
+    approvals) scopes by ``customers.team_id``, so it must change as the rep's team does. The
+    pending requests of moved customers go to their new approvers (only they may decide them
+    now); with ``zone`` (the company's, for quiet hours) each is pushed to them at once.
+    Returns how many customers moved.
+    """
+    moved = await session.execute(
+        update(Customer).where(Customer.rep_id == user.id, Customer.team_id.is_distinct_from(user.team_id))
+        .values(team_id=user.team_id).execution_options(synchronize_session="fetch"))
+    count: int = moved.rowcount  # type: ignore[attr-defined]
+    if count and zone is not None:
+        waiting = list(await session.scalars(
+            select(Approval.id).join(Customer, Customer.id == Approval.customer_id)
+            .where(Customer.rep_id == user.id, Approval.status == ApprovalStatus.PENDING)
+            .order_by(Approval.id)))
+        for approval_id in waiting:
+            await approvals.notify_approvers(session, approval_id, now, zone)
+    return count
 
 
 MUTE_PATTERN = re.compile(r"^(\d{1,3})\s*(h|m|小时|分钟)$")
