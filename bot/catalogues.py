@@ -36,6 +36,11 @@ def extract() -> Catalog:
     return template
 
 
+def _written(string: str | tuple[str, ...]) -> bool:
+    """Whether a translation is there: a plural entry's string is a tuple of forms, empty or not."""
+    return all(string) if isinstance(string, tuple) else bool(string)
+
+
 def merge(template: Catalog, language: str) -> Catalog:
     path = LOCALE / language / "LC_MESSAGES" / "messages.po"
     if path.exists():
@@ -46,7 +51,7 @@ def merge(template: Catalog, language: str) -> Catalog:
     catalog.update(copy.deepcopy(template), no_fuzzy_matching=True)
     if language == "en":
         for message in catalog:
-            if message.id and not message.string:
+            if message.id and not _written(message.string):  # a plural entry: copy both forms
                 message.string = message.id
     return catalog
 
@@ -62,7 +67,7 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as po:
             write_po(po, catalog, sort_output=True, no_location=True, ignore_obsolete=True)
-        missing = sum(1 for m in catalog if m.id and not m.string)
+        missing = sum(1 for m in catalog if m.id and not _written(m.string))
         print(f"{language}: {len(catalog)} messages, {missing} untranslated")
 
 

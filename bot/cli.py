@@ -217,7 +217,8 @@ def print_report(report: ImportReport) -> None:
         for note in report.notes:
             print(f"  line {note.line}: {note.render()}")
         return
-    print(f"nothing imported: {len(report.errors)} problem(s)", file=sys.stderr)
+    count = len(report.errors)
+    print(f"nothing imported: {count} problem{'' if count == 1 else 's'}", file=sys.stderr)
     for error in report.errors:
         print(f"  line {error.line}: {error.render()}", file=sys.stderr)
 
@@ -276,12 +277,21 @@ async def list_jobs(settings: Settings) -> int:
         ran = await last_runs(db)
     finally:
         await db.dispose()
-    print(f"{'job':<20} {'at':<6} {'days':<13} last run")
+    rows = [("job", "at", "days", "last run")]
     for spec in JOBS.values():
         last = ran.get(spec.name)
-        when = (f"{last.ran_for} ({last.pushes} pushes)" if last else "never")
-        print(f"{spec.name:<20} {company_settings.job_times[spec.name]:%H:%M}  {spec.days:<13} {when}")
+        pushes = f"{last.pushes} push" + ("" if last.pushes == 1 else "es") if last else ""
+        rows.append((spec.name, f"{company_settings.job_times[spec.name]:%H:%M}", spec.days,
+                     f"{last.ran_for} ({pushes})" if last else "never"))
+    print(aligned(rows))
     return 0
+
+
+def aligned(rows: list[tuple[str, ...]], gap: int = 2) -> str:
+    """Rows as text columns, each as wide as its widest cell (the last one left ragged)."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return "\n".join((" " * gap).join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
+                                        row[-1]]).rstrip() for row in rows)
 
 
 async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int:

@@ -17,13 +17,13 @@ import argparse
 import asyncio
 import dataclasses
 import difflib
+import json
 import mimetypes
 import sys
 import threading
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,8 +36,10 @@ from bot.config import ConfigError, Settings
 from bot.db import Database, upgrade
 from bot.devserver import FakeBotApi, SentMessage
 from bot.runtime import runtime_of
+from bot.text import search_key
+from handlers.chats import MAX_ID
 from jobs.outbox import drain
-from models import User
+from models import Base, InboxUpdate, User
 
 #: Nothing reaches Telegram: the fake Bot API accepts this token only.
 CONSOLE_TOKEN = "1000000:fieldbot-console"
@@ -81,7 +83,12 @@ class Persona:
 
 
 async def find_persona(db: Database, query: str) -> Persona:
-    """The user named by Telegram id, @username or name (exact, else the only partial match)."""
+    """The user named by Telegram id, @username or name.
+
+    A name is matched as the bot matches customers (:func:`bot.text.search_key`: any width,
+    case or script, spaces collapsed): the one exact match, else the one whose name contains
+    it. Several people of that name, or several containing it, are named back, not guessed at.
+    """
     query = query.strip()
     async with db.reading() as session:
         if query.lstrip("-").isdigit():
@@ -90,11 +97,7 @@ async def find_persona(db: Database, query: str) -> Persona:
             matches = list(await session.scalars(
                 select(User).where(func.lower(User.username) == query[1:].lower())))
         else:
-            matches = list(await session.scalars(
-                select(User).where(func.lower(User.name) == query.lower()).order_by(User.id)))
-            matches = matches or list(await session.scalars(
-                select(User).where(func.lower(User.name).contains(query.lower(), autoescape=True))
-                .order_by(User.name).limit(10)))
+            matches = named(list(await session.scalars(select(User).order_by(User.name, User.id))), query)
         if len(matches) > 1:
             raise ConsoleError(f"{query!r} matches several people: "
                                f"{_list_people(matches)}. Use the Telegram id or @username.")
@@ -104,6 +107,17 @@ async def find_persona(db: Database, query: str) -> Persona:
     user = matches[0]
     return Persona(user.id, user.telegram_id, user.name, user.username, user.role.value, user.language,
                    user.active, TelegramFacts(user.menu_hash, user.first_seen_at, user.blocked_at))
+
+
+def named(people: list[User], query: str) -> list[User]:
+    """Who ``query`` names: everyone whose name is it (search keys equal), else everyone whose name
+    contains it. A company has a few hundred people at most: they are compared in Python, the same
+    way on every database (SQLite's ``lower()`` knows ASCII only)."""
+    key = search_key(query)
+    if not key:
+        return []
+    exact = [user for user in people if search_key(user.name) == key]
+    return exact or [user for user in people if key in search_key(user.name)]
 
 
 def _list_people(people: Iterable[User]) -> str:
@@ -159,7 +173,20 @@ def _removes_keyboard(message: SentMessage) -> bool:
     return bool((message.reply_markup or {}).get("remove_keyboard"))
 
 
-def render(message: SentMessage, *, label: str, numbered: bool) -> str:
+def button_key(button: dict[str, Any]) -> str:
+    """What tells a button from the others under its message: its payload, else its link or label."""
+    if "callback_data" in button:
+        return "data:" + str(button["callback_data"])
+    if button.get("url"):
+        return "url:" + str(button["url"])
+    return "text:" + str(button.get("text", ""))
+
+
+Numbering = Callable[[SentMessage, dict[str, Any]], "int | None"]
+
+
+def render(message: SentMessage, *, label: str, number: Numbering) -> str:
+    """The message as plain text, each button with its number (``number`` None: not pressable)."""
     body = message.plain_text()
     if message.kind not in ("text", "location"):
         size = len(message.file_bytes or b"")
@@ -171,24 +198,32 @@ def render(message: SentMessage, *, label: str, numbered: bool) -> str:
     indent = " " * (len(label) + 2)
     out = [f"{label}: {lines[0]}", *(indent + line for line in lines[1:])]
     keyboard = "" if message.buttons() else "keyboard: "
-    number = 0
     for row in button_rows(message):
         shown = []
         for button in row:
-            number += 1
-            shown.append(f"[{number}] {button['text']}" if numbered else f"[{button['text']}]")
+            index = number(message, button)
+            shown.append(f"[{index}] {button['text']}" if index is not None else f"[{button['text']}]")
         out.append(indent + keyboard + "  ".join(shown))
         keyboard = " " * len(keyboard)
     return "\n".join(out)
 
 
 class Console:
-    """One user's chat: turns typed lines into updates and prints what the bot showed them."""
+    """One user's chat: turns typed lines into updates and prints what the bot showed them.
+
+    Every button that can still be pressed has a number, whichever message it is under: an
+    inline button for as long as its message is there with that button, a reply keyboard's
+    while that keyboard is the one on screen (Telegram shows one: the newest, until removed). A
+    number, once given, stays with its button for the session: an edit that keeps a button keeps
+    its number, and a number whose button went away is never given to another.
+    """
 
     def __init__(self, api: FakeBotApi, app: FieldbotApp, persona: Persona, stdout: TextIO) -> None:
         self.api, self.app, self.persona, self.out = api, app, persona, stdout
-        self.shown: list[int] = []  # message ids, the most recently shown last
         self.seen: dict[int, int] = {}  # message id -> edits when last shown
+        self.numbers: dict[int, tuple[int, str]] = {}  # button number -> (message id, button key)
+        self.numbered: dict[tuple[int, str], int] = {}  # the other way round
+        self.keyboard: int | None = None  # the message whose reply keyboard is on screen
 
     def write(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -198,14 +233,15 @@ class Console:
     def chat(self) -> list[SentMessage]:
         return self.api.chat(self.persona.telegram_id)
 
-    def active_message(self) -> SentMessage | None:
-        """The most recently shown bot message that still has buttons to press."""
-        by_id = {m.message_id: m for m in self.chat}
-        for message_id in reversed(self.shown):
-            message = by_id[message_id]
-            if not message.deleted and buttons_of(message):
-                return message
-        return None
+    def number(self, message: SentMessage, button: dict[str, Any]) -> int | None:
+        """The button's number, given now if it has none; None for a reply keyboard not on screen."""
+        if not message.buttons() and message.message_id != self.keyboard:
+            return None
+        place = (message.message_id, button_key(button))
+        if place not in self.numbered:
+            self.numbered[place] = len(self.numbers) + 1
+            self.numbers[self.numbered[place]] = place
+        return self.numbered[place]
 
     async def handled(self, update: dict[str, Any]) -> None:
         """Wait until the bot has fetched ``update`` and finished handling everything queued."""
@@ -220,22 +256,14 @@ class Console:
     def show_changes(self, *, label: str) -> None:
         changed = [m for m in self.chat
                    if not m.deleted and self.seen.get(m.message_id) != m.edits]
-        labels = []
         for message in changed:
             if _removes_keyboard(message):  # a removed reply keyboard cannot be pressed any more
-                self.shown = [i for i in self.shown if not self._is_reply_keyboard(i)]
-            labels.append(f"{label} (edited)" if message.message_id in self.seen else label)
+                self.keyboard = None
+            elif _reply_rows(message):
+                self.keyboard = message.message_id
+            name = f"{label} (edited)" if message.message_id in self.seen else label
             self.seen[message.message_id] = message.edits
-            if message.message_id in self.shown:
-                self.shown.remove(message.message_id)
-            self.shown.append(message.message_id)
-        active = self.active_message()
-        for message, name in zip(changed, labels, strict=True):
-            self.write(render(message, label=name, numbered=message is active))
-
-    def _is_reply_keyboard(self, message_id: int) -> bool:
-        message = next(m for m in self.chat if m.message_id == message_id)
-        return bool(_reply_rows(message))
+            self.write(render(message, label=name, number=self.number))
 
     async def step(self, update: dict[str, Any] | None) -> None:
         """After an input: print the bot's answer, then any push now due for this user."""
@@ -253,7 +281,11 @@ class Console:
         """The update a typed line stands for (None: nothing to send; a note was printed)."""
         me = self.persona.telegram_id
         stripped = line.strip()
-        if stripped.isdigit() and (target := self.button(int(stripped))) is not None:
+        if stripped.isascii() and stripped.isdigit() and int(stripped) in self.numbers:
+            target = self.button(int(stripped))
+            if target is None:
+                self.write(f"(button {stripped} is no longer there; \\{stripped} sends {stripped} as text)")
+                return None
             return self.press(*target)
         if stripped.startswith("\\") and stripped[1:].isdigit():
             return self.api.message(me, stripped[1:])
@@ -262,12 +294,15 @@ class Console:
         return self.api.message(me, line.rstrip("\r\n"))
 
     def button(self, number: int) -> tuple[SentMessage, dict[str, Any]] | None:
-        """Button ``number`` (from 1) of the active message, if there is one."""
-        message = self.active_message()
-        buttons = buttons_of(message) if message else []
-        if message is None or not 1 <= number <= len(buttons):
+        """Button ``number``, if it is still there to press."""
+        message_id, key = self.numbers[number]
+        message = next((m for m in self.chat if m.message_id == message_id), None)
+        if message is None or message.deleted:
             return None
-        return message, buttons[number - 1]
+        if not message.buttons() and message_id != self.keyboard:  # a reply keyboard no longer shown
+            return None
+        found = next((button for button in buttons_of(message) if button_key(button) == key), None)
+        return (message, found) if found is not None else None
 
     def press(self, message: SentMessage, button: dict[str, Any]) -> dict[str, Any] | None:
         me = self.persona.telegram_id
@@ -283,7 +318,7 @@ class Console:
             self.write("(the console cannot press this kind of button)")
             return None
         if (message.reply_markup or {}).get("one_time_keyboard"):
-            self.shown.remove(message.message_id)
+            self.keyboard = None
         return self.api.message(me, button["text"])
 
     def special(self, line: str) -> dict[str, Any] | None:
@@ -344,14 +379,52 @@ def hint(persona: Persona, database_url: str) -> str:
             ":location LAT LON, :photo PATH, :file PATH; /quit or Ctrl-D ends.")
 
 
-def first_message_id() -> int:
-    """Where this session's message ids start: above any real chat's, and every earlier session's.
+#: Console message ids count the seconds since this moment: above any real chat's ids (a chat numbers
+#: its messages from 1), and below 2**31 until 2088 — a button carrying a bigger number is taken for a
+#: forgery (handlers/chats.py, ``MAX_ID``) and answered "expired".
+MESSAGE_ID_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 
-    Rows written for a message are keyed ``msg:<chat>:<message id>`` (``source_key``), so
-    a reused id would be taken for a redelivery and not written. Microseconds since the
-    epoch grow faster than a session can use ids, and stay within JSON's exact integers.
+
+async def first_message_id(db: Database, chat_id: int, now: datetime) -> int:
+    """Where this session's message ids start: after every id this chat used before, and no lower
+    than the seconds since :data:`MESSAGE_ID_EPOCH`.
+
+    Rows written for a message are keyed ``msg:<chat>:<message id>`` (``source_key``), so a reused
+    id would be taken for a redelivery and not written; an update the inbox still holds with the
+    same id and text would be taken for one Telegram sent again. A session uses an id or two a
+    message, far fewer than a second each, but sessions can follow each other within a second:
+    hence the ids already used, read back from both.
     """
-    return time.time_ns() // 1000
+    since_epoch = int((now - MESSAGE_ID_EPOCH).total_seconds())
+    return max(since_epoch, await last_message_id(db, chat_id))
+
+
+async def last_message_id(db: Database, chat_id: int) -> int:
+    """The highest message id of this chat (at most ``MAX_ID``) that a row's ``source_key`` or an
+    update kept in the inbox carries; 0 if none does."""
+    prefix = f"msg:{chat_id}:"
+    ids: list[int] = []
+    async with db.reading() as session:
+        for table in Base.metadata.sorted_tables:
+            column = table.c.get("source_key")
+            if column is None:
+                continue
+            keys = await session.scalars(select(column).where(column.startswith(prefix, autoescape=True)))
+            ids += [int(key[len(prefix):]) for key in keys if key[len(prefix):].isdigit()]
+        payloads = await session.scalars(
+            select(InboxUpdate.payload).where(InboxUpdate.payload.contains(str(chat_id), autoescape=True)))
+        for payload in payloads:
+            ids += _message_ids(json.loads(payload), chat_id)
+    return max((number for number in ids if number <= MAX_ID), default=0)
+
+
+def _message_ids(update: dict[str, Any], chat_id: int) -> list[int]:
+    """The ids of this chat's messages an update carries (the one sent, or the one a button was under)."""
+    messages = [update.get("message"), update.get("edited_message"),
+                (update.get("callback_query") or {}).get("message")]
+    return [message["message_id"] for message in messages
+            if isinstance(message, dict) and (message.get("chat") or {}).get("id") == chat_id
+            and isinstance(message.get("message_id"), int)]
 
 
 async def chat(settings: Settings, query: str, stdin: TextIO, stdout: TextIO) -> int:
@@ -366,7 +439,8 @@ async def chat(settings: Settings, query: str, stdin: TextIO, stdout: TextIO) ->
         first, _, last = persona.name.partition(" ")
         api.add_user(persona.telegram_id, first or persona.name, last_name=last or None,
                      username=persona.username, language_code=persona.language or "en")
-        api.start_message_ids_after(persona.telegram_id, first_message_id())
+        api.start_message_ids_after(persona.telegram_id,
+                                    await first_message_id(db, persona.telegram_id, datetime.now(UTC)))
         settings = dataclasses.replace(settings, token=CONSOLE_TOKEN, api_url=api.base_url)
         app = build_application(settings, db, Clock(settings.timezone), sync_menus=False,
                                 background_jobs=False)

@@ -83,8 +83,14 @@ class Translator:
             raise UntranslatedMessage(message)
         return self._t.gettext(message)
 
-    def ngettext(self, singular: str, plural: str, n: int) -> str:
-        return self._t.ngettext(singular, plural, n)
+    def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
+        """The form of a counted message that fits ``n`` ("1 invoice", "2 invoices"; Chinese has one
+        form). With ``values``, its ``{placeholders}`` are filled, HTML-escaped, as by ``t(...)``;
+        without, the template comes back as it is."""
+        if Translator.strict and singular not in known_messages():
+            raise UntranslatedMessage(singular)
+        template = self._t.ngettext(singular, plural, n)
+        return fmt(template, **values) if values else template
 
     def __call__(self, message: str, **values: Any) -> str:
         """Translate ``message`` and fill its ``{placeholders}`` with HTML-escaped values."""

@@ -90,3 +90,30 @@ def search_key(text: str) -> str:
             break
         key = again
     return key
+
+
+#: Longest phone key stored (a phone number is at most 40 characters as typed).
+PHONE_KEY_LENGTH = 40
+#: Fewer digits than this is no phone number anyone would dial (an extension, a typo): no key.
+_PHONE_KEY_MIN_DIGITS = 5
+
+
+def phone_key(text: str | None) -> str | None:
+    """What two spellings of one phone number have in common: its digits, of any width or script
+    (``１３８-0013 8000`` is ``13800138000``). A number written with China's country code (``+86``,
+    ``0086``) is keyed as it is dialled at home: ``+86 138 0013 8000`` is ``13800138000`` and
+    ``+86 21 5555 1234`` is ``02155551234``, like ``021 5555 1234``. None for text with fewer than
+    five digits. A pure function: applying it to its own result changes nothing.
+    """
+    if not text:
+        return None
+    normal = unicodedata.normalize("NFKC", text).strip()
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in normal if ch.isdecimal())
+    international = normal.startswith("+")
+    if not international and digits.startswith("00"):
+        digits, international = digits[2:], True
+    if international and digits.startswith("86") and len(digits) > 2:
+        digits = digits[2:]
+        if not digits.startswith(("0", "1")):
+            digits = "0" + digits  # a landline's area code: the trunk prefix dialled at home
+    return digits[:PHONE_KEY_LENGTH] if len(digits) >= _PHONE_KEY_MIN_DIGITS else None

@@ -19,22 +19,31 @@ from handlers import (
     errors,
     exports,
     finance,
+    grades,
     help_and_language,
     imports,
+    market,
     new_customer,
     onboarding,
     orders,
     overdue,
     people,
+    prospects,
+    report_reads,
     reports,
+    returns,
     settings,
     summaries,
+    today,
     visits,
 )
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
-FEATURES = (onboarding, help_and_language, people, new_customer, customers, visits, orders, collections,
-            deposits, finance, reports, summaries, overdue, approvals, exports, settings, imports)
+# ``report_reads`` comes early: a supervisor who presses 💬 Comment in the middle of another flow
+# (a visit's notes, say) has their next message taken as the comment, not as that flow's text.
+FEATURES = (onboarding, help_and_language, report_reads, people, new_customer, prospects, grades, customers,
+            visits, orders, collections, returns, deposits, finance, reports, summaries, today, market,
+            overdue, approvals, exports, settings, imports)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -8,6 +8,12 @@ with a button for each (the receipt number kept) and records when one is pressed
 collection is keyed by the update that started the flow, so one flow records at most one
 collection, however often a button is pressed. The flow and its draft are persistent: a
 question asked before a restart is answered after it.
+
+More than the customer owes (or anything from a customer who owes nothing) is not recorded at
+once: "X owes Y; Z will be kept as credit. Record it?" with Confirm / Cancel
+(``collect:over:yes|no:<token>``). The flow ends with the question; what Confirm records waits in
+``user_data`` under the token (the id of the message that asked), keyed by the update that started
+the collection, so Confirm pressed twice records once.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from telegram.ext import (
 from bot.i18n import N_, Translator, echo
 from bot.services import collections, payment_methods
 from bot.services.amounts import format_amount, parse_amount
-from bot.services.collections import Recorded, ReversalPreview, Reversed, Settled
+from bot.services.collections import OverCollection, Recorded, ReversalPreview, Reversed, Settled
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import Invalid, ServiceError
 from handlers.base import Request, action
@@ -77,8 +83,9 @@ def _settled_lines(t: Translator, settled: tuple[Settled, ...], line: str) -> li
                remaining=format_amount(s.remaining)) for s in settled[:MAX_LISTED]]
     rest = settled[MAX_LISTED:]
     if rest:
-        lines.append(t(N_("• … and {count} more invoices: {amount}"), count=len(rest),
-                       amount=format_amount(sum((s.applied for s in rest), Decimal(0)))))
+        lines.append(t.ngettext("• … and {count} more invoice: {amount}",
+                                "• … and {count} more invoices: {amount}", len(rest), count=len(rest),
+                                amount=format_amount(sum((s.applied for s in rest), Decimal(0)))))
     return lines
 
 
@@ -99,6 +106,9 @@ def render_recorded(t: Translator, result: Recorded) -> str:
                        amount=format_amount(result.unapplied)) if not result.settled else
                      t(N_("Unapplied credit: {amount}, kept on the customer's account."),
                        amount=format_amount(result.unapplied)))
+        if result.credit > result.unapplied:
+            lines.append(t(N_("The customer's credit is now {credit}, used on their next invoice."),
+                           credit=format_amount(result.credit)))
     lines.append("")
     lines.append(_hand_in_line(t, result))
     return "\n".join(lines)
@@ -138,6 +148,11 @@ def render_reversed(t: Translator, result: Reversed, *, undone: bool) -> str:
     if result.reopened:
         lines += ["", t(N_("Open again:"))]
         lines += _settled_lines(t, result.reopened, N_("• {invoice}: {amount} reopened, {remaining} open"))
+    if result.credit_applied:
+        lines += ["", t(N_("The customer's credit settled what reopened:"))]
+        used = tuple(Settled(a.invoice_no, a.amount, a.remaining) for a in result.credit_applied)
+        lines += _settled_lines(t, used,
+                                N_("• {invoice}: {amount} of credit applied, {remaining} still open"))
     return "\n".join(lines)
 
 
@@ -210,7 +225,11 @@ async def _save(request: Request, draft: Draft, edit: bool) -> int:
     result = await collections.record(
         request.session, request.me, customer_id=draft.customer.id, amount=draft.amount,
         method=draft.method, receipt_no=draft.receipt_no, source_key=draft.key, now=request.now)
-    _show(request, render_recorded(request.t, result), undo_button(request.t, result.id), edit)
+    if isinstance(result, OverCollection):
+        token = _remember_over(request, draft)
+        _show(request, render_over(request.t, result), over_buttons(request.t, token), edit)
+    else:
+        _show(request, render_recorded(request.t, result), undo_button(request.t, result.id), edit)
     _flow(request).pop(DRAFT, None)
     return END
 
@@ -341,6 +360,95 @@ async def cancel(request: Request) -> object:
     _flow(request).pop(DRAFT, None)
     request.reply(request.t(N_("Cancelled: no collection was recorded.")))
     return END
+
+
+# -- more than the customer owes ----------------------------------------------------------------
+
+#: user_data: token (the id of the message that asked) → the collection Confirm records.
+OVER = "collect.over"
+MAX_PENDING_OVER = 20
+OVER_EXPIRED = N_("This question has expired: nothing was recorded. Send the collection again.")
+
+
+def render_over(t: Translator, over: OverCollection) -> str:
+    """"X owes Y; Z will be kept as credit. Record it?", with what would be recorded."""
+    values = {"customer": over.customer.name, "owed": format_amount(over.owed),
+              "excess": format_amount(over.excess), "amount": format_amount(over.amount)}
+    lines = [t(N_("⚠️ <b>{customer}</b> owes nothing; all {amount} will be kept as credit. Record it?"),
+               **values) if over.owed <= 0 else
+             t(N_("⚠️ <b>{customer}</b> owes {owed}; {excess} will be kept as credit. Record it?"), **values),
+             t(N_("Collection: <b>{amount}</b> ({method})"), amount=format_amount(over.amount),
+               method=method_label(t, over.method))]
+    if over.receipt_no:
+        lines.append(t(N_("Receipt no. {receipt}"), receipt=over.receipt_no))
+    if over.credit > 0:
+        lines.append(t(N_("They already hold {credit} of credit."), credit=format_amount(over.credit)))
+    return "\n".join(lines)
+
+
+def over_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"collect:over:yes:{token}"),
+        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"collect:over:no:{token}"),
+    ]])
+
+
+def _over_store(request: Request) -> dict[str, dict[str, object]]:
+    store: dict[str, dict[str, object]] = _flow(request).setdefault(OVER, {})  # type: ignore[assignment]
+    return store
+
+
+def _remember_over(request: Request, draft: Draft) -> str:
+    assert draft.customer is not None and draft.amount is not None and draft.method is not None
+    message = request.update.effective_message
+    token = str(message.message_id if message is not None else request.update.update_id)
+    store = _over_store(request)
+    store[token] = {"key": draft.key, "customer_id": draft.customer.id, "amount": str(draft.amount),
+                    "method": draft.method.value, "receipt_no": draft.receipt_no}
+    while len(store) > MAX_PENDING_OVER:
+        store.pop(next(iter(store)))
+    return token
+
+
+def _over_token(request: Request) -> str:
+    query = request.update.callback_query
+    return (query.data or "").rsplit(":", 1)[-1] if query else ""
+
+
+@action()
+async def confirm_over(request: Request) -> None:
+    """Confirm: record it, keyed by the update that started the collection (twice is once)."""
+    t = request.t
+    pending = _over_store(request).get(_over_token(request))
+    if pending is None:
+        request.toast = t.gettext(OVER_EXPIRED)
+        return
+    if pending.get("done"):
+        request.toast = t.gettext(N_("Already recorded."))
+        return
+    method = collections.parse_method(str(pending["method"]))
+    assert method is not None
+    result = await collections.record(
+        request.session, request.me, customer_id=int(str(pending["customer_id"])),
+        amount=Decimal(str(pending["amount"])), method=method,
+        receipt_no=str(pending["receipt_no"]) if pending.get("receipt_no") else None,
+        source_key=str(pending["key"]), now=request.now, confirmed=True)
+    assert isinstance(result, Recorded)
+    pending["done"] = True
+    if result.already:
+        request.toast = t.gettext(N_("Already recorded."))
+        return
+    request.edit(render_recorded(t, result), undo_button(t, result.id))
+
+
+@action()
+async def cancel_over(request: Request) -> None:
+    t = request.t
+    pending = _over_store(request).pop(_over_token(request), None)
+    if pending is None or pending.get("done"):
+        request.toast = t.gettext(N_("Already recorded.") if pending else N_("Nothing was recorded."))
+        return
+    request.edit(t(N_("Cancelled: no collection was recorded.")))
 
 
 # -- undo and reverse ----------------------------------------------------------------------------
@@ -490,6 +598,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         name="collect", persistent=True,
     ))
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^collect:undo:\d+$"))
+    application.add_handler(CallbackQueryHandler(confirm_over, pattern=r"^collect:over:yes:\d+$"))
+    application.add_handler(CallbackQueryHandler(cancel_over, pattern=r"^collect:over:no:\d+$"))
     application.add_handler(CommandHandler("reverse", reverse, private))
     application.add_handler(CallbackQueryHandler(confirm_reversal, pattern=r"^reverse:yes:\d+$"))
     application.add_handler(CallbackQueryHandler(cancel_reversal, pattern=r"^reverse:no:\d+$"))

@@ -1,5 +1,10 @@
 """/customers (the list) and /customer (one card, with Visit / Collect / Order buttons).
 
+The card also shows what visits brought back: the latest stock count of each product with its
+change and any shortfall, the latest market feedback on each topic, and a "📷 Photos (N)" button
+(``cust:photos:<customer id>``, re-checked against the presser's scope) that sends the latest ten
+as an album.
+
 The list pages with ‹ › buttons; a search is remembered under a short number
 in the user's data so the page buttons stay within Telegram's 64 bytes.
 /newcustomer (handlers/new_customer.py) ends on the card built here.
@@ -20,6 +25,8 @@ from bot.services.access import Caller, Permission
 from bot.services.amounts import format_amount
 from bot.services.customers import CustomerCard, CustomerLine, CustomerList
 from bot.services.policy import local_date
+from bot.views import visit_extras as extras_view
+from handlers import albums
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, customer_id_of, which_one
 from handlers.paging import page_of, pager
@@ -79,7 +86,7 @@ def _visited(t: Translator, days: int | None) -> str:
         return t.gettext(N_("visited today"))
     if days == 1:
         return t.gettext(N_("visited yesterday"))
-    return t.gettext(N_("visited {days} days ago")).format(days=days)
+    return t.ngettext("visited {days} day ago", "visited {days} days ago", days).format(days=days)
 
 
 def _list_line(t: Translator, line: CustomerLine) -> str:
@@ -163,12 +170,27 @@ def _due_text(t: Translator, due: date, today: date) -> str:
 def _credit_text(t: Translator, card: CustomerCard) -> str:
     if card.credit_limit <= 0:
         return t(N_("Credit: cash only (limit 0); {used} open"), used=format_amount(card.balance.open))
-    return t(N_("Credit used: {used} of {limit} ({percent}%), term {days} days"),
-             used=format_amount(card.balance.open), limit=format_amount(card.credit_limit),
-             percent=card.credit_used_percent, days=card.credit_days)
+    return t.ngettext("Credit used: {used} of {limit} ({percent}%), term {days} day",
+                      "Credit used: {used} of {limit} ({percent}%), term {days} days", card.credit_days,
+                      used=format_amount(card.balance.open), limit=format_amount(card.credit_limit),
+                      percent=card.credit_used_percent, days=card.credit_days)
 
 
-def render_card(t: Translator, card: CustomerCard, today: date) -> str:
+def render_extras(t: Translator, card: CustomerCard, zone: ZoneInfo) -> list[str]:
+    """Stock levels, feedback by topic and the photo count: what the card's visits brought back."""
+    lines: list[str] = []
+    stock_title, feedback_title = (t(N_("Stock, latest count of each product")),
+                                   t(N_("Market feedback, latest on each topic")))
+    for section in (extras_view.stock_section(t, card.stock, zone, title=stock_title),
+                    extras_view.feedback_section(t, card.feedback, zone, title=feedback_title)):
+        if section:
+            lines += ["", *section]
+    if card.photos:
+        lines += ["", "📷 " + t(N_("Photos: {count}"), count=card.photos)]
+    return lines
+
+
+def render_card(t: Translator, card: CustomerCard, today: date, zone: ZoneInfo) -> str:
     ref = card.ref
     heading = f"<b>{escape(ref.name)}</b> · <code>{escape(ref.code)}</code>"
     grade = t(N_("Grade {grade}"), grade=ref.grade)
@@ -193,23 +215,32 @@ def render_card(t: Translator, card: CustomerCard, today: date) -> str:
     lines.append(t(N_("Next visit due: {due}"), due=_due_text(t, card.next_due, today)))
     lines.append(t(N_("Open balance: {open} · overdue: {overdue}"),
                    open=format_amount(card.balance.open), overdue=format_amount(card.balance.overdue)))
+    if card.credit > 0:
+        lines.append(t(N_("💳 Unapplied credit: {credit} (applied to their next invoice)"),
+                       credit=format_amount(card.credit)))
     lines.append(_credit_text(t, card))
     if card.recent:
         lines += ["", t(N_("Last visits:"))]
         for visit in card.recent:
             note = f" · {escape(visit.note)}" if visit.note else ""
             lines.append(f"• {visit.day.isoformat()} · {escape(t.gettext(KIND_LABELS[visit.kind]))}{note}")
-    return "\n".join(lines)
+    return "\n".join(lines + render_extras(t, card, zone))
 
 
-def card_buttons(t: Translator, caller: Caller, customer_id: int) -> InlineKeyboardMarkup | None:
-    """Visit / Collect / Order, only for roles that may do them (the services check again)."""
+def card_buttons(t: Translator, caller: Caller, customer_id: int,
+                 photos: int = 0) -> InlineKeyboardMarkup | None:
+    """Visit / Collect / Order, only for roles that may do them (the services check again); and
+    the photos, when there are any."""
     offered = ((Permission.LOG_VISIT, N_("Visit"), "visit"),
                (Permission.RECORD_COLLECTION, N_("Collect"), "collect"),
                (Permission.RECORD_ORDER, N_("Order"), "order"))
     row = [InlineKeyboardButton(t.gettext(label), callback_data=f"{feature}:start:{customer_id}")
            for permission, label, feature in offered if caller.can(permission)]
-    return InlineKeyboardMarkup([row]) if row else None
+    rows = [row] if row else []
+    if photos:
+        rows.append([InlineKeyboardButton(t.gettext(extras_view.PHOTO_BUTTON).format(count=photos),
+                                          callback_data=f"cust:photos:{customer_id}")])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def card_reply(request: Request, customer_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -217,7 +248,8 @@ async def card_reply(request: Request, customer_id: int) -> tuple[str, InlineKey
     today = local_today(request)
     card = await customers.customer_card(request.session, request.me, customer_id, today=today,
                                          zone=_zone(request))
-    return render_card(request.t, card, today), card_buttons(request.t, request.me, card.ref.id)
+    return (render_card(request.t, card, today, _zone(request)),
+            card_buttons(request.t, request.me, card.ref.id, card.photos))
 
 
 @action()
@@ -241,6 +273,16 @@ async def card_chosen(request: Request) -> None:
     request.edit(*await card_reply(request, customer_id))
 
 
+@action()
+async def card_photos(request: Request) -> None:
+    """The card's "📷 Photos" button: the latest photos of the customer's visits, as an album."""
+    customer_id = customer_id_of(_pressed(request))
+    if customer_id is None:
+        return
+    album = await customers.customer_photos(request.session, request.me, customer_id)
+    albums.send_album(request, album, albums.by_rep(_zone(request)))
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("customers", list_customers, private))
@@ -248,3 +290,4 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(search_page, pattern=r"^cust:find:\d+:\d+$"))
     application.add_handler(CommandHandler("customer", show_customer, private))
     application.add_handler(CallbackQueryHandler(card_chosen, pattern=r"^cust:card:\d+$"))
+    application.add_handler(CallbackQueryHandler(card_photos, pattern=r"^cust:photos:\d{1,12}$"))

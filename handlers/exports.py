@@ -1,5 +1,7 @@
 """/export [period] (an Excel workbook) and /chart [period] (a PNG) of the caller's scope.
 
+With no period, /export is today's and /chart this month's so far.
+
 The update's transaction only checks the caller and reads the period, so a refusal or a
 bad period is an ordinary translated reply. The file is built after the commit, in a
 read-only session (a long export must not hold SQLite's write lock), its CPU work in a
@@ -22,7 +24,7 @@ from telegram.ext import Application, CommandHandler, filters
 from bot.i18n import N_
 from bot.services import charts, exports
 from bot.services.amounts import format_amount
-from bot.services.periods import Period
+from bot.services.periods import MONTH, Period
 from handlers.base import Request, action
 
 #: Telegram shows a chat action for 5 seconds: repeat it a little more often while working.
@@ -62,12 +64,14 @@ async def export(request: Request) -> None:
         async with (showing(request.context.bot, caller.telegram_id, ChatAction.UPLOAD_DOCUMENT),
                     runtime.db.reading() as session):
             book = await exports.build_workbook(session, caller, period, runtime.clock.zone, today)
-        rows = book.rows
+        # What stands, as the Summary sheet counts it: the Orders and Collections sheets also list
+        # voided orders, undone collections and their reversal rows.
+        totals = book.totals
         caption = t(N_("<b>{period}</b> · {scope}\nVisits: {visits} · orders: {orders} · collections: "
                        "{collections} · open receivables: {receivables} · daily reports: {reports}"),
-                    period=html.unescape(period.title(t)), scope=book.scope, visits=rows["Visits"],
-                    orders=rows["Orders"], collections=rows["Collections"],
-                    receivables=rows["Receivables"], reports=rows["Reports"])
+                    period=html.unescape(period.title(t)), scope=book.scope, visits=totals.visits,
+                    orders=totals.orders, collections=totals.collections,
+                    receivables=totals.open_invoices, reports=totals.reports)
         await request.context.bot.send_document(
             caller.telegram_id, InputFile(io.BytesIO(book.content), filename=exports.file_name(period)),
             caption=caption)
@@ -75,9 +79,16 @@ async def export(request: Request) -> None:
     request.after_commit.append(send_workbook)
 
 
+def _chart_period(request: Request) -> Period:
+    """The period to chart: as typed, else this month so far (one day would be one bar)."""
+    text = request.text_after_command
+    return exports.requested_period(request.me, text if text.strip() else MONTH,
+                                    request.context.runtime.clock.today())
+
+
 @action()
 async def chart(request: Request) -> None:
-    period = _period(request)
+    period = _chart_period(request)
     runtime, caller, t = request.context.runtime, request.me, request.t
     today = runtime.clock.today()
 

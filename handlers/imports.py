@@ -126,8 +126,9 @@ def report_reply(t: Translator, kind: str, report: ImportReport) -> ReportReply:
                   created=report.created, updated=report.updated)]
         lines = report.notes
     else:
-        head = [t(N_("Nothing was imported: {count} problem(s). Fix them and send the whole file again."),
-                  count=len(report.errors))]
+        head = [t.ngettext("Nothing was imported: {count} problem. Fix it and send the whole file again.",
+                           "Nothing was imported: {count} problems. Fix them and send the whole file again.",
+                           len(report.errors), count=len(report.errors))]
         lines = report.errors
     shown = [_line(t, item) for item in lines]
     whole = "\n".join(head + ([t(N_("New teams: {teams}"), teams=", ".join(report.teams_created))]
@@ -141,8 +142,9 @@ def report_reply(t: Translator, kind: str, report: ImportReport) -> ReportReply:
         attachment = _plain_report(t, kind, report)
         file_name = "import-report.txt"
     else:
-        footer = t(N_("…the full list of {count} problems is in the attached file."),
-                   count=len(report.errors))
+        footer = t.ngettext("…the full list of {count} problem is in the attached file.",
+                            "…the full list of {count} problems is in the attached file.",
+                            len(report.errors), count=len(report.errors))
         attachment = "\n".join(_plain_line(t, error) for error in report.errors)
         file_name = "import-problems.txt"
     budget = MESSAGE_BUDGET - length("\n".join(head)) - length(footer) - 2

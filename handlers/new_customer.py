@@ -1,9 +1,11 @@
 """/newcustomer: register a prospect in a short guided form (name, phone, address, location).
 
-The prospect is written at once, as soon as it has a name, and each later
-answer updates it in its own transaction: a rep who is interrupted, a timeout
-or a restart of the bot never loses the "new customer report" itself, only
-the details not yet given. The form ends on the customer's card.
+What the rep answers is kept in the conversation (``user_data``, stored like every flow's state,
+so a restart of the bot loses nothing) and written in one go at the end
+(``bot/services/prospects.py``): ``/cancel``, another command, or leaving the form until it times
+out saves nothing. Before saving, a customer of the company with the same name or phone number is
+reported, with "Save anyway" and "Cancel". The saved prospect goes to the rep's manager (the new
+customer report, regulations part 4, art. 30); the form ends on the customer's card.
 """
 
 from __future__ import annotations
@@ -31,18 +33,21 @@ from telegram.ext import (
 
 from bot.i18n import N_, Translator
 from bot.runtime import Context
-from bot.services import customers
+from bot.services import prospects
 from bot.services.access import Permission, require
-from bot.services.errors import NotFound
+from bot.services.prospects import Duplicates, ProspectDetails, Registered
 from handlers.base import Request, action
-from handlers.customers import card_reply, local_today, user_data_of
-from handlers.flows import another_command_ends_flow
+from handlers.customers import card_reply, user_data_of
+from handlers.prospects import inline
 
-PROSPECT_KEY = "customers.prospect"
+DRAFT_KEY = "customers.new_customer"
+#: Where versions that saved as the form went kept the prospect's id: nothing reads it any more.
+OLD_PROSPECT_KEY = "customers.prospect"
 LANGUAGE_KEY = "customers.language"
 FORM_TIMEOUT = timedelta(minutes=15)
-ASK_NAME, ASK_PHONE, ASK_ADDRESS, ASK_LOCATION = range(4)
+ASK_NAME, ASK_PHONE, ASK_ADDRESS, ASK_LOCATION, CONFIRM = range(5)
 SKIP = N_("Skip")
+STOPPED = N_("Stopped: nothing was saved.")
 
 
 def _skip_button(t: Translator, step: str) -> InlineKeyboardMarkup:
@@ -56,18 +61,34 @@ def _location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
         resize_keyboard=True, one_time_keyboard=True)
 
 
-def _prospect_id(request: Request) -> int | None:
-    value = user_data_of(request).get(PROSPECT_KEY)
-    return value if isinstance(value, int) else None
+def _draft(request: Request) -> ProspectDetails | None:
+    draft = user_data_of(request).get(DRAFT_KEY)
+    return draft if isinstance(draft, ProspectDetails) else None
 
 
-async def _register(request: Request, name: str) -> int:
-    prospect = await customers.register_prospect(request.session, request.me, name, now=request.now,
-                                                 today=local_today(request), source_key=request.source_key)
-    user_data_of(request)[PROSPECT_KEY] = prospect.ref.id
+def _lost(request: Request) -> int:
+    """No form in progress after all (a form started by an older version, whose answers it saved as
+    it went): say so and end, rather than answering every message with this."""
+    request.reply(request.t(N_("I lost track of the new customer; send /newcustomer again.")),
+                  ReplyKeyboardRemove())
+    return ConversationHandler.END
+
+
+def _keep(request: Request, draft: ProspectDetails) -> None:
+    user_data_of(request)[DRAFT_KEY] = draft
+
+
+def _typed(request: Request) -> str:
+    message = request.update.effective_message
+    return (message.text or "") if message else ""
+
+
+async def _start(request: Request, name: str) -> int:
+    draft = prospects.details(name)
+    _keep(request, draft)
     t = request.t
-    request.reply(t(N_("Prospect {name} registered as {code}."), name=prospect.ref.name,
-                    code=prospect.ref.code) + "\n\n"
+    request.reply(t(N_("New customer: {name}. Nothing is saved until the last step (/cancel stops)."),
+                    name=draft.name) + "\n\n"
                   + t(N_("Their phone number? Type it, or press Skip.")), _skip_button(t, "phone"))
     return ASK_PHONE
 
@@ -75,18 +96,19 @@ async def _register(request: Request, name: str) -> int:
 @action()
 async def new_customer(request: Request) -> int | None:
     require(request.me, Permission.REGISTER_PROSPECT)
-    user_data_of(request).pop(PROSPECT_KEY, None)
+    user_data_of(request).pop(DRAFT_KEY, None)
+    user_data_of(request).pop(OLD_PROSPECT_KEY, None)
     user_data_of(request)[LANGUAGE_KEY] = request.me.language
     name = request.text_after_command
     if not name:
         request.reply(request.t(N_("The new customer's name? (/cancel to stop)")))
         return ASK_NAME
-    return await _register(request, name)
+    return await _start(request, name)
 
 
 @action()
 async def got_name(request: Request) -> int:
-    return await _register(request, _typed(request))
+    return await _start(request, _typed(request))
 
 
 def _ask_address(request: Request) -> int:
@@ -100,19 +122,8 @@ def _ask_location(request: Request) -> int:
     return ASK_LOCATION
 
 
-def _typed(request: Request) -> str:
-    message = request.update.effective_message
-    return (message.text or "") if message else ""
-
-
-async def _update(request: Request, **fields: Any) -> None:
-    customer_id = _prospect_id(request)
-    if customer_id is None:
-        raise NotFound(N_("I lost track of the new customer; send /newcustomer again."))
-    await customers.update_contact(request.session, request.me, customer_id, **fields)
-
-
-def _hide_skip_button(request: Request) -> None:
+def _hide_buttons(request: Request) -> None:
+    """Take the buttons off the pressed message (Skip, Save anyway): they are used."""
     query = request.update.callback_query
     if query is None:
         return
@@ -125,82 +136,163 @@ def _hide_skip_button(request: Request) -> None:
 
 @action()
 async def got_phone(request: Request) -> int:
-    await _update(request, phone=_typed(request))
+    draft = _draft(request)
+    if draft is None:
+        return _lost(request)
+    _keep(request, prospects.with_phone(draft, _typed(request)))
     return _ask_address(request)
 
 
 @action()
 async def skip_phone(request: Request) -> int:
-    _hide_skip_button(request)
-    return _ask_address(request)
+    _hide_buttons(request)
+    return _ask_address(request) if _draft(request) is not None else _lost(request)
 
 
 @action()
 async def got_address(request: Request) -> int:
-    await _update(request, address=_typed(request))
+    draft = _draft(request)
+    if draft is None:
+        return _lost(request)
+    _keep(request, prospects.with_address(draft, _typed(request)))
     return _ask_location(request)
 
 
 @action()
 async def skip_address(request: Request) -> int:
-    _hide_skip_button(request)
-    return _ask_location(request)
+    _hide_buttons(request)
+    return _ask_location(request) if _draft(request) is not None else _lost(request)
 
 
-async def _finish(request: Request) -> int:
-    customer_id = _prospect_id(request)
-    user_data_of(request).pop(PROSPECT_KEY, None)
-    request.reply(request.t(N_("Done: the new customer is saved.")), ReplyKeyboardRemove())
-    if customer_id is not None:
-        request.reply(*await card_reply(request, customer_id))
+def _duplicates_text(t: Translator, found: Duplicates) -> str:
+    lines = [t(N_("⚠️ Not saved yet: the company already has a customer with this name or phone number."))]
+    for match in found.shown:
+        what = (N_("same name and phone number") if match.same_name and match.same_phone
+                else N_("same name") if match.same_name else N_("same phone number"))
+        if match.customer is not None:
+            lines.append(t(N_("• {customer}: {what}"), customer=match.customer.label, what=t.gettext(what)))
+        else:
+            lines.append(t(N_("• a customer someone else looks after: {what}"), what=t.gettext(what)))
+    if found.more:
+        lines.append(t(N_("• and {count} more"), count=found.more))
+    return "\n".join(lines)
+
+
+async def _save(request: Request, *, check_duplicates: bool) -> int:
+    draft = _draft(request)
+    if draft is None:
+        return _lost(request)
+    registered = await prospects.register(
+        request.session, request.me, draft, now=request.now, zone=request.context.runtime.clock.zone,
+        source_key=request.source_key, check_duplicates=check_duplicates)
+    t = request.t
+    if registered.duplicates is not None:
+        request.reply(_duplicates_text(t, registered.duplicates), ReplyKeyboardRemove())
+        request.reply(t(N_("Save {name} as a new customer anyway?"), name=draft.name), InlineKeyboardMarkup([[
+            InlineKeyboardButton(t.gettext(N_("Save anyway")), callback_data="newc:save"),
+            InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data="newc:drop")]]))
+        return CONFIRM
+    user_data_of(request).pop(DRAFT_KEY, None)
+    request.reply(_saved_text(t, registered), ReplyKeyboardRemove())
+    assert registered.ref is not None
+    text, markup = await card_reply(request, registered.ref.id)
+    if registered.reviews_it:
+        rows = [*inline(prospects.review_buttons(t, registered.ref.id)).inline_keyboard,
+                *(markup.inline_keyboard if markup else ())]
+        markup = InlineKeyboardMarkup(rows)
+    request.reply(text, markup)
     return ConversationHandler.END
+
+
+def _saved_text(t: Translator, registered: Registered) -> str:
+    assert registered.ref is not None
+    line = t(N_("✅ Saved: {name} is a prospect, code {code}."), name=registered.ref.name,
+             code=registered.ref.code)
+    if registered.reviews_it:
+        return line + "\n" + t(N_("Make it an active customer (its code and grade), or merge it into the "
+                                  "existing customer it is, with the buttons below."))
+    if registered.told:
+        return line + "\n" + t(N_("Your manager has been told: they make it an active customer."))
+    return line
 
 
 @action()
 async def got_location(request: Request) -> int:
-    message = request.update.effective_message
+    message, draft = request.update.effective_message, _draft(request)
+    if draft is None:
+        return _lost(request)
     if message is not None and message.location is not None:
-        await _update(request, location=(message.location.latitude, message.location.longitude))
-    return await _finish(request)
+        _keep(request, prospects.with_location(draft, message.location.latitude, message.location.longitude))
+    return await _save(request, check_duplicates=True)
 
 
 @action()
 async def location_text(request: Request) -> int | None:
     typed = _typed(request).strip().lower()
     if typed in {request.t.gettext(SKIP).lower(), SKIP.lower()}:
-        return await _finish(request)
+        return await _save(request, check_duplicates=True)
     request.reply(request.t(N_("Share your location with the button below, or press Skip.")),
                   _location_keyboard(request.t))
     return None
 
 
 @action()
+async def save_anyway(request: Request) -> int:
+    _hide_buttons(request)
+    return await _save(request, check_duplicates=False)
+
+
+@action()
+async def confirm_text(request: Request) -> None:
+    request.reply(request.t(N_("Press Save anyway or Cancel above (or send /cancel).")))
+
+
+@action()
 async def cancel_new_customer(request: Request) -> int:
-    customer_id = _prospect_id(request)
-    user_data_of(request).pop(PROSPECT_KEY, None)
+    draft = user_data_of(request).pop(DRAFT_KEY, None)
+    _hide_buttons(request)
     t = request.t
-    if customer_id is None:
-        request.reply(t(N_("Stopped: no customer was registered.")), ReplyKeyboardRemove())
+    if isinstance(draft, ProspectDetails):
+        request.reply(t(N_("Stopped: {name} was not saved."), name=draft.name), ReplyKeyboardRemove())
     else:
-        ref = await customers.customer_ref(request.session, request.me, customer_id)
-        request.reply(t(N_("Stopped. {name} ({code}) is registered with what you gave so far."),
-                        name=ref.name, code=ref.code), ReplyKeyboardRemove())
+        request.reply(t(STOPPED), ReplyKeyboardRemove())
+    return ConversationHandler.END
+
+
+@action()
+async def another_command(request: Request) -> int:
+    """Another command in the middle of the form: say the form is closed unsaved, then run it.
+
+    Like ``handlers.flows.another_command_ends_flow``, the update goes back on the queue once
+    this reply is sent, and is handled outside this flow.
+    """
+    draft = user_data_of(request).pop(DRAFT_KEY, None)
+    if isinstance(draft, ProspectDetails):
+        request.reply(request.t(N_("The new customer form is closed: {name} was not saved."),
+                                name=draft.name), ReplyKeyboardRemove())
+    update, queue = request.update, request.context.application.update_queue
+
+    async def hand_on() -> None:
+        await queue.put(update)
+
+    request.after_commit.append(hand_on)
     return ConversationHandler.END
 
 
 async def form_timed_out(update: object, context: Context) -> None:
-    """The form was left open too long: say so and take the location keyboard away.
+    """The form was left open too long: say that nothing was saved, take the keyboard away.
 
     Not an ``@action``: PTB hands over the form's last update, perhaps a button
     press that was answered already, and nothing is written here.
     """
     data = context.user_data if context.user_data is not None else {}
-    saved = data.pop(PROSPECT_KEY, None) is not None
+    draft = data.pop(DRAFT_KEY, None)
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is None:
         return
     t = Translator(str(data.get(LANGUAGE_KEY, "en")))
-    text = (t(N_("The new customer form timed out. What you gave so far is saved.")) if saved
+    text = (t(N_("The new customer form timed out: {name} was not saved. Send /newcustomer to start "
+                 "again."), name=draft.name) if isinstance(draft, ProspectDetails)
             else t(N_("The new customer form timed out; nothing was registered.")))
     await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
 
@@ -218,10 +310,13 @@ def new_customer_conversation() -> ConversationHandler[Any]:
                           CallbackQueryHandler(skip_address, pattern=r"^newc:skip:address$")],
             ASK_LOCATION: [MessageHandler(private & filters.LOCATION, got_location),
                            MessageHandler(typed, location_text)],
+            CONFIRM: [CallbackQueryHandler(save_anyway, pattern=r"^newc:save$"),
+                      CallbackQueryHandler(cancel_new_customer, pattern=r"^newc:drop$"),
+                      MessageHandler(typed, confirm_text)],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, form_timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
-                   another_command_ends_flow()],
+                   MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, another_command)],
         allow_reentry=True,
         conversation_timeout=FORM_TIMEOUT,
         name="newcustomer", persistent=True,

@@ -79,6 +79,9 @@ def render_recorded(t: Translator, done: RecordedOrder) -> str:
           amount=format_amount(done.amount), due=done.due_on.isoformat()),
         t(N_("Open balance now: {open}."), open=format_amount(done.open_balance)),
     ]
+    if done.credit_applied > 0:
+        lines.insert(2, t(N_("💳 {amount} of the customer's credit applied to {invoice}."),
+                          amount=format_amount(done.credit_applied), invoice=done.invoice_no))
     if done.over_limit:
         lines.append(t(N_("⚠️ Over the credit limit: marked for your manager to approve.")))
     return "\n".join(lines)
@@ -96,6 +99,10 @@ def render_undone(t: Translator, undone: UndoneOrder) -> str:
           amount=format_amount(undone.amount)),
         t(N_("Open balance now: {open}."), open=format_amount(undone.open_balance)),
     ]
+    if undone.credit_released > 0:
+        lines.append(t(N_("💳 The {amount} of credit applied to it is the customer's again (credit now "
+                          "{credit})."), amount=format_amount(undone.credit_released),
+                       credit=format_amount(undone.credit)))
     if undone.withdrawn_approval is not None:
         lines.append(t(N_("The request to your manager is withdrawn.")))
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from bot.services.amounts import format_amount
 from bot.services.errors import Invalid
 from bot.services.overdue import CustomerOverdue, OverdueCustomer, OverdueInvoice, OverduePage
 from bot.services.policy import local_date
+from bot.views import counts
 from handlers.base import Request, action
 from handlers.customer_choice import candidate_buttons, which_one
 from handlers.flows import another_command_ends_flow
@@ -100,7 +101,7 @@ def _customer_line(t: Translator, caller: Caller, number: int, item: OverdueCust
     if caller.role != Role.REP and item.rep_name:
         heading += f" · {escape(_short(item.rep_name, REP_NAME_SHOWN))}"
     figures = [format_amount(item.total), t(N_("invoices: {count}"), count=item.invoices),
-               t(N_("{days} days overdue"), days=item.days)]
+               t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days)]
     if item.level:
         figures.append(t(N_("level {level}"), level=item.level))
     promise = _promise(t, item.promise_amount, item.promise_date)
@@ -111,17 +112,31 @@ def _customer_line(t: Translator, caller: Caller, number: int, item: OverdueCust
     return f"{heading}\n    " + " · ".join(figures)
 
 
+def _credit_line(t: Translator, listing: OverduePage) -> list[str]:
+    """Unapplied credit held by customers in scope (shown apart: they owe nothing overdue)."""
+    if listing.credit <= 0:
+        return []
+    return [t(N_("💳 Unapplied credit: {amount}, held by {customers} (applied to their next invoices)."),
+              amount=format_amount(listing.credit), customers=counts.customers(t, listing.credit_customers))]
+
+
 def render_list(t: Translator, caller: Caller, listing: OverduePage, per_page: int) -> str:
     if not listing.items:
         if listing.rep is not None:
-            return t(N_("Nothing overdue for {rep}."), rep=listing.rep.name)
-        return t(N_("Nothing is overdue. 👍"))
+            nothing = t(N_("Nothing overdue for {rep}."), rep=listing.rep.name)
+        else:
+            nothing = t(N_("Nothing is overdue. 👍"))
+        return "\n".join([nothing, *_credit_line(t, listing)])
     first = (listing.page - 1) * per_page + 1
     lines = [_title(t, caller, listing),
-             t(N_("{total} on {invoices} invoices of {customers} customers, largest first."),
-               total=format_amount(listing.total), invoices=listing.invoices, customers=listing.customers),
+             t(N_("{total} on {invoices} of {customers}, largest first."),
+               total=format_amount(listing.total), invoices=counts.invoices(t, listing.invoices),
+               customers=counts.customers(t, listing.customers)),
              ""]
     lines += [_customer_line(t, caller, first + n, item) for n, item in enumerate(listing.items)]
+    credit = _credit_line(t, listing)
+    if credit:
+        lines += ["", *credit]
     lines += ["", t(N_("Tap a customer for their invoices."))]
     return "\n".join(lines)
 
@@ -155,7 +170,7 @@ async def _show_list(request: Request, rep_id: int | None, page: int, *, edit: b
 
 def _invoice_line(t: Translator, item: OverdueInvoice) -> str:
     first = [f"• <b>{escape(item.invoice_no)}</b>", t(N_("due {date}"), date=item.due_on.isoformat()),
-             t(N_("{days} days overdue"), days=item.days)]
+             t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days)]
     if item.level:
         first.append(t(N_("level {level}"), level=item.level))
     second = [t(N_("open {open} of {amount}"), open=format_amount(item.open),
@@ -172,11 +187,16 @@ def render_customer(t: Translator, view: CustomerOverdue) -> str:
     name = t(N_("<b>{customer}</b> ({code})"), customer=view.customer.name, code=view.customer.code)
     if view.rep_name:
         name += " · " + escape(view.rep_name)
+    credit = ([t(N_("💳 Unapplied credit: {amount} (applied to their next invoice)."),
+                 amount=format_amount(view.credit))] if view.credit > 0 else [])
     if not view.items:
-        return name + "\n" + t(N_("Nothing of theirs is overdue."))
-    lines = [name, t(N_("Overdue: {total} on {count} invoices, oldest first."),
-                     total=format_amount(view.total), count=view.invoices), ""]
+        return "\n".join([name, t(N_("Nothing of theirs is overdue.")), *credit])
+    lines = [name, t.ngettext("Overdue: {total} on {count} invoice.",
+                              "Overdue: {total} on {count} invoices, oldest first.",
+                              view.invoices, total=format_amount(view.total), count=view.invoices), ""]
     lines += [_invoice_line(t, item) for item in view.items]
+    if credit:
+        lines += ["", *credit]
     return "\n".join(lines)
 
 

@@ -8,9 +8,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
-from bot.menus import ROLE_LABELS
+from bot.menus import ROLE_LABELS, ROLE_PERSON
 from bot.services import invites, users
-from bot.services.invites import InviteRow, Revoked
+from bot.services.invites import InviteRow, NewInvite, Revoked, TeamChoice
 from bot.services.users import Page, UserRow
 from bot.telegram_menus import clear_chat_menu
 from handlers.base import Request, action, give_menu
@@ -19,6 +19,14 @@ from models import User
 
 USERS_PER_PAGE = 20
 INVITES_PER_PAGE = 10
+
+
+#: user_data: token (the id of the /invite message) → what it asked for, while the inviter picks a team.
+INVITE_CHOICES = "invite.choices"
+#: Choices kept per person: an older one's buttons then answer that they expired.
+MAX_CHOICES = 5
+TEAM_BUTTON = 40
+CHOICE_EXPIRED = N_("This choice has expired: nothing was created. Send /invite again.")
 
 
 @action()
@@ -32,23 +40,102 @@ async def invite(request: Request) -> None:
     team_name = " ".join(args[1:]) or None
     created = await invites.create_invite(request.session, request.me, args[0], team_name,
                                           source_key=request.source_key, now=request.now)
+    if isinstance(created, TeamChoice):
+        token = _remember_choice(request, created)
+        request.reply(*render_team_choice(request.t, created, token))
+        return
+    request.reply(render_invite(request, created))
+
+
+def render_invite(request: Request, created: NewInvite) -> str:
     t = request.t
     if created.token is None:
-        request.reply(t(N_("This invite was already created. Send /invite again for a new link.")))
-        return
+        return t(N_("This invite was already created. Send /invite again for a new link."))
     username = request.context.bot.username
     link = f"https://t.me/{username}?start={created.token}"
     expires = created.expires_at.astimezone(request.context.runtime.settings.timezone)
     lines = []
     if created.team_created:
         lines.append(t(N_("New team {team} created."), team=created.team))
-    role = t.gettext(ROLE_LABELS[created.role])
-    lines.append(t(N_("Invite for a {role} in team {team}:"), role=role, team=created.team)
-                 if created.team else t(N_("Invite for a {role}:"), role=role))
+    someone = t.gettext(ROLE_PERSON[created.role])
+    lines.append(t(N_("Invite for {someone} in team {team}:"), someone=someone, team=created.team)
+                 if created.team else t(N_("Invite for {someone}:"), someone=someone))
     lines.append(f"<code>{escape(link)}</code>")
     lines.append(t(N_("Send this link to one person. It works once and expires on {date}."),
                    date=f"{expires:%Y-%m-%d %H:%M}"))
-    request.reply("\n".join(lines))
+    return "\n".join(lines)
+
+
+def render_team_choice(t: Translator, choice: TeamChoice, token: str) -> tuple[str, InlineKeyboardMarkup]:
+    """"There is no team Eastt": the existing teams as buttons, and one that creates Eastt."""
+    if choice.teams:
+        text = t(N_("There is no team {team}. Invite into one of these teams, or create {team}:"),
+                 team=choice.name)
+    else:
+        text = t(N_("There is no team yet. Create team {team}?"), team=choice.name)
+    rows = [[InlineKeyboardButton(team.name[:TEAM_BUTTON], callback_data=f"invite:team:{token}:{team.id}")]
+            for team in choice.teams]
+    rows.append([InlineKeyboardButton(t.gettext(N_("➕ Create team {team}")).format(
+        team=choice.name[:TEAM_BUTTON]), callback_data=f"invite:new:{token}")])
+    return text, InlineKeyboardMarkup(rows)
+
+
+def _choices(request: Request) -> dict[str, dict[str, str]]:
+    data = request.context.user_data
+    assert data is not None  # every update we handle has a user
+    store: dict[str, dict[str, str]] = data.setdefault(INVITE_CHOICES, {})
+    return store
+
+
+def _remember_choice(request: Request, choice: TeamChoice) -> str:
+    """Keep what ``/invite`` asked for under a token (its message id) until a team is picked.
+
+    The invite is then made under the command's own ``source_key``: a second press of any
+    button of the same question finds it made and makes no second one.
+    """
+    message = request.update.effective_message
+    assert message is not None
+    token = str(message.message_id)
+    store = _choices(request)
+    store[token] = {"role": choice.role.value, "team": choice.name, "source_key": request.source_key}
+    while len(store) > MAX_CHOICES:
+        store.pop(next(iter(store)))
+    return token
+
+
+async def _invite_from_choice(request: Request, *, team_id: int | None) -> None:
+    """``invite:team:<token>:<team id>`` or ``invite:new:<token>``: make the invite the question was
+    about, with the presser's authority checked again (:func:`invites.create_invite`)."""
+    query = request.update.callback_query
+    parts = (query.data or "").split(":") if query else []
+    token = parts[2]  # the patterns registered below guarantee it
+    chosen = _choices(request).get(token)
+    if chosen is None:
+        request.toast = request.t.gettext(CHOICE_EXPIRED)
+        return
+    created = await invites.create_invite(
+        request.session, request.me, chosen["role"], None if team_id is not None else chosen["team"],
+        source_key=chosen["source_key"], now=request.now, team_id=team_id, create_team=team_id is None)
+    assert isinstance(created, NewInvite)  # a team id, or leave to create: never a question again
+    request.edit(render_invite(request, created))
+    store = _choices(request)
+
+    async def forget() -> None:
+        store.pop(token, None)
+
+    request.after_commit.append(forget)
+
+
+@action()
+async def invite_into_team(request: Request) -> None:
+    query = request.update.callback_query
+    team_id = int(((query.data or "") if query else "").rsplit(":", 1)[-1])
+    await _invite_from_choice(request, team_id=team_id)
+
+
+@action()
+async def invite_new_team(request: Request) -> None:
+    await _invite_from_choice(request, team_id=None)
 
 
 def _invite_line(t: Translator, row: InviteRow, zone: ZoneInfo) -> str:
@@ -211,6 +298,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("invite", invite, private))
     application.add_handler(CommandHandler("invites", list_invites, private))
+    application.add_handler(CallbackQueryHandler(invite_into_team,
+                                                 pattern=r"^invite:team:\d{1,10}:\d{1,10}$"))
+    application.add_handler(CallbackQueryHandler(invite_new_team, pattern=r"^invite:new:\d{1,10}$"))
     application.add_handler(CallbackQueryHandler(invites_page, pattern=r"^invites:\d{1,6}$"))
     application.add_handler(CallbackQueryHandler(revoke_invite, pattern=r"^invites:revoke:\d{1,9}:\d{1,6}$"))
     application.add_handler(CommandHandler("users", list_users, private))

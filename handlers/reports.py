@@ -3,11 +3,17 @@
 ``/report`` shows today's records and waits for one message with the rep's own
 lines; a preview follows with Submit / Edit / Cancel. ``/report <text>``
 submits at once. Headings in the text (``Problems:``/``问题：`` …) are parsed by
-the service; text without a heading counts as problems.
+the service; text without a heading is the report's notes.
+
+``/report yesterday [text]`` (昨天) does the same for the previous working day's
+missing report, filed late; the morning plan's button ``report:day:<YYYY-MM-DD>``
+opens that day's draft. A report the day's digest will not carry is pushed to the
+rep's manager as it is filed (``bot/services/report_loop.py``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import N_, Translator, escape
-from bot.services import reports
+from bot.services import report_loop, reports
 from bot.services.reports import Draft, ReportHours, ReportLines, Section, Submitted
 from handlers.base import Request, action
 from handlers.flows import another_command_ends_flow
@@ -30,6 +36,11 @@ from handlers.flows import another_command_ends_flow
 WRITING, PREVIEW = "report:writing", "report:preview"
 END = ConversationHandler.END
 PENDING = "report.pending"
+#: user_data: the day (ISO) whose draft is showing, while it is not today's.
+WRITING_FOR = "report.day"
+#: ``/report yesterday …``: the previous working day's report.
+PAST_WORDS = ("yesterday", "昨天", "昨日")
+DAY_BUTTON = re.compile(r"^report:day:(\d{4}-\d{2}-\d{2})$")
 CONVERSATION_TIMEOUT = 30 * 60
 #: Telegram allows 4096 characters; stay under it with room for the counting to be rough.
 MESSAGE_BUDGET = 4000
@@ -37,9 +48,9 @@ MESSAGE_BUDGET = 4000
 ITEM_LIMITS = (15, 10, 5, 3, 1, 0)
 
 HOW_TO_WRITE = N_(
-    "Now write your report in one message: problems met, market information, plan for tomorrow.\n"
-    "Start a part with Problems: / Market: / Plan: (or 问题： / 市场： / 明天：); "
-    "text without a heading counts as problems.")
+    "Now write your report in one message: what you did, problems met, market information, plan for "
+    "tomorrow.\nStart a part with Problems: / Market: / Plan: (or 问题： / 市场： / 明日计划：); "
+    "text without a heading goes to the notes.")
 
 
 @dataclass(frozen=True)
@@ -70,6 +81,15 @@ def _typed_after_command(request: Request) -> str:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
+_PAST = re.compile(r"(?:" + "|".join(PAST_WORDS) + r")(?:[\s:：,，]+|$)", re.IGNORECASE)
+
+
+def split_past(text: str) -> tuple[bool, str]:
+    """``yesterday …`` / ``昨天 …``: (True, the rest); anything else: (False, the text)."""
+    match = _PAST.match(text)
+    return (True, text[match.end():].strip()) if match else (False, text)
+
+
 def _length(text: str) -> int:
     """Length as Telegram counts it (UTF-16 units), of the HTML: never less than what shows."""
     return len(text.encode("utf-16-le")) // 2
@@ -88,6 +108,9 @@ def _section_html(t: Translator, section: Section, limit: int) -> str:
 def _records_html(t: Translator, draft: Draft, budget: int) -> str:
     """The day's records, as many items per section as fit in ``budget``."""
     sections = reports.summary_sections(t, draft)
+    if not sections and draft.past:
+        return t(N_("No visits, orders, collections or new customers recorded that day. "
+                    "You can still submit a report (an office day, for example)."))
     if not sections:
         return t(N_("No visits, orders, collections or new customers recorded today. "
                     "You can still submit a report (an office day, for example)."))
@@ -99,20 +122,31 @@ def _records_html(t: Translator, draft: Draft, budget: int) -> str:
 
 
 def _lines_html(t: Translator, lines: ReportLines) -> str:
+    """The rep's lines; the notes only when written (most reports are headed), the rest always."""
     return "\n".join(f"<b>{escape(t.gettext(reports.FIELD_LABELS[name]))}:</b> {escape(value) or '—'}"
-                     for name, value in lines.fields().items())
+                     for name, value in lines.fields().items() if value or name != "notes")
 
 
 def _title(t: Translator, day: date) -> str:
     return "<b>" + t(N_("Daily report · {day}"), day=day.isoformat()) + "</b>"
 
 
+def _past_note(t: Translator, draft: Draft) -> str:
+    return t(N_("This is the report for {day}, a past working day: it will be marked late, and once "
+                "submitted it cannot be replaced."), day=draft.day.isoformat())
+
+
 def _closing(t: Translator, draft: Draft) -> str:
+    if not draft.open and draft.past:
+        return t(N_("The report for {day} is filed: a past day's report can no longer be replaced."),
+                 day=draft.day.isoformat())
     if not draft.open:
         return t(N_("Today's report closed at {cutoff}: it can no longer be submitted or replaced."),
                  cutoff=f"{draft.cutoff:%H:%M}")
     text = t(HOW_TO_WRITE)
-    if draft.late_now:
+    if draft.past:
+        text += "\n" + _past_note(t, draft)
+    elif draft.late_now:
         text += "\n" + t(N_("It is past {deadline}: the report will be marked late."),
                          deadline=f"{draft.deadline:%H:%M}")
     return text
@@ -127,7 +161,9 @@ def render_draft(t: Translator, draft: Draft) -> str:
 def _submitted_line(t: Translator, draft: Draft) -> str:
     existing = draft.existing
     assert existing is not None
-    text = t(N_("Submitted at {time}."), time=f"{existing.submitted_at:%H:%M}")
+    when = (f"{existing.submitted_at:%H:%M}" if existing.submitted_at.date() == draft.day
+            else f"{existing.submitted_at:%Y-%m-%d %H:%M}")
+    text = t(N_("Submitted at {time}."), time=when)
     if existing.late:
         text += " " + t(N_("Marked late."))
     return text
@@ -140,7 +176,8 @@ def _summary_html(t: Translator, summary: str, budget: int) -> str:
     stored = summary.splitlines()
     for shown, line in enumerate(stored):
         escaped = escape(line)
-        more = t(N_("…and {count} more lines"), count=len(stored) - shown)
+        left = len(stored) - shown
+        more = t.ngettext("…and {count} more line", "…and {count} more lines", left, count=left)
         if used + _length(escaped) + _length(more) + 2 > budget:
             return "\n".join([*lines, more])
         lines.append(escaped)
@@ -161,7 +198,7 @@ def render_existing(t: Translator, draft: Draft) -> str:
 
 def _counts(t: Translator, draft: Draft) -> str:
     if draft.quiet:
-        return t(N_("No records today."))
+        return t(N_("No records that day.")) if draft.past else t(N_("No records today."))
     return t(N_("Records: visits {visits} · orders {orders} · collections {collections} · "
                 "new customers {prospects}"), visits=len(draft.visits), orders=len(draft.orders),
              collections=len(draft.collections), prospects=len(draft.prospects))
@@ -173,24 +210,32 @@ def render_preview(t: Translator, draft: Draft, lines: ReportLines) -> str:
     if draft.existing is not None:
         notes.append(t(N_("This replaces the report you submitted at {time}."),
                        time=f"{draft.existing.submitted_at:%H:%M}"))
-    if draft.late_now:
+    if draft.past:
+        notes.append(_past_note(t, draft))
+    elif draft.late_now:
         notes.append(t(N_("It is past {deadline}: the report will be marked late."),
                        deadline=f"{draft.deadline:%H:%M}"))
     notes.append(t(N_("Submit it?")))
     return "\n\n".join([*parts, "\n".join(notes)])
 
 
-def render_submitted(t: Translator, outcome: Submitted, hours: ReportHours) -> str:
+def render_submitted(t: Translator, filed: report_loop.Filed, hours: ReportHours, today: date) -> str:
+    outcome: Submitted = filed.submitted
     report = outcome.report
     values = {"day": report.day.isoformat(), "time": f"{report.submitted_at:%H:%M}"}
     first = (t(N_("✅ Daily report for {day} replaced at {time}."), **values) if outcome.replaced
              else t(N_("✅ Daily report for {day} submitted at {time}."), **values))
-    if report.late:
+    past = report.day != today
+    if past:
+        first += "\n" + t(N_("Marked late: it is a past day's report."))
+    elif report.late:
         first += "\n" + t(N_("Marked late: the deadline is {deadline}."),
                           deadline=f"{hours.deadline:%H:%M}")
-    return "\n\n".join((first, _lines_html(t, report.lines),
-                        t(N_("You can replace it until {cutoff} with /report."),
-                          cutoff=f"{hours.cutoff:%H:%M}")))
+    if filed.told:
+        first += "\n" + t(N_("Sent to {names} now."), names=", ".join(filed.told))
+    closing = (t(N_("It is final: a past day's report cannot be replaced.")) if past
+               else t(N_("You can replace it until {cutoff} with /report."), cutoff=f"{hours.cutoff:%H:%M}"))
+    return "\n\n".join((first, _lines_html(t, report.lines), closing))
 
 
 def preview_buttons(t: Translator, nonce: int) -> InlineKeyboardMarkup:
@@ -203,30 +248,70 @@ def preview_buttons(t: Translator, nonce: int) -> InlineKeyboardMarkup:
 
 # -- the conversation -----------------------------------------------------------------------------
 
+def _today(request: Request) -> date:
+    return request.now.astimezone(request.context.runtime.clock.zone).date()
+
+
+async def _file(request: Request, lines: ReportLines, day: date | None) -> None:
+    hours = _hours(request)
+    filed = await report_loop.file_report(request.session, request.me, lines, now=request.now, hours=hours,
+                                          source_key=request.source_key, day=day)
+    request.reply(render_submitted(request.t, filed, hours, _today(request)))
+
+
 @action()
 async def start(request: Request) -> object:
-    """``/report`` shows the draft and waits for lines; ``/report <text>`` submits at once."""
-    text = _typed_after_command(request)
+    """``/report`` shows the draft and waits for lines; ``/report <text>`` submits at once.
+
+    ``/report yesterday [text]`` does either for the previous working day.
+    """
+    past, text = split_past(_typed_after_command(request))
+    day = await reports.past_day(request.session, now=request.now, hours=_hours(request)) if past else None
     if not text:
-        return await _show_draft(request)
+        return await _show_draft(request, day)
     _user_data(request).pop(PENDING, None)
-    outcome = await reports.submit(request.session, request.me, reports.parse_lines(text),
-                                   now=request.now, hours=_hours(request), source_key=request.source_key)
-    request.reply(render_submitted(request.t, outcome, _hours(request)))
+    _user_data(request).pop(WRITING_FOR, None)
+    await _file(request, reports.parse_lines(text), day)
     return END
 
 
 @action()
 async def start_from_button(request: Request) -> object:
     """The reminder's "Write today's report" button: the same as ``/report``, in a new message."""
-    return await _show_draft(request)
+    return await _show_draft(request, None)
 
 
-async def _show_draft(request: Request) -> object:
-    _user_data(request).pop(PENDING, None)
-    draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request))
+@action()
+async def start_for_day(request: Request) -> object:
+    """The morning plan's button for a missing past report: that day's draft (if still open)."""
+    query = request.update.callback_query
+    match = DAY_BUTTON.match(query.data or "") if query is not None else None
+    assert match is not None  # the handler's pattern
+    try:
+        day = date.fromisoformat(match.group(1))
+    except ValueError:
+        request.toast = request.t.gettext(N_("This button has expired. Start again from the command."))
+        return None
+    return await _show_draft(request, day)
+
+
+async def _show_draft(request: Request, day: date | None) -> object:
+    data = _user_data(request)
+    data.pop(PENDING, None)
+    data.pop(WRITING_FOR, None)
+    draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request), day=day)
     request.reply(render_existing(request.t, draft) if draft.existing else render_draft(request.t, draft))
+    if draft.past and draft.open:
+        data[WRITING_FOR] = draft.day.isoformat()
     return WRITING if draft.open else END
+
+
+def _writing_for(request: Request) -> date | None:
+    value = _user_data(request).get(WRITING_FOR)
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 @action()
@@ -236,7 +321,8 @@ async def take_lines(request: Request) -> object:
     assert message is not None
     lines = reports.parse_lines(message.text or "")
     reports.check_lines(lines)
-    draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request))
+    draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request),
+                                day=_writing_for(request))
     if not draft.open:
         request.reply(_closing(request.t, draft))
         return END
@@ -262,6 +348,7 @@ def _forget_pending(request: Request) -> None:
 
     async def forget() -> None:
         data.pop(PENDING, None)
+        data.pop(WRITING_FOR, None)
 
     request.after_commit.append(forget)
 
@@ -272,9 +359,9 @@ async def press_submit(request: Request) -> object:
     if pending is None:
         return None
     hours = _hours(request)
-    outcome = await reports.submit(request.session, request.me, pending.lines, now=request.now,
-                                   hours=hours, source_key=request.source_key, day=pending.day)
-    request.edit(render_submitted(request.t, outcome, hours))
+    filed = await report_loop.file_report(request.session, request.me, pending.lines, now=request.now,
+                                          hours=hours, source_key=request.source_key, day=pending.day)
+    request.edit(render_submitted(request.t, filed, hours, _today(request)))
     _forget_pending(request)
     return END
 
@@ -302,6 +389,7 @@ async def press_cancel(request: Request) -> object:
 @action()
 async def cancel(request: Request) -> object:
     _user_data(request).pop(PENDING, None)
+    _user_data(request).pop(WRITING_FOR, None)
     request.reply(request.t(N_("Report cancelled: nothing was submitted.")))
     return END
 
@@ -323,7 +411,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     typed = private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
     application.add_handler(ConversationHandler(
         entry_points=[CommandHandler("report", start, private),
-                      CallbackQueryHandler(start_from_button, pattern=r"^report:start$")],
+                      CallbackQueryHandler(start_from_button, pattern=r"^report:start$"),
+                      CallbackQueryHandler(start_for_day, pattern=r"^report:day:\d{4}-\d{2}-\d{2}$")],
         states={
             WRITING: [MessageHandler(typed, take_lines)],
             PREVIEW: [

@@ -5,12 +5,14 @@ from __future__ import annotations
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
-from bot.services import company, users
+from bot.services import company, grading, stock, users
 from bot.services.access import Permission, require
 from bot.services.amounts import format_amount
 from bot.services.policy import GradeRule, grade_rules
+from bot.views import counts
+from bot.views import grades as grades_view
 from handlers.base import Request, action
-from jobs.catalogue import JOBS
+from jobs.catalogue import JOBS, job_title
 from jobs.schedule import reschedule
 
 SETTINGS_HELP = N_(
@@ -39,7 +41,8 @@ async def mute(request: Request) -> None:
 def render(t: Translator, settings: company.CompanySettings, grades: dict[str, GradeRule]) -> str:
     title = t(N_("Settings"))
     lines = [f"<b>{title}</b>", "", t(N_("Job times:"))]
-    lines += [f"• {name} {settings.job_times[name]:%H:%M}" for name in JOBS]
+    lines += [t(N_("• {label} ({job}): {time}"), label=spec.title(t), job=name,
+                time=f"{settings.job_times[name]:%H:%M}") for name, spec in JOBS.items()]
     lines.append(t(N_("Quiet hours: {start}–{end}"), start=f"{settings.quiet_from:%H:%M}",
                    end=f"{settings.quiet_until:%H:%M}"))
     lines.append(t(N_("Days off (ISO weekdays): {days}"),
@@ -48,12 +51,14 @@ def render(t: Translator, settings: company.CompanySettings, grades: dict[str, G
                    days=", ".join(d.isoformat() for d in sorted(settings.holidays)) or "—"))
     lines.append(t(N_("Follow-up levels (days overdue): {days}"),
                    days=" / ".join(str(level.days_overdue) for level in settings.followup_levels)))
-    lines.append(t(N_("Cash not handed in: the manager is told after {manager} days, the director and "
-                      "finance from {director} days on, every working day until it is handed in."),
-                   manager=settings.cash_held_days_to_manager, director=settings.cash_held_days_to_director))
+    lines.append(t(N_("Cash not handed in: the manager is told after {manager}, the director and "
+                      "finance from {director} on, every working day until it is handed in."),
+                   manager=counts.days(t, settings.cash_held_days_to_manager),
+                   director=counts.days(t, settings.cash_held_days_to_director)))
     lines.append(t(N_("Grades:")))
-    lines += [t(N_("• {grade}: visit every {visits} days · credit term {days} days · credit limit {limit}"),
-                grade=grade, visits=rule.visit_every_days, days=rule.credit_days,
+    lines += [t(N_("• {grade}: visit every {visits} · credit term {days} · credit limit {limit}"),
+                grade=grade, visits=counts.days(t, rule.visit_every_days),
+                days=counts.days(t, rule.credit_days),
                 limit=format_amount(rule.credit_limit))
               for grade, rule in sorted(grades.items())]
     return "\n".join(lines) + "\n\n" + escape(t.gettext(SETTINGS_HELP))
@@ -62,7 +67,8 @@ def render(t: Translator, settings: company.CompanySettings, grades: dict[str, G
 def quiet_warnings(t: Translator, settings: company.CompanySettings) -> list[str]:
     """One line per job whose time falls in quiet hours: it runs, but its pushes wait."""
     return [t(N_("⚠️ {job} at {time} is inside quiet hours ({start}–{end}): its pushes wait until {end}."),
-              job=name, time=f"{settings.job_times[name]:%H:%M}", start=f"{settings.quiet_from:%H:%M}",
+              job=job_title(name, t), time=f"{settings.job_times[name]:%H:%M}",
+              start=f"{settings.quiet_from:%H:%M}",
               end=f"{settings.quiet_until:%H:%M}")
             for name in settings.jobs_in_quiet_hours()]
 
@@ -74,6 +80,10 @@ async def settings(request: Request) -> None:
     warnings: list[str] = []
     if words and words[0].lower() in company.GRADE_SETTINGS:
         await company.change_grade(request.session, request.me, words, request.now)
+    elif words and words[0].lower() == grading.SETTING_WORD:
+        await grading.change_thresholds(request.session, request.me, words[1:], request.now)
+    elif words and words[0].lower() == "stock":
+        await stock.set_minimum(request.session, request.me, words[1:], request.now)
     elif words:
         current = await company.load(request.session)
         changed, keys = company.change(current, words)
@@ -92,7 +102,24 @@ async def settings(request: Request) -> None:
     saved = [request.t(N_("Saved.")), *warnings] if words else []
     if warnings:
         saved.append("")
-    request.reply("\n".join([*saved, render(request.t, current, await grade_rules(request.session))]))
+    request.reply("\n".join([*saved, render(request.t, current, await grade_rules(request.session)), "",
+                             *grades_view.setting_lines(request.t, await grading.thresholds(request.session)),
+                             *stock_minimums(request.t, await stock.minimums(request.session))]))
+
+
+#: Minimums listed by /settings; the rest are counted.
+SHOWN_MINIMUMS = 30
+
+
+def stock_minimums(t: Translator, minimums: list[stock.Minimum]) -> list[str]:
+    """The products' minimums (bot/services/stock.py) and how to change them."""
+    shown = " · ".join(f"{escape(item.product)} {item.minimum}" for item in minimums[:SHOWN_MINIMUMS])
+    if len(minimums) > SHOWN_MINIMUMS:
+        shown += " " + t(N_("…and {count} more"), count=len(minimums) - SHOWN_MINIMUMS)
+    return [t(N_("Stock minimums (a count below one is a shortfall at any dealer):")) + " " + (shown or "—"),
+            escape(t.gettext(N_("/settings stock PRODUCT MIN (or off): a product's minimum stock at any "
+                                "dealer; without one, a count under half the dealer's usual level is "
+                                "short.")))]
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

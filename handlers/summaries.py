@@ -7,6 +7,8 @@ Buttons (callback data, 64 bytes at most):
   anchored code of the period shown, so page 2 is the same period as page 1.
 * ``sum:rep:<user id>:<period code>`` — one person's figures; the service re-checks the
   person against the presser's scope, so a forged button shows nothing.
+* ``sum:photos:<user id>:<period code>`` — that person's latest photos of the period, as an
+  album (re-checked the same way).
 * ``sum:team:<page>``, ``sum:miss:<page>`` — /team and /missing pages; ``sum:nudge`` — remind
   every rep still missing today's report.
 """
@@ -29,6 +31,8 @@ from bot.services.periods import MONTH, RELATIVE_CODES, TODAY, WEEK, Period, par
 from bot.services.reports import KIND_LABELS, ReportHours
 from bot.services.summaries import Missing, RepFigures, RepLine, Summary, TeamDay
 from bot.views import summaries as views
+from bot.views import visit_extras as extras_view
+from handlers import albums
 from handlers.base import Request, action
 from handlers.paging import page_of, pager
 from models import Role
@@ -87,7 +91,7 @@ def render_summary(t: Translator, s: Summary, *, team_id: int, page: int, show_r
                    zone: ZoneInfo, today: date) -> tuple[str, InlineKeyboardMarkup]:
     """One page of the summary: the figures on page 1, then as many rep lines as fit."""
     title = views.title(t, s)
-    head = "\n".join([title, "", *views.figures_html(t, s)])
+    head = "\n".join([title, "", *views.figures_html(t, s, own=not show_reps)])
     rows: list[list[InlineKeyboardButton]] = [_period_row(t, "sum:p", f":{team_id}:1")]
     if not show_reps:
         return head, InlineKeyboardMarkup(rows)
@@ -129,9 +133,47 @@ def render_rep(t: Translator, figures: RepFigures, zone: ZoneInfo, today: date
         if visit.far_away:
             parts.append(escape(t.gettext(N_("far away"))))
         lines.append("• " + " · ".join(parts))
+    lines += _within(t, _rep_extras(t, figures, zone), MESSAGE_BUDGET - _length("\n".join(lines)))
     rows = [_period_row(t, f"sum:rep:{rep.id}"),
             [InlineKeyboardButton(t.gettext(N_("‹ Summary")), callback_data=f"sum:p:{s.period.code}:0:1")]]
+    if figures.photos:
+        rows.insert(1, [InlineKeyboardButton(t.gettext(extras_view.PHOTO_BUTTON).format(count=figures.photos),
+                                             callback_data=f"sum:photos:{rep.id}:{s.period.code}")])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def _within(t: Translator, lines: list[str], budget: int) -> list[str]:
+    """As many of ``lines`` as fit in ``budget`` (long names everywhere could overflow a message)."""
+    more = t(N_("…more in /export"))
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        used += _length(line) + 1
+        if used > budget - _length(more) - 1:
+            return [*kept, more]
+        kept.append(line)
+    return kept
+
+
+def _rep_extras(t: Translator, figures: RepFigures, zone: ZoneInfo) -> list[str]:
+    """What the person's visits brought back: stock counts, open shortfalls, feedback, photos."""
+    lines: list[str] = []
+    sections = (
+        extras_view.stock_section(t, figures.stock, zone, title=t(N_("Latest stock counts")),
+                                  with_customer=True),
+        extras_view.shortfalls_section(
+            t, figures.shortfalls, zone,
+            title="⚠️ <b>" + t(N_("Open stock shortfalls at their customers: {count}"),
+                               count=figures.shortfalls.total) + "</b>"),
+        extras_view.feedback_section(t, figures.feedback, zone,
+                                     title=t(N_("Market feedback of the period, latest on each topic")),
+                                     by_customer=True))
+    for section in sections:
+        if section:
+            lines += ["", *section]
+    if figures.photos:
+        lines += ["", "📷 " + t(N_("Photos of the period: {count}"), count=figures.photos)]
+    return lines
 
 
 def _report_status(t: Translator, line: RepLine, zone: ZoneInfo, today: date, working_day: bool) -> str:
@@ -265,6 +307,15 @@ async def rep_card(request: Request) -> None:
     await _show_rep(request, int(rep_id), period_from_code(code, _today(request)), edit=True)
 
 
+@action()
+async def rep_photos(request: Request) -> None:
+    """The drill-down's "📷 Photos" button: the person's latest photos of the period, as an album."""
+    _sum, _photos, rep_id, code = _callback_parts(request)
+    album = await summaries.rep_photos(request.session, request.me, int(rep_id),
+                                       period_from_code(code, _today(request)), _zone(request))
+    albums.send_album(request, album, albums.at_customer(_zone(request)))
+
+
 @action(report=True)
 async def rep(request: Request) -> None:
     text = request.text_after_command
@@ -341,8 +392,9 @@ async def nudge(request: Request) -> None:
             parts.append(t(N_("{count} had already been nudged today: no second reminder."),
                            count=done.already))
         if done.unreachable:
-            parts.append(t(N_("{count} have not opened the bot and cannot be reached."),
-                           count=done.unreachable))
+            parts.append(t.ngettext("{count} has not opened the bot and cannot be reached.",
+                                    "{count} have not opened the bot and cannot be reached.",
+                                    done.unreachable, count=done.unreachable))
         text = " ".join(parts)
     request.toast = t.gettext(N_("Done."))
     request.reply(text)
@@ -357,6 +409,7 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(summary_page,
                                                  pattern=r"^sum:p:[\w.-]{1,20}:\d{1,12}:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(rep_card, pattern=r"^sum:rep:\d{1,12}:[\w.-]{1,20}$"))
+    application.add_handler(CallbackQueryHandler(rep_photos, pattern=r"^sum:photos:\d{1,12}:[\w.-]{1,20}$"))
     application.add_handler(CallbackQueryHandler(team_page, pattern=r"^sum:team:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(missing_page, pattern=r"^sum:miss:\d{1,4}$"))
     application.add_handler(CallbackQueryHandler(nudge, pattern=r"^sum:nudge$"))

@@ -45,8 +45,11 @@ def day_text(day: date) -> str:
     return f"{day:%Y-%m-%d}"
 
 
-def distance_text(metres: int) -> str:
-    return f"{metres} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+def distance_text(t: Translator, metres: int) -> str:
+    """"44 m", "1.2 km"; in Chinese "44 米", "1.2 公里"."""
+    if metres < 1000:
+        return t.gettext(N_("{metres} m")).format(metres=metres)
+    return t.gettext(N_("{km} km")).format(km=f"{metres / 1000:.1f}")
 
 
 def inline_button(text: str, data: str) -> InlineKeyboardButton:
@@ -82,11 +85,15 @@ def render_draft(t: Translator, flow: Flow, *, footer: bool = True) -> str:
         lines.append("📷 " + t(N_("Photos: {count}"), count=len(flow.photos)))
     lines += [f"📦 {escape(line.product)}: {line.quantity}" for line in flow.stock[:LINES_SHOWN]]
     if len(flow.stock) > LINES_SHOWN:
-        lines.append(t(N_("… and {count} more stock lines"), count=len(flow.stock) - LINES_SHOWN))
+        more = len(flow.stock) - LINES_SHOWN
+        lines.append(t.ngettext("… and {count} more stock line", "… and {count} more stock lines", more,
+                                count=more))
     lines += [f"💬 {escape(t.gettext(TOPIC_LABELS[item.topic]))}: {escape(shorten(item.text, 100))}"
               for item in flow.feedback[:LINES_SHOWN]]
     if len(flow.feedback) > LINES_SHOWN:
-        lines.append(t(N_("… and {count} more feedback notes"), count=len(flow.feedback) - LINES_SHOWN))
+        more = len(flow.feedback) - LINES_SHOWN
+        lines.append(t.ngettext("… and {count} more feedback note", "… and {count} more feedback notes", more,
+                                count=more))
     if flow.follow_up:
         lines.append("📅 " + t(N_("Follow-up: {date}"), date=day_text(flow.follow_up)))
     if footer:
@@ -120,10 +127,10 @@ def render_saved(t: Translator, saved: SavedVisit) -> str:
         lines.append("📍 " + t(N_("Location saved; the customer has no location on file.")))
     elif saved.distance_m is not None and saved.far_away:
         lines.append("⚠️ " + t(N_("{distance} from the customer's location: flagged as far away."),
-                               distance=distance_text(saved.distance_m)))
+                               distance=distance_text(t, saved.distance_m)))
     elif saved.distance_m is not None:
         lines.append("📍 " + t(N_("{distance} from the customer's location."),
-                               distance=distance_text(saved.distance_m)))
+                               distance=distance_text(t, saved.distance_m)))
     if saved.photos:
         lines.append("📷 " + t(N_("Photos: {count}"), count=saved.photos))
     if saved.stock_lines:

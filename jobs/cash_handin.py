@@ -95,17 +95,22 @@ def overdue_digest(t: Translator, overdue: dict[int, RepOverdue], people: dict[i
                    ctx: JobContext) -> str:
     """For the director and finance: who holds money past the threshold, how much, since when."""
     total = sum((rep.total for rep in overdue.values()), Decimal("0.00"))
-    lines = [t(N_("⚠️ Money held {days} days or more and still not handed in to finance: {total}. "
-                  "Money not handed in within three months is embezzlement (regulations part 5, item 15)."),
-               days=ctx.company.cash_held_days_to_director, total=format_amount(total))]
+    days = ctx.company.cash_held_days_to_director
+    lines = [t.ngettext(
+        "⚠️ Money held {days} day or more and still not handed in to finance: {total}. "
+        "Money not handed in within three months is embezzlement (regulations part 5, item 15).",
+        "⚠️ Money held {days} days or more and still not handed in to finance: {total}. "
+        "Money not handed in within three months is embezzlement (regulations part 5, item 15).",
+        days, days=days, total=format_amount(total))]
     ranked = sorted(overdue.items(), key=lambda entry: (-entry[1].total, entry[0]))
     for rep_id, rep in ranked[:SHOWN]:
         holder = people.get(rep_id)
         who = "—" if holder is None else holder.name
         if holder is not None and holder.team:  # the template, not yet escaped: t() escapes it once
             who = t.gettext(N_("{name} ({team})")).format(name=holder.name, team=holder.team)
-        lines.append(t(N_("• {rep}: {amount}, held since {day} ({days} days)"), rep=who,
-                       amount=format_amount(rep.total), day=rep.oldest.isoformat(), days=rep.days))
+        lines.append(t.ngettext("• {rep}: {amount}, held since {day} ({days} day)",
+                                "• {rep}: {amount}, held since {day} ({days} days)", rep.days, rep=who,
+                                amount=format_amount(rep.total), day=rep.oldest.isoformat(), days=rep.days))
     if len(ranked) > SHOWN:
         lines.append(t(N_("…and {count} more"), count=len(ranked) - SHOWN))
     lines.append(t(N_("Finance confirms the hand-in with /deposits; until then this comes "
@@ -143,8 +148,10 @@ async def cash_handin(ctx: JobContext) -> None:
             late = sorted(((total, rep_id) for rep_id, total in held_too_long.items()
                            if people[rep_id].team_id == person.team_id), reverse=True)
             if late:
-                lines = [t(N_("Money held by your reps for more than {days} days, not yet handed in:"),
-                           days=ctx.company.cash_held_days_to_manager)]
+                days = ctx.company.cash_held_days_to_manager
+                lines = [t.ngettext("Money held by your reps for more than {days} day, not yet handed in:",
+                                    "Money held by your reps for more than {days} days, not yet handed in:",
+                                    days, days=days)]
                 lines += [f"• {escape(people[rep_id].name)}: {format_amount(total)}"
                           for total, rep_id in late]
                 await ctx.push(person.id, ctx.today.isoformat(), "\n".join(lines))

@@ -7,17 +7,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, time
 
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.services.company import CompanySettings
 from jobs.cash_handin import cash_handin
 from jobs.collections_daily import collections_daily
 from jobs.context import JobContext
+from jobs.grade_suggestions import grade_suggestions
+from jobs.market_digest import market_digest
 from jobs.month_end import month_end
 from jobs.morning_plan import morning_plan
 from jobs.outstanding_report import DAYS as OUTSTANDING_DAYS
 from jobs.outstanding_report import outstanding_report
 from jobs.overdue_followup import overdue_followup
-from jobs.report_nudges import missing_reports, report_reminder
+from jobs.report_digest import report_digest
+from jobs.report_nudges import report_reminder
 from jobs.weekly_outstanding import weekly_outstanding
 
 JobFunction = Callable[[JobContext], Awaitable[None]]
@@ -36,6 +39,13 @@ class JobSpec:
     weekday: int | None = None
     #: Days of the month the job is limited to, if any.
     month_days: tuple[int, ...] = ()
+    #: What people read for the job (English source, translated when shown): ``name`` is the keyword
+    #: typed in ``/settings time JOB HH:MM`` and stays as it is.
+    label: str = ""
+
+    def title(self, t: Translator) -> str:
+        """The job's name for people, in their language (its keyword when it has no label)."""
+        return t.gettext(self.label) if self.label else self.name
 
     @property
     def days(self) -> str:
@@ -56,24 +66,41 @@ class JobSpec:
 
 JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
     JobSpec("morning_plan", morning_plan, True,
-            N_("each rep's plan: visits due, follow-ups, overdue money, missing report"), time(12, 0)),
+            N_("each rep's plan: visits due, follow-ups, overdue money, missing report"), time(12, 0),
+            label=N_("Morning plan")),
     JobSpec("report_reminder", report_reminder, True,
-            N_("nudge reps whose daily report is not in"), time(21, 0)),
-    JobSpec("missing_reports", missing_reports, True,
-            N_("tell managers who has not reported today"), time(23, 59)),
+            N_("nudge reps whose daily report is not in"), time(21, 0), label=N_("Daily report reminder")),
+    JobSpec("report_digest", report_digest, True,
+            N_("the day's reports and who is missing, to managers (the director: every team)"), time(23, 59),
+            label=N_("Daily reports digest")),
     JobSpec("overdue_followup", overdue_followup, False,
-            N_("chase overdue receivables level by level"), time(23, 59)),
+            N_("chase overdue receivables level by level"), time(23, 59), label=N_("Overdue follow-up")),
     JobSpec("cash_handin", cash_handin, True,
-            N_("remind reps to hand cash and cheques to finance"), time(21, 0)),
+            N_("remind reps to hand cash and cheques to finance"), time(21, 0),
+            label=N_("Cash hand-in reminder")),
     JobSpec("weekly_outstanding", weekly_outstanding, False,
             N_("Mondays: outstanding payments by age, to reps, managers and finance"), time(21, 0),
-            weekday=1),
+            weekday=1, label=N_("Weekly outstanding payments")),
     JobSpec("month_end", month_end, False,
-            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_days=(1,)),
+            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_days=(1,),
+            label=N_("Month-end figures")),
     # Every day: a day off's collections are reported too (the push waits for the next working day).
     JobSpec("collections_daily", collections_daily, False,
-            N_("the day's collections by rep and method, handed in or held, to finance"), time(23, 59)),
+            N_("the day's collections by rep and method, handed in or held, to finance"), time(23, 59),
+            label=N_("Daily collections report")),
     JobSpec("outstanding_report", outstanding_report, False,
             N_("the 1st, 11th and 21st: outstanding payments by customer and age, to finance and managers"),
-            time(21, 0), month_days=OUTSTANDING_DAYS),
+            time(21, 0), month_days=OUTSTANDING_DAYS, label=N_("Outstanding payments report")),
+    JobSpec("grade_suggestions", grade_suggestions, False,
+            N_("the 1st: grade changes the last three months' sales suggest, to managers"), time(21, 0),
+            month_days=(1,), label=N_("Grade suggestions")),
+    JobSpec("market_digest", market_digest, False,
+            N_("Mondays: last week's market feedback by topic, to managers, the director and marketing"),
+            time(21, 0), weekday=1, label=N_("Weekly market feedback digest")),
 )}
+
+
+def job_title(name: str, t: Translator) -> str:
+    """The job called ``name`` as people read it, in their language (an unknown name as it is)."""
+    spec = JOBS.get(name)
+    return spec.title(t) if spec else name

@@ -1,8 +1,9 @@
 """``month_end``: last month's figures to the director and each manager (regulations part 2, item 8).
 
-Totals and one line per rep — visits, coverage, orders, collections, overdue,
-report rate — each recipient in their own scope, through the same summary
-service and text as ``/summary``.
+Totals and one line per rep — visits, coverage, orders, returns and sales net of returns,
+collections, overdue, unapplied credit, report rate — each recipient in their own scope, through
+the same summary service and text as ``/summary``. The returns are those approved in the month
+(their credit notes), counted against the customer's rep as the orders are.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``morning_plan``: each rep's day — who is due a visit, follow-ups, overdue money, a missing report.
+"""``morning_plan``: each rep's day — who is due a visit, follow-ups, stock shortfalls to follow
+up, overdue money, a missing report.
 
 Four set-based queries for the whole sales force (window functions pick each
 rep's eight most overdue customers), then one digest per rep.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,15 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator, escape
 from bot.services.amounts import format_amount
-from bot.services.company import CompanySettings
 from bot.services.ledger import is_open
 from bot.services.outbox import Buttons
 from bot.services.policy import due_for_visit, grade_rules
+from bot.services.reports import previous_working_day
+from bot.services.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
+from bot.views.visit_extras import shortfalls_section
 from jobs.context import JobContext
 from jobs.people import recipients
 from models import Customer, CustomerStatus, DailyReport, Receivable, Role, Visit
 
 SHOWN_DUE = 8
+#: Open stock shortfalls listed (the oldest first); the rest are counted.
+SHOWN_SHORTFALLS = 6
 BUTTON_LABEL = 40
 
 
@@ -34,18 +39,10 @@ class Plan:
     due: list[tuple[int, str, str, datetime | None]] = field(default_factory=list)  # id, name, code, last
     due_total: int = 0
     follow_ups: list[str] = field(default_factory=list)
+    shortfalls: Shortfalls = NO_SHORTFALLS
     overdue_count: int = 0
     overdue_total: Decimal = Decimal("0.00")
     missing_report: date | None = None
-
-
-def previous_working_day(today: date, company: CompanySettings) -> date:
-    day = today - timedelta(days=1)
-    for _ in range(30):
-        if company.is_working_day(day):
-            return day
-        day -= timedelta(days=1)
-    return day
 
 
 async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContext) -> dict[int, Plan]:
@@ -73,6 +70,11 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
     for rep_id, name in follow_ups:
         plans[rep_id].follow_ups.append(name)
 
+    # Regulations part 4, art. 19: stock found short is followed up until a count shows it restocked.
+    for rep_id, shortfalls in (await shortfalls_for_reps(session, rep_ids, shown=SHOWN_SHORTFALLS,
+                                                         until=ctx.now)).items():
+        plans[rep_id].shortfalls = shortfalls
+
     overdue = await session.execute(
         select(Receivable.rep_id, func.count(), func.sum(Receivable.open_amount))
         .where(Receivable.rep_id.in_(rep_ids), Receivable.due_on < today, ~Receivable.disputed, is_open())
@@ -89,6 +91,10 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
     return plans
 
 
+def last_visit(t: Translator, days: int) -> str:
+    return t.ngettext("last visit {days} day ago", "last visit {days} days ago", days, days=days)
+
+
 def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) -> tuple[str, Buttons]:
     title = t(N_("Good morning, {name}! Your plan for {date}"), name=name, date=today.isoformat())
     lines = [f"<b>{title}</b>"]
@@ -97,8 +103,7 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
         lines += ["", t(N_("Due for a visit: {count}"), count=plan.due_total)]
         for customer_id, customer, code, last in plan.due:
             when = (t(N_("never visited")) if last is None else
-                    t(N_("last visit {days} days ago"),
-                      days=(today - last.astimezone(zone).date()).days))
+                    last_visit(t, (today - last.astimezone(zone).date()).days))
             lines.append(f"• {escape(customer)} ({escape(code)}) — {when}")
             buttons.append([{"text": t.gettext(N_("Log visit: {name}")).format(name=customer[:BUTTON_LABEL]),
                              "callback_data": f"visit:start:{customer_id}"}])
@@ -108,12 +113,20 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
         lines += ["", t(N_("No customer is due for a visit today."))]
     if plan.follow_ups:
         lines += ["", t(N_("Follow-ups for today: {names}"), names=", ".join(plan.follow_ups))]
+    if plan.shortfalls.total:
+        lines += ["", *shortfalls_section(t, plan.shortfalls, zone, title=t(
+            N_("⚠️ Stock shortfalls to follow up: {count} (until a count shows them restocked)"),
+            count=plan.shortfalls.total))]
     if plan.overdue_count:
-        lines += ["", t(N_("Overdue to chase: {count} invoices, {total} in all."),
-                        count=plan.overdue_count, total=format_amount(plan.overdue_total))]
+        lines += ["", t.ngettext("Overdue to chase: {count} invoice, {total} in all.",
+                                 "Overdue to chase: {count} invoices, {total} in all.", plan.overdue_count,
+                                 count=plan.overdue_count, total=format_amount(plan.overdue_total))]
     if plan.missing_report:
-        lines += ["", t(N_("Your report for {date} is missing: send /report."),
-                        date=plan.missing_report.isoformat())]
+        missing = plan.missing_report.isoformat()
+        lines += ["", t(N_("Your report for {date} is missing. File it today with /report yesterday or the "
+                           "button below; it will be marked late."), date=missing)]
+        buttons.append([{"text": t.gettext(N_("📝 File the report for {date}")).format(date=missing),
+                         "callback_data": f"report:day:{missing}"}])
     return "\n".join(lines), buttons
 
 

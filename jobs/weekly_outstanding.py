@@ -56,8 +56,12 @@ def company_digest(t: Translator, by_rep: dict[int | None, Aging], people: dict[
         for bucket in BUCKETS:
             total.buckets[bucket] += aging.buckets[bucket]
         total.invoices += aging.invoices
-    head = [t(N_("Outstanding payments this week, everyone: {total} on {count} invoices · overdue {overdue}"),
-              total=format_amount(total.total), count=total.invoices, overdue=format_amount(total.overdue)),
+    head = [t.ngettext("Outstanding payments this week, everyone: {total} on {count} invoice · "
+                       "overdue {overdue}",
+                       "Outstanding payments this week, everyone: {total} on {count} invoices · "
+                       "overdue {overdue}", total.invoices,
+                       total=format_amount(total.total), count=total.invoices,
+                       overdue=format_amount(total.overdue)),
             *aging_lines(t, total), ""]
     ranked = sorted(by_rep.items(), key=lambda entry: (-entry[1].total, entry[0] or 0))
     blocks = []
@@ -77,8 +81,10 @@ async def weekly_outstanding(ctx: JobContext) -> None:
         t = Translator(person.language)
         if person.role == Role.REP and person.id in by_rep:
             aging = by_rep[person.id]
-            lines = [t(N_("Your outstanding payments this week: {total} on {count} invoices."),
-                       total=format_amount(aging.total), count=aging.invoices), *aging_lines(t, aging)]
+            lines = [t.ngettext("Your outstanding payments this week: {total} on {count} invoice.",
+                                "Your outstanding payments this week: {total} on {count} invoices.",
+                                aging.invoices, total=format_amount(aging.total), count=aging.invoices),
+                     *aging_lines(t, aging)]
             await ctx.push(person.id, ctx.today.isoformat(), "\n".join(lines))
         elif person.role == Role.MANAGER and person.team_id is not None:
             team = sorted(((aging.total, rep_id, aging) for rep_id, aging in by_rep.items()

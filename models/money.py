@@ -1,8 +1,15 @@
-"""The ledger: receivables (應收賬款), collections (收款) and how collections settle invoices.
+"""The ledger: receivables (應收賬款), collections (收款), returns (銷售退貨證明單) and credit notes,
+and how collections and credit notes settle invoices.
 
 Nothing here is ever edited in place once money moved: a correction is a new
 collection that reverses an earlier one. Open balance = amount − allocations;
 a voided receivable (an order undone or rejected, never deleted) counts as 0.
+
+Money comes in two ways, both settling invoices through the same ``allocations``: a collection
+(money received) and a credit note (goods returned, issued when a manager approves a return).
+What a collection or credit note has not (yet) settled is the customer's *unapplied credit*:
+``customers.credit`` = SUM(collections.amount) + SUM(credit_notes.amount) − SUM(their allocations),
+kept by database triggers (migration 0024) like ``receivables.open_amount``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.engine.interfaces import ExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -139,10 +146,73 @@ class Collection(IdMixin, Base):
 
 
 class Allocation(IdMixin, Base):
-    """Part of a collection applied to one receivable (negative when a reversal undoes it)."""
+    """Part of a collection or of a credit note applied to one receivable (negative when undone).
+
+    Exactly one of ``collection_id`` and ``credit_note_id`` names where the money came from (a
+    CHECK says so). ``from_credit`` marks money applied *later*, out of the customer's unapplied
+    credit (an overpayment, or a return beyond the open balance, used on a new or reopened invoice),
+    as opposed to what a collection settled as it was recorded: voiding an invoice gives such credit
+    back to the customer (a negative allocation), while money collected against it must be undone
+    first (``bot/services/ledger.py``). A reversal mirrors each kind separately, so both net out.
+    """
 
     __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("(collection_id IS NULL) <> (credit_note_id IS NULL)", name="one_source"),
+    )
 
-    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id"), index=True)
+    collection_id: Mapped[int | None] = mapped_column(ForeignKey("collections.id"), index=True)
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"), index=True)
     receivable_id: Mapped[int] = mapped_column(ForeignKey("receivables.id"), index=True)
     amount: Mapped[Decimal]
+    from_credit: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+
+class SalesReturn(IdMixin, Base):
+    """Goods a customer returns: the rep's request for a return certificate (銷售退貨證明單,
+    regulations part 4 art. 22), decided by the manager through its ``approvals`` row.
+
+    Nothing in the ledger moves until it is approved: then a :class:`CreditNote` is issued for it,
+    numbered, and settles the customer's invoices. Rejected, it stays as it was (the approval says
+    so). ``rep_id`` is the customer's rep when it was asked for: the return counts against their
+    sales, as the order did.
+    """
+
+    __tablename__ = "returns"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    #: The invoice the goods were sold on, if the rep named one: it is settled first.
+    receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
+    amount: Mapped[Decimal]
+    reason: Mapped[str | None] = mapped_column(String(300))
+    #: Products and quantities, when given: ``[{"product": "Cement 42.5", "quantity": "10 bags"}]``.
+    items: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"), unique=True)
+    requested_at: Mapped[datetime]
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class CreditNote(IdMixin, Base):
+    """The ledger side of an approved return: its certificate number and the amount credited.
+
+    Settles the customer's invoices through ``allocations`` as a collection does (the named
+    invoice first, then the oldest); what it cannot settle stays as the customer's credit.
+    Numbered ``RT-YYYY-NNNN``, one sequence per year of issue, unique.
+    """
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        # The summary's and the export's returns of a period, per rep (covering).
+        Index("ix_credit_notes_issued", "issued_at", "rep_id", "amount"),
+    )
+
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    return_id: Mapped[int] = mapped_column(ForeignKey("returns.id"), unique=True)
+    amount: Mapped[Decimal]
+    issued_at: Mapped[datetime]
+    issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)

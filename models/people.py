@@ -17,6 +17,8 @@ class Role(enum.StrEnum):
     MANAGER = "manager"
     FINANCE = "finance"
     REP = "rep"
+    #: The market-information network (市场部): reads the market feedback, nothing of the ledger.
+    MARKETING = "marketing"
 
 
 role_enum = str_enum(Role, "role")

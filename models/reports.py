@@ -20,6 +20,8 @@ class DailyReport(IdMixin, Base):
     day: Mapped[date] = mapped_column(index=True)
     #: The day's records as they stood at submission (visits, orders, collections, prospects).
     summary: Mapped[str] = mapped_column(Text, default="")
+    #: What the rep wrote before any heading (a one-line report, say).
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     problems: Mapped[str] = mapped_column(Text, default="")
     market_info: Mapped[str] = mapped_column(Text, default="")
     plan_tomorrow: Mapped[str] = mapped_column(Text, default="")
@@ -28,9 +30,35 @@ class DailyReport(IdMixin, Base):
     source_key: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class ReportRead(IdMixin, Base):
+    """A supervisor marked a report read (its rep sees "read by …"); once per reader, the time
+    moved on when they mark it again (a replaced report is read anew)."""
+
+    __tablename__ = "report_reads"
+    __table_args__ = (UniqueConstraint("report_id", "reader_id", name="uq_report_reads_report_reader"),)
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("daily_reports.id"))
+    reader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    read_at: Mapped[datetime]
+
+
+class ReportComment(IdMixin, Base):
+    """A supervisor's answer to a report, pushed to its rep."""
+
+    __tablename__ = "report_comments"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("daily_reports.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    source_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
 class ApprovalKind(enum.StrEnum):
     OVER_LIMIT = "over_limit"
     DISCOUNT = "discount"
+    #: Goods returned: approving issues the return certificate and its credit note (models/money.py).
+    RETURN = "return"
 
 
 class ApprovalStatus(enum.StrEnum):

@@ -7,9 +7,14 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.text import SEARCH_KEY_LENGTH, search_key
 from models.base import Base, IdMixin, str_enum
+
+#: Longest product name a stock line keeps (bot.services.visits refuses longer ones).
+PRODUCT_CHARS = 120
 
 
 class VisitKind(enum.StrEnum):
@@ -52,14 +57,39 @@ class Visit(IdMixin, Base):
     created_at: Mapped[datetime]
 
 
+def _product_key(context: DefaultExecutionContext) -> str:
+    """The insert default of ``product_key``: from the row's own ``product``, whoever inserts it."""
+    return search_key(context.get_current_parameters()["product"])
+
+
 class StockLine(IdMixin, Base):
     """Dealer stock counted on a visit (part 4, art. 19)."""
 
     __tablename__ = "stock_lines"
 
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), index=True)
-    product: Mapped[str] = mapped_column(String(120))
+    product: Mapped[str] = mapped_column(String(PRODUCT_CHARS))
+    #: :func:`bot.text.search_key` of ``product``: what makes two counts one product's (``Cola 330ml``,
+    #: ``cola 330ML`` and ``Ｃｏｌａ ３３０ml`` are one), the same on SQLite and PostgreSQL. Set on
+    #: insert from ``product`` (migration 0021 filled it for older lines).
+    product_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), default=_product_key)
     quantity: Mapped[int]
+
+
+class StockMinimum(Base):
+    """The least stock of a product any dealer should hold, set by an admin (``/settings stock``).
+
+    A count below it is a shortfall, whatever the customer usually holds (bot/services/stock.py).
+    """
+
+    __tablename__ = "stock_minimums"
+
+    product_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), primary_key=True)
+    #: The product as the admin wrote it, to show.
+    product: Mapped[str] = mapped_column(String(PRODUCT_CHARS))
+    minimum: Mapped[int]
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Feedback(IdMixin, Base):

@@ -21,6 +21,12 @@ from tests.harness import Harness, Person
 LINK = re.compile(r"https://t\.me/fieldbot_test_bot\?start=([A-Za-z0-9_-]+)")
 
 
+async def in_new_team(inviter: Person, command: str, team: str) -> str:
+    """``/invite ROLE TEAM`` naming a team there is not yet: the bot asks first, the inviter creates it."""
+    assert f"Create team {team}" in await inviter.says(command)
+    return "\n".join(m.plain_text() for m in await inviter.press(f"➕ Create team {team}"))
+
+
 def token_in(said: str) -> str:
     match = LINK.search(said)
     assert match, said
@@ -56,7 +62,7 @@ async def test_a_deactivated_admin_cannot_come_back_through_any_invite_link(harn
 
     refused = await bea.says(f"/start {own_link}")
     assert "switched off" in refused and "Ask an admin" in refused
-    fresh_link = token_in(await ada.says("/invite rep North"))
+    fresh_link = token_in(await in_new_team(ada, "/invite rep North", "North"))
     assert "switched off" in await bea.says(f"/start {fresh_link}")
     bea_row = await user_row(harness, 1002)
     assert bea_row is not None and not bea_row.active and bea_row.role == Role.ADMIN
@@ -160,7 +166,7 @@ async def test_admins_and_managers_list_and_revoke_pending_invites(harness: Harn
 
 async def test_a_revoke_button_pressed_after_the_link_was_used_says_who_joined(harness: Harness) -> None:
     admin = await harness.admin()
-    link = token_in(await admin.says("/invite rep North"))
+    link = token_in(await in_new_team(admin, "/invite rep North", "North"))
     listing = (await admin.send("/invites"))[0]
     await harness.person(3001, "Kai", last_name="Lee").says(f"/start {link}")
     (invite,) = await invites(harness)
@@ -249,7 +255,10 @@ async def same_answer(person: Person, probe: str, missing: str, *, probe_key: st
 
 async def test_reverse_tells_another_teams_collection_from_nothing_apart_never(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    await factories.customer(harness.db, harness.clock.now(), name="Southern Store", rep=people.other_rep)
+    southern = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
+                                        rep=people.other_rep)
+    await factories.receivable(harness.db, harness.clock.now(), customer=southern, amount="1000.00",
+                               issued_on=date(2026, 10, 1), due_on=date(2026, 11, 1))
     await harness.person(2002, "Bob").says("/collect Southern: 400")
     async with harness.db.reading() as session:
         collection_id = await session.scalar(select(Collection.id))

@@ -20,7 +20,10 @@ USES = {
     "visit": "/visit Shop: talked about prices",
     "collect": "/collect Shop: 100 cash",
     "order": "/order Shop: 100",
+    "return": "/return Shop: 100 damaged in transport",
+    "today": "/today",
     "report": "/report All good today",
+    "reports": "/reports",
     "customers": "/customers",
     "customer": "/customer Shop",
     "newcustomer": "/newcustomer Matrix Prospect",
@@ -32,7 +35,9 @@ USES = {
     "missing": "/missing",
     "rep": "/rep Li",
     "overdue": "/overdue",
+    "market": "/market week price",
     "discount": "/discount Shop: 5% big order",
+    "approvals": "/approvals",
     "export": "/export today",
     "chart": "/chart today",
     "mute": "/mute 1h",
@@ -49,7 +54,7 @@ USES = {
 }
 REFUSALS = ("does not allow", "not allowed", "only for", "can invite reps only", "figures are for")
 TELEGRAM_IDS = {Role.ADMIN: 1001, Role.DIRECTOR: 7001, Role.MANAGER: 5001, Role.FINANCE: 6001,
-                Role.REP: 2001}
+                Role.REP: 2001, Role.MARKETING: 8001}
 
 
 def test_every_menu_command_has_a_use_in_the_matrix() -> None:
@@ -63,6 +68,9 @@ async def test_role_sees_what_it_may_do_and_is_refused_the_rest(harness: Harness
     await factories.customer(harness.db, now, name="Shop", rep=people.rep, code="SHOP")
     if role == Role.ADMIN:
         await harness.admin()
+    if role == Role.MARKETING:
+        async with harness.db.transaction() as session:
+            factories.user(session, TELEGRAM_IDS[role], "Max Market", role, None, now)
     person = harness.person(TELEGRAM_IDS[role], "Tester")
     for spec in COMMANDS:
         said = await person.says(USES[spec.name])

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from jobs.runner import run_job
 from models import (
     Allocation,
     Approval,
@@ -28,11 +29,13 @@ from models import (
     DailyReport,
     Outbox,
     Receivable,
+    SalesReturn,
     StockLine,
     User,
     Visit,
 )
 from tests import factories
+from tests.conftest import ZONE
 from tests.harness import Harness
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
@@ -88,7 +91,18 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
     await bob.says("/collect Theirs: 100 cash")
     await bob.says("/order Theirs: 100 BOB-INV-2")
     await bob.says("/discount Theirs: 5% big order")
+    await bob.says("/return Theirs: 50 BOB-INV-1 damaged")  # approved by the director below
+    await bob.says("/newcustomer Theirs Too")  # South has no manager: the director gets the report
+    await bob.press("Skip")
+    await bob.press("Skip")
+    await bob.says("Skip")
+    await bob.says("/report Problems: Theirs is short of stock")
+    # The report digest: South has no manager, so Bob's report reaches the director with its buttons.
+    await run_job(harness.db, "report_digest", harness.clock.now(), ZONE)
     await harness.deliver_pushes()  # the approval request reaches the director, with its buttons
+    returned = next(m for m in harness.api.chat(7001) if "Return of goods" in m.plain_text())
+    await others[7001].press("✅ Approve", message_id=returned.message_id)
+    await harness.deliver_pushes()  # Bob hears of it, with the certificate's print buttons
     for who, command in ((7001, "/summary"), (7001, "/team"), (6001, "/deposits"), (5001, "/missing"),
                          (7001, "/users"), (7001, "/overdue"), (7001, "/customers")):
         await others[who].says(command)
@@ -98,8 +112,12 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
         visit = await session.scalar(select(Visit.id))
         collection = await session.scalar(select(Collection.id))
         order = await session.scalar(select(Receivable.id).where(Receivable.invoice_no == "BOB-INV-2"))
+        report = await session.scalar(select(DailyReport.id))
+        prospect = await session.scalar(select(Customer.id).where(Customer.name == "Theirs Too"))
+        returned_id = await session.scalar(select(SalesReturn.id))
     return {"people": people, "mine": mine, "theirs": theirs, "receivable": receivable, "visit": visit,
-            "collection": collection, "order": order}
+            "collection": collection, "order": order, "report": report, "prospect": prospect,
+            "return": returned_id}
 
 
 async def press_as_li(harness: Harness, data: str, caplog: pytest.LogCaptureFixture) -> str:
@@ -119,8 +137,9 @@ async def test_every_button_shown_to_others_is_refused_to_a_rep(
         harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     payloads = payloads_shown(harness, 2002, 7001, 6001, 5001)
     prefixes = {":".join(p.split(":")[:2]) for p in payloads}
-    assert {"visit:undo", "collect:undo", "order:start", "collect:start", "visit:start",
-            "due:promise", "sum:rep", "dep:one", "appr:yes", "appr:no"} <= prefixes, prefixes
+    assert {"visit:undo", "collect:undo", "order:start", "collect:start", "visit:start", "ret:pdf", "ret:png",
+            "due:promise", "sum:rep", "dep:one", "appr:yes", "appr:no", "rpt:read", "rpt:comment",
+            "pros:act", "pros:merge"} <= prefixes, prefixes
     before = await snapshot(harness)
     for data in sorted(payloads):
         shown = await press_as_li(harness, data, caplog)
@@ -138,18 +157,27 @@ def forged(world: dict[str, Any]) -> list[str]:
         f"visit:undo:{world['visit']}", "visit:kind:visit", "visit:search", "visit:back", "visit:add:photo",
         "visit:due:7", "visit:topic:price",
         f"collect:start:{theirs}", f"collect:pick:{theirs}", "collect:method:cash", "collect:skip",
-        f"collect:undo:{world['collection']}",
+        f"collect:undo:{world['collection']}", "collect:over:yes:1", "collect:over:no:1",
+        f"ret:pdf:{world['return']}", f"ret:png:{world['return']}", f"ret:pick:{theirs}",
+        f"ret:inv:{receivable}", "ret:inv:0", "ret:skip",
         f"order:start:{theirs}", f"order:pick:{theirs}:1", f"order:confirm:{receivable}",
         f"order:cancel:{theirs}", f"order:undo:{world['order']}", f"order:undo:{receivable}",
         f"reverse:yes:{world['collection']}", f"reverse:no:{world['collection']}",
-        f"cust:card:{theirs}", f"cust:find:{theirs}:0", "cust:all:0",
+        f"cust:card:{theirs}", f"cust:find:{theirs}:0", "cust:all:0", f"cust:photos:{theirs}",
         f"due:cust:{theirs}", f"due:inv:{theirs}:0", f"due:rep:{bob}:0", "due:all:0",
         f"due:promise:{receivable}", f"due:dispute:{receivable}", f"due:undispute:{receivable}",
         f"sum:rep:{bob}:t", f"sum:p:w:{world['people'].south.id}:0", "sum:team:0", "sum:miss:0", "sum:nudge",
+        f"sum:photos:{bob}:m",
         "dep:page:0", f"dep:one:{bob}:0", f"dep:rep:{bob}:0:0",
         f"disc:pick:{theirs}:1", "appr:yes:1", "appr:no:1", "users:0", "invites:1", "invites:revoke:1:1",
-        "report:start", "report:submit:1", "report:edit:1", "report:cancel:1",
-        "newc:skip:phone", "newc:skip:address",
+        "apq:more:0", "apq:mine:0",  # /approvals' "Show more": Li's own requests only, nobody else's
+        "invite:team:1:1", f"invite:team:1:{world['people'].south.id}", "invite:new:1",
+        "report:start", "report:submit:1", "report:edit:1", "report:cancel:1", "report:day:2026-11-21",
+        f"rpt:read:{world['report']}", f"rpt:comment:{world['report']}",
+        "newc:skip:phone", "newc:skip:address", "newc:save", "newc:drop",
+        f"pros:act:{world['prospect']}", f"pros:merge:{world['prospect']}", "pros:code", "pros:grade:A",
+        f"pros:into:{theirs}", f"pros:do:{world['prospect']}:{theirs}", "pros:no",
+        f"grd:apply:{theirs}:CA", f"grd:more:{world['people'].south.id}:{theirs}",
     ]
 
 

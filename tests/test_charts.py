@@ -216,9 +216,11 @@ async def give_hostile_names(world: World) -> None:
 
 
 def literal_texts(figure: Figure) -> set[str]:
-    """The texts of a drawn figure that matplotlib draws as written (neither mathtext nor TeX)."""
-    return {text.get_text() for text in figure.findobj(Text)
-            if text.get_visible() and not text.get_parse_math() and not text.get_usetex()}
+    """The lines of the texts of a drawn figure that matplotlib draws as written (neither mathtext
+    nor TeX); the title is two lines: what is drawn, then the period and the scope."""
+    return {line for text in figure.findobj(Text)
+            if text.get_visible() and not text.get_parse_math() and not text.get_usetex()
+            for line in text.get_text().split("\n")}
 
 
 def test_names_are_plain_text_even_with_tex_configured() -> None:
@@ -230,7 +232,8 @@ def test_names_are_plain_text_even_with_tex_configured() -> None:
         figure.savefig(io.BytesIO(), format="png")
     names = {"Today · Team $$", *HOSTILE_REPS.values()}
     assert names <= literal_texts(figure)
-    drawn = {text.get_text() for text in figure.findobj(Text) if text.get_visible()}
+    drawn = {line for text in figure.findobj(Text) if text.get_visible()
+             for line in text.get_text().split("\n")}
     assert not {text for text in drawn - names if "$" in text or "\\" in text}  # the numbers too
 
 

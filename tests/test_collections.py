@@ -16,7 +16,7 @@ from bot.services.ledger import balance
 from models import Allocation, AuditLog, Collection, Customer, PaymentMethod, Receivable
 from tests import factories
 from tests.factories import Company
-from tests.harness import Harness
+from tests.harness import Harness, Person
 
 TODAY = date(2026, 11, 23)
 
@@ -103,6 +103,14 @@ async def allocated(harness: Harness, collection_id: int) -> Decimal:
     return total or Decimal("0.00")
 
 
+async def confirmed(rep: Person, line: str) -> str:
+    """Send a collection; one of more than the customer owes is confirmed (the excess kept as credit)."""
+    said = await rep.says(line)
+    if "Record it?" in said:
+        said = "\n".join(m.plain_text() for m in await rep.press("Confirm"))
+    return said
+
+
 async def open_balance(harness: Harness, customer: Customer) -> Decimal:
     async with harness.db.reading() as session:
         return (await balance(session, customer.id, TODAY)).open
@@ -161,7 +169,10 @@ async def test_guided_collection_with_transfer_and_excess_credit(harness: Harnes
     assert rep.last.button_texts() == ["Cash", "Transfer", "Cheque", "WeChat Pay", "Alipay", "Card / POS"]
     await rep.press("Transfer")
     assert "15,000.00 (transfer) from Acme Trading. Receipt number?" in rep.last.plain_text()
-    said = await rep.says("TX-99")
+    asked = await rep.says("TX-99")
+    assert "Acme Trading owes 7,000.00; 8,000.00 will be kept as credit. Record it?" in asked
+    assert await collections_in(harness) == []  # nothing until confirmed
+    said = "\n".join(m.plain_text() for m in await rep.press("Confirm"))
     assert "15,000.00 (transfer)" in said and "Receipt no. TX-99" in said
     assert "INV-OLD: 3,000.00 applied, 0.00 still open" in said
     assert "INV-NEW: 4,000.00 applied, 0.00 still open" in said
@@ -208,7 +219,7 @@ async def test_every_refused_amount_records_nothing(harness: Harness) -> None:
     assert await collections_in(harness) == []
     accepted = {"1.5万": "15000.00", "5k": "5000.00", "¥5,000": "5000.00"}
     for text in accepted:
-        assert "Collection #" in await rep.says(f"/collect Acme: {text}")
+        assert "Collection #" in await confirmed(rep, f"/collect Acme: {text}")
     assert [c.amount for c in await collections_in(harness)] == [Decimal(a) for a in accepted.values()]
 
 
@@ -222,19 +233,23 @@ async def test_ambiguous_chinese_and_hostile_names(harness: Harness) -> None:
     rep = harness.person(2001, "Li")
 
     assert "Several customers match Star Shop" in await rep.says("/collect Star Shop: 300 transfer")
-    [edited] = await rep.press("Star Shop North")
+    [asked] = await rep.press("Star Shop North")
+    assert "Star Shop North owes nothing; all 300.00 will be kept as credit" in asked.plain_text()
+    [edited] = await rep.press("Confirm")
     assert "300.00 (transfer) from Star Shop North" in edited.plain_text()
     assert "No open invoices: all 300.00 is kept as unapplied credit" in edited.plain_text()
 
-    said = await rep.says("/collect 华联：2,000 现金")
+    said = await confirmed(rep, "/collect 华联：2,000 现金")
     assert "2,000.00 (cash) from 上海华联超市" in said
-    said = await rep.says("/collect Müller: 99.50")
+    said = await confirmed(rep, "/collect Müller: 99.50")
     assert "99.50 (cash) from <Müller & Söhne>" in said
     assert [(c.customer_id, c.amount) for c in await collections_in(harness)] == [
         (north.id, Decimal("300.00")), (hualian.id, Decimal("2000.00")), (muller.id, Decimal("99.50"))]
 
     await rep.send("/lang zh")
     said = await rep.says("/collect 华联: 10")
+    assert "记录吗" in said
+    said = "\n".join(m.plain_text() for m in await rep.press("确认"))
     assert "收款 #" in said and "由你保管" in said
 
 
@@ -348,7 +363,7 @@ async def test_manager_cannot_reverse_another_teams_collection(harness: Harness)
     south = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
                                      rep=people.other_rep)
     bob = harness.person(2002, "Bob")
-    await bob.send("/collect Southern: 400")
+    await confirmed(bob, "/collect Southern: 400")
     [collection] = await collections_in(harness)
     li = harness.person(2001, "Li")
     await li.send("/help")

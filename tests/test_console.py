@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import io
 import os
 import pty
@@ -13,16 +14,19 @@ import subprocess
 import sys
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select as sql_select
 
 from bot.clock import FixedClock
-from bot.console import add_arguments, run
+from bot.console import add_arguments, last_message_id, run
 from bot.db import Database
+from bot.i18n import Translator
 from bot.services import outbox
-from models import Customer, Outbox, User, Visit, VisitKind
+from handlers.chats import MAX_ID
+from models import Customer, Outbox, Receivable, Role, User, Visit, VisitKind
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +93,7 @@ async def test_a_guided_visit_typed_in_the_console(db: Database, database_url: s
     assert visit.rep_id == company.rep.id
     after_save = output.split(f"> {save}\n")[1]
     assert "bot (edited): ✅ Visit saved: Shop East" in after_save
-    assert re.search(r"\[1\] ↩️ Undo", after_save)
+    assert re.search(r"\[\d+\] ↩️ Undo", after_save)
     assert "<b>" not in output and "&amp;" not in output
 
 
@@ -201,3 +205,114 @@ def type_on_a_terminal(database_url: str) -> None:
             process.kill()
             process.wait()
         os.close(main)
+
+
+# -- issue 22: every live button numbered, message ids the bot takes, --as as customers are matched ----
+
+class Terminal:
+    """``python -m bot.console`` on a pseudo-terminal: type a line once the prompt shows, read what came."""
+
+    PROMPT = r"\n> $"
+
+    def __init__(self, database_url: str, who: str) -> None:
+        self.main, terminal = pty.openpty()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
+        env |= {"FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
+        self.process = subprocess.Popen([sys.executable, "-m", "bot.console", "--as", who], cwd=ROOT,
+                                        stdin=terminal, stdout=terminal, stderr=subprocess.STDOUT, env=env)
+        os.close(terminal)
+        self.seen = ""
+
+    def until(self, pattern: str = PROMPT) -> str:
+        """Everything shown since the last line typed, once it matches ``pattern``."""
+        deadline = time.monotonic() + 60
+        while not re.search(pattern, self.seen):
+            assert time.monotonic() < deadline and self.process.poll() is None, self.seen
+            if select.select([self.main], [], [], 0.5)[0]:
+                self.seen += os.read(self.main, 65536).decode("utf-8", "replace")
+        return self.seen
+
+    def type(self, text: str) -> str:
+        """Type a line and return what the console showed until its next prompt."""
+        self.seen = ""
+        os.write(self.main, (text + "\n").encode())
+        return self.until()
+
+    def close(self) -> int:
+        try:
+            os.write(self.main, b"/quit\n")
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait()
+            os.close(self.main)
+
+
+def earlier_buttons_and_a_confirm(database_url: str, language: str) -> None:
+    """The card's Visit, Order's over-limit Confirm, then the card's Visit again: each by its number."""
+    t = Translator(language)
+    console = Terminal(database_url, "Li Wei")
+    try:
+        assert "Chatting as Li Wei" in console.until()
+        card = console.type("/customer Shop East")
+        visit = button_number(card, t.gettext("Visit"))
+        warning = console.type("/order Shop East: 5000")
+        assert f"[{visit}] " not in warning  # the card's numbers stay the card's
+        confirmed = console.type(button_number(warning, t.gettext("Confirm")))
+        assert "toast" not in confirmed and "expired" not in confirmed, confirmed
+        assert html.unescape(t("Order recorded for <b>{customer}</b>.", customer="Shop East (C0001)")
+                             ).replace("<b>", "").replace("</b>", "") in confirmed, confirmed
+        started = console.type(visit)  # a button under an earlier message, not the newest one
+        assert t.gettext("On-site visit") in started and "toast" not in started, started
+        gone = console.type(button_number(warning, t.gettext("Cancel")))  # Confirm's message was edited
+        assert "is no longer there" in gone
+        assert console.close() == 0
+    finally:
+        if console.process.poll() is None:
+            console.process.kill()
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_buttons_under_earlier_messages_and_those_carrying_a_message_id_are_pressed(
+        database_url: str, db: Database, clock: FixedClock, language: str) -> None:
+    company = await factories.company(db, clock.now())
+    await factories.customer(db, clock.now(), name="Shop East", rep=company.rep, code="C0001",
+                             credit_limit=Decimal("100.00"))
+    async with db.transaction() as session:
+        (await session.get_one(User, company.rep.id)).language = language
+    await asyncio.to_thread(earlier_buttons_and_a_confirm, database_url, language)
+    async with db.reading() as session:
+        [order] = list(await session.scalars(sql_select(Receivable)))
+    assert order.amount == Decimal("5000.00") and order.over_limit and order.voided_at is None
+
+
+async def test_message_ids_stay_genuine_and_new_across_sessions(db: Database, database_url: str,
+                                                                clock: FixedClock) -> None:
+    """Ids the bot takes for real (31 bits), and each session's above the last one's."""
+    company = await factories.company(db, clock.now())
+    await shop(db, clock, company)
+    await chat(database_url, "Li Wei", "/visit Shop East: one")
+    first = await last_message_id(db, 2001)
+    await chat(database_url, "Li Wei", "/visit Shop East: two")
+    second = await last_message_id(db, 2001)
+    assert 0 < first < second <= MAX_ID
+    assert [v.notes for v in await visits(db)] == ["one", "two"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_as_matches_names_as_customers_are_matched(db: Database, database_url: str,
+                                                         clock: FixedClock, language: str) -> None:
+    """Exact, then the one containing it, in any width, case or script; several are named back."""
+    now = clock.now()
+    company = await factories.company(db, now)
+    async with db.transaction() as session:
+        for telegram_id, name in ((2101, "Jörg Müller"), (2102, "李伟"), (2103, "李伟强")):
+            factories.user(session, telegram_id, name, Role.REP, company.north, now, language=language)
+    for query, who in (("ＬＩ ＷＥＩ", "Li Wei"), ("li   wei", "Li Wei"), ("MÜLLER", "Jörg Müller"),
+                       ("jörg müller", "Jörg Müller"), ("李伟", "李伟"), ("伟强", "李伟强")):
+        code, output = await chat(database_url, query, "/quit")
+        assert code == 0 and f"Chatting as {who} (rep" in output, (query, output)
+    code, output = await chat(database_url, "伟", "/quit")
+    assert code == 2 and "'伟' matches several people:" in output
+    assert "李伟 (2102)" in output and "李伟强 (2103)" in output and "Li Wei" not in output

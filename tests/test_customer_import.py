@@ -129,7 +129,7 @@ async def test_cli_bad_rows_write_nothing_and_are_all_listed(
     (operator_env / "bad.csv").write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
     assert await cli("import", "customers", "bad.csv") == 1
     err = capsys.readouterr().err
-    assert "nothing imported: 17 problem(s)" in err
+    assert "nothing imported: 17 problems" in err
     for _, expected in BAD_ROWS:
         assert expected in err
     assert "line 14" not in err
@@ -266,7 +266,7 @@ async def test_bad_file_from_the_bot_writes_nothing_and_lists_every_row(harness:
     rows = "\n".join(row for row, _ in BAD_ROWS[:6])
     await harness.settle(upload(harness, admin.id, "bad.csv", (HEADER + rows + "\n").encode()))
     said = admin.last.plain_text()
-    assert "Nothing was imported: 6 problem(s)" in said
+    assert "Nothing was imported: 6 problems" in said
     for _, expected in BAD_ROWS[:6]:
         assert expected in said
     assert await customers_by_code(harness.db) == {}
@@ -278,7 +278,7 @@ async def test_a_long_report_comes_back_as_a_file(harness: Harness) -> None:
     rows = "\n".join(f"L{n},Shop {n},Z,,,,,,," for n in range(150))
     await harness.settle(upload(harness, admin.id, "many.csv", (HEADER + rows + "\n").encode()))
     text, document = admin.chat[-2:]
-    assert "Nothing was imported: 150 problem(s)" in text.plain_text()
+    assert "Nothing was imported: 150 problems" in text.plain_text()
     assert "full list of 150 problems is in the attached file" in text.plain_text()
     assert len(text.plain_text()) < 4096
     assert document.kind == "document" and document.file_name == "import-problems.txt"
@@ -298,7 +298,7 @@ async def test_managers_import_into_their_own_team_only(harness: Harness) -> Non
                "s001,Taken Over,A,2001,,,,,,\n").encode()
     await harness.settle(upload(harness, manager.id, "mine.csv", content))
     said = manager.last.plain_text()
-    assert "Nothing was imported: 2 problem(s)" in said
+    assert "Nothing was imported: 2 problems" in said
     assert "line 3: rep @bob_south is not in your team" in said
     assert "line 4: customer s001 belongs to another team" in said
     assert set(await customers_by_code(harness.db)) == {"S001"}
@@ -337,7 +337,7 @@ async def test_a_username_held_by_several_people_names_none_of_them(harness: Har
     content = HEADER + "N1,New Shop,,@Bob_Sales,,,,,,\nN2,Old Shop,,@gone_rep,,,,,,\n"
     await harness.settle(upload(harness, admin.id, "customers.csv", content.encode()))
     said = admin.last.plain_text()
-    assert "Nothing was imported: 2 problem(s)" in said
+    assert "Nothing was imported: 2 problems" in said
     assert ("line 2: rep @Bob_Sales matches several people: Bob Sales (2005), Carol Chen (2006). "
             "Name the rep by Telegram id.") in said
     assert "line 3: rep @gone_rep is deactivated" in said
@@ -360,7 +360,7 @@ async def test_a_username_now_held_by_someone_else_does_not_move_a_customer(harn
     old_file = (HEADER + "s1,Bob Shop,A,@bob_sales,,,,,,\n").encode()  # last month's export
     await harness.settle(upload(harness, admin.id, "customers.csv", old_file))
     said = admin.last.plain_text()
-    assert "Nothing was imported: 1 problem(s)" in said
+    assert "Nothing was imported: 1 problem" in said
     assert ("line 2: customer s1's rep is Bob Sales (2005), but @bob_sales is now Carol Chen (2006); "
             "to change the rep, name them by Telegram id") in said
     shop = (await customers_by_code(harness.db))["S1"]

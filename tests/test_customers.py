@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -245,6 +246,7 @@ async def test_card_in_chinese(harness: Harness, people: Company) -> None:
 
 
 # -- /newcustomer -------------------------------------------------------------------------------
+# The manager's side (the new customer report, activating, merging) and duplicates: test_prospects.py.
 
 def reply_keyboard(message: SentMessage) -> dict[str, object]:
     return message.reply_markup or {}
@@ -253,12 +255,9 @@ def reply_keyboard(message: SentMessage) -> dict[str, object]:
 async def test_new_customer_with_phone_address_and_location(harness: Harness, people: Company,
                                                              rep: Person) -> None:
     [asked] = await rep.send("/newcustomer 西湖 <新> 商店")
-    assert "Prospect 西湖 <新> 商店 registered as P-261123-1." in asked.plain_text()
+    assert "New customer: 西湖 <新> 商店. Nothing is saved until the last step" in asked.plain_text()
     assert "phone number" in asked.plain_text() and "Skip" in buttons(asked)
-    [prospect] = await customer_rows(harness.db)
-    assert (prospect.status, prospect.rep_id, prospect.team_id) == (
-        CustomerStatus.PROSPECT, people.rep.id, people.north.id)
-    assert prospect.code == "P-261123-1" and prospect.source_key is not None
+    assert await customer_rows(harness.db) == []  # nothing written yet
 
     assert "not look like a phone number" in await rep.says("call me maybe")
     assert "address" in await rep.says("138 0013 8000")
@@ -266,21 +265,27 @@ async def test_new_customer_with_phone_address_and_location(harness: Harness, pe
     keyboard = reply_keyboard(where)["keyboard"]
     assert keyboard[0][0]["request_location"] is True and keyboard[1][0]["text"] == "Skip"  # type: ignore[index]
     assert "Share your location" in await rep.says("somewhere")
+    assert await customer_rows(harness.db) == []
 
     done = await rep.send(None, location=(30.2741, 120.1551))  # type: ignore[arg-type]
-    assert "Done: the new customer is saved." in done[0].plain_text()
+    assert "✅ Saved: 西湖 <新> 商店 is a prospect, code P-261123-1." in done[0].plain_text()
+    assert "Your manager has been told" in done[0].plain_text()
     assert reply_keyboard(done[0]) == {"remove_keyboard": True}
     card = done[1].plain_text()
     assert "西湖 <新> 商店 · P-261123-1" in card and "prospect" in card
     assert "Phone: 138 0013 8000" in card and "Address: 杭州市 西湖区 1 号" in card
     assert "Location: 30.27410, 120.15510" in card and "Visit" in buttons(done[1])
+    assert "Make active customer" not in str(buttons(done[1]))  # a rep does not review their own
 
     [saved] = await customer_rows(harness.db)
-    assert (saved.phone, saved.address, saved.latitude, saved.longitude) == (
-        "138 0013 8000", "杭州市 西湖区 1 号", 30.2741, 120.1551)
+    assert (saved.status, saved.rep_id, saved.team_id, saved.code) == (
+        CustomerStatus.PROSPECT, people.rep.id, people.north.id, "P-261123-1")
+    assert (saved.phone, saved.phone_key, saved.address, saved.latitude, saved.longitude) == (
+        "138 0013 8000", "13800138000", "杭州市 西湖区 1 号", 30.2741, 120.1551)
     async with harness.db.reading() as session:
         audit = await session.scalar(select(AuditLog).where(AuditLog.action == "register_prospect"))
     assert audit is not None and audit.actor_id == people.rep.id and audit.entity_id == saved.id
+    assert audit.after is not None and audit.after["phone"] == "138 0013 8000"
     assert "didn't understand" in await rep.says("more text")  # the form is over
 
 
@@ -290,68 +295,87 @@ async def test_new_customer_asks_the_name_and_everything_can_be_skipped(
                              code="p-261123-7")
     manager = harness.person(5001, "Mia")
     assert "name?" in await manager.says("/newcustomer")
-    assert "registered as P-261123-8" in await manager.says("Corner Shop")
+    assert "New customer: Corner Shop" in await manager.says("Corner Shop")
     skipped, address = await manager.press("Skip")
     assert "phone number" in skipped.plain_text() and skipped.buttons() == []  # its Skip is gone
     assert "address" in address.plain_text()
     _, location = await manager.press("Skip")
     assert "location" in location.plain_text()
     done = await manager.send("Skip")
-    assert "saved" in done[0].plain_text() and reply_keyboard(done[0]) == {"remove_keyboard": True}
+    assert "Saved: Corner Shop is a prospect, code P-261123-8" in done[0].plain_text()
+    assert reply_keyboard(done[0]) == {"remove_keyboard": True}
+    # A manager reviews it at once: the review buttons come with the card, nobody is pushed.
+    assert {"✅ Make active customer", "🔗 Merge into existing", "Visit"} <= set(buttons(done[1]))
     [shop] = await customer_rows(harness.db, name="Corner Shop")
     assert (shop.phone, shop.address, shop.latitude, shop.rep_id, shop.team_id) == (
         None, None, None, people.manager.id, people.north.id)
+    await harness.deliver_pushes()
+    assert harness.api.chat(7001) == []
 
 
-async def test_cancel_keeps_what_was_given(harness: Harness, people: Company, rep: Person) -> None:
+async def test_cancel_saves_nothing(harness: Harness, people: Company, rep: Person) -> None:
     await rep.send("/newcustomer Half Done")
     await rep.send("021 5555 1234")
     said = await rep.send("/cancel")
-    assert "Stopped. Half Done (P-261123-1) is registered" in said[0].plain_text()
+    assert "Stopped: Half Done was not saved." in said[0].plain_text()
     assert reply_keyboard(said[0]) == {"remove_keyboard": True}
-    [shop] = await customer_rows(harness.db)
-    assert shop.phone == "021 5555 1234" and shop.address is None
+    assert await customer_rows(harness.db) == []
     assert "nothing to cancel" in await rep.says("/cancel")
     assert "name?" in await rep.says("/newcustomer")
-    assert "no customer was registered" in await rep.says("/cancel")
-    assert len(await customer_rows(harness.db)) == 1
+    assert "Stopped: nothing was saved." in await rep.says("/cancel")
+    # ... and at the last step, with the location keyboard up
+    await rep.send("/newcustomer Almost There")
+    await rep.press("Skip")
+    await rep.press("Skip")
+    said = await rep.send("/cancel")
+    assert "Almost There was not saved" in said[0].plain_text()
+    assert reply_keyboard(said[0]) == {"remove_keyboard": True}
+    assert await customer_rows(harness.db) == []
+    async with harness.db.reading() as session:
+        assert await session.scalar(select(AuditLog).where(AuditLog.action == "register_prospect")) is None
 
 
 async def test_newcustomer_again_restarts_the_form(harness: Harness, people: Company, rep: Person) -> None:
     await rep.send("/newcustomer First")
-    assert "registered as P-261123-2" in await rep.says("/newcustomer Second")
+    assert "New customer: Second" in await rep.says("/newcustomer Second")
     await rep.send("0571 8888 0000")
-    first, second = await customer_rows(harness.db)
-    assert first.phone is None and second.phone == "0571 8888 0000"
+    await rep.press("Skip")
+    assert "code P-261123-1" in await rep.says("Skip")
+    [second] = await customer_rows(harness.db)
+    assert second.name == "Second" and second.phone == "0571 8888 0000"
 
 
 async def test_another_command_closes_the_form(harness: Harness, people: Company, rep: Person) -> None:
     await rep.send("/newcustomer Interrupted")
-    assert "Your customers: 1" in await rep.says("/customers")
+    closed = await rep.says("/customers")
+    assert "The new customer form is closed: Interrupted was not saved." in closed
     assert "didn't understand" in await rep.says("0571 8888 0000")
-    [shop] = await customer_rows(harness.db)
-    assert shop.name == "Interrupted" and shop.phone is None
+    assert await customer_rows(harness.db) == []
 
 
 async def test_the_form_in_chinese(harness: Harness, people: Company, rep: Person) -> None:
     await rep.send("/lang zh")
-    assert "已登记，编码 P-261123-1" in await rep.says("/newcustomer 新店")
+    assert "新客户：新店。" in await rep.says("/newcustomer 新店")
     await rep.press("跳过")
     where = (await rep.press("跳过"))[-1]
     assert reply_keyboard(where)["keyboard"][1][0]["text"] == "跳过"  # type: ignore[index]
     done = await rep.send("跳过")
-    assert "完成：新客户已保存。" in done[0].plain_text() and "潜在客户" in done[1].plain_text()
+    assert "✅ 已保存：新店 是潜在客户，编码 P-261123-1。" in done[0].plain_text()
+    assert "潜在客户" in done[1].plain_text()
 
 
-async def test_a_redelivered_newcustomer_registers_one_prospect(harness: Harness, people: Company,
-                                                                 rep: Person) -> None:
-    update = harness.api.message(2001, "/newcustomer Twice Told", queue=False)
+async def test_a_redelivered_last_step_registers_one_prospect(harness: Harness, people: Company,
+                                                               rep: Person) -> None:
+    await rep.send("/newcustomer Twice Told")
+    await rep.press("Skip")
+    await rep.press("Skip")
+    update = harness.api.message(2001, "Skip", queue=False)
     await harness.process_directly(update)
     await harness.process_directly(update)
     [shop] = await customer_rows(harness.db)
     assert shop.name == "Twice Told" and shop.code == "P-261123-1"
-    answers = [m.plain_text() for m in rep.chat if "registered as" in m.plain_text()]
-    assert len(answers) == 2 and all("P-261123-1" in a for a in answers)
+    answers = [m.plain_text() for m in rep.chat if "Saved:" in m.plain_text()]
+    assert len(answers) == 1 and "P-261123-1" in answers[0]
 
 
 async def test_finance_cannot_register_prospects(harness: Harness, people: Company) -> None:
@@ -360,12 +384,18 @@ async def test_finance_cannot_register_prospects(harness: Harness, people: Compa
     assert await customer_rows(harness.db) == []
 
 
+async def skip_to_the_end(rep: Person, name: str) -> str:
+    await rep.send(f"/newcustomer {name}")
+    await rep.press("Skip")
+    await rep.press("Skip")
+    return await rep.says("Skip")
+
+
 async def test_codes_follow_the_company_day(harness: Harness, people: Company, rep: Person) -> None:
     harness.clock.set(datetime(2026, 11, 23, 23, 30, tzinfo=harness.clock.zone))
-    assert "P-261123-1" in await rep.says("/newcustomer Late One")
-    await rep.send("/cancel")
+    assert "P-261123-1" in await skip_to_the_end(rep, "Late One")
     harness.clock.advance(timedelta(hours=1))
-    assert "P-261124-1" in await rep.says("/newcustomer Early One")
+    assert "P-261124-1" in await skip_to_the_end(rep, "Early One")
     assert date(2026, 11, 24) == harness.clock.today()
 
 
@@ -375,17 +405,17 @@ def short_form_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-async def test_an_abandoned_form_times_out(short_form_timeout: None, harness: Harness, people: Company,
-                                           rep: Person) -> None:
+async def test_an_abandoned_form_times_out_and_saves_nothing(
+        short_form_timeout: None, harness: Harness, people: Company, rep: Person) -> None:
     await rep.send("/newcustomer Walked Away")
     await rep.press("Skip")
     await rep.press("Skip")
     await harness.api.wait_for(2001, method="sendMessage", timeout=5,
                                predicate=lambda call: "timed out" in str(call.params.get("text")))
-    assert "What you gave so far is saved" in rep.last.plain_text()
+    assert "Walked Away was not saved" in rep.last.plain_text()
     assert reply_keyboard(rep.last) == {"remove_keyboard": True}
     assert "didn't understand" in await rep.says("hello?")
-    assert len(await customer_rows(harness.db)) == 1
+    assert await customer_rows(harness.db) == []
 
 
 async def test_a_prospect_code_taken_meanwhile_is_not_reused(db: Database, monkeypatch: pytest.MonkeyPatch
@@ -396,13 +426,13 @@ async def test_a_prospect_code_taken_meanwhile_is_not_reused(db: Database, monke
     await factories.customer(db, now, name="Raced", rep=people.other_rep, code="P-261123-1")
     offered = iter(["P-261123-1", "P-261123-2"])
 
-    async def stale_code(session: AsyncSession, today: date) -> str:
+    async def stale_code(session: AsyncSession, today: date, zone: ZoneInfo) -> str:
         return next(offered)  # the first answer was computed before the other rep's commit
 
     monkeypatch.setattr(customer_service, "next_prospect_code", stale_code)
     async with db.transaction() as session:
         prospect = await customer_service.register_prospect(
-            session, Caller.of(people.rep, "en"), "Winner", now=now, today=date(2026, 11, 23),
+            session, Caller.of(people.rep, "en"), "Winner", now=now, zone=ZoneInfo("Asia/Shanghai"),
             source_key="msg:2001:77")
     assert prospect.created and prospect.ref.code == "P-261123-2"
     assert [c.code for c in await customer_rows(db)] == ["P-261123-1", "P-261123-2"]

@@ -26,8 +26,11 @@ async def by_id(harness: Harness) -> dict[int, Collection]:
 async def test_finance_confirms_one_and_all_of_a_rep(harness: Harness) -> None:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
-    await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep)
-    await factories.customer(harness.db, now, name="<Müller & Söhne>", rep=people.other_rep)
+    acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep)
+    muller = await factories.customer(harness.db, now, name="<Müller & Söhne>", rep=people.other_rep)
+    for owing in (acme, muller):  # each owes more than is collected here (more would be asked first)
+        await factories.receivable(harness.db, now, customer=owing, amount="5000.00",
+                                   issued_on=now.date() - timedelta(30), due_on=now.date())
     li, bob = harness.person(2001, "Li"), harness.person(2002, "Bob")
     for text in ("/collect Acme: 100 cash R-1", "/collect Acme: 200", "/collect Acme: 300 cheque",
                  "/collect Acme: 999 transfer", "/collect Acme: 50"):
@@ -131,7 +134,9 @@ async def test_electronic_payments_are_never_waiting_for_a_hand_in(harness: Harn
     cash and the cheque, and confirming an electronic one is refused as needing no hand-in."""
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
-    await factories.customer(harness.db, now, name="鑫源建材", rep=people.rep)
+    shop = await factories.customer(harness.db, now, name="鑫源建材", rep=people.rep)
+    await factories.receivable(harness.db, now, customer=shop, amount="5000.00",  # owing more than paid here
+                               issued_on=now.date() - timedelta(30), due_on=now.date())
     li = harness.person(2001, "Li")
     for amount, method in ((100, "微信"), (200, "支付宝"), (300, "刷卡"), (400, "汇款 R-4"), (500, "现金"),
                            (600, "支票")):

@@ -38,10 +38,13 @@ from models import (
     Collection,
     Customer,
     DailyReport,
+    Feedback,
+    FeedbackTopic,
     PaymentMethod,
     Receivable,
     ReceivableSource,
     Role,
+    StockLine,
     User,
     Visit,
     VisitKind,
@@ -82,6 +85,21 @@ VISITS = [
     ("bob", "shop", nov(23, 8), ""),
     ("bob", "acme", nov(21, 9), "covering for Li"),  # a South rep at a North customer
     ("sam", "plus", nov(10, 11), "@boss asked for a call"),
+]
+#: (index in VISITS, product, quantity): stock counted on those visits.
+STOCK = [
+    (1, "Cola 330ml", 12), (1, "产品B", 0),
+    (2, "Cola 330ml", 30),  # October
+    (3, "=SUM(A1:A9)", 5),
+    (6, "Tea", 7),
+    (7, "Cola 330ml", 4),
+]
+#: (index in VISITS, topic, text): market feedback gathered on those visits.
+FEEDBACK = [
+    (1, FeedbackTopic.PRICE, "Competitor X is 5% cheaper"),
+    (2, FeedbackTopic.DEMAND, "October: out of the period"),
+    (5, FeedbackTopic.COMPETITOR, "+new brand in town"),
+    (8, FeedbackTopic.QUALITY, "boxes arrive dented"),
 ]
 #: (invoice, customer, source, amount, issued, due)
 RECEIVABLES = [
@@ -161,9 +179,15 @@ async def populate(db: Database) -> World:
                                       team_id=reps[rep].team_id, created_at=now)
         session.add_all(customers.values())
         await session.flush()
-        for number, (rep, customer, at, notes) in enumerate(VISITS):
-            session.add(Visit(rep_id=reps[rep].id, customer_id=customers[customer].id, visited_at=aware(at),
-                              kind=VisitKind.VISIT, notes=notes, source_key=f"v{number}", created_at=now))
+        visits = [Visit(rep_id=reps[rep].id, customer_id=customers[customer].id, visited_at=aware(at),
+                        kind=VisitKind.VISIT, notes=notes, source_key=f"v{number}", created_at=now)
+                  for number, (rep, customer, at, notes) in enumerate(VISITS)]
+        session.add_all(visits)
+        await session.flush()
+        session.add_all(StockLine(visit_id=visits[visit].id, product=product, quantity=quantity)
+                        for visit, product, quantity in STOCK)
+        session.add_all(Feedback(visit_id=visits[visit].id, topic=topic, text=text)
+                        for visit, topic, text in FEEDBACK)
         invoices = {}
         for invoice, customer, source, amount, issued, due in RECEIVABLES:
             invoices[invoice] = Receivable(
@@ -210,6 +234,8 @@ def expected(team: str | None) -> dict[str, Any]:
         return team is None or team_of_customer(customer) == team
 
     visits = [v for v in VISITS if by_team(v[0]) and in_november(v[2].date())]
+    stock = [line for line in STOCK if VISITS[line[0]] in visits]
+    feedback = [item for item in FEEDBACK if VISITS[item[0]] in visits]
     orders = [r for r in RECEIVABLES if by_team(CUSTOMERS[r[1]][2]) and r[2] == ORDER and in_november(r[4])]
     collections = [c for c in COLLECTIONS if by_team(c.rep) and in_november(c.received.date())]
     reversed_keys = {c.reverses for c in COLLECTIONS if c.reverses}
@@ -233,11 +259,26 @@ def expected(team: str | None) -> dict[str, Any]:
         return sum((r[1] for r in overdue if low <= r[2] <= high), Decimal(0))
 
     reports = [r for r in REPORTS if by_team(r[0]) and in_november(r[1])]
+    # Unapplied credit today, per collection (a reversal counted with the collection it reverses).
+    left: dict[str, tuple[str, Decimal]] = {}
+    for c in COLLECTIONS:
+        group = c.reverses or c.key
+        customer, before = left.get(group, (c.customer, Decimal(0)))
+        spent = sum((Decimal(amount) for amount in c.allocations.values()), Decimal(0))
+        left[group] = (customer, before + Decimal(c.amount) - spent)
+    credits = [(customer, amount) for customer, amount in left.values() if amount > 0 and mine(customer)]
     return {
         "Visits": len(visits),
         "Customers visited": len({v[1] for v in visits}),
+        "Stock lines counted": len(stock),
+        "Market feedback notes": len(feedback),
         "Orders": len(orders),
         "Orders amount": sum((Decimal(r[3]) for r in orders), Decimal(0)),
+        "Returns (certificates issued)": 0,
+        "Returns amount": Decimal(0),
+        "Orders less returns": sum((Decimal(r[3]) for r in orders), Decimal(0)),
+        "Customers holding unapplied credit": len({customer for customer, _ in credits}),
+        "Unapplied credit": sum((amount for _, amount in credits), Decimal(0)),
         "Collected in cash": by_method[CASH],
         "Collected by transfer": by_method[TRANSFER],
         "Collected by cheque": by_method[CHEQUE],
@@ -254,7 +295,8 @@ def expected(team: str | None) -> dict[str, Any]:
         "Daily reports submitted": len(reports),
         "Daily reports late": sum(1 for r in reports if r[3]),
         # row counts of the data sheets
-        "rows": {"Visits": len(visits), "Orders": len(orders), "Collections": len(collections),
+        "rows": {"Visits": len(visits), "Stock": len(stock), "Feedback": len(feedback), "Orders": len(orders),
+                 "Returns": 0, "Collections": len(collections), "Credits": len(credits),
                  "Receivables": len(open_rows), "Reports": len(reports)},
         "open_by_invoice": {r[0]: (r[1], r[2]) for r in open_rows},
     }
@@ -267,7 +309,7 @@ def open_book(content: bytes) -> Workbook:
 
 
 def summary_of(book: Workbook) -> dict[str, object]:
-    sheet = book["Summary"]
+    sheet = book.worksheets[0]  # "Summary", "汇总": first in every language
     return {row[0].value: row[1].value for row in sheet.iter_rows(min_row=2)}
 
 
@@ -308,7 +350,8 @@ async def world(db: Database) -> World:
 async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_right(world: World) -> None:
     exported = await workbook_for(world, world.caller(world.company.director))
     book = open_book(exported.content)
-    assert book.sheetnames == ["Summary", "Visits", "Orders", "Collections", "Receivables", "Reports"]
+    assert book.sheetnames == ["Summary", "Visits", "Stock", "Feedback", "Orders", "Returns", "Collections",
+                               "Credits", "Receivables", "Reports"]
     figures = expected(None)
     assert exported.rows == figures["rows"]
     for title, count in figures["rows"].items():
@@ -346,13 +389,13 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
     collections = {row["Collection no."].value: row for row in records(book["Collections"])}
     reversal = next(row for row in collections.values() if row["Reverses no."].value is not None)
     original = collections[reversal["Reverses no."].value]
-    assert money(reversal["Amount"].value) == Decimal("-300.00") and original["Reversed"].value is True
-    assert original["Held by rep"].value is False
+    assert money(reversal["Amount"].value) == Decimal("-300.00") and original["Reversed"].value == "Yes"
+    assert original["Held by rep"].value == "No"
     assert isinstance(reversal["Collection no."].value, int)
     total = sum((money(row["Amount"].value) for row in collections.values()), Decimal(0))
     november = [c for c in COLLECTIONS if in_november(c.received.date())]
     assert total == sum((Decimal(c.amount) for c in november), Decimal(0))
-    held = [row for row in collections.values() if row["Held by rep"].value]
+    held = [row for row in collections.values() if row["Held by rep"].value == "Yes"]
     held_total = sum((money(row["Amount"].value) for row in held), Decimal(0))
     assert held_total == figures["Of which still held by reps"]
     handed = next(row for row in collections.values() if row["Method"].value == "cheque")
@@ -364,15 +407,52 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
     inv_b = receivables["INV-B"]
     assert inv_b["Aging"].value == "over 90 days" and inv_b["Due"].value == datetime(2026, 8, 1)
     assert inv_b["Customer"].value == "South Shop" and inv_b["Rep"].value == "Bob South"
-    assert inv_b["Disputed"].value is False and inv_b["Follow-up level"].value == 0
+    assert inv_b["Disputed"].value == "No" and inv_b["Follow-up level"].value == 0
     so1 = receivables["SO-1"]
     assert so1["Aging"].value == "not yet due" and so1["Days overdue"].value == 0
 
     reports = records(book["Reports"])
     assert [(row["Day"].value, row["Rep"].value, row["Late"].value) for row in reports] == [
-        (datetime(2026, 11, 20), "Bob South", True), (datetime(2026, 11, 20), "Li Wei", False),
-        (datetime(2026, 11, 21), "Li Wei", True), (datetime(2026, 11, 22), "王芳", False)]
+        (datetime(2026, 11, 20), "Bob South", "Yes"), (datetime(2026, 11, 20), "Li Wei", "No"),
+        (datetime(2026, 11, 21), "Li Wei", "Yes"), (datetime(2026, 11, 22), "王芳", "No")]
     assert reports[0]["Submitted at (Asia/Shanghai)"].value == nov(20, 22)
+
+
+async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> None:
+    """Issue 18: what reps counted and heard on their visits, one row per line, in the period."""
+    book = open_book((await workbook_for(world, world.caller(world.company.director))).content)
+    stock = records(book["Stock"])
+    assert [tuple(cell.value for cell in row.values()) for row in stock] == [
+        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "Cola 330ml", 12),
+        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "产品B", 0),
+        (nov(21, 9), "Bob South", "South", "N1", "Acme 北方", "Cola 330ml", 4),
+        (nov(22, 15), "王芳", "North", "N2", FORMULA_NAME, "=SUM(A1:A9)", 5),
+        (nov(23, 8), "Bob South", "South", "S1", "South Shop", "Tea", 7),
+    ]
+    assert list(stock[0]) == ["Counted at (Asia/Shanghai)", "Rep", "Team", "Customer code", "Customer",
+                              "Product", "Quantity"]
+    assert stock[0]["Counted at (Asia/Shanghai)"].number_format == exports.DATETIME_FORMAT
+    assert stock[0]["Quantity"].data_type == "n"
+    formula = stock[3]["Product"]
+    assert formula.data_type == "s" and formula.quotePrefix  # a product is never a formula
+    feedback = records(book["Feedback"])
+    assert [tuple(cell.value for cell in row.values()) for row in feedback] == [
+        (nov(5, 9), "Bob South", "South", "S1", "South Shop", "Competitor", "+new brand in town"),
+        (nov(10, 11), "Sam South", "South", "S2", "+Plus Mart", "Quality", "boxes arrive dented"),
+        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "Price", "Competitor X is 5% cheaper"),
+    ]
+    assert feedback[0]["Feedback"].quotePrefix
+    summary = summary_of(book)
+    assert summary["Stock lines counted"] == 5 and summary["Market feedback notes"] == 3
+
+    north = open_book((await workbook_for(world, world.caller(world.company.manager))).content)
+    assert {row["Rep"].value for row in records(north["Stock"])} == {"Li Wei", "王芳"}
+    assert [row["Feedback"].value for row in records(north["Feedback"])] == ["Competitor X is 5% cheaper"]
+
+    chinese = open_book((await workbook_for(world, world.caller(world.company.director, "zh"))).content)
+    assert [cell.value for cell in chinese["库存"][1]][5:] == ["产品", "数量"]
+    assert [cell.value for cell in chinese["反馈内容"][1]][5:] == ["主题", "反馈内容"]
+    assert [row["主题"].value for row in records(chinese["反馈内容"])] == ["竞争对手", "质量", "价格"]
 
 
 async def test_a_manager_exports_their_team_only(world: World) -> None:
@@ -384,7 +464,7 @@ async def test_a_manager_exports_their_team_only(world: World) -> None:
     assert_figures(summary, figures)
     assert summary["Scope"] == "Team North"
     south_names = {"South Shop", "+Plus Mart", "Bob South", "Sam South"}
-    for title in ("Visits", "Orders", "Collections", "Receivables", "Reports"):
+    for title in ("Visits", "Stock", "Feedback", "Orders", "Collections", "Receivables", "Reports"):
         seen = {cell.value for row in book[title].iter_rows(min_row=2) for cell in row}
         assert not seen & south_names, title
         teams = {row["Team"].value for row in records(book[title])}
@@ -453,14 +533,26 @@ def test_text_excel_cannot_hold_is_cleaned() -> None:
     assert len(long) == exports.MAX_CELL_TEXT and long.endswith("…")
 
 
-async def test_headers_are_in_the_callers_language(world: World) -> None:
+async def test_sheet_names_headers_and_yes_no_are_in_the_callers_language(world: World) -> None:
+    """Issue 22: a Chinese export had English sheet names and TRUE/FALSE cells under Chinese headers."""
     exported = await workbook_for(world, world.caller(world.company.director, "zh"))
     book = open_book(exported.content)
     zh = Translator("zh")
-    assert book["Visits"]["A1"].value == zh.gettext("Visited at ({zone})").format(zone="Asia/Shanghai")
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in book["Visits"]["A1"].value)
-    assert book.sheetnames[0] == "Summary"  # sheet names stay the same in every language
-    assert zh.gettext("Open receivables") in summary_of(book)
+    assert book.sheetnames == ["汇总", "拜访", "库存", "反馈内容", "订单", "退货", "收款", "未核销余额",
+                               "应收账款", "日报"]
+    assert book.sheetnames == [zh.gettext(title) for title in exports.SHEETS]
+    assert book["拜访"]["A1"].value == "拜访时间（Asia/Shanghai）"
+    assert [cell.value for cell in book["日报"][1]][:5] == [
+        "日期", "销售员", "团队", "提交时间（Asia/Shanghai）", "迟交"]
+    assert zh.gettext("Open receivables") in summary_of(book) and "未结应收账款" in summary_of(book)
+    late = [row["迟交"].value for row in records(book["日报"])]
+    assert late == ["是", "否", "是", "否"]
+    flags = {cell.value for sheet in book for row in sheet.iter_rows(min_row=2) for cell in row
+             if isinstance(cell.value, bool)}
+    assert not flags  # no TRUE/FALSE left anywhere
+    english = open_book((await workbook_for(world, world.caller(world.company.director))).content)
+    assert english.sheetnames == list(exports.SHEETS)
+    assert [row["Late"].value for row in records(english["Reports"])] == ["Yes", "No", "Yes", "No"]
 
 
 async def test_small_batches_give_the_same_workbook(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

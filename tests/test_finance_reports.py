@@ -185,7 +185,7 @@ async def test_a_day_off_is_reported_the_next_working_morning_only_if_money_move
     harness.clock.set(local(MONDAY, 8, 0))
     await harness.deliver_pushes()
     texts = [message.plain_text() for message in harness.api.chat(6001)]
-    assert any("Collections report · 2026-11-22" in text and "Collected: 120.00 in 1 collections" in text
+    assert any("Collections report · 2026-11-22" in text and "Collected: 120.00 in 1 collection" in text
                for text in texts)
     assert any("No collections on 2026-11-21." in text for text in texts)
 
@@ -269,7 +269,7 @@ async def test_outstanding_report_on_the_11th_not_the_12th_to_finance_and_manage
     for line in ("  not yet due: 100.00", "  1-30 days: 200.00", "  31-60 days: 300.00",
                  "  over 90 days: 1,000.00"):
         assert line in finance
-    south = finance.index("• 南方建材 (S1) · Bob South · 1,000.00 on 1 invoices")
+    south = finance.index("• 南方建材 (S1) · Bob South · 1,000.00 on 1 invoice")
     assert finance[south + 1] == "  over 90 days 1,000.00"
     north = finance.index("• North Shop (N1) · Li Wei · 600.00 on 3 invoices")
     assert finance[north + 1] == "  not yet due 100.00 · 1-30 days 200.00 · 31-60 days 300.00"
@@ -277,7 +277,7 @@ async def test_outstanding_report_on_the_11th_not_the_12th_to_finance_and_manage
 
     manager = harness.api.last(5001).plain_text().splitlines()
     assert manager[0] == "未收款项报告表 · 2026-12-11 · 团队 North"
-    assert "未收：600.00（1 个客户，3 张发票）· 逾期 500.00" in manager
+    assert "未结：600.00（1 个客户，3 张发票）· 逾期 500.00" in manager
     assert "• North Shop (N1) · Li Wei · 600.00（3 张发票）" in manager
     assert not any("南方建材" in line for line in manager)
     for person in (2001, 2002, 7001):
@@ -374,7 +374,8 @@ async def test_a_large_companys_reports_are_one_message_each_within_telegrams_li
 async def test_the_new_jobs_times_are_in_settings_and_can_be_moved(harness: Harness) -> None:
     admin = await harness.admin()
     shown = await admin.says("/settings")
-    assert "• collections_daily 20:00" in shown and "• outstanding_report 09:00" in shown
-    assert "• collections_daily 18:30" in await admin.says("/settings time collections_daily 18:30")
+    assert "• Daily collections report (collections_daily): 20:00" in shown
+    assert "• Outstanding payments report (outstanding_report): 09:00" in shown
+    assert "(collections_daily): 18:30" in await admin.says("/settings time collections_daily 18:30")
     async with harness.db.reading() as session:
         assert (await company.load(session)).job_times["collections_daily"] == time(18, 30)

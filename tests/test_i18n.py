@@ -14,14 +14,34 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
 
 def catalogue(language: str) -> dict[str, str]:
+    """msgid → msgstr; a plural entry (ngettext) gives its singular and its plural, each mapped to
+    the last of its translated forms, and to "" while any form is still empty."""
+    entries: dict[str, str] = {}
     with catalogue_path(language).open("rb") as po:
-        return {m.id: m.string for m in read_po(po) if m.id and not m.fuzzy}
+        for m in read_po(po):
+            if not m.id or m.fuzzy:
+                continue
+            if isinstance(m.id, tuple):
+                forms = m.string if isinstance(m.string, tuple) else (m.string,)
+                entries |= dict.fromkeys(m.id, forms[-1] if all(forms) else "")
+            else:
+                entries[m.id] = m.string
+    return entries
+
+
+def source_ids() -> set[str]:
+    """Every message id marked in the code (both forms of a plural)."""
+    ids: set[str] = set()
+    for m in extract():
+        if m.id:
+            ids |= set(m.id) if isinstance(m.id, tuple) else {m.id}
+    return ids
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_every_message_in_the_code_is_translated(language: str) -> None:
     translated = catalogue(language)
-    source = {m.id for m in extract() if m.id}
+    source = source_ids()
     missing = sorted(m for m in source if not translated.get(m))
     assert not missing, f"run `python -m bot.catalogues` and translate: {missing}"
 

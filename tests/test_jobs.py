@@ -60,9 +60,10 @@ async def test_morning_plan_content_and_buttons(harness: Harness) -> None:
     assert "A Dealer <Müller & Söhne> (A1) — last visit 8 days ago" in text
     assert "D Dealer" not in text
     assert "Follow-ups for today: 华东五金店" in text
-    assert "Overdue to chase: 1 invoices, 1,200.50" in text
+    assert "Overdue to chase: 1 invoice, 1,200.50" in text
     assert "report for 2026-11-21 is missing" in text  # Saturday: Sunday is a day off
-    assert plan.button_texts() == ["Log visit: Never Visited Shop", "Log visit: A Dealer <Müller & Söhne>"]
+    assert plan.button_texts() == ["Log visit: Never Visited Shop", "Log visit: A Dealer <Müller & Söhne>",
+                                   "📝 File the report for 2026-11-21"]
     assert next(row[0]["callback_data"] for row in plan.buttons()).startswith("visit:start:")
     other = harness.api.last(2002).plain_text()
     assert "No customer is due" in other and "Never Visited" not in other
@@ -112,7 +113,7 @@ def test_next_allowed_skips_quiet_hours_days_off_and_holidays() -> None:
     assert next_allowed(local(date(2026, 11, 21), 23, 0), settings, ZONE) == local(MONDAY, 8, 0)
 
 
-async def test_report_reminder_and_missing_reports(harness: Harness) -> None:
+async def test_report_reminder_and_the_digest_of_who_is_missing(harness: Harness) -> None:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     async with harness.db.transaction() as session:
@@ -123,16 +124,17 @@ async def test_report_reminder_and_missing_reports(harness: Harness) -> None:
         harness.api.add_user(user_id, name)
     harness.clock.set(local(MONDAY, 18, 0))
     await run_job(harness.db, "report_reminder", harness.clock.now(), ZONE)
-    harness.clock.set(local(MONDAY, 20, 30))
-    await run_job(harness.db, "missing_reports", harness.clock.now(), ZONE)
+    harness.clock.set(local(MONDAY, 19, 0))
+    await run_job(harness.db, "report_digest", harness.clock.now(), ZONE)
     await harness.deliver_pushes()
     assert "report is not in yet" in harness.api.last(2001).plain_text()
     assert harness.api.last(2001).button_texts() == ["Write today's report"]
     assert harness.api.chat(2002) == []  # Bob reported
     manager = harness.api.last(5001).plain_text()
-    assert "North: Li Wei, Zoe North" in manager and "Bob" not in manager
-    director = harness.api.last(7001).plain_text()
-    assert "North: Li Wei, Zoe North" in director
+    assert "Not reported: Li Wei, Zoe North" in manager and "Bob" not in manager
+    overview, south = (message.plain_text() for message in harness.api.chat(7001))
+    assert "North: Reported: 0 of 2 · Not reported: Li Wei, Zoe North" in overview
+    assert "📋 Daily reports · South" in south and "Bob South" in south  # South has no manager
 
 
 async def test_jobs_command_line(harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -117,7 +118,9 @@ async def test_in_a_group_the_bot_shows_no_data_and_acts_on_nothing(
 async def test_an_edit_of_an_old_command_does_nothing_again(
         harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    await factories.customer(harness.db, harness.clock.now(), name="Shop", rep=people.rep, code="SHOP")
+    shop = await factories.customer(harness.db, harness.clock.now(), name="Shop", rep=people.rep, code="SHOP")
+    await factories.receivable(harness.db, harness.clock.now(), customer=shop, amount="1000.00",
+                               issued_on=date(2026, 10, 1), due_on=date(2026, 11, 1))
     li = harness.person(2001, "Li")
     first = harness.api.message(2001, "/collect SHOP: 100 cash")
     await harness.settle(first)

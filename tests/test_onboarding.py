@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from models import Invite, Role, Team, User
-from tests.harness import Harness
+from tests.harness import Harness, Person
 
 LINK = re.compile(r"https://t\.me/fieldbot_test_bot\?start=([A-Za-z0-9_-]+)")
 
@@ -19,6 +19,13 @@ async def invite_token(admin_says: str) -> str:
     return match.group(1)
 
 
+async def in_new_team(inviter: Person, command: str, team: str) -> str:
+    """``/invite ROLE TEAM`` naming a team there is not yet: the bot asks first, the inviter creates it."""
+    asked = await inviter.says(command)
+    assert f"Create team {team}" in asked and "works once" not in asked, asked
+    return "\n".join(m.plain_text() for m in await inviter.press(f"➕ Create team {team}"))
+
+
 async def user_row(harness: Harness, telegram_id: int) -> User | None:
     async with harness.db.reading() as session:
         return await session.scalar(select(User).where(User.telegram_id == telegram_id))
@@ -26,7 +33,7 @@ async def user_row(harness: Harness, telegram_id: int) -> User | None:
 
 async def test_invite_join_reuse_and_stranger(harness: Harness) -> None:
     admin = await harness.admin()
-    said = await admin.says("/invite rep North")
+    said = await in_new_team(admin, "/invite rep North", "North")
     assert "New team North created" in said
     assert "works once" in said
     token = await invite_token(said)
@@ -71,7 +78,7 @@ async def test_invite_stores_only_a_hash(harness: Harness) -> None:
 
 async def test_unknown_and_expired_tokens(harness: Harness) -> None:
     admin = await harness.admin()
-    token = await invite_token(await admin.says("/invite rep North"))
+    token = await invite_token(await in_new_team(admin, "/invite rep North", "North"))
     bob = harness.person(2002, "Bob")
     assert "not valid" in await bob.says("/start not-a-real-token-0123456789")
     harness.clock.advance(timedelta(days=7, minutes=1))
@@ -81,7 +88,7 @@ async def test_unknown_and_expired_tokens(harness: Harness) -> None:
 
 async def test_already_registered_user_keeps_the_link_unspent(harness: Harness) -> None:
     admin = await harness.admin()
-    token = await invite_token(await admin.says("/invite rep North"))
+    token = await invite_token(await in_new_team(admin, "/invite rep North", "North"))
     assert "already registered" in await admin.says(f"/start {token}")
     newcomer = harness.person(2003, "Nia")
     assert "Welcome, Nia" in await newcomer.says(f"/start {token}")
@@ -89,7 +96,7 @@ async def test_already_registered_user_keeps_the_link_unspent(harness: Harness) 
 
 async def test_deactivated_user_sees_nothing_and_loses_menu(harness: Harness) -> None:
     admin = await harness.admin()
-    token = await invite_token(await admin.says("/invite rep North"))
+    token = await invite_token(await in_new_team(admin, "/invite rep North", "North"))
     rep = harness.person(2001, "Li", username="li_wei")
     await rep.send(f"/start {token}")
     assert "help" in harness.api.commands_for_chat(2001)
@@ -127,7 +134,7 @@ async def test_hostile_names_are_escaped(harness: Harness) -> None:
     admin = await harness.admin(name="<Müller & Söhne>")
     said = await admin.says("/help")
     assert "<Müller & Söhne>, you are signed in as admin" in said
-    token = await invite_token(await admin.says("/invite rep <b>Team & Co"))
+    token = await invite_token(await in_new_team(admin, "/invite rep <b>Team & Co", "<b>Team & Co"))
     rep = harness.person(2001, "<script>", last_name="&amp;")
     welcome = await rep.says(f"/start {token}")
     assert "Welcome, <script> &amp;!" in welcome and "team <b>Team & Co." in welcome
@@ -145,7 +152,7 @@ async def test_language_follows_telegram_and_can_be_changed(harness: Harness) ->
 
 async def test_managers_invite_reps_into_their_own_team_only(harness: Harness) -> None:
     admin = await harness.admin()
-    token = await invite_token(await admin.says("/invite manager North"))
+    token = await invite_token(await in_new_team(admin, "/invite manager North", "North"))
     manager = harness.person(5001, "Mia")
     await manager.send(f"/start {token}")
     assert "Managers can invite reps only" in await manager.says("/invite finance")
@@ -163,7 +170,7 @@ async def test_managers_invite_reps_into_their_own_team_only(harness: Harness) -
 
 async def test_role_change_updates_the_menu(harness: Harness) -> None:
     admin = await harness.admin()
-    token = await invite_token(await admin.says("/invite rep North"))
+    token = await invite_token(await in_new_team(admin, "/invite rep North", "North"))
     rep = harness.person(2001, "Li", username="li_wei")
     await rep.send(f"/start {token}")
     assert "invite" not in harness.api.commands_for_chat(2001)
@@ -195,6 +202,8 @@ async def test_users_list_paginates(harness: Harness) -> None:
 
 async def test_redelivered_invite_update_creates_one_invite(harness: Harness) -> None:
     admin = await harness.admin()
+    async with harness.db.transaction() as session:
+        session.add(Team(name="North", created_at=harness.clock.now()))
     update = harness.api.message(1001, "/invite rep North", queue=False)
     await harness.process_directly(update)
     await harness.process_directly(update)

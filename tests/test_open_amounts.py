@@ -1,12 +1,16 @@
-"""Stored open amounts (``receivables.open_amount``) always equal the ledger: amount − allocations.
+"""Stored open amounts (``receivables.open_amount``) always equal the ledger: amount − allocations;
+and stored unapplied credit (``customers.credit``) always equals collections + credit notes − their
+allocations.
 
-The column is kept by database triggers (migration 0009); these tests drive the services that
-move money in random order and recompute every open amount from the allocations afterwards.
+The columns are kept by database triggers (migrations 0009, 0019, 0024); these tests drive the
+services that move money in random order, and write rows by hand, and recompute both from the
+ledger afterwards. ``tests/test_ledger_property.py`` checks the ledger itself step by step.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
 
 from bench.generate import generate
 from bot.db import Database, upgrade_async
@@ -24,7 +29,16 @@ from bot.services import collections, orders, receivable_import
 from bot.services.access import Caller
 from bot.services.errors import ServiceError
 from bot.tabular import Table
-from models import Allocation, Collection, PaymentMethod, Receivable, User
+from models import (
+    Allocation,
+    Collection,
+    CreditNote,
+    Customer,
+    PaymentMethod,
+    Receivable,
+    SalesReturn,
+    User,
+)
 from tests import factories
 from tests.conftest import MONDAY_MORNING, PG_URL, ZONE
 
@@ -84,7 +98,9 @@ class Till:
                 elif what == "collect":
                     done = await collections.record(
                         session, self.rep, customer_id=self.customers[which][0], amount=amount,
-                        method=PaymentMethod.TRANSFER, receipt_no=None, source_key=key, now=self.now)
+                        method=PaymentMethod.TRANSFER, receipt_no=None, source_key=key, now=self.now,
+                        confirmed=True)
+                    assert isinstance(done, collections.Recorded)
                     self.collections.append(done.id)
                 elif self.collections:
                     await collections.reverse(session, self.director,
@@ -112,6 +128,28 @@ async def mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
         return [(number, stored, ledger) for number, stored, ledger in owed if stored != ledger or stored < 0]
 
 
+async def credit_mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
+    """(customer, stored credit, collections + credit notes − their allocations) wherever they differ.
+
+    An allocation is its source's customer's (the collection's or the credit note's).
+    """
+    def by_customer(model: type[Collection] | type[CreditNote]) -> Select[tuple[int, Decimal]]:
+        return select(model.customer_id, func.sum(model.amount)).group_by(model.customer_id)
+
+    async with db.reading() as session:
+        given: dict[int, Decimal] = defaultdict(Decimal)
+        for model in (Collection, CreditNote):
+            for customer_id, amount in await session.execute(by_customer(model)):
+                given[customer_id] += amount
+        for model, key in ((Collection, Allocation.collection_id), (CreditNote, Allocation.credit_note_id)):
+            for customer_id, amount in await session.execute(
+                    select(model.customer_id, func.sum(Allocation.amount)).join(model, model.id == key)
+                    .group_by(model.customer_id)):
+                given[customer_id] -= amount
+        stored = (await session.execute(select(Customer.code, Customer.id, Customer.credit))).all()
+        return [(code, credit, given[id_]) for code, id_, credit in stored if credit != given[id_]]
+
+
 @pytest.fixture
 async def till(db: Database) -> Till:
     now = MONDAY_MORNING
@@ -134,6 +172,7 @@ async def test_stored_open_amounts_follow_collections_reversals_imports_and_orde
     for step in plan:
         await till.run(step)
     assert await mismatches(till.db) == []
+    assert await credit_mismatches(till.db) == []
 
 
 async def test_direct_writes_keep_open_amounts_too(db: Database) -> None:
@@ -168,6 +207,63 @@ async def test_direct_writes_keep_open_amounts_too(db: Database) -> None:
         assert await session.scalar(
             select(Receivable.open_amount).where(Receivable.id == first.id)) == Decimal("1000.00")
         assert await session.scalar(select(func.count()).select_from(Collection)) == 2
+    assert await credit_mismatches(db) == []
+
+
+async def test_direct_writes_keep_credit_too(db: Database) -> None:
+    """Collections, credit notes and allocations written, changed, moved or deleted by hand."""
+    now = MONDAY_MORNING
+    people = await factories.company(db, now)
+    shop = await factories.customer(db, now, name="Shop", code="S1", rep=people.rep)
+    other = await factories.customer(db, now, name="Other", code="S2", rep=people.rep)
+    invoice = await factories.receivable(db, now, customer=shop, amount="1000.00",
+                                         issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
+    paid = await factories.payment(db, now, receivable=invoice, amount="400.00", rep=people.rep)
+
+    async def credits() -> dict[str, Decimal]:
+        async with db.reading() as session:
+            return dict((await session.execute(select(Customer.code, Customer.credit))).all())
+
+    assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("0.00")}
+    async with db.transaction() as session:
+        (await session.get_one(Collection, paid.id)).amount = Decimal("650.00")  # 250 over: credit
+    assert await credits() == {"S1": Decimal("250.00"), "S2": Decimal("0.00")}
+    async with db.transaction() as session:  # the collection moves to another customer, its credit too
+        (await session.get_one(Collection, paid.id)).customer_id = other.id
+    assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("250.00")}
+    async with db.transaction() as session:
+        returned = SalesReturn(customer_id=shop.id, rep_id=people.rep.id, requested_by=people.rep.id,
+                               amount=Decimal("80.00"), items=[], requested_at=now, source_key="r1")
+        session.add(returned)
+        await session.flush()
+        note = CreditNote(number="RT-2026-0001", customer_id=shop.id, rep_id=people.rep.id,
+                          return_id=returned.id, amount=Decimal("80.00"), issued_at=now,
+                          issued_by=people.manager.id, source_key="n1")
+        session.add(note)
+        await session.flush()
+        session.add(Allocation(credit_note_id=note.id, receivable_id=invoice.id, amount=Decimal("30.00")))
+    assert await credits() == {"S1": Decimal("50.00"), "S2": Decimal("250.00")}
+    async with db.transaction() as session:
+        allocation = await session.scalar(select(Allocation).where(Allocation.credit_note_id.is_not(None)))
+        assert allocation is not None
+        allocation.amount = Decimal("80.00")
+    assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("250.00")}
+    async with db.transaction() as session:
+        await session.delete(await session.scalar(
+            select(Allocation).where(Allocation.collection_id == paid.id)))
+    assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("650.00")}
+    assert await credit_mismatches(db) == [] and await mismatches(db) == []
+
+
+async def test_an_allocation_names_exactly_one_source(db: Database) -> None:
+    now = MONDAY_MORNING
+    people = await factories.company(db, now)
+    shop = await factories.customer(db, now, name="Shop", rep=people.rep)
+    invoice = await factories.receivable(db, now, customer=shop, amount="10.00",
+                                         issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as session:
+            session.add(Allocation(receivable_id=invoice.id, amount=Decimal("1.00")))
 
 
 @pytest.mark.skipif(PG_URL is not None, reason="migrates a SQLite file of its own from revision 0007")
@@ -198,6 +294,8 @@ async def test_the_migration_computes_open_amounts_of_existing_rows(tmp_path: Pa
     with sqlite3.connect(path) as connection:
         assert dict(connection.execute("SELECT invoice_no, open_amount FROM receivables")) == {
             "I-1": 75000, "I-2": 5050, "I-3": 0}
+        # Migration 0024: 300.00 collected, 257.00 of it applied (the reversed 50.50 nets out).
+        assert dict(connection.execute("SELECT code, credit FROM customers")) == {"C1": 4300}
         assert connection.execute(
             "SELECT name FROM sqlite_master WHERE name = 'ix_receivables_open_by_customer'").fetchone()
 
@@ -206,6 +304,7 @@ async def test_the_bench_company_has_the_ledger_s_open_amounts(db: Database, dat
     company = await generate(database_url, 0.002, migrate=False)
     assert company.rows["allocations"] > 0
     assert await mismatches(db) == []
+    assert await credit_mismatches(db) == []  # loaded with the credit triggers off: still right
     async with db.reading() as session:
         assert await session.scalar(select(func.count()).where(Receivable.open_amount == 0)) > 0
         assert await session.scalar(select(func.count()).where(Receivable.open_amount > 0)) > 0

@@ -84,7 +84,7 @@ async def test_wechat_in_chinese_is_recorded_handed_in_and_never_held(harness: H
     await harness.deliver_pushes()
     assert outcome.pushes == 0 and len(harness.api.chat(2001)) == before
     summary = await rep.says("/summary today")
-    assert "微信支付 500.00" in summary and "业务员手中未上交：0.00" in summary
+    assert "微信支付 500.00" in summary and "你手中未上交：0.00" in summary  # the rep's own wording
     assert people.rep.id == collection.rep_id
 
 
@@ -108,7 +108,7 @@ async def test_alipay_card_transfer_and_cash_with_receipts(harness: Harness) -> 
     assert [c.handed_in_at is None for c in rows] == [False, False, False, False, True]
     summary = await rep.says("/summary today")
     assert "Collected: 1,050.00 (cash 50.00, transfer 300.00, Alipay 100.00, card 600.00)" in summary
-    assert "Still held by reps: 50.00" in summary
+    assert "Still held by you: 50.00" in summary  # the rep's own summary
 
 
 # -- an unknown word: asked, with a button per method -------------------------------------------------
@@ -156,8 +156,10 @@ async def test_same_reply_as_the_one_liner(harness: Harness) -> None:
 async def test_an_unknown_method_after_choosing_the_customer_and_typed_answers(harness: Harness) -> None:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
-    await factories.customer(harness.db, now, name="Star Shop North", rep=people.rep)
-    await factories.customer(harness.db, now, name="Star Shop South", rep=people.rep)
+    for name in ("Star Shop North", "Star Shop South"):  # each owing more than it pays here
+        shop = await factories.customer(harness.db, now, name=name, rep=people.rep)
+        await factories.receivable(harness.db, now, customer=shop, amount="1000.00",
+                                   issued_on=TODAY - timedelta(30), due_on=TODAY)
     rep = harness.person(2001, "Li")
     assert "Several customers match Star Shop" in await rep.says("/collect Star Shop: 300 venmo")
     [asked] = await rep.press("Star Shop North")
@@ -186,7 +188,11 @@ async def test_the_question_survives_a_restart(api: FakeBotApi, db: Database, cl
         assert "I don't know the payment method paypal" in await rep.says("/collect Acme: 500 paypal R-9")
     async with Harness(api, db, clock, settings) as second:
         rep = second.person(2001, "Li")
-        [recorded] = await rep.press("Alipay")
+        [asked] = await rep.press("Alipay")  # Acme owes nothing: the excess is confirmed first
+        assert "Acme Trading owes nothing; all 500.00 will be kept as credit" in asked.plain_text()
+    async with Harness(api, db, clock, settings) as third:  # and the question survives a restart too
+        rep = third.person(2001, "Li")
+        [recorded] = await rep.press("Confirm")
         assert "500.00 (Alipay) from Acme Trading" in recorded.plain_text()
         assert "Receipt no. R-9" in recorded.plain_text()
     [collection] = await collections_in(db)
@@ -221,7 +227,7 @@ async def test_the_export_names_each_method(harness: Harness) -> None:
     book = open_book(harness.api.last(5001).file_bytes or b"")
     rows = records(book["Collections"])
     assert [(r["Method"].value, r["Held by rep"].value) for r in rows] == [
-        ("WeChat Pay", False), ("Alipay", False), ("cash", True)]
+        ("WeChat Pay", "No"), ("Alipay", "No"), ("cash", "Yes")]  # yes/no in the export's language
     summary = summary_of(book)
     assert summary["Collected by WeChat Pay"] == 500 and summary["Collected by Alipay"] == 200
     assert summary["Collected in cash"] == 100 and summary["Of which still held by reps"] == 100

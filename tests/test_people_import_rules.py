@@ -53,7 +53,7 @@ async def test_a_file_cannot_demote_the_last_active_admin(harness: Harness) -> N
     assert "That is the last active admin." in await ada.says("/role 1001 rep North")  # the command
 
     said = await send_file(harness, ada, HEADER + "2001,Li Wei,rep,South\n1001,Ada Admin,rep,North\n")
-    assert "Nothing was imported: 1 problem(s)" in said
+    assert "Nothing was imported: 1 problem" in said
     assert "line 3: That is the last active admin." in said
     found = await people(harness.db)
     assert found[1001].role == Role.ADMIN and found[1001].team_id is None
@@ -151,7 +151,7 @@ async def test_the_command_line_keeps_the_same_rules(db: Database, operator_env:
                     HEADER + "2001,Li Wei,manager,North\n1001,Ada Admin,rep,West\n"):
         assert await import_users(operator_env, refused) == 1
         err = capsys.readouterr().err
-        assert "nothing imported: 1 problem(s)" in err and "That is the last active admin." in err
+        assert "nothing imported: 1 problem" in err and "That is the last active admin." in err
     found = await people(db)
     assert (found[1001].role, found[1001].active, found[2001].role) == (Role.ADMIN, True, Role.REP)
     async with db.reading() as session:

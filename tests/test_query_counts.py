@@ -26,8 +26,10 @@ from tests.harness import Harness
 
 #: One growth step: per team, reps; per rep, customers; per customer, visits and invoices.
 REPS_PER_TEAM, CUSTOMERS_PER_REP, VISITS_PER_CUSTOMER, INVOICES_PER_CUSTOMER = 2, 4, 2, 3
-#: Queries each action may send: what it sends today, on SQLite and PostgreSQL alike.
-BUDGET = {"visit": 8, "collect": 9, "summary": 14, "overdue": 2}
+#: Queries each action may send: what it sends today, on SQLite and PostgreSQL alike. The summary's
+#: 15th is the customers' unapplied credit (issue 19; the returns share the orders' statement, and
+#: /overdue's credit line shares its totals').
+BUDGET = {"visit": 8, "collect": 9, "summary": 15, "overdue": 2}
 _numbers = count(1)
 
 

@@ -90,7 +90,7 @@ async def test_bad_rows_write_nothing_and_each_is_reported(db: Database, clock: 
     )
     assert await import_cli(operator_env, content) == 1
     err = capsys.readouterr().err
-    assert "nothing imported: 13 problem(s)" in err
+    assert "nothing imported: 13 problems" in err
     for expected in (
         "line 3: no customer has the code NOPE",
         "line 4: due_on 2026-11-01 is before issued_on 2026-11-10",
@@ -129,7 +129,7 @@ async def test_reimport_updates_by_invoice_but_never_below_collected(
     assert await import_cli(operator_env, refused) == 1
     err = capsys.readouterr().err
     assert "line 2: amount 200.00 is less than the 300.00 already collected on invoice INV-1" in err
-    assert "nothing imported: 1 problem(s)" in err
+    assert "nothing imported: 1 problem" in err
     assert await import_cli(operator_env, HEADER + "INV-1,C-2,1000,2026-11-01,\n") == 1
     assert ("line 2: invoice INV-1 already has collections from another customer: its customer cannot "
             "change") in capsys.readouterr().err
@@ -172,7 +172,7 @@ async def test_finance_sends_the_file_to_the_bot(harness: Harness) -> None:
     bad = (HEADER + "INV-1,C-1,1000,2026-11-01,\nINV-2,NOPE,5,2026-11-01,\n"
            "INV-3,C-1,5,2026-11-09,2026-11-01\n").encode()
     said = await send_file(harness, 6001, "open.csv", bad, "text/csv")
-    assert "Nothing was imported: 2 problem(s)." in said
+    assert "Nothing was imported: 2 problems." in said
     assert "line 3: no customer has the code NOPE" in said
     assert "line 4: due_on 2026-11-01 is before issued_on 2026-11-09" in said
     assert await invoices(harness.db) == {}

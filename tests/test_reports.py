@@ -166,8 +166,9 @@ async def test_quiet_day_and_one_liner(harness: Harness) -> None:
     await li.send("/cancel")
     said = await li.says("/report Office day: prepared the quotes. Plan: call Acme")
     assert "submitted at 09:00" in said and "Plan for tomorrow: call Acme" in said
+    assert "Notes: Office day: prepared the quotes." in said
     [row] = await report_rows(harness)
-    assert row.problems == "Office day: prepared the quotes."
+    assert row.notes == "Office day: prepared the quotes." and row.problems == ""
     assert row.plan_tomorrow == "call Acme" and row.market_info == ""
     assert row.summary == "No visits, orders, collections or new customers today."
 
@@ -334,9 +335,9 @@ async def test_hostile_text_is_stored_verbatim_and_shown_escaped(harness: Harnes
     assert "08:00 <Müller & Söhne> · on-site visit · <b>not bold</b> & co" in draft[0].plain_text()
     assert "&lt;Müller &amp; Söhne&gt;" in (draft[0].text or "")
     said = await li.says("/report <script>alert(1)</script> & Market: <i>x</i>")
-    assert "Problems met: <script>alert(1)</script> &" in said
+    assert "Notes: <script>alert(1)</script> &" in said
     [row] = await report_rows(harness)
-    assert row.problems == "<script>alert(1)</script> &" and row.market_info == "<i>x</i>"
+    assert row.notes == "<script>alert(1)</script> &" and row.market_info == "<i>x</i>"
     assert "<Müller & Söhne> · on-site visit · <b>not bold</b> & co" in row.summary
     shown = li.last.text or ""
     assert "&lt;script&gt;" in shown and "<script>" not in shown
@@ -405,14 +406,16 @@ async def test_same_source_key_writes_once_and_answers_alike(db: Database, clock
 
 def test_headings_where_they_are_and_are_not() -> None:
     assert parse_lines("Problems: a; market: b; plan: c") == ReportLines("a", "b", "c")
-    assert parse_lines("none Market: price war Plan: visit") == ReportLines("none", "price war", "visit")
+    assert parse_lines("none Market: price war Plan: visit") == ReportLines(
+        market_info="price war", plan_tomorrow="visit", notes="none")
     prose = "we discussed the plan: more stock"
-    assert parse_lines(prose) == ReportLines(prose)
-    assert parse_lines("客户说明天：补货") == ReportLines("客户说明天：补货")
-    assert parse_lines("缺货 市场：涨价 明天：拜访") == ReportLines("缺货", "涨价", "拜访")
+    assert parse_lines(prose) == ReportLines(notes=prose)
+    assert parse_lines("客户说明天：补货") == ReportLines(notes="客户说明天：补货")
+    assert parse_lines("缺货 市场：涨价 明天：拜访") == ReportLines(market_info="涨价", plan_tomorrow="拜访",
+                                                                   notes="缺货")
     assert parse_lines("- Tomorrow: A\n• 市场: B\nmore B\nProblems met: C\nproblems: D") == ReportLines(
         "C\nD", "B\nmore B", "A")
-    assert parse_lines("replan: x") == ReportLines("replan: x")
+    assert parse_lines("replan: x") == ReportLines(notes="replan: x")
     assert parse_lines("问题：明天：去南区") == ReportLines(plan_tomorrow="去南区")
     assert parse_lines("  \n ") == ReportLines()
 
@@ -427,26 +430,28 @@ def test_check_lines_refuses_empty_and_overlong() -> None:
     reports.check_lines(ReportLines("x" * 1000, "y" * 1000, "z" * 1000))
 
 
-_field_text = st.text(st.characters(blacklist_characters=":："), max_size=40)
+_field_text = st.text(st.characters(blacklist_characters=":：﹕︰"), max_size=40)
 
 
-@given(st.text(st.characters(blacklist_characters=":："), max_size=200))
-def test_text_without_colons_is_all_problems(text: str) -> None:
+@given(st.text(st.characters(blacklist_characters=":：﹕︰"), max_size=200))
+def test_text_without_colons_is_all_notes(text: str) -> None:
     lines = parse_lines(text)
-    assert lines.market_info == lines.plan_tomorrow == ""
-    assert lines.problems in text and lines.problems == lines.problems.strip()
-    assert bool(lines.problems) == bool(text.strip().strip(";；,，|").strip())
+    assert lines.problems == lines.market_info == lines.plan_tomorrow == ""
+    assert lines.notes in text and lines.notes == lines.notes.strip()
+    assert bool(lines.notes) == bool(text.strip().strip(";；,，|").strip())
 
 
-@given(_field_text, _field_text, _field_text, st.sampled_from(["en", "zh"]))
-def test_written_back_lines_parse_to_the_same(problems: str, market: str, plan: str, language: str) -> None:
-    lines = parse_lines(f"Problems: {problems}\nMarket: {market}\nPlan: {plan}")
+@given(_field_text, _field_text, _field_text, _field_text, st.sampled_from(["en", "zh"]))
+def test_written_back_lines_parse_to_the_same(notes: str, problems: str, market: str, plan: str,
+                                              language: str) -> None:
+    lines = parse_lines(f"{notes}\nProblems: {problems}\nMarket: {market}\nPlan: {plan}")
     assert parse_lines(format_lines(Translator(language), lines)) == lines
 
 
 _TOKENS = ("a", "b", " ", "\n", "\t", ":", "：", ";", "；", "。", ".", ",", "|", "-", "•", "说", "x",
            "plan", "Plan", "problems", "Problems met", "Market", "market info", "tomorrow", "问题", "市场",
-           "明天", "计划", "遇到的问题", "市场信息")
+           "明天", "计划", "遇到的问题", "市场信息", "notes", "Notes", "备注", "明日计划", "﹕", "︰",
+           "\u3000")
 
 
 @given(st.one_of(st.text(max_size=200), st.lists(st.sampled_from(_TOKENS), max_size=30).map("".join)),

@@ -38,7 +38,7 @@ async def test_admin_changes_settings_and_jobs_follow(harness: Harness) -> None:
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     shown = await admin.says("/settings")
-    assert "morning_plan 08:30" in shown and "Quiet hours: 21:00–08:00" in shown
+    assert "• Morning plan (morning_plan): 08:30" in shown and "Quiet hours: 21:00–08:00" in shown
     assert "Saved." in await admin.says("/settings holiday add 2026-11-24")
     assert "Holidays: 2026-11-24" in admin.last.plain_text()
     tuesday = local(MONDAY + timedelta(days=1), 8, 30)
@@ -46,8 +46,8 @@ async def test_admin_changes_settings_and_jobs_follow(harness: Harness) -> None:
     assert "Saved." in await admin.says("/settings visits A 10")  # the older form still works
     assert "• A: visit every 10 days · credit term 60 days" in admin.last.plain_text()
     said = await admin.says("/settings time morning_plan 07:45")
-    assert "Saved." in said and "morning_plan 07:45" in said
-    assert ("⚠️ morning_plan at 07:45 is inside quiet hours (21:00–08:00): its pushes wait until 08:00."
+    assert "Saved." in said and "(morning_plan): 07:45" in said
+    assert ("⚠️ Morning plan at 07:45 is inside quiet hours (21:00–08:00): its pushes wait until 08:00."
             in said)
     assert "not a time" in await admin.says("/settings time morning_plan 7:99")
     assert "don't know that setting" in await admin.says("/settings colour blue")
@@ -101,19 +101,19 @@ async def test_a_job_time_inside_quiet_hours_is_saved_with_a_warning(harness: Ha
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     said = await admin.says("/settings time report_reminder 22:00")
-    assert "Saved." in said and "report_reminder 22:00" in said
-    assert ("⚠️ report_reminder at 22:00 is inside quiet hours (21:00–08:00): its pushes wait until 08:00."
-            in said)
+    assert "Saved." in said and "(report_reminder): 22:00" in said
+    assert ("⚠️ Daily report reminder at 22:00 is inside quiet hours (21:00–08:00): its pushes wait "
+            "until 08:00." in said)
     said = await admin.says("/settings time report_reminder 18:30")
     assert "Saved." in said and "⚠️" not in said
     # Quiet hours moved over the jobs' times: each job caught is named.
     said = await admin.says("/settings quiet 17:00 08:00")
-    assert "⚠️ cash_handin at 17:00 is inside quiet hours (17:00–08:00)" in said
-    assert "⚠️ report_reminder at 18:30" in said and "⚠️ missing_reports at 20:30" in said
-    assert "morning_plan at" not in said
+    assert "⚠️ Cash hand-in reminder at 17:00 is inside quiet hours (17:00–08:00)" in said
+    assert "⚠️ Daily report reminder at 18:30" in said and "⚠️ Daily reports digest at 19:00" in said
+    assert "Morning plan at" not in said
     await admin.send("/lang zh")
     said = await admin.says("/settings time morning_plan 07:00")
-    assert "⚠️ morning_plan 的时间 07:00 在免打扰时段（17:00–08:00）内：其推送将等到 08:00 才发出。" in said
+    assert "⚠️ “早间计划”的时间 07:00 在免打扰时段（17:00–08:00）内：其推送将等到 08:00 才发出。" in said
 
 
 def test_change_rules() -> None:

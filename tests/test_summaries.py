@@ -321,16 +321,18 @@ def rep_lines(world: World, view: View, first: date, last: date, with_team: bool
                    + [c["received_at"] for c in world.collections if c["rep_id"] == rep.id]
                    + [r[2] for r in world.reports if r[0] == rep.id])
         team = f" ({rep.team})" if with_team else ""
+        customers = len({v[1] for v in visits})
+        plural = "" if customers == 1 else "s"
         lines[rep.name] = (
-            f"• {rep.name}{team} — visits {len(visits)} ({len({v[1] for v in visits})} customers) · "
+            f"• {rep.name}{team} — visits {len(visits)} ({customers} customer{plural}) · "
             f"orders {money(sum((o['amount'] for o in orders), Decimal(0)))} · "
             f"collected {money(collected)} · "
             f"reports {len(reports)}/{len(expected_days)} · last {when(max(moments, default=None))}")
     return lines
 
 
-def expected_figures(world: World, view: View, first: date, last: date) -> list[str]:
-    """Every figure line of the summary, as the user reads it."""
+def expected_figures(world: World, view: View, first: date, last: date, own: bool = False) -> list[str]:
+    """Every figure line of the summary, as the user reads it (``own``: a rep reading their own)."""
     until = min(last, TODAY)
     customers = [c for c in world.customers if c.team in view.teams and c.rep_id in view.rep_ids]
     visits = [v for v in world.visits if v[0] in view.rep_ids and first <= local_day(v[2]) <= last]
@@ -381,18 +383,18 @@ def expected_figures(world: World, view: View, first: date, last: date) -> list[
         f"New customers: {new}",
         f"Orders: {len(orders)} · {money(sum((o['amount'] for o in orders), Decimal(0)))}",
         f"Collected: {money(collected)} ({methods})" if methods else f"Collected: {money(collected)}",
-        f"Still held by reps: {money(held)}",
+        f"Still held by you: {money(held)}" if own else f"Still held by reps: {money(held)}",
         f"Receivables open: {money(open_total)} · overdue: {money(open_total - buckets['current'])}",
         f"1-30 days {money(buckets['1-30'])} · 31-60 days {money(buckets['31-60'])} · "
         f"61-90 days {money(buckets['61-90'])} · over 90 days {money(buckets['90+'])}",
         f"Reports: {submitted} of {expected} · late {late}",
-        f"Pending approvals: {pending}",
+        f"Your requests waiting for approval: {pending}" if own else f"Pending approvals: {pending}",
     ]
 
 
-def assert_figures(text: str, world: World, view: View, first: date, last: date) -> None:
+def assert_figures(text: str, world: World, view: View, first: date, last: date, own: bool = False) -> None:
     shown = text.splitlines()
-    for line in expected_figures(world, view, first, last):
+    for line in expected_figures(world, view, first, last, own):
         assert line in shown or f"  {line}" in shown, f"{line!r} not in\n{text}"
 
 
@@ -468,7 +470,7 @@ async def test_rep_gets_their_own_figures_only(harness: Harness) -> None:
     mine = View(frozenset({world.rep("Li Wei").id}), frozenset({"North"}))
     text = await li.says("/summary week")
     assert "Summary · Li Wei" in text
-    assert_figures(text, world, mine, date(2026, 11, 23), TODAY)
+    assert_figures(text, world, mine, date(2026, 11, 23), TODAY, own=True)
     assert not any(rep.name in text for rep in world.reps if rep.name != "Li Wei")
     assert [b for row in harness.api.last(2001).buttons() for b in row if b["callback_data"].startswith(
         "sum:rep:")] == []

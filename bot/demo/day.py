@@ -26,6 +26,7 @@ class Lines:
     order: str
     collect: str
     report: str
+    comment: str
 
 
 LINES = {
@@ -36,6 +37,7 @@ LINES = {
         collect="/collect {customer}: 8000 cash R-1029",
         report=("/report Saw 2 customers, one order over the limit (approved). "
                 "Market: competitor cut prices 5%. Plan: chase the overdue invoices"),
+        comment="Good. Send me the competitor's new price list tomorrow.",
     ),
     "zh": Lines(
         one_liner="/visit {customer}：老板要在圣诞前加 20 箱",
@@ -43,6 +45,7 @@ LINES = {
         order="/order {customer}：1.5万",
         collect="/collect {customer}：8000 现金 R-1029",
         report="/report 拜访 2 家客户，一张超额度订单已批准。市场：竞品降价 5%。明天：催收逾期欠款",
+        comment="好的。明天把竞品的新价格表发给我。",
     ),
 }
 
@@ -111,9 +114,14 @@ async def play(driver: Driver, cast: Cast, language: str, out: Path) -> Files:
     heading(driver.now, t.gettext(N_("A daily report in one message")))
     await say(rep, lines.report)
 
-    driver.at(20, 30)
-    heading(driver.now, t.gettext(N_("Who has not reported")))
-    await driver.job("missing_reports")
+    driver.at(19, 0)
+    heading(driver.now, t.gettext(N_("The day's reports reach the manager, with who has not reported")))
+    await driver.job("report_digest")
+
+    driver.at(19, 10)
+    heading(driver.now, t.gettext(N_("The manager answers a report")))
+    await press(manager, r"rpt:comment:\d+")
+    await say(manager, lines.comment)
 
     driver.at(20, 40)
     heading(driver.now, t.gettext(N_("The manager's evening look at the figures")))

@@ -9,6 +9,7 @@ from datetime import datetime
 from bot.devserver import SentMessage
 from bot.i18n import N_, Translator
 from bot.menus import ROLE_LABELS
+from jobs.catalogue import job_title
 from models import Role
 
 #: On the console a message longer than this is cut; transcript.txt keeps every line.
@@ -46,37 +47,41 @@ class Transcript:
         return self.t.gettext(N_("{name} ({role})")).format(
             name=speaker.name, role=self.t.gettext(ROLE_LABELS[speaker.role]))
 
+    def said_by(self, who: str, what: str = "") -> str:
+        """"Li Wei (sales rep): /visit …"; in Chinese "李伟（销售员）：/visit …" (full-width colon)."""
+        return self.t.gettext(N_("{who}: {what}")).format(who=who, what=what)
+
     def heading(self, at: datetime, text: str) -> None:
         self._add("")
         self._add(f"—— {at:%H:%M} {text} ——")
 
     def said(self, at: datetime, speaker: Speaker, text: str) -> None:
-        self._add(f"{at:%H:%M}  {self.who(speaker)}: {text}")
+        self._add(f"{at:%H:%M}  " + self.said_by(self.who(speaker), text))
 
     def pressed(self, at: datetime, speaker: Speaker, label: str) -> None:
-        self._add(f"{at:%H:%M}  {self.who(speaker)}: "
-                  + self.t.gettext(N_("presses [{button}]")).format(button=label))
+        self._add(f"{at:%H:%M}  " + self.said_by(
+            self.who(speaker), self.t.gettext(N_("presses [{button}]")).format(button=label)))
 
     def shared_location(self, at: datetime, speaker: Speaker, lat: float, lon: float) -> None:
-        self._add(f"{at:%H:%M}  {self.who(speaker)}: "
-                  + self.t.gettext(N_("shares a location ({lat}, {lon})")).format(lat=lat, lon=lon))
+        shared = self.t.gettext(N_("shares a location ({lat}, {lon})")).format(lat=lat, lon=lon)
+        self._add(f"{at:%H:%M}  " + self.said_by(self.who(speaker), shared))
 
     def job(self, at: datetime, name: str, pushes: int) -> None:
         self._add(f"{at:%H:%M}  ⏰ " + self.t.gettext(
-            N_("scheduled job {job}, pushes queued: {n}")).format(job=name, n=pushes))
+            N_("scheduled job {job}, pushes queued: {n}")).format(job=job_title(name, self.t), n=pushes))
 
     def bot(self, message: SentMessage, *, edited: bool) -> None:
         label = self.t.gettext(N_("bot (edits its message)") if edited else N_("bot"))
-        self._message(f"{INDENT}{label}: ", message)
+        self._message(INDENT + self.said_by(label), message)
 
     def push(self, at: datetime, recipient: Speaker, message: SentMessage, *, condensed: bool) -> None:
         head = f"{at:%H:%M}  📣 " + self.t.gettext(N_("push to {who}")).format(who=self.who(recipient))
         if condensed:
             first = message.plain_text().splitlines()[0] if message.plain_text() else ""
-            self.short.append(f"{head}: {first} …")
-            self._message(f"{head}:\n{INDENT}", message, console=False)
+            self.short.append(self.said_by(head, f"{first} …"))
+            self._message(f"{self.said_by(head).rstrip()}\n{INDENT}", message, console=False)
             return
-        self._message(f"{head}:\n{INDENT}", message)
+        self._message(f"{self.said_by(head).rstrip()}\n{INDENT}", message)
 
     def _message(self, prefix: str, message: SentMessage, *, console: bool = True) -> None:
         body = message.plain_text().splitlines() or [""]
@@ -98,8 +103,9 @@ class Transcript:
             keep = SHORT_LINES - min(len(buttons), 3)
             cut = len(rendered) - keep - min(len(buttons), 3)
             shown = [*rendered[:keep],
-                     INDENT + "  … " + self.t.gettext(
-                         N_("(shortened: {n} more lines in transcript.txt)")).format(n=cut),
+                     INDENT + "  … " + self.t.ngettext("(shortened: {n} more line in transcript.txt)",
+                                                       "(shortened: {n} more lines in transcript.txt)",
+                                                       cut).format(n=cut),
                      *rendered[len(rendered) - min(len(buttons), 3):]]
         self.short.extend(shown)
 

@@ -134,20 +134,27 @@ class BotApiMethods:
         }
 
     # -- shared checks -----------------------------------------------------------------------
-    def throttle(self) -> None:
-        """Flood control: at most ``messages_per_second`` messages in any rolling second."""
+    def throttle(self, messages: int = 1) -> None:
+        """Flood control: at most ``messages_per_second`` messages in any rolling second.
+
+        An album's ``messages`` are admitted together or not at all, as Telegram sends an album
+        whole: a 429 never leaves part of one sent.
+        """
         if self.messages_per_second is None:
             return
         now = time.monotonic()
         recent = self._recent_sends
         while recent and now - recent[0] >= 1.0:
             recent.popleft()
-        if len(recent) >= self.messages_per_second:
-            retry_after = max(1, math.ceil(recent[0] + 1.0 - now))
+        if len(recent) + messages - 1 >= self.messages_per_second:
+            # the oldest sends that must leave the window before these fit
+            leaving = math.floor(len(recent) + messages - 1 - self.messages_per_second) + 1
+            freed_by = recent[min(leaving, len(recent)) - 1] if recent else now
+            retry_after = max(1, math.ceil(freed_by + 1.0 - now))
             raise ApiError(
                 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
             )
-        recent.append(now)
+        recent.extend([now] * messages)
 
     def chat(self, chat_id: Any, *, sending: bool = True) -> dict[str, Any]:
         """The chat a request targets; 400 if unknown, 403 if the user blocked the bot."""
@@ -392,10 +399,10 @@ class BotApiMethods:
             self.caption(item)
             files.append(stored)
         reply_to = self.reply_to(params, chat["id"])
+        self.throttle(len(items))
         group_id = self.world.new_id("album")
         results = []
         for item, stored in zip(items, files, strict=True):
-            self.throttle()
             body, sent = self._media(item["type"], stored, item, chat["id"])
             sent.reply_to_message_id = reply_to
             results.append(self.commit(chat, {**body, "media_group_id": group_id}, sent))

@@ -21,32 +21,46 @@ class Permission(enum.StrEnum):
     LOG_VISIT = "log_visit"
     RECORD_ORDER = "record_order"
     RECORD_COLLECTION = "record_collection"
+    REQUEST_RETURN = "request_return"  # goods returned: a return certificate the manager approves
     REVERSE_COLLECTION = "reverse_collection"  # beyond the rep's own 10-minute undo
     IMPORT_RECEIVABLES = "import_receivables"
     CONFIRM_DEPOSITS = "confirm_deposits"
     FILE_REPORT = "file_report"
+    READ_REPORTS = "read_reports"  # daily reports: a rep their own, a manager the team's, or all
+    ANSWER_REPORTS = "answer_reports"  # mark a report read and comment on it: its rep's supervisors
     VIEW_FIGURES = "view_figures"  # summaries, team, rep, overdue, missing: within scope
     NUDGE = "nudge"  # push a reminder to reps who have not reported
     APPROVE = "approve"  # over-limit orders and discount requests of the caller's scope
+    #: Make a prospect an active customer or merge it into one; apply a suggested grade: in scope.
+    REVIEW_CUSTOMERS = "review_customers"
     REQUEST_DISCOUNT = "request_discount"
     EXPORT = "export"  # Excel workbook and charts of the caller's scope
     MANAGE_SETTINGS = "manage_settings"  # job times, quiet hours, working days, grade policy
+    VIEW_MARKET = "view_market"  # market feedback by topic (/market, the weekly digest): within scope
 
 
 _FIELD_WORK = {Permission.VIEW_CUSTOMERS, Permission.REGISTER_PROSPECT, Permission.LOG_VISIT,
-               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION, Permission.VIEW_FIGURES}
-_LEADING = {Permission.NUDGE, Permission.APPROVE, Permission.EXPORT}
+               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION, Permission.REQUEST_RETURN,
+               Permission.VIEW_FIGURES, Permission.READ_REPORTS}
+_LEADING = {Permission.NUDGE, Permission.APPROVE, Permission.EXPORT, Permission.ANSWER_REPORTS,
+            Permission.REVIEW_CUSTOMERS}
+#: Who hears what the field learns of the market (regulations part 4, art. 8 (4)): reps read what they
+#: recorded, managers their team's, the director, admins and marketing everyone's.
+_MARKET = {Permission.VIEW_MARKET}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT},
     Role.DIRECTOR: frozenset({Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                              Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING}),
+                              Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING, *_MARKET}),
     Role.MANAGER: frozenset({Permission.INVITE, Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                             Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING}),
+                             Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING, *_MARKET}),
     Role.FINANCE: frozenset({Permission.VIEW_CUSTOMERS, Permission.IMPORT_RECEIVABLES,
                              Permission.CONFIRM_DEPOSITS, Permission.REVERSE_COLLECTION,
                              Permission.VIEW_FIGURES, Permission.EXPORT}),
-    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT}),
+    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT, *_MARKET}),
+    # Market information only: no customer cards, figures or money (prices, discounts and sales
+    # figures are confidential, part 4 art. 7; the feedback names the customers it is about).
+    Role.MARKETING: frozenset(_MARKET),
 }
 
 

@@ -14,6 +14,12 @@ A pending request is decided once: the decision is a conditional UPDATE on
 wins and the other is told who did. The requesting rep hears the decision
 through the outbox (``approval:<id>:decision``).
 
+A return of goods (``/return``, ``bot/services/returns.py``) waits here too (kind ``return``):
+approving it issues the numbered return certificate and its credit note in the approval's
+transaction (``bot/services/credit_notes.py``), whose number and settlement are kept on the request's
+payload for the texts below; the requester's notice carries the certificate's print buttons.
+Rejecting it changes nothing in the ledger.
+
 Rejecting an over-limit order voids its receivable in the same transaction
 (:func:`bot.services.ledger.void`: a void, never a delete), so it leaves the
 customer's balance, /overdue and the credit checks at once; if money was
@@ -25,6 +31,12 @@ approver who presses a button on the old push is told so.
 The texts of these pushes are composed here, where they are queued (as the
 scheduled jobs compose theirs), and reused by the handler that edits an
 approver's message once the request is decided.
+
+Who may decide a request is one rule, :func:`check_decider`: the Approve /
+Reject buttons apply it, and ``/approvals`` (:func:`to_decide`) lists exactly the
+pending requests it lets the caller decide, so the list never offers what a
+button would refuse. A requester finds their own requests with
+:func:`own_requests`: those waiting, and those decided in the last week.
 """
 
 from __future__ import annotations
@@ -32,25 +44,35 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, String, cast, exists, false, func, literal, select, true, update
+from sqlalchemy import ColumnElement, Select, String, cast, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
-from bot.services import audit, company, customers, ledger, outbox
+from bot.services import audit, company, credit_notes, customers, ledger, outbox
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Invalid, NotFound
 from bot.services.outbox import Buttons
 from jobs.calendar import next_allowed
-from models import Approval, ApprovalKind, ApprovalStatus, Customer, Outbox, Receivable, Role, User
+from models import (
+    Approval,
+    ApprovalKind,
+    ApprovalStatus,
+    Customer,
+    Outbox,
+    Receivable,
+    Role,
+    SalesReturn,
+    User,
+)
 
 JOB = "approvals"
 MAX_REASON = 300
@@ -155,16 +177,7 @@ def terms_text(payload: dict[str, Any]) -> str:
     return format_amount(Decimal(payload.get("amount", "0")))
 
 
-# -- scope ----------------------------------------------------------------------------------------
-
-def _decidable_by(caller: Caller) -> ColumnElement[bool]:
-    """The requests ``caller`` decides (the query must join Customer)."""
-    if caller.sees_all_teams:
-        return true()
-    if caller.role == Role.MANAGER and caller.team_id is not None:
-        return Customer.team_id == caller.team_id
-    return false()
-
+# -- reading requests ---------------------------------------------------------------------------
 
 def _views() -> Select[Any]:
     requester, decider = aliased(User), aliased(User)
@@ -184,6 +197,11 @@ def _view(row: Any) -> ApprovalView:
                         created_at, decided_by, decided_at)
 
 
+async def load(session: AsyncSession, approval_id: int) -> ApprovalView:
+    """A request as approvers and the requester see it (``NotFound`` if there is none)."""
+    return await _load(session, approval_id)
+
+
 async def _load(session: AsyncSession, approval_id: int) -> ApprovalView:
     row = (await session.execute(_views().where(Approval.id == approval_id))).one_or_none()
     if row is None:
@@ -191,20 +209,111 @@ async def _load(session: AsyncSession, approval_id: int) -> ApprovalView:
     return _view(row)
 
 
+# -- who decides, and the queues ----------------------------------------------------------------
+
+def check_decider(caller: Caller, view: ApprovalView) -> None:
+    """Refuse unless ``caller`` may decide ``view``: the one rule for the buttons and for /approvals.
+
+    The director and admins decide any request, a manager their team's (a customer's team is its
+    rep's); nobody decides their own. The pushes go to fewer people (:func:`approvers`: the team's
+    managers, else the directors, else the admins), but anyone this rule lets decide may.
+    """
+    require(caller, Permission.APPROVE)
+    if not _may_decide(caller, view.team_id):
+        raise AccessDenied(N_("This request is for another team's manager to decide."))
+    if view.requested_by == caller.id:
+        raise AccessDenied(N_("This is your own request: someone above you decides it."))
+
+
+def may_decide(caller: Caller, view: ApprovalView) -> bool:
+    try:
+        check_decider(caller, view)
+    except AccessDenied:
+        return False
+    return True
+
+
+def _may_decide(caller: Caller, team_id: int | None) -> bool:
+    if caller.sees_all_teams:
+        return True
+    return caller.role == Role.MANAGER and caller.team_id is not None and caller.team_id == team_id
+
+
+#: Requests shown per message batch of /approvals; "More" shows the next ones.
+QUEUE_PAGE = 5
+#: How long a decided request stays in its requester's /approvals, with the decision.
+RECENT_DECISIONS = timedelta(days=7)
+#: Who asks for decisions (a discount, an order over the credit limit): they see their own requests.
+_ASKING = (Permission.REQUEST_DISCOUNT, Permission.RECORD_ORDER)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """Part of a queue, oldest first: the requests after a cursor (an approval id), and how many."""
+
+    items: tuple[ApprovalView, ...]
+    #: The whole queue, the part of it still pending, and the part after this page.
+    total: int
+    pending: int
+    after_this: int
+
+    @property
+    def last_id(self) -> int:
+        return self.items[-1].id if self.items else 0
+
+
+def _page(views: list[ApprovalView], after: int, limit: int) -> QueuePage:
+    """The ``limit`` requests after id ``after``. Ids grow in the order requests are written, so a
+    cursor (unlike a page number) skips nothing when requests above it are decided meanwhile."""
+    later = [view for view in views if view.id > after]
+    waiting = sum(1 for view in views if view.status == ApprovalStatus.PENDING)
+    return QueuePage(tuple(later[:limit]), len(views), waiting, max(0, len(later) - limit))
+
+
+async def _to_decide(session: AsyncSession, caller: Caller) -> list[ApprovalView]:
+    """Every pending request ``caller`` may decide, oldest first.
+
+    Filtered by :func:`may_decide` itself rather than by an SQL copy of the rule, so the list can
+    never offer a request the buttons would refuse, nor hide one they would take (whatever a new
+    kind's rule). Pending requests are a short queue (each is decided or withdrawn), so reading
+    them all is cheap next to the messages that list them.
+    """
+    require(caller, Permission.APPROVE)
+    rows = await session.execute(_views().where(Approval.status == ApprovalStatus.PENDING)
+                                 .order_by(Approval.id))
+    return [view for view in map(_view, rows) if may_decide(caller, view)]
+
+
+async def to_decide(session: AsyncSession, caller: Caller, *, after: int = 0,
+                    limit: int = QUEUE_PAGE) -> QueuePage:
+    """/approvals: the pending requests waiting for the caller's decision, after ``after``."""
+    return _page(await _to_decide(session, caller), after, limit)
+
+
+def _may_see_queues(caller: Caller) -> bool:
+    """Whether /approvals is for ``caller``: someone who decides requests or makes them."""
+    return any(caller.can(permission) for permission in (Permission.APPROVE, *_ASKING))
+
+
+async def own_requests(session: AsyncSession, caller: Caller, *, now: datetime, after: int = 0,
+                       limit: int = QUEUE_PAGE) -> QueuePage:
+    """The caller's own requests: those waiting, and those decided in the last
+    :data:`RECENT_DECISIONS` (the decision's push may have scrolled away), oldest first."""
+    if not _may_see_queues(caller):
+        raise AccessDenied(N_("Your role does not allow this."))
+    recent = (Approval.status == ApprovalStatus.PENDING) | (Approval.decided_at >= now - RECENT_DECISIONS)
+    rows = await session.execute(_views().where(Approval.requested_by == caller.id, recent)
+                                 .order_by(Approval.id))
+    return _page([_view(row) for row in rows], after, limit)
+
+
 async def pending(session: AsyncSession, caller: Caller, *, limit: int = 20) -> list[PendingApproval]:
     """Requests waiting for the caller's decision, oldest first (managers, the director, admins)."""
-    require(caller, Permission.APPROVE)
-    rows = await session.execute(_views().where(Approval.status == ApprovalStatus.PENDING,
-                                                _decidable_by(caller))
-                                 .order_by(Approval.created_at, Approval.id).limit(limit))
-    return [_view(row) for row in rows]
+    return (await _to_decide(session, caller))[:limit]
 
 
 async def pending_count(session: AsyncSession, caller: Caller) -> int:
-    require(caller, Permission.APPROVE)
-    return await session.scalar(
-        select(func.count()).select_from(Approval).join(Customer, Customer.id == Approval.customer_id)
-        .where(Approval.status == ApprovalStatus.PENDING, _decidable_by(caller))) or 0
+    return len(await _to_decide(session, caller))
 
 
 # -- asking ---------------------------------------------------------------------------------------
@@ -313,22 +422,13 @@ def decision_buttons(t: Translator, approval_id: int) -> Buttons:
 
 # -- deciding -------------------------------------------------------------------------------------
 
-def _may_decide(caller: Caller, team_id: int | None) -> bool:
-    if caller.sees_all_teams:
-        return True
-    return caller.role == Role.MANAGER and caller.team_id is not None and caller.team_id == team_id
-
-
 async def decide(
     session: AsyncSession, caller: Caller, approval_id: int, approve: bool, *, now: datetime, zone: ZoneInfo,
 ) -> Decision:
     """Approve or reject a pending request; a decided one is reported as it stands."""
     require(caller, Permission.APPROVE)
     view = await _load(session, approval_id)
-    if not _may_decide(caller, view.team_id):
-        raise AccessDenied(N_("This request is for another team's manager to decide."))
-    if view.requested_by == caller.id:
-        raise AccessDenied(N_("This is your own request: someone above you decides it."))
+    check_decider(caller, view)
     if view.status != ApprovalStatus.PENDING:
         return Decision(view, decided_now=False)
     status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
@@ -341,10 +441,14 @@ async def decide(
     voided = None
     if not approve and view.kind == ApprovalKind.OVER_LIMIT:
         voided = await _void_rejected_order(session, caller, approval_id, now)
+    certificate = None
+    if approve and view.kind == ApprovalKind.RETURN:
+        certificate = await _credit_approved_return(session, caller, approval_id, now, zone)
     audit.record(session, actor_id=caller.id, action="approve" if approve else "reject", entity="approval",
                  entity_id=approval_id, at=now, before={"status": ApprovalStatus.PENDING.value},
                  after={"status": status.value, "kind": view.kind.value,
-                        **({"voided_receivable_id": voided} if voided is not None else {})})
+                        **({"voided_receivable_id": voided} if voided is not None else {}),
+                        **({"certificate": certificate} if certificate is not None else {})})
     decided = await _load(session, approval_id)
     await _tell_requester(session, decided, now, zone)
     return Decision(decided, decided_now=True)
@@ -363,7 +467,7 @@ async def _void_rejected_order(session: AsyncSession, caller: Caller, approval_i
     if receivable is None:
         return None
     open_before = await session.scalar(select(Receivable.open_amount).where(Receivable.id == receivable.id))
-    if not await ledger.void(session, receivable, by=caller.id, reason=ledger.REJECTED, now=now):
+    if not (await ledger.void(session, receivable, by=caller.id, reason=ledger.REJECTED, now=now)).done:
         return None
     audit.record(session, actor_id=caller.id, action="order.void", entity="receivable",
                  entity_id=receivable.id, at=now,
@@ -372,6 +476,24 @@ async def _void_rejected_order(session: AsyncSession, caller: Caller, approval_i
                  after={"voided": True, "open": "0.00", "reason": ledger.REJECTED,
                         "approval_id": approval_id})
     return receivable.id
+
+
+async def _credit_approved_return(session: AsyncSession, caller: Caller, approval_id: int, now: datetime,
+                                  zone: ZoneInfo) -> str:
+    """Issue an approved return's certificate and credit note (in the approval's transaction), and keep
+    its number and what it settled on the request, for the texts below. The certificate's number."""
+    sales_return = await session.scalar(select(SalesReturn).where(SalesReturn.approval_id == approval_id))
+    if sales_return is None:
+        raise NotFound(N_("That request no longer exists."))
+    issued = await credit_notes.issue(session, sales_return, by=caller.id, now=now, zone=zone,
+                                      source_key=f"approval:{approval_id}")
+    payload = dict(await session.scalar(select(Approval.payload).where(Approval.id == approval_id)) or {})
+    payload.update(certificate=issued.number, kept=str(issued.kept),
+                   settled=[{"invoice_no": line.invoice_no, "amount": str(line.amount),
+                             "remaining": str(line.remaining)} for line in issued.settled])
+    await session.execute(update(Approval).where(Approval.id == approval_id).values(payload=payload)
+                          .execution_options(synchronize_session=False))
+    return issued.number
 
 
 async def withdraw(session: AsyncSession, receivable_id: int, *, by: int, now: datetime) -> int | None:
@@ -391,16 +513,75 @@ async def withdraw(session: AsyncSession, receivable_id: int, *, by: int, now: d
 async def _tell_requester(session: AsyncSession, view: ApprovalView, now: datetime, zone: ZoneInfo) -> None:
     language = await session.scalar(select(User.language).where(User.id == view.requested_by))
     not_before = next_allowed(now, await company.load(session), zone)
+    t = Translator(language or "en")
     await outbox.enqueue(
         session, recipient_id=view.requested_by, job=JOB, dedup_key=f"approval:{view.id}:decision",
-        text=render_outcome(Translator(language or "en"), view), now=now, not_before=not_before)
+        text=render_outcome(t, view), buttons=outcome_buttons(t, view), now=now, not_before=not_before)
+
+
+def outcome_buttons(t: Translator, view: ApprovalView) -> Buttons | None:
+    """An approved return's certificate can be printed from the requester's notice (PDF or image)."""
+    if view.kind != ApprovalKind.RETURN or view.status != ApprovalStatus.APPROVED:
+        return None
+    return_id = view.payload.get("return_id")
+    return [[{"text": t.gettext(N_("🖨 Certificate (PDF)")), "callback_data": f"ret:pdf:{return_id}"},
+             {"text": t.gettext(N_("🖼 Certificate (image)")), "callback_data": f"ret:png:{return_id}"}]]
 
 
 # -- texts ----------------------------------------------------------------------------------------
 
+#: What each kind of request is called, in /approvals and wherever requests are listed.
+KIND_LABELS: dict[ApprovalKind, str] = {
+    ApprovalKind.DISCOUNT: N_("Discount request"),
+    ApprovalKind.OVER_LIMIT: N_("Order over the credit limit"),
+    ApprovalKind.RETURN: N_("Return of goods"),
+}
+
+
+def kind_label(t: Translator, kind: ApprovalKind) -> str:
+    return t.gettext(KIND_LABELS[kind])
+
+
+def _return_lines(t: Translator, view: ApprovalView) -> list[str]:
+    """A return request as its approvers read it (``bot/services/returns.py``)."""
+    payload = view.payload
+    lines = [
+        t(N_("↩️ <b>Return of goods</b> #{id} from {rep}"), id=payload.get("return_id", "—"),
+          rep=view.requester),
+        t(N_("Customer: {customer}"), customer=view.customer.label),
+        t(N_("Amount to credit: {amount}"), amount=_money(payload.get("amount"))),
+        t(N_("Invoice: {invoice}"), invoice=payload["invoice_no"]) if payload.get("invoice_no")
+        else t(N_("Invoice: none named (the oldest open invoices are credited first)")),
+    ]
+    items = payload.get("items") or []
+    if items:
+        lines.append(t(N_("Products: {items}"), items="; ".join(
+            f"{item.get('product', '')} × {item.get('quantity', '')}" for item in items)))
+    if payload.get("reason"):
+        lines.append(t(N_("Reason: {reason}"), reason=payload["reason"]))
+    lines.append(t(N_("Open balance when asked: {open}"), open=_money(payload.get("open_before"))))
+    return lines
+
+
+def _certificate_lines(t: Translator, view: ApprovalView) -> list[str]:
+    """An approved return: its certificate number, what its credit note settled and what it kept."""
+    payload = view.payload
+    lines = [t(N_("Return certificate {number} issued."), number=payload.get("certificate", "—"))]
+    lines += [t(N_("• {invoice}: {amount} credited, {remaining} still open"), invoice=line.get("invoice_no"),
+                amount=_money(line.get("amount")), remaining=_money(line.get("remaining")))
+              for line in payload.get("settled", [])]
+    kept = _decimal(payload.get("kept"))
+    if kept > 0:
+        lines.append(t(N_("{amount} is kept as the customer's credit, used on their next invoice."),
+                       amount=_money(kept)))
+    return lines
+
+
 def render_request(t: Translator, view: ApprovalView) -> str:
     """The request as an approver reads it."""
     payload = view.payload
+    if view.kind == ApprovalKind.RETURN:
+        return "\n".join(_return_lines(t, view))
     if view.kind == ApprovalKind.DISCOUNT:
         return "\n".join([
             t(N_("🏷 <b>Discount request</b> from {rep}"), rep=view.requester),
@@ -425,12 +606,17 @@ def render_for_approver(t: Translator, view: ApprovalView, zone: ZoneInfo) -> st
     if view.status == ApprovalStatus.PENDING or view.decided_at is None:
         return text
     when = view.decided_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if view.status == ApprovalStatus.APPROVED and view.kind == ApprovalKind.RETURN:
+        approved = t(N_("✅ Approved by {name}, {when}"), name=view.decided_by or "—", when=when)
+        return "\n".join([text, "", approved, *_certificate_lines(t, view)])
     if view.status == ApprovalStatus.APPROVED:
         line = N_("✅ Approved by {name}, {when}")
     elif view.status == ApprovalStatus.WITHDRAWN:
         line = N_("↩ Withdrawn: {name} undid the order, {when}")
     elif view.kind == ApprovalKind.OVER_LIMIT:
         line = N_("❌ Rejected by {name}, {when}: the invoice is voided")
+    elif view.kind == ApprovalKind.RETURN:
+        line = N_("❌ Rejected by {name}, {when}: nothing is credited")
     else:
         line = N_("❌ Rejected by {name}, {when}")
     return f"{text}\n\n{t(line, name=view.decided_by or '—', when=when)}"
@@ -440,6 +626,14 @@ def render_outcome(t: Translator, view: ApprovalView) -> str:
     """The decision as the requesting rep reads it."""
     approved = view.status == ApprovalStatus.APPROVED
     name = view.decided_by or "—"
+    if view.kind == ApprovalKind.RETURN:
+        values = {"id": view.payload.get("return_id", "—"), "customer": view.customer.label,
+                  "amount": _money(view.payload.get("amount")), "name": name}
+        if not approved:
+            return t(N_("❌ Your return request #{id} for {customer} ({amount}) was rejected by {name}. "
+                        "Nothing is credited: the customer's balance stays as it was."), **values)
+        return "\n".join([t(N_("✅ Your return request #{id} for {customer} ({amount}) was approved by "
+                               "{name}."), **values), *_certificate_lines(t, view)])
     if view.kind == ApprovalKind.DISCOUNT:
         line = (N_("✅ Your discount request for {customer} ({terms}) was approved by {name}.") if approved
                 else N_("❌ Your discount request for {customer} ({terms}) was rejected by {name}."))
@@ -451,6 +645,13 @@ def render_outcome(t: Translator, view: ApprovalView) -> str:
                     "Talk to them before delivering."))
     return t(line, invoice=view.payload.get("invoice_no", "—"), customer=view.customer.label,
              amount=_money(view.payload.get("amount")), name=name)
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (ArithmeticError, ValueError):
+        return Decimal(0)
 
 
 def _money(value: Any) -> str:

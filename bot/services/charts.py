@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from matplotlib import font_manager
@@ -57,6 +58,10 @@ TOP_REPS = 20
 ZERO = Decimal("0.00")
 VISIT_COLOUR, MONEY_COLOUR = "#4C72B0", "#DD8452"
 MAX_DAY_LABELS = 16
+#: Room above the tallest bar or point, as a share of it: no bar reaches the frame.
+HEADROOM = 0.15
+#: Room left of the first bar and right of the last, in bar slots (a bar is 0.8 of its slot wide).
+SIDE_ROOM = 0.6
 
 
 @cache
@@ -262,12 +267,14 @@ def render(data: ChartData, language: str) -> bytes:
 
 
 def draw(data: ChartData, language: str) -> Figure:
-    """The chart's figure, every text in it literal."""
+    """The chart's figure, every text in it literal: a title saying what is drawn, over the period
+    and the scope, both panels with their axes labelled, in the reader's language."""
     t = Translator(language)
     cjk = font()
     figure = Figure(figsize=(11, 8.5), dpi=100, layout="constrained")
     top, bottom = figure.subplots(2, 1, height_ratios=(1, 1.15))
-    figure.suptitle(data.title, fontproperties=cjk, fontsize=14)
+    what = t.gettext(N_("Visits and money collected"))
+    figure.suptitle(f"{what}\n{data.title}", fontproperties=cjk, fontsize=14)
     _daily_panel(top, data, t, cjk)
     _reps_panel(bottom, data, t, cjk)
     _literal(figure)
@@ -289,6 +296,25 @@ def _literal(figure: Figure) -> None:
         text.set_usetex(False)
 
 
+def _top(values: list[float]) -> float:
+    """Where a value axis ends: above its highest value by :data:`HEADROOM` (1 when all are 0)."""
+    highest = max(values, default=0.0)
+    return highest * (1 + HEADROOM) if highest > 0 else 1.0
+
+
+def _frame(axes: Axes, money: Axes, count: int, visits: list[int], collected: list[Decimal]) -> None:
+    """Both value axes from 0 to above their highest value, and room beside the outer bars."""
+    axes.set_xlim(-SIDE_ROOM, count - 1 + SIDE_ROOM)
+    axes.set_ylim(0, _top([float(value) for value in visits]))
+    money.set_ylim(0, _top([float(amount) for amount in collected]))
+
+
+def _legend(axes: Axes, handles: list[Any], cjk: FontProperties) -> None:
+    """The legend above the panel, right-aligned on the panel title's line: never over a bar."""
+    axes.legend(handles=handles, prop=cjk, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(handles),
+                frameon=False, borderaxespad=0.2)
+
+
 def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
     positions = list(range(len(data.days)))
     bars = axes.bar(positions, data.visits, color=VISIT_COLOUR, label=t.gettext(N_("Visits")))
@@ -298,14 +324,14 @@ def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties
     step = max(1, -(-len(data.days) // MAX_DAY_LABELS))
     axes.set_xticks(positions[::step], [f"{day:%m-%d}" for day in data.days[::step]])
     axes.set_title(t.gettext(N_("Per day")), fontproperties=cjk, loc="left")
+    axes.set_xlabel(t.gettext(N_("Day")), fontproperties=cjk)
     axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
     money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.yaxis.set_major_formatter(FuncFormatter(_number))
     money.yaxis.set_major_formatter(FuncFormatter(_number))
-    axes.set_ylim(bottom=0)
-    money.set_ylim(bottom=0)
-    axes.legend(handles=[bars, line], prop=cjk, loc="upper left")
+    _frame(axes, money, len(positions), data.visits, data.collected)
+    _legend(axes, [bars, line], cjk)
 
 
 def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
@@ -329,12 +355,15 @@ def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties)
     axes.set_xticks(positions, [rep.name for rep in data.reps], rotation=30, ha="right")
     for label in axes.get_xticklabels():
         label.set_fontproperties(cjk)
+    axes.set_xlabel(t.gettext(N_("Sales rep")), fontproperties=cjk)
     axes.set_ylabel(t.gettext(N_("Visits")), fontproperties=cjk)
     money.set_ylabel(t.gettext(N_("Collected")), fontproperties=cjk)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.yaxis.set_major_formatter(FuncFormatter(_number))
     money.yaxis.set_major_formatter(FuncFormatter(_number))
-    axes.legend(handles=[bars, money_bars], prop=cjk, loc="upper right")
+    _frame(axes, money, len(positions), [rep.visits for rep in data.reps],
+           [rep.collected for rep in data.reps])
+    _legend(axes, [bars, money_bars], cjk)
 
 
 # -- the service -----------------------------------------------------------------------------------

@@ -4,10 +4,19 @@ Rules kept here:
 
 * A collection settles the customer's open receivables oldest first (due date, then issue
   date, then id), one ``Allocation`` per receivable; what is left over stays on the
-  collection as unapplied credit (amount − allocations), never lost.
+  collection as unapplied credit (amount − allocations), never lost: it is the customer's
+  ``customers.credit`` (kept by the database) and settles their next invoice
+  (:func:`bot.services.ledger.apply_credit`, allocations of this collection marked
+  ``from_credit``).
+* More than the customer owes (anything, when they owe nothing) is not recorded unless the
+  caller confirms it: :func:`record` answers :class:`OverCollection` (what they owe, what would
+  be kept as credit) and writes nothing; the same call with ``confirmed`` records it, keyed by
+  the same update, so a second Confirm records nothing more.
 * Collections are never edited or deleted. A correction is a new collection of the negative
-  amount that ``reverses`` the original, with negative allocations mirroring the original's,
-  so the invoices it settled are open again. A collection is reversed at most once.
+  amount that ``reverses`` the original, with negative allocations mirroring *all* the
+  original's (kind by kind: what it settled as recorded and its credit applied later), so every
+  invoice it settled is open again and its credit is gone; the customer's other credit, if
+  any, then settles what reopened, in the same transaction. A collection is reversed at most once.
 * The rep may undo their own collection for ``UNDO_WINDOW``; afterwards a manager (own
   team), the director, finance or an admin reverses it, with a reason: ``/reverse`` first
   shows what would be reversed (:func:`preview_reversal`, nothing written), and the press of
@@ -36,11 +45,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Row,
-    Select,
-    Subquery,
     bindparam,
     exists,
     func,
@@ -53,12 +59,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
-from bot.services import audit, company, customers, outbox, payment_methods
+from bot.services import audit, company, customers, ledger, outbox, payment_methods
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
-from bot.services.ledger import is_open
+from bot.services.ledger import Applied, OpenInvoices, oldest_open_first
 from bot.text import search_key
 from jobs.calendar import next_allowed
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
@@ -225,6 +231,22 @@ class Recorded:
     undo_until: datetime
     #: True when this update had already recorded it (a redelivery): nothing new was written.
     already: bool = False
+    #: The customer's unapplied credit now, this collection's excess included.
+    credit: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class OverCollection:
+    """Nothing written: the amount is more than the customer owes (or they owe nothing), so the
+    excess would be kept as credit. The caller is asked first; confirmed, it is recorded."""
+
+    customer: CustomerRef
+    amount: Decimal
+    method: PaymentMethod
+    receipt_no: str | None
+    owed: Decimal  # the customer's open balance
+    excess: Decimal  # what would be kept as credit
+    credit: Decimal  # the credit the customer holds already
 
 
 @dataclass(frozen=True)
@@ -238,6 +260,8 @@ class Reversed:
     already: bool = False
     #: The name of whoever recorded the collection, when a push tells them of the reversal.
     told: str | None = None
+    #: The customer's other credit, used at once on the invoices the reversal reopened.
+    credit_applied: tuple[Applied, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -277,65 +301,39 @@ async def customer_for_collection(session: AsyncSession, caller: Caller, custome
     return CustomerRef.of(await customers.get_in_scope(session, caller, customer_id))
 
 
-def open_receivables(customer_id: int | BindParameter[int]) -> Subquery:
-    """The customer's open receivables with their open amount."""
-    return (select(Receivable.id, Receivable.invoice_no, Receivable.due_on, Receivable.issued_on,
-                   Receivable.open_amount.label("open"))
-            .where(Receivable.customer_id == customer_id, is_open()).subquery("receivable_open"))
-
-
 async def _open_total(session: AsyncSession, customer_id: int) -> Decimal:
     total = await session.scalar(select(type_coerce(func.sum(Receivable.open_amount), Money()))
-                                 .where(Receivable.customer_id == customer_id, is_open()))
+                                 .where(Receivable.customer_id == customer_id, ledger.is_open()))
     return total or ZERO
 
 
-@dataclass(frozen=True)
-class _OpenInvoices:
-    """The customer's whole open balance, and the open invoices (oldest first) an amount reaches."""
-
-    total: Decimal
-    reached: list[tuple[int, str, Decimal]]  # (receivable id, invoice no, open amount)
-
-
-def _running_sums() -> Select[tuple[int, str, Decimal, Decimal]]:
-    """The open invoices (oldest first) that ``:amount`` reaches, each with the customer's open total."""
-    opened = open_receivables(bindparam("customer_id"))
-    running = (select(opened.c.id, opened.c.invoice_no, opened.c.open,
-                      type_coerce(func.sum(opened.c.open).over(
-                          order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
-                      .label("through"),
-                      type_coerce(func.sum(opened.c.open).over(), Money()).label("total"))
-               .subquery("running"))
-    before = type_coerce(running.c.through - running.c.open, Money())
-    return (select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
-            .where(before < bindparam("amount", type_=Money())).order_by(running.c.through))
-
-
 #: Statements every collection runs, built once (building one per call cost more than running it).
-_RUNNING_SUMS = _running_sums()
 _COLLECTIONS = Collection.__table__
 _BY_KEY = select(_COLLECTIONS.c.id).where(_COLLECTIONS.c.source_key == bindparam("source_key"))
 _INSERT_COLLECTION = insert(_COLLECTIONS).returning(_COLLECTIONS.c.id)
 _INSERT_ALLOCATIONS = insert(Allocation.__table__)
 
 
-async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal) -> _OpenInvoices:
-    """One statement: the running sum picks the invoices, the window over all of them the total."""
-    rows = (await session.execute(_RUNNING_SUMS, {"customer_id": customer_id, "amount": amount})).all()
-    # Any open invoice at all puts the oldest one in reach (amounts are positive): no rows, no balance.
-    return _OpenInvoices(total=rows[0].total if rows else ZERO,
-                         reached=[(row.id, row.invoice_no, row.open) for row in rows])
+async def _oldest_open_first(session: AsyncSession, customer_id: int, amount: Decimal) -> OpenInvoices:
+    return await oldest_open_first(session, customer_id, amount)
 
 
 async def _settled(session: AsyncSession, collection_id: int) -> tuple[Settled, ...]:
-    """What a collection applied to each invoice, with each invoice's open amount now."""
+    """What a collection applied to each invoice, with each invoice's open amount now.
+
+    Per invoice, net: as it was recorded, and its credit applied later to new invoices (less any
+    given back by a void), so a reversal's preview lists every invoice it will reopen.
+    """
+    applied = type_coerce(func.sum(Allocation.amount), Money())
     rows = await session.execute(
-        select(Receivable.invoice_no, Allocation.amount, Receivable.open_amount)
+        select(Receivable.invoice_no, applied, Receivable.open_amount)
         .join(Receivable, Allocation.receivable_id == Receivable.id)
         .where(Allocation.collection_id == collection_id)
+        .group_by(Receivable.id, Receivable.invoice_no, Receivable.open_amount, Receivable.due_on,
+                  Receivable.issued_on)
+        .having(func.sum(Allocation.amount) != 0)
         .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id))
-    return tuple(Settled(invoice_no, abs(applied), remaining) for invoice_no, applied, remaining in rows)
+    return tuple(Settled(invoice_no, abs(amount), remaining) for invoice_no, amount, remaining in rows)
 
 
 async def _recorded(session: AsyncSession, collection: Collection, *, already: bool) -> Recorded:
@@ -346,7 +344,7 @@ async def _recorded(session: AsyncSession, collection: Collection, *, already: b
         method=collection.method, receipt_no=collection.receipt_no, settled=settled,
         unapplied=collection.amount - sum((s.applied for s in settled), ZERO),
         held=collection.handed_in_at is None, undo_until=collection.created_at + UNDO_WINDOW,
-        already=already)
+        already=already, credit=await ledger.credit_of(session, customer.id))
 
 
 async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
@@ -357,8 +355,12 @@ async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
 
 async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amount: Decimal,
                  method: PaymentMethod, receipt_no: str | None, source_key: str,
-                 now: datetime) -> Recorded:
-    """Record money the caller received and settle the customer's oldest open invoices with it."""
+                 now: datetime, confirmed: bool = False) -> Recorded | OverCollection:
+    """Record money the caller received and settle the customer's oldest open invoices with it.
+
+    More than the customer owes (or anything from a customer who owes nothing) is not written
+    unless ``confirmed``: :class:`OverCollection` says what would be kept as credit, to ask first.
+    """
     check_may_collect(caller)
     existing = await _by_key(session, source_key)
     if existing is not None:
@@ -367,6 +369,12 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     customer = await customers.get_in_scope(session, caller, customer_id, for_update=True)
     amount = parse_amount(str(amount))  # the same rules, whoever calls
     receipt_no = clean_receipt(receipt_no)
+    invoices = await _oldest_open_first(session, customer.id, amount)
+    # Read under the lock, in this transaction's first load of the row: current.
+    credit_before = customer.credit
+    if amount > invoices.total and not confirmed:
+        return OverCollection(CustomerRef.of(customer), amount, method, receipt_no, owed=invoices.total,
+                              excess=amount - invoices.total, credit=credit_before)
     # An electronic payment is handed in as it is recorded (by nobody: confirmed_by stays NULL).
     rep_holds = payment_methods.is_held(method)
     collection = Collection(
@@ -374,7 +382,6 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         received_at=now, handed_in_at=None if rep_holds else now, confirmed_by=None,
         recorded_by=caller.id, source_key=source_key, created_at=now)
     collection.id = await session.scalar(_INSERT_COLLECTION, column_values(collection))  # no unit of work
-    invoices = await _oldest_open_first(session, customer.id, amount)
     left = amount
     settled: list[Settled] = []
     for _receivable_id, invoice_no, open_ in invoices.reached:
@@ -388,7 +395,7 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     result = Recorded(
         id=collection.id, customer=CustomerRef.of(customer), amount=amount, method=method,
         receipt_no=receipt_no, settled=tuple(settled), unapplied=left, held=collection.handed_in_at is None,
-        undo_until=collection.created_at + UNDO_WINDOW, already=False)
+        undo_until=collection.created_at + UNDO_WINDOW, already=False, credit=credit_before + left)
     audit.record(
         session, actor_id=caller.id, action="collection.record", entity="collection",
         entity_id=collection.id, at=now,
@@ -396,7 +403,7 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         after={"customer_id": customer.id, "amount": str(amount), "method": method.value,
                "receipt_no": receipt_no, "customer_open": str(invoices.total - (amount - left)),
                "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
-               "unapplied": str(left), "held": result.held,
+               "unapplied": str(left), "customer_credit": str(credit_before + left), "held": result.held,
                # Electronic: in the company's account already, no one confirmed a hand-in.
                "handed_in_at": None if rep_holds else now.isoformat(),
                "handed_in": None if rep_holds else "automatic: electronic payment"})
@@ -561,11 +568,21 @@ async def _write_reversal(session: AsyncSession, caller: Caller, original: Colle
         source_key=source_key, created_at=now)
     session.add(reversal)
     await session.flush()
+    # Everything the original applied is taken back, kind by kind: what it settled as it was
+    # recorded, and its credit applied later to other invoices (which reopen too).
     await session.execute(insert(Allocation).from_select(
-        ["collection_id", "receivable_id", "amount"],
-        select(literal(reversal.id), Allocation.receivable_id, -func.sum(Allocation.amount))
-        .where(Allocation.collection_id == original.id).group_by(Allocation.receivable_id)))
+        ["collection_id", "receivable_id", "from_credit", "amount"],
+        select(literal(reversal.id), Allocation.receivable_id, Allocation.from_credit,
+               -func.sum(Allocation.amount))
+        .where(Allocation.collection_id == original.id)
+        .group_by(Allocation.receivable_id, Allocation.from_credit).having(func.sum(Allocation.amount) != 0)))
     result = await _reversed(session, reversal, already=False)
+    # The customer's other credit, if any, settles what just reopened.
+    used = await ledger.apply_credit(session, original.customer_id, actor_id=caller.id, now=now,
+                                     why="reversal")
+    if used:
+        result = replace(result, credit_applied=used,
+                         reopened=await _settled(session, reversal.id))
     audit.record(
         session, actor_id=caller.id, action="collection.reverse", entity="collection",
         entity_id=original.id, at=now,
@@ -573,7 +590,8 @@ async def _write_reversal(session: AsyncSession, caller: Caller, original: Colle
                 "customer_open": str(open_before)},
         after={"reversed": True, "reversal_id": reversal.id, "amount": str(reversal.amount),
                "reason": reason, "held": False,
-               "customer_open": str(open_before + sum((s.applied for s in result.reopened), ZERO)),
+               "customer_open": str(open_before + sum((s.applied for s in result.reopened), ZERO)
+                                    - ledger.applied_total(result.credit_applied)),
                "reopened": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.reopened]})
     return result
 

@@ -23,7 +23,8 @@ from models import CompanySetting, GradePolicy
 DEFAULT_JOB_TIMES: dict[str, time] = {
     "morning_plan": time(8, 30),
     "report_reminder": time(18, 0),
-    "missing_reports": time(20, 30),
+    # At the default report deadline (FIELDBOT_REPORT_DEADLINE): the day's reports to the managers.
+    "report_digest": time(19, 0),
     "overdue_followup": time(9, 0),
     "cash_handin": time(17, 0),
     "weekly_outstanding": time(9, 0),
@@ -31,6 +32,10 @@ DEFAULT_JOB_TIMES: dict[str, time] = {
     # After the 19:00 report deadline (the reps' day is closed), before quiet hours (sent at once).
     "collections_daily": time(20, 0),
     "outstanding_report": time(9, 0),
+    # After the 1st's 09:00 reports: grade changes from the last three months' sales (art. 13).
+    "grade_suggestions": time(9, 45),
+    # After the Monday 09:00 pushes: last week's market feedback (regulations part 4, art. 8 (4)).
+    "market_digest": time(9, 30),
 }
 
 
@@ -90,6 +95,8 @@ class CompanySettings:
 
 def _apply(settings: CompanySettings, key: str, value: Any) -> CompanySettings:
     if key.startswith("job_time."):
+        if key.removeprefix("job_time.") not in DEFAULT_JOB_TIMES:
+            return settings  # a job that no longer exists (``missing_reports``, now in the digest)
         times = dict(settings.job_times)
         times[key.removeprefix("job_time.")] = time.fromisoformat(value)
         return replace(settings, job_times=times)

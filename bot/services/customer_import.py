@@ -8,7 +8,8 @@ Rows update existing customers by code, compared by search key
 (:func:`bot.text.search_key`: ``äb-1`` and ``ＡＢ-1`` are ``ÄB-1``). A
 column left out of the header leaves that field of an existing customer as it is; an
 empty cell in a present column clears it (an empty grade means C). Every row is
-checked before anything is written, and the report names every bad row with its reason.
+checked before anything is written, and the report names every problem of every bad row at
+once: a row with a bad cell is still checked against the database (its rep, its customer's team).
 
 Built for big files (100,000 rows take seconds): existing customer codes and
 the users are each read in one query, and rows are written with one bulk
@@ -76,8 +77,26 @@ def parse_credit_limit(text: str) -> Decimal:
     return parse_amount(text)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A file checked row by row, before the database is asked anything."""
+
+    good: list[CustomerRow]
+    errors: list[RowError]
+    #: Every row, bad ones too, with what the database must still confirm (a well-formed code, whose
+    #: customer may be another team's; a well-formed rep): a bad line's other problems are reported
+    #: with its first, so one round of corrections is enough.
+    to_confirm: list[CustomerRow]
+
+
 def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
     """Check every row on its own; nothing touches the database here."""
+    checked = check(table)
+    return checked.good, checked.errors
+
+
+def check(table: Table) -> Checked:
+    """Every problem of every row that needs no database, and the rows to check against it."""
     missing = [c for c in REQUIRED if c not in table.header]
     unknown = [c for c in table.header if c and c not in COLUMNS]
     errors: list[RowError] = []
@@ -87,9 +106,10 @@ def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
         errors.append(RowError(1, N_("unknown columns: {columns} (the columns are: {expected})"),
                                {"columns": ", ".join(unknown)[:200], "expected": ",".join(COLUMNS)}))
     if errors:
-        return [], errors
+        return Checked([], errors, [])
     present = [c for c in COLUMNS if c in table.header]
     good: list[CustomerRow] = []
+    to_confirm: list[CustomerRow] = []
     seen: dict[str, int] = {}
     for line, raw in table.rows:
         values, problems = _parse_row(raw, present)
@@ -101,14 +121,16 @@ def validate(table: Table) -> tuple[list[CustomerRow], list[RowError]]:
                                  {"code": code, "other": str(other)}))
             else:
                 seen[search_key(code)] = line
+        rep = values.pop("rep", None) if "rep" in present else None
+        row = CustomerRow(line, values.pop("code", ""), values, rep)
+        to_confirm.append(row)
         if problems:
             errors.extend(RowError(line, reason, params) for reason, params in problems)
             continue
-        rep = values.pop("rep", None) if "rep" in present else None
-        good.append(CustomerRow(line, values.pop("code"), values, rep))
+        good.append(row)
     if not table.rows:
         errors.append(RowError(1, N_("the file has a header but no customers")))
-    return good, errors
+    return Checked(good, errors, to_confirm)
 
 
 def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, Any], list[Problem]]:
@@ -133,9 +155,10 @@ def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, A
             problems.append((N_("grade {value} is not one of A, B, C, D"), {"value": raw["grade"][:40]}))
     if "rep" in present:
         rep = raw["rep"].strip()
-        if rep and not (rep.isdigit() or _USERNAME.match(rep)):
+        well_formed = rep.isdigit() or bool(_USERNAME.match(rep))
+        if rep and not well_formed:
             problems.append((N_("rep {value} is not a Telegram id or @username"), {"value": rep[:40]}))
-        values["rep"] = rep or None
+        values["rep"] = rep if rep and well_formed else None  # only a well-formed rep is looked up
     for column, limit in (("phone", MAX_PHONE), ("address", MAX_ADDRESS)):
         if column in present:
             text = " ".join(raw[column].split())
@@ -294,7 +317,7 @@ def _check_against_database(
     errors: list[RowError] = []
     for row in rows:
         problems: list[Problem] = []
-        known = existing.get(search_key(row.code))
+        known = existing.get(search_key(row.code)) if row.code else None
         if manager and known is not None and known[1] != own_team:
             problems.append((N_("customer {code} belongs to another team"), {"code": row.code}))
         if row.rep is not None:
@@ -324,10 +347,12 @@ async def import_customers(
         require(caller, Permission.IMPORT_CUSTOMERS)
     manager = caller is not None and caller.role == Role.MANAGER
     own_team = caller.team_id if caller is not None and manager else None
-    rows, errors = validate(table)
-    existing = await _existing(session) if rows else {}
-    people = await _people(session, rows) if any(row.rep for row in rows) else People({}, {}, {}, {})
-    reps, db_errors = _check_against_database(rows, existing, people, own_team, manager)
+    checked = check(table)
+    rows, errors, to_confirm = checked.good, checked.errors, checked.to_confirm
+    existing = await _existing(session) if to_confirm else {}
+    people = (await _people(session, to_confirm) if any(row.rep for row in to_confirm)
+              else People({}, {}, {}, {}))
+    reps, db_errors = _check_against_database(to_confirm, existing, people, own_team, manager)
     errors = sorted(errors + db_errors, key=lambda error: error.line)
     report = ImportReport(errors=errors)
     if errors:

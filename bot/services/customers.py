@@ -14,7 +14,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -36,11 +36,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from bot.i18n import N_
-from bot.services import audit, ledger
+from bot.services import audit, ledger, stock, visit_extras
 from bot.services.access import Caller, Permission, require
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.ledger import Balance
-from bot.services.policy import credit_terms, due_for_visit, grade_rules, local_date, next_visit_due
+from bot.services.policy import (
+    credit_terms,
+    due_for_visit,
+    grade_rules,
+    local_date,
+    next_visit_due,
+    start_of_day,
+)
+from bot.services.stock import NO_STOCK, StockLevels
+from bot.services.visit_extras import Album, TopicFeedback
 from bot.text import one_line, search_key
 from models import Customer, CustomerStatus, Role, User, Visit, VisitKind
 
@@ -169,7 +178,10 @@ async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int, 
         customer: Customer | None = loaded if is_in_scope(caller, loaded) else None
     else:
         statement = select(Customer).where(Customer.id == customer_id, in_scope(caller))
-        customer = await session.scalar(statement.with_for_update() if for_update else statement)
+        # A locked row is read afresh: its trigger-kept columns (credit) may have moved since it was
+        # first loaded in this transaction, before the lock.
+        customer = await session.scalar(statement.with_for_update().execution_options(populate_existing=True)
+                                        if for_update else statement)
     if customer is None:
         raise AccessDenied(N_("That customer is not one of yours."))
     return customer
@@ -268,6 +280,14 @@ class CustomerCard:
     credit_days: int
     credit_limit: Decimal
     recent: list[RecentVisit]
+    #: The latest count of each product (bot/services/stock.py), shortfalls first.
+    stock: StockLevels = NO_STOCK
+    #: The latest market feedback on each topic, with how many there are on it.
+    feedback: tuple[TopicFeedback, ...] = ()
+    #: Photos taken on the customer's visits.
+    photos: int = 0
+    #: Unapplied credit (overpayments, returns beyond the open balance), used on the next invoice.
+    credit: Decimal = Decimal("0.00")
 
     @property
     def credit_used_percent(self) -> int | None:
@@ -285,7 +305,11 @@ def first_line(text: str, limit: int = 80) -> str:
 async def customer_card(
     session: AsyncSession, caller: Caller, customer_id: int, *, today: date, zone: ZoneInfo
 ) -> CustomerCard:
-    """Everything a rep wants to know before walking in, for a customer in the caller's scope."""
+    """Everything a rep wants to know before walking in, for a customer in the caller's scope.
+
+    A fixed number of statements, however long the customer's history: the stock levels, the
+    feedback by topic and the photo count are one aggregate each.
+    """
     customer = await get_in_scope(session, caller, customer_id)
     rules = await grade_rules(session)
     credit_days, credit_limit = credit_terms(customer, rules)
@@ -305,7 +329,19 @@ async def customer_card(
         balance=await ledger.balance(session, customer.id, today),
         credit_days=credit_days, credit_limit=credit_limit,
         recent=[RecentVisit(local_date(at, zone), kind, first_line(notes or ""))
-                for at, kind, notes in visits])
+                for at, kind, notes in visits],
+        stock=await stock.levels_at(session, customer.id),
+        feedback=await visit_extras.latest_feedback(session, Visit.customer_id == customer.id),
+        photos=await visit_extras.photo_count(session, Visit.customer_id == customer.id),
+        credit=customer.credit)
+
+
+async def customer_photos(session: AsyncSession, caller: Caller, customer_id: int) -> Album:
+    """The latest photos of a customer's visits (the card's button), re-checked against the
+    presser's scope: a forged button shows nothing."""
+    customer = await get_in_scope(session, caller, customer_id)
+    return await visit_extras.latest_photos(session, Visit.customer_id == customer.id,
+                                            CustomerRef.of(customer).label)
 
 
 # -- prospects (/newcustomer) -----------------------------------------------------------------------
@@ -351,57 +387,60 @@ def check_location(latitude: float, longitude: float) -> tuple[float, float]:
     return latitude, longitude
 
 
-async def next_prospect_code(session: AsyncSession, today: date) -> str:
-    """``P-YYMMDD-n``: the day's next number, readable over the phone."""
+async def next_prospect_code(session: AsyncSession, today: date, zone: ZoneInfo) -> str:
+    """``P-YYMMDD-n``: the day's next number, readable over the phone.
+
+    Never one the day gave already: a prospect made an active customer takes a proper code, and
+    its ``P-`` code is not handed to the next prospect (the rep and the audit log still know it
+    by that), so the count of the day's registrations is a floor.
+    """
     prefix = f"P-{today:%y%m%d}-"
     codes = await session.scalars(
         select(Customer.code).where(Customer.code_key.startswith(search_key(prefix), autoescape=True)))
     numbers = [int(code[len(prefix):]) for code in codes if code[len(prefix):].isdigit()]
-    return f"{prefix}{max(numbers, default=0) + 1}"
+    registered = await session.scalar(
+        select(func.count()).select_from(Customer)
+        .where(Customer.source_key.is_not(None), Customer.created_at >= start_of_day(today, zone),
+               Customer.created_at < start_of_day(today + timedelta(days=1), zone))) or 0
+    return f"{prefix}{max(*numbers, registered, 0) + 1}"
 
 
 async def register_prospect(
-    session: AsyncSession, caller: Caller, name: str, *, now: datetime, today: date, source_key: str
+    session: AsyncSession, caller: Caller, name: str, *, now: datetime, zone: ZoneInfo, source_key: str,
+    phone: str | None = None, address: str | None = None, location: tuple[float, float] | None = None,
 ) -> Prospect:
-    """A prospective customer (part 4, art. 30), assigned to the caller and their team.
+    """A prospective customer (part 4, art. 30), assigned to the caller and their team, with the
+    contact details given (each checked as the form checked it).
 
-    The update's ``source_key`` makes a redelivered /newcustomer find the first
+    The update's ``source_key`` makes a redelivered last step of /newcustomer find the first
     one instead of registering a second.
     """
     require(caller, Permission.REGISTER_PROSPECT)
     cleaned = clean_customer_name(name)
+    contact = {"phone": clean_phone(phone) if phone is not None else None,
+               "address": clean_address(address) if address is not None else None}
+    latitude, longitude = check_location(*location) if location is not None else (None, None)
     for _attempt in range(CODE_ATTEMPTS):
         earlier = await session.scalar(select(Customer).where(Customer.source_key == source_key))
         if earlier is not None:
             return Prospect(CustomerRef.of(earlier), created=False)
-        customer = Customer(code=await next_prospect_code(session, today), name=cleaned, grade="C",
+        customer = Customer(code=await next_prospect_code(session, local_date(now, zone), zone),
+                            name=cleaned, grade="C",
                             rep_id=caller.id, team_id=caller.team_id, status=CustomerStatus.PROSPECT,
-                            created_at=now, source_key=source_key)
+                            latitude=latitude, longitude=longitude, created_at=now, source_key=source_key,
+                            **contact)
         try:
             async with session.begin_nested():
                 session.add(customer)
         except IntegrityError:  # another prospect took that code (or this key) a moment ago
             continue
+        given = {key: value for key, value in contact.items() if value is not None}
+        if location is not None:
+            given["location"] = [latitude, longitude]
         audit.record(session, actor_id=caller.id, action="register_prospect", entity="customer",
-                     entity_id=customer.id, at=now, after={"code": customer.code, "name": cleaned})
+                     entity_id=customer.id, at=now, after={"code": customer.code, "name": cleaned, **given})
         return Prospect(CustomerRef.of(customer), created=True)
     raise Conflict(N_("Too many customers are being registered at once; please try again."))
-
-
-async def update_contact(
-    session: AsyncSession, caller: Caller, customer_id: int, *, phone: str | None = None,
-    address: str | None = None, location: tuple[float, float] | None = None,
-) -> CustomerRef:
-    """Fill in a customer's phone, address or location (only the ones given)."""
-    require(caller, Permission.REGISTER_PROSPECT)
-    customer = await get_in_scope(session, caller, customer_id)
-    if phone is not None:
-        customer.phone = clean_phone(phone)
-    if address is not None:
-        customer.address = clean_address(address)
-    if location is not None:
-        customer.latitude, customer.longitude = check_location(*location)
-    return CustomerRef.of(customer)
 
 
 async def customer_ref(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:

@@ -1,7 +1,8 @@
 """The Excel export (/export, ``fieldbot export``): a period's work in one workbook.
 
-Sheets, always in this order and with these (untranslated) names: Summary, Visits,
-Orders, Collections, Receivables, Reports. Headers are in the caller's language.
+Sheets, always in this order: Summary, Visits, Stock, Feedback, Orders, Returns, Collections,
+Credits, Receivables, Reports. Sheet names, headers and yes/no cells are in the caller's language
+(or the one asked for: ``fieldbot export --language zh``): 汇总, 拜访 … and 是/否 in Chinese.
 
 Rules decided here (the issue left them open):
 
@@ -10,9 +11,19 @@ Rules decided here (the issue left them open):
   collections, daily reports — belongs to the rep who did it, so a team's sheets hold its
   people's work (and the Team column is the rep's team). Receivables follow the customers'
   scope (:func:`bot.services.customers.in_scope`), as /customers and /overdue do.
-* **Period.** Visits and collections belong to the local day they happened, orders to
-  their issue date, reports to their day. Receivables are not a period figure: the sheet
-  lists every receivable still open *today*, with its aging on ``today``.
+* **Period.** Visits and collections belong to the local day they happened (stock counts and
+  market feedback to their visit's), orders to their issue date, reports to their day.
+  Receivables are not a period figure: the sheet lists every receivable still open *today*,
+  with its aging on ``today``.
+* **Stock** and **Feedback** have one row per line a rep recorded on a visit (a product and
+  its count; a topic and what was said), with the visit's customer, rep, team and time.
+* **Returns** lists the return certificates (銷售退貨證明單) issued in the period — returns a
+  manager approved, with their credit notes: number, customer, rep, invoice, products, amount,
+  reason, who asked and who approved, what it settled and what it left as credit. They count
+  against the customer's rep, as orders do; the Summary gives the orders less the returns.
+* **Credits** is not a period figure: as Receivables, it lists what stands *today*, the
+  unapplied credit of the customers in scope, one row per collection or credit note still
+  holding some (an overpayment, a return beyond what was owed), oldest first per customer.
 * **Orders** lists every order issued in the period, voided ones too (undone, or rejected
   over the credit limit: marked, open 0); the Summary counts the ones that stand.
 * **Collections** lists every row of the period, reversals included (negative, with the
@@ -54,34 +65,62 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import Boolean, ColumnElement, Row, Select, false, select, true, type_coerce
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
 from bot.services.access import Caller, Permission, require
 from bot.services.aging import BUCKET_LABELS, bucket_of
+from bot.services.amounts import format_amount
 from bot.services.collections import held
 from bot.services.customers import in_scope
-from bot.services.ledger import is_open
+from bot.services.ledger import holds_credit, is_open
 from bot.services.payment_methods import LABELS as METHOD_LABELS
 from bot.services.periods import Period, parse_period
 from bot.services.reports import KIND_LABELS
+from bot.services.returns import items_text
+from bot.services.visit_extras import TOPIC_LABELS
 from bot.text import strip_bidi_controls
 from models import (
+    Allocation,
+    Approval,
     Collection,
+    CreditNote,
     Customer,
     DailyReport,
+    Feedback,
+    Money,
     PaymentMethod,
     Receivable,
     ReceivableSource,
     Role,
+    SalesReturn,
+    StockLine,
     Team,
     User,
     Visit,
 )
 
-SHEETS = ("Summary", "Visits", "Orders", "Collections", "Receivables", "Reports")
+#: The sheets in their order, by their English names (:attr:`Sheet.title`, the keys of
+#: :attr:`ExportedWorkbook.rows`); a workbook shows each in its language.
+SHEETS = (N_("Summary"), N_("Visits"), N_("Stock"), N_("Feedback"), N_("Orders"), N_("Returns"),
+          N_("Collections"), N_("Credits"), N_("Receivables"), N_("Reports"))
+#: What a yes/no cell says (translated): words, not Excel's TRUE/FALSE, which no language changes.
+YES, NO = N_("Yes"), N_("No")
 MONEY_FORMAT = "#,##0.00"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -120,6 +159,18 @@ VISIT_COLUMNS = (
     Column(N_("Far away"), Kind.BOOL, 10), Column(N_("Next follow-up"), Kind.DATE, 14),
     Column(N_("Notes"), Kind.TEXT, 50),
 )
+STOCK_COLUMNS = (
+    Column(N_("Counted at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Product"), Kind.TEXT, 28),
+    Column(N_("Quantity"), Kind.INT, 10),
+)
+FEEDBACK_COLUMNS = (
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Topic"), Kind.TEXT, 14),
+    Column(N_("Feedback"), Kind.TEXT, 60),
+)
 ORDER_COLUMNS = (
     Column(N_("Issued"), Kind.DATE, 12), Column(N_("Invoice"), Kind.TEXT, 16),
     Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
@@ -136,6 +187,21 @@ COLLECTION_COLUMNS = (
     Column(N_("Receipt no."), Kind.TEXT, 14), Column(N_("Handed in at ({zone})"), Kind.DATETIME, 17),
     Column(N_("Held by rep"), Kind.BOOL, 11), Column(N_("Reverses no."), Kind.INT, 12),
     Column(N_("Reversed"), Kind.BOOL, 10), Column(N_("Reason"), Kind.TEXT, 30),
+)
+RETURN_COLUMNS = (
+    Column(N_("Certificate no."), Kind.TEXT, 15), Column(N_("Issued at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14), Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Products"), Kind.TEXT, 30), Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Reason"), Kind.TEXT, 30), Column(N_("Requested by"), Kind.TEXT, 18),
+    Column(N_("Approved by"), Kind.TEXT, 18), Column(N_("Credited to invoices"), Kind.TEXT, 30),
+    Column(N_("Kept as credit"), Kind.MONEY, 14),
+)
+CREDIT_COLUMNS = (
+    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14), Column(N_("From"), Kind.TEXT, 22),
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17), Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Applied"), Kind.MONEY, 14), Column(N_("Unapplied credit"), Kind.MONEY, 15),
 )
 RECEIVABLE_COLUMNS = (
     Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
@@ -208,8 +274,15 @@ async def scope_label(session: AsyncSession, scope: Scope, t: Translator) -> str
 class Totals:
     visits: int = 0
     customers_visited: set[int] = field(default_factory=set)
+    stock_lines: int = 0
+    feedback: int = 0
     orders: int = 0
     ordered: Decimal = ZERO
+    returns: int = 0
+    returned: Decimal = ZERO
+    credit: Decimal = ZERO
+    credit_customers: set[int] = field(default_factory=set)
+    collections: int = 0  # that stay collected: neither a reversal nor reversed
     collected: dict[PaymentMethod, Decimal] = field(
         default_factory=lambda: dict.fromkeys(PaymentMethod, ZERO))
     held: Decimal = ZERO
@@ -270,6 +343,40 @@ def visits_sheet(c: ExportContext) -> Sheet:
     return Sheet("Visits", VISIT_COLUMNS, query, shape)
 
 
+def stock_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, StockLine.product,
+                    StockLine.quantity)
+             .join(Visit, Visit.id == StockLine.visit_id).join(Customer, Customer.id == Visit.customer_id)
+             .join(User, User.id == Visit.rep_id).outerjoin(Team, Team.id == User.team_id)
+             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+             .order_by(Visit.visited_at, Visit.id, StockLine.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, *rest = row
+        c.totals.stock_lines += 1
+        return (c.local(at), *rest)
+
+    return Sheet("Stock", STOCK_COLUMNS, query, shape)
+
+
+def feedback_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, Feedback.topic,
+                    Feedback.text)
+             .join(Visit, Visit.id == Feedback.visit_id).join(Customer, Customer.id == Visit.customer_id)
+             .join(User, User.id == Visit.rep_id).outerjoin(Team, Team.id == User.team_id)
+             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+             .order_by(Visit.visited_at, Visit.id, Feedback.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, rep, team, code, customer, topic, text = row
+        c.totals.feedback += 1
+        return (c.local(at), rep, team, code, customer, c.t.gettext(TOPIC_LABELS[topic]), text)
+
+    return Sheet("Feedback", FEEDBACK_COLUMNS, query, shape)
+
+
 def orders_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
     query = (select(Receivable.issued_on, Receivable.invoice_no, Customer.code, Customer.name, rep.name,
@@ -309,6 +416,7 @@ def collections_sheet(c: ExportContext) -> Sheet:
         (at, number, rep, team, code, customer, method, amount, receipt, handed_in, is_held, reverses,
          was_reversed, reason) = row
         if reverses is None and not was_reversed:
+            c.totals.collections += 1
             c.totals.collected[method] += amount
         if is_held:
             c.totals.held += amount
@@ -316,6 +424,79 @@ def collections_sheet(c: ExportContext) -> Sheet:
                 receipt, c.local(handed_in), bool(is_held), reverses, bool(was_reversed), reason)
 
     return Sheet("Collections", COLLECTION_COLUMNS, query, shape)
+
+
+def returns_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    rep, asker, approver = aliased(User), aliased(User), aliased(User)
+    query = (select(CreditNote.number, CreditNote.issued_at, Customer.code, Customer.name, rep.name,
+                    Team.name, Receivable.invoice_no, SalesReturn.items, CreditNote.amount,
+                    SalesReturn.reason, asker.name, approver.name, Approval.payload)
+             .join(SalesReturn, SalesReturn.id == CreditNote.return_id)
+             .join(Customer, Customer.id == CreditNote.customer_id)
+             .outerjoin(rep, rep.id == CreditNote.rep_id).outerjoin(Team, Team.id == rep.team_id)
+             .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
+             .join(asker, asker.id == SalesReturn.requested_by)
+             .join(approver, approver.id == CreditNote.issued_by)
+             .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
+             .where(c.scope.people(CreditNote.rep_id), CreditNote.issued_at >= start,
+                    CreditNote.issued_at < end)
+             .order_by(CreditNote.issued_at, CreditNote.id))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (number, issued, code, customer, rep_name, team, invoice, items, amount, reason, asked, approved,
+         payload) = row
+        payload = dict(payload or {})
+        c.totals.returns += 1
+        c.totals.returned += amount
+        settled = "; ".join(f"{line.get('invoice_no', '')} {_money_text(line.get('amount'))}"
+                            for line in payload.get("settled", []))
+        return (number, c.local(issued), code, customer, rep_name, team, invoice, items_text(items or []),
+                amount, reason, asked, approved, settled, Decimal(str(payload.get("kept", "0"))))
+
+    return Sheet("Returns", RETURN_COLUMNS, query, shape)
+
+
+def _money_text(value: object) -> str:
+    return format_amount(Decimal(str(value or 0)))
+
+
+def credits_sheet(c: ExportContext) -> Sheet:
+    """Unapplied credit today, per collection (a reversed one and its reversal as one) and credit note."""
+    original = func.coalesce(Collection.reverses_id, Collection.id)
+    paid = (select(func.coalesce(func.sum(Allocation.amount), 0))
+            .where(Allocation.collection_id == Collection.id).scalar_subquery())
+    left = type_coerce(func.sum(Collection.amount - paid), Money())
+    holders = c.scope.customers & holds_credit()
+    collected = (select(Collection.customer_id.label("customer_id"), original.label("ref"),
+                        literal(None, String()).label("number"), func.min(Collection.received_at).label("at"),
+                        type_coerce(func.max(Collection.amount), Money()).label("amount"), left.label("left"))
+                 .join(Customer, Customer.id == Collection.customer_id).where(holders)
+                 .group_by(Collection.customer_id, original).having(left > 0))
+    noted = (select(func.coalesce(func.sum(Allocation.amount), 0))
+             .where(Allocation.credit_note_id == CreditNote.id).scalar_subquery())
+    note_left = type_coerce(CreditNote.amount - noted, Money())
+    notes = (select(CreditNote.customer_id, CreditNote.id, CreditNote.number, CreditNote.issued_at,
+                    CreditNote.amount, note_left)
+             .join(Customer, Customer.id == CreditNote.customer_id).where(holders, note_left > 0))
+    sources = union_all(collected, notes).subquery("sources")
+    rep = aliased(User)
+    query = (select(Customer.code, Customer.name, rep.name, Team.name, sources.c.ref, sources.c.number,
+                    sources.c.at, type_coerce(sources.c.amount, Money()),
+                    type_coerce(sources.c.left, Money()), Customer.id)
+             .select_from(sources).join(Customer, Customer.id == sources.c.customer_id)
+             .outerjoin(rep, rep.id == Customer.rep_id).outerjoin(Team, Team.id == Customer.team_id)
+             .order_by(Customer.code, sources.c.at, sources.c.ref))
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        code, customer, rep_name, team, ref, number, at, amount, left_over, customer_id = row
+        c.totals.credit += left_over
+        c.totals.credit_customers.add(customer_id)
+        source = (c.t.gettext(N_("Credit note {number}")).format(number=number) if number
+                  else c.t.gettext(N_("Collection #{id}")).format(id=ref))
+        return (code, customer, rep_name, team, source, c.local(at), amount, amount - left_over, left_over)
+
+    return Sheet("Credits", CREDIT_COLUMNS, query, shape)
 
 
 def receivables_sheet(c: ExportContext) -> Sheet:
@@ -362,7 +543,8 @@ def reports_sheet(c: ExportContext) -> Sheet:
     return Sheet("Reports", REPORT_COLUMNS, query, shape)
 
 
-SHEET_BUILDERS = (visits_sheet, orders_sheet, collections_sheet, receivables_sheet, reports_sheet)
+SHEET_BUILDERS = (visits_sheet, stock_sheet, feedback_sheet, orders_sheet, returns_sheet, collections_sheet,
+                  credits_sheet, receivables_sheet, reports_sheet)
 
 
 def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]:
@@ -382,8 +564,13 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
         (t(N_("Time zone of all times")), Kind.TEXT, c.zone.key),
         (t(N_("Visits")), Kind.INT, totals.visits),
         (t(N_("Customers visited")), Kind.INT, len(totals.customers_visited)),
+        (t(N_("Stock lines counted")), Kind.INT, totals.stock_lines),
+        (t(N_("Market feedback notes")), Kind.INT, totals.feedback),
         (t(N_("Orders")), Kind.INT, totals.orders),
         (t(N_("Orders amount")), Kind.MONEY, totals.ordered),
+        (t(N_("Returns (certificates issued)")), Kind.INT, totals.returns),
+        (t(N_("Returns amount")), Kind.MONEY, totals.returned),
+        (t(N_("Orders less returns")), Kind.MONEY, totals.ordered - totals.returned),
         *((t(label), Kind.MONEY, totals.collected[method]) for label, method in methods),
         (t(N_("Collected in total (reversals left out)")), Kind.MONEY, sum(totals.collected.values(), ZERO)),
         (t(N_("Of which still held by reps")), Kind.MONEY, totals.held),
@@ -392,6 +579,8 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
         (t(N_("Open receivables")), Kind.MONEY, totals.open),
         (t(N_("Overdue invoices")), Kind.INT, totals.overdue_invoices),
         (t(N_("Overdue receivables")), Kind.MONEY, totals.overdue),
+        (t(N_("Customers holding unapplied credit")), Kind.INT, len(totals.credit_customers)),
+        (t(N_("Unapplied credit")), Kind.MONEY, totals.credit),
         *((t(N_("Overdue {days}")).format(days=t(BUCKET_LABELS[bucket])), Kind.MONEY, totals.aging[bucket])
           for bucket in OVERDUE_BUCKETS),
         (t(N_("Daily reports submitted")), Kind.INT, totals.reports),
@@ -439,11 +628,13 @@ def typed_cell(sheet: WriteOnlyWorksheet, kind: Kind, value: object) -> object:
 
 
 class SheetWriter:
-    """One write-only sheet: widths, bold frozen header and filter; typed rows."""
+    """One write-only sheet: widths, bold frozen header and filter; typed rows. ``title`` is the
+    sheet's English name: the sheet is named in ``t``'s language, as are its headers and yes/no."""
 
     def __init__(self, book: Workbook, title: str, columns: Sequence[Column], t: Translator, zone: ZoneInfo,
                  *, filtered: bool = True) -> None:
-        self.sheet: WriteOnlyWorksheet = book.create_sheet(title)
+        self.sheet: WriteOnlyWorksheet = book.create_sheet(t.gettext(title))
+        self.yes, self.no = t.gettext(YES), t.gettext(NO)
         self.columns = columns
         self.filtered = filtered
         self.rows = 0
@@ -459,13 +650,18 @@ class SheetWriter:
         self.sheet.append(headers)
 
     def append(self, values: Sequence[object]) -> None:
-        self.sheet.append([typed_cell(self.sheet, column.kind, value)
+        self.sheet.append([self.cell(column.kind, value)
                            for column, value in zip(self.columns, values, strict=True)])
         self.rows += 1
 
     def append_typed(self, values: Sequence[tuple[Kind, object]]) -> None:
-        self.sheet.append([typed_cell(self.sheet, kind, value) for kind, value in values])
+        self.sheet.append([self.cell(kind, value) for kind, value in values])
         self.rows += 1
+
+    def cell(self, kind: Kind, value: object) -> object:
+        if kind is Kind.BOOL and value is not None:
+            return self.yes if value else self.no
+        return typed_cell(self.sheet, kind, value)
 
     def finish(self) -> None:
         if self.filtered:
@@ -574,6 +770,8 @@ class ExportedWorkbook:
     scope: str
     #: Data rows per sheet (headers not counted), Summary left out.
     rows: dict[str, int]
+    #: The Summary's figures: what stands (orders not voided, collections neither reversal nor reversed).
+    totals: Totals
 
 
 async def build_workbook(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
@@ -602,7 +800,7 @@ async def build_workbook(session: AsyncSession, caller: Caller | None, period: P
         writer.abort()
         raise
     content = await writer.finish()
-    return ExportedWorkbook(content, period, writer.scope, writer.rows)
+    return ExportedWorkbook(content, period, writer.scope, writer.rows, context.totals)
 
 
 def file_name(period: Period) -> str:

@@ -26,7 +26,7 @@ from bot.i18n import N_, language_for
 from bot.services import audit
 from bot.services.access import Caller, Permission, require
 from bot.services.errors import Conflict, Invalid, NotFound
-from bot.services.teams import clean_team_name, get_or_create_team
+from bot.services.teams import TeamRef, clean_team_name, find_team, get_or_create_team, teams_like
 from bot.services.users import (
     Identity,
     Page,
@@ -40,6 +40,8 @@ from models import Invite, Role, Team, User
 
 INVITE_LIFETIME = timedelta(days=7)
 TOKEN_BYTES = 24  # 32 URL-safe characters; deep-link payloads allow up to 64
+#: Existing teams offered when ``/invite`` names one there is not (the likeliest first).
+TEAMS_OFFERED = 10
 
 
 def hash_token(token: str) -> str:
@@ -53,6 +55,16 @@ class NewInvite:
     team: str | None
     team_created: bool
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TeamChoice:
+    """``/invite ROLE TEAM`` named a team there is not (a typo, or really a new one): nothing was made;
+    the inviter picks one of ``teams`` or confirms that ``name`` is a new team."""
+
+    role: Role
+    name: str
+    teams: tuple[TeamRef, ...]
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,15 @@ USED = N_("This invite link has already been used. Ask your manager for a new on
 
 async def create_invite(
     session: AsyncSession, caller: Caller, role_text: str, team_name: str | None, *,
-    source_key: str, now: datetime,
-) -> NewInvite:
+    source_key: str, now: datetime, team_id: int | None = None, create_team: bool = False,
+) -> NewInvite | TeamChoice:
+    """An invite for ``role`` into a team: ``team_id`` (a button), or the team called ``team_name``.
+
+    A name no team has is never made into a team silently (``/invite rep Eastt`` is a typo as
+    often as not): the answer is a :class:`TeamChoice`, and only ``create_team`` (the inviter's
+    "Create team" button) creates it. Every call checks the caller's authority afresh: a button
+    pressed after the inviter lost it is refused like the command.
+    """
     role = parse_role(role_text)
     ensure_may_invite(caller, role)
     previous = await session.scalar(select(Invite).where(Invite.source_key == source_key))
@@ -108,10 +127,21 @@ async def create_invite(
         team = await session.get(Team, caller.team_id) if caller.team_id else None
         if team is None:
             raise Invalid(N_("You are not assigned to a team yet; ask an admin."))
-        if team_name and clean_team_name(team_name).lower() != team.name.lower():
+        other_id = team_id is not None and team_id != team.id
+        other_name = bool(team_name) and clean_team_name(team_name or "").lower() != team.name.lower()
+        if other_id or other_name:
             raise Invalid(N_("Managers invite into their own team only."))
+    elif team_id is not None:
+        team = await session.get(Team, team_id)
+        if team is None:
+            raise NotFound(N_("That team no longer exists. Send /invite again."))
     elif team_name:
-        team, created = await get_or_create_team(session, team_name, now)
+        team = await find_team(session, team_name)
+        if team is None and not create_team:
+            return TeamChoice(role, clean_team_name(team_name),
+                              await teams_like(session, team_name, TEAMS_OFFERED))
+        if team is None:
+            team, created = await get_or_create_team(session, team_name, now)
     elif role in (Role.REP, Role.MANAGER):
         raise Invalid(N_("A {role} belongs to a team: /invite {role} TEAM"), role=role.value)
     token = secrets.token_urlsafe(TOKEN_BYTES)

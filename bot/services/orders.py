@@ -12,9 +12,16 @@ Whoever placed an order may undo it for ``UNDO_WINDOW`` (the Undo button, as
 for visits and collections). Undoing voids the receivable
 (:func:`bot.services.ledger.void`: the row stays, its open amount becomes 0),
 withdraws its pending over-limit request and writes an audit entry; it is
-refused once money is applied to the invoice (that collection must be undone
+refused once money is collected against the invoice (that collection must be undone
 or reversed first: the money would otherwise move silently). An order undone
 is never written again by a redelivery of the message that placed it.
+
+A customer holding unapplied credit (an overpayment, a return beyond what they owed) has it
+applied to the new invoice at once, in the order's transaction (:func:`bot.services.ledger.apply_credit`),
+and the reply says how much. The credit check counts that credit: an order the credit covers
+adds nothing to the balance. The customer's row is locked first, as a collection locks it, so a
+collection recorded at the same moment cannot leave credit beside the new open invoice. Undoing
+the order gives the credit back to the customer.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,17 +44,20 @@ from bot.services.amounts import parse_amount
 from bot.services.customers import CustomerRef, Resolution
 from bot.services.errors import AccessDenied, Conflict, Invalid
 from models import (
+    Allocation,
     Approval,
     ApprovalKind,
     ApprovalStatus,
     Customer,
     CustomerStatus,
+    Money,
     Receivable,
     ReceivableSource,
     User,
 )
 
 MAX_INVOICE_NO = 60  # the column's width
+ZERO = Decimal("0.00")
 INVOICE_NO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./#-]*$")
 GENERATED_PREFIX = "SO"
 #: Attempts at a generated invoice number when a concurrent order took the one we computed.
@@ -99,6 +109,8 @@ class RecordedOrder:
     undo_until: datetime | None = None
     #: Voided since (undone, or rejected over the credit limit): it no longer counts.
     voided: bool = False
+    #: The customer's unapplied credit applied to this invoice as it was recorded.
+    credit_applied: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -111,6 +123,10 @@ class UndoneOrder:
     withdrawn_approval: int | None
     #: Undone earlier (a second tap): nothing new happened.
     already: bool = False
+    #: Credit that had been applied to the order, given back to the customer by the undo.
+    credit_released: Decimal = ZERO
+    #: The customer's credit now (what was given back and not used on other invoices).
+    credit: Decimal = ZERO
 
 
 OrderOutcome = RecordedOrder | NeedsConfirmation
@@ -163,9 +179,10 @@ async def customer_for_order(session: AsyncSession, caller: Caller, customer_id:
     return CustomerRef.of(await _orderable(session, caller, customer_id))
 
 
-async def _orderable(session: AsyncSession, caller: Caller, customer_id: int) -> Customer:
+async def _orderable(session: AsyncSession, caller: Caller, customer_id: int, *,
+                     for_update: bool = False) -> Customer:
     require(caller, Permission.RECORD_ORDER)
-    customer = await customers.get_in_scope(session, caller, customer_id)
+    customer = await customers.get_in_scope(session, caller, customer_id, for_update=for_update)
     if customer.status == CustomerStatus.INACTIVE:
         raise Invalid(N_("{customer} is inactive: no new orders."), customer=customer.name)
     return customer
@@ -191,13 +208,16 @@ async def record_order(
             raise Conflict(N_("Order {invoice} was voided, so it was not recorded again."),
                            invoice=earlier.invoice_no)
         return earlier
-    customer = await _orderable(session, caller, customer_id)
+    # Locked (PostgreSQL), as a collection locks it: the credit read here is the credit applied below.
+    customer = await _orderable(session, caller, customer_id, for_update=True)
     ref = CustomerRef.of(customer)
     if details.invoice_no is not None:
         await _refuse_taken(session, details.invoice_no)
     days, limit = policy.credit_terms(customer, await policy.grade_rules(session))
     open_before = (await ledger.balance(session, customer.id, today)).open
-    credit = CreditCheck(open_before, limit, open_before + details.amount)
+    # The customer's unapplied credit settles the new invoice at once: only the rest adds to the balance.
+    covered = min(customer.credit, details.amount) if customer.credit > 0 else ZERO
+    credit = CreditCheck(open_before, limit, open_before + details.amount - covered)
     over_limit = credit.after > credit.limit
     if over_limit and not confirmed:
         return NeedsConfirmation(ref, details, credit)
@@ -208,9 +228,14 @@ async def record_order(
         found = await find_recorded(session, caller, source_key, now=now, zone=zone)
         assert found is not None
         return found
+    used: tuple[ledger.Applied, ...] = ()
+    if customer.credit > 0:
+        used = await ledger.apply_credit(session, customer.id, actor_id=caller.id, now=now, why="order")
+    here = ledger.applied_total(line for line in used if line.invoice_no == receivable.invoice_no)
     return RecordedOrder(ref, receivable.id, receivable.invoice_no, receivable.amount,
-                         receivable.issued_on, receivable.due_on, credit.after, over_limit,
-                         undo_until=receivable.created_at + UNDO_WINDOW)
+                         receivable.issued_on, receivable.due_on,
+                         open_before + receivable.amount - ledger.applied_total(used), over_limit,
+                         undo_until=receivable.created_at + UNDO_WINDOW, credit_applied=here)
 
 
 async def find_recorded(session: AsyncSession, caller: Caller, source_key: str, *, now: datetime,
@@ -227,7 +252,15 @@ async def find_recorded(session: AsyncSession, caller: Caller, source_key: str, 
     return RecordedOrder(CustomerRef.of(customer), receivable.id, receivable.invoice_no, receivable.amount,
                          receivable.issued_on, receivable.due_on, open_now, receivable.over_limit,
                          repeated=True, undo_until=receivable.created_at + UNDO_WINDOW,
-                         voided=receivable.voided_at is not None)
+                         voided=receivable.voided_at is not None,
+                         credit_applied=await _credit_applied(session, receivable.id))
+
+
+async def _credit_applied(session: AsyncSession, receivable_id: int) -> Decimal:
+    """The customer's credit applied to a receivable as it was recorded (net of any given back)."""
+    return await session.scalar(
+        select(type_coerce(func.coalesce(func.sum(Allocation.amount), 0), Money()))
+        .where(Allocation.receivable_id == receivable_id, Allocation.from_credit)) or ZERO
 
 
 async def _refuse_taken(session: AsyncSession, invoice_no: str) -> None:
@@ -331,17 +364,20 @@ async def undo(session: AsyncSession, caller: Caller, receivable_id: int, *, now
     open_before = (await ledger.balance(session, customer.id, today)).open
     # The request first, then the void: the order in which a rejection takes the two locks.
     withdrawn = await approvals.withdraw(session, receivable.id, by=caller.id, now=now)
-    if not await ledger.void(session, receivable, by=caller.id, reason=ledger.UNDONE, now=now):
+    voided = await ledger.void(session, receivable, by=caller.id, reason=ledger.UNDONE, now=now)
+    if not voided.done:
         return await _voided_earlier(session, caller, receivable_id, customer, today)  # a tap racing us
     open_now = (await ledger.balance(session, customer.id, today)).open
+    credit_now = await ledger.credit_of(session, customer.id)
     audit.record(session, actor_id=caller.id, action="order.undo", entity="receivable",
                  entity_id=receivable.id, at=now,
                  before={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
                          "voided": False, "customer_open": str(open_before)},
                  after={"voided": True, "reason": ledger.UNDONE, "customer_open": str(open_now),
-                        "withdrawn_approval_id": withdrawn})
+                        "withdrawn_approval_id": withdrawn, "credit_released": str(voided.released),
+                        "customer_credit": str(credit_now)})
     return UndoneOrder(CustomerRef.of(customer), receivable.invoice_no, receivable.amount, open_now,
-                       withdrawn)
+                       withdrawn, credit_released=voided.released, credit=credit_now)
 
 
 async def _voided_earlier(session: AsyncSession, caller: Caller, receivable_id: int, customer: Customer,

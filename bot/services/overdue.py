@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, echo
-from bot.services import audit, customers
+from bot.services import audit, customers, ledger
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.customers import CustomerRef
@@ -90,6 +90,10 @@ class OverduePage:
     invoices: int
     total: Decimal
     rep: RepRef | None  # the list is limited to this rep's receivables
+    #: Customers in scope holding unapplied credit (they owe nothing: credit is used on every open
+    #: invoice), and how much: shown beside what is overdue, never netted against it.
+    credit_customers: int = 0
+    credit: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ class CustomerOverdue:
     pages: int
     invoices: int
     total: Decimal
+    #: The customer's unapplied credit (overpayments, returns beyond what they owed).
+    credit: Decimal = ZERO
 
 
 @dataclass(frozen=True)
@@ -244,8 +250,14 @@ async def overdue_by_customer(
     # One pass over the overdue receivables: the page and the totals both come from the per-customer
     # sums (a statement for the totals and another for the page aggregated everything twice).
     per_customer = overdue.per_customer()
-    totals = select(func.count().label("customers"), func.sum(per_customer.c.invoices).label("invoices"),
-                    type_coerce(func.sum(per_customer.c.total), Money()).label("amount")).subquery("totals")
+    counts = select(func.count().label("customers"), func.sum(per_customer.c.invoices).label("invoices"),
+                    type_coerce(func.sum(per_customer.c.total), Money()).label("amount")).subquery("counts")
+    # The customers' unapplied credit, in the same statements (one row, joined to the totals).
+    holding = customers.in_scope(caller) & (Customer.rep_id == rep.id if rep is not None else true())
+    credit = ledger.credit_totals(holding).subquery("credit")
+    totals = (select(counts.c.customers, counts.c.invoices, counts.c.amount,
+                     credit.c.customers.label("credit_customers"), credit.c.total.label("credit"))
+              .select_from(counts).join(credit, true()).subquery("totals"))
     rep_user = aliased(User)
     shown = page_of_customers(per_customer, max(page, 1), per_page)
     ahead = Receivable.promise_date >= today
@@ -257,22 +269,25 @@ async def overdue_by_customer(
             func.max(case((ahead, Receivable.promise_date))),
             type_coerce(func.sum(case((ahead, Receivable.promise_amount))), Money()),
             type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()),
-            totals.c.customers, totals.c.invoices, totals.c.amount)
+            totals.c.customers, totals.c.invoices, totals.c.amount, totals.c.credit_customers,
+            totals.c.credit)
         .select_from(shown).join(totals, true()).join(Customer, Customer.id == shown.c.customer_id)
         .join(Receivable, Receivable.customer_id == shown.c.customer_id)
         .outerjoin(rep_user, rep_user.id == Customer.rep_id)
         .where(overdue.condition)
         .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
-                  totals.c.customers, totals.c.invoices, totals.c.amount)
+                  totals.c.customers, totals.c.invoices, totals.c.amount, totals.c.credit_customers,
+                  totals.c.credit)
         .order_by(shown.c.total.desc(), Customer.name, Customer.id))).all()
     if not rows:  # nothing overdue, or a page past the end (a stale button): ask for the totals
-        customer_count, invoice_count, grand_total = (await session.execute(select(totals))).one()
+        customer_count, invoice_count, grand_total, credit_count, credit_total = (
+            await session.execute(select(totals))).one()
         if customer_count and page > 1:
             last_page, _ = _pages(customer_count, per_page, page)
             return await overdue_by_customer(session, caller, today=today, rep_id=rep_id, page=last_page,
                                              per_page=per_page)
     else:
-        customer_count, invoice_count, grand_total = rows[0][-3:]
+        customer_count, invoice_count, grand_total, credit_count, credit_total = rows[0][-5:]
     page, pages = _pages(customer_count or 0, per_page, page)
     items = [OverdueCustomer(CustomerRef(id_, code, name, grade), rep_name, amount, count,
                              (today - oldest).days, level or 0, promise_date, promise_amount,
@@ -280,7 +295,7 @@ async def overdue_by_customer(
              for (id_, code, name, grade, rep_name, amount, count, oldest, level, promise_date,
                   promise_amount, disputed, *_totals) in rows]
     return OverduePage(items, page, pages, customer_count or 0, int(invoice_count or 0), grand_total or ZERO,
-                       rep)
+                       rep, int(credit_count or 0), credit_total or ZERO)
 
 
 # -- one customer ---------------------------------------------------------------------------------
@@ -317,7 +332,8 @@ async def customer_overdue(
                   promise_amount) in rows]
     rep_name = (await session.scalar(select(User.name).where(User.id == customer.rep_id))
                 if customer.rep_id is not None else None)
-    return CustomerOverdue(CustomerRef.of(customer), rep_name, items, page, pages, count, total or ZERO)
+    return CustomerOverdue(CustomerRef.of(customer), rep_name, items, page, pages, count, total or ZERO,
+                           credit=customer.credit)
 
 
 # -- what /overdue TEXT names ---------------------------------------------------------------------

@@ -5,8 +5,15 @@ optional: issued_on + the customer's credit days). Dates as ``2026-11-01``,
 ``2026/11/01`` or real spreadsheet date cells. Re-importing updates invoices by
 ``invoice_no``, but never lowers an amount below what was already collected
 against it, nor moves a partly collected invoice to another customer. Any bad
-row means nothing is written; the report names every bad row with its reason.
+row means nothing is written; the report names every problem of every bad row at once (a row
+with a bad date is still checked against what was collected on its invoice).
 Customers and existing invoices are loaded in bulk, never one query per row.
+
+A customer holding unapplied credit (an overpayment, a return beyond what they owed) has it
+applied to their imported invoices at once, oldest invoice first, in the import's transaction
+(:func:`bot.services.ledger.apply_credit`); the report says so, line by line. The customers the
+file touches are locked first (as a collection locks its customer), so credit recorded at the same
+moment cannot be left beside an open invoice.
 """
 
 from __future__ import annotations
@@ -22,12 +29,12 @@ from sqlalchemy import select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services import audit, policy
+from bot.services import audit, ledger, policy
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount, parse_amount
 from bot.services.errors import Invalid
 from bot.services.importing import ImportReport, RowError, cell_problems
-from bot.services.ledger import ZERO
+from bot.services.ledger import ZERO, Applied
 from bot.services.orders import MAX_INVOICE_NO
 from bot.tabular import Table
 from bot.text import search_key
@@ -40,6 +47,25 @@ _DATE = re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<
                    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 
 Problem = tuple[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a row asks of the ledger: this invoice, of this customer, for this amount. Checked against
+    what was already collected (:func:`_ledger_problems`) for bad rows too, so that a line's every
+    problem is reported at once."""
+
+    line: int
+    invoice_no: str
+    customer_code: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Checked:
+    good: list[InvoiceRow]
+    errors: list[RowError]
+    claims: list[Claim]  # every row whose invoice number, customer and amount could be read
 
 
 @dataclass(frozen=True)
@@ -65,40 +91,52 @@ def parse_date(text: str) -> date | None:
 
 def validate(table: Table, known_codes: set[str]) -> tuple[list[InvoiceRow], list[RowError]]:
     """Check each row on its own, against the known customer codes (their search keys) and for duplicates."""
+    checked = check(table, known_codes)
+    return checked.good, checked.errors
+
+
+def check(table: Table, known_codes: set[str]) -> Checked:
+    """Every problem of every row that needs no ledger, and what each row claims of the ledger."""
     missing = [c for c in REQUIRED if c not in table.header]
     if missing:
-        return [], [RowError(1, N_("missing columns: {columns}"), {"columns": ", ".join(missing)})]
+        missing_columns = RowError(1, N_("missing columns: {columns}"), {"columns": ", ".join(missing)})
+        return Checked([], [missing_columns], [])
     rows: list[InvoiceRow] = []
+    claims: list[Claim] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     for line, cells in table.rows:
-        parsed, problems = _read_row(line, cells, known_codes)
+        parsed, claim, problems = _read_row(line, cells, known_codes)
         invoice_no = cells.get("invoice_no", "").strip()
         if invoice_no in seen:
             problems.append((N_("invoice {invoice} already appears on line {other}"),
                              {"invoice": invoice_no[:MAX_INVOICE_NO], "other": str(seen[invoice_no])}))
         elif invoice_no:
             seen[invoice_no] = line
+        if claim is not None:
+            claims.append(claim)
         if problems or parsed is None:
             errors.extend(RowError(line, reason, params) for reason, params in problems)
             continue
         rows.append(parsed)
     if not table.rows:
         errors.append(RowError(1, N_("the file has a header but no invoices")))
-    return rows, errors
+    return Checked(rows, errors, claims)
 
 
 def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
-              ) -> tuple[InvoiceRow | None, list[Problem]]:
+              ) -> tuple[InvoiceRow | None, Claim | None, list[Problem]]:
     problems: list[Problem] = []
     problems += cell_problems(cells)
     invoice_no = cells.get("invoice_no", "").strip()
-    if not invoice_no or len(invoice_no) > MAX_INVOICE_NO:
+    good_number = bool(invoice_no) and len(invoice_no) <= MAX_INVOICE_NO
+    if not good_number:
         problems.append((N_("invoice_no must have 1 to {limit} characters"), {"limit": str(MAX_INVOICE_NO)}))
     code = cells.get("customer_code", "").strip()
+    known = bool(code) and search_key(code) in known_codes
     if not code:
         problems.append((N_("customer_code is empty"), {}))
-    elif search_key(code) not in known_codes:
+    elif not known:
         problems.append((N_("no customer has the code {code}"), {"code": code[:40]}))
     amount: Decimal | None = None
     try:
@@ -117,9 +155,10 @@ def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
     if issued_on is not None and due_on is not None and due_on < issued_on:
         problems.append((N_("due_on {due} is before issued_on {issued}"),
                          {"due": due_on.isoformat(), "issued": issued_on.isoformat()}))
+    claim = Claim(line, invoice_no, code, amount) if good_number and known and amount is not None else None
     if problems or amount is None or issued_on is None:
-        return None, problems
-    return InvoiceRow(line, invoice_no, code, amount, issued_on, due_on), problems
+        return None, claim, problems
+    return InvoiceRow(line, invoice_no, code, amount, issued_on, due_on), claim, problems
 
 
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
@@ -153,7 +192,7 @@ async def _invoices(session: AsyncSession, numbers: list[str]) -> dict[str, tupl
     return found
 
 
-def _ledger_problems(row: InvoiceRow, customer: Customer,
+def _ledger_problems(row: Claim, customer: Customer,
                      existing: tuple[Receivable, Decimal] | None) -> list[Problem]:
     """An update the ledger forbids: below what was collected, or collected money changing customer."""
     if existing is None:
@@ -171,6 +210,22 @@ def _ledger_problems(row: InvoiceRow, customer: Customer,
     return problems
 
 
+async def _apply_credit(session: AsyncSession, customer_ids: list[int], caller: Caller | None,
+                        now: datetime) -> list[Applied]:
+    """Lock the customers the import touched; use the credit of those who hold some."""
+    holding: list[int] = []
+    for start in range(0, len(customer_ids), CHUNK):
+        rows = await session.execute(
+            select(Customer.id, Customer.credit).where(Customer.id.in_(customer_ids[start:start + CHUNK]))
+            .order_by(Customer.id).with_for_update())
+        holding += [customer_id for customer_id, credit in rows if credit > 0]
+    applied: list[Applied] = []
+    for customer_id in holding:
+        applied += await ledger.apply_credit(session, customer_id, actor_id=caller.id if caller else None,
+                                             now=now, why="import")
+    return applied
+
+
 def _state(receivable: Receivable) -> dict[str, Any]:
     return {"customer_id": receivable.customer_id, "amount": str(receivable.amount),
             "issued_on": receivable.issued_on.isoformat(), "due_on": receivable.due_on.isoformat(),
@@ -185,12 +240,13 @@ async def import_receivables(
         require(caller, Permission.IMPORT_RECEIVABLES)
     codes = {search_key(cells.get("customer_code", "")) for _, cells in table.rows} - {""}
     customers = await _customers_by_code(session, codes)
-    rows, errors = validate(table, set(customers))
-    existing = await _invoices(session, [row.invoice_no for row in rows])
-    for row in rows:
-        errors.extend(RowError(row.line, reason, params) for reason, params in
-                      _ledger_problems(row, customers[search_key(row.customer_code)],
-                                       existing.get(row.invoice_no)))
+    checked = check(table, set(customers))
+    rows, errors = checked.good, checked.errors
+    existing = await _invoices(session, sorted({claim.invoice_no for claim in checked.claims}))
+    for claim in checked.claims:
+        errors.extend(RowError(claim.line, reason, params) for reason, params in
+                      _ledger_problems(claim, customers[search_key(claim.customer_code)],
+                                       existing.get(claim.invoice_no)))
     report = ImportReport(errors=sorted(errors, key=lambda e: e.line))
     if errors:
         return report
@@ -216,6 +272,13 @@ async def import_receivables(
         changes[row.invoice_no] = {"before": before, "after": _state(receivable)}
         report.updated += 1
     await session.flush()
+    touched = sorted({customers[search_key(row.customer_code)].id for row in rows})
+    lines = {row.invoice_no: row.line for row in rows}
+    for applied in await _apply_credit(session, touched, caller, now):
+        report.notes.append(RowError(lines.get(applied.invoice_no, 1), N_(
+            "{amount} of the customer's credit applied to invoice {invoice} ({remaining} still open)"),
+            {"amount": format_amount(applied.amount), "invoice": applied.invoice_no,
+             "remaining": format_amount(applied.remaining)}))
     audit.record(session, actor_id=caller.id if caller else None, action="import_receivables",
                  entity="receivable", entity_id=None, at=now,
                  before={number: change["before"] for number, change in changes.items()} or None,

@@ -9,14 +9,21 @@ Rules decided here (the issue left them open):
 * **One report per rep per day.** Submitting again before the cut-off replaces
   the day's row (new lines, a fresh summary, the new ``source_key``); at or
   after the cut-off — or once the day is over — the day is closed.
+* **A report for a past day** (``/report yesterday``, or the morning plan's
+  button): only the previous working day's, only while it is missing, and only
+  until that next working day is over; it is always late and, once filed,
+  final. The regulations want the report day by day (part 4, art. 29): one
+  missed day is caught up the next morning, an older gap is the manager's to
+  take up, not something to backfill.
 * **Late is sticky.** A report is late when it is submitted after the deadline;
   a replacement after the deadline makes it late, and replacing a late report
   never clears the mark (the manager got nothing complete on time).
 * **The summary** is the day's records rendered as plain text in the rep's
   language at submission, so the stored report stays a record of the day.
-* **The rep's lines**: text before any heading counts as problems; a heading
-  (``Problems:``/``问题：``, ``Market:``/``市场：``, ``Plan:``/``明天：`` and a few
-  synonyms) starts a section that runs until the next heading.
+* **The rep's lines**: text before any heading is the report's notes (a one-line
+  report is all notes); a heading (``Problems:``/``问题：``, ``Market:``/``市场：``,
+  ``Plan:``/``明日计划：``, ``Notes:``/``备注：`` and a few synonyms, with a
+  half-width or full-width colon) starts a section that runs until the next heading.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
-from bot.services import audit, payment_methods
+from bot.services import audit, company, payment_methods
 from bot.services.access import Caller, Permission, require
 from bot.services.amounts import format_amount
+from bot.services.company import CompanySettings
 from bot.services.customers import first_line
 from bot.services.errors import Conflict, Invalid
 from models import (
@@ -66,8 +74,9 @@ KIND_LABELS: dict[VisitKind, str] = {
     VisitKind.STOCK_CHECK: N_("stock check"),
 }
 METHOD_LABELS = payment_methods.LABELS
-#: Headings shown to the rep (and written back when they edit); each parses again.
+#: Headings shown to the rep (and written back when they edit), in this order; each parses again.
 FIELD_LABELS = {
+    "notes": N_("Notes"),
     "problems": N_("Problems met"),
     "market_info": N_("Market information"),
     "plan_tomorrow": N_("Plan for tomorrow"),
@@ -90,13 +99,16 @@ class ReportLines:
     problems: str = ""
     market_info: str = ""
     plan_tomorrow: str = ""
+    #: Text before any heading.
+    notes: str = ""
 
     @property
     def empty(self) -> bool:
-        return not (self.problems or self.market_info or self.plan_tomorrow)
+        return not any(self.fields().values())
 
     def fields(self) -> dict[str, str]:
-        return {"problems": self.problems, "market_info": self.market_info,
+        """By column name, in the order shown (:data:`FIELD_LABELS`)."""
+        return {"notes": self.notes, "problems": self.problems, "market_info": self.market_info,
                 "plan_tomorrow": self.plan_tomorrow}
 
 
@@ -138,11 +150,13 @@ class SubmittedReport:
     late: bool
     summary: str
     lines: ReportLines
+    id: int
 
 
 @dataclass(frozen=True)
 class Draft:
-    """Today's records for one rep, and where the day's report stands."""
+    """A day's records for one rep (today's, or the previous working day's), and where the day's
+    report stands."""
 
     day: date
     visits: tuple[VisitLine, ...]
@@ -152,16 +166,19 @@ class Draft:
     held_total: Decimal
     prospects: tuple[ProspectLine, ...]
     existing: SubmittedReport | None
-    #: Before the cut-off: a report can still be submitted or replaced today.
+    #: A report can still be submitted (or replaced): today's before the cut-off, a past day's
+    #: while it is missing.
     open: bool
     #: Submitting now would mark the report late.
     late_now: bool
     deadline: time
     cutoff: time
+    #: A past day's report (``/report yesterday``): late, and final once filed.
+    past: bool = False
 
     @property
     def quiet(self) -> bool:
-        """No records at all today (an office day, say)."""
+        """No records at all that day (an office day, say)."""
         return not (self.visits or self.orders or self.collections or self.prospects)
 
     @property
@@ -194,11 +211,14 @@ class Section:
 # -- the rep's lines ------------------------------------------------------------------------------
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "problems": ("problems met", "problems", "problem", "issues", "遇到的问题", "问题", "問題", "困难"),
-    "market_info": ("market information", "market info", "market", "市场信息", "市场情况", "市场",
-                    "市場"),
-    "plan_tomorrow": ("plan for tomorrow", "tomorrow", "plan", "明天计划", "明日计划", "明天", "明日",
-                      "计划", "計劃"),
+    "notes": ("notes", "note", "work done", "备注", "備註", "今日工作", "今天工作", "工作内容", "工作內容",
+              "工作总结", "工作總結"),
+    "problems": ("problems met", "problems", "problem", "issues", "issue", "遇到的问题", "遇到的問題",
+                 "存在问题", "问题", "問題", "困难", "困難"),
+    "market_info": ("market information", "market info", "market feedback", "market", "市场信息", "市场情况",
+                    "市场反馈", "市场", "市場信息", "市場情況", "市場反饋", "市場"),
+    "plan_tomorrow": ("plan for tomorrow", "tomorrow's plan", "tomorrow’s plan", "tomorrow", "plan",
+                      "明日计划", "明天计划", "明日計劃", "明天計劃", "明天", "明日", "计划", "計劃"),
 }
 
 
@@ -206,12 +226,15 @@ def _longest_first(aliases: tuple[str, ...]) -> str:
     return "|".join(re.escape(alias) for alias in sorted(aliases, key=len, reverse=True))
 
 
-#: Any alias followed by a colon; the named group that matched says which field.
+#: Colons a heading may end with: half-width, full-width, and the small and vertical forms.
+_COLONS = ":：﹕︰"
+#: Any alias followed by a colon (spaces between allowed, an ideographic one too, but no line
+#: break); the named group that matched says which field.
 _HEADING = re.compile("(?:" + "|".join(f"(?P<{field}>{_longest_first(aliases)})"
-                                       for field, aliases in _ALIASES.items()) + r")[ \t]*[:：]",
-                      re.IGNORECASE)
+                                       for field, aliases in _ALIASES.items())
+                      + rf")[^\S\n]*[{_COLONS}]", re.IGNORECASE)
 #: Punctuation after which a heading may follow on the same line ("none; Market: …").
-_SEPARATORS = ";；。.,，|:："
+_SEPARATORS = ";；。.,，|" + _COLONS
 _LINE_LEAD = re.compile(r"[\s•*·-]*")
 _EDGES = re.compile(r"^[\s;；,，|]+|[\s;；,，|]+$")
 
@@ -236,15 +259,15 @@ def _heading_start(text: str, match: re.Match[str]) -> int | None:
 
 
 def segments(text: str) -> list[tuple[str, str]]:
-    """(field, text) in the order written; text before any heading belongs to problems."""
+    """(field, text) in the order written; text before any heading belongs to the notes."""
     found: list[tuple[str, str]] = []
-    field, start = "problems", 0
+    field, start = "notes", 0
     for match in _HEADING.finditer(text):
         begins = _heading_start(text, match)
         if begins is None:
             continue
         found.append((field, text[start:begins]))
-        field, start = match.lastgroup or "problems", match.end()
+        field, start = match.lastgroup or "notes", match.end()
     found.append((field, text[start:]))
     return [(name, _EDGES.sub("", piece)) for name, piece in found]
 
@@ -361,9 +384,13 @@ async def _prospects(session: AsyncSession, rep_id: int, start: datetime, end: d
     return tuple(ProspectLine(name, code) for name, code in rows)
 
 
+def stored_lines(row: DailyReport) -> ReportLines:
+    return ReportLines(row.problems, row.market_info, row.plan_tomorrow, row.notes)
+
+
 def _submitted(row: DailyReport, zone: ZoneInfo) -> SubmittedReport:
     return SubmittedReport(row.day, row.submitted_at.astimezone(zone), row.late, row.summary,
-                           ReportLines(row.problems, row.market_info, row.plan_tomorrow))
+                           stored_lines(row), row.id)
 
 
 async def _report_of(session: AsyncSession, rep_id: int, day: date) -> DailyReport | None:
@@ -371,10 +398,9 @@ async def _report_of(session: AsyncSession, rep_id: int, day: date) -> DailyRepo
         select(DailyReport).where(DailyReport.rep_id == rep_id, DailyReport.day == day))
 
 
-async def _gather(session: AsyncSession, caller: Caller, now: datetime, hours: ReportHours,
-                  existing: DailyReport | None) -> Draft:
+async def _gather(session: AsyncSession, caller: Caller, day: date, now: datetime, hours: ReportHours,
+                  existing: DailyReport | None, *, past: bool = False) -> Draft:
     local = now.astimezone(hours.zone)
-    day = local.date()
     start, end = _day_bounds(day, hours.zone)
     collections, by_method, held_total = await _collections(session, caller.id, start, end)
     return Draft(
@@ -386,18 +412,50 @@ async def _gather(session: AsyncSession, caller: Caller, now: datetime, hours: R
         held_total=held_total,
         prospects=await _prospects(session, caller.id, start, end),
         existing=_submitted(existing, hours.zone) if existing is not None else None,
-        open=local.time() < hours.cutoff,
-        late_now=local.time() > hours.deadline,
+        open=existing is None if past else local.time() < hours.cutoff,
+        late_now=past or local.time() > hours.deadline,
         deadline=hours.deadline,
         cutoff=hours.cutoff,
+        past=past,
     )
 
 
-async def draft(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours) -> Draft:
-    """Today's records for the caller, with today's report if they already submitted one."""
-    require(caller, Permission.FILE_REPORT)
+def previous_working_day(today: date, settings: CompanySettings) -> date:
+    """The last working day before ``today`` (within a month; days off and holidays skipped)."""
+    day = today - timedelta(days=1)
+    for _ in range(30):
+        if settings.is_working_day(day):
+            return day
+        day -= timedelta(days=1)
+    return day
+
+
+async def past_day(session: AsyncSession, *, now: datetime, hours: ReportHours) -> date:
+    """The one past day whose report may still be filed: the previous working day."""
+    return previous_working_day(now.astimezone(hours.zone).date(), await company.load(session))
+
+
+async def _is_past(session: AsyncSession, day: date, *, now: datetime, hours: ReportHours) -> bool:
+    """Whether ``day`` is the previous working day (True) or today (False); any other day is closed."""
     today = now.astimezone(hours.zone).date()
-    return await _gather(session, caller, now, hours, await _report_of(session, caller.id, today))
+    if day == today:
+        return False
+    allowed = await past_day(session, now=now, hours=hours)
+    if day != allowed:
+        raise Conflict(N_("The report for {day} is closed: only today's and the previous working day's "
+                          "({allowed}) can be filed."), day=day.isoformat(), allowed=allowed.isoformat())
+    return True
+
+
+async def draft(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours,
+                day: date | None = None) -> Draft:
+    """The records of ``day`` (default today; else the previous working day) for the caller, with
+    that day's report if they already submitted one."""
+    require(caller, Permission.FILE_REPORT)
+    day = day or now.astimezone(hours.zone).date()
+    past = await _is_past(session, day, now=now, hours=hours)
+    existing = await _report_of(session, caller.id, day)
+    return await _gather(session, caller, day, now, hours, existing, past=past)
 
 
 async def todays_report(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
@@ -411,6 +469,11 @@ async def todays_report(session: AsyncSession, caller: Caller, *, now: datetime,
 
 def _clock(moment: datetime | time) -> str:
     return f"{moment:%H:%M}"
+
+
+def _when(local: datetime, day: date) -> str:
+    """A local moment as seen from ``day``: its time that day, else its date and time."""
+    return f"{local:%H:%M}" if local.date() == day else f"{local:%Y-%m-%d %H:%M}"
 
 
 def summary_sections(t: Translator, draft: Draft) -> list[Section]:
@@ -461,6 +524,8 @@ def summary_sections(t: Translator, draft: Draft) -> list[Section]:
 def summary_text(t: Translator, draft: Draft) -> str:
     """Everything, plain text: what the stored report keeps."""
     sections = summary_sections(t, draft)
+    if not sections and draft.past:
+        return t.gettext(N_("No visits, orders, collections or new customers that day."))
     if not sections:
         return t.gettext(N_("No visits, orders, collections or new customers today."))
     return "\n".join(line for s in sections for line in (s.heading, *(f"- {item}" for item in s.items)))
@@ -470,8 +535,8 @@ def summary_text(t: Translator, draft: Draft) -> str:
 
 def _as_audit(row: DailyReport) -> dict[str, Any]:
     return {"day": row.day.isoformat(), "submitted_at": row.submitted_at.isoformat(), "late": row.late,
-            "summary": row.summary, "problems": row.problems, "market_info": row.market_info,
-            "plan_tomorrow": row.plan_tomorrow, "source_key": row.source_key}
+            "summary": row.summary, "notes": row.notes, "problems": row.problems,
+            "market_info": row.market_info, "plan_tomorrow": row.plan_tomorrow, "source_key": row.source_key}
 
 
 async def _already(session: AsyncSession, row: DailyReport, zone: ZoneInfo) -> Submitted:
@@ -486,8 +551,10 @@ async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, n
                  hours: ReportHours, source_key: str, day: date | None = None) -> Submitted:
     """Store (or replace) the caller's report for ``day`` (default: today).
 
-    ``day`` is the day the rep was writing for: once that day is over, or its
-    cut-off has passed, the report is refused rather than filed under another day.
+    ``day`` is the day the rep was writing for: once its cut-off has passed the report is
+    refused rather than filed under another day; the previous working day's is filed late while
+    it is missing (see the module doc). :func:`bot.services.report_loop.file_report` submits and
+    then tells the supervisor of a report the day's digest will not carry.
     """
     require(caller, Permission.FILE_REPORT)
     done = await session.scalar(select(DailyReport).where(DailyReport.source_key == source_key))
@@ -496,12 +563,17 @@ async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, n
     check_lines(lines)
     local = now.astimezone(hours.zone)
     day = day or local.date()
-    if day != local.date() or local.time() >= hours.cutoff:
+    past = await _is_past(session, day, now=now, hours=hours)
+    if not past and local.time() >= hours.cutoff:
         raise Conflict(N_("The report for {day} closed at {cutoff}: it can no longer be submitted "
                           "or replaced."), day=day.isoformat(), cutoff=_clock(hours.cutoff))
     existing = await _report_of(session, caller.id, day)
-    summary = summary_text(Translator(caller.language), await _gather(session, caller, now, hours, existing))
-    late = local.time() > hours.deadline
+    if past and existing is not None:
+        raise Conflict(N_("The report for {day} was filed at {time}: it can no longer be replaced."),
+                       day=day.isoformat(), time=_when(existing.submitted_at.astimezone(hours.zone), day))
+    gathered = await _gather(session, caller, day, now, hours, existing, past=past)
+    summary = summary_text(Translator(caller.language), gathered)
+    late = gathered.late_now
     if existing is None:
         row = DailyReport(rep_id=caller.id, day=day, summary=summary, submitted_at=now, late=late,
                           source_key=source_key, **lines.fields())
@@ -512,8 +584,8 @@ async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, n
         return Submitted(_submitted(row, hours.zone), replaced=False)
     before = _as_audit(existing)
     existing.summary, existing.submitted_at, existing.source_key = summary, now, source_key
-    existing.problems, existing.market_info = lines.problems, lines.market_info
-    existing.plan_tomorrow = lines.plan_tomorrow
+    existing.notes, existing.problems = lines.notes, lines.problems
+    existing.market_info, existing.plan_tomorrow = lines.market_info, lines.plan_tomorrow
     existing.late = existing.late or late
     await session.flush()
     audit.record(session, actor_id=caller.id, action=REPLACE, entity="daily_report",

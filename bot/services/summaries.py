@@ -25,7 +25,11 @@ Rules (the issue left them open):
   were registered with /newcustomer (a prospect activated since still counts).
 * **Orders** are receivables from /order (``source = order``) issued in the
   period, voided ones (undone, or rejected over the credit limit) left out;
-  imported invoices are not orders.
+  imported invoices are not orders. **Returns** are the credit notes of returns
+  approved in the period (``bot/services/credit_notes.py``), counted against the
+  customer's rep as the orders are: the figures show sales net of returns.
+* **Credit** is the unapplied credit the customers in scope hold now
+  (``customers.credit``): money they paid or were credited beyond what they owe.
 * **Collections** are received in the period, reversals and reversed ones left
   out; *held* is cash and cheques not yet handed in, now, whenever received.
 * **Receivables** are the open ones now, by aging bucket (disputed included).
@@ -68,20 +72,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from bot.i18n import N_, Translator
-from bot.services import company, outbox
+from bot.services import company, outbox, stock, visit_extras
 from bot.services.access import Caller, Permission, require
 from bot.services.aging import Aging, aging_total
 from bot.services.collections import held
 from bot.services.customers import first_line
 from bot.services.errors import AccessDenied, Conflict, NotFound
-from bot.services.ledger import standing
+from bot.services.ledger import credit_totals, standing
 from bot.services.periods import TODAY, Period, relative
 from bot.services.policy import GradeRule, grade_rules, start_of_day
 from bot.services.reports import NOTE_LINE_LIMIT, ReportHours, VisitLine
+from bot.services.stock import NO_SHORTFALLS, NO_STOCK, Shortfalls, StockLevels
+from bot.services.visit_extras import Album, TopicFeedback
 from models import (
     Approval,
     ApprovalStatus,
     Collection,
+    CreditNote,
     Customer,
     CustomerStatus,
     DailyReport,
@@ -97,7 +104,10 @@ from models import (
 )
 
 ZERO = Decimal("0.00")
+_ORDERS, _RETURNS = "o", "r"
 LATEST_VISITS = 5
+#: Lines of the drill-down's stock counts and of its open shortfalls.
+LATEST_COUNTS, SHOWN_SHORTFALLS = 6, 5
 MAX_CANDIDATES = 8
 NOT_FOR_REPS = N_("Team figures are for managers, the director and finance. /summary shows your own.")
 
@@ -124,6 +134,7 @@ class RepLine:
     orders_amount: Decimal = ZERO
     collected: Decimal = ZERO
     held: Decimal = ZERO  # cash and cheques not handed in, now
+    returns_amount: Decimal = ZERO  # returns approved in the period (credit notes)
     reports: int = 0
     reports_expected: int = 0
     reports_late: int = 0
@@ -151,6 +162,17 @@ class Summary:
     reports_late: int
     pending_approvals: int
     reps: tuple[RepLine, ...]
+    #: Returns approved in the period: how many, and their credit notes' amount.
+    returns: int = 0
+    returns_amount: Decimal = ZERO
+    #: Unapplied credit the customers in scope hold now, and how many customers hold some.
+    credit: Decimal = ZERO
+    credit_customers: int = 0
+
+    @property
+    def net_sales(self) -> Decimal:
+        """Orders less the returns of the period."""
+        return self.orders_amount - self.returns_amount
 
     @property
     def coverage(self) -> Decimal | None:
@@ -218,6 +240,14 @@ class RepFigures:
     rep: PersonRef
     summary: Summary
     latest_visits: tuple[VisitLine, ...]
+    #: The latest count the person made of each product at each customer, up to the period's end.
+    stock: StockLevels = NO_STOCK
+    #: Open shortfalls at the person's customers, now (bot/services/stock.py).
+    shortfalls: Shortfalls = NO_SHORTFALLS
+    #: The person's market feedback of the period: the latest on each topic, and how many.
+    feedback: tuple[TopicFeedback, ...] = ()
+    #: Photos the person took in the period.
+    photos: int = 0
 
 
 # -- scope ----------------------------------------------------------------------------------------
@@ -344,6 +374,8 @@ class _Tally:
     orders_amount: Decimal = ZERO
     collected: Decimal = ZERO
     held: Decimal = ZERO
+    returns: int = 0
+    returns_amount: Decimal = ZERO
     reports: int = 0
     reports_late: int = 0
     last_report_at: datetime | None = None
@@ -388,12 +420,22 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
             .where(in_period).group_by(Visit.rep_id)):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
 
-    for rep_id, orders, amount in await _rows(session,
-            select(Receivable.rep_id, func.count(), type_coerce(func.sum(Receivable.amount), Money()))
-            .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
-                   Receivable.issued_on <= period.end, standing(), scope.people(Receivable.rep_id))
-            .group_by(Receivable.rep_id)):
-        tallies[rep_id].orders, tallies[rep_id].orders_amount = orders, amount or ZERO
+    # Orders and returns in one statement: an arm each.
+    orders = (select(literal(_ORDERS).label("kind"), Receivable.rep_id.label("rep_id"), func.count(),
+                     type_coerce(func.sum(Receivable.amount), Money()))
+              .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
+                     Receivable.issued_on <= period.end, standing(), scope.people(Receivable.rep_id))
+              .group_by(Receivable.rep_id))
+    returned = (select(literal(_RETURNS), CreditNote.rep_id, func.count(),
+                       type_coerce(func.sum(CreditNote.amount), Money()))
+                .where(CreditNote.issued_at >= start, CreditNote.issued_at < end,
+                       scope.people(CreditNote.rep_id))
+                .group_by(CreditNote.rep_id))
+    for kind, rep_id, count, amount in await _rows(session, union_all(orders, returned)):
+        if kind == _ORDERS:
+            tallies[rep_id].orders, tallies[rep_id].orders_amount = count, amount or ZERO
+        else:
+            tallies[rep_id].returns, tallies[rep_id].returns_amount = count, amount or ZERO
 
     # One row per person, a sum per method (NULL: none received that way), rather than a row per
     # person and method: a third of the rows, and SQLite groups them in its index's rep order.
@@ -430,20 +472,29 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
 
 @cache
 def _last_activity() -> ColumnElement[datetime]:
-    """SQL: the person's latest visit, order, collection or report, ever (NULL with none).
+    """SQL: the person's own latest visit, order, collection or report, ever (NULL with none).
 
-    The latest of each is a correlated MAX the (rep, time) indexes answer (reports are filed for
-    their own day only: the newest day holds the newest report); the four are compared in SQL so
-    that one instant per person, not four, comes back to be read. Built once (a constant).
+    Their *own*: an order or collection counts only if they recorded it (``recorded_by``), so a
+    manager's ``/reverse`` of a rep's collection, or an order a manager placed for a rep's
+    customer, is not the rep's activity, though the row carries the rep's id. The latest of each
+    is read backwards along the (rep, time) indexes, newest first, to the first row the person
+    recorded (reports are filed for their own day only: the newest day holds the newest report);
+    the four are compared in SQL so that one instant per person, not four, comes back to be read.
+    Built once (a constant).
     """
+    def latest(moment: InstrumentedAttribute[datetime],
+               *where: ColumnElement[bool]) -> Select[tuple[datetime]]:
+        return select(moment.label("at")).where(*where).order_by(moment.desc()).limit(1).correlate(User)
+
     report = (select(DailyReport.submitted_at.label("at")).where(DailyReport.rep_id == User.id)
               .order_by(DailyReport.day.desc()).limit(1).correlate(User).subquery())
+    order = latest(Receivable.created_at, Receivable.rep_id == User.id,
+                   Receivable.source == ReceivableSource.ORDER, Receivable.recorded_by == User.id).subquery()
+    collection = latest(Collection.received_at, Collection.rep_id == User.id,
+                        Collection.recorded_by == User.id).subquery()
     moments = union_all(
         select(func.max(Visit.visited_at).label("at")).where(Visit.rep_id == User.id).correlate(User),
-        select(func.max(Receivable.created_at)).where(
-            Receivable.rep_id == User.id, Receivable.source == ReceivableSource.ORDER).correlate(User),
-        select(func.max(Collection.received_at)).where(Collection.rep_id == User.id).correlate(User),
-        select(report.c.at)).subquery()
+        select(order.c.at), select(collection.c.at), select(report.c.at)).subquery()
     return type_coerce(select(func.max(moments.c.at)).correlate(User).scalar_subquery(), UTCDateTime())
 
 
@@ -477,6 +528,7 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
         lines.append(RepLine(
             rep_id=rep_id, name=name, team=team, active_rep=expected_rep, visits=tally.visits,
             customers=tally.customers, orders=tally.orders, orders_amount=tally.orders_amount,
+            returns_amount=tally.returns_amount,
             collected=tally.collected, held=tally.held, reports=tally.reports if expected_rep else 0,
             reports_expected=expected, reports_late=tally.reports_late if expected_rep else 0,
             last_report_at=tally.last_report_at, last_activity=last_activity))
@@ -577,7 +629,8 @@ async def _customer_figures(session: AsyncSession, scope: Scope, period: Period,
     last_end = start_of_day(period.until(today) + timedelta(days=1), zone)
     in_scope = scope.customers()
     new = and_(Customer.created_at >= start, Customer.created_at < end,
-               or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)))
+               or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)),
+               Customer.merged_into_id.is_(None))  # a prospect that was a customer already is not new
     arms = [
         select(literal(_DUE), func.count(),
                func.coalesce(func.sum(case((_visited_between(start, last_end), 1), else_=0)), 0))
@@ -618,6 +671,7 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
     if visited is None:
         visited = await _customers_visited(session, scope, period, zone)
     aging = await aging_total(session, today, scope.some_customers())
+    credit_customers, credit_total = (await session.execute(credit_totals(scope.customers()))).one()
     pending = await session.scalar(
         select(func.count()).select_from(Approval)
         .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))) or 0
@@ -635,7 +689,10 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
         held=sum((t.held for t in tallies), ZERO), aging=aging,
         reports=sum(line.reports for line in reps),
         reports_expected=sum(line.reports_expected for line in reps),
-        reports_late=sum(line.reports_late for line in reps), pending_approvals=pending, reps=reps)
+        reports_late=sum(line.reports_late for line in reps), pending_approvals=pending, reps=reps,
+        returns=sum(t.returns for t in tallies),
+        returns_amount=sum((t.returns_amount for t in tallies), ZERO),
+        credit=credit_total or ZERO, credit_customers=credit_customers or 0)
 
 
 async def summary(session: AsyncSession, caller: Caller, period: Period, zone: ZoneInfo, today: date, *,
@@ -751,12 +808,15 @@ async def find_reps(session: AsyncSession, caller: Caller, query: str) -> list[P
 
 async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo,
                       today: date) -> RepFigures:
-    """/rep and the summary's drill-down: one person's figures and their latest visits up to the
-    period's end. The person is re-checked against the caller's scope (buttons can be forged)."""
+    """/rep and the summary's drill-down: one person's figures, their latest visits and stock counts
+    up to the period's end, their market feedback and photos of the period, and the open stock
+    shortfalls at their customers. The person is re-checked against the caller's scope (buttons can
+    be forged)."""
     _require_team_view(caller)
     person = await _person_in_scope(session, caller, rep_id)
     figures = await _summary(session, Scope(rep_id=person.id, name=person.name), period, zone, today)
-    _start, end = period.bounds(zone)
+    start, end = period.bounds(zone)
+    in_period = (Visit.rep_id == person.id) & (Visit.visited_at >= start) & (Visit.visited_at < end)
     rows = await session.execute(
         select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
         .join(Customer, Customer.id == Visit.customer_id)
@@ -765,4 +825,22 @@ async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period
     visits = tuple(VisitLine(at.astimezone(zone), customer, kind,
                              first_line(notes or "", NOTE_LINE_LIMIT), far)
                    for at, customer, kind, notes, far in rows)
-    return RepFigures(person, replace(figures, scope=person.name), visits)
+    shortfalls = await stock.shortfalls_for_reps(session, [person.id], shown=SHOWN_SHORTFALLS)
+    return RepFigures(
+        person, replace(figures, scope=person.name), visits,
+        stock=await stock.latest_counts_by(session, person.id, until=end, limit=LATEST_COUNTS),
+        shortfalls=shortfalls.get(person.id, NO_SHORTFALLS),
+        feedback=await visit_extras.latest_feedback(session, in_period),
+        photos=await visit_extras.photo_count(session, in_period))
+
+
+async def rep_photos(session: AsyncSession, caller: Caller, rep_id: int, period: Period,
+                     zone: ZoneInfo) -> Album:
+    """The drill-down's "📷 Photos" button: the latest photos the person took in the period,
+    re-checked against the presser's scope."""
+    _require_team_view(caller)
+    person = await _person_in_scope(session, caller, rep_id)
+    start, end = period.bounds(zone)
+    return await visit_extras.latest_photos(
+        session, (Visit.rep_id == person.id) & (Visit.visited_at >= start) & (Visit.visited_at < end),
+        person.name)

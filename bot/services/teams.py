@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from difflib import SequenceMatcher
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.services.errors import Invalid
-from bot.text import one_line
+from bot.text import one_line, search_key
 from models import Team
 
 MAX_TEAM_NAME = 80
+
+
+@dataclass(frozen=True)
+class TeamRef:
+    id: int
+    name: str
 
 
 def clean_team_name(name: str) -> str:
@@ -41,3 +49,15 @@ async def get_or_create_team(session: AsyncSession, name: str, now: datetime) ->
 
 async def team_names(session: AsyncSession) -> list[str]:
     return list(await session.scalars(select(Team.name).order_by(Team.name)))
+
+
+async def teams_like(session: AsyncSession, name: str, limit: int) -> tuple[TeamRef, ...]:
+    """The existing teams, the ones spelt most like ``name`` first (a typo's team leads), at most
+    ``limit``. A sales force has a handful of teams: they are read and compared in Python."""
+    typed = search_key(name)
+    teams = [TeamRef(id_, team) for id_, team in await session.execute(select(Team.id, Team.name))]
+
+    def likeness(team: TeamRef) -> tuple[float, str, int]:
+        return -SequenceMatcher(None, typed, search_key(team.name)).ratio(), search_key(team.name), team.id
+
+    return tuple(sorted(teams, key=likeness)[:limit])

@@ -2,7 +2,8 @@
 
 Header: ``telegram_id,name,role,team,username,active``. Teams named in the file are
 created. Existing users (same Telegram id) are updated. Any bad row means
-nothing is written, and the report names every bad row with its reason.
+nothing is written, and the report names every problem of every bad row at once, the
+refusals of the commands' rules among them (see :func:`_rules_judged_without`).
 
 A file is held to the rules of the commands: each role or team change goes
 through :func:`bot.services.users.change_role` (as ``/role``), each
@@ -69,20 +70,19 @@ def validate(table: Table) -> tuple[list[PersonRow], list[RowError]]:
     seen: dict[int, int] = {}
     for line, row in table.rows:
         problems = _row_problems(row)
-        if problems:
+        telegram_id = _telegram_id(row)
+        if telegram_id is not None and telegram_id in seen:  # reported with the line's other problems
+            problems.append((N_("telegram_id {id} already appears on line {other}"),
+                             {"id": str(telegram_id), "other": str(seen[telegram_id])}))
+        elif telegram_id is not None:
+            seen[telegram_id] = line
+        if problems or telegram_id is None:
             errors.extend(RowError(line, reason, params) for reason, params in problems)
             continue
-        person = PersonRow(line, int(row["telegram_id"]), one_line(row["name"]),
-                           Role(row["role"].strip().lower()),
-                           one_line(row.get("team", "")) or None,
-                           row.get("username", "").lstrip("@") or None,
-                           ACTIVE_WORDS.get(_active_word(row)))
-        if person.telegram_id in seen:
-            errors.append(RowError(line, N_("telegram_id {id} already appears on line {other}"),
-                                   {"id": str(person.telegram_id), "other": str(seen[person.telegram_id])}))
-            continue
-        seen[person.telegram_id] = line
-        people.append(person)
+        people.append(PersonRow(line, telegram_id, one_line(row["name"]), Role(row["role"].strip().lower()),
+                                one_line(row.get("team", "")) or None,
+                                row.get("username", "").lstrip("@") or None,
+                                ACTIVE_WORDS.get(_active_word(row))))
     if not table.rows:
         errors.append(RowError(1, N_("the file has a header but no people")))
     return people, errors
@@ -92,12 +92,18 @@ def _active_word(row: dict[str, str]) -> str:
     return unicodedata.normalize("NFKC", row.get("active", "")).strip().lower()
 
 
+def _telegram_id(row: dict[str, str]) -> int | None:
+    """The row's Telegram id, or None if it is not one."""
+    raw_id = row.get("telegram_id", "")
+    well_formed = raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 16  # "²".isdigit() too
+    return int(raw_id) if well_formed and 0 < int(raw_id) < MAX_TELEGRAM_ID else None
+
+
 def _row_problems(row: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
     problems: list[tuple[str, dict[str, str]]] = []
     problems += cell_problems(row)
-    raw_id = row.get("telegram_id", "")
-    well_formed = raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 16  # "²".isdigit() too
-    if not well_formed or not 0 < int(raw_id) < MAX_TELEGRAM_ID:
+    if _telegram_id(row) is None:
+        raw_id = row.get("telegram_id", "")
         problems.append((N_("telegram_id {value} is not a Telegram user id"), {"value": raw_id[:40]}))
     name = one_line(row.get("name", ""))
     if not name or len(name) > MAX_NAME:
@@ -133,24 +139,38 @@ async def import_people(
     if caller is not None:
         require(caller, Permission.IMPORT_USERS)
     people, errors = validate(table)
-    report = ImportReport(errors=errors)
-    if errors:
-        return report
+    if errors and not _rules_judged_without(table, {error.line for error in errors}):
+        return ImportReport(errors=errors)
+    report = ImportReport()
     mark = audit.pending(session)
     try:
         async with session.begin_nested():
             await _apply(session, people, now, caller, report)
-            if report.errors:
+            if report.errors or errors:
                 raise _Refused
     except _Refused:
         audit.forget_since(session, mark)
-        return ImportReport(errors=sorted(report.errors, key=lambda error: error.line))
+        return ImportReport(errors=sorted(errors + report.errors, key=lambda error: error.line))
     report.notes.sort(key=lambda note: note.line)
     audit.record(session, actor_id=caller.id if caller else None, action="import_users", entity="user",
                  entity_id=None, at=now,
                  after={"created": report.created, "updated": report.updated,
                         "teams_created": report.teams_created})
     return report
+
+
+def _rules_judged_without(table: Table, bad_lines: set[int]) -> bool:
+    """Whether the commands' rules can be checked on the good rows while ``bad_lines`` are fixed.
+
+    They are then checked too (in a savepoint that is rolled back), so one report lists a file's
+    every problem, refusals included. Not when the header is wrong, nor when a bad line names the
+    admin role (or no role that can be read): "the last active admin" is judged on the whole file,
+    and that line, once fixed, may be the admin who makes a refusal wrong.
+    """
+    if 1 in bad_lines:
+        return False
+    roles = {role.value for role in Role} - {Role.ADMIN.value}
+    return all(row.get("role", "").strip().lower() in roles for line, row in table.rows if line in bad_lines)
 
 
 async def _apply(

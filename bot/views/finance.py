@@ -24,6 +24,7 @@ from bot.services.finance_reports import (
     ReversedCollection,
 )
 from bot.services.payment_methods import LABELS as METHOD_LABELS
+from bot.views.counts import customers, invoices
 from models import PaymentMethod
 
 #: Telegram allows 4096 characters (UTF-16 units) after the markup is parsed; the budget counts the
@@ -131,8 +132,9 @@ def collections_text(t: Translator, report: DailyCollections, zone: ZoneInfo,
                       time=moment, day=day) if pushed else t(N_("As of {time}."), time=moment))
     head.append("")
     if report.reps:
-        head.append(t(N_("Collected: {amount} in {count} collections"), amount=format_amount(report.total),
-                      count=report.count))
+        head.append(t.ngettext("Collected: {amount} in {count} collection",
+                               "Collected: {amount} in {count} collections", report.count,
+                               amount=format_amount(report.total), count=report.count))
         for method in report.methods:
             if not method.count:
                 continue
@@ -169,8 +171,8 @@ def customer_block(t: Translator, entry: CustomerAging) -> str:
     customer = escape(short(entry.customer.name, CUSTOMER_SHOWN))
     rep = escape(short(entry.rep, NAME_SHOWN)) if entry.rep else "—"
     head = (f"• <b>{customer}</b> ({escape(entry.customer.code)}) · {rep} · "
-            + t(N_("{amount} on {count} invoices"), amount=format_amount(entry.aging.total),
-                count=entry.aging.invoices))
+            + t.ngettext("{amount} on {count} invoice", "{amount} on {count} invoices", entry.aging.invoices,
+                         amount=format_amount(entry.aging.total), count=entry.aging.invoices))
     return f"{head}\n  {aging_inline(t, entry.aging)}"
 
 
@@ -181,10 +183,12 @@ def outstanding_text(t: Translator, report: Outstanding) -> str:
                          N_("Outstanding payments · {day} · team {team}"), day=day)
     total = report.total
     head = [f"<b>{title}</b>", "",
-            t(N_("Open: {amount} on {count} invoices of {customers} customers · overdue {overdue}"),
-              amount=format_amount(total.total), count=total.invoices, customers=report.customers,
-              overdue=format_amount(total.overdue)),
+            t(N_("Open: {amount} on {invoices} of {customers} · overdue {overdue}"),
+              amount=format_amount(total.total), invoices=invoices(t, total.invoices),
+              customers=customers(t, report.customers), overdue=format_amount(total.overdue)),
             *aging_lines(t, total), "", "<b>" + t(N_("Customers owing most")) + "</b>"]
     blocks = [customer_block(t, entry) for entry in report.top]
-    return fit(head, blocks, lambda left: t(N_("…and {count} more customers: /export lists every open "
-                                                 "invoice by age."), count=left), unlisted=report.more)
+    return fit(head, blocks, lambda left: t.ngettext(
+        "…and {count} more customer: /export lists every open invoice by age.",
+        "…and {count} more customers: /export lists every open invoice by age.", left, count=left),
+        unlisted=report.more)
