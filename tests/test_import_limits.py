@@ -215,8 +215,10 @@ async def answered_while_reading(harness: Harness, sender: Person, admin: Person
     """``sender`` sends a file; once it is fetched, ``admin`` sends /help.
 
     Returns the seconds /help took from the moment it was due (so an event loop stalled by the
-    file delays it, even the test's own timer), whether it was answered before the file was,
-    and ``sender``'s answer.
+    file delays it, even the test's own timer), whether /help was kept waiting for the file (False
+    when it was answered after the file's answer; a file refused before /help was even sent kept
+    nothing waiting: a zip checked from its directory is refused in a few milliseconds on an idle
+    machine), and ``sender``'s answer.
     """
     mark = harness.api.mark()
     sent = upload(harness, sender, name, content)
@@ -229,7 +231,8 @@ async def answered_while_reading(harness: Harness, sender: Person, admin: Person
     took = time.monotonic() - due
     await harness.settle(sent, within=120)
     file_answer = await harness.api.wait_for(sender.id, method="sendMessage", after=mark)
-    first = harness.api.calls.index(answer) < harness.api.calls.index(file_answer)
+    file_answered_at = harness.api.calls.index(file_answer)
+    first = harness.api.calls.index(answer) < file_answered_at or file_answered_at < help_mark
     return took, first, sender.last.plain_text()
 
 
