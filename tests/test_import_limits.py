@@ -286,9 +286,10 @@ async def test_hostile_workbooks_are_refused_and_the_bot_stays_responsive(harnes
     content = build()
     assert len(content) < 4 * MB
     with peak_memory_growth() as growth:
-        took, first, said = await answered_while_reading(harness, other, admin, "customers.xlsx", content)
+        took, _first, said = await answered_while_reading(harness, other, admin, "customers.xlsx", content)
+    # Refused from the zip's directory in a fraction of a second, the file may be answered before or
+    # after /help: which comes first is a race, not a stall. What shows a stall is /help's delay.
     assert took < 0.5, f"/help took {took:.2f} s while the file was read"
-    assert first, "/help was answered only after the file"
     assert said.startswith("I could not read customers.xlsx:") and reason in said, said
     assert growth[0] < 100 * MB, f"the bot grew by {growth[0] // MB} MB"
     assert await customers(harness.db) == 0
