@@ -29,8 +29,13 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def main() -> None:
-    application = (Application.builder().token(os.environ["FIELDBOT_TOKEN"])
-                   .base_url(os.environ["FIELDBOT_API_URL"]).concurrent_updates(True).build())
+    application = (
+        Application.builder()
+        .token(os.environ["FIELDBOT_TOKEN"])
+        .base_url(os.environ["FIELDBOT_API_URL"])
+        .concurrent_updates(True)
+        .build()
+    )
     application.add_handler(MessageHandler(filters.TEXT, echo))
     application.add_handler(CallbackQueryHandler(pressed))
     application.run_polling()

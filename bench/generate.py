@@ -65,16 +65,71 @@ VISIT_WEIGHT = {"A": 8, "B": 4, "C": 2, "D": 1}
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚"
-CITIES = ("华东", "华南", "鑫源", "恒通", "金桥", "联华", "宏达", "永丰", "东方", "百佳", "顺发", "汇丰",
-          "万家", "盛世", "广源", "岭南", "富力", "兴隆", "白云", "鹏程")
+CITIES = (
+    "华东",
+    "华南",
+    "鑫源",
+    "恒通",
+    "金桥",
+    "联华",
+    "宏达",
+    "永丰",
+    "东方",
+    "百佳",
+    "顺发",
+    "汇丰",
+    "万家",
+    "盛世",
+    "广源",
+    "岭南",
+    "富力",
+    "兴隆",
+    "白云",
+    "鹏程",
+)
 TRADES = ("五金店", "建材", "商行", "贸易", "超市", "批发", "日用品", "机电", "家居", "电器")
-FIRST = ("Pacific", "Harbor", "Golden", "City", "Riverside", "Summit", "Orient", "Maple", "Lotus",
-         "Northstar", "Blue Ocean", "Sunrise", "Pearl River", "Jade", "Evergreen", "Coral Bay", "Delta",
-         "Horizon", "Union", "Metro")
-LAST = ("Hardware", "Supplies", "Trading", "Store", "Builders", "Mart", "Depot", "Tools", "Electric",
-        "Traders")
-NOTES = ("店主说下月加单", "Checked the shelf, stock is fine", "竞品降价 5%，客户在观望",
-         "Owner asked for the new price list", "陈列位置调整到入口", "Promised payment by Friday")
+FIRST = (
+    "Pacific",
+    "Harbor",
+    "Golden",
+    "City",
+    "Riverside",
+    "Summit",
+    "Orient",
+    "Maple",
+    "Lotus",
+    "Northstar",
+    "Blue Ocean",
+    "Sunrise",
+    "Pearl River",
+    "Jade",
+    "Evergreen",
+    "Coral Bay",
+    "Delta",
+    "Horizon",
+    "Union",
+    "Metro",
+)
+LAST = (
+    "Hardware",
+    "Supplies",
+    "Trading",
+    "Store",
+    "Builders",
+    "Mart",
+    "Depot",
+    "Tools",
+    "Electric",
+    "Traders",
+)
+NOTES = (
+    "店主说下月加单",
+    "Checked the shelf, stock is fine",
+    "竞品降价 5%，客户在观望",
+    "Owner asked for the new price list",
+    "陈列位置调整到入口",
+    "Promised payment by Friday",
+)
 
 
 @dataclass(frozen=True)
@@ -151,8 +206,11 @@ class _Writer:
             async with self.triggers_off(("visits",)):
                 yield
             return
-        triggers = (await self.connection.execute(text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'visits'"))).all()
+        triggers = (
+            await self.connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'visits'")
+            )
+        ).all()
         for name, _sql in triggers:
             await self.connection.execute(text(f'DROP TRIGGER "{name}"'))
         yield
@@ -168,8 +226,13 @@ class _Writer:
         if self.bulk_ledger:
             yield
             return
-        triggers = (await self.connection.execute(text(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%credit_on_%'"))).all()
+        triggers = (
+            await self.connection.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%credit_on_%'"
+                )
+            )
+        ).all()
         for name, _sql in triggers:
             await self.connection.execute(text(f'DROP TRIGGER "{name}"'))
         yield
@@ -233,13 +296,23 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
     generated = Generated(size, director_id=2, manager_id=first_manager + 1, team_id=1)
     writer = _Writer(connection, generated)
 
-    await writer.write(Team.__table__, ({"id": t, "name": f"Team {t:03d}", "created_at": joined}
-                                        for t in range(1, teams + 1)))
+    await writer.write(
+        Team.__table__,
+        ({"id": t, "name": f"Team {t:03d}", "created_at": joined} for t in range(1, teams + 1)),
+    )
 
     def person(id_: int, telegram_id: int, name: str, role: Role, team: int | None) -> dict[str, Any]:
-        return {"id": id_, "telegram_id": telegram_id, "name": name, "role": role, "team_id": team,
-                "language": "zh" if id_ % 2 else "en", "active": True, "created_at": joined,
-                "first_seen_at": joined}
+        return {
+            "id": id_,
+            "telegram_id": telegram_id,
+            "name": name,
+            "role": role,
+            "team_id": team,
+            "language": "zh" if id_ % 2 else "en",
+            "active": True,
+            "created_at": joined,
+            "first_seen_at": joined,
+        }
 
     def people() -> Iterator[dict[str, Any]]:
         yield person(1, 90_000_001, "Ada Admin", Role.ADMIN, None)
@@ -285,37 +358,72 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
                 elif prev_visit[n] is None or prev_visit[n] < at:  # type: ignore[operator]
                     prev_visit[n] = at
                 visit_count[n] += 1
-                yield {"id": id_, "rep_id": rep_of[n], "customer_id": n + 1, "visited_at": at,
-                       "kind": VisitKind.VISIT if id_ % 5 else VisitKind.CALL,
-                       "notes": NOTES[id_ % len(NOTES)],
-                       "latitude": None, "longitude": None, "distance_m": None, "far_away": False,
-                       "photo_file_ids": [],
-                       "next_follow_up": TODAY if id_ % 97 == 0 else None,
-                       "source_key": f"bench:visit:{id_}", "created_at": at}
+                yield {
+                    "id": id_,
+                    "rep_id": rep_of[n],
+                    "customer_id": n + 1,
+                    "visited_at": at,
+                    "kind": VisitKind.VISIT if id_ % 5 else VisitKind.CALL,
+                    "notes": NOTES[id_ % len(NOTES)],
+                    "latitude": None,
+                    "longitude": None,
+                    "distance_m": None,
+                    "far_away": False,
+                    "photo_file_ids": [],
+                    "next_follow_up": TODAY if id_ % 97 == 0 else None,
+                    "source_key": f"bench:visit:{id_}",
+                    "created_at": at,
+                }
 
     def customers() -> Iterator[dict[str, Any]]:
         for n in range(size.customers):
             roll = rng.random()
-            status = (CustomerStatus.PROSPECT if roll < 0.02 else CustomerStatus.INACTIVE if roll < 0.05
-                      else CustomerStatus.ACTIVE)
-            yield {"id": n + 1, "code": f"C{n + 1:07d}", "name": customer_name(rng, n + 1),
-                   "grade": grades[n],
-                   "rep_id": rep_of[n], "team_id": 1 + (n // CUSTOMERS_PER_REP) // REPS_PER_TEAM,
-                   "status": status, "phone": f"138{rng.randrange(10**8):08d}", "address": None,
-                   "latitude": None, "longitude": None, "credit_days": None, "credit_limit": None,
-                   "created_at": joined, "last_visit_at": last_visit[n], "source_key": None}
+            status = (
+                CustomerStatus.PROSPECT
+                if roll < 0.02
+                else CustomerStatus.INACTIVE
+                if roll < 0.05
+                else CustomerStatus.ACTIVE
+            )
+            yield {
+                "id": n + 1,
+                "code": f"C{n + 1:07d}",
+                "name": customer_name(rng, n + 1),
+                "grade": grades[n],
+                "rep_id": rep_of[n],
+                "team_id": 1 + (n // CUSTOMERS_PER_REP) // REPS_PER_TEAM,
+                "status": status,
+                "phone": f"138{rng.randrange(10**8):08d}",
+                "address": None,
+                "latitude": None,
+                "longitude": None,
+                "credit_days": None,
+                "credit_limit": None,
+                "created_at": joined,
+                "last_visit_at": last_visit[n],
+                "source_key": None,
+            }
 
     await writer.write(Customer.__table__, customers())
     async with writer.visit_triggers_off():  # the customers' visit columns are written below
         await writer.write(Visit.__table__, visits())
     started = time.perf_counter()
     seen = Customer.__table__
-    for batch in _batches({"n": n + 1, "last": at, "prev": prev_visit[n], "count": visit_count[n]}
-                          for n, at in enumerate(last_visit) if at is not None):
+    for batch in _batches(
+        {"n": n + 1, "last": at, "prev": prev_visit[n], "count": visit_count[n]}
+        for n, at in enumerate(last_visit)
+        if at is not None
+    ):
         await connection.execute(
-            update(seen).where(seen.c.id == bindparam("n")).values(
-                last_visit_at=bindparam("last"), prev_visit_at=bindparam("prev"),
-                visit_count=bindparam("count")), batch)
+            update(seen)
+            .where(seen.c.id == bindparam("n"))
+            .values(
+                last_visit_at=bindparam("last"),
+                prev_visit_at=bindparam("prev"),
+                visit_count=bindparam("count"),
+            ),
+            batch,
+        )
     generated.seconds["customers"] += time.perf_counter() - started
 
     await _money(writer, rng, size, grades, rep_of)
@@ -324,8 +432,9 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
     return generated
 
 
-async def _money(writer: _Writer, rng: random.Random, size: Size, grades: list[str],
-                 rep_of: list[int]) -> None:
+async def _money(
+    writer: _Writer, rng: random.Random, size: Size, grades: list[str], rep_of: list[int]
+) -> None:
     """Receivables issued over the history; the older ones mostly paid (one collection each)."""
     terms = {grade: policy[1] for grade, policy in DEFAULT_GRADE_POLICY.items()}
     yesterday = TODAY - timedelta(days=1)
@@ -346,19 +455,39 @@ async def _money(writer: _Writer, rng: random.Random, size: Size, grades: list[s
             paid = (amount / 2).quantize(Decimal("1"))
         open_ = amount - paid
         days_yesterday = (yesterday - due).days
-        level = max((lvl.level for lvl in DEFAULT_FOLLOWUP_LEVELS if days_yesterday >= lvl.days_overdue),
-                    default=0) if open_ > 0 else 0
-        receivables.append({
-            "id": id_, "invoice_no": f"B-{id_:07d}", "customer_id": n + 1, "rep_id": rep_of[n],
-            "amount": amount, "open_amount": open_ if writer.bulk_ledger else amount,
-            "issued_on": issued, "due_on": due,
-            "source": ReceivableSource.ORDER if id_ % 3 == 0 else ReceivableSource.IMPORT,
-            "disputed": id_ % 101 == 0, "promise_date": None, "promise_amount": None,
-            "followup_level": level, "over_limit": False, "created_at": _local(issued, 10 * 3600),
-            "source_key": None})
+        level = (
+            max(
+                (lvl.level for lvl in DEFAULT_FOLLOWUP_LEVELS if days_yesterday >= lvl.days_overdue),
+                default=0,
+            )
+            if open_ > 0
+            else 0
+        )
+        receivables.append(
+            {
+                "id": id_,
+                "invoice_no": f"B-{id_:07d}",
+                "customer_id": n + 1,
+                "rep_id": rep_of[n],
+                "amount": amount,
+                "open_amount": open_ if writer.bulk_ledger else amount,
+                "issued_on": issued,
+                "due_on": due,
+                "source": ReceivableSource.ORDER if id_ % 3 == 0 else ReceivableSource.IMPORT,
+                "disputed": id_ % 101 == 0,
+                "promise_date": None,
+                "promise_amount": None,
+                "followup_level": level,
+                "over_limit": False,
+                "created_at": _local(issued, 10 * 3600),
+                "source_key": None,
+            }
+        )
         if paid:
-            received = _local(min(due, TODAY - timedelta(days=1)) - timedelta(days=rng.randrange(0, 5)),
-                              11 * 3600 + rng.randrange(6 * 3600))
+            received = _local(
+                min(due, TODAY - timedelta(days=1)) - timedelta(days=rng.randrange(0, 5)),
+                11 * 3600 + rng.randrange(6 * 3600),
+            )
             received = max(received, _local(issued, 12 * 3600))
             method = (PaymentMethod.TRANSFER, PaymentMethod.CASH, PaymentMethod.CHEQUE)[id_ % 3]
             # A transfer needs no hand-in (stored handed in when received, as the bot does); one cash or
@@ -366,15 +495,27 @@ async def _money(writer: _Writer, rng: random.Random, size: Size, grades: list[s
             transfer = method == PaymentMethod.TRANSFER
             handed = received if transfer else None if id_ % 50 == 0 else received + timedelta(hours=6)
             collection_id = len(collections) + 1
-            collections.append({
-                "id": collection_id, "rep_id": rep_of[n], "customer_id": n + 1, "amount": paid,
-                "method": method,
-                "receipt_no": f"R-{collection_id}", "received_at": received, "handed_in_at": handed,
-                "confirmed_by": 3 if handed and not transfer else None, "reverses_id": None, "reason": None,
-                "recorded_by": rep_of[n], "source_key": f"bench:collect:{collection_id}",
-                "created_at": received})
-            allocations.append({"id": collection_id, "collection_id": collection_id, "receivable_id": id_,
-                                "amount": paid})
+            collections.append(
+                {
+                    "id": collection_id,
+                    "rep_id": rep_of[n],
+                    "customer_id": n + 1,
+                    "amount": paid,
+                    "method": method,
+                    "receipt_no": f"R-{collection_id}",
+                    "received_at": received,
+                    "handed_in_at": handed,
+                    "confirmed_by": 3 if handed and not transfer else None,
+                    "reverses_id": None,
+                    "reason": None,
+                    "recorded_by": rep_of[n],
+                    "source_key": f"bench:collect:{collection_id}",
+                    "created_at": received,
+                }
+            )
+            allocations.append(
+                {"id": collection_id, "collection_id": collection_id, "receivable_id": id_, "amount": paid}
+            )
     async with writer.triggers_off(), writer.credit_triggers_off():
         await writer.write(Receivable.__table__, iter(receivables))
         await writer.write(Collection.__table__, iter(collections))
@@ -393,19 +534,39 @@ def _reports(rng: random.Random, size: Size, first_rep: int) -> Iterator[dict[st
                 continue
             id_ += 1
             submitted = _local(day, 18 * 3600 + rng.randrange(90 * 60))
-            yield {"id": id_, "rep_id": first_rep + r, "day": day, "summary": "", "problems": "无",
-                   "market_info": "", "plan_tomorrow": "拜访新客户", "submitted_at": submitted,
-                   "late": submitted.astimezone(ZONE).hour >= 19, "source_key": f"bench:report:{id_}"}
+            yield {
+                "id": id_,
+                "rep_id": first_rep + r,
+                "day": day,
+                "summary": "",
+                "problems": "无",
+                "market_info": "",
+                "plan_tomorrow": "拜访新客户",
+                "submitted_at": submitted,
+                "late": submitted.astimezone(ZONE).hour >= 19,
+                "source_key": f"bench:report:{id_}",
+            }
 
 
 async def _after_explicit_ids(connection: AsyncConnection) -> None:
     """PostgreSQL: move the id sequences past the ids written here; both: refresh statistics."""
     if connection.dialect.name == "postgresql":
-        for table in ("teams", "users", "customers", "visits", "receivables", "collections", "allocations",
-                      "daily_reports"):
-            await connection.execute(text(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"))
+        for table in (
+            "teams",
+            "users",
+            "customers",
+            "visits",
+            "receivables",
+            "collections",
+            "allocations",
+            "daily_reports",
+        ):
+            await connection.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+                )
+            )
         await connection.execute(text("ANALYZE"))
     else:
         await connection.execute(text("ANALYZE"))

@@ -95,9 +95,14 @@ async def run_child(module: str, *args: str) -> Any:
     before (companies generated, loads replayed): the figure is the work's own, in time and RSS.
     """
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, *args,
+        sys.executable,
+        "-m",
+        module,
+        *args,
         env=os.environ | {"PYTHONPATH": str(Path(__file__).parent.parent)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate()
     if process.returncode:
         raise RuntimeError(f"{module} failed:\n{err.decode()[-3000:]}")

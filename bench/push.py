@@ -35,19 +35,39 @@ async def _queue(db: Database, pushes: int, now: datetime) -> dict[int, list[str
     """``pushes`` rows spread over the recipients; returns the texts expected per chat."""
     expected: dict[int, list[str]] = {}
     async with db.transaction() as session:
-        await session.execute(insert(User), [
-            {"id": 10 + n, "telegram_id": FIRST_TELEGRAM_ID + n, "name": f"Rep {n}", "role": Role.REP,
-             "language": "en", "active": True, "created_at": now, "first_seen_at": now}
-            for n in range(RECIPIENTS)])
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": 10 + n,
+                    "telegram_id": FIRST_TELEGRAM_ID + n,
+                    "name": f"Rep {n}",
+                    "role": Role.REP,
+                    "language": "en",
+                    "active": True,
+                    "created_at": now,
+                    "first_seen_at": now,
+                }
+                for n in range(RECIPIENTS)
+            ],
+        )
         rows = []
         for n in range(pushes):
             recipient = n % RECIPIENTS
             body = f"Push <b>{n}</b> of the benchmark"
             expected.setdefault(FIRST_TELEGRAM_ID + recipient, []).append(f"Push {n} of the benchmark")
-            rows.append({"recipient_id": 10 + recipient, "job": "bench", "dedup_key": f"bench:{n}",
-                         "text": body,
-                         "buttons": None, "not_before": now - timedelta(seconds=1), "created_at": now,
-                         "attempts": 0})
+            rows.append(
+                {
+                    "recipient_id": 10 + recipient,
+                    "job": "bench",
+                    "dedup_key": f"bench:{n}",
+                    "text": body,
+                    "buttons": None,
+                    "not_before": now - timedelta(seconds=1),
+                    "created_at": now,
+                    "attempts": 0,
+                }
+            )
         await session.execute(insert(Outbox), rows)
     return expected
 
@@ -63,16 +83,21 @@ async def push(url: str, pushes: int, *, migrate: bool = True) -> dict[str, Any]
         async with FakeBotApi(TOKEN, messages_per_second=LIMIT) as api:
             for telegram_id in expected:
                 api.add_user(telegram_id, f"Rep {telegram_id}")
-            bot = ExtBot(TOKEN, base_url=api.base_url, base_file_url=api.base_file_url,
-                         rate_limiter=TelegramRateLimiter(max_retries=3))
+            bot = ExtBot(
+                TOKEN,
+                base_url=api.base_url,
+                base_file_url=api.base_file_url,
+                rate_limiter=TelegramRateLimiter(max_retries=3),
+            )
             async with bot:
                 started = time.perf_counter()
                 deadline = started + pushes / LIMIT * 3 + 30
                 while time.perf_counter() < deadline:
                     await sender.drain(bot)
                     async with db.reading() as session:
-                        left = await session.scalar(select(func.count()).where(
-                            Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None)))
+                        left = await session.scalar(
+                            select(func.count()).where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None))
+                        )
                     if not left:
                         break
                     await asyncio.sleep(0.2)
@@ -87,6 +112,15 @@ async def push(url: str, pushes: int, *, migrate: bool = True) -> dict[str, Any]
     finally:
         await db.dispose()
     rate = pushes / elapsed
-    return {"figure": "push delivery", "pushes": pushes, "seconds": round(elapsed, 2),
-            "per_second": round(rate, 2), "fraction_of_30": round(rate / LIMIT, 3), "http_429": too_many,
-            "lost": lost, "duplicated": duplicated, "refused_other": len(refused), "left_unsent": left}
+    return {
+        "figure": "push delivery",
+        "pushes": pushes,
+        "seconds": round(elapsed, 2),
+        "per_second": round(rate, 2),
+        "fraction_of_30": round(rate / LIMIT, 3),
+        "http_429": too_many,
+        "lost": lost,
+        "duplicated": duplicated,
+        "refused_other": len(refused),
+        "left_unsent": left,
+    }

@@ -28,8 +28,10 @@ from bench.targets import judge
 
 PARTS = ("sweeps", "summaries", "push", "throughput")
 #: CI's quick runs write their own file, so they never overwrite the full figures kept in the repository.
-RESULTS = {"full": Path(__file__).with_name("results.json"),
-           "quick": Path(__file__).with_name("results-quick.json")}
+RESULTS = {
+    "full": Path(__file__).with_name("results.json"),
+    "quick": Path(__file__).with_name("results-quick.json"),
+}
 POSTGRES_URL_VARIABLE = "FIELDBOT_BENCH_POSTGRES_URL"
 
 
@@ -80,8 +82,9 @@ def _tag(scale: float) -> str:
     return f"s{scale:g}".replace(".", "_")
 
 
-async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
-                       postgres_url: str | None) -> list[dict[str, Any]]:
+async def run_database(
+    kind: str, mode: Mode, parts: set[str], folder: Path, postgres_url: str | None
+) -> list[dict[str, Any]]:
     databases = Databases(kind, folder, postgres_url)
     figures: list[dict[str, Any]] = []
 
@@ -96,9 +99,18 @@ async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
             async with databases.fresh(_tag(scale)) as url:
                 print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
                 company = await generate(url, scale)
-                add([{"figure": "generate company", "reps": company.size.reps,
-                      "customers": company.size.customers, "rows": sum(company.rows.values()),
-                      "seconds": round(company.total_seconds, 1)}], scale)
+                add(
+                    [
+                        {
+                            "figure": "generate company",
+                            "reps": company.size.reps,
+                            "customers": company.size.customers,
+                            "rows": sum(company.rows.values()),
+                            "seconds": round(company.total_seconds, 1),
+                        }
+                    ],
+                    scale,
+                )
                 if "sweeps" in parts:
                     add(await sweeps.in_child(url, company), scale)
                 if "summaries" in parts:
@@ -110,9 +122,16 @@ async def run_database(kind: str, mode: Mode, parts: set[str], folder: Path,
     if "throughput" in parts:
         async with databases.fresh("throughput") as url:
             print(f"[{kind}] update throughput", flush=True)
-            add(await throughput.in_child(
-                url, folder, scale=mode.throughput_scale, reps=mode.throughput_reps,
-                seconds=mode.throughput_seconds, paced_rate=mode.paced_rate))
+            add(
+                await throughput.in_child(
+                    url,
+                    folder,
+                    scale=mode.throughput_scale,
+                    reps=mode.throughput_reps,
+                    seconds=mode.throughput_seconds,
+                    paced_rate=mode.paced_rate,
+                )
+            )
     return figures
 
 
@@ -130,8 +149,10 @@ def table(figures: list[dict[str, Any]], *, full_run: bool = True) -> str:
 def _postgres_url(given: str | None) -> str:
     url = given or os.environ.get(POSTGRES_URL_VARIABLE)
     if not url:
-        raise SystemExit(f"PostgreSQL needs --postgres-url or {POSTGRES_URL_VARIABLE} "
-                         "(postgresql+asyncpg://user@host:port/any_database)")
+        raise SystemExit(
+            f"PostgreSQL needs --postgres-url or {POSTGRES_URL_VARIABLE} "
+            "(postgresql+asyncpg://user@host:port/any_database)"
+        )
     return url
 
 
@@ -139,12 +160,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, under two minutes (what CI runs)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
-    parser.add_argument("--only", default=",".join(PARTS),
-                        help=f"comma-separated subset of {','.join(PARTS)}")
-    parser.add_argument("--postgres-url", help=f"a PostgreSQL server to create databases on "
-                                               f"(default: ${POSTGRES_URL_VARIABLE})")
-    parser.add_argument("--output", type=Path, help="where to write the JSON results (default: bench/"
-                                                    "results.json, with --quick bench/results-quick.json)")
+    parser.add_argument(
+        "--only", default=",".join(PARTS), help=f"comma-separated subset of {','.join(PARTS)}"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help=f"a PostgreSQL server to create databases on (default: ${POSTGRES_URL_VARIABLE})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the JSON results (default: bench/"
+        "results.json, with --quick bench/results-quick.json)",
+    )
     args = parser.parse_args(argv)
     parts = {part.strip() for part in args.only.split(",") if part.strip()}
     if unknown := parts - set(PARTS):
@@ -168,9 +196,22 @@ def main(argv: list[str] | None = None) -> None:
     for figure in figures:
         figure["target"], figure["met"] = judge(figure, full_run=mode is FULL)[1:]
     output = args.output or RESULTS[mode.name]
-    output.write_text(json.dumps({
-        "mode": mode.name, "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "system": platform.platform()},
-        "seconds": round(seconds, 1), "figures": figures}, ensure_ascii=False, indent=1) + "\n")
+    output.write_text(
+        json.dumps(
+            {
+                "mode": mode.name,
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "system": platform.platform(),
+                },
+                "seconds": round(seconds, 1),
+                "figures": figures,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"written to {output}")

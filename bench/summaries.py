@@ -33,17 +33,30 @@ async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict
         async def run() -> Any:
             async with db.reading() as session:
                 return await view(session)
+
         return run
 
     views: list[tuple[str, Callable[[AsyncSession], Awaitable[Any]], Callable[[Any], str]]] = [
-        ("/summary month (company)", lambda s: summary(s, director, month, ZONE, TODAY),
-         lambda r: f"{r.visits} visits, {len(r.reps)} reps"),
-        ("/summary month (one team)", lambda s: summary(s, manager, month, ZONE, TODAY),
-         lambda r: f"{r.visits} visits, {len(r.reps)} reps"),
-        ("/overdue first page (company)", lambda s: overdue_by_customer(s, director, today=TODAY),
-         lambda r: f"{r.customers} customers, {r.invoices} invoices"),
-        ("/export month (company)", lambda s: build_workbook(s, director, month, ZONE, TODAY),
-         lambda r: f"{sum(r.rows.values())} rows, {len(r.content) // 1024} KB"),
+        (
+            "/summary month (company)",
+            lambda s: summary(s, director, month, ZONE, TODAY),
+            lambda r: f"{r.visits} visits, {len(r.reps)} reps",
+        ),
+        (
+            "/summary month (one team)",
+            lambda s: summary(s, manager, month, ZONE, TODAY),
+            lambda r: f"{r.visits} visits, {len(r.reps)} reps",
+        ),
+        (
+            "/overdue first page (company)",
+            lambda s: overdue_by_customer(s, director, today=TODAY),
+            lambda r: f"{r.customers} customers, {r.invoices} invoices",
+        ),
+        (
+            "/export month (company)",
+            lambda s: build_workbook(s, director, month, ZONE, TODAY),
+            lambda r: f"{sum(r.rows.values())} rows, {len(r.content) // 1024} KB",
+        ),
     ]
     figures: list[dict[str, Any]] = []
     try:
@@ -52,9 +65,16 @@ async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict
             # measured once, so the full bench stays within its 15 minutes.
             times = 0 if "export" in name else repeats
             took, result = await timed(reading(view), repeats=times)
-            figures.append({"figure": name, "reps": company.size.reps, "customers": company.size.customers,
-                            "cold_ms": round(took.first * 1000, 1), "ms": round(took.median * 1000, 1),
-                            "what": describe(result)})
+            figures.append(
+                {
+                    "figure": name,
+                    "reps": company.size.reps,
+                    "customers": company.size.customers,
+                    "cold_ms": round(took.first * 1000, 1),
+                    "ms": round(took.median * 1000, 1),
+                    "what": describe(result),
+                }
+            )
     finally:
         await db.dispose()
     return figures

@@ -30,10 +30,17 @@ async def sweeps(url: str, company: Generated) -> list[dict[str, Any]]:
                 queued = await session.scalar(select(func.count()).where(Outbox.job == job))
             if not outcome.ran or queued != outcome.pushes:
                 raise AssertionError(
-                    f"{job}: ran={outcome.ran}, {outcome.pushes} pushes, {queued} rows queued")
-            figures.append({"figure": f"sweep {job}", "reps": company.size.reps,
-                            "customers": company.size.customers, "seconds": round(took.first, 3),
-                            "pushes": outcome.pushes})
+                    f"{job}: ran={outcome.ran}, {outcome.pushes} pushes, {queued} rows queued"
+                )
+            figures.append(
+                {
+                    "figure": f"sweep {job}",
+                    "reps": company.size.reps,
+                    "customers": company.size.customers,
+                    "seconds": round(took.first, 3),
+                    "pushes": outcome.pushes,
+                }
+            )
     finally:
         await db.dispose()
     return figures

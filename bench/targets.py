@@ -27,8 +27,11 @@ def _judge(figure: dict[str, Any]) -> tuple[str, str, bool | None]:
     if name.startswith("sweep "):
         rss = f", peak RSS {figure['peak_rss_mb']:.0f} MB" if "peak_rss_mb" in figure else ""
         met = (figure["seconds"] < SWEEP_SECONDS and figure.get("peak_rss_mb", 0) < RSS_MB) if full else None
-        return (f"{figure['seconds']:.2f} s, {figure['pushes']} pushes{rss}",
-                f"< {SWEEP_SECONDS:g} s, < {RSS_MB:g} MB", met)
+        return (
+            f"{figure['seconds']:.2f} s, {figure['pushes']} pushes{rss}",
+            f"< {SWEEP_SECONDS:g} s, < {RSS_MB:g} MB",
+            met,
+        )
     if name == "generate company":
         return f"{figure['seconds']:.1f} s, {figure['rows']:,} rows", "", None
     if "ms" in figure:
@@ -37,22 +40,31 @@ def _judge(figure: dict[str, Any]) -> tuple[str, str, bool | None]:
         met = figure["ms"] < limit if limit and full else None
         return f"{figure['ms']:.0f} ms (cold {figure['cold_ms']:.0f})", target, met
     if name == "push delivery":
-        met = (figure["fraction_of_30"] >= PUSH_FRACTION and not figure["lost"] and not figure["duplicated"]
-               and not figure["left_unsent"])
-        return (f"{figure['fraction_of_30']:.2f}×30/s, {figure['http_429']} 429s, "
-                f"lost {figure['lost']}, dup {figure['duplicated']}",
-                f"≥ {PUSH_FRACTION:g}×, 0 lost/dup", met)
+        met = (
+            figure["fraction_of_30"] >= PUSH_FRACTION
+            and not figure["lost"]
+            and not figure["duplicated"]
+            and not figure["left_unsent"]
+        )
+        return (
+            f"{figure['fraction_of_30']:.2f}×30/s, {figure['http_429']} 429s, "
+            f"lost {figure['lost']}, dup {figure['duplicated']}",
+            f"≥ {PUSH_FRACTION:g}×, 0 lost/dup",
+            met,
+        )
     if name == "throughput ratio":
         met = figure["ratio"] >= THROUGHPUT_RATIO
         return f"{figure['ratio']:.2f} × floor", f"≥ {THROUGHPUT_RATIO:g}×", met
     if name.startswith("throughput "):
         cpu = f", {figure['cpu_ms_per_update']:.0f} ms CPU/upd" if "cpu_ms_per_update" in figure else ""
-        return (f"{figure['updates_per_second']:.0f} upd/s, p99 {figure['p99_ms']:.0f} ms{cpu}",
-                "", None)
+        return (f"{figure['updates_per_second']:.0f} upd/s, p99 {figure['p99_ms']:.0f} ms{cpu}", "", None)
     if name.startswith("paced "):
         met = figure["p99_ms"] < P99_MS if figure["rate"] >= 100 else None
-        return (f"p50 {figure['p50_ms']:.0f} / p95 {figure['p95_ms']:.0f} / p99 {figure['p99_ms']:.0f} ms",
-                f"p99 < {P99_MS:g} ms @100/s", met)
+        return (
+            f"p50 {figure['p50_ms']:.0f} / p95 {figure['p95_ms']:.0f} / p99 {figure['p99_ms']:.0f} ms",
+            f"p99 < {P99_MS:g} ms @100/s",
+            met,
+        )
     if name == "bot peak RSS":
         return f"{figure['peak_rss_mb']:.0f} MB", f"< {RSS_MB:g} MB", figure["peak_rss_mb"] < RSS_MB
     return "", "", None

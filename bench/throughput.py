@@ -85,8 +85,9 @@ class Load:
         if not isinstance(message, dict):
             return
         rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
-        data = next((button["callback_data"] for row in rows for button in row if "callback_data" in button),
-                    None)
+        data = next(
+            (button["callback_data"] for row in rows for button in row if "callback_data" in button), None
+        )
         if data is not None:
             self.buttons[message["chat"]["id"]] = (message["message_id"], data)
 
@@ -152,21 +153,29 @@ class Load:
         sent_in = time.perf_counter() - started
         await asyncio.wait(replies, timeout=REPLY_TIMEOUT)
         gave_up = time.perf_counter()
-        latencies = [reply.result() if reply.done() else gave_up - at
-                     for reply, at in zip(replies, injected, strict=True)]
+        latencies = [
+            reply.result() if reply.done() else gave_up - at
+            for reply, at in zip(replies, injected, strict=True)
+        ]
         unanswered = sum(1 for reply in replies if not reply.done())
         return latencies, len(replies) / sent_in, unanswered
 
 
 async def _start(api: FakeBotApi, url: str, cwd: Path, fieldbot: bool) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    env |= {"FIELDBOT_TOKEN": TOKEN, "FIELDBOT_API_URL": api.base_url, "FIELDBOT_DATABASE_URL": url,
-            "FIELDBOT_TIMEZONE": "Asia/Shanghai", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env |= {
+        "FIELDBOT_TOKEN": TOKEN,
+        "FIELDBOT_API_URL": api.base_url,
+        "FIELDBOT_DATABASE_URL": url,
+        "FIELDBOT_TIMEZONE": "Asia/Shanghai",
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+    }
     command = ["-m", "bot", "run"] if fieldbot else ["-m", "bench.echo"]
     mark = api.mark()
     with _log(cwd, fieldbot).open("w") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log)
+            sys.executable, *command, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log
+        )
     await api.wait_for(method="getUpdates", after=mark, timeout=START_TIMEOUT)
     return process
 
@@ -190,8 +199,16 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, customers: list[list[str]],
-                   seconds: float, paced_rate: float) -> list[dict[str, Any]]:
+async def _measure(
+    api: FakeBotApi,
+    url: str,
+    cwd: Path,
+    *,
+    fieldbot: bool,
+    customers: list[list[str]],
+    seconds: float,
+    paced_rate: float,
+) -> list[dict[str, Any]]:
     who = "fieldbot" if fieldbot else "echo floor"
     process = await _start(api, url, cwd, fieldbot)
     try:
@@ -206,16 +223,35 @@ async def _measure(api: FakeBotApi, url: str, cwd: Path, *, fieldbot: bool, cust
     finally:
         await _stop(process)
     if lost or unanswered:
-        print(f"  {who}: {lost + unanswered} updates unanswered; its log says:", *_complaints(cwd, fieldbot),
-              file=sys.stderr,
-              sep="\n    ", flush=True)
+        print(
+            f"  {who}: {lost + unanswered} updates unanswered; its log says:",
+            *_complaints(cwd, fieldbot),
+            file=sys.stderr,
+            sep="\n    ",
+            flush=True,
+        )
     figures = [
-        {"figure": f"throughput {who}", "reps": load.reps, "updates": count, "unanswered": lost,
-         "updates_per_second": round(count / elapsed, 1), **_percentiles(latencies),
-         **({"cpu_ms_per_update": round((cpu_after - cpu_before) * 1000 / (count + len(paced)), 1)}
-            if cpu_before is not None and cpu_after is not None else {})},
-        {"figure": f"paced {who}", "rate": paced_rate, "achieved_rate": round(achieved, 1),
-         "updates": len(paced), "unanswered": unanswered, **_percentiles(paced)},
+        {
+            "figure": f"throughput {who}",
+            "reps": load.reps,
+            "updates": count,
+            "unanswered": lost,
+            "updates_per_second": round(count / elapsed, 1),
+            **_percentiles(latencies),
+            **(
+                {"cpu_ms_per_update": round((cpu_after - cpu_before) * 1000 / (count + len(paced)), 1)}
+                if cpu_before is not None and cpu_after is not None
+                else {}
+            ),
+        },
+        {
+            "figure": f"paced {who}",
+            "rate": paced_rate,
+            "achieved_rate": round(achieved, 1),
+            "updates": len(paced),
+            "unanswered": unanswered,
+            **_percentiles(paced),
+        },
     ]
     if fieldbot and rss is not None:
         figures.append({"figure": "bot peak RSS", "peak_rss_mb": round(rss, 1)})
@@ -229,15 +265,20 @@ async def _cast(url: str, reps: int) -> tuple[list[list[str]], list[tuple[int, s
     try:
         async with db.reading() as session:
             everyone = await session.execute(
-                select(User.telegram_id, User.name, User.language).order_by(User.id))
+                select(User.telegram_id, User.name, User.language).order_by(User.id)
+            )
             people = [(telegram_id, name, language or "en") for telegram_id, name, language in everyone]
-            rep_ids = list(await session.scalars(
-                select(User.id).where(User.role == Role.REP).order_by(User.id).limit(reps)))
+            rep_ids = list(
+                await session.scalars(
+                    select(User.id).where(User.role == Role.REP).order_by(User.id).limit(reps)
+                )
+            )
             codes: dict[int, list[str]] = {rep_id: [] for rep_id in rep_ids}
             for rep_id, code in await session.execute(
-                    select(Customer.rep_id, Customer.code)
-                    .where(Customer.rep_id.in_(rep_ids), Customer.status == CustomerStatus.ACTIVE)
-                    .order_by(Customer.id)):
+                select(Customer.rep_id, Customer.code)
+                .where(Customer.rep_id.in_(rep_ids), Customer.status == CustomerStatus.ACTIVE)
+                .order_by(Customer.id)
+            ):
                 codes[rep_id].append(code)
     finally:
         await db.dispose()
@@ -248,37 +289,57 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     return {f"p{p}_ms": round(percentile(latencies, p / 100) * 1000, 1) for p in (50, 95, 99)}
 
 
-async def throughput(url: str, folder: Path, *, scale: float, reps: int, seconds: float,
-                     paced_rate: float) -> list[dict[str, Any]]:
+async def throughput(
+    url: str, folder: Path, *, scale: float, reps: int, seconds: float, paced_rate: float
+) -> list[dict[str, Any]]:
     await generate(url, scale)
     customers, people = await _cast(url, reps)
     async with FakeBotApi(TOKEN, messages_per_second=None) as api:
         for telegram_id, name, language in people:
             api.add_user(telegram_id, name, language_code=language)
-        figures = await _measure(api, url, folder, fieldbot=True, customers=customers, seconds=seconds,
-                                 paced_rate=paced_rate)
-        figures += await _measure(api, url, folder, fieldbot=False, customers=customers, seconds=seconds,
-                                  paced_rate=paced_rate)
+        figures = await _measure(
+            api, url, folder, fieldbot=True, customers=customers, seconds=seconds, paced_rate=paced_rate
+        )
+        figures += await _measure(
+            api, url, folder, fieldbot=False, customers=customers, seconds=seconds, paced_rate=paced_rate
+        )
         refused = [c for c in api.refused_calls() if c.method != "getUpdates"]
     bot, floor = figures[0]["updates_per_second"], figures[-2]["updates_per_second"]
-    figures.append({"figure": "throughput ratio", "ratio": round(bot / floor, 3),
-                    "refused_calls": len(refused)})
+    figures.append(
+        {"figure": "throughput ratio", "ratio": round(bot / floor, 3), "refused_calls": len(refused)}
+    )
     return figures
 
 
-async def in_child(url: str, folder: Path, *, scale: float, reps: int, seconds: float,
-                   paced_rate: float) -> list[dict[str, Any]]:
+async def in_child(
+    url: str, folder: Path, *, scale: float, reps: int, seconds: float, paced_rate: float
+) -> list[dict[str, Any]]:
     """:func:`throughput` in a fresh process (bench/measure.py: run_child): the fake Bot API that
     injects the load and times the replies runs there, not in the runner, whose heap has grown with
     the full-size companies generated before (its garbage collections delayed replies)."""
-    return list(await run_child("bench.throughput", url, str(folder), str(scale), str(reps), str(seconds),
-                                str(paced_rate)))
+    return list(
+        await run_child(
+            "bench.throughput", url, str(folder), str(scale), str(reps), str(seconds), str(paced_rate)
+        )
+    )
 
 
 def main() -> None:
     url, folder, scale, reps, seconds, rate = sys.argv[1:7]
-    print(json.dumps(asyncio.run(throughput(url, Path(folder), scale=float(scale), reps=int(reps),
-                                            seconds=float(seconds), paced_rate=float(rate)))))
+    print(
+        json.dumps(
+            asyncio.run(
+                throughput(
+                    url,
+                    Path(folder),
+                    scale=float(scale),
+                    reps=int(reps),
+                    seconds=float(seconds),
+                    paced_rate=float(rate),
+                )
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,13 @@ FieldbotApp = Application[Any, Context, Any, Any, Any, Any]
 
 
 def build_application(
-    settings: Settings, db: Database, clock: Clock | None = None, *,
-    rate_limit_retries: int = 3, sync_menus: bool = True, background_jobs: bool = True,
+    settings: Settings,
+    db: Database,
+    clock: Clock | None = None,
+    *,
+    rate_limit_retries: int = 3,
+    sync_menus: bool = True,
+    background_jobs: bool = True,
 ) -> FieldbotApp:
     """The bot, ready for ``run_polling``/``run_webhook`` or a test's manual start.
 
@@ -124,5 +129,9 @@ def schedule_outbox(application: FieldbotApp) -> None:
 
     assert application.job_queue is not None
     application.job_queue.run_repeating(
-        send_pushes, interval=OUTBOX_INTERVAL_SECONDS, first=1.0, name="outbox",
-        job_kwargs={"coalesce": True, "max_instances": 2, "misfire_grace_time": 60})
+        send_pushes,
+        interval=OUTBOX_INTERVAL_SECONDS,
+        first=1.0,
+        name="outbox",
+        job_kwargs={"coalesce": True, "max_instances": 2, "misfire_grace_time": 60},
+    )

@@ -41,8 +41,10 @@ def backup(url: str, target: Path, *, force: bool = False) -> Path:
     unless ``force`` is set.
     """
     if (target.exists() or target.is_symlink()) and not force:
-        raise BackupError(f"{target} already exists; nothing was written. Choose another file name, "
-                          f"or add --force to replace it")
+        raise BackupError(
+            f"{target} already exists; nothing was written. Choose another file name, "
+            f"or add --force to replace it"
+        )
     backend = make_url(url).get_backend_name()
     if backend not in ("sqlite", "postgresql"):
         raise BackupError(f"no backup method for {backend} databases")
@@ -64,8 +66,10 @@ def backup(url: str, target: Path, *, force: bool = False) -> Path:
 def _sqlite_backup(source: Path, target: Path) -> None:
     if not source.exists():
         raise BackupError(f"{source} does not exist")
-    with contextlib.closing(sqlite3.connect(source)) as live, \
-            contextlib.closing(sqlite3.connect(target)) as copy:
+    with (
+        contextlib.closing(sqlite3.connect(source)) as live,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
         live.backup(copy, pages=1024)
 
 
@@ -77,10 +81,22 @@ def libpq_url(url: str) -> str:
 def pg_dump_command(pg_dump: str, url: str, target: Path) -> list[str]:
     """The ``pg_dump`` argv: the connection string without its password (argv is public in ``ps``)."""
     parts = make_url(url)
-    address = URL.create("postgresql", username=parts.username, host=parts.host, port=parts.port,
-                         database=parts.database, query=parts.query)
-    return [pg_dump, "--format=custom", "--no-owner", "--file", str(target),
-            address.render_as_string(hide_password=False)]
+    address = URL.create(
+        "postgresql",
+        username=parts.username,
+        host=parts.host,
+        port=parts.port,
+        database=parts.database,
+        query=parts.query,
+    )
+    return [
+        pg_dump,
+        "--format=custom",
+        "--no-owner",
+        "--file",
+        str(target),
+        address.render_as_string(hide_password=False),
+    ]
 
 
 @contextlib.contextmanager
@@ -116,7 +132,12 @@ def _pg_dump(url: str, target: Path) -> None:
     if pg_dump is None:
         raise BackupError("pg_dump is not on PATH: install the PostgreSQL client tools")
     with password_environment(make_url(url)) as environment:
-        result = subprocess.run(pg_dump_command(pg_dump, url, target), env=environment,
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            pg_dump_command(pg_dump, url, target),
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if result.returncode != 0:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()[:500]}")

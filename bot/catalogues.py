@@ -31,8 +31,9 @@ def extract() -> Catalog:
         for _file, lineno, message, comments, context in extract_from_dir(
             ROOT / package, method_map=[("**.py", "python")]
         ):
-            template.add(message, locations=[(f"{package}/{_file}", lineno)],
-                         auto_comments=comments, context=context)
+            template.add(
+                message, locations=[(f"{package}/{_file}", lineno)], auto_comments=comments, context=context
+            )
     return template
 
 

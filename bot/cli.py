@@ -32,9 +32,13 @@ log = logging.getLogger("fieldbot")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fieldbot", description=(
-        "fieldbot: the Telegram bot for a field sales force. Settings come from FIELDBOT_* "
-        "environment variables or a .env file (see the README)."))
+    parser = argparse.ArgumentParser(
+        prog="fieldbot",
+        description=(
+            "fieldbot: the Telegram bot for a field sales force. Settings come from FIELDBOT_* "
+            "environment variables or a .env file (see the README)."
+        ),
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the bot (long polling, or a webhook with --webhook-url)")
@@ -42,19 +46,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--listen", default="127.0.0.1", help="address to serve the webhook on")
     run.add_argument("--port", type=int, default=8443, help="port to serve the webhook on")
     run.add_argument("--secret", help="secret token Telegram must send with each webhook call")
-    run.add_argument("--db-wait", type=float, default=300.0, metavar="SECONDS",
-                     help="how long to keep retrying an unreachable database at start (default 300)")
+    run.add_argument(
+        "--db-wait",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to keep retrying an unreachable database at start (default 300)",
+    )
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply pending migrations")
     backup_parser = db_commands.add_parser(
-        "backup", help="a consistent copy while the bot runs (SQLite online backup, or pg_dump)")
+        "backup", help="a consistent copy while the bot runs (SQLite online backup, or pg_dump)"
+    )
     backup_parser.add_argument("file", type=Path, help="where to write the backup")
-    backup_parser.add_argument("--force", action="store_true",
-                               help="replace FILE if it exists (otherwise an existing file is refused)")
+    backup_parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace FILE if it exists (otherwise an existing file is refused)",
+    )
     revision = db_commands.add_parser(
-        "revision", help="(developers) write a migration for model changes, against an upgraded database")
+        "revision", help="(developers) write a migration for model changes, against an upgraded database"
+    )
     revision.add_argument("-m", "--message", required=True, help="what changed, in a few words")
 
     admin = commands.add_parser("admin", help="manage admins from the command line")
@@ -68,35 +82,49 @@ def build_parser() -> argparse.ArgumentParser:
     job_commands.add_parser("list", help="each job, its schedule and its last run")
     run_one = job_commands.add_parser("run", help="run one job now and deliver its pushes")
     run_one.add_argument("name", help="job name, as `fieldbot jobs list` shows it")
-    run_one.add_argument("--at", type=datetime.fromisoformat, default=None,
-                         help="run as if the clock read this local time, e.g. 2026-11-23T08:30")
+    run_one.add_argument(
+        "--at",
+        type=datetime.fromisoformat,
+        default=None,
+        help="run as if the clock read this local time, e.g. 2026-11-23T08:30",
+    )
 
     demo = commands.add_parser(
-        "demo", help="play a working day with a demo company against a local Telegram stand-in")
+        "demo", help="play a working day with a demo company against a local Telegram stand-in"
+    )
     demo_cli.add_arguments(demo)
 
     console = commands.add_parser(
-        "console", help="chat with the bot in this terminal as one of its users (writes to the database)")
+        "console", help="chat with the bot in this terminal as one of its users (writes to the database)"
+    )
     console_cli.add_arguments(console)
 
     imports = commands.add_parser("import", help="import data from CSV or XLSX")
     import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
     people = import_kinds.add_parser(
-        "users", help="onboard people: header telegram_id,name,role,team,username")
+        "users", help="onboard people: header telegram_id,name,role,team,username"
+    )
     people.add_argument("file", type=Path)
     customers = import_kinds.add_parser(
-        "customers", help="customers: header code,name,grade,rep,phone,address,latitude,longitude,"
-                          "credit_limit,credit_days")
+        "customers",
+        help="customers: header code,name,grade,rep,phone,address,latitude,longitude,"
+        "credit_limit,credit_days",
+    )
     customers.add_argument("file", type=Path)
     receivables = import_kinds.add_parser(
-        "receivables", help="open invoices: header invoice_no,customer_code,amount,issued_on,due_on")
+        "receivables", help="open invoices: header invoice_no,customer_code,amount,issued_on,due_on"
+    )
     receivables.add_argument("file", type=Path)
 
     export = commands.add_parser("export", help="write a period's Excel workbook, every team")
-    export.add_argument("--period", default="month",
-                        help="today, yesterday, week, month (default), 2026-11 or 2026-11-01..2026-11-15")
-    export.add_argument("-o", "--output", type=Path,
-                        help="the .xlsx file to write (default: fieldbot-PERIOD.xlsx here)")
+    export.add_argument(
+        "--period",
+        default="month",
+        help="today, yesterday, week, month (default), 2026-11 or 2026-11-01..2026-11-15",
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, help="the .xlsx file to write (default: fieldbot-PERIOD.xlsx here)"
+    )
     export.add_argument("--language", choices=("en", "zh"), default="en", help="language of the headers")
     return parser
 
@@ -182,8 +210,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     # a full garbage collection no longer walks it (one took 60-100 ms, stalling every reply).
     gc.freeze()
     if args.webhook_url:
-        application.run_webhook(listen=args.listen, port=args.port, webhook_url=args.webhook_url,
-                                secret_token=args.secret, url_path="telegram")
+        application.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            webhook_url=args.webhook_url,
+            secret_token=args.secret,
+            url_path="telegram",
+        )
     else:
         application.run_polling()
     rejected = application.bot_data.get(TOKEN_REJECTED_KEY)
@@ -200,7 +233,8 @@ async def add_admin(settings: Settings, telegram_id: int, name: str) -> int:
     try:
         async with db.transaction() as session:
             user, created = await users.bootstrap_admin(
-                session, telegram_id, name, Clock(settings.timezone).now())
+                session, telegram_id, name, Clock(settings.timezone).now()
+            )
             print(f"{'added' if created else 'promoted'} admin {user.name} ({user.telegram_id})")
         return 0
     except ServiceError as error:
@@ -212,8 +246,10 @@ async def add_admin(settings: Settings, telegram_id: int, name: str) -> int:
 
 def print_report(report: ImportReport) -> None:
     if report.ok:
-        print(f"imported: {report.created} new, {report.updated} updated"
-              + (f"; new teams: {', '.join(report.teams_created)}" if report.teams_created else ""))
+        print(
+            f"imported: {report.created} new, {report.updated} updated"
+            + (f"; new teams: {', '.join(report.teams_created)}" if report.teams_created else "")
+        )
         for note in report.notes:
             print(f"  line {note.line}: {note.render()}")
         return
@@ -249,8 +285,9 @@ async def export_to_file(settings: Settings, period_text: str, output: Path | No
     db = Database(settings.database_url)
     try:
         async with db.reading() as session:
-            book = await exports.build_workbook(session, None, period, settings.timezone, today,
-                                                language=language)
+            book = await exports.build_workbook(
+                session, None, period, settings.timezone, today, language=language
+            )
     finally:
         await db.dispose()
     path = output or Path(exports.file_name(period))
@@ -281,8 +318,14 @@ async def list_jobs(settings: Settings) -> int:
     for spec in JOBS.values():
         last = ran.get(spec.name)
         pushes = f"{last.pushes} push" + ("" if last.pushes == 1 else "es") if last else ""
-        rows.append((spec.name, f"{company_settings.job_times[spec.name]:%H:%M}", spec.days,
-                     f"{last.ran_for} ({pushes})" if last else "never"))
+        rows.append(
+            (
+                spec.name,
+                f"{company_settings.job_times[spec.name]:%H:%M}",
+                spec.days,
+                f"{last.ran_for} ({pushes})" if last else "never",
+            )
+        )
     print(aligned(rows))
     return 0
 
@@ -290,8 +333,12 @@ async def list_jobs(settings: Settings) -> int:
 def aligned(rows: list[tuple[str, ...]], gap: int = 2) -> str:
     """Rows as text columns, each as wide as its widest cell (the last one left ragged)."""
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    return "\n".join((" " * gap).join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)),
-                                        row[-1]]).rstrip() for row in rows)
+    return "\n".join(
+        (" " * gap)
+        .join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        .rstrip()
+        for row in rows
+    )
 
 
 async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int:
@@ -321,15 +368,21 @@ async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int
             return 0
         async with sole_sender(settings.database_url) as alone:
             if not alone:
-                print(f"{name} for {outcome.ran_for}: queued {outcome.pushes} new pushes; "
-                      "the running bot sends them")
+                print(
+                    f"{name} for {outcome.ran_for}: queued {outcome.pushes} new pushes; "
+                    "the running bot sends them"
+                )
                 return 0
             print(f"{name} for {outcome.ran_for}: {outcome.pushes} new pushes queued")
             if not settings.token:
                 print("no FIELDBOT_TOKEN and no bot running: the bot sends them once it runs")
                 return 0
-            bot = ExtBot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url,
-                         rate_limiter=TelegramRateLimiter(max_retries=3))
+            bot = ExtBot(
+                settings.token,
+                base_url=settings.api_url,
+                base_file_url=settings.file_url,
+                rate_limiter=TelegramRateLimiter(max_retries=3),
+            )
             async with bot:
                 # Due as of --at even if that is still to come: "run it now" includes its pushes.
                 result = await OutboxSender(db, clock).drain(bot, due_by=moment)

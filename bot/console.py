@@ -55,10 +55,14 @@ class ConsoleError(Exception):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--as", dest="as_user", required=True, metavar="NAME",
-                        help="chat as this user: their name, @username or Telegram id")
-    parser.add_argument("--database", metavar="URL",
-                        help="database URL (default: FIELDBOT_DATABASE_URL)")
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        required=True,
+        metavar="NAME",
+        help="chat as this user: their name, @username or Telegram id",
+    )
+    parser.add_argument("--database", metavar="URL", help="database URL (default: FIELDBOT_DATABASE_URL)")
 
 
 @dataclass(frozen=True)
@@ -94,19 +98,30 @@ async def find_persona(db: Database, query: str) -> Persona:
         if query.lstrip("-").isdigit():
             matches = list(await session.scalars(select(User).where(User.telegram_id == int(query))))
         elif query.startswith("@"):
-            matches = list(await session.scalars(
-                select(User).where(func.lower(User.username) == query[1:].lower())))
+            matches = list(
+                await session.scalars(select(User).where(func.lower(User.username) == query[1:].lower()))
+            )
         else:
             matches = named(list(await session.scalars(select(User).order_by(User.name, User.id))), query)
         if len(matches) > 1:
-            raise ConsoleError(f"{query!r} matches several people: "
-                               f"{_list_people(matches)}. Use the Telegram id or @username.")
+            raise ConsoleError(
+                f"{query!r} matches several people: "
+                f"{_list_people(matches)}. Use the Telegram id or @username."
+            )
         if not matches:
             everyone = list(await session.execute(select(User.name, User.username, User.telegram_id)))
             raise ConsoleError(_not_found(query, everyone))
     user = matches[0]
-    return Persona(user.id, user.telegram_id, user.name, user.username, user.role.value, user.language,
-                   user.active, TelegramFacts(user.menu_hash, user.first_seen_at, user.blocked_at))
+    return Persona(
+        user.id,
+        user.telegram_id,
+        user.name,
+        user.username,
+        user.role.value,
+        user.language,
+        user.active,
+        TelegramFacts(user.menu_hash, user.first_seen_at, user.blocked_at),
+    )
 
 
 def named(people: list[User], query: str) -> list[User]:
@@ -128,20 +143,29 @@ def _not_found(query: str, everyone: list[Any]) -> str:
     if not everyone:
         return "Nobody is registered in this database yet (`fieldbot admin add` creates the first admin)."
     labels = {name: f"{name} ({telegram_id})" for name, _username, telegram_id in everyone}
-    labels |= {f"@{username}": f"@{username} ({telegram_id})"
-               for _name, username, telegram_id in everyone if username}
+    labels |= {
+        f"@{username}": f"@{username} ({telegram_id})"
+        for _name, username, telegram_id in everyone
+        if username
+    }
     lowered = {label.lower(): label for label in labels}
     close = difflib.get_close_matches(query.lower(), list(lowered), n=5, cutoff=0.4)
-    hint = (f" Did you mean: {', '.join(labels[lowered[c]] for c in close)}?" if close
-            else f" {len(everyone)} people are registered; try a Telegram id or @username.")
+    hint = (
+        f" Did you mean: {', '.join(labels[lowered[c]] for c in close)}?"
+        if close
+        else f" {len(everyone)} people are registered; try a Telegram id or @username."
+    )
     return f"Nobody matches {query!r}.{hint}"
 
 
 async def restore_facts(db: Database, persona: Persona) -> None:
     facts = persona.facts
     async with db.transaction() as session:
-        await session.execute(update(User).where(User.id == persona.id).values(
-            menu_hash=facts.menu_hash, first_seen_at=facts.first_seen_at, blocked_at=facts.blocked_at))
+        await session.execute(
+            update(User)
+            .where(User.id == persona.id)
+            .values(menu_hash=facts.menu_hash, first_seen_at=facts.first_seen_at, blocked_at=facts.blocked_at)
+        )
 
 
 async def deliver_own_pushes(app: FieldbotApp, persona: Persona) -> None:
@@ -154,6 +178,7 @@ async def deliver_own_pushes(app: FieldbotApp, persona: Persona) -> None:
 
 
 # -- showing what the bot did ---------------------------------------------------------------------
+
 
 def _reply_rows(message: SentMessage) -> list[list[dict[str, Any]]]:
     rows = (message.reply_markup or {}).get("keyboard") or []
@@ -250,12 +275,13 @@ class Console:
                 await self.api.wait_confirmed(update["update_id"])
                 await self.app.update_queue.join()
         except TimeoutError:
-            self.write(f"(the bot did not finish within {HANDLED_TIMEOUT:.0f} s; "
-                       "its answer may show up after your next input)")
+            self.write(
+                f"(the bot did not finish within {HANDLED_TIMEOUT:.0f} s; "
+                "its answer may show up after your next input)"
+            )
 
     def show_changes(self, *, label: str) -> None:
-        changed = [m for m in self.chat
-                   if not m.deleted and self.seen.get(m.message_id) != m.edits]
+        changed = [m for m in self.chat if not m.deleted and self.seen.get(m.message_id) != m.edits]
         for message in changed:
             if _removes_keyboard(message):  # a removed reply keyboard cannot be pressed any more
                 self.keyboard = None
@@ -351,6 +377,7 @@ class Console:
 
 # -- running ----------------------------------------------------------------------------------
 
+
 def _start_reading(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
     """Lines of ``stdin``, read in a daemon thread (never blocks the loop or the exit); None at EOF."""
     lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -374,9 +401,11 @@ def _start_reading(stdin: TextIO, loop: asyncio.AbstractEventLoop) -> asyncio.Qu
 
 def hint(persona: Persona, database_url: str) -> str:
     shown_url = make_url(database_url).render_as_string(hide_password=True)
-    return (f"Chatting as {persona.name} ({persona.role}, Telegram id {persona.telegram_id}). "
-            f"Writes to the real database {shown_url}. Type a message; N presses button N (\\N sends N); "
-            ":location LAT LON, :photo PATH, :file PATH; /quit or Ctrl-D ends.")
+    return (
+        f"Chatting as {persona.name} ({persona.role}, Telegram id {persona.telegram_id}). "
+        f"Writes to the real database {shown_url}. Type a message; N presses button N (\\N sends N); "
+        ":location LAT LON, :photo PATH, :file PATH; /quit or Ctrl-D ends."
+    )
 
 
 #: Console message ids count the seconds since this moment: above any real chat's ids (a chat numbers
@@ -410,9 +439,10 @@ async def last_message_id(db: Database, chat_id: int) -> int:
             if column is None:
                 continue
             keys = await session.scalars(select(column).where(column.startswith(prefix, autoescape=True)))
-            ids += [int(key[len(prefix):]) for key in keys if key[len(prefix):].isdigit()]
+            ids += [int(key[len(prefix) :]) for key in keys if key[len(prefix) :].isdigit()]
         payloads = await session.scalars(
-            select(InboxUpdate.payload).where(InboxUpdate.payload.contains(str(chat_id), autoescape=True)))
+            select(InboxUpdate.payload).where(InboxUpdate.payload.contains(str(chat_id), autoescape=True))
+        )
         for payload in payloads:
             ids += _message_ids(json.loads(payload), chat_id)
     return max((number for number in ids if number <= MAX_ID), default=0)
@@ -420,11 +450,18 @@ async def last_message_id(db: Database, chat_id: int) -> int:
 
 def _message_ids(update: dict[str, Any], chat_id: int) -> list[int]:
     """The ids of this chat's messages an update carries (the one sent, or the one a button was under)."""
-    messages = [update.get("message"), update.get("edited_message"),
-                (update.get("callback_query") or {}).get("message")]
-    return [message["message_id"] for message in messages
-            if isinstance(message, dict) and (message.get("chat") or {}).get("id") == chat_id
-            and isinstance(message.get("message_id"), int)]
+    messages = [
+        update.get("message"),
+        update.get("edited_message"),
+        (update.get("callback_query") or {}).get("message"),
+    ]
+    return [
+        message["message_id"]
+        for message in messages
+        if isinstance(message, dict)
+        and (message.get("chat") or {}).get("id") == chat_id
+        and isinstance(message.get("message_id"), int)
+    ]
 
 
 async def chat(settings: Settings, query: str, stdin: TextIO, stdout: TextIO) -> int:
@@ -437,13 +474,20 @@ async def chat(settings: Settings, query: str, stdin: TextIO, stdout: TextIO) ->
         return EXIT_NOT_FOUND
     async with FakeBotApi(CONSOLE_TOKEN) as api:
         first, _, last = persona.name.partition(" ")
-        api.add_user(persona.telegram_id, first or persona.name, last_name=last or None,
-                     username=persona.username, language_code=persona.language or "en")
-        api.start_message_ids_after(persona.telegram_id,
-                                    await first_message_id(db, persona.telegram_id, datetime.now(UTC)))
+        api.add_user(
+            persona.telegram_id,
+            first or persona.name,
+            last_name=last or None,
+            username=persona.username,
+            language_code=persona.language or "en",
+        )
+        api.start_message_ids_after(
+            persona.telegram_id, await first_message_id(db, persona.telegram_id, datetime.now(UTC))
+        )
         settings = dataclasses.replace(settings, token=CONSOLE_TOKEN, api_url=api.base_url)
-        app = build_application(settings, db, Clock(settings.timezone), sync_menus=False,
-                                background_jobs=False)
+        app = build_application(
+            settings, db, Clock(settings.timezone), sync_menus=False, background_jobs=False
+        )
         await app.initialize()
         assert app.updater is not None
         try:
@@ -452,8 +496,10 @@ async def chat(settings: Settings, query: str, stdin: TextIO, stdout: TextIO) ->
             console = Console(api, app, persona, stdout)
             console.write(hint(persona, settings.database_url))
             if not persona.active:
-                console.write(f"Note: {persona.name} is deactivated; the bot answers them as it answers "
-                              "strangers. An admin can /activate them.")
+                console.write(
+                    f"Note: {persona.name} is deactivated; the bot answers them as it answers "
+                    "strangers. An admin can /activate them."
+                )
             await converse(console, stdin, stdout)
         finally:
             if app.running:
@@ -505,8 +551,9 @@ def run(args: argparse.Namespace, *, stdin: TextIO = sys.stdin, stdout: TextIO =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fieldbot console",
-                                     description="Chat with the bot in a terminal as one of its users.")
+    parser = argparse.ArgumentParser(
+        prog="fieldbot console", description="Chat with the bot in a terminal as one of its users."
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

@@ -91,9 +91,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     module = sqlite_driver.dbapi_module()
     if module is not None:
         kwargs.setdefault("module", module)
-    engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-    )
+    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -146,8 +144,14 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
 
 
 #: Driver exceptions (asyncpg, OS) that mean the server is gone, whatever wraps them.
-_CONNECTION_LOST = {"PostgresConnectionError", "CannotConnectNowError", "AdminShutdownError",
-                    "ConnectionDoesNotExistError", "ConnectionFailureError", "CrashShutdownError"}
+_CONNECTION_LOST = {
+    "PostgresConnectionError",
+    "CannotConnectNowError",
+    "AdminShutdownError",
+    "ConnectionDoesNotExistError",
+    "ConnectionFailureError",
+    "CrashShutdownError",
+}
 
 
 def database_unavailable(error: BaseException | None) -> bool:
@@ -174,6 +178,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self._writer: asyncio.Lock | None = asyncio.Lock() if is_sqlite(url) else None
+
         def sessions(**options: bool) -> async_sessionmaker[AsyncSession]:
             return async_sessionmaker(self.engine.execution_options(**options), expire_on_commit=False)
 
@@ -253,10 +258,8 @@ async def upgrade_async(url: str, revision: str = "heads") -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
 
-
 def new_revision(url: str, message: str) -> None:
     """Autogenerate a dated migration from the difference between the models and ``url``."""
     config = alembic_config(url)
-    config.set_main_option("file_template",
-                           "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     command.revision(config, message=message, autogenerate=True)

@@ -121,4 +121,4 @@ ECHO_LIMIT = 100
 def echo(text: str, limit: int = ECHO_LIMIT) -> str:
     """What the user typed, cut to ``limit`` characters (with "…") to quote in a reply."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

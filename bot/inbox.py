@@ -127,8 +127,13 @@ class Journal:
             self.commits += 1
             return new
 
-    async def _write(self, session: AsyncSession, received: Sequence[dict[str, Any]],
-                     changes: StateChanges, handled: set[int]) -> set[int]:
+    async def _write(
+        self,
+        session: AsyncSession,
+        received: Sequence[dict[str, Any]],
+        changes: StateChanges,
+        handled: set[int],
+    ) -> set[int]:
         now = datetime.now(UTC)
         new: set[int] = set()
         if time.monotonic() >= self._next_purge:  # first, so a purged id can be taken by a new update
@@ -137,18 +142,33 @@ class Journal:
         # Both upserts are one statement given many rows (SQLAlchemy sends them as one multi-row
         # INSERT), so they are compiled once per process, not once per batch size.
         if received:
-            rows = [{"update_id": raw["update_id"], "payload": json.dumps(raw, ensure_ascii=False),
-                     "received_at": now} for raw in received]
+            rows = [
+                {
+                    "update_id": raw["update_id"],
+                    "payload": json.dumps(raw, ensure_ascii=False),
+                    "received_at": now,
+                }
+                for raw in received
+            ]
             result = await session.execute(_inbox_upsert(session), rows)
             new = set(result.scalars())
         if changes.upserts:
-            rows = [{"scope": scope, "owner": owner, "name": name, "data": data, "updated_at": now}
-                    for (scope, owner, name), data in changes.upserts.items()]
+            rows = [
+                {"scope": scope, "owner": owner, "name": name, "data": data, "updated_at": now}
+                for (scope, owner, name), data in changes.upserts.items()
+            ]
             await session.execute(_state_upsert(session), rows)
         if changes.deletes:
-            await session.execute(delete(STATE).where(or_(*(
-                and_(STATE.c.scope == scope, STATE.c.owner == owner, STATE.c.name == name)
-                for scope, owner, name in changes.deletes))))
+            await session.execute(
+                delete(STATE).where(
+                    or_(
+                        *(
+                            and_(STATE.c.scope == scope, STATE.c.owner == owner, STATE.c.name == name)
+                            for scope, owner, name in changes.deletes
+                        )
+                    )
+                )
+            )
         if handled:
             await session.execute(update(INBOX).where(INBOX.c.update_id.in_(handled)).values(handled_at=now))
         return new
@@ -165,8 +185,11 @@ class Journal:
             try:
                 await self.commit()
             except Exception as error:  # the database is away: keep it all in memory and retry
-                log.warning("could not record handled updates and conversation state (%s); retrying in "
-                            "%.0f s", type(error).__name__, delay)
+                log.warning(
+                    "could not record handled updates and conversation state (%s); retrying in %.0f s",
+                    type(error).__name__,
+                    delay,
+                )
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
 
     async def close(self) -> None:
@@ -198,13 +221,15 @@ def _upserts(dialect: str) -> tuple[Any, Any]:
     statement = insert(INBOX)
     excluded = statement.excluded
     inbox = statement.on_conflict_do_update(
-        index_elements=["update_id"], where=INBOX.c.payload != excluded.payload,
+        index_elements=["update_id"],
+        where=INBOX.c.payload != excluded.payload,
         set_={"payload": excluded.payload, "received_at": excluded.received_at, "handled_at": null()},
     ).returning(INBOX.c.update_id)
     statement = insert(STATE)
     state = statement.on_conflict_do_update(
         index_elements=["scope", "owner", "name"],
-        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at})
+        set_={"data": statement.excluded.data, "updated_at": statement.excluded.updated_at},
+    )
     return inbox, state
 
 
@@ -225,8 +250,9 @@ class Inbox:
             new = await self.journal.commit(raw_updates)
         except Exception as error:
             # A TelegramError makes the Updater retry this getUpdates with backoff, offset unchanged.
-            raise NetworkError(f"could not record fetched updates in the inbox: {type(error).__name__}"
-                               ) from error
+            raise NetworkError(
+                f"could not record fetched updates in the inbox: {type(error).__name__}"
+            ) from error
         ids = {raw["update_id"] for raw in raw_updates}
         self._recorded |= new
         self._duplicates |= ids - new
@@ -279,9 +305,13 @@ class Inbox:
     async def replay(self, queue: asyncio.Queue[object], bot: Bot) -> int:
         """Queue the updates recorded but not handled before the last stop (call before polling)."""
         async with self.db.reading() as session:
-            rows = (await session.execute(
-                select(INBOX.c.update_id, INBOX.c.payload).where(INBOX.c.handled_at.is_(None))
-                .order_by(INBOX.c.update_id))).all()
+            rows = (
+                await session.execute(
+                    select(INBOX.c.update_id, INBOX.c.payload)
+                    .where(INBOX.c.handled_at.is_(None))
+                    .order_by(INBOX.c.update_id)
+                )
+            ).all()
         for update_id, payload in rows:
             self._recorded.add(update_id)
             await queue.put(Update.de_json(json.loads(payload), bot))
@@ -328,9 +358,14 @@ class InboxRequest(AiohttpRequest):
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> Any:
         try:
-            result = await super().post(url, request_data, read_timeout=read_timeout,
-                                        write_timeout=write_timeout, connect_timeout=connect_timeout,
-                                        pool_timeout=pool_timeout)
+            result = await super().post(
+                url,
+                request_data,
+                read_timeout=read_timeout,
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+            )
         except InvalidToken as error:
             if url.endswith("/getUpdates") and self.on_token_rejected is not None:
                 self.on_token_rejected(error)

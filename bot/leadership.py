@@ -77,8 +77,10 @@ HEARTBEAT_TIMEOUT_SECONDS = 2.0
 #: 2 s apart (and to give up on unacknowledged data after 9 s), and a standby then still
 #: waits out the grace below, so the old leader has exited before the new one polls.
 MAX_MISSED_CHECKS = 3
-_SERVER_KEEPALIVE = ("SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
-                     " SET tcp_keepalives_count = 2; SET tcp_user_timeout = 9000")
+_SERVER_KEEPALIVE = (
+    "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
+    " SET tcp_keepalives_count = 2; SET tcp_user_timeout = 9000"
+)
 #: Longest a leader that lost its lock may keep working before its watchdog stops it.
 TAKEOVER_GRACE_SECONDS = HEARTBEAT_SECONDS + HEARTBEAT_TIMEOUT_SECONDS
 MAX_RECONNECT_SECONDS = 30.0
@@ -89,7 +91,8 @@ _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:key)")
 _STILL_HELD = text(
     "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
-    " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1)")
+    " AND pid = pg_backend_pid() AND classid = :classid AND objid = :objid AND objsubid = 1)"
+)
 
 
 class StandbyStopped(Exception):
@@ -100,7 +103,10 @@ def lost_exit(reason: str) -> None:
     """What a leader does when its lock is gone: say why, then exit at once."""
     log.critical(
         "leadership lost (%s): stopping now so that no two processes poll Telegram or send pushes; "
-        "exiting with status %d, restart this process and it will stand by", reason, EXIT_LEADERSHIP_LOST)
+        "exiting with status %d, restart this process and it will stand by",
+        reason,
+        EXIT_LEADERSHIP_LOST,
+    )
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_LEADERSHIP_LOST)
@@ -159,8 +165,9 @@ class Leadership:
             stop_signal.set()
 
         in_main = threading.current_thread() is threading.main_thread()
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} \
-            if in_main else {}
+        previous = (
+            {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)} if in_main else {}
+        )
         try:
             while not done():
                 if stop_signal.is_set():
@@ -206,9 +213,12 @@ class Leadership:
                 return
             self.acquired_at = time.monotonic()
             self._leading.set()
-            log.info("this process now leads (PostgreSQL advisory lock %d); it starts polling within "
-                     "%.0f s, once a previous leader has surely stopped", LEADER_LOCK_KEY,
-                     TAKEOVER_GRACE_SECONDS)
+            log.info(
+                "this process now leads (PostgreSQL advisory lock %d); it starts polling within "
+                "%.0f s, once a previous leader has surely stopped",
+                LEADER_LOCK_KEY,
+                TAKEOVER_GRACE_SECONDS,
+            )
             reason = await self._watch(connection)
             if reason is not None:
                 self.on_lost(reason)
@@ -241,18 +251,23 @@ class Leadership:
             try:
                 if connection is None:
                     connection = await self._connect(engine)
-                got = await asyncio.wait_for(connection.scalar(_TRY_LOCK, {"key": LEADER_LOCK_KEY}),
-                                             HEARTBEAT_TIMEOUT_SECONDS)
+                got = await asyncio.wait_for(
+                    connection.scalar(_TRY_LOCK, {"key": LEADER_LOCK_KEY}), HEARTBEAT_TIMEOUT_SECONDS
+                )
                 if got:
                     return connection
                 if not announced:
-                    log.info("standing by: another fieldbot process leads on this database; taking over "
-                             "when it stops (checking every %.0f s)", STANDBY_RETRY_SECONDS)
+                    log.info(
+                        "standing by: another fieldbot process leads on this database; taking over "
+                        "when it stops (checking every %.0f s)",
+                        STANDBY_RETRY_SECONDS,
+                    )
                     announced = True
                 delay = STANDBY_RETRY_SECONDS
             except Exception as error:  # any failure of the standby's connection: reconnect and wait
-                log.warning("standby: database connection failed (%s); retrying in %.0f s",
-                            _reason(error), delay)
+                log.warning(
+                    "standby: database connection failed (%s); retrying in %.0f s", _reason(error), delay
+                )
                 connection = await self._close_quietly(connection)
                 if await self._stopped_within(delay):
                     break
@@ -277,8 +292,10 @@ class Leadership:
             if not done:
                 missed += 1
                 if missed >= MAX_MISSED_CHECKS:
-                    return (f"the lock connection did not answer {missed} checks in a row "
-                            f"({HEARTBEAT_TIMEOUT_SECONDS:.0f} s each)")
+                    return (
+                        f"the lock connection did not answer {missed} checks in a row "
+                        f"({HEARTBEAT_TIMEOUT_SECONDS:.0f} s each)"
+                    )
                 log.warning("the leadership check is slow (%d unanswered); still leading", missed)
                 continue
             finished, check, missed = check, None, 0
@@ -291,8 +308,9 @@ class Leadership:
         if check is not None:
             await asyncio.wait({check}, timeout=HEARTBEAT_TIMEOUT_SECONDS)
         try:
-            await asyncio.wait_for(connection.scalar(_UNLOCK, {"key": LEADER_LOCK_KEY}),
-                                   HEARTBEAT_TIMEOUT_SECONDS)
+            await asyncio.wait_for(
+                connection.scalar(_UNLOCK, {"key": LEADER_LOCK_KEY}), HEARTBEAT_TIMEOUT_SECONDS
+            )
             log.info("leadership released")
         except Exception as error:  # closing the connection below releases it anyway
             log.warning("could not release the leadership lock cleanly (%s)", _reason(error))
@@ -342,10 +360,12 @@ class ExplainConflict(logging.Filter):
             self.suppressed += 1
             return False
         self._last_logged = now
-        record.msg = ("Telegram refused getUpdates with 409 Conflict (%s): another program receives "
-                      "updates for this bot token, such as a second fieldbot on another database or "
-                      "machine, or a webhook. Only one may; stop the other one. Retrying "
-                      "(this is logged once a minute at most).")
+        record.msg = (
+            "Telegram refused getUpdates with 409 Conflict (%s): another program receives "
+            "updates for this bot token, such as a second fieldbot on another database or "
+            "machine, or a webhook. Only one may; stop the other one. Retrying "
+            "(this is logged once a minute at most)."
+        )
         record.args = (error.message,)
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.ERROR, "ERROR"

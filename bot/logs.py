@@ -75,8 +75,10 @@ def rejection_line(error: BaseException | None) -> str | None:
     if rejected is None:
         return None
     answer = redact(rejected.message).splitlines()[0] if rejected.message else "no reason given"
-    return (f"{REJECTED} ({answer}): check FIELDBOT_TOKEN (the token @BotFather gave you) and, if "
-            f"you set it, that FIELDBOT_API_URL ends in /bot")
+    return (
+        f"{REJECTED} ({answer}): check FIELDBOT_TOKEN (the token @BotFather gave you) and, if "
+        f"you set it, that FIELDBOT_API_URL ends in /bot"
+    )
 
 
 def redact_record(record: logging.LogRecord) -> None:
@@ -134,8 +136,9 @@ def _install_factory() -> None:
     _factory_installed = True
 
 
-def _print_uncaught(error_type: type[BaseException], error: BaseException,
-                    trace: TracebackType | None) -> None:
+def _print_uncaught(
+    error_type: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
     """``sys.excepthook``: a rejected token in one line; any other traceback, redacted."""
     line = rejection_line(error)
     if line is not None:

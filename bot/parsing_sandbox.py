@@ -58,8 +58,10 @@ READER_FAILED = N_("the file could not be read: the reader stopped unexpectedly"
 _OUT_OF_MEMORY = 3
 #: Where the ``bot`` package is, for the child's ``sys.path`` (the bot need not be installed).
 _ROOT = str(Path(__file__).resolve().parent.parent)
-_CHILD = ("import sys; sys.path.insert(0, sys.argv[1]); "
-          "from bot.parsing_sandbox import child_main; child_main(sys.argv[2:])")
+_CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from bot.parsing_sandbox import child_main; child_main(sys.argv[2:])"
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ BOUNDS = Bounds()
 
 # -- the bot's side ---------------------------------------------------------------------------------
 
+
 async def read_upload(content: bytes, file_name: str, bounds: Bounds = BOUNDS) -> Table:
     """The table in ``content``, read by a child process; :class:`TableError` says why not.
 
@@ -90,8 +93,12 @@ async def read_upload(content: bytes, file_name: str, bounds: Bounds = BOUNDS) -
     _refuse_oversized(len(content))
     async with _turns():
         process = await asyncio.create_subprocess_exec(
-            *_command(content, file_name, bounds), stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_environment())
+            *_command(content, file_name, bounds),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=_environment(),
+        )
         try:
             async with asyncio.timeout(bounds.seconds):
                 out, err = await process.communicate(content)
@@ -118,8 +125,14 @@ def read_bytes(content: bytes, file_name: str, bounds: Bounds = BOUNDS) -> Table
     """:func:`read_upload` for code without an event loop: blocks until the child answers."""
     _refuse_oversized(len(content))
     try:
-        done = subprocess.run(_command(content, file_name, bounds), input=content, capture_output=True,
-                              timeout=bounds.seconds, check=False, env=_environment())
+        done = subprocess.run(
+            _command(content, file_name, bounds),
+            input=content,
+            capture_output=True,
+            timeout=bounds.seconds,
+            check=False,
+            env=_environment(),
+        )
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise TableError(TOO_SLOW, seconds=_seconds(bounds)) from None
     return _answer(done.returncode, done.stdout, done.stderr, bounds)
@@ -164,8 +177,9 @@ def _answer(returncode: int, out: bytes, err: bytes, bounds: Bounds) -> Table:
             answer = json.loads(out)
             if "error" in answer:
                 raise TableError(str(answer["error"]), **{str(k): v for k, v in answer["params"].items()})
-            return Table([str(name) for name in answer["header"]],
-                         [(int(line), row) for line, row in answer["rows"]])
+            return Table(
+                [str(name) for name in answer["header"]], [(int(line), row) for line, row in answer["rows"]]
+            )
         except (ValueError, KeyError, TypeError, AttributeError):
             log.error("the file reader's answer was not understood: %r", out[:200])
             raise TableError(READER_FAILED) from None
@@ -174,12 +188,14 @@ def _answer(returncode: int, out: bytes, err: bytes, bounds: Bounds) -> Table:
     if returncode in (_OUT_OF_MEMORY, -signal.SIGSEGV, -signal.SIGABRT, -signal.SIGKILL):
         # A library failing an allocation deep in C may crash instead of raising MemoryError.
         raise TableError(TOO_MUCH_MEMORY, limit=bounds.memory_bytes // MB)
-    log.error("the file reader stopped with status %s: %s", returncode,
-              err.decode(errors="replace")[-2000:].strip())
+    log.error(
+        "the file reader stopped with status %s: %s", returncode, err.decode(errors="replace")[-2000:].strip()
+    )
     raise TableError(READER_FAILED)
 
 
 # -- the child's side -------------------------------------------------------------------------------
+
 
 def child_main(argv: list[str]) -> None:
     """Read the file on standard input and write the table (or the refusal) as JSON to standard output.

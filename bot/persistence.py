@@ -58,6 +58,7 @@ Data = dict[Any, Any]
 
 # -- the codec -----------------------------------------------------------------------------------
 
+
 class Unreadable(Exception):
     """Stored state that cannot be rebuilt by this version of the code."""
 
@@ -79,8 +80,9 @@ def loads(text: str) -> Any:
 
 def _class_name(kind: type) -> str:
     if kind.__module__.split(".")[0] not in PROJECT_PACKAGES or "<locals>" in kind.__qualname__:
-        raise TypeError(f"only the project's own classes can be stored, not {kind.__module__}."
-                        f"{kind.__qualname__}")
+        raise TypeError(
+            f"only the project's own classes can be stored, not {kind.__module__}.{kind.__qualname__}"
+        )
     return f"{kind.__module__}:{kind.__qualname__}"
 
 
@@ -115,8 +117,11 @@ def _encode(value: object) -> Any:
     if isinstance(value, Enum):
         return {TAG: "enum", "class": _class_name(kind), "v": _encode(value.value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {TAG: "dataclass", "class": _class_name(kind),
-                "v": {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}}
+        return {
+            TAG: "dataclass",
+            "class": _class_name(kind),
+            "v": {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)},
+        }
     raise TypeError(f"conversation state cannot hold a {kind.__module__}.{kind.__qualname__}")
 
 
@@ -188,6 +193,7 @@ def _decode(value: Any) -> Any:
 
 # -- the persistence -----------------------------------------------------------------------------
 
+
 def conversation_key(flow: ConversationHandler[Any], update: Update) -> tuple[int | str, ...] | None:
     """The key ``flow`` files ``update``'s conversation under (as PTB computes it), if it has one."""
     chat, user, query = update.effective_chat, update.effective_user, update.callback_query
@@ -218,8 +224,10 @@ def _key_text(key: tuple[int | str, ...]) -> str:
 
 class DatabasePersistence(BasePersistence[Data, Data, Data]):
     def __init__(self, inbox: Inbox) -> None:
-        super().__init__(store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True,
-                                                     callback_data=False), update_interval=NEVER)
+        super().__init__(
+            store_data=PersistenceInput(bot_data=False, chat_data=True, user_data=True, callback_data=False),
+            update_interval=NEVER,
+        )
         self.inbox = inbox
         #: (scope, owner) → {name: JSON text}: what the database holds, to write only changes.
         self._stored: dict[tuple[str, str], dict[str, str]] = {}
@@ -230,8 +238,12 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     def follow(self, application: Application[Any, Any, Data, Data, Data, Any]) -> None:
         """Know the application's persistent conversations (call after registering handlers)."""
         self._application = application
-        self._flows = [handler for group in application.handlers.values() for handler in group
-                       if isinstance(handler, ConversationHandler) and handler.persistent]
+        self._flows = [
+            handler
+            for group in application.handlers.values()
+            for handler in group
+            if isinstance(handler, ConversationHandler) and handler.persistent
+        ]
         for flow in self._flows:
             timeout = flow.conversation_timeout
             if timeout is not None:
@@ -247,8 +259,11 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
         try:
             await self.inbox.settle(update, changes)
         except Exception as error:  # the database is away: the journal keeps it and retries
-            log.warning("could not store the state of update %d yet (%s): kept in memory, retrying",
-                        update.update_id, type(error).__name__)
+            log.warning(
+                "could not store the state of update %d yet (%s): kept in memory, retrying",
+                update.update_id,
+                type(error).__name__,
+            )
             self.inbox.journal.commit_soon()
 
     def dropped(self, update: object) -> None:
@@ -311,7 +326,8 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
     async def _load(self, scope: str, owner: str | None = None) -> list[tuple[str, str, Any, datetime]]:
         """Rows of ``scope`` that still load, as (owner, name, value, updated_at); drops the rest."""
         query = select(STATE.c.owner, STATE.c.name, STATE.c.data, STATE.c.updated_at).where(
-            STATE.c.scope == scope)
+            STATE.c.scope == scope
+        )
         if owner is not None:
             query = query.where(STATE.c.owner == owner)
         async with self.inbox.db.reading() as session:
@@ -330,8 +346,12 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             loaded.append((row_owner, name, value, updated_at))
             self._stored.setdefault((scope, row_owner), {})[name] = text
         if unreadable:
-            log.warning("dropped %d stored %s state entries this version cannot read (first: %s)",
-                        len(unreadable.deletes), owner or scope, first)
+            log.warning(
+                "dropped %d stored %s state entries this version cannot read (first: %s)",
+                len(unreadable.deletes),
+                owner or scope,
+                first,
+            )
             await self._write(unreadable)
         return loaded
 
@@ -367,8 +387,9 @@ class DatabasePersistence(BasePersistence[Data, Data, Data]):
             else:
                 conversations[tuple(json.loads(key_text))] = state
         if expired:
-            log.info("%d %s conversations idle past their timeout were not restored", len(expired.deletes),
-                     name)
+            log.info(
+                "%d %s conversations idle past their timeout were not restored", len(expired.deletes), name
+            )
             await self._write(expired)
         return conversations
 

@@ -148,8 +148,12 @@ class Ticket:
 class FloodLimits:
     """Every window and the pause after a 429; times are seconds of a monotonic clock."""
 
-    def __init__(self, broadcast_per_second: int = BROADCAST_PER_SECOND, per_chat: Limit = PER_CHAT,
-                 per_group: Limit = PER_GROUP) -> None:
+    def __init__(
+        self,
+        broadcast_per_second: int = BROADCAST_PER_SECOND,
+        per_chat: Limit = PER_CHAT,
+        per_group: Limit = PER_GROUP,
+    ) -> None:
         self.broadcast = SlidingWindow(broadcast_per_second, 1.0)
         self.per_chat, self.per_group = per_chat, per_group
         self.paused_until = -math.inf
@@ -157,15 +161,22 @@ class FloodLimits:
         self._groups: dict[Chat, SlidingWindow] = {}
         self._line: list[tuple[int, Chat | None]] = []  # waiting replies (turn, chat), by turn
 
-    def _window(self, chats: dict[Chat, SlidingWindow], chat: Chat, limit: Limit,
-                now: float) -> SlidingWindow:
+    def _window(
+        self, chats: dict[Chat, SlidingWindow], chat: Chat, limit: Limit, now: float
+    ) -> SlidingWindow:
         if chat not in chats and len(chats) >= MAX_REMEMBERED_CHATS:
             for key in [key for key, window in chats.items() if window.idle(now)]:
                 del chats[key]
         return chats.setdefault(chat, SlidingWindow(limit.count, limit.seconds))
 
-    def _windows(self, now: float, *, message: bool, push: bool, chat: Chat | None,
-                 ) -> tuple[list[SlidingWindow], list[SlidingWindow]]:
+    def _windows(
+        self,
+        now: float,
+        *,
+        message: bool,
+        push: bool,
+        chat: Chat | None,
+    ) -> tuple[list[SlidingWindow], list[SlidingWindow]]:
         """The windows to wait for and the ones to occupy (replies occupy the broadcast one only)."""
         if not message:
             return [], []
@@ -179,8 +190,15 @@ class FloodLimits:
         occupy = wait if push else [self.broadcast, *wait]
         return wait, occupy
 
-    def delay(self, now: float, *, message: bool, push: bool = False, chat: Chat | None = None,
-              turn: int | None = None) -> float:
+    def delay(
+        self,
+        now: float,
+        *,
+        message: bool,
+        push: bool = False,
+        chat: Chat | None = None,
+        turn: int | None = None,
+    ) -> float:
         """Seconds to wait before sending (``inf``: until a message in flight ends or the line moves).
 
         ``turn`` is a reply's place in the line (:meth:`join`): it waits for the broadcast window
@@ -221,8 +239,7 @@ class FloodLimits:
                 return True
         return False
 
-    def admit(self, now: float, *, message: bool, push: bool = False,
-              chat: Chat | None = None) -> Ticket:
+    def admit(self, now: float, *, message: bool, push: bool = False, chat: Chat | None = None) -> Ticket:
         """Occupy the slots of a message sent now (call when :meth:`delay` is 0)."""
         _, occupy = self._windows(now, message=message, push=push, chat=chat)
         for window in occupy:
@@ -267,9 +284,15 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
     ``clock`` and ``sleep`` are injectable for tests (a monotonic clock in seconds).
     """
 
-    def __init__(self, *, max_retries: int = 3, reply_deadline: float = REPLY_DEADLINE,
-                 limits: FloodLimits | None = None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        *,
+        max_retries: int = 3,
+        reply_deadline: float = REPLY_DEADLINE,
+        limits: FloodLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
         self.max_retries = max_retries
         self.reply_deadline = reply_deadline
         self.limits = limits or FloodLimits()
@@ -283,27 +306,43 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
     async def shutdown(self) -> None:
         """Nothing to release."""
 
-    async def _admitted(self, endpoint: str, *, message: bool, push: bool, chat: Chat | None,
-                        turn: int | None = None, deadline: float = math.inf,
-                        refused: RetryAfter | None = None) -> Ticket:
+    async def _admitted(
+        self,
+        endpoint: str,
+        *,
+        message: bool,
+        push: bool,
+        chat: Chat | None,
+        turn: int | None = None,
+        deadline: float = math.inf,
+        refused: RetryAfter | None = None,
+    ) -> Ticket:
         """Wait for a slot and take it. A reply (``turn``) that cannot go at once waits in line; it
         is given up (``refused``, or a new :class:`RetryAfter`) once it could not go by ``deadline``."""
         in_line = False
         try:
             while True:
                 now = self.clock()
-                if turn is not None and not in_line and (
-                        self.limits.waiting or self.limits.delay(now, message=message, chat=chat) > 0):
+                if (
+                    turn is not None
+                    and not in_line
+                    and (self.limits.waiting or self.limits.delay(now, message=message, chat=chat) > 0)
+                ):
                     self.limits.join(turn, chat)
                     in_line = True
-                delay = self.limits.delay(now, message=message, push=push, chat=chat,
-                                          turn=turn if in_line else None)
+                delay = self.limits.delay(
+                    now, message=message, push=push, chat=chat, turn=turn if in_line else None
+                )
                 if delay <= 0:
                     return self.limits.admit(now, message=message, push=push, chat=chat)
                 finite = not math.isinf(delay)
                 if now + (delay if finite else 0.0) > deadline:
-                    log.warning("%s to %s: flood control would hold this reply past %.0f s, giving up",
-                                endpoint, chat, self.reply_deadline)
+                    log.warning(
+                        "%s to %s: flood control would hold this reply past %.0f s, giving up",
+                        endpoint,
+                        chat,
+                        self.reply_deadline,
+                    )
                     hint = delay if finite else self.limits.paused_until - now  # may be -inf
                     raise refused or RetryAfter(timedelta(seconds=math.ceil(max(hint, 1.0))))
                 if finite:
@@ -318,8 +357,13 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
                 self._changed.set()
 
     async def process_request(
-        self, callback: Callback, args: Any, kwargs: dict[str, Any], endpoint: str,
-        data: dict[str, Any], rate_limit_args: Traffic | None,
+        self,
+        callback: Callback,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Traffic | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         message, push, chat = sends_message(endpoint), rate_limit_args is PUSH, _chat_of(data)
         reply = message and not push
@@ -328,8 +372,9 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
         refused: RetryAfter | None = None
         attempt = 0
         while True:
-            ticket = await self._admitted(endpoint, message=message, push=push, chat=chat, turn=turn,
-                                          deadline=deadline, refused=refused)
+            ticket = await self._admitted(
+                endpoint, message=message, push=push, chat=chat, turn=turn, deadline=deadline, refused=refused
+            )
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
@@ -340,8 +385,14 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
                     raise
                 attempt += 1
                 refused = error
-                log.info("%s to %s: 429, everyone waits %.1f s (retry %d%s)", endpoint, chat, seconds,
-                         attempt, ", in line" if reply else "")
+                log.info(
+                    "%s to %s: 429, everyone waits %.1f s (retry %d%s)",
+                    endpoint,
+                    chat,
+                    seconds,
+                    attempt,
+                    ", in line" if reply else "",
+                )
             finally:
                 self.limits.finish(ticket, self.clock())
                 self._changed.set()

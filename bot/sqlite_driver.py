@@ -60,8 +60,9 @@ class _Ran:
         """The real cursor was closed in the thread already."""
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
-         ) -> tuple[Any, int, int | None, list[Any] | None]:
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[Any, int, int | None, list[Any] | None]:
     """In aiosqlite's thread: execute, fetch everything, close; return what SQLAlchemy reads."""
     cursor = connection.cursor()
     try:
@@ -93,7 +94,8 @@ if AsyncAdapt_aiosqlite_cursor is not None:
             else:
                 async with self._adapt_connection._execute_mutex:
                     description, rowcount, lastrowid, rows = await connection._execute(
-                        _run, connection._conn, operation, parameters, many)
+                        _run, connection._conn, operation, parameters, many
+                    )
             ran = self._cursor
             ran.description, ran.rowcount, ran.lastrowid = description, rowcount, lastrowid
             if rows is not None:

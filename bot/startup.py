@@ -51,8 +51,9 @@ async def _ping(url: str) -> None:
         await engine.dispose()
 
 
-def _retry_while_unreachable(action: Callable[[], None], max_wait: float,
-                             sleep: Callable[[float], None]) -> None:
+def _retry_while_unreachable(
+    action: Callable[[], None], max_wait: float, sleep: Callable[[float], None]
+) -> None:
     deadline = time.monotonic() + max_wait
     delay, attempt = 1.0, 1
     while True:
@@ -62,10 +63,10 @@ def _retry_while_unreachable(action: Callable[[], None], max_wait: float,
         except (OperationalError, DBAPIError, OSError) as error:
             reason = str(getattr(error, "orig", None) or error).splitlines()[0][:200]
             if time.monotonic() + delay > deadline:
-                raise StartupError(f"the database is unreachable ({reason}); gave up after "
-                                   f"{attempt} attempts") from error
-            log.warning("database unreachable (attempt %d: %s); retrying in %.0f s", attempt, reason,
-                        delay)
+                raise StartupError(
+                    f"the database is unreachable ({reason}); gave up after {attempt} attempts"
+                ) from error
+            log.warning("database unreachable (attempt %d: %s); retrying in %.0f s", attempt, reason, delay)
             sleep(delay)
             delay, attempt = min(delay * 2, 30.0), attempt + 1
 
@@ -99,14 +100,18 @@ def lock_sqlite(url: str, *, holder: str = "", wait_for_jobs_run: float = 0.0) -
             handle.close()
         if held_by.endswith(JOBS_RUN) and time.monotonic() < deadline:
             if not announced:
-                log.info("waiting for `fieldbot %s` (pid %s) to finish sending before starting",
-                         JOBS_RUN, held_by.split()[0])
+                log.info(
+                    "waiting for `fieldbot %s` (pid %s) to finish sending before starting",
+                    JOBS_RUN,
+                    held_by.split()[0],
+                )
                 announced = True
             time.sleep(0.5)
             continue
         raise StartupError(
             f"another fieldbot is already running on {path} (pid {held_by}); SQLite allows one bot "
-            f"per database file — stop it first, or use PostgreSQL for a standby") from None
+            f"per database file — stop it first, or use PostgreSQL for a standby"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()} {holder}".strip())

@@ -225,8 +225,10 @@ class _Rows:
         if not any(cells):
             return
         if len(self.rows) >= self.limits.rows:
-            raise TableError(N_("the file has more than {limit} rows: split it into smaller files"),
-                             limit=f"{self.limits.rows:,}")
+            raise TableError(
+                N_("the file has more than {limit} rows: split it into smaller files"),
+                limit=f"{self.limits.rows:,}",
+            )
         self._check(line, cells)
         self.rows.append((line, _row(self.header, cells)))
 
@@ -236,15 +238,23 @@ class _Rows:
     def _check(self, line: int, cells: list[str]) -> None:
         filled = [index for index, cell in enumerate(cells) if cell]
         if filled and filled[-1] >= self.limits.columns:
-            raise TableError(N_("line {line} has more than {limit} columns: an import has at most {limit}"),
-                             line=line, limit=self.limits.columns)
+            raise TableError(
+                N_("line {line} has more than {limit} columns: an import has at most {limit}"),
+                line=line,
+                limit=self.limits.columns,
+            )
         self.cells += len(filled)
         if self.cells > self.limits.cells:
-            raise TableError(N_("the file has more than {limit} filled cells: split it into smaller files"),
-                             limit=f"{self.limits.cells:,}")
+            raise TableError(
+                N_("the file has more than {limit} filled cells: split it into smaller files"),
+                limit=f"{self.limits.cells:,}",
+            )
         if any(len(cells[index]) > self.limits.cell_chars for index in filled):
-            raise TableError(N_("a cell on line {line} has more than {limit} characters"),
-                             line=line, limit=f"{self.limits.cell_chars:,}")
+            raise TableError(
+                N_("a cell on line {line} has more than {limit} characters"),
+                line=line,
+                limit=f"{self.limits.cell_chars:,}",
+            )
 
 
 def _read_csv(text: str, limits: Limits) -> Table:
@@ -287,24 +297,37 @@ def check_archive(content: bytes, limits: Limits = LIMITS) -> None:
     except Exception as exc:  # a broken archive or content types part: zipfile, lxml, openpyxl errors
         raise TableError(UNREADABLE_WORKBOOK) from exc
     if shared is not None and shared.file_size > limits.shared_strings_bytes:
-        raise TableError(N_("the workbook's table of texts unpacks to more than {limit} MB: "
-                            "split it into smaller files"), limit=limits.shared_strings_bytes // MB)
+        raise TableError(
+            N_("the workbook's table of texts unpacks to more than {limit} MB: split it into smaller files"),
+            limit=limits.shared_strings_bytes // MB,
+        )
 
 
 def _check_parts(parts: list[zipfile.ZipInfo], limits: Limits) -> None:
     if len(parts) > limits.parts:
-        raise TableError(N_("the workbook has more than {limit} parts: save it again from Excel"),
-                         limit=f"{limits.parts:,}")
+        raise TableError(
+            N_("the workbook has more than {limit} parts: save it again from Excel"),
+            limit=f"{limits.parts:,}",
+        )
     if sum(part.file_size for part in parts) > limits.unpacked_bytes:
-        raise TableError(N_("the workbook unpacks to more than {limit} MB: split it into smaller files"),
-                         limit=limits.unpacked_bytes // MB)
+        raise TableError(
+            N_("the workbook unpacks to more than {limit} MB: split it into smaller files"),
+            limit=limits.unpacked_bytes // MB,
+        )
     for part in parts:
         if part.file_size >= limits.ratio_from_bytes and part.file_size > limits.ratio * part.compress_size:
-            raise TableError(N_("the workbook is compressed more than {ratio} to 1, as no real spreadsheet "
-                                "is: save it again from Excel"), ratio=limits.ratio)
+            raise TableError(
+                N_(
+                    "the workbook is compressed more than {ratio} to 1, as no real spreadsheet "
+                    "is: save it again from Excel"
+                ),
+                ratio=limits.ratio,
+            )
         if part.file_size > limits.part_bytes:
-            raise TableError(N_("a sheet of the workbook unpacks to more than {limit} MB: "
-                                "split it into smaller files"), limit=limits.part_bytes // MB)
+            raise TableError(
+                N_("a sheet of the workbook unpacks to more than {limit} MB: split it into smaller files"),
+                limit=limits.part_bytes // MB,
+            )
 
 
 def _shared_strings_part(archive: zipfile.ZipFile) -> zipfile.ZipInfo | None:
@@ -344,8 +367,10 @@ def _read_xlsx(content: bytes, limits: Limits) -> Table:
             raise TableError(N_("the first sheet is empty")) from None
         for number, values in enumerate(lines, start=2):
             if number > EXCEL_ROWS:  # openpyxl yields every missing row up to the numbers a sheet claims
-                raise TableError(N_("the file has more than {limit} rows: split it into smaller files"),
-                                 limit=f"{limits.rows:,}")
+                raise TableError(
+                    N_("the file has more than {limit} rows: split it into smaller files"),
+                    limit=f"{limits.rows:,}",
+                )
             rows.take(number, [_cell_text(v) for v in values])
         return rows.table()
     except (TableError, MemoryError):
@@ -358,7 +383,7 @@ def _read_xlsx(content: bytes, limits: Limits) -> Table:
 
 def _row(header: list[str], cells: list[str]) -> dict[str, str]:
     row = {name: (cells[i] if i < len(cells) else "") for i, name in enumerate(header) if name}
-    if len(cells) > len(header) and any(cells[len(header):]):
+    if len(cells) > len(header) and any(cells[len(header) :]):
         row[EXTRA] = "yes"
     formulas = [name for name, value in row.items() if value.startswith("=")]
     if formulas:

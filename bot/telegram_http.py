@@ -56,7 +56,8 @@ class AiohttpRequest(BaseRequest):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 cookie_jar=aiohttp.DummyCookieJar(),
-                headers={"User-Agent": self.USER_AGENT})
+                headers={"User-Agent": self.USER_AGENT},
+            )
 
     async def shutdown(self) -> None:
         if self._session is not None:
@@ -88,7 +89,9 @@ class AiohttpRequest(BaseRequest):
         timeout = aiohttp.ClientTimeout(
             total=None if None in parts else sum(p for p in parts if p is not None),
             connect=None if pool is None or connect is None else pool + connect,
-            sock_connect=connect, sock_read=read)
+            sock_connect=connect,
+            sock_read=read,
+        )
         body: Any = fields or None
         if files:
             form = aiohttp.FormData(quote_fields=False)
@@ -99,8 +102,9 @@ class AiohttpRequest(BaseRequest):
             body = form
         proxy, proxy_auth = self._proxy(url)
         try:
-            async with self._session.request(method, url, data=body, timeout=timeout,
-                                             proxy=proxy, proxy_auth=proxy_auth) as response:
+            async with self._session.request(
+                method, url, data=body, timeout=timeout, proxy=proxy, proxy_auth=proxy_auth
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error

@@ -47,12 +47,13 @@ async def sync_all_menus(bot: Any, db: Database) -> int:
     except TelegramError as error:
         log.warning("could not clear the default menu: %s", error)
     async with db.reading() as session:
-        rows = (await session.execute(
-            select(User.id, User.telegram_id, User.role, User.language, User.menu_hash,
-                   User.active)
-            .where(User.first_seen_at.is_not(None))
-            .where(User.active | User.menu_hash.is_not(None))
-        )).all()
+        rows = (
+            await session.execute(
+                select(User.id, User.telegram_id, User.role, User.language, User.menu_hash, User.active)
+                .where(User.first_seen_at.is_not(None))
+                .where(User.active | User.menu_hash.is_not(None))
+            )
+        ).all()
     changed: dict[str | None, list[int]] = defaultdict(list)
     for user_id, telegram_id, role, language, current, active in rows:
         if not active:
@@ -68,6 +69,5 @@ async def sync_all_menus(bot: Any, db: Database) -> int:
     if changed:
         async with db.transaction() as session:
             for new_hash, user_ids in changed.items():
-                await session.execute(
-                    update(User).where(User.id.in_(user_ids)).values(menu_hash=new_hash))
+                await session.execute(update(User).where(User.id.in_(user_ids)).values(menu_hash=new_hash))
     return sum(len(ids) for ids in changed.values())

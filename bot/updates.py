@@ -41,8 +41,12 @@ class UpdateJournal(Protocol):
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = 64, max_queued_per_chat: int = MAX_QUEUED_PER_CHAT,
-                 journal: UpdateJournal | None = None) -> None:
+    def __init__(
+        self,
+        max_concurrent_updates: int = 64,
+        max_queued_per_chat: int = MAX_QUEUED_PER_CHAT,
+        journal: UpdateJournal | None = None,
+    ) -> None:
         super().__init__(max_concurrent_updates)
         # Our own slots, taken inside a chat's turn (PTB's process_update takes its slot first).
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
@@ -81,8 +85,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if self.journal is not None:
                 self.journal.dropped(update)
             if self._waiting[key] == self.max_queued_per_chat:
-                log.warning("chat %s is flooding: updates beyond %d waiting are dropped", key,
-                            self.max_queued_per_chat)
+                log.warning(
+                    "chat %s is flooding: updates beyond %d waiting are dropped",
+                    key,
+                    self.max_queued_per_chat,
+                )
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1

@@ -41,9 +41,31 @@ from handlers import (
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 # ``report_reads`` comes early: a supervisor who presses 💬 Comment in the middle of another flow
 # (a visit's notes, say) has their next message taken as the comment, not as that flow's text.
-FEATURES = (onboarding, help_and_language, report_reads, people, new_customer, prospects, grades, customers,
-            visits, orders, collections, returns, deposits, finance, reports, summaries, today, market,
-            overdue, approvals, exports, settings, imports)
+FEATURES = (
+    onboarding,
+    help_and_language,
+    report_reads,
+    people,
+    new_customer,
+    prospects,
+    grades,
+    customers,
+    visits,
+    orders,
+    collections,
+    returns,
+    deposits,
+    finance,
+    reports,
+    summaries,
+    today,
+    market,
+    overdue,
+    approvals,
+    exports,
+    settings,
+    imports,
+)
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

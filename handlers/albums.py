@@ -34,9 +34,18 @@ def at_customer(zone: ZoneInfo) -> Caption:
 
 
 def _captions(t: Translator, album: Album, caption: Caption) -> list[str]:
-    heading = "<b>" + short_name(album.title, 60) + "</b>\n" + t.ngettext(
-        "The latest {shown} of {total} photo", "The latest {shown} of {total} photos", album.total,
-        shown=len(album.photos), total=album.total)
+    heading = (
+        "<b>"
+        + short_name(album.title, 60)
+        + "</b>\n"
+        + t.ngettext(
+            "The latest {shown} of {total} photo",
+            "The latest {shown} of {total} photos",
+            album.total,
+            shown=len(album.photos),
+            total=album.total,
+        )
+    )
     captions = [caption(photo) for photo in album.photos]
     captions[0] = heading + "\n" + captions[0]
     return captions
@@ -48,8 +57,9 @@ def send_album(request: Request, album: Album, caption: Caption) -> None:
     if not album.photos:
         request.toast = t.gettext(N_("No photos yet."))
         return
-    request.toast = t.ngettext("Sending {count} photo…", "Sending {count} photos…",
-                               len(album.photos)).format(count=len(album.photos))
+    request.toast = t.ngettext("Sending {count} photo…", "Sending {count} photos…", len(album.photos)).format(
+        count=len(album.photos)
+    )
     chat_id, bot = request.me.telegram_id, request.context.bot
     captions = _captions(t, album, caption)
 
@@ -57,9 +67,10 @@ def send_album(request: Request, album: Album, caption: Caption) -> None:
         if len(album.photos) == 1:
             await with_retries(partial(bot.send_photo, chat_id, album.photos[0].file_id, caption=captions[0]))
             return
-        media = [InputMediaPhoto(photo.file_id, caption=text)
-                 for photo, text in zip(album.photos, captions, strict=True)]
+        media = [
+            InputMediaPhoto(photo.file_id, caption=text)
+            for photo, text in zip(album.photos, captions, strict=True)
+        ]
         await with_retries(partial(bot.send_media_group, chat_id, media))
 
     request.after_commit.append(send)
-

@@ -44,10 +44,12 @@ PENDING = "approvals.pending"  # user_data: token → the unfinished /discount
 MAX_PENDING = 20
 COLON = re.compile(r"[:：]")
 
-USAGE = N_("Ask your manager for a discount like this:\n"
-           "/discount CUSTOMER: PERCENT or AMOUNT REASON\n"
-           "For example: /discount Acme: 5% order of 200 cases, competitor offers 4%\n"
-           "or /discount 华东五金: 500 damaged packaging")
+USAGE = N_(
+    "Ask your manager for a discount like this:\n"
+    "/discount CUSTOMER: PERCENT or AMOUNT REASON\n"
+    "For example: /discount Acme: 5% order of 200 cases, competitor offers 4%\n"
+    "or /discount 华东五金: 500 damaged packaging"
+)
 EXPIRED = N_("This choice has expired: nothing was sent. Send the /discount again.")
 
 
@@ -64,18 +66,31 @@ def _parts(request: Request) -> list[str]:
 
 def render_requested(t: Translator, made: DiscountRequest) -> str:
     view = made.view
-    return "\n".join([
-        t(N_("🏷 Discount request sent: {customer}, {terms}."), customer=view.customer.label,
-          terms=approvals.terms_text(view.payload)),
-        t(N_("Reason: {reason}"), reason=view.payload.get("reason", "")),
-        t(N_("I will tell you your manager's decision.")),
-    ])
+    return "\n".join(
+        [
+            t(
+                N_("🏷 Discount request sent: {customer}, {terms}."),
+                customer=view.customer.label,
+                terms=approvals.terms_text(view.payload),
+            ),
+            t(N_("Reason: {reason}"), reason=view.payload.get("reason", "")),
+            t(N_("I will tell you your manager's decision.")),
+        ]
+    )
 
 
-async def _request(request: Request, customer_id: int, terms: DiscountTerms, source_key: str
-                   ) -> DiscountRequest:
-    return await approvals.request_discount(request.session, request.me, customer_id, terms, now=request.now,
-                                            zone=request.context.runtime.clock.zone, source_key=source_key)
+async def _request(
+    request: Request, customer_id: int, terms: DiscountTerms, source_key: str
+) -> DiscountRequest:
+    return await approvals.request_discount(
+        request.session,
+        request.me,
+        customer_id,
+        terms,
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+        source_key=source_key,
+    )
 
 
 @action()
@@ -96,8 +111,10 @@ async def discount(request: Request) -> None:
         store[token] = {"source_key": request.source_key, "terms": rest}
         while len(store) > MAX_PENDING:
             store.pop(next(iter(store)))
-        request.reply(which_one(request.t, customer_text),
-                      candidate_buttons(resolution.candidates, f"disc:pick:{token}"))
+        request.reply(
+            which_one(request.t, customer_text),
+            candidate_buttons(resolution.candidates, f"disc:pick:{token}"),
+        )
         return
     made = await _request(request, resolution.customer.id, terms, request.source_key)
     request.reply(render_requested(request.t, made))
@@ -111,8 +128,9 @@ async def pick(request: Request) -> None:
     if pending is None:
         request.toast = request.t.gettext(EXPIRED)
         return
-    made = await _request(request, int(customer_id), approvals.read_discount(pending["terms"]),
-                          pending["source_key"])
+    made = await _request(
+        request, int(customer_id), approvals.read_discount(pending["terms"]), pending["source_key"]
+    )
     if made.repeated:
         request.toast = request.t.gettext(N_("Already sent to your manager."))
         return
@@ -124,15 +142,17 @@ async def decide(request: Request) -> None:
     """``appr:yes:<id>`` / ``appr:no:<id>``: decide, and show the decision on the pressed message."""
     _, verb, approval_id = _parts(request)
     zone = request.context.runtime.clock.zone
-    decision = await approvals.decide(request.session, request.me, int(approval_id), verb == "yes",
-                                      now=request.now, zone=zone)
+    decision = await approvals.decide(
+        request.session, request.me, int(approval_id), verb == "yes", now=request.now, zone=zone
+    )
     t = request.t
     request.edit(approvals.render_for_approver(t, decision.view, zone))
     if not decision.decided_now:
         view = decision.view
-        line = {ApprovalStatus.APPROVED: N_("Already approved by {name}."),
-                ApprovalStatus.WITHDRAWN: N_("Nothing to decide: {name} undid the order.")}.get(
-                    view.status, N_("Already rejected by {name}."))
+        line = {
+            ApprovalStatus.APPROVED: N_("Already approved by {name}."),
+            ApprovalStatus.WITHDRAWN: N_("Nothing to decide: {name} undid the order."),
+        }.get(view.status, N_("Already rejected by {name}."))
         request.toast = t.gettext(line).format(name=view.decided_by or "—")
 
 
@@ -143,8 +163,12 @@ MORE, MINE = "more", "mine"  # apq:<which>:<last id shown>
 
 def inline(buttons: Buttons) -> InlineKeyboardMarkup:
     """Buttons as a push carries them (``decision_buttons``), for a reply."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(button["text"], callback_data=button["callback_data"])
-                                  for button in row] for row in buttons])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(button["text"], callback_data=button["callback_data"]) for button in row]
+            for row in buttons
+        ]
+    )
 
 
 def _when(view: ApprovalView, zone: ZoneInfo) -> str:
@@ -182,8 +206,16 @@ def _show(request: Request, page: QueuePage, which: str) -> None:
 
 def _own_heading(t: Translator, page: QueuePage) -> str:
     decided = page.total - page.pending
-    return "<b>" + t(N_("Your requests: {waiting} waiting, {decided} decided in the last {days} days"),
-                     waiting=page.pending, decided=decided, days=approvals.RECENT_DECISIONS.days) + "</b>"
+    return (
+        "<b>"
+        + t(
+            N_("Your requests: {waiting} waiting, {decided} decided in the last {days} days"),
+            waiting=page.pending,
+            decided=decided,
+            days=approvals.RECENT_DECISIONS.days,
+        )
+        + "</b>"
+    )
 
 
 @action()
@@ -193,17 +225,27 @@ async def queue(request: Request) -> None:
     own = await approvals.own_requests(request.session, me, now=request.now)  # refuses finance, marketing
     if me.can(Permission.APPROVE):
         waiting = await approvals.to_decide(request.session, me)
-        request.reply("<b>" + t(N_("Waiting for your decision: {count}"), count=waiting.total) + "</b>"
-                      if waiting.total else t(N_("Nothing is waiting for your decision.")))
+        request.reply(
+            "<b>" + t(N_("Waiting for your decision: {count}"), count=waiting.total) + "</b>"
+            if waiting.total
+            else t(N_("Nothing is waiting for your decision."))
+        )
         _show(request, waiting, MORE)
         if own.total:
             request.reply(_own_heading(t, own))
             _show(request, own, MINE)
         return
     if not own.total:
-        request.reply(t(N_("You have no requests waiting, and none decided in the last {days} days. "
-                           "Ask for a discount with /discount; an order over a customer's credit limit "
-                           "asks your manager by itself."), days=approvals.RECENT_DECISIONS.days))
+        request.reply(
+            t(
+                N_(
+                    "You have no requests waiting, and none decided in the last {days} days. "
+                    "Ask for a discount with /discount; an order over a customer's credit limit "
+                    "asks your manager by itself."
+                ),
+                days=approvals.RECENT_DECISIONS.days,
+            )
+        )
         return
     request.reply(_own_heading(t, own))
     _show(request, own, MINE)
@@ -239,4 +281,3 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(queue_more, pattern=r"^apq:(more|mine):\d{1,12}$"))
     application.add_handler(CallbackQueryHandler(pick, pattern=r"^disc:pick:\d+:\d+$"))
     application.add_handler(CallbackQueryHandler(decide, pattern=r"^appr:(yes|no):\d+$"))
-

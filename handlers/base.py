@@ -125,8 +125,7 @@ Prepare = Callable[[Update, Context], Awaitable[object]]
 
 
 def action(
-    *, registered: bool = True, prepare: Prepare | None = None, heavy: bool = False,
-    report: bool = False
+    *, registered: bool = True, prepare: Prepare | None = None, heavy: bool = False, report: bool = False
 ) -> Callable[[Handler], Callable[[Update, Context], Any]]:
     """Wrap a handler: recognise the sender, run it in one transaction, reply after commit.
 
@@ -153,15 +152,22 @@ def action(
             prepared = await prepare(update, context) if prepare is not None else None
             try:
                 async with runtime.db.transaction(inline=not (heavy or report), report=report) as session:
-                    request = Request(update, context, session, identity, now,
-                                      Translator(language_for(identity.language_code)),
-                                      prepared=prepared)
+                    request = Request(
+                        update,
+                        context,
+                        session,
+                        identity,
+                        now,
+                        Translator(language_for(identity.language_code)),
+                        prepared=prepared,
+                    )
                     recognised = await users.recognise(session, identity, now)
                     if recognised is not None:
                         request.caller = recognised.caller
                         request.t = Translator(recognised.caller.language)
                         stale_menu = recognised.menu_hash != menu_hash(
-                            recognised.caller.role, recognised.caller.language)
+                            recognised.caller.role, recognised.caller.language
+                        )
                     if recognised is None and registered:
                         request.reply(request.t(STRANGER))
                     else:
@@ -216,11 +222,13 @@ async def deliver(request: Request, update: Update) -> None:
             if reply.edit and query is not None and isinstance(query.message, Message):
                 await with_retries(partial(_edit, request, query.message, reply))
             elif chat is not None:
-                await with_retries(partial(request.context.bot.send_message, chat.id, reply.text,
-                                           reply_markup=reply.markup))
+                await with_retries(
+                    partial(request.context.bot.send_message, chat.id, reply.text, reply_markup=reply.markup)
+                )
         except TelegramError as error:
-            await errors.reply_not_delivered(update, request.context, method, error,
-                                             unsent=len(request.replies) - index - 1)
+            await errors.reply_not_delivered(
+                update, request.context, method, error, unsent=len(request.replies) - index - 1
+            )
             break
     if query is not None:
         try:
@@ -288,9 +296,7 @@ def _plain(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text))
 
 
-async def give_menu(
-    context: Context, user_id: int, telegram_id: int, role: Role, language: str
-) -> None:
+async def give_menu(context: Context, user_id: int, telegram_id: int, role: Role, language: str) -> None:
     """Set a user's command menu for their role, then remember that we did."""
     new_hash = await set_chat_menu(context.bot, telegram_id, role, language)
     if new_hash is None:

@@ -34,8 +34,9 @@ async def in_group(update: Update, context: Context) -> None:
     if message is None or update.effective_user is None:
         return
     t = Translator(language_for(update.effective_user.language_code))
-    await message.reply_text(t(N_("I only work in a private chat: open @{bot} and write to me there."),
-                               bot=context.bot.username))
+    await message.reply_text(
+        t(N_("I only work in a private chat: open @{bot} and write to me there."), bot=context.bot.username)
+    )
 
 
 @action()
@@ -51,8 +52,11 @@ async def anything_else(request: Request) -> None:
 @action()
 async def unreadable(request: Request) -> None:
     """Stickers, voice notes, videos: the bot cannot act on them, so it says what it can read."""
-    request.reply(request.t(N_("I can't read stickers, voice or video messages. Please type it; "
-                               "/help lists what you can do.")))
+    request.reply(
+        request.t(
+            N_("I can't read stickers, voice or video messages. Please type it; /help lists what you can do.")
+        )
+    )
 
 
 @action()
@@ -75,8 +79,10 @@ def out_of_range(data: object) -> bool:
     """Whether a button payload carries a number no row id can be (it would overflow the query)."""
     if not isinstance(data, str):
         return False
-    return any(field.isdecimal() and (len(field) > 10 or int(field) > MAX_ID)
-               for field in _PAYLOAD_FIELDS.split(data))
+    return any(
+        field.isdecimal() and (len(field) > 10 or int(field) > MAX_ID)
+        for field in _PAYLOAD_FIELDS.split(data)
+    )
 
 
 async def forged_number(update: Update, context: Context) -> None:
@@ -87,8 +93,9 @@ async def forged_number(update: Update, context: Context) -> None:
 
 @action()
 async def _unstorable(request: Request) -> None:
-    request.reply(request.t(N_("I can't read that message: it contains a NUL control character. "
-                               "Please type it again.")))
+    request.reply(
+        request.t(N_("I can't read that message: it contains a NUL control character. Please type it again."))
+    )
 
 
 async def unstorable(update: Update, context: Context) -> None:
@@ -114,7 +121,13 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("cancel", nothing_to_cancel, filters.ChatType.PRIVATE))
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(MessageHandler(private & filters.COMMAND, unknown_command))
-    media = (filters.Sticker.ALL | filters.VOICE | filters.VIDEO | filters.VIDEO_NOTE | filters.AUDIO
-             | filters.ANIMATION)
+    media = (
+        filters.Sticker.ALL
+        | filters.VOICE
+        | filters.VIDEO
+        | filters.VIDEO_NOTE
+        | filters.AUDIO
+        | filters.ANIMATION
+    )
     application.add_handler(MessageHandler(private & media, unreadable))
     application.add_handler(MessageHandler(private, anything_else))

@@ -74,41 +74,66 @@ class Draft:
 
 # -- rendering -----------------------------------------------------------------------------------
 
+
 def method_label(t: Translator, method: PaymentMethod) -> str:
     return t.gettext(METHOD_LABELS[method])
 
 
 def _settled_lines(t: Translator, settled: tuple[Settled, ...], line: str) -> list[str]:
-    lines = [t(line, invoice=s.invoice_no, amount=format_amount(s.applied),
-               remaining=format_amount(s.remaining)) for s in settled[:MAX_LISTED]]
+    lines = [
+        t(line, invoice=s.invoice_no, amount=format_amount(s.applied), remaining=format_amount(s.remaining))
+        for s in settled[:MAX_LISTED]
+    ]
     rest = settled[MAX_LISTED:]
     if rest:
-        lines.append(t.ngettext("• … and {count} more invoice: {amount}",
-                                "• … and {count} more invoices: {amount}", len(rest), count=len(rest),
-                                amount=format_amount(sum((s.applied for s in rest), Decimal(0)))))
+        lines.append(
+            t.ngettext(
+                "• … and {count} more invoice: {amount}",
+                "• … and {count} more invoices: {amount}",
+                len(rest),
+                count=len(rest),
+                amount=format_amount(sum((s.applied for s in rest), Decimal(0))),
+            )
+        )
     return lines
 
 
 def render_recorded(t: Translator, result: Recorded) -> str:
-    head = t(N_("✅ Collection #{id}: <b>{amount}</b> ({method}) from <b>{customer}</b>."),
-             id=result.id, amount=format_amount(result.amount),
-             method=method_label(t, result.method), customer=result.customer.name)
+    head = t(
+        N_("✅ Collection #{id}: <b>{amount}</b> ({method}) from <b>{customer}</b>."),
+        id=result.id,
+        amount=format_amount(result.amount),
+        method=method_label(t, result.method),
+        customer=result.customer.name,
+    )
     lines = [head]
     if result.receipt_no:
         lines.append(t(N_("Receipt no. {receipt}"), receipt=result.receipt_no))
     if result.settled:
         lines += ["", t(N_("Settled, oldest first:"))]
-        lines += _settled_lines(t, result.settled,
-                                N_("• {invoice}: {amount} applied, {remaining} still open"))
+        lines += _settled_lines(
+            t, result.settled, N_("• {invoice}: {amount} applied, {remaining} still open")
+        )
     if result.unapplied > 0:
         lines.append("")
-        lines.append(t(N_("No open invoices: all {amount} is kept as unapplied credit on the customer."),
-                       amount=format_amount(result.unapplied)) if not result.settled else
-                     t(N_("Unapplied credit: {amount}, kept on the customer's account."),
-                       amount=format_amount(result.unapplied)))
+        lines.append(
+            t(
+                N_("No open invoices: all {amount} is kept as unapplied credit on the customer."),
+                amount=format_amount(result.unapplied),
+            )
+            if not result.settled
+            else t(
+                N_("Unapplied credit: {amount}, kept on the customer's account."),
+                amount=format_amount(result.unapplied),
+            )
+        )
         if result.credit > result.unapplied:
-            lines.append(t(N_("The customer's credit is now {credit}, used on their next invoice."),
-                           credit=format_amount(result.credit)))
+            lines.append(
+                t(
+                    N_("The customer's credit is now {credit}, used on their next invoice."),
+                    credit=format_amount(result.credit),
+                )
+            )
     lines.append("")
     lines.append(_hand_in_line(t, result))
     return "\n".join(lines)
@@ -124,23 +149,42 @@ def _hand_in_line(t: Translator, result: Recorded) -> str:
 
 def method_buttons(t: Translator) -> InlineKeyboardMarkup:
     """A button per payment method (``collect:method:<stored value>``)."""
-    buttons = [InlineKeyboardButton(t.gettext(label), callback_data=f"collect:method:{method.value}")
-               for method, label in METHOD_BUTTONS.items()]
-    return InlineKeyboardMarkup([buttons[i:i + METHODS_PER_ROW]
-                                 for i in range(0, len(buttons), METHODS_PER_ROW)])
+    buttons = [
+        InlineKeyboardButton(t.gettext(label), callback_data=f"collect:method:{method.value}")
+        for method, label in METHOD_BUTTONS.items()
+    ]
+    return InlineKeyboardMarkup(
+        [buttons[i : i + METHODS_PER_ROW] for i in range(0, len(buttons), METHODS_PER_ROW)]
+    )
 
 
 def undo_button(t: Translator, collection_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"collect:undo:{collection_id}")]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"collect:undo:{collection_id}"
+                )
+            ]
+        ]
+    )
 
 
 def render_reversed(t: Translator, result: Reversed, *, undone: bool) -> str:
-    values = {"id": result.original_id, "reversal": result.id, "amount": format_amount(result.amount),
-              "customer": result.customer.name}
-    lines = [t(N_("↩ Undone: collection #{id} ({amount} from {customer}) is cancelled by reversal "
-                  "#{reversal}."), **values) if undone else
-             t(N_("↩ Collection #{id} ({amount} from {customer}) is reversed by #{reversal}."), **values)]
+    values = {
+        "id": result.original_id,
+        "reversal": result.id,
+        "amount": format_amount(result.amount),
+        "customer": result.customer.name,
+    }
+    lines = [
+        t(
+            N_("↩ Undone: collection #{id} ({amount} from {customer}) is cancelled by reversal #{reversal}."),
+            **values,
+        )
+        if undone
+        else t(N_("↩ Collection #{id} ({amount} from {customer}) is reversed by #{reversal}."), **values)
+    ]
     if not undone:
         lines.append(t(N_("Reason: {reason}"), reason=result.reason))
         if result.told:
@@ -151,8 +195,9 @@ def render_reversed(t: Translator, result: Reversed, *, undone: bool) -> str:
     if result.credit_applied:
         lines += ["", t(N_("The customer's credit settled what reopened:"))]
         used = tuple(Settled(a.invoice_no, a.amount, a.remaining) for a in result.credit_applied)
-        lines += _settled_lines(t, used,
-                                N_("• {invoice}: {amount} of credit applied, {remaining} still open"))
+        lines += _settled_lines(
+            t, used, N_("• {invoice}: {amount} of credit applied, {remaining} still open")
+        )
     return "\n".join(lines)
 
 
@@ -164,12 +209,20 @@ def _show(request: Request, text: str, markup: InlineKeyboardMarkup | None, edit
 
 
 def _ask_amount(request: Request, customer: CustomerRef, edit: bool) -> int:
-    _show(request, request.t(N_("How much did <b>{customer}</b> pay? Type the amount, like 5000, "
-                                "5,000.50, 1.5万 or 5k."), customer=customer.name), None, edit)
+    _show(
+        request,
+        request.t(
+            N_("How much did <b>{customer}</b> pay? Type the amount, like 5000, 5,000.50, 1.5万 or 5k."),
+            customer=customer.name,
+        ),
+        None,
+        edit,
+    )
     return AMOUNT
 
 
 # -- the flow ------------------------------------------------------------------------------------
+
 
 def _new_draft(request: Request) -> Draft:
     draft = Draft(key=request.source_key)
@@ -208,8 +261,14 @@ def _ask_method(request: Request, draft: Draft, edit: bool) -> int:
     t = request.t
     values = {"amount": format_amount(draft.amount), "customer": draft.customer.name}
     if draft.line and draft.unknown_method:
-        text = t(N_("I don't know the payment method <b>{word}</b>, so nothing is recorded yet. "
-                    "How did <b>{customer}</b> pay <b>{amount}</b>?"), word=draft.unknown_method, **values)
+        text = t(
+            N_(
+                "I don't know the payment method <b>{word}</b>, so nothing is recorded yet. "
+                "How did <b>{customer}</b> pay <b>{amount}</b>?"
+            ),
+            word=draft.unknown_method,
+            **values,
+        )
     else:
         text = t(N_("<b>{amount}</b> from <b>{customer}</b>. How was it paid?"), **values)
     if draft.line and draft.receipt_no:
@@ -223,8 +282,15 @@ async def _save(request: Request, draft: Draft, edit: bool) -> int:
     if draft.method is None:  # a one-liner naming a method the bot does not know: never assumed
         return _ask_method(request, draft, edit)
     result = await collections.record(
-        request.session, request.me, customer_id=draft.customer.id, amount=draft.amount,
-        method=draft.method, receipt_no=draft.receipt_no, source_key=draft.key, now=request.now)
+        request.session,
+        request.me,
+        customer_id=draft.customer.id,
+        amount=draft.amount,
+        method=draft.method,
+        receipt_no=draft.receipt_no,
+        source_key=draft.key,
+        now=request.now,
+    )
     if isinstance(result, OverCollection):
         token = _remember_over(request, draft)
         _show(request, render_over(request.t, result), over_buttons(request.t, token), edit)
@@ -304,9 +370,17 @@ def _ask_receipt(request: Request, draft: Draft, edit: bool) -> int:
     assert draft.customer is not None and draft.amount is not None and draft.method is not None
     t = request.t
     skip = InlineKeyboardMarkup([[InlineKeyboardButton(t.gettext(N_("Skip")), callback_data="collect:skip")]])
-    _show(request, t(N_("<b>{amount}</b> ({method}) from <b>{customer}</b>. Receipt number? Type it, "
-                        "or press Skip."), amount=format_amount(draft.amount),
-                     method=method_label(t, draft.method), customer=draft.customer.name), skip, edit)
+    _show(
+        request,
+        t(
+            N_("<b>{amount}</b> ({method}) from <b>{customer}</b>. Receipt number? Type it, or press Skip."),
+            amount=format_amount(draft.amount),
+            method=method_label(t, draft.method),
+            customer=draft.customer.name,
+        ),
+        skip,
+        edit,
+    )
     return RECEIPT
 
 
@@ -334,8 +408,12 @@ async def typed_method(request: Request) -> object:
     typed = message.text or "" if message else ""
     draft.method = collections.parse_method(typed)
     if draft.method is None:
-        request.reply(request.t(N_("I don't know the payment method <b>{word}</b>. Press one of these:"),
-                                word=echo(typed)), method_buttons(request.t))
+        request.reply(
+            request.t(
+                N_("I don't know the payment method <b>{word}</b>. Press one of these:"), word=echo(typed)
+            ),
+            method_buttons(request.t),
+        )
         return None
     return await _with_method(request, draft, edit=False)
 
@@ -371,14 +449,23 @@ OVER_EXPIRED = N_("This question has expired: nothing was recorded. Send the col
 
 
 def render_over(t: Translator, over: OverCollection) -> str:
-    """"X owes Y; Z will be kept as credit. Record it?", with what would be recorded."""
-    values = {"customer": over.customer.name, "owed": format_amount(over.owed),
-              "excess": format_amount(over.excess), "amount": format_amount(over.amount)}
-    lines = [t(N_("⚠️ <b>{customer}</b> owes nothing; all {amount} will be kept as credit. Record it?"),
-               **values) if over.owed <= 0 else
-             t(N_("⚠️ <b>{customer}</b> owes {owed}; {excess} will be kept as credit. Record it?"), **values),
-             t(N_("Collection: <b>{amount}</b> ({method})"), amount=format_amount(over.amount),
-               method=method_label(t, over.method))]
+    """ "X owes Y; Z will be kept as credit. Record it?", with what would be recorded."""
+    values = {
+        "customer": over.customer.name,
+        "owed": format_amount(over.owed),
+        "excess": format_amount(over.excess),
+        "amount": format_amount(over.amount),
+    }
+    lines = [
+        t(N_("⚠️ <b>{customer}</b> owes nothing; all {amount} will be kept as credit. Record it?"), **values)
+        if over.owed <= 0
+        else t(N_("⚠️ <b>{customer}</b> owes {owed}; {excess} will be kept as credit. Record it?"), **values),
+        t(
+            N_("Collection: <b>{amount}</b> ({method})"),
+            amount=format_amount(over.amount),
+            method=method_label(t, over.method),
+        ),
+    ]
     if over.receipt_no:
         lines.append(t(N_("Receipt no. {receipt}"), receipt=over.receipt_no))
     if over.credit > 0:
@@ -387,10 +474,14 @@ def render_over(t: Translator, over: OverCollection) -> str:
 
 
 def over_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"collect:over:yes:{token}"),
-        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"collect:over:no:{token}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"collect:over:yes:{token}"),
+                InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"collect:over:no:{token}"),
+            ]
+        ]
+    )
 
 
 def _over_store(request: Request) -> dict[str, dict[str, object]]:
@@ -403,8 +494,13 @@ def _remember_over(request: Request, draft: Draft) -> str:
     message = request.update.effective_message
     token = str(message.message_id if message is not None else request.update.update_id)
     store = _over_store(request)
-    store[token] = {"key": draft.key, "customer_id": draft.customer.id, "amount": str(draft.amount),
-                    "method": draft.method.value, "receipt_no": draft.receipt_no}
+    store[token] = {
+        "key": draft.key,
+        "customer_id": draft.customer.id,
+        "amount": str(draft.amount),
+        "method": draft.method.value,
+        "receipt_no": draft.receipt_no,
+    }
     while len(store) > MAX_PENDING_OVER:
         store.pop(next(iter(store)))
     return token
@@ -429,10 +525,16 @@ async def confirm_over(request: Request) -> None:
     method = collections.parse_method(str(pending["method"]))
     assert method is not None
     result = await collections.record(
-        request.session, request.me, customer_id=int(str(pending["customer_id"])),
-        amount=Decimal(str(pending["amount"])), method=method,
+        request.session,
+        request.me,
+        customer_id=int(str(pending["customer_id"])),
+        amount=Decimal(str(pending["amount"])),
+        method=method,
         receipt_no=str(pending["receipt_no"]) if pending.get("receipt_no") else None,
-        source_key=str(pending["key"]), now=request.now, confirmed=True)
+        source_key=str(pending["key"]),
+        now=request.now,
+        confirmed=True,
+    )
     assert isinstance(result, Recorded)
     pending["done"] = True
     if result.already:
@@ -453,14 +555,16 @@ async def cancel_over(request: Request) -> None:
 
 # -- undo and reverse ----------------------------------------------------------------------------
 
+
 @action()
 async def undo(request: Request) -> None:
     query = request.update.callback_query
     collection_id = customer_id_of(query.data if query else None)  # the same "<prefix>:<id>" shape
     if collection_id is None:
         return
-    result = await collections.undo(request.session, request.me, collection_id,
-                                    source_key=request.source_key, now=request.now)
+    result = await collections.undo(
+        request.session, request.me, collection_id, source_key=request.source_key, now=request.now
+    )
     if result.already:
         request.toast = request.t.gettext(N_("Already undone."))
         return
@@ -481,8 +585,11 @@ def render_reversal_preview(t: Translator, preview: ReversalPreview, zone: ZoneI
     """What Confirm would reverse: the collection, whose it is, and what it settled."""
     lines = [
         t(N_("↩ Reverse collection #{id}?"), id=preview.id),
-        t(N_("Amount: <b>{amount}</b> ({method})"), amount=format_amount(preview.amount),
-          method=method_label(t, preview.method)),
+        t(
+            N_("Amount: <b>{amount}</b> ({method})"),
+            amount=format_amount(preview.amount),
+            method=method_label(t, preview.method),
+        ),
         t(N_("Customer: {customer}"), customer=preview.customer.label),
         t(N_("Rep: {name}"), name=preview.rep),
         t(N_("Received: {when}"), when=preview.received_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")),
@@ -493,19 +600,28 @@ def render_reversal_preview(t: Translator, preview: ReversalPreview, zone: ZoneI
         lines += ["", t(N_("It settled these invoices, which will be open again:"))]
         lines += _settled_lines(t, preview.settled, N_("• {invoice}: {amount}"))
     if preview.unapplied > 0:
-        lines.append(t(N_("Unapplied credit that goes with it: {amount}"),
-                       amount=format_amount(preview.unapplied)))
-    lines += ["", t(N_("Reason: {reason}"), reason=preview.reason),
-              t(N_("Reverse it? {name} will be told."), name=preview.told) if preview.told
-              else t(N_("Reverse it?"))]
+        lines.append(
+            t(N_("Unapplied credit that goes with it: {amount}"), amount=format_amount(preview.unapplied))
+        )
+    lines += [
+        "",
+        t(N_("Reason: {reason}"), reason=preview.reason),
+        t(N_("Reverse it? {name} will be told."), name=preview.told)
+        if preview.told
+        else t(N_("Reverse it?")),
+    ]
     return "\n".join(lines)
 
 
 def reversal_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"reverse:yes:{token}"),
-        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"reverse:no:{token}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"reverse:yes:{token}"),
+                InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"reverse:no:{token}"),
+            ]
+        ]
+    )
 
 
 def _reversals(request: Request) -> dict[str, dict[str, object]]:
@@ -527,15 +643,18 @@ async def reverse(request: Request) -> None:
     if not collection_id.isdigit() or message is None:
         request.reply(request.t(REVERSE_USAGE))
         return
-    preview = await collections.preview_reversal(request.session, request.me, int(collection_id),
-                                                 " ".join(args[1:]))
+    preview = await collections.preview_reversal(
+        request.session, request.me, int(collection_id), " ".join(args[1:])
+    )
     token = str(message.message_id)
     store = _reversals(request)
     store[token] = {"collection_id": preview.id, "reason": preview.reason}
     while len(store) > MAX_PENDING_REVERSALS:
         store.pop(next(iter(store)))
-    request.reply(render_reversal_preview(request.t, preview, request.context.runtime.clock.zone),
-                  reversal_buttons(request.t, token))
+    request.reply(
+        render_reversal_preview(request.t, preview, request.context.runtime.clock.zone),
+        reversal_buttons(request.t, token),
+    )
 
 
 @action()
@@ -555,8 +674,14 @@ async def confirm_reversal(request: Request) -> None:
         return
     try:
         result = await collections.reverse(
-            request.session, request.me, int(str(pending["collection_id"])), str(pending["reason"]),
-            source_key=request.source_key, now=request.now, zone=request.context.runtime.clock.zone)
+            request.session,
+            request.me,
+            int(str(pending["collection_id"])),
+            str(pending["reason"]),
+            source_key=request.source_key,
+            now=request.now,
+            zone=request.context.runtime.clock.zone,
+        )
     except ServiceError as refused:  # reversed meanwhile, or no longer in the caller's scope
         store.pop(_reversal_token(request), None)
         request.edit(t(refused.message, **refused.params))
@@ -581,22 +706,36 @@ async def cancel_reversal(request: Request) -> None:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     typed = private & filters.TEXT & ~filters.COMMAND
-    application.add_handler(ConversationHandler(
-        entry_points=[CommandHandler("collect", collect_command, private),
-                      CallbackQueryHandler(start_for_customer, pattern=r"^collect:start:\d+$")],
-        states={
-            CUSTOMER: [MessageHandler(typed, typed_customer),
-                       CallbackQueryHandler(picked_customer, pattern=r"^collect:pick:\d+$")],
-            AMOUNT: [MessageHandler(typed, typed_amount)],
-            METHOD: [CallbackQueryHandler(chosen_method, pattern=r"^collect:method:[a-z]+$"),
-                     MessageHandler(typed, typed_method)],
-            RECEIPT: [MessageHandler(typed, typed_receipt),
-                      CallbackQueryHandler(skipped_receipt, pattern=r"^collect:skip$")],
-        },
-        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
-        per_chat=True, per_user=True, allow_reentry=True, conversation_timeout=FLOW_TIMEOUT,
-        name="collect", persistent=True,
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[
+                CommandHandler("collect", collect_command, private),
+                CallbackQueryHandler(start_for_customer, pattern=r"^collect:start:\d+$"),
+            ],
+            states={
+                CUSTOMER: [
+                    MessageHandler(typed, typed_customer),
+                    CallbackQueryHandler(picked_customer, pattern=r"^collect:pick:\d+$"),
+                ],
+                AMOUNT: [MessageHandler(typed, typed_amount)],
+                METHOD: [
+                    CallbackQueryHandler(chosen_method, pattern=r"^collect:method:[a-z]+$"),
+                    MessageHandler(typed, typed_method),
+                ],
+                RECEIPT: [
+                    MessageHandler(typed, typed_receipt),
+                    CallbackQueryHandler(skipped_receipt, pattern=r"^collect:skip$"),
+                ],
+            },
+            fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
+            per_chat=True,
+            per_user=True,
+            allow_reentry=True,
+            conversation_timeout=FLOW_TIMEOUT,
+            name="collect",
+            persistent=True,
+        )
+    )
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^collect:undo:\d+$"))
     application.add_handler(CallbackQueryHandler(confirm_over, pattern=r"^collect:over:yes:\d+$"))
     application.add_handler(CallbackQueryHandler(cancel_over, pattern=r"^collect:over:no:\d+$"))

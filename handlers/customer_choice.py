@@ -15,11 +15,14 @@ from bot.services.customers import CustomerRef
 BUTTON_TEXT_LIMIT = 60
 
 
-def candidate_buttons(candidates: tuple[CustomerRef, ...] | list[CustomerRef], prefix: str
-                      ) -> InlineKeyboardMarkup:
+def candidate_buttons(
+    candidates: tuple[CustomerRef, ...] | list[CustomerRef], prefix: str
+) -> InlineKeyboardMarkup:
     """One button per candidate (at most 8), callback data ``{prefix}:{customer_id}``."""
-    rows = [[InlineKeyboardButton(ref.label[:BUTTON_TEXT_LIMIT], callback_data=f"{prefix}:{ref.id}")]
-            for ref in candidates]
+    rows = [
+        [InlineKeyboardButton(ref.label[:BUTTON_TEXT_LIMIT], callback_data=f"{prefix}:{ref.id}")]
+        for ref in candidates
+    ]
     return InlineKeyboardMarkup(rows)
 
 

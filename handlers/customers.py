@@ -37,8 +37,11 @@ SEARCHES_KEY = "customers.searches"
 MAX_SEARCHES = 20
 DUE_MARK = "⏰"
 
-KIND_LABELS = {VisitKind.VISIT: N_("on-site visit"), VisitKind.CALL: N_("phone call"),
-               VisitKind.STOCK_CHECK: N_("dealer stock check")}
+KIND_LABELS = {
+    VisitKind.VISIT: N_("on-site visit"),
+    VisitKind.CALL: N_("phone call"),
+    VisitKind.STOCK_CHECK: N_("dealer stock check"),
+}
 
 
 def _zone(request: Request) -> ZoneInfo:
@@ -65,6 +68,7 @@ def user_data_of(request: Request) -> dict[Any, Any]:
 
 # -- the list -----------------------------------------------------------------------------------
 
+
 def remember_search(user_data: dict[Any, Any], text: str) -> int:
     """A short number standing for ``text`` in page buttons; the last few searches are kept."""
     searches: dict[int, str] = user_data.setdefault(SEARCHES_KEY, {})
@@ -90,8 +94,11 @@ def _visited(t: Translator, days: int | None) -> str:
 
 
 def _list_line(t: Translator, line: CustomerLine) -> str:
-    parts = [f"<b>{escape(line.name)}</b> <code>{escape(line.code)}</code>", escape(line.grade),
-             escape(_visited(t, line.days_since_visit))]
+    parts = [
+        f"<b>{escape(line.name)}</b> <code>{escape(line.code)}</code>",
+        escape(line.grade),
+        escape(_visited(t, line.days_since_visit)),
+    ]
     if line.status == CustomerStatus.PROSPECT:
         parts.append(t(N_("prospect")))
     return (f"{DUE_MARK} " if line.due else "") + " · ".join(parts)
@@ -122,9 +129,15 @@ def render_list(t: Translator, caller: Caller, listing: CustomerList, search: st
 
 
 async def _show_list(request: Request, search: str | None, page: int, prefix: str, *, edit: bool) -> None:
-    listing = await customers.list_customers(request.session, request.me, search=search,
-                                             today=local_today(request), zone=_zone(request),
-                                             page=page, per_page=PER_PAGE)
+    listing = await customers.list_customers(
+        request.session,
+        request.me,
+        search=search,
+        today=local_today(request),
+        zone=_zone(request),
+        page=page,
+        per_page=PER_PAGE,
+    )
     text = render_list(request.t, request.me, listing, search)
     buttons = pager(request.t, prefix, listing.page, listing.pages)
     if edit:
@@ -158,6 +171,7 @@ async def search_page(request: Request) -> None:
 
 # -- the card -----------------------------------------------------------------------------------
 
+
 def _due_text(t: Translator, due: date, today: date) -> str:
     """Plain text (not yet HTML-escaped): the due date, flagged when it is today or past."""
     if due < today:
@@ -170,19 +184,28 @@ def _due_text(t: Translator, due: date, today: date) -> str:
 def _credit_text(t: Translator, card: CustomerCard) -> str:
     if card.credit_limit <= 0:
         return t(N_("Credit: cash only (limit 0); {used} open"), used=format_amount(card.balance.open))
-    return t.ngettext("Credit used: {used} of {limit} ({percent}%), term {days} day",
-                      "Credit used: {used} of {limit} ({percent}%), term {days} days", card.credit_days,
-                      used=format_amount(card.balance.open), limit=format_amount(card.credit_limit),
-                      percent=card.credit_used_percent, days=card.credit_days)
+    return t.ngettext(
+        "Credit used: {used} of {limit} ({percent}%), term {days} day",
+        "Credit used: {used} of {limit} ({percent}%), term {days} days",
+        card.credit_days,
+        used=format_amount(card.balance.open),
+        limit=format_amount(card.credit_limit),
+        percent=card.credit_used_percent,
+        days=card.credit_days,
+    )
 
 
 def render_extras(t: Translator, card: CustomerCard, zone: ZoneInfo) -> list[str]:
     """Stock levels, feedback by topic and the photo count: what the card's visits brought back."""
     lines: list[str] = []
-    stock_title, feedback_title = (t(N_("Stock, latest count of each product")),
-                                   t(N_("Market feedback, latest on each topic")))
-    for section in (extras_view.stock_section(t, card.stock, zone, title=stock_title),
-                    extras_view.feedback_section(t, card.feedback, zone, title=feedback_title)):
+    stock_title, feedback_title = (
+        t(N_("Stock, latest count of each product")),
+        t(N_("Market feedback, latest on each topic")),
+    )
+    for section in (
+        extras_view.stock_section(t, card.stock, zone, title=stock_title),
+        extras_view.feedback_section(t, card.feedback, zone, title=feedback_title),
+    ):
         if section:
             lines += ["", *section]
     if card.photos:
@@ -198,26 +221,48 @@ def render_card(t: Translator, card: CustomerCard, today: date, zone: ZoneInfo) 
         grade += " · " + t(N_("prospect"))
     elif card.status == CustomerStatus.INACTIVE:
         grade += " · " + t(N_("inactive"))
-    lines = [heading, grade,
-             t(N_("Rep: {name}"), name=card.rep_name) if card.rep_name else t(N_("Rep: not assigned"))]
+    lines = [
+        heading,
+        grade,
+        t(N_("Rep: {name}"), name=card.rep_name) if card.rep_name else t(N_("Rep: not assigned")),
+    ]
     if card.phone:
         lines.append(t(N_("Phone: {phone}"), phone=card.phone))
     if card.address:
         lines.append(t(N_("Address: {address}"), address=card.address))
     if card.location:
-        lines.append(t(N_("Location: {latitude}, {longitude}"),
-                       latitude=f"{card.location[0]:.5f}", longitude=f"{card.location[1]:.5f}"))
+        lines.append(
+            t(
+                N_("Location: {latitude}, {longitude}"),
+                latitude=f"{card.location[0]:.5f}",
+                longitude=f"{card.location[1]:.5f}",
+            )
+        )
     if card.last_visit_on is None:
         lines.append(t(N_("Last visit: never")))
     else:
-        lines.append(t(N_("Last visit: {date} ({ago})"), date=card.last_visit_on.isoformat(),
-                       ago=_visited(t, card.days_since_visit)))
+        lines.append(
+            t(
+                N_("Last visit: {date} ({ago})"),
+                date=card.last_visit_on.isoformat(),
+                ago=_visited(t, card.days_since_visit),
+            )
+        )
     lines.append(t(N_("Next visit due: {due}"), due=_due_text(t, card.next_due, today)))
-    lines.append(t(N_("Open balance: {open} · overdue: {overdue}"),
-                   open=format_amount(card.balance.open), overdue=format_amount(card.balance.overdue)))
+    lines.append(
+        t(
+            N_("Open balance: {open} · overdue: {overdue}"),
+            open=format_amount(card.balance.open),
+            overdue=format_amount(card.balance.overdue),
+        )
+    )
     if card.credit > 0:
-        lines.append(t(N_("💳 Unapplied credit: {credit} (applied to their next invoice)"),
-                       credit=format_amount(card.credit)))
+        lines.append(
+            t(
+                N_("💳 Unapplied credit: {credit} (applied to their next invoice)"),
+                credit=format_amount(card.credit),
+            )
+        )
     lines.append(_credit_text(t, card))
     if card.recent:
         lines += ["", t(N_("Last visits:"))]
@@ -227,29 +272,44 @@ def render_card(t: Translator, card: CustomerCard, today: date, zone: ZoneInfo) 
     return "\n".join(lines + render_extras(t, card, zone))
 
 
-def card_buttons(t: Translator, caller: Caller, customer_id: int,
-                 photos: int = 0) -> InlineKeyboardMarkup | None:
+def card_buttons(
+    t: Translator, caller: Caller, customer_id: int, photos: int = 0
+) -> InlineKeyboardMarkup | None:
     """Visit / Collect / Order, only for roles that may do them (the services check again); and
     the photos, when there are any."""
-    offered = ((Permission.LOG_VISIT, N_("Visit"), "visit"),
-               (Permission.RECORD_COLLECTION, N_("Collect"), "collect"),
-               (Permission.RECORD_ORDER, N_("Order"), "order"))
-    row = [InlineKeyboardButton(t.gettext(label), callback_data=f"{feature}:start:{customer_id}")
-           for permission, label, feature in offered if caller.can(permission)]
+    offered = (
+        (Permission.LOG_VISIT, N_("Visit"), "visit"),
+        (Permission.RECORD_COLLECTION, N_("Collect"), "collect"),
+        (Permission.RECORD_ORDER, N_("Order"), "order"),
+    )
+    row = [
+        InlineKeyboardButton(t.gettext(label), callback_data=f"{feature}:start:{customer_id}")
+        for permission, label, feature in offered
+        if caller.can(permission)
+    ]
     rows = [row] if row else []
     if photos:
-        rows.append([InlineKeyboardButton(t.gettext(extras_view.PHOTO_BUTTON).format(count=photos),
-                                          callback_data=f"cust:photos:{customer_id}")])
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext(extras_view.PHOTO_BUTTON).format(count=photos),
+                    callback_data=f"cust:photos:{customer_id}",
+                )
+            ]
+        )
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def card_reply(request: Request, customer_id: int) -> tuple[str, InlineKeyboardMarkup | None]:
     """The card's text and buttons, ready for ``request.reply`` or ``request.edit``."""
     today = local_today(request)
-    card = await customers.customer_card(request.session, request.me, customer_id, today=today,
-                                         zone=_zone(request))
-    return (render_card(request.t, card, today, _zone(request)),
-            card_buttons(request.t, request.me, card.ref.id, card.photos))
+    card = await customers.customer_card(
+        request.session, request.me, customer_id, today=today, zone=_zone(request)
+    )
+    return (
+        render_card(request.t, card, today, _zone(request)),
+        card_buttons(request.t, request.me, card.ref.id, card.photos),
+    )
 
 
 @action()

@@ -28,17 +28,23 @@ BUTTON_NAME_LIMIT = 24
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(t: Translator, zone: tzinfo, holdings: Holdings, note: str | None = None
-           ) -> tuple[str, InlineKeyboardMarkup | None]:
+def render(
+    t: Translator, zone: tzinfo, holdings: Holdings, note: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
     lines = [note, ""] if note else []
     if not holdings.reps:
         lines.append(t(N_("Nothing is waiting: every cash and cheque collection has been handed in.")))
         return "\n".join(lines), None
-    lines.append(t(N_("<b>Cash and cheques held by reps</b>: {count} · {total}"),
-                   count=holdings.count, total=format_amount(holdings.total)))
+    lines.append(
+        t(
+            N_("<b>Cash and cheques held by reps</b>: {count} · {total}"),
+            count=holdings.count,
+            total=format_amount(holdings.total),
+        )
+    )
     reps = {rep.rep_id: rep for rep in holdings.reps}
     shown: list[int] = []
     buttons: list[list[InlineKeyboardButton]] = []
@@ -46,21 +52,47 @@ def render(t: Translator, zone: tzinfo, holdings: Holdings, note: str | None = N
         if item.rep_id not in shown:
             shown.append(item.rep_id)
             rep = reps[item.rep_id]
-            lines += ["", fmt("<b>{rep}</b>: {count} · {total}", rep=_short(rep.name, NAME_LIMIT),
-                              count=rep.count, total=format_amount(rep.total))]
+            lines += [
+                "",
+                fmt(
+                    "<b>{rep}</b>: {count} · {total}",
+                    rep=_short(rep.name, NAME_LIMIT),
+                    count=rep.count,
+                    total=format_amount(rep.total),
+                ),
+            ]
         receipt = t(N_(" · receipt {receipt}"), receipt=item.receipt_no) if item.receipt_no else ""
-        lines.append(fmt("#{id} · {when} · {customer} · {amount} {method}", id=item.id,
-                         when=f"{item.received_at.astimezone(zone):%m-%d %H:%M}",
-                         customer=_short(item.customer, NAME_LIMIT), amount=format_amount(item.amount),
-                         method=method_label(t, item.method)) + receipt)
-        buttons.append([InlineKeyboardButton(f"✓ #{item.id} · {format_amount(item.amount)}",
-                                             callback_data=f"dep:one:{item.id}:{holdings.page}")])
+        lines.append(
+            fmt(
+                "#{id} · {when} · {customer} · {amount} {method}",
+                id=item.id,
+                when=f"{item.received_at.astimezone(zone):%m-%d %H:%M}",
+                customer=_short(item.customer, NAME_LIMIT),
+                amount=format_amount(item.amount),
+                method=method_label(t, item.method),
+            )
+            + receipt
+        )
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    f"✓ #{item.id} · {format_amount(item.amount)}",
+                    callback_data=f"dep:one:{item.id}:{holdings.page}",
+                )
+            ]
+        )
     for rep_id in shown:
         rep = reps[rep_id]
-        buttons.append([InlineKeyboardButton(
-            t.gettext(N_("✓ Confirm all {rep} · {total}")).format(
-                rep=_short(rep.name, BUTTON_NAME_LIMIT), total=format_amount(rep.total)),
-            callback_data=f"dep:rep:{rep.rep_id}:{rep.last_id}:{holdings.page}")])
+        buttons.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("✓ Confirm all {rep} · {total}")).format(
+                        rep=_short(rep.name, BUTTON_NAME_LIMIT), total=format_amount(rep.total)
+                    ),
+                    callback_data=f"dep:rep:{rep.rep_id}:{rep.last_id}:{holdings.page}",
+                )
+            ]
+        )
     paging = pager(t, "dep:page", holdings.page, holdings.pages)
     if paging is not None:
         buttons += [list(row) for row in paging.inline_keyboard]
@@ -108,18 +140,27 @@ async def _after_confirming(request: Request, done: Confirmed, note: str, page: 
 async def confirm_one(request: Request) -> None:
     _, _, collection_id, page = _data(request)
     done = await collections.confirm_one(request.session, request.me, int(collection_id), now=request.now)
-    note = request.t(N_("✓ Confirmed #{id} from {rep}: {total}."), id=collection_id, rep=done.rep_name,
-                     total=format_amount(done.total))
+    note = request.t(
+        N_("✓ Confirmed #{id} from {rep}: {total}."),
+        id=collection_id,
+        rep=done.rep_name,
+        total=format_amount(done.total),
+    )
     await _after_confirming(request, done, note, int(page))
 
 
 @action()
 async def confirm_rep(request: Request) -> None:
     _, _, rep_id, up_to_id, page = _data(request)
-    done = await collections.confirm_rep(request.session, request.me, int(rep_id), int(up_to_id),
-                                         now=request.now)
-    note = request.t(N_("✓ Confirmed {count} from {rep}: {total}."), count=done.count, rep=done.rep_name,
-                     total=format_amount(done.total))
+    done = await collections.confirm_rep(
+        request.session, request.me, int(rep_id), int(up_to_id), now=request.now
+    )
+    note = request.t(
+        N_("✓ Confirmed {count} from {rep}: {total}."),
+        count=done.count,
+        rep=done.rep_name,
+        total=format_amount(done.total),
+    )
     await _after_confirming(request, done, note, int(page))
 
 

@@ -26,12 +26,13 @@ from models import User
 log = logging.getLogger("fieldbot.errors")
 
 SORRY = N_("Sorry, something went wrong and nothing was saved. Please try again.")
-DATABASE_DOWN = N_(
-    "The database is not answering, so I could not finish this. Please try again in a minute.")
+DATABASE_DOWN = N_("The database is not answering, so I could not finish this. Please try again in a minute.")
 TELEGRAM_DOWN = N_("Telegram did not answer in time, so nothing was saved. Please try again.")
 AFTER_COMMIT = N_(
     "Your request went through, but something went wrong while finishing it, so part of "
-    "the answer may be missing.")
+    "the answer may be missing."
+)
+
 
 def transient(error: BaseException) -> bool:
     """A Telegram failure worth another try: 5xx, timeouts, dropped connections."""
@@ -77,8 +78,9 @@ async def on_error(update: object, context: Context) -> None:
     await tell(update, context, SORRY)
 
 
-async def reply_not_delivered(update: Update, context: Context, method: str, error: TelegramError,
-                              unsent: int = 0) -> None:
+async def reply_not_delivered(
+    update: Update, context: Context, method: str, error: TelegramError, unsent: int = 0
+) -> None:
     """A reply to a saved action could not be sent: log it once, never resend it later."""
     more = f"; {unsent} more repl{'y' if unsent == 1 else 'ies'} not sent" if unsent else ""
     if isinstance(error, Forbidden):
@@ -135,6 +137,7 @@ async def mark_blocked(update: object, context: Context) -> None:
             await session.execute(
                 sql_update(User)
                 .where(User.telegram_id == update.effective_user.id, User.blocked_at.is_(None))
-                .values(blocked_at=runtime.clock.now()))
+                .values(blocked_at=runtime.clock.now())
+            )
     except Exception as error:  # the next push finds out again
         log.warning("could not mark user %s blocked: %s", update.effective_user.id, one_line(error))

@@ -34,6 +34,7 @@ CHAT_ACTION_EVERY = 4.0
 @contextlib.asynccontextmanager
 async def showing(bot: Bot, chat_id: int, chat_action: str) -> AsyncIterator[None]:
     """Keep "sending a file…" on the user's screen while the body runs."""
+
     async def repeat() -> None:
         while True:
             with contextlib.suppress(Exception):  # a cosmetic hint: never fail the export for it
@@ -50,8 +51,9 @@ async def showing(bot: Bot, chat_id: int, chat_action: str) -> AsyncIterator[Non
 
 
 def _period(request: Request) -> Period:
-    return exports.requested_period(request.me, request.text_after_command,
-                                    request.context.runtime.clock.today())
+    return exports.requested_period(
+        request.me, request.text_after_command, request.context.runtime.clock.today()
+    )
 
 
 @action()
@@ -61,20 +63,32 @@ async def export(request: Request) -> None:
     today = runtime.clock.today()
 
     async def send_workbook() -> None:
-        async with (showing(request.context.bot, caller.telegram_id, ChatAction.UPLOAD_DOCUMENT),
-                    runtime.db.reading() as session):
+        async with (
+            showing(request.context.bot, caller.telegram_id, ChatAction.UPLOAD_DOCUMENT),
+            runtime.db.reading() as session,
+        ):
             book = await exports.build_workbook(session, caller, period, runtime.clock.zone, today)
         # What stands, as the Summary sheet counts it: the Orders and Collections sheets also list
         # voided orders, undone collections and their reversal rows.
         totals = book.totals
-        caption = t(N_("<b>{period}</b> · {scope}\nVisits: {visits} · orders: {orders} · collections: "
-                       "{collections} · open receivables: {receivables} · daily reports: {reports}"),
-                    period=html.unescape(period.title(t)), scope=book.scope, visits=totals.visits,
-                    orders=totals.orders, collections=totals.collections,
-                    receivables=totals.open_invoices, reports=totals.reports)
+        caption = t(
+            N_(
+                "<b>{period}</b> · {scope}\nVisits: {visits} · orders: {orders} · collections: "
+                "{collections} · open receivables: {receivables} · daily reports: {reports}"
+            ),
+            period=html.unescape(period.title(t)),
+            scope=book.scope,
+            visits=totals.visits,
+            orders=totals.orders,
+            collections=totals.collections,
+            receivables=totals.open_invoices,
+            reports=totals.reports,
+        )
         await request.context.bot.send_document(
-            caller.telegram_id, InputFile(io.BytesIO(book.content), filename=exports.file_name(period)),
-            caption=caption)
+            caller.telegram_id,
+            InputFile(io.BytesIO(book.content), filename=exports.file_name(period)),
+            caption=caption,
+        )
 
     request.after_commit.append(send_workbook)
 
@@ -82,8 +96,9 @@ async def export(request: Request) -> None:
 def _chart_period(request: Request) -> Period:
     """The period to chart: as typed, else this month so far (one day would be one bar)."""
     text = request.text_after_command
-    return exports.requested_period(request.me, text if text.strip() else MONTH,
-                                    request.context.runtime.clock.today())
+    return exports.requested_period(
+        request.me, text if text.strip() else MONTH, request.context.runtime.clock.today()
+    )
 
 
 @action()
@@ -93,14 +108,22 @@ async def chart(request: Request) -> None:
     today = runtime.clock.today()
 
     async def send_chart() -> None:
-        async with (showing(request.context.bot, caller.telegram_id, ChatAction.UPLOAD_PHOTO),
-                    runtime.db.reading() as session):
+        async with (
+            showing(request.context.bot, caller.telegram_id, ChatAction.UPLOAD_PHOTO),
+            runtime.db.reading() as session,
+        ):
             drawn = await charts.build_chart(session, caller, period, runtime.clock.zone, today)
-        caption = t(N_("{title}\nVisits: {visits} · collected: {collected}"), title=drawn.data.title,
-                    visits=drawn.data.total_visits, collected=format_amount(drawn.data.total_collected))
+        caption = t(
+            N_("{title}\nVisits: {visits} · collected: {collected}"),
+            title=drawn.data.title,
+            visits=drawn.data.total_visits,
+            collected=format_amount(drawn.data.total_collected),
+        )
         await request.context.bot.send_photo(
-            caller.telegram_id, InputFile(io.BytesIO(drawn.png), filename=f"fieldbot-{period.label}.png"),
-            caption=caption)
+            caller.telegram_id,
+            InputFile(io.BytesIO(drawn.png), filename=f"fieldbot-{period.label}.png"),
+            caption=caption,
+        )
 
     request.after_commit.append(send_chart)
 

@@ -19,8 +19,9 @@ from bot.services.policy import local_date
 from bot.views.finance import collections_text
 from handlers.base import Request, action
 
-USAGE = N_("/collections shows one day: today, yesterday or a date like 2026-11-23. "
-           "For a longer period, /export.")
+USAGE = N_(
+    "/collections shows one day: today, yesterday or a date like 2026-11-23. For a longer period, /export."
+)
 
 
 def one_day(text: str, today: date) -> date:

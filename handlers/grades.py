@@ -31,16 +31,18 @@ def _drop_button(request: Request) -> None:
     markup = getattr(message, "reply_markup", None)
     if query is None or not isinstance(markup, InlineKeyboardMarkup):
         return
-    rows = [[button for button in row if button.callback_data != query.data]
-            for row in markup.inline_keyboard]
+    rows = [
+        [button for button in row if button.callback_data != query.data] for row in markup.inline_keyboard
+    ]
     if sum(map(len, rows)) == sum(map(len, markup.inline_keyboard)):
         return  # a copy of the message without that button: nothing to take off
     remaining = [row for row in rows if row]
 
     async def drop() -> None:
         try:
-            await query.edit_message_reply_markup(reply_markup=InlineKeyboardMarkup(remaining) if remaining
-                                                  else None)
+            await query.edit_message_reply_markup(
+                reply_markup=InlineKeyboardMarkup(remaining) if remaining else None
+            )
         except BadRequest as error:  # a second tap took it off already
             if "not modified" not in error.message.lower():
                 raise
@@ -52,11 +54,22 @@ def _drop_button(request: Request) -> None:
 async def apply(request: Request) -> None:
     _, _, customer_id, change = _pressed(request)
     zone = request.context.runtime.clock.zone
-    applied = await grading.apply(request.session, request.me, int(customer_id), change[0], change[1],
-                                  today=local_date(request.now, zone), zone=zone, now=request.now)
+    applied = await grading.apply(
+        request.session,
+        request.me,
+        int(customer_id),
+        change[0],
+        change[1],
+        today=local_date(request.now, zone),
+        zone=zone,
+        now=request.now,
+    )
     t = request.t
-    line = (N_("{customer} is now grade {grade}.") if applied.done_now
-            else N_("{customer} has grade {grade} already."))
+    line = (
+        N_("{customer} is now grade {grade}.")
+        if applied.done_now
+        else N_("{customer} has grade {grade} already.")
+    )
     request.toast = t.gettext(line).format(customer=applied.customer.label, grade=applied.customer.grade)
     _drop_button(request)
 
@@ -65,8 +78,14 @@ async def apply(request: Request) -> None:
 async def more(request: Request) -> None:
     _, _, group, after = _pressed(request)
     zone = request.context.runtime.clock.zone
-    found = await grading.suggestions(request.session, request.me, today=local_date(request.now, zone),
-                                      zone=zone, group=int(group), after=int(after))
+    found = await grading.suggestions(
+        request.session,
+        request.me,
+        today=local_date(request.now, zone),
+        zone=zone,
+        group=int(group),
+        after=int(after),
+    )
     if not found.items:
         request.toast = request.t.gettext(N_("No more suggested grade changes."))
         return

@@ -14,9 +14,15 @@ from models import Role
 def help_text(t: Translator, role: Role, name: str | None) -> str:
     """The commands this role may use, one line each: what follows a command is in the reader's
     language too (``/collect [客户：金额 …]``), the command itself never is."""
-    head = (t(N_("{name}, you are signed in as {role}. Here is what you can do:"),
-              name=name, role=t.gettext(ROLE_LABELS[role])) if name
-            else t(N_("Here is what you can do:")))
+    head = (
+        t(
+            N_("{name}, you are signed in as {role}. Here is what you can do:"),
+            name=name,
+            role=t.gettext(ROLE_LABELS[role]),
+        )
+        if name
+        else t(N_("Here is what you can do:"))
+    )
     lines = [head, ""]
     for spec in commands_for(role):
         usage = f" {escape(t.gettext(spec.usage))}" if spec.usage else ""

@@ -89,9 +89,14 @@ async def import_document(request: Request) -> None:
         return
     kind = kind_of(upload.table.header)
     if kind is None:
-        request.reply(t(N_(
-            "I don't recognise this file. Customers need the columns code,name,…; receivables "
-            "invoice_no,customer_code,amount,issued_on; people telegram_id,name,role,team.")))
+        request.reply(
+            t(
+                N_(
+                    "I don't recognise this file. Customers need the columns code,name,…; receivables "
+                    "invoice_no,customer_code,amount,issued_on; people telegram_id,name,role,team."
+                )
+            )
+        )
         return
     imports.require_import(request.me, kind)
     report = await importer(kind)(request.session, upload.table, request.now, request.me)
@@ -103,12 +108,14 @@ async def import_document(request: Request) -> None:
 
     async def send_full_report() -> None:
         await request.context.bot.send_document(
-            request.identity.telegram_id, io.BytesIO(attachment.encode()), filename=file_name)
+            request.identity.telegram_id, io.BytesIO(attachment.encode()), filename=file_name
+        )
 
     request.after_commit.append(send_full_report)
 
 
 # -- the report ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReportReply:
@@ -122,17 +129,35 @@ class ReportReply:
 def report_reply(t: Translator, kind: str, report: ImportReport) -> ReportReply:
     """The whole report if it fits in a message; else its head, its first lines and the file."""
     if report.ok:
-        head = [t(N_("Imported {kind}: {created} new, {updated} updated."), kind=t.gettext(KIND_NAMES[kind]),
-                  created=report.created, updated=report.updated)]
+        head = [
+            t(
+                N_("Imported {kind}: {created} new, {updated} updated."),
+                kind=t.gettext(KIND_NAMES[kind]),
+                created=report.created,
+                updated=report.updated,
+            )
+        ]
         lines = report.notes
     else:
-        head = [t.ngettext("Nothing was imported: {count} problem. Fix it and send the whole file again.",
-                           "Nothing was imported: {count} problems. Fix them and send the whole file again.",
-                           len(report.errors), count=len(report.errors))]
+        head = [
+            t.ngettext(
+                "Nothing was imported: {count} problem. Fix it and send the whole file again.",
+                "Nothing was imported: {count} problems. Fix them and send the whole file again.",
+                len(report.errors),
+                count=len(report.errors),
+            )
+        ]
         lines = report.errors
     shown = [_line(t, item) for item in lines]
-    whole = "\n".join(head + ([t(N_("New teams: {teams}"), teams=", ".join(report.teams_created))]
-                              if report.teams_created else []) + shown)
+    whole = "\n".join(
+        head
+        + (
+            [t(N_("New teams: {teams}"), teams=", ".join(report.teams_created))]
+            if report.teams_created
+            else []
+        )
+        + shown
+    )
     if length(whole) <= MESSAGE_BUDGET:
         return ReportReply(whole)
     if report.ok:
@@ -142,9 +167,12 @@ def report_reply(t: Translator, kind: str, report: ImportReport) -> ReportReply:
         attachment = _plain_report(t, kind, report)
         file_name = "import-report.txt"
     else:
-        footer = t.ngettext("…the full list of {count} problem is in the attached file.",
-                            "…the full list of {count} problems is in the attached file.",
-                            len(report.errors), count=len(report.errors))
+        footer = t.ngettext(
+            "…the full list of {count} problem is in the attached file.",
+            "…the full list of {count} problems is in the attached file.",
+            len(report.errors),
+            count=len(report.errors),
+        )
         attachment = "\n".join(_plain_line(t, error) for error in report.errors)
         file_name = "import-problems.txt"
     budget = MESSAGE_BUDGET - length("\n".join(head)) - length(footer) - 2
@@ -163,7 +191,7 @@ def _plain_line(t: Translator, item: RowError) -> str:
 
 
 def _teams_summary(t: Translator, teams: list[str]) -> str:
-    """"New teams (90): A, B, …" naming as many as fit in :data:`TEAMS_BUDGET`."""
+    """ "New teams (90): A, B, …" naming as many as fit in :data:`TEAMS_BUDGET`."""
     named: list[str] = []
     for team in teams:
         if length(", ".join([*named, team])) > TEAMS_BUDGET:
@@ -175,8 +203,11 @@ def _teams_summary(t: Translator, teams: list[str]) -> str:
 
 
 def _plain_report(t: Translator, kind: str, report: ImportReport) -> str:
-    lines = [t.gettext(N_("Imported {kind}: {created} new, {updated} updated.")).format(
-        kind=t.gettext(KIND_NAMES[kind]), created=report.created, updated=report.updated)]
+    lines = [
+        t.gettext(N_("Imported {kind}: {created} new, {updated} updated.")).format(
+            kind=t.gettext(KIND_NAMES[kind]), created=report.created, updated=report.updated
+        )
+    ]
     if report.teams_created:
         lines.append(t.gettext(N_("New teams: {teams}")).format(teams=", ".join(report.teams_created)))
     lines += [_plain_line(t, note) for note in report.notes]

@@ -25,8 +25,9 @@ async def show_market(request: Request) -> None:
     scope = await market.scope_of(request.session, request.me)
     zone = request.context.runtime.clock.zone
     period, topic = market.parse_query(request.text_after_command, local_date(request.now, zone))
-    report = await market.feedback(request.session, scope, period, zone, topic=topic,
-                                   **(ALL_TOPICS if topic is None else ONE_TOPIC))
+    report = await market.feedback(
+        request.session, scope, period, zone, topic=topic, **(ALL_TOPICS if topic is None else ONE_TOPIC)
+    )
     request.reply(market_text(request.t, report))
 
 

@@ -56,9 +56,13 @@ def _skip_button(t: Translator, step: str) -> InlineKeyboardMarkup:
 
 def _location_keyboard(t: Translator) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(t.gettext(N_("📍 Share location")), request_location=True)],
-         [KeyboardButton(t.gettext(SKIP))]],
-        resize_keyboard=True, one_time_keyboard=True)
+        [
+            [KeyboardButton(t.gettext(N_("📍 Share location")), request_location=True)],
+            [KeyboardButton(t.gettext(SKIP))],
+        ],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
 
 
 def _draft(request: Request) -> ProspectDetails | None:
@@ -69,8 +73,9 @@ def _draft(request: Request) -> ProspectDetails | None:
 def _lost(request: Request) -> int:
     """No form in progress after all (a form started by an older version, whose answers it saved as
     it went): say so and end, rather than answering every message with this."""
-    request.reply(request.t(N_("I lost track of the new customer; send /newcustomer again.")),
-                  ReplyKeyboardRemove())
+    request.reply(
+        request.t(N_("I lost track of the new customer; send /newcustomer again.")), ReplyKeyboardRemove()
+    )
     return ConversationHandler.END
 
 
@@ -87,9 +92,12 @@ async def _start(request: Request, name: str) -> int:
     draft = prospects.details(name)
     _keep(request, draft)
     t = request.t
-    request.reply(t(N_("New customer: {name}. Nothing is saved until the last step (/cancel stops)."),
-                    name=draft.name) + "\n\n"
-                  + t(N_("Their phone number? Type it, or press Skip.")), _skip_button(t, "phone"))
+    request.reply(
+        t(N_("New customer: {name}. Nothing is saved until the last step (/cancel stops)."), name=draft.name)
+        + "\n\n"
+        + t(N_("Their phone number? Type it, or press Skip.")),
+        _skip_button(t, "phone"),
+    )
     return ASK_PHONE
 
 
@@ -117,8 +125,10 @@ def _ask_address(request: Request) -> int:
 
 
 def _ask_location(request: Request) -> int:
-    request.reply(request.t(N_("Are you at the customer now? Share your location to store theirs, "
-                               "or press Skip.")), _location_keyboard(request.t))
+    request.reply(
+        request.t(N_("Are you at the customer now? Share your location to store theirs, or press Skip.")),
+        _location_keyboard(request.t),
+    )
     return ASK_LOCATION
 
 
@@ -167,8 +177,13 @@ async def skip_address(request: Request) -> int:
 def _duplicates_text(t: Translator, found: Duplicates) -> str:
     lines = [t(N_("⚠️ Not saved yet: the company already has a customer with this name or phone number."))]
     for match in found.shown:
-        what = (N_("same name and phone number") if match.same_name and match.same_phone
-                else N_("same name") if match.same_name else N_("same phone number"))
+        what = (
+            N_("same name and phone number")
+            if match.same_name and match.same_phone
+            else N_("same name")
+            if match.same_name
+            else N_("same phone number")
+        )
         if match.customer is not None:
             lines.append(t(N_("• {customer}: {what}"), customer=match.customer.label, what=t.gettext(what)))
         else:
@@ -183,22 +198,38 @@ async def _save(request: Request, *, check_duplicates: bool) -> int:
     if draft is None:
         return _lost(request)
     registered = await prospects.register(
-        request.session, request.me, draft, now=request.now, zone=request.context.runtime.clock.zone,
-        source_key=request.source_key, check_duplicates=check_duplicates)
+        request.session,
+        request.me,
+        draft,
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+        source_key=request.source_key,
+        check_duplicates=check_duplicates,
+    )
     t = request.t
     if registered.duplicates is not None:
         request.reply(_duplicates_text(t, registered.duplicates), ReplyKeyboardRemove())
-        request.reply(t(N_("Save {name} as a new customer anyway?"), name=draft.name), InlineKeyboardMarkup([[
-            InlineKeyboardButton(t.gettext(N_("Save anyway")), callback_data="newc:save"),
-            InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data="newc:drop")]]))
+        request.reply(
+            t(N_("Save {name} as a new customer anyway?"), name=draft.name),
+            InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(t.gettext(N_("Save anyway")), callback_data="newc:save"),
+                        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data="newc:drop"),
+                    ]
+                ]
+            ),
+        )
         return CONFIRM
     user_data_of(request).pop(DRAFT_KEY, None)
     request.reply(_saved_text(t, registered), ReplyKeyboardRemove())
     assert registered.ref is not None
     text, markup = await card_reply(request, registered.ref.id)
     if registered.reviews_it:
-        rows = [*inline(prospects.review_buttons(t, registered.ref.id)).inline_keyboard,
-                *(markup.inline_keyboard if markup else ())]
+        rows = [
+            *inline(prospects.review_buttons(t, registered.ref.id)).inline_keyboard,
+            *(markup.inline_keyboard if markup else ()),
+        ]
         markup = InlineKeyboardMarkup(rows)
     request.reply(text, markup)
     return ConversationHandler.END
@@ -206,11 +237,20 @@ async def _save(request: Request, *, check_duplicates: bool) -> int:
 
 def _saved_text(t: Translator, registered: Registered) -> str:
     assert registered.ref is not None
-    line = t(N_("✅ Saved: {name} is a prospect, code {code}."), name=registered.ref.name,
-             code=registered.ref.code)
+    line = t(
+        N_("✅ Saved: {name} is a prospect, code {code}."), name=registered.ref.name, code=registered.ref.code
+    )
     if registered.reviews_it:
-        return line + "\n" + t(N_("Make it an active customer (its code and grade), or merge it into the "
-                                  "existing customer it is, with the buttons below."))
+        return (
+            line
+            + "\n"
+            + t(
+                N_(
+                    "Make it an active customer (its code and grade), or merge it into the "
+                    "existing customer it is, with the buttons below."
+                )
+            )
+        )
     if registered.told:
         return line + "\n" + t(N_("Your manager has been told: they make it an active customer."))
     return line
@@ -231,8 +271,10 @@ async def location_text(request: Request) -> int | None:
     typed = _typed(request).strip().lower()
     if typed in {request.t.gettext(SKIP).lower(), SKIP.lower()}:
         return await _save(request, check_duplicates=True)
-    request.reply(request.t(N_("Share your location with the button below, or press Skip.")),
-                  _location_keyboard(request.t))
+    request.reply(
+        request.t(N_("Share your location with the button below, or press Skip.")),
+        _location_keyboard(request.t),
+    )
     return None
 
 
@@ -268,8 +310,10 @@ async def another_command(request: Request) -> int:
     """
     draft = user_data_of(request).pop(DRAFT_KEY, None)
     if isinstance(draft, ProspectDetails):
-        request.reply(request.t(N_("The new customer form is closed: {name} was not saved."),
-                                name=draft.name), ReplyKeyboardRemove())
+        request.reply(
+            request.t(N_("The new customer form is closed: {name} was not saved."), name=draft.name),
+            ReplyKeyboardRemove(),
+        )
     update, queue = request.update, request.context.application.update_queue
 
     async def hand_on() -> None:
@@ -291,9 +335,14 @@ async def form_timed_out(update: object, context: Context) -> None:
     if chat is None:
         return
     t = Translator(str(data.get(LANGUAGE_KEY, "en")))
-    text = (t(N_("The new customer form timed out: {name} was not saved. Send /newcustomer to start "
-                 "again."), name=draft.name) if isinstance(draft, ProspectDetails)
-            else t(N_("The new customer form timed out; nothing was registered.")))
+    text = (
+        t(
+            N_("The new customer form timed out: {name} was not saved. Send /newcustomer to start again."),
+            name=draft.name,
+        )
+        if isinstance(draft, ProspectDetails)
+        else t(N_("The new customer form timed out; nothing was registered."))
+    )
     await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
 
 
@@ -304,22 +353,33 @@ def new_customer_conversation() -> ConversationHandler[Any]:
         entry_points=[CommandHandler("newcustomer", new_customer, filters.ChatType.PRIVATE)],
         states={
             ASK_NAME: [MessageHandler(typed, got_name)],
-            ASK_PHONE: [MessageHandler(typed, got_phone),
-                        CallbackQueryHandler(skip_phone, pattern=r"^newc:skip:phone$")],
-            ASK_ADDRESS: [MessageHandler(typed, got_address),
-                          CallbackQueryHandler(skip_address, pattern=r"^newc:skip:address$")],
-            ASK_LOCATION: [MessageHandler(private & filters.LOCATION, got_location),
-                           MessageHandler(typed, location_text)],
-            CONFIRM: [CallbackQueryHandler(save_anyway, pattern=r"^newc:save$"),
-                      CallbackQueryHandler(cancel_new_customer, pattern=r"^newc:drop$"),
-                      MessageHandler(typed, confirm_text)],
+            ASK_PHONE: [
+                MessageHandler(typed, got_phone),
+                CallbackQueryHandler(skip_phone, pattern=r"^newc:skip:phone$"),
+            ],
+            ASK_ADDRESS: [
+                MessageHandler(typed, got_address),
+                CallbackQueryHandler(skip_address, pattern=r"^newc:skip:address$"),
+            ],
+            ASK_LOCATION: [
+                MessageHandler(private & filters.LOCATION, got_location),
+                MessageHandler(typed, location_text),
+            ],
+            CONFIRM: [
+                CallbackQueryHandler(save_anyway, pattern=r"^newc:save$"),
+                CallbackQueryHandler(cancel_new_customer, pattern=r"^newc:drop$"),
+                MessageHandler(typed, confirm_text),
+            ],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, form_timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
-                   MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, another_command)],
+        fallbacks=[
+            CommandHandler("cancel", cancel_new_customer, filters.ChatType.PRIVATE),
+            MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, another_command),
+        ],
         allow_reentry=True,
         conversation_timeout=FORM_TIMEOUT,
-        name="newcustomer", persistent=True,
+        name="newcustomer",
+        persistent=True,
     )
 
 

@@ -29,13 +29,17 @@ async def start(request: Request) -> None:
     joined = await invites.redeem(request.session, request.identity, token, request.now)
     t = request.t = Translator(joined.language)
     role = t.gettext(ROLE_LABELS[joined.role])
-    greeting = (t(WELCOME_TEAM, name=joined.name, role=role, team=joined.team) if joined.team
-                else t(WELCOME, name=joined.name, role=role))
+    greeting = (
+        t(WELCOME_TEAM, name=joined.name, role=role, team=joined.team)
+        if joined.team
+        else t(WELCOME, name=joined.name, role=role)
+    )
     request.reply(greeting + "\n\n" + help_text(t, joined.role, None))
 
     async def menu() -> None:
-        await give_menu(request.context, joined.user_id, request.identity.telegram_id,
-                        joined.role, joined.language)
+        await give_menu(
+            request.context, joined.user_id, request.identity.telegram_id, joined.role, joined.language
+        )
 
     request.after_commit.append(menu)
 

@@ -45,13 +45,17 @@ ASKING = "orders.asking"  # user_data: the customer id whose amount we are waiti
 MAX_PENDING = 20
 COLON = re.compile(r"[:：]")
 
-USAGE = N_("Record an order like this:\n"
-           "/order CUSTOMER: AMOUNT [INVOICE NO]\n"
-           "For example: /order Acme: 5000 or /order 华东五金: 1.5万 INV-2026-118\n"
-           "Without an invoice number I number the order myself. "
-           "/order CUSTOMER alone asks for the amount.")
-ASK_AMOUNT = N_("Amount for {customer}? For example 5000 or 1.5万, with the invoice number after it "
-                "if there is one. /cancel stops.")
+USAGE = N_(
+    "Record an order like this:\n"
+    "/order CUSTOMER: AMOUNT [INVOICE NO]\n"
+    "For example: /order Acme: 5000 or /order 华东五金: 1.5万 INV-2026-118\n"
+    "Without an invoice number I number the order myself. "
+    "/order CUSTOMER alone asks for the amount."
+)
+ASK_AMOUNT = N_(
+    "Amount for {customer}? For example 5000 or 1.5万, with the invoice number after it "
+    "if there is one. /cancel stops."
+)
 EXPIRED = N_("This choice has expired: nothing was recorded. Send the order again.")
 CANCELLED = N_("Order cancelled: nothing was recorded.")
 ALREADY = N_("Already recorded: invoice {invoice}.")
@@ -72,37 +76,65 @@ def split_order(text: str) -> tuple[str, str | None]:
 
 # -- rendering ---------------------------------------------------------------------------------
 
+
 def render_recorded(t: Translator, done: RecordedOrder) -> str:
     lines = [
         t(N_("Order recorded for <b>{customer}</b>."), customer=done.customer.label),
-        t(N_("Invoice {invoice}: {amount}, due {due}."), invoice=done.invoice_no,
-          amount=format_amount(done.amount), due=done.due_on.isoformat()),
+        t(
+            N_("Invoice {invoice}: {amount}, due {due}."),
+            invoice=done.invoice_no,
+            amount=format_amount(done.amount),
+            due=done.due_on.isoformat(),
+        ),
         t(N_("Open balance now: {open}."), open=format_amount(done.open_balance)),
     ]
     if done.credit_applied > 0:
-        lines.insert(2, t(N_("💳 {amount} of the customer's credit applied to {invoice}."),
-                          amount=format_amount(done.credit_applied), invoice=done.invoice_no))
+        lines.insert(
+            2,
+            t(
+                N_("💳 {amount} of the customer's credit applied to {invoice}."),
+                amount=format_amount(done.credit_applied),
+                invoice=done.invoice_no,
+            ),
+        )
     if done.over_limit:
         lines.append(t(N_("⚠️ Over the credit limit: marked for your manager to approve.")))
     return "\n".join(lines)
 
 
 def undo_button(t: Translator, receivable_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(
-        t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"order:undo:{receivable_id}")]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("↩ Undo (10 minutes)")), callback_data=f"order:undo:{receivable_id}"
+                )
+            ]
+        ]
+    )
 
 
 def render_undone(t: Translator, undone: UndoneOrder) -> str:
     lines = [
-        t(N_("↩ Undone: order {invoice} for <b>{customer}</b> ({amount}) is voided. It no longer counts "
-             "in the customer's balance."), invoice=undone.invoice_no, customer=undone.customer.label,
-          amount=format_amount(undone.amount)),
+        t(
+            N_(
+                "↩ Undone: order {invoice} for <b>{customer}</b> ({amount}) is voided. It no longer counts "
+                "in the customer's balance."
+            ),
+            invoice=undone.invoice_no,
+            customer=undone.customer.label,
+            amount=format_amount(undone.amount),
+        ),
         t(N_("Open balance now: {open}."), open=format_amount(undone.open_balance)),
     ]
     if undone.credit_released > 0:
-        lines.append(t(N_("💳 The {amount} of credit applied to it is the customer's again (credit now "
-                          "{credit})."), amount=format_amount(undone.credit_released),
-                       credit=format_amount(undone.credit)))
+        lines.append(
+            t(
+                N_("💳 The {amount} of credit applied to it is the customer's again (credit now {credit})."),
+                amount=format_amount(undone.credit_released),
+                credit=format_amount(undone.credit),
+            )
+        )
     if undone.withdrawn_approval is not None:
         lines.append(t(N_("The request to your manager is withdrawn.")))
     return "\n".join(lines)
@@ -110,24 +142,34 @@ def render_undone(t: Translator, undone: UndoneOrder) -> str:
 
 def render_warning(t: Translator, check: NeedsConfirmation) -> str:
     credit = check.credit
-    return "\n".join([
-        t(N_("⚠️ This order of {amount} takes <b>{customer}</b> over the credit limit."),
-          amount=format_amount(check.details.amount), customer=check.customer.label),
-        t(N_("Open balance: {open}"), open=format_amount(credit.open)),
-        t(N_("Credit limit: {limit}"), limit=format_amount(credit.limit)),
-        t(N_("After this order: {after}"), after=format_amount(credit.after)),
-        t(N_("Record it anyway? Your manager will be asked to approve it.")),
-    ])
+    return "\n".join(
+        [
+            t(
+                N_("⚠️ This order of {amount} takes <b>{customer}</b> over the credit limit."),
+                amount=format_amount(check.details.amount),
+                customer=check.customer.label,
+            ),
+            t(N_("Open balance: {open}"), open=format_amount(credit.open)),
+            t(N_("Credit limit: {limit}"), limit=format_amount(credit.limit)),
+            t(N_("After this order: {after}"), after=format_amount(credit.after)),
+            t(N_("Record it anyway? Your manager will be asked to approve it.")),
+        ]
+    )
 
 
 def confirm_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"order:confirm:{token}"),
-        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"order:cancel:{token}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t.gettext(N_("Confirm")), callback_data=f"order:confirm:{token}"),
+                InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"order:cancel:{token}"),
+            ]
+        ]
+    )
 
 
 # -- what buttons remember ---------------------------------------------------------------------
+
 
 def _user_data(request: Request) -> dict[Any, Any]:
     data = request.context.user_data
@@ -166,11 +208,19 @@ def callback_parts(request: Request) -> list[str]:
     return (query.data or "").split(":") if query else []
 
 
-async def _record(request: Request, customer_id: int, details: OrderDetails, source_key: str,
-                  *, confirmed: bool = False) -> OrderOutcome:
+async def _record(
+    request: Request, customer_id: int, details: OrderDetails, source_key: str, *, confirmed: bool = False
+) -> OrderOutcome:
     return await orders.record_order(
-        request.session, request.me, customer_id, details, now=request.now,
-        zone=request.context.runtime.clock.zone, source_key=source_key, confirmed=confirmed)
+        request.session,
+        request.me,
+        customer_id,
+        details,
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+        source_key=source_key,
+        confirmed=confirmed,
+    )
 
 
 def _show(request: Request, outcome: OrderOutcome, token: str, *, edit: bool) -> None:
@@ -208,6 +258,7 @@ def _ask_amount(request: Request, customer: CustomerRef, *, edit: bool) -> int:
 
 # -- handlers ----------------------------------------------------------------------------------
 
+
 @action()
 async def order(request: Request) -> object:
     """``/order``, ``/order CUSTOMER`` or ``/order CUSTOMER: AMOUNT [INVOICE NO]``."""
@@ -221,14 +272,17 @@ async def order(request: Request) -> object:
     resolution = await orders.resolve_customer(request.session, request.me, customer_text)
     if resolution.customer is None:
         token = remember(request, details)
-        request.reply(which_one(request.t, customer_text),
-                      candidate_buttons(resolution.candidates, f"order:pick:{token}"))
+        request.reply(
+            which_one(request.t, customer_text),
+            candidate_buttons(resolution.candidates, f"order:pick:{token}"),
+        )
         return END
     if details is None:
         return _ask_amount(request, resolution.customer, edit=False)
     outcome = await _record(request, resolution.customer.id, details, request.source_key)
-    token = remember(request, details, resolution.customer.id) if isinstance(
-        outcome, NeedsConfirmation) else ""
+    token = (
+        remember(request, details, resolution.customer.id) if isinstance(outcome, NeedsConfirmation) else ""
+    )
     _show(request, outcome, token, edit=False)
     return END
 
@@ -292,8 +346,9 @@ async def confirm(request: Request) -> None:
     if pending is None or pending["customer_id"] is None:
         request.toast = request.t(EXPIRED)
         return
-    outcome = await _record(request, pending["customer_id"], details_of(pending), pending["source_key"],
-                            confirmed=True)
+    outcome = await _record(
+        request, pending["customer_id"], details_of(pending), pending["source_key"], confirmed=True
+    )
     _show(request, outcome, token, edit=True)
 
 
@@ -305,8 +360,13 @@ async def cancel(request: Request) -> None:
     if pending is None:
         request.toast = request.t(CANCELLED)
         return
-    recorded = await orders.find_recorded(request.session, request.me, pending["source_key"],
-                                          now=request.now, zone=request.context.runtime.clock.zone)
+    recorded = await orders.find_recorded(
+        request.session,
+        request.me,
+        pending["source_key"],
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+    )
     if recorded is not None:
         request.toast = request.t(VOIDED if recorded.voided else ALREADY, invoice=recorded.invoice_no)
         return
@@ -316,8 +376,13 @@ async def cancel(request: Request) -> None:
 @action()
 async def undo(request: Request) -> None:
     """``order:undo:<receivable id>``: whoever placed the order voids it, within 10 minutes."""
-    undone = await orders.undo(request.session, request.me, int(callback_parts(request)[2]),
-                               now=request.now, zone=request.context.runtime.clock.zone)
+    undone = await orders.undo(
+        request.session,
+        request.me,
+        int(callback_parts(request)[2]),
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+    )
     if undone.already:
         request.toast = request.t.gettext(N_("Already undone."))
         return
@@ -327,18 +392,21 @@ async def undo(request: Request) -> None:
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
-    application.add_handler(ConversationHandler(
-        entry_points=[
-            CommandHandler("order", order, private),
-            CallbackQueryHandler(start_from_card, pattern=r"^order:start:\d+$"),
-            CallbackQueryHandler(pick, pattern=r"^order:pick:\d+:\d+$"),
-        ],
-        states={AMOUNT: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, amount_typed)]},
-        fallbacks=[CommandHandler("cancel", cancel_asking, private), another_command_ends_flow()],
-        allow_reentry=True,
-        conversation_timeout=TIMEOUT_SECONDS,
-        name="orders", persistent=True,
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[
+                CommandHandler("order", order, private),
+                CallbackQueryHandler(start_from_card, pattern=r"^order:start:\d+$"),
+                CallbackQueryHandler(pick, pattern=r"^order:pick:\d+:\d+$"),
+            ],
+            states={AMOUNT: [MessageHandler(private & filters.TEXT & ~filters.COMMAND, amount_typed)]},
+            fallbacks=[CommandHandler("cancel", cancel_asking, private), another_command_ends_flow()],
+            allow_reentry=True,
+            conversation_timeout=TIMEOUT_SECONDS,
+            name="orders",
+            persistent=True,
+        )
+    )
     application.add_handler(CallbackQueryHandler(confirm, pattern=r"^order:confirm:\d+$"))
     application.add_handler(CallbackQueryHandler(cancel, pattern=r"^order:cancel:\d+$"))
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^order:undo:\d+$"))

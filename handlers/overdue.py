@@ -79,6 +79,7 @@ def _short(text: str, limit: int) -> str:
 
 # -- the list -------------------------------------------------------------------------------------
 
+
 def _title(t: Translator, caller: Caller, listing: OverduePage) -> str:
     if listing.rep is not None:
         return t(N_("<b>Overdue receivables carried by {rep}</b>"), rep=listing.rep.name)
@@ -100,8 +101,11 @@ def _customer_line(t: Translator, caller: Caller, number: int, item: OverdueCust
     heading = f"{number}. <b>{name}</b> ({code})"
     if caller.role != Role.REP and item.rep_name:
         heading += f" · {escape(_short(item.rep_name, REP_NAME_SHOWN))}"
-    figures = [format_amount(item.total), t(N_("invoices: {count}"), count=item.invoices),
-               t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days)]
+    figures = [
+        format_amount(item.total),
+        t(N_("invoices: {count}"), count=item.invoices),
+        t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days),
+    ]
     if item.level:
         figures.append(t(N_("level {level}"), level=item.level))
     promise = _promise(t, item.promise_amount, item.promise_date)
@@ -116,8 +120,13 @@ def _credit_line(t: Translator, listing: OverduePage) -> list[str]:
     """Unapplied credit held by customers in scope (shown apart: they owe nothing overdue)."""
     if listing.credit <= 0:
         return []
-    return [t(N_("💳 Unapplied credit: {amount}, held by {customers} (applied to their next invoices)."),
-              amount=format_amount(listing.credit), customers=counts.customers(t, listing.credit_customers))]
+    return [
+        t(
+            N_("💳 Unapplied credit: {amount}, held by {customers} (applied to their next invoices)."),
+            amount=format_amount(listing.credit),
+            customers=counts.customers(t, listing.credit_customers),
+        )
+    ]
 
 
 def render_list(t: Translator, caller: Caller, listing: OverduePage, per_page: int) -> str:
@@ -128,11 +137,16 @@ def render_list(t: Translator, caller: Caller, listing: OverduePage, per_page: i
             nothing = t(N_("Nothing is overdue. 👍"))
         return "\n".join([nothing, *_credit_line(t, listing)])
     first = (listing.page - 1) * per_page + 1
-    lines = [_title(t, caller, listing),
-             t(N_("{total} on {invoices} of {customers}, largest first."),
-               total=format_amount(listing.total), invoices=counts.invoices(t, listing.invoices),
-               customers=counts.customers(t, listing.customers)),
-             ""]
+    lines = [
+        _title(t, caller, listing),
+        t(
+            N_("{total} on {invoices} of {customers}, largest first."),
+            total=format_amount(listing.total),
+            invoices=counts.invoices(t, listing.invoices),
+            customers=counts.customers(t, listing.customers),
+        ),
+        "",
+    ]
     lines += [_customer_line(t, caller, first + n, item) for n, item in enumerate(listing.items)]
     credit = _credit_line(t, listing)
     if credit:
@@ -141,13 +155,18 @@ def render_list(t: Translator, caller: Caller, listing: OverduePage, per_page: i
     return "\n".join(lines)
 
 
-def _list_buttons(t: Translator, listing: OverduePage, per_page: int, prefix: str
-                  ) -> InlineKeyboardMarkup | None:
+def _list_buttons(
+    t: Translator, listing: OverduePage, per_page: int, prefix: str
+) -> InlineKeyboardMarkup | None:
     first = (listing.page - 1) * per_page + 1
-    items = [InlineKeyboardButton(f"{first + n}. {_short(item.customer.name, BUTTON_NAME_SHOWN)}",
-                                  callback_data=f"due:cust:{item.customer.id}")
-             for n, item in enumerate(listing.items)]
-    rows = [items[i:i + ITEM_BUTTONS_PER_ROW] for i in range(0, len(items), ITEM_BUTTONS_PER_ROW)]
+    items = [
+        InlineKeyboardButton(
+            f"{first + n}. {_short(item.customer.name, BUTTON_NAME_SHOWN)}",
+            callback_data=f"due:cust:{item.customer.id}",
+        )
+        for n, item in enumerate(listing.items)
+    ]
+    rows = [items[i : i + ITEM_BUTTONS_PER_ROW] for i in range(0, len(items), ITEM_BUTTONS_PER_ROW)]
     paging = pager(t, prefix, listing.page, listing.pages)
     if paging is not None:
         rows += [list(row) for row in paging.inline_keyboard]
@@ -155,8 +174,9 @@ def _list_buttons(t: Translator, listing: OverduePage, per_page: int, prefix: st
 
 
 async def _show_list(request: Request, rep_id: int | None, page: int, *, edit: bool) -> None:
-    listing = await overdue.overdue_by_customer(request.session, request.me, today=_today(request),
-                                                rep_id=rep_id, page=page)
+    listing = await overdue.overdue_by_customer(
+        request.session, request.me, today=_today(request), rep_id=rep_id, page=page
+    )
     prefix = f"due:rep:{rep_id}" if rep_id is not None else "due:all"
     text = render_list(request.t, request.me, listing, overdue.PER_PAGE)
     buttons = _list_buttons(request.t, listing, overdue.PER_PAGE, prefix)
@@ -168,13 +188,18 @@ async def _show_list(request: Request, rep_id: int | None, page: int, *, edit: b
 
 # -- one customer's invoices ----------------------------------------------------------------------
 
+
 def _invoice_line(t: Translator, item: OverdueInvoice) -> str:
-    first = [f"• <b>{escape(item.invoice_no)}</b>", t(N_("due {date}"), date=item.due_on.isoformat()),
-             t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days)]
+    first = [
+        f"• <b>{escape(item.invoice_no)}</b>",
+        t(N_("due {date}"), date=item.due_on.isoformat()),
+        t.ngettext("{days} day overdue", "{days} days overdue", item.days, days=item.days),
+    ]
     if item.level:
         first.append(t(N_("level {level}"), level=item.level))
-    second = [t(N_("open {open} of {amount}"), open=format_amount(item.open),
-                amount=format_amount(item.amount))]
+    second = [
+        t(N_("open {open} of {amount}"), open=format_amount(item.open), amount=format_amount(item.amount))
+    ]
     promise = _promise(t, item.promise_amount, item.promise_date)
     if promise:
         second.append(promise)
@@ -187,13 +212,29 @@ def render_customer(t: Translator, view: CustomerOverdue) -> str:
     name = t(N_("<b>{customer}</b> ({code})"), customer=view.customer.name, code=view.customer.code)
     if view.rep_name:
         name += " · " + escape(view.rep_name)
-    credit = ([t(N_("💳 Unapplied credit: {amount} (applied to their next invoice)."),
-                 amount=format_amount(view.credit))] if view.credit > 0 else [])
+    credit = (
+        [
+            t(
+                N_("💳 Unapplied credit: {amount} (applied to their next invoice)."),
+                amount=format_amount(view.credit),
+            )
+        ]
+        if view.credit > 0
+        else []
+    )
     if not view.items:
         return "\n".join([name, t(N_("Nothing of theirs is overdue.")), *credit])
-    lines = [name, t.ngettext("Overdue: {total} on {count} invoice.",
-                              "Overdue: {total} on {count} invoices, oldest first.",
-                              view.invoices, total=format_amount(view.total), count=view.invoices), ""]
+    lines = [
+        name,
+        t.ngettext(
+            "Overdue: {total} on {count} invoice.",
+            "Overdue: {total} on {count} invoices, oldest first.",
+            view.invoices,
+            total=format_amount(view.total),
+            count=view.invoices,
+        ),
+        "",
+    ]
     lines += [_invoice_line(t, item) for item in view.items]
     if credit:
         lines += ["", *credit]
@@ -207,13 +248,23 @@ def _customer_buttons(t: Translator, caller: Caller, view: CustomerOverdue) -> I
         invoice = _short(item.invoice_no, BUTTON_INVOICE_SHOWN)
         row = []
         if caller.role in overdue.PROMISE_ROLES:
-            row.append(InlineKeyboardButton(t.gettext(N_("🤝 Promise · {invoice}")).format(invoice=invoice),
-                                            callback_data=f"due:promise:{item.id}"))
+            row.append(
+                InlineKeyboardButton(
+                    t.gettext(N_("🤝 Promise · {invoice}")).format(invoice=invoice),
+                    callback_data=f"due:promise:{item.id}",
+                )
+            )
         if caller.role in overdue.DISPUTE_ROLES:
-            label, verb = ((N_("Undispute · {invoice}"), "undispute") if item.disputed
-                           else (N_("⚖️ Dispute · {invoice}"), "dispute"))
-            row.append(InlineKeyboardButton(t.gettext(label).format(invoice=invoice),
-                                            callback_data=f"due:{verb}:{item.id}"))
+            label, verb = (
+                (N_("Undispute · {invoice}"), "undispute")
+                if item.disputed
+                else (N_("⚖️ Dispute · {invoice}"), "dispute")
+            )
+            row.append(
+                InlineKeyboardButton(
+                    t.gettext(label).format(invoice=invoice), callback_data=f"due:{verb}:{item.id}"
+                )
+            )
         if row:
             rows.append(row)
     paging = pager(t, f"due:inv:{view.customer.id}", view.page, view.pages)
@@ -223,8 +274,9 @@ def _customer_buttons(t: Translator, caller: Caller, view: CustomerOverdue) -> I
 
 
 async def _show_customer(request: Request, customer_id: int, page: int, *, edit: bool) -> None:
-    view = await overdue.customer_overdue(request.session, request.me, customer_id, today=_today(request),
-                                          page=page)
+    view = await overdue.customer_overdue(
+        request.session, request.me, customer_id, today=_today(request), page=page
+    )
     text, buttons = render_customer(request.t, view), _customer_buttons(request.t, request.me, view)
     if edit:
         request.edit(text, buttons)
@@ -233,6 +285,7 @@ async def _show_customer(request: Request, customer_id: int, page: int, *, edit:
 
 
 # -- handlers: viewing ----------------------------------------------------------------------------
+
 
 @action(report=True)
 async def show_overdue(request: Request) -> None:
@@ -247,8 +300,9 @@ async def show_overdue(request: Request) -> None:
     elif target.customer is not None:
         await _show_customer(request, target.customer.id, 1, edit=False)
     else:
-        request.reply(which_one(request.t, " ".join(text.split())),
-                      candidate_buttons(target.candidates, "due:cust"))
+        request.reply(
+            which_one(request.t, " ".join(text.split())), candidate_buttons(target.candidates, "due:cust")
+        )
 
 
 @action(report=True)
@@ -271,6 +325,7 @@ async def customer_page(request: Request) -> None:
 
 # -- handlers: promises and disputes --------------------------------------------------------------
 
+
 def _asking(request: Request) -> dict[str, Any] | None:
     value = _user_data(request).get(ASKING)
     return value if isinstance(value, dict) else None
@@ -286,11 +341,19 @@ async def ask_promise(request: Request) -> object:
         return PROMISE
     _user_data(request)[ASKING] = asked
     example = (_today(request) + timedelta(days=7)).isoformat()
-    request.reply(t(N_("Promise to pay on invoice {invoice} ({customer}), {open} open.\n"
-                       "When will they pay, and how much? For example: {example} 5000 — or the date alone "
-                       "for all that is open. /cancel stops."),
-                    invoice=invoice.invoice_no, customer=invoice.customer.label,
-                    open=format_amount(invoice.open), example=example))
+    request.reply(
+        t(
+            N_(
+                "Promise to pay on invoice {invoice} ({customer}), {open} open.\n"
+                "When will they pay, and how much? For example: {example} 5000 — or the date alone "
+                "for all that is open. /cancel stops."
+            ),
+            invoice=invoice.invoice_no,
+            customer=invoice.customer.label,
+            open=format_amount(invoice.open),
+            example=example,
+        )
+    )
     return PROMISE
 
 
@@ -303,17 +366,31 @@ async def promise_typed(request: Request) -> object:
     t = request.t
     try:
         promised_on, amount = overdue.parse_promise(_typed(request), _today(request))
-        promise = await overdue.record_promise(request.session, request.me, asking["receivable_id"],
-                                               promised_on, amount, request.now,
-                                               zone=request.context.runtime.clock.zone)
+        promise = await overdue.record_promise(
+            request.session,
+            request.me,
+            asking["receivable_id"],
+            promised_on,
+            amount,
+            request.now,
+            zone=request.context.runtime.clock.zone,
+        )
     except Invalid as error:  # nothing was written: say why and wait for another try
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
     _user_data(request).pop(ASKING, None)
-    request.reply(t(N_("🤝 Promise recorded: {customer} will pay {amount} on invoice {invoice} by {date}. "
-                       "Overdue reminders for it pause until then."),
-                    customer=promise.invoice.customer.label, amount=format_amount(promise.amount),
-                    invoice=promise.invoice.invoice_no, date=promise.promise_date.isoformat()))
+    request.reply(
+        t(
+            N_(
+                "🤝 Promise recorded: {customer} will pay {amount} on invoice {invoice} by {date}. "
+                "Overdue reminders for it pause until then."
+            ),
+            customer=promise.invoice.customer.label,
+            amount=format_amount(promise.amount),
+            invoice=promise.invoice.invoice_no,
+            date=promise.promise_date.isoformat(),
+        )
+    )
     return END
 
 
@@ -324,15 +401,23 @@ async def ask_dispute(request: Request) -> object:
     t = request.t
     if invoice.disputed:
         request.toast = t.gettext(N_("Invoice {invoice} is already disputed.")).format(
-            invoice=invoice.invoice_no)
+            invoice=invoice.invoice_no
+        )
         return END
     asked = {"kind": "dispute", "receivable_id": receivable_id}
     if _asking(request) == asked:
         return REASON
     _user_data(request)[ASKING] = asked
-    request.reply(t(N_("Why is invoice {invoice} ({customer}) disputed? A few words, e.g. goods returned, "
-                       "price in question. /cancel stops."),
-                    invoice=invoice.invoice_no, customer=invoice.customer.label))
+    request.reply(
+        t(
+            N_(
+                "Why is invoice {invoice} ({customer}) disputed? A few words, e.g. goods returned, "
+                "price in question. /cancel stops."
+            ),
+            invoice=invoice.invoice_no,
+            customer=invoice.customer.label,
+        )
+    )
     return REASON
 
 
@@ -344,29 +429,44 @@ async def reason_typed(request: Request) -> object:
         return END
     t = request.t
     try:
-        change = await overdue.set_disputed(request.session, request.me, asking["receivable_id"], True,
-                                            _typed(request), request.now)
+        change = await overdue.set_disputed(
+            request.session, request.me, asking["receivable_id"], True, _typed(request), request.now
+        )
     except Invalid as error:
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
     _user_data(request).pop(ASKING, None)
-    request.reply(t(N_("⚖️ Invoice {invoice} ({customer}) is marked disputed: no overdue reminders for it "
-                       "until the dispute is lifted."),
-                    invoice=change.invoice.invoice_no, customer=change.invoice.customer.label))
+    request.reply(
+        t(
+            N_(
+                "⚖️ Invoice {invoice} ({customer}) is marked disputed: no overdue reminders for it "
+                "until the dispute is lifted."
+            ),
+            invoice=change.invoice.invoice_no,
+            customer=change.invoice.customer.label,
+        )
+    )
     return END
 
 
 @action()
 async def undispute(request: Request) -> None:
-    change = await overdue.set_disputed(request.session, request.me, int(_parts(request)[2]), False, None,
-                                        request.now)
+    change = await overdue.set_disputed(
+        request.session, request.me, int(_parts(request)[2]), False, None, request.now
+    )
     t = request.t
     if not change.changed:
         request.toast = t.gettext(N_("Invoice {invoice} is not disputed.")).format(
-            invoice=change.invoice.invoice_no)
+            invoice=change.invoice.invoice_no
+        )
         return
-    request.reply(t(N_("Invoice {invoice} ({customer}) is no longer disputed: overdue reminders resume."),
-                    invoice=change.invoice.invoice_no, customer=change.invoice.customer.label))
+    request.reply(
+        t(
+            N_("Invoice {invoice} ({customer}) is no longer disputed: overdue reminders resume."),
+            invoice=change.invoice.invoice_no,
+            customer=change.invoice.customer.label,
+        )
+    )
 
 
 @action()
@@ -389,13 +489,20 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CallbackQueryHandler(customer_chosen, pattern=r"^due:cust:\d+$"))
     application.add_handler(CallbackQueryHandler(customer_page, pattern=r"^due:inv:\d+:\d+$"))
     application.add_handler(CallbackQueryHandler(undispute, pattern=r"^due:undispute:\d+$"))
-    application.add_handler(ConversationHandler(
-        entry_points=[CallbackQueryHandler(ask_promise, pattern=r"^due:promise:\d+$"),
-                      CallbackQueryHandler(ask_dispute, pattern=r"^due:dispute:\d+$")],
-        states={PROMISE: [MessageHandler(typed, promise_typed)],
-                REASON: [MessageHandler(typed, reason_typed)]},
-        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
-        allow_reentry=True,
-        conversation_timeout=FLOW_TIMEOUT,
-        name="overdue", persistent=True,
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[
+                CallbackQueryHandler(ask_promise, pattern=r"^due:promise:\d+$"),
+                CallbackQueryHandler(ask_dispute, pattern=r"^due:dispute:\d+$"),
+            ],
+            states={
+                PROMISE: [MessageHandler(typed, promise_typed)],
+                REASON: [MessageHandler(typed, reason_typed)],
+            },
+            fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
+            allow_reentry=True,
+            conversation_timeout=FLOW_TIMEOUT,
+            name="overdue",
+            persistent=True,
+        )
+    )

@@ -33,13 +33,19 @@ CHOICE_EXPIRED = N_("This choice has expired: nothing was created. Send /invite 
 async def invite(request: Request) -> None:
     args = request.args
     if not args:
-        request.reply(request.t(N_(
-            "Usage: /invite ROLE [TEAM]\nRoles: admin, director, manager, finance, rep.\n"
-            "Example: /invite rep North")))
+        request.reply(
+            request.t(
+                N_(
+                    "Usage: /invite ROLE [TEAM]\nRoles: admin, director, manager, finance, rep.\n"
+                    "Example: /invite rep North"
+                )
+            )
+        )
         return
     team_name = " ".join(args[1:]) or None
-    created = await invites.create_invite(request.session, request.me, args[0], team_name,
-                                          source_key=request.source_key, now=request.now)
+    created = await invites.create_invite(
+        request.session, request.me, args[0], team_name, source_key=request.source_key, now=request.now
+    )
     if isinstance(created, TeamChoice):
         token = _remember_choice(request, created)
         request.reply(*render_team_choice(request.t, created, token))
@@ -58,25 +64,41 @@ def render_invite(request: Request, created: NewInvite) -> str:
     if created.team_created:
         lines.append(t(N_("New team {team} created."), team=created.team))
     someone = t.gettext(ROLE_PERSON[created.role])
-    lines.append(t(N_("Invite for {someone} in team {team}:"), someone=someone, team=created.team)
-                 if created.team else t(N_("Invite for {someone}:"), someone=someone))
+    lines.append(
+        t(N_("Invite for {someone} in team {team}:"), someone=someone, team=created.team)
+        if created.team
+        else t(N_("Invite for {someone}:"), someone=someone)
+    )
     lines.append(f"<code>{escape(link)}</code>")
-    lines.append(t(N_("Send this link to one person. It works once and expires on {date}."),
-                   date=f"{expires:%Y-%m-%d %H:%M}"))
+    lines.append(
+        t(
+            N_("Send this link to one person. It works once and expires on {date}."),
+            date=f"{expires:%Y-%m-%d %H:%M}",
+        )
+    )
     return "\n".join(lines)
 
 
 def render_team_choice(t: Translator, choice: TeamChoice, token: str) -> tuple[str, InlineKeyboardMarkup]:
-    """"There is no team Eastt": the existing teams as buttons, and one that creates Eastt."""
+    """ "There is no team Eastt": the existing teams as buttons, and one that creates Eastt."""
     if choice.teams:
-        text = t(N_("There is no team {team}. Invite into one of these teams, or create {team}:"),
-                 team=choice.name)
+        text = t(
+            N_("There is no team {team}. Invite into one of these teams, or create {team}:"), team=choice.name
+        )
     else:
         text = t(N_("There is no team yet. Create team {team}?"), team=choice.name)
-    rows = [[InlineKeyboardButton(team.name[:TEAM_BUTTON], callback_data=f"invite:team:{token}:{team.id}")]
-            for team in choice.teams]
-    rows.append([InlineKeyboardButton(t.gettext(N_("➕ Create team {team}")).format(
-        team=choice.name[:TEAM_BUTTON]), callback_data=f"invite:new:{token}")])
+    rows = [
+        [InlineKeyboardButton(team.name[:TEAM_BUTTON], callback_data=f"invite:team:{token}:{team.id}")]
+        for team in choice.teams
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t.gettext(N_("➕ Create team {team}")).format(team=choice.name[:TEAM_BUTTON]),
+                callback_data=f"invite:new:{token}",
+            )
+        ]
+    )
     return text, InlineKeyboardMarkup(rows)
 
 
@@ -114,8 +136,15 @@ async def _invite_from_choice(request: Request, *, team_id: int | None) -> None:
         request.toast = request.t.gettext(CHOICE_EXPIRED)
         return
     created = await invites.create_invite(
-        request.session, request.me, chosen["role"], None if team_id is not None else chosen["team"],
-        source_key=chosen["source_key"], now=request.now, team_id=team_id, create_team=team_id is None)
+        request.session,
+        request.me,
+        chosen["role"],
+        None if team_id is not None else chosen["team"],
+        source_key=chosen["source_key"],
+        now=request.now,
+        team_id=team_id,
+        create_team=team_id is None,
+    )
     assert isinstance(created, NewInvite)  # a team id, or leave to create: never a question again
     request.edit(render_invite(request, created))
     store = _choices(request)
@@ -142,12 +171,14 @@ def _invite_line(t: Translator, row: InviteRow, zone: ZoneInfo) -> str:
     role = escape(t.gettext(ROLE_LABELS[row.role]))
     team = f" · {escape(row.team)}" if row.team else ""
     expires = f"{row.expires_at.astimezone(zone):%Y-%m-%d %H:%M}"
-    return f"<b>#{row.id}</b> · {role}{team} · " + t(N_("by {name}, expires {date}"), name=row.created_by,
-                                                    date=expires)
+    return f"<b>#{row.id}</b> · {role}{team} · " + t(
+        N_("by {name}, expires {date}"), name=row.created_by, date=expires
+    )
 
 
-def render_invites(t: Translator, listing: Page[InviteRow], zone: ZoneInfo, note: str | None = None
-                   ) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_invites(
+    t: Translator, listing: Page[InviteRow], zone: ZoneInfo, note: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
     """The pending invites, one Revoke button each, and ‹ › for more pages."""
     lines = [note, ""] if note else []
     if not listing.total:
@@ -155,9 +186,14 @@ def render_invites(t: Translator, listing: Page[InviteRow], zone: ZoneInfo, note
     else:
         lines += [t(N_("Pending invites: {total}"), total=listing.total), ""]
         lines += [_invite_line(t, row, zone) for row in listing.items]
-    rows = [[InlineKeyboardButton(t(N_("Revoke #{id}"), id=row.id),
-                                  callback_data=f"invites:revoke:{row.id}:{listing.page}")]
-            for row in listing.items]
+    rows = [
+        [
+            InlineKeyboardButton(
+                t(N_("Revoke #{id}"), id=row.id), callback_data=f"invites:revoke:{row.id}:{listing.page}"
+            )
+        ]
+        for row in listing.items
+    ]
     navigation = pager(t, "invites", listing.page, listing.pages)
     if navigation is not None:
         rows += [list(row) for row in navigation.inline_keyboard]
@@ -170,12 +206,16 @@ def revoked_note(t: Translator, result: Revoked, zone: ZoneInfo) -> str:
     if result.revoked_now:
         return t(N_("Invite #{id} is revoked: its link no longer works."), id=row.id)
     if row.used_at is not None:
-        return t(N_("Invite #{id} was already used: {name} joined with it."), id=row.id,
-                 name=row.used_by or "?")
+        return t(
+            N_("Invite #{id} was already used: {name} joined with it."), id=row.id, name=row.used_by or "?"
+        )
     if row.revoked_at is not None:
         return t(N_("Invite #{id} was already revoked."), id=row.id)
-    return t(N_("Invite #{id} had already expired ({date})."), id=row.id,
-             date=f"{row.expires_at.astimezone(zone):%Y-%m-%d %H:%M}")
+    return t(
+        N_("Invite #{id} had already expired ({date})."),
+        id=row.id,
+        date=f"{row.expires_at.astimezone(zone):%Y-%m-%d %H:%M}",
+    )
 
 
 @action()
@@ -189,8 +229,13 @@ async def list_invites(request: Request) -> None:
 async def invites_page(request: Request) -> None:
     query = request.update.callback_query
     zone = request.context.runtime.clock.zone
-    listing = await invites.pending(request.session, request.me, request.now,
-                                    page=page_of(query.data if query else None), per_page=INVITES_PER_PAGE)
+    listing = await invites.pending(
+        request.session,
+        request.me,
+        request.now,
+        page=page_of(query.data if query else None),
+        per_page=INVITES_PER_PAGE,
+    )
     request.edit(*render_invites(request.t, listing, zone))
 
 
@@ -202,8 +247,9 @@ async def revoke_invite(request: Request) -> None:
     invite_id, page = int(parts[2]), int(parts[3])  # the pattern registered below guarantees both
     zone = request.context.runtime.clock.zone
     result = await invites.revoke(request.session, request.me, invite_id, request.now)
-    listing = await invites.pending(request.session, request.me, request.now, page=page,
-                                    per_page=INVITES_PER_PAGE)
+    listing = await invites.pending(
+        request.session, request.me, request.now, page=page, per_page=INVITES_PER_PAGE
+    )
     request.edit(*render_invites(request.t, listing, zone, revoked_note(request.t, result, zone)))
 
 
@@ -217,8 +263,10 @@ def render_users(t: Translator, listing: Page[UserRow]) -> str:
             flags = " · " + escape(t.gettext("deactivated"))
         elif not row.joined:
             flags = " · " + escape(t.gettext("not yet joined"))
-        lines.append(f"<b>{escape(row.name)}</b>{handle} · {escape(t.gettext(ROLE_LABELS[row.role]))}"
-                     f"{team}{flags} · <code>{row.telegram_id}</code>")
+        lines.append(
+            f"<b>{escape(row.name)}</b>{handle} · {escape(t.gettext(ROLE_LABELS[row.role]))}"
+            f"{team}{flags} · <code>{row.telegram_id}</code>"
+        )
     return "\n".join(lines)
 
 
@@ -232,27 +280,38 @@ async def list_users(request: Request) -> None:
 async def users_page(request: Request) -> None:
     query = request.update.callback_query
     page = page_of(query.data if query else None)
-    listing = await users.list_users(request.session, request.me, page=page,
-                                     per_page=USERS_PER_PAGE)
-    request.edit(render_users(request.t, listing),
-                 pager(request.t, "users", listing.page, listing.pages))
+    listing = await users.list_users(request.session, request.me, page=page, per_page=USERS_PER_PAGE)
+    request.edit(render_users(request.t, listing), pager(request.t, "users", listing.page, listing.pages))
 
 
 @action()
 async def change_role(request: Request) -> None:
     args = request.args
     if len(args) < 2:
-        request.reply(request.t(N_(
-            "Usage: /role WHO ROLE [TEAM]\nWHO is a Telegram id, @username or name.\n"
-            "Example: /role @li_wei manager North")))
+        request.reply(
+            request.t(
+                N_(
+                    "Usage: /role WHO ROLE [TEAM]\nWHO is a Telegram id, @username or name.\n"
+                    "Example: /role @li_wei manager North"
+                )
+            )
+        )
         return
-    user, team = await users.set_role(request.session, request.me, args[0], args[1],
-                                      " ".join(args[2:]) or None, request.now,
-                                      zone=request.context.runtime.clock.zone)
+    user, team = await users.set_role(
+        request.session,
+        request.me,
+        args[0],
+        args[1],
+        " ".join(args[2:]) or None,
+        request.now,
+        zone=request.context.runtime.clock.zone,
+    )
     role = request.t.gettext(ROLE_LABELS[user.role])
-    request.reply(request.t(N_("{name} is now {role} in team {team}."), name=user.name,
-                            role=role, team=team.name) if team
-                  else request.t(N_("{name} is now {role}."), name=user.name, role=role))
+    request.reply(
+        request.t(N_("{name} is now {role} in team {team}."), name=user.name, role=role, team=team.name)
+        if team
+        else request.t(N_("{name} is now {role}."), name=user.name, role=role)
+    )
     _refresh_their_menu(request, user)
 
 
@@ -260,7 +319,12 @@ def _refresh_their_menu(request: Request, user: User) -> None:
     if user.first_seen_at is None:
         return
     user_id, telegram_id, role, language, active = (
-        user.id, user.telegram_id, user.role, user.language or "en", user.active)
+        user.id,
+        user.telegram_id,
+        user.role,
+        user.language or "en",
+        user.active,
+    )
 
     async def menu() -> None:
         if active:
@@ -274,13 +338,18 @@ def _refresh_their_menu(request: Request, user: User) -> None:
 async def _switch(request: Request, active: bool) -> None:
     who = request.text_after_command
     if not who:
-        request.reply(request.t(N_("Usage: /deactivate WHO (a Telegram id, @username or name)"))
-                      if not active else
-                      request.t(N_("Usage: /activate WHO (a Telegram id, @username or name)")))
+        request.reply(
+            request.t(N_("Usage: /deactivate WHO (a Telegram id, @username or name)"))
+            if not active
+            else request.t(N_("Usage: /activate WHO (a Telegram id, @username or name)"))
+        )
         return
     user = await users.set_active(request.session, request.me, who, active, request.now)
-    request.reply(request.t(N_("{name} can use the bot again."), name=user.name) if active
-                  else request.t(N_("{name} can no longer use the bot."), name=user.name))
+    request.reply(
+        request.t(N_("{name} can use the bot again."), name=user.name)
+        if active
+        else request.t(N_("{name} can no longer use the bot."), name=user.name)
+    )
     _refresh_their_menu(request, user)
 
 
@@ -298,8 +367,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     application.add_handler(CommandHandler("invite", invite, private))
     application.add_handler(CommandHandler("invites", list_invites, private))
-    application.add_handler(CallbackQueryHandler(invite_into_team,
-                                                 pattern=r"^invite:team:\d{1,10}:\d{1,10}$"))
+    application.add_handler(
+        CallbackQueryHandler(invite_into_team, pattern=r"^invite:team:\d{1,10}:\d{1,10}$")
+    )
     application.add_handler(CallbackQueryHandler(invite_new_team, pattern=r"^invite:new:\d{1,10}$"))
     application.add_handler(CallbackQueryHandler(invites_page, pattern=r"^invites:\d{1,6}$"))
     application.add_handler(CallbackQueryHandler(revoke_invite, pattern=r"^invites:revoke:\d{1,9}:\d{1,6}$"))
@@ -308,5 +378,3 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("role", change_role, private))
     application.add_handler(CommandHandler("deactivate", deactivate, private))
     application.add_handler(CommandHandler("activate", activate, private))
-
-

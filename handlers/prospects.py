@@ -92,6 +92,7 @@ def _begin(request: Request, review: Review) -> None:
 
 # -- making it active -------------------------------------------------------------------------------
 
+
 @action()
 async def start_activation(request: Request) -> int:
     prospect_id = int(_pressed(request)[2])
@@ -99,10 +100,24 @@ async def start_activation(request: Request) -> int:
     suggested = await prospects.suggest_code(request.session, request.me, prospect_id)
     _begin(request, Review(prospect_id, ref.label, suggested=suggested))
     t = request.t
-    request.reply(t(N_("Make {prospect} an active customer.\nIts customer code? Type it, or press the "
-                       "suggested one. (/cancel to stop)"), prospect=ref.label),
-                  InlineKeyboardMarkup([[InlineKeyboardButton(
-                      t.gettext(N_("Use {code}")).format(code=suggested)[:60], callback_data="pros:code")]]))
+    request.reply(
+        t(
+            N_(
+                "Make {prospect} an active customer.\nIts customer code? Type it, or press the "
+                "suggested one. (/cancel to stop)"
+            ),
+            prospect=ref.label,
+        ),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t.gettext(N_("Use {code}")).format(code=suggested)[:60], callback_data="pros:code"
+                    )
+                ]
+            ]
+        ),
+    )
     return CODE
 
 
@@ -111,13 +126,22 @@ async def _ask_grade(request: Request, review: Review, code: str) -> int:
     t = request.t
     rules = await grade_rules(request.session)
     lines = [t(N_("Code {code}. Its grade?"), code=code)]
-    lines += [t(N_("{grade}: visit every {visits} · credit term {days} · credit limit {limit}"),
-                grade=grade, visits=counts.days(t, rule.visit_every_days),
-                days=counts.days(t, rule.credit_days),
-                limit=format_amount(rule.credit_limit))
-              for grade, rule in sorted(rules.items())]
-    request.reply("\n".join(lines), InlineKeyboardMarkup([[
-        InlineKeyboardButton(grade, callback_data=f"pros:grade:{grade}") for grade in GRADES]]))
+    lines += [
+        t(
+            N_("{grade}: visit every {visits} · credit term {days} · credit limit {limit}"),
+            grade=grade,
+            visits=counts.days(t, rule.visit_every_days),
+            days=counts.days(t, rule.credit_days),
+            limit=format_amount(rule.credit_limit),
+        )
+        for grade, rule in sorted(rules.items())
+    ]
+    request.reply(
+        "\n".join(lines),
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(grade, callback_data=f"pros:grade:{grade}") for grade in GRADES]]
+        ),
+    )
     return GRADE
 
 
@@ -142,13 +166,26 @@ def _told(t: Translator, reviewed: Reviewed) -> str:
 @action()
 async def chose_grade(request: Request) -> int:
     review = _review(request)
-    reviewed = await prospects.activate(request.session, request.me, review.prospect_id, review.code,
-                                        _pressed(request)[2], now=request.now,
-                                        zone=request.context.runtime.clock.zone)
+    reviewed = await prospects.activate(
+        request.session,
+        request.me,
+        review.prospect_id,
+        review.code,
+        _pressed(request)[2],
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+    )
     _data(request).pop(REVIEW_KEY, None)
     ref = reviewed.prospect
-    request.edit(request.t(N_("✅ {name} is now an active customer: code {code}, grade {grade}."),
-                           name=ref.name, code=ref.code, grade=ref.grade) + _told(request.t, reviewed))
+    request.edit(
+        request.t(
+            N_("✅ {name} is now an active customer: code {code}, grade {grade}."),
+            name=ref.name,
+            code=ref.code,
+            grade=ref.grade,
+        )
+        + _told(request.t, reviewed)
+    )
     return ConversationHandler.END
 
 
@@ -159,6 +196,7 @@ async def grade_text(request: Request) -> None:
 
 # -- merging ------------------------------------------------------------------------------------------
 
+
 @action()
 async def start_merge(request: Request) -> int:
     prospect_id = int(_pressed(request)[2])
@@ -166,8 +204,10 @@ async def start_merge(request: Request) -> int:
     _begin(request, Review(prospect_id, ref.label))
     likely = await prospects.likely_targets(request.session, request.me, prospect_id)
     t = request.t
-    text = t(N_("Merge {prospect} into which existing customer? Type part of its name or code. "
-                "(/cancel to stop)"), prospect=ref.label)
+    text = t(
+        N_("Merge {prospect} into which existing customer? Type part of its name or code. (/cancel to stop)"),
+        prospect=ref.label,
+    )
     if likely:
         text += "\n" + t(N_("It may be one of these:"))
     request.reply(text, candidate_buttons(likely, "pros:into") if likely else None)
@@ -175,10 +215,17 @@ async def start_merge(request: Request) -> int:
 
 
 def _preview_markup(t: Translator, preview: MergePreview) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("🔗 Merge")),
-                             callback_data=f"pros:do:{preview.prospect.id}:{preview.target.id}"),
-        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data="pros:no")]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("🔗 Merge")),
+                    callback_data=f"pros:do:{preview.prospect.id}:{preview.target.id}",
+                ),
+                InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data="pros:no"),
+            ]
+        ]
+    )
 
 
 async def _preview(request: Request, target_id: int) -> int:
@@ -197,8 +244,10 @@ async def typed_target(request: Request) -> int | None:
     if resolution.customer is not None:
         return await _preview(request, resolution.customer.id)
     if not resolution.candidates:
-        raise NotFound(N_("No other customer matches {query}. Try part of the name or the code."),
-                       query=" ".join(text.split())[:100])
+        raise NotFound(
+            N_("No other customer matches {query}. Try part of the name or the code."),
+            query=" ".join(text.split())[:100],
+        )
     request.reply(which_one(request.t, text), candidate_buttons(resolution.candidates, "pros:into"))
     return None
 
@@ -212,16 +261,32 @@ async def picked_target(request: Request) -> int:
 async def do_merge(request: Request) -> None:
     """``pros:do:<prospect>:<customer>``: merge (re-authorised; a second press is told it is done)."""
     _, _, prospect_id, target_id = _pressed(request)
-    reviewed = await prospects.merge(request.session, request.me, int(prospect_id), int(target_id),
-                                     now=request.now, zone=request.context.runtime.clock.zone)
+    reviewed = await prospects.merge(
+        request.session,
+        request.me,
+        int(prospect_id),
+        int(target_id),
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+    )
     t, moved = request.t, reviewed.moved or {}
     target: CustomerRef | None = reviewed.target
     assert target is not None
-    request.edit(t(N_("🔗 Merged {prospect} into {customer}. Moved: visits {visits} · invoices {invoices} · "
-                      "collections {collections} · requests {requests}."),
-                   prospect=reviewed.prospect.label, customer=target.label, visits=moved.get("visits", 0),
-                   invoices=moved.get("receivables", 0), collections=moved.get("collections", 0),
-                   requests=moved.get("approvals", 0)) + _told(t, reviewed))
+    request.edit(
+        t(
+            N_(
+                "🔗 Merged {prospect} into {customer}. Moved: visits {visits} · invoices {invoices} · "
+                "collections {collections} · requests {requests}."
+            ),
+            prospect=reviewed.prospect.label,
+            customer=target.label,
+            visits=moved.get("visits", 0),
+            invoices=moved.get("receivables", 0),
+            collections=moved.get("collections", 0),
+            requests=moved.get("approvals", 0),
+        )
+        + _told(t, reviewed)
+    )
 
 
 @action()
@@ -231,6 +296,7 @@ async def no_merge(request: Request) -> None:
 
 
 # -- leaving ------------------------------------------------------------------------------------------
+
 
 @action()
 async def cancel_review(request: Request) -> int:
@@ -247,30 +313,42 @@ async def review_timed_out(update: object, context: Context) -> None:
     if chat is None or not isinstance(review, Review):
         return
     t = Translator(str(data.get(LANGUAGE_KEY, "en")))
-    await context.bot.send_message(chat.id, t(N_("The review of {prospect} timed out: nothing changed."),
-                                              prospect=review.label))
+    await context.bot.send_message(
+        chat.id, t(N_("The review of {prospect} timed out: nothing changed."), prospect=review.label)
+    )
 
 
 def review_conversation() -> ConversationHandler[Any]:
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
     typed = private & filters.TEXT & ~filters.COMMAND
     return ConversationHandler(
-        entry_points=[CallbackQueryHandler(start_activation, pattern=r"^pros:act:\d+$"),
-                      CallbackQueryHandler(start_merge, pattern=r"^pros:merge:\d+$")],
+        entry_points=[
+            CallbackQueryHandler(start_activation, pattern=r"^pros:act:\d+$"),
+            CallbackQueryHandler(start_merge, pattern=r"^pros:merge:\d+$"),
+        ],
         states={
-            CODE: [MessageHandler(typed, typed_code),
-                   CallbackQueryHandler(suggested_code, pattern=r"^pros:code$")],
-            GRADE: [CallbackQueryHandler(chose_grade, pattern=r"^pros:grade:[ABCD]$"),
-                    MessageHandler(typed, grade_text)],
-            TARGET: [MessageHandler(typed, typed_target),
-                     CallbackQueryHandler(picked_target, pattern=r"^pros:into:\d+$")],
+            CODE: [
+                MessageHandler(typed, typed_code),
+                CallbackQueryHandler(suggested_code, pattern=r"^pros:code$"),
+            ],
+            GRADE: [
+                CallbackQueryHandler(chose_grade, pattern=r"^pros:grade:[ABCD]$"),
+                MessageHandler(typed, grade_text),
+            ],
+            TARGET: [
+                MessageHandler(typed, typed_target),
+                CallbackQueryHandler(picked_target, pattern=r"^pros:into:\d+$"),
+            ],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, review_timed_out)],
         },
-        fallbacks=[CommandHandler("cancel", cancel_review, filters.ChatType.PRIVATE),
-                   another_command_ends_flow()],
+        fallbacks=[
+            CommandHandler("cancel", cancel_review, filters.ChatType.PRIVATE),
+            another_command_ends_flow(),
+        ],
         allow_reentry=True,
         conversation_timeout=STEP_TIMEOUT,
-        name="prospect_review", persistent=True,
+        name="prospect_review",
+        persistent=True,
     )
 
 

@@ -43,16 +43,22 @@ ASKED = "report_loop.comment"  # user_data: the id of the report being commented
 FLOW_TIMEOUT = timedelta(minutes=15)
 TOAST_NAME = 40
 
-USAGE = N_("/reports shows one day's reports: /reports, /reports yesterday or /reports 2026-11-23; "
-           "add a rep's name for theirs, e.g. /reports 2026-11-23 Li.")
+USAGE = N_(
+    "/reports shows one day's reports: /reports, /reports yesterday or /reports 2026-11-23; "
+    "add a rep's name for theirs, e.g. /reports 2026-11-23 Li."
+)
 TRY_AGAIN = N_("Try again, or send /cancel to stop.")
 
 
 def _markup(buttons: Buttons) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(button["text"], callback_data=button["callback_data"])
-                                  for button in row] for row in buttons])
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(button["text"], callback_data=button["callback_data"]) for button in row]
+            for row in buttons
+        ]
+    )
 
 
 def _today(request: Request) -> date:
@@ -92,6 +98,7 @@ def _user_data(request: Request) -> dict[Any, Any]:
 
 # -- /reports -------------------------------------------------------------------------------------
 
+
 @action(report=True)
 async def show_reports(request: Request) -> None:
     t, session, me, zone = request.t, request.session, request.me, _zone(request)
@@ -121,22 +128,28 @@ async def show_reports(request: Request) -> None:
 
 # -- read receipts --------------------------------------------------------------------------------
 
+
 def _who(report: report_loop.ReportView) -> str:
     name = report.rep
-    return name if len(name) <= TOAST_NAME else name[:TOAST_NAME - 1] + "…"
+    return name if len(name) <= TOAST_NAME else name[: TOAST_NAME - 1] + "…"
 
 
 @action()
 async def press_read(request: Request) -> None:
-    marked = await report_loop.mark_read(request.session, request.me, _report_id(request), now=request.now,
-                                         zone=_zone(request))
+    marked = await report_loop.mark_read(
+        request.session, request.me, _report_id(request), now=request.now, zone=_zone(request)
+    )
     t, report = request.t, marked.report
-    template = (N_("You had already marked {rep}'s report for {day} read.") if marked.already
-                else N_("✓ Marked read: {rep}'s report for {day}. They see it in /reports."))
+    template = (
+        N_("You had already marked {rep}'s report for {day} read.")
+        if marked.already
+        else N_("✓ Marked read: {rep}'s report for {day}. They see it in /reports.")
+    )
     request.toast = t.gettext(template).format(rep=_who(report), day=report.day.isoformat())
 
 
 # -- comments -------------------------------------------------------------------------------------
+
 
 @action()
 async def ask_comment(request: Request) -> object:
@@ -146,9 +159,17 @@ async def ask_comment(request: Request) -> object:
     if data.get(ASKED) == report_id:  # a second tap: the question is already showing
         return COMMENTING
     data[ASKED] = report_id
-    request.reply(request.t(N_("💬 Your comment on {rep}'s report for {day}: type it in one message "
-                               "(up to {limit} characters). {rep} gets it at once. /cancel stops."),
-                            rep=report.rep, day=report.day.isoformat(), limit=report_loop.MAX_COMMENT))
+    request.reply(
+        request.t(
+            N_(
+                "💬 Your comment on {rep}'s report for {day}: type it in one message "
+                "(up to {limit} characters). {rep} gets it at once. /cancel stops."
+            ),
+            rep=report.rep,
+            day=report.day.isoformat(),
+            limit=report_loop.MAX_COMMENT,
+        )
+    )
     return COMMENTING
 
 
@@ -162,14 +183,25 @@ async def comment_typed(request: Request) -> object:
     message = request.update.effective_message
     try:
         commented = await report_loop.add_comment(
-            request.session, request.me, report_id, (message.text or "") if message else "", now=request.now,
-            zone=_zone(request), source_key=request.source_key)
+            request.session,
+            request.me,
+            report_id,
+            (message.text or "") if message else "",
+            now=request.now,
+            zone=_zone(request),
+            source_key=request.source_key,
+        )
     except Invalid as error:  # nothing was written: say why and wait for another try
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
     _user_data(request).pop(ASKED, None)
-    request.reply(t(N_("💬 Comment sent to {rep} on their report for {day}. The report is marked read."),
-                    rep=commented.report.rep, day=commented.report.day.isoformat()))
+    request.reply(
+        t(
+            N_("💬 Comment sent to {rep} on their report for {day}. The report is marked read."),
+            rep=commented.report.rep,
+            day=commented.report.day.isoformat(),
+        )
+    )
     return END
 
 
@@ -184,13 +216,19 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
     typed = private & filters.TEXT & ~filters.COMMAND
     # The comment step first: any command (this module's /reports too) ends it before it runs.
-    application.add_handler(ConversationHandler(
-        entry_points=[CallbackQueryHandler(ask_comment, pattern=r"^rpt:comment:\d+$")],
-        states={COMMENTING: [MessageHandler(typed, comment_typed)]},
-        fallbacks=[CommandHandler("cancel", cancel, filters.ChatType.PRIVATE), another_command_ends_flow()],
-        allow_reentry=True,
-        conversation_timeout=FLOW_TIMEOUT,
-        name="report_comment", persistent=True,
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[CallbackQueryHandler(ask_comment, pattern=r"^rpt:comment:\d+$")],
+            states={COMMENTING: [MessageHandler(typed, comment_typed)]},
+            fallbacks=[
+                CommandHandler("cancel", cancel, filters.ChatType.PRIVATE),
+                another_command_ends_flow(),
+            ],
+            allow_reentry=True,
+            conversation_timeout=FLOW_TIMEOUT,
+            name="report_comment",
+            persistent=True,
+        )
+    )
     application.add_handler(CommandHandler("reports", show_reports, private))
     application.add_handler(CallbackQueryHandler(press_read, pattern=r"^rpt:read:\d+$"))

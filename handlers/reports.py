@@ -50,7 +50,8 @@ ITEM_LIMITS = (15, 10, 5, 3, 1, 0)
 HOW_TO_WRITE = N_(
     "Now write your report in one message: what you did, problems met, market information, plan for "
     "tomorrow.\nStart a part with Problems: / Market: / Plan: (or 问题： / 市场： / 明日计划：); "
-    "text without a heading goes to the notes.")
+    "text without a heading goes to the notes."
+)
 
 
 @dataclass(frozen=True)
@@ -64,8 +65,7 @@ class Pending:
 
 def _hours(request: Request) -> ReportHours:
     runtime = request.context.runtime
-    return ReportHours(runtime.clock.zone, runtime.settings.report_deadline,
-                       runtime.settings.report_cutoff)
+    return ReportHours(runtime.clock.zone, runtime.settings.report_deadline, runtime.settings.report_cutoff)
 
 
 def _user_data(request: Request) -> dict[object, object]:
@@ -87,7 +87,7 @@ _PAST = re.compile(r"(?:" + "|".join(PAST_WORDS) + r")(?:[\s:：,，]+|$)", re.I
 def split_past(text: str) -> tuple[bool, str]:
     """``yesterday …`` / ``昨天 …``: (True, the rest); anything else: (False, the text)."""
     match = _PAST.match(text)
-    return (True, text[match.end():].strip()) if match else (False, text)
+    return (True, text[match.end() :].strip()) if match else (False, text)
 
 
 def _length(text: str) -> int:
@@ -96,6 +96,7 @@ def _length(text: str) -> int:
 
 
 # -- rendering ------------------------------------------------------------------------------------
+
 
 def _section_html(t: Translator, section: Section, limit: int) -> str:
     lines = [f"<b>{escape(section.heading)}</b>"]
@@ -109,11 +110,19 @@ def _records_html(t: Translator, draft: Draft, budget: int) -> str:
     """The day's records, as many items per section as fit in ``budget``."""
     sections = reports.summary_sections(t, draft)
     if not sections and draft.past:
-        return t(N_("No visits, orders, collections or new customers recorded that day. "
-                    "You can still submit a report (an office day, for example)."))
+        return t(
+            N_(
+                "No visits, orders, collections or new customers recorded that day. "
+                "You can still submit a report (an office day, for example)."
+            )
+        )
     if not sections:
-        return t(N_("No visits, orders, collections or new customers recorded today. "
-                    "You can still submit a report (an office day, for example)."))
+        return t(
+            N_(
+                "No visits, orders, collections or new customers recorded today. "
+                "You can still submit a report (an office day, for example)."
+            )
+        )
     for limit in ITEM_LIMITS:
         text = "\n".join(_section_html(t, section, limit) for section in sections)
         if _length(text) <= budget:
@@ -123,8 +132,11 @@ def _records_html(t: Translator, draft: Draft, budget: int) -> str:
 
 def _lines_html(t: Translator, lines: ReportLines) -> str:
     """The rep's lines; the notes only when written (most reports are headed), the rest always."""
-    return "\n".join(f"<b>{escape(t.gettext(reports.FIELD_LABELS[name]))}:</b> {escape(value) or '—'}"
-                     for name, value in lines.fields().items() if value or name != "notes")
+    return "\n".join(
+        f"<b>{escape(t.gettext(reports.FIELD_LABELS[name]))}:</b> {escape(value) or '—'}"
+        for name, value in lines.fields().items()
+        if value or name != "notes"
+    )
 
 
 def _title(t: Translator, day: date) -> str:
@@ -132,23 +144,33 @@ def _title(t: Translator, day: date) -> str:
 
 
 def _past_note(t: Translator, draft: Draft) -> str:
-    return t(N_("This is the report for {day}, a past working day: it will be marked late, and once "
-                "submitted it cannot be replaced."), day=draft.day.isoformat())
+    return t(
+        N_(
+            "This is the report for {day}, a past working day: it will be marked late, and once "
+            "submitted it cannot be replaced."
+        ),
+        day=draft.day.isoformat(),
+    )
 
 
 def _closing(t: Translator, draft: Draft) -> str:
     if not draft.open and draft.past:
-        return t(N_("The report for {day} is filed: a past day's report can no longer be replaced."),
-                 day=draft.day.isoformat())
+        return t(
+            N_("The report for {day} is filed: a past day's report can no longer be replaced."),
+            day=draft.day.isoformat(),
+        )
     if not draft.open:
-        return t(N_("Today's report closed at {cutoff}: it can no longer be submitted or replaced."),
-                 cutoff=f"{draft.cutoff:%H:%M}")
+        return t(
+            N_("Today's report closed at {cutoff}: it can no longer be submitted or replaced."),
+            cutoff=f"{draft.cutoff:%H:%M}",
+        )
     text = t(HOW_TO_WRITE)
     if draft.past:
         text += "\n" + _past_note(t, draft)
     elif draft.late_now:
-        text += "\n" + t(N_("It is past {deadline}: the report will be marked late."),
-                         deadline=f"{draft.deadline:%H:%M}")
+        text += "\n" + t(
+            N_("It is past {deadline}: the report will be marked late."), deadline=f"{draft.deadline:%H:%M}"
+        )
     return text
 
 
@@ -161,8 +183,11 @@ def render_draft(t: Translator, draft: Draft) -> str:
 def _submitted_line(t: Translator, draft: Draft) -> str:
     existing = draft.existing
     assert existing is not None
-    when = (f"{existing.submitted_at:%H:%M}" if existing.submitted_at.date() == draft.day
-            else f"{existing.submitted_at:%Y-%m-%d %H:%M}")
+    when = (
+        f"{existing.submitted_at:%H:%M}"
+        if existing.submitted_at.date() == draft.day
+        else f"{existing.submitted_at:%Y-%m-%d %H:%M}"
+    )
     text = t(N_("Submitted at {time}."), time=when)
     if existing.late:
         text += " " + t(N_("Marked late."))
@@ -189,9 +214,17 @@ def render_existing(t: Translator, draft: Draft) -> str:
     existing = draft.existing
     assert existing is not None
     head = "\n".join((_title(t, draft.day), _submitted_line(t, draft), _lines_html(t, existing.lines)))
-    tail = (t(N_("To replace it, send your new lines before {cutoff} (today's records are taken again "
-                 "then), or /cancel to keep it."), cutoff=f"{draft.cutoff:%H:%M}")
-            if draft.open else _closing(t, draft))
+    tail = (
+        t(
+            N_(
+                "To replace it, send your new lines before {cutoff} (today's records are taken again "
+                "then), or /cancel to keep it."
+            ),
+            cutoff=f"{draft.cutoff:%H:%M}",
+        )
+        if draft.open
+        else _closing(t, draft)
+    )
     budget = MESSAGE_BUDGET - _length(head) - _length(tail) - 4
     return "\n\n".join((head, _summary_html(t, existing.summary, budget), tail))
 
@@ -199,22 +232,37 @@ def render_existing(t: Translator, draft: Draft) -> str:
 def _counts(t: Translator, draft: Draft) -> str:
     if draft.quiet:
         return t(N_("No records that day.")) if draft.past else t(N_("No records today."))
-    return t(N_("Records: visits {visits} · orders {orders} · collections {collections} · "
-                "new customers {prospects}"), visits=len(draft.visits), orders=len(draft.orders),
-             collections=len(draft.collections), prospects=len(draft.prospects))
+    return t(
+        N_(
+            "Records: visits {visits} · orders {orders} · collections {collections} · "
+            "new customers {prospects}"
+        ),
+        visits=len(draft.visits),
+        orders=len(draft.orders),
+        collections=len(draft.collections),
+        prospects=len(draft.prospects),
+    )
 
 
 def render_preview(t: Translator, draft: Draft, lines: ReportLines) -> str:
     parts = [_title(t, draft.day), _counts(t, draft), _lines_html(t, lines)]
     notes = []
     if draft.existing is not None:
-        notes.append(t(N_("This replaces the report you submitted at {time}."),
-                       time=f"{draft.existing.submitted_at:%H:%M}"))
+        notes.append(
+            t(
+                N_("This replaces the report you submitted at {time}."),
+                time=f"{draft.existing.submitted_at:%H:%M}",
+            )
+        )
     if draft.past:
         notes.append(_past_note(t, draft))
     elif draft.late_now:
-        notes.append(t(N_("It is past {deadline}: the report will be marked late."),
-                       deadline=f"{draft.deadline:%H:%M}"))
+        notes.append(
+            t(
+                N_("It is past {deadline}: the report will be marked late."),
+                deadline=f"{draft.deadline:%H:%M}",
+            )
+        )
     notes.append(t(N_("Submit it?")))
     return "\n\n".join([*parts, "\n".join(notes)])
 
@@ -223,30 +271,40 @@ def render_submitted(t: Translator, filed: report_loop.Filed, hours: ReportHours
     outcome: Submitted = filed.submitted
     report = outcome.report
     values = {"day": report.day.isoformat(), "time": f"{report.submitted_at:%H:%M}"}
-    first = (t(N_("✅ Daily report for {day} replaced at {time}."), **values) if outcome.replaced
-             else t(N_("✅ Daily report for {day} submitted at {time}."), **values))
+    first = (
+        t(N_("✅ Daily report for {day} replaced at {time}."), **values)
+        if outcome.replaced
+        else t(N_("✅ Daily report for {day} submitted at {time}."), **values)
+    )
     past = report.day != today
     if past:
         first += "\n" + t(N_("Marked late: it is a past day's report."))
     elif report.late:
-        first += "\n" + t(N_("Marked late: the deadline is {deadline}."),
-                          deadline=f"{hours.deadline:%H:%M}")
+        first += "\n" + t(N_("Marked late: the deadline is {deadline}."), deadline=f"{hours.deadline:%H:%M}")
     if filed.told:
         first += "\n" + t(N_("Sent to {names} now."), names=", ".join(filed.told))
-    closing = (t(N_("It is final: a past day's report cannot be replaced.")) if past
-               else t(N_("You can replace it until {cutoff} with /report."), cutoff=f"{hours.cutoff:%H:%M}"))
+    closing = (
+        t(N_("It is final: a past day's report cannot be replaced."))
+        if past
+        else t(N_("You can replace it until {cutoff} with /report."), cutoff=f"{hours.cutoff:%H:%M}")
+    )
     return "\n\n".join((first, _lines_html(t, report.lines), closing))
 
 
 def preview_buttons(t: Translator, nonce: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("Submit")), callback_data=f"report:submit:{nonce}"),
-        InlineKeyboardButton(t.gettext(N_("Edit")), callback_data=f"report:edit:{nonce}"),
-        InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"report:cancel:{nonce}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(t.gettext(N_("Submit")), callback_data=f"report:submit:{nonce}"),
+                InlineKeyboardButton(t.gettext(N_("Edit")), callback_data=f"report:edit:{nonce}"),
+                InlineKeyboardButton(t.gettext(N_("Cancel")), callback_data=f"report:cancel:{nonce}"),
+            ]
+        ]
+    )
 
 
 # -- the conversation -----------------------------------------------------------------------------
+
 
 def _today(request: Request) -> date:
     return request.now.astimezone(request.context.runtime.clock.zone).date()
@@ -254,8 +312,15 @@ def _today(request: Request) -> date:
 
 async def _file(request: Request, lines: ReportLines, day: date | None) -> None:
     hours = _hours(request)
-    filed = await report_loop.file_report(request.session, request.me, lines, now=request.now, hours=hours,
-                                          source_key=request.source_key, day=day)
+    filed = await report_loop.file_report(
+        request.session,
+        request.me,
+        lines,
+        now=request.now,
+        hours=hours,
+        source_key=request.source_key,
+        day=day,
+    )
     request.reply(render_submitted(request.t, filed, hours, _today(request)))
 
 
@@ -321,8 +386,9 @@ async def take_lines(request: Request) -> object:
     assert message is not None
     lines = reports.parse_lines(message.text or "")
     reports.check_lines(lines)
-    draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request),
-                                day=_writing_for(request))
+    draft = await reports.draft(
+        request.session, request.me, now=request.now, hours=_hours(request), day=_writing_for(request)
+    )
     if not draft.open:
         request.reply(_closing(request.t, draft))
         return END
@@ -335,11 +401,15 @@ def _pending_for(request: Request) -> Pending | None:
     """The lines behind the pressed preview, or None (and a toast) if it is not the newest one."""
     query = request.update.callback_query
     pending = _user_data(request).get(PENDING)
-    if query is not None and isinstance(pending, Pending) and (query.data or "").endswith(
-            f":{pending.nonce}"):
+    if (
+        query is not None
+        and isinstance(pending, Pending)
+        and (query.data or "").endswith(f":{pending.nonce}")
+    ):
         return pending
-    request.toast = request.t.gettext(N_("This preview is out of date: use the newest one, "
-                                         "or send /report again."))
+    request.toast = request.t.gettext(
+        N_("This preview is out of date: use the newest one, or send /report again.")
+    )
     return None
 
 
@@ -359,8 +429,15 @@ async def press_submit(request: Request) -> object:
     if pending is None:
         return None
     hours = _hours(request)
-    filed = await report_loop.file_report(request.session, request.me, pending.lines, now=request.now,
-                                          hours=hours, source_key=request.source_key, day=pending.day)
+    filed = await report_loop.file_report(
+        request.session,
+        request.me,
+        pending.lines,
+        now=request.now,
+        hours=hours,
+        source_key=request.source_key,
+        day=pending.day,
+    )
     request.edit(render_submitted(request.t, filed, hours, _today(request)))
     _forget_pending(request)
     return END
@@ -372,8 +449,10 @@ async def press_edit(request: Request) -> object:
     if pending is None:
         return None
     t = request.t
-    request.edit(t(N_("Send the corrected text. Your last version, to copy and change:"))
-                 + f"\n<pre>{escape(reports.format_lines(t, pending.lines))}</pre>")
+    request.edit(
+        t(N_("Send the corrected text. Your last version, to copy and change:"))
+        + f"\n<pre>{escape(reports.format_lines(t, pending.lines))}</pre>"
+    )
     return WRITING
 
 
@@ -398,8 +477,9 @@ async def cancel(request: Request) -> object:
 async def stale_press(request: Request) -> None:
     """A preview button after its conversation ended: a second tap on Submit, or an old preview."""
     query = request.update.callback_query
-    submitted = await reports.todays_report(request.session, request.me, now=request.now,
-                                            hours=_hours(request))
+    submitted = await reports.todays_report(
+        request.session, request.me, now=request.now, hours=_hours(request)
+    )
     if submitted is not None and query is not None and (query.data or "").startswith("report:submit:"):
         request.toast = request.t.gettext(N_("Your report for today is already submitted."))
     else:
@@ -409,22 +489,27 @@ async def stale_press(request: Request) -> None:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     typed = private & filters.TEXT & ~filters.COMMAND & ~filters.UpdateType.EDITED
-    application.add_handler(ConversationHandler(
-        entry_points=[CommandHandler("report", start, private),
-                      CallbackQueryHandler(start_from_button, pattern=r"^report:start$"),
-                      CallbackQueryHandler(start_for_day, pattern=r"^report:day:\d{4}-\d{2}-\d{2}$")],
-        states={
-            WRITING: [MessageHandler(typed, take_lines)],
-            PREVIEW: [
-                CallbackQueryHandler(press_submit, pattern=r"^report:submit:\d+$"),
-                CallbackQueryHandler(press_edit, pattern=r"^report:edit:\d+$"),
-                CallbackQueryHandler(press_cancel, pattern=r"^report:cancel:\d+$"),
-                MessageHandler(typed, take_lines),
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[
+                CommandHandler("report", start, private),
+                CallbackQueryHandler(start_from_button, pattern=r"^report:start$"),
+                CallbackQueryHandler(start_for_day, pattern=r"^report:day:\d{4}-\d{2}-\d{2}$"),
             ],
-        },
-        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
-        allow_reentry=True,
-        conversation_timeout=CONVERSATION_TIMEOUT,
-        name="report", persistent=True,
-    ))
+            states={
+                WRITING: [MessageHandler(typed, take_lines)],
+                PREVIEW: [
+                    CallbackQueryHandler(press_submit, pattern=r"^report:submit:\d+$"),
+                    CallbackQueryHandler(press_edit, pattern=r"^report:edit:\d+$"),
+                    CallbackQueryHandler(press_cancel, pattern=r"^report:cancel:\d+$"),
+                    MessageHandler(typed, take_lines),
+                ],
+            },
+            fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
+            allow_reentry=True,
+            conversation_timeout=CONVERSATION_TIMEOUT,
+            name="report",
+            persistent=True,
+        )
+    )
     application.add_handler(CallbackQueryHandler(stale_press, pattern=r"^report:"))

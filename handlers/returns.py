@@ -71,12 +71,20 @@ class ReturnDraft:
 
 # -- rendering -----------------------------------------------------------------------------------
 
+
 def render_requested(t: Translator, made: ReturnRequest) -> str:
     payload = made.view.payload
-    lines = [t(N_("↩️ Return request #{id} sent: {customer}, {amount}."), id=made.return_id,
-               customer=made.view.customer.label, amount=format_amount(Decimal(str(payload["amount"])))),
-             t(N_("Invoice: {invoice}"), invoice=payload["invoice_no"]) if payload.get("invoice_no")
-             else t(N_("Invoice: none named (the oldest open invoices are credited first)"))]
+    lines = [
+        t(
+            N_("↩️ Return request #{id} sent: {customer}, {amount}."),
+            id=made.return_id,
+            customer=made.view.customer.label,
+            amount=format_amount(Decimal(str(payload["amount"]))),
+        ),
+        t(N_("Invoice: {invoice}"), invoice=payload["invoice_no"])
+        if payload.get("invoice_no")
+        else t(N_("Invoice: none named (the oldest open invoices are credited first)")),
+    ]
     if payload.get("items"):
         lines.append(t(N_("Products: {items}"), items=returns.items_text(payload["items"])))
     if payload.get("reason"):
@@ -89,20 +97,25 @@ def render_requested(t: Translator, made: ReturnRequest) -> str:
 
 def render_certificate(t: Translator, cert: Certificate, zone: ZoneInfo) -> str:
     """A return as the chat shows it: its certificate once approved, or where it stands."""
+
     def when(moment: datetime) -> str:
         return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     if cert.number is not None:
-        head = t(N_("📄 <b>Return certificate {number}</b> (return #{id})"), number=cert.number,
-                 id=cert.return_id)
+        head = t(
+            N_("📄 <b>Return certificate {number}</b> (return #{id})"), number=cert.number, id=cert.return_id
+        )
     else:
         head = t(N_("↩️ <b>Return #{id}</b>"), id=cert.return_id)
     lines = [head, t(N_("Customer: {customer}"), customer=cert.customer.label)]
     if cert.rep:
         lines.append(t(N_("Rep: {name}"), name=cert.rep))
     lines.append(t(N_("Requested by {name}, {when}"), name=cert.requested_by, when=when(cert.requested_at)))
-    lines.append(t(N_("Invoice: {invoice}"), invoice=cert.invoice_no) if cert.invoice_no
-                 else t(N_("Invoice: none named (the oldest open invoices are credited first)")))
+    lines.append(
+        t(N_("Invoice: {invoice}"), invoice=cert.invoice_no)
+        if cert.invoice_no
+        else t(N_("Invoice: none named (the oldest open invoices are credited first)"))
+    )
     if cert.items:
         lines.append(t(N_("Products: {items}"), items=returns.items_text(cert.items)))
     lines.append(t(N_("Amount: {amount}"), amount=format_amount(cert.amount)))
@@ -112,30 +125,57 @@ def render_certificate(t: Translator, cert: Certificate, zone: ZoneInfo) -> str:
     if cert.status == ApprovalStatus.PENDING:
         lines.append(t(N_("⏳ Waiting for approval: nothing is credited yet.")))
     elif cert.status == ApprovalStatus.APPROVED and cert.decided_at is not None:
-        lines.append(t(N_("✅ Approved by {name}, {when}"), name=cert.decided_by or "—",
-                       when=when(cert.decided_at)))
-        lines += [t(N_("• {invoice}: {amount} credited"), invoice=line.invoice_no,
-                    amount=format_amount(line.amount)) for line in cert.settled]
+        lines.append(
+            t(N_("✅ Approved by {name}, {when}"), name=cert.decided_by or "—", when=when(cert.decided_at))
+        )
+        lines += [
+            t(
+                N_("• {invoice}: {amount} credited"),
+                invoice=line.invoice_no,
+                amount=format_amount(line.amount),
+            )
+            for line in cert.settled
+        ]
         if cert.kept > 0:
             lines.append(t(N_("{amount} kept as the customer's credit."), amount=format_amount(cert.kept)))
     elif cert.decided_at is not None:
-        lines.append(t(N_("❌ Rejected by {name}, {when}: nothing is credited."),
-                       name=cert.decided_by or "—", when=when(cert.decided_at)))
+        lines.append(
+            t(
+                N_("❌ Rejected by {name}, {when}: nothing is credited."),
+                name=cert.decided_by or "—",
+                when=when(cert.decided_at),
+            )
+        )
     return "\n".join(lines)
 
 
 def print_buttons(t: Translator, return_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[
-        InlineKeyboardButton(t.gettext(N_("🖨 Certificate (PDF)")), callback_data=f"ret:pdf:{return_id}"),
-        InlineKeyboardButton(t.gettext(N_("🖼 Certificate (image)")), callback_data=f"ret:png:{return_id}"),
-    ]])
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("🖨 Certificate (PDF)")), callback_data=f"ret:pdf:{return_id}"
+                ),
+                InlineKeyboardButton(
+                    t.gettext(N_("🖼 Certificate (image)")), callback_data=f"ret:png:{return_id}"
+                ),
+            ]
+        ]
+    )
 
 
 def invoice_buttons(t: Translator, choices: list[returns.InvoiceChoice]) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(
-        t.gettext(N_("{invoice} · {date} · {amount}")).format(
-            invoice=choice.invoice_no, date=choice.issued_on, amount=format_amount(choice.amount))[:60],
-        callback_data=f"ret:inv:{choice.id}")] for choice in choices]
+    rows = [
+        [
+            InlineKeyboardButton(
+                t.gettext(N_("{invoice} · {date} · {amount}")).format(
+                    invoice=choice.invoice_no, date=choice.issued_on, amount=format_amount(choice.amount)
+                )[:60],
+                callback_data=f"ret:inv:{choice.id}",
+            )
+        ]
+        for choice in choices
+    ]
     rows.append([InlineKeyboardButton(t.gettext(N_("No particular invoice")), callback_data="ret:inv:0")])
     return InlineKeyboardMarkup(rows)
 
@@ -145,6 +185,7 @@ def skip_button(t: Translator) -> InlineKeyboardMarkup:
 
 
 # -- the draft -----------------------------------------------------------------------------------
+
 
 def _data(request: Request) -> dict[object, object]:
     data = request.context.user_data
@@ -179,46 +220,82 @@ def _typed(request: Request) -> str:
 
 # -- the steps -----------------------------------------------------------------------------------
 
+
 async def _with_customer(request: Request, draft: ReturnDraft, customer: CustomerRef, edit: bool) -> int:
     draft.customer = customer
     if draft.words is not None:  # a one-liner that only waited for the choice of customer
-        receivable, reason = await returns.read_terms(request.session, request.me, customer.id,
-                                                      list(draft.words))
+        receivable, reason = await returns.read_terms(
+            request.session, request.me, customer.id, list(draft.words)
+        )
         if receivable is not None:
             draft.receivable_id, draft.invoice_no = receivable.id, receivable.invoice_no
         return await _send(request, draft, reason, edit)
-    _show(request, request.t(N_("How much is returned by <b>{customer}</b>, in money? Type the amount, "
-                                "like 500 or 1.5万."), customer=customer.name), None, edit)
+    _show(
+        request,
+        request.t(
+            N_("How much is returned by <b>{customer}</b>, in money? Type the amount, like 500 or 1.5万."),
+            customer=customer.name,
+        ),
+        None,
+        edit,
+    )
     return AMOUNT
 
 
 async def _ask_invoice(request: Request, draft: ReturnDraft) -> int:
     assert draft.customer is not None
     choices = await returns.invoice_choices(request.session, request.me, draft.customer.id)
-    request.reply(request.t(N_("Which invoice were the goods sold on? Press one, type its number, or press "
-                               "\"No particular invoice\" (the oldest open invoices are credited first).")),
-                  invoice_buttons(request.t, choices))
+    request.reply(
+        request.t(
+            N_(
+                "Which invoice were the goods sold on? Press one, type its number, or press "
+                '"No particular invoice" (the oldest open invoices are credited first).'
+            )
+        ),
+        invoice_buttons(request.t, choices),
+    )
     return INVOICE
 
 
 def _ask_items(request: Request, edit: bool) -> int:
-    _show(request, request.t(N_("Products and quantities returned? For example: Cement 42.5: 10 bags, "
-                                "Tiles: 20. Or press Skip.")), skip_button(request.t), edit)
+    _show(
+        request,
+        request.t(
+            N_(
+                "Products and quantities returned? For example: Cement 42.5: 10 bags, "
+                "Tiles: 20. Or press Skip."
+            )
+        ),
+        skip_button(request.t),
+        edit,
+    )
     return ITEMS
 
 
 def _ask_reason(request: Request, edit: bool) -> int:
-    _show(request, request.t(N_("Why are the goods returned? A few words, or press Skip.")),
-          skip_button(request.t), edit)
+    _show(
+        request,
+        request.t(N_("Why are the goods returned? A few words, or press Skip.")),
+        skip_button(request.t),
+        edit,
+    )
     return REASON
 
 
 async def _send(request: Request, draft: ReturnDraft, reason: str | None, edit: bool) -> int:
     assert draft.customer is not None and draft.amount is not None
     made = await returns.request_return(
-        request.session, request.me, draft.customer.id, amount=draft.amount,
-        receivable_id=draft.receivable_id, reason=reason, items=draft.items, now=request.now,
-        zone=request.context.runtime.clock.zone, source_key=draft.key)
+        request.session,
+        request.me,
+        draft.customer.id,
+        amount=draft.amount,
+        receivable_id=draft.receivable_id,
+        reason=reason,
+        items=draft.items,
+        now=request.now,
+        zone=request.context.runtime.clock.zone,
+        source_key=draft.key,
+    )
     if made.repeated and edit:
         request.toast = request.t.gettext(N_("Already sent to your manager."))
     else:
@@ -234,6 +311,7 @@ def _choose(request: Request, resolution: Resolution, query: str) -> int:
 
 # -- handlers ------------------------------------------------------------------------------------
 
+
 @action()
 async def return_command(request: Request) -> object:
     """``/return``, ``/return CUSTOMER``, ``/return CUSTOMER: AMOUNT …``; ``/return 12|RT-…`` shows one
@@ -246,8 +324,9 @@ async def return_command(request: Request) -> object:
     returns.check_may_request(request.me)
     draft = _new_draft(request)
     if not text:
-        request.reply(request.t(N_("Which customer is returning goods? Type their name or code. "
-                                   "(/cancel to stop)")))
+        request.reply(
+            request.t(N_("Which customer is returning goods? Type their name or code. (/cancel to stop)"))
+        )
         return CUSTOMER
     customer_text, rest = returns.split_line(text)
     if rest is not None:
@@ -266,8 +345,10 @@ async def return_command(request: Request) -> object:
 
 async def _show_certificate(request: Request, reference: int | str) -> object:
     cert = await returns.certificate(request.session, request.me, reference)
-    request.reply(render_certificate(request.t, cert, request.context.runtime.clock.zone),
-                  print_buttons(request.t, cert.return_id) if cert.number else None)
+    request.reply(
+        render_certificate(request.t, cert, request.context.runtime.clock.zone),
+        print_buttons(request.t, cert.return_id) if cert.number else None,
+    )
     return END
 
 
@@ -360,6 +441,7 @@ async def cancel(request: Request) -> object:
 
 # -- printing ------------------------------------------------------------------------------------
 
+
 @action()
 async def print_certificate(request: Request) -> None:
     """``ret:pdf:<id>`` / ``ret:png:<id>``: the certificate as a file, re-checked against the presser."""
@@ -377,9 +459,15 @@ async def print_certificate(request: Request) -> None:
         async with showing(bot, caller.telegram_id, ChatAction.UPLOAD_DOCUMENT):
             content = await asyncio.to_thread(render, t, cert, zone)
         await bot.send_document(
-            caller.telegram_id, InputFile(io.BytesIO(content), filename=certificates.file_name(cert, kind)),
-            caption=t(N_("Return certificate {number}: {customer}, {amount}"), number=cert.number,
-                      customer=cert.customer.label, amount=format_amount(cert.amount)))
+            caller.telegram_id,
+            InputFile(io.BytesIO(content), filename=certificates.file_name(cert, kind)),
+            caption=t(
+                N_("Return certificate {number}: {customer}, {amount}"),
+                number=cert.number,
+                customer=cert.customer.label,
+                amount=format_amount(cert.amount),
+            ),
+        )
 
     request.after_commit.append(send)
 
@@ -387,21 +475,35 @@ async def print_certificate(request: Request) -> None:
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
     typed = private & filters.TEXT & ~filters.COMMAND
-    application.add_handler(ConversationHandler(
-        entry_points=[CommandHandler("return", return_command, private)],
-        states={
-            CUSTOMER: [MessageHandler(typed, typed_customer),
-                       CallbackQueryHandler(picked_customer, pattern=r"^ret:pick:\d+$")],
-            AMOUNT: [MessageHandler(typed, typed_amount)],
-            INVOICE: [CallbackQueryHandler(chosen_invoice, pattern=r"^ret:inv:\d+$"),
-                      MessageHandler(typed, typed_invoice)],
-            ITEMS: [MessageHandler(typed, typed_items),
-                    CallbackQueryHandler(skipped_items, pattern=r"^ret:skip$")],
-            REASON: [MessageHandler(typed, typed_reason),
-                     CallbackQueryHandler(skipped_reason, pattern=r"^ret:skip$")],
-        },
-        fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
-        per_chat=True, per_user=True, allow_reentry=True, conversation_timeout=FLOW_TIMEOUT,
-        name="return", persistent=True,
-    ))
+    application.add_handler(
+        ConversationHandler(
+            entry_points=[CommandHandler("return", return_command, private)],
+            states={
+                CUSTOMER: [
+                    MessageHandler(typed, typed_customer),
+                    CallbackQueryHandler(picked_customer, pattern=r"^ret:pick:\d+$"),
+                ],
+                AMOUNT: [MessageHandler(typed, typed_amount)],
+                INVOICE: [
+                    CallbackQueryHandler(chosen_invoice, pattern=r"^ret:inv:\d+$"),
+                    MessageHandler(typed, typed_invoice),
+                ],
+                ITEMS: [
+                    MessageHandler(typed, typed_items),
+                    CallbackQueryHandler(skipped_items, pattern=r"^ret:skip$"),
+                ],
+                REASON: [
+                    MessageHandler(typed, typed_reason),
+                    CallbackQueryHandler(skipped_reason, pattern=r"^ret:skip$"),
+                ],
+            },
+            fallbacks=[CommandHandler("cancel", cancel, private), another_command_ends_flow()],
+            per_chat=True,
+            per_user=True,
+            allow_reentry=True,
+            conversation_timeout=FLOW_TIMEOUT,
+            name="return",
+            persistent=True,
+        )
+    )
     application.add_handler(CallbackQueryHandler(print_certificate, pattern=r"^ret:(pdf|png):\d+$"))

@@ -24,7 +24,8 @@ SETTINGS_HELP = N_(
     "/settings followup 1 15 30 60 (days overdue for levels 1-4)\n"
     "/settings grade B visits 7 (visit every N days; also /settings visits B 7)\n"
     "/settings grade B credit 45 100000 (credit term in days, credit limit)\n"
-    "/settings cash 3 90 (days cash is held before the manager, then the director and finance, are told)")
+    "/settings cash 3 90 (days cash is held before the manager, then the director and finance, are told)"
+)
 
 
 @action()
@@ -34,43 +35,84 @@ async def mute(request: Request) -> None:
     if until is None:
         request.reply(request.t(N_("Pushes are on again.")))
     else:
-        request.reply(request.t(N_("Pushes paused until {time}. Replies to your messages still come."),
-                                time=f"{until.astimezone(zone):%Y-%m-%d %H:%M}"))
+        request.reply(
+            request.t(
+                N_("Pushes paused until {time}. Replies to your messages still come."),
+                time=f"{until.astimezone(zone):%Y-%m-%d %H:%M}",
+            )
+        )
 
 
 def render(t: Translator, settings: company.CompanySettings, grades: dict[str, GradeRule]) -> str:
     title = t(N_("Settings"))
     lines = [f"<b>{title}</b>", "", t(N_("Job times:"))]
-    lines += [t(N_("• {label} ({job}): {time}"), label=spec.title(t), job=name,
-                time=f"{settings.job_times[name]:%H:%M}") for name, spec in JOBS.items()]
-    lines.append(t(N_("Quiet hours: {start}–{end}"), start=f"{settings.quiet_from:%H:%M}",
-                   end=f"{settings.quiet_until:%H:%M}"))
-    lines.append(t(N_("Days off (ISO weekdays): {days}"),
-                   days=", ".join(str(d) for d in sorted(settings.days_off)) or "—"))
-    lines.append(t(N_("Holidays: {days}"),
-                   days=", ".join(d.isoformat() for d in sorted(settings.holidays)) or "—"))
-    lines.append(t(N_("Follow-up levels (days overdue): {days}"),
-                   days=" / ".join(str(level.days_overdue) for level in settings.followup_levels)))
-    lines.append(t(N_("Cash not handed in: the manager is told after {manager}, the director and "
-                      "finance from {director} on, every working day until it is handed in."),
-                   manager=counts.days(t, settings.cash_held_days_to_manager),
-                   director=counts.days(t, settings.cash_held_days_to_director)))
+    lines += [
+        t(
+            N_("• {label} ({job}): {time}"),
+            label=spec.title(t),
+            job=name,
+            time=f"{settings.job_times[name]:%H:%M}",
+        )
+        for name, spec in JOBS.items()
+    ]
+    lines.append(
+        t(
+            N_("Quiet hours: {start}–{end}"),
+            start=f"{settings.quiet_from:%H:%M}",
+            end=f"{settings.quiet_until:%H:%M}",
+        )
+    )
+    lines.append(
+        t(
+            N_("Days off (ISO weekdays): {days}"),
+            days=", ".join(str(d) for d in sorted(settings.days_off)) or "—",
+        )
+    )
+    lines.append(
+        t(N_("Holidays: {days}"), days=", ".join(d.isoformat() for d in sorted(settings.holidays)) or "—")
+    )
+    lines.append(
+        t(
+            N_("Follow-up levels (days overdue): {days}"),
+            days=" / ".join(str(level.days_overdue) for level in settings.followup_levels),
+        )
+    )
+    lines.append(
+        t(
+            N_(
+                "Cash not handed in: the manager is told after {manager}, the director and "
+                "finance from {director} on, every working day until it is handed in."
+            ),
+            manager=counts.days(t, settings.cash_held_days_to_manager),
+            director=counts.days(t, settings.cash_held_days_to_director),
+        )
+    )
     lines.append(t(N_("Grades:")))
-    lines += [t(N_("• {grade}: visit every {visits} · credit term {days} · credit limit {limit}"),
-                grade=grade, visits=counts.days(t, rule.visit_every_days),
-                days=counts.days(t, rule.credit_days),
-                limit=format_amount(rule.credit_limit))
-              for grade, rule in sorted(grades.items())]
+    lines += [
+        t(
+            N_("• {grade}: visit every {visits} · credit term {days} · credit limit {limit}"),
+            grade=grade,
+            visits=counts.days(t, rule.visit_every_days),
+            days=counts.days(t, rule.credit_days),
+            limit=format_amount(rule.credit_limit),
+        )
+        for grade, rule in sorted(grades.items())
+    ]
     return "\n".join(lines) + "\n\n" + escape(t.gettext(SETTINGS_HELP))
 
 
 def quiet_warnings(t: Translator, settings: company.CompanySettings) -> list[str]:
     """One line per job whose time falls in quiet hours: it runs, but its pushes wait."""
-    return [t(N_("⚠️ {job} at {time} is inside quiet hours ({start}–{end}): its pushes wait until {end}."),
-              job=job_title(name, t), time=f"{settings.job_times[name]:%H:%M}",
-              start=f"{settings.quiet_from:%H:%M}",
-              end=f"{settings.quiet_until:%H:%M}")
-            for name in settings.jobs_in_quiet_hours()]
+    return [
+        t(
+            N_("⚠️ {job} at {time} is inside quiet hours ({start}–{end}): its pushes wait until {end}."),
+            job=job_title(name, t),
+            time=f"{settings.job_times[name]:%H:%M}",
+            start=f"{settings.quiet_from:%H:%M}",
+            end=f"{settings.quiet_until:%H:%M}",
+        )
+        for name in settings.jobs_in_quiet_hours()
+    ]
 
 
 @action()
@@ -88,11 +130,15 @@ async def settings(request: Request) -> None:
         current = await company.load(request.session)
         changed, keys = company.change(current, words)
         await company.save(request.session, request.me, changed, keys, request.now)
-        moved = {key.removeprefix("job_time."): changed.job_times[key.removeprefix("job_time.")]
-                 for key in keys if key.startswith("job_time.")}
+        moved = {
+            key.removeprefix("job_time."): changed.job_times[key.removeprefix("job_time.")]
+            for key in keys
+            if key.startswith("job_time.")
+        }
         if moved or "quiet_from" in keys:
             warnings = quiet_warnings(request.t, changed)
         if moved:
+
             async def move_jobs() -> None:
                 for name, at in moved.items():
                     reschedule(request.context.application, name, at)
@@ -102,9 +148,17 @@ async def settings(request: Request) -> None:
     saved = [request.t(N_("Saved.")), *warnings] if words else []
     if warnings:
         saved.append("")
-    request.reply("\n".join([*saved, render(request.t, current, await grade_rules(request.session)), "",
-                             *grades_view.setting_lines(request.t, await grading.thresholds(request.session)),
-                             *stock_minimums(request.t, await stock.minimums(request.session))]))
+    request.reply(
+        "\n".join(
+            [
+                *saved,
+                render(request.t, current, await grade_rules(request.session)),
+                "",
+                *grades_view.setting_lines(request.t, await grading.thresholds(request.session)),
+                *stock_minimums(request.t, await stock.minimums(request.session)),
+            ]
+        )
+    )
 
 
 #: Minimums listed by /settings; the rest are counted.
@@ -116,10 +170,18 @@ def stock_minimums(t: Translator, minimums: list[stock.Minimum]) -> list[str]:
     shown = " · ".join(f"{escape(item.product)} {item.minimum}" for item in minimums[:SHOWN_MINIMUMS])
     if len(minimums) > SHOWN_MINIMUMS:
         shown += " " + t(N_("…and {count} more"), count=len(minimums) - SHOWN_MINIMUMS)
-    return [t(N_("Stock minimums (a count below one is a shortfall at any dealer):")) + " " + (shown or "—"),
-            escape(t.gettext(N_("/settings stock PRODUCT MIN (or off): a product's minimum stock at any "
-                                "dealer; without one, a count under half the dealer's usual level is "
-                                "short.")))]
+    return [
+        t(N_("Stock minimums (a count below one is a shortfall at any dealer):")) + " " + (shown or "—"),
+        escape(
+            t.gettext(
+                N_(
+                    "/settings stock PRODUCT MIN (or off): a product's minimum stock at any "
+                    "dealer; without one, a count under half the dealer's usual level is "
+                    "short."
+                )
+            )
+        ),
+    ]
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -75,20 +75,26 @@ def _today(request: Request) -> date:
 
 # -- rendering: the figures -----------------------------------------------------------------------
 
+
 def _rep_buttons(lines: Sequence[RepLine], code: str) -> list[list[InlineKeyboardButton]]:
-    buttons = [InlineKeyboardButton(line.name[:BUTTON_NAME], callback_data=f"sum:rep:{line.rep_id}:{code}")
-               for line in lines]
-    return [buttons[i:i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
+    buttons = [
+        InlineKeyboardButton(line.name[:BUTTON_NAME], callback_data=f"sum:rep:{line.rep_id}:{code}")
+        for line in lines
+    ]
+    return [buttons[i : i + BUTTONS_PER_ROW] for i in range(0, len(buttons), BUTTONS_PER_ROW)]
 
 
 def _period_row(t: Translator, prefix: str, suffix: str = "") -> list[InlineKeyboardButton]:
     """Today / Week / Month, relative to the day the button is pressed."""
-    return [InlineKeyboardButton(t.gettext(label), callback_data=f"{prefix}:{RELATIVE_CODES[kind]}{suffix}")
-            for kind, label in PERIOD_BUTTONS]
+    return [
+        InlineKeyboardButton(t.gettext(label), callback_data=f"{prefix}:{RELATIVE_CODES[kind]}{suffix}")
+        for kind, label in PERIOD_BUTTONS
+    ]
 
 
-def render_summary(t: Translator, s: Summary, *, team_id: int, page: int, show_reps: bool,
-                   zone: ZoneInfo, today: date) -> tuple[str, InlineKeyboardMarkup]:
+def render_summary(
+    t: Translator, s: Summary, *, team_id: int, page: int, show_reps: bool, zone: ZoneInfo, today: date
+) -> tuple[str, InlineKeyboardMarkup]:
     """One page of the summary: the figures on page 1, then as many rep lines as fit."""
     title = views.title(t, s)
     head = "\n".join([title, "", *views.figures_html(t, s, own=not show_reps)])
@@ -97,14 +103,22 @@ def render_summary(t: Translator, s: Summary, *, team_id: int, page: int, show_r
         return head, InlineKeyboardMarkup(rows)
     with_team = len({line.team for line in s.reps}) > 1
     rendered = [views.rep_line(t, line, zone, today, with_team) for line in s.reps]
-    reserve = _length(t(N_("People: {count} · page {page} of {pages}"), count=len(s.reps), page=999,
-                        pages=999)) + 8
-    pages = _pages(rendered, MESSAGE_BUDGET - _length(head) - reserve,
-                   MESSAGE_BUDGET - _length(title) - reserve, REPS_PER_PAGE)
+    reserve = (
+        _length(t(N_("People: {count} · page {page} of {pages}"), count=len(s.reps), page=999, pages=999)) + 8
+    )
+    pages = _pages(
+        rendered,
+        MESSAGE_BUDGET - _length(head) - reserve,
+        MESSAGE_BUDGET - _length(title) - reserve,
+        REPS_PER_PAGE,
+    )
     page = min(max(page, 1), len(pages))
     shown = pages[page - 1]
-    heading = "<b>" + t(N_("People: {count} · page {page} of {pages}"), count=len(s.reps), page=page,
-                        pages=len(pages)) + "</b>"
+    heading = (
+        "<b>"
+        + t(N_("People: {count} · page {page} of {pages}"), count=len(s.reps), page=page, pages=len(pages))
+        + "</b>"
+    )
     body = [rendered[i] for i in shown] or [t(N_("Nobody in this view."))]
     text = "\n".join([head if page == 1 else title, "", heading, *body])
     rows += _rep_buttons([s.reps[i] for i in shown], s.period.code)
@@ -114,31 +128,45 @@ def render_summary(t: Translator, s: Summary, *, team_id: int, page: int, show_r
     return text, InlineKeyboardMarkup(rows)
 
 
-def render_rep(t: Translator, figures: RepFigures, zone: ZoneInfo, today: date
-               ) -> tuple[str, InlineKeyboardMarkup]:
+def render_rep(
+    t: Translator, figures: RepFigures, zone: ZoneInfo, today: date
+) -> tuple[str, InlineKeyboardMarkup]:
     s, rep = figures.summary, figures.rep
     name = escape(rep.name) + (f" · {escape(rep.team)}" if rep.team else "")
     lines = [f"<b>{name}</b>", s.period.title(t), "", *views.figures_html(t, s)]
     own = next((line for line in s.reps if line.rep_id == rep.id), None)
-    lines.append(t(N_("Last activity: {when}"),
-                   when=views.when(own.last_activity if own else None, zone, today)))
+    lines.append(
+        t(N_("Last activity: {when}"), when=views.when(own.last_activity if own else None, zone, today))
+    )
     lines += ["", "<b>" + t(N_("Latest visits")) + "</b>"]
     if not figures.latest_visits:
         lines.append(t(N_("No visits yet.")))
     for visit in figures.latest_visits:
-        parts = [f"{visit.at.astimezone(zone):%m-%d %H:%M}", escape(visit.customer),
-                 escape(t.gettext(KIND_LABELS[visit.kind]))]
+        parts = [
+            f"{visit.at.astimezone(zone):%m-%d %H:%M}",
+            escape(visit.customer),
+            escape(t.gettext(KIND_LABELS[visit.kind])),
+        ]
         if visit.note:
             parts.append(escape(visit.note))
         if visit.far_away:
             parts.append(escape(t.gettext(N_("far away"))))
         lines.append("• " + " · ".join(parts))
     lines += _within(t, _rep_extras(t, figures, zone), MESSAGE_BUDGET - _length("\n".join(lines)))
-    rows = [_period_row(t, f"sum:rep:{rep.id}"),
-            [InlineKeyboardButton(t.gettext(N_("‹ Summary")), callback_data=f"sum:p:{s.period.code}:0:1")]]
+    rows = [
+        _period_row(t, f"sum:rep:{rep.id}"),
+        [InlineKeyboardButton(t.gettext(N_("‹ Summary")), callback_data=f"sum:p:{s.period.code}:0:1")],
+    ]
     if figures.photos:
-        rows.insert(1, [InlineKeyboardButton(t.gettext(extras_view.PHOTO_BUTTON).format(count=figures.photos),
-                                             callback_data=f"sum:photos:{rep.id}:{s.period.code}")])
+        rows.insert(
+            1,
+            [
+                InlineKeyboardButton(
+                    t.gettext(extras_view.PHOTO_BUTTON).format(count=figures.photos),
+                    callback_data=f"sum:photos:{rep.id}:{s.period.code}",
+                )
+            ],
+        )
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -159,15 +187,25 @@ def _rep_extras(t: Translator, figures: RepFigures, zone: ZoneInfo) -> list[str]
     """What the person's visits brought back: stock counts, open shortfalls, feedback, photos."""
     lines: list[str] = []
     sections = (
-        extras_view.stock_section(t, figures.stock, zone, title=t(N_("Latest stock counts")),
-                                  with_customer=True),
+        extras_view.stock_section(
+            t, figures.stock, zone, title=t(N_("Latest stock counts")), with_customer=True
+        ),
         extras_view.shortfalls_section(
-            t, figures.shortfalls, zone,
-            title="⚠️ <b>" + t(N_("Open stock shortfalls at their customers: {count}"),
-                               count=figures.shortfalls.total) + "</b>"),
-        extras_view.feedback_section(t, figures.feedback, zone,
-                                     title=t(N_("Market feedback of the period, latest on each topic")),
-                                     by_customer=True))
+            t,
+            figures.shortfalls,
+            zone,
+            title="⚠️ <b>"
+            + t(N_("Open stock shortfalls at their customers: {count}"), count=figures.shortfalls.total)
+            + "</b>",
+        ),
+        extras_view.feedback_section(
+            t,
+            figures.feedback,
+            zone,
+            title=t(N_("Market feedback of the period, latest on each topic")),
+            by_customer=True,
+        ),
+    )
     for section in sections:
         if section:
             lines += ["", *section]
@@ -185,8 +223,9 @@ def _report_status(t: Translator, line: RepLine, zone: ZoneInfo, today: date, wo
     return t(N_("no report due"))
 
 
-def render_team(t: Translator, team: TeamDay, page: int, zone: ZoneInfo
-                ) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_team(
+    t: Translator, team: TeamDay, page: int, zone: ZoneInfo
+) -> tuple[str, InlineKeyboardMarkup | None]:
     title = "<b>" + t(N_("Today at a glance · {day}"), day=team.day.isoformat()) + "</b>"
     if not team.working_day:
         title += "\n" + t(N_("Today is not a working day."))
@@ -194,13 +233,17 @@ def render_team(t: Translator, team: TeamDay, page: int, zone: ZoneInfo
     rendered = []
     for line in team.reps:
         where = f" ({escape(line.team)})" if with_team and line.team else ""
-        figures = t(N_("visits {visits} · collected {collected} · {report} · last {last}"),
-                    visits=line.visits, collected=format_amount(line.collected),
-                    report=_report_status(t, line, zone, team.day, team.working_day),
-                    last=views.when(line.last_activity, zone, team.day))
+        figures = t(
+            N_("visits {visits} · collected {collected} · {report} · last {last}"),
+            visits=line.visits,
+            collected=format_amount(line.collected),
+            report=_report_status(t, line, zone, team.day, team.working_day),
+            last=views.when(line.last_activity, zone, team.day),
+        )
         rendered.append(f"• <b>{escape(line.name)}</b>{where} — {figures}")
-    pages = _pages(rendered, MESSAGE_BUDGET - _length(title) - 40, MESSAGE_BUDGET - _length(title) - 40,
-                   REPS_PER_PAGE)
+    pages = _pages(
+        rendered, MESSAGE_BUDGET - _length(title) - 40, MESSAGE_BUDGET - _length(title) - 40, REPS_PER_PAGE
+    )
     page = min(max(page, 1), len(pages))
     shown = pages[page - 1]
     body = [rendered[i] for i in shown] or [t(N_("Nobody in this view."))]
@@ -212,22 +255,25 @@ def render_team(t: Translator, team: TeamDay, page: int, zone: ZoneInfo
     return "\n".join([title, "", *body, *footer]), InlineKeyboardMarkup(rows) if rows else None
 
 
-def render_missing(t: Translator, missing: Missing, page: int, may_nudge: bool
-                   ) -> tuple[str, InlineKeyboardMarkup | None]:
+def render_missing(
+    t: Translator, missing: Missing, page: int, may_nudge: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
     day = missing.day.isoformat()
     if not missing.working_day:
         return t(N_("Today ({day}) is not a working day: no report is expected."), day=day), None
     if not missing.reps:
         return t(N_("Everyone has reported today ({day})."), day=day), None
-    title = "<b>" + t(N_("Not reported yet today ({day}): {count}"), day=day,
-                      count=len(missing.reps)) + "</b>"
+    title = (
+        "<b>" + t(N_("Not reported yet today ({day}): {count}"), day=day, count=len(missing.reps)) + "</b>"
+    )
     rendered = []
     for rep in missing.reps:
         where = f" ({escape(rep.team)})" if rep.team else ""
         unreachable = " — " + t(N_("has not opened the bot")) if not rep.reachable else ""
         rendered.append(f"• {escape(rep.name)}{where}{unreachable}")
-    pages = _pages(rendered, MESSAGE_BUDGET - _length(title) - 40, MESSAGE_BUDGET - _length(title) - 40,
-                   MISSING_PER_PAGE)
+    pages = _pages(
+        rendered, MESSAGE_BUDGET - _length(title) - 40, MESSAGE_BUDGET - _length(title) - 40, MISSING_PER_PAGE
+    )
     page = min(max(page, 1), len(pages))
     body = [rendered[i] for i in pages[page - 1]]
     footer = [t(N_("Page {page} of {pages}"), page=page, pages=len(pages))] if len(pages) > 1 else []
@@ -241,6 +287,7 @@ def render_missing(t: Translator, missing: Missing, page: int, may_nudge: bool
 
 
 # -- parsing --------------------------------------------------------------------------------------
+
 
 async def _period_and_team(request: Request, text: str) -> tuple[Period, int | None]:
     """``[period] [team]`` in either order; a lone word that is no period may be a team."""
@@ -272,12 +319,20 @@ def _callback_parts(request: Request) -> list[str]:
 
 # -- handlers -------------------------------------------------------------------------------------
 
+
 async def _show_summary(request: Request, period: Period, team_id: int | None, page: int, edit: bool) -> None:
-    s = await summaries.summary(request.session, request.me, period, _zone(request), _today(request),
-                                team_id=team_id)
-    text, markup = render_summary(request.t, s, team_id=team_id or 0, page=page,
-                                  show_reps=request.me.role != Role.REP, zone=_zone(request),
-                                  today=_today(request))
+    s = await summaries.summary(
+        request.session, request.me, period, _zone(request), _today(request), team_id=team_id
+    )
+    text, markup = render_summary(
+        request.t,
+        s,
+        team_id=team_id or 0,
+        page=page,
+        show_reps=request.me.role != Role.REP,
+        zone=_zone(request),
+        today=_today(request),
+    )
     (request.edit if edit else request.reply)(text, markup)
 
 
@@ -295,8 +350,9 @@ async def summary_page(request: Request) -> None:
 
 
 async def _show_rep(request: Request, rep_id: int, period: Period, edit: bool) -> None:
-    figures = await summaries.rep_figures(request.session, request.me, rep_id, period, _zone(request),
-                                          _today(request))
+    figures = await summaries.rep_figures(
+        request.session, request.me, rep_id, period, _zone(request), _today(request)
+    )
     text, markup = render_rep(request.t, figures, _zone(request), _today(request))
     (request.edit if edit else request.reply)(text, markup)
 
@@ -311,8 +367,9 @@ async def rep_card(request: Request) -> None:
 async def rep_photos(request: Request) -> None:
     """The drill-down's "📷 Photos" button: the person's latest photos of the period, as an album."""
     _sum, _photos, rep_id, code = _callback_parts(request)
-    album = await summaries.rep_photos(request.session, request.me, int(rep_id),
-                                       period_from_code(code, _today(request)), _zone(request))
+    album = await summaries.rep_photos(
+        request.session, request.me, int(rep_id), period_from_code(code, _today(request)), _zone(request)
+    )
     albums.send_album(request, album, albums.at_customer(_zone(request)))
 
 
@@ -336,11 +393,19 @@ async def rep(request: Request) -> None:
     if len(matches) == 1:
         await _show_rep(request, matches[0].id, period, edit=False)
         return
-    rows = [[InlineKeyboardButton(
-        (person.name + (f" · {person.team}" if person.team else ""))[:60],
-        callback_data=f"sum:rep:{person.id}:{period.code}")] for person in matches]
-    request.reply(request.t(N_("Several people match {query}. Which one?"), query=echo(text)),
-                  InlineKeyboardMarkup(rows))
+    rows = [
+        [
+            InlineKeyboardButton(
+                (person.name + (f" · {person.team}" if person.team else ""))[:60],
+                callback_data=f"sum:rep:{person.id}:{period.code}",
+            )
+        ]
+        for person in matches
+    ]
+    request.reply(
+        request.t(N_("Several people match {query}. Which one?"), query=echo(text)),
+        InlineKeyboardMarkup(rows),
+    )
 
 
 async def _show_team(request: Request, page: int, edit: bool) -> None:
@@ -381,20 +446,27 @@ async def missing_page(request: Request) -> None:
 async def nudge(request: Request) -> None:
     runtime = request.context.runtime
     hours = ReportHours(runtime.clock.zone, runtime.settings.report_deadline, runtime.settings.report_cutoff)
-    done = await summaries.nudge(request.session, request.me, today=_today(request), now=request.now,
-                                 hours=hours)
+    done = await summaries.nudge(
+        request.session, request.me, today=_today(request), now=request.now, hours=hours
+    )
     t = request.t
     if not done.missing:
         text = t(N_("Everyone has reported today: nobody to nudge."))
     else:
         parts = [t(N_("Reminders sent: {count}."), count=done.queued)] if done.queued else []
         if done.already:
-            parts.append(t(N_("{count} had already been nudged today: no second reminder."),
-                           count=done.already))
+            parts.append(
+                t(N_("{count} had already been nudged today: no second reminder."), count=done.already)
+            )
         if done.unreachable:
-            parts.append(t.ngettext("{count} has not opened the bot and cannot be reached.",
-                                    "{count} have not opened the bot and cannot be reached.",
-                                    done.unreachable, count=done.unreachable))
+            parts.append(
+                t.ngettext(
+                    "{count} has not opened the bot and cannot be reached.",
+                    "{count} have not opened the bot and cannot be reached.",
+                    done.unreachable,
+                    count=done.unreachable,
+                )
+            )
         text = " ".join(parts)
     request.toast = t.gettext(N_("Done."))
     request.reply(text)
@@ -406,8 +478,9 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
     application.add_handler(CommandHandler("team", team, private))
     application.add_handler(CommandHandler("missing", missing, private))
     application.add_handler(CommandHandler("rep", rep, private))
-    application.add_handler(CallbackQueryHandler(summary_page,
-                                                 pattern=r"^sum:p:[\w.-]{1,20}:\d{1,12}:\d{1,4}$"))
+    application.add_handler(
+        CallbackQueryHandler(summary_page, pattern=r"^sum:p:[\w.-]{1,20}:\d{1,12}:\d{1,4}$")
+    )
     application.add_handler(CallbackQueryHandler(rep_card, pattern=r"^sum:rep:\d{1,12}:[\w.-]{1,20}$"))
     application.add_handler(CallbackQueryHandler(rep_photos, pattern=r"^sum:photos:\d{1,12}:[\w.-]{1,20}$"))
     application.add_handler(CallbackQueryHandler(team_page, pattern=r"^sum:team:\d{1,4}$"))

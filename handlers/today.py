@@ -38,8 +38,9 @@ def _clock(moment: time) -> str:
     return f"{moment:%H:%M}"
 
 
-def _section(t: Translator, heading: str, items: Sequence[str], limit: int, total: int | None = None,
-             more: str = "") -> list[str]:
+def _section(
+    t: Translator, heading: str, items: Sequence[str], limit: int, total: int | None = None, more: str = ""
+) -> list[str]:
     """A bold heading, up to ``limit`` items, and how many more (``total``: all there are)."""
     lines = [f"<b>{heading}</b>", *(f"• {item}" for item in items[:limit])]
     left = (len(items) if total is None else total) - min(limit, len(items))
@@ -50,38 +51,76 @@ def _section(t: Translator, heading: str, items: Sequence[str], limit: int, tota
 
 # -- a rep's day ----------------------------------------------------------------------------------
 
+
 def _records(t: Translator, day: RepDay, limit: int) -> list[str]:
     records = day.records
     if records.quiet:
         return [t(N_("Nothing recorded yet today: no visits, orders, collections or new customers."))]
     lines: list[str] = []
     if records.visits:
-        lines += _section(t, t(N_("Visits: {count}"), count=len(records.visits)), [
-            f"{visit.at:%H:%M} {escape(visit.customer)} · {escape(t.gettext(KIND_LABELS[visit.kind]))}"
-            for visit in records.visits], limit)
+        lines += _section(
+            t,
+            t(N_("Visits: {count}"), count=len(records.visits)),
+            [
+                f"{visit.at:%H:%M} {escape(visit.customer)} · {escape(t.gettext(KIND_LABELS[visit.kind]))}"
+                for visit in records.visits
+            ],
+            limit,
+        )
     if records.orders:
-        lines += _section(t, t(N_("Orders: {count} · {amount}"), count=len(records.orders),
-                               amount=format_amount(records.orders_total)), [
-            f"{escape(order.invoice_no)} · {escape(order.customer)} · {format_amount(order.amount)}"
-            for order in records.orders], limit)
+        lines += _section(
+            t,
+            t(
+                N_("Orders: {count} · {amount}"),
+                count=len(records.orders),
+                amount=format_amount(records.orders_total),
+            ),
+            [
+                f"{escape(order.invoice_no)} · {escape(order.customer)} · {format_amount(order.amount)}"
+                for order in records.orders
+            ],
+            limit,
+        )
     if records.collections:
-        methods = ", ".join(f"{t.gettext(METHOD_LABELS[method])} {format_amount(amount)}"
-                            for method, amount in records.collected_by_method)  # escaped by t()
-        heading = t(N_("Collected: {amount} ({methods})"), amount=format_amount(records.collected_total),
-                    methods=methods)
+        methods = ", ".join(
+            f"{t.gettext(METHOD_LABELS[method])} {format_amount(amount)}"
+            for method, amount in records.collected_by_method
+        )  # escaped by t()
+        heading = t(
+            N_("Collected: {amount} ({methods})"),
+            amount=format_amount(records.collected_total),
+            methods=methods,
+        )
         held = escape(t.gettext(N_("held")))
-        items = [" · ".join([escape(c.customer), format_amount(c.amount),
-                             escape(t.gettext(METHOD_LABELS[c.method])), *([held] if c.held else [])])
-                 for c in records.collections]
+        items = [
+            " · ".join(
+                [
+                    escape(c.customer),
+                    format_amount(c.amount),
+                    escape(t.gettext(METHOD_LABELS[c.method])),
+                    *([held] if c.held else []),
+                ]
+            )
+            for c in records.collections
+        ]
         lines += _section(t, heading, items, limit)
         handed_in = records.collected_total - records.held_total
-        lines.append(t(N_("Held by you: {held} (hand it in to finance today) · handed in: {handed}"),
-                       held=format_amount(records.held_total), handed=format_amount(handed_in))
-                     if records.held_total else
-                     t(N_("All of it is handed in: {amount}"), amount=format_amount(handed_in)))
+        lines.append(
+            t(
+                N_("Held by you: {held} (hand it in to finance today) · handed in: {handed}"),
+                held=format_amount(records.held_total),
+                handed=format_amount(handed_in),
+            )
+            if records.held_total
+            else t(N_("All of it is handed in: {amount}"), amount=format_amount(handed_in))
+        )
     if records.prospects:
-        lines += _section(t, t(N_("New customers: {count}"), count=len(records.prospects)),
-                          [escape(f"{p.name} ({p.code})") for p in records.prospects], limit)
+        lines += _section(
+            t,
+            t(N_("New customers: {count}"), count=len(records.prospects)),
+            [escape(f"{p.name} ({p.code})") for p in records.prospects],
+            limit,
+        )
     return lines
 
 
@@ -91,25 +130,49 @@ def _report(t: Translator, day: RepDay) -> tuple[list[str], list[list[InlineKeyb
     existing = records.existing
     if existing is not None:
         when = f"{existing.submitted_at:%H:%M}"
-        lines = [t(N_("⚠️ Report: filed late at {time}."), time=when) if existing.late
-                 else t(N_("✅ Report: filed at {time}."), time=when)]
+        lines = [
+            t(N_("⚠️ Report: filed late at {time}."), time=when)
+            if existing.late
+            else t(N_("✅ Report: filed at {time}."), time=when)
+        ]
     elif not day.working_day:
         lines = [t(N_("Report: none is due today, a day off."))]
     elif not records.open:
         lines = [t(N_("❌ Report: missing. The day closed at {cutoff}."), cutoff=_clock(records.cutoff))]
     else:
-        lines = [t(N_("⚠️ Report: not filed, it was due at {deadline}. Filed now (until {cutoff}) it is "
-                      "marked late."), deadline=_clock(records.deadline), cutoff=_clock(records.cutoff))
-                 if records.late_now else
-                 t(N_("📝 Report: not filed yet, due by {deadline}."), deadline=_clock(records.deadline))]
+        lines = [
+            t(
+                N_(
+                    "⚠️ Report: not filed, it was due at {deadline}. Filed now (until {cutoff}) it is "
+                    "marked late."
+                ),
+                deadline=_clock(records.deadline),
+                cutoff=_clock(records.cutoff),
+            )
+            if records.late_now
+            else t(N_("📝 Report: not filed yet, due by {deadline}."), deadline=_clock(records.deadline))
+        ]
         write = t.gettext(N_("Write today's report"))
         rows.append([InlineKeyboardButton(write, callback_data="report:start")])
     if day.missing_past_report is not None:
         missing = day.missing_past_report.isoformat()
-        lines.append(t(N_("Your report for {date} is missing. File it today with /report yesterday or the "
-                          "button below; it will be marked late."), date=missing))
-        rows.append([InlineKeyboardButton(t.gettext(N_("📝 File the report for {date}")).format(date=missing),
-                                          callback_data=f"report:day:{missing}")])
+        lines.append(
+            t(
+                N_(
+                    "Your report for {date} is missing. File it today with /report yesterday or the "
+                    "button below; it will be marked late."
+                ),
+                date=missing,
+            )
+        )
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    t.gettext(N_("📝 File the report for {date}")).format(date=missing),
+                    callback_data=f"report:day:{missing}",
+                )
+            ]
+        )
     return lines, rows
 
 
@@ -124,36 +187,50 @@ def _due(t: Translator, day: RepDay, limit: int) -> list[str]:
             elif due.follow_up:
                 why = t(N_("follow-up"))
             elif due.overdue_days:
-                why = t.ngettext("{days} day overdue", "{days} days overdue", due.overdue_days,
-                                 days=due.overdue_days)
+                why = t.ngettext(
+                    "{days} day overdue", "{days} days overdue", due.overdue_days, days=due.overdue_days
+                )
             else:
                 why = t(N_("due today"))
             items.append(f"{escape(due.customer.label)} — {why}")
-        lines += _section(t, t(N_("Due for a visit: {count}"), count=plan.total), items, limit, plan.total,
-                          "/visit")
+        lines += _section(
+            t, t(N_("Due for a visit: {count}"), count=plan.total), items, limit, plan.total, "/visit"
+        )
     else:
         lines.append(t(N_("No customer is due for a visit today.")))
     money = day.overdue
     if money.customers:
         items = []
         for owed in money.items:
-            item = t.ngettext("{customer} · {amount} · {days} day overdue",
-                              "{customer} · {amount} · {days} days overdue", owed.days,
-                              customer=owed.customer.label, amount=format_amount(owed.total), days=owed.days)
+            item = t.ngettext(
+                "{customer} · {amount} · {days} day overdue",
+                "{customer} · {amount} · {days} days overdue",
+                owed.days,
+                customer=owed.customer.label,
+                amount=format_amount(owed.total),
+                days=owed.days,
+            )
             if owed.promise_date is not None:
                 item += " · " + t(N_("promised by {date}"), date=owed.promise_date.isoformat())
             items.append(item)
-        heading = t.ngettext("Overdue to chase: {count} invoice, {total} in all.",
-                             "Overdue to chase: {count} invoices, {total} in all.", money.invoices,
-                             count=money.invoices, total=format_amount(money.total))
+        heading = t.ngettext(
+            "Overdue to chase: {count} invoice, {total} in all.",
+            "Overdue to chase: {count} invoices, {total} in all.",
+            money.invoices,
+            count=money.invoices,
+            total=format_amount(money.total),
+        )
         lines += _section(t, heading, items, limit, money.customers, "/overdue")
     return lines
 
 
 def render_rep(t: Translator, day: RepDay) -> tuple[str, InlineKeyboardMarkup | None]:
     """The rep's day in one message: as many items per list as fit."""
-    title = "<b>" + t(N_("Your day so far · {date}, {time}"), date=day.day.isoformat(),
-                      time=f"{day.now:%H:%M}") + "</b>"
+    title = (
+        "<b>"
+        + t(N_("Your day so far · {date}, {time}"), date=day.day.isoformat(), time=f"{day.now:%H:%M}")
+        + "</b>"
+    )
     report, rows = _report(t, day)
     text = ""
     for limit in ITEM_LIMITS:
@@ -168,26 +245,48 @@ def render_rep(t: Translator, day: RepDay) -> tuple[str, InlineKeyboardMarkup | 
 
 # -- a manager's day ------------------------------------------------------------------------------
 
+
 def render_leader(t: Translator, day: LeaderDay) -> str:
     lines = ["<b>" + t(N_("Your day · {date}"), date=day.day.isoformat()) + "</b>", ""]
-    lines.append(t(N_("Waiting for your decision: {count} — /approvals"), count=day.to_decide)
-                 if day.to_decide else t(N_("Nothing is waiting for your decision.")))
+    lines.append(
+        t(N_("Waiting for your decision: {count} — /approvals"), count=day.to_decide)
+        if day.to_decide
+        else t(N_("Nothing is waiting for your decision."))
+    )
     lines += ["", "<b>" + (t(N_("Everyone today")) if day.everyone else t(N_("Your team today"))) + "</b>"]
     if day.working_day:
-        lines.append(t(N_("Reports: {filed} of {expected} filed · {late} late · {missing} missing — "
-                          "/missing"), filed=day.reports, expected=day.reports_expected,
-                       late=day.reports_late, missing=day.reports_missing))
+        lines.append(
+            t(
+                N_("Reports: {filed} of {expected} filed · {late} late · {missing} missing — /missing"),
+                filed=day.reports,
+                expected=day.reports_expected,
+                late=day.reports_late,
+                missing=day.reports_missing,
+            )
+        )
     else:
         lines.append(t(N_("Today is not a working day: no reports are due.")))
-    lines.append(t(N_("Visits: {visits} · orders: {orders} ({amount}) · collected: {collected}"),
-                   visits=day.visits, orders=day.orders, amount=format_amount(day.orders_amount),
-                   collected=format_amount(day.collected)))
+    lines.append(
+        t(
+            N_("Visits: {visits} · orders: {orders} ({amount}) · collected: {collected}"),
+            visits=day.visits,
+            orders=day.orders,
+            amount=format_amount(day.orders_amount),
+            collected=format_amount(day.collected),
+        )
+    )
     lines.append(t(N_("Cash and cheques still held by reps: {amount}"), amount=format_amount(day.held)))
     if day.own is not None:
         own = day.own
-        lines.append(t(N_("Your own: visits {visits} · orders {orders} ({amount}) · collected {collected}"),
-                       visits=own.visits, orders=own.orders, amount=format_amount(own.orders_amount),
-                       collected=format_amount(own.collected)))
+        lines.append(
+            t(
+                N_("Your own: visits {visits} · orders {orders} ({amount}) · collected {collected}"),
+                visits=own.visits,
+                orders=own.orders,
+                amount=format_amount(own.orders_amount),
+                collected=format_amount(own.collected),
+            )
+        )
     lines += ["", t(N_("Each rep's day, one line each: /team"))]
     return "\n".join(lines)
 

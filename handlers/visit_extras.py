@@ -49,31 +49,51 @@ async def extra(request: Request) -> object:
     if which == "location":
         request.edit(render_draft(t, flow, footer=False))
         keyboard = ReplyKeyboardMarkup(
-            [[KeyboardButton("📍 " + t.gettext(N_("Send my location")), request_location=True)],
-             [KeyboardButton(t.gettext(N_("Skip")))]], resize_keyboard=True, one_time_keyboard=True)
+            [
+                [KeyboardButton("📍 " + t.gettext(N_("Send my location")), request_location=True)],
+                [KeyboardButton(t.gettext(N_("Skip")))],
+            ],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
         request.reply(t(N_("Tap “Send my location” below.")), keyboard)
         return LOCATION
     if which == "photo":
-        request.edit(t(N_("Send the photo now (as a photo, not as a file).")),
-                     InlineKeyboardMarkup([back_button(t)]))
+        request.edit(
+            t(N_("Send the photo now (as a photo, not as a file).")), InlineKeyboardMarkup([back_button(t)])
+        )
         return PHOTO
     if which == "stock":
-        request.edit(t(N_("Send the stock levels, one product per line, e.g.\nProduct A 12\n产品B：5")),
-                     InlineKeyboardMarkup([back_button(t)]))
+        request.edit(
+            t(N_("Send the stock levels, one product per line, e.g.\nProduct A 12\n产品B：5")),
+            InlineKeyboardMarkup([back_button(t)]),
+        )
         return STOCK
     if which == "feedback":
-        rows = [[inline_button(t.gettext(label), f"visit:topic:{topic.value}")]
-                for topic, label in TOPIC_LABELS.items()]
-        request.edit(t(N_("Market feedback: what is it about?")),
-                     InlineKeyboardMarkup([*rows, back_button(t)]))
+        rows = [
+            [inline_button(t.gettext(label), f"visit:topic:{topic.value}")]
+            for topic, label in TOPIC_LABELS.items()
+        ]
+        request.edit(
+            t(N_("Market feedback: what is it about?")), InlineKeyboardMarkup([*rows, back_button(t)])
+        )
         return FEEDBACK_TOPIC
     in_ten_days = today_of(request) + timedelta(days=10)
-    rows = [[inline_button(t.gettext(label), f"visit:due:{days}") for days, label in FOLLOW_UP_CHOICES],
-            back_button(t)]
-    request.edit(t(N_("When will you follow up? Tap a button or type a date: {example} or {month_day} "
-                      "(month-day), 明天, 下周."),
-                   example=day_text(in_ten_days), month_day=f"{in_ten_days:%m-%d}"),
-                 InlineKeyboardMarkup(rows))
+    rows = [
+        [inline_button(t.gettext(label), f"visit:due:{days}") for days, label in FOLLOW_UP_CHOICES],
+        back_button(t),
+    ]
+    request.edit(
+        t(
+            N_(
+                "When will you follow up? Tap a button or type a date: {example} or {month_day} "
+                "(month-day), 明天, 下周."
+            ),
+            example=day_text(in_ten_days),
+            month_day=f"{in_ten_days:%m-%d}",
+        ),
+        InlineKeyboardMarkup(rows),
+    )
     return FOLLOW_UP
 
 
@@ -134,8 +154,10 @@ async def choose_topic(request: Request) -> object:
         return END
     flow.topic = FeedbackTopic(pressed_data(request).rsplit(":", 1)[1])
     topic = request.t.gettext(TOPIC_LABELS[flow.topic])
-    request.edit(request.t(N_("Type the feedback on {topic}."), topic=topic),
-                 InlineKeyboardMarkup([back_button(request.t)]))
+    request.edit(
+        request.t(N_("Type the feedback on {topic}."), topic=topic),
+        InlineKeyboardMarkup([back_button(request.t)]),
+    )
     return FEEDBACK_TEXT
 
 

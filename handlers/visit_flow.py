@@ -22,8 +22,7 @@ from bot.services.visits import FeedbackEntry, StockEntry
 from handlers.base import Request
 from models import FeedbackTopic, VisitKind
 
-(CUSTOMER, KIND, NOTES, EXTRAS, LOCATION, PHOTO, STOCK, FEEDBACK_TOPIC, FEEDBACK_TEXT,
- FOLLOW_UP) = range(10)
+(CUSTOMER, KIND, NOTES, EXTRAS, LOCATION, PHOTO, STOCK, FEEDBACK_TOPIC, FEEDBACK_TEXT, FOLLOW_UP) = range(10)
 END = ConversationHandler.END
 
 FLOW_KEY = "visits.flow"
@@ -59,7 +58,6 @@ class HeldNotes:
     key: str
 
 
-
 def user_data(request: Request) -> dict[Any, Any]:
     data = request.context.user_data
     assert data is not None  # private chats always have a user
@@ -78,8 +76,9 @@ def drafting(request: Request) -> Flow | None:
 
 
 def start_flow(request: Request, customer: CustomerRef | None = None) -> Flow:
-    flow = Flow(token=secrets.token_hex(4), key=request.source_key, language=request.me.language,
-                customer=customer)
+    flow = Flow(
+        token=secrets.token_hex(4), key=request.source_key, language=request.me.language, customer=customer
+    )
     user_data(request)[FLOW_KEY] = flow
     return flow
 
@@ -113,4 +112,4 @@ def split_one_liner(text: str) -> tuple[str, str | None]:
     cut = min((i for i in (text.find(":"), text.find("：")) if i >= 0), default=-1)
     if cut < 0:
         return text.strip(), None
-    return text[:cut].strip(), text[cut + 1:].strip()
+    return text[:cut].strip(), text[cut + 1 :].strip()

@@ -46,7 +46,7 @@ def day_text(day: date) -> str:
 
 
 def distance_text(t: Translator, metres: int) -> str:
-    """"44 m", "1.2 km"; in Chinese "44 米", "1.2 公里"."""
+    """ "44 m", "1.2 km"; in Chinese "44 米", "1.2 公里"."""
     if metres < 1000:
         return t.gettext(N_("{metres} m")).format(metres=metres)
     return t.gettext(N_("{km} km")).format(km=f"{metres / 1000:.1f}")
@@ -62,23 +62,33 @@ def render_due(t: Translator, plan: DuePlan) -> tuple[str, InlineKeyboardMarkup]
         mark = "🆕 " if due.never_visited else "📅 " if due.follow_up else "⚠️ " if due.overdue_days else ""
         rows.append([inline_button(mark + due.customer.label, f"visit:pick:{due.customer.id}")])
     rows.append([inline_button("🔎 " + t.gettext(N_("Search")), "visit:search")])
-    text = (t(N_("Which customer? {count} due today, most overdue first. Tap one, or type a name to search."),
-              count=plan.total) if plan.total
-            else t(N_("Which customer? Nobody is due today: type the customer's name or code.")))
+    text = (
+        t(
+            N_("Which customer? {count} due today, most overdue first. Tap one, or type a name to search."),
+            count=plan.total,
+        )
+        if plan.total
+        else t(N_("Which customer? Nobody is due today: type the customer's name or code."))
+    )
     return text, InlineKeyboardMarkup(rows)
 
 
 def kind_question(t: Translator, customer: CustomerRef) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [[inline_button(t.gettext(label), f"visit:kind:{kind.value}")]
-            for kind, label in KIND_LABELS.items()]
-    return (t(N_("Customer: <b>{customer}</b>\nWhat kind of contact was it?"), customer=customer.label),
-            InlineKeyboardMarkup(rows))
+    rows = [
+        [inline_button(t.gettext(label), f"visit:kind:{kind.value}")] for kind, label in KIND_LABELS.items()
+    ]
+    return (
+        t(N_("Customer: <b>{customer}</b>\nWhat kind of contact was it?"), customer=customer.label),
+        InlineKeyboardMarkup(rows),
+    )
 
 
 def render_draft(t: Translator, flow: Flow, *, footer: bool = True) -> str:
     assert flow.customer is not None and flow.kind is not None
-    lines = [f"<b>{escape(flow.customer.label)}</b> · {escape(t.gettext(KIND_LABELS[flow.kind]))}",
-             t(N_("Notes: {notes}"), notes=shorten(flow.notes))]
+    lines = [
+        f"<b>{escape(flow.customer.label)}</b> · {escape(t.gettext(KIND_LABELS[flow.kind]))}",
+        t(N_("Notes: {notes}"), notes=shorten(flow.notes)),
+    ]
     if flow.location:
         lines.append("📍 " + t(N_("Location shared")))
     if flow.photos:
@@ -86,14 +96,20 @@ def render_draft(t: Translator, flow: Flow, *, footer: bool = True) -> str:
     lines += [f"📦 {escape(line.product)}: {line.quantity}" for line in flow.stock[:LINES_SHOWN]]
     if len(flow.stock) > LINES_SHOWN:
         more = len(flow.stock) - LINES_SHOWN
-        lines.append(t.ngettext("… and {count} more stock line", "… and {count} more stock lines", more,
-                                count=more))
-    lines += [f"💬 {escape(t.gettext(TOPIC_LABELS[item.topic]))}: {escape(shorten(item.text, 100))}"
-              for item in flow.feedback[:LINES_SHOWN]]
+        lines.append(
+            t.ngettext("… and {count} more stock line", "… and {count} more stock lines", more, count=more)
+        )
+    lines += [
+        f"💬 {escape(t.gettext(TOPIC_LABELS[item.topic]))}: {escape(shorten(item.text, 100))}"
+        for item in flow.feedback[:LINES_SHOWN]
+    ]
     if len(flow.feedback) > LINES_SHOWN:
         more = len(flow.feedback) - LINES_SHOWN
-        lines.append(t.ngettext("… and {count} more feedback note", "… and {count} more feedback notes", more,
-                                count=more))
+        lines.append(
+            t.ngettext(
+                "… and {count} more feedback note", "… and {count} more feedback notes", more, count=more
+            )
+        )
     if flow.follow_up:
         lines.append("📅 " + t(N_("Follow-up: {date}"), date=day_text(flow.follow_up)))
     if footer:
@@ -120,17 +136,26 @@ def back_button(t: Translator) -> list[InlineKeyboardButton]:
 
 
 def render_saved(t: Translator, saved: SavedVisit) -> str:
-    lines = ["✅ " + t(N_("Visit saved: <b>{customer}</b>"), customer=saved.customer.label),
-             t(N_("Type: {kind}"), kind=t.gettext(KIND_LABELS[saved.kind])),
-             t(N_("Notes: {notes}"), notes=shorten(saved.notes))]
+    lines = [
+        "✅ " + t(N_("Visit saved: <b>{customer}</b>"), customer=saved.customer.label),
+        t(N_("Type: {kind}"), kind=t.gettext(KIND_LABELS[saved.kind])),
+        t(N_("Notes: {notes}"), notes=shorten(saved.notes)),
+    ]
     if saved.located and saved.distance_m is None:
         lines.append("📍 " + t(N_("Location saved; the customer has no location on file.")))
     elif saved.distance_m is not None and saved.far_away:
-        lines.append("⚠️ " + t(N_("{distance} from the customer's location: flagged as far away."),
-                               distance=distance_text(t, saved.distance_m)))
+        lines.append(
+            "⚠️ "
+            + t(
+                N_("{distance} from the customer's location: flagged as far away."),
+                distance=distance_text(t, saved.distance_m),
+            )
+        )
     elif saved.distance_m is not None:
-        lines.append("📍 " + t(N_("{distance} from the customer's location."),
-                               distance=distance_text(t, saved.distance_m)))
+        lines.append(
+            "📍 "
+            + t(N_("{distance} from the customer's location."), distance=distance_text(t, saved.distance_m))
+        )
     if saved.photos:
         lines.append("📷 " + t(N_("Photos: {count}"), count=saved.photos))
     if saved.stock_lines:
@@ -140,8 +165,12 @@ def render_saved(t: Translator, saved: SavedVisit) -> str:
     if saved.next_follow_up:
         lines.append("📅 " + t(N_("Follow-up: {date}"), date=day_text(saved.next_follow_up)))
     lines.append(t(N_("Next visit due: {date}"), date=day_text(saved.next_due)))
-    lines.append(t(N_("You can undo this for {minutes} minutes."),
-                   minutes=int(visits.UNDO_WINDOW.total_seconds() // 60)))
+    lines.append(
+        t(
+            N_("You can undo this for {minutes} minutes."),
+            minutes=int(visits.UNDO_WINDOW.total_seconds() // 60),
+        )
+    )
     return "\n".join(lines)
 
 

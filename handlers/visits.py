@@ -103,6 +103,7 @@ FLOW_TIMEOUT = timedelta(minutes=15).total_seconds()
 
 # -- starting ------------------------------------------------------------------------------------
 
+
 @action()
 async def visit_command(request: Request) -> object:
     """``/visit`` (choose), ``/visit <customer>`` (flow with them), ``/visit <customer>: <notes>``."""
@@ -116,8 +117,9 @@ async def visit_command(request: Request) -> object:
             request.reply(*kind_question(request.t, resolution.customer))
             return KIND
         start_flow(request)
-        request.reply(which_one(request.t, customer_text),
-                      candidate_buttons(resolution.candidates, "visit:pick"))
+        request.reply(
+            which_one(request.t, customer_text), candidate_buttons(resolution.candidates, "visit:pick")
+        )
         return CUSTOMER
     plan = await visits.due_today(request.session, request.me, today=today_of(request), zone=zone_of(request))
     start_flow(request)
@@ -126,8 +128,15 @@ async def visit_command(request: Request) -> object:
 
 
 async def _quick(request: Request, customer_text: str, notes: str) -> object:
-    result = await visits.quick_visit(request.session, request.me, customer_text, notes,
-                                      source_key=request.source_key, now=request.now, zone=zone_of(request))
+    result = await visits.quick_visit(
+        request.session,
+        request.me,
+        customer_text,
+        notes,
+        source_key=request.source_key,
+        now=request.now,
+        zone=zone_of(request),
+    )
     user_data(request).pop(FLOW_KEY, None)  # a one-liner ends any flow under way
     if result.saved is not None:
         request.reply(render_saved(request.t, result.saved), undo_markup(request.t, result.saved))
@@ -137,8 +146,9 @@ async def _quick(request: Request, customer_text: str, notes: str) -> object:
         held.pop(next(iter(held)))
     token = secrets.token_hex(4)
     held[token] = HeldNotes(notes, request.source_key)
-    request.reply(which_one(request.t, customer_text),
-                  candidate_buttons(result.candidates, f"visit:note:{token}"))
+    request.reply(
+        which_one(request.t, customer_text), candidate_buttons(result.candidates, f"visit:note:{token}")
+    )
     return END
 
 
@@ -164,8 +174,9 @@ async def quick_pick(request: Request) -> None:
         request.toast = request.t.gettext(N_("This choice has expired. Send your /visit line again."))
         return
     draft = VisitDraft(customer_id, VisitKind.VISIT, held.notes)
-    saved = await visits.record(request.session, request.me, draft, source_key=held.key, now=request.now,
-                                zone=zone_of(request))
+    saved = await visits.record(
+        request.session, request.me, draft, source_key=held.key, now=request.now, zone=zone_of(request)
+    )
     if saved.already_saved:
         request.toast = request.t.gettext(N_("This visit is already saved."))
         return
@@ -173,6 +184,7 @@ async def quick_pick(request: Request) -> None:
 
 
 # -- choosing the customer and the kind ----------------------------------------------------------
+
 
 @action()
 async def pick_customer(request: Request) -> object:
@@ -217,8 +229,13 @@ async def choose_kind(request: Request) -> object:
     if flow is None or flow.customer is None:
         return END
     flow.kind = VisitKind(pressed_data(request).rsplit(":", 1)[1])
-    request.edit(request.t(N_("<b>{customer}</b> · {kind}\nType what came of it (the outcome notes)."),
-                           customer=flow.customer.label, kind=request.t.gettext(KIND_LABELS[flow.kind])))
+    request.edit(
+        request.t(
+            N_("<b>{customer}</b> · {kind}\nType what came of it (the outcome notes)."),
+            customer=flow.customer.label,
+            kind=request.t.gettext(KIND_LABELS[flow.kind]),
+        )
+    )
     return NOTES
 
 
@@ -232,6 +249,7 @@ async def typed_notes(request: Request) -> object:
 
 
 # -- saving, cancelling, undoing -----------------------------------------------------------------
+
 
 @action()
 async def save(request: Request) -> object:
@@ -247,10 +265,19 @@ async def save(request: Request) -> object:
 async def _save_and_show(request: Request, flow: Flow) -> None:
     """Save the flow's visit (once: its key finds an earlier save) and show the confirmation."""
     assert flow.customer is not None and flow.kind is not None
-    draft = VisitDraft(flow.customer.id, flow.kind, flow.notes, flow.location, tuple(flow.photos),
-                       tuple(flow.stock), tuple(flow.feedback), flow.follow_up)
-    saved = await visits.record(request.session, request.me, draft, source_key=flow.key, now=request.now,
-                                zone=zone_of(request))
+    draft = VisitDraft(
+        flow.customer.id,
+        flow.kind,
+        flow.notes,
+        flow.location,
+        tuple(flow.photos),
+        tuple(flow.stock),
+        tuple(flow.feedback),
+        flow.follow_up,
+    )
+    saved = await visits.record(
+        request.session, request.me, draft, source_key=flow.key, now=request.now, zone=zone_of(request)
+    )
     flow.saved_visit_id = saved.id
     request.edit(render_saved(request.t, saved), undo_markup(request.t, saved))
 
@@ -298,11 +325,21 @@ async def timed_out(update: object, context: Context) -> None:
     del context.user_data[FLOW_KEY]  # type: ignore[union-attr]  # tell once
     t = Translator(flow.language)
     minutes = int(FLOW_TIMEOUT // 60)
-    text = (t(N_("The visit to {customer} was not saved: no answer for {minutes} minutes. "
-                 "Send /visit to start again."), customer=flow.customer.label, minutes=minutes)
-            if flow.customer else
-            t(N_("Logging a visit stopped: no answer for {minutes} minutes. Send /visit to start again."),
-              minutes=minutes))
+    text = (
+        t(
+            N_(
+                "The visit to {customer} was not saved: no answer for {minutes} minutes. "
+                "Send /visit to start again."
+            ),
+            customer=flow.customer.label,
+            minutes=minutes,
+        )
+        if flow.customer
+        else t(
+            N_("Logging a visit stopped: no answer for {minutes} minutes. Send /visit to start again."),
+            minutes=minutes,
+        )
+    )
     try:
         await context.bot.send_message(chat.id, text, reply_markup=ReplyKeyboardRemove())
     except TelegramError as error:
@@ -320,11 +357,16 @@ async def undo(request: Request) -> None:
     except Conflict as refused:  # already undone, or too late: a toast, the message stays
         request.toast = request.t.gettext(refused.message).format(**refused.params)
         return
-    request.edit("↩️ " + request.t(N_("Visit to <b>{customer}</b> undone: nothing of it is kept."),
-                                   customer=undone.customer.label))
+    request.edit(
+        "↩️ "
+        + request.t(
+            N_("Visit to <b>{customer}</b> undone: nothing of it is kept."), customer=undone.customer.label
+        )
+    )
 
 
 # -- wiring --------------------------------------------------------------------------------------
+
 
 def register(application: Application) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE & ~filters.UpdateType.EDITED
@@ -336,26 +378,37 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
             CallbackQueryHandler(start_for_customer, pattern=r"^visit:start:\d+$"),
         ],
         states={
-            CUSTOMER: [CallbackQueryHandler(pick_customer, pattern=r"^visit:pick:\d+$"),
-                       CallbackQueryHandler(search, pattern=r"^visit:search$"),
-                       MessageHandler(text, typed_customer)],
+            CUSTOMER: [
+                CallbackQueryHandler(pick_customer, pattern=r"^visit:pick:\d+$"),
+                CallbackQueryHandler(search, pattern=r"^visit:search$"),
+                MessageHandler(text, typed_customer),
+            ],
             KIND: [CallbackQueryHandler(choose_kind, pattern=r"^visit:kind:(visit|call|stock_check)$")],
             NOTES: [MessageHandler(text, typed_notes)],
-            EXTRAS: [CallbackQueryHandler(extra,
-                                          pattern=r"^visit:add:(location|photo|stock|feedback|followup)$"),
-                     MessageHandler(private & filters.LOCATION, got_location),
-                     MessageHandler(private & filters.PHOTO, got_photo),
-                     MessageHandler(text, more_notes)],
-            LOCATION: [MessageHandler(private & filters.LOCATION, got_location),
-                       MessageHandler(text, skip_location)],
+            EXTRAS: [
+                CallbackQueryHandler(extra, pattern=r"^visit:add:(location|photo|stock|feedback|followup)$"),
+                MessageHandler(private & filters.LOCATION, got_location),
+                MessageHandler(private & filters.PHOTO, got_photo),
+                MessageHandler(text, more_notes),
+            ],
+            LOCATION: [
+                MessageHandler(private & filters.LOCATION, got_location),
+                MessageHandler(text, skip_location),
+            ],
             PHOTO: [MessageHandler(private & filters.PHOTO, got_photo), back_handler],
             STOCK: [MessageHandler(text, typed_stock), back_handler],
-            FEEDBACK_TOPIC: [CallbackQueryHandler(
-                choose_topic, pattern=r"^visit:topic:(quality|price|demand|competitor|new_product)$"),
-                back_handler],
+            FEEDBACK_TOPIC: [
+                CallbackQueryHandler(
+                    choose_topic, pattern=r"^visit:topic:(quality|price|demand|competitor|new_product)$"
+                ),
+                back_handler,
+            ],
             FEEDBACK_TEXT: [MessageHandler(text, typed_feedback), back_handler],
-            FOLLOW_UP: [CallbackQueryHandler(follow_up_button, pattern=r"^visit:due:\d{1,3}$"),
-                        MessageHandler(text, typed_follow_up), back_handler],
+            FOLLOW_UP: [
+                CallbackQueryHandler(follow_up_button, pattern=r"^visit:due:\d{1,3}$"),
+                MessageHandler(text, typed_follow_up),
+                back_handler,
+            ],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[
@@ -367,7 +420,8 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         ],
         allow_reentry=True,
         conversation_timeout=FLOW_TIMEOUT,
-        name="visit", persistent=True,
+        name="visit",
+        persistent=True,
     )
     application.add_handler(conversation)
     application.add_handler(CallbackQueryHandler(undo, pattern=r"^visit:undo:\d+$"))

@@ -64,40 +64,105 @@ class JobSpec:
         return company.is_working_day(day) or not self.working_days_only
 
 
-JOBS: dict[str, JobSpec] = {spec.name: spec for spec in (
-    JobSpec("morning_plan", morning_plan, True,
-            N_("each rep's plan: visits due, follow-ups, overdue money, missing report"), time(12, 0),
-            label=N_("Morning plan")),
-    JobSpec("report_reminder", report_reminder, True,
-            N_("nudge reps whose daily report is not in"), time(21, 0), label=N_("Daily report reminder")),
-    JobSpec("report_digest", report_digest, True,
-            N_("the day's reports and who is missing, to managers (the director: every team)"), time(23, 59),
-            label=N_("Daily reports digest")),
-    JobSpec("overdue_followup", overdue_followup, False,
-            N_("chase overdue receivables level by level"), time(23, 59), label=N_("Overdue follow-up")),
-    JobSpec("cash_handin", cash_handin, True,
-            N_("remind reps to hand cash and cheques to finance"), time(21, 0),
-            label=N_("Cash hand-in reminder")),
-    JobSpec("weekly_outstanding", weekly_outstanding, False,
-            N_("Mondays: outstanding payments by age, to reps, managers and finance"), time(21, 0),
-            weekday=1, label=N_("Weekly outstanding payments")),
-    JobSpec("month_end", month_end, False,
-            N_("the 1st: last month's figures to the director and managers"), time(21, 0), month_days=(1,),
-            label=N_("Month-end figures")),
-    # Every day: a day off's collections are reported too (the push waits for the next working day).
-    JobSpec("collections_daily", collections_daily, False,
-            N_("the day's collections by rep and method, handed in or held, to finance"), time(23, 59),
-            label=N_("Daily collections report")),
-    JobSpec("outstanding_report", outstanding_report, False,
+JOBS: dict[str, JobSpec] = {
+    spec.name: spec
+    for spec in (
+        JobSpec(
+            "morning_plan",
+            morning_plan,
+            True,
+            N_("each rep's plan: visits due, follow-ups, overdue money, missing report"),
+            time(12, 0),
+            label=N_("Morning plan"),
+        ),
+        JobSpec(
+            "report_reminder",
+            report_reminder,
+            True,
+            N_("nudge reps whose daily report is not in"),
+            time(21, 0),
+            label=N_("Daily report reminder"),
+        ),
+        JobSpec(
+            "report_digest",
+            report_digest,
+            True,
+            N_("the day's reports and who is missing, to managers (the director: every team)"),
+            time(23, 59),
+            label=N_("Daily reports digest"),
+        ),
+        JobSpec(
+            "overdue_followup",
+            overdue_followup,
+            False,
+            N_("chase overdue receivables level by level"),
+            time(23, 59),
+            label=N_("Overdue follow-up"),
+        ),
+        JobSpec(
+            "cash_handin",
+            cash_handin,
+            True,
+            N_("remind reps to hand cash and cheques to finance"),
+            time(21, 0),
+            label=N_("Cash hand-in reminder"),
+        ),
+        JobSpec(
+            "weekly_outstanding",
+            weekly_outstanding,
+            False,
+            N_("Mondays: outstanding payments by age, to reps, managers and finance"),
+            time(21, 0),
+            weekday=1,
+            label=N_("Weekly outstanding payments"),
+        ),
+        JobSpec(
+            "month_end",
+            month_end,
+            False,
+            N_("the 1st: last month's figures to the director and managers"),
+            time(21, 0),
+            month_days=(1,),
+            label=N_("Month-end figures"),
+        ),
+        # Every day: a day off's collections are reported too (the push waits for the next working day).
+        JobSpec(
+            "collections_daily",
+            collections_daily,
+            False,
+            N_("the day's collections by rep and method, handed in or held, to finance"),
+            time(23, 59),
+            label=N_("Daily collections report"),
+        ),
+        JobSpec(
+            "outstanding_report",
+            outstanding_report,
+            False,
             N_("the 1st, 11th and 21st: outstanding payments by customer and age, to finance and managers"),
-            time(21, 0), month_days=OUTSTANDING_DAYS, label=N_("Outstanding payments report")),
-    JobSpec("grade_suggestions", grade_suggestions, False,
-            N_("the 1st: grade changes the last three months' sales suggest, to managers"), time(21, 0),
-            month_days=(1,), label=N_("Grade suggestions")),
-    JobSpec("market_digest", market_digest, False,
+            time(21, 0),
+            month_days=OUTSTANDING_DAYS,
+            label=N_("Outstanding payments report"),
+        ),
+        JobSpec(
+            "grade_suggestions",
+            grade_suggestions,
+            False,
+            N_("the 1st: grade changes the last three months' sales suggest, to managers"),
+            time(21, 0),
+            month_days=(1,),
+            label=N_("Grade suggestions"),
+        ),
+        JobSpec(
+            "market_digest",
+            market_digest,
+            False,
             N_("Mondays: last week's market feedback by topic, to managers, the director and marketing"),
-            time(21, 0), weekday=1, label=N_("Weekly market feedback digest")),
-)}
+            time(21, 0),
+            weekday=1,
+            label=N_("Weekly market feedback digest"),
+        ),
+    )
+}
 
 
 def job_title(name: str, t: Translator) -> str:

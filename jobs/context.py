@@ -33,7 +33,13 @@ class JobContext:
         It goes out now, or at the end of quiet hours / the next working day.
         """
         queued = await outbox.enqueue(
-            self.session, recipient_id=recipient_id, job=self.job,
-            dedup_key=f"{self.job}:{recipient_id}:{subject}", text=text, buttons=buttons,
-            now=self.now, not_before=next_allowed(self.now, self.company, self.zone))
+            self.session,
+            recipient_id=recipient_id,
+            job=self.job,
+            dedup_key=f"{self.job}:{recipient_id}:{subject}",
+            text=text,
+            buttons=buttons,
+            now=self.now,
+            not_before=next_allowed(self.now, self.company, self.zone),
+        )
         self.queued += int(queued)

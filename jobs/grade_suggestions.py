@@ -27,8 +27,9 @@ async def grade_suggestions(ctx: JobContext) -> None:
 
 
 async def _tell(ctx: JobContext, person: Recipient, group: int) -> None:
-    found = await grading.suggestions(ctx.session, person.as_caller(), today=ctx.today, zone=ctx.zone,
-                                      group=group)
+    found = await grading.suggestions(
+        ctx.session, person.as_caller(), today=ctx.today, zone=ctx.zone, group=group
+    )
     if not found.items:
         return
     text, buttons = views.render(Translator(person.language), found)

@@ -27,8 +27,9 @@ async def market_digest(ctx: JobContext) -> None:
 
     async def report_of(scope: MarketScope) -> MarketFeedback:
         if scope not in reports:
-            reports[scope] = await market.feedback(ctx.session, scope, period, ctx.zone,
-                                                   names=NAMES, texts=TEXTS)
+            reports[scope] = await market.feedback(
+                ctx.session, scope, period, ctx.zone, names=NAMES, texts=TEXTS
+            )
         return reports[scope]
 
     for person in await recipients(ctx.session, Role.DIRECTOR, Role.MARKETING, Role.MANAGER):

@@ -28,8 +28,8 @@ async def month_end(ctx: JobContext) -> None:
         figures = await summary(ctx.session, person.as_caller(), period, ctx.zone, ctx.today)
         t = Translator(person.language)
         lines = [views.title(t, figures), "", *views.figures_html(t, figures), ""]
-        lines += [views.rep_line(t, line, ctx.zone, ctx.today, person.role == Role.DIRECTOR)
-                  for line in figures.reps]
+        lines += [
+            views.rep_line(t, line, ctx.zone, ctx.today, person.role == Role.DIRECTOR)
+            for line in figures.reps
+        ]
         await ctx.push(person.id, period.label, "\n".join(lines))
-
-

@@ -50,41 +50,63 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
     today, zone = ctx.today, ctx.zone
     rules = await grade_rules(session)
     ranked = (
-        select(Customer.id, Customer.name, Customer.code, Customer.rep_id, Customer.last_visit_at,
-               func.row_number().over(partition_by=Customer.rep_id,
-                                      order_by=(Customer.last_visit_at.asc().nulls_first(), Customer.id))
-               .label("n"),
-               func.count().over(partition_by=Customer.rep_id).label("total"))
-        .where(due_for_visit(rules, zone, today), Customer.rep_id.in_(rep_ids),
-               Customer.status != CustomerStatus.INACTIVE)
-        .subquery())
+        select(
+            Customer.id,
+            Customer.name,
+            Customer.code,
+            Customer.rep_id,
+            Customer.last_visit_at,
+            func.row_number()
+            .over(
+                partition_by=Customer.rep_id,
+                order_by=(Customer.last_visit_at.asc().nulls_first(), Customer.id),
+            )
+            .label("n"),
+            func.count().over(partition_by=Customer.rep_id).label("total"),
+        )
+        .where(
+            due_for_visit(rules, zone, today),
+            Customer.rep_id.in_(rep_ids),
+            Customer.status != CustomerStatus.INACTIVE,
+        )
+        .subquery()
+    )
     for id_, name, code, rep_id, last, _n, total in await session.execute(
-            select(ranked).where(ranked.c.n <= SHOWN_DUE).order_by(ranked.c.rep_id, ranked.c.n)):
+        select(ranked).where(ranked.c.n <= SHOWN_DUE).order_by(ranked.c.rep_id, ranked.c.n)
+    ):
         plans[rep_id].due.append((id_, name, code, last))
         plans[rep_id].due_total = total
 
     follow_ups = await session.execute(
-        select(Visit.rep_id, Customer.name).join(Customer, Customer.id == Visit.customer_id)
+        select(Visit.rep_id, Customer.name)
+        .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.next_follow_up == today, Visit.rep_id.in_(rep_ids))
-        .group_by(Visit.rep_id, Customer.id, Customer.name).order_by(Customer.name))
+        .group_by(Visit.rep_id, Customer.id, Customer.name)
+        .order_by(Customer.name)
+    )
     for rep_id, name in follow_ups:
         plans[rep_id].follow_ups.append(name)
 
     # Regulations part 4, art. 19: stock found short is followed up until a count shows it restocked.
-    for rep_id, shortfalls in (await shortfalls_for_reps(session, rep_ids, shown=SHOWN_SHORTFALLS,
-                                                         until=ctx.now)).items():
+    for rep_id, shortfalls in (
+        await shortfalls_for_reps(session, rep_ids, shown=SHOWN_SHORTFALLS, until=ctx.now)
+    ).items():
         plans[rep_id].shortfalls = shortfalls
 
     overdue = await session.execute(
         select(Receivable.rep_id, func.count(), func.sum(Receivable.open_amount))
         .where(Receivable.rep_id.in_(rep_ids), Receivable.due_on < today, ~Receivable.disputed, is_open())
-        .group_by(Receivable.rep_id))
+        .group_by(Receivable.rep_id)
+    )
     for rep_id, count, total in overdue:
         plans[rep_id].overdue_count, plans[rep_id].overdue_total = count, Decimal(total)
 
     yesterday = previous_working_day(today, ctx.company)
-    reported = set(await session.scalars(
-        select(DailyReport.rep_id).where(DailyReport.day == yesterday, DailyReport.rep_id.in_(rep_ids))))
+    reported = set(
+        await session.scalars(
+            select(DailyReport.rep_id).where(DailyReport.day == yesterday, DailyReport.rep_id.in_(rep_ids))
+        )
+    )
     for rep_id in rep_ids:
         if rep_id not in reported:
             plans[rep_id].missing_report = yesterday
@@ -102,11 +124,20 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
     if plan.due:
         lines += ["", t(N_("Due for a visit: {count}"), count=plan.due_total)]
         for customer_id, customer, code, last in plan.due:
-            when = (t(N_("never visited")) if last is None else
-                    last_visit(t, (today - last.astimezone(zone).date()).days))
+            when = (
+                t(N_("never visited"))
+                if last is None
+                else last_visit(t, (today - last.astimezone(zone).date()).days)
+            )
             lines.append(f"• {escape(customer)} ({escape(code)}) — {when}")
-            buttons.append([{"text": t.gettext(N_("Log visit: {name}")).format(name=customer[:BUTTON_LABEL]),
-                             "callback_data": f"visit:start:{customer_id}"}])
+            buttons.append(
+                [
+                    {
+                        "text": t.gettext(N_("Log visit: {name}")).format(name=customer[:BUTTON_LABEL]),
+                        "callback_data": f"visit:start:{customer_id}",
+                    }
+                ]
+            )
         if plan.due_total > len(plan.due):
             lines.append(t(N_("…and {count} more: /customers"), count=plan.due_total - len(plan.due)))
     else:
@@ -114,19 +145,49 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
     if plan.follow_ups:
         lines += ["", t(N_("Follow-ups for today: {names}"), names=", ".join(plan.follow_ups))]
     if plan.shortfalls.total:
-        lines += ["", *shortfalls_section(t, plan.shortfalls, zone, title=t(
-            N_("⚠️ Stock shortfalls to follow up: {count} (until a count shows them restocked)"),
-            count=plan.shortfalls.total))]
+        lines += [
+            "",
+            *shortfalls_section(
+                t,
+                plan.shortfalls,
+                zone,
+                title=t(
+                    N_("⚠️ Stock shortfalls to follow up: {count} (until a count shows them restocked)"),
+                    count=plan.shortfalls.total,
+                ),
+            ),
+        ]
     if plan.overdue_count:
-        lines += ["", t.ngettext("Overdue to chase: {count} invoice, {total} in all.",
-                                 "Overdue to chase: {count} invoices, {total} in all.", plan.overdue_count,
-                                 count=plan.overdue_count, total=format_amount(plan.overdue_total))]
+        lines += [
+            "",
+            t.ngettext(
+                "Overdue to chase: {count} invoice, {total} in all.",
+                "Overdue to chase: {count} invoices, {total} in all.",
+                plan.overdue_count,
+                count=plan.overdue_count,
+                total=format_amount(plan.overdue_total),
+            ),
+        ]
     if plan.missing_report:
         missing = plan.missing_report.isoformat()
-        lines += ["", t(N_("Your report for {date} is missing. File it today with /report yesterday or the "
-                           "button below; it will be marked late."), date=missing)]
-        buttons.append([{"text": t.gettext(N_("📝 File the report for {date}")).format(date=missing),
-                         "callback_data": f"report:day:{missing}"}])
+        lines += [
+            "",
+            t(
+                N_(
+                    "Your report for {date} is missing. File it today with /report yesterday or the "
+                    "button below; it will be marked late."
+                ),
+                date=missing,
+            ),
+        ]
+        buttons.append(
+            [
+                {
+                    "text": t.gettext(N_("📝 File the report for {date}")).format(date=missing),
+                    "callback_data": f"report:day:{missing}",
+                }
+            ]
+        )
     return "\n".join(lines), buttons
 
 

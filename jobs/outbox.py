@@ -111,7 +111,7 @@ def _markup(buttons: list[Any] | None) -> InlineKeyboardMarkup | None:
 
 
 def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(5 * 2 ** attempts, 600))
+    return timedelta(seconds=min(5 * 2**attempts, 600))
 
 
 def claimant_name() -> str:
@@ -128,21 +128,45 @@ def _claimable(now: datetime, due: datetime, batch: int, recipient_id: int | Non
     other = aliased(Outbox)
     held_for_recipient = (
         select(other.id)
-        .where(other.recipient_id == Outbox.recipient_id, other.sent_at.is_(None),
-               other.dropped_at.is_(None), other.claimed_until > now)
-        .exists())
+        .where(
+            other.recipient_id == Outbox.recipient_id,
+            other.sent_at.is_(None),
+            other.dropped_at.is_(None),
+            other.claimed_until > now,
+        )
+        .exists()
+    )
     return (
-        select(Outbox.id, User.telegram_id, Outbox.recipient_id, Outbox.text, Outbox.buttons,
-               User.active & User.blocked_at.is_(None))
+        select(
+            Outbox.id,
+            User.telegram_id,
+            Outbox.recipient_id,
+            Outbox.text,
+            Outbox.buttons,
+            User.active & User.blocked_at.is_(None),
+        )
         .join(User, User.id == Outbox.recipient_id)
-        .where(_unfinished(), Outbox.not_before <= due, ~held_for_recipient,
-               or_(User.muted_until.is_(None), User.muted_until <= due))
+        .where(
+            _unfinished(),
+            Outbox.not_before <= due,
+            ~held_for_recipient,
+            or_(User.muted_until.is_(None), User.muted_until <= due),
+        )
         .where(Outbox.recipient_id == recipient_id if recipient_id is not None else true())
-        .order_by(Outbox.not_before, Outbox.id).limit(batch))
+        .order_by(Outbox.not_before, Outbox.id)
+        .limit(batch)
+    )
 
 
-async def drain(bot: Any, db: Database, clock: Clock, *, batch: int = BATCH,
-                recipient_id: int | None = None, due_by: datetime | None = None) -> DrainResult:
+async def drain(
+    bot: Any,
+    db: Database,
+    clock: Clock,
+    *,
+    batch: int = BATCH,
+    recipient_id: int | None = None,
+    due_by: datetime | None = None,
+) -> DrainResult:
     """Send every push that is due now (or by ``due_by``, if later; only one person's, given
     ``recipient_id``), each claimed first so that no other sender sends it too."""
     return await _Drain(bot, db, clock, claimant_name()).run(batch, recipient_id, due_by)
@@ -173,8 +197,7 @@ class _Drain:
                 now = self.clock.now()
                 due = max(now, due_by) if due_by is not None else now
                 async with self.db.reading() as session:
-                    candidates = (await session.execute(
-                        _claimable(now, due, batch, recipient_id))).all()
+                    candidates = (await session.execute(_claimable(now, due, batch, recipient_id))).all()
                 if not candidates:
                     return self.result
                 pushes = await self.claim(candidates, now)
@@ -182,8 +205,9 @@ class _Drain:
                 for push in pushes:
                     by_recipient.setdefault(push.recipient_id, []).append(push)
                 async with self.renewing():
-                    outcomes = await asyncio.gather(*(in_order(p) for p in by_recipient.values()),
-                                                    return_exceptions=True)
+                    outcomes = await asyncio.gather(
+                        *(in_order(p) for p in by_recipient.values()), return_exceptions=True
+                    )
                 failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
                 if failure is not None:
                     raise failure
@@ -196,17 +220,26 @@ class _Drain:
     async def claim(self, candidates: Sequence[Row[Any]], now: datetime) -> list[_Push]:
         """Take the candidates nobody took meanwhile; the pushes this drain may now send."""
         async with self.db.transaction(inline=True) as session:
-            taken = dict((await session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_([row[0] for row in candidates]), _unfinished(),
-                       or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now))
-                .values(claimed_by=self.me, claimed_until=now + LEASE)
-                .returning(Outbox.id, Outbox.attempts)
-                .execution_options(synchronize_session=False))).all())
+            taken = dict(
+                (
+                    await session.execute(
+                        update(Outbox)
+                        .where(
+                            Outbox.id.in_([row[0] for row in candidates]),
+                            _unfinished(),
+                            or_(Outbox.claimed_until.is_(None), Outbox.claimed_until <= now),
+                        )
+                        .values(claimed_by=self.me, claimed_until=now + LEASE)
+                        .returning(Outbox.id, Outbox.attempts)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).all()
+            )
         self.held.update(taken)
         if len(taken) < len(candidates):
-            log.debug("%d of %d pushes were taken by another sender", len(candidates) - len(taken),
-                      len(candidates))
+            log.debug(
+                "%d of %d pushes were taken by another sender", len(candidates) - len(taken), len(candidates)
+            )
         return [_Push(*row, attempts=taken[row[0]]) for row in candidates if row[0] in taken]
 
     @contextlib.asynccontextmanager
@@ -222,9 +255,11 @@ class _Drain:
                 try:
                     async with self.db.transaction(inline=True) as session:
                         await session.execute(
-                            update(Outbox).where(Outbox.claimed_by == self.me, _unfinished())
+                            update(Outbox)
+                            .where(Outbox.claimed_by == self.me, _unfinished())
                             .values(claimed_until=self.clock.now() + LEASE)
-                            .execution_options(synchronize_session=False))
+                            .execution_options(synchronize_session=False)
+                        )
                 except Exception as error:  # the database is down: the marks will say so too
                     log.warning("could not renew the outbox claims of %s: %s", self.me, error)
 
@@ -240,13 +275,16 @@ class _Drain:
         try:
             async with self.db.transaction(inline=True) as session:
                 await session.execute(
-                    update(Outbox).where(Outbox.claimed_by == self.me, _unfinished())
+                    update(Outbox)
+                    .where(Outbox.claimed_by == self.me, _unfinished())
                     .values(claimed_by=None, claimed_until=None)
-                    .execution_options(synchronize_session=False))
+                    .execution_options(synchronize_session=False)
+                )
             self.held.clear()
         except Exception as error:  # they are free again once the lease runs out
-            log.warning("could not release %d outbox claims (free again in %s): %s", len(self.held),
-                        LEASE, error)
+            log.warning(
+                "could not release %d outbox claims (free again in %s): %s", len(self.held), LEASE, error
+            )
 
     async def deliver(self, push: _Push) -> None:
         result, now = self.result, self.clock.now
@@ -255,14 +293,18 @@ class _Drain:
             result.dropped += 1
             return
         # A bot without the fieldbot limiter (e.g. PTB's own) paces every message alike.
-        paced = {"rate_limit_args": PUSH} if isinstance(getattr(self.bot, "rate_limiter", None),
-                                                         TelegramRateLimiter) else {}
+        paced = (
+            {"rate_limit_args": PUSH}
+            if isinstance(getattr(self.bot, "rate_limiter", None), TelegramRateLimiter)
+            else {}
+        )
         try:
             chunks = split_text(push.text)
             for number, chunk in enumerate(chunks, start=1):
                 markup = _markup(push.buttons) if number == len(chunks) else None
-                await self.bot.send_message(push.chat_id, chunk, reply_markup=markup,
-                                            parse_mode=ParseMode.HTML, **paced)
+                await self.bot.send_message(
+                    push.chat_id, chunk, reply_markup=markup, parse_mode=ParseMode.HTML, **paced
+                )
         except Forbidden as error:
             await self.blocked(now(), push, str(error))
             result.dropped += 1
@@ -292,13 +334,18 @@ class _Drain:
             values["last_error"] = error[:300]
         async with self.db.transaction(inline=True) as session:
             marked = await session.execute(
-                update(Outbox).where(Outbox.id == push_id, Outbox.claimed_by == self.me)
+                update(Outbox)
+                .where(Outbox.id == push_id, Outbox.claimed_by == self.me)
                 .values(claimed_by=None, claimed_until=None, **values)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
         self.held.discard(push_id)
         if not marked.rowcount:  # type: ignore[attr-defined]
-            log.warning("push %s was no longer claimed by this sender when Telegram answered (its "
-                        "lease ran out, or it was dropped meanwhile); not marked", push_id)
+            log.warning(
+                "push %s was no longer claimed by this sender when Telegram answered (its "
+                "lease ran out, or it was dropped meanwhile); not marked",
+                push_id,
+            )
 
     async def blocked(self, now: datetime, push: _Push, error: str) -> None:
         """The user blocked the bot: remember it and drop everything queued for them."""
@@ -308,7 +355,8 @@ class _Drain:
                 update(Outbox)
                 .where(Outbox.recipient_id == push.recipient_id, _unfinished())
                 .values(dropped_at=now, last_error=error[:300], claimed_by=None, claimed_until=None)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)
+            )
         self.held.discard(push.id)
         log.info("user %s blocked the bot; their pushes are dropped", push.recipient_id)
 
@@ -354,8 +402,9 @@ async def sole_sender(url: str) -> AsyncIterator[bool]:
         async with engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             await connection.execute(text("SET application_name = 'fieldbot jobs run'"))
-            if not await connection.scalar(text("SELECT pg_try_advisory_lock(:key)"),
-                                           {"key": LEADER_LOCK_KEY}):
+            if not await connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+            ):
                 yield False
                 return
             try:

@@ -51,7 +51,7 @@ LEVEL_HEADING = N_("Level {level} — {overdue}: {action}")
 
 
 def overdue_for(t: Translator, days: int) -> str:
-    """"30 days or more overdue": what reaching a level's threshold means."""
+    """ "30 days or more overdue": what reaching a level's threshold means."""
     return t.ngettext("{days} day or more overdue", "{days} days or more overdue", days).format(days=days)
 
 
@@ -77,8 +77,12 @@ def level_action(t: Translator, reader: Reader, level: FollowupLevel) -> str:
 
 
 def level_heading(t: Translator, reader: Reader, level: FollowupLevel) -> str:
-    return t(LEVEL_HEADING, level=level.level, overdue=overdue_for(t, level.days_overdue),
-             action=level_action(t, reader, level))
+    return t(
+        LEVEL_HEADING,
+        level=level.level,
+        overdue=overdue_for(t, level.days_overdue),
+        action=level_action(t, reader, level),
+    )
 
 
 @dataclass(frozen=True)
@@ -97,8 +101,10 @@ class Escalation:
     def line(self, t: Translator, with_rep: dict[int, str] | None = None) -> str:
         rep = f" · {escape(with_rep.get(self.rep_id or 0, '—'))}" if with_rep is not None else ""
         overdue = t.ngettext("{days} day overdue", "{days} days overdue", self.days).format(days=self.days)
-        return (f"• {escape(self.invoice_no)} · {escape(self.customer)}{rep} · {format_amount(self.open)} · "
-                + escape(overdue))
+        return (
+            f"• {escape(self.invoice_no)} · {escape(self.customer)}{rep} · {format_amount(self.open)} · "
+            + escape(overdue)
+        )
 
 
 async def escalations(ctx: JobContext) -> list[Escalation]:
@@ -109,23 +115,59 @@ async def escalations(ctx: JobContext) -> list[Escalation]:
     """
     levels = {level.level: level for level in ctx.company.followup_levels}
     by_days = sorted(levels.values(), key=lambda level: level.days_overdue, reverse=True)
-    reached = case(*((Receivable.due_on <= ctx.today - timedelta(days=level.days_overdue), level.level)
-                     for level in by_days), else_=0)
+    reached = case(
+        *(
+            (Receivable.due_on <= ctx.today - timedelta(days=level.days_overdue), level.level)
+            for level in by_days
+        ),
+        else_=0,
+    )
     rows = await ctx.session.execute(
-        select(Receivable.id, Receivable.invoice_no, Customer.name, Receivable.rep_id, Customer.team_id,
-               Receivable.open_amount, Receivable.due_on, reached)
+        select(
+            Receivable.id,
+            Receivable.invoice_no,
+            Customer.name,
+            Receivable.rep_id,
+            Customer.team_id,
+            Receivable.open_amount,
+            Receivable.due_on,
+            reached,
+        )
         .join(Customer, Customer.id == Receivable.customer_id)
-        .where(Receivable.due_on < ctx.today, ~Receivable.disputed, is_open(),
-               reached > Receivable.followup_level,
-               or_(Receivable.promise_date.is_(None), Receivable.promise_date < ctx.today))
-        .order_by(Receivable.due_on, Receivable.id))
-    return [Escalation(id_, invoice, customer, rep_id, team_id, Decimal(open_), (ctx.today - due_on).days,
-                       level, levels[level].tell_manager, levels[level].tell_director)
-            for id_, invoice, customer, rep_id, team_id, open_, due_on, level in rows]
+        .where(
+            Receivable.due_on < ctx.today,
+            ~Receivable.disputed,
+            is_open(),
+            reached > Receivable.followup_level,
+            or_(Receivable.promise_date.is_(None), Receivable.promise_date < ctx.today),
+        )
+        .order_by(Receivable.due_on, Receivable.id)
+    )
+    return [
+        Escalation(
+            id_,
+            invoice,
+            customer,
+            rep_id,
+            team_id,
+            Decimal(open_),
+            (ctx.today - due_on).days,
+            level,
+            levels[level].tell_manager,
+            levels[level].tell_director,
+        )
+        for id_, invoice, customer, rep_id, team_id, open_, due_on, level in rows
+    ]
 
 
-def digest(t: Translator, title: str, items: list[Escalation], reps: dict[int, str] | None,
-           levels: dict[int, FollowupLevel], reader: Reader) -> str:
+def digest(
+    t: Translator,
+    title: str,
+    items: list[Escalation],
+    reps: dict[int, str] | None,
+    levels: dict[int, FollowupLevel],
+    reader: Reader,
+) -> str:
     lines = [f"<b>{title}</b>"]
     for level in sorted({item.level for item in items}, reverse=True):
         of_level = [item for item in items if item.level == level]
@@ -137,18 +179,26 @@ def digest(t: Translator, title: str, items: list[Escalation], reps: dict[int, s
 
 
 def director_title(t: Translator, levels: dict[int, FollowupLevel]) -> str:
-    """"Receivables 60 days or more overdue": from the first level the director is told of."""
+    """ "Receivables 60 days or more overdue": from the first level the director is told of."""
     days = min(level.days_overdue for level in levels.values() if level.tell_director)
-    return t.ngettext("Receivables {days} day or more overdue", "Receivables {days} days or more overdue",
-                      days).format(days=days)
+    return t.ngettext(
+        "Receivables {days} day or more overdue", "Receivables {days} days or more overdue", days
+    ).format(days=days)
 
 
 def promise_buttons(t: Translator, items: list[Escalation]) -> Buttons:
     """One "Promise to pay" button per invoice (``due:promise:<id>``, handled by handlers/overdue.py)."""
     chosen = sorted(items, key=lambda item: (-item.level, -item.days, item.receivable_id))[:PROMISE_BUTTONS]
     label = t.gettext(N_("🤝 Promise to pay · {invoice}"))
-    return [[{"text": label.format(invoice=item.invoice_no[:BUTTON_INVOICE_SHOWN]),
-              "callback_data": f"due:promise:{item.receivable_id}"}] for item in chosen]
+    return [
+        [
+            {
+                "text": label.format(invoice=item.invoice_no[:BUTTON_INVOICE_SHOWN]),
+                "callback_data": f"due:promise:{item.receivable_id}",
+            }
+        ]
+        for item in chosen
+    ]
 
 
 async def overdue_followup(ctx: JobContext) -> None:
@@ -167,21 +217,30 @@ async def overdue_followup(ctx: JobContext) -> None:
         if person.role == Role.REP and per_rep.get(person.id):
             title = t(N_("Overdue receivables to chase today"))
             mine = per_rep[person.id]
-            await ctx.push(person.id, ctx.today.isoformat(), digest(t, title, mine, None, levels, Reader.REP),
-                           promise_buttons(t, mine))
+            await ctx.push(
+                person.id,
+                ctx.today.isoformat(),
+                digest(t, title, mine, None, levels, Reader.REP),
+                promise_buttons(t, mine),
+            )
         elif person.role == Role.MANAGER:
             mine = [i for i in found if i.tell_manager and i.team_id == person.team_id]
             if mine:
                 title = t(N_("Your team's overdue receivables that need you"))
-                await ctx.push(person.id, ctx.today.isoformat(),
-                               digest(t, title, mine, names, levels, Reader.MANAGER))
+                await ctx.push(
+                    person.id, ctx.today.isoformat(), digest(t, title, mine, names, levels, Reader.MANAGER)
+                )
         elif person.role == Role.DIRECTOR:
             serious = [i for i in found if i.tell_director]
             if serious:
                 title = escape(director_title(t, levels))
-                await ctx.push(person.id, ctx.today.isoformat(),
-                               digest(t, title, serious, names, levels, Reader.DIRECTOR))
+                await ctx.push(
+                    person.id,
+                    ctx.today.isoformat(),
+                    digest(t, title, serious, names, levels, Reader.DIRECTOR),
+                )
     for level in {item.level for item in found}:
         ids = [item.receivable_id for item in found if item.level == level]
-        await ctx.session.execute(update(Receivable).where(Receivable.id.in_(ids))
-                                  .values(followup_level=level))
+        await ctx.session.execute(
+            update(Receivable).where(Receivable.id.in_(ids)).values(followup_level=level)
+        )

@@ -26,11 +26,14 @@ class Recipient:
 
 
 def reachable() -> Select[tuple[int, str, str | None, int | None, Role, int]]:
-    return (select(User.id, User.name, User.language, User.team_id, User.role, User.telegram_id)
-            .where(User.active, User.blocked_at.is_(None), User.first_seen_at.is_not(None)))
+    return select(User.id, User.name, User.language, User.team_id, User.role, User.telegram_id).where(
+        User.active, User.blocked_at.is_(None), User.first_seen_at.is_not(None)
+    )
 
 
 async def recipients(session: AsyncSession, *roles: Role) -> list[Recipient]:
     rows = await session.execute(reachable().where(User.role.in_(roles)).order_by(User.id))
-    return [Recipient(id_, name, language or "en", team_id, role, telegram_id)
-            for id_, name, language, team_id, role, telegram_id in rows]
+    return [
+        Recipient(id_, name, language or "en", team_id, role, telegram_id)
+        for id_, name, language, team_id, role, telegram_id in rows
+    ]

@@ -35,20 +35,28 @@ async def report_digest(ctx: JobContext) -> None:
         team = reports.team(manager.team_id)
         if team is None:  # no reps, no reports
             continue
-        text, buttons = report_loop.team_digest(Translator(manager.language), day, team, viewer_id=manager.id,
-                                                working_day=reports.working_day)
+        text, buttons = report_loop.team_digest(
+            Translator(manager.language), day, team, viewer_id=manager.id, working_day=reports.working_day
+        )
         await ctx.push(manager.id, day.isoformat(), text, buttons or None)
         if manager.team_id in shortfalls:  # stock found short and not yet restocked (art. 19)
-            await ctx.push(manager.id, f"{day.isoformat()}:stock", team_shortfalls(
-                Translator(manager.language), day, shortfalls[manager.team_id], ctx.zone))
+            await ctx.push(
+                manager.id,
+                f"{day.isoformat()}:stock",
+                team_shortfalls(Translator(manager.language), day, shortfalls[manager.team_id], ctx.zone),
+            )
     overseen = [team for team in reports.teams if team.team_id in managed]
     unmanaged = [team for team in reports.teams if team.team_id not in managed]
     for director in await recipients(ctx.session, Role.DIRECTOR):
         t = Translator(director.language)
         if overseen:
-            await ctx.push(director.id, day.isoformat(),
-                           report_loop.company_overview(t, day, overseen, reports.working_day))
+            await ctx.push(
+                director.id,
+                day.isoformat(),
+                report_loop.company_overview(t, day, overseen, reports.working_day),
+            )
         for team in unmanaged:
-            text, buttons = report_loop.team_digest(t, day, team, viewer_id=director.id,
-                                                    working_day=reports.working_day)
+            text, buttons = report_loop.team_digest(
+                t, day, team, viewer_id=director.id, working_day=reports.working_day
+            )
             await ctx.push(director.id, f"{day.isoformat()}:team:{team.team_id or 0}", text, buttons or None)

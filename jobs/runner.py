@@ -37,15 +37,19 @@ async def run_job(
         if not spec.runs_on(local_day, settings):
             return JobOutcome(name, ran_for, False, reason="not a working day")
         claimed = await session.execute(
-            insert_for(session, JobRun).values(job=name, ran_for=ran_for, started_at=at, pushes=0)
-            .on_conflict_do_nothing(index_elements=["job", "ran_for"]))
+            insert_for(session, JobRun)
+            .values(job=name, ran_for=ran_for, started_at=at, pushes=0)
+            .on_conflict_do_nothing(index_elements=["job", "ran_for"])
+        )
         if not claimed.rowcount and not again:  # type: ignore[attr-defined]
             return JobOutcome(name, ran_for, False, reason="already ran")
         ctx = JobContext(name, session, at, zone, settings)
         await spec.run(ctx)
         await session.execute(
-            update(JobRun).where(JobRun.job == name, JobRun.ran_for == ran_for)
-            .values(finished_at=at, pushes=JobRun.pushes + ctx.queued))
+            update(JobRun)
+            .where(JobRun.job == name, JobRun.ran_for == ran_for)
+            .values(finished_at=at, pushes=JobRun.pushes + ctx.queued)
+        )
     return JobOutcome(name, ran_for, True, ctx.queued)
 
 

@@ -42,8 +42,11 @@ class Outage:
             if self.failures > 1:
                 log.debug("%s failed again (%d in a row): %s", self.name, self.failures, error)
             elif database_unavailable(error):
-                log.warning("%s: database unavailable, will retry quietly: %s", self.name,
-                            str(error).splitlines()[0] if str(error) else type(error).__name__)
+                log.warning(
+                    "%s: database unavailable, will retry quietly: %s",
+                    self.name,
+                    str(error).splitlines()[0] if str(error) else type(error).__name__,
+                )
             else:
                 log.error("%s failed, will retry quietly", self.name, exc_info=error)
             return None
@@ -66,8 +69,12 @@ def _callback(spec: JobSpec) -> Any:
         if outcome is None:
             _retry_later(context, spec, run, outage.failures)
             return
-        log.info("job %s for %s: %s", spec.name, outcome.ran_for,
-                 f"{outcome.pushes} pushes" if outcome.ran else outcome.reason)
+        log.info(
+            "job %s for %s: %s",
+            spec.name,
+            outcome.ran_for,
+            f"{outcome.pushes} pushes" if outcome.ran else outcome.reason,
+        )
 
     run.__name__ = spec.name
     return run
@@ -96,9 +103,17 @@ def _retry_later(context: Context, spec: JobSpec, run: Any, failures: int) -> No
 def _add(application: Application, spec: JobSpec, at: time) -> None:  # type: ignore[type-arg]
     assert application.job_queue is not None
     application.job_queue.run_daily(
-        _callback(spec), time=at.replace(tzinfo=runtime_of(application).clock.zone), name=spec.name,
-        job_kwargs={"id": spec.name, "replace_existing": True, "coalesce": True, "max_instances": 1,
-                    "misfire_grace_time": MISFIRE_GRACE_SECONDS})
+        _callback(spec),
+        time=at.replace(tzinfo=runtime_of(application).clock.zone),
+        name=spec.name,
+        job_kwargs={
+            "id": spec.name,
+            "replace_existing": True,
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+        },
+    )
 
 
 def reschedule(application: Application, name: str, at: time) -> bool:  # type: ignore[type-arg]

@@ -34,14 +34,17 @@ class Carrier:
 
 async def carriers(session: AsyncSession, rep_ids: set[int]) -> dict[int, Carrier]:
     rows = await session.execute(
-        select(User.id, User.name, User.team_id, Team.name).outerjoin(Team, Team.id == User.team_id)
-        .where(User.id.in_(rep_ids)))
+        select(User.id, User.name, User.team_id, Team.name)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(User.id.in_(rep_ids))
+    )
     return {id_: Carrier(name, team_id, team) for id_, name, team_id, team in rows}
 
 
 def rep_block(t: Translator, name: str, aging: Aging, team: str | None = None) -> str:
-    line = (f"<b>{escape(person_name(t, name, team))}</b>: {format_amount(aging.total)} · "
-            + t(N_("overdue {amount}"), amount=format_amount(aging.overdue)))
+    line = f"<b>{escape(person_name(t, name, team))}</b>: {format_amount(aging.total)} · " + t(
+        N_("overdue {amount}"), amount=format_amount(aging.overdue)
+    )
     return "\n".join([line, *aging_lines(t, aging)])
 
 
@@ -56,13 +59,18 @@ def company_digest(t: Translator, by_rep: dict[int | None, Aging], people: dict[
         for bucket in BUCKETS:
             total.buckets[bucket] += aging.buckets[bucket]
         total.invoices += aging.invoices
-    head = [t.ngettext("Outstanding payments this week, everyone: {total} on {count} invoice · "
-                       "overdue {overdue}",
-                       "Outstanding payments this week, everyone: {total} on {count} invoices · "
-                       "overdue {overdue}", total.invoices,
-                       total=format_amount(total.total), count=total.invoices,
-                       overdue=format_amount(total.overdue)),
-            *aging_lines(t, total), ""]
+    head = [
+        t.ngettext(
+            "Outstanding payments this week, everyone: {total} on {count} invoice · overdue {overdue}",
+            "Outstanding payments this week, everyone: {total} on {count} invoices · overdue {overdue}",
+            total.invoices,
+            total=format_amount(total.total),
+            count=total.invoices,
+            overdue=format_amount(total.overdue),
+        ),
+        *aging_lines(t, total),
+        "",
+    ]
     ranked = sorted(by_rep.items(), key=lambda entry: (-entry[1].total, entry[0] or 0))
     blocks = []
     for rep_id, aging in ranked:
@@ -81,20 +89,32 @@ async def weekly_outstanding(ctx: JobContext) -> None:
         t = Translator(person.language)
         if person.role == Role.REP and person.id in by_rep:
             aging = by_rep[person.id]
-            lines = [t.ngettext("Your outstanding payments this week: {total} on {count} invoice.",
-                                "Your outstanding payments this week: {total} on {count} invoices.",
-                                aging.invoices, total=format_amount(aging.total), count=aging.invoices),
-                     *aging_lines(t, aging)]
+            lines = [
+                t.ngettext(
+                    "Your outstanding payments this week: {total} on {count} invoice.",
+                    "Your outstanding payments this week: {total} on {count} invoices.",
+                    aging.invoices,
+                    total=format_amount(aging.total),
+                    count=aging.invoices,
+                ),
+                *aging_lines(t, aging),
+            ]
             await ctx.push(person.id, ctx.today.isoformat(), "\n".join(lines))
         elif person.role == Role.MANAGER and person.team_id is not None:
-            team = sorted(((aging.total, rep_id, aging) for rep_id, aging in by_rep.items()
-                           if rep_id is not None and rep_id in people
-                           and people[rep_id].team_id == person.team_id), reverse=True)
+            team = sorted(
+                (
+                    (aging.total, rep_id, aging)
+                    for rep_id, aging in by_rep.items()
+                    if rep_id is not None and rep_id in people and people[rep_id].team_id == person.team_id
+                ),
+                reverse=True,
+            )
             if not team:
                 continue
             blocks = [rep_block(t, people[rep_id].name, aging) for _total, rep_id, aging in team]
             text = fit([t(N_("Your team's outstanding payments this week:"))], blocks, more_reps(t))
             await ctx.push(person.id, ctx.today.isoformat(), text)
     for reader in await finance_readers(ctx.session):
-        await ctx.push(reader.id, ctx.today.isoformat(),
-                       company_digest(Translator(reader.language), by_rep, people))
+        await ctx.push(
+            reader.id, ctx.today.isoformat(), company_digest(Translator(reader.language), by_rep, people)
+        )

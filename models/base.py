@@ -85,8 +85,11 @@ def column_values(row: Base) -> dict[str, Any]:
     """The columns given a value on ``row`` (a new, unsaved object), by column name: for a Core
     ``INSERT`` on a hot path, where the ORM's unit of work would cost more than the statement."""
     given = inspect(row).dict
-    return {attribute.columns[0].key: given[attribute.key]
-            for attribute in inspect(type(row)).column_attrs if attribute.key in given}
+    return {
+        attribute.columns[0].key: given[attribute.key]
+        for attribute in inspect(type(row)).column_attrs
+        if attribute.key in given
+    }
 
 
 class IdMixin:
@@ -95,5 +98,11 @@ class IdMixin:
 
 def str_enum(kind: type[enum.StrEnum], name: str) -> Enum:
     """A string enum stored as its values in a VARCHAR, the same on SQLite and PostgreSQL."""
-    return Enum(kind, name=name, native_enum=False, length=16, validate_strings=True,
-                values_callable=lambda members: [m.value for m in members])
+    return Enum(
+        kind,
+        name=name,
+        native_enum=False,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )

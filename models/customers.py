@@ -33,8 +33,9 @@ KEYED = {"code": "code_key", "name": "name_key"}
 def search_keys(values: Mapping[str, Any]) -> dict[str, str | None]:
     """The key columns to write with ``values`` (those of :data:`KEYED`, and ``phone``, it sets): for
     a Core UPDATE, which neither the ORM's validators nor the insert defaults below can see."""
-    keys: dict[str, str | None] = {key: search_key(values[column]) for column, key in KEYED.items()
-                                   if column in values}
+    keys: dict[str, str | None] = {
+        key: search_key(values[column]) for column, key in KEYED.items() if column in values
+    }
     if "phone" in values:
         keys["phone_key"] = phone_key(values["phone"])
     return keys
@@ -43,8 +44,10 @@ def search_keys(values: Mapping[str, Any]) -> dict[str, str | None]:
 def _key_of(column: str) -> Callable[[DefaultExecutionContext], str]:
     """An insert default computing the key from the row's own ``column``: Core inserts (imports,
     bulk loads) get their keys like the ORM's, one row of an executemany at a time."""
+
     def default(context: DefaultExecutionContext) -> str:
         return search_key(context.get_current_parameters()[column])
+
     return default
 
 
@@ -63,8 +66,12 @@ class Customer(IdMixin, Base):
     __table_args__ = (
         # The few customers holding credit (migration 0024): /overdue's and the summary's credit line
         # read them without a pass over every customer.
-        Index("ix_customers_credit", "credit", sqlite_where=text(HOLDS_CREDIT),
-              postgresql_where=text(HOLDS_CREDIT)),
+        Index(
+            "ix_customers_credit",
+            "credit",
+            sqlite_where=text(HOLDS_CREDIT),
+            postgresql_where=text(HOLDS_CREDIT),
+        ),
     )
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -73,19 +80,20 @@ class Customer(IdMixin, Base):
     #: step here, whoever writes: the validator below for the ORM, the insert default for Core
     #: inserts, :func:`search_keys` for a Core UPDATE (migration 0015 filled them for older rows).
     #: Unique for codes: ``ÄB-1`` and ``äb-1`` are one customer.
-    code_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), unique=True, index=True,
-                                          default=_key_of("code"))
+    code_key: Mapped[str] = mapped_column(
+        String(SEARCH_KEY_LENGTH), unique=True, index=True, default=_key_of("code")
+    )
     name_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), index=True, default=_key_of("name"))
     grade: Mapped[str] = mapped_column(String(1), default="C")
     rep_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
     status: Mapped[CustomerStatus] = mapped_column(
-        str_enum(CustomerStatus, "customer_status"), default=CustomerStatus.ACTIVE)
+        str_enum(CustomerStatus, "customer_status"), default=CustomerStatus.ACTIVE
+    )
     phone: Mapped[str | None] = mapped_column(String(40))
     #: :func:`bot.text.phone_key` of ``phone`` (its digits), what "a customer with this phone number"
     #: is looked up by; kept in step like the search keys (migration 0023 filled it for older rows).
-    phone_key: Mapped[str | None] = mapped_column(String(PHONE_KEY_LENGTH), index=True,
-                                                  default=_phone_key_of)
+    phone_key: Mapped[str | None] = mapped_column(String(PHONE_KEY_LENGTH), index=True, default=_phone_key_of)
     address: Mapped[str | None] = mapped_column(String(300))
     latitude: Mapped[float | None]
     longitude: Mapped[float | None]

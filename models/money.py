@@ -68,18 +68,36 @@ class Receivable(IdMixin, Base):
         Index("ix_receivables_rep_source_created", "rep_id", "source", "created_at"),
         # Open receivables only (migration 0009), covering what /overdue, the aging buckets, balances
         # and the sweeps read, by customer and by rep: the settled majority is never touched.
-        Index("ix_receivables_open_by_customer", "customer_id", "due_on", "open_amount",
-              sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
-        Index("ix_receivables_open_by_rep", "rep_id", "due_on", "open_amount",
-              sqlite_where=text(OPEN), postgresql_where=text(OPEN)),
+        Index(
+            "ix_receivables_open_by_customer",
+            "customer_id",
+            "due_on",
+            "open_amount",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
+        ),
+        Index(
+            "ix_receivables_open_by_rep",
+            "rep_id",
+            "due_on",
+            "open_amount",
+            sqlite_where=text(OPEN),
+            postgresql_where=text(OPEN),
+        ),
         # The summary's orders of a period, per rep (covering; voided orders left out by the last
         # column, migration 0019).
         Index("ix_receivables_source_issued", "source", "issued_on", "rep_id", "amount", "voided_at"),
         # The company's aging: open amounts in due-date order (migration 0012), so they are summed
         # per due date without sorting. Hidden from every query but ``aging.aging_total``'s by its
         # condition: SQLite planned /overdue's totals on an open-by-due-date index (15 → 113 ms).
-        Index("ix_receivables_open_by_due", "due_on", "open_amount", "source",
-              sqlite_where=text(OPEN_FOR_AGING), postgresql_where=text(OPEN_FOR_AGING)),
+        Index(
+            "ix_receivables_open_by_due",
+            "due_on",
+            "open_amount",
+            "source",
+            sqlite_where=text(OPEN_FOR_AGING),
+            postgresql_where=text(OPEN_FOR_AGING),
+        ),
     )
 
     invoice_no: Mapped[str] = mapped_column(String(60), unique=True)
@@ -123,8 +141,16 @@ class Collection(IdMixin, Base):
         Index("ix_collections_received", "received_at", "rep_id", "method", "amount", "reverses_id", "id"),
         # Cash and cheques not handed in yet (an electronic payment is stored handed in): held money,
         # /deposits; covering the summary's held money per rep (migration 0012).
-        Index("ix_collections_not_handed_in", "rep_id", "method", "amount", "reverses_id", "id",
-              sqlite_where=text(NOT_HANDED_IN), postgresql_where=text(NOT_HANDED_IN)),
+        Index(
+            "ix_collections_not_handed_in",
+            "rep_id",
+            "method",
+            "amount",
+            "reverses_id",
+            "id",
+            sqlite_where=text(NOT_HANDED_IN),
+            postgresql_where=text(NOT_HANDED_IN),
+        ),
     )
 
     rep_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

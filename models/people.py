@@ -29,8 +29,7 @@ class Team(IdMixin, Base):
 
     name: Mapped[str] = mapped_column(String(80), unique=True)
     manager_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", use_alter=True, ondelete="SET NULL",
-                   name="fk_teams_manager_id_users")
+        ForeignKey("users.id", use_alter=True, ondelete="SET NULL", name="fk_teams_manager_id_users")
     )
     created_at: Mapped[datetime]
 

@@ -78,7 +78,8 @@ class Approval(IdMixin, Base):
     receivable_id: Mapped[int | None] = mapped_column(ForeignKey("receivables.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[ApprovalStatus] = mapped_column(
-        str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING, index=True)
+        str_enum(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING, index=True
+    )
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -70,8 +70,9 @@ async def _reset_postgres(database: Database) -> None:
         await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         await session.execute(delete(models.GradePolicy))
         for grade, (every, days, limit) in models.DEFAULT_GRADE_POLICY.items():
-            session.add(models.GradePolicy(grade=grade, visit_every_days=every, credit_days=days,
-                                           credit_limit=limit))
+            session.add(
+                models.GradePolicy(grade=grade, visit_every_days=every, credit_days=days, credit_limit=limit)
+            )
 
 
 @pytest.fixture
@@ -87,13 +88,13 @@ async def api() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 def settings(api: FakeBotApi, database_url: str) -> Settings:
-    return Settings(token=TOKEN, database_url=database_url, api_url=api.base_url,
-                    timezone=ZONE)
+    return Settings(token=TOKEN, database_url=database_url, api_url=api.base_url, timezone=ZONE)
 
 
 @pytest.fixture
-async def harness(api: FakeBotApi, db: Database, clock: FixedClock,
-                  settings: Settings) -> AsyncIterator[Harness]:
+async def harness(
+    api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings
+) -> AsyncIterator[Harness]:
     """The real bot, long-polling the fake Bot API, with helpers to act as users."""
     async with Harness(api, db, clock, settings) as running:
         yield running

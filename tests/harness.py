@@ -23,10 +23,18 @@ TOKEN = "4242:fieldbot-test-token"
 class Harness(RunningBot):
     """The real bot against the fake Bot API, with people to act as."""
 
-    def person(self, telegram_id: int, first_name: str, *, language_code: str | None = "en",
-               username: str | None = None, last_name: str | None = None) -> Person:
-        self.api.add_user(telegram_id, first_name, last_name=last_name, username=username,
-                          language_code=language_code)
+    def person(
+        self,
+        telegram_id: int,
+        first_name: str,
+        *,
+        language_code: str | None = "en",
+        username: str | None = None,
+        last_name: str | None = None,
+    ) -> Person:
+        self.api.add_user(
+            telegram_id, first_name, last_name=last_name, username=username, language_code=language_code
+        )
         return Person(self, telegram_id)
 
     async def admin(self, telegram_id: int = 1001, name: str = "Ada Admin", **kwargs: Any) -> Person:

@@ -54,6 +54,7 @@ async def with_south_manager(harness: Harness) -> Company:
 
 # -- invites ---------------------------------------------------------------------------------------
 
+
 async def test_a_deactivated_admin_cannot_come_back_through_any_invite_link(harness: Harness) -> None:
     ada = await harness.admin()
     bea = await harness.admin(1002, "Bea Admin")
@@ -181,12 +182,20 @@ async def test_a_revoke_button_pressed_after_the_link_was_used_says_who_joined(h
 
 # -- a customer's team follows its rep --------------------------------------------------------------
 
+
 async def test_a_reps_customers_follow_them_to_their_new_team(harness: Harness) -> None:
     people = await with_south_manager(harness)
     now = harness.clock.now()
     acme = await factories.customer(harness.db, now, name="Acme Trading", code="ACM", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=acme, amount="900", issued_on=date(2026, 9, 1),
-                               due_on=date(2026, 10, 1), invoice_no="ACM-INV-1")
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="900",
+        issued_on=date(2026, 9, 1),
+        due_on=date(2026, 10, 1),
+        invoice_no="ACM-INV-1",
+    )
     admin = await harness.admin()
     li, mia, sam = harness.person(2001, "Li"), harness.person(5001, "Mia"), harness.person(5002, "Sam")
     await li.says("/discount Acme: 5% before the move")
@@ -246,6 +255,7 @@ async def test_a_rep_made_manager_of_another_team_takes_their_customers(harness:
 
 # -- enumeration -----------------------------------------------------------------------------------
 
+
 async def same_answer(person: Person, probe: str, missing: str, *, probe_key: str, missing_key: str) -> str:
     """What ``person`` is told about another team's thing and about one that does not exist, shown equal."""
     told = await person.says(probe)
@@ -255,15 +265,27 @@ async def same_answer(person: Person, probe: str, missing: str, *, probe_key: st
 
 async def test_reverse_tells_another_teams_collection_from_nothing_apart_never(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    southern = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
-                                        rep=people.other_rep)
-    await factories.receivable(harness.db, harness.clock.now(), customer=southern, amount="1000.00",
-                               issued_on=date(2026, 10, 1), due_on=date(2026, 11, 1))
+    southern = await factories.customer(
+        harness.db, harness.clock.now(), name="Southern Store", rep=people.other_rep
+    )
+    await factories.receivable(
+        harness.db,
+        harness.clock.now(),
+        customer=southern,
+        amount="1000.00",
+        issued_on=date(2026, 10, 1),
+        due_on=date(2026, 11, 1),
+    )
     await harness.person(2002, "Bob").says("/collect Southern: 400")
     async with harness.db.reading() as session:
         collection_id = await session.scalar(select(Collection.id))
-    told = await same_answer(harness.person(5001, "Mia"), f"/reverse {collection_id} mistake",
-                             "/reverse 999999 mistake", probe_key=str(collection_id), missing_key="999999")
+    told = await same_answer(
+        harness.person(5001, "Mia"),
+        f"/reverse {collection_id} mistake",
+        "/reverse 999999 mistake",
+        probe_key=str(collection_id),
+        missing_key="999999",
+    )
     assert told == f"There is no collection #{collection_id}."
     async with harness.db.reading() as session:
         assert len(list(await session.scalars(select(Collection)))) == 1
@@ -272,8 +294,9 @@ async def test_reverse_tells_another_teams_collection_from_nothing_apart_never(h
 async def test_summary_tells_another_team_from_no_team_apart_never(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     mia, li = harness.person(5001, "Mia"), harness.person(2001, "Li")
-    told = await same_answer(mia, "/summary week South", "/summary week Mars", probe_key="South",
-                             missing_key="Mars")
+    told = await same_answer(
+        mia, "/summary week South", "/summary week Mars", probe_key="South", missing_key="Mars"
+    )
     assert told == "There is no team called South."
     await same_answer(mia, "/summary South", "/summary Mars", probe_key="South", missing_key="Mars")
     await same_answer(li, "/summary week South", "/summary week Mars", probe_key="South", missing_key="Mars")
@@ -281,8 +304,9 @@ async def test_summary_tells_another_team_from_no_team_apart_never(harness: Harn
     await mia.says("/summary week")
     answers = []
     for team_id in (people.south.id, 999999):
-        await harness.settle(harness.api.callback(5001, harness.api.last(5001).message_id,
-                                                  f"sum:p:w:{team_id}:1"))
+        await harness.settle(
+            harness.api.callback(5001, harness.api.last(5001).message_id, f"sum:p:w:{team_id}:1")
+        )
         answers.append(harness.api.last(5001).plain_text())
     assert answers == ["There is no such team."] * 2
 
@@ -290,22 +314,23 @@ async def test_summary_tells_another_team_from_no_team_apart_never(harness: Harn
 async def test_other_lookups_answer_another_teams_things_as_missing(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     now = harness.clock.now()
-    theirs = await factories.customer(harness.db, now, name="Theirs Shop", code="THEIRS",
-                                      rep=people.other_rep)
-    await factories.receivable(harness.db, now, customer=theirs, amount="900", issued_on=date(2026, 9, 1),
-                               due_on=date(2026, 10, 1))
+    theirs = await factories.customer(
+        harness.db, now, name="Theirs Shop", code="THEIRS", rep=people.other_rep
+    )
+    await factories.receivable(
+        harness.db, now, customer=theirs, amount="900", issued_on=date(2026, 9, 1), due_on=date(2026, 10, 1)
+    )
     async with harness.db.transaction() as session:
         bob = await session.get_one(User, people.other_rep.id)
         bob.username = "bob_south"
     mia = harness.person(5001, "Mia")
     for probe, missing, key, other in (
-            ("/rep Bob South", "/rep Nobody Here", "Bob South", "Nobody Here"),
-            ("/rep @bob_south", "/rep @nobody_here", "@bob_south", "@nobody_here"),
-            ("/overdue Theirs Shop", "/overdue Nothing Shop", "Theirs Shop", "Nothing Shop"),
-            ("/overdue @bob_south", "/overdue @nobody_here", "@bob_south", "@nobody_here"),
-            ("/customer THEIRS", "/customer NOSUCH", "THEIRS", "NOSUCH"),
-            ("/collect Theirs Shop: 100 cash", "/collect Nothing Shop: 100 cash", "Theirs Shop",
-             "Nothing Shop"),
+        ("/rep Bob South", "/rep Nobody Here", "Bob South", "Nobody Here"),
+        ("/rep @bob_south", "/rep @nobody_here", "@bob_south", "@nobody_here"),
+        ("/overdue Theirs Shop", "/overdue Nothing Shop", "Theirs Shop", "Nothing Shop"),
+        ("/overdue @bob_south", "/overdue @nobody_here", "@bob_south", "@nobody_here"),
+        ("/customer THEIRS", "/customer NOSUCH", "THEIRS", "NOSUCH"),
+        ("/collect Theirs Shop: 100 cash", "/collect Nothing Shop: 100 cash", "Theirs Shop", "Nothing Shop"),
     ):
         await same_answer(mia, probe, missing, probe_key=key, missing_key=other)
     assert "Bob" not in await mia.says("/users")
@@ -313,8 +338,10 @@ async def test_other_lookups_answer_another_teams_things_as_missing(harness: Har
 
 # -- the migration ---------------------------------------------------------------------------------
 
+
 async def test_the_migration_revokes_invites_their_maker_could_not_make_and_realigns_customers(
-        db: Database, database_url: str, clock: FixedClock) -> None:
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     """Data from before 0016: links of a deactivated admin, a moved manager and a demoted one stop
     working; customers an earlier version left in their rep's former team join the rep's team."""
     await asyncio.to_thread(command.downgrade, alembic_config(database_url), "0013")

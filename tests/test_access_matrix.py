@@ -53,8 +53,14 @@ USES = {
     "cancel": "/cancel",
 }
 REFUSALS = ("does not allow", "not allowed", "only for", "can invite reps only", "figures are for")
-TELEGRAM_IDS = {Role.ADMIN: 1001, Role.DIRECTOR: 7001, Role.MANAGER: 5001, Role.FINANCE: 6001,
-                Role.REP: 2001, Role.MARKETING: 8001}
+TELEGRAM_IDS = {
+    Role.ADMIN: 1001,
+    Role.DIRECTOR: 7001,
+    Role.MANAGER: 5001,
+    Role.FINANCE: 6001,
+    Role.REP: 2001,
+    Role.MARKETING: 8001,
+}
 
 
 def test_every_menu_command_has_a_use_in_the_matrix() -> None:

@@ -61,7 +61,11 @@ async def test_discount_request_reaches_the_manager_and_the_decision_the_rep(har
     assert "Reason: order of 200 cases, competitor offers 4%" in said
     (approval,) = await all_approvals(harness)
     assert (approval.kind, approval.status, approval.requested_by, approval.receivable_id) == (
-        ApprovalKind.DISCOUNT, ApprovalStatus.PENDING, people.rep.id, None)
+        ApprovalKind.DISCOUNT,
+        ApprovalStatus.PENDING,
+        people.rep.id,
+        None,
+    )
     assert approval.payload == {"percent": "5", "reason": "order of 200 cases, competitor offers 4%"}
     assert approval.source_key.startswith("msg:2001:")
     (requested,) = await audits(harness, "request_discount")
@@ -69,11 +73,15 @@ async def test_discount_request_reaches_the_manager_and_the_decision_the_rep(har
 
     assert (await harness.deliver_pushes()).sent == 1
     push = manager.last
-    assert push.plain_text() == ("🏷 Discount request from Li Wei\nCustomer: Acme Trading (ACM)\n"
-                                 "Discount: 5%\nReason: order of 200 cases, competitor offers 4%")
+    assert push.plain_text() == (
+        "🏷 Discount request from Li Wei\nCustomer: Acme Trading (ACM)\n"
+        "Discount: 5%\nReason: order of 200 cases, competitor offers 4%"
+    )
     assert push.button_texts() == ["✅ Approve", "❌ Reject"]
     assert [b["callback_data"] for row in push.buttons() for b in row] == [
-        f"appr:yes:{approval.id}", f"appr:no:{approval.id}"]
+        f"appr:yes:{approval.id}",
+        f"appr:no:{approval.id}",
+    ]
 
     harness.clock.set(harness.clock.now() + timedelta(minutes=7))
     decided = await manager.press("✅ Approve")
@@ -87,8 +95,9 @@ async def test_discount_request_reaches_the_manager_and_the_decision_the_rep(har
     assert logged.actor_id == people.manager.id and logged.after == {"status": "approved", "kind": "discount"}
 
     assert (await harness.deliver_pushes()).sent == 1
-    assert rep.last.plain_text() == ("✅ Your discount request for Acme Trading (ACM) (5%) was approved by "
-                                     "Mia Manager.")
+    assert rep.last.plain_text() == (
+        "✅ Your discount request for Acme Trading (ACM) (5%) was approved by Mia Manager."
+    )
 
 
 async def test_amount_discount_rejected(harness: Harness) -> None:
@@ -104,27 +113,32 @@ async def test_amount_discount_rejected(harness: Harness) -> None:
     assert (await all_approvals(harness))[0].status == ApprovalStatus.REJECTED
     assert len(await audits(harness, "reject")) == 1
     await harness.deliver_pushes()
-    assert rep.last.plain_text() == ("❌ Your discount request for Acme Trading (ACM) (15,000.00) was "
-                                     "rejected by Mia Manager.")
+    assert rep.last.plain_text() == (
+        "❌ Your discount request for Acme Trading (ACM) (15,000.00) was rejected by Mia Manager."
+    )
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("/discount", "Ask your manager for a discount like this"),
-    ("/discount Acme 5% big order", "Ask your manager for a discount like this"),
-    ("/discount Acme: 5%", "Add the reason after the discount"),
-    ("/discount Acme:", "Write the discount after the colon"),
-    ("/discount Acme: 0% nice people", "0% is not a discount"),
-    ("/discount Acme: 101% nice people", "101% is not a discount"),
-    ("/discount Acme: 5.555% nice people", "5.555% is not a discount"),
-    ("/discount Acme: -5% nice people", "-5% is not a discount"),
-    ("/discount Acme: lots nice people", "lots is not an amount"),
-    ("/discount Acme: 0 nice people", "The amount must be more than zero."),
-    ("/discount Nobody: 5% nice people", "No customer matches Nobody"),
-    ("/discount South Shop: 5% not mine", "No customer matches South Shop"),
-    ("/discount Acme: 5% " + "x" * 301, "Keep the reason under 300 characters."),
-])
-async def test_bad_requests_are_refused_and_nothing_is_written(harness: Harness, text: str,
-                                                                reason: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("/discount", "Ask your manager for a discount like this"),
+        ("/discount Acme 5% big order", "Ask your manager for a discount like this"),
+        ("/discount Acme: 5%", "Add the reason after the discount"),
+        ("/discount Acme:", "Write the discount after the colon"),
+        ("/discount Acme: 0% nice people", "0% is not a discount"),
+        ("/discount Acme: 101% nice people", "101% is not a discount"),
+        ("/discount Acme: 5.555% nice people", "5.555% is not a discount"),
+        ("/discount Acme: -5% nice people", "-5% is not a discount"),
+        ("/discount Acme: lots nice people", "lots is not an amount"),
+        ("/discount Acme: 0 nice people", "The amount must be more than zero."),
+        ("/discount Nobody: 5% nice people", "No customer matches Nobody"),
+        ("/discount South Shop: 5% not mine", "No customer matches South Shop"),
+        ("/discount Acme: 5% " + "x" * 301, "Keep the reason under 300 characters."),
+    ],
+)
+async def test_bad_requests_are_refused_and_nothing_is_written(
+    harness: Harness, text: str, reason: str
+) -> None:
     _people, rep, _manager = await company(harness)
     assert reason in await rep.says(text)
     assert await all_approvals(harness) == [] and await outbox_rows(harness) == []
@@ -134,7 +148,8 @@ async def test_only_reps_ask_and_only_approvers_decide(harness: Harness) -> None
     people, rep, manager = await company(harness)
     assert "Your role does not allow this." in await manager.says("/discount Acme: 5% friend")
     assert "Your role does not allow this." in await harness.person(6001, "Fay").says(
-        "/discount Acme: 5% friend")
+        "/discount Acme: 5% friend"
+    )
     assert await all_approvals(harness) == []
 
     await rep.send("/discount Acme: 5% loyal")
@@ -143,13 +158,16 @@ async def test_only_reps_ask_and_only_approvers_decide(harness: Harness) -> None
     async with harness.db.transaction() as session:
         factories.user(session, 5002, "Sam South", Role.MANAGER, people.south, harness.clock.now())
     not_yours = "This request is for another team's manager to decide."
-    for person, refusal in ((harness.person(5002, "Sam"), not_yours),
-                            (rep, "Your role does not allow this."),
-                            (harness.person(6001, "Fay"), "Your role does not allow this.")):
+    for person, refusal in (
+        (harness.person(5002, "Sam"), not_yours),
+        (rep, "Your role does not allow this."),
+        (harness.person(6001, "Fay"), "Your role does not allow this."),
+    ):
         telegram_id = person.id
         await person.send("/overdue")
-        await harness.settle(harness.api.callback(telegram_id, person.last.message_id,
-                                                  f"appr:yes:{approval.id}"))
+        await harness.settle(
+            harness.api.callback(telegram_id, person.last.message_id, f"appr:yes:{approval.id}")
+        )
         assert person.last.plain_text() == refusal
     assert (await all_approvals(harness))[0].status == ApprovalStatus.PENDING
     assert await audits(harness, "approve") == []
@@ -169,7 +187,10 @@ async def test_double_tap_and_a_race_decide_once(harness: Harness) -> None:
     (approval,) = await all_approvals(harness)
     assert approval.status == ApprovalStatus.APPROVED
     assert [answer_of(harness, u) for u in (first, second, third)] == [
-        None, "Already approved by Mia Manager.", "Already approved by Mia Manager."]
+        None,
+        "Already approved by Mia Manager.",
+        "Already approved by Mia Manager.",
+    ]
     assert manager.last.edits == 1 and manager.last.plain_text().endswith("2026-11-23 09:00")
     assert len(await audits(harness, "approve")) == 1 and await audits(harness, "reject") == []
     assert (await harness.deliver_pushes()).sent == 1  # the rep hears it once
@@ -186,8 +207,10 @@ async def test_double_tap_and_a_race_decide_once(harness: Harness) -> None:
     await harness.settle(by_director)
     await harness.settle(by_manager)
     decided = (await all_approvals(harness))[1]
-    winner = {people.director.id: ("Dee Director", ApprovalStatus.REJECTED, by_manager, "rejected"),
-              people.manager.id: ("Mia Manager", ApprovalStatus.APPROVED, by_director, "approved")}
+    winner = {
+        people.director.id: ("Dee Director", ApprovalStatus.REJECTED, by_manager, "rejected"),
+        people.manager.id: ("Mia Manager", ApprovalStatus.APPROVED, by_director, "approved"),
+    }
     name, status, loser, verb = winner[decided.decided_by or 0]
     assert decided.status == status
     assert answer_of(harness, loser) == f"Already {verb} by {name}."
@@ -210,8 +233,9 @@ async def test_redelivered_request_asks_once(harness: Harness) -> None:
 
 async def test_ambiguous_customer_gets_candidates(harness: Harness) -> None:
     people, rep, _manager = await company(harness)
-    await factories.customer(harness.db, harness.clock.now(), name="Acme Hardware", code="ACH",
-                             rep=people.rep)
+    await factories.customer(
+        harness.db, harness.clock.now(), name="Acme Hardware", code="ACH", rep=people.rep
+    )
     asked = (await rep.send("/discount acme: 2% loyal"))[0]
     assert asked.button_texts() == ["Acme Hardware (ACH)", "Acme Trading (ACM)"]
     assert await all_approvals(harness) == []
@@ -230,32 +254,49 @@ async def test_over_limit_order_reaches_the_manager(harness: Harness) -> None:
     people, rep, manager = await company(harness)
     now = harness.clock.now()
     shop = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=shop, amount="45000.00",
-                               issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=shop,
+        amount="45000.00",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     await rep.send("/order Big Buyer: 8000 INV-9")
     await rep.press("Confirm")
     (approval,) = await all_approvals(harness)
     assert approval.kind == ApprovalKind.OVER_LIMIT
     assert (await harness.deliver_pushes()).sent == 1
     push = manager.last
-    assert push.plain_text() == ("⚠️ Order over the credit limit from Li Wei\nCustomer: Big Buyer (BB)\n"
-                                 "Invoice INV-9: 8,000.00\n"
-                                 "Open before: 45,000.00 · credit limit: 50,000.00 · after this order: "
-                                 "53,000.00")
+    assert push.plain_text() == (
+        "⚠️ Order over the credit limit from Li Wei\nCustomer: Big Buyer (BB)\n"
+        "Invoice INV-9: 8,000.00\n"
+        "Open before: 45,000.00 · credit limit: 50,000.00 · after this order: "
+        "53,000.00"
+    )
     await rep.send("/overdue")  # another action: the request is not announced twice
     assert (await harness.deliver_pushes()).sent == 0
     await manager.press("✅ Approve")
     await harness.deliver_pushes()
-    assert rep.last.plain_text() == ("✅ Your order INV-9 for Big Buyer (BB) (8,000.00), over the credit "
-                                     "limit, was approved by Mia Manager.")
+    assert rep.last.plain_text() == (
+        "✅ Your order INV-9 for Big Buyer (BB) (8,000.00), over the credit "
+        "limit, was approved by Mia Manager."
+    )
 
 
 async def big_buyer(harness: Harness, people: Company, rep: Person) -> tuple[Customer, Receivable]:
     """Li Wei's Big Buyer (limit 50,000) owing 45,000, and his confirmed order INV-9 of 8,000 past it."""
     now = harness.clock.now()
     shop = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=shop, amount="45000.00", invoice_no="INV-OLD",
-                               issued_on=TODAY - timedelta(40), due_on=TODAY - timedelta(10))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=shop,
+        amount="45000.00",
+        invoice_no="INV-OLD",
+        issued_on=TODAY - timedelta(40),
+        due_on=TODAY - timedelta(10),
+    )
     await rep.send("/order Big Buyer: 8000 INV-9")
     await rep.press("Confirm")
     async with harness.db.reading() as session:
@@ -276,15 +317,19 @@ async def test_a_rejected_over_limit_order_is_voided_and_the_rep_told(harness: H
     await harness.deliver_pushes()
     [decided] = await manager.press("❌ Reject")
     assert decided.plain_text().endswith(
-        "❌ Rejected by Mia Manager, 2026-11-23 09:00: the invoice is voided")
+        "❌ Rejected by Mia Manager, 2026-11-23 09:00: the invoice is voided"
+    )
 
     # A void, never a delete: the row stays, open 0, out of the balance and the open receivables.
     async with harness.db.reading() as session:
         voided = await session.get_one(Receivable, order.id)
         assert (voided.amount, voided.open_amount) == (Decimal("8000.00"), Decimal("0.00"))
         assert (voided.voided_by, voided.void_reason) == (people.manager.id, "rejected over the credit limit")
-        open_invoices = list(await session.scalars(
-            select(Receivable.invoice_no).where(Receivable.customer_id == shop.id, ledger.is_open())))
+        open_invoices = list(
+            await session.scalars(
+                select(Receivable.invoice_no).where(Receivable.customer_id == shop.id, ledger.is_open())
+            )
+        )
     assert open_invoices == ["INV-OLD"]
     assert await owed(harness, shop) == Decimal("45000.00")
     (approval,) = await all_approvals(harness)
@@ -300,7 +345,8 @@ async def test_a_rejected_over_limit_order_is_voided_and_the_rep_told(harness: H
     assert rep.last.plain_text() == (
         "❌ Your order INV-9 for Big Buyer (BB) (8,000.00), over the credit limit, was rejected by Mia "
         "Manager. The invoice is voided: it no longer counts in the customer's balance. Talk to them "
-        "before delivering.")
+        "before delivering."
+    )
     # The rep's Undo finds it voided already.
     [reply] = await rep.press("Undo")
     assert reply.plain_text() == "Order INV-9 was already voided by Mia Manager."
@@ -314,9 +360,11 @@ async def test_a_rejection_waits_until_money_applied_to_the_order_is_undone(harn
     await harness.deliver_pushes()
     refused = await manager.press("❌ Reject")
     collection_no = receipt.plain_text().split("#", 1)[1].split(":", 1)[0]
-    assert refused[-1].plain_text() == (f"Money is already applied to invoice INV-9 (collection "
-                                        f"#{collection_no}): that collection must be undone or reversed "
-                                        "first.")
+    assert refused[-1].plain_text() == (
+        f"Money is already applied to invoice INV-9 (collection "
+        f"#{collection_no}): that collection must be undone or reversed "
+        "first."
+    )
     (approval,) = await all_approvals(harness)
     assert approval.status == ApprovalStatus.PENDING and await audits(harness, "reject") == []
     assert await owed(harness, shop) == Decimal("7000.00")
@@ -333,8 +381,9 @@ async def test_the_director_rejects_an_order_of_a_team_without_a_manager(harness
     bob, director = harness.person(2002, "Bob"), harness.person(7001, "Dee")
     now = harness.clock.now()
     south = await factories.customer(harness.db, now, name="South Big", code="SB", rep=people.other_rep)
-    await factories.receivable(harness.db, now, customer=south, amount="49000.00",
-                               issued_on=TODAY, due_on=TODAY + timedelta(30))
+    await factories.receivable(
+        harness.db, now, customer=south, amount="49000.00", issued_on=TODAY, due_on=TODAY + timedelta(30)
+    )
     await bob.send("/order South Big: 2000")
     await bob.press("Confirm")
     assert await owed(harness, south) == Decimal("51000.00")
@@ -349,7 +398,8 @@ async def test_no_manager_means_the_director_decides(harness: Harness) -> None:
     people, _rep, manager = await company(harness)
     bob, director = harness.person(2002, "Bob"), harness.person(7001, "Dee")
     assert "Discount request sent: South Shop (SOU), 10%." in await bob.says(
-        "/discount South Shop: 10％ closing the season")
+        "/discount South Shop: 10％ closing the season"
+    )
     await harness.deliver_pushes()
     assert "Discount request from Bob South" in director.last.plain_text()
     assert manager.chat == []
@@ -382,8 +432,9 @@ async def test_a_managers_own_over_limit_order_goes_to_the_director(harness: Har
     people, _rep, manager = await company(harness)
     now = harness.clock.now()
     shop = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=shop, amount="49000.00",
-                               issued_on=TODAY, due_on=TODAY + timedelta(30))
+    await factories.receivable(
+        harness.db, now, customer=shop, amount="49000.00", issued_on=TODAY, due_on=TODAY + timedelta(30)
+    )
     director = harness.person(7001, "Dee")
     await manager.send("/order BB: 2000")
     await manager.press("Confirm")
@@ -407,9 +458,12 @@ async def test_in_chinese(harness: Harness) -> None:
 
 # -- the discount parser ----------------------------------------------------------------------------
 
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100), places=2),
-       st.sampled_from(["%", "％", " %"]),
-       st.text(alphabet="abc xyz老客户大单", min_size=1, max_size=30).filter(str.strip))
+
+@given(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100), places=2),
+    st.sampled_from(["%", "％", " %"]),
+    st.text(alphabet="abc xyz老客户大单", min_size=1, max_size=30).filter(str.strip),
+)
 def test_percentages_read_back(percent: Decimal, sign: str, reason: str) -> None:
     terms = read_discount(f"{percent}{sign} {reason}")
     assert terms.percent == percent and terms.amount is None
@@ -437,8 +491,9 @@ async def test_two_approvers_in_concurrent_transactions_decide_once(harness: Har
         async with harness.db.transaction() as session:
             return await approvals.decide(session, caller, approval.id, approve, now=now, zone=ZONE)
 
-    decisions = await asyncio.gather(press(Caller.of(people.manager, "en"), True),
-                                     press(Caller.of(people.director, "en"), False))
+    decisions = await asyncio.gather(
+        press(Caller.of(people.manager, "en"), True), press(Caller.of(people.director, "en"), False)
+    )
     assert sorted(d.decided_now for d in decisions) == [False, True]
     winner = next(d for d in decisions if d.decided_now).view
     loser = next(d for d in decisions if not d.decided_now).view
@@ -447,6 +502,9 @@ async def test_two_approvers_in_concurrent_transactions_decide_once(harness: Har
     assert stored.status == winner.status
     assert len(await audits(harness, "approve")) + len(await audits(harness, "reject")) == 1
     async with harness.db.reading() as session:
-        told = await session.scalar(select(func.count()).select_from(Outbox)
-                                    .where(Outbox.dedup_key == f"approval:{approval.id}:decision"))
+        told = await session.scalar(
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.dedup_key == f"approval:{approval.id}:decision")
+        )
     assert told == 1

@@ -15,14 +15,25 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 def _note(session: object, n: int) -> None:
-    audit.record(session, actor_id=None, action="test.note", entity="team", entity_id=n, at=NOW,
-                 before={"n": n}, after={"n": n + 1})
+    audit.record(
+        session,
+        actor_id=None,
+        action="test.note",
+        entity="team",
+        entity_id=n,
+        at=NOW,
+        before={"n": n},
+        after={"n": n + 1},
+    )
 
 
 async def _entries(db: Database) -> list[tuple[int | None, dict[str, int] | None]]:
     async with db.reading() as session:
-        rows = await session.execute(select(AuditLog.entity_id, AuditLog.after)
-                                     .where(AuditLog.action == "test.note").order_by(AuditLog.id))
+        rows = await session.execute(
+            select(AuditLog.entity_id, AuditLog.after)
+            .where(AuditLog.action == "test.note")
+            .order_by(AuditLog.id)
+        )
         return [tuple(row) for row in rows]
 
 

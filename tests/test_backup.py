@@ -37,8 +37,9 @@ async def count_users(db: Database) -> int:
         return await session.scalar(select(func.count()).select_from(User)) or 0
 
 
-async def test_backup_while_the_bot_runs_and_restore(harness: Harness, database_url: str, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_backup_while_the_bot_runs_and_restore(
+    harness: Harness, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     await admin.send("/invite rep North")  # the bot is live and writing
@@ -68,8 +69,12 @@ async def test_backup_while_the_bot_runs_and_restore(harness: Harness, database_
     restored_url = database_url.rsplit("/", 1)[0] + f"/{name}"
     try:
         result = await asyncio.to_thread(
-            subprocess.run, ["pg_restore", "--no-owner", "--dbname", libpq_url(restored_url), str(target)],
-            capture_output=True, text=True, check=False)
+            subprocess.run,
+            ["pg_restore", "--no-owner", "--dbname", libpq_url(restored_url), str(target)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         restored = Database(restored_url)
         try:
@@ -82,8 +87,9 @@ async def test_backup_while_the_bot_runs_and_restore(harness: Harness, database_
         await admin_db.dispose()
 
 
-async def test_backup_refuses_what_it_cannot_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+async def test_backup_refuses_what_it_cannot_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FIELDBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'missing.db'}")
     monkeypatch.chdir(tmp_path)
     assert await asyncio.to_thread(main, ["db", "backup", str(tmp_path / "x.backup")]) == 1
@@ -91,9 +97,13 @@ async def test_backup_refuses_what_it_cannot_copy(tmp_path: Path, monkeypatch: p
     assert files_in(tmp_path) == []  # neither the backup nor a partial file
 
 
-async def test_backup_refuses_an_existing_file_unless_forced(db: Database, database_url: str, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+async def test_backup_refuses_an_existing_file_unless_forced(
+    db: Database,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     if not is_sqlite(database_url) and shutil.which("pg_dump") is None:
         pytest.skip("pg_dump is not installed")
     monkeypatch.setenv("FIELDBOT_DATABASE_URL", database_url)
@@ -131,7 +141,8 @@ with open(sys.argv[sys.argv.index("--file") + 1], "wb") as dump:
 
 
 async def test_pg_dump_gets_the_password_from_a_private_file_not_its_command_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The password is not in pg_dump's argv (``ps`` shows that to every user), nor in PGPASSWORD."""
     record = tmp_path / "seen.json"
     tools = tmp_path / "bin"
@@ -142,8 +153,10 @@ async def test_pg_dump_gets_the_password_from_a_private_file_not_its_command_lin
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("PGPASSWORD", "an-older-password")  # must not take precedence over the URL's
     password = r"s3cret:pa\ss wörd"
-    monkeypatch.setenv("FIELDBOT_DATABASE_URL",
-                       f"postgresql+asyncpg://fieldbot:{quote(password, safe='')}@db.example:5432/fieldbot")
+    monkeypatch.setenv(
+        "FIELDBOT_DATABASE_URL",
+        f"postgresql+asyncpg://fieldbot:{quote(password, safe='')}@db.example:5432/fieldbot",
+    )
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "fieldbot.backup"
 
@@ -192,22 +205,57 @@ def password_server() -> Iterator[tuple[str, str]]:
         port = probe.getsockname()[1]
     data = directory / "data"
     try:
-        subprocess.run([*as_server, str(bindir / "initdb"), "-D", str(data), "-U", "fieldbot",
-                        "--auth=scram-sha-256", f"--pwfile={directory / 'password'}", "-E", "UTF8",
-                        "--no-locale"], check=True, capture_output=True)
-        subprocess.run([*as_server, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(directory / "log"),
-                        "-w", "-t", "60", "-o", f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} "
-                        "-c fsync=off", "start"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *as_server,
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "fieldbot",
+                "--auth=scram-sha-256",
+                f"--pwfile={directory / 'password'}",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_server,
+                str(bindir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(directory / "log"),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c fsync=off",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+asyncpg://fieldbot:{quote(password, safe='')}@127.0.0.1:{port}/postgres", password
     finally:
-        subprocess.run([*as_server, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [*as_server, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(directory, ignore_errors=True)
 
 
 async def test_pg_dump_authenticates_through_the_password_file(
-        password_server: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    password_server: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Against a server that asks for the password: the backup works, and a wrong one is refused."""
     url, password = password_server
     monkeypatch.setenv("PGPASSWORD", "an-older-password")  # dropped: the URL's password is the one

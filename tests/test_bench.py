@@ -20,9 +20,16 @@ async def test_generated_company_sweeps_and_views(db: Database, database_url: st
         assert await session.scalar(select(func.count()).select_from(Visit)) == 2_000
         assert await session.scalar(select(func.count()).select_from(Customer)) == 200
         assert await session.scalar(select(func.count()).select_from(User)) == 3 + 1 + 2
-        stale = await session.scalar(select(func.count()).select_from(Customer).where(
-            Customer.last_visit_at != select(func.max(Visit.visited_at))
-            .where(Visit.customer_id == Customer.id).scalar_subquery()))
+        stale = await session.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(
+                Customer.last_visit_at
+                != select(func.max(Visit.visited_at))
+                .where(Visit.customer_id == Customer.id)
+                .scalar_subquery()
+            )
+        )
         assert stale == 0
         assert await session.scalar(select(func.count()).where(Receivable.due_on < TODAY)) > 0
     assert company.rows["visits"] == 2_000

@@ -39,8 +39,19 @@ from tests.conftest import ZONE
 from tests.harness import Harness
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
-SNAPSHOT = (Allocation, Approval, AuditLog, Collection, Customer, DailyReport, Outbox, Receivable, StockLine,
-            User, Visit)
+SNAPSHOT = (
+    Allocation,
+    Approval,
+    AuditLog,
+    Collection,
+    Customer,
+    DailyReport,
+    Outbox,
+    Receivable,
+    StockLine,
+    User,
+    Visit,
+)
 BOB_SECRETS = ("Theirs", "Bob South", "BOB-INV")
 
 
@@ -68,8 +79,14 @@ async def snapshot(harness: Harness) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def payloads_shown(harness: Harness, *chats: int) -> set[str]:
-    return {button["callback_data"] for chat in chats for message in harness.api.chat(chat)
-            for row in message.buttons() for button in row if "callback_data" in button}
+    return {
+        button["callback_data"]
+        for chat in chats
+        for message in harness.api.chat(chat)
+        for row in message.buttons()
+        for button in row
+        if "callback_data" in button
+    }
 
 
 @pytest.fixture
@@ -79,9 +96,15 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
     people = await factories.company(harness.db, now)
     mine = await factories.customer(harness.db, now, name="Mine", rep=people.rep, code="MINE")
     theirs = await factories.customer(harness.db, now, name="Theirs", rep=people.other_rep, code="THEIRS")
-    receivable = await factories.receivable(harness.db, now, customer=theirs, amount="900",
-                                            issued_on=date(2026, 9, 1), due_on=date(2026, 10, 1),
-                                            invoice_no="BOB-INV-1")
+    receivable = await factories.receivable(
+        harness.db,
+        now,
+        customer=theirs,
+        amount="900",
+        issued_on=date(2026, 9, 1),
+        due_on=date(2026, 10, 1),
+        invoice_no="BOB-INV-1",
+    )
     bob = harness.person(2002, "Bob")
     others = {who: harness.person(who, "Someone") for who in (7001, 6001, 5001)}
     await bob.says("/customer Theirs")
@@ -103,8 +126,15 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
     returned = next(m for m in harness.api.chat(7001) if "Return of goods" in m.plain_text())
     await others[7001].press("✅ Approve", message_id=returned.message_id)
     await harness.deliver_pushes()  # Bob hears of it, with the certificate's print buttons
-    for who, command in ((7001, "/summary"), (7001, "/team"), (6001, "/deposits"), (5001, "/missing"),
-                         (7001, "/users"), (7001, "/overdue"), (7001, "/customers")):
+    for who, command in (
+        (7001, "/summary"),
+        (7001, "/team"),
+        (6001, "/deposits"),
+        (5001, "/missing"),
+        (7001, "/users"),
+        (7001, "/overdue"),
+        (7001, "/customers"),
+    ):
         await others[who].says(command)
     li = harness.person(2001, "Li")
     await li.says("/help")
@@ -115,9 +145,18 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
         report = await session.scalar(select(DailyReport.id))
         prospect = await session.scalar(select(Customer.id).where(Customer.name == "Theirs Too"))
         returned_id = await session.scalar(select(SalesReturn.id))
-    return {"people": people, "mine": mine, "theirs": theirs, "receivable": receivable, "visit": visit,
-            "collection": collection, "order": order, "report": report, "prospect": prospect,
-            "return": returned_id}
+    return {
+        "people": people,
+        "mine": mine,
+        "theirs": theirs,
+        "receivable": receivable,
+        "visit": visit,
+        "collection": collection,
+        "order": order,
+        "report": report,
+        "prospect": prospect,
+        "return": returned_id,
+    }
 
 
 async def press_as_li(harness: Harness, data: str, caplog: pytest.LogCaptureFixture) -> str:
@@ -134,12 +173,28 @@ async def press_as_li(harness: Harness, data: str, caplog: pytest.LogCaptureFixt
 
 
 async def test_every_button_shown_to_others_is_refused_to_a_rep(
-        harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     payloads = payloads_shown(harness, 2002, 7001, 6001, 5001)
     prefixes = {":".join(p.split(":")[:2]) for p in payloads}
-    assert {"visit:undo", "collect:undo", "order:start", "collect:start", "visit:start", "ret:pdf", "ret:png",
-            "due:promise", "sum:rep", "dep:one", "appr:yes", "appr:no", "rpt:read", "rpt:comment",
-            "pros:act", "pros:merge"} <= prefixes, prefixes
+    assert {
+        "visit:undo",
+        "collect:undo",
+        "order:start",
+        "collect:start",
+        "visit:start",
+        "ret:pdf",
+        "ret:png",
+        "due:promise",
+        "sum:rep",
+        "dep:one",
+        "appr:yes",
+        "appr:no",
+        "rpt:read",
+        "rpt:comment",
+        "pros:act",
+        "pros:merge",
+    } <= prefixes, prefixes
     before = await snapshot(harness)
     for data in sorted(payloads):
         shown = await press_as_li(harness, data, caplog)
@@ -153,31 +208,89 @@ def forged(world: dict[str, Any]) -> list[str]:
     theirs, receivable = world["theirs"].id, world["receivable"].id
     bob = world["people"].other_rep.id
     return [
-        f"visit:start:{theirs}", f"visit:pick:{theirs}", f"visit:note:00ff:{theirs}", "visit:save:00ff",
-        f"visit:undo:{world['visit']}", "visit:kind:visit", "visit:search", "visit:back", "visit:add:photo",
-        "visit:due:7", "visit:topic:price",
-        f"collect:start:{theirs}", f"collect:pick:{theirs}", "collect:method:cash", "collect:skip",
-        f"collect:undo:{world['collection']}", "collect:over:yes:1", "collect:over:no:1",
-        f"ret:pdf:{world['return']}", f"ret:png:{world['return']}", f"ret:pick:{theirs}",
-        f"ret:inv:{receivable}", "ret:inv:0", "ret:skip",
-        f"order:start:{theirs}", f"order:pick:{theirs}:1", f"order:confirm:{receivable}",
-        f"order:cancel:{theirs}", f"order:undo:{world['order']}", f"order:undo:{receivable}",
-        f"reverse:yes:{world['collection']}", f"reverse:no:{world['collection']}",
-        f"cust:card:{theirs}", f"cust:find:{theirs}:0", "cust:all:0", f"cust:photos:{theirs}",
-        f"due:cust:{theirs}", f"due:inv:{theirs}:0", f"due:rep:{bob}:0", "due:all:0",
-        f"due:promise:{receivable}", f"due:dispute:{receivable}", f"due:undispute:{receivable}",
-        f"sum:rep:{bob}:t", f"sum:p:w:{world['people'].south.id}:0", "sum:team:0", "sum:miss:0", "sum:nudge",
+        f"visit:start:{theirs}",
+        f"visit:pick:{theirs}",
+        f"visit:note:00ff:{theirs}",
+        "visit:save:00ff",
+        f"visit:undo:{world['visit']}",
+        "visit:kind:visit",
+        "visit:search",
+        "visit:back",
+        "visit:add:photo",
+        "visit:due:7",
+        "visit:topic:price",
+        f"collect:start:{theirs}",
+        f"collect:pick:{theirs}",
+        "collect:method:cash",
+        "collect:skip",
+        f"collect:undo:{world['collection']}",
+        "collect:over:yes:1",
+        "collect:over:no:1",
+        f"ret:pdf:{world['return']}",
+        f"ret:png:{world['return']}",
+        f"ret:pick:{theirs}",
+        f"ret:inv:{receivable}",
+        "ret:inv:0",
+        "ret:skip",
+        f"order:start:{theirs}",
+        f"order:pick:{theirs}:1",
+        f"order:confirm:{receivable}",
+        f"order:cancel:{theirs}",
+        f"order:undo:{world['order']}",
+        f"order:undo:{receivable}",
+        f"reverse:yes:{world['collection']}",
+        f"reverse:no:{world['collection']}",
+        f"cust:card:{theirs}",
+        f"cust:find:{theirs}:0",
+        "cust:all:0",
+        f"cust:photos:{theirs}",
+        f"due:cust:{theirs}",
+        f"due:inv:{theirs}:0",
+        f"due:rep:{bob}:0",
+        "due:all:0",
+        f"due:promise:{receivable}",
+        f"due:dispute:{receivable}",
+        f"due:undispute:{receivable}",
+        f"sum:rep:{bob}:t",
+        f"sum:p:w:{world['people'].south.id}:0",
+        "sum:team:0",
+        "sum:miss:0",
+        "sum:nudge",
         f"sum:photos:{bob}:m",
-        "dep:page:0", f"dep:one:{bob}:0", f"dep:rep:{bob}:0:0",
-        f"disc:pick:{theirs}:1", "appr:yes:1", "appr:no:1", "users:0", "invites:1", "invites:revoke:1:1",
-        "apq:more:0", "apq:mine:0",  # /approvals' "Show more": Li's own requests only, nobody else's
-        "invite:team:1:1", f"invite:team:1:{world['people'].south.id}", "invite:new:1",
-        "report:start", "report:submit:1", "report:edit:1", "report:cancel:1", "report:day:2026-11-21",
-        f"rpt:read:{world['report']}", f"rpt:comment:{world['report']}",
-        "newc:skip:phone", "newc:skip:address", "newc:save", "newc:drop",
-        f"pros:act:{world['prospect']}", f"pros:merge:{world['prospect']}", "pros:code", "pros:grade:A",
-        f"pros:into:{theirs}", f"pros:do:{world['prospect']}:{theirs}", "pros:no",
-        f"grd:apply:{theirs}:CA", f"grd:more:{world['people'].south.id}:{theirs}",
+        "dep:page:0",
+        f"dep:one:{bob}:0",
+        f"dep:rep:{bob}:0:0",
+        f"disc:pick:{theirs}:1",
+        "appr:yes:1",
+        "appr:no:1",
+        "users:0",
+        "invites:1",
+        "invites:revoke:1:1",
+        "apq:more:0",
+        "apq:mine:0",  # /approvals' "Show more": Li's own requests only, nobody else's
+        "invite:team:1:1",
+        f"invite:team:1:{world['people'].south.id}",
+        "invite:new:1",
+        "report:start",
+        "report:submit:1",
+        "report:edit:1",
+        "report:cancel:1",
+        "report:day:2026-11-21",
+        f"rpt:read:{world['report']}",
+        f"rpt:comment:{world['report']}",
+        "newc:skip:phone",
+        "newc:skip:address",
+        "newc:save",
+        "newc:drop",
+        f"pros:act:{world['prospect']}",
+        f"pros:merge:{world['prospect']}",
+        "pros:code",
+        "pros:grade:A",
+        f"pros:into:{theirs}",
+        f"pros:do:{world['prospect']}:{theirs}",
+        "pros:no",
+        f"grd:apply:{theirs}:CA",
+        f"grd:more:{world['people'].south.id}:{theirs}",
     ]
 
 
@@ -185,13 +298,29 @@ def malformed(prefix: str) -> list[str]:
     return [prefix, f"{prefix}:x", f"{prefix}:1:2:3:4", f"{prefix}:{'9' * 20}", f"{prefix}:１２"]
 
 
-JUNK = ["", ":", "::::", "x" * 64, "é" * 32, "🙂" * 16, "\x00" * 10, "<b>x</b>&", "visit", "sum:p:::",
-        "sum:p:" + "w" * 20 + ":1:1", "due:rep:99999999999999999999:0", "dep:rep:1:1:99999999999999",
-        "sum:rep:99999999999999999999:t", "cust:card:" + "9" * 54, "order:pick:0:0"]
+JUNK = [
+    "",
+    ":",
+    "::::",
+    "x" * 64,
+    "é" * 32,
+    "🙂" * 16,
+    "\x00" * 10,
+    "<b>x</b>&",
+    "visit",
+    "sum:p:::",
+    "sum:p:" + "w" * 20 + ":1:1",
+    "due:rep:99999999999999999999:0",
+    "dep:rep:1:1:99999999999999",
+    "sum:rep:99999999999999999999:t",
+    "cust:card:" + "9" * 54,
+    "order:pick:0:0",
+]
 
 
 async def test_forged_and_malformed_payloads_are_answered_and_ignored(
-        harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     prefixes = registered_prefixes()
     covered = {":".join(p.split(":")[:2]) for p in forged(bobs_world)}
     missing = {p for p in prefixes if not any(c == p or c.startswith(p + ":") for c in covered)}
@@ -210,7 +339,8 @@ async def test_forged_and_malformed_payloads_are_answered_and_ignored(
 
 
 async def test_a_forged_undo_of_bobs_collection_leaves_it_standing(
-        harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, bobs_world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     async with harness.db.reading() as session:
         collection = await session.scalar(select(Collection).where(Collection.reverses_id.is_(None)))
         visit = await session.scalar(select(Visit))

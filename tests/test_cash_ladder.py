@@ -17,12 +17,25 @@ from tests.harness import Harness
 from tests.test_jobs import MONDAY, local
 
 
-async def held(harness: Harness, rep: User, customer_id: int, amount: str, received: datetime,
-               method: PaymentMethod = PaymentMethod.CASH) -> int:
+async def held(
+    harness: Harness,
+    rep: User,
+    customer_id: int,
+    amount: str,
+    received: datetime,
+    method: PaymentMethod = PaymentMethod.CASH,
+) -> int:
     async with harness.db.transaction() as session:
-        row = Collection(rep_id=rep.id, customer_id=customer_id, amount=Decimal(amount), method=method,
-                         received_at=received, recorded_by=rep.id, source_key=f"held:{rep.id}:{amount}",
-                         created_at=received)
+        row = Collection(
+            rep_id=rep.id,
+            customer_id=customer_id,
+            amount=Decimal(amount),
+            method=method,
+            received_at=received,
+            recorded_by=rep.id,
+            source_key=f"held:{rep.id}:{amount}",
+            created_at=received,
+        )
         session.add(row)
         await session.flush()
         return row.id
@@ -40,7 +53,8 @@ async def run_on(harness: Harness, day: date) -> int:
 
 
 async def test_money_held_three_months_reaches_the_director_and_finance_daily_until_handed_in(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     async with harness.db.transaction() as session:
@@ -107,15 +121,19 @@ async def test_the_thresholds_are_set_in_settings(harness: Harness) -> None:
     for user_id in (2001, 2002, 5001, 6001, 7001):
         harness.api.add_user(user_id, "x")
     admin = await harness.admin()
-    assert ("Cash not handed in: the manager is told after 3 days, the director and finance from 90 days on"
-            in await admin.says("/settings"))
+    assert (
+        "Cash not handed in: the manager is told after 3 days, the director and finance from 90 days on"
+        in await admin.says("/settings")
+    )
     assert await run_on(harness, MONDAY) == 2  # the rep and the manager: 30 days is not three months
     said = await admin.says("/settings cash 5 30")
     assert "Saved." in said
     assert "the manager is told after 5 days, the director and finance from 30 days on" in said
-    for words, answer in (("cash 5", "e.g. /settings cash 3 90."),
-                          ("cash 30 5", "The manager is told first"),
-                          ("cash 3 120", "the director and finance are told at 90 days at the latest.")):
+    for words, answer in (
+        ("cash 5", "e.g. /settings cash 3 90."),
+        ("cash 30 5", "The manager is told first"),
+        ("cash 3 120", "the director and finance are told at 90 days at the latest."),
+    ):
         assert answer in await admin.says(f"/settings {words}"), words
     await run_on(harness, MONDAY + timedelta(days=1))
     assert "Money held 30 days or more" in harness.api.last(6001).plain_text()

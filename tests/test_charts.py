@@ -51,14 +51,26 @@ def november_days() -> list[date]:
 
 def expected_daily(team: str) -> tuple[list[int], list[Decimal]]:
     """Visits and money kept per local day of November up to today, from the specs."""
+
     def mine(rep: str) -> bool:
         return REPS[rep][2] == team
 
     reversed_keys = {c.reverses for c in COLLECTIONS if c.reverses}
     visits = [sum(1 for v in VISITS if mine(v[0]) and v[2].date() == day) for day in november_days()]
-    money = [sum((Decimal(c.amount) for c in COLLECTIONS if mine(c.rep) and c.received.date() == day
-                  and c.reverses is None and c.key not in reversed_keys), Decimal(0))
-             for day in november_days()]
+    money = [
+        sum(
+            (
+                Decimal(c.amount)
+                for c in COLLECTIONS
+                if mine(c.rep)
+                and c.received.date() == day
+                and c.reverses is None
+                and c.key not in reversed_keys
+            ),
+            Decimal(0),
+        )
+        for day in november_days()
+    ]
     return visits, money
 
 
@@ -67,15 +79,26 @@ def glyph_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def chinese_data() -> ChartData:
-    return ChartData("本月 · 华东团队", [date(2026, 11, 1), date(2026, 11, 2)], [3, 1],
-                     [Decimal("1200.00"), Decimal("0.00")],
-                     [RepFigures("王芳", 3, Decimal("1200.00")), RepFigures("李伟", 1, Decimal("0.00"))], 2)
+    return ChartData(
+        "本月 · 华东团队",
+        [date(2026, 11, 1), date(2026, 11, 2)],
+        [3, 1],
+        [Decimal("1200.00"), Decimal("0.00")],
+        [RepFigures("王芳", 3, Decimal("1200.00")), RepFigures("李伟", 1, Decimal("0.00"))],
+        2,
+    )
 
 
 async def test_the_managers_figures_per_day_and_per_rep(world: World) -> None:
     async with world.db.reading() as session:
-        data = await charts.chart_data(session, world.caller(world.company.manager),
-                                       parse_period("2026-11", TODAY), ZONE, TODAY, Translator("en"))
+        data = await charts.chart_data(
+            session,
+            world.caller(world.company.manager),
+            parse_period("2026-11", TODAY),
+            ZONE,
+            TODAY,
+            Translator("en"),
+        )
     visits, money = expected_daily("North")
     assert data.days == november_days()  # the month so far, not its future days
     assert data.visits == visits and data.collected == money
@@ -84,17 +107,26 @@ async def test_the_managers_figures_per_day_and_per_rep(world: World) -> None:
     li_kept = [c for c in COLLECTIONS if c.rep == "li" and c.received.month == 11]
     wang = [v for v in VISITS if v[0] == "wang" and v[2].month == 11]
     wang_kept = [c for c in COLLECTIONS if c.rep == "wang" and c.received.month == 11]
-    assert data.reps == sorted([
-        RepFigures("Li Wei", len(li), sum((Decimal(c.amount) for c in li_kept), Decimal(0))),
-        RepFigures("王芳", len(wang), sum((Decimal(c.amount) for c in wang_kept), Decimal(0)))],
-        key=lambda rep: (-rep.visits, -rep.collected, rep.name))
+    assert data.reps == sorted(
+        [
+            RepFigures("Li Wei", len(li), sum((Decimal(c.amount) for c in li_kept), Decimal(0))),
+            RepFigures("王芳", len(wang), sum((Decimal(c.amount) for c in wang_kept), Decimal(0))),
+        ],
+        key=lambda rep: (-rep.visits, -rep.collected, rep.name),
+    )
     assert data.reps_in_scope == 2
 
 
 async def test_a_reversed_collection_is_not_charted(world: World) -> None:
     async with world.db.reading() as session:
-        data = await charts.chart_data(session, world.caller(world.company.director),
-                                       parse_period("2026-11-19", TODAY), ZONE, TODAY, Translator("en"))
+        data = await charts.chart_data(
+            session,
+            world.caller(world.company.director),
+            parse_period("2026-11-19", TODAY),
+            ZONE,
+            TODAY,
+            Translator("en"),
+        )
     assert data.collected == [Decimal("0.00")]  # c5 and its reversal c6, both on the 19th
     assert {c.rep for c in COLLECTIONS if c.received.date() == date(2026, 11, 19)} == {"bob"}
     bob = next(rep for rep in data.reps if rep.name == "Bob South")
@@ -102,16 +134,29 @@ async def test_a_reversed_collection_is_not_charted(world: World) -> None:
 
 
 async def test_idle_reps_of_the_scope_are_shown_and_the_top_ones_kept(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with world.db.reading() as session:
-        data = await charts.chart_data(session, world.caller(world.company.director),
-                                       parse_period("2026-11-22", TODAY), ZONE, TODAY, Translator("en"))
+        data = await charts.chart_data(
+            session,
+            world.caller(world.company.director),
+            parse_period("2026-11-22", TODAY),
+            ZONE,
+            TODAY,
+            Translator("en"),
+        )
     assert [rep.name for rep in data.reps] == ["王芳", "Bob South", "Li Wei", "Sam South"]
     assert data.reps[0] == RepFigures("王芳", 2, Decimal("80.00"))
     monkeypatch.setattr(charts, "TOP_REPS", 1)
     async with world.db.reading() as session:
-        data = await charts.chart_data(session, world.caller(world.company.director),
-                                       parse_period("2026-11-22", TODAY), ZONE, TODAY, Translator("en"))
+        data = await charts.chart_data(
+            session,
+            world.caller(world.company.director),
+            parse_period("2026-11-22", TODAY),
+            ZONE,
+            TODAY,
+            Translator("en"),
+        )
     assert [rep.name for rep in data.reps] == ["王芳"] and data.reps_in_scope == 4
 
 
@@ -125,19 +170,35 @@ def test_offset_changes_find_the_daylight_saving_switch_to_the_minute() -> None:
 
 async def test_local_days_in_sql_follow_daylight_saving(world: World) -> None:
     """Around the end of summer time in Berlin a fixed offset would put a visit on the wrong day."""
-    instants = [datetime(2026, 10, 23, 22, 30), datetime(2026, 10, 24, 22, 30),  # 00:30 CEST, 24th / 25th
-                datetime(2026, 10, 25, 22, 30),  # 23:30 CET on the 25th (a +2 h shift says the 26th)
-                datetime(2026, 10, 25, 23, 30)]  # 00:30 CET on the 26th
+    instants = [
+        datetime(2026, 10, 23, 22, 30),
+        datetime(2026, 10, 24, 22, 30),  # 00:30 CEST, 24th / 25th
+        datetime(2026, 10, 25, 22, 30),  # 23:30 CET on the 25th (a +2 h shift says the 26th)
+        datetime(2026, 10, 25, 23, 30),
+    ]  # 00:30 CET on the 26th
     async with world.db.transaction() as session:
         customer = await session.scalar(select(Customer.id).where(Customer.code == "N1"))
         for number, instant in enumerate(instants):
             at = instant.replace(tzinfo=UTC)
-            session.add(Visit(rep_id=world.reps["li"].id, customer_id=customer, visited_at=at,
-                              kind=VisitKind.CALL, source_key=f"dst{number}", created_at=at))
+            session.add(
+                Visit(
+                    rep_id=world.reps["li"].id,
+                    customer_id=customer,
+                    visited_at=at,
+                    kind=VisitKind.CALL,
+                    source_key=f"dst{number}",
+                    created_at=at,
+                )
+            )
     async with world.db.reading() as session:
-        data = await charts.chart_data(session, world.caller(world.company.director),
-                                       parse_period("2026-10-24..2026-10-26", TODAY), BERLIN, TODAY,
-                                       Translator("en"))
+        data = await charts.chart_data(
+            session,
+            world.caller(world.company.director),
+            parse_period("2026-10-24..2026-10-26", TODAY),
+            BERLIN,
+            TODAY,
+            Translator("en"),
+        )
     assert data.days == [date(2026, 10, 24), date(2026, 10, 25), date(2026, 10, 26)]
     assert data.visits == [1, 2, 1]
 
@@ -160,10 +221,12 @@ def test_without_a_system_cjk_font_the_packaged_one_draws_chinese(monkeypatch: p
     name = charts.cjk_font_name.__wrapped__()  # the uncached search
     assert name == "Noto Sans SC"
     packaged = pylopdf_fonts_zh_cn.sans_path()
-    assert font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False) \
-        == str(packaged)
-    licence = next(file for file in metadata.distribution(charts.PACKAGED_CJK_FONT).files or []
-                   if file.name == "LICENSE")
+    assert font_manager.findfont(font_manager.FontProperties(family=name), fallback_to_default=False) == str(
+        packaged
+    )
+    licence = next(
+        file for file in metadata.distribution(charts.PACKAGED_CJK_FONT).files or [] if file.name == "LICENSE"
+    )
     assert "SIL Open Font License" in licence.read_text()  # installed with its licence
     monkeypatch.setattr(charts, "cjk_font_name", lambda: name)
     with warnings.catch_warnings(record=True) as caught:
@@ -218,22 +281,32 @@ async def give_hostile_names(world: World) -> None:
 def literal_texts(figure: Figure) -> set[str]:
     """The lines of the texts of a drawn figure that matplotlib draws as written (neither mathtext
     nor TeX); the title is two lines: what is drawn, then the period and the scope."""
-    return {line for text in figure.findobj(Text)
-            if text.get_visible() and not text.get_parse_math() and not text.get_usetex()
-            for line in text.get_text().split("\n")}
+    return {
+        line
+        for text in figure.findobj(Text)
+        if text.get_visible() and not text.get_parse_math() and not text.get_usetex()
+        for line in text.get_text().split("\n")
+    }
 
 
 def test_names_are_plain_text_even_with_tex_configured() -> None:
     """Even with ``text.usetex`` set (here without any TeX installed) names are drawn as they are."""
-    data = ChartData("Today · Team $$", [date(2026, 11, 23)], [1], [Decimal("5.00")],
-                     [RepFigures(name, 1, Decimal("5.00")) for name in HOSTILE_REPS.values()], 4)
+    data = ChartData(
+        "Today · Team $$",
+        [date(2026, 11, 23)],
+        [1],
+        [Decimal("5.00")],
+        [RepFigures(name, 1, Decimal("5.00")) for name in HOSTILE_REPS.values()],
+        4,
+    )
     with matplotlib.rc_context({"text.usetex": True}):
         figure = charts.draw(data, "en")
         figure.savefig(io.BytesIO(), format="png")
     names = {"Today · Team $$", *HOSTILE_REPS.values()}
     assert names <= literal_texts(figure)
-    drawn = {line for text in figure.findobj(Text) if text.get_visible()
-             for line in text.get_text().split("\n")}
+    drawn = {
+        line for text in figure.findobj(Text) if text.get_visible() for line in text.get_text().split("\n")
+    }
     assert not {text for text in drawn - names if "$" in text or "\\" in text}  # the numbers too
 
 
@@ -254,13 +327,15 @@ async def test_drawing_happens_off_the_event_loop(world: World, monkeypatch: pyt
 
     monkeypatch.setattr(charts, "render", spy)
     async with world.db.reading() as session:
-        chart = await charts.build_chart(session, world.caller(world.company.director),
-                                         parse_period("week", TODAY), ZONE, TODAY)
+        chart = await charts.build_chart(
+            session, world.caller(world.company.director), parse_period("week", TODAY), ZONE, TODAY
+        )
     assert chart.png.startswith(PNG_SIGNATURE)
     assert threads and threads[0] != threading.main_thread().name
 
 
 # -- through Telegram -------------------------------------------------------------------------------
+
 
 async def test_chart_command_sends_a_png(harness: Harness, world: World) -> None:
     manager = harness.person(5001, "Mia")
@@ -278,7 +353,8 @@ async def test_chart_command_sends_a_png(harness: Harness, world: World) -> None
 
 
 async def test_chart_with_dollars_and_backslashes_in_names(
-        harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``$…$`` in a name was read as mathtext: ``Li $x^$`` failed /chart for the team and the company."""
     await give_hostile_names(world)
     figures: list[Figure] = []

@@ -31,6 +31,7 @@ def usage(command: str) -> str:
 
 # -- /help ----------------------------------------------------------------------------------------
 
+
 async def test_chinese_help_has_chinese_placeholders_and_keeps_the_commands(harness: Harness) -> None:
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
@@ -45,10 +46,16 @@ async def test_chinese_help_has_chinese_placeholders_and_keeps_the_commands(harn
     assert "/collections [今天|昨天|YYYY-MM-DD] — " in said
     assert "/mute 2小时|今天|关闭 — " in said and "/invite 角色 [团队] — " in said
     # no English placeholder or keyword is left, only the commands themselves
-    arguments = "\n".join(line.split(" — ")[0].split(" ", 1)[1] for line in said.splitlines()
-                          if line.startswith("/") and " " in line.split(" — ")[0])
-    assert not re.search(r"\b(?:CUSTOMER|AMOUNT|METHOD|NAME|PERIOD|TEXT|WHO|ROLE|TEAM|REP|today|yesterday|"
-                         r"week|month|off)\b", arguments), arguments
+    arguments = "\n".join(
+        line.split(" — ")[0].split(" ", 1)[1]
+        for line in said.splitlines()
+        if line.startswith("/") and " " in line.split(" — ")[0]
+    )
+    assert not re.search(
+        r"\b(?:CUSTOMER|AMOUNT|METHOD|NAME|PERIOD|TEXT|WHO|ROLE|TEAM|REP|today|yesterday|"
+        r"week|month|off)\b",
+        arguments,
+    ), arguments
 
 
 async def test_a_rep_reads_the_words_the_bot_accepts(harness: Harness) -> None:
@@ -66,8 +73,11 @@ async def test_a_rep_reads_the_words_the_bot_accepts(harness: Harness) -> None:
 def test_every_period_word_chinese_help_shows_is_one_the_parser_reads(command: str) -> None:
     shown = Translator("zh").gettext(usage(command))
     placeholders = ("日期", "销售员", "期间", "主题")
-    words = [word for word in re.split(r"[\[\]| ]+", shown)
-             if re.fullmatch(r"[\u4e00-\u9fff]+", word) and word not in placeholders]
+    words = [
+        word
+        for word in re.split(r"[\[\]| ]+", shown)
+        if re.fullmatch(r"[\u4e00-\u9fff]+", word) and word not in placeholders
+    ]
     for word in words:
         parse_period(word, TODAY)  # raises Invalid for a word it does not read
 
@@ -81,6 +91,7 @@ def test_the_chinese_mute_words_are_read() -> None:
 
 
 # -- job names ------------------------------------------------------------------------------------
+
 
 async def test_settings_name_the_jobs_in_the_readers_language(harness: Harness) -> None:
     admin = await harness.admin()
@@ -96,12 +107,14 @@ async def test_settings_name_the_jobs_in_the_readers_language(harness: Harness) 
 
 def test_every_job_has_a_translated_label() -> None:
     from jobs.catalogue import JOBS
+
     zh = Translator("zh")
     for spec in JOBS.values():
         assert spec.label and spec.title(zh) != spec.label and re.search(r"[\u4e00-\u9fff]", spec.title(zh))
 
 
 # -- units ----------------------------------------------------------------------------------------
+
 
 async def save_visit_at(harness: Harness, rep: Person, location: tuple[float, float]) -> str:
     await rep.send("/visit Acme")
@@ -114,8 +127,14 @@ async def save_visit_at(harness: Harness, rep: Person, location: tuple[float, fl
 
 async def test_a_chinese_rep_reads_metres_and_kilometres_in_chinese(harness: Harness) -> None:
     company = await factories.company(harness.db, harness.clock.now())
-    await factories.customer(harness.db, harness.clock.now(), name="Acme Trading", rep=company.rep,
-                             latitude=SHOP_LAT, longitude=SHOP_LON)
+    await factories.customer(
+        harness.db,
+        harness.clock.now(),
+        name="Acme Trading",
+        rep=company.rep,
+        latitude=SHOP_LAT,
+        longitude=SHOP_LON,
+    )
     rep = harness.person(2001, "Li")
     await rep.send("/lang zh")
     said = await save_visit_at(harness, rep, NEAR)
@@ -125,6 +144,7 @@ async def test_a_chinese_rep_reads_metres_and_kilometres_in_chinese(harness: Har
 
 
 # -- plurals and roles ----------------------------------------------------------------------------
+
 
 def test_counted_phrases_take_the_form_of_their_number() -> None:
     en, zh = Translator("en"), Translator("zh")
@@ -148,8 +168,13 @@ async def test_an_import_counts_one_problem_and_two_problems(harness: Harness) -
     assert "Nothing was imported: 2 problems. Fix them and send the whole file again." in said
 
 
-@pytest.mark.parametrize(("count", "line"), [(1, "Overdue to chase: 1 invoice, 1,200.50 in all."),
-                                             (2, "Overdue to chase: 2 invoices, 1,200.50 in all.")])
+@pytest.mark.parametrize(
+    ("count", "line"),
+    [
+        (1, "Overdue to chase: 1 invoice, 1,200.50 in all."),
+        (2, "Overdue to chase: 2 invoices, 1,200.50 in all."),
+    ],
+)
 def test_the_morning_plan_counts_overdue_invoices_right(count: int, line: str) -> None:
     plan = Plan(overdue_count=count, overdue_total=Decimal("1200.50"))
     text, _buttons = render(Translator("en"), "Li", TODAY, plan, ZoneInfo("Asia/Shanghai"))
@@ -158,14 +183,18 @@ def test_the_morning_plan_counts_overdue_invoices_right(count: int, line: str) -
     assert f"需催收的逾期账款：{count} 张发票，共 1,200.50。" in zh
 
 
-@pytest.mark.parametrize(("command", "english", "chinese"), [
-    ("/invite finance", "Invite for a finance officer:", "邀请一位财务："),
-    ("/invite admin", "Invite for an admin:", "邀请一位管理员："),
-    ("/invite director", "Invite for a sales director:", "邀请一位销售总监："),
-    ("/invite rep North", "Invite for a sales rep in team North:", "邀请一位销售员加入团队 North："),
-])
-async def test_an_invite_names_the_role_as_a_sentence_needs_it(harness: Harness, command: str, english: str,
-                                                               chinese: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "english", "chinese"),
+    [
+        ("/invite finance", "Invite for a finance officer:", "邀请一位财务："),
+        ("/invite admin", "Invite for an admin:", "邀请一位管理员："),
+        ("/invite director", "Invite for a sales director:", "邀请一位销售总监："),
+        ("/invite rep North", "Invite for a sales rep in team North:", "邀请一位销售员加入团队 North："),
+    ],
+)
+async def test_an_invite_names_the_role_as_a_sentence_needs_it(
+    harness: Harness, command: str, english: str, chinese: str
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     said = await admin.says(command)

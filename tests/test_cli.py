@@ -24,11 +24,18 @@ USERS_CSV = (
 )
 
 
-def fieldbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-             ) -> subprocess.CompletedProcess[str]:
+def fieldbot(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True,
-                          env={**clean, **(env or {})}, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        cwd=cwd,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -64,8 +71,9 @@ async def count_users(db: Database) -> int:
         return await session.scalar(select(func.count()).select_from(User)) or 0
 
 
-async def test_admin_add_creates_then_promotes(db: Database, operator_env: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+async def test_admin_add_creates_then_promotes(
+    db: Database, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert await asyncio.to_thread(main, ["admin", "add", "1001", "--name", "Ada"]) == 0
     assert "added admin Ada" in capsys.readouterr().out
     assert await asyncio.to_thread(main, ["admin", "add", "1001", "--name", "Ada L."]) == 0
@@ -75,8 +83,7 @@ async def test_admin_add_creates_then_promotes(db: Database, operator_env: Path,
     assert admin is not None and admin.role == Role.ADMIN and admin.name == "Ada L."
 
 
-async def test_import_users_csv(db: Database, operator_env: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+async def test_import_users_csv(db: Database, operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (operator_env / "people.csv").write_text(USERS_CSV, encoding="utf-8")
     assert await asyncio.to_thread(main, ["import", "users", "people.csv"]) == 0
     assert "3 new" in capsys.readouterr().out
@@ -94,16 +101,24 @@ async def test_import_users_csv(db: Database, operator_env: Path,
     assert await count_users(db) == 3
 
 
-async def test_import_users_is_all_or_nothing(db: Database, operator_env: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+async def test_import_users_is_all_or_nothing(
+    db: Database, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (operator_env / "bad.csv").write_text(
         "telegram_id,name,role,team\n2001,Good,rep,North\nabc,,boss,\n2003,Noteam,rep,\n"
-        "2001,Again,rep,North\n", encoding="utf-8")
+        "2001,Again,rep,North\n",
+        encoding="utf-8",
+    )
     assert await asyncio.to_thread(main, ["import", "users", "bad.csv"]) == 1
     err = capsys.readouterr().err
     assert "nothing imported" in err
-    for expected in ("line 3: telegram_id abc", "line 3: name must", "line 3: role boss",
-                     "line 4: a rep needs a team", "line 5: telegram_id 2001 already appears on line 2"):
+    for expected in (
+        "line 3: telegram_id abc",
+        "line 3: name must",
+        "line 3: role boss",
+        "line 4: a rep needs a team",
+        "line 5: telegram_id 2001 already appears on line 2",
+    ):
         assert expected in err
     assert await count_users(db) == 0
     (operator_env / "latin1.csv").write_bytes("telegram_id,name,role\n1,Müller,finance\n".encode("latin-1"))

@@ -23,44 +23,61 @@ TODAY = date(2026, 11, 23)
 
 # -- pure rules ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "customer", "amount", "method", "receipt"), [
-    ("Acme: 5000", "Acme", "5000.00", PaymentMethod.CASH, None),
-    ("Acme：5,000 transfer TX-1", "Acme", "5000.00", PaymentMethod.TRANSFER, "TX-1"),
-    ("Acme Ltd: R-7 ¥ 1.5万 cheque", None, None, None, None),  # the amount comes first
-    ("华联超市：1.5 万 现金 NO123", "华联超市", "15000.00", PaymentMethod.CASH, "NO123"),
-    ("Acme: ¥5,000 R-9 CHEQUE", "Acme", "5000.00", PaymentMethod.CHEQUE, "R-9"),
-    ("Acme: RMB 120 转账", "Acme", "120.00", PaymentMethod.TRANSFER, None),
-    ("Acme: 5k check", "Acme", "5000.00", PaymentMethod.CHEQUE, None),
-    ("鑫源建材: 500 微信", "鑫源建材", "500.00", PaymentMethod.WECHAT, None),
-    ("Acme: 500 ＷｅＣｈａｔ Pay R-3", "Acme", "500.00", PaymentMethod.WECHAT, "R-3"),
-    ("Acme: 500 R-1 alipay", "Acme", "500.00", PaymentMethod.ALIPAY, "R-1"),
-    ("Acme: 500 刷卡", "Acme", "500.00", PaymentMethod.CARD, None),
-    ("Acme: 500 bank card 77", "Acme", "500.00", PaymentMethod.CARD, "77"),  # not "bank" + receipt "card"
-    ("Acme: 500 转账支票", "Acme", "500.00", PaymentMethod.CHEQUE, None),  # a cheque, not a transfer
-    ("Acme: 500 R-1029", "Acme", "500.00", PaymentMethod.CASH, "R-1029"),  # no method word: cash
-    ("Acme: 500 paypal", "Acme", "500.00", None, None),  # an unknown word: never cash, asked
-    ("Acme: 500 R-1 paypal", "Acme", "500.00", None, "R-1"),
-    ("Acme: 500 微信 \u200b", "Acme", "500.00", PaymentMethod.WECHAT, None),  # a pasted zero-width space
-])
-def test_one_line_reading(text: str, customer: str | None, amount: str | None,
-                          method: PaymentMethod | None, receipt: str | None) -> None:
+
+@pytest.mark.parametrize(
+    ("text", "customer", "amount", "method", "receipt"),
+    [
+        ("Acme: 5000", "Acme", "5000.00", PaymentMethod.CASH, None),
+        ("Acme：5,000 transfer TX-1", "Acme", "5000.00", PaymentMethod.TRANSFER, "TX-1"),
+        ("Acme Ltd: R-7 ¥ 1.5万 cheque", None, None, None, None),  # the amount comes first
+        ("华联超市：1.5 万 现金 NO123", "华联超市", "15000.00", PaymentMethod.CASH, "NO123"),
+        ("Acme: ¥5,000 R-9 CHEQUE", "Acme", "5000.00", PaymentMethod.CHEQUE, "R-9"),
+        ("Acme: RMB 120 转账", "Acme", "120.00", PaymentMethod.TRANSFER, None),
+        ("Acme: 5k check", "Acme", "5000.00", PaymentMethod.CHEQUE, None),
+        ("鑫源建材: 500 微信", "鑫源建材", "500.00", PaymentMethod.WECHAT, None),
+        ("Acme: 500 ＷｅＣｈａｔ Pay R-3", "Acme", "500.00", PaymentMethod.WECHAT, "R-3"),
+        ("Acme: 500 R-1 alipay", "Acme", "500.00", PaymentMethod.ALIPAY, "R-1"),
+        ("Acme: 500 刷卡", "Acme", "500.00", PaymentMethod.CARD, None),
+        ("Acme: 500 bank card 77", "Acme", "500.00", PaymentMethod.CARD, "77"),  # not "bank" + receipt "card"
+        ("Acme: 500 转账支票", "Acme", "500.00", PaymentMethod.CHEQUE, None),  # a cheque, not a transfer
+        ("Acme: 500 R-1029", "Acme", "500.00", PaymentMethod.CASH, "R-1029"),  # no method word: cash
+        ("Acme: 500 paypal", "Acme", "500.00", None, None),  # an unknown word: never cash, asked
+        ("Acme: 500 R-1 paypal", "Acme", "500.00", None, "R-1"),
+        ("Acme: 500 微信 \u200b", "Acme", "500.00", PaymentMethod.WECHAT, None),  # a pasted zero-width space
+    ],
+)
+def test_one_line_reading(
+    text: str, customer: str | None, amount: str | None, method: PaymentMethod | None, receipt: str | None
+) -> None:
     if customer is None:
         with pytest.raises(Invalid):
             parse_collection_line(text)
         return
     line = parse_collection_line(text)
     assert (line.customer, line.amount, line.method, line.receipt_no) == (
-        customer, Decimal(amount or "0"), method, receipt)
+        customer,
+        Decimal(amount or "0"),
+        method,
+        receipt,
+    )
 
 
-@pytest.mark.parametrize(("text", "reason"), [
-    ("Acme 5000", "Write it like this"), (": 5000", "Write it like this"),
-    ("Acme:", "amount after the colon"), ("Acme: 5 000", "one amount"),
-    ("Acme: 5000 cash transfer", "at most one payment method"), ("Acme: 5000 R1 R2", "receipt number"),
-    ("Acme: 5000 cash " + "R" * 61, "at most 60"), ("Acme: 5000 R" + "1" * 60, "at most 60"),
-    ("Acme: -5", "more than zero"), ("Acme: 5000 paypal venmo", "I don't understand venmo"),
-    ("Acme: 5000 微信 alipay", "at most one payment method"),
-])
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Acme 5000", "Write it like this"),
+        (": 5000", "Write it like this"),
+        ("Acme:", "amount after the colon"),
+        ("Acme: 5 000", "one amount"),
+        ("Acme: 5000 cash transfer", "at most one payment method"),
+        ("Acme: 5000 R1 R2", "receipt number"),
+        ("Acme: 5000 cash " + "R" * 61, "at most 60"),
+        ("Acme: 5000 R" + "1" * 60, "at most 60"),
+        ("Acme: -5", "more than zero"),
+        ("Acme: 5000 paypal venmo", "I don't understand venmo"),
+        ("Acme: 5000 微信 alipay", "at most one payment method"),
+    ],
+)
 def test_one_line_refusals(text: str, reason: str) -> None:
     with pytest.raises(Invalid) as refused:
         parse_collection_line(text)
@@ -76,11 +93,30 @@ def test_one_line_reading_never_crashes(text: str) -> None:
     assert line.amount > 0 and line.customer
 
 
-@given(st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 10, places=2),
-       st.sampled_from(["cash", "transfer", "cheque", "现金", "转账", "支票", "微信", "WeChat", "支付宝",
-                        "Alipay", "刷卡", "POS", "card", "汇款", ""]),
-       st.from_regex(r"[A-Z]{1,3}-[0-9]{4,8}", fullmatch=True) | st.none(),
-       st.booleans())
+@given(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 10, places=2),
+    st.sampled_from(
+        [
+            "cash",
+            "transfer",
+            "cheque",
+            "现金",
+            "转账",
+            "支票",
+            "微信",
+            "WeChat",
+            "支付宝",
+            "Alipay",
+            "刷卡",
+            "POS",
+            "card",
+            "汇款",
+            "",
+        ]
+    ),
+    st.from_regex(r"[A-Z]{1,3}-[0-9]{4,8}", fullmatch=True) | st.none(),
+    st.booleans(),
+)
 def test_one_line_round_trip(amount: Decimal, method: str, receipt: str | None, receipt_first: bool) -> None:
     extras = [word for word in ([receipt, method] if receipt_first else [method, receipt]) if word]
     line = parse_collection_line(f"Shop 7: {amount:,.2f} " + " ".join(extras))
@@ -91,6 +127,7 @@ def test_one_line_round_trip(amount: Decimal, method: str, receipt: str | None, 
 
 # -- helpers -------------------------------------------------------------------------------------
 
+
 async def collections_in(harness: Harness) -> list[Collection]:
     async with harness.db.reading() as session:
         return list(await session.scalars(select(Collection).order_by(Collection.id)))
@@ -99,7 +136,8 @@ async def collections_in(harness: Harness) -> list[Collection]:
 async def allocated(harness: Harness, collection_id: int) -> Decimal:
     async with harness.db.reading() as session:
         total = await session.scalar(
-            select(func.sum(Allocation.amount)).where(Allocation.collection_id == collection_id))
+            select(func.sum(Allocation.amount)).where(Allocation.collection_id == collection_id)
+        )
     return total or Decimal("0.00")
 
 
@@ -120,14 +158,29 @@ async def setup(harness: Harness) -> tuple[Company, Customer, Receivable, Receiv
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    old = await factories.receivable(harness.db, now, customer=acme, amount="3000.00", invoice_no="INV-OLD",
-                                     issued_on=TODAY - timedelta(60), due_on=TODAY - timedelta(30))
-    new = await factories.receivable(harness.db, now, customer=acme, amount="4000.00", invoice_no="INV-NEW",
-                                     issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    old = await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="3000.00",
+        invoice_no="INV-OLD",
+        issued_on=TODAY - timedelta(60),
+        due_on=TODAY - timedelta(30),
+    )
+    new = await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="4000.00",
+        invoice_no="INV-NEW",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return people, acme, old, new
 
 
 # -- recording -----------------------------------------------------------------------------------
+
 
 async def test_one_liner_settles_oldest_first(harness: Harness) -> None:
     people, acme, old, new = await setup(harness)
@@ -136,22 +189,32 @@ async def test_one_liner_settles_oldest_first(harness: Harness) -> None:
     assert "5,000.00 (cash) from Acme Trading" in said
     assert "Receipt no. R-1024" in said
     assert said.index("INV-OLD: 3,000.00 applied, 0.00 still open") < said.index(
-        "INV-NEW: 2,000.00 applied, 2,000.00 still open")
+        "INV-NEW: 2,000.00 applied, 2,000.00 still open"
+    )
     assert "Held by you until finance confirms the hand-in" in said
     assert "Unapplied" not in said
     assert rep.last.button_texts() == ["↩ Undo (10 minutes)"]
 
     [collection] = await collections_in(harness)
     assert (collection.amount, collection.method, collection.receipt_no) == (
-        Decimal("5000.00"), PaymentMethod.CASH, "R-1024")
+        Decimal("5000.00"),
+        PaymentMethod.CASH,
+        "R-1024",
+    )
     assert collection.rep_id == collection.recorded_by == people.rep.id
     assert collection.handed_in_at is None and collection.received_at == harness.clock.now()
     assert await allocated(harness, collection.id) == Decimal("5000.00")
     assert await open_balance(harness, acme) == Decimal("2000.00")
     async with harness.db.reading() as session:
-        per_invoice = dict((await session.execute(
-            select(Allocation.receivable_id, Allocation.amount)
-            .where(Allocation.collection_id == collection.id))).all())
+        per_invoice = dict(
+            (
+                await session.execute(
+                    select(Allocation.receivable_id, Allocation.amount).where(
+                        Allocation.collection_id == collection.id
+                    )
+                )
+            ).all()
+        )
         entry = await session.scalar(select(AuditLog).where(AuditLog.action == "collection.record"))
     assert per_invoice == {old.id: Decimal("3000.00"), new.id: Decimal("2000.00")}
     assert entry is not None and entry.actor_id == people.rep.id and entry.entity_id == collection.id
@@ -209,9 +272,16 @@ async def test_guided_skip_receipt_and_cancel(harness: Harness) -> None:
 async def test_every_refused_amount_records_nothing(harness: Harness) -> None:
     await setup(harness)
     rep = harness.person(2001, "Li")
-    refused = {"0": "more than zero", "-5": "more than zero", "1.234": "at most 2 decimals",
-               "abc": "not an amount", "NaN": "not an amount", "inf": "not an amount",
-               "100000000000": "too large", "1e11": "not an amount"}
+    refused = {
+        "0": "more than zero",
+        "-5": "more than zero",
+        "1.234": "at most 2 decimals",
+        "abc": "not an amount",
+        "NaN": "not an amount",
+        "inf": "not an amount",
+        "100000000000": "too large",
+        "1e11": "not an amount",
+    }
     for text, reason in refused.items():
         replies = await rep.send(f"/collect Acme: {text}")
         assert len(replies) == 1 and reason in replies[0].plain_text(), (text, replies)
@@ -244,7 +314,10 @@ async def test_ambiguous_chinese_and_hostile_names(harness: Harness) -> None:
     said = await confirmed(rep, "/collect Müller: 99.50")
     assert "99.50 (cash) from <Müller & Söhne>" in said
     assert [(c.customer_id, c.amount) for c in await collections_in(harness)] == [
-        (north.id, Decimal("300.00")), (hualian.id, Decimal("2000.00")), (muller.id, Decimal("99.50"))]
+        (north.id, Decimal("300.00")),
+        (hualian.id, Decimal("2000.00")),
+        (muller.id, Decimal("99.50")),
+    ]
 
     await rep.send("/lang zh")
     said = await rep.says("/collect 华联: 10")
@@ -255,8 +328,9 @@ async def test_ambiguous_chinese_and_hostile_names(harness: Harness) -> None:
 
 async def test_another_reps_customer_is_refused(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    south = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
-                                     rep=people.other_rep)
+    south = await factories.customer(
+        harness.db, harness.clock.now(), name="Southern Store", rep=people.other_rep
+    )
     mine = await factories.customer(harness.db, harness.clock.now(), name="My Store", rep=people.rep)
     rep = harness.person(2001, "Li")
     assert "No customer matches Southern" in await rep.says("/collect Southern: 500")
@@ -289,6 +363,7 @@ async def test_redelivered_collect_records_once(harness: Harness) -> None:
 
 
 # -- undo and reverse ----------------------------------------------------------------------------
+
 
 async def test_double_tapped_undo_reverses_once(harness: Harness) -> None:
     _, acme, _, _ = await setup(harness)
@@ -360,8 +435,9 @@ async def test_reverse_by_manager_reopens_invoices(harness: Harness) -> None:
 
 async def test_manager_cannot_reverse_another_teams_collection(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    south = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
-                                     rep=people.other_rep)
+    south = await factories.customer(
+        harness.db, harness.clock.now(), name="Southern Store", rep=people.other_rep
+    )
     bob = harness.person(2002, "Bob")
     await confirmed(bob, "/collect Southern: 400")
     [collection] = await collections_in(harness)

@@ -50,8 +50,9 @@ def console_args(*argv: str) -> argparse.Namespace:
 async def chat(database_url: str, who: str, *lines: str) -> tuple[int, str]:
     stdout = io.StringIO()
     stdin = io.StringIO("".join(line + "\n" for line in lines))
-    code = await asyncio.to_thread(run, console_args("--as", who, "--database", database_url),
-                                   stdin=stdin, stdout=stdout)
+    code = await asyncio.to_thread(
+        run, console_args("--as", who, "--database", database_url), stdin=stdin, stdout=stdout
+    )
     return code, stdout.getvalue()
 
 
@@ -71,8 +72,9 @@ async def visits(db: Database) -> list[Visit]:
         return list(await session.scalars(sql_select(Visit)))
 
 
-async def test_a_guided_visit_typed_in_the_console(db: Database, database_url: str,
-                                                   clock: FixedClock) -> None:
+async def test_a_guided_visit_typed_in_the_console(
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     company = await factories.company(db, clock.now())
     await shop(db, clock, company)
 
@@ -97,8 +99,9 @@ async def test_a_guided_visit_typed_in_the_console(db: Database, database_url: s
     assert "<b>" not in output and "&amp;" not in output
 
 
-async def test_unknown_user_exits_2_with_close_matches(db: Database, database_url: str,
-                                                       clock: FixedClock) -> None:
+async def test_unknown_user_exits_2_with_close_matches(
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     await factories.company(db, clock.now())
     code, output = await chat(database_url, "Li Wie", "/help")
     assert code == 2
@@ -107,8 +110,9 @@ async def test_unknown_user_exits_2_with_close_matches(db: Database, database_ur
     assert code == 2 and "matches several people" in output
 
 
-async def test_by_telegram_id_with_a_deactivated_user(db: Database, database_url: str,
-                                                      clock: FixedClock) -> None:
+async def test_by_telegram_id_with_a_deactivated_user(
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     company = await factories.company(db, clock.now())
     async with db.transaction() as session:
         (await session.get_one(User, company.other_rep.id)).active = False
@@ -118,8 +122,9 @@ async def test_by_telegram_id_with_a_deactivated_user(db: Database, database_url
     assert "bot: Hello! This bot is for our company's sales team" in output.split("> /help")[1]
 
 
-async def test_each_session_writes_even_when_typing_the_same(db: Database, database_url: str,
-                                                            clock: FixedClock) -> None:
+async def test_each_session_writes_even_when_typing_the_same(
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     """Rows are keyed by message id: a new session must not look like a redelivered message."""
     company = await factories.company(db, clock.now())
     await shop(db, clock, company)
@@ -130,13 +135,20 @@ async def test_each_session_writes_even_when_typing_the_same(db: Database, datab
 
 
 async def test_pushes_for_this_user_only_and_telegram_facts_restored(
-        db: Database, database_url: str, clock: FixedClock) -> None:
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     company = await factories.company(db, clock.now())
     async with db.transaction() as session:
         for person in (company.rep, company.manager):
-            await outbox.enqueue(session, recipient_id=person.id, job="test", dedup_key=f"test:{person.id}",
-                                 text=f"Plan for <b>{person.name}</b>", now=clock.now() - timedelta(days=1),
-                                 buttons=[[{"text": "Open", "callback_data": "visit:start"}]])
+            await outbox.enqueue(
+                session,
+                recipient_id=person.id,
+                job="test",
+                dedup_key=f"test:{person.id}",
+                text=f"Plan for <b>{person.name}</b>",
+                now=clock.now() - timedelta(days=1),
+                buttons=[[{"text": "Open", "callback_data": "visit:start"}]],
+            )
         rep = await session.get_one(User, company.rep.id)
         rep.first_seen_at, rep.menu_hash = None, "stale"
     code, output = await chat(database_url, "@nobody", "/help")
@@ -152,8 +164,7 @@ async def test_pushes_for_this_user_only_and_telegram_facts_restored(
     assert rep.first_seen_at is None and rep.menu_hash == "stale"
 
 
-async def test_console_as_a_process_on_a_terminal(database_url: str, db: Database,
-                                                  clock: FixedClock) -> None:
+async def test_console_as_a_process_on_a_terminal(database_url: str, db: Database, clock: FixedClock) -> None:
     """``python -m bot.console`` on a pseudo-terminal: prompts, numbered buttons, /quit."""
     company = await factories.company(db, clock.now())
     await shop(db, clock, company)
@@ -167,8 +178,14 @@ def type_on_a_terminal(database_url: str) -> None:
     main, terminal = pty.openpty()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
     env |= {"FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
-    process = subprocess.Popen([sys.executable, "-m", "bot.console", "--as", "Li Wei"], cwd=ROOT,
-                               stdin=terminal, stdout=terminal, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.console", "--as", "Li Wei"],
+        cwd=ROOT,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     os.close(terminal)
     seen = ""
 
@@ -209,6 +226,7 @@ def type_on_a_terminal(database_url: str) -> None:
 
 # -- issue 22: every live button numbered, message ids the bot takes, --as as customers are matched ----
 
+
 class Terminal:
     """``python -m bot.console`` on a pseudo-terminal: type a line once the prompt shows, read what came."""
 
@@ -218,8 +236,14 @@ class Terminal:
         self.main, terminal = pty.openpty()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
         env |= {"FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
-        self.process = subprocess.Popen([sys.executable, "-m", "bot.console", "--as", who], cwd=ROOT,
-                                        stdin=terminal, stdout=terminal, stderr=subprocess.STDOUT, env=env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.console", "--as", who],
+            cwd=ROOT,
+            stdin=terminal,
+            stdout=terminal,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
         os.close(terminal)
         self.seen = ""
 
@@ -261,8 +285,12 @@ def earlier_buttons_and_a_confirm(database_url: str, language: str) -> None:
         assert f"[{visit}] " not in warning  # the card's numbers stay the card's
         confirmed = console.type(button_number(warning, t.gettext("Confirm")))
         assert "toast" not in confirmed and "expired" not in confirmed, confirmed
-        assert html.unescape(t("Order recorded for <b>{customer}</b>.", customer="Shop East (C0001)")
-                             ).replace("<b>", "").replace("</b>", "") in confirmed, confirmed
+        assert (
+            html.unescape(t("Order recorded for <b>{customer}</b>.", customer="Shop East (C0001)"))
+            .replace("<b>", "")
+            .replace("</b>", "")
+            in confirmed
+        ), confirmed
         started = console.type(visit)  # a button under an earlier message, not the newest one
         assert t.gettext("On-site visit") in started and "toast" not in started, started
         gone = console.type(button_number(warning, t.gettext("Cancel")))  # Confirm's message was edited
@@ -275,10 +303,12 @@ def earlier_buttons_and_a_confirm(database_url: str, language: str) -> None:
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 async def test_buttons_under_earlier_messages_and_those_carrying_a_message_id_are_pressed(
-        database_url: str, db: Database, clock: FixedClock, language: str) -> None:
+    database_url: str, db: Database, clock: FixedClock, language: str
+) -> None:
     company = await factories.company(db, clock.now())
-    await factories.customer(db, clock.now(), name="Shop East", rep=company.rep, code="C0001",
-                             credit_limit=Decimal("100.00"))
+    await factories.customer(
+        db, clock.now(), name="Shop East", rep=company.rep, code="C0001", credit_limit=Decimal("100.00")
+    )
     async with db.transaction() as session:
         (await session.get_one(User, company.rep.id)).language = language
     await asyncio.to_thread(earlier_buttons_and_a_confirm, database_url, language)
@@ -287,8 +317,9 @@ async def test_buttons_under_earlier_messages_and_those_carrying_a_message_id_ar
     assert order.amount == Decimal("5000.00") and order.over_limit and order.voided_at is None
 
 
-async def test_message_ids_stay_genuine_and_new_across_sessions(db: Database, database_url: str,
-                                                                clock: FixedClock) -> None:
+async def test_message_ids_stay_genuine_and_new_across_sessions(
+    db: Database, database_url: str, clock: FixedClock
+) -> None:
     """Ids the bot takes for real (31 bits), and each session's above the last one's."""
     company = await factories.company(db, clock.now())
     await shop(db, clock, company)
@@ -301,16 +332,23 @@ async def test_message_ids_stay_genuine_and_new_across_sessions(db: Database, da
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
-async def test_as_matches_names_as_customers_are_matched(db: Database, database_url: str,
-                                                         clock: FixedClock, language: str) -> None:
+async def test_as_matches_names_as_customers_are_matched(
+    db: Database, database_url: str, clock: FixedClock, language: str
+) -> None:
     """Exact, then the one containing it, in any width, case or script; several are named back."""
     now = clock.now()
     company = await factories.company(db, now)
     async with db.transaction() as session:
         for telegram_id, name in ((2101, "Jörg Müller"), (2102, "李伟"), (2103, "李伟强")):
             factories.user(session, telegram_id, name, Role.REP, company.north, now, language=language)
-    for query, who in (("ＬＩ ＷＥＩ", "Li Wei"), ("li   wei", "Li Wei"), ("MÜLLER", "Jörg Müller"),
-                       ("jörg müller", "Jörg Müller"), ("李伟", "李伟"), ("伟强", "李伟强")):
+    for query, who in (
+        ("ＬＩ ＷＥＩ", "Li Wei"),
+        ("li   wei", "Li Wei"),
+        ("MÜLLER", "Jörg Müller"),
+        ("jörg müller", "Jörg Müller"),
+        ("李伟", "李伟"),
+        ("伟强", "李伟强"),
+    ):
         code, output = await chat(database_url, query, "/quit")
         assert code == 0 and f"Chatting as {who} (rep" in output, (query, output)
     code, output = await chat(database_url, "伟", "/quit")

@@ -40,15 +40,30 @@ TODAY = date(2026, 11, 23)
 
 # -- helpers -----------------------------------------------------------------------------------------
 
+
 async def setup(harness: Harness) -> tuple[Company, Customer]:
     """The company, and Acme (Li Wei's, North) owing 3,000 (overdue) and 4,000 (not yet due)."""
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    await factories.receivable(harness.db, now, customer=acme, amount="3000.00", invoice_no="INV-OLD",
-                               issued_on=TODAY - timedelta(60), due_on=TODAY - timedelta(30))
-    await factories.receivable(harness.db, now, customer=acme, amount="4000.00", invoice_no="INV-NEW",
-                               issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="3000.00",
+        invoice_no="INV-OLD",
+        issued_on=TODAY - timedelta(60),
+        due_on=TODAY - timedelta(30),
+    )
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="4000.00",
+        invoice_no="INV-NEW",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return people, acme
 
 
@@ -87,6 +102,7 @@ async def collected(harness: Harness, rep: Person, line: str) -> Collection:
 
 
 # -- /reverse: preview, cancel, confirm --------------------------------------------------------------
+
 
 async def test_reverse_shows_what_it_would_reverse_and_writes_nothing(harness: Harness) -> None:
     people, acme = await setup(harness)
@@ -159,11 +175,17 @@ async def test_confirm_reverses_once_and_tells_the_rep(harness: Harness) -> None
     assert "INV-OLD: 3,000.00 reopened, 3,000.00 open" in text
     assert result.button_texts() == []
     assert [answer(harness, u) for u in (first, second, cancel)] == [
-        None, "Already reversed.", "Already reversed."]
+        None,
+        "Already reversed.",
+        "Already reversed.",
+    ]
 
     original, reversal = await rows(harness, Collection)
     assert (reversal.reverses_id, reversal.amount, reversal.recorded_by) == (
-        original.id, Decimal("-3500.00"), people.manager.id)
+        original.id,
+        Decimal("-3500.00"),
+        people.manager.id,
+    )
     assert reversal.source_key.startswith("cb:")  # keyed by the press
     assert await open_balance(harness, acme) == Decimal("7000.00")
     assert len(await audits(harness, "collection.reverse")) == 1
@@ -176,7 +198,8 @@ async def test_confirm_reverses_once_and_tells_the_rep(harness: Harness) -> None
         f"↩ Your collection #{collection.id} (3,500.00, cash) from Acme Trading (ACME), received "
         "2026-11-23, was reversed by Mia Manager.\n"
         "Reason: wrong <customer> & amount\n"
-        "The invoices it settled are open again.")
+        "The invoices it settled are open again."
+    )
     assert "wrong &lt;customer&gt; &amp; amount" in (told.text or "")
     assert (await harness.deliver_pushes()).sent == 0  # told once
 
@@ -193,7 +216,8 @@ async def test_the_reps_notice_in_chinese(harness: Harness) -> None:
     transfer = Translator("zh").gettext(payment_methods.LABELS[PaymentMethod.TRANSFER])
     assert rep.last.plain_text() == (
         f"↩ 你于 2026-11-23 收取的 Acme Trading (ACME) 的收款 #{collection.id}（500.00，{transfer}）已被 "
-        "Dee Director 冲销。\n原因：客户写错了\n它核销的发票已恢复未结。")
+        "Dee Director 冲销。\n原因：客户写错了\n它核销的发票已恢复未结。"
+    )
 
 
 async def test_confirm_checks_again_when_pressed(harness: Harness) -> None:
@@ -242,6 +266,7 @@ async def test_another_teams_collection_answers_as_a_missing_one(harness: Harnes
 
 # -- orders: Undo -------------------------------------------------------------------------------------
 
+
 async def test_an_order_undone_is_voided_and_leaves_every_figure(harness: Harness) -> None:
     people, acme = await setup(harness)
     rep = harness.person(2001, "Li")
@@ -260,7 +285,8 @@ async def test_an_order_undone_is_voided_and_leaves_every_figure(harness: Harnes
     undone = next(m for m in rep.chat if m.message_id == placed.message_id)
     assert undone.plain_text() == (
         "↩ Undone: order SO-GONE for Acme Trading (ACME) (5,000.00) is voided. It no longer counts in "
-        "the customer's balance.\nOpen balance now: 9,000.00.")
+        "the customer's balance.\nOpen balance now: 9,000.00."
+    )
     assert undone.button_texts() == []
 
     # Never deleted: the row stays, voided, open 0; the balance is back.
@@ -277,8 +303,9 @@ async def test_an_order_undone_is_voided_and_leaves_every_figure(harness: Harnes
     # The summary and the export count the order that stands; the export marks the voided one.
     assert "Orders: 1 · 2,000.00" in await rep.says("/summary today")
     async with harness.db.reading() as session:
-        book = await exports.build_workbook(session, Caller.of(people.director, "en"),
-                                            parse_period("2026-11", TODAY), ZONE, TODAY)
+        book = await exports.build_workbook(
+            session, Caller.of(people.director, "en"), parse_period("2026-11", TODAY), ZONE, TODAY
+        )
     workbook = open_book(book.content)
     orders = {row["Invoice"].value: row["Voided"].value for row in records(workbook["Orders"])}
     assert orders == {"SO-KEPT": "No", "SO-GONE": "Yes"}  # yes/no in the export's language
@@ -299,8 +326,10 @@ async def test_undo_after_ten_minutes_is_refused(harness: Harness) -> None:
     await rep.send("/order Acme: 5000")
     harness.clock.advance(timedelta(minutes=10, seconds=1))
     [reply] = await rep.press("Undo")
-    assert reply.plain_text() == ("The 10 minutes to undo order SO-20261123-001 have passed: it stands. "
-                                  "Talk to your manager if it is wrong.")
+    assert reply.plain_text() == (
+        "The 10 minutes to undo order SO-20261123-001 have passed: it stands. "
+        "Talk to your manager if it is wrong."
+    )
     assert await open_balance(harness, acme) == Decimal("12000.00")
     assert all(r.voided_at is None for r in await rows(harness, Receivable))
     assert await audits(harness, "order.undo") == []
@@ -315,8 +344,10 @@ async def test_an_order_with_money_applied_is_not_undone_until_the_money_is(harn
     collection = await collected(harness, rep, "/collect Fresh: 300")
     receipt = rep.last
     [refused] = await rep.press("Undo", message_id=order.message_id)
-    assert refused.plain_text() == (f"Money is already applied to invoice SO-20261123-001 (collection "
-                                    f"#{collection.id}): that collection must be undone or reversed first.")
+    assert refused.plain_text() == (
+        f"Money is already applied to invoice SO-20261123-001 (collection "
+        f"#{collection.id}): that collection must be undone or reversed first."
+    )
     assert await open_balance(harness, shop) == Decimal("500.00")
     assert "Undone: collection" in (await rep.press("Undo", message_id=receipt.message_id))[0].plain_text()
     assert "is voided" in (await rep.press("Undo", message_id=order.message_id))[0].plain_text()
@@ -362,8 +393,12 @@ async def test_undoing_an_over_limit_order_withdraws_its_request(harness: Harnes
     [approval] = await rows(harness, Approval)
     assert approval.status == ApprovalStatus.WITHDRAWN and approval.decided_by == people.rep.id
     async with harness.db.reading() as session:
-        assert await session.scalar(select(func.count()).select_from(Approval).where(
-            Approval.status == ApprovalStatus.PENDING)) == 0
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(Approval).where(Approval.status == ApprovalStatus.PENDING)
+            )
+            == 0
+        )
     press = harness.api.press(5001, "✅ Approve")
     await harness.settle(press)
     assert answer(harness, press) == "Nothing to decide: Li Wei undid the order."

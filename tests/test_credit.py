@@ -35,10 +35,24 @@ async def setup(harness: Harness) -> tuple[Company, Customer]:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    await factories.receivable(harness.db, now, customer=acme, amount="3000.00", invoice_no="INV-OLD",
-                               issued_on=TODAY - timedelta(60), due_on=TODAY - timedelta(30))
-    await factories.receivable(harness.db, now, customer=acme, amount="4000.00", invoice_no="INV-NEW",
-                               issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="3000.00",
+        invoice_no="INV-OLD",
+        issued_on=TODAY - timedelta(60),
+        due_on=TODAY - timedelta(30),
+    )
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="4000.00",
+        invoice_no="INV-NEW",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return people, acme
 
 
@@ -65,13 +79,16 @@ async def overpaid(rep: Person, line: str = "/collect Acme: 10,000 transfer TX-1
 
 # -- asked first ------------------------------------------------------------------------------------
 
+
 async def test_collecting_more_than_is_owed_asks_first_and_cancel_records_nothing(harness: Harness) -> None:
     _, acme = await setup(harness)
     rep = harness.person(2001, "Li")
     [question] = await rep.send("/collect Acme: 10,000 transfer TX-1")
     assert question.plain_text().splitlines() == [
         "⚠️ Acme Trading owes 7,000.00; 3,000.00 will be kept as credit. Record it?",
-        "Collection: 10,000.00 (transfer)", "Receipt no. TX-1"]
+        "Collection: 10,000.00 (transfer)",
+        "Receipt no. TX-1",
+    ]
     assert question.button_texts() == ["Confirm", "Cancel"]
     confirm = question.buttons()[0][0]["callback_data"]
     assert await collections_in(harness) == []
@@ -82,14 +99,16 @@ async def test_collecting_more_than_is_owed_asks_first_and_cancel_records_nothin
     stale = harness.api.callback(2001, question.message_id, confirm)
     await harness.settle(stale)
     assert harness.api.callback_answers[stale["callback_query"]["id"]]["text"] == (
-        "This question has expired: nothing was recorded. Send the collection again.")
+        "This question has expired: nothing was recorded. Send the collection again."
+    )
     assert await collections_in(harness) == []
     assert await owed(harness, acme) == (Decimal("7000.00"), Decimal("0.00"))
 
     # Exactly what is owed records at once; from a customer who owes nothing, anything is asked.
     assert "Collection #" in await rep.says("/collect Acme: 7,000")
     assert await rep.says("/collect Acme: 50") == (
-        "⚠️ Acme Trading owes nothing; all 50.00 will be kept as credit. Record it?\nCollection: 50.00 (cash)")
+        "⚠️ Acme Trading owes nothing; all 50.00 will be kept as credit. Record it?\nCollection: 50.00 (cash)"
+    )
 
 
 async def test_confirm_records_once_and_the_credit_shows_everywhere(harness: Harness) -> None:
@@ -114,23 +133,32 @@ async def test_confirm_records_once_and_the_credit_shows_everywhere(harness: Har
 
     # The card, /overdue, the summary and the export.
     card = await rep.says("/customer Acme")
-    assert ("Open balance: 0.00 · overdue: 0.00\n"
-            "💳 Unapplied credit: 3,000.00 (applied to their next invoice)") in card
+    assert (
+        "Open balance: 0.00 · overdue: 0.00\n💳 Unapplied credit: 3,000.00 (applied to their next invoice)"
+    ) in card
     assert await rep.says("/overdue") == (
         "Nothing is overdue. 👍\n💳 Unapplied credit: 3,000.00, held by 1 customer (applied to their next "
-        "invoices).")
-    assert "Nothing of theirs is overdue.\n💳 Unapplied credit: 3,000.00 (applied to their next invoice)." \
+        "invoices)."
+    )
+    assert (
+        "Nothing of theirs is overdue.\n💳 Unapplied credit: 3,000.00 (applied to their next invoice)."
         in await rep.says("/overdue Acme")
+    )
     manager = harness.person(5001, "Mia")
     assert "Unapplied credit: 3,000.00 (1 customer)" in await manager.says("/summary today")
     async with harness.db.reading() as session:
-        book = await exports.build_workbook(session, Caller.of(people.finance, "en"),
-                                            parse_period("2026-11", TODAY), ZONE, TODAY)
+        book = await exports.build_workbook(
+            session, Caller.of(people.finance, "en"), parse_period("2026-11", TODAY), ZONE, TODAY
+        )
     workbook = open_book(book.content)
     [row] = records(workbook["Credits"])
-    assert (row["Customer"].value, row["From"].value, row["Amount"].value, row["Applied"].value,
-            row["Unapplied credit"].value) == (
-        "Acme Trading", f"Collection #{collection.id}", 10000, 7000, 3000)
+    assert (
+        row["Customer"].value,
+        row["From"].value,
+        row["Amount"].value,
+        row["Applied"].value,
+        row["Unapplied credit"].value,
+    ) == ("Acme Trading", f"Collection #{collection.id}", 10000, 7000, 3000)
     summary = summary_of(workbook)
     assert summary["Unapplied credit"] == 3000 and summary["Customers holding unapplied credit"] == 1
 
@@ -142,7 +170,8 @@ async def test_in_chinese(harness: Harness) -> None:
     rep = harness.person(2001, "Li", language_code="zh")
     [question] = await rep.send("/collect Acme：8000 微信")
     assert question.plain_text().splitlines()[0] == (
-        "⚠️ Acme Trading 欠款 7,000.00；多出的 1,000.00 将保留为未核销余额。确定记录吗？")
+        "⚠️ Acme Trading 欠款 7,000.00；多出的 1,000.00 将保留为未核销余额。确定记录吗？"
+    )
     assert question.button_texts() == ["确认", "取消"]
     await rep.press("确认")
     assert "💳 未核销余额：1,000.00（将冲抵其下一张发票）" in await rep.says("/customer Acme")
@@ -151,14 +180,18 @@ async def test_in_chinese(harness: Harness) -> None:
 
 # -- used on the next invoice -------------------------------------------------------------------------
 
+
 async def test_credit_is_applied_to_the_next_order_and_the_reply_says_so(harness: Harness) -> None:
     people, acme = await setup(harness)
     rep = harness.person(2001, "Li")
     await overpaid(rep)
     placed = await rep.says("/order Acme: 2,000")
     assert placed.splitlines() == [
-        "Order recorded for Acme Trading (ACME).", "Invoice SO-20261123-001: 2,000.00, due 2026-12-23.",
-        "💳 2,000.00 of the customer's credit applied to SO-20261123-001.", "Open balance now: 0.00."]
+        "Order recorded for Acme Trading (ACME).",
+        "Invoice SO-20261123-001: 2,000.00, due 2026-12-23.",
+        "💳 2,000.00 of the customer's credit applied to SO-20261123-001.",
+        "Open balance now: 0.00.",
+    ]
     assert await owed(harness, acme) == (Decimal("0.00"), Decimal("1000.00"))
     placed = await rep.says("/order Acme: 5,000")
     assert "💳 1,000.00 of the customer's credit applied to SO-20261123-002." in placed
@@ -166,14 +199,20 @@ async def test_credit_is_applied_to_the_next_order_and_the_reply_says_so(harness
     assert await owed(harness, acme) == (Decimal("4000.00"), Decimal("0.00"))
     assert "credit applied" not in await rep.says("/order Acme: 100")  # none left
     async with harness.db.reading() as session:
-        used = list(await session.execute(
-            select(Receivable.invoice_no, Allocation.amount, Allocation.collection_id)
-            .join(Receivable, Receivable.id == Allocation.receivable_id).where(Allocation.from_credit)
-            .order_by(Allocation.id)))
+        used = list(
+            await session.execute(
+                select(Receivable.invoice_no, Allocation.amount, Allocation.collection_id)
+                .join(Receivable, Receivable.id == Allocation.receivable_id)
+                .where(Allocation.from_credit)
+                .order_by(Allocation.id)
+            )
+        )
         entries = list(await session.scalars(select(AuditLog).where(AuditLog.action == "credit.apply")))
     [collection] = await collections_in(harness)
-    assert [tuple(row) for row in used] == [("SO-20261123-001", Decimal("2000.00"), collection.id),
-                                            ("SO-20261123-002", Decimal("1000.00"), collection.id)]
+    assert [tuple(row) for row in used] == [
+        ("SO-20261123-001", Decimal("2000.00"), collection.id),
+        ("SO-20261123-002", Decimal("1000.00"), collection.id),
+    ]
     assert [e.after["why"] for e in entries if e.after] == ["order", "order"]
     assert people.rep.id == collection.rep_id
 
@@ -194,6 +233,7 @@ async def test_credit_is_applied_to_an_imported_invoice_and_the_report_says_so(h
 
 # -- corrections give credit back ----------------------------------------------------------------------
 
+
 async def test_undoing_an_order_gives_its_credit_back(harness: Harness) -> None:
     _, acme = await setup(harness)
     rep = harness.person(2001, "Li")
@@ -201,7 +241,8 @@ async def test_undoing_an_order_gives_its_credit_back(harness: Harness) -> None:
     [order] = await rep.send("/order Acme: 2,000")
     [undone] = await rep.press("Undo", message_id=order.message_id)
     assert undone.plain_text().splitlines()[-1] == (
-        "💳 The 2,000.00 of credit applied to it is the customer's again (credit now 3,000.00).")
+        "💳 The 2,000.00 of credit applied to it is the customer's again (credit now 3,000.00)."
+    )
     assert await owed(harness, acme) == (Decimal("0.00"), Decimal("3000.00"))
     async with harness.db.reading() as session:
         voided = await session.scalar(select(Receivable).where(Receivable.invoice_no == "SO-20261123-001"))
@@ -212,8 +253,14 @@ async def test_undoing_an_order_gives_its_credit_back(harness: Harness) -> None:
 
 async def test_a_rejected_over_limit_order_gives_its_credit_back(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    shop = await factories.customer(harness.db, harness.clock.now(), name="Small Shop", rep=people.rep,
-                                    code="SMALL", credit_limit=Decimal("1000.00"))
+    shop = await factories.customer(
+        harness.db,
+        harness.clock.now(),
+        name="Small Shop",
+        rep=people.rep,
+        code="SMALL",
+        credit_limit=Decimal("1000.00"),
+    )
     rep, manager = harness.person(2001, "Li"), harness.person(5001, "Mia")
     await overpaid(rep, "/collect Small: 500")
     assert "over the credit limit" in await rep.says("/order Small: 2,000")
@@ -233,8 +280,10 @@ async def test_reversing_a_collection_whose_credit_settled_a_later_order(harness
     harness.clock.advance(timedelta(hours=1))
     finance = harness.person(6001, "Fay")
     preview = await finance.says(f"/reverse {collection.id} cheque bounced")
-    assert ("It settled these invoices, which will be open again:\n• INV-OLD: 3,000.00\n"
-            "• INV-NEW: 4,000.00\n• SO-LATER: 2,000.00") in preview
+    assert (
+        "It settled these invoices, which will be open again:\n• INV-OLD: 3,000.00\n"
+        "• INV-NEW: 4,000.00\n• SO-LATER: 2,000.00"
+    ) in preview
     assert "Unapplied credit that goes with it: 1,000.00" in preview
     [done] = await finance.press("Confirm")
     assert "• SO-LATER: 2,000.00 reopened, 2,000.00 open" in done.plain_text()
@@ -259,6 +308,7 @@ async def test_reversing_a_collection_whose_credit_settled_a_later_order(harness
 
 
 # -- month-end ---------------------------------------------------------------------------------------
+
 
 async def test_month_end_figures_are_net_of_returns(harness: Harness) -> None:
     people, _ = await setup(harness)

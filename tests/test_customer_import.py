@@ -30,7 +30,7 @@ from tests.harness import Harness
 
 HEADER = "code,name,grade,rep,phone,address,latitude,longitude,credit_limit,credit_days\n"
 GOOD = (
-    "C001,华东五金店,a,2001,021-5555 1234,上海市 浦东新区 1 号,31.2304,121.4737,\"50,000\",45\n"
+    'C001,华东五金店,a,2001,021-5555 1234,上海市 浦东新区 1 号,31.2304,121.4737,"50,000",45\n'
     "C002,<Müller & Söhne>,,@Li_Wei,,,,,0,\n"
     "C003,Quiet Shop,D,,,,,,,\n"
 )
@@ -62,8 +62,9 @@ async def cli(*args: str) -> int:
     return await asyncio.to_thread(main, list(args))
 
 
-async def test_cli_csv_with_bom_then_reimport_updates(db: Database, clock: FixedClock, operator_env: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_csv_with_bom_then_reimport_updates(
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     people = await company(db, clock)
     (operator_env / "customers.csv").write_bytes(("\ufeff" + HEADER + GOOD).encode())
     assert await cli("import", "customers", "customers.csv") == 0
@@ -71,7 +72,11 @@ async def test_cli_csv_with_bom_then_reimport_updates(db: Database, clock: Fixed
     found = await customers_by_code(db)
     shop, muller, quiet = found["C001"], found["C002"], found["C003"]
     assert (shop.name, shop.grade, shop.rep_id, shop.team_id) == (
-        "华东五金店", "A", people.rep.id, people.north.id)
+        "华东五金店",
+        "A",
+        people.rep.id,
+        people.north.id,
+    )
     assert (shop.phone, shop.address) == ("021-5555 1234", "上海市 浦东新区 1 号")
     assert (shop.latitude, shop.longitude) == (31.2304, 121.4737)
     assert (shop.credit_limit, shop.credit_days) == (Decimal("50000.00"), 45)
@@ -84,19 +89,26 @@ async def test_cli_csv_with_bom_then_reimport_updates(db: Database, clock: Fixed
     # Another rep takes the customer over: named by Telegram id (a username could have drifted).
     (operator_env / "again.csv").write_text(
         "code,name,grade,rep\nc001,华东五金总店,B,2002\nC002,<Müller & Söhne>,,@li_wei\nC004,New Shop,,\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert await cli("import", "customers", "again.csv") == 0
     assert "1 new, 2 updated" in capsys.readouterr().out
     found = await customers_by_code(db)
     assert len(found) == 4 and found["C002"].rep_id == people.rep.id  # the same rep, by username
     shop = found["C001"]
     assert (shop.name, shop.grade, shop.rep_id, shop.team_id) == (
-        "华东五金总店", "B", people.other_rep.id, people.south.id)
+        "华东五金总店",
+        "B",
+        people.other_rep.id,
+        people.south.id,
+    )
     assert (shop.credit_limit, shop.credit_days, shop.phone) == (Decimal("50000.00"), 45, "021-5555 1234")
     async with db.reading() as session:
         audits = list(await session.scalars(select(AuditLog).where(AuditLog.action == "import_customers")))
     assert [(a.actor_id, a.after["created"], a.after["updated"]) for a in audits] == [
-        (None, 3, 0), (None, 1, 2)]
+        (None, 3, 0),
+        (None, 1, 2),
+    ]
 
 
 BAD_ROWS = [
@@ -121,7 +133,8 @@ BAD_ROWS = [
 
 
 async def test_cli_bad_rows_write_nothing_and_are_all_listed(
-        db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     await company(db, clock)
     rows = [row for row, _ in BAD_ROWS]
     rows.insert(13, "OK1,A good row among bad ones,A,2001,,,,,1.5万,30")  # line 15 is then "b2,Again"
@@ -158,19 +171,28 @@ def customer_workbook(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue()
 
 
-async def test_cli_xlsx(db: Database, clock: FixedClock, operator_env: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_xlsx(
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     people = await company(db, clock)
-    (operator_env / "customers.xlsx").write_bytes(customer_workbook([
-        ["X001", "华南五金城", "b", 2001, 13800138000, "广州", 23.1291, 113.2644, 80000, 60],
-        [1002, "Numbers Only", None, None, None, None, None, None, 12.5, 0],
-    ]))
+    (operator_env / "customers.xlsx").write_bytes(
+        customer_workbook(
+            [
+                ["X001", "华南五金城", "b", 2001, 13800138000, "广州", 23.1291, 113.2644, 80000, 60],
+                [1002, "Numbers Only", None, None, None, None, None, None, 12.5, 0],
+            ]
+        )
+    )
     assert await cli("import", "customers", "customers.xlsx") == 0
     assert "2 new" in capsys.readouterr().out
     found = await customers_by_code(db)
     city, numbers = found["X001"], found["1002"]
     assert (city.grade, city.rep_id, city.phone, city.latitude) == (
-        "B", people.rep.id, "13800138000", 23.1291)
+        "B",
+        people.rep.id,
+        "13800138000",
+        23.1291,
+    )
     assert (city.credit_limit, city.credit_days) == (Decimal("80000.00"), 60)
     assert (numbers.credit_limit, numbers.credit_days, numbers.grade) == (Decimal("12.50"), 0, "C")
 
@@ -205,12 +227,15 @@ def statements(db: Database) -> Iterator[list[str]]:
     event.remove(db.engine.sync_engine, "before_cursor_execute", note)
 
 
-async def test_a_large_file_takes_a_few_bulk_statements(db: Database, clock: FixedClock,
-                                                        statements: list[str]) -> None:
+async def test_a_large_file_takes_a_few_bulk_statements(
+    db: Database, clock: FixedClock, statements: list[str]
+) -> None:
     await company(db, clock)
     size = 12_000
-    existing = [{"code": f"K{n:06d}", "name": f"Old {n}", "grade": "C", "created_at": clock.now()}
-                for n in range(0, size, 2)]
+    existing = [
+        {"code": f"K{n:06d}", "name": f"Old {n}", "grade": "C", "created_at": clock.now()}
+        for n in range(0, size, 2)
+    ]
     async with db.transaction() as session:
         await session.execute(Customer.__table__.insert(), existing)
     reps = ["2001", "@li_wei", "2002", ""]
@@ -232,8 +257,10 @@ async def test_a_large_file_takes_a_few_bulk_statements(db: Database, clock: Fix
 
 # -- the same import, by sending the file to the bot -------------------------------------------------
 
-def upload(harness: Harness, telegram_id: int, name: str, content: bytes,
-           mime: str = "text/csv") -> dict[str, Any]:
+
+def upload(
+    harness: Harness, telegram_id: int, name: str, content: bytes, mime: str = "text/csv"
+) -> dict[str, Any]:
     return harness.api.message(telegram_id, None, document=(name, content, mime))
 
 
@@ -248,15 +275,25 @@ async def test_admin_and_director_import_by_sending_the_file(harness: Harness) -
     director = harness.person(7001, "Dee")
     await director.send("/lang zh")
     book = customer_workbook([["C003", "安静小店", "A", "@bob_south", None, None, None, None, None, None]])
-    await harness.settle(upload(harness, director.id, "客户.xlsx", book,
-                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    await harness.settle(
+        upload(
+            harness,
+            director.id,
+            "客户.xlsx",
+            book,
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    )
     assert "已导入客户：新增 0 条，更新 1 条。" in director.last.plain_text()
     quiet = (await customers_by_code(harness.db))["C003"]
     assert (quiet.name, quiet.grade, quiet.team_id) == ("安静小店", "A", people.south.id)
     async with harness.db.reading() as session:
         admin_user = await session.scalar(select(User.id).where(User.telegram_id == admin.id))
-        actors = list(await session.scalars(
-            select(AuditLog.actor_id).where(AuditLog.action == "import_customers").order_by(AuditLog.id)))
+        actors = list(
+            await session.scalars(
+                select(AuditLog.actor_id).where(AuditLog.action == "import_customers").order_by(AuditLog.id)
+            )
+        )
     assert actors == [admin_user, people.director.id]
 
 
@@ -291,11 +328,14 @@ async def test_a_long_report_comes_back_as_a_file(harness: Harness) -> None:
 
 async def test_managers_import_into_their_own_team_only(harness: Harness) -> None:
     people = await company(harness.db, harness.clock)
-    await factories.customer(harness.db, harness.clock.now(), name="South Shop", rep=people.other_rep,
-                             code="S001")
+    await factories.customer(
+        harness.db, harness.clock.now(), name="South Shop", rep=people.other_rep, code="S001"
+    )
     manager = harness.person(5001, "Mia")
-    content = (HEADER + "M001,Own Shop,A,2001,,,,,,\nM002,Far Shop,A,@bob_south,,,,,,\n"
-               "s001,Taken Over,A,2001,,,,,,\n").encode()
+    content = (
+        HEADER + "M001,Own Shop,A,2001,,,,,,\nM002,Far Shop,A,@bob_south,,,,,,\n"
+        "s001,Taken Over,A,2001,,,,,,\n"
+    ).encode()
     await harness.settle(upload(harness, manager.id, "mine.csv", content))
     said = manager.last.plain_text()
     assert "Nothing was imported: 2 problems" in said
@@ -303,8 +343,14 @@ async def test_managers_import_into_their_own_team_only(harness: Harness) -> Non
     assert "line 4: customer s001 belongs to another team" in said
     assert set(await customers_by_code(harness.db)) == {"S001"}
 
-    await harness.settle(upload(harness, manager.id, "mine.csv",
-                                (HEADER + "M001,Own Shop,A,2001,,,,,,\nM002,Unassigned,B,,,,,,,\n").encode()))
+    await harness.settle(
+        upload(
+            harness,
+            manager.id,
+            "mine.csv",
+            (HEADER + "M001,Own Shop,A,2001,,,,,,\nM002,Unassigned,B,,,,,,,\n").encode(),
+        )
+    )
     assert "2 new" in manager.last.plain_text()
     found = await customers_by_code(harness.db)
     assert (found["M001"].rep_id, found["M001"].team_id) == (people.rep.id, people.north.id)
@@ -313,8 +359,10 @@ async def test_managers_import_into_their_own_team_only(harness: Harness) -> Non
 
 # -- a rep named by @username: Telegram lets anyone take a username someone gave up ------------------
 
-async def rep_who_joins(harness: Harness, people: Company, telegram_id: int, name: str,
-                        username: str) -> User:
+
+async def rep_who_joins(
+    harness: Harness, people: Company, telegram_id: int, name: str, username: str
+) -> User:
     """A rep of North who then writes to the bot from an account named @``username``."""
     async with harness.db.transaction() as session:
         user = factories.user(session, telegram_id, name, Role.REP, people.north, harness.clock.now())
@@ -338,13 +386,16 @@ async def test_a_username_held_by_several_people_names_none_of_them(harness: Har
     await harness.settle(upload(harness, admin.id, "customers.csv", content.encode()))
     said = admin.last.plain_text()
     assert "Nothing was imported: 2 problems" in said
-    assert ("line 2: rep @Bob_Sales matches several people: Bob Sales (2005), Carol Chen (2006). "
-            "Name the rep by Telegram id.") in said
+    assert (
+        "line 2: rep @Bob_Sales matches several people: Bob Sales (2005), Carol Chen (2006). "
+        "Name the rep by Telegram id."
+    ) in said
     assert "line 3: rep @gone_rep is deactivated" in said
     assert await customers_by_code(harness.db) == {}
 
-    await harness.settle(upload(harness, admin.id, "customers.csv",
-                                (HEADER + "N1,New Shop,,2006,,,,,,\n").encode()))
+    await harness.settle(
+        upload(harness, admin.id, "customers.csv", (HEADER + "N1,New Shop,,2006,,,,,,\n").encode())
+    )
     assert "Imported customers: 1 new, 0 updated." in admin.last.plain_text()
     assert (await customers_by_code(harness.db))["N1"].rep_id == carol.id
 
@@ -361,19 +412,23 @@ async def test_a_username_now_held_by_someone_else_does_not_move_a_customer(harn
     await harness.settle(upload(harness, admin.id, "customers.csv", old_file))
     said = admin.last.plain_text()
     assert "Nothing was imported: 1 problem" in said
-    assert ("line 2: customer s1's rep is Bob Sales (2005), but @bob_sales is now Carol Chen (2006); "
-            "to change the rep, name them by Telegram id") in said
+    assert (
+        "line 2: customer s1's rep is Bob Sales (2005), but @bob_sales is now Carol Chen (2006); "
+        "to change the rep, name them by Telegram id"
+    ) in said
     shop = (await customers_by_code(harness.db))["S1"]
     assert (shop.rep_id, shop.grade) == (bob.id, "C")
 
-    await harness.settle(upload(harness, admin.id, "customers.csv",
-                                (HEADER + "s1,Bob Shop,A,@bob_new,,,,,,\n").encode()))
+    await harness.settle(
+        upload(harness, admin.id, "customers.csv", (HEADER + "s1,Bob Shop,A,@bob_new,,,,,,\n").encode())
+    )
     assert "Imported customers: 0 new, 1 updated." in admin.last.plain_text()
     shop = (await customers_by_code(harness.db))["S1"]
     assert (shop.rep_id, shop.grade) == (bob.id, "A")  # the same person by their new username
 
-    await harness.settle(upload(harness, admin.id, "customers.csv",
-                                (HEADER + "s1,Bob Shop,A,2006,,,,,,\n").encode()))
+    await harness.settle(
+        upload(harness, admin.id, "customers.csv", (HEADER + "s1,Bob Shop,A,2006,,,,,,\n").encode())
+    )
     assert "Imported customers: 0 new, 1 updated." in admin.last.plain_text()
     assert (await customers_by_code(harness.db))["S1"].rep_id == carol.id
 
@@ -394,8 +449,15 @@ async def test_unreadable_and_unknown_files_are_explained(harness: Harness) -> N
     assert "I could not read latin.csv: the file is not UTF-8 text" in admin.last.plain_text()
     await harness.settle(upload(harness, admin.id, "notes.csv", b"id,comment\n1,hello\n"))
     assert "I don't recognise this file" in admin.last.plain_text()
-    await harness.settle(upload(harness, admin.id, "broken.xlsx", b"PK\x03\x04 not really a workbook",
-                                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    await harness.settle(
+        upload(
+            harness,
+            admin.id,
+            "broken.xlsx",
+            b"PK\x03\x04 not really a workbook",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    )
     assert "not a readable .xlsx workbook" in admin.last.plain_text()
     assert await customers_by_code(harness.db) == {}
 

@@ -21,12 +21,22 @@ from tests.factories import Company
 from tests.harness import Harness, Person
 
 
-async def visit(db: Database, customer: Customer, rep: User, at: datetime, notes: str,
-                kind: VisitKind = VisitKind.VISIT) -> None:
+async def visit(
+    db: Database, customer: Customer, rep: User, at: datetime, notes: str, kind: VisitKind = VisitKind.VISIT
+) -> None:
     """A visit written straight to the database, keeping the customer's last visit in step."""
     async with db.transaction() as session:
-        session.add(Visit(rep_id=rep.id, customer_id=customer.id, visited_at=at, kind=kind, notes=notes,
-                          source_key=f"test:visit:{customer.id}:{at.isoformat()}", created_at=at))
+        session.add(
+            Visit(
+                rep_id=rep.id,
+                customer_id=customer.id,
+                visited_at=at,
+                kind=kind,
+                notes=notes,
+                source_key=f"test:visit:{customer.id}:{at.isoformat()}",
+                created_at=at,
+            )
+        )
         row = await session.get_one(Customer, customer.id)
         if row.last_visit_at is None or row.last_visit_at < at:
             row.last_visit_at = at
@@ -53,16 +63,19 @@ def rep(harness: Harness, people: Company) -> Person:
 
 # -- /customers ---------------------------------------------------------------------------------
 
-async def test_list_pages_with_buttons_and_marks_who_is_due(harness: Harness, people: Company,
-                                                            rep: Person) -> None:
+
+async def test_list_pages_with_buttons_and_marks_who_is_due(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now = harness.clock.now()
     recent = await factories.customer(harness.db, now, name="Aa Recent", rep=people.rep, grade="A")
     await visit(harness.db, recent, people.rep, now - timedelta(days=1), "ok")
     overdue = await factories.customer(harness.db, now, name="Ab Overdue", rep=people.rep, grade="A")
     await visit(harness.db, overdue, people.rep, now - timedelta(days=9), "old")
     for n in range(18):
-        await factories.customer(harness.db, now, name=f"Shop {n:02d}", rep=people.rep,
-                                 last_visit_at=now - timedelta(days=3))
+        await factories.customer(
+            harness.db, now, name=f"Shop {n:02d}", rep=people.rep, last_visit_at=now - timedelta(days=3)
+        )
     await factories.customer(harness.db, now, name="Not Mine", rep=people.other_rep)
 
     [page] = await rep.send("/customers")
@@ -86,7 +99,8 @@ async def test_list_pages_with_buttons_and_marks_who_is_due(harness: Harness, pe
 
 
 async def test_search_by_chinese_substring_keeps_the_search_across_pages(
-        harness: Harness, people: Company, rep: Person) -> None:
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now = harness.clock.now()
     await factories.customer(harness.db, now, name="华东五金店", rep=people.rep)
     for n in range(16):
@@ -108,8 +122,9 @@ async def test_search_by_chinese_substring_keeps_the_search_across_pages(
     assert "No customer matches 西湖" in await rep.says("/customers 西湖")
 
 
-async def test_a_long_search_text_still_fits_the_button(harness: Harness, people: Company,
-                                                        rep: Person) -> None:
+async def test_a_long_search_text_still_fits_the_button(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now = harness.clock.now()
     long_name = "非常非常长的客户名称" * 3
     for n in range(16):
@@ -144,27 +159,49 @@ async def test_managers_see_their_team_and_director_sees_all(harness: Harness, p
     assert "All customers: 2" in said and "South Shop" in said
 
 
-async def test_a_rep_without_customers_is_told_how_to_add_one(harness: Harness, people: Company,
-                                                               rep: Person) -> None:
+async def test_a_rep_without_customers_is_told_how_to_add_one(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     assert "You have no customers yet" in await rep.says("/customers")
 
 
 # -- /customer ----------------------------------------------------------------------------------
 
+
 async def test_card_of_a_hostile_name_with_balances_credit_and_last_visits(
-        harness: Harness, people: Company, rep: Person) -> None:
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now, today = harness.clock.now(), harness.clock.today()
-    muller = await factories.customer(harness.db, now, name="<Müller & Söhne>", rep=people.rep, code="M&S-1",
-                                      grade="B", phone="+86 21 5555 0000", address="1 <Main> St & Co",
-                                      latitude=31.2304, longitude=121.4737)
-    old = await factories.receivable(harness.db, now, customer=muller, amount="10000.00",
-                                     issued_on=today - timedelta(days=60), due_on=today - timedelta(days=15))
-    await factories.receivable(harness.db, now, customer=muller, amount="5000.00", issued_on=today,
-                               due_on=today + timedelta(days=45))
+    muller = await factories.customer(
+        harness.db,
+        now,
+        name="<Müller & Söhne>",
+        rep=people.rep,
+        code="M&S-1",
+        grade="B",
+        phone="+86 21 5555 0000",
+        address="1 <Main> St & Co",
+        latitude=31.2304,
+        longitude=121.4737,
+    )
+    old = await factories.receivable(
+        harness.db,
+        now,
+        customer=muller,
+        amount="10000.00",
+        issued_on=today - timedelta(days=60),
+        due_on=today - timedelta(days=15),
+    )
+    await factories.receivable(
+        harness.db, now, customer=muller, amount="5000.00", issued_on=today, due_on=today + timedelta(days=45)
+    )
     await factories.payment(harness.db, now, receivable=old, amount="2500.00", rep=people.rep)
-    for days, kind, notes in ((20, VisitKind.CALL, "first"),
-                              (10, VisitKind.STOCK_CHECK, "<b>low</b> stock\nmore"),
-                              (5, VisitKind.VISIT, ""), (3, VisitKind.VISIT, "Ordered & paid\nsecond line")):
+    for days, kind, notes in (
+        (20, VisitKind.CALL, "first"),
+        (10, VisitKind.STOCK_CHECK, "<b>low</b> stock\nmore"),
+        (5, VisitKind.VISIT, ""),
+        (3, VisitKind.VISIT, "Ordered & paid\nsecond line"),
+    ):
         await visit(harness.db, muller, people.rep, now - timedelta(days=days), notes, kind)
 
     [card] = await rep.send("/customer müller")
@@ -177,18 +214,32 @@ async def test_card_of_a_hostile_name_with_balances_credit_and_last_visits(
     assert "Open balance: 12,500.00 · overdue: 7,500.00" in text
     assert "Credit used: 12,500.00 of 100,000.00 (13%), term 45 days" in text
     visits = text.split("Last visits:")[1].strip().splitlines()
-    assert visits == [f"• {today - timedelta(days=3)} · on-site visit · Ordered & paid",
-                      f"• {today - timedelta(days=5)} · on-site visit",
-                      f"• {today - timedelta(days=10)} · dealer stock check · <b>low</b> stock"]
-    assert buttons(card) == {"Visit": f"visit:start:{muller.id}", "Collect": f"collect:start:{muller.id}",
-                             "Order": f"order:start:{muller.id}"}
+    assert visits == [
+        f"• {today - timedelta(days=3)} · on-site visit · Ordered & paid",
+        f"• {today - timedelta(days=5)} · on-site visit",
+        f"• {today - timedelta(days=10)} · dealer stock check · <b>low</b> stock",
+    ]
+    assert buttons(card) == {
+        "Visit": f"visit:start:{muller.id}",
+        "Collect": f"collect:start:{muller.id}",
+        "Order": f"order:start:{muller.id}",
+    }
 
 
-async def test_card_of_a_prospect_never_visited_with_cash_only_terms(harness: Harness, people: Company,
-                                                                      rep: Person) -> None:
+async def test_card_of_a_prospect_never_visited_with_cash_only_terms(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now, today = harness.clock.now(), harness.clock.today()
-    await factories.customer(harness.db, now, name="Cash Corner", rep=people.rep, code="CASH",
-                             status=CustomerStatus.PROSPECT, credit_limit=0, credit_days=0)
+    await factories.customer(
+        harness.db,
+        now,
+        name="Cash Corner",
+        rep=people.rep,
+        code="CASH",
+        status=CustomerStatus.PROSPECT,
+        credit_limit=0,
+        credit_days=0,
+    )
     text = await rep.says("/customer cash")
     assert "Grade C · prospect" in text and "Last visit: never" in text
     assert f"Next visit due: {today} (today)" in text
@@ -197,16 +248,19 @@ async def test_card_of_a_prospect_never_visited_with_cash_only_terms(harness: Ha
     assert "Last visits" not in text
 
 
-async def test_ambiguous_name_offers_buttons_then_the_card(harness: Harness, people: Company,
-                                                          rep: Person) -> None:
+async def test_ambiguous_name_offers_buttons_then_the_card(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     now = harness.clock.now()
     shop = await factories.customer(harness.db, now, name="华东五金店", rep=people.rep, code="HD1")
     city = await factories.customer(harness.db, now, name="华东五金城", rep=people.rep, code="HD2")
     await factories.customer(harness.db, now, name="华东五金仓", rep=people.other_rep, code="HD3")
     [question] = await rep.send("/customer 华东五金")
     assert "Several customers match 华东五金" in question.plain_text()
-    assert buttons(question) == {"华东五金城 (HD2)": f"cust:card:{city.id}",
-                                 "华东五金店 (HD1)": f"cust:card:{shop.id}"}
+    assert buttons(question) == {
+        "华东五金城 (HD2)": f"cust:card:{city.id}",
+        "华东五金店 (HD1)": f"cust:card:{shop.id}",
+    }
     [card] = await rep.press("华东五金店 (HD1)")
     assert card.message_id == question.message_id
     assert card.plain_text().startswith("华东五金店 · HD1")
@@ -248,12 +302,14 @@ async def test_card_in_chinese(harness: Harness, people: Company) -> None:
 # -- /newcustomer -------------------------------------------------------------------------------
 # The manager's side (the new customer report, activating, merging) and duplicates: test_prospects.py.
 
+
 def reply_keyboard(message: SentMessage) -> dict[str, object]:
     return message.reply_markup or {}
 
 
-async def test_new_customer_with_phone_address_and_location(harness: Harness, people: Company,
-                                                             rep: Person) -> None:
+async def test_new_customer_with_phone_address_and_location(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     [asked] = await rep.send("/newcustomer 西湖 <新> 商店")
     assert "New customer: 西湖 <新> 商店. Nothing is saved until the last step" in asked.plain_text()
     assert "phone number" in asked.plain_text() and "Skip" in buttons(asked)
@@ -279,9 +335,18 @@ async def test_new_customer_with_phone_address_and_location(harness: Harness, pe
 
     [saved] = await customer_rows(harness.db)
     assert (saved.status, saved.rep_id, saved.team_id, saved.code) == (
-        CustomerStatus.PROSPECT, people.rep.id, people.north.id, "P-261123-1")
+        CustomerStatus.PROSPECT,
+        people.rep.id,
+        people.north.id,
+        "P-261123-1",
+    )
     assert (saved.phone, saved.phone_key, saved.address, saved.latitude, saved.longitude) == (
-        "138 0013 8000", "13800138000", "杭州市 西湖区 1 号", 30.2741, 120.1551)
+        "138 0013 8000",
+        "13800138000",
+        "杭州市 西湖区 1 号",
+        30.2741,
+        120.1551,
+    )
     async with harness.db.reading() as session:
         audit = await session.scalar(select(AuditLog).where(AuditLog.action == "register_prospect"))
     assert audit is not None and audit.actor_id == people.rep.id and audit.entity_id == saved.id
@@ -290,9 +355,11 @@ async def test_new_customer_with_phone_address_and_location(harness: Harness, pe
 
 
 async def test_new_customer_asks_the_name_and_everything_can_be_skipped(
-        harness: Harness, people: Company) -> None:
-    await factories.customer(harness.db, harness.clock.now(), name="Imported", rep=people.rep,
-                             code="p-261123-7")
+    harness: Harness, people: Company
+) -> None:
+    await factories.customer(
+        harness.db, harness.clock.now(), name="Imported", rep=people.rep, code="p-261123-7"
+    )
     manager = harness.person(5001, "Mia")
     assert "name?" in await manager.says("/newcustomer")
     assert "New customer: Corner Shop" in await manager.says("Corner Shop")
@@ -308,7 +375,12 @@ async def test_new_customer_asks_the_name_and_everything_can_be_skipped(
     assert {"✅ Make active customer", "🔗 Merge into existing", "Visit"} <= set(buttons(done[1]))
     [shop] = await customer_rows(harness.db, name="Corner Shop")
     assert (shop.phone, shop.address, shop.latitude, shop.rep_id, shop.team_id) == (
-        None, None, None, people.manager.id, people.north.id)
+        None,
+        None,
+        None,
+        people.manager.id,
+        people.north.id,
+    )
     await harness.deliver_pushes()
     assert harness.api.chat(7001) == []
 
@@ -364,8 +436,9 @@ async def test_the_form_in_chinese(harness: Harness, people: Company, rep: Perso
     assert "潜在客户" in done[1].plain_text()
 
 
-async def test_a_redelivered_last_step_registers_one_prospect(harness: Harness, people: Company,
-                                                               rep: Person) -> None:
+async def test_a_redelivered_last_step_registers_one_prospect(
+    harness: Harness, people: Company, rep: Person
+) -> None:
     await rep.send("/newcustomer Twice Told")
     await rep.press("Skip")
     await rep.press("Skip")
@@ -406,20 +479,26 @@ def short_form_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def test_an_abandoned_form_times_out_and_saves_nothing(
-        short_form_timeout: None, harness: Harness, people: Company, rep: Person) -> None:
+    short_form_timeout: None, harness: Harness, people: Company, rep: Person
+) -> None:
     await rep.send("/newcustomer Walked Away")
     await rep.press("Skip")
     await rep.press("Skip")
-    await harness.api.wait_for(2001, method="sendMessage", timeout=5,
-                               predicate=lambda call: "timed out" in str(call.params.get("text")))
+    await harness.api.wait_for(
+        2001,
+        method="sendMessage",
+        timeout=5,
+        predicate=lambda call: "timed out" in str(call.params.get("text")),
+    )
     assert "Walked Away was not saved" in rep.last.plain_text()
     assert reply_keyboard(rep.last) == {"remove_keyboard": True}
     assert "didn't understand" in await rep.says("hello?")
     assert await customer_rows(harness.db) == []
 
 
-async def test_a_prospect_code_taken_meanwhile_is_not_reused(db: Database, monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+async def test_a_prospect_code_taken_meanwhile_is_not_reused(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two reps registering at the same instant: the loser of the race takes the next number."""
     now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     people = await factories.company(db, now)
@@ -432,7 +511,12 @@ async def test_a_prospect_code_taken_meanwhile_is_not_reused(db: Database, monke
     monkeypatch.setattr(customer_service, "next_prospect_code", stale_code)
     async with db.transaction() as session:
         prospect = await customer_service.register_prospect(
-            session, Caller.of(people.rep, "en"), "Winner", now=now, zone=ZoneInfo("Asia/Shanghai"),
-            source_key="msg:2001:77")
+            session,
+            Caller.of(people.rep, "en"),
+            "Winner",
+            now=now,
+            zone=ZoneInfo("Asia/Shanghai"),
+            source_key="msg:2001:77",
+        )
     assert prospect.created and prospect.ref.code == "P-261123-2"
     assert [c.code for c in await customer_rows(db)] == ["P-261123-1", "P-261123-2"]

@@ -65,21 +65,32 @@ async def test_money_is_exact_and_sums_exactly(db: Database) -> None:
     amounts = [Decimal("0.10"), Decimal("0.20"), Decimal("99999999.99"), Decimal("-0.30")]
     async with db.transaction() as session:
         for n, amount in enumerate(amounts):
-            session.add(GradePolicy(grade=str(n), visit_every_days=1, credit_days=1,
-                                    credit_limit=amount))
+            session.add(GradePolicy(grade=str(n), visit_every_days=1, credit_days=1, credit_limit=amount))
     async with db.reading() as session:
-        stored = list(await session.scalars(
-            select(GradePolicy.credit_limit).where(GradePolicy.grade.in_(["0", "1", "2", "3"]))
-            .order_by(GradePolicy.grade)))
-        total = await session.scalar(select(func.sum(GradePolicy.credit_limit))
-                                     .where(GradePolicy.grade.in_(["0", "1", "2", "3"])))
+        stored = list(
+            await session.scalars(
+                select(GradePolicy.credit_limit)
+                .where(GradePolicy.grade.in_(["0", "1", "2", "3"]))
+                .order_by(GradePolicy.grade)
+            )
+        )
+        total = await session.scalar(
+            select(func.sum(GradePolicy.credit_limit)).where(GradePolicy.grade.in_(["0", "1", "2", "3"]))
+        )
     assert stored == amounts and all(isinstance(a, Decimal) for a in stored)
     assert total == Decimal("99999999.99")
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.decimals(min_value=Decimal("-999999999999.99"), max_value=Decimal("999999999999.99"),
-                   places=2, allow_nan=False, allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=Decimal("-999999999999.99"),
+        max_value=Decimal("999999999999.99"),
+        places=2,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 def test_money_round_trips_on_both_dialects(amount: Decimal) -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
@@ -149,7 +160,8 @@ async def _killed_backend(db: Database) -> None:
 
 
 async def test_on_postgresql_an_idle_connection_is_checked_and_a_busy_one_is_not(
-        db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """asyncpg's ping is three round trips: only a connection that sat idle is pinged before use.
 
     A connection in steady use that the server dropped fails its next statement, which invalidates

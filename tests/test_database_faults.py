@@ -87,10 +87,22 @@ def disk(harness: Harness) -> Iterator[DiskFault]:
 async def acme(db: Database, now: Any) -> factories.Company:
     people = await factories.company(db, now)
     customer = await factories.customer(db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    await factories.receivable(db, now, customer=customer, amount="3000.00", issued_on=TODAY - timedelta(60),
-                               due_on=TODAY - timedelta(30))
-    await factories.receivable(db, now, customer=customer, amount="4000.00", issued_on=TODAY - timedelta(10),
-                               due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        db,
+        now,
+        customer=customer,
+        amount="3000.00",
+        issued_on=TODAY - timedelta(60),
+        due_on=TODAY - timedelta(30),
+    )
+    await factories.receivable(
+        db,
+        now,
+        customer=customer,
+        amount="4000.00",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return people
 
 
@@ -106,8 +118,11 @@ async def written(db: Database) -> Written:
         return Written(
             await session.scalar(select(func.count()).select_from(Collection)) or 0,
             await session.scalar(select(func.coalesce(func.sum(Allocation.amount), 0))) or Decimal(0),
-            await session.scalar(select(func.count()).select_from(AuditLog)
-                                 .where(AuditLog.action == "collection.record")) or 0)
+            await session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "collection.record")
+            )
+            or 0,
+        )
 
 
 def job_context(harness: Harness, name: str) -> Context:
@@ -117,8 +132,10 @@ def job_context(harness: Harness, name: str) -> Context:
 
 # -- SQLite: the disk fails mid-transaction ------------------------------------------------------
 
+
 async def test_disk_failure_mid_action_writes_nothing_and_the_next_update_works(
-        harness: Harness, disk: DiskFault) -> None:
+    harness: Harness, disk: DiskFault
+) -> None:
     await acme(harness.db, harness.clock.now())
     rep = harness.person(2001, "Li")
     disk.begin_at("INSERT INTO ALLOCATIONS")  # the collection row is already inserted by then
@@ -139,7 +156,8 @@ async def test_the_try_again_reply_is_in_the_users_language(harness: Harness, di
 
 
 async def test_updates_arriving_during_the_outage_wait_and_are_handled_after(
-        harness: Harness, disk: DiskFault) -> None:
+    harness: Harness, disk: DiskFault
+) -> None:
     """The inbox cannot record them, so they stay with Telegram (unconfirmed) until it can."""
     await acme(harness.db, harness.clock.now())
     rep = harness.person(2001, "Li")
@@ -153,8 +171,7 @@ async def test_updates_arriving_during_the_outage_wait_and_are_handled_after(
     assert await written(harness.db) == Written(1, Decimal("5000.00"), 1)
 
 
-async def test_a_button_pressed_as_the_database_fails_is_answered(harness: Harness,
-                                                                  disk: DiskFault) -> None:
+async def test_a_button_pressed_as_the_database_fails_is_answered(harness: Harness, disk: DiskFault) -> None:
     await acme(harness.db, harness.clock.now())
     rep = harness.person(2001, "Li")
     await rep.send(COLLECT)
@@ -171,13 +188,20 @@ async def test_a_button_pressed_as_the_database_fails_is_answered(harness: Harne
 
 
 async def test_outbox_timer_and_jobs_log_once_per_outage_and_recover(
-        harness: Harness, disk: DiskFault, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, disk: DiskFault, caplog: pytest.LogCaptureFixture
+) -> None:
     people = await acme(harness.db, harness.clock.now())
     for telegram_id in (2001, 2002, 5001, 6001, 7001):
         harness.api.add_user(telegram_id, f"User {telegram_id}")
     async with harness.db.transaction() as session:
-        await enqueue(session, recipient_id=people.rep.id, job="test", dedup_key="p", text="Hello",
-                      now=harness.clock.now())
+        await enqueue(
+            session,
+            recipient_id=people.rep.id,
+            job="test",
+            dedup_key="p",
+            text="Hello",
+            now=harness.clock.now(),
+        )
     schedule_outbox(harness.app)
     assert harness.app.job_queue is not None
     [timer] = harness.app.job_queue.get_jobs_by_name("outbox")
@@ -193,7 +217,8 @@ async def test_outbox_timer_and_jobs_log_once_per_outage_and_recover(
         await morning_plan(job_context(harness, "morning_plan"))
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert [w for w in warnings if w.startswith("outbox")] == [
-        "outbox: database unavailable, will retry quietly: (sqlite3.OperationalError) disk I/O error"]
+        "outbox: database unavailable, will retry quietly: (sqlite3.OperationalError) disk I/O error"
+    ]
     assert len([w for w in warnings if w.startswith("job morning_plan")]) == 1
     retries = harness.app.job_queue.get_jobs_by_name("morning_plan:retry")
     assert len(retries) == 2  # each failure asked for a later try (1, then 2 minutes)
@@ -206,13 +231,16 @@ async def test_outbox_timer_and_jobs_log_once_per_outage_and_recover(
     async with harness.db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(JobRun)) == 1
     back = [r.getMessage() for r in caplog.records if "works again" in r.getMessage()]
-    assert back == ["outbox works again after 5 failed runs",
-                    "job morning_plan works again after 2 failed runs"]
+    assert back == [
+        "outbox works again after 5 failed runs",
+        "job morning_plan works again after 2 failed runs",
+    ]
     for job in harness.app.job_queue.jobs():
         job.schedule_removal()
 
 
 # -- PostgreSQL: a server of the test's own, stopped mid-transaction -----------------------------
+
 
 def _pg_bin() -> Path | None:
     for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
@@ -242,15 +270,27 @@ class ThrowawayPostgres:
         self.root.chmod(0o755)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "fieldbot", "--auth=trust", "-E", "UTF8",
-                  "--no-locale")
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "fieldbot", "--auth=trust", "-E", "UTF8", "--no-locale"
+        )
         self.start()
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "fieldbot", "fieldbot")
 
     def start(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-t", "60",
-                  "-o", options, "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
@@ -275,7 +315,8 @@ async def own_postgres() -> AsyncIterator[ThrowawayPostgres]:
 
 
 async def test_postgres_stopped_mid_transaction_and_started_again(
-        own_postgres: ThrowawayPostgres, api: FakeBotApi, clock: FixedClock) -> None:
+    own_postgres: ThrowawayPostgres, api: FakeBotApi, clock: FixedClock
+) -> None:
     db = Database(own_postgres.url)
     settings = Settings(token=TOKEN, database_url=own_postgres.url, api_url=api.base_url, timezone=ZONE)
     stop_now = {"armed": False}
@@ -304,8 +345,9 @@ async def test_postgres_stopped_mid_transaction_and_started_again(
             said = await rep.says(COLLECT)  # the same process: the pool reconnects by itself
             assert "5,000.00 (cash) from Acme Trading" in said
             after = await written(db)
-            assert after == Written(before.collections + 1, before.allocated + Decimal("5000.00"),
-                                    before.audits + 1)
+            assert after == Written(
+                before.collections + 1, before.allocated + Decimal("5000.00"), before.audits + 1
+            )
             async with db.reading() as session:
                 assert (await session.scalar(select(User.blocked_at).where(User.telegram_id == 2001))) is None
         refused = [c for c in api.refused_calls() if c.status not in (403, 429)]

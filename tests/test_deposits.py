@@ -14,8 +14,11 @@ from tests.harness import Harness
 
 async def held_ids(harness: Harness) -> list[int]:
     async with harness.db.reading() as session:
-        return list(await session.scalars(
-            select(Collection.id).where(Collection.handed_in_at.is_(None)).order_by(Collection.id)))
+        return list(
+            await session.scalars(
+                select(Collection.id).where(Collection.handed_in_at.is_(None)).order_by(Collection.id)
+            )
+        )
 
 
 async def by_id(harness: Harness) -> dict[int, Collection]:
@@ -29,11 +32,22 @@ async def test_finance_confirms_one_and_all_of_a_rep(harness: Harness) -> None:
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep)
     muller = await factories.customer(harness.db, now, name="<Müller & Söhne>", rep=people.other_rep)
     for owing in (acme, muller):  # each owes more than is collected here (more would be asked first)
-        await factories.receivable(harness.db, now, customer=owing, amount="5000.00",
-                                   issued_on=now.date() - timedelta(30), due_on=now.date())
+        await factories.receivable(
+            harness.db,
+            now,
+            customer=owing,
+            amount="5000.00",
+            issued_on=now.date() - timedelta(30),
+            due_on=now.date(),
+        )
     li, bob = harness.person(2001, "Li"), harness.person(2002, "Bob")
-    for text in ("/collect Acme: 100 cash R-1", "/collect Acme: 200", "/collect Acme: 300 cheque",
-                 "/collect Acme: 999 transfer", "/collect Acme: 50"):
+    for text in (
+        "/collect Acme: 100 cash R-1",
+        "/collect Acme: 200",
+        "/collect Acme: 300 cheque",
+        "/collect Acme: 999 transfer",
+        "/collect Acme: 50",
+    ):
         await li.send(text)
     await li.press("Undo")  # the 50 in cash is taken back: it no longer counts as held
     await bob.send("/collect Müller: 1,000 cheque")
@@ -51,8 +65,13 @@ async def test_finance_confirms_one_and_all_of_a_rep(harness: Harness) -> None:
     assert "<Müller & Söhne> · 1,000.00 cheque" in said and "100.00 cash · receipt R-1" in said
     assert f"#{transfer}" not in said and f"#{c50} " not in said
     assert finance.last.button_texts() == [
-        f"✓ #{bobs} · 1,000.00", f"✓ #{c100} · 100.00", f"✓ #{c200} · 200.00", f"✓ #{c300} · 300.00",
-        "✓ Confirm all Bob South · 1,000.00", "✓ Confirm all Li Wei · 600.00"]
+        f"✓ #{bobs} · 1,000.00",
+        f"✓ #{c100} · 100.00",
+        f"✓ #{c200} · 200.00",
+        f"✓ #{c300} · 300.00",
+        "✓ Confirm all Bob South · 1,000.00",
+        "✓ Confirm all Li Wei · 600.00",
+    ]
 
     [edited] = await finance.press(f"✓ #{c200} ")
     assert f"Confirmed #{c200} from Li Wei: 200.00." in edited.plain_text()
@@ -78,7 +97,8 @@ async def test_finance_confirms_one_and_all_of_a_rep(harness: Harness) -> None:
     assert rows[transfer].confirmed_by is None and rows[transfer].method == PaymentMethod.TRANSFER
     async with harness.db.reading() as session:
         confirmations = await session.scalar(
-            select(func.count()).select_from(AuditLog).where(AuditLog.action == "deposit.confirm"))
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "deposit.confirm")
+        )
     assert confirmations == 3
 
     # Pressing a confirmed collection's button again is a no-op that says so.
@@ -88,8 +108,9 @@ async def test_finance_confirms_one_and_all_of_a_rep(harness: Harness) -> None:
     transfer_press = harness.api.callback(6001, finance.last.message_id, f"dep:one:{transfer}:1")
     await harness.settle(transfer_press)
     assert "needs no hand-in" in finance.last.plain_text()
-    assert "was reversed: there is nothing to hand in" in await _press_data(harness, finance.last.message_id,
-                                                                                f"dep:one:{c50}:1")
+    assert "was reversed: there is nothing to hand in" in await _press_data(
+        harness, finance.last.message_id, f"dep:one:{c50}:1"
+    )
     assert await held_ids(harness) == [c50, bobs, newest]
 
     # Li's undo is refused once finance has the money.
@@ -108,10 +129,22 @@ async def test_long_lists_page_and_empty_list(harness: Harness) -> None:
     people = await factories.company(harness.db, now)
     shop = await factories.customer(harness.db, now, name="S" * 200, rep=people.rep)
     async with harness.db.transaction() as session:
-        session.add_all([Collection(
-            rep_id=people.rep.id, customer_id=shop.id, amount=Decimal("1234567.89"),
-            method=PaymentMethod.CASH, receipt_no="R" * 60, received_at=now - timedelta(minutes=n),
-            recorded_by=people.rep.id, source_key=f"seed:{n}", created_at=now) for n in range(20)])
+        session.add_all(
+            [
+                Collection(
+                    rep_id=people.rep.id,
+                    customer_id=shop.id,
+                    amount=Decimal("1234567.89"),
+                    method=PaymentMethod.CASH,
+                    receipt_no="R" * 60,
+                    received_at=now - timedelta(minutes=n),
+                    recorded_by=people.rep.id,
+                    source_key=f"seed:{n}",
+                    created_at=now,
+                )
+                for n in range(20)
+            ]
+        )
     finance = harness.person(6001, "Fay")
     [listing] = await finance.send("/deposits")
     assert "20 · 24,691,357.80" in listing.plain_text()
@@ -123,8 +156,9 @@ async def test_long_lists_page_and_empty_list(harness: Harness) -> None:
     assert "2/3" in after.button_texts() and "Li Wei: 19 ·" in after.plain_text()
     await finance.press("Confirm all Li Wei")
     async with harness.db.reading() as session:
-        held = await session.scalar(select(func.count()).select_from(Collection)
-                                    .where(Collection.handed_in_at.is_(None)))
+        held = await session.scalar(
+            select(func.count()).select_from(Collection).where(Collection.handed_in_at.is_(None))
+        )
     assert held == 0
     assert "Nothing is waiting" in await finance.says("/deposits")
 
@@ -135,16 +169,32 @@ async def test_electronic_payments_are_never_waiting_for_a_hand_in(harness: Harn
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     shop = await factories.customer(harness.db, now, name="鑫源建材", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=shop, amount="5000.00",  # owing more than paid here
-                               issued_on=now.date() - timedelta(30), due_on=now.date())
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=shop,
+        amount="5000.00",  # owing more than paid here
+        issued_on=now.date() - timedelta(30),
+        due_on=now.date(),
+    )
     li = harness.person(2001, "Li")
-    for amount, method in ((100, "微信"), (200, "支付宝"), (300, "刷卡"), (400, "汇款 R-4"), (500, "现金"),
-                           (600, "支票")):
+    for amount, method in (
+        (100, "微信"),
+        (200, "支付宝"),
+        (300, "刷卡"),
+        (400, "汇款 R-4"),
+        (500, "现金"),
+        (600, "支票"),
+    ):
         await li.send(f"/collect 鑫源建材: {amount} {method}")
     rows = await by_id(harness)
     wechat, alipay, card, transfer, cash, cheque = sorted(rows)
     assert [rows[i].method for i in (wechat, alipay, card, transfer)] == [
-        PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD, PaymentMethod.TRANSFER]
+        PaymentMethod.WECHAT,
+        PaymentMethod.ALIPAY,
+        PaymentMethod.CARD,
+        PaymentMethod.TRANSFER,
+    ]
     assert await held_ids(harness) == [cash, cheque]
 
     finance = harness.person(6001, "Fay")
@@ -155,4 +205,10 @@ async def test_electronic_payments_are_never_waiting_for_a_hand_in(harness: Harn
     await finance.press("Confirm all Li Wei")
     assert await held_ids(harness) == []
     assert [by.confirmed_by for by in (await by_id(harness)).values()] == [
-        None, None, None, None, people.finance.id, people.finance.id]
+        None,
+        None,
+        None,
+        None,
+        people.finance.id,
+        people.finance.id,
+    ]

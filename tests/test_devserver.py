@@ -114,9 +114,7 @@ async def test_get_me(bot: Bot, tg: FakeBotApi) -> None:
     assert tg.calls[0].method == "getMe" and tg.calls[0].ok
 
 
-async def test_long_poll_returns_injected_update_and_offset_confirms(
-    bot: Bot, tg: FakeBotApi
-) -> None:
+async def test_long_poll_returns_injected_update_and_offset_confirms(bot: Bot, tg: FakeBotApi) -> None:
     poll = asyncio.create_task(bot.get_updates(timeout=5))
     await asyncio.sleep(0.05)
     started = time.monotonic()
@@ -126,9 +124,7 @@ async def test_long_poll_returns_injected_update_and_offset_confirms(
     assert [u.update_id for u in updates] == [injected["update_id"]]
     message = updates[0].message
     assert message is not None and message.text == "/start@fieldbot_test_bot now"
-    assert message.parse_entities(["bot_command"]) == {
-        message.entities[0]: "/start@fieldbot_test_bot"
-    }
+    assert message.parse_entities(["bot_command"]) == {message.entities[0]: "/start@fieldbot_test_bot"}
     again = await bot.get_updates(timeout=0)
     assert [u.update_id for u in again] == [injected["update_id"]]  # not confirmed yet
     assert await bot.get_updates(offset=injected["update_id"] + 1, timeout=0) == ()
@@ -228,9 +224,7 @@ async def test_reply_markup_shape_checks(bot: Bot, tg: FakeBotApi) -> None:
     with pytest.raises(BadRequest, match="Button_url_invalid"):
         await bot.send_message(ANN, "x", reply_markup=bad_url)
     with pytest.raises(BadRequest, match=r"(?i)text buttons are unallowed"):
-        await bot.send_message(
-            ANN, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("plain")]])
-        )
+        await bot.send_message(ANN, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("plain")]]))
     with pytest.raises(BadRequest, match=r"(?i)too many buttons"):
         await bot.send_message(ANN, "x", reply_markup=keyboard(*[f"b{i}" for i in range(9)]))
     location = ReplyKeyboardMarkup([[KeyboardButton("Share location", request_location=True)]])
@@ -285,9 +279,7 @@ async def test_parameter_encodings_are_decoded_by_spec_type(tg: FakeBotApi) -> N
 
 
 async def test_edit_with_identical_content_is_not_modified(bot: Bot, tg: FakeBotApi) -> None:
-    sent = await bot.send_message(
-        ANN, "<b>Day</b> report", parse_mode="HTML", reply_markup=keyboard("OK")
-    )
+    sent = await bot.send_message(ANN, "<b>Day</b> report", parse_mode="HTML", reply_markup=keyboard("OK"))
     with pytest.raises(BadRequest, match="Message is not modified"):
         await bot.edit_message_text(
             "<b>Day</b> report",
@@ -378,9 +370,7 @@ async def test_send_photo_needs_an_image(bot: Bot, tg: FakeBotApi) -> None:
 
 async def test_press_injects_the_button_callback(bot: Bot, tg: FakeBotApi) -> None:
     await bot.send_message(ANN, "old", reply_markup=keyboard("Approve"))
-    newest = await bot.send_message(
-        ANN, "Approve visit?", reply_markup=keyboard("Approve", "Reject")
-    )
+    newest = await bot.send_message(ANN, "Approve visit?", reply_markup=keyboard("Approve", "Reject"))
     update = tg.press(ANN, "Approve")
     assert update["callback_query"]["message"]["message_id"] == newest.message_id
     assert tg.press(ANN, "Rej", queue=False)["callback_query"]["data"] == "reject"
@@ -440,13 +430,7 @@ async def test_application_polls_the_fake_server(tg: FakeBotApi) -> None:
         await update.callback_query.answer()
         await update.callback_query.edit_message_text("Checked in ✅")
 
-    app = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(tg.base_url)
-        .base_file_url(tg.base_file_url)
-        .build()
-    )
+    app = ApplicationBuilder().token(TOKEN).base_url(tg.base_url).base_file_url(tg.base_file_url).build()
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CallbackQueryHandler(check_in))
     async with app:

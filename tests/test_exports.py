@@ -61,12 +61,20 @@ ORDER, IMPORT = ReceivableSource.ORDER, ReceivableSource.IMPORT
 FORMULA_NAME = '=HYPERLINK("http://x")'
 
 #: rep key → (Telegram id, name, team); li and bob come from tests.factories.company.
-REPS = {"li": (2001, "Li Wei", "North"), "wang": (2003, "王芳", "North"),
-        "bob": (2002, "Bob South", "South"), "sam": (2004, "Sam South", "South")}
+REPS = {
+    "li": (2001, "Li Wei", "North"),
+    "wang": (2003, "王芳", "North"),
+    "bob": (2002, "Bob South", "South"),
+    "sam": (2004, "Sam South", "South"),
+}
 #: customer key → (name, code, rep key); a customer belongs to its rep's team.
 #: Work belongs to the rep who did it (their team's export), receivables to the customer's team.
-CUSTOMERS = {"acme": ("Acme 北方", "N1", "li"), "formula": (FORMULA_NAME, "N2", "wang"),
-             "shop": ("South Shop", "S1", "bob"), "plus": ("+Plus Mart", "S2", "sam")}
+CUSTOMERS = {
+    "acme": ("Acme 北方", "N1", "li"),
+    "formula": (FORMULA_NAME, "N2", "wang"),
+    "shop": ("South Shop", "S1", "bob"),
+    "plus": ("+Plus Mart", "S2", "sam"),
+}
 
 
 def nov(day: int, hour: int, minute: int = 0) -> datetime:
@@ -88,7 +96,8 @@ VISITS = [
 ]
 #: (index in VISITS, product, quantity): stock counted on those visits.
 STOCK = [
-    (1, "Cola 330ml", 12), (1, "产品B", 0),
+    (1, "Cola 330ml", 12),
+    (1, "产品B", 0),
     (2, "Cola 330ml", 30),  # October
     (3, "=SUM(A1:A9)", 5),
     (6, "Tea", 7),
@@ -130,15 +139,19 @@ class CollectionSpec:
 COLLECTIONS = [
     CollectionSpec("c1", "li", "acme", CASH, "500.00", nov(10, 10), None, None, {"INV-A": "500.00"}),
     CollectionSpec("c2", "li", "acme", TRANSFER, "100.00", nov(12, 9), nov(12, 9), None, {"INV-D": "100.00"}),
-    CollectionSpec("c3", "bob", "shop", CHEQUE, "1000.00", nov(15, 14), nov(16, 10), None,
-                   {"INV-B": "1000.00"}),
-    CollectionSpec("c4", "sam", "plus", TRANSFER, "200.00", nov(18, 9), nov(18, 9), None,
-                   {"INV-C": "200.00"}),
+    CollectionSpec(
+        "c3", "bob", "shop", CHEQUE, "1000.00", nov(15, 14), nov(16, 10), None, {"INV-B": "1000.00"}
+    ),
+    CollectionSpec(
+        "c4", "sam", "plus", TRANSFER, "200.00", nov(18, 9), nov(18, 9), None, {"INV-C": "200.00"}
+    ),
     CollectionSpec("c5", "bob", "shop", CASH, "300.00", nov(19, 11), None, None, {"INV-B": "300.00"}),
-    CollectionSpec("c6", "bob", "shop", CASH, "-300.00", nov(19, 20), nov(19, 20), "c5",
-                   {"INV-B": "-300.00"}),
-    CollectionSpec("c0", "li", "acme", CASH, "50.00", datetime(2026, 10, 28, 10), None, None,
-                   {"INV-A": "50.00"}),
+    CollectionSpec(
+        "c6", "bob", "shop", CASH, "-300.00", nov(19, 20), nov(19, 20), "c5", {"INV-B": "-300.00"}
+    ),
+    CollectionSpec(
+        "c0", "li", "acme", CASH, "50.00", datetime(2026, 10, 28, 10), None, None, {"INV-A": "50.00"}
+    ),
     CollectionSpec("c7", "wang", "formula", CASH, "80.00", nov(22, 17), None, None, {}),
 ]
 #: (rep, day, submitted local, late, problems)
@@ -175,47 +188,88 @@ async def populate(db: Database) -> World:
         reps = {"li": company.rep, "wang": wang, "bob": company.other_rep, "sam": sam}
         customers = {}
         for key, (name, code, rep) in CUSTOMERS.items():
-            customers[key] = Customer(code=code, name=name, grade="B", rep_id=reps[rep].id,
-                                      team_id=reps[rep].team_id, created_at=now)
+            customers[key] = Customer(
+                code=code,
+                name=name,
+                grade="B",
+                rep_id=reps[rep].id,
+                team_id=reps[rep].team_id,
+                created_at=now,
+            )
         session.add_all(customers.values())
         await session.flush()
-        visits = [Visit(rep_id=reps[rep].id, customer_id=customers[customer].id, visited_at=aware(at),
-                        kind=VisitKind.VISIT, notes=notes, source_key=f"v{number}", created_at=now)
-                  for number, (rep, customer, at, notes) in enumerate(VISITS)]
+        visits = [
+            Visit(
+                rep_id=reps[rep].id,
+                customer_id=customers[customer].id,
+                visited_at=aware(at),
+                kind=VisitKind.VISIT,
+                notes=notes,
+                source_key=f"v{number}",
+                created_at=now,
+            )
+            for number, (rep, customer, at, notes) in enumerate(VISITS)
+        ]
         session.add_all(visits)
         await session.flush()
-        session.add_all(StockLine(visit_id=visits[visit].id, product=product, quantity=quantity)
-                        for visit, product, quantity in STOCK)
-        session.add_all(Feedback(visit_id=visits[visit].id, topic=topic, text=text)
-                        for visit, topic, text in FEEDBACK)
+        session.add_all(
+            StockLine(visit_id=visits[visit].id, product=product, quantity=quantity)
+            for visit, product, quantity in STOCK
+        )
+        session.add_all(
+            Feedback(visit_id=visits[visit].id, topic=topic, text=text) for visit, topic, text in FEEDBACK
+        )
         invoices = {}
         for invoice, customer, source, amount, issued, due in RECEIVABLES:
             invoices[invoice] = Receivable(
-                invoice_no=invoice, customer_id=customers[customer].id, rep_id=customers[customer].rep_id,
-                amount=Decimal(amount), issued_on=issued, due_on=due, source=source, created_at=now)
+                invoice_no=invoice,
+                customer_id=customers[customer].id,
+                rep_id=customers[customer].rep_id,
+                amount=Decimal(amount),
+                issued_on=issued,
+                due_on=due,
+                source=source,
+                created_at=now,
+            )
         session.add_all(invoices.values())
         await session.flush()
         rows: dict[str, Collection] = {}
         for spec in COLLECTIONS:
             row = Collection(
-                rep_id=reps[spec.rep].id, customer_id=customers[spec.customer].id,
-                amount=Decimal(spec.amount), method=spec.method, received_at=aware(spec.received),
+                rep_id=reps[spec.rep].id,
+                customer_id=customers[spec.customer].id,
+                amount=Decimal(spec.amount),
+                method=spec.method,
+                received_at=aware(spec.received),
                 handed_in_at=aware(spec.handed_in) if spec.handed_in else None,
-                reverses_id=rows[spec.reverses].id if spec.reverses else None, recorded_by=reps[spec.rep].id,
-                source_key=spec.key, created_at=now)
+                reverses_id=rows[spec.reverses].id if spec.reverses else None,
+                recorded_by=reps[spec.rep].id,
+                source_key=spec.key,
+                created_at=now,
+            )
             session.add(row)
             await session.flush()
             rows[spec.key] = row
-            session.add_all(Allocation(collection_id=row.id, receivable_id=invoices[invoice].id,
-                                       amount=Decimal(amount))
-                            for invoice, amount in spec.allocations.items())
+            session.add_all(
+                Allocation(collection_id=row.id, receivable_id=invoices[invoice].id, amount=Decimal(amount))
+                for invoice, amount in spec.allocations.items()
+            )
         for number, (rep, day, submitted, late, problems) in enumerate(REPORTS):
-            session.add(DailyReport(rep_id=reps[rep].id, day=day, submitted_at=aware(submitted), late=late,
-                                    problems=problems, source_key=f"r{number}"))
+            session.add(
+                DailyReport(
+                    rep_id=reps[rep].id,
+                    day=day,
+                    submitted_at=aware(submitted),
+                    late=late,
+                    problems=problems,
+                    source_key=f"r{number}",
+                )
+            )
     return World(company, reps, db)
 
 
 # -- what the workbook must say, from the specs alone ----------------------------------------------
+
 
 def team_of_customer(customer: str) -> str:
     return REPS[CUSTOMERS[customer][2]][2]
@@ -227,6 +281,7 @@ def in_november(day: date) -> bool:
 
 def expected(team: str | None) -> dict[str, Any]:
     """Every figure of the November workbook for one team (None: everyone)."""
+
     def by_team(rep: str) -> bool:
         return team is None or REPS[rep][2] == team
 
@@ -240,10 +295,13 @@ def expected(team: str | None) -> dict[str, Any]:
     collections = [c for c in COLLECTIONS if by_team(c.rep) and in_november(c.received.date())]
     reversed_keys = {c.reverses for c in COLLECTIONS if c.reverses}
     kept = [c for c in collections if c.reverses is None and c.key not in reversed_keys]
-    by_method = {method: sum((Decimal(c.amount) for c in kept if c.method == method), Decimal(0))
-                 for method in PaymentMethod}
-    held = sum((Decimal(c.amount) for c in kept if c.method in (CASH, CHEQUE) and c.handed_in is None),
-               Decimal(0))
+    by_method = {
+        method: sum((Decimal(c.amount) for c in kept if c.method == method), Decimal(0))
+        for method in PaymentMethod
+    }
+    held = sum(
+        (Decimal(c.amount) for c in kept if c.method in (CASH, CHEQUE) and c.handed_in is None), Decimal(0)
+    )
     paid: dict[str, Decimal] = {}
     for c in COLLECTIONS:
         for invoice, amount in c.allocations.items():
@@ -295,14 +353,23 @@ def expected(team: str | None) -> dict[str, Any]:
         "Daily reports submitted": len(reports),
         "Daily reports late": sum(1 for r in reports if r[3]),
         # row counts of the data sheets
-        "rows": {"Visits": len(visits), "Stock": len(stock), "Feedback": len(feedback), "Orders": len(orders),
-                 "Returns": 0, "Collections": len(collections), "Credits": len(credits),
-                 "Receivables": len(open_rows), "Reports": len(reports)},
+        "rows": {
+            "Visits": len(visits),
+            "Stock": len(stock),
+            "Feedback": len(feedback),
+            "Orders": len(orders),
+            "Returns": 0,
+            "Collections": len(collections),
+            "Credits": len(credits),
+            "Receivables": len(open_rows),
+            "Reports": len(reports),
+        },
         "open_by_invoice": {r[0]: (r[1], r[2]) for r in open_rows},
     }
 
 
 # -- reading a workbook back -----------------------------------------------------------------------
+
 
 def open_book(content: bytes) -> Workbook:
     return load_workbook(io.BytesIO(content))
@@ -334,8 +401,9 @@ def assert_figures(summary: dict[str, object], figures: dict[str, Any]) -> None:
             assert summary[label] == value and isinstance(summary[label], int), label
 
 
-async def workbook_for(world: World, caller: Caller | None, text: str = "2026-11",
-                       **kwargs: Any) -> exports.ExportedWorkbook:
+async def workbook_for(
+    world: World, caller: Caller | None, text: str = "2026-11", **kwargs: Any
+) -> exports.ExportedWorkbook:
     async with world.db.reading() as session:
         return await exports.build_workbook(session, caller, parse_period(text, TODAY), ZONE, TODAY, **kwargs)
 
@@ -347,11 +415,22 @@ async def world(db: Database) -> World:
 
 # -- the tests --------------------------------------------------------------------------------------
 
+
 async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_right(world: World) -> None:
     exported = await workbook_for(world, world.caller(world.company.director))
     book = open_book(exported.content)
-    assert book.sheetnames == ["Summary", "Visits", "Stock", "Feedback", "Orders", "Returns", "Collections",
-                               "Credits", "Receivables", "Reports"]
+    assert book.sheetnames == [
+        "Summary",
+        "Visits",
+        "Stock",
+        "Feedback",
+        "Orders",
+        "Returns",
+        "Collections",
+        "Credits",
+        "Receivables",
+        "Reports",
+    ]
     figures = expected(None)
     assert exported.rows == figures["rows"]
     for title, count in figures["rows"].items():
@@ -402,8 +481,9 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
     assert handed["Handed in at (Asia/Shanghai)"].value == nov(16, 10)
 
     receivables = {row["Invoice"].value: row for row in records(book["Receivables"])}
-    assert {k: (money(r["Open"].value), r["Days overdue"].value) for k, r in receivables.items()} \
-        == figures["open_by_invoice"]
+    assert {k: (money(r["Open"].value), r["Days overdue"].value) for k, r in receivables.items()} == figures[
+        "open_by_invoice"
+    ]
     inv_b = receivables["INV-B"]
     assert inv_b["Aging"].value == "over 90 days" and inv_b["Due"].value == datetime(2026, 8, 1)
     assert inv_b["Customer"].value == "South Shop" and inv_b["Rep"].value == "Bob South"
@@ -413,8 +493,11 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
 
     reports = records(book["Reports"])
     assert [(row["Day"].value, row["Rep"].value, row["Late"].value) for row in reports] == [
-        (datetime(2026, 11, 20), "Bob South", "Yes"), (datetime(2026, 11, 20), "Li Wei", "No"),
-        (datetime(2026, 11, 21), "Li Wei", "Yes"), (datetime(2026, 11, 22), "王芳", "No")]
+        (datetime(2026, 11, 20), "Bob South", "Yes"),
+        (datetime(2026, 11, 20), "Li Wei", "No"),
+        (datetime(2026, 11, 21), "Li Wei", "Yes"),
+        (datetime(2026, 11, 22), "王芳", "No"),
+    ]
     assert reports[0]["Submitted at (Asia/Shanghai)"].value == nov(20, 22)
 
 
@@ -429,8 +512,15 @@ async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> No
         (nov(22, 15), "王芳", "North", "N2", FORMULA_NAME, "=SUM(A1:A9)", 5),
         (nov(23, 8), "Bob South", "South", "S1", "South Shop", "Tea", 7),
     ]
-    assert list(stock[0]) == ["Counted at (Asia/Shanghai)", "Rep", "Team", "Customer code", "Customer",
-                              "Product", "Quantity"]
+    assert list(stock[0]) == [
+        "Counted at (Asia/Shanghai)",
+        "Rep",
+        "Team",
+        "Customer code",
+        "Customer",
+        "Product",
+        "Quantity",
+    ]
     assert stock[0]["Counted at (Asia/Shanghai)"].number_format == exports.DATETIME_FORMAT
     assert stock[0]["Quantity"].data_type == "n"
     formula = stock[3]["Product"]
@@ -470,8 +560,14 @@ async def test_a_manager_exports_their_team_only(world: World) -> None:
         teams = {row["Team"].value for row in records(book[title])}
         assert teams <= {"North"}, title
     # Bob's visit to a North customer is South's work: in South's export, not North's.
-    south_manager = Caller(id=0, telegram_id=0, name="South's manager", role=Role.MANAGER,
-                           team_id=world.company.south.id, language="en")
+    south_manager = Caller(
+        id=0,
+        telegram_id=0,
+        name="South's manager",
+        role=Role.MANAGER,
+        team_id=world.company.south.id,
+        language="en",
+    )
     south = open_book((await workbook_for(world, south_manager)).content)
     assert_figures(summary_of(south), expected("South"))
     assert "covering for Li" in {row["Notes"].value for row in records(south["Visits"])}
@@ -538,17 +634,37 @@ async def test_sheet_names_headers_and_yes_no_are_in_the_callers_language(world:
     exported = await workbook_for(world, world.caller(world.company.director, "zh"))
     book = open_book(exported.content)
     zh = Translator("zh")
-    assert book.sheetnames == ["汇总", "拜访", "库存", "反馈内容", "订单", "退货", "收款", "未核销余额",
-                               "应收账款", "日报"]
+    assert book.sheetnames == [
+        "汇总",
+        "拜访",
+        "库存",
+        "反馈内容",
+        "订单",
+        "退货",
+        "收款",
+        "未核销余额",
+        "应收账款",
+        "日报",
+    ]
     assert book.sheetnames == [zh.gettext(title) for title in exports.SHEETS]
     assert book["拜访"]["A1"].value == "拜访时间（Asia/Shanghai）"
     assert [cell.value for cell in book["日报"][1]][:5] == [
-        "日期", "销售员", "团队", "提交时间（Asia/Shanghai）", "迟交"]
+        "日期",
+        "销售员",
+        "团队",
+        "提交时间（Asia/Shanghai）",
+        "迟交",
+    ]
     assert zh.gettext("Open receivables") in summary_of(book) and "未结应收账款" in summary_of(book)
     late = [row["迟交"].value for row in records(book["日报"])]
     assert late == ["是", "否", "是", "否"]
-    flags = {cell.value for sheet in book for row in sheet.iter_rows(min_row=2) for cell in row
-             if isinstance(cell.value, bool)}
+    flags = {
+        cell.value
+        for sheet in book
+        for row in sheet.iter_rows(min_row=2)
+        for cell in row
+        if isinstance(cell.value, bool)
+    }
     assert not flags  # no TRUE/FALSE left anywhere
     english = open_book((await workbook_for(world, world.caller(world.company.director))).content)
     assert english.sheetnames == list(exports.SHEETS)
@@ -564,8 +680,9 @@ async def test_small_batches_give_the_same_workbook(world: World, monkeypatch: p
     assert_figures(summary_of(open_book(exported.content)), expected(None))
 
 
-async def test_a_failure_in_the_writer_reaches_the_caller(world: World,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failure_in_the_writer_reaches_the_caller(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(_context: exports.ExportContext) -> exports.Sheet:
         sheet = original(_context)
 
@@ -601,6 +718,7 @@ async def test_a_failing_query_stops_the_writer_thread(world: World, monkeypatch
 
 # -- through Telegram -------------------------------------------------------------------------------
 
+
 async def test_export_command_sends_the_managers_workbook(harness: Harness, world: World) -> None:
     manager = harness.person(5001, "Mia")
     await manager.send("/export 2026-11")
@@ -611,13 +729,17 @@ async def test_export_command_sends_the_managers_workbook(harness: Harness, worl
     caption = document.plain_text()
     assert "Month 2026-11" in caption and "Team North" in caption
     rows = figures["rows"]
-    assert (f"Visits: {rows['Visits']} · orders: {rows['Orders']} · collections: {rows['Collections']} · "
-            f"open receivables: {rows['Receivables']} · daily reports: {rows['Reports']}") in caption
+    assert (
+        f"Visits: {rows['Visits']} · orders: {rows['Orders']} · collections: {rows['Collections']} · "
+        f"open receivables: {rows['Receivables']} · daily reports: {rows['Reports']}"
+    ) in caption
     book = open_book(document.file_bytes)
     assert book.sheetnames == list(exports.SHEETS)
     assert_figures(summary_of(book), figures)
-    assert any(call.method == "sendChatAction" and call.params.get("action") == "upload_document"
-               for call in harness.api.calls)
+    assert any(
+        call.method == "sendChatAction" and call.params.get("action") == "upload_document"
+        for call in harness.api.calls
+    )
 
 
 async def test_the_chat_shows_progress_until_the_file_is_ready(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -671,9 +793,14 @@ async def test_a_bad_period_is_explained(harness: Harness, world: World) -> None
 
 # -- the command line -------------------------------------------------------------------------------
 
-async def test_fieldbot_export_writes_the_file(world: World, database_url: str, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+
+async def test_fieldbot_export_writes_the_file(
+    world: World,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FIELDBOT_DATABASE_URL", database_url)
     monkeypatch.setenv("FIELDBOT_TIMEZONE", "Asia/Shanghai")
@@ -695,11 +822,14 @@ async def test_fieldbot_export_writes_the_file(world: World, database_url: str, 
 
 
 async def test_fieldbot_export_names_the_file_after_the_period(
-        world: World, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FIELDBOT_DATABASE_URL", database_url)
-    assert await asyncio.to_thread(
-        main, ["export", "--period", "2026-11-01..2026-11-15", "--language", "zh"]) == 0
+    assert (
+        await asyncio.to_thread(main, ["export", "--period", "2026-11-01..2026-11-15", "--language", "zh"])
+        == 0
+    )
     written = tmp_path / "fieldbot-2026-11-01..2026-11-15.xlsx"
     book = open_book(written.read_bytes())
     assert Translator("zh").gettext("Visits") in summary_of(book)

@@ -30,16 +30,32 @@ CASH, TRANSFER, CHEQUE = PaymentMethod.CASH, PaymentMethod.TRANSFER, PaymentMeth
 _keys = count(1)
 
 
-async def collect(harness: Harness, rep: User, shop: Customer, amount: str, method: PaymentMethod,
-                  at: datetime, *, handed_in: datetime | None = None) -> Collection:
+async def collect(
+    harness: Harness,
+    rep: User,
+    shop: Customer,
+    amount: str,
+    method: PaymentMethod,
+    at: datetime,
+    *,
+    handed_in: datetime | None = None,
+) -> Collection:
     """A collection as ``/collect`` stores it: cash and cheques held until finance confirms them
     (``handed_in``), anything else handed in when received."""
     if method not in HELD_METHODS:
         handed_in = at
     async with harness.db.transaction() as session:
-        row = Collection(rep_id=rep.id, customer_id=shop.id, amount=Decimal(amount), method=method,
-                         received_at=at, handed_in_at=handed_in, recorded_by=rep.id,
-                         source_key=f"fin:{next(_keys)}", created_at=at)
+        row = Collection(
+            rep_id=rep.id,
+            customer_id=shop.id,
+            amount=Decimal(amount),
+            method=method,
+            received_at=at,
+            handed_in_at=handed_in,
+            recorded_by=rep.id,
+            source_key=f"fin:{next(_keys)}",
+            created_at=at,
+        )
         session.add(row)
     return row
 
@@ -47,10 +63,21 @@ async def collect(harness: Harness, rep: User, shop: Customer, amount: str, meth
 async def reverse(harness: Harness, original: Collection, at: datetime, reason: str) -> None:
     """A reversal as ``/reverse`` (or Undo) stores it: the negative amount, nothing to hand in."""
     async with harness.db.transaction() as session:
-        session.add(Collection(rep_id=original.rep_id, customer_id=original.customer_id,
-                               amount=-original.amount, method=original.method, received_at=at,
-                               handed_in_at=at, reverses_id=original.id, reason=reason,
-                               recorded_by=original.rep_id, source_key=f"fin:{next(_keys)}", created_at=at))
+        session.add(
+            Collection(
+                rep_id=original.rep_id,
+                customer_id=original.customer_id,
+                amount=-original.amount,
+                method=original.method,
+                received_at=at,
+                handed_in_at=at,
+                reverses_id=original.id,
+                reason=reason,
+                recorded_by=original.rep_id,
+                source_key=f"fin:{next(_keys)}",
+                created_at=at,
+            )
+        )
 
 
 async def outbox(harness: Harness, job: str) -> list[Outbox]:
@@ -99,6 +126,7 @@ async def mondays_collections(harness: Harness) -> Day:
 
 # -- the daily collections report -----------------------------------------------------------------
 
+
 async def test_daily_collections_report_reaches_finance_only_by_rep_and_method(harness: Harness) -> None:
     day = await mondays_collections(harness)
     join(harness, 2001, 2002, 5001, 6001, 7001)
@@ -120,16 +148,24 @@ async def test_daily_collections_report_reaches_finance_only_by_rep_and_method(h
     assert "• cheque: 200.00 in 1 · held 200.00" in lines
     assert "Handed in to finance: 3,300.00 · still held: 1,400.00" in lines
     # by rep, largest first, each with the methods, and handed in against held
-    bob = ("• Bob South (South): 2,700.00 in 2 (cash 700.00, transfer 2,000.00) · handed in 2,000.00 · "
-           "held 700.00")
-    li = ("• Li Wei (North): 2,000.00 in 4 (cash 800.00, transfer 1,000.00, cheque 200.00) · "
-          "handed in 1,300.00 · held 700.00")
+    bob = (
+        "• Bob South (South): 2,700.00 in 2 (cash 700.00, transfer 2,000.00) · handed in 2,000.00 · "
+        "held 700.00"
+    )
+    li = (
+        "• Li Wei (North): 2,000.00 in 4 (cash 800.00, transfer 1,000.00, cheque 200.00) · "
+        "handed in 1,300.00 · held 700.00"
+    )
     assert lines.index(bob) < lines.index(li)
     assert "Reversed, not counted above: 2 · 1,399.00" in lines
-    assert (f"• #{day.reversed_from_friday.id} · North <Shop> & Co · 400.00 transfer · Li Wei · "
-            "received 2026-11-20, reversed 2026-11-23: bounced") in lines
-    assert (f"• #{day.reversed_today.id} · North <Shop> & Co · 999.00 cash · Li Wei · "
-            "received 2026-11-23, reversed 2026-11-23: wrong customer") in lines
+    assert (
+        f"• #{day.reversed_from_friday.id} · North <Shop> & Co · 400.00 transfer · Li Wei · "
+        "received 2026-11-20, reversed 2026-11-23: bounced"
+    ) in lines
+    assert (
+        f"• #{day.reversed_today.id} · North <Shop> & Co · 999.00 cash · Li Wei · "
+        "received 2026-11-23, reversed 2026-11-23: wrong customer"
+    ) in lines
     for person in (2001, 2002, 5001, 7001):
         assert harness.api.chat(person) == []
     # once a day: a second run queues nothing
@@ -138,7 +174,8 @@ async def test_daily_collections_report_reaches_finance_only_by_rep_and_method(h
 
 
 async def test_collections_report_in_chinese_to_the_director_when_there_is_no_finance(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     day = await mondays_collections(harness)
     async with harness.db.transaction() as session:
         await session.execute(update(User).where(User.id == day.people.finance.id).values(active=False))
@@ -154,8 +191,10 @@ async def test_collections_report_in_chinese_to_the_director_when_there_is_no_fi
     assert f"• {cash}：1,500.00，共 3 笔 · 未上交 1,200.00" in lines
     assert f"• {transfer}：3,000.00，共 2 笔" in lines
     assert "已上交财务：3,300.00 · 仍未上交：1,400.00" in lines
-    assert (f"• Li Wei（North）：2,000.00，共 4 笔（{cash} 800.00, {transfer} 1,000.00, {cheque} 200.00）· "
-            "已上交 1,300.00 · 未上交 700.00") in lines
+    assert (
+        f"• Li Wei（North）：2,000.00，共 4 笔（{cash} 800.00, {transfer} 1,000.00, {cheque} 200.00）· "
+        "已上交 1,300.00 · 未上交 700.00"
+    ) in lines
     assert "已冲销，不计入以上合计：2 笔 · 1,399.00" in lines
     assert harness.api.chat(6001) == []
 
@@ -185,12 +224,15 @@ async def test_a_day_off_is_reported_the_next_working_morning_only_if_money_move
     harness.clock.set(local(MONDAY, 8, 0))
     await harness.deliver_pushes()
     texts = [message.plain_text() for message in harness.api.chat(6001)]
-    assert any("Collections report · 2026-11-22" in text and "Collected: 120.00 in 1 collection" in text
-               for text in texts)
+    assert any(
+        "Collections report · 2026-11-22" in text and "Collected: 120.00 in 1 collection" in text
+        for text in texts
+    )
     assert any("No collections on 2026-11-21." in text for text in texts)
 
 
 # -- /collections ---------------------------------------------------------------------------------
+
 
 async def test_collections_on_demand_for_finance_and_the_managers_team_not_for_reps(harness: Harness) -> None:
     day = await mondays_collections(harness)
@@ -237,16 +279,22 @@ async def test_collections_in_chinese(harness: Harness) -> None:
 
 # -- the outstanding-payments report --------------------------------------------------------------
 
+
 async def open_invoices(harness: Harness, people: Company, today: date) -> None:
     """North Shop (Li): 100 not due, 200 at 10 days, 300 at 45 days; 南方建材 (Bob): 1,000 at 100 days."""
     now = harness.clock.now()
     north = await factories.customer(harness.db, now, name="North Shop", rep=people.rep, code="N1")
     south = await factories.customer(harness.db, now, name="南方建材", rep=people.other_rep, code="S1")
-    for shop, days, amount in ((north, -5, "100.00"), (north, 10, "200.00"), (north, 45, "300.00"),
-                               (south, 100, "1000.00")):
+    for shop, days, amount in (
+        (north, -5, "100.00"),
+        (north, 10, "200.00"),
+        (north, 45, "300.00"),
+        (south, 100, "1000.00"),
+    ):
         due = today - timedelta(days=days)
-        await factories.receivable(harness.db, now, customer=shop, amount=amount,
-                                   issued_on=due - timedelta(days=30), due_on=due)
+        await factories.receivable(
+            harness.db, now, customer=shop, amount=amount, issued_on=due - timedelta(days=30), due_on=due
+        )
 
 
 async def test_outstanding_report_on_the_11th_not_the_12th_to_finance_and_managers(harness: Harness) -> None:
@@ -266,8 +314,12 @@ async def test_outstanding_report_on_the_11th_not_the_12th_to_finance_and_manage
     finance = harness.api.last(6001).plain_text().splitlines()
     assert finance[0] == "Outstanding payments · 2026-12-11 · everyone"
     assert "Open: 1,600.00 on 4 invoices of 2 customers · overdue 1,500.00" in finance
-    for line in ("  not yet due: 100.00", "  1-30 days: 200.00", "  31-60 days: 300.00",
-                 "  over 90 days: 1,000.00"):
+    for line in (
+        "  not yet due: 100.00",
+        "  1-30 days: 200.00",
+        "  31-60 days: 300.00",
+        "  over 90 days: 1,000.00",
+    ):
         assert line in finance
     south = finance.index("• 南方建材 (S1) · Bob South · 1,000.00 on 1 invoice")
     assert finance[south + 1] == "  over 90 days 1,000.00"
@@ -288,21 +340,29 @@ def test_outstanding_report_runs_on_the_1st_11th_and_21st_whatever_the_weekday()
     spec, settings = JOBS["outstanding_report"], CompanySettings()
     two_months = (date(2026, 11, 1) + timedelta(days=n) for n in range(61))
     days = [day for day in two_months if spec.runs_on(day, settings)]
-    assert days == [date(2026, 11, 1), date(2026, 11, 11), date(2026, 11, 21), date(2026, 12, 1),
-                    date(2026, 12, 11), date(2026, 12, 21)]  # 2026-11-01 is a Sunday: pushed on Monday
+    assert days == [
+        date(2026, 11, 1),
+        date(2026, 11, 11),
+        date(2026, 11, 21),
+        date(2026, 12, 1),
+        date(2026, 12, 11),
+        date(2026, 12, 21),
+    ]  # 2026-11-01 is a Sunday: pushed on Monday
     assert spec.days == "days 1,11,21" and JOBS["month_end"].days == "day 1"
 
 
 async def test_weekly_outstanding_reaches_finance_and_names_reps_who_never_opened_the_bot(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     async with harness.db.transaction() as session:
         newcomer = factories.user(session, 2003, "Nia New", Role.REP, people.north, now, joined=False)
     await open_invoices(harness, people, MONDAY)
     shop = await factories.customer(harness.db, now, name="Newcomer's Shop", rep=newcomer, code="W1")
-    await factories.receivable(harness.db, now, customer=shop, amount="80.00", issued_on=MONDAY,
-                               due_on=MONDAY + timedelta(days=30))
+    await factories.receivable(
+        harness.db, now, customer=shop, amount="80.00", issued_on=MONDAY, due_on=MONDAY + timedelta(days=30)
+    )
     join(harness, 2001, 2002, 5001, 6001, 7001)
     outcome = await run_job(harness.db, "weekly_outstanding", local(MONDAY, 9, 0), ZONE)
     assert outcome.pushes == 4  # Li, Bob, North's manager, finance (Nia has not opened the bot)
@@ -311,14 +371,19 @@ async def test_weekly_outstanding_reaches_finance_and_names_reps_who_never_opene
     assert "Li Wei: 600.00 · overdue 500.00" in manager and "Nia New: 80.00 · overdue 0.00" in manager
     assert "Bob South" not in manager
     finance = harness.api.last(6001).plain_text().splitlines()
-    assert finance[0] == ("Outstanding payments this week, everyone: 1,680.00 on 5 invoices · "
-                          "overdue 1,500.00")
-    assert finance.index("Bob South (South): 1,000.00 · overdue 1,000.00") < finance.index(
-        "Li Wei (North): 600.00 · overdue 500.00") < finance.index("Nia New (North): 80.00 · overdue 0.00")
+    assert finance[0] == (
+        "Outstanding payments this week, everyone: 1,680.00 on 5 invoices · overdue 1,500.00"
+    )
+    assert (
+        finance.index("Bob South (South): 1,000.00 · overdue 1,000.00")
+        < finance.index("Li Wei (North): 600.00 · overdue 500.00")
+        < finance.index("Nia New (North): 80.00 · overdue 0.00")
+    )
     assert harness.api.chat(7001) == []
 
 
 # -- a large company ------------------------------------------------------------------------------
+
 
 async def test_a_large_companys_reports_are_one_message_each_within_telegrams_limit(harness: Harness) -> None:
     """300 reps with long names, 600 customers owing: every push is one message the fake Bot API
@@ -330,28 +395,60 @@ async def test_a_large_companys_reports_are_one_message_each_within_telegrams_li
         team = Team(name="East " + "区" * 70, created_at=now)
         session.add(team)
         await session.flush()
-        reps = [factories.user(session, 30000 + n, f"销售员 {n:03d} " + "长" * 110, Role.REP, team, now,
-                               joined=False) for n in range(300)]
+        reps = [
+            factories.user(
+                session, 30000 + n, f"销售员 {n:03d} " + "长" * 110, Role.REP, team, now, joined=False
+            )
+            for n in range(300)
+        ]
         await session.flush()
-        shops = [Customer(code=f"BIG{n:04d}", name=f"客户 {n:04d} " + "大" * 190, grade="C",
-                          rep_id=reps[n % 300].id, team_id=team.id, created_at=now) for n in range(600)]
+        shops = [
+            Customer(
+                code=f"BIG{n:04d}",
+                name=f"客户 {n:04d} " + "大" * 190,
+                grade="C",
+                rep_id=reps[n % 300].id,
+                team_id=team.id,
+                created_at=now,
+            )
+            for n in range(600)
+        ]
         session.add_all(shops)
         await session.flush()
         methods = list(PaymentMethod)
         session.add_all(
-            Collection(rep_id=shop.rep_id, customer_id=shop.id, amount=Decimal(100 + n),
-                       method=methods[n % len(methods)], received_at=received, handed_in_at=None,
-                       recorded_by=shop.rep_id, source_key=f"big:{n}", created_at=received)
-            for n, shop in enumerate(shops))
+            Collection(
+                rep_id=shop.rep_id,
+                customer_id=shop.id,
+                amount=Decimal(100 + n),
+                method=methods[n % len(methods)],
+                received_at=received,
+                handed_in_at=None,
+                recorded_by=shop.rep_id,
+                source_key=f"big:{n}",
+                created_at=received,
+            )
+            for n, shop in enumerate(shops)
+        )
         session.add_all(
-            Receivable(invoice_no=f"BIG-{n:04d}", customer_id=shop.id, rep_id=shop.rep_id,
-                       amount=Decimal(1000 + n), issued_on=MONDAY - timedelta(days=60),
-                       due_on=MONDAY - timedelta(days=n % 120), source=ReceivableSource.IMPORT,
-                       created_at=now)
-            for n, shop in enumerate(shops))
+            Receivable(
+                invoice_no=f"BIG-{n:04d}",
+                customer_id=shop.id,
+                rep_id=shop.rep_id,
+                amount=Decimal(1000 + n),
+                issued_on=MONDAY - timedelta(days=60),
+                due_on=MONDAY - timedelta(days=n % 120),
+                source=ReceivableSource.IMPORT,
+                created_at=now,
+            )
+            for n, shop in enumerate(shops)
+        )
     join(harness, 6001)
-    for job, at in (("collections_daily", local(MONDAY, 20, 0)), ("weekly_outstanding", local(MONDAY, 20, 0)),
-                    ("outstanding_report", local(date(2026, 12, 1), 9, 0))):
+    for job, at in (
+        ("collections_daily", local(MONDAY, 20, 0)),
+        ("weekly_outstanding", local(MONDAY, 20, 0)),
+        ("outstanding_report", local(date(2026, 12, 1), 9, 0)),
+    ):
         harness.clock.set(at)
         assert (await run_job(harness.db, job, at, ZONE)).pushes == 1, job
     await harness.deliver_pushes()

@@ -23,15 +23,27 @@ async def test_levels_escalate_once_each_and_skip_paid_disputed_promised(harness
     people = await factories.company(harness.db, now)
     shop = await factories.customer(harness.db, now, name="华东五金店", rep=people.rep)
     invoices = {}
-    for name, days in (("L1", 1), ("L2", 20), ("L3", 40), ("L4", 70), ("PAID", 40), ("DISP", 40),
-                       ("PROM", 40), ("NOTDUE", 0)):
-        invoices[name] = await factories.receivable(harness.db, now, customer=shop, amount="100.00",
-                                                    invoice_no=name, **overdue_by(days))
+    for name, days in (
+        ("L1", 1),
+        ("L2", 20),
+        ("L3", 40),
+        ("L4", 70),
+        ("PAID", 40),
+        ("DISP", 40),
+        ("PROM", 40),
+        ("NOTDUE", 0),
+    ):
+        invoices[name] = await factories.receivable(
+            harness.db, now, customer=shop, amount="100.00", invoice_no=name, **overdue_by(days)
+        )
     await factories.payment(harness.db, now, receivable=invoices["PAID"], amount="100.00", rep=people.rep)
     async with harness.db.transaction() as session:
         await session.execute(update(Receivable).where(Receivable.invoice_no == "DISP").values(disputed=True))
-        await session.execute(update(Receivable).where(Receivable.invoice_no == "PROM")
-                              .values(promise_date=MONDAY + timedelta(days=3)))
+        await session.execute(
+            update(Receivable)
+            .where(Receivable.invoice_no == "PROM")
+            .values(promise_date=MONDAY + timedelta(days=3))
+        )
     for user_id in (2001, 2002, 5001, 7001):
         harness.api.add_user(user_id, "x")
     await run_job(harness.db, "overdue_followup", local(MONDAY, 9, 0), ZONE)
@@ -74,15 +86,27 @@ async def test_cash_handin_to_rep_and_long_held_to_manager(harness: Harness) -> 
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     shop = await factories.customer(harness.db, now, name="<Müller & Söhne>", rep=people.rep)
-    rows = [("cash today", now, PaymentMethod.CASH, "500.00"),
-            ("cheque 5 days", now - timedelta(days=5), PaymentMethod.CHEQUE, "1200.00"),
-            ("transfer", now, PaymentMethod.TRANSFER, "900.00"),
-            ("confirmed", now, PaymentMethod.CASH, "50.00")]
+    rows = [
+        ("cash today", now, PaymentMethod.CASH, "500.00"),
+        ("cheque 5 days", now - timedelta(days=5), PaymentMethod.CHEQUE, "1200.00"),
+        ("transfer", now, PaymentMethod.TRANSFER, "900.00"),
+        ("confirmed", now, PaymentMethod.CASH, "50.00"),
+    ]
     async with harness.db.transaction() as session:
         for n, (_, at, method, amount) in enumerate(rows):
-            session.add(Collection(rep_id=people.rep.id, customer_id=shop.id, amount=amount, method=method,
-                                   received_at=at, handed_in_at=now if n >= 2 else None,
-                                   recorded_by=people.rep.id, source_key=f"cash:{n}", created_at=at))
+            session.add(
+                Collection(
+                    rep_id=people.rep.id,
+                    customer_id=shop.id,
+                    amount=amount,
+                    method=method,
+                    received_at=at,
+                    handed_in_at=now if n >= 2 else None,
+                    recorded_by=people.rep.id,
+                    source_key=f"cash:{n}",
+                    created_at=at,
+                )
+            )
     for user_id in (2001, 5001):
         harness.api.add_user(user_id, "x")
     harness.clock.set(local(MONDAY, 17, 0))
@@ -111,8 +135,13 @@ async def test_weekly_outstanding_by_age_on_mondays_only(harness: Harness) -> No
     await harness.deliver_pushes()
     rep = harness.api.last(2001).plain_text()
     assert "1,500.00 on 5 invoices" in rep
-    for expected in ("not yet due: 100.00", "1-30 days: 200.00", "31-60 days: 300.00",
-                     "61-90 days: 400.00", "over 90 days: 500.00"):
+    for expected in (
+        "not yet due: 100.00",
+        "1-30 days: 200.00",
+        "31-60 days: 300.00",
+        "61-90 days: 400.00",
+        "over 90 days: 500.00",
+    ):
         assert expected in rep
     manager = harness.api.last(5001).plain_text()
     assert "Li Wei: 1,500.00 · overdue 1,400.00" in manager
@@ -124,11 +153,21 @@ async def test_month_end_figures_to_director_and_managers(harness: Harness) -> N
     north_shop = await factories.customer(harness.db, now, name="North Shop", rep=people.rep)
     south_shop = await factories.customer(harness.db, now, name="South Shop", rep=people.other_rep)
     async with harness.db.transaction() as session:
-        for n, (rep, shop) in enumerate([(people.rep, north_shop), (people.rep, north_shop),
-                                         (people.other_rep, south_shop)]):
-            session.add(Visit(rep_id=rep.id, customer_id=shop.id, visited_at=now - timedelta(days=n),
-                              kind=VisitKind.VISIT, notes="", source_key=f"me:{n}", created_at=now,
-                              photo_file_ids=[]))
+        for n, (rep, shop) in enumerate(
+            [(people.rep, north_shop), (people.rep, north_shop), (people.other_rep, south_shop)]
+        ):
+            session.add(
+                Visit(
+                    rep_id=rep.id,
+                    customer_id=shop.id,
+                    visited_at=now - timedelta(days=n),
+                    kind=VisitKind.VISIT,
+                    notes="",
+                    source_key=f"me:{n}",
+                    created_at=now,
+                    photo_file_ids=[],
+                )
+            )
     for user_id in (5001, 7001, 2001):
         harness.api.add_user(user_id, "x")
     first = date(2026, 12, 1)

@@ -16,8 +16,9 @@ points = st.tuples(latitudes, longitudes)
 
 
 @given(points, points)
-def test_symmetric_non_negative_and_at_most_half_the_circumference(a: tuple[float, float],
-                                                                 b: tuple[float, float]) -> None:
+def test_symmetric_non_negative_and_at_most_half_the_circumference(
+    a: tuple[float, float], b: tuple[float, float]
+) -> None:
     there = distance_m(*a, *b)
     back = distance_m(*b, *a)
     assert there >= 0
@@ -30,11 +31,14 @@ def test_zero_for_the_same_point(a: tuple[float, float]) -> None:
     assert distance_m(*a, *a) == 0
 
 
-@pytest.mark.parametrize(("a", "b", "km"), [
-    ((51.5074, -0.1278), (48.8566, 2.3522), 343.6),  # London – Paris
-    ((31.2304, 121.4737), (39.9042, 116.4074), 1067.3),  # Shanghai – Beijing
-    ((0.0, 0.0), (0.0, 180.0), math.pi * EARTH_RADIUS_M / 1000),  # antipodes on the equator
-])
+@pytest.mark.parametrize(
+    ("a", "b", "km"),
+    [
+        ((51.5074, -0.1278), (48.8566, 2.3522), 343.6),  # London – Paris
+        ((31.2304, 121.4737), (39.9042, 116.4074), 1067.3),  # Shanghai – Beijing
+        ((0.0, 0.0), (0.0, 180.0), math.pi * EARTH_RADIUS_M / 1000),  # antipodes on the equator
+    ],
+)
 def test_known_distances(a: tuple[float, float], b: tuple[float, float], km: float) -> None:
     assert distance_m(*a, *b) / 1000 == pytest.approx(km, rel=0.005)
 

@@ -48,6 +48,7 @@ def entries() -> list[Entry]:
 
 # -- punctuation -----------------------------------------------------------------------------------
 
+
 def punctuation_marks(text: str) -> list[int]:
     """Where ``text`` has an ASCII punctuation mark standing in Chinese prose.
 
@@ -66,7 +67,7 @@ def punctuation_marks(text: str) -> list[int]:
             continue
         if left.isascii() and left.isalnum():
             continue
-        before, after = prose[:i].rstrip(" "), prose[i + 1:].lstrip(" ")
+        before, after = prose[:i].rstrip(" "), prose[i + 1 :].lstrip(" ")
         if (before and CJK.match(before[-1])) or (after and CJK.match(after[0])):
             marks.append(i)
     return marks
@@ -74,33 +75,57 @@ def punctuation_marks(text: str) -> list[int]:
 
 def punctuation_problems(text: str) -> list[str]:
     """The marks of :func:`punctuation_marks`, each with its context to read in a failure."""
-    return [text[max(0, i - 8):i + 9] for i in punctuation_marks(text)]
+    return [text[max(0, i - 8) : i + 9] for i in punctuation_marks(text)]
 
 
-@pytest.mark.parametrize("text", [
-    "客户: 金额", "收据号是多少?", "金额：{amount} (现金)", "{customer}: 金额", "<b>客户</b>, 金额",
-    "第 {line} 行(无效)", "好的!", "保存;然后",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客户: 金额",
+        "收据号是多少?",
+        "金额：{amount} (现金)",
+        "{customer}: 金额",
+        "<b>客户</b>, 金额",
+        "第 {line} 行(无效)",
+        "好的!",
+        "保存;然后",
+    ],
+)
 def test_ascii_punctuation_in_chinese_is_caught(text: str) -> None:
     assert punctuation_problems(text)
 
 
-@pytest.mark.parametrize("text", [
-    "时间 08:30 之前", "例如 5,000.50 或 1.5万", "位置：{latitude}, {longitude}", "{seconds:.1f} 秒",
-    "/settings time 任务名 HH:MM", "需要 code,name,… 列", "（或 Problems: / Market: / Plan: 开头）",
-    '<a href="https://t.me/x?start=a">链接</a>', "压缩比超过 {ratio} 比 1", "English only: (fine)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "时间 08:30 之前",
+        "例如 5,000.50 或 1.5万",
+        "位置：{latitude}, {longitude}",
+        "{seconds:.1f} 秒",
+        "/settings time 任务名 HH:MM",
+        "需要 code,name,… 列",
+        "（或 Problems: / Market: / Plan: 开头）",
+        '<a href="https://t.me/x?start=a">链接</a>',
+        "压缩比超过 {ratio} 比 1",
+        "English only: (fine)",
+    ],
+)
 def test_what_is_not_chinese_prose_may_keep_ascii(text: str) -> None:
     assert not punctuation_problems(text)
 
 
 def test_chinese_sentences_use_full_width_punctuation() -> None:
-    found = {entry.ids[0]: problems for entry in entries() for text in entry.strings
-             if (problems := punctuation_problems(text))}
+    found = {
+        entry.ids[0]: problems
+        for entry in entries()
+        for text in entry.strings
+        if (problems := punctuation_problems(text))
+    }
     assert not found, f"use ： ， （ ） ； ？ ！ in Chinese text: {found}"
 
 
 # -- the glossary ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Term:
@@ -115,9 +140,12 @@ def english_pattern(words: str) -> re.Pattern[str] | None:
     forms = [w.strip() for w in words.split(",") if w.strip()]
     if not forms:
         return None
-    parts = [r"\b" + r"\s+".join(map(re.escape, form.rstrip("*").split())) + (r"\w*" if form.endswith("*")
-                                                                                else r"\b")
-             for form in forms]
+    parts = [
+        r"\b"
+        + r"\s+".join(map(re.escape, form.rstrip("*").split()))
+        + (r"\w*" if form.endswith("*") else r"\b")
+        for form in forms
+    ]
     return re.compile("|".join(parts), re.IGNORECASE)
 
 
@@ -132,9 +160,15 @@ def glossary() -> list[Term]:
             continue
         concept, english, chinese, variants, _notes = cells
         listed = [v.strip() for v in variants.split(",") if v.strip()]
-        terms.append(Term(concept, english_pattern(english), chinese,
-                          tuple(v.strip("*") for v in listed),
-                          tuple(v.strip("*") for v in listed if v.startswith("**"))))
+        terms.append(
+            Term(
+                concept,
+                english_pattern(english),
+                chinese,
+                tuple(v.strip("*") for v in listed),
+                tuple(v.strip("*") for v in listed if v.startswith("**")),
+            )
+        )
     return terms
 
 
@@ -172,25 +206,31 @@ def test_the_glossary_is_read() -> None:
     assert len(terms) >= 40
 
 
-@pytest.mark.parametrize(("english", "chinese"), [
-    ("Held by rep", "在业务员手中"),  # a variant
-    ("Team figures are for managers, the director and finance.", "只对主管、总监和财务开放"),  # bare 总监
-    ("Collections: {count}", "收账：{count}"),
-    ("This invite link has expired.", "这个邀请链接已过期。"),
-    ("The day's collections by rep and method", "当天收款：按销售员和收款方式"),  # holds the term 收款
-    ("Saved.", "您的内容已保存。"),  # wrong in every entry
-])
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("Held by rep", "在业务员手中"),  # a variant
+        ("Team figures are for managers, the director and finance.", "只对主管、总监和财务开放"),  # bare 总监
+        ("Collections: {count}", "收账：{count}"),
+        ("This invite link has expired.", "这个邀请链接已过期。"),
+        ("The day's collections by rep and method", "当天收款：按销售员和收款方式"),  # holds the term 收款
+        ("Saved.", "您的内容已保存。"),  # wrong in every entry
+    ],
+)
 def test_a_glossary_variant_is_caught(english: str, chinese: str) -> None:
     assert glossary_problems(Entry((english,), (chinese,)), glossary())
 
 
-@pytest.mark.parametrize(("english", "chinese"), [
-    ("Open receivables", "未结应收账款"),  # 应收账款 is not 收账
-    ("the sales director is informed.", "已通知销售总监。"),  # 销售总监 is not a bare 总监
-    ("Invite #{id} had already expired ({date}).", "邀请 #{id} 已于 {date} 失效。"),
-    ("Quiet hours: {start}–{end}", "免打扰时段：{start}–{end}"),  # not the variant 时段 of "period"
-    ("{days} days overdue", "逾期 {days} 天"),
-])
+@pytest.mark.parametrize(
+    ("english", "chinese"),
+    [
+        ("Open receivables", "未结应收账款"),  # 应收账款 is not 收账
+        ("the sales director is informed.", "已通知销售总监。"),  # 销售总监 is not a bare 总监
+        ("Invite #{id} had already expired ({date}).", "邀请 #{id} 已于 {date} 失效。"),
+        ("Quiet hours: {start}–{end}", "免打扰时段：{start}–{end}"),  # not the variant 时段 of "period"
+        ("{days} days overdue", "逾期 {days} 天"),
+    ],
+)
 def test_the_glossary_term_passes(english: str, chinese: str) -> None:
     assert not glossary_problems(Entry((english,), (chinese,)), glossary())
 
@@ -217,8 +257,9 @@ def test_every_glossary_term_is_the_one_in_use() -> None:
 
 # -- plurals ---------------------------------------------------------------------------------------
 
+
 def hand_made_plurals(message: str) -> list[str]:
-    """"customer(s)", "problem(s)": a plural chosen by the reader, not by ``ngettext``."""
+    """ "customer(s)", "problem(s)": a plural chosen by the reader, not by ``ngettext``."""
     return re.findall(r"\w+\(s\)", message)
 
 
@@ -230,4 +271,3 @@ def test_a_hand_made_plural_is_caught() -> None:
 def test_plurals_go_through_ngettext() -> None:
     found = [i for entry in entries() for i in entry.ids if hand_made_plurals(i)]
     assert not found, f"use ngettext(singular, plural, n): {found}"
-

@@ -29,8 +29,17 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 async def sells(harness: Harness, customer: Customer, amount: str, *days: date) -> list[Receivable]:
-    return [await factories.receivable(harness.db, LONG_AGO, customer=customer, amount=amount,
-                                       issued_on=day, due_on=day + timedelta(days=30)) for day in days]
+    return [
+        await factories.receivable(
+            harness.db,
+            LONG_AGO,
+            customer=customer,
+            amount=amount,
+            issued_on=day,
+            due_on=day + timedelta(days=30),
+        )
+        for day in days
+    ]
 
 
 MONTHS = (date(2026, 9, 10), date(2026, 10, 10), date(2026, 11, 10))
@@ -44,10 +53,14 @@ async def people(harness: Harness) -> Company:
 @pytest.fixture
 async def book(harness: Harness, people: Company) -> dict[str, Customer]:
     """North's customers (Mia's team) and one of South's (no manager: the director's)."""
-    async def shop(name: str, code: str, grade: str, rep: User | None = None, at: datetime = LONG_AGO,
-                   **fields: object) -> Customer:
-        return await factories.customer(harness.db, at, name=name, rep=rep or people.rep, code=code,
-                                        grade=grade, **fields)
+
+    async def shop(
+        name: str, code: str, grade: str, rep: User | None = None, at: datetime = LONG_AGO, **fields: object
+    ) -> Customer:
+        return await factories.customer(
+            harness.db, at, name=name, rep=rep or people.rep, code=code, grade=grade, **fields
+        )
+
     customers = {
         "big": await shop("Big Buyer", "BB1", "C"),
         "steady": await shop("Steady Store", "ST1", "B"),
@@ -92,8 +105,11 @@ async def grade_of(harness: Harness, code: str) -> str:
 
 async def applied(harness: Harness) -> list[AuditLog]:
     async with harness.db.reading() as session:
-        return list(await session.scalars(select(AuditLog).where(AuditLog.action == "grade.apply")
-                                          .order_by(AuditLog.id)))
+        return list(
+            await session.scalars(
+                select(AuditLog).where(AuditLog.action == "grade.apply").order_by(AuditLog.id)
+            )
+        )
 
 
 def last_toast(harness: Harness) -> str:
@@ -109,7 +125,8 @@ async def press_data(harness: Harness, person: Person, message: SentMessage, dat
 
 
 async def test_on_the_first_managers_get_suggestions_and_apply_each_once(
-        harness: Harness, people: Company, book: dict[str, Customer]) -> None:
+    harness: Harness, people: Company, book: dict[str, Customer]
+) -> None:
     mia, li = harness.person(5001, "Mia"), harness.person(2001, "Li")
     director = harness.person(7001, "Dee")
     async with harness.db.transaction() as session:
@@ -127,8 +144,12 @@ async def test_on_the_first_managers_get_suggestions_and_apply_each_once(
         "3. Void Mart (VD1) · Li Wei: C → D · 2,000.00 a month",
         "4. Quiet Corner (QT1) · Li Wei: B → D · 333.33 a month",
     ]
-    assert push.button_texts() == ["✅ 1. BB1: grade A", "✅ 2. EG1: grade C", "✅ 3. VD1: grade D",
-                                   "✅ 4. QT1: grade D"]
+    assert push.button_texts() == [
+        "✅ 1. BB1: grade A",
+        "✅ 2. EG1: grade C",
+        "✅ 3. VD1: grade D",
+        "✅ 4. QT1: grade D",
+    ]
     assert director.last.plain_text().splitlines()[0] == "📊 建议等级 · 无主管的客户 · 销售 2026-09..2026-11"
     assert "1. South Shop (SS1) · Bob South：C → B · 每月 35,000.00" in director.last.plain_text()
     assert "Big Buyer" not in director.last.plain_text()
@@ -145,16 +166,19 @@ async def test_on_the_first_managers_get_suggestions_and_apply_each_once(
     assert entry.after["months"] == "2026-09..2026-11" and entry.after["default_standard"] is True
     # The same button again (a double tap, a stale copy of the message): applied once.
     assert await press_data(harness, mia, push, f"grd:apply:{book['big'].id}:CA") == (
-        "Big Buyer (BB1) has grade A already.")
+        "Big Buyer (BB1) has grade A already."
+    )
     assert len(await applied(harness)) == 1
 
     # A grade changed meanwhile, or a forged one the sales do not suggest: nothing changes.
     async with harness.db.transaction() as session:
         await session.execute(update(Customer).where(Customer.code == "QT1").values(grade="C"))
     assert "Quiet Corner (QT1) is grade C now, not B" in await press_data(
-        harness, mia, push, f"grd:apply:{book['quiet'].id}:BD")
+        harness, mia, push, f"grd:apply:{book['quiet'].id}:BD"
+    )
     assert "Steady Store (ST1)'s sales suggest grade B now: nothing changed." in await press_data(
-        harness, mia, push, f"grd:apply:{book['steady'].id}:BA")
+        harness, mia, push, f"grd:apply:{book['steady'].id}:BA"
+    )
     assert "not graded from sales" in await press_data(harness, mia, push, f"grd:apply:{book['new'].id}:CA")
     assert (await grade_of(harness, "ST1"), await grade_of(harness, "NW1")) == ("B", "C")
     # Out of scope and out of role: refused, nothing shown.
@@ -183,13 +207,15 @@ async def test_only_on_the_first_and_only_who_has_something(harness: Harness, pe
     assert harness.api.chat(5001) == []
 
 
-async def test_a_long_list_fits_one_message_and_more_lists_the_rest(harness: Harness,
-                                                                     people: Company) -> None:
+async def test_a_long_list_fits_one_message_and_more_lists_the_rest(
+    harness: Harness, people: Company
+) -> None:
     mia = harness.person(5001, "Mia")
     long_name = "Wholesale and Retail Hardware Trading Company of the Northern District No."
     for n in range(40):
-        shop = await factories.customer(harness.db, LONG_AGO, name=f"{long_name} {n:02d}",
-                                        rep=people.rep, code=f"W{n:03d}", grade="D")
+        shop = await factories.customer(
+            harness.db, LONG_AGO, name=f"{long_name} {n:02d}", rep=people.rep, code=f"W{n:03d}", grade="D"
+        )
         await sells(harness, shop, str(30000 + 1000 * n), *MONTHS)  # all B or A: all suggested
     assert await run_on_the_first(harness) == 1
     seen: list[str] = []
@@ -208,8 +234,9 @@ async def test_a_long_list_fits_one_message_and_more_lists_the_rest(harness: Har
     assert seen == [f"W{n:03d}" for n in reversed(range(40))]  # largest sales first, each once
 
 
-async def test_the_company_sets_its_own_standard(harness: Harness, people: Company,
-                                                 book: dict[str, Customer]) -> None:
+async def test_the_company_sets_its_own_standard(
+    harness: Harness, people: Company, book: dict[str, Customer]
+) -> None:
     admin = await harness.admin()
     harness.person(7001, "Dee")
     shown = await admin.says("/settings")
@@ -218,11 +245,13 @@ async def test_the_company_sets_its_own_standard(harness: Harness, people: Compa
     assert "Grade A needs more sales than B" in await admin.says("/settings sales 1万 3万 5000")
     saved = await admin.says("/settings sales 20万 3万 5000")
     assert "Saved." in saved
-    assert ("Grade by average monthly sales: A from 200,000.00 · B from 30,000.00 · C from 5,000.00 · "
-            "D below.") in saved and "Shipped defaults" not in saved
+    assert (
+        "Grade by average monthly sales: A from 200,000.00 · B from 30,000.00 · C from 5,000.00 · D below."
+    ) in saved and "Shipped defaults" not in saved
     async with harness.db.reading() as session:
-        entry = await session.scalar(select(AuditLog).where(AuditLog.action == "setting")
-                                     .order_by(AuditLog.id.desc()))
+        entry = await session.scalar(
+            select(AuditLog).where(AuditLog.action == "setting").order_by(AuditLog.id.desc())
+        )
     assert entry is not None and entry.before == {"grade_sales": None}
     assert entry.after == {"grade_sales": {"A": "200000.00", "B": "30000.00", "C": "5000.00"}}
     assert "Your role does not allow this." in await harness.person(5001, "Mia").says("/settings sales 1 2 3")

@@ -60,13 +60,23 @@ def assert_bidi_safe(text: str) -> None:
 
 # -- showing names --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("value", "shown"), [
-    ("Li Wei", "Li Wei"), ("李伟", "李伟"), ("<b>&</b>", "&lt;b&gt;&amp;&lt;/b&gt;"),
-    ("12,500.00", "12,500.00"),
-    (f"Li {RLO}Wei", "Li Wei"), (f"{LRE}Bob{PDF}{RLM}", "Bob"), (f"{FSI}x{PDI}", "x"),
-    (ARABIC, f"{FSI}{ARABIC}{PDI}"), (f"{RLO}{ARABIC} 3", f"{FSI}{ARABIC} 3{PDI}"),
-    ("שלום & co", f"{FSI}שלום &amp; co{PDI}"), ("٣٤", f"{FSI}٣٤{PDI}"),
-])
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("Li Wei", "Li Wei"),
+        ("李伟", "李伟"),
+        ("<b>&</b>", "&lt;b&gt;&amp;&lt;/b&gt;"),
+        ("12,500.00", "12,500.00"),
+        (f"Li {RLO}Wei", "Li Wei"),
+        (f"{LRE}Bob{PDF}{RLM}", "Bob"),
+        (f"{FSI}x{PDI}", "x"),
+        (ARABIC, f"{FSI}{ARABIC}{PDI}"),
+        (f"{RLO}{ARABIC} 3", f"{FSI}{ARABIC} 3{PDI}"),
+        ("שלום & co", f"{FSI}שלום &amp; co{PDI}"),
+        ("٣٤", f"{FSI}٣٤{PDI}"),
+    ],
+)
 def test_escaped_values_lose_their_controls_and_are_isolated_if_right_to_left(value: str, shown: str) -> None:
     assert escape(value) == shown
     assert_bidi_safe(escape(value))
@@ -86,16 +96,39 @@ async def hostile_company(harness: Harness) -> Company:
         team.name = f"North{RLM}"
         await session.flush()
         for n, rep_id in enumerate((people.rep.id, arabic.id)):
-            shop = Customer(code=f"S{RLO}{n}", name=f"Shop {RLO}{n} {ARABIC}", grade="A", rep_id=rep_id,
-                            team_id=people.north.id, created_at=now)
+            shop = Customer(
+                code=f"S{RLO}{n}",
+                name=f"Shop {RLO}{n} {ARABIC}",
+                grade="A",
+                rep_id=rep_id,
+                team_id=people.north.id,
+                created_at=now,
+            )
             session.add(shop)
             await session.flush()
-            session.add(Visit(rep_id=rep_id, customer_id=shop.id, visited_at=now - timedelta(hours=1),
-                              kind=VisitKind.VISIT, notes=f"{RLO}notes {ARABIC}", source_key=f"t:v{n}",
-                              created_at=now))
-            session.add(Collection(rep_id=rep_id, customer_id=shop.id, amount=500 + n, method="cash",
-                                   received_at=now - timedelta(hours=1), recorded_by=rep_id,
-                                   source_key=f"t:c{n}", created_at=now))
+            session.add(
+                Visit(
+                    rep_id=rep_id,
+                    customer_id=shop.id,
+                    visited_at=now - timedelta(hours=1),
+                    kind=VisitKind.VISIT,
+                    notes=f"{RLO}notes {ARABIC}",
+                    source_key=f"t:v{n}",
+                    created_at=now,
+                )
+            )
+            session.add(
+                Collection(
+                    rep_id=rep_id,
+                    customer_id=shop.id,
+                    amount=500 + n,
+                    method="cash",
+                    received_at=now - timedelta(hours=1),
+                    recorded_by=rep_id,
+                    source_key=f"t:c{n}",
+                    created_at=now,
+                )
+            )
     for user_id, name in ((2001, "Li"), (2003, "Mo"), (5001, "Mia"), (7001, "Dee")):
         harness.api.add_user(user_id, name)
     return people
@@ -138,8 +171,13 @@ async def test_the_export_has_no_bidi_control_in_any_cell(harness: Harness) -> N
     document = harness.api.last(5001)
     assert document.kind == "document" and document.file_bytes is not None
     book = load_workbook(io.BytesIO(document.file_bytes))
-    texts = [cell.value for sheet in book for row in sheet.iter_rows() for cell in row
-             if isinstance(cell.value, str)]
+    texts = [
+        cell.value
+        for sheet in book
+        for row in sheet.iter_rows()
+        for cell in row
+        if isinstance(cell.value, str)
+    ]
     assert not [text for text in texts if any(ch in BIDI_CONTROLS for ch in text)]
     visits = [[cell.value for cell in row] for row in book["Visits"].iter_rows(min_row=2)]
     assert any("Li Wei 0.00 collected" in row and "S0" in row and f"Shop 0 {ARABIC}" in row for row in visits)
@@ -147,6 +185,7 @@ async def test_the_export_has_no_bidi_control_in_any_cell(harness: Harness) -> N
 
 
 # -- names coming in --------------------------------------------------------------------------------
+
 
 async def test_bidi_controls_do_not_come_in_with_a_name(harness: Harness) -> None:
     admin = await harness.admin(name=f"Ada {RLO}Admin")
@@ -170,6 +209,7 @@ async def test_bidi_controls_do_not_come_in_with_a_name(harness: Harness) -> Non
 
 # -- Telegram's longest names -------------------------------------------------------------------------
 
+
 async def test_a_64_plus_64_character_name_joins_and_is_stored_whole(harness: Harness) -> None:
     admin = await harness.admin()
     token = await invite_token(await in_new_team(admin, "/invite rep North", "North"))
@@ -192,17 +232,21 @@ async def test_a_name_of_only_invisible_characters_still_joins(harness: Harness)
 
 async def test_people_files_and_the_command_line_take_129_characters(harness: Harness) -> None:
     long_name = "Z" * 64 + " " + "Q" * 64
-    table = read_table(f"telegram_id,name,role,team\n3001,{long_name},rep,North\n"
-                       f"3002,{long_name}x,rep,North\n".encode(), "p.csv")
+    table = read_table(
+        f"telegram_id,name,role,team\n3001,{long_name},rep,North\n3002,{long_name}x,rep,North\n".encode(),
+        "p.csv",
+    )
     async with harness.db.transaction() as session:
         report = await import_people(session, table, harness.clock.now())
     assert [(error.line, error.render()) for error in report.errors] == [
-        (3, "name must have 1 to 129 characters")]
+        (3, "name must have 1 to 129 characters")
+    ]
     admin = await harness.admin(name=long_name)
     assert f"{long_name}, you are signed in as admin" in await admin.says("/help")
 
 
 # -- customers by a normalised key ------------------------------------------------------------------
+
 
 @pytest.fixture
 async def unicode_customers(harness: Harness) -> Company:
@@ -216,20 +260,34 @@ async def unicode_customers(harness: Harness) -> Company:
 ELAN, ABC, DONER = "Élan Bistro · ÉL-1", "ＡＢＣ商店 · ABC-7", "Straße Döner · ÄB-1"
 
 
-@pytest.mark.parametrize(("typed", "card"), [
-    ("Élan Bistro", ELAN), ("élan bistro", ELAN), ("ÉLAN", ELAN), ("ÉL-1", ELAN), ("él-1", ELAN),
-    ("ÉＬＡＮ  ＢＩＳＴＲＯ", ELAN), ("ＡＢＣ商店", ABC), ("abc商店", ABC), ("ａｂｃ－７", ABC),
-    ("äb-1", DONER), ("STRASSE", DONER), ("straße döner", DONER),
-])
-async def test_customers_are_found_whatever_the_case_or_width(harness: Harness, unicode_customers: Company,
-                                                              typed: str, card: str) -> None:
+@pytest.mark.parametrize(
+    ("typed", "card"),
+    [
+        ("Élan Bistro", ELAN),
+        ("élan bistro", ELAN),
+        ("ÉLAN", ELAN),
+        ("ÉL-1", ELAN),
+        ("él-1", ELAN),
+        ("ÉＬＡＮ  ＢＩＳＴＲＯ", ELAN),
+        ("ＡＢＣ商店", ABC),
+        ("abc商店", ABC),
+        ("ａｂｃ－７", ABC),
+        ("äb-1", DONER),
+        ("STRASSE", DONER),
+        ("straße döner", DONER),
+    ],
+)
+async def test_customers_are_found_whatever_the_case_or_width(
+    harness: Harness, unicode_customers: Company, typed: str, card: str
+) -> None:
     rep = harness.person(2001, "Li")
     [reply] = await rep.send(f"/customer {typed}")
     assert reply.plain_text().startswith(card)
 
 
-async def test_visit_and_collect_find_customers_by_their_key(harness: Harness, unicode_customers: Company
-                                                             ) -> None:
+async def test_visit_and_collect_find_customers_by_their_key(
+    harness: Harness, unicode_customers: Company
+) -> None:
     rep = harness.person(2001, "Li")
     assert "Visit saved: Élan Bistro (ÉL-1)" in await rep.says("/visit élan bistro: talked about spring")
     assert "ＡＢＣ商店 owes nothing" in await rep.says("/collect abc商店: 500 cash")  # found by its key
@@ -256,27 +314,48 @@ async def test_reimporting_a_code_in_another_case_updates_the_customer(harness: 
     twice = await import_csv(harness, import_customers, "code,name\nÄB-1,One\näb-1,Two\n")
     assert [e.render() for e in twice.errors] == ["code äb-1 already appears on line 2"]  # type: ignore[attr-defined]
     async with harness.db.reading() as session:
-        rows = (await session.execute(select(Customer.code, Customer.name, Customer.code_key,
-                                             Customer.name_key).order_by(Customer.id))).all()
-    assert [tuple(row) for row in rows] == [("ÄB-1", "Äbel & Co", "äb-1", "äbel & co"),
-                                            ("ÉL-1", "Élan Bistro", "él-1", "élan bistro")]
-    invoices = await import_csv(harness, import_receivables,
-                                "invoice_no,customer_code,amount,issued_on\nI-1,äb-1,100,2026-11-01\n"
-                                "I-2,ＥＬ-1,50,2026-11-02\nI-3,él-1,70,2026-11-02\n")
+        rows = (
+            await session.execute(
+                select(Customer.code, Customer.name, Customer.code_key, Customer.name_key).order_by(
+                    Customer.id
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("ÄB-1", "Äbel & Co", "äb-1", "äbel & co"),
+        ("ÉL-1", "Élan Bistro", "él-1", "élan bistro"),
+    ]
+    invoices = await import_csv(
+        harness,
+        import_receivables,
+        "invoice_no,customer_code,amount,issued_on\nI-1,äb-1,100,2026-11-01\n"
+        "I-2,ＥＬ-1,50,2026-11-02\nI-3,él-1,70,2026-11-02\n",
+    )
     assert [e.render() for e in invoices.errors] == [  # type: ignore[attr-defined]
-        "no customer has the code ＥＬ-1"]  # É is not E: accents are kept
-    invoices = await import_csv(harness, import_receivables,
-                                "invoice_no,customer_code,amount,issued_on\nI-1,äb-1,100,2026-11-01\n"
-                                "I-3,él-1,70,2026-11-02\n")
+        "no customer has the code ＥＬ-1"
+    ]  # É is not E: accents are kept
+    invoices = await import_csv(
+        harness,
+        import_receivables,
+        "invoice_no,customer_code,amount,issued_on\nI-1,äb-1,100,2026-11-01\nI-3,él-1,70,2026-11-02\n",
+    )
     assert invoices.created == 2  # type: ignore[attr-defined]
     async with harness.db.reading() as session:
-        owners = dict((await session.execute(select(Receivable.invoice_no, Customer.code)
-                                             .join(Customer, Customer.id == Receivable.customer_id))).all())
+        owners = dict(
+            (
+                await session.execute(
+                    select(Receivable.invoice_no, Customer.code).join(
+                        Customer, Customer.id == Receivable.customer_id
+                    )
+                )
+            ).all()
+        )
     assert owners == {"I-1": "ÄB-1", "I-3": "ÉL-1"}
 
 
-async def test_a_renamed_customer_is_found_by_its_new_name(harness: Harness, unicode_customers: Company
-                                                           ) -> None:
+async def test_a_renamed_customer_is_found_by_its_new_name(
+    harness: Harness, unicode_customers: Company
+) -> None:
     async with harness.db.transaction() as session:
         shop = await session.scalar(select(Customer).where(Customer.code == "ÉL-1"))
         assert shop is not None
@@ -288,6 +367,7 @@ async def test_a_renamed_customer_is_found_by_its_new_name(harness: Harness, uni
 
 
 # -- the migration ------------------------------------------------------------------------------------
+
 
 @pytest.mark.skipif(PG_URL is not None, reason="migrates a SQLite file of its own from revision 0014")
 async def test_the_migration_fills_keys_cleans_names_and_widens_them(tmp_path: Path) -> None:
@@ -309,14 +389,21 @@ async def test_the_migration_fills_keys_cleans_names_and_widens_them(tmp_path: P
     await upgrade_async(url)
     with sqlite3.connect(path) as connection:
         assert list(connection.execute("SELECT id, code_key, name_key, name FROM customers ORDER BY id")) == [
-            (1, "äb-1", "äbel", "Äbel"), (2, "äb-1\x1f2", "äbel twin", "Äbel twin"),
-            (3, "abc", "shop abc商店", "Shop ＡＢＣ商店")]
+            (1, "äb-1", "äbel", "Äbel"),
+            (2, "äb-1\x1f2", "äbel twin", "Äbel twin"),
+            (3, "abc", "shop abc商店", "Shop ＡＢＣ商店"),
+        ]
         assert list(connection.execute("SELECT name FROM users")) == [("Li Wei",)]
         assert list(connection.execute("SELECT name FROM teams ORDER BY id")) == [
-            ("North",), (f"North{RLM}",), ("South",)]  # a cleaned name taken by another team stays
+            ("North",),
+            (f"North{RLM}",),
+            ("South",),
+        ]  # a cleaned name taken by another team stays
         with pytest.raises(sqlite3.IntegrityError, match="NOT NULL"):
-            connection.execute("INSERT INTO customers (code, name, grade, status, created_at, code_key) "
-                               "VALUES ('X', 'X', 'C', 'active', '2026-11-01', 'x')")
+            connection.execute(
+                "INSERT INTO customers (code, name, grade, status, created_at, code_key) "
+                "VALUES ('X', 'X', 'C', 'active', '2026-11-01', 'x')"
+            )
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         declared = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'users'").fetchone()[0]
         assert "name VARCHAR(129) NOT NULL" in declared

@@ -70,9 +70,11 @@ def test_no_translated_strings_hidden_in_f_strings() -> None:
 
     hidden = re.compile(r"""f(["'])[^"'\n]*\{[^}\n]*\b(?:N_|_|gettext)\(\s*["']""")
     root = pathlib.Path(__file__).resolve().parent.parent
-    offenders = [f"{path.relative_to(root)}:{number}"
-                 for package in ("bot", "handlers", "jobs")
-                 for path in (root / package).rglob("*.py")
-                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-                 if hidden.search(line)]
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("bot", "handlers", "jobs")
+        for path in (root / package).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if hidden.search(line)
+    ]
     assert not offenders

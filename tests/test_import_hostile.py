@@ -73,6 +73,7 @@ def workbook(rows: list[list[Any]]) -> bytes:
 
 # -- encodings ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("encoding", ["gbk", "gb18030", "utf-8-sig", "utf-16"])
 async def test_common_chinese_encodings_are_read(harness: Harness, encoding: str) -> None:
     await factories.company(harness.db, harness.clock.now())
@@ -83,15 +84,18 @@ async def test_common_chinese_encodings_are_read(harness: Harness, encoding: str
     assert await names(harness.db) == {"C1": "华联超市", "C2": "永辉商店"}
 
 
-@pytest.mark.parametrize(("content", "reason"), [
-    ((CUSTOMERS + "C1,Müller,,,,,,,,\n").encode("latin-1"), "not UTF-8 text (nor GBK or UTF-16)"),
-    ((CUSTOMERS + "C1,Crème brûlée,,,,,,,,\n").encode("cp1252"), "not UTF-8 text (nor GBK or UTF-16)"),
-    (CUSTOMERS.encode("utf-16-le"), "not a spreadsheet"),  # UTF-16 without its BOM: NULs everywhere
-    (bytes(range(256)) * 40, "not a spreadsheet"),
-    (b"\x7fELF\x02\x01\x01" + bytes(500), "not a spreadsheet"),
-    (b"", "the file is empty"),
-    (b" \r\n\n", "the file is empty"),
-])
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ((CUSTOMERS + "C1,Müller,,,,,,,,\n").encode("latin-1"), "not UTF-8 text (nor GBK or UTF-16)"),
+        ((CUSTOMERS + "C1,Crème brûlée,,,,,,,,\n").encode("cp1252"), "not UTF-8 text (nor GBK or UTF-16)"),
+        (CUSTOMERS.encode("utf-16-le"), "not a spreadsheet"),  # UTF-16 without its BOM: NULs everywhere
+        (bytes(range(256)) * 40, "not a spreadsheet"),
+        (b"\x7fELF\x02\x01\x01" + bytes(500), "not a spreadsheet"),
+        (b"", "the file is empty"),
+        (b" \r\n\n", "the file is empty"),
+    ],
+)
 async def test_unreadable_files_are_refused_clearly(harness: Harness, content: bytes, reason: str) -> None:
     await factories.company(harness.db, harness.clock.now())
     await harness.admin()
@@ -100,14 +104,18 @@ async def test_unreadable_files_are_refused_clearly(harness: Harness, content: b
     assert await count(harness.db, Customer) == 0
 
 
-@pytest.mark.parametrize(("name", "content", "reason"), [
-    ("customers.xlsx", b"code,name\nC1,Shop\n", "not a readable .xlsx workbook"),
-    ("customers.xlsx", b"", "the file is empty"),
-    ("customers.xlsx", b"PK\x03\x04" + bytes(300), "not a readable .xlsx workbook"),
-    ("customers.csv", b"PK\x05\x06" + bytes(18), "not a readable .xlsx workbook"),  # an empty zip
-])
-async def test_an_xlsx_that_is_not_a_workbook_is_refused(harness: Harness, name: str, content: bytes,
-                                                         reason: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("customers.xlsx", b"code,name\nC1,Shop\n", "not a readable .xlsx workbook"),
+        ("customers.xlsx", b"", "the file is empty"),
+        ("customers.xlsx", b"PK\x03\x04" + bytes(300), "not a readable .xlsx workbook"),
+        ("customers.csv", b"PK\x05\x06" + bytes(18), "not a readable .xlsx workbook"),  # an empty zip
+    ],
+)
+async def test_an_xlsx_that_is_not_a_workbook_is_refused(
+    harness: Harness, name: str, content: bytes, reason: str
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     await harness.admin()
     said = await sent(harness, name, content, XLSX_MIME)
@@ -117,10 +125,14 @@ async def test_an_xlsx_that_is_not_a_workbook_is_refused(harness: Harness, name:
 
 # -- columns and cells --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("content", "reason"), [
-    ("code,name,name\nC1,Shop,Other\n", "the column name appears twice in the header"),
-    ("Code,\u200bcode,name\nC1,C2,Shop\n", "the column code appears twice in the header"),
-])
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("code,name,name\nC1,Shop,Other\n", "the column name appears twice in the header"),
+        ("Code,\u200bcode,name\nC1,C2,Shop\n", "the column code appears twice in the header"),
+    ],
+)
 async def test_a_header_naming_a_column_twice_is_refused(harness: Harness, content: str, reason: str) -> None:
     await factories.company(harness.db, harness.clock.now())
     await harness.admin()
@@ -149,17 +161,23 @@ async def test_formulas_are_refused_not_imported(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     await factories.customer(harness.db, harness.clock.now(), name="Shop", rep=people.rep, code="SHOP")
     await harness.admin()
-    content = (CUSTOMERS + 'C1,=1+1,,,,,,,,\nC2,"=HYPERLINK(""http://evil.example"",""click"")",,,,,,,,\n'
-               "C3,Fine,,,+86 138,-,,,,\n")
+    content = (
+        CUSTOMERS + 'C1,=1+1,,,,,,,,\nC2,"=HYPERLINK(""http://evil.example"",""click"")",,,,,,,,\n'
+        "C3,Fine,,,+86 138,-,,,,\n"
+    )
     said = await sent(harness, "customers.csv", content.encode())
     assert "Nothing was imported: 2 problems" in said
     assert "line 2: name: a formula is not a value (starts with =)" in said
     assert "line 3: name: a formula is not a value" in said and "line 4" not in said
-    said = await sent(harness, "receivables.csv",
-                      b"invoice_no,customer_code,amount,issued_on\nINV-1,SHOP,=SUM(A1:A9),2026-11-01\n")
+    said = await sent(
+        harness,
+        "receivables.csv",
+        b"invoice_no,customer_code,amount,issued_on\nINV-1,SHOP,=SUM(A1:A9),2026-11-01\n",
+    )
     assert "line 2: amount: a formula is not a value" in said
-    said = await sent(harness, "people.csv",
-                      b"telegram_id,name,role,team\n3001,=cmd|' /C calc'!A0,rep,North\n")
+    said = await sent(
+        harness, "people.csv", b"telegram_id,name,role,team\n3001,=cmd|' /C calc'!A0,rep,North\n"
+    )
     assert "line 2: name: a formula is not a value" in said
     assert await names(harness.db) == {"SHOP": "Shop"} and await count(harness.db, Receivable) == 0
     assert await count(harness.db, User) == 6  # the company's five and the admin
@@ -168,8 +186,14 @@ async def test_formulas_are_refused_not_imported(harness: Harness) -> None:
 async def test_xlsx_formulas_are_refused_too(harness: Harness) -> None:
     await factories.company(harness.db, harness.clock.now())
     await harness.admin()
-    content = workbook([["code", "name", "credit_limit"], ["C1", "=CONCAT(\"A\",\"B\")", 100],
-                        ["C2", "Shop", "=1+1"], ["C3", "Fine", 5]])
+    content = workbook(
+        [
+            ["code", "name", "credit_limit"],
+            ["C1", '=CONCAT("A","B")', 100],
+            ["C2", "Shop", "=1+1"],
+            ["C3", "Fine", 5],
+        ]
+    )
     said = await sent(harness, "customers.xlsx", content, XLSX_MIME)
     assert "Nothing was imported: 3 problems" in said  # line 3's formula is not an amount either
     assert "line 2: name: a formula is not a value" in said
@@ -190,6 +214,7 @@ async def test_hostile_cell_text_is_stored_as_text_and_shown_escaped(harness: Ha
 
 # -- size ---------------------------------------------------------------------------------------------
 
+
 async def test_a_50_mb_upload_is_refused_before_downloading(harness: Harness) -> None:
     await factories.company(harness.db, harness.clock.now())
     await harness.admin()
@@ -200,8 +225,9 @@ async def test_a_50_mb_upload_is_refused_before_downloading(harness: Harness) ->
     assert await count(harness.db, Customer) == 0
 
 
-async def test_a_50_mb_file_is_refused_by_the_command_line(operator_env: Path, db: Database,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+async def test_a_50_mb_file_is_refused_by_the_command_line(
+    operator_env: Path, db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = operator_env / "huge.csv"
     with path.open("wb") as out:
         out.write(CUSTOMERS.encode())
@@ -211,8 +237,9 @@ async def test_a_50_mb_file_is_refused_by_the_command_line(operator_env: Path, d
     assert await count(db, Customer) == 0
 
 
-def test_reading_a_file_refuses_a_large_one_before_reading_it(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reading_a_file_refuses_a_large_one_before_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "huge.csv"
     with path.open("wb") as out:
         out.truncate(50 * 1024 * 1024)
@@ -242,27 +269,36 @@ def _cli(*args: str, env_url: str, cwd: Path) -> tuple[subprocess.CompletedProce
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, cwd=cwd,
-                            env={**clean, "FIELDBOT_DATABASE_URL": env_url}, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**clean, "FIELDBOT_DATABASE_URL": env_url},
+        timeout=300,
+    )
     peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) // 1024
     return result, time.monotonic() - started, peak
 
 
-async def test_100000_rows_import_whole_or_not_at_all(operator_env: Path, db: Database,
-                                                      database_url: str) -> None:
+async def test_100000_rows_import_whole_or_not_at_all(
+    operator_env: Path, db: Database, database_url: str
+) -> None:
     """A bad last row of 100,000 writes nothing; the fixed file then imports in reasonable time and
     memory (generous bounds: the machine is shared, timings are noisy)."""
     path = operator_env / "all.csv"
     _big_customer_file(path, 100_000, bad_line=100_001)
-    result, _, _ = await asyncio.to_thread(_cli, "import", "customers", str(path), env_url=database_url,
-                                           cwd=operator_env)
+    result, _, _ = await asyncio.to_thread(
+        _cli, "import", "customers", str(path), env_url=database_url, cwd=operator_env
+    )
     assert result.returncode == 1
     assert "nothing imported: 1 problem" in result.stderr
     assert "line 100001: grade Z is not one of A, B, C, D" in result.stderr
     assert await count(db, Customer) == 0
     _big_customer_file(path, 100_000)
-    result, seconds, peak_mb = await asyncio.to_thread(_cli, "import", "customers", str(path),
-                                                       env_url=database_url, cwd=operator_env)
+    result, seconds, peak_mb = await asyncio.to_thread(
+        _cli, "import", "customers", str(path), env_url=database_url, cwd=operator_env
+    )
     assert result.returncode == 0, result.stderr
     assert "imported: 100000 new, 0 updated" in result.stdout
     assert await count(db, Customer) == 100_000
@@ -297,12 +333,14 @@ def test_gbk_detection_does_not_take_other_code_pages_for_chinese() -> None:
 
 # -- replies that fit -----------------------------------------------------------------------------------
 
+
 def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
 async def test_a_people_import_creating_90_teams_is_summarised_with_the_full_report_attached(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     """The import commits, and the admin hears so: a summary within Telegram's 4,096, the rest as a file."""
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
@@ -323,14 +361,30 @@ async def test_a_people_import_creating_90_teams_is_summarised_with_the_full_rep
     assert await count(harness.db, User) == 6 + 90
 
 
-@pytest.mark.parametrize(("name", "header", "row", "rows", "reason"), [
-    ("customers.csv", "code,name,grade", "C{n},Shop,{odd}", 40, "is not one of A, B, C, D"),
-    ("people.csv", "telegram_id,name,role,team", "{id},Ann,{odd},North", 30, "is not one of admin, director"),
-    ("receivables.csv", "invoice_no,customer_code,amount,issued_on", "INV-{n},{odd},100,2026-11-01", 40,
-     "no customer has the code"),
-], ids=["customers", "people", "receivables"])
-async def test_every_import_reply_fits_in_a_message(harness: Harness, name: str, header: str, row: str,
-                                                    rows: int, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "header", "row", "rows", "reason"),
+    [
+        ("customers.csv", "code,name,grade", "C{n},Shop,{odd}", 40, "is not one of A, B, C, D"),
+        (
+            "people.csv",
+            "telegram_id,name,role,team",
+            "{id},Ann,{odd},North",
+            30,
+            "is not one of admin, director",
+        ),
+        (
+            "receivables.csv",
+            "invoice_no,customer_code,amount,issued_on",
+            "INV-{n},{odd},100,2026-11-01",
+            40,
+            "no customer has the code",
+        ),
+    ],
+    ids=["customers", "people", "receivables"],
+)
+async def test_every_import_reply_fits_in_a_message(
+    harness: Harness, name: str, header: str, row: str, rows: int, reason: str
+) -> None:
     """Problems echoing emoji: under 3,500 characters, but over 4,096 as Telegram counts (an emoji is two)."""
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()

@@ -34,12 +34,23 @@ from tests import factories
 from tests.harness import Harness, Person
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CUSTOMERS = ["code", "name", "grade", "rep", "phone", "address", "latitude", "longitude", "credit_limit",
-             "credit_days"]
+CUSTOMERS = [
+    "code",
+    "name",
+    "grade",
+    "rep",
+    "phone",
+    "address",
+    "latitude",
+    "longitude",
+    "credit_limit",
+    "credit_days",
+]
 MB = 1024 * 1024
 
 
 # -- workbooks, byte by byte ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Deflated:
@@ -80,10 +91,47 @@ def zip_archive(parts: dict[str, bytes | Deflated]) -> bytes:
     for name, content in parts.items():
         part = content if isinstance(content, Deflated) else Deflated.of([(content, 1)])
         encoded, offset = name.encode(), body.tell()
-        body.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, part.crc, len(part.data),
-                               part.size, len(encoded), 0) + encoded + part.data)
-        directory.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, part.crc,
-                                    len(part.data), part.size, len(encoded), 0, 0, 0, 0, 0, offset) + encoded)
+        body.write(
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                20,
+                0,
+                8,
+                0,
+                0,
+                part.crc,
+                len(part.data),
+                part.size,
+                len(encoded),
+                0,
+            )
+            + encoded
+            + part.data
+        )
+        directory.write(
+            struct.pack(
+                "<IHHHHHHIIIHHHHHII",
+                0x02014B50,
+                20,
+                20,
+                0,
+                8,
+                0,
+                0,
+                part.crc,
+                len(part.data),
+                part.size,
+                len(encoded),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + encoded
+        )
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(parts), len(parts), directory.tell(), body.tell(), 0)
     return body.getvalue() + directory.getvalue() + end
 
@@ -94,27 +142,44 @@ _DOC = b"http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _TYPE = b"application/vnd.openxmlformats-officedocument.spreadsheetml"
 
 
-def workbook_parts(sheet: bytes | Deflated, shared: bytes | Deflated | None = None,
-                   shared_name: str = "xl/sharedStrings.xml") -> dict[str, bytes | Deflated]:
-    strings_type = (b'<Override PartName="/' + shared_name.encode() + b'" ContentType="' + _TYPE
-                    + b'.sharedStrings+xml"/>') if shared is not None else b""
+def workbook_parts(
+    sheet: bytes | Deflated, shared: bytes | Deflated | None = None, shared_name: str = "xl/sharedStrings.xml"
+) -> dict[str, bytes | Deflated]:
+    strings_type = (
+        (
+            b'<Override PartName="/'
+            + shared_name.encode()
+            + b'" ContentType="'
+            + _TYPE
+            + b'.sharedStrings+xml"/>'
+        )
+        if shared is not None
+        else b""
+    )
     parts: dict[str, bytes | Deflated] = {
-        "[Content_Types].xml":
-            b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
-            b'2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
-            b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            b'<Override PartName="/xl/workbook.xml" ContentType="' + _TYPE + b'.sheet.main+xml"/>'
-            b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="' + _TYPE + b'.worksheet+xml"/>'
-            + strings_type + b"</Types>",
-        "_rels/.rels":
-            b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="' + _RELS + b'"><Relationship '
-            b'Id="rId1" Type="' + _DOC + b'/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        "xl/workbook.xml":
-            b'<?xml version="1.0" encoding="UTF-8"?><workbook ' + _MAIN + b' xmlns:r="' + _DOC + b'">'
-            b'<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        "xl/_rels/workbook.xml.rels":
-            b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="' + _RELS + b'"><Relationship '
-            b'Id="rId1" Type="' + _DOC + b'/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "[Content_Types].xml": b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/'
+        b'2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-'
+        b'package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+        b'<Override PartName="/xl/workbook.xml" ContentType="' + _TYPE + b'.sheet.main+xml"/>'
+        b'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="'
+        + _TYPE
+        + b'.worksheet+xml"/>'
+        + strings_type
+        + b"</Types>",
+        "_rels/.rels": b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="'
+        + _RELS
+        + b'"><Relationship '
+        b'Id="rId1" Type="' + _DOC + b'/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": b'<?xml version="1.0" encoding="UTF-8"?><workbook '
+        + _MAIN
+        + b' xmlns:r="'
+        + _DOC
+        + b'">'
+        b'<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": b'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="'
+        + _RELS
+        + b'"><Relationship '
+        b'Id="rId1" Type="' + _DOC + b'/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
         "xl/worksheets/sheet1.xml": sheet,
     }
     if shared is not None:
@@ -128,8 +193,11 @@ STRING_ROW = b'<row><c t="s"><v>0</v></c><c t="s"><v>1</v></c></row>'
 
 
 def text_row(cells: Iterable[str]) -> bytes:
-    return b"<row>" + b"".join(b'<c t="inlineStr"><is><t>' + cell.encode() + b"</t></is></c>"
-                               for cell in cells) + b"</row>"
+    return (
+        b"<row>"
+        + b"".join(b'<c t="inlineStr"><is><t>' + cell.encode() + b"</t></is></c>" for cell in cells)
+        + b"</row>"
+    )
 
 
 def wide_workbook(rows: int = 20_000, columns: int = 200) -> bytes:
@@ -165,11 +233,29 @@ def customers_workbook(rows: int) -> bytes:
     lines = [b"<row>" + b"".join(b'<c t="s"><v>%d</v></c>' % n for n in range(len(CUSTOMERS))) + b"</row>"]
     for n in range(rows):
         numbers = b"<c><v>31.%d</v></c><c><v>121.%d</v></c><c><v>%d.5</v></c><c><v>%d</v></c>" % (
-            n % 1000, n % 997, n, n % 90)
-        lines.append(b"<row>" + text(f"K{n:06d}") + text(f"商店 {n} 号") + text("ABCD"[n % 4]) + b"<c/>"
-                     + text(f"138{n:08d}") + text(f"上海市 {n} 路") + numbers + b"</row>")
-    shared = ('<?xml version="1.0" encoding="UTF-8"?><sst ' + _MAIN.decode() + ">"
-              + "".join(f"<si><t>{value}</t></si>" for value in strings) + "</sst>").encode()
+            n % 1000,
+            n % 997,
+            n,
+            n % 90,
+        )
+        lines.append(
+            b"<row>"
+            + text(f"K{n:06d}")
+            + text(f"商店 {n} 号")
+            + text("ABCD"[n % 4])
+            + b"<c/>"
+            + text(f"138{n:08d}")
+            + text(f"上海市 {n} 路")
+            + numbers
+            + b"</row>"
+        )
+    shared = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst '
+        + _MAIN.decode()
+        + ">"
+        + "".join(f"<si><t>{value}</t></si>" for value in strings)
+        + "</sst>"
+    ).encode()
     return zip_archive(workbook_parts(SHEET_START + b"".join(lines) + SHEET_END, shared))
 
 
@@ -186,6 +272,7 @@ def saved_workbook(rows: list[list[Any]]) -> bytes:
 
 
 # -- measuring the bot ---------------------------------------------------------------------------------
+
 
 def _status(field: str) -> int:
     """A memory figure of this process from /proc/self/status, in bytes."""
@@ -205,13 +292,15 @@ def peak_memory_growth() -> Iterator[list[int]]:
     growth.append(_status("VmHWM") - start)
 
 
-def upload(harness: Harness, person: Person, name: str, content: bytes,
-           mime: str = XLSX_MIME) -> dict[str, Any]:
+def upload(
+    harness: Harness, person: Person, name: str, content: bytes, mime: str = XLSX_MIME
+) -> dict[str, Any]:
     return harness.api.message(person.id, None, document=(name, content, mime))
 
 
-async def answered_while_reading(harness: Harness, sender: Person, admin: Person, name: str,
-                                 content: bytes) -> tuple[float, bool, str]:
+async def answered_while_reading(
+    harness: Harness, sender: Person, admin: Person, name: str, content: bytes
+) -> tuple[float, bool, str]:
     """``sender`` sends a file; once it is fetched, ``admin`` sends /help.
 
     Returns the seconds /help took from the moment it was due (so an event loop stalled by the
@@ -243,6 +332,7 @@ async def customers(db: Database) -> int:
 
 # -- who may send a file -------------------------------------------------------------------------------
 
+
 async def test_files_from_people_who_may_not_import_are_never_fetched(harness: Harness) -> None:
     """A rep, a deactivated admin or a stranger: the usual refusal, and no getFile at all."""
     await factories.company(harness.db, harness.clock.now())
@@ -273,13 +363,19 @@ async def test_a_role_that_may_not_import_that_kind_is_refused(harness: Harness)
 
 # -- the issue's files, from someone who may import ----------------------------------------------------
 
-@pytest.mark.parametrize(("build", "reason"), [
-    (wide_workbook, "the workbook is compressed more than 200 to 1"),
-    (lambda: shared_strings_bomb(600), "the workbook unpacks to more than 256 MB"),
-    (lambda: shared_strings_bomb(2900), "the workbook unpacks to more than 256 MB"),
-], ids=["20000x200", "0.6MB-to-600MB", "3MB-to-3GB"])
-async def test_hostile_workbooks_are_refused_and_the_bot_stays_responsive(harness: Harness, build: Any,
-                                                                         reason: str) -> None:
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (wide_workbook, "the workbook is compressed more than 200 to 1"),
+        (lambda: shared_strings_bomb(600), "the workbook unpacks to more than 256 MB"),
+        (lambda: shared_strings_bomb(2900), "the workbook unpacks to more than 256 MB"),
+    ],
+    ids=["20000x200", "0.6MB-to-600MB", "3MB-to-3GB"],
+)
+async def test_hostile_workbooks_are_refused_and_the_bot_stays_responsive(
+    harness: Harness, build: Any, reason: str
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     other = await harness.admin(1002, "Ben Admin")
@@ -313,8 +409,9 @@ async def test_too_many_columns_is_refused_stating_the_limit(harness: Harness) -
     admin = await harness.admin()
     header = ",".join(["code", "name", *(f"x{n}" for n in range(60))])
     await harness.settle(upload(harness, admin, "wide.csv", f"{header}\nC1,Shop\n".encode(), "text/csv"))
-    assert admin.last.plain_text() == ("I could not read wide.csv: line 1 has more than 50 columns: "
-                                       "an import has at most 50")
+    assert admin.last.plain_text() == (
+        "I could not read wide.csv: line 1 has more than 50 columns: an import has at most 50"
+    )
 
 
 async def test_the_refusal_is_in_the_senders_language(harness: Harness) -> None:
@@ -326,9 +423,14 @@ async def test_the_refusal_is_in_the_senders_language(harness: Harness) -> None:
 
 # -- the command line shares the limits ----------------------------------------------------------------
 
-async def test_the_command_line_refuses_the_same_files(database_url: str, tmp_path: Path, db: Database,
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+
+async def test_the_command_line_refuses_the_same_files(
+    database_url: str,
+    tmp_path: Path,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("FIELDBOT_DATABASE_URL", database_url)
     bomb, wide = tmp_path / "bomb.xlsx", tmp_path / "wide.xlsx"
@@ -345,10 +447,12 @@ async def test_the_command_line_refuses_the_same_files(database_url: str, tmp_pa
 
 # -- the limits, one by one ----------------------------------------------------------------------------
 
+
 def test_columns_beyond_the_limit_are_refused_but_empty_ones_are_not() -> None:
     limits = Limits(columns=5)
     assert read_table(b"code,name,,,,,,,\nC1,Shop,,,,,,,,,\n", "c.csv", limits).rows == [
-        (2, {"code": "C1", "name": "Shop"})]
+        (2, {"code": "C1", "name": "Shop"})
+    ]
     with pytest.raises(TableError, match="line 1 has more than 5 columns"):
         read_table(b"a,b,c,d,e,f\n", "c.csv", limits)
     with pytest.raises(TableError, match="line 3 has more than 5 columns"):
@@ -364,8 +468,11 @@ def test_filled_cells_and_long_cells_beyond_the_limits_are_refused() -> None:
     with pytest.raises(TableError, match="a cell on line 2 has more than 32,767 characters"):
         read_table(b"code,name\nC1," + b"x" * 32_768 + b"\n", "c.csv")
     with pytest.raises(TableError, match="a cell on line 3 has more than 32,767 characters"):
-        sheet = SHEET_START + b"".join(text_row(cells) for cells in [["code", "name"], ["C1", "ok"],
-                                                                     ["C2", "x" * 32_768]]) + SHEET_END
+        sheet = (
+            SHEET_START
+            + b"".join(text_row(cells) for cells in [["code", "name"], ["C1", "ok"], ["C2", "x" * 32_768]])
+            + SHEET_END
+        )
         read_table(zip_archive(workbook_parts(sheet)), "c.xlsx")  # (openpyxl cuts what it writes)
 
 
@@ -387,8 +494,14 @@ def test_a_workbook_is_measured_before_anything_is_unpacked() -> None:
 
 def test_the_shared_strings_are_found_as_openpyxl_finds_them_not_by_name() -> None:
     """A table of texts under another name is still the table of texts."""
-    strings = ('<?xml version="1.0" encoding="UTF-8"?><sst ' + _MAIN.decode() + ">"
-               + "<si><t>code</t></si><si><t>name</t></si>" + "<si><t>x</t></si>" * 2000 + "</sst>").encode()
+    strings = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst '
+        + _MAIN.decode()
+        + ">"
+        + "<si><t>code</t></si><si><t>name</t></si>"
+        + "<si><t>x</t></si>" * 2000
+        + "</sst>"
+    ).encode()
     sheet = SHEET_START + STRING_ROW + SHEET_END
     content = zip_archive(workbook_parts(sheet, strings, shared_name="xl/media/image1.png"))
     assert read_table(content, "c.xlsx").header == ["code", "name"]
@@ -399,23 +512,36 @@ def test_the_shared_strings_are_found_as_openpyxl_finds_them_not_by_name() -> No
 def test_a_sheets_claimed_dimensions_do_not_widen_its_rows() -> None:
     """A sheet claiming A1:XFD1048576 would have every row padded to 16,384 cells."""
     rows = [text_row(["code", "name"])] + [text_row([f"C{n}", "Shop"]) for n in range(3000)]
-    sheet = (SHEET_START.replace(b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>')
-             + b"".join(rows) + SHEET_END)
+    sheet = (
+        SHEET_START.replace(b"<sheetData>", b'<dimension ref="A1:XFD1048576"/><sheetData>')
+        + b"".join(rows)
+        + SHEET_END
+    )
     started = time.monotonic()
     table = read_table(zip_archive(workbook_parts(sheet)), "c.xlsx")
     assert len(table.rows) == 3000 and table.rows[-1] == (3001, {"code": "C2999", "name": "Shop"})
     assert time.monotonic() - started < 5
-    beyond = SHEET_START + text_row(["code", "name"]) + b'<row r="1048577"><c t="inlineStr"><is><t>C1</t>' \
+    beyond = (
+        SHEET_START + text_row(["code", "name"]) + b'<row r="1048577"><c t="inlineStr"><is><t>C1</t>'
         b"</is></c></row>" + SHEET_END
+    )
     with pytest.raises(TableError, match="more than 200,000 rows"):
         read_table(zip_archive(workbook_parts(beyond)), "c.xlsx")
 
 
 # -- the child process ---------------------------------------------------------------------------------
 
+
 def test_the_child_reads_what_the_bot_would_read() -> None:
-    content = saved_workbook([["Code", "name", "credit_limit"], ["C1", "商店 <b>&", 5000],
-                              ["C2", "=1+1", None, "extra"], [None], ["C3", "🏪", 1.5]])
+    content = saved_workbook(
+        [
+            ["Code", "name", "credit_limit"],
+            ["C1", "商店 <b>&", 5000],
+            ["C2", "=1+1", None, "extra"],
+            [None],
+            ["C3", "🏪", 1.5],
+        ]
+    )
     assert read_bytes(content, "c.xlsx") == read_table(content, "c.xlsx")
     text = "code,name\nC1,华联超市\nC2,x,surplus\n".encode("gbk")
     assert read_bytes(text, "c.csv") == read_table(text, "c.csv")
@@ -473,4 +599,3 @@ async def test_files_are_read_a_few_at_a_time() -> None:
     await watcher
     assert [len(table.rows) for table in tables] == [200] * 6
     assert 1 <= peak <= 2
-

@@ -35,18 +35,49 @@ async def test_morning_plan_content_and_buttons(harness: Harness) -> None:
     people = await factories.company(harness.db, now)
     eight_days = now - timedelta(days=8)
     await factories.customer(harness.db, now, name="Never Visited Shop", rep=people.rep, code="N1")
-    await factories.customer(harness.db, now, name="A Dealer <Müller & Söhne>", rep=people.rep, grade="A",
-                             code="A1", last_visit_at=eight_days)
-    await factories.customer(harness.db, now, name="D Dealer", rep=people.rep, grade="D", code="D1",
-                             last_visit_at=eight_days)
-    followed = await factories.customer(harness.db, now, name="华东五金店", rep=people.rep, grade="C",
-                                        code="F1", last_visit_at=now - timedelta(days=3))
+    await factories.customer(
+        harness.db,
+        now,
+        name="A Dealer <Müller & Söhne>",
+        rep=people.rep,
+        grade="A",
+        code="A1",
+        last_visit_at=eight_days,
+    )
+    await factories.customer(
+        harness.db, now, name="D Dealer", rep=people.rep, grade="D", code="D1", last_visit_at=eight_days
+    )
+    followed = await factories.customer(
+        harness.db,
+        now,
+        name="华东五金店",
+        rep=people.rep,
+        grade="C",
+        code="F1",
+        last_visit_at=now - timedelta(days=3),
+    )
     async with harness.db.transaction() as session:
-        session.add(Visit(rep_id=people.rep.id, customer_id=followed.id, visited_at=now - timedelta(days=3),
-                          kind=VisitKind.VISIT, notes="", next_follow_up=MONDAY, source_key="t:1",
-                          created_at=now, photo_file_ids=[]))
-    await factories.receivable(harness.db, now, customer=followed, amount="1200.50",
-                               issued_on=MONDAY - timedelta(days=40), due_on=MONDAY - timedelta(days=10))
+        session.add(
+            Visit(
+                rep_id=people.rep.id,
+                customer_id=followed.id,
+                visited_at=now - timedelta(days=3),
+                kind=VisitKind.VISIT,
+                notes="",
+                next_follow_up=MONDAY,
+                source_key="t:1",
+                created_at=now,
+                photo_file_ids=[],
+            )
+        )
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=followed,
+        amount="1200.50",
+        issued_on=MONDAY - timedelta(days=40),
+        due_on=MONDAY - timedelta(days=10),
+    )
     outcome = await run_job(harness.db, "morning_plan", local(MONDAY, 8, 30).astimezone(ZONE), ZONE)
     assert outcome.ran and outcome.pushes == 2  # both joined reps
     harness.api.add_user(2001, "Li")
@@ -62,8 +93,11 @@ async def test_morning_plan_content_and_buttons(harness: Harness) -> None:
     assert "Follow-ups for today: 华东五金店" in text
     assert "Overdue to chase: 1 invoice, 1,200.50" in text
     assert "report for 2026-11-21 is missing" in text  # Saturday: Sunday is a day off
-    assert plan.button_texts() == ["Log visit: Never Visited Shop", "Log visit: A Dealer <Müller & Söhne>",
-                                   "📝 File the report for 2026-11-21"]
+    assert plan.button_texts() == [
+        "Log visit: Never Visited Shop",
+        "Log visit: A Dealer <Müller & Söhne>",
+        "📝 File the report for 2026-11-21",
+    ]
     assert next(row[0]["callback_data"] for row in plan.buttons()).startswith("visit:start:")
     other = harness.api.last(2002).plain_text()
     assert "No customer is due" in other and "Never Visited" not in other
@@ -117,8 +151,16 @@ async def test_report_reminder_and_the_digest_of_who_is_missing(harness: Harness
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     async with harness.db.transaction() as session:
-        session.add(DailyReport(rep_id=people.other_rep.id, day=MONDAY, summary="", problems="ok",
-                                submitted_at=now, source_key="t:r"))
+        session.add(
+            DailyReport(
+                rep_id=people.other_rep.id,
+                day=MONDAY,
+                summary="",
+                problems="ok",
+                submitted_at=now,
+                source_key="t:r",
+            )
+        )
         factories.user(session, 2003, "Zoe North", people.rep.role, people.north, now)
     for user_id, name in ((2001, "Li"), (2002, "Bob"), (2003, "Zoe"), (5001, "Mia"), (7001, "Dee")):
         harness.api.add_user(user_id, name)
@@ -137,8 +179,13 @@ async def test_report_reminder_and_the_digest_of_who_is_missing(harness: Harness
     assert "📋 Daily reports · South" in south and "Bob South" in south  # South has no manager
 
 
-async def test_jobs_command_line(harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+async def test_jobs_command_line(
+    harness: Harness,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     harness.api.add_user(2001, "Li")
     harness.api.add_user(2002, "Bob")
@@ -183,8 +230,7 @@ async def test_pushes_follow_the_telegram_language_of_imported_people(harness: H
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     async with harness.db.transaction() as session:
-        factories.user(session, 2009, "王芳", people.rep.role, people.north, now, joined=False,
-                                  language=None)
+        factories.user(session, 2009, "王芳", people.rep.role, people.north, now, joined=False, language=None)
     wang = harness.person(2009, "芳", language_code="zh-hans")
     await wang.send("/help")  # first contact: the bot learns the language of their phone
     harness.api.add_user(2001, "Li")

@@ -24,7 +24,8 @@ from tests.test_standby import (
 
 
 async def test_restart_after_kill_mid_push_delivers_each_push_once(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     api.delay_next("sendMessage", 0.3, times=100_000)  # slow pushes: the kill lands mid-drain
     texts = await queue_pushes(db, api, people=8, each=10)
     first = await BotProcess.start(api, database_url, tmp_path)

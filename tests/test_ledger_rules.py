@@ -20,8 +20,14 @@ async def test_open_and_overdue_balances(db: Database, clock: FixedClock) -> Non
     people = await factories.company(db, now)
     shop = await factories.customer(db, now, name="Shop", rep=people.rep)
     quiet = await factories.customer(db, now, name="Quiet", rep=people.rep)
-    old = await factories.receivable(db, now, customer=shop, amount="1000.10",
-                                     issued_on=today - timedelta(40), due_on=today - timedelta(10))
+    old = await factories.receivable(
+        db,
+        now,
+        customer=shop,
+        amount="1000.10",
+        issued_on=today - timedelta(40),
+        due_on=today - timedelta(10),
+    )
     await factories.receivable(db, now, customer=shop, amount="500.00", issued_on=today, due_on=today)
     await factories.payment(db, now, receivable=old, amount="0.10", rep=people.rep)
     async with db.reading() as session:
@@ -36,12 +42,15 @@ async def test_due_for_visit_by_grade(db: Database, clock: FixedClock) -> None:
     now, today, zone = clock.now(), clock.today(), clock.zone
     people = await factories.company(db, now)
     two_days, three_days, six_days = (now - timedelta(days=days) for days in (2, 3, 6))
-    a_recent = await factories.customer(db, now, name="A recent", rep=people.rep, grade="A",
-                                        last_visit_at=two_days)  # A: every 3 days
-    a_due = await factories.customer(db, now, name="A due", rep=people.rep, grade="A",
-                                     last_visit_at=three_days)
-    c_recent = await factories.customer(db, now, name="C recent", rep=people.rep, grade="C",
-                                        last_visit_at=six_days)  # C: every 7 days
+    a_recent = await factories.customer(
+        db, now, name="A recent", rep=people.rep, grade="A", last_visit_at=two_days
+    )  # A: every 3 days
+    a_due = await factories.customer(
+        db, now, name="A due", rep=people.rep, grade="A", last_visit_at=three_days
+    )
+    c_recent = await factories.customer(
+        db, now, name="C recent", rep=people.rep, grade="C", last_visit_at=six_days
+    )  # C: every 7 days
     never = await factories.customer(db, now, name="Never", rep=people.rep, grade="D")
     async with db.reading() as session:
         rules = await grade_rules(session)

@@ -66,7 +66,8 @@ def late_handler() -> Iterator[io.StringIO]:
 
 
 def test_message_arguments_exception_and_stack_are_redacted_for_any_handler(
-        late_handler: io.StringIO, capsys: pytest.CaptureFixture[str]) -> None:
+    late_handler: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = logging.getLogger("fieldbot.test.secrecy")
     try:
         failing_call()
@@ -83,10 +84,17 @@ def test_message_arguments_exception_and_stack_are_redacted_for_any_handler(
 
 
 def test_records_made_outside_the_factory_are_redacted_by_the_root_handlers(log_text: io.StringIO) -> None:
-    record = logging.makeLogRecord({
-        "name": "fieldbot.test", "levelno": logging.ERROR, "levelname": "ERROR",
-        "msg": "token %s", "args": (TOKEN,), "exc_text": f"Traceback ...\nValueError: {TOKEN}",
-        "stack_info": f"Stack (most recent call last):\n  call('{TOKEN}')"})
+    record = logging.makeLogRecord(
+        {
+            "name": "fieldbot.test",
+            "levelno": logging.ERROR,
+            "levelname": "ERROR",
+            "msg": "token %s",
+            "args": (TOKEN,),
+            "exc_text": f"Traceback ...\nValueError: {TOKEN}",
+            "stack_info": f"Stack (most recent call last):\n  call('{TOKEN}')",
+        }
+    )
     for handler in logging.getLogger().handlers:
         handler.handle(record)
     text = log_text.getvalue()

@@ -29,12 +29,21 @@ LINK = re.compile(r"https://t\.me/fieldbot_test_bot\?start=([A-Za-z0-9_-]+)")
 _keys = count(1)
 
 
-async def visit(harness: Harness, rep: User, shop: Customer, at: datetime,
-                *notes: tuple[FeedbackTopic, str]) -> None:
+async def visit(
+    harness: Harness, rep: User, shop: Customer, at: datetime, *notes: tuple[FeedbackTopic, str]
+) -> None:
     """A visit with its feedback, as /visit stores it."""
     async with harness.db.transaction() as session:
-        row = Visit(rep_id=rep.id, customer_id=shop.id, visited_at=at, kind=VisitKind.VISIT, notes="",
-                    photo_file_ids=[], source_key=f"market:{next(_keys)}", created_at=at)
+        row = Visit(
+            rep_id=rep.id,
+            customer_id=shop.id,
+            visited_at=at,
+            kind=VisitKind.VISIT,
+            notes="",
+            photo_file_ids=[],
+            source_key=f"market:{next(_keys)}",
+            created_at=at,
+        )
         session.add(row)
         await session.flush()
         session.add_all([Feedback(visit_id=row.id, topic=topic, text=text) for topic, text in notes])
@@ -67,12 +76,25 @@ async def feedback_week(harness: Harness) -> Week:
     tuesday, wednesday = MONDAY - timedelta(days=6), MONDAY - timedelta(days=5)
     thursday, friday = MONDAY - timedelta(days=4), MONDAY - timedelta(days=3)
     sunday = MONDAY - timedelta(days=1)
-    await visit(harness, li, north, local(tuesday, 10), (COMPETITOR, "Brand X cut prices by 5% <b>now</b>"),
-                (PRICE, "Our price is 3% above the market"))
+    await visit(
+        harness,
+        li,
+        north,
+        local(tuesday, 10),
+        (COMPETITOR, "Brand X cut prices by 5% <b>now</b>"),
+        (PRICE, "Our price is 3% above the market"),
+    )
     await visit(harness, li, north, local(thursday, 15), (COMPETITOR, "Brand X\ngives free delivery"))
     await visit(harness, ann, hedong, local(friday, 11), (COMPETITOR, "竞品降价 5%"), (DEMAND, "下月加单"))
-    await visit(harness, bob, south, local(wednesday, 9), (PRICE, "价格太高"), (QUALITY, "Two broken boxes"),
-                (NEW_PRODUCT, "Wants a 500ml size"))
+    await visit(
+        harness,
+        bob,
+        south,
+        local(wednesday, 9),
+        (PRICE, "价格太高"),
+        (QUALITY, "Two broken boxes"),
+        (NEW_PRODUCT, "Wants a 500ml size"),
+    )
     await visit(harness, li, north, local(sunday - timedelta(days=7), 23, 50), (PRICE, "the week before"))
     await visit(harness, li, north, local(MONDAY, 8, 0), (PRICE, "this Monday"))
     await visit(harness, bob, south, local(sunday, 23, 59), (DEMAND, "Sunday night, still last week"))
@@ -81,8 +103,9 @@ async def feedback_week(harness: Harness) -> Week:
 
 async def outbox(harness: Harness) -> list[Outbox]:
     async with harness.db.reading() as session:
-        return list(await session.scalars(select(Outbox).where(Outbox.job == "market_digest")
-                                          .order_by(Outbox.id)))
+        return list(
+            await session.scalars(select(Outbox).where(Outbox.job == "market_digest").order_by(Outbox.id))
+        )
 
 
 def join(harness: Harness, *telegram_ids: int) -> None:
@@ -99,6 +122,7 @@ def block(lines: list[str], heading: str) -> list[str]:
 
 # -- the weekly digest ----------------------------------------------------------------------------
 
+
 async def test_weekly_digest_groups_last_weeks_feedback_by_topic_for_each_reader(harness: Harness) -> None:
     week = await feedback_week(harness)
     join(harness, 1001, 2001, 2002, 2003, 5001, 5002, 6001, 7001, 8001)
@@ -108,14 +132,17 @@ async def test_weekly_digest_groups_last_weeks_feedback_by_topic_for_each_reader
     people = week.people
     assert [row.dedup_key for row in await outbox(harness)] == [
         f"market_digest:{person.id}:{LAST_WEEK}"
-        for person in sorted((people.manager, week.sam, people.director, week.max), key=lambda p: p.id)]
+        for person in sorted((people.manager, week.sam, people.director, week.max), key=lambda p: p.id)
+    ]
     harness.clock.set(local(MONDAY, 9, 30))
     await harness.deliver_pushes()
 
     [mias] = harness.api.chat(5001)
     lines = mias.plain_text().splitlines()
-    assert lines[:2] == ["Market feedback · 2026-11-16 – 2026-11-22 · team North",
-                         "Notes: 5 · customers: 2 · reps: 2"]
+    assert lines[:2] == [
+        "Market feedback · 2026-11-16 – 2026-11-22 · team North",
+        "Notes: 5 · customers: 2 · reps: 2",
+    ]
     assert block(lines, "Competitor") == [
         "Competitor — notes: 3 · customers: 2 · reps: 2",
         "Customers: North <Shop> & Co ×2, 河东五金",
@@ -125,28 +152,39 @@ async def test_weekly_digest_groups_last_weeks_feedback_by_topic_for_each_reader
         "• 11-17 North <Shop> & Co · Li Wei: Brand X cut prices by 5% <b>now</b>",
     ]
     assert block(lines, "Price") == [
-        "Price — notes: 1 · customers: 1 · reps: 1", "Customers: North <Shop> & Co", "Reps: Li Wei",
-        "• 11-17 North <Shop> & Co · Li Wei: Our price is 3% above the market"]
+        "Price — notes: 1 · customers: 1 · reps: 1",
+        "Customers: North <Shop> & Co",
+        "Reps: Li Wei",
+        "• 11-17 North <Shop> & Co · Li Wei: Our price is 3% above the market",
+    ]
     assert block(lines, "Demand")[0] == "Demand — notes: 1 · customers: 1 · reps: 1"
     headings = [line.split(" — ")[0] for line in lines if " — notes: " in line]
     assert headings == ["Competitor", "Price", "Demand"]  # the regulations' order; South's topics absent
     text = mias.plain_text()
-    assert "南方建材" not in text and "Bob" not in text and "the week before" not in text \
+    assert (
+        "南方建材" not in text
+        and "Bob" not in text
+        and "the week before" not in text
         and "this Monday" not in text
+    )
     assert "&lt;b&gt;now&lt;/b&gt;" in (mias.text or "")  # a rep's text is never markup
 
     [sams] = harness.api.chat(5002)
     lines = sams.plain_text().splitlines()
-    assert lines[:2] == ["Market feedback · 2026-11-16 – 2026-11-22 · team South",
-                         "Notes: 4 · customers: 1 · reps: 1"]
+    assert lines[:2] == [
+        "Market feedback · 2026-11-16 – 2026-11-22 · team South",
+        "Notes: 4 · customers: 1 · reps: 1",
+    ]
     headings = [line.split(" — ")[0] for line in lines if " — notes: " in line]
     assert headings == ["Price", "Quality", "Demand", "New product"]
     assert block(lines, "Demand")[-1] == "• 11-22 南方建材 · Bob South: Sunday night, still last week"
 
     [directors] = harness.api.chat(7001)
     lines = directors.plain_text().splitlines()
-    assert lines[:2] == ["Market feedback · 2026-11-16 – 2026-11-22 · everyone",
-                         "Notes: 9 · customers: 3 · reps: 3"]
+    assert lines[:2] == [
+        "Market feedback · 2026-11-16 – 2026-11-22 · everyone",
+        "Notes: 9 · customers: 3 · reps: 3",
+    ]
     assert block(lines, "Price") == [
         "Price — notes: 2 · customers: 2 · reps: 2",
         "Customers: North <Shop> & Co, 南方建材",
@@ -155,8 +193,10 @@ async def test_weekly_digest_groups_last_weeks_feedback_by_topic_for_each_reader
         "• 11-17 North <Shop> & Co · Li Wei: Our price is 3% above the market",
     ]
     assert block(lines, "Competitor")[2] == "Reps: Li Wei (North) ×2, Ann North (North)"
-    assert block(lines, "Demand")[:2] == ["Demand — notes: 2 · customers: 2 · reps: 2",
-                                          "Customers: 河东五金, 南方建材"]
+    assert block(lines, "Demand")[:2] == [
+        "Demand — notes: 2 · customers: 2 · reps: 2",
+        "Customers: 河东五金, 南方建材",
+    ]
     [marketing] = harness.api.chat(8001)
     assert marketing.plain_text() == directors.plain_text()
     for nobody in (1001, 2001, 2002, 2003, 6001):
@@ -184,12 +224,22 @@ async def test_weekly_digest_in_chinese_and_nobody_gets_an_empty_one(harness: Ha
     assert harness.api.chat(5001) == []
     [sams] = harness.api.chat(5002)
     lines = sams.plain_text().splitlines()
-    assert lines[:2] == ["市场反馈 · 2026-11-16 – 2026-11-22 · 团队 South",
-                         "反馈 4 条 · 客户 1 家 · 销售员 1 人"]
-    assert block(lines, "价格") == ["价格 — 1 条 · 客户 1 家 · 销售员 1 人", "客户：南方建材",
-                                   "销售员：Bob South", "• 11-18 南方建材 · Bob South: 价格太高"]
-    assert [line.split(" — ")[0] for line in lines if " 条 · " in line and " — " in line] == \
-        ["价格", "质量", "需求", "新产品"]
+    assert lines[:2] == [
+        "市场反馈 · 2026-11-16 – 2026-11-22 · 团队 South",
+        "反馈 4 条 · 客户 1 家 · 销售员 1 人",
+    ]
+    assert block(lines, "价格") == [
+        "价格 — 1 条 · 客户 1 家 · 销售员 1 人",
+        "客户：南方建材",
+        "销售员：Bob South",
+        "• 11-18 南方建材 · Bob South: 价格太高",
+    ]
+    assert [line.split(" — ")[0] for line in lines if " 条 · " in line and " — " in line] == [
+        "价格",
+        "质量",
+        "需求",
+        "新产品",
+    ]
     [maxs] = harness.api.chat(8001)
     assert maxs.plain_text().splitlines()[0] == "市场反馈 · 2026-11-16 – 2026-11-22 · 全公司"
     assert "销售员：Bob South（South）" in maxs.plain_text()
@@ -199,13 +249,27 @@ async def test_a_digest_of_a_busy_week_is_one_message_and_points_to_the_rest(har
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     join(harness, 5001, 7001)
-    shops = [await factories.customer(harness.db, now, name=f"{n:02d} " + "Very Long Dealer Name & Sons " * 6,
-                                      rep=people.rep if n % 2 else people.other_rep) for n in range(12)]
+    shops = [
+        await factories.customer(
+            harness.db,
+            now,
+            name=f"{n:02d} " + "Very Long Dealer Name & Sons " * 6,
+            rep=people.rep if n % 2 else people.other_rep,
+        )
+        for n in range(12)
+    ]
     for n in range(60):
         rep = people.rep if n % 2 else people.other_rep
-        await visit(harness, rep, shops[n % 12], local(MONDAY - timedelta(days=7 - n % 7), 9, n % 60),
-                    *[(topic, f"<{topic.value} {n}> " + "a long note on what the customer said " * 12)
-                      for topic in market.TOPICS])
+        await visit(
+            harness,
+            rep,
+            shops[n % 12],
+            local(MONDAY - timedelta(days=7 - n % 7), 9, n % 60),
+            *[
+                (topic, f"<{topic.value} {n}> " + "a long note on what the customer said " * 12)
+                for topic in market.TOPICS
+            ],
+        )
     await run_job(harness.db, "market_digest", local(MONDAY, 9, 30), ZONE)
     harness.clock.set(local(MONDAY, 9, 30))
     await harness.deliver_pushes()
@@ -213,8 +277,13 @@ async def test_a_digest_of_a_busy_week_is_one_message_and_points_to_the_rest(har
     assert length(digest.text or "") <= MESSAGE_BUDGET
     lines = digest.plain_text().splitlines()
     assert lines[1] == "Notes: 300 · customers: 12 · reps: 2"
-    for label, word in (("Competitor", "competitor"), ("Price", "price"), ("Quality", "quality"),
-                        ("Demand", "demand"), ("New product", "new product")):
+    for label, word in (
+        ("Competitor", "competitor"),
+        ("Price", "price"),
+        ("Quality", "quality"),
+        ("Demand", "demand"),
+        ("New product", "new product"),
+    ):
         topic = block(lines, label)
         assert topic[0] == f"{label} — notes: 60 · customers: 12 · reps: 2"
         assert topic[1].startswith("Customers: ") and topic[1].endswith(" and 9 more")
@@ -227,12 +296,14 @@ async def test_a_digest_of_a_busy_week_is_one_message_and_points_to_the_rest(har
     assert length(answer.text or "") <= MESSAGE_BUDGET
     lines = answer.plain_text().splitlines()
     assert [line for line in lines if " — notes: " in line] == [
-        "Quality — notes: 60 · customers: 12 · reps: 2"]
+        "Quality — notes: 60 · customers: 12 · reps: 2"
+    ]
     shown = sum(line.startswith("• ") for line in lines)
     assert shown > 5 and lines[-1] == f"  …and {60 - shown} older: ask for a shorter period to read them."
 
 
 # -- /market on demand ----------------------------------------------------------------------------
+
 
 async def test_market_by_period_and_topic_in_each_scope(harness: Harness) -> None:
     await feedback_week(harness)
@@ -249,12 +320,17 @@ async def test_market_by_period_and_topic_in_each_scope(harness: Harness) -> Non
     mia = harness.person(5001, "Mia")
     said = await mia.says("/market week price")
     lines = said.splitlines()
-    assert lines[:2] == ["Market feedback · This week, 2026-11-23 – 2026-11-23 · team North",
-                         "Notes: 2 · customers: 1 · reps: 1"]
-    assert lines[3:] == ["Price — notes: 2 · customers: 1 · reps: 1", "Customers: North <Shop> & Co ×2",
-                         "Reps: Li Wei ×2",
-                         "• 11-23 North <Shop> & Co · Li Wei: Brand X is 5% cheaper since today",
-                         "• 11-23 North <Shop> & Co · Li Wei: this Monday"]
+    assert lines[:2] == [
+        "Market feedback · This week, 2026-11-23 – 2026-11-23 · team North",
+        "Notes: 2 · customers: 1 · reps: 1",
+    ]
+    assert lines[3:] == [
+        "Price — notes: 2 · customers: 1 · reps: 1",
+        "Customers: North <Shop> & Co ×2",
+        "Reps: Li Wei ×2",
+        "• 11-23 North <Shop> & Co · Li Wei: Brand X is 5% cheaper since today",
+        "• 11-23 North <Shop> & Co · Li Wei: this Monday",
+    ]
     # the topic first, a range for the period; only the team's notes
     said = await mia.says(f"/market competitor {LAST_WEEK}")
     assert "Competitor — notes: 3 · customers: 2 · reps: 2" in said and "Price" not in said
@@ -291,8 +367,10 @@ async def test_market_in_chinese(harness: Harness) -> None:
     await sam.says("/lang zh")
     said = await sam.says(f"/market {LAST_WEEK} 价格")
     lines = said.splitlines()
-    assert lines[:2] == ["市场反馈 · 2026-11-16 – 2026-11-22 · 团队 South",
-                         "反馈 1 条 · 客户 1 家 · 销售员 1 人"]
+    assert lines[:2] == [
+        "市场反馈 · 2026-11-16 – 2026-11-22 · 团队 South",
+        "反馈 1 条 · 客户 1 家 · 销售员 1 人",
+    ]
     assert lines[3] == "价格 — 1 条 · 客户 1 家 · 销售员 1 人"
     said = await sam.says("/market 本周需求")  # a topic typed without a space after the period
     assert said == "本周，2026-11-23 – 2026-11-23：没有市场反馈。"
@@ -303,21 +381,24 @@ async def test_market_in_chinese(harness: Harness) -> None:
     assert "/market [期间] [主题]" in usage
 
 
-@pytest.mark.parametrize(("typed", "start", "end", "topic"), [
-    ("", date(2026, 11, 17), MONDAY, None),
-    ("price", date(2026, 11, 17), MONDAY, PRICE),
-    ("week price", MONDAY, MONDAY, PRICE),
-    ("PRICE  week", MONDAY, MONDAY, PRICE),
-    ("ｐｒｉｃｅ", date(2026, 11, 17), MONDAY, PRICE),
-    ("week new product", MONDAY, MONDAY, NEW_PRODUCT),
-    ("new-product 2026-11", date(2026, 11, 1), date(2026, 11, 30), NEW_PRODUCT),
-    ("2026-11-01 .. 2026-11-15 competitors", date(2026, 11, 1), date(2026, 11, 15), COMPETITOR),
-    ("本周价格", MONDAY, MONDAY, PRICE),
-    ("竞品 本月", date(2026, 11, 1), MONDAY, COMPETITOR),
-    ("質量", date(2026, 11, 17), MONDAY, QUALITY),
-    ("需求 2026-11-20", date(2026, 11, 20), date(2026, 11, 20), DEMAND),
-    ("month", date(2026, 11, 1), MONDAY, None),
-])
+@pytest.mark.parametrize(
+    ("typed", "start", "end", "topic"),
+    [
+        ("", date(2026, 11, 17), MONDAY, None),
+        ("price", date(2026, 11, 17), MONDAY, PRICE),
+        ("week price", MONDAY, MONDAY, PRICE),
+        ("PRICE  week", MONDAY, MONDAY, PRICE),
+        ("ｐｒｉｃｅ", date(2026, 11, 17), MONDAY, PRICE),
+        ("week new product", MONDAY, MONDAY, NEW_PRODUCT),
+        ("new-product 2026-11", date(2026, 11, 1), date(2026, 11, 30), NEW_PRODUCT),
+        ("2026-11-01 .. 2026-11-15 competitors", date(2026, 11, 1), date(2026, 11, 15), COMPETITOR),
+        ("本周价格", MONDAY, MONDAY, PRICE),
+        ("竞品 本月", date(2026, 11, 1), MONDAY, COMPETITOR),
+        ("質量", date(2026, 11, 17), MONDAY, QUALITY),
+        ("需求 2026-11-20", date(2026, 11, 20), date(2026, 11, 20), DEMAND),
+        ("month", date(2026, 11, 1), MONDAY, None),
+    ],
+)
 def test_period_and_topic_words(typed: str, start: date, end: date, topic: FeedbackTopic | None) -> None:
     period, found = market.parse_query(typed, MONDAY)
     assert (period.start, period.end, found) == (start, end, topic)
@@ -331,6 +412,7 @@ def test_words_that_are_neither_a_period_nor_a_topic_are_refused(typed: str) -> 
 
 
 # -- the marketing role ---------------------------------------------------------------------------
+
 
 async def test_a_marketing_person_is_invited_reads_the_market_and_nothing_else(harness: Harness) -> None:
     await feedback_week(harness)
@@ -361,5 +443,8 @@ async def test_a_marketing_person_is_invited_reads_the_market_and_nothing_else(h
     harness.clock.set(local(MONDAY, 9, 30))
     await harness.deliver_pushes()
     assert harness.api.chat(8002)[-1].plain_text().startswith("市场反馈 · 2026-11-16 – 2026-11-22 · 全公司")
-    assert harness.api.chat(6001)[-1].plain_text().startswith(
-        "Market feedback · 2026-11-16 – 2026-11-22 · everyone")
+    assert (
+        harness.api.chat(6001)[-1]
+        .plain_text()
+        .startswith("Market feedback · 2026-11-16 – 2026-11-22 · everyone")
+    )

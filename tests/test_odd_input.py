@@ -42,8 +42,15 @@ async def test_odd_messages_get_a_polite_answer_or_are_ignored(harness: Harness)
 def _message(harness: Harness, user_id: int, **content: object) -> dict[str, object]:
     """A private message with content the fake API has no helper for (contact, dice, poll...)."""
     user = harness.api.users[user_id]
-    return {"message": {"message_id": harness.api.next_message_id(user_id), "from": dict(user),
-                        "chat": dict(harness.api.chats[user_id]), "date": 1795390000, **content}}
+    return {
+        "message": {
+            "message_id": harness.api.next_message_id(user_id),
+            "from": dict(user),
+            "chat": dict(harness.api.chats[user_id]),
+            "date": 1795390000,
+            **content,
+        }
+    }
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -51,16 +58,27 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 async def test_contacts_dice_polls_and_stray_locations_are_answered_politely(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     await factories.company(harness.db, harness.clock.now())
     harness.person(2001, "Li")
     odd = [
         {"contact": {"phone_number": "+8613800000000", "first_name": "<b>Wang</b> & Co"}},
         {"dice": {"emoji": "🎲", "value": 6}},
-        {"poll": {"id": "1", "question": "Lunch?", "total_voter_count": 0, "is_closed": False,
-                  "options": [{"text": "yes", "voter_count": 0, "persistent_id": "o1"}],
-                  "is_anonymous": True, "type": "regular", "allows_multiple_answers": False,
-                  "allows_revoting": False, "members_only": False}},
+        {
+            "poll": {
+                "id": "1",
+                "question": "Lunch?",
+                "total_voter_count": 0,
+                "is_closed": False,
+                "options": [{"text": "yes", "voter_count": 0, "persistent_id": "o1"}],
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+                "allows_revoting": False,
+                "members_only": False,
+            }
+        },
         {"location": {"latitude": 31.2, "longitude": 121.4}},
         {"venue": {"location": {"latitude": 31.2, "longitude": 121.4}, "title": "Shop", "address": "Road 1"}},
         {"video_note": {"file_id": "v1", "file_unique_id": "u1", "length": 240, "duration": 3}},
@@ -75,7 +93,8 @@ async def test_contacts_dice_polls_and_stray_locations_are_answered_politely(
 
 
 async def test_forwarded_messages_are_not_commands_from_the_original_sender(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     await factories.customer(harness.db, harness.clock.now(), name="Shop", rep=people.rep, code="SHOP")
     li = harness.person(2001, "Li")
@@ -87,24 +106,43 @@ async def test_forwarded_messages_are_not_commands_from_the_original_sender(
 
 
 async def test_in_a_group_the_bot_shows_no_data_and_acts_on_nothing(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     await factories.customer(harness.db, harness.clock.now(), name="Secret Shop", rep=people.rep, code="SEC")
     harness.person(2001, "Li")
     group = -100555
-    added = {"my_chat_member": {
-        "chat": {"id": group, "type": "supergroup", "title": "Sales"},
-        "from": dict(harness.api.users[2001]), "date": 1795390000,
-        "old_chat_member": {"status": "left", "user": harness.api.bot_user},
-        "new_chat_member": {"status": "member", "user": harness.api.bot_user}}}
+    added = {
+        "my_chat_member": {
+            "chat": {"id": group, "type": "supergroup", "title": "Sales"},
+            "from": dict(harness.api.users[2001]),
+            "date": 1795390000,
+            "old_chat_member": {"status": "left", "user": harness.api.bot_user},
+            "new_chat_member": {"status": "member", "user": harness.api.bot_user},
+        }
+    }
     await harness.settle(harness.api.raw(added))
-    for text in ("/collect SEC: 100 cash", "/customers", "/summary", "/cancel", "Secret Shop paid 500",
-                 "x" * 4096):
-        await harness.settle(harness.api.message(2001, text, chat_id=group, chat_type="supergroup",
-                                                 chat_title="Sales"))
+    for text in (
+        "/collect SEC: 100 cash",
+        "/customers",
+        "/summary",
+        "/cancel",
+        "Secret Shop paid 500",
+        "x" * 4096,
+    ):
+        await harness.settle(
+            harness.api.message(2001, text, chat_id=group, chat_type="supergroup", chat_title="Sales")
+        )
     await harness.settle(harness.api.message(2001, None, chat_id=group, chat_type="supergroup", sticker=True))
-    await harness.settle(harness.api.message(2001, None, chat_id=group, chat_type="supergroup",
-                                             document=("c.csv", b"code,name\nX1,Injected\n", "text/csv")))
+    await harness.settle(
+        harness.api.message(
+            2001,
+            None,
+            chat_id=group,
+            chat_type="supergroup",
+            document=("c.csv", b"code,name\nX1,Injected\n", "text/csv"),
+        )
+    )
     in_group = harness.api.chat(group)
     assert in_group and all("private chat" in m.plain_text() for m in in_group)
     assert not any("Secret Shop" in m.plain_text() for m in in_group)
@@ -116,17 +154,25 @@ async def test_in_a_group_the_bot_shows_no_data_and_acts_on_nothing(
 
 
 async def test_an_edit_of_an_old_command_does_nothing_again(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     people = await factories.company(harness.db, harness.clock.now())
     shop = await factories.customer(harness.db, harness.clock.now(), name="Shop", rep=people.rep, code="SHOP")
-    await factories.receivable(harness.db, harness.clock.now(), customer=shop, amount="1000.00",
-                               issued_on=date(2026, 10, 1), due_on=date(2026, 11, 1))
+    await factories.receivable(
+        harness.db,
+        harness.clock.now(),
+        customer=shop,
+        amount="1000.00",
+        issued_on=date(2026, 10, 1),
+        due_on=date(2026, 11, 1),
+    )
     li = harness.person(2001, "Li")
     first = harness.api.message(2001, "/collect SHOP: 100 cash")
     await harness.settle(first)
     before = len(li.chat)
-    await harness.settle(harness.api.edited_message(2001, first["message"]["message_id"],
-                                                    "/collect SHOP: 900 cash"))
+    await harness.settle(
+        harness.api.edited_message(2001, first["message"]["message_id"], "/collect SHOP: 900 cash")
+    )
     assert len(li.chat) == before
     async with harness.db.reading() as session:
         amounts = list(await session.scalars(select(Collection.amount)))
@@ -134,9 +180,29 @@ async def test_an_edit_of_an_old_command_does_nothing_again(
     assert not _errors(caplog)
 
 
-COMMANDS = ["visit", "collect", "order", "report", "discount", "settings", "mute", "export", "chart",
-            "invite", "role", "customer", "customers", "summary", "rep", "overdue", "lang", "reverse",
-            "newcustomer", "deactivate", "users"]
+COMMANDS = [
+    "visit",
+    "collect",
+    "order",
+    "report",
+    "discount",
+    "settings",
+    "mute",
+    "export",
+    "chart",
+    "invite",
+    "role",
+    "customer",
+    "customers",
+    "summary",
+    "rep",
+    "overdue",
+    "lang",
+    "reverse",
+    "newcustomer",
+    "deactivate",
+    "users",
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

@@ -118,8 +118,9 @@ async def test_admin_cannot_deactivate_self(harness: Harness) -> None:
 async def test_group_chat_gets_no_data(harness: Harness) -> None:
     admin = await harness.admin()
     group = -100123
-    update = harness.api.message(1001, "/users", chat_id=group, chat_type="supergroup",
-                                 chat_title="Sales team")
+    update = harness.api.message(
+        1001, "/users", chat_id=group, chat_type="supergroup", chat_title="Sales team"
+    )
     await harness.settle(update)
     replies = harness.api.chat(group)
     assert len(replies) == 1
@@ -146,8 +147,7 @@ async def test_language_follows_telegram_and_can_be_changed(harness: Harness) ->
     assert "English" in await admin.says("/lang en")
     assert "what you can do" in await admin.says("/help")
     assert "中文" in await admin.says("/lang zh")
-    assert "邀请" in " ".join(
-        c["description"] for c in harness.api.commands.get("chat:1001", []))
+    assert "邀请" in " ".join(c["description"] for c in harness.api.commands.get("chat:1001", []))
 
 
 async def test_managers_invite_reps_into_their_own_team_only(harness: Harness) -> None:
@@ -187,8 +187,16 @@ async def test_users_list_paginates(harness: Harness) -> None:
         session.add(team)
         await session.flush()
         for n in range(45):
-            session.add(User(telegram_id=10_000 + n, name=f"Rep {n:02d}", role=Role.REP,
-                             team_id=team.id, active=True, created_at=harness.clock.now()))
+            session.add(
+                User(
+                    telegram_id=10_000 + n,
+                    name=f"Rep {n:02d}",
+                    role=Role.REP,
+                    team_id=team.id,
+                    active=True,
+                    created_at=harness.clock.now(),
+                )
+            )
     first = (await admin.send("/users"))[0]
     assert "People: 46" in first.plain_text()
     assert first.button_texts() == ["1/3", "Next ›"]
@@ -217,8 +225,16 @@ async def test_imported_user_is_active_from_first_message(harness: Harness) -> N
         team = Team(name="华东", created_at=harness.clock.now())
         session.add(team)
         await session.flush()
-        session.add(User(telegram_id=2001, name="李伟", role=Role.REP, team_id=team.id, active=True,
-                         created_at=harness.clock.now()))
+        session.add(
+            User(
+                telegram_id=2001,
+                name="李伟",
+                role=Role.REP,
+                team_id=team.id,
+                active=True,
+                created_at=harness.clock.now(),
+            )
+        )
     li = harness.person(2001, "Wei", language_code="zh-hans", username="li_wei_new")
     assert "李伟，你当前的身份是销售员" in await li.says("/start")
     assert "help" in harness.api.commands_for_chat(2001)

@@ -76,37 +76,71 @@ class Till:
                 if what in ("invoice", "reimport"):
                     if what == "reimport" and not self.invoices:
                         return
-                    number = (self.invoices[which % len(self.invoices)] if what == "reimport"
-                              else f"OA-{next(_numbers)}")
+                    number = (
+                        self.invoices[which % len(self.invoices)]
+                        if what == "reimport"
+                        else f"OA-{next(_numbers)}"
+                    )
                     customer = self.customers[which % len(self.customers)]
-                    table = Table(["invoice_no", "customer_code", "amount", "issued_on"],
-                                  [(2, {"invoice_no": number, "customer_code": customer[1],
-                                        "amount": str(amount), "issued_on": "2026-10-01"})])
+                    table = Table(
+                        ["invoice_no", "customer_code", "amount", "issued_on"],
+                        [
+                            (
+                                2,
+                                {
+                                    "invoice_no": number,
+                                    "customer_code": customer[1],
+                                    "amount": str(amount),
+                                    "issued_on": "2026-10-01",
+                                },
+                            )
+                        ],
+                    )
                     report = await receivable_import.import_receivables(session, table, self.now, None)
                     if what == "invoice" and not report.errors:
                         self.invoices.append(number)
                 elif what == "order":
-                    placed = await orders.record_order(session, self.rep, self.customers[which][0],
-                                                       orders.OrderDetails(amount), now=self.now, zone=ZONE,
-                                                       source_key=key, confirmed=True)
+                    placed = await orders.record_order(
+                        session,
+                        self.rep,
+                        self.customers[which][0],
+                        orders.OrderDetails(amount),
+                        now=self.now,
+                        zone=ZONE,
+                        source_key=key,
+                        confirmed=True,
+                    )
                     assert isinstance(placed, orders.RecordedOrder)
                     self.orders.append(placed.receivable_id)
                 elif what == "undo":
                     if self.orders:  # voided unless money is applied to it (refused: nothing written)
-                        await orders.undo(session, self.rep, self.orders[which % len(self.orders)],
-                                          now=self.now, zone=ZONE)
+                        await orders.undo(
+                            session, self.rep, self.orders[which % len(self.orders)], now=self.now, zone=ZONE
+                        )
                 elif what == "collect":
                     done = await collections.record(
-                        session, self.rep, customer_id=self.customers[which][0], amount=amount,
-                        method=PaymentMethod.TRANSFER, receipt_no=None, source_key=key, now=self.now,
-                        confirmed=True)
+                        session,
+                        self.rep,
+                        customer_id=self.customers[which][0],
+                        amount=amount,
+                        method=PaymentMethod.TRANSFER,
+                        receipt_no=None,
+                        source_key=key,
+                        now=self.now,
+                        confirmed=True,
+                    )
                     assert isinstance(done, collections.Recorded)
                     self.collections.append(done.id)
                 elif self.collections:
-                    await collections.reverse(session, self.director,
-                                              self.collections[which % len(self.collections)],
-                                              "typed the wrong amount", source_key=key, now=self.now,
-                                              zone=ZONE)
+                    await collections.reverse(
+                        session,
+                        self.director,
+                        self.collections[which % len(self.collections)],
+                        "typed the wrong amount",
+                        source_key=key,
+                        now=self.now,
+                        zone=ZONE,
+                    )
         except ServiceError:
             pass  # refused (already reversed…): nothing was written, and that is fine too
 
@@ -116,15 +150,25 @@ async def mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
 
     A voided receivable (an order undone or rejected) owes nothing: its amount counts as 0.
     """
-    allocated = (select(Allocation.receivable_id, func.sum(Allocation.amount).label("paid"))
-                 .group_by(Allocation.receivable_id).subquery())
+    allocated = (
+        select(Allocation.receivable_id, func.sum(Allocation.amount).label("paid"))
+        .group_by(Allocation.receivable_id)
+        .subquery()
+    )
     async with db.reading() as session:
         rows = await session.execute(
-            select(Receivable.invoice_no, Receivable.open_amount, Receivable.amount,
-                   func.coalesce(allocated.c.paid, 0), Receivable.voided_at.is_not(None))
-            .outerjoin(allocated, allocated.c.receivable_id == Receivable.id))
-        owed = [(number, stored, (Decimal(0) if voided else amount) - paid)
-                for number, stored, amount, paid, voided in rows]
+            select(
+                Receivable.invoice_no,
+                Receivable.open_amount,
+                Receivable.amount,
+                func.coalesce(allocated.c.paid, 0),
+                Receivable.voided_at.is_not(None),
+            ).outerjoin(allocated, allocated.c.receivable_id == Receivable.id)
+        )
+        owed = [
+            (number, stored, (Decimal(0) if voided else amount) - paid)
+            for number, stored, amount, paid, voided in rows
+        ]
         return [(number, stored, ledger) for number, stored, ledger in owed if stored != ledger or stored < 0]
 
 
@@ -133,6 +177,7 @@ async def credit_mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
 
     An allocation is its source's customer's (the collection's or the credit note's).
     """
+
     def by_customer(model: type[Collection] | type[CreditNote]) -> Select[tuple[int, Decimal]]:
         return select(model.customer_id, func.sum(model.amount)).group_by(model.customer_id)
 
@@ -143,8 +188,10 @@ async def credit_mismatches(db: Database) -> list[tuple[str, Decimal, Decimal]]:
                 given[customer_id] += amount
         for model, key in ((Collection, Allocation.collection_id), (CreditNote, Allocation.credit_note_id)):
             for customer_id, amount in await session.execute(
-                    select(model.customer_id, func.sum(Allocation.amount)).join(model, model.id == key)
-                    .group_by(model.customer_id)):
+                select(model.customer_id, func.sum(Allocation.amount))
+                .join(model, model.id == key)
+                .group_by(model.customer_id)
+            ):
                 given[customer_id] -= amount
         stored = (await session.execute(select(Customer.code, Customer.id, Customer.credit))).all()
         return [(code, credit, given[id_]) for code, id_, credit in stored if credit != given[id_]]
@@ -161,13 +208,20 @@ async def till(db: Database) -> Till:
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=steps)
 async def test_stored_open_amounts_follow_collections_reversals_imports_and_orders(
-        till: Till, plan: list[tuple[str, int, int]]) -> None:
+    till: Till, plan: list[tuple[str, int, int]]
+) -> None:
     # Each example works on fresh customers of its own; the invariant holds for the whole database.
     till.customers, till.invoices, till.collections, till.orders = [], [], [], []
     for _ in range(CUSTOMERS):
         code = f"OA{next(_numbers)}"
-        row = await factories.customer(till.db, till.now, name=f"Shop {code}", code=code,
-                                       rep=till.rep_user, credit_limit=Decimal("99999999"))
+        row = await factories.customer(
+            till.db,
+            till.now,
+            name=f"Shop {code}",
+            code=code,
+            rep=till.rep_user,
+            credit_limit=Decimal("99999999"),
+        )
         till.customers.append((row.id, code))
     for step in plan:
         await till.run(step)
@@ -180,10 +234,12 @@ async def test_direct_writes_keep_open_amounts_too(db: Database) -> None:
     now = MONDAY_MORNING
     people = await factories.company(db, now)
     shop = await factories.customer(db, now, name="Shop", rep=people.rep)
-    first = await factories.receivable(db, now, customer=shop, amount="1000.00",
-                                       issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
-    second = await factories.receivable(db, now, customer=shop, amount="250.50",
-                                        issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1))
+    first = await factories.receivable(
+        db, now, customer=shop, amount="1000.00", issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31)
+    )
+    second = await factories.receivable(
+        db, now, customer=shop, amount="250.50", issued_on=date(2026, 11, 1), due_on=date(2026, 12, 1)
+    )
     paid = await factories.payment(db, now, receivable=first, amount="400.00", rep=people.rep)
     await factories.payment(db, now, receivable=second, amount="250.50", rep=people.rep)
     async with db.transaction() as session:
@@ -193,19 +249,34 @@ async def test_direct_writes_keep_open_amounts_too(db: Database) -> None:
         assert allocation is not None
         allocation.amount = Decimal("300.00")
         (await session.get_one(Receivable, second.id)).amount = Decimal("300.50")
-        session.add(Receivable(invoice_no="HAND-1", customer_id=shop.id, rep_id=people.rep.id,
-                               amount=Decimal("80.00"), open_amount=Decimal("0.00"), issued_on=now.date(),
-                               due_on=now.date() + timedelta(days=30), source="import", created_at=now))
+        session.add(
+            Receivable(
+                invoice_no="HAND-1",
+                customer_id=shop.id,
+                rep_id=people.rep.id,
+                amount=Decimal("80.00"),
+                open_amount=Decimal("0.00"),
+                issued_on=now.date(),
+                due_on=now.date() + timedelta(days=30),
+                source="import",
+                created_at=now,
+            )
+        )
     async with db.transaction() as session:
         stored = dict((await session.execute(select(Receivable.invoice_no, Receivable.open_amount))).all())
-        assert stored == {first.invoice_no: Decimal("700.00"), second.invoice_no: Decimal("50.00"),
-                          "HAND-1": Decimal("80.00")}
-        await session.delete(await session.scalar(
-            select(Allocation).where(Allocation.collection_id == paid.id)))
+        assert stored == {
+            first.invoice_no: Decimal("700.00"),
+            second.invoice_no: Decimal("50.00"),
+            "HAND-1": Decimal("80.00"),
+        }
+        await session.delete(
+            await session.scalar(select(Allocation).where(Allocation.collection_id == paid.id))
+        )
     assert await mismatches(db) == []
     async with db.reading() as session:
         assert await session.scalar(
-            select(Receivable.open_amount).where(Receivable.id == first.id)) == Decimal("1000.00")
+            select(Receivable.open_amount).where(Receivable.id == first.id)
+        ) == Decimal("1000.00")
         assert await session.scalar(select(func.count()).select_from(Collection)) == 2
     assert await credit_mismatches(db) == []
 
@@ -216,8 +287,9 @@ async def test_direct_writes_keep_credit_too(db: Database) -> None:
     people = await factories.company(db, now)
     shop = await factories.customer(db, now, name="Shop", code="S1", rep=people.rep)
     other = await factories.customer(db, now, name="Other", code="S2", rep=people.rep)
-    invoice = await factories.receivable(db, now, customer=shop, amount="1000.00",
-                                         issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
+    invoice = await factories.receivable(
+        db, now, customer=shop, amount="1000.00", issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31)
+    )
     paid = await factories.payment(db, now, receivable=invoice, amount="400.00", rep=people.rep)
 
     async def credits() -> dict[str, Decimal]:
@@ -232,13 +304,27 @@ async def test_direct_writes_keep_credit_too(db: Database) -> None:
         (await session.get_one(Collection, paid.id)).customer_id = other.id
     assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("250.00")}
     async with db.transaction() as session:
-        returned = SalesReturn(customer_id=shop.id, rep_id=people.rep.id, requested_by=people.rep.id,
-                               amount=Decimal("80.00"), items=[], requested_at=now, source_key="r1")
+        returned = SalesReturn(
+            customer_id=shop.id,
+            rep_id=people.rep.id,
+            requested_by=people.rep.id,
+            amount=Decimal("80.00"),
+            items=[],
+            requested_at=now,
+            source_key="r1",
+        )
         session.add(returned)
         await session.flush()
-        note = CreditNote(number="RT-2026-0001", customer_id=shop.id, rep_id=people.rep.id,
-                          return_id=returned.id, amount=Decimal("80.00"), issued_at=now,
-                          issued_by=people.manager.id, source_key="n1")
+        note = CreditNote(
+            number="RT-2026-0001",
+            customer_id=shop.id,
+            rep_id=people.rep.id,
+            return_id=returned.id,
+            amount=Decimal("80.00"),
+            issued_at=now,
+            issued_by=people.manager.id,
+            source_key="n1",
+        )
         session.add(note)
         await session.flush()
         session.add(Allocation(credit_note_id=note.id, receivable_id=invoice.id, amount=Decimal("30.00")))
@@ -249,8 +335,9 @@ async def test_direct_writes_keep_credit_too(db: Database) -> None:
         allocation.amount = Decimal("80.00")
     assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("250.00")}
     async with db.transaction() as session:
-        await session.delete(await session.scalar(
-            select(Allocation).where(Allocation.collection_id == paid.id)))
+        await session.delete(
+            await session.scalar(select(Allocation).where(Allocation.collection_id == paid.id))
+        )
     assert await credits() == {"S1": Decimal("0.00"), "S2": Decimal("650.00")}
     assert await credit_mismatches(db) == [] and await mismatches(db) == []
 
@@ -259,8 +346,9 @@ async def test_an_allocation_names_exactly_one_source(db: Database) -> None:
     now = MONDAY_MORNING
     people = await factories.company(db, now)
     shop = await factories.customer(db, now, name="Shop", rep=people.rep)
-    invoice = await factories.receivable(db, now, customer=shop, amount="10.00",
-                                         issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31))
+    invoice = await factories.receivable(
+        db, now, customer=shop, amount="10.00", issued_on=date(2026, 10, 1), due_on=date(2026, 10, 31)
+    )
     with pytest.raises(IntegrityError):
         async with db.transaction() as session:
             session.add(Allocation(receivable_id=invoice.id, amount=Decimal("1.00")))
@@ -293,11 +381,15 @@ async def test_the_migration_computes_open_amounts_of_existing_rows(tmp_path: Pa
     await upgrade_async(url)
     with sqlite3.connect(path) as connection:
         assert dict(connection.execute("SELECT invoice_no, open_amount FROM receivables")) == {
-            "I-1": 75000, "I-2": 5050, "I-3": 0}
+            "I-1": 75000,
+            "I-2": 5050,
+            "I-3": 0,
+        }
         # Migration 0024: 300.00 collected, 257.00 of it applied (the reversed 50.50 nets out).
         assert dict(connection.execute("SELECT code, credit FROM customers")) == {"C1": 4300}
         assert connection.execute(
-            "SELECT name FROM sqlite_master WHERE name = 'ix_receivables_open_by_customer'").fetchone()
+            "SELECT name FROM sqlite_master WHERE name = 'ix_receivables_open_by_customer'"
+        ).fetchone()
 
 
 async def test_the_bench_company_has_the_ledger_s_open_amounts(db: Database, database_url: str) -> None:

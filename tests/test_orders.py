@@ -64,11 +64,17 @@ async def test_one_liner_with_and_without_invoice_number(harness: Harness) -> No
 
     rows = await receivables(harness)
     assert [(r.invoice_no, r.amount) for r in rows] == [
-        ("SO-20261123-001", Decimal("5000.00")), ("INV-77", Decimal("1200.50")),
-        ("SO-20261123-002", Decimal("2000.00"))]
+        ("SO-20261123-001", Decimal("5000.00")),
+        ("INV-77", Decimal("1200.50")),
+        ("SO-20261123-002", Decimal("2000.00")),
+    ]
     first = rows[0]
     assert (first.customer_id, first.rep_id, first.source, first.over_limit) == (
-        acme.id, people.rep.id, ReceivableSource.ORDER, False)
+        acme.id,
+        people.rep.id,
+        ReceivableSource.ORDER,
+        False,
+    )
     assert (first.issued_on, first.due_on) == (TODAY, date(2026, 12, 23))
     assert first.source_key is not None and first.source_key.startswith("msg:2001:")
     async with harness.db.reading() as session:
@@ -108,19 +114,22 @@ async def test_chinese_name_and_markup_in_a_name(harness: Harness) -> None:
     assert len(await receivables(harness)) == 2
 
 
-@pytest.mark.parametrize(("amount", "reason"), [
-    ("0", "The amount must be more than zero."),
-    ("-5", "The amount must be more than zero."),
-    ("1.234", "Amounts have at most 2 decimals."),
-    ("abc", "abc is not an amount."),
-    ("NaN", "NaN is not an amount."),
-    ("inf", "inf is not an amount."),
-    ("1e11", "1e11 is not an amount."),
-    ("20000000000", "That amount is too large to be real"),
-    ("", "Write the amount after the colon"),
-    ("5 000", "Write the amount without spaces"),
-    ("500 INV-1 extra", "at most an invoice number, not INV-1 extra."),
-])
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [
+        ("0", "The amount must be more than zero."),
+        ("-5", "The amount must be more than zero."),
+        ("1.234", "Amounts have at most 2 decimals."),
+        ("abc", "abc is not an amount."),
+        ("NaN", "NaN is not an amount."),
+        ("inf", "inf is not an amount."),
+        ("1e11", "1e11 is not an amount."),
+        ("20000000000", "That amount is too large to be real"),
+        ("", "Write the amount after the colon"),
+        ("5 000", "Write the amount without spaces"),
+        ("500 INV-1 extra", "at most an invoice number, not INV-1 extra."),
+    ],
+)
 async def test_refused_amounts_record_nothing(harness: Harness, amount: str, reason: str) -> None:
     people, rep = await company(harness)
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=people.rep)
@@ -144,8 +153,14 @@ async def over_limit_customer(harness: Harness, people: Company) -> Customer:
     """A grade C customer (limit 50,000) who already owes 45,000, a little of it collected."""
     now = harness.clock.now()
     shop = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
-    invoice = await factories.receivable(harness.db, now, customer=shop, amount="45100.00",
-                                         issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    invoice = await factories.receivable(
+        harness.db,
+        now,
+        customer=shop,
+        amount="45100.00",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     await factories.payment(harness.db, now, receivable=invoice, amount="100.00", rep=people.rep)
     return shop
 
@@ -172,11 +187,20 @@ async def test_over_limit_confirmed_is_marked_for_the_manager(harness: Harness) 
     order = (await receivables(harness))[1]
     assert order.over_limit and order.invoice_no == "INV-9" and order.customer_id == shop.id
     (approval,) = await approvals(harness)
-    assert (approval.kind, approval.status, approval.requested_by, approval.customer_id,
-            approval.receivable_id) == (ApprovalKind.OVER_LIMIT, ApprovalStatus.PENDING, people.rep.id,
-                                        shop.id, order.id)
-    assert approval.payload == {"invoice_no": "INV-9", "amount": "8000.00", "open_before": "45000.00",
-                                "credit_limit": "50000.00", "open_after": "53000.00"}
+    assert (
+        approval.kind,
+        approval.status,
+        approval.requested_by,
+        approval.customer_id,
+        approval.receivable_id,
+    ) == (ApprovalKind.OVER_LIMIT, ApprovalStatus.PENDING, people.rep.id, shop.id, order.id)
+    assert approval.payload == {
+        "invoice_no": "INV-9",
+        "amount": "8000.00",
+        "open_before": "45000.00",
+        "credit_limit": "50000.00",
+        "open_after": "53000.00",
+    }
     assert approval.source_key == order.source_key
 
 
@@ -206,8 +230,9 @@ async def test_in_chinese(harness: Harness) -> None:
 
 async def test_inactive_customer_takes_no_orders(harness: Harness) -> None:
     people, rep = await company(harness)
-    gone = await factories.customer(harness.db, harness.clock.now(), name="Closed Shop", rep=people.rep,
-                                    status=CustomerStatus.INACTIVE)
+    gone = await factories.customer(
+        harness.db, harness.clock.now(), name="Closed Shop", rep=people.rep, status=CustomerStatus.INACTIVE
+    )
     assert "No customer matches" in await rep.says("/order Closed Shop: 100")
     update = harness.api.callback(2001, rep.last.message_id, f"order:start:{gone.id}")
     await harness.settle(update)
@@ -228,8 +253,9 @@ async def test_double_tapped_confirm_records_once(harness: Harness) -> None:
     assert len(await receivables(harness)) == 2 and len(await approvals(harness)) == 1
     text = rep.last.plain_text()
     assert "Order recorded for Big Buyer" in text and "marked for your manager" in text
-    answers = [harness.api.callback_answers[u["callback_query"]["id"]].get("text")
-               for u in (first, second, cancel)]
+    answers = [
+        harness.api.callback_answers[u["callback_query"]["id"]].get("text") for u in (first, second, cancel)
+    ]
     again = "Already recorded: invoice SO-20261123-001."
     assert answers == [None, again, again]
     assert rep.last.edits == 1
@@ -305,7 +331,8 @@ async def test_ambiguous_customer_gets_buttons_that_continue_the_order(harness: 
     update = harness.api.callback(2001, choice.message_id, f"order:pick:999999:{south.id}")
     await harness.settle(update)
     assert harness.api.callback_answers[update["callback_query"]["id"]]["text"] == (
-        "This choice has expired: nothing was recorded. Send the order again.")
+        "This choice has expired: nothing was recorded. Send the order again."
+    )
     assert len(await receivables(harness)) == 1
 
     await rep.send("/order acme")
@@ -323,8 +350,9 @@ async def test_generated_invoice_numbers_continue_the_days_sequence(harness: Har
     now = harness.clock.now()
     acme = await factories.customer(harness.db, now, name="Acme", rep=people.rep)
     for number in ("SO-20261123-009", "SO-20261123-010", "SO-20261122-050"):
-        await factories.receivable(harness.db, now, customer=acme, amount="1", issued_on=TODAY,
-                                   due_on=TODAY, invoice_no=number)
+        await factories.receivable(
+            harness.db, now, customer=acme, amount="1", issued_on=TODAY, due_on=TODAY, invoice_no=number
+        )
     assert "Invoice SO-20261123-011:" in await rep.says("/order Acme: 1")
     async with harness.db.reading() as session:
         count = await session.scalar(select(func.count()).select_from(Receivable))
@@ -340,8 +368,9 @@ async def test_concurrent_orders_get_distinct_generated_numbers(harness: Harness
 
     async def place(key: str) -> str:
         async with harness.db.transaction() as session:
-            done = await record_order(session, caller, acme.id, OrderDetails(Decimal("10.00")), now=now,
-                                      zone=zone, source_key=key)
+            done = await record_order(
+                session, caller, acme.id, OrderDetails(Decimal("10.00")), now=now, zone=zone, source_key=key
+            )
             assert isinstance(done, RecordedOrder)
             return done.invoice_no
 
@@ -350,27 +379,37 @@ async def test_concurrent_orders_get_distinct_generated_numbers(harness: Harness
     assert len(await receivables(harness)) == 4
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Acme: 5000", ("Acme", "5000")), ("Acme：5000 X", ("Acme", "5000 X")),
-    ("Acme", ("Acme", None)), (" 华东 ： 1.5万 ", ("华东", "1.5万")), ("A: B: C", ("A", "B: C")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Acme: 5000", ("Acme", "5000")),
+        ("Acme：5000 X", ("Acme", "5000 X")),
+        ("Acme", ("Acme", None)),
+        (" 华东 ： 1.5万 ", ("华东", "1.5万")),
+        ("A: B: C", ("A", "B: C")),
+    ],
+)
 def test_split_order(text: str, expected: tuple[str, str | None]) -> None:
     assert split_order(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("5000", OrderDetails(Decimal("5000.00"))),
-    ("RMB 5000 A-1", OrderDetails(Decimal("5000.00"), "A-1")),
-    ("5000 元", OrderDetails(Decimal("5000.00"))),
-    ("1.5 万 2026118", OrderDetails(Decimal("15000.00"), "2026118")),
-    ("５０００ INV/7", OrderDetails(Decimal("5000.00"), "INV/7")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5000", OrderDetails(Decimal("5000.00"))),
+        ("RMB 5000 A-1", OrderDetails(Decimal("5000.00"), "A-1")),
+        ("5000 元", OrderDetails(Decimal("5000.00"))),
+        ("1.5 万 2026118", OrderDetails(Decimal("15000.00"), "2026118")),
+        ("５０００ INV/7", OrderDetails(Decimal("5000.00"), "INV/7")),
+    ],
+)
 def test_read_details(text: str, expected: OrderDetails) -> None:
     assert read_details(text) == expected
 
 
 invoice_numbers = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_./#-]{0,20}", fullmatch=True).filter(
-    lambda text: text.lower() not in {"k", "w", "rmb", "cny", "yuan"})  # those are units
+    lambda text: text.lower() not in {"k", "w", "rmb", "cny", "yuan"}
+)  # those are units
 
 
 @given(cents=st.integers(min_value=1, max_value=10**12), invoice=st.none() | invoice_numbers)

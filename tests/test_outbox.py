@@ -15,11 +15,19 @@ from tests import factories
 from tests.harness import Harness
 
 
-async def queue(db: Database, harness: Harness, user: User, key: str, text: str = "Hello",
-                **kwargs: object) -> bool:
+async def queue(
+    db: Database, harness: Harness, user: User, key: str, text: str = "Hello", **kwargs: object
+) -> bool:
     async with db.transaction() as session:
-        return await enqueue(session, recipient_id=user.id, job="test", dedup_key=key, text=text,
-                             now=harness.clock.now(), **kwargs)  # type: ignore[arg-type]
+        return await enqueue(
+            session,
+            recipient_id=user.id,
+            job="test",
+            dedup_key=key,
+            text=text,
+            now=harness.clock.now(),
+            **kwargs,
+        )  # type: ignore[arg-type]
 
 
 async def outbox_rows(db: Database) -> list[Outbox]:
@@ -29,8 +37,9 @@ async def outbox_rows(db: Database) -> list[Outbox]:
 
 async def test_same_key_queues_once_even_when_racing(harness: Harness) -> None:
     people = await factories.company(harness.db, harness.clock.now())
-    results = await asyncio.gather(*(queue(harness.db, harness, people.rep, "plan:2001:2026-11-23")
-                                     for _ in range(5)))
+    results = await asyncio.gather(
+        *(queue(harness.db, harness, people.rep, "plan:2001:2026-11-23") for _ in range(5))
+    )
     assert sorted(results) == [False, False, False, False, True]
     assert len(await outbox_rows(harness.db)) == 1
 
@@ -126,8 +135,10 @@ async def test_500_pushes_under_the_rate_limit_none_lost_none_doubled(harness: H
         assert [m.plain_text() for m in harness.api.chat(rep.telegram_id)] == expected
     async with harness.db.reading() as session:
         unsent = await session.scalar(
-            select(func.count()).select_from(Outbox)
-            .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None)))
+            select(func.count())
+            .select_from(Outbox)
+            .where(Outbox.sent_at.is_(None), Outbox.dropped_at.is_(None))
+        )
     assert unsent == 0
     # The limiter kept under the fake's 30 in any rolling second: not a single 429.
     delivered = [c for c in harness.api.calls if c.method == "sendMessage" and c.ok]
@@ -136,7 +147,8 @@ async def test_500_pushes_under_the_rate_limit_none_lost_none_doubled(harness: H
 
 
 async def test_a_429_holds_every_push_for_retry_after_and_the_refused_one_goes_in_the_same_drain(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     now = harness.clock.now()
     async with harness.db.transaction() as session:
         reps = [factories.user(session, 31_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(40)]

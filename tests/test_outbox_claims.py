@@ -52,10 +52,19 @@ TELEGRAM_PER_SECOND = 30
 
 # -- helpers -----------------------------------------------------------------------------------------
 
+
 async def queue(db: Database, recipient: User, body: str, now: datetime) -> None:
     async with db.transaction() as session:
-        session.add(Outbox(recipient_id=recipient.id, job="claims_test", dedup_key=body, text=body,
-                           not_before=now, created_at=now))
+        session.add(
+            Outbox(
+                recipient_id=recipient.id,
+                job="claims_test",
+                dedup_key=body,
+                text=body,
+                not_before=now,
+                created_at=now,
+            )
+        )
 
 
 def chat_texts(api: FakeBotApi, chat_id: int) -> list[str]:
@@ -98,16 +107,27 @@ async def company_of_reps(db: Database, api: FakeBotApi, count: int) -> list[str
 
 def fieldbot_env(api: FakeBotApi, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    return env | {"FIELDBOT_TOKEN": TOKEN, "FIELDBOT_API_URL": api.base_url,
-                  "FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": ZONE.key,
-                  "PYTHONUNBUFFERED": "1"}  # each line as it is printed
+    return env | {
+        "FIELDBOT_TOKEN": TOKEN,
+        "FIELDBOT_API_URL": api.base_url,
+        "FIELDBOT_DATABASE_URL": database_url,
+        "FIELDBOT_TIMEZONE": ZONE.key,
+        "PYTHONUNBUFFERED": "1",
+    }  # each line as it is printed
 
 
 async def start_fieldbot(api: FakeBotApi, database_url: str, cwd: Path, *args: str) -> BotProcess:
     """Any ``fieldbot`` command as a process whose output is read as it comes."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=fieldbot_env(api, database_url),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=fieldbot_env(api, database_url),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     running = BotProcess(process)
     running._reader = asyncio.create_task(running._read())
     return running
@@ -119,13 +139,15 @@ def reminders_for(day: date) -> tuple[str, ...]:
 
 # -- in one process ----------------------------------------------------------------------------------
 
+
 async def test_concurrent_drains_send_each_push_once(harness: Harness, database_url: str) -> None:
     """Three drains at once, two sharing the bot's database object and one with connections of its
     own (as another process would have): every push goes out once, none twice."""
     now = harness.clock.now()
     async with harness.db.transaction() as session:
-        people = [factories.user(session, 41_000 + n, f"Reader {n}", Role.FINANCE, None, now)
-                  for n in range(20)]
+        people = [
+            factories.user(session, 41_000 + n, f"Reader {n}", Role.FINANCE, None, now) for n in range(20)
+        ]
     texts = []
     for person in people:
         harness.api.add_user(person.telegram_id, person.name)
@@ -135,16 +157,19 @@ async def test_concurrent_drains_send_each_push_once(harness: Harness, database_
     harness.api.delay_next("sendMessage", 0.05, times=1000)  # slow enough for the drains to overlap
     other_db = Database(database_url)
     try:
-        results = await asyncio.gather(drain(harness.app.bot, harness.db, harness.clock),
-                                       drain(harness.app.bot, harness.db, harness.clock),
-                                       drain(harness.app.bot, other_db, harness.clock))
+        results = await asyncio.gather(
+            drain(harness.app.bot, harness.db, harness.clock),
+            drain(harness.app.bot, harness.db, harness.clock),
+            drain(harness.app.bot, other_db, harness.clock),
+        )
     finally:
         await other_db.dispose()
     assert sum(result.sent for result in results) == len(texts)
     assert delivered(harness.api, texts) == Counter(texts)
     for person in people:  # and each person's in the order queued
-        assert chat_texts(harness.api, person.telegram_id) == [f"Push {n} for {person.name}"
-                                                               for n in range(3)]
+        assert chat_texts(harness.api, person.telegram_id) == [
+            f"Push {n} for {person.name}" for n in range(3)
+        ]
     async with harness.db.reading() as session:
         left = (await session.execute(select(Outbox.claimed_by, Outbox.claimed_until))).all()
     assert {tuple(row) for row in left} == {(None, None)}  # marking a row released its claim
@@ -161,8 +186,11 @@ async def test_a_live_claim_is_respected_and_an_expired_one_taken_over(harness: 
         await queue(harness.db, people.rep, body, now)
     await queue(harness.db, people.other_rep, "Bob 1", now)
     async with harness.db.transaction() as session:  # what a sender killed mid-send leaves behind
-        await session.execute(update(Outbox).where(Outbox.text == "Li 1")
-                              .values(claimed_by="elsewhere:4242:dead", claimed_until=now + LEASE))
+        await session.execute(
+            update(Outbox)
+            .where(Outbox.text == "Li 1")
+            .values(claimed_by="elsewhere:4242:dead", claimed_until=now + LEASE)
+        )
 
     result = await harness.deliver_pushes()
     assert result.sent == 1 and chat_texts(harness.api, 2002) == ["Bob 1"]
@@ -180,7 +208,8 @@ async def test_a_live_claim_is_respected_and_an_expired_one_taken_over(harness: 
 
 
 async def test_a_slow_drain_keeps_its_claims_by_renewing_them(
-        harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness: Harness, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A drain that takes longer than the lease renews it: a second sender polling meanwhile never
     takes (and sends) the rows the first one holds. Real time here, with a one-second lease."""
     monkeypatch.setattr(jobs.outbox, "LEASE", timedelta(seconds=1))
@@ -209,8 +238,10 @@ async def test_a_slow_drain_keeps_its_claims_by_renewing_them(
 
 # -- real processes ----------------------------------------------------------------------------------
 
+
 async def test_the_bot_and_jobs_run_at_once_send_every_push_once_within_one_budget(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     """The issue's case: the bot runs, ``fieldbot jobs run`` queues 60 pushes. Exactly 60
     messages, and never more than 30 in a rolling second at the Bot API."""
     texts = await company_of_reps(db, api, PUSHES)
@@ -230,7 +261,8 @@ async def test_the_bot_and_jobs_run_at_once_send_every_push_once_within_one_budg
 
 
 async def test_jobs_run_sends_alone_and_a_bot_started_meanwhile_does_not_send_beside_it(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     """No bot runs: the command sends, holding the bot's lock until it is done. A bot started while
     it sends stands by (PostgreSQL) or waits for the command's lock (SQLite) instead of sending too,
     and starts once the command is done."""
@@ -262,7 +294,8 @@ async def test_jobs_run_sends_alone_and_a_bot_started_meanwhile_does_not_send_be
 
 
 async def test_pushes_a_killed_jobs_run_held_are_sent_by_the_bot_once_its_lease_runs_out(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     """``kill -9`` of ``fieldbot jobs run`` mid-send leaves its claims. The bot started next sends the
     rest, the claimed rows only after their lease ran out, and nothing twice but what was in flight."""
     api.delay_next("sendMessage", 0.3, times=100_000)  # slow pushes: the kill lands mid-send
@@ -273,9 +306,15 @@ async def test_pushes_a_killed_jobs_run_held_are_sent_by_the_bot_once_its_lease_
         window = await kill_mid_drain(api, db, command, texts)
         killed_at = datetime.now(UTC)
         async with db.reading() as session:
-            held = dict((await session.execute(
-                select(Outbox.text, Outbox.claimed_until)
-                .where(Outbox.sent_at.is_(None), Outbox.claimed_until > killed_at))).all())
+            held = dict(
+                (
+                    await session.execute(
+                        select(Outbox.text, Outbox.claimed_until).where(
+                            Outbox.sent_at.is_(None), Outbox.claimed_until > killed_at
+                        )
+                    )
+                ).all()
+            )
         assert held, "the killed command held no claims"
         bot = await BotProcess.start(api, database_url, tmp_path)
         await wait_all_delivered(api, db, texts, bot)

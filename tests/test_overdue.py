@@ -70,11 +70,17 @@ async def books(harness: Harness) -> Books:
     south = await factories.customer(harness.db, now, name="South Shop", code="SOU", rep=people.other_rep)
     invoices = {}
     for name, customer, amount, days in (
-            ("A-10", acme, "1000.00", 10), ("A-40", acme, "2000.00", 40), ("A-NOW", acme, "500.00", 0),
-            ("B-5", beta, "5000.00", 5), ("G-30", gamma, "700.00", 30), ("D-70", delta, "3500.00", 70),
-            ("S-20", south, "9000.00", 20)):
-        invoices[name] = await factories.receivable(harness.db, now, customer=customer, amount=amount,
-                                                    invoice_no=name, **overdue_by(days))
+        ("A-10", acme, "1000.00", 10),
+        ("A-40", acme, "2000.00", 40),
+        ("A-NOW", acme, "500.00", 0),
+        ("B-5", beta, "5000.00", 5),
+        ("G-30", gamma, "700.00", 30),
+        ("D-70", delta, "3500.00", 70),
+        ("S-20", south, "9000.00", 20),
+    ):
+        invoices[name] = await factories.receivable(
+            harness.db, now, customer=customer, amount=amount, invoice_no=name, **overdue_by(days)
+        )
     await factories.payment(harness.db, now, receivable=invoices["B-5"], amount="1000.00", rep=people.rep)
     await factories.payment(harness.db, now, receivable=invoices["G-30"], amount="700.00", rep=people.rep)
     return Books(people, wang, invoices)
@@ -92,8 +98,9 @@ async def receivable(harness: Harness, invoice_no: str) -> Receivable:
 
 async def audits(harness: Harness, action: str) -> list[AuditLog]:
     async with harness.db.reading() as session:
-        return list(await session.scalars(select(AuditLog).where(AuditLog.action == action)
-                                          .order_by(AuditLog.id)))
+        return list(
+            await session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id))
+        )
 
 
 def order_of(text: str, *names: str) -> list[int]:
@@ -112,8 +119,9 @@ async def test_each_role_sees_its_scope_largest_first(harness: Harness) -> None:
     assert "7,000.00 on 3 invoices of 2 customers" in rep
     assert rep.index("Beta & Sons") < rep.index("Acme Trading")
     assert "Delta" not in rep and "South" not in rep and "Gamma" not in rep
-    assert ("1. Beta & Sons (BET)\n    4,000.00 · invoices: 1 · 5 days overdue · "
-            "promised 1,500.00 by 2026-11-30") in rep
+    assert (
+        "1. Beta & Sons (BET)\n    4,000.00 · invoices: 1 · 5 days overdue · promised 1,500.00 by 2026-11-30"
+    ) in rep
     assert "2. Acme Trading (ACM)\n    3,000.00 · invoices: 2 · 40 days overdue · level 3" in rep
 
     manager = await harness.person(5001, "Mia").says("/overdue")
@@ -121,8 +129,10 @@ async def test_each_role_sees_its_scope_largest_first(harness: Harness) -> None:
     assert "10,500.00 on 4 invoices of 3 customers" in manager
     positions = order_of(manager, "Beta & Sons", "Delta Depot", "Acme Trading")
     assert positions == sorted(positions) and "South" not in manager
-    assert ("Delta Depot (DEL) · Wang Fang\n    3,500.00 · invoices: 1 · 70 days overdue · level 4 · "
-            "⚠️ disputed 3,500.00") in manager
+    assert (
+        "Delta Depot (DEL) · Wang Fang\n    3,500.00 · invoices: 1 · 70 days overdue · level 4 · "
+        "⚠️ disputed 3,500.00"
+    ) in manager
 
     for telegram_id in (7001, 6001):  # the director and finance see every team
         everyone = await harness.person(telegram_id, "X").says("/overdue")
@@ -147,8 +157,12 @@ async def test_filter_by_rep_or_customer_within_scope(harness: Harness) -> None:
     assert text.startswith("Acme Trading (ACM) · Li Wei\nOverdue: 3,000.00 on 2 invoices, oldest first.")
     assert text.index("A-40 · due 2026-10-14 · 40 days overdue") < text.index("A-10 · due 2026-11-13")
     assert "open 2,000.00 of 2,000.00" in text and "A-NOW" not in text
-    assert acme[0].button_texts() == ["🤝 Promise · A-40", "⚖️ Dispute · A-40",
-                                      "🤝 Promise · A-10", "⚖️ Dispute · A-10"]
+    assert acme[0].button_texts() == [
+        "🤝 Promise · A-40",
+        "⚖️ Dispute · A-40",
+        "🤝 Promise · A-10",
+        "⚖️ Dispute · A-10",
+    ]
 
     rep = harness.person(2001, "Li")
     assert "No customer matches South Shop" in await rep.says("/overdue South Shop")
@@ -165,8 +179,9 @@ async def test_filter_by_rep_or_customer_within_scope(harness: Harness) -> None:
 
 async def test_nothing_overdue(harness: Harness) -> None:
     data = await books(harness)
-    await factories.payment(harness.db, harness.clock.now(), receivable=data.invoices["D-70"],
-                            amount="3500.00", rep=data.wang)
+    await factories.payment(
+        harness.db, harness.clock.now(), receivable=data.invoices["D-70"], amount="3500.00", rep=data.wang
+    )
     assert await harness.person(2003, "Wang").says("/overdue") == "Nothing is overdue. 👍"
     assert await harness.person(5001, "Mia").says("/overdue Wang Fang") == "Nothing overdue for Wang Fang."
 
@@ -177,23 +192,54 @@ async def test_five_hundred_invoices_page_within_the_limit(harness: Harness) -> 
     people = await factories.company(harness.db, now)
     expected: dict[str, Decimal] = {}
     async with harness.db.transaction() as session:
-        shops = [Customer(code=f"K{n:03d}", name=f"<Shop & Co> {n:03d} " + "长名字" * 60, grade="C",
-                          rep_id=people.rep.id, team_id=people.north.id, created_at=now) for n in range(115)]
-        big = Customer(code="BIG", name="Big Buyer", grade="A", rep_id=people.rep.id,
-                       team_id=people.north.id, created_at=now)
+        shops = [
+            Customer(
+                code=f"K{n:03d}",
+                name=f"<Shop & Co> {n:03d} " + "长名字" * 60,
+                grade="C",
+                rep_id=people.rep.id,
+                team_id=people.north.id,
+                created_at=now,
+            )
+            for n in range(115)
+        ]
+        big = Customer(
+            code="BIG",
+            name="Big Buyer",
+            grade="A",
+            rep_id=people.rep.id,
+            team_id=people.north.id,
+            created_at=now,
+        )
         session.add_all([*shops, big])
         await session.flush()
         for n, shop in enumerate(shops):
             for k in range(4):
                 amount = Decimal(1000 + n * 10 + k).quantize(Decimal("0.01"))
-                session.add(Receivable(invoice_no=f"INV-{n:03d}-{k}", customer_id=shop.id,
-                                       rep_id=people.rep.id, amount=amount, source=ReceivableSource.IMPORT,
-                                       created_at=now, **overdue_by(1 + n + k)))
+                session.add(
+                    Receivable(
+                        invoice_no=f"INV-{n:03d}-{k}",
+                        customer_id=shop.id,
+                        rep_id=people.rep.id,
+                        amount=amount,
+                        source=ReceivableSource.IMPORT,
+                        created_at=now,
+                        **overdue_by(1 + n + k),
+                    )
+                )
                 expected[shop.code] = expected.get(shop.code, Decimal(0)) + amount
         for k in range(40):
-            session.add(Receivable(invoice_no=f"BIG-{k:02d}-" + "X" * 40, customer_id=big.id,
-                                   rep_id=people.rep.id, amount=Decimal("100.00"),
-                                   source=ReceivableSource.IMPORT, created_at=now, **overdue_by(100 - k)))
+            session.add(
+                Receivable(
+                    invoice_no=f"BIG-{k:02d}-" + "X" * 40,
+                    customer_id=big.id,
+                    rep_id=people.rep.id,
+                    amount=Decimal("100.00"),
+                    source=ReceivableSource.IMPORT,
+                    created_at=now,
+                    **overdue_by(100 - k),
+                )
+            )
         expected["BIG"] = Decimal("4000.00")
 
     director = harness.person(7001, "Dee")
@@ -237,15 +283,16 @@ async def test_five_hundred_invoices_page_within_the_limit(harness: Harness) -> 
     finally:
         event.remove(harness.db.engine.sync_engine, "before_cursor_execute", count)
     assert len(listing.items) == PER_PAGE and len(invoices_view.items) == INVOICES_PER_PAGE
-    selects = [statement for statement in statements
-               if statement.lstrip().upper().startswith(("SELECT", "WITH"))]
+    selects = [
+        statement for statement in statements if statement.lstrip().upper().startswith(("SELECT", "WITH"))
+    ]
     # list: one statement (the page and the totals); invoices: customer, totals, page, rep's name
     assert len(selects) == 5, [statement[:60] for statement in selects]
     async with harness.db.reading() as session:  # a stale button for a page that no longer exists
         beyond = await overdue_by_customer(session, caller, today=TODAY, page=50)
         nothing = await overdue_by_customer(session, caller, today=TODAY - timedelta(days=400))
     assert (beyond.page, beyond.pages, beyond.customers, beyond.invoices) == (12, 12, 116, 500)
-    assert [item.customer.code for item in beyond.items] == [code for code, _ in seen[-len(beyond.items):]]
+    assert [item.customer.code for item in beyond.items] == [code for code, _ in seen[-len(beyond.items) :]]
     assert (nothing.items, nothing.page, nothing.pages, nothing.customers, nothing.total) == ([], 1, 1, 0, 0)
 
 
@@ -253,10 +300,12 @@ async def test_promise_from_the_followup_push_pauses_escalation(harness: Harness
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     shop = await factories.customer(harness.db, now, name="华东五金店", code="HD", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=shop, amount="2000.00", invoice_no="OLD",
-                               **overdue_by(40))
-    young = await factories.receivable(harness.db, now, customer=shop, amount="800.00", invoice_no="YOUNG",
-                                       **overdue_by(14))
+    await factories.receivable(
+        harness.db, now, customer=shop, amount="2000.00", invoice_no="OLD", **overdue_by(40)
+    )
+    young = await factories.receivable(
+        harness.db, now, customer=shop, amount="800.00", invoice_no="YOUNG", **overdue_by(14)
+    )
     await factories.payment(harness.db, now, receivable=young, amount="300.00", rep=people.rep)
     rep = harness.person(2001, "Li")
     harness.person(5001, "Mia")
@@ -268,10 +317,12 @@ async def test_promise_from_the_followup_push_pauses_escalation(harness: Harness
     asked = (await rep.press("🤝 Promise to pay · YOUNG"))[0].plain_text()
     assert "Promise to pay on invoice YOUNG (华东五金店 (HD)), 500.00 open." in asked
     assert "2026-11-30 5000" in asked
-    for typed, why in (("2026-11-20 100", "The promised date 2026-11-20 has passed"),
-                       ("2026-11-26 600", "600.00 is more than the 500.00 still open on invoice YOUNG."),
-                       ("next week", "Write the date and the amount"),
-                       ("2026-02-30 100", "2026-02-30 is not a date.")):
+    for typed, why in (
+        ("2026-11-20 100", "The promised date 2026-11-20 has passed"),
+        ("2026-11-26 600", "600.00 is more than the 500.00 still open on invoice YOUNG."),
+        ("next week", "Write the date and the amount"),
+        ("2026-02-30 100", "2026-02-30 is not a date."),
+    ):
         said = await rep.says(typed)
         assert why in said and "Try again, or send /cancel to stop." in said
     assert (await receivable(harness, "YOUNG")).promise_date is None
@@ -311,8 +362,10 @@ async def test_who_may_promise_and_dispute(harness: Harness) -> None:
     acme_old = data.invoices["A-40"].id
     other = harness.person(2002, "Bob")
     await other.send("/overdue")
-    for forged, refusal in ((f"due:promise:{acme_old}", "Only the invoice's rep, their manager"),
-                            (f"due:dispute:{acme_old}", "Only the team's manager, finance")):
+    for forged, refusal in (
+        (f"due:promise:{acme_old}", "Only the invoice's rep, their manager"),
+        (f"due:dispute:{acme_old}", "Only the team's manager, finance"),
+    ):
         await harness.settle(harness.api.callback(2002, other.last.message_id, forged))
         assert refusal in other.last.plain_text()
     rep = harness.person(2001, "Li")
@@ -383,29 +436,38 @@ async def test_in_chinese(harness: Harness) -> None:
 
 # -- the promise parser -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-12-05 5000", (date(2026, 12, 5), Decimal("5000.00"))),
-    ("5,000.50 2026/12/5", (date(2026, 12, 5), Decimal("5000.50"))),
-    ("2026年12月5日 1.5万", (date(2026, 12, 5), Decimal("15000.00"))),
-    ("12月5日", (date(2026, 12, 5), None)),
-    ("11-23 100", (date(2026, 11, 23), Decimal("100.00"))),  # today
-    ("11-22 100", (date(2027, 11, 22), Decimal("100.00"))),  # a short date is the next one
-    ("２０２６－１２－０５ ５０００", (date(2026, 12, 5), Decimal("5000.00"))),
-    ("¥ 300 2026.12.01", (date(2026, 12, 1), Decimal("300.00"))),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-05 5000", (date(2026, 12, 5), Decimal("5000.00"))),
+        ("5,000.50 2026/12/5", (date(2026, 12, 5), Decimal("5000.50"))),
+        ("2026年12月5日 1.5万", (date(2026, 12, 5), Decimal("15000.00"))),
+        ("12月5日", (date(2026, 12, 5), None)),
+        ("11-23 100", (date(2026, 11, 23), Decimal("100.00"))),  # today
+        ("11-22 100", (date(2027, 11, 22), Decimal("100.00"))),  # a short date is the next one
+        ("２０２６－１２－０５ ５０００", (date(2026, 12, 5), Decimal("5000.00"))),
+        ("¥ 300 2026.12.01", (date(2026, 12, 1), Decimal("300.00"))),
+    ],
+)
 def test_parse_promise(text: str, expected: tuple[date, Decimal | None]) -> None:
     assert parse_promise(text, TODAY) == expected
 
 
-@pytest.mark.parametrize("text", ["", "5000", "2026-12-05 2026-12-06", "2026-13-01 5", "next friday",
-                                  "2026-12-05 -5", "2026-12-05 0"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "5000", "2026-12-05 2026-12-06", "2026-13-01 5", "next friday", "2026-12-05 -5", "2026-12-05 0"],
+)
 def test_parse_promise_refuses(text: str) -> None:
     with pytest.raises(Invalid):
         parse_promise(text, TODAY)
 
 
-@given(st.dates(min_value=TODAY, max_value=TODAY + timedelta(days=366)),
-       st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999999"), places=2), st.booleans())
+@given(
+    st.dates(min_value=TODAY, max_value=TODAY + timedelta(days=366)),
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999999"), places=2),
+    st.booleans(),
+)
 def test_parse_promise_reads_back_what_it_is_given(day: date, amount: Decimal, amount_first: bool) -> None:
     parts = [day.isoformat(), f"{amount:,.2f}"]
     text = " ".join(reversed(parts) if amount_first else parts)
@@ -427,11 +489,25 @@ def test_a_page_of_the_longest_possible_lines_fits_a_message(language: str) -> N
     t = Translator(language)
     caller = Caller(1, 1, "Dee", Role.DIRECTOR, None, language)
     most = Decimal("9999999999.99")
-    items = [OverdueCustomer(CustomerRef(n, "&" * 40, "<&>" * 67, "A"), "&" * 120, most, 99999, 99999, 4,
-                             date(2027, 11, 23), most, most) for n in range(PER_PAGE)]
+    items = [
+        OverdueCustomer(
+            CustomerRef(n, "&" * 40, "<&>" * 67, "A"),
+            "&" * 120,
+            most,
+            99999,
+            99999,
+            4,
+            date(2027, 11, 23),
+            most,
+            most,
+        )
+        for n in range(PER_PAGE)
+    ]
     listing = OverduePage(items, 99999, 99999, 999999, 999999, most, None)
     assert len(parse_text(render_list(t, caller, listing, PER_PAGE), "HTML").text) < 4096
-    invoices = [OverdueInvoice(n, "#" * 60, TODAY, TODAY, most, most, 99999, 4, True, TODAY, most)
-                for n in range(INVOICES_PER_PAGE)]
+    invoices = [
+        OverdueInvoice(n, "#" * 60, TODAY, TODAY, most, most, 99999, 4, True, TODAY, most)
+        for n in range(INVOICES_PER_PAGE)
+    ]
     view = CustomerOverdue(CustomerRef(1, "&" * 40, "<&>" * 67, "A"), "&" * 120, invoices, 1, 1, 999999, most)
     assert len(parse_text(render_customer(t, view), "HTML").text) < 4096

@@ -48,15 +48,96 @@ PASTE = 10_000
 
 #: Pieces people (and attackers) paste: each is tried alone and mixed with everything else.
 FRAGMENTS = (
-    "😀", "👍🏽", "👨‍👩‍👧", "🇨🇳", "مرحبا", "שלום", "\u202e", "\u202c", "\u200b", "\u200c", "\u200d",
-    "\u2060", "\ufeff", "\x00", "\x07", "\r", "\n", "\t", " ", "\u3000", "<b>", "</b>", "<i>x</i>", "&",
-    "&amp;", "&#0;", "<a href='javascript:alert(1)'>", "<script>", '"', "'", "\\", "%", "_", "１２３",
-    "５，０００", "１．５万",
-    "1e9999", "1E-9999", "NaN", "nan", "-nan", "Infinity", "-inf", "-0", "+0", "0", "0.00", "-0.00",
-    "9" * 40, "1" + "0" * 400, "4" * 5000, "99999999999999999999", "²", "½", "٣", "߁", "𝟗", ":", "：", "..",
-    "~", "至", "万", "k", "元", "¥", "￥", "RMB", "%", "％", "2026-11-23", "2026-02-30", "0000-00-00",
-    "9999-12-31", "12/31", "13/1", "2026年11月1日", "today", "今天", "week", "2026-11", "cash", "现金",
-    "=1+1", '=HYPERLINK("http://x","y")', "@", "@li_wei", "/start", "/cancel", "Acme: 5000",
+    "😀",
+    "👍🏽",
+    "👨‍👩‍👧",
+    "🇨🇳",
+    "مرحبا",
+    "שלום",
+    "\u202e",
+    "\u202c",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\x00",
+    "\x07",
+    "\r",
+    "\n",
+    "\t",
+    " ",
+    "\u3000",
+    "<b>",
+    "</b>",
+    "<i>x</i>",
+    "&",
+    "&amp;",
+    "&#0;",
+    "<a href='javascript:alert(1)'>",
+    "<script>",
+    '"',
+    "'",
+    "\\",
+    "%",
+    "_",
+    "１２３",
+    "５，０００",
+    "１．５万",
+    "1e9999",
+    "1E-9999",
+    "NaN",
+    "nan",
+    "-nan",
+    "Infinity",
+    "-inf",
+    "-0",
+    "+0",
+    "0",
+    "0.00",
+    "-0.00",
+    "9" * 40,
+    "1" + "0" * 400,
+    "4" * 5000,
+    "99999999999999999999",
+    "²",
+    "½",
+    "٣",
+    "߁",
+    "𝟗",
+    ":",
+    "：",
+    "..",
+    "~",
+    "至",
+    "万",
+    "k",
+    "元",
+    "¥",
+    "￥",
+    "RMB",
+    "%",
+    "％",
+    "2026-11-23",
+    "2026-02-30",
+    "0000-00-00",
+    "9999-12-31",
+    "12/31",
+    "13/1",
+    "2026年11月1日",
+    "today",
+    "今天",
+    "week",
+    "2026-11",
+    "cash",
+    "现金",
+    "=1+1",
+    '=HYPERLINK("http://x","y")',
+    "@",
+    "@li_wei",
+    "/start",
+    "/cancel",
+    "Acme: 5000",
 )
 fragments = st.sampled_from(FRAGMENTS)
 hostile_text = st.one_of(
@@ -64,8 +145,11 @@ hostile_text = st.one_of(
     fragments,
     st.lists(fragments | st.text(max_size=8), max_size=10).map("".join),
     st.lists(fragments | st.text(max_size=8), max_size=10).map(" ".join),
-    st.builds(lambda piece, size: (piece * (PASTE // max(len(piece), 1) + 1))[:size],
-              fragments | st.text(min_size=1, max_size=5), st.sampled_from([4096, PASTE])),
+    st.builds(
+        lambda piece, size: (piece * (PASTE // max(len(piece), 1) + 1))[:size],
+        fragments | st.text(min_size=1, max_size=5),
+        st.sampled_from([4096, PASTE]),
+    ),
 )
 days = st.dates(min_value=date(2001, 1, 1), max_value=date(2098, 12, 31))
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -75,10 +159,25 @@ def _two_places(amount: Decimal) -> bool:
     return amount == amount.quantize(CENT) and amount.as_tuple().exponent == -2
 
 
-@pytest.mark.parametrize("text", [
-    "1e9999", "NaN", "-0", "-0.00", "+0", "Infinity", "9" * 5000, "5\x00000", "<b>5</b>", "&#53;",
-    "5" + "\u200b" + "000", "\u202e5000", "١٢٣", "1." + "0" * 40 + "1",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e9999",
+        "NaN",
+        "-0",
+        "-0.00",
+        "+0",
+        "Infinity",
+        "9" * 5000,
+        "5\x00000",
+        "<b>5</b>",
+        "&#53;",
+        "5" + "\u200b" + "000",
+        "\u202e5000",
+        "١٢٣",
+        "1." + "0" * 40 + "1",
+    ],
+)
 def test_amounts_refuse_or_read_the_hostile_classics(text: str) -> None:
     try:
         amount = parse_amount(text)
@@ -229,8 +328,9 @@ def test_stock_lines(text: str) -> None:
         entries = parse_stock_lines(text)
     except ServiceError:
         return
-    assert entries and all(0 <= e.quantity <= MAX_QUANTITY and 0 < len(e.product) <= MAX_PRODUCT_CHARS
-                           for e in entries)
+    assert entries and all(
+        0 <= e.quantity <= MAX_QUANTITY and 0 < len(e.product) <= MAX_PRODUCT_CHARS for e in entries
+    )
 
 
 def test_a_quantity_with_thousands_of_digits_is_refused_not_a_crash() -> None:
@@ -248,8 +348,10 @@ def test_roles_and_mute_durations(text: str) -> None:
 
 
 @SETTINGS
-@given(st.lists(hostile_text, min_size=0, max_size=6),
-       st.sampled_from(["time", "quiet", "daysoff", "holiday", "followup", "visits", "TIME", ""]))
+@given(
+    st.lists(hostile_text, min_size=0, max_size=6),
+    st.sampled_from(["time", "quiet", "daysoff", "holiday", "followup", "visits", "TIME", ""]),
+)
 def test_settings_changes(words: list[str], what: str) -> None:
     words = [what, *(" ".join(word.split()) or "x" for word in words)] if what else words
     words = [w for word in words for w in word.split()]  # as request.args splits them
@@ -267,11 +369,18 @@ def test_settings_changes(words: list[str], what: str) -> None:
     assert thresholds[0] >= 1 and thresholds[-1] <= company.MAX_FOLLOWUP_DAYS
 
 
-@pytest.mark.parametrize("words", [
-    ["daysoff", "²"], ["followup", "1", "2", "3", "²"], ["followup", "1", "15", "30", "9" * 30],
-    ["quiet", "08:00+05:00", "21:00"], ["time", "morning", "08:30:00.5"], ["holiday", "add", "0001-01-01"],
-    ["daysoff", "٣"],
-])
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["daysoff", "²"],
+        ["followup", "1", "2", "3", "²"],
+        ["followup", "1", "15", "30", "9" * 30],
+        ["quiet", "08:00+05:00", "21:00"],
+        ["time", "morning", "08:30:00.5"],
+        ["holiday", "add", "0001-01-01"],
+        ["daysoff", "٣"],
+    ],
+)
 def test_settings_values_that_used_to_slip_through(words: list[str]) -> None:
     try:
         changed, _ = company.change(company.CompanySettings(), words)
@@ -334,10 +443,12 @@ def _well_formed(table: Table) -> None:
 
 # -- names and search keys (bot/text.py) -------------------------------------------------------------
 
+
 def _full_width(text: str) -> str:
     """ASCII text in its full-width forms (U+FF01-FF5E; a space becomes the ideographic space)."""
-    return "".join("\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch
-                   for ch in text)
+    return "".join(
+        "\u3000" if ch == " " else chr(ord(ch) + 0xFEE0) if "!" <= ch <= "~" else ch for ch in text
+    )
 
 
 @SETTINGS
@@ -379,8 +490,9 @@ def test_names_lose_bidi_controls_and_right_to_left_text_is_isolated(text: str) 
 
 # -- payment methods (bot/services/payment_methods.py) -----------------------------------------------
 
-_ALIAS_KEYS = {method: {method_key(word) for word in (method.value, *words)}
-               for method, words in ALIASES.items()}
+_ALIAS_KEYS = {
+    method: {method_key(word) for word in (method.value, *words)} for method, words in ALIASES.items()
+}
 _ALIAS_PAIRS = [(method, word) for method, words in ALIASES.items() for word in (method.value, *words)]
 #: What people put inside a method word without meaning another word (spaces: only in a word alone).
 _JOINERS = ("-", "_", ".", "/", "·", "\u200b", "\ufeff", "\u200e")
@@ -404,7 +516,8 @@ def _spellings(draw: st.DrawFn, word: str, spaces: bool = True) -> str:
 
 def _spelled(spaces: bool) -> st.SearchStrategy[tuple[PaymentMethod, str]]:
     return st.sampled_from(_ALIAS_PAIRS).flatmap(
-        lambda pair: st.tuples(st.just(pair[0]), _spellings(pair[1], spaces)))
+        lambda pair: st.tuples(st.just(pair[0]), _spellings(pair[1], spaces))
+    )
 
 
 @SETTINGS
@@ -424,10 +537,15 @@ def test_a_method_is_one_of_its_words_or_nothing_whatever_the_text(text: str) ->
 
 
 @SETTINGS
-@given(_spelled(spaces=False), st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 9, places=2),
-       st.from_regex(r"[A-Z]{0,3}-?[0-9]{1,8}", fullmatch=True) | st.none(), st.booleans())
+@given(
+    _spelled(spaces=False),
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal(10) ** 9, places=2),
+    st.from_regex(r"[A-Z]{0,3}-?[0-9]{1,8}", fullmatch=True) | st.none(),
+    st.booleans(),
+)
 def test_a_collection_line_reads_any_method_word_and_keeps_the_receipt(
-        spelled: tuple[PaymentMethod, str], amount: Decimal, receipt: str | None, first: bool) -> None:
+    spelled: tuple[PaymentMethod, str], amount: Decimal, receipt: str | None, first: bool
+) -> None:
     method, word = spelled
     extras = [receipt, word] if first else [word, receipt]
     line = parse_collection_line(f"Shop 7: {amount:,.2f} " + " ".join(e for e in extras if e))
@@ -435,8 +553,10 @@ def test_a_collection_line_reads_any_method_word_and_keeps_the_receipt(
 
 
 @SETTINGS
-@given(st.text(st.characters(categories=["L"]), min_size=1, max_size=12),
-       st.from_regex(r"R-[0-9]{1,6}", fullmatch=True) | st.none())
+@given(
+    st.text(st.characters(categories=["L"]), min_size=1, max_size=12),
+    st.from_regex(r"R-[0-9]{1,6}", fullmatch=True) | st.none(),
+)
 def test_an_unknown_method_word_is_never_cash(word: str, receipt: str | None) -> None:
     assume(parse_method(word) is None and word.split() == [word] and method_key(word))
     line = parse_collection_line(f"Shop 7: 500 {word} {receipt or ''}")

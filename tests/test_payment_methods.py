@@ -49,12 +49,20 @@ async def setup(harness: Harness) -> tuple[Company, Customer]:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     customer = await factories.customer(harness.db, now, name="鑫源建材", rep=people.rep, code="XY01")
-    await factories.receivable(harness.db, now, customer=customer, amount="3000.00", invoice_no="INV-1",
-                               issued_on=TODAY - timedelta(30), due_on=TODAY)
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=customer,
+        amount="3000.00",
+        invoice_no="INV-1",
+        issued_on=TODAY - timedelta(30),
+        due_on=TODAY,
+    )
     return people, customer
 
 
 # -- one line, English and Chinese --------------------------------------------------------------------
+
 
 async def test_wechat_in_chinese_is_recorded_handed_in_and_never_held(harness: Harness) -> None:
     people, _ = await setup(harness)
@@ -91,11 +99,13 @@ async def test_wechat_in_chinese_is_recorded_handed_in_and_never_held(harness: H
 async def test_alipay_card_transfer_and_cash_with_receipts(harness: Harness) -> None:
     await setup(harness)
     rep = harness.person(2001, "Li")
-    lines = [("/collect XY01: 100 alipay", ALIPAY, None, "Alipay"),
-             ("/collect 鑫源: 200 刷卡", CARD, None, "card"),
-             ("/collect 鑫源建材：300 转账 R-1", TRANSFER, "R-1", "transfer"),
-             ("/collect 鑫源建材: 400 R-2 POS机", CARD, "R-2", "card"),
-             ("/collect 鑫源建材: 50 R-3", CASH, "R-3", "cash")]  # no method word: cash, as the reply says
+    lines = [
+        ("/collect XY01: 100 alipay", ALIPAY, None, "Alipay"),
+        ("/collect 鑫源: 200 刷卡", CARD, None, "card"),
+        ("/collect 鑫源建材：300 转账 R-1", TRANSFER, "R-1", "transfer"),
+        ("/collect 鑫源建材: 400 R-2 POS机", CARD, "R-2", "card"),
+        ("/collect 鑫源建材: 50 R-3", CASH, "R-3", "cash"),
+    ]  # no method word: cash, as the reply says
     for text, method, receipt, label in lines:
         said = await rep.says(text)
         assert f"({label}) from 鑫源建材." in said, text
@@ -113,12 +123,15 @@ async def test_alipay_card_transfer_and_cash_with_receipts(harness: Harness) -> 
 
 # -- an unknown word: asked, with a button per method -------------------------------------------------
 
+
 async def test_an_unknown_method_is_asked_and_one_press_records_once(harness: Harness) -> None:
     await setup(harness)
     rep = harness.person(2001, "Li")
     [question] = await rep.send("/collect 鑫源建材: 500 paypal R-7")
-    assert question.plain_text() == ("I don't know the payment method paypal, so nothing is recorded yet. "
-                                     "How did 鑫源建材 pay 500.00?\nReceipt no. R-7")
+    assert question.plain_text() == (
+        "I don't know the payment method paypal, so nothing is recorded yet. "
+        "How did 鑫源建材 pay 500.00?\nReceipt no. R-7"
+    )
     assert question.button_texts() == ALL_BUTTONS
     assert await collections_in(harness.db) == []  # never cash meanwhile
 
@@ -134,7 +147,8 @@ async def test_an_unknown_method_is_asked_and_one_press_records_once(harness: Ha
     assert edited.plain_text() == (
         f"✅ Collection #{collection.id}: 500.00 (WeChat Pay) from 鑫源建材.\nReceipt no. R-7\n\n"
         "Settled, oldest first:\n• INV-1: 500.00 applied, 2,500.00 still open\n\n"
-        "Paid by WeChat Pay: nothing to hand in.")
+        "Paid by WeChat Pay: nothing to hand in."
+    )
     assert edited.button_texts() == ["↩ Undo (10 minutes)"]
     assert harness.api.callback_answers[second["callback_query"]["id"]]["text"] == EXPIRED
     assert first["callback_query"]["id"] in harness.api.callback_answers
@@ -158,8 +172,9 @@ async def test_an_unknown_method_after_choosing_the_customer_and_typed_answers(h
     people = await factories.company(harness.db, now)
     for name in ("Star Shop North", "Star Shop South"):  # each owing more than it pays here
         shop = await factories.customer(harness.db, now, name=name, rep=people.rep)
-        await factories.receivable(harness.db, now, customer=shop, amount="1000.00",
-                                   issued_on=TODAY - timedelta(30), due_on=TODAY)
+        await factories.receivable(
+            harness.db, now, customer=shop, amount="1000.00", issued_on=TODAY - timedelta(30), due_on=TODAY
+        )
     rep = harness.person(2001, "Li")
     assert "Several customers match Star Shop" in await rep.says("/collect Star Shop: 300 venmo")
     [asked] = await rep.press("Star Shop North")
@@ -177,11 +192,14 @@ async def test_an_unknown_method_after_choosing_the_customer_and_typed_answers(h
     said = await rep.says("ｗｅｃｈａｔ")
     assert "70.00 (WeChat Pay) from Star Shop South" in said
     assert [(c.amount, c.method) for c in await collections_in(harness.db)] == [
-        (Decimal("300.00"), CASH), (Decimal("70.00"), WECHAT)]
+        (Decimal("300.00"), CASH),
+        (Decimal("70.00"), WECHAT),
+    ]
 
 
-async def test_the_question_survives_a_restart(api: FakeBotApi, db: Database, clock: FixedClock,
-                                               settings: Settings) -> None:
+async def test_the_question_survives_a_restart(
+    api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings
+) -> None:
     await acme_company(api, db, clock.now())
     async with Harness(api, db, clock, settings) as first:
         rep = first.person(2001, "Li")
@@ -217,6 +235,7 @@ async def test_the_guided_flow_offers_every_method(harness: Harness) -> None:
 
 # -- the export names the method -----------------------------------------------------------------------
 
+
 async def test_the_export_names_each_method(harness: Harness) -> None:
     await setup(harness)
     rep = harness.person(2001, "Li")
@@ -227,24 +246,42 @@ async def test_the_export_names_each_method(harness: Harness) -> None:
     book = open_book(harness.api.last(5001).file_bytes or b"")
     rows = records(book["Collections"])
     assert [(r["Method"].value, r["Held by rep"].value) for r in rows] == [
-        ("WeChat Pay", "No"), ("Alipay", "No"), ("cash", "Yes")]  # yes/no in the export's language
+        ("WeChat Pay", "No"),
+        ("Alipay", "No"),
+        ("cash", "Yes"),
+    ]  # yes/no in the export's language
     summary = summary_of(book)
     assert summary["Collected by WeChat Pay"] == 500 and summary["Collected by Alipay"] == 200
     assert summary["Collected in cash"] == 100 and summary["Of which still held by reps"] == 100
     zh = Translator("zh")
     assert [zh.gettext(LABELS[method]) for method in PaymentMethod] == [
-        "现金", "银行转账", "支票", "微信支付", "支付宝", "刷卡"]
+        "现金",
+        "银行转账",
+        "支票",
+        "微信支付",
+        "支付宝",
+        "刷卡",
+    ]
 
 
 # -- the upgrade ---------------------------------------------------------------------------------------
 
 _COLLECTIONS = sa.table(
-    "collections", sa.column("id", sa.Integer()), sa.column("rep_id", sa.Integer()),
-    sa.column("customer_id", sa.Integer()), sa.column("amount", Money()), sa.column("method", sa.String()),
-    sa.column("receipt_no", sa.String()), sa.column("received_at", UTCDateTime()),
-    sa.column("handed_in_at", UTCDateTime()), sa.column("confirmed_by", sa.Integer()),
-    sa.column("reverses_id", sa.Integer()), sa.column("recorded_by", sa.Integer()),
-    sa.column("source_key", sa.String()), sa.column("created_at", UTCDateTime()))
+    "collections",
+    sa.column("id", sa.Integer()),
+    sa.column("rep_id", sa.Integer()),
+    sa.column("customer_id", sa.Integer()),
+    sa.column("amount", Money()),
+    sa.column("method", sa.String()),
+    sa.column("receipt_no", sa.String()),
+    sa.column("received_at", UTCDateTime()),
+    sa.column("handed_in_at", UTCDateTime()),
+    sa.column("confirmed_by", sa.Integer()),
+    sa.column("reverses_id", sa.Integer()),
+    sa.column("recorded_by", sa.Integer()),
+    sa.column("source_key", sa.String()),
+    sa.column("created_at", UTCDateTime()),
+)
 
 
 def migration() -> ModuleType:
@@ -266,50 +303,77 @@ def test_the_upgrade_reads_method_words_as_the_bot_does() -> None:
     assert all(set(step.ALIASES[m.value]) <= set(ALIASES[m]) for m in PaymentMethod if m != CASH)
 
 
-async def test_the_upgrade_corrects_methods_recorded_as_receipt_numbers(db: Database,
-                                                                      database_url: str) -> None:
+async def test_the_upgrade_corrects_methods_recorded_as_receipt_numbers(
+    db: Database, database_url: str
+) -> None:
     at = MONDAY_MORNING
     people = await factories.company(db, at)
     customer = await factories.customer(db, at, name="鑫源建材", rep=people.rep)
     config = alembic_config(database_url)
     await asyncio.to_thread(command.downgrade, config, "0017")
     before = [  # (method, receipt, handed in, confirmed by finance, reverses)
-        ("cash", "微信", None, None, None),               # 1 → WeChat, handed in automatically
-        ("cash", "ＡｌｉＰａｙ", None, None, None),          # 2 → Alipay (full-width, any case)
-        ("cash", "刷卡", at, people.finance.id, None),     # 3 → card; finance's confirmation kept
-        ("cash", "R-1029", None, None, None),             # 4 a receipt number: unchanged
-        ("cash", "paypal", None, None, None),             # 5 not a known method: unchanged
-        ("cash", "汇款", None, None, None),                # 6 → transfer
-        ("transfer", "微信", at, None, None),              # 7 not recorded as cash: unchanged
-        ("cash", "微信", at, None, 1),                     # 8 the reversal of 1 → WeChat too
-        ("cash", "转账支票", None, None, None),             # 9 → cheque, still held
+        ("cash", "微信", None, None, None),  # 1 → WeChat, handed in automatically
+        ("cash", "ＡｌｉＰａｙ", None, None, None),  # 2 → Alipay (full-width, any case)
+        ("cash", "刷卡", at, people.finance.id, None),  # 3 → card; finance's confirmation kept
+        ("cash", "R-1029", None, None, None),  # 4 a receipt number: unchanged
+        ("cash", "paypal", None, None, None),  # 5 not a known method: unchanged
+        ("cash", "汇款", None, None, None),  # 6 → transfer
+        ("transfer", "微信", at, None, None),  # 7 not recorded as cash: unchanged
+        ("cash", "微信", at, None, 1),  # 8 the reversal of 1 → WeChat too
+        ("cash", "转账支票", None, None, None),  # 9 → cheque, still held
     ]
     async with db.transaction() as session:
         for n, (method, receipt, handed_in, confirmed, reverses) in enumerate(before, start=1):
-            await session.execute(sa.insert(_COLLECTIONS).values(
-                id=n, rep_id=people.rep.id, customer_id=customer.id,
-                amount=Decimal("-500.00" if reverses else "500.00"), method=method, receipt_no=receipt,
-                received_at=at + timedelta(minutes=n), handed_in_at=handed_in, confirmed_by=confirmed,
-                reverses_id=reverses, recorded_by=people.rep.id, source_key=f"old:{n}",
-                created_at=at + timedelta(minutes=n)))
+            await session.execute(
+                sa.insert(_COLLECTIONS).values(
+                    id=n,
+                    rep_id=people.rep.id,
+                    customer_id=customer.id,
+                    amount=Decimal("-500.00" if reverses else "500.00"),
+                    method=method,
+                    receipt_no=receipt,
+                    received_at=at + timedelta(minutes=n),
+                    handed_in_at=handed_in,
+                    confirmed_by=confirmed,
+                    reverses_id=reverses,
+                    recorded_by=people.rep.id,
+                    source_key=f"old:{n}",
+                    created_at=at + timedelta(minutes=n),
+                )
+            )
     await asyncio.to_thread(command.upgrade, config, "heads")
 
     rows = {c.id: c for c in await collections_in(db)}
     after = {n: (c.method, c.receipt_no) for n, c in rows.items()}
-    assert after == {1: (WECHAT, None), 2: (ALIPAY, None), 3: (CARD, None), 4: (CASH, "R-1029"),
-                     5: (CASH, "paypal"), 6: (TRANSFER, None), 7: (TRANSFER, "微信"), 8: (WECHAT, None),
-                     9: (CHEQUE, None)}
+    assert after == {
+        1: (WECHAT, None),
+        2: (ALIPAY, None),
+        3: (CARD, None),
+        4: (CASH, "R-1029"),
+        5: (CASH, "paypal"),
+        6: (TRANSFER, None),
+        7: (TRANSFER, "微信"),
+        8: (WECHAT, None),
+        9: (CHEQUE, None),
+    }
     assert rows[1].handed_in_at == rows[1].received_at and rows[1].confirmed_by is None
     assert rows[6].handed_in_at == rows[6].received_at
     assert rows[3].handed_in_at == at and rows[3].confirmed_by == people.finance.id
     assert rows[8].handed_in_at == at
     assert rows[4].handed_in_at is None and rows[5].handed_in_at is None and rows[9].handed_in_at is None
     async with db.reading() as session:
-        entries = {e.entity_id: e for e in await session.scalars(
-            select(AuditLog).where(AuditLog.action == "collection.method_corrected"))}
+        entries = {
+            e.entity_id: e
+            for e in await session.scalars(
+                select(AuditLog).where(AuditLog.action == "collection.method_corrected")
+            )
+        }
     assert sorted(entries) == [1, 2, 3, 6, 8, 9]
     assert entries[1].actor_id is None and entries[1].before == {
-        "method": "cash", "receipt_no": "微信", "handed_in_at": None}
+        "method": "cash",
+        "receipt_no": "微信",
+        "handed_in_at": None,
+    }
     assert entries[1].after is not None and entries[1].after["method"] == "wechat"
     assert entries[1].after["handed_in_at"] == rows[1].received_at.isoformat()
 
@@ -317,10 +381,22 @@ async def test_the_upgrade_corrects_methods_recorded_as_receipt_numbers(db: Data
     await asyncio.to_thread(command.downgrade, config, "0017")
     async with db.reading() as session:
         methods = dict((await session.execute(sa.select(_COLLECTIONS.c.id, _COLLECTIONS.c.method))).all())
-        downgraded = set(await session.scalars(
-            select(AuditLog.entity_id).where(AuditLog.action == "collection.method_downgraded")))
-    assert methods == {1: "transfer", 2: "transfer", 3: "transfer", 4: "cash", 5: "cash", 6: "transfer",
-                       7: "transfer", 8: "transfer", 9: "cheque"}
+        downgraded = set(
+            await session.scalars(
+                select(AuditLog.entity_id).where(AuditLog.action == "collection.method_downgraded")
+            )
+        )
+    assert methods == {
+        1: "transfer",
+        2: "transfer",
+        3: "transfer",
+        4: "cash",
+        5: "cash",
+        6: "transfer",
+        7: "transfer",
+        8: "transfer",
+        9: "cheque",
+    }
     assert downgraded == {1, 2, 3, 8}
     await asyncio.to_thread(command.upgrade, config, "heads")
 

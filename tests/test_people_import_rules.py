@@ -33,19 +33,24 @@ async def people(db: Database) -> dict[int, User]:
 async def audit_actions(db: Database) -> list[tuple[str, int | None]]:
     """(action, entity id) of the user changes audited, in order."""
     async with db.reading() as session:
-        rows = await session.execute(select(AuditLog.action, AuditLog.entity_id).where(
-            AuditLog.action.in_(["set_role", "activate", "deactivate"])).order_by(AuditLog.id))
+        rows = await session.execute(
+            select(AuditLog.action, AuditLog.entity_id)
+            .where(AuditLog.action.in_(["set_role", "activate", "deactivate"]))
+            .order_by(AuditLog.id)
+        )
         return [(action, entity_id) for action, entity_id in rows]
 
 
 async def send_file(harness: Harness, person: Person, content: str, name: str = "people.csv") -> str:
-    update: dict[str, Any] = harness.api.message(person.id, None,
-                                                 document=(name, content.encode(), "text/csv"))
+    update: dict[str, Any] = harness.api.message(
+        person.id, None, document=(name, content.encode(), "text/csv")
+    )
     await harness.settle(update)
     return person.last.plain_text()
 
 
 # -- through the bot: an admin sends the file -------------------------------------------------------
+
 
 async def test_a_file_cannot_demote_the_last_active_admin(harness: Harness) -> None:
     company = await factories.company(harness.db, harness.clock.now())
@@ -87,8 +92,11 @@ async def test_a_file_reactivates_only_those_it_says_to(harness: Harness) -> Non
     said = await send_file(harness, ada, WITH_ACTIVE + "2002,Bob South,rep,South,maybe\n")
     assert "line 2: active maybe is not yes or no" in said
 
-    said = await send_file(harness, ada, WITH_ACTIVE + "2002,Bob South,rep,South,yes\n"
-                                                      "2001,Li Wei,rep,North,否\n3001,Nia New,rep,East,\n")
+    said = await send_file(
+        harness,
+        ada,
+        WITH_ACTIVE + "2002,Bob South,rep,South,yes\n2001,Li Wei,rep,North,否\n3001,Nia New,rep,East,\n",
+    )
     assert "Imported people: 1 new, 2 updated." in said
     assert "New teams: East" in said
     assert "line 2: Bob South (2002): reactivated" in said
@@ -97,7 +105,10 @@ async def test_a_file_reactivates_only_those_it_says_to(harness: Harness) -> Non
     found = await people(harness.db)
     assert found[2002].active and not found[2001].active and found[3001].active
     assert await audit_actions(harness.db) == [
-        ("deactivate", found[2002].id), ("activate", found[2002].id), ("deactivate", found[2001].id)]
+        ("deactivate", found[2002].id),
+        ("activate", found[2002].id),
+        ("deactivate", found[2001].id),
+    ]
 
 
 async def test_a_files_changes_take_the_commands_path(harness: Harness) -> None:
@@ -107,8 +118,9 @@ async def test_a_files_changes_take_the_commands_path(harness: Harness) -> None:
     mia = harness.person(5001, "Mia")
     assert "works once" in await mia.says("/invite rep")
 
-    said = await send_file(harness, ada, WITH_ACTIVE + "5001,Mia Manager,manager,North,0\n"
-                                                      "2001,Li Wei,rep,South,\n")
+    said = await send_file(
+        harness, ada, WITH_ACTIVE + "5001,Mia Manager,manager,North,0\n2001,Li Wei,rep,South,\n"
+    )
     assert "line 2: Mia Manager (5001): deactivated" in said
     assert "line 3: Li Wei (2001): rep · North → rep · South" in said
     async with harness.db.reading() as session:
@@ -119,6 +131,7 @@ async def test_a_files_changes_take_the_commands_path(harness: Harness) -> None:
 
 
 # -- through the command line: ``fieldbot import users`` -------------------------------------------
+
 
 @pytest.fixture
 def operator_env(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -136,19 +149,27 @@ async def import_users(operator_env: Path, content: str) -> int:
     return await cli("import", "users", "people.csv")
 
 
-async def test_the_command_line_keeps_the_same_rules(db: Database, operator_env: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_the_command_line_keeps_the_same_rules(
+    db: Database, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert await cli("admin", "add", "1001", "--name", "Ada Admin") == 0
     capsys.readouterr()
-    assert await import_users(operator_env, WITH_ACTIVE + "2001,Li Wei,rep,North,\n"
-                                                          "2002,Bob South,rep,South,no\n") == 0
+    assert (
+        await import_users(
+            operator_env, WITH_ACTIVE + "2001,Li Wei,rep,North,\n2002,Bob South,rep,South,no\n"
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "imported: 2 new, 0 updated; new teams: North, South" in out
     assert "line 2: Li Wei (2001): new, rep · North" in out
     assert "line 3: Bob South (2002): new, rep · South, deactivated" in out
 
-    for refused in (HEADER + "1001,Ada Admin,director,\n", WITH_ACTIVE + "1001,Ada Admin,admin,,no\n",
-                    HEADER + "2001,Li Wei,manager,North\n1001,Ada Admin,rep,West\n"):
+    for refused in (
+        HEADER + "1001,Ada Admin,director,\n",
+        WITH_ACTIVE + "1001,Ada Admin,admin,,no\n",
+        HEADER + "2001,Li Wei,manager,North\n1001,Ada Admin,rep,West\n",
+    ):
         assert await import_users(operator_env, refused) == 1
         err = capsys.readouterr().err
         assert "nothing imported: 1 problem" in err and "That is the last active admin." in err
@@ -163,9 +184,13 @@ async def test_the_command_line_keeps_the_same_rules(db: Database, operator_env:
     assert "line 2: Bob South (2002): deactivated, and stays so (active=yes reactivates)" in out
     assert not (await people(db))[2002].active
 
-    assert await import_users(operator_env, WITH_ACTIVE + "2002,Bob South,rep,South,是\n"
-                                                          "1001,Ada Admin,rep,South,\n"
-                                                          "2001,Li Wei,admin,,\n") == 0
+    assert (
+        await import_users(
+            operator_env,
+            WITH_ACTIVE + "2002,Bob South,rep,South,是\n1001,Ada Admin,rep,South,\n2001,Li Wei,admin,,\n",
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "line 2: Bob South (2002): reactivated" in out
     assert "line 3: Ada Admin (1001): admin → rep · South" in out
@@ -173,6 +198,9 @@ async def test_the_command_line_keeps_the_same_rules(db: Database, operator_env:
     found = await people(db)
     assert found[2002].active and (found[1001].role, found[2001].role) == (Role.REP, Role.ADMIN)
     async with db.reading() as session:
-        actors = set(await session.scalars(select(AuditLog.actor_id).where(
-            AuditLog.action.in_(["set_role", "activate", "import_users"]))))
+        actors = set(
+            await session.scalars(
+                select(AuditLog.actor_id).where(AuditLog.action.in_(["set_role", "activate", "import_users"]))
+            )
+        )
     assert actors == {None}

@@ -17,32 +17,35 @@ from tests.conftest import ZONE
 THURSDAY = date(2026, 11, 26)
 
 
-@pytest.mark.parametrize(("text", "start", "end", "kind"), [
-    (None, THURSDAY, THURSDAY, "today"),
-    ("", THURSDAY, THURSDAY, "today"),
-    ("today", THURSDAY, THURSDAY, "today"),
-    ("  TODAY ", THURSDAY, THURSDAY, "today"),
-    ("今天", THURSDAY, THURSDAY, "today"),
-    ("yesterday", date(2026, 11, 25), date(2026, 11, 25), "yesterday"),
-    ("昨天", date(2026, 11, 25), date(2026, 11, 25), "yesterday"),
-    ("week", date(2026, 11, 23), THURSDAY, "week"),
-    ("this week", date(2026, 11, 23), THURSDAY, "week"),
-    ("本周", date(2026, 11, 23), THURSDAY, "week"),
-    ("month", date(2026, 11, 1), THURSDAY, "month"),
-    ("本月", date(2026, 11, 1), THURSDAY, "month"),
-    ("2026-11", date(2026, 11, 1), date(2026, 11, 30), "monthly"),
-    ("2026-02", date(2026, 2, 1), date(2026, 2, 28), "monthly"),
-    ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "monthly"),
-    ("2025-12", date(2025, 12, 1), date(2025, 12, 31), "monthly"),
-    ("2026-11-05", date(2026, 11, 5), date(2026, 11, 5), "range"),
-    ("2026-11-01..2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
-    ("2026-11-01 .. 2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
-    ("2026-11-01 to 2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
-    ("2026-11-01~2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
-    ("2026-11-01至2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
-    ("2025-11-26..2026-11-26", date(2025, 11, 26), THURSDAY, "range"),
-    ("2026-11-20..2026-12-31", date(2026, 11, 20), date(2026, 12, 31), "range"),
-])
+@pytest.mark.parametrize(
+    ("text", "start", "end", "kind"),
+    [
+        (None, THURSDAY, THURSDAY, "today"),
+        ("", THURSDAY, THURSDAY, "today"),
+        ("today", THURSDAY, THURSDAY, "today"),
+        ("  TODAY ", THURSDAY, THURSDAY, "today"),
+        ("今天", THURSDAY, THURSDAY, "today"),
+        ("yesterday", date(2026, 11, 25), date(2026, 11, 25), "yesterday"),
+        ("昨天", date(2026, 11, 25), date(2026, 11, 25), "yesterday"),
+        ("week", date(2026, 11, 23), THURSDAY, "week"),
+        ("this week", date(2026, 11, 23), THURSDAY, "week"),
+        ("本周", date(2026, 11, 23), THURSDAY, "week"),
+        ("month", date(2026, 11, 1), THURSDAY, "month"),
+        ("本月", date(2026, 11, 1), THURSDAY, "month"),
+        ("2026-11", date(2026, 11, 1), date(2026, 11, 30), "monthly"),
+        ("2026-02", date(2026, 2, 1), date(2026, 2, 28), "monthly"),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29), "monthly"),
+        ("2025-12", date(2025, 12, 1), date(2025, 12, 31), "monthly"),
+        ("2026-11-05", date(2026, 11, 5), date(2026, 11, 5), "range"),
+        ("2026-11-01..2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
+        ("2026-11-01 .. 2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
+        ("2026-11-01 to 2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
+        ("2026-11-01~2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
+        ("2026-11-01至2026-11-15", date(2026, 11, 1), date(2026, 11, 15), "range"),
+        ("2025-11-26..2026-11-26", date(2025, 11, 26), THURSDAY, "range"),
+        ("2026-11-20..2026-12-31", date(2026, 11, 20), date(2026, 12, 31), "range"),
+    ],
+)
 def test_accepted_periods(text: str | None, start: date, end: date, kind: str) -> None:
     period = parse_period(text, THURSDAY)
     assert (period.start, period.end, period.kind) == (start, end, kind)
@@ -56,19 +59,22 @@ def test_week_on_a_monday_is_that_day_and_month_on_the_first_is_one_day() -> Non
     assert (sunday.start, sunday.end) == (date(2026, 11, 23), date(2026, 11, 29))
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("fortnight", "I don't understand the period"),
-    ("2026-13", "is not a date"),
-    ("2026-02-30", "is not a date"),
-    ("2026-11-01..2026-11-31", "is not a date"),
-    ("1999-12", "between 2000 and 2099"),
-    ("2026-12", "has not begun yet"),
-    ("2026-11-27", "has not begun yet"),
-    ("2026-11-10..2026-11-01", "ends before it starts"),
-    ("2025-11-25..2026-11-26", f"{MAX_DAYS} days at most"),
-    ("2026-11-01..", "I don't understand the period"),
-    ("week month", "I don't understand the period"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("fortnight", "I don't understand the period"),
+        ("2026-13", "is not a date"),
+        ("2026-02-30", "is not a date"),
+        ("2026-11-01..2026-11-31", "is not a date"),
+        ("1999-12", "between 2000 and 2099"),
+        ("2026-12", "has not begun yet"),
+        ("2026-11-27", "has not begun yet"),
+        ("2026-11-10..2026-11-01", "ends before it starts"),
+        ("2025-11-25..2026-11-26", f"{MAX_DAYS} days at most"),
+        ("2026-11-01..", "I don't understand the period"),
+        ("week month", "I don't understand the period"),
+    ],
+)
 def test_refused_periods(text: str, message: str) -> None:
     with pytest.raises(Invalid) as refused:
         parse_period(text, THURSDAY)
@@ -117,8 +123,10 @@ def test_free_text_never_crashes(text: str, today: date) -> None:
     assert period_from_code(period.code, today) == period
 
 
-@given(st.from_regex(r"\d{4}-\d{1,2}(-\d{1,2})?(\s*(\.\.|~|to)\s*\d{4}-\d{1,2}-\d{1,2})?", fullmatch=True),
-       st.dates(min_value=date(2001, 1, 1), max_value=date(2098, 12, 31)))
+@given(
+    st.from_regex(r"\d{4}-\d{1,2}(-\d{1,2})?(\s*(\.\.|~|to)\s*\d{4}-\d{1,2}-\d{1,2})?", fullmatch=True),
+    st.dates(min_value=date(2001, 1, 1), max_value=date(2098, 12, 31)),
+)
 def test_date_like_text_never_crashes(text: str, today: date) -> None:
     try:
         period = parse_period(text, today)

@@ -37,10 +37,19 @@ ACME = CustomerRef(7, "C0007", "Acme Trading", "B")
 
 
 def visit_flow() -> Flow:
-    return Flow(token="ab12cd34", key="msg:2001:5", language="zh", customer=ACME,
-                kind=VisitKind.STOCK_CHECK, notes="Signed <b>the</b> contract\n第二行",
-                location=(31.2304, 121.4737), photos=["file-1"], stock=[StockEntry("Product A", 12)],
-                feedback=[FeedbackEntry(FeedbackTopic.PRICE, "too dear")], follow_up=date(2026, 11, 30))
+    return Flow(
+        token="ab12cd34",
+        key="msg:2001:5",
+        language="zh",
+        customer=ACME,
+        kind=VisitKind.STOCK_CHECK,
+        notes="Signed <b>the</b> contract\n第二行",
+        location=(31.2304, 121.4737),
+        photos=["file-1"],
+        stock=[StockEntry("Product A", 12)],
+        feedback=[FeedbackEntry(FeedbackTopic.PRICE, "too dear")],
+        follow_up=date(2026, 11, 30),
+    )
 
 
 async def acme_company(api: FakeBotApi, db: Database, now: datetime) -> factories.Company:
@@ -53,6 +62,7 @@ async def acme_company(api: FakeBotApi, db: Database, now: datetime) -> factorie
 
 
 # -- the codec ---------------------------------------------------------------------------------------
+
 
 def test_the_state_handlers_keep_round_trips() -> None:
     state = {
@@ -73,12 +83,22 @@ def test_the_state_handlers_keep_round_trips() -> None:
 
 
 values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text() | st.floats(allow_nan=False)
-    | st.decimals(allow_nan=False, allow_infinity=False) | st.dates()
-    | st.datetimes(timezones=st.just(UTC)) | st.sampled_from(list(VisitKind)),
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False)
+    | st.decimals(allow_nan=False, allow_infinity=False)
+    | st.dates()
+    | st.datetimes(timezones=st.just(UTC))
+    | st.sampled_from(list(VisitKind)),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @given(values)
@@ -128,6 +148,7 @@ def test_a_draft_stored_before_its_class_moved_module_still_loads() -> None:
 
 # -- the persistence against the database ----------------------------------------------------------
 
+
 async def stored_rows(db: Database) -> dict[tuple[str, str, str], str]:
     async with db.reading() as session:
         rows = (await session.execute(select(TelegramState))).scalars()
@@ -155,15 +176,17 @@ async def test_data_round_trips_through_the_database_writing_only_changes(db: Da
 
 
 async def test_data_that_no_longer_loads_is_dropped_with_one_log_line(
-        db: Database, caplog: pytest.LogCaptureFixture) -> None:
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
     persistence = DatabasePersistence(Inbox(db))
     await persistence.update_user_data(2001, {FLOW_KEY: visit_flow(), "language": "zh"})
     await persistence.update_user_data(2002, {FLOW_KEY: visit_flow()})
     changed = json.loads(dumps(visit_flow()))
     changed["v"]["renamed_field"] = changed["v"].pop("notes")  # what a deploy renaming a field looks like
     async with db.transaction() as session:
-        await session.execute(update(TelegramState).where(TelegramState.name == FLOW_KEY)
-                              .values(data=json.dumps(changed)))
+        await session.execute(
+            update(TelegramState).where(TelegramState.name == FLOW_KEY).values(data=json.dumps(changed))
+        )
 
     with caplog.at_level(logging.WARNING, logger="bot.persistence"):
         loaded = await DatabasePersistence(Inbox(db)).get_user_data()
@@ -179,9 +202,11 @@ async def test_conversations_idle_past_their_timeout_are_not_restored(db: Databa
     await persistence.update_conversation("visit", (2001, 2001), EXTRAS)
     await persistence.update_conversation("visit", (2002, 2002), EXTRAS)
     async with db.transaction() as session:
-        await session.execute(update(TelegramState).where(TelegramState.owner == "visit",
-                                                          TelegramState.name == "[2002,2002]")
-                              .values(updated_at=datetime.now(UTC) - timedelta(minutes=16)))
+        await session.execute(
+            update(TelegramState)
+            .where(TelegramState.owner == "visit", TelegramState.name == "[2002,2002]")
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=16))
+        )
     fresh = DatabasePersistence(Inbox(db))
     fresh._max_idle["visit"] = timedelta(minutes=15).total_seconds()
     assert await fresh.get_conversations("visit") == {(2001, 2001): EXTRAS}
@@ -189,14 +214,19 @@ async def test_conversations_idle_past_their_timeout_are_not_restored(db: Databa
 
 
 async def test_every_guided_flow_is_persistent_and_named(harness: Harness) -> None:
-    flows = [handler for group in harness.app.handlers.values() for handler in group
-             if isinstance(handler, ConversationHandler)]
+    flows = [
+        handler
+        for group in harness.app.handlers.values()
+        for handler in group
+        if isinstance(handler, ConversationHandler)
+    ]
     assert len(flows) >= 6
     assert all(flow.persistent and flow.name for flow in flows)
     assert len({flow.name for flow in flows}) == len(flows)
 
 
 # -- the inbox -----------------------------------------------------------------------------------
+
 
 async def inbox_rows(db: Database) -> dict[int, datetime | None]:
     async with db.reading() as session:
@@ -221,7 +251,8 @@ async def test_each_step_is_durable_as_soon_as_it_is_handled(harness: Harness) -
 
 
 async def test_the_flow_continues_after_a_restart_in_process(
-        api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings) -> None:
+    api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings
+) -> None:
     await acme_company(api, db, clock.now())
     async with Harness(api, db, clock, settings) as first:
         rep = first.person(2001, "Li Wei")
@@ -240,7 +271,8 @@ async def test_the_flow_continues_after_a_restart_in_process(
 
 
 async def test_an_update_telegram_sends_again_is_dropped(
-        api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings) -> None:
+    api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings
+) -> None:
     await acme_company(api, db, clock.now())
     async with Harness(api, db, clock, settings) as first:
         rep = first.person(2001, "Li Wei")
@@ -256,7 +288,8 @@ async def test_an_update_telegram_sends_again_is_dropped(
 
 
 async def test_a_webhook_update_is_recorded_before_it_is_queued_and_a_resend_is_dropped(
-        api: FakeBotApi, db: Database) -> None:
+    api: FakeBotApi, db: Database
+) -> None:
     inbox = Inbox(db)
     queue = InboxQueue(inbox)
     raw = api.message(2001, "hello", queue=False)

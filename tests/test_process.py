@@ -22,14 +22,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_bot(api: FakeBotApi, database_url: str, cwd: Path, *args: str
-                    ) -> asyncio.subprocess.Process:
+async def start_bot(api: FakeBotApi, database_url: str, cwd: Path, *args: str) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    env |= {"FIELDBOT_TOKEN": TOKEN, "FIELDBOT_API_URL": api.base_url,
-            "FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
+    env |= {
+        "FIELDBOT_TOKEN": TOKEN,
+        "FIELDBOT_API_URL": api.base_url,
+        "FIELDBOT_DATABASE_URL": database_url,
+        "FIELDBOT_TIMEZONE": "Asia/Shanghai",
+    }
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 async def stop_bot(process: asyncio.subprocess.Process) -> str:
@@ -43,13 +54,15 @@ async def bootstrap_admin(database_url: str, cwd: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
     env["FIELDBOT_DATABASE_URL"] = database_url
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "admin", "add", "1001", "--name", "Ada", cwd=cwd, env=env)
+        sys.executable, "-m", "bot", "admin", "add", "1001", "--name", "Ada", cwd=cwd, env=env
+    )
     assert await process.wait() == 0
 
 
 @pytest.mark.usefixtures("db")
-async def test_polling_process_answers_and_stops_cleanly(api: FakeBotApi, database_url: str,
-                                                         tmp_path: Path) -> None:
+async def test_polling_process_answers_and_stops_cleanly(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
     await bootstrap_admin(database_url, tmp_path)
     api.add_user(1001, "Ada")
     process = await start_bot(api, database_url, tmp_path)
@@ -70,20 +83,36 @@ async def test_webhook_process(api: FakeBotApi, database_url: str, tmp_path: Pat
     api.add_user(1001, "Ada")
     port = free_port()
     update = api.message(1001, "/help", queue=False)
-    process = await start_bot(api, database_url, tmp_path, "--webhook-url",
-                              "https://bot.example.com/telegram", "--listen", "127.0.0.1",
-                              "--port", str(port), "--secret", "s3cret")
+    process = await start_bot(
+        api,
+        database_url,
+        tmp_path,
+        "--webhook-url",
+        "https://bot.example.com/telegram",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--secret",
+        "s3cret",
+    )
     try:
         await api.wait_for(method="setWebhook", timeout=30)
         set_call = next(c for c in api.calls if c.method == "setWebhook")
         assert set_call.params["secret_token"] == "s3cret"
         mark = api.mark()
         async with httpx.AsyncClient() as client:
-            refused = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
-                                        headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+            refused = await client.post(
+                f"http://127.0.0.1:{port}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            )
             assert refused.status_code == 403
-            accepted = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+            accepted = await client.post(
+                f"http://127.0.0.1:{port}/telegram",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+            )
             assert accepted.status_code == 200
         await api.wait_for(1001, method="sendMessage", after=mark, timeout=30)
     finally:
@@ -92,8 +121,9 @@ async def test_webhook_process(api: FakeBotApi, database_url: str, tmp_path: Pat
 
 
 @pytest.mark.usefixtures("db")
-async def test_second_process_on_one_sqlite_file_refuses_to_start(api: FakeBotApi, database_url: str,
-                                                                  tmp_path: Path) -> None:
+async def test_second_process_on_one_sqlite_file_refuses_to_start(
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite only: PostgreSQL runs a standby instead")
     api.add_user(1001, "Ada")
@@ -110,8 +140,9 @@ async def test_second_process_on_one_sqlite_file_refuses_to_start(api: FakeBotAp
 
 async def test_unreachable_database_is_retried_then_reported(api: FakeBotApi, tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
-    process = await start_bot(api, f"postgresql+asyncpg://fieldbot@127.0.0.1:{port}/nothing", tmp_path,
-                              "--db-wait", "3")
+    process = await start_bot(
+        api, f"postgresql+asyncpg://fieldbot@127.0.0.1:{port}/nothing", tmp_path, "--db-wait", "3"
+    )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     text = output.decode()
     assert process.returncode == 1

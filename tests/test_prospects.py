@@ -61,8 +61,9 @@ async def speak(harness: Harness, user_id: int, language: str) -> None:
         await session.execute(update(User).where(User.telegram_id == user_id).values(language=language))
 
 
-async def register(rep: Person, name: str, phone: str | None = None, address: str | None = None
-                   ) -> list[SentMessage]:
+async def register(
+    rep: Person, name: str, phone: str | None = None, address: str | None = None
+) -> list[SentMessage]:
     """The whole /newcustomer form (what is not given is skipped); what the last step answered."""
     await rep.send(f"/newcustomer {name}")
     if phone is None:
@@ -86,18 +87,22 @@ async def customer(db: Database, **where: object) -> Customer:
 
 async def audit_actions(db: Database, action: str) -> list[AuditLog]:
     async with db.reading() as session:
-        return list(await session.scalars(
-            select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
+        return list(
+            await session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id))
+        )
 
 
 # -- the new customer report and activation ----------------------------------------------------------
 
+
 async def test_a_prospect_reaches_the_manager_who_makes_it_an_active_customer(
-        harness: Harness, people: Company, li: Person, mia: Person) -> None:
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     now = harness.clock.now()
     await factories.customer(harness.db, now, name="North One", rep=people.rep, code="N041")
-    await factories.customer(harness.db, now - timedelta(days=1), name="North Old", rep=people.rep,
-                             code="N007")
+    await factories.customer(
+        harness.db, now - timedelta(days=1), name="North Old", rep=people.rep, code="N007"
+    )
     await factories.customer(harness.db, now, name="South One", rep=people.other_rep, code="S900")
     saved = await register(li, "Lakeside Hardware", phone="0571 8888 0000", address="1 Lake Road")
     assert "✅ Saved: Lakeside Hardware is a prospect, code P-261123-1." in saved[0].plain_text()
@@ -106,8 +111,13 @@ async def test_a_prospect_reaches_the_manager_who_makes_it_an_active_customer(
     await harness.deliver_pushes()
     report = mia.last
     lines = report.plain_text().splitlines()
-    assert lines[:5] == ["🆕 New customer registered by Li Wei", "Lakeside Hardware · prospect P-261123-1",
-                         "Phone: 0571 8888 0000", "Address: 1 Lake Road", ""]
+    assert lines[:5] == [
+        "🆕 New customer registered by Li Wei",
+        "Lakeside Hardware · prospect P-261123-1",
+        "Phone: 0571 8888 0000",
+        "Address: 1 Lake Road",
+        "",
+    ]
     assert report.button_texts() == ["✅ Make active customer", "🔗 Merge into existing"]
     assert harness.api.chat(7001) == []  # North has a manager: the director is not told
 
@@ -118,23 +128,31 @@ async def test_a_prospect_reaches_the_manager_who_makes_it_an_active_customer(
     assert "how prospects are numbered" in await mia.says("P-261123-9")
     [grade] = await mia.press("Use N042")
     assert grade.plain_text().splitlines()[:2] == [
-        "Code N042. Its grade?", "A: visit every 3 days · credit term 60 days · credit limit 200,000.00"]
+        "Code N042. Its grade?",
+        "A: visit every 3 days · credit term 60 days · credit limit 200,000.00",
+    ]
     assert grade.button_texts() == ["A", "B", "C", "D"]
     [done] = await mia.press("B")
-    assert done.plain_text() == ("✅ Lakeside Hardware is now an active customer: code N042, grade B.\n"
-                                 "Li Wei has been told.")
+    assert done.plain_text() == (
+        "✅ Lakeside Hardware is now an active customer: code N042, grade B.\nLi Wei has been told."
+    )
 
     row = await customer(harness.db, name="Lakeside Hardware")
     assert (row.status, row.code, row.grade, row.rep_id) == (
-        CustomerStatus.ACTIVE, "N042", "B", people.rep.id)
+        CustomerStatus.ACTIVE,
+        "N042",
+        "B",
+        people.rep.id,
+    )
     [entry] = await audit_actions(harness.db, "prospect.activate")
     assert entry.actor_id == people.manager.id and entry.entity_id == row.id
     assert entry.before == {"status": "prospect", "code": "P-261123-1", "grade": "C"}
     assert entry.after == {"status": "active", "code": "N042", "grade": "B"}
 
     await harness.deliver_pushes()
-    assert li.last.plain_text() == ("✅ Your new customer Lakeside Hardware is now an active customer: "
-                                    "code N042, grade B (Mia Manager).")
+    assert li.last.plain_text() == (
+        "✅ Your new customer Lakeside Hardware is now an active customer: code N042, grade B (Mia Manager)."
+    )
     card = await li.says("/customer N042")
     assert "Grade B" in card and "prospect" not in card
     # The report's button again: told it is done, nothing changes.
@@ -145,8 +163,9 @@ async def test_a_prospect_reaches_the_manager_who_makes_it_an_active_customer(
     assert "code P-261123-2." in (await register(li, "Second Shop"))[0].plain_text()
 
 
-async def test_activation_in_chinese_with_a_typed_code(harness: Harness, people: Company, li: Person,
-                                                       mia: Person) -> None:
+async def test_activation_in_chinese_with_a_typed_code(
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     await speak(harness, 5001, "zh")
     await speak(harness, 2001, "zh")
     saved = await register(li, "西湖商店", phone="138 0013 8000")
@@ -167,8 +186,9 @@ async def test_activation_in_chinese_with_a_typed_code(harness: Harness, people:
     assert (await customer(harness.db, code="hz-01")).status == CustomerStatus.ACTIVE
 
 
-async def test_cancel_and_other_teams_change_nothing(harness: Harness, people: Company, li: Person,
-                                                     mia: Person) -> None:
+async def test_cancel_and_other_teams_change_nothing(
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     await register(li, "Corner Shop")
     await harness.deliver_pushes()
     report = mia.last
@@ -210,11 +230,19 @@ async def test_with_no_manager_the_director_is_told(harness: Harness, people: Co
 
 # -- merging -----------------------------------------------------------------------------------------
 
+
 async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
-        harness: Harness, people: Company, li: Person, mia: Person) -> None:
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     now = harness.clock.now()
-    existing = await factories.customer(harness.db, now - timedelta(days=30), name="华东五金店",
-                                        rep=people.rep, code="HD01", address="杭州市 1 号")
+    existing = await factories.customer(
+        harness.db,
+        now - timedelta(days=30),
+        name="华东五金店",
+        rep=people.rep,
+        code="HD01",
+        address="杭州市 1 号",
+    )
     await register(li, "华东五金", phone="0571 1234 5678")  # not the same name: saved without a warning
     await li.send("/visit P-261123-1: 店主说下月加单")
     await li.send("/order P-261123-1: 1200 INV-P1")
@@ -229,10 +257,13 @@ async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
     assert preview.plain_text().splitlines() == [
         "Merge 华东五金 (P-261123-1) into 华东五金店 (HD01)?",
         "Moves to HD01: visits 1 · invoices 1 (open 700.00) · collections 1 · requests 0.",
-        "P-261123-1 is then closed: kept, marked as merged, never deleted."]
+        "P-261123-1 is then closed: kept, marked as merged, never deleted.",
+    ]
     [done] = await mia.press("🔗 Merge")
-    assert done.plain_text() == ("🔗 Merged 华东五金 (P-261123-1) into 华东五金店 (HD01). Moved: visits 1 · "
-                                 "invoices 1 · collections 1 · requests 0.\nLi Wei has been told.")
+    assert done.plain_text() == (
+        "🔗 Merged 华东五金 (P-261123-1) into 华东五金店 (HD01). Moved: visits 1 · "
+        "invoices 1 · collections 1 · requests 0.\nLi Wei has been told."
+    )
 
     async with harness.db.reading() as session:
         visits = list(await session.scalars(select(Visit)))
@@ -245,23 +276,36 @@ async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
     assert receivable is not None and collection is not None and allocation is not None
     assert (receivable.customer_id, collection.customer_id) == (existing.id, existing.id)
     assert (allocation.collection_id, allocation.receivable_id, allocation.amount) == (
-        collection.id, receivable.id, Decimal("500.00"))  # the money is as it was, under the customer
+        collection.id,
+        receivable.id,
+        Decimal("500.00"),
+    )  # the money is as it was, under the customer
     assert (merged.status, merged.merged_into_id, merged.visit_count, merged.last_visit_at) == (
-        CustomerStatus.INACTIVE, existing.id, 0, None)
+        CustomerStatus.INACTIVE,
+        existing.id,
+        0,
+        None,
+    )
     assert target.visit_count == 1 and target.last_visit_at == visits[0].visited_at
     assert (target.phone, target.address) == ("0571 1234 5678", "杭州市 1 号")  # filled where missing only
     [entry] = await audit_actions(harness.db, "prospect.merge")
     assert entry.actor_id == people.manager.id and entry.entity_id == prospect.id
     assert entry.after is not None and entry.after["moved"] == {
-        "visits": [visits[0].id], "receivables": [receivable.id], "collections": [collection.id],
-        "approvals": [], "returns": [], "credit_notes": []}
+        "visits": [visits[0].id],
+        "receivables": [receivable.id],
+        "collections": [collection.id],
+        "approvals": [],
+        "returns": [],
+        "credit_notes": [],
+    }
     assert [e.entity_id for e in await audit_actions(harness.db, "receivable.move")] == [receivable.id]
     assert [e.entity_id for e in await audit_actions(harness.db, "collection.move")] == [collection.id]
 
     await harness.deliver_pushes()
     assert li.last.plain_text() == (
         "🔗 Your new customer 华东五金 (P-261123-1) is your customer 华东五金店 (HD01): Mia Manager merged "
-        "them. Its visits, orders and collections are now under 华东五金店 (HD01).")
+        "them. Its visits, orders and collections are now under 华东五金店 (HD01)."
+    )
     card = await li.says("/customer HD01")
     assert "Open balance: 700.00" in card and "店主说下月加单" in card
     listed = await li.says("/customers 华东五金")
@@ -276,8 +320,9 @@ async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
     assert len(await audit_actions(harness.db, "prospect.merge")) == 1
 
 
-async def test_merging_by_typed_name_into_another_reps_customer(harness: Harness, people: Company,
-                                                                 li: Person, mia: Person) -> None:
+async def test_merging_by_typed_name_into_another_reps_customer(
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     now = harness.clock.now()
     async with harness.db.transaction() as session:
         wang = factories.user(session, 2003, "Wang Fang", people.rep.role, people.north, now)
@@ -301,8 +346,9 @@ async def test_merging_by_typed_name_into_another_reps_customer(harness: Harness
     assert "Riverside Market" not in told and "RM7" not in told  # not Li's customer: not named to her
 
 
-async def test_cancel_on_the_preview_merges_nothing(harness: Harness, people: Company, li: Person,
-                                                    mia: Person) -> None:
+async def test_cancel_on_the_preview_merges_nothing(
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="Old Mill", rep=people.rep, code="OM1")
     await register(li, "Old Mill Two")
     await harness.deliver_pushes()
@@ -316,21 +362,30 @@ async def test_cancel_on_the_preview_merges_nothing(harness: Harness, people: Co
 
 def test_a_merge_moves_every_table_that_refers_to_customers() -> None:
     """A new table naming a customer must be moved by a merge too (or its rows stay behind)."""
-    referring = {(fk.parent.table.name, fk.parent.name) for table in Base.metadata.tables.values()
-                 for fk in table.foreign_keys if fk.column.table.name == "customers"}
+    referring = {
+        (fk.parent.table.name, fk.parent.name)
+        for table in Base.metadata.tables.values()
+        for fk in table.foreign_keys
+        if fk.column.table.name == "customers"
+    }
     moved = {(model.__tablename__, "customer_id") for model in prospects.MOVED_ON_MERGE}
     assert referring == moved | {("customers", "merged_into_id")}
 
 
 # -- duplicates --------------------------------------------------------------------------------------
 
+
 async def test_the_same_name_in_another_case_or_width_warns_before_saving(
-        harness: Harness, people: Company, li: Person) -> None:
-    await factories.customer(harness.db, harness.clock.now(), name="ＡＢＣ Trading", rep=people.rep,
-                             code="AB1")
+    harness: Harness, people: Company, li: Person
+) -> None:
+    await factories.customer(
+        harness.db, harness.clock.now(), name="ＡＢＣ Trading", rep=people.rep, code="AB1"
+    )
     warned = await register(li, "abc   TRADING")
-    assert warned[0].plain_text() == ("⚠️ Not saved yet: the company already has a customer with this name "
-                                      "or phone number.\n• ＡＢＣ Trading (AB1): same name")
+    assert warned[0].plain_text() == (
+        "⚠️ Not saved yet: the company already has a customer with this name "
+        "or phone number.\n• ＡＢＣ Trading (AB1): same name"
+    )
     assert warned[0].reply_markup == {"remove_keyboard": True}
     assert warned[1].plain_text() == "Save abc TRADING as a new customer anyway?"
     assert warned[1].button_texts() == ["Save anyway", "Cancel"]
@@ -352,9 +407,16 @@ async def test_the_same_name_in_another_case_or_width_warns_before_saving(
 
 
 async def test_the_same_phone_of_another_reps_customer_warns_without_naming_it(
-        harness: Harness, people: Company, li: Person) -> None:
-    await factories.customer(harness.db, harness.clock.now(), name="Bob's Secret Shop", rep=people.other_rep,
-                             code="SEC1", phone="+86 138 0013 8000")
+    harness: Harness, people: Company, li: Person
+) -> None:
+    await factories.customer(
+        harness.db,
+        harness.clock.now(),
+        name="Bob's Secret Shop",
+        rep=people.other_rep,
+        code="SEC1",
+        phone="+86 138 0013 8000",
+    )
     warned = await register(li, "New Place", phone="138-0013-8000")
     text = warned[0].plain_text()
     assert "• a customer someone else looks after: same phone number" in text
@@ -367,12 +429,14 @@ async def test_the_same_phone_of_another_reps_customer_warns_without_naming_it(
 
 
 async def test_a_duplicate_in_chinese(harness: Harness, people: Company, li: Person) -> None:
-    await factories.customer(harness.db, harness.clock.now(), name="西湖 商店", rep=people.rep, code="XH1",
-                             phone="021 5555 1234")
+    await factories.customer(
+        harness.db, harness.clock.now(), name="西湖 商店", rep=people.rep, code="XH1", phone="021 5555 1234"
+    )
     await speak(harness, 2001, "zh")
     warned = await register(li, "西湖商店", phone="+86 21 5555 1234")  # another name: the phone matches
-    assert warned[0].plain_text() == ("⚠️ 尚未保存：公司已有同名或同电话号码的客户。\n"
-                                      "• 西湖 商店 (XH1)：电话号码相同")
+    assert warned[0].plain_text() == (
+        "⚠️ 尚未保存：公司已有同名或同电话号码的客户。\n• 西湖 商店 (XH1)：电话号码相同"
+    )
     assert warned[1].button_texts() == ["仍然保存", "取消"]
     stopped = await li.press("取消")
     assert "已停止：西湖商店 未保存。" in stopped[-1].plain_text()
@@ -380,10 +444,17 @@ async def test_a_duplicate_in_chinese(harness: Harness, people: Company, li: Per
         assert await session.scalar(select(func.count()).select_from(Customer)) == 1
 
 
-async def test_merged_and_inactive_customers_are_not_duplicates(harness: Harness, people: Company,
-                                                                 li: Person) -> None:
-    await factories.customer(harness.db, harness.clock.now(), name="Gone Shop", rep=people.rep, code="G1",
-                             status=CustomerStatus.INACTIVE)
+async def test_merged_and_inactive_customers_are_not_duplicates(
+    harness: Harness, people: Company, li: Person
+) -> None:
+    await factories.customer(
+        harness.db,
+        harness.clock.now(),
+        name="Gone Shop",
+        rep=people.rep,
+        code="G1",
+        status=CustomerStatus.INACTIVE,
+    )
     saved = await register(li, "Gone Shop")
     assert "✅ Saved: Gone Shop is a prospect" in saved[0].plain_text()
 
@@ -398,6 +469,7 @@ def test_phone_keys_are_the_digits_dialled_at_home() -> None:
 
 # -- the service, directly -----------------------------------------------------------------------------
 
+
 async def test_the_same_update_registers_once_and_tells_the_manager_once(db: Database) -> None:
     now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
     people = await factories.company(db, now)
@@ -405,8 +477,9 @@ async def test_the_same_update_registers_once_and_tells_the_manager_once(db: Dat
     given = prospects.with_phone(prospects.details("Twice Told"), "021 5555 1234")
     for _ in range(2):
         async with db.transaction() as session:
-            registered = await prospects.register(session, rep, given, now=now, zone=ZONE,
-                                                  source_key="msg:2001:77", check_duplicates=True)
+            registered = await prospects.register(
+                session, rep, given, now=now, zone=ZONE, source_key="msg:2001:77", check_duplicates=True
+            )
         assert registered.ref is not None and registered.ref.code == "P-261123-1"
         assert registered.duplicates is None  # never a duplicate of itself
     async with db.reading() as session:
@@ -420,11 +493,15 @@ async def test_the_migration_keys_the_phones_already_stored(db: Database, databa
     await asyncio.to_thread(command.downgrade, config, "0021")
     try:
         async with db.transaction() as session:
-            await session.execute(text(
-                "INSERT INTO customers (code, code_key, name, name_key, grade, status, phone, created_at, "
-                "visit_count) VALUES ('OLD1', 'old1', 'Old', 'old', 'C', 'active', '+86 21 5555 1234', "
-                ":at, 0), ('OLD2', 'old2', 'Older', 'older', 'C', 'active', NULL, :at, 0)"),
-                {"at": datetime(2026, 1, 1, tzinfo=None if is_sqlite(db.url) else UTC)})
+            await session.execute(
+                text(
+                    "INSERT INTO customers (code, code_key, name, name_key, grade, status, phone, "
+                    "created_at, visit_count) VALUES "
+                    "('OLD1', 'old1', 'Old', 'old', 'C', 'active', '+86 21 5555 1234', :at, 0), "
+                    "('OLD2', 'old2', 'Older', 'older', 'C', 'active', NULL, :at, 0)"
+                ),
+                {"at": datetime(2026, 1, 1, tzinfo=None if is_sqlite(db.url) else UTC)},
+            )
     finally:
         await asyncio.to_thread(command.upgrade, config, "heads")
     async with db.reading() as session:
@@ -439,8 +516,9 @@ def test_a_customer_code_is_one_line_and_never_a_prospects() -> None:
             prospects.clean_code(bad)
 
 
-async def test_a_form_begun_before_the_upgrade_ends_politely(harness: Harness, people: Company,
-                                                             li: Person) -> None:
+async def test_a_form_begun_before_the_upgrade_ends_politely(
+    harness: Harness, people: Company, li: Person
+) -> None:
     """A form an older version began kept only the prospect's id (saved as it went): the next answer
     says the form was lost and ends it, rather than answering every message with that."""
     await li.send("/newcustomer Begun Before")
@@ -454,22 +532,40 @@ async def test_a_form_begun_before_the_upgrade_ends_politely(harness: Harness, p
     assert new_customer_handlers.OLD_PROSPECT_KEY not in harness.app.user_data[2001]
 
 
-async def test_money_paid_ahead_moves_with_its_collection(harness: Harness, people: Company, li: Person,
-                                                          mia: Person) -> None:
+async def test_money_paid_ahead_moves_with_its_collection(
+    harness: Harness, people: Company, li: Person, mia: Person
+) -> None:
     """A prospect paid before anything was invoiced: that credit is the customer's after the merge,
     and settles at once what the customer owes."""
-    shop = await factories.customer(harness.db, harness.clock.now(), name="Paid Ahead Ltd", rep=people.rep,
-                                    code="PA1")
-    owed = await factories.receivable(harness.db, harness.clock.now(), customer=shop, amount="200.00",
-                                      issued_on=harness.clock.now().date(), due_on=harness.clock.now().date(),
-                                      invoice_no="PA-INV-1")
+    shop = await factories.customer(
+        harness.db, harness.clock.now(), name="Paid Ahead Ltd", rep=people.rep, code="PA1"
+    )
+    owed = await factories.receivable(
+        harness.db,
+        harness.clock.now(),
+        customer=shop,
+        amount="200.00",
+        issued_on=harness.clock.now().date(),
+        due_on=harness.clock.now().date(),
+        invoice_no="PA-INV-1",
+    )
     await register(li, "Paid Ahead")
     prospect = await customer(harness.db, code="P-261123-1")
     async with harness.db.transaction() as session:  # paid, nothing invoiced yet: all of it is credit
         now = harness.clock.now()
-        session.add(Collection(rep_id=people.rep.id, customer_id=prospect.id, amount=Decimal("300.00"),
-                               method=PaymentMethod.TRANSFER, received_at=now, handed_in_at=now,
-                               recorded_by=people.rep.id, source_key="test:ahead", created_at=now))
+        session.add(
+            Collection(
+                rep_id=people.rep.id,
+                customer_id=prospect.id,
+                amount=Decimal("300.00"),
+                method=PaymentMethod.TRANSFER,
+                received_at=now,
+                handed_in_at=now,
+                recorded_by=people.rep.id,
+                source_key="test:ahead",
+                created_at=now,
+            )
+        )
     await harness.deliver_pushes()
     await mia.press("🔗 Merge into existing")
     await mia.press("Paid Ahead Ltd (PA1)")

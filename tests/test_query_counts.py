@@ -62,38 +62,67 @@ async def grow(harness: Harness, people: Company) -> None:
     now = harness.clock.now()
     today = now.date()
     async with harness.db.transaction() as session:
-        reps = [factories.user(session, 40_000 + next(_numbers), f"Rep {n}", Role.REP, team, now)
-                for team in (people.north, people.south) for n in range(REPS_PER_TEAM)]
+        reps = [
+            factories.user(session, 40_000 + next(_numbers), f"Rep {n}", Role.REP, team, now)
+            for team in (people.north, people.south)
+            for n in range(REPS_PER_TEAM)
+        ]
         await session.flush()
         for rep in reps:
             for n in range(CUSTOMERS_PER_REP):
-                customer = factories.Customer(code=f"Q{next(_numbers):05d}", name=f"{rep.name} shop {n}",
-                                              grade="ABCD"[n % 4], rep_id=rep.id, team_id=rep.team_id,
-                                              created_at=now - timedelta(days=90))
+                customer = factories.Customer(
+                    code=f"Q{next(_numbers):05d}",
+                    name=f"{rep.name} shop {n}",
+                    grade="ABCD"[n % 4],
+                    rep_id=rep.id,
+                    team_id=rep.team_id,
+                    created_at=now - timedelta(days=90),
+                )
                 session.add(customer)
                 await session.flush()
                 for v in range(VISITS_PER_CUSTOMER):
                     at = now - timedelta(days=3 + 9 * v)
-                    session.add(Visit(rep_id=rep.id, customer_id=customer.id, visited_at=at,
-                                      kind=VisitKind.VISIT, source_key=f"q:{next(_numbers)}", created_at=at))
+                    session.add(
+                        Visit(
+                            rep_id=rep.id,
+                            customer_id=customer.id,
+                            visited_at=at,
+                            kind=VisitKind.VISIT,
+                            source_key=f"q:{next(_numbers)}",
+                            created_at=at,
+                        )
+                    )
                 for i in range(INVOICES_PER_CUSTOMER):
                     issued = today - timedelta(days=20 + 25 * i)
-                    invoice = Receivable(invoice_no=f"Q-{next(_numbers)}", customer_id=customer.id,
-                                         rep_id=rep.id, amount=Decimal("1000.00"), issued_on=issued,
-                                         due_on=issued + timedelta(days=30), source=ReceivableSource.ORDER,
-                                         created_at=now - timedelta(days=20 + 25 * i))
+                    invoice = Receivable(
+                        invoice_no=f"Q-{next(_numbers)}",
+                        customer_id=customer.id,
+                        rep_id=rep.id,
+                        amount=Decimal("1000.00"),
+                        issued_on=issued,
+                        due_on=issued + timedelta(days=30),
+                        source=ReceivableSource.ORDER,
+                        created_at=now - timedelta(days=20 + 25 * i),
+                    )
                     session.add(invoice)
                     if i == 0:
                         continue
                     await session.flush()
-                    paid = Collection(rep_id=rep.id, customer_id=customer.id, amount=Decimal("400.00"),
-                                      method=PaymentMethod.CASH, received_at=now - timedelta(days=i),
-                                      recorded_by=rep.id, source_key=f"q:{next(_numbers)}",
-                                      created_at=now - timedelta(days=i))
+                    paid = Collection(
+                        rep_id=rep.id,
+                        customer_id=customer.id,
+                        amount=Decimal("400.00"),
+                        method=PaymentMethod.CASH,
+                        received_at=now - timedelta(days=i),
+                        recorded_by=rep.id,
+                        source_key=f"q:{next(_numbers)}",
+                        created_at=now - timedelta(days=i),
+                    )
                     session.add(paid)
                     await session.flush()
-                    session.add(Allocation(collection_id=paid.id, receivable_id=invoice.id,
-                                           amount=paid.amount))
+                    session.add(
+                        Allocation(collection_id=paid.id, receivable_id=invoice.id, amount=paid.amount)
+                    )
 
 
 @dataclass(frozen=True)
@@ -110,8 +139,14 @@ async def target(harness: Harness, people: Company, invoices: int) -> Target:
     shop = await factories.customer(harness.db, now - timedelta(days=90), name=name, rep=people.rep)
     for n in range(invoices):
         issued = now.date() - timedelta(days=60 + n)
-        await factories.receivable(harness.db, now, customer=shop, amount="100.00", issued_on=issued,
-                                   due_on=issued + timedelta(days=30))
+        await factories.receivable(
+            harness.db,
+            now,
+            customer=shop,
+            amount="100.00",
+            issued_on=issued,
+            due_on=issued + timedelta(days=30),
+        )
     return Target(name, invoices)
 
 

@@ -46,8 +46,12 @@ class Sent:
     end: float
 
 
-def simulate(requests: list[tuple[float, float, int]], limits: FloodLimits, *, push: bool = True,
-             ) -> list[Sent]:
+def simulate(
+    requests: list[tuple[float, float, int]],
+    limits: FloodLimits,
+    *,
+    push: bool = True,
+) -> list[Sent]:
     """Drive ``limits`` like the limiter does: each request (ready at, taking, chat) is sent, first
     come first served, as soon as its delay is 0; time jumps to the next moment anything changes."""
     pending = sorted(range(len(requests)), key=lambda n: requests[n][0])
@@ -96,13 +100,15 @@ def most_in_any_window(sent: list[Sent], period: float, step: float = 0.01) -> i
 
 
 request_lists = st.lists(
-    st.tuples(st.floats(0, 3), st.floats(0.001, 0.4), st.integers(1, 40)), min_size=1, max_size=120)
+    st.tuples(st.floats(0, 3), st.floats(0.001, 0.4), st.integers(1, 40)), min_size=1, max_size=120
+)
 
 
 @settings(max_examples=40, deadline=None)
 @given(request_lists)
 def test_pushes_never_exceed_the_broadcast_or_chat_limit_in_any_rolling_window(
-        requests: list[tuple[float, float, int]]) -> None:
+    requests: list[tuple[float, float, int]],
+) -> None:
     sent = simulate(requests, FloodLimits())
     assert len(sent) == len(requests)
     assert most_in_any_window(sent, 1.0) <= BROADCAST_PER_SECOND
@@ -132,8 +138,8 @@ def test_replies_never_wait_for_the_broadcast_budget_but_use_it_up() -> None:
 def test_one_chat_gets_a_short_burst_of_pushes_then_about_one_a_second() -> None:
     sent = simulate([(0.0, 0.01, 7)] * 6, FloodLimits())
     starts = [round(s.start, 2) for s in sent]
-    assert starts[:PER_CHAT.count] == [0.0] * PER_CHAT.count
-    assert starts[PER_CHAT.count:] == [3.01] * 3
+    assert starts[: PER_CHAT.count] == [0.0] * PER_CHAT.count
+    assert starts[PER_CHAT.count :] == [3.01] * 3
     # Replies in that chat are the user's own conversation: not held back.
     limits = FloodLimits()
     for _ in range(6):
@@ -143,15 +149,19 @@ def test_one_chat_gets_a_short_burst_of_pushes_then_about_one_a_second() -> None
 
 def test_a_group_gets_twenty_messages_a_minute_replies_included() -> None:
     sent = simulate([(0.0, 0.01, -100)] * 21, FloodLimits(), push=False)
-    assert [s.start for s in sent[:PER_GROUP.count]] == [0.0] * PER_GROUP.count
+    assert [s.start for s in sent[: PER_GROUP.count]] == [0.0] * PER_GROUP.count
     assert sent[-1].start == pytest.approx(60.01)
 
 
 def test_a_retry_after_pauses_everyone_messages_or_not() -> None:
     limits = FloodLimits()
     limits.pause(10.0, 3)
-    for kind in ({"message": True, "push": True, "chat": 1}, {"message": True, "chat": 2},
-                 {"message": True, "chat": -5}, {"message": False, "chat": 3}):
+    for kind in (
+        {"message": True, "push": True, "chat": 1},
+        {"message": True, "chat": 2},
+        {"message": True, "chat": -5},
+        {"message": False, "chat": 3},
+    ):
         assert limits.delay(10.5, **kind) == pytest.approx(2.5)  # type: ignore[arg-type]
         assert limits.delay(13.0, **kind) == 0  # type: ignore[arg-type]
     limits.pause(11.0, 1)  # a shorter pause never ends a longer one early
@@ -201,8 +211,9 @@ async def test_a_429_on_a_push_holds_the_next_reply_until_retry_after() -> None:
     assert fake.sleeps == [3.0]
 
 
-async def test_a_reply_waits_out_any_number_of_429s_until_its_deadline(caplog: pytest.LogCaptureFixture,
-                                                                       ) -> None:
+async def test_a_reply_waits_out_any_number_of_429s_until_its_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     fake = FakeTime()
     limiter = TelegramRateLimiter(max_retries=2, clock=fake.now, sleep=fake.sleep)
     attempts: list[float] = []
@@ -214,7 +225,8 @@ async def test_a_reply_waits_out_any_number_of_429s_until_its_deadline(caplog: p
         return {"message_id": 1}
 
     assert await limiter.process_request(flaky, (), {}, "sendMessage", {"chat_id": 5}, None) == {
-        "message_id": 1}
+        "message_id": 1
+    }
     assert attempts == [100.0, 101.0, 102.0, 103.0, 104.0, 105.0]
     attempts.clear()
 
@@ -267,6 +279,7 @@ def telegram_answering(order: list[str], refuse: dict[str, int]) -> Callable[[st
                 raise RetryAfter(timedelta(milliseconds=300))
             order.append(name)
             return {"ok": True}
+
         return answer
 
     return call
@@ -278,14 +291,19 @@ async def test_after_a_429_replies_wait_in_line_in_turn_and_pushes_yield_to_them
     telegram = telegram_answering(order, {"reply to Ann": 1})
 
     def send(name: str, chat: int, traffic: Traffic | None = None) -> asyncio.Task[object]:
-        return asyncio.create_task(limiter.process_request(
-            telegram(name), (), {}, "sendMessage", {"chat_id": chat}, traffic))
+        return asyncio.create_task(
+            limiter.process_request(telegram(name), (), {}, "sendMessage", {"chat_id": chat}, traffic)
+        )
 
     sending = [send("reply to Ann", 1)]
     await asyncio.sleep(0)
     assert order == ["reply to Ann: 429"]  # everyone waits 0.3 s; Ann's reply is in line
-    sending += [send("push to Bob", 2, PUSH), send("reply to Cy", 3), send("reply to Di", 4),
-                send("push to Ed", 5, PUSH)]
+    sending += [
+        send("push to Bob", 2, PUSH),
+        send("reply to Cy", 3),
+        send("reply to Di", 4),
+        send("push to Ed", 5, PUSH),
+    ]
     await asyncio.sleep(0.1)
     assert limiter.limits.waiting == 3 and order == ["reply to Ann: 429"]
     await asyncio.gather(*sending)
@@ -317,6 +335,7 @@ def test_the_line_goes_at_the_broadcast_pace_and_a_group_held_by_its_window_hold
 
 # -- front door: the real bot against a fake Bot API without a flood limit, to watch the pace ----------
 
+
 @pytest.fixture
 async def open_api() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi(TOKEN, messages_per_second=None) as server:
@@ -324,10 +343,12 @@ async def open_api() -> AsyncIterator[FakeBotApi]:
 
 
 @pytest.fixture
-async def unlimited(open_api: FakeBotApi, db: Database, clock: FixedClock,
-                    database_url: str) -> AsyncIterator[Harness]:
-    settings = Settings(token=TOKEN, database_url=database_url, api_url=open_api.base_url,
-                        timezone=clock.zone)
+async def unlimited(
+    open_api: FakeBotApi, db: Database, clock: FixedClock, database_url: str
+) -> AsyncIterator[Harness]:
+    settings = Settings(
+        token=TOKEN, database_url=database_url, api_url=open_api.base_url, timezone=clock.zone
+    )
     async with Harness(open_api, db, clock, settings) as running:
         yield running
     assert not open_api.refused_calls()
@@ -339,7 +360,8 @@ def most_per_rolling_second(calls: list[ApiCall]) -> int:
 
 
 async def test_sixty_people_answered_at_once_while_sixty_pushes_keep_under_the_limit(
-        unlimited: Harness) -> None:
+    unlimited: Harness,
+) -> None:
     now = unlimited.clock.now()
     async with unlimited.db.transaction() as session:
         reps = [factories.user(session, 40_000 + n, f"Rep {n}", Role.REP, None, now) for n in range(60)]
@@ -369,8 +391,14 @@ async def test_sixty_people_answered_at_once_while_sixty_pushes_keep_under_the_l
 
     async with unlimited.db.transaction() as session:
         for rep in reps:
-            await enqueue(session, recipient_id=rep.id, job="test", dedup_key=f"push-{rep.id}",
-                          text=f"Plan for {rep.name}", now=now)
+            await enqueue(
+                session,
+                recipient_id=rep.id,
+                job="test",
+                dedup_key=f"push-{rep.id}",
+                text=f"Plan for {rep.name}",
+                now=now,
+            )
     mark = unlimited.api.mark()
     assert (await unlimited.deliver_pushes()).sent == 60
     pushes = [c for c in unlimited.api.calls[mark:] if c.method == "sendMessage" and c.ok]

@@ -36,8 +36,9 @@ async def two_customers(db: Database, clock: FixedClock) -> tuple[Company, Custo
     now = clock.now()
     people = await factories.company(db, now)
     shop = await factories.customer(db, now, name="Shop One", code="C-1", rep=people.rep)
-    other = await factories.customer(db, now, name="Shop Two", code="C-2", rep=people.other_rep,
-                                     grade="A", credit_days=15)
+    other = await factories.customer(
+        db, now, name="Shop Two", code="C-2", rep=people.other_rep, grade="A", credit_days=15
+    )
     return people, shop, other
 
 
@@ -52,11 +53,14 @@ async def import_cli(operator_env: Path, content: str, name: str = "open.csv") -
     return result
 
 
-async def test_cli_import_computes_missing_due_dates(db: Database, clock: FixedClock, operator_env: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+async def test_cli_import_computes_missing_due_dates(
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     people, shop, other = await two_customers(db, clock)
-    content = ("\ufeff" + HEADER + 'INV-1,c-1,"5,000.50",2026-11-01,2026-12-15\n'
-               "INV-2,C-2,1200,2026/11/01,\nINV-3,C-1,¥300,2026-11-20,\n")
+    content = (
+        "\ufeff" + HEADER + 'INV-1,c-1,"5,000.50",2026-11-01,2026-12-15\n'
+        "INV-2,C-2,1200,2026/11/01,\nINV-3,C-1,¥300,2026-11-20,\n"
+    )
     assert await import_cli(operator_env, content) == 0
     assert "imported: 3 new, 0 updated" in capsys.readouterr().out
     found = await invoices(db)
@@ -71,22 +75,22 @@ async def test_cli_import_computes_missing_due_dates(db: Database, clock: FixedC
     assert logged.actor_id is None and logged.after is not None and logged.after["created"] == 3
 
 
-async def test_bad_rows_write_nothing_and_each_is_reported(db: Database, clock: FixedClock,
-                                                           operator_env: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+async def test_bad_rows_write_nothing_and_each_is_reported(
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     await two_customers(db, clock)
     content = HEADER + (
-        "INV-1,C-1,100,2026-11-01,\n"        # 2: good
-        "INV-2,NOPE,100,2026-11-01,\n"       # 3
+        "INV-1,C-1,100,2026-11-01,\n"  # 2: good
+        "INV-2,NOPE,100,2026-11-01,\n"  # 3
         "INV-3,C-1,100,2026-11-10,2026-11-01\n"  # 4
-        "INV-1,C-1,100,2026-11-01,\n"        # 5
-        "INV-5,C-1,0,2026-11-01,\n"          # 6
-        "INV-6,C-1,1.234,2026-11-01,\n"      # 7
-        "INV-7,C-1,abc,31/11/2026,\n"        # 8
-        ",C-1,100,2026-11-01,\n"             # 9
-        "INV-8,C-1,100,2026-02-30,\n"        # 10
-        "INV-9,C-1,1e11,2026-11-01,soon\n"   # 11
-        "INV-10,,-5,2026-11-01,\n"           # 12
+        "INV-1,C-1,100,2026-11-01,\n"  # 5
+        "INV-5,C-1,0,2026-11-01,\n"  # 6
+        "INV-6,C-1,1.234,2026-11-01,\n"  # 7
+        "INV-7,C-1,abc,31/11/2026,\n"  # 8
+        ",C-1,100,2026-11-01,\n"  # 9
+        "INV-8,C-1,100,2026-02-30,\n"  # 10
+        "INV-9,C-1,1e11,2026-11-01,soon\n"  # 11
+        "INV-10,,-5,2026-11-01,\n"  # 12
     )
     assert await import_cli(operator_env, content) == 1
     err = capsys.readouterr().err
@@ -117,13 +121,15 @@ async def test_bad_rows_write_nothing_and_each_is_reported(db: Database, clock: 
 
 
 async def test_reimport_updates_by_invoice_but_never_below_collected(
-        db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db: Database, clock: FixedClock, operator_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     people, shop, other = await two_customers(db, clock)
     first = HEADER + "INV-1,C-1,1000,2026-11-01,\nINV-2,C-1,500,2026-11-01,\n"
     assert await import_cli(operator_env, first) == 0
     capsys.readouterr()
-    await factories.payment(db, clock.now(), receivable=(await invoices(db))["INV-1"], amount="300.00",
-                            rep=people.rep)
+    await factories.payment(
+        db, clock.now(), receivable=(await invoices(db))["INV-1"], amount="300.00", rep=people.rep
+    )
 
     refused = HEADER + "INV-1,C-1,200,2026-11-01,\nINV-2,C-2,500,2026-11-01,\nINV-1b,C-1,1,2026-11-01,\n"
     assert await import_cli(operator_env, refused) == 1
@@ -131,24 +137,32 @@ async def test_reimport_updates_by_invoice_but_never_below_collected(
     assert "line 2: amount 200.00 is less than the 300.00 already collected on invoice INV-1" in err
     assert "nothing imported: 1 problem" in err
     assert await import_cli(operator_env, HEADER + "INV-1,C-2,1000,2026-11-01,\n") == 1
-    assert ("line 2: invoice INV-1 already has collections from another customer: its customer cannot "
-            "change") in capsys.readouterr().err
+    assert (
+        "line 2: invoice INV-1 already has collections from another customer: its customer cannot change"
+    ) in capsys.readouterr().err
     found = await invoices(db)
     assert set(found) == {"INV-1", "INV-2"} and found["INV-2"].customer_id == shop.id
 
-    accepted = (HEADER + "INV-1,C-1,300,2026-11-01,2026-11-30\nINV-2,C-2,500,2026-11-01,\n"
-                "INV-4,C-2,9,2026-11-02,\n")
+    accepted = (
+        HEADER + "INV-1,C-1,300,2026-11-01,2026-11-30\nINV-2,C-2,500,2026-11-01,\nINV-4,C-2,9,2026-11-02,\n"
+    )
     assert await import_cli(operator_env, accepted) == 0
     assert "imported: 1 new, 2 updated" in capsys.readouterr().out
     found = await invoices(db)
     assert (found["INV-1"].amount, found["INV-1"].due_on) == (Decimal("300.00"), date(2026, 11, 30))
     assert (found["INV-2"].customer_id, found["INV-2"].rep_id, found["INV-2"].due_on) == (
-        other.id, people.other_rep.id, date(2026, 11, 16))
+        other.id,
+        people.other_rep.id,
+        date(2026, 11, 16),
+    )
     assert await import_cli(operator_env, accepted) == 0
     assert "imported: 0 new, 0 updated" in capsys.readouterr().out
     async with db.reading() as session:
-        logged = list(await session.scalars(
-            select(AuditLog).where(AuditLog.action == "import_receivables").order_by(AuditLog.id)))
+        logged = list(
+            await session.scalars(
+                select(AuditLog).where(AuditLog.action == "import_receivables").order_by(AuditLog.id)
+            )
+        )
     assert len(logged) == 3 and logged[1].before is not None and logged[1].after is not None
     assert logged[1].before["INV-1"]["amount"] == "1000.00"
     assert logged[1].after["changed"]["INV-1"]["amount"] == "300.00"
@@ -169,8 +183,9 @@ async def test_finance_sends_the_file_to_the_bot(harness: Harness) -> None:
     assert await send_file(harness, 2001, "open.csv", good, "text/csv") == "Your role does not allow this."
     assert await invoices(harness.db) == {}
 
-    bad = (HEADER + "INV-1,C-1,1000,2026-11-01,\nINV-2,NOPE,5,2026-11-01,\n"
-           "INV-3,C-1,5,2026-11-09,2026-11-01\n").encode()
+    bad = (
+        HEADER + "INV-1,C-1,1000,2026-11-01,\nINV-2,NOPE,5,2026-11-01,\nINV-3,C-1,5,2026-11-09,2026-11-01\n"
+    ).encode()
     said = await send_file(harness, 6001, "open.csv", bad, "text/csv")
     assert "Nothing was imported: 2 problems." in said
     assert "line 3: no customer has the code NOPE" in said
@@ -203,17 +218,34 @@ async def test_xlsx_with_real_date_cells(harness: Harness) -> None:
     assert said == "Imported receivables: 3 new, 0 updated."
     found = await invoices(harness.db)
     assert (found["X-1"].amount, found["X-1"].issued_on, found["X-1"].due_on) == (
-        Decimal("1234.50"), date(2026, 11, 1), date(2026, 12, 31))
+        Decimal("1234.50"),
+        date(2026, 11, 1),
+        date(2026, 12, 31),
+    )
     assert (found["X-2"].issued_on, found["X-2"].due_on) == (date(2026, 11, 2), date(2026, 11, 17))
     assert (found["20261103"].amount, found["20261103"].issued_on, found["20261103"].due_on) == (
-        Decimal("8000.00"), date(2026, 11, 3), date(2026, 11, 30))
+        Decimal("8000.00"),
+        date(2026, 11, 3),
+        date(2026, 11, 30),
+    )
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2026-11-01", date(2026, 11, 1)), ("2026/11/1", date(2026, 11, 1)), ("2026.1.05", date(2026, 1, 5)),
-    ("2026年11月1日", date(2026, 11, 1)), ("2026-11-01T10:30:00", date(2026, 11, 1)),
-    ("2026-11-01 00:00:00", date(2026, 11, 1)), (" 2026-11-01 ", date(2026, 11, 1)),
-    ("2026-02-30", None), ("01/11/2026", None), ("20261101", None), ("", None), ("soon", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-01", date(2026, 11, 1)),
+        ("2026/11/1", date(2026, 11, 1)),
+        ("2026.1.05", date(2026, 1, 5)),
+        ("2026年11月1日", date(2026, 11, 1)),
+        ("2026-11-01T10:30:00", date(2026, 11, 1)),
+        ("2026-11-01 00:00:00", date(2026, 11, 1)),
+        (" 2026-11-01 ", date(2026, 11, 1)),
+        ("2026-02-30", None),
+        ("01/11/2026", None),
+        ("20261101", None),
+        ("", None),
+        ("soon", None),
+    ],
+)
 def test_parse_date(text: str, expected: date | None) -> None:
     assert parse_date(text) == expected

@@ -35,8 +35,9 @@ async def registered_reps(harness: Harness, count: int) -> list[User]:
     """``count`` registered reps, written in one transaction and known to the fake Bot API."""
     now = harness.clock.now()
     async with harness.db.transaction() as session:
-        people = [factories.user(session, FIRST_ID + n, f"Rep {n}", Role.REP, None, now)
-                  for n in range(count)]
+        people = [
+            factories.user(session, FIRST_ID + n, f"Rep {n}", Role.REP, None, now) for n in range(count)
+        ]
     for person in people:
         harness.api.add_user(person.telegram_id, person.name)
     return people
@@ -49,8 +50,11 @@ async def settle_all(harness: Harness, updates: list[dict[str, Any]]) -> None:
 
 def given_up(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Log lines saying a message was not sent."""
-    return [record.getMessage() for record in caplog.records
-            if any(words in record.getMessage() for words in ("giving up", "not delivered", "not sent"))]
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if any(words in record.getMessage() for words in ("giving up", "not delivered", "not sent"))
+    ]
 
 
 def limiter_of(harness: Harness) -> TelegramRateLimiter:
@@ -60,7 +64,8 @@ def limiter_of(harness: Harness) -> TelegramRateLimiter:
 
 
 async def test_300_reps_opening_the_bot_at_once_are_each_answered_once_in_order(
-        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     people = await registered_reps(harness, 300)
     followers = {person.telegram_id for person in people[::10]}
@@ -90,14 +95,21 @@ async def test_300_reps_opening_the_bot_at_once_are_each_answered_once_in_order(
 
 
 async def test_pushes_due_during_a_burst_yield_to_the_replies_waiting_in_line(
-        harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.INFO)
     people = await registered_reps(harness, 100)
     now = harness.clock.now()
     async with harness.db.transaction() as session:
         for person in people:
-            await enqueue(session, recipient_id=person.id, job="test", dedup_key=f"plan-{person.id}",
-                          text=f"Plan for {person.name}", now=now)
+            await enqueue(
+                session,
+                recipient_id=person.id,
+                job="test",
+                dedup_key=f"plan-{person.id}",
+                text=f"Plan for {person.name}",
+                now=now,
+            )
     # Watch the limiter's bookkeeping: every message admitted, and every push held back by the line.
     limits: FloodLimits = limiter_of(harness).limits
     admitted: list[tuple[bool, int]] = []  # (a push?, replies waiting in line at that moment)

@@ -59,9 +59,16 @@ async def world(harness: Harness) -> World:
     async with harness.db.transaction() as session:
         factories.user(session, 2003, "Ann North", Role.REP, people.north, now)
         factories.user(session, 2004, "Zoe North", Role.REP, people.north, now)
-    return World(people, harness.person(2001, "Li"), harness.person(2003, "Ann"), harness.person(2004, "Zoe"),
-                 harness.person(2002, "Bob"), harness.person(5001, "Mia"), harness.person(7001, "Dee"),
-                 harness.person(6001, "Fay"))
+    return World(
+        people,
+        harness.person(2001, "Li"),
+        harness.person(2003, "Ann"),
+        harness.person(2004, "Zoe"),
+        harness.person(2002, "Bob"),
+        harness.person(5001, "Mia"),
+        harness.person(7001, "Dee"),
+        harness.person(6001, "Fay"),
+    )
 
 
 async def digest(harness: Harness, at: datetime) -> int:
@@ -78,8 +85,9 @@ async def rows(harness: Harness, model: Any) -> list[Any]:
 
 async def report_id(harness: Harness, rep_id: int, day: date = MONDAY) -> int:
     async with harness.db.reading() as session:
-        found = await session.scalar(select(DailyReport.id).where(DailyReport.rep_id == rep_id,
-                                                                  DailyReport.day == day))
+        found = await session.scalar(
+            select(DailyReport.id).where(DailyReport.rep_id == rep_id, DailyReport.day == day)
+        )
     assert found is not None
     return found
 
@@ -87,8 +95,12 @@ async def report_id(harness: Harness, rep_id: int, day: date = MONDAY) -> int:
 async def written(harness: Harness) -> tuple[int, ...]:
     """How many read receipts, comments and audit entries there are."""
     async with harness.db.reading() as session:
-        return tuple([await session.scalar(select(func.count()).select_from(model))
-                      for model in (ReportRead, ReportComment, AuditLog)])
+        return tuple(
+            [
+                await session.scalar(select(func.count()).select_from(model))
+                for model in (ReportRead, ReportComment, AuditLog)
+            ]
+        )
 
 
 def toast(harness: Harness, update: dict[str, Any]) -> str:
@@ -105,8 +117,10 @@ async def press(harness: Harness, person: Person, label: str) -> tuple[str, list
 
 # -- the digest -----------------------------------------------------------------------------------
 
+
 async def test_the_digest_carries_each_reps_lines_late_ones_marked_and_who_is_missing(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     w = await world(harness)
     harness.clock.set(local(18, 40))
     await w.li.send("/report Visited 3 shops, Acme wants 20 drums")
@@ -120,22 +134,31 @@ async def test_the_digest_carries_each_reps_lines_late_ones_marked_and_who_is_mi
     assert await digest(harness, local(19, 30)) == 3  # Mia; Dee: the overview and South in full
     [mias] = harness.api.chat(5001)
     text = mias.plain_text()
-    assert text.startswith("📋 Daily reports · North · 2026-11-23\nReported: 2 of 3 · late: 1\n"
-                           "Not reported: Zoe North")
-    assert ("Li Wei · submitted 18:40 · not read yet\nNotes: Visited 3 shops, Acme wants 20 drums"
-            in text)
-    assert ("Ann North · submitted 19:10 · ⏰ late · not read yet\nProblems met: van broke down\n"
-            "Plan for tomorrow: Acme again") in text
+    assert text.startswith(
+        "📋 Daily reports · North · 2026-11-23\nReported: 2 of 3 · late: 1\nNot reported: Zoe North"
+    )
+    assert "Li Wei · submitted 18:40 · not read yet\nNotes: Visited 3 shops, Acme wants 20 drums" in text
+    assert (
+        "Ann North · submitted 19:10 · ⏰ late · not read yet\nProblems met: van broke down\n"
+        "Plan for tomorrow: Acme again"
+    ) in text
     assert "Bob" not in text and "competitor" not in text
-    assert mias.button_texts() == ["✓ Mark read · Ann North", "💬 Comment · Ann North",
-                                   "✓ Mark read · Li Wei", "💬 Comment · Li Wei"]
+    assert mias.button_texts() == [
+        "✓ Mark read · Ann North",
+        "💬 Comment · Ann North",
+        "✓ Mark read · Li Wei",
+        "💬 Comment · Li Wei",
+    ]
     overview, south = harness.api.chat(7001)
     assert overview.plain_text() == (
         "📋 Daily reports · 2026-11-23\nNorth: Reported: 2 of 3 · late: 1 · Not reported: Zoe North\n\n"
-        "Read them with /reports 2026-11-23, one rep's with /reports 2026-11-23 NAME.")
+        "Read them with /reports 2026-11-23, one rep's with /reports 2026-11-23 NAME."
+    )
     assert overview.button_texts() == []
-    assert south.plain_text().startswith("📋 Daily reports · South · 2026-11-23\nReported: 1 of 1 · late: 1\n"
-                                         "Everyone has reported.\n\nBob South · submitted 19:20 · ⏰ late")
+    assert south.plain_text().startswith(
+        "📋 Daily reports · South · 2026-11-23\nReported: 1 of 1 · late: 1\n"
+        "Everyone has reported.\n\nBob South · submitted 19:20 · ⏰ late"
+    )
     assert "Market information: competitor cut prices 5%" in south.plain_text()
     assert south.button_texts() == ["✓ Mark read · Bob South", "💬 Comment · Bob South"]
     assert harness.api.chat(6001) == []  # finance is not a supervisor
@@ -156,8 +179,17 @@ async def test_a_long_day_fits_one_message_and_points_to_the_rest(harness: Harne
         for n in range(40):
             rep = factories.user(session, 3000 + n, f"Rep {n:02d} <&>", Role.REP, w.people.north, now)
             await session.flush()
-            session.add(DailyReport(rep_id=rep.id, day=MONDAY, summary="", notes="长" * 900,
-                                    problems="x" * 900, submitted_at=local(18), source_key=f"long:{n}"))
+            session.add(
+                DailyReport(
+                    rep_id=rep.id,
+                    day=MONDAY,
+                    summary="",
+                    notes="长" * 900,
+                    problems="x" * 900,
+                    submitted_at=local(18),
+                    source_key=f"long:{n}",
+                )
+            )
     await digest(harness, local(19))
     [mias] = harness.api.chat(5001)
     text = mias.plain_text()
@@ -173,6 +205,7 @@ async def test_a_long_day_fits_one_message_and_points_to_the_rest(harness: Harne
 
 
 # -- a late report, on its own --------------------------------------------------------------------
+
 
 async def test_a_report_after_the_digest_reaches_the_manager_on_its_own(harness: Harness) -> None:
     w = await world(harness)
@@ -190,7 +223,8 @@ async def test_a_report_after_the_digest_reaches_the_manager_on_its_own(harness:
     assert late.plain_text().startswith(
         "📋 Late report · Zoe North (North) · 2026-11-23\nsubmitted 20:10 · ⏰ late · not read yet\n"
         "Problems met: customer closed for stocktaking\n\nRecords as submitted:\n"
-        "No visits, orders, collections or new customers today.")
+        "No visits, orders, collections or new customers today."
+    )
     assert late.button_texts() == ["✓ Mark read", "💬 Comment"]
     assert len(harness.api.chat(5001)) == 2
     assert "Zoe" not in harness.api.chat(7001)[0].plain_text().split("Not reported: ")[0]
@@ -199,8 +233,9 @@ async def test_a_report_after_the_digest_reaches_the_manager_on_its_own(harness:
     said = await w.zoe.says("/report Problems: customer reopens Wednesday")
     assert "replaced at 20:30" in said and "Sent to Mia Manager now." in said
     await harness.deliver_pushes()
-    assert w.mia.last.plain_text().startswith("📋 Report replaced · Zoe North (North) · 2026-11-23\n"
-                                              "submitted 20:30 · ⏰ late")
+    assert w.mia.last.plain_text().startswith(
+        "📋 Report replaced · Zoe North (North) · 2026-11-23\nsubmitted 20:30 · ⏰ late"
+    )
     assert len(harness.api.chat(5001)) == 3
     said, _shown = await press(harness, w.mia, "✓ Mark read")
     assert said == "✓ Marked read: Zoe North's report for 2026-11-23. They see it in /reports."
@@ -218,6 +253,7 @@ async def test_a_report_before_the_digest_waits_for_it(harness: Harness) -> None
 
 # -- read receipts and comments -------------------------------------------------------------------
 
+
 async def test_the_manager_marks_read_and_comments_and_the_rep_sees_both(harness: Harness) -> None:
     w = await world(harness)
     harness.clock.set(local(18, 40))
@@ -233,30 +269,39 @@ async def test_the_manager_marks_read_and_comments_and_the_rep_sees_both(harness
 
     harness.clock.set(local(19, 6))
     _said, shown = await press(harness, w.mia, "💬 Comment · Li Wei")
-    assert shown == ["💬 Your comment on Li Wei's report for 2026-11-23: type it in one message (up to 1000 "
-                     "characters). Li Wei gets it at once. /cancel stops."]
+    assert shown == [
+        "💬 Your comment on Li Wei's report for 2026-11-23: type it in one message (up to 1000 "
+        "characters). Li Wei gets it at once. /cancel stops."
+    ]
     answer = await w.mia.says("Good <b>work</b> & call Acme first")
     assert answer == "💬 Comment sent to Li Wei on their report for 2026-11-23. The report is marked read."
     assert "didn't understand" in await w.mia.says("more text")  # the step is over
     await harness.deliver_pushes()
     pushed = w.li.last
-    assert pushed.plain_text() == ("💬 Mia Manager commented on your report for 2026-11-23:\n"
-                                   "Good <b>work</b> & call Acme first\n\n"
-                                   "/reports shows your reports, who read them and the comments.")
+    assert pushed.plain_text() == (
+        "💬 Mia Manager commented on your report for 2026-11-23:\n"
+        "Good <b>work</b> & call Acme first\n\n"
+        "/reports shows your reports, who read them and the comments."
+    )
     assert "&lt;b&gt;work&lt;/b&gt; &amp; call" in (pushed.text or "")
 
     mine = await w.li.says("/reports")
-    assert mine.startswith("📋 Your reports\n\n2026-11-23 · submitted 18:40 · ✓ read by Mia Manager 19:05\n"
-                           "Problems met: dealer short of 20L drums\n"
-                           "💬 Mia Manager 19:06: Good <b>work</b> & call Acme first")
+    assert mine.startswith(
+        "📋 Your reports\n\n2026-11-23 · submitted 18:40 · ✓ read by Mia Manager 19:05\n"
+        "Problems met: dealer short of 20L drums\n"
+        "💬 Mia Manager 19:06: Good <b>work</b> & call Acme first"
+    )
     [comment] = await rows(harness, ReportComment)
     assert (comment.author_id, comment.text) == (w.people.manager.id, "Good <b>work</b> & call Acme first")
     assert comment.source_key.startswith("msg:5001:")
     [read] = await rows(harness, ReportRead)
     assert (read.reader_id, read.read_at) == (w.people.manager.id, local(19, 5))
     async with harness.db.reading() as session:
-        actions = list(await session.scalars(select(AuditLog.action).where(AuditLog.entity == "daily_report")
-                                             .order_by(AuditLog.id)))
+        actions = list(
+            await session.scalars(
+                select(AuditLog.action).where(AuditLog.entity == "daily_report").order_by(AuditLog.id)
+            )
+        )
     assert actions == ["report.submit", "report.read", "report.comment"]
 
     # A replacement is read anew: "read by" goes until it is marked again.
@@ -274,24 +319,32 @@ async def test_in_chinese_the_manager_comments_and_the_rep_reads_it(harness: Har
     await w.li.send("/lang zh")
     await w.mia.send("/lang zh")
     harness.clock.set(local(18, 30))
-    said = await w.li.says("/report 今天跑了三家店\n问题：经销商缺货；市场: 竞品降价 5%\n"
-                           "明日计划︰拜访王老板")
+    said = await w.li.says(
+        "/report 今天跑了三家店\n问题：经销商缺货；市场: 竞品降价 5%\n明日计划︰拜访王老板"
+    )
     assert "2026-11-23 的工作日报已于 18:30 提交" in said
     [row] = await rows(harness, DailyReport)
     assert (row.notes, row.problems, row.market_info, row.plan_tomorrow) == (
-        "今天跑了三家店", "经销商缺货", "竞品降价 5%", "拜访王老板")
+        "今天跑了三家店",
+        "经销商缺货",
+        "竞品降价 5%",
+        "拜访王老板",
+    )
     await digest(harness, local(19))
     text = w.mia.last.plain_text()
     assert text.startswith("📋 日报 · North · 2026-11-23\n已提交：1/3\n未提交：Ann North, Zoe North")
-    assert ("Li Wei · 提交于 18:30 · 尚未阅读\n备注: 今天跑了三家店\n遇到的问题: 经销商缺货\n"
-            "市场信息: 竞品降价 5%\n明天计划: 拜访王老板") in text
+    assert (
+        "Li Wei · 提交于 18:30 · 尚未阅读\n备注: 今天跑了三家店\n遇到的问题: 经销商缺货\n"
+        "市场信息: 竞品降价 5%\n明天计划: 拜访王老板"
+    ) in text
     harness.clock.set(local(19, 10))
     _said, shown = await press(harness, w.mia, "💬 评论 · Li Wei")
     assert "对 Li Wei 2026-11-23 日报的评论" in shown[0]
     assert "已将评论发送给 Li Wei" in await w.mia.says("收到，明天先去王老板那里")
     await harness.deliver_pushes()
-    assert w.li.last.plain_text().startswith("💬 Mia Manager 评论了你 2026-11-23 的日报：\n"
-                                             "收到，明天先去王老板那里")
+    assert w.li.last.plain_text().startswith(
+        "💬 Mia Manager 评论了你 2026-11-23 的日报：\n收到，明天先去王老板那里"
+    )
     mine = await w.li.says("/reports")
     assert mine.startswith("📋 你的日报\n\n2026-11-23 · 提交于 18:30 · ✓ 已读：Mia Manager 19:10")
     assert "💬 Mia Manager 19:10：收到，明天先去王老板那里" in mine
@@ -320,6 +373,7 @@ async def test_a_comment_can_be_cancelled_and_is_checked(harness: Harness) -> No
 
 # -- who reads what -------------------------------------------------------------------------------
 
+
 async def test_reports_in_scope_and_nothing_outside_it(harness: Harness) -> None:
     w = await world(harness)
     async with harness.db.transaction() as session:
@@ -334,9 +388,11 @@ async def test_reports_in_scope_and_nothing_outside_it(harness: Harness) -> None
     assert "📋 Daily reports · North · 2026-11-23" in mia and "Li's day" in mia
     assert "Bob" not in mia
     for asked in ("/reports Bob", "/reports 2026-11-23 Bob South", "/reports 2002"):
-        assert await w.mia.says(asked) == ("I found no sales rep called "
-                                            f"{asked.split(' ', 1)[1].replace('2026-11-23 ', '')} "
-                                            "whose reports you can read.")
+        assert await w.mia.says(asked) == (
+            "I found no sales rep called "
+            f"{asked.split(' ', 1)[1].replace('2026-11-23 ', '')} "
+            "whose reports you can read."
+        )
     assert "Li's day" in await w.mia.says("/reports Li")
     # A forged button on another team's report: answered as none, nothing written, no comment step.
     before = await written(harness)
@@ -360,14 +416,16 @@ async def test_reports_in_scope_and_nothing_outside_it(harness: Harness) -> None
     assert "Bob's day" in await w.dee.says("/reports Bob")
 
     own = await w.li.says("/reports")
-    assert own.startswith("📋 Your reports\n\n2026-11-23 · submitted 09:00 · ✓ read by Dee Director 09:00\n"
-                          "Notes: Li's day")
+    assert own.startswith(
+        "📋 Your reports\n\n2026-11-23 · submitted 09:00 · ✓ read by Dee Director 09:00\nNotes: Li's day"
+    )
     assert "Bob" not in own
     for asked in ("/reports Bob", "/reports 2026-11-23 Bob", "/reports Li"):
         assert await w.li.says(asked) == "You can read only your own reports: /reports shows them."
     one = await w.li.says("/reports today")
-    assert one.startswith("📋 Li Wei (North) · 2026-11-23\nsubmitted 09:00 · ✓ read by Dee Director 09:00\n"
-                          "Notes: Li's day")
+    assert one.startswith(
+        "📋 Li Wei (North) · 2026-11-23\nsubmitted 09:00 · ✓ read by Dee Director 09:00\nNotes: Li's day"
+    )
     assert w.li.last.button_texts() == []
     assert await w.li.says("/reports yesterday") == "You filed no report for 2026-11-22."
     update = harness.api.callback(2001, w.li.last.message_id, f"rpt:read:{lis}")
@@ -384,31 +442,39 @@ async def test_reports_of_another_day_and_bad_days(harness: Harness) -> None:
     assert await w.mia.says("/reports 2026-12-01") == "The period starting 2026-12-01 has not begun yet."
     assert await w.mia.says("/reports 2026-11") == (
         "/reports shows one day's reports: /reports, /reports yesterday or /reports 2026-11-23; add a "
-        "rep's name for theirs, e.g. /reports 2026-11-23 Li.")
+        "rep's name for theirs, e.g. /reports 2026-11-23 Li."
+    )
 
 
 # -- a report for a past day ----------------------------------------------------------------------
+
 
 async def test_report_yesterday_files_the_previous_working_day_late(harness: Harness) -> None:
     w = await world(harness)
     draft = await w.li.says("/report yesterday")
     assert "Daily report · 2026-11-21" in draft  # Monday: Sunday is a day off
-    assert ("This is the report for 2026-11-21, a past working day: it will be marked late, and once "
-            "submitted it cannot be replaced.") in draft
+    assert (
+        "This is the report for 2026-11-21, a past working day: it will be marked late, and once "
+        "submitted it cannot be replaced."
+    ) in draft
     [preview] = await w.li.send("Visited the fair\nProblems: none")
     assert "Daily report · 2026-11-21" in preview.plain_text()
     [done] = await w.li.press("Submit")
-    assert done.plain_text().startswith("✅ Daily report for 2026-11-21 submitted at 09:00.\n"
-                                        "Marked late: it is a past day's report.\nSent to Mia Manager now.")
+    assert done.plain_text().startswith(
+        "✅ Daily report for 2026-11-21 submitted at 09:00.\n"
+        "Marked late: it is a past day's report.\nSent to Mia Manager now."
+    )
     assert "It is final: a past day's report cannot be replaced." in done.plain_text()
     [row] = await rows(harness, DailyReport)
     assert (row.day, row.late, row.notes, row.problems) == (SATURDAY, True, "Visited the fair", "none")
     assert row.summary == "No visits, orders, collections or new customers that day."
     await harness.deliver_pushes()
-    assert w.mia.last.plain_text().startswith("📋 Late report · Li Wei (North) · 2026-11-21\n"
-                                              "submitted 2026-11-23 09:00 · ⏰ late")
+    assert w.mia.last.plain_text().startswith(
+        "📋 Late report · Li Wei (North) · 2026-11-21\nsubmitted 2026-11-23 09:00 · ⏰ late"
+    )
     assert await w.li.says("/report yesterday Problems: more") == (
-        "The report for 2026-11-21 was filed at 2026-11-23 09:00: it can no longer be replaced.")
+        "The report for 2026-11-21 was filed at 2026-11-23 09:00: it can no longer be replaced."
+    )
     assert "a past day's report can no longer be replaced" in await w.li.says("/report yesterday")
     # Today's report is untouched by all this, and today's is still today's.
     assert "submitted at 09:00" in await w.li.says("/report Office day")
@@ -421,11 +487,15 @@ async def test_report_yesterday_files_the_previous_working_day_late(harness: Har
     assert "2026-11-24 的工作日报已于 09:00 提交" in said and "已标记为迟交：这是往日的日报。" in said
     stale = harness.api.callback(2003, w.ann.last.message_id, "report:day:2026-11-23")
     await harness.settle(stale)
-    assert w.ann.last.plain_text() == ("2026-11-23 的日报已关闭：只能提交今天和上一个工作日（2026-11-24）"
-                                       "的日报。")
+    assert w.ann.last.plain_text() == (
+        "2026-11-23 的日报已关闭：只能提交今天和上一个工作日（2026-11-24）的日报。"
+    )
     async with harness.db.reading() as session:
-        days = list(await session.scalars(select(DailyReport.day).where(DailyReport.rep_id == User.id,
-                                                                         User.telegram_id == 2003)))
+        days = list(
+            await session.scalars(
+                select(DailyReport.day).where(DailyReport.rep_id == User.id, User.telegram_id == 2003)
+            )
+        )
     assert days == [date(2026, 11, 24)]
 
 
@@ -436,8 +506,10 @@ async def test_the_morning_plans_button_files_the_missing_report(harness: Harnes
     await run_job(harness.db, "morning_plan", harness.clock.now(), ZONE)
     await harness.deliver_pushes()
     plan = w.li.last
-    assert ("你 2026-11-21 的日报还没有提交。请今天用 /report 昨天 或下方按钮补交，将被标记为迟交。"
-            in plan.plain_text())
+    assert (
+        "你 2026-11-21 的日报还没有提交。请今天用 /report 昨天 或下方按钮补交，将被标记为迟交。"
+        in plan.plain_text()
+    )
     assert plan.button_texts()[-1] == "📝 补交 2026-11-21 的日报"
     assert plan.buttons()[-1][0]["callback_data"] == "report:day:2026-11-21"
     opened = await w.li.press("📝 补交 2026-11-21 的日报")
@@ -477,8 +549,9 @@ async def test_a_time_set_for_the_retired_missing_reports_job_is_left_alone(harn
     await world(harness)
     admin = await harness.admin()
     async with harness.db.transaction() as session:
-        session.add(CompanySetting(key="job_time.missing_reports", value="22:30",
-                                   updated_at=harness.clock.now()))
+        session.add(
+            CompanySetting(key="job_time.missing_reports", value="22:30", updated_at=harness.clock.now())
+        )
     async with harness.db.reading() as session:
         times = (await company.load(session)).job_times
     assert "missing_reports" not in times and times["report_digest"] == time(19, 0)
@@ -489,7 +562,8 @@ async def test_a_time_set_for_the_retired_missing_reports_job_is_left_alone(harn
 
 @pytest.mark.skipif(not PG_URL, reason="PostgreSQL only: SQLite runs one writing transaction at a time")
 async def test_on_postgresql_a_report_filed_while_the_digest_runs_is_pushed_on_its_own(
-        db: Database, clock: FixedClock, database_url: str) -> None:
+    db: Database, clock: FixedClock, database_url: str
+) -> None:
     """Read committed: without taking turns, a report committed while the digest's transaction ran
     would be in neither the digest (its snapshot) nor a push of its own (the run not yet visible)."""
     people = await factories.company(db, clock.now())
@@ -498,8 +572,14 @@ async def test_on_postgresql_a_report_filed_while_the_digest_runs_is_pushed_on_i
 
     async def file() -> report_loop.Filed:
         async with filer.transaction() as session:
-            return await report_loop.file_report(session, Caller.of(people.rep, "en"), ReportLines(notes="x"),
-                                                 now=local(19, 1), hours=hours, source_key="t:filed")
+            return await report_loop.file_report(
+                session,
+                Caller.of(people.rep, "en"),
+                ReportLines(notes="x"),
+                now=local(19, 1),
+                hours=hours,
+                source_key="t:filed",
+            )
 
     try:
         async with db.transaction() as session:  # the digest, as run_job runs it, not yet committed
@@ -514,5 +594,9 @@ async def test_on_postgresql_a_report_filed_while_the_digest_runs_is_pushed_on_i
         await filer.dispose()
     assert filed.told == ("Mia Manager",)
     async with db.reading() as session:
-        assert await session.scalar(select(func.count()).select_from(Outbox)
-                                    .where(Outbox.job == report_loop.LATE_JOB)) == 1
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.job == report_loop.LATE_JOB)
+            )
+            == 1
+        )

@@ -45,30 +45,82 @@ def local(hour: int, minute: int = 0, day: date = date(2026, 11, 23)) -> datetim
 
 # -- the day's records, written straight to the tables ------------------------------------------
 
-async def visit(db: Database, rep: User, customer: Customer, at: datetime, notes: str = "",
-                kind: VisitKind = VisitKind.VISIT, far_away: bool = False) -> None:
+
+async def visit(
+    db: Database,
+    rep: User,
+    customer: Customer,
+    at: datetime,
+    notes: str = "",
+    kind: VisitKind = VisitKind.VISIT,
+    far_away: bool = False,
+) -> None:
     async with db.transaction() as session:
-        session.add(Visit(rep_id=rep.id, customer_id=customer.id, visited_at=at, kind=kind, notes=notes,
-                          far_away=far_away, source_key=f"t:{next(_keys)}", created_at=at))
+        session.add(
+            Visit(
+                rep_id=rep.id,
+                customer_id=customer.id,
+                visited_at=at,
+                kind=kind,
+                notes=notes,
+                far_away=far_away,
+                source_key=f"t:{next(_keys)}",
+                created_at=at,
+            )
+        )
 
 
-async def order(db: Database, rep: User, customer: Customer, amount: str, issued_on: date, invoice: str,
-                source: ReceivableSource = ReceivableSource.ORDER) -> None:
+async def order(
+    db: Database,
+    rep: User,
+    customer: Customer,
+    amount: str,
+    issued_on: date,
+    invoice: str,
+    source: ReceivableSource = ReceivableSource.ORDER,
+) -> None:
     async with db.transaction() as session:
-        session.add(Receivable(invoice_no=invoice, customer_id=customer.id, rep_id=rep.id,
-                               amount=Decimal(amount), issued_on=issued_on,
-                               due_on=issued_on + timedelta(days=30), source=source,
-                               created_at=local(10, day=issued_on), source_key=f"t:{next(_keys)}"))
+        session.add(
+            Receivable(
+                invoice_no=invoice,
+                customer_id=customer.id,
+                rep_id=rep.id,
+                amount=Decimal(amount),
+                issued_on=issued_on,
+                due_on=issued_on + timedelta(days=30),
+                source=source,
+                created_at=local(10, day=issued_on),
+                source_key=f"t:{next(_keys)}",
+            )
+        )
 
 
-async def collection(db: Database, rep: User, customer: Customer, amount: str, method: PaymentMethod,
-                     at: datetime, *, receipt: str | None = None, handed_in: bool = False,
-                     reverses: Collection | None = None) -> Collection:
+async def collection(
+    db: Database,
+    rep: User,
+    customer: Customer,
+    amount: str,
+    method: PaymentMethod,
+    at: datetime,
+    *,
+    receipt: str | None = None,
+    handed_in: bool = False,
+    reverses: Collection | None = None,
+) -> Collection:
     async with db.transaction() as session:
-        row = Collection(rep_id=rep.id, customer_id=customer.id, amount=Decimal(amount), method=method,
-                         receipt_no=receipt, received_at=at, handed_in_at=at if handed_in else None,
-                         reverses_id=reverses.id if reverses else None, recorded_by=rep.id,
-                         source_key=f"t:{next(_keys)}", created_at=at)
+        row = Collection(
+            rep_id=rep.id,
+            customer_id=customer.id,
+            amount=Decimal(amount),
+            method=method,
+            receipt_no=receipt,
+            received_at=at,
+            handed_in_at=at if handed_in else None,
+            reverses_id=reverses.id if reverses else None,
+            recorded_by=rep.id,
+            source_key=f"t:{next(_keys)}",
+            created_at=at,
+        )
         session.add(row)
     return row
 
@@ -91,6 +143,7 @@ def toast_of(harness: Harness, update: dict[str, object]) -> str | None:
 
 # -- through the front door -----------------------------------------------------------------------
 
+
 async def test_draft_from_the_days_records_then_preview_and_submit(harness: Harness) -> None:
     people, li = await setup(harness)
     db, now, today = harness.db, harness.clock.now(), harness.clock.today()
@@ -109,11 +162,13 @@ async def test_draft_from_the_days_records_then_preview_and_submit(harness: Harn
     await collection(db, people.rep, wang, "200", PaymentMethod.CHEQUE, local(8, 55), handed_in=True)
     wrong = await collection(db, people.rep, acme, "300", PaymentMethod.CASH, local(8, 41))
     await collection(db, people.rep, acme, "-300", PaymentMethod.CASH, local(8, 42), reverses=wrong)
-    await factories.customer(db, now, name="New Corner Shop", rep=people.rep, code="P-1",
-                             status=CustomerStatus.PROSPECT)
+    await factories.customer(
+        db, now, name="New Corner Shop", rep=people.rep, code="P-1", status=CustomerStatus.PROSPECT
+    )
     await factories.customer(db, now, name="Imported Active", rep=people.rep)
-    await factories.customer(db, now - timedelta(days=1), name="Old Prospect", rep=people.rep,
-                             status=CustomerStatus.PROSPECT)
+    await factories.customer(
+        db, now - timedelta(days=1), name="Old Prospect", rep=people.rep, status=CustomerStatus.PROSPECT
+    )
 
     draft = await li.says("/report")
     assert "Daily report · 2026-11-23" in draft
@@ -123,16 +178,18 @@ async def test_draft_from_the_days_records_then_preview_and_submit(harness: Harn
     assert "08:45 王记五金 · phone call · far away" in draft
     assert "Orders: 1, total 12,000.00" in draft and "SO-1 · Acme Trading · 12,000.00" in draft
     assert "IMP-1" not in draft and "SO-0" not in draft
-    assert ("Collections: 3, total 1,700.00 (cash 500.00, transfer 1,000.00, cheque 200.00); "
-            "still held: 500.00") in draft
+    assert (
+        "Collections: 3, total 1,700.00 (cash 500.00, transfer 1,000.00, cheque 200.00); still held: 500.00"
+    ) in draft
     assert "Acme Trading · 500.00 · cash · receipt R-7 · held" in draft
     assert "300.00" not in draft
     assert "New customers: 1" in draft and "New Corner Shop (P-1)" in draft
     assert "Imported Active" not in draft and "Old Prospect" not in draft
     assert "Problems: / Market: / Plan:" in draft
 
-    preview = await li.send("Problems: dealer short of stock\nMarket: competitor cut prices 5%\n"
-                            "Plan: visit Acme again")
+    preview = await li.send(
+        "Problems: dealer short of stock\nMarket: competitor cut prices 5%\nPlan: visit Acme again"
+    )
     assert len(preview) == 1 and preview[0].button_texts() == ["Submit", "Edit", "Cancel"]
     text = preview[0].plain_text()
     assert "Records: visits 2 · orders 1 · collections 3 · new customers 1" in text
@@ -147,7 +204,10 @@ async def test_draft_from_the_days_records_then_preview_and_submit(harness: Harn
     assert done[0].button_texts() == []
     [row] = await report_rows(harness)
     assert (row.problems, row.market_info, row.plan_tomorrow) == (
-        "dealer short of stock", "competitor cut prices 5%", "visit Acme again")
+        "dealer short of stock",
+        "competitor cut prices 5%",
+        "visit Acme again",
+    )
     assert row.rep_id == people.rep.id and row.day == today and not row.late
     assert row.source_key.startswith("cb:")
     assert row.summary.splitlines()[0] == "Visits: 2, 1 far from the customer"
@@ -294,8 +354,9 @@ async def test_edit_cancel_and_out_of_date_previews(harness: Harness) -> None:
     [new] = await li.send("Problems: second try\nPlan: rest")
     stale = harness.api.press(REP_TG, "Submit", message_id=old.message_id)
     await harness.settle(stale)
-    assert toast_of(harness, stale) == ("This preview is out of date: use the newest one, "
-                                        "or send /report again.")
+    assert toast_of(harness, stale) == (
+        "This preview is out of date: use the newest one, or send /report again."
+    )
     assert await report_rows(harness) == []
 
     [edited] = await li.press("Edit", message_id=new.message_id)
@@ -347,18 +408,42 @@ async def test_a_very_long_day_fits_one_message(harness: Harness) -> None:
     people, li = await setup(harness)
     db, now = harness.db, harness.clock.now()
     async with db.transaction() as session:
-        shops = [Customer(code=f"L{i:03d}", name=f"{'Very Long Customer Name & Sons ' * 6}{i}",
-                          rep_id=people.rep.id, team_id=people.rep.team_id, created_at=now)
-                 for i in range(80)]
+        shops = [
+            Customer(
+                code=f"L{i:03d}",
+                name=f"{'Very Long Customer Name & Sons ' * 6}{i}",
+                rep_id=people.rep.id,
+                team_id=people.rep.team_id,
+                created_at=now,
+            )
+            for i in range(80)
+        ]
         session.add_all(shops)
         await session.flush()
         for i, shop in enumerate(shops):
-            session.add(Visit(rep_id=people.rep.id, customer_id=shop.id, visited_at=local(6) + timedelta(
-                minutes=i), kind=VisitKind.VISIT, notes="<notes> " * 40, source_key=f"long:{i}",
-                created_at=now))
-            session.add(Collection(rep_id=people.rep.id, customer_id=shop.id, amount=Decimal("10.50"),
-                                   method=PaymentMethod.CASH, received_at=local(7), recorded_by=people.rep.id,
-                                   source_key=f"longc:{i}", created_at=now))
+            session.add(
+                Visit(
+                    rep_id=people.rep.id,
+                    customer_id=shop.id,
+                    visited_at=local(6) + timedelta(minutes=i),
+                    kind=VisitKind.VISIT,
+                    notes="<notes> " * 40,
+                    source_key=f"long:{i}",
+                    created_at=now,
+                )
+            )
+            session.add(
+                Collection(
+                    rep_id=people.rep.id,
+                    customer_id=shop.id,
+                    amount=Decimal("10.50"),
+                    method=PaymentMethod.CASH,
+                    received_at=local(7),
+                    recorded_by=people.rep.id,
+                    source_key=f"longc:{i}",
+                    created_at=now,
+                )
+            )
     [draft] = await li.send("/report")
     text = draft.plain_text()
     assert len(text) < 4096
@@ -388,15 +473,18 @@ async def test_same_source_key_writes_once_and_answers_alike(db: Database, clock
     people = await factories.company(db, clock.now())
     li = Caller.of(people.rep, "en")
     async with db.transaction() as session:
-        first = await reports.submit(session, li, ReportLines("a"), now=clock.now(), hours=HOURS,
-                                     source_key="cb:1")
+        first = await reports.submit(
+            session, li, ReportLines("a"), now=clock.now(), hours=HOURS, source_key="cb:1"
+        )
     clock.advance(timedelta(hours=1))
     async with db.transaction() as session:
-        replaced = await reports.submit(session, li, ReportLines("b"), now=clock.now(), hours=HOURS,
-                                        source_key="cb:2")
+        replaced = await reports.submit(
+            session, li, ReportLines("b"), now=clock.now(), hours=HOURS, source_key="cb:2"
+        )
     async with db.transaction() as session:
-        again = await reports.submit(session, li, ReportLines("c"), now=clock.now(), hours=HOURS,
-                                     source_key="cb:2")
+        again = await reports.submit(
+            session, li, ReportLines("c"), now=clock.now(), hours=HOURS, source_key="cb:2"
+        )
     assert again == replaced
     assert not first.replaced and replaced.replaced and replaced.report.lines.problems == "b"
     async with db.reading() as session:
@@ -407,14 +495,17 @@ async def test_same_source_key_writes_once_and_answers_alike(db: Database, clock
 def test_headings_where_they_are_and_are_not() -> None:
     assert parse_lines("Problems: a; market: b; plan: c") == ReportLines("a", "b", "c")
     assert parse_lines("none Market: price war Plan: visit") == ReportLines(
-        market_info="price war", plan_tomorrow="visit", notes="none")
+        market_info="price war", plan_tomorrow="visit", notes="none"
+    )
     prose = "we discussed the plan: more stock"
     assert parse_lines(prose) == ReportLines(notes=prose)
     assert parse_lines("客户说明天：补货") == ReportLines(notes="客户说明天：补货")
-    assert parse_lines("缺货 市场：涨价 明天：拜访") == ReportLines(market_info="涨价", plan_tomorrow="拜访",
-                                                                   notes="缺货")
+    assert parse_lines("缺货 市场：涨价 明天：拜访") == ReportLines(
+        market_info="涨价", plan_tomorrow="拜访", notes="缺货"
+    )
     assert parse_lines("- Tomorrow: A\n• 市场: B\nmore B\nProblems met: C\nproblems: D") == ReportLines(
-        "C\nD", "B\nmore B", "A")
+        "C\nD", "B\nmore B", "A"
+    )
     assert parse_lines("replan: x") == ReportLines(notes="replan: x")
     assert parse_lines("问题：明天：去南区") == ReportLines(plan_tomorrow="去南区")
     assert parse_lines("  \n ") == ReportLines()
@@ -442,20 +533,58 @@ def test_text_without_colons_is_all_notes(text: str) -> None:
 
 
 @given(_field_text, _field_text, _field_text, _field_text, st.sampled_from(["en", "zh"]))
-def test_written_back_lines_parse_to_the_same(notes: str, problems: str, market: str, plan: str,
-                                              language: str) -> None:
+def test_written_back_lines_parse_to_the_same(
+    notes: str, problems: str, market: str, plan: str, language: str
+) -> None:
     lines = parse_lines(f"{notes}\nProblems: {problems}\nMarket: {market}\nPlan: {plan}")
     assert parse_lines(format_lines(Translator(language), lines)) == lines
 
 
-_TOKENS = ("a", "b", " ", "\n", "\t", ":", "：", ";", "；", "。", ".", ",", "|", "-", "•", "说", "x",
-           "plan", "Plan", "problems", "Problems met", "Market", "market info", "tomorrow", "问题", "市场",
-           "明天", "计划", "遇到的问题", "市场信息", "notes", "Notes", "备注", "明日计划", "﹕", "︰",
-           "\u3000")
+_TOKENS = (
+    "a",
+    "b",
+    " ",
+    "\n",
+    "\t",
+    ":",
+    "：",
+    ";",
+    "；",
+    "。",
+    ".",
+    ",",
+    "|",
+    "-",
+    "•",
+    "说",
+    "x",
+    "plan",
+    "Plan",
+    "problems",
+    "Problems met",
+    "Market",
+    "market info",
+    "tomorrow",
+    "问题",
+    "市场",
+    "明天",
+    "计划",
+    "遇到的问题",
+    "市场信息",
+    "notes",
+    "Notes",
+    "备注",
+    "明日计划",
+    "﹕",
+    "︰",
+    "\u3000",
+)
 
 
-@given(st.one_of(st.text(max_size=200), st.lists(st.sampled_from(_TOKENS), max_size=30).map("".join)),
-       st.sampled_from(["en", "zh"]))
+@given(
+    st.one_of(st.text(max_size=200), st.lists(st.sampled_from(_TOKENS), max_size=30).map("".join)),
+    st.sampled_from(["en", "zh"]),
+)
 def test_parsing_what_was_written_back_changes_nothing(text: str, language: str) -> None:
     """Editing shows the lines with their headings; sending that back must give the same report.
     (A heading used twice joins its parts on separate lines, which may read differently.)"""

@@ -38,8 +38,13 @@ async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
 
 async def bot_says(api: FakeBotApi, words: str, *, after: int, method: str = "sendMessage") -> ApiCall:
     """The bot's first call of ``method`` to the rep, from ``after`` on, whose text has ``words``."""
-    return await api.wait_for(REP, method=method, after=after, timeout=WAIT,
-                              predicate=lambda call: words in str(call.params.get("text", "")))
+    return await api.wait_for(
+        REP,
+        method=method,
+        after=after,
+        timeout=WAIT,
+        predicate=lambda call: words in str(call.params.get("text", "")),
+    )
 
 
 async def visits(db: Database) -> list[Visit]:
@@ -49,8 +54,12 @@ async def visits(db: Database) -> list[Visit]:
 
 async def unhandled(db: Database) -> int:
     async with db.reading() as session:
-        return await session.scalar(
-            select(func.count()).select_from(InboxUpdate).where(InboxUpdate.handled_at.is_(None))) or 0
+        return (
+            await session.scalar(
+                select(func.count()).select_from(InboxUpdate).where(InboxUpdate.handled_at.is_(None))
+            )
+            or 0
+        )
 
 
 async def end(process: asyncio.subprocess.Process, how: signal.Signals) -> None:
@@ -63,7 +72,8 @@ async def end(process: asyncio.subprocess.Process, how: signal.Signals) -> None:
 
 @pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 async def test_a_rep_halfway_through_a_visit_continues_after_a_restart(
-        api: FakeBotApi, db: Database, database_url: str, tmp_path: Path, how: signal.Signals) -> None:
+    api: FakeBotApi, db: Database, database_url: str, tmp_path: Path, how: signal.Signals
+) -> None:
     await acme_company(api, db, datetime.now(UTC))
     bot = await start_bot(api, database_url, tmp_path)
     try:
@@ -98,12 +108,14 @@ async def test_a_rep_halfway_through_a_visit_continues_after_a_restart(
 
 
 async def test_updates_fetched_but_unhandled_or_sent_while_down_are_each_handled_once(
-        api: FakeBotApi, db: Database, database_url: str, tmp_path: Path) -> None:
+    api: FakeBotApi, db: Database, database_url: str, tmp_path: Path
+) -> None:
     await acme_company(api, db, datetime.now(UTC))
     early = [api.message(REP, f"/visit Acme: call {n}") for n in (1, 2, 3)]  # sent while the bot is down
     api.delay_next("sendMessage", 120)  # the first answer hangs: call 1 is saved, 2 and 3 wait their turn
     bot = await start_bot(api, database_url, tmp_path)
     try:
+
         async def fetched_and_confirmed() -> bool:  # Telegram will not send them again
             return all(api.is_confirmed(update["update_id"]) for update in early)
 

@@ -42,10 +42,24 @@ async def setup(harness: Harness) -> tuple[Company, Customer]:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    await factories.receivable(harness.db, now, customer=acme, amount="3000.00", invoice_no="INV-OLD",
-                               issued_on=TODAY - timedelta(60), due_on=TODAY - timedelta(30))
-    await factories.receivable(harness.db, now, customer=acme, amount="4000.00", invoice_no="INV-NEW",
-                               issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="3000.00",
+        invoice_no="INV-OLD",
+        issued_on=TODAY - timedelta(60),
+        due_on=TODAY - timedelta(30),
+    )
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="4000.00",
+        invoice_no="INV-NEW",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return people, acme
 
 
@@ -72,8 +86,11 @@ def said(messages: list) -> str:  # type: ignore[type-arg]
 async def approvers_push(harness: Harness, telegram_id: int) -> int:
     """Deliver the outbox; the message id of the newest return request pushed to ``telegram_id``."""
     await harness.deliver_pushes()
-    return next(m.message_id for m in reversed(harness.api.chat(telegram_id))
-                if "Return of goods" in m.plain_text() or "退货申请" in m.plain_text())
+    return next(
+        m.message_id
+        for m in reversed(harness.api.chat(telegram_id))
+        if "Return of goods" in m.plain_text() or "退货申请" in m.plain_text()
+    )
 
 
 async def speaks(harness: Harness, person: User, language: str) -> None:
@@ -83,8 +100,10 @@ async def speaks(harness: Harness, person: User, language: str) -> None:
 
 # -- approved ----------------------------------------------------------------------------------------
 
+
 async def test_an_approved_return_credits_the_named_invoice_and_issues_a_numbered_certificate(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     people, acme = await setup(harness)
     rep, manager = harness.person(2001, "Li"), harness.person(5001, "Mia")
     before = await rep.says("/overdue")
@@ -95,7 +114,8 @@ async def test_an_approved_return_credits_the_named_invoice_and_issues_a_numbere
         "↩️ Return request #1 sent: Acme Trading (ACME), 1,000.00.",
         "Invoice: INV-NEW",
         "Reason: damaged <in> transport",
-        "Nothing is credited until your manager approves it; I will tell you the decision."]
+        "Nothing is credited until your manager approves it; I will tell you the decision.",
+    ]
     # Asked, nothing moved: balances, allocations, credit notes.
     assert await owed(harness, acme) == (Decimal("7000.00"), Decimal("0.00"))
     assert await rows(harness, CreditNote) == [] and await rows(harness, Allocation) == []
@@ -105,8 +125,13 @@ async def test_an_approved_return_credits_the_named_invoice_and_issues_a_numbere
     push = await approvers_push(harness, 5001)
     pushed = next(m for m in harness.api.chat(5001) if m.message_id == push)
     assert pushed.plain_text().splitlines() == [
-        "↩️ Return of goods #1 from Li Wei", "Customer: Acme Trading (ACME)", "Amount to credit: 1,000.00",
-        "Invoice: INV-NEW", "Reason: damaged <in> transport", "Open balance when asked: 7,000.00"]
+        "↩️ Return of goods #1 from Li Wei",
+        "Customer: Acme Trading (ACME)",
+        "Amount to credit: 1,000.00",
+        "Invoice: INV-NEW",
+        "Reason: damaged <in> transport",
+        "Open balance when asked: 7,000.00",
+    ]
     assert "damaged &lt;in&gt; transport" in (pushed.text or "")
     assert pushed.button_texts() == ["✅ Approve", "❌ Reject"]
 
@@ -121,10 +146,17 @@ async def test_an_approved_return_credits_the_named_invoice_and_issues_a_numbere
 
     [note] = await rows(harness, CreditNote)
     assert (note.number, note.amount, note.customer_id, note.issued_by) == (
-        "RT-2026-0001", Decimal("1000.00"), acme.id, people.manager.id)
+        "RT-2026-0001",
+        Decimal("1000.00"),
+        acme.id,
+        people.manager.id,
+    )
     [allocation] = await rows(harness, Allocation)
     assert (allocation.credit_note_id, allocation.collection_id, allocation.amount) == (
-        note.id, None, Decimal("1000.00"))
+        note.id,
+        None,
+        Decimal("1000.00"),
+    )
     assert await open_by_invoice(harness) == {"INV-OLD": Decimal("3000.00"), "INV-NEW": Decimal("3000.00")}
     assert await owed(harness, acme) == (Decimal("6000.00"), Decimal("0.00"))
     async with harness.db.reading() as session:
@@ -136,7 +168,8 @@ async def test_an_approved_return_credits_the_named_invoice_and_issues_a_numbere
     notice = rep.last
     assert notice.plain_text().splitlines()[:2] == [
         "✅ Your return request #1 for Acme Trading (ACME) (1,000.00) was approved by Mia Manager.",
-        "Return certificate RT-2026-0001 issued."]
+        "Return certificate RT-2026-0001 issued.",
+    ]
     assert notice.button_texts() == ["🖨 Certificate (PDF)", "🖼 Certificate (image)"]
 
     [pdf] = await rep.press("🖨 Certificate (PDF)")
@@ -186,7 +219,8 @@ async def test_a_rejected_return_changes_nothing_and_the_rep_is_told(harness: Ha
     await harness.deliver_pushes()
     assert rep.last.plain_text() == (
         "❌ Your return request #1 for Acme Trading (ACME) (500.00) was rejected by Mia Manager. Nothing is "
-        "credited: the customer's balance stays as it was.")
+        "credited: the customer's balance stays as it was."
+    )
     assert rep.last.button_texts() == []
     shown = await rep.says("/return 1")
     assert "❌ Rejected by Mia Manager, 2026-11-23 09:00: nothing is credited." in shown
@@ -198,7 +232,8 @@ async def test_a_rejected_return_changes_nothing_and_the_rep_is_told(harness: Ha
 
 
 async def test_a_return_beyond_what_is_owed_is_kept_as_credit_and_used_on_the_next_order(
-        harness: Harness) -> None:
+    harness: Harness,
+) -> None:
     _, acme = await setup(harness)
     rep, manager = harness.person(2001, "Li"), harness.person(5001, "Mia")
     await rep.send("/return Acme: 10,000 whole shipment back")
@@ -236,12 +271,16 @@ async def test_guided_return_with_products_and_the_export(harness: Harness) -> N
     assert "Why are the goods returned?" in await rep.says("Cement 42.5: 10 bags, Tiles 20")
     [sent] = await rep.press("Skip")
     assert sent.plain_text().splitlines()[:3] == [
-        "↩️ Return request #1 sent: Acme Trading (ACME), 800.00.", "Invoice: INV-NEW",
-        "Products: Cement 42.5 × 10 bags; Tiles × 20"]
+        "↩️ Return request #1 sent: Acme Trading (ACME), 800.00.",
+        "Invoice: INV-NEW",
+        "Products: Cement 42.5 × 10 bags; Tiles × 20",
+    ]
     assert "didn't understand" in await rep.says("broken")  # the flow is over
     [sales_return] = await rows(harness, SalesReturn)
-    assert sales_return.items == [{"product": "Cement 42.5", "quantity": "10 bags"},
-                                  {"product": "Tiles", "quantity": "20"}]
+    assert sales_return.items == [
+        {"product": "Cement 42.5", "quantity": "10 bags"},
+        {"product": "Tiles", "quantity": "20"},
+    ]
 
     push = await approvers_push(harness, 5001)
     pushed = next(m for m in harness.api.chat(5001) if m.message_id == push).plain_text()
@@ -249,12 +288,16 @@ async def test_guided_return_with_products_and_the_export(harness: Harness) -> N
     await manager.press("✅ Approve", message_id=push)
 
     async with harness.db.reading() as session:
-        book = await exports.build_workbook(session, Caller.of(people.director, "en"),
-                                            parse_period("2026-11", TODAY), ZONE, TODAY)
+        book = await exports.build_workbook(
+            session, Caller.of(people.director, "en"), parse_period("2026-11", TODAY), ZONE, TODAY
+        )
     workbook = open_book(book.content)
     [row] = records(workbook["Returns"])
     assert (row["Certificate no."].value, row["Customer"].value, row["Invoice"].value) == (
-        "RT-2026-0001", "Acme Trading", "INV-NEW")
+        "RT-2026-0001",
+        "Acme Trading",
+        "INV-NEW",
+    )
     assert row["Products"].value == "Cement 42.5 × 10 bags; Tiles × 20" and row["Amount"].value == 800
     assert row["Requested by"].value == "Li Wei" and row["Approved by"].value == "Mia Manager"
     assert row["Credited to invoices"].value == "INV-NEW 800.00"
@@ -280,7 +323,8 @@ async def test_in_chinese_the_rep_and_the_manager_read_it_in_theirs(harness: Har
     assert "• INV-OLD：冲抵 500.00，仍未结 2,500.00" in approved.plain_text()
     await harness.deliver_pushes()
     assert rep.last.plain_text().startswith(
-        "✅ 你为 Acme Trading (ACME) 提交的退货申请 #1（500.00）已由 Mia Manager 批准。")
+        "✅ 你为 Acme Trading (ACME) 提交的退货申请 #1（500.00）已由 Mia Manager 批准。"
+    )
     [pdf] = await rep.press("🖨 证明单（PDF）")
     assert (pdf.file_bytes or b"").startswith(b"%PDF-")
     assert pdf.plain_text() == "销售退货证明单 RT-2026-0001：Acme Trading (ACME)，500.00"
@@ -289,10 +333,12 @@ async def test_in_chinese_the_rep_and_the_manager_read_it_in_theirs(harness: Har
 
 # -- who may ----------------------------------------------------------------------------------------
 
+
 async def test_scope_numbers_and_refusals(harness: Harness) -> None:
     people, acme = await setup(harness)
-    theirs = await factories.customer(harness.db, harness.clock.now(), name="Southern Store",
-                                      rep=people.other_rep, code="SOUTH")
+    theirs = await factories.customer(
+        harness.db, harness.clock.now(), name="Southern Store", rep=people.other_rep, code="SOUTH"
+    )
     rep, bob = harness.person(2001, "Li"), harness.person(2002, "Bob")
     manager, director = harness.person(5001, "Mia"), harness.person(7001, "Dee")
     assert "No customer matches Southern" in await rep.says("/return Southern: 100")
@@ -316,8 +362,11 @@ async def test_scope_numbers_and_refusals(harness: Harness) -> None:
     await manager.send("/return Acme: 10")
     async with harness.db.reading() as session:
         own = await session.scalar(select(Approval).where(Approval.requested_by == people.manager.id))
-        pushed_to = set(await session.scalars(select(Outbox.recipient_id)
-                                              .where(Outbox.dedup_key.like(f"approval:{own.id}:%"))))
+        pushed_to = set(
+            await session.scalars(
+                select(Outbox.recipient_id).where(Outbox.dedup_key.like(f"approval:{own.id}:%"))
+            )
+        )
     assert own is not None and pushed_to == {people.director.id}
     assert theirs.id != acme.id
 
@@ -332,7 +381,10 @@ async def test_numbers_run_per_year_and_are_unique(harness: Harness) -> None:
     await rep.send("/return Acme: 30")
     await manager.press("✅ Approve", message_id=await approvers_push(harness, 5001))
     assert [n.number for n in await rows(harness, CreditNote)] == [
-        "RT-2026-0001", "RT-2026-0002", "RT-2027-0001"]
+        "RT-2026-0001",
+        "RT-2026-0002",
+        "RT-2027-0001",
+    ]
     async with harness.db.reading() as session:
         assert await credit_notes.next_number(session, 2026) == "RT-2026-0003"
         assert await credit_notes.next_number(session, 2026, taken="RT-2026-0007") == "RT-2026-0008"
@@ -341,7 +393,11 @@ async def test_numbers_run_per_year_and_are_unique(harness: Harness) -> None:
 
 def test_products_and_quantities_are_read() -> None:
     assert [(i.product, i.quantity) for i in read_items("Cement 42.5: 10 bags, Tiles 20")] == [
-        ("Cement 42.5", "10 bags"), ("Tiles", "20")]
+        ("Cement 42.5", "10 bags"),
+        ("Tiles", "20"),
+    ]
     assert [(i.product, i.quantity) for i in read_items("水泥 10袋；瓷砖：20 箱")] == [
-        ("水泥", "10袋"), ("瓷砖", "20 箱")]
+        ("水泥", "10袋"),
+        ("瓷砖", "20 箱"),
+    ]
     assert Translator("zh").gettext("Sales return certificate (銷售退貨證明單)") == "销售退货证明单"

@@ -47,8 +47,7 @@ async def test_admin_changes_settings_and_jobs_follow(harness: Harness) -> None:
     assert "• A: visit every 10 days · credit term 60 days" in admin.last.plain_text()
     said = await admin.says("/settings time morning_plan 07:45")
     assert "Saved." in said and "(morning_plan): 07:45" in said
-    assert ("⚠️ Morning plan at 07:45 is inside quiet hours (21:00–08:00): its pushes wait until 08:00."
-            in said)
+    assert "⚠️ Morning plan at 07:45 is inside quiet hours (21:00–08:00): its pushes wait until 08:00." in said
     assert "not a time" in await admin.says("/settings time morning_plan 7:99")
     assert "don't know that setting" in await admin.says("/settings colour blue")
     async with harness.db.reading() as session:
@@ -68,32 +67,49 @@ async def test_a_setting_with_the_wrong_number_of_values_says_what_it_needs(harn
     await factories.company(harness.db, harness.clock.now())
     admin = await harness.admin()
     said = await admin.says("/settings followup 1 15 30")
-    assert "Follow-up levels need 4 numbers, the days overdue for levels 1 to 4, " \
-           "e.g. /settings followup 1 15 30 60." in said
+    assert (
+        "Follow-up levels need 4 numbers, the days overdue for levels 1 to 4, "
+        "e.g. /settings followup 1 15 30 60." in said
+    )
     assert "don't know" not in said
     for words, needs in (
-            ("time morning_plan", "Write a job and a time, e.g. /settings time morning_plan 08:30. Jobs: "
-                                  "morning_plan, report_reminder"),
-            ("time breakfast 08:00", "There is no job breakfast. Jobs: morning_plan"),
-            ("quiet 21:00", "Quiet hours need two times, when they start and when they end, "
-                            "e.g. /settings quiet 21:00 08:00."),
-            ("daysoff", "e.g. /settings daysoff 6 7, or /settings daysoff none."),
-            ("holiday 2026-12-25", "e.g. /settings holiday add 2026-12-25."),
-            ("cash 3", "Cash hand-in needs two numbers of days"),
-            ("grade B credit 45", "A grade's credit needs two values, the credit term in days and the credit "
-                                  "limit, e.g. /settings grade B credit 45 100000."),
-            ("grade B visits", "A grade's visits need one number, the days between visits, "
-                               "e.g. /settings grade B visits 7."),
-            ("grade B", "e.g. /settings grade B visits 7 or /settings grade B credit 45 100000."),
-            ("visits A", "e.g. /settings visits B 7 (or /settings grade B visits 7)."),
+        (
+            "time morning_plan",
+            "Write a job and a time, e.g. /settings time morning_plan 08:30. Jobs: "
+            "morning_plan, report_reminder",
+        ),
+        ("time breakfast 08:00", "There is no job breakfast. Jobs: morning_plan"),
+        (
+            "quiet 21:00",
+            "Quiet hours need two times, when they start and when they end, "
+            "e.g. /settings quiet 21:00 08:00.",
+        ),
+        ("daysoff", "e.g. /settings daysoff 6 7, or /settings daysoff none."),
+        ("holiday 2026-12-25", "e.g. /settings holiday add 2026-12-25."),
+        ("cash 3", "Cash hand-in needs two numbers of days"),
+        (
+            "grade B credit 45",
+            "A grade's credit needs two values, the credit term in days and the credit "
+            "limit, e.g. /settings grade B credit 45 100000.",
+        ),
+        (
+            "grade B visits",
+            "A grade's visits need one number, the days between visits, e.g. /settings grade B visits 7.",
+        ),
+        ("grade B", "e.g. /settings grade B visits 7 or /settings grade B credit 45 100000."),
+        ("visits A", "e.g. /settings visits B 7 (or /settings grade B visits 7)."),
     ):
         assert needs in await admin.says(f"/settings {words}"), words
     await admin.send("/lang zh")
     said = await admin.says("/settings followup 1 15 30")
     assert "催收级别需要 4 个数字，即第 1 至 4 级对应的逾期天数，例如 /settings followup 1 15 30 60。" in said
     async with harness.db.reading() as session:
-        assert await session.scalar(select(func.count()).select_from(AuditLog)
-                                    .where(AuditLog.action == "setting")) == 0
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(AuditLog).where(AuditLog.action == "setting")
+            )
+            == 0
+        )
 
 
 async def test_a_job_time_inside_quiet_hours_is_saved_with_a_warning(harness: Harness) -> None:
@@ -102,8 +118,10 @@ async def test_a_job_time_inside_quiet_hours_is_saved_with_a_warning(harness: Ha
     admin = await harness.admin()
     said = await admin.says("/settings time report_reminder 22:00")
     assert "Saved." in said and "(report_reminder): 22:00" in said
-    assert ("⚠️ Daily report reminder at 22:00 is inside quiet hours (21:00–08:00): its pushes wait "
-            "until 08:00." in said)
+    assert (
+        "⚠️ Daily report reminder at 22:00 is inside quiet hours (21:00–08:00): its pushes wait "
+        "until 08:00." in said
+    )
     said = await admin.says("/settings time report_reminder 18:30")
     assert "Saved." in said and "⚠️" not in said
     # Quiet hours moved over the jobs' times: each job caught is named.
@@ -126,10 +144,19 @@ def test_change_rules() -> None:
     changed, keys = change(settings, ["cash", "2", "60"])
     assert (changed.cash_held_days_to_manager, changed.cash_held_days_to_director) == (2, 60)
     assert keys == ["cash_held_days_to_manager", "cash_held_days_to_director"]
-    for bad in (["followup", "5", "3", "20", "45"], ["daysoff", "1", "2", "3", "4", "5", "6", "7"],
-                ["daysoff", "8"], ["holiday", "add", "tomorrow"], ["time", "nojob", "08:00"],
-                ["followup", "1", "15", "30"], ["cash", "3"], ["cash", "0", "90"], ["cash", "5", "5"],
-                ["cash", "3", "91"], ["cash", "3", "x"]):
+    for bad in (
+        ["followup", "5", "3", "20", "45"],
+        ["daysoff", "1", "2", "3", "4", "5", "6", "7"],
+        ["daysoff", "8"],
+        ["holiday", "add", "tomorrow"],
+        ["time", "nojob", "08:00"],
+        ["followup", "1", "15", "30"],
+        ["cash", "3"],
+        ["cash", "0", "90"],
+        ["cash", "5", "5"],
+        ["cash", "3", "91"],
+        ["cash", "3", "x"],
+    ):
         try:
             change(settings, bad)
         except Exception as error:

@@ -30,8 +30,9 @@ async def company(harness: Harness) -> factories.Company:
     people = await factories.company(harness.db, harness.clock.now())
     for name, code in (("Acme", "AC1"), ("Beta Store", "BS")):
         await factories.customer(harness.db, harness.clock.now(), name=name, rep=people.rep, code=code)
-    await factories.customer(harness.db, harness.clock.now(), name="South Shop", rep=people.other_rep,
-                             code="SS")
+    await factories.customer(
+        harness.db, harness.clock.now(), name="South Shop", rep=people.other_rep, code="SS"
+    )
     harness.api.add_user(2002, "Bob")  # the other rep: his plans are delivered too
     return people
 
@@ -41,8 +42,9 @@ def rep(harness: Harness, company: factories.Company) -> Person:
     return harness.person(2001, "Li")
 
 
-async def count(harness: Harness, rep: Person, customer: str, lines: str, *, day: date,
-                hour: int = 10) -> None:
+async def count(
+    harness: Harness, rep: Person, customer: str, lines: str, *, day: date, hour: int = 10
+) -> None:
     """The rep logs a stock check at ``customer`` on ``day``: ``/visit``, Stock check, the counts, Save."""
     harness.clock.set(at(day, hour))
     await rep.send(f"/visit {customer}")
@@ -64,7 +66,8 @@ async def morning_plan(harness: Harness, day: date, telegram_id: int = 2001) -> 
 
 
 async def test_a_product_at_zero_is_in_the_next_plans_until_a_count_shows_it_restocked(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await count(harness, rep, "Acme", "Cola 330ml 12\nTea 6", day=MONDAY)
     await count(harness, rep, "Acme", "Cola 330ml 0\nTea 5", day=MONDAY + timedelta(days=1))
 
@@ -89,7 +92,8 @@ async def test_a_product_at_zero_is_in_the_next_plans_until_a_count_shows_it_res
 
 
 async def test_below_half_the_usual_level_is_short_and_half_is_not(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     for offset, quantity in enumerate((20, 24, 22)):  # usual level 22, half 11
         await count(harness, rep, "Acme", f"Cola 330ml {quantity}", day=MONDAY, hour=9 + offset)
     await count(harness, rep, "Acme", "Cola 330ml 11", day=MONDAY, hour=13)
@@ -106,7 +110,8 @@ async def test_below_half_the_usual_level_is_short_and_half_is_not(
 
 
 async def test_a_minimum_set_per_product_is_honoured_and_can_be_removed(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     admin = await harness.admin()
     manager = harness.person(5001, "Mia")
     await count(harness, rep, "Acme", "Cola 330ml 26\nTea 20", day=MONDAY)
@@ -135,13 +140,17 @@ async def test_a_minimum_set_per_product_is_honoured_and_can_be_removed(
 
     async with harness.db.reading() as session:
         minimums = {row.product_key: row.minimum for row in await session.scalars(select(StockMinimum))}
-        logged = list(await session.scalars(select(AuditLog).where(AuditLog.entity == "stock_minimum")
-                                            .order_by(AuditLog.id)))
+        logged = list(
+            await session.scalars(
+                select(AuditLog).where(AuditLog.entity == "stock_minimum").order_by(AuditLog.id)
+            )
+        )
     assert minimums == {"cola 330ml": 30}
     assert [(entry.before, entry.after) for entry in logged] == [
         (None, {"product": "ＣＯＬＡ 330ML", "minimum": 30}),
         (None, {"product": "Tea", "minimum": 5}),
-        ({"product": "Tea", "minimum": 5}, {"product": "tea", "minimum": None})]
+        ({"product": "Tea", "minimum": 5}, {"product": "tea", "minimum": None}),
+    ]
 
     # only admins set it; a bad value is explained and changes nothing
     assert "does not allow" in await manager.says("/settings stock Cola 330ml 1")
@@ -152,19 +161,24 @@ async def test_a_minimum_set_per_product_is_honoured_and_can_be_removed(
 
 
 async def test_shortfalls_follow_the_customer_and_leave_with_it(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     """The plan goes to the customer's rep now; an inactive customer has none."""
     await count(harness, rep, "Acme", "Cola 330ml 0", day=MONDAY)
     await count(harness, rep, "Beta Store", "Tea 0", day=MONDAY)
     async with harness.db.transaction() as session:
-        await session.execute(update(Customer).where(Customer.code == "BS")
-                              .values(rep_id=company.other_rep.id, team_id=company.south.id))
+        await session.execute(
+            update(Customer)
+            .where(Customer.code == "BS")
+            .values(rep_id=company.other_rep.id, team_id=company.south.id)
+        )
     plan = await morning_plan(harness, MONDAY + timedelta(days=1))
     assert "Acme" in plan and "Beta Store" not in plan
     assert "• Beta Store (BS) — Tea: 0 ⚠️ out of stock" in harness.api.last(2002).plain_text()
     async with harness.db.transaction() as session:
-        await session.execute(update(Customer).where(Customer.code == "AC1")
-                              .values(status=CustomerStatus.INACTIVE))
+        await session.execute(
+            update(Customer).where(Customer.code == "AC1").values(status=CustomerStatus.INACTIVE)
+        )
     assert TITLE not in await morning_plan(harness, MONDAY + timedelta(days=2))
 
 
@@ -176,8 +190,9 @@ async def test_the_plan_in_chinese(harness: Harness, company: factories.Company,
     assert "• Acme (AC1) — 可乐: 0 ⚠️ 缺货 · 盘点于 2026-11-23\n• Acme (AC1) — 茶: 0 ⚠️ 缺货" in plan
 
 
-async def test_the_teams_shortfalls_for_the_managers_digest(harness: Harness, company: factories.Company,
-                                                            rep: Person) -> None:
+async def test_the_teams_shortfalls_for_the_managers_digest(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     bob = harness.person(2002, "Bob")
     await count(harness, rep, "Acme", "Cola 330ml 0\nTea 9", day=MONDAY)
     await count(harness, rep, "Beta Store", "Tea 0", day=MONDAY)
@@ -189,15 +204,18 @@ async def test_the_teams_shortfalls_for_the_managers_digest(harness: Harness, co
         first = await stock.shortfalls_for_team(session, company.north.id, MONDAY, ZONE, limit=1)
         south = await stock.shortfalls_for_team(session, company.south.id, MONDAY, ZONE)
     assert [(s.customer_name, s.product, s.quantity, s.rep_name) for s in monday.items] == [
-        ("Acme", "Cola 330ml", 0, "Li Wei"), ("Beta Store", "Tea", 0, "Li Wei")]
+        ("Acme", "Cola 330ml", 0, "Li Wei"),
+        ("Beta Store", "Tea", 0, "Li Wei"),
+    ]
     assert monday.total == 2
     assert [(s.customer_name, s.product) for s in tuesday.items] == [("Beta Store", "Tea")]
     assert len(first.items) == 1 and first.total == 2
     assert [(s.customer_code, s.product) for s in south.items] == [("SS", "Cola 330ml")]
 
 
-async def test_the_managers_digest_lists_the_teams_shortfalls(harness: Harness, company: factories.Company,
-                                                              rep: Person) -> None:
+async def test_the_managers_digest_lists_the_teams_shortfalls(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     mia = harness.person(5001, "Mia")
     await mia.send("/lang zh")
     harness.person(7001, "Dora")  # the director: the digest's overview reaches her too

@@ -32,12 +32,14 @@ def test_the_engine_uses_the_one_trip_adapter(engine: Any) -> None:
 async def test_rows_rowcounts_ids_and_errors_are_those_sqlite_gives(engine: Any) -> None:
     async with engine.begin() as connection:
         inserted = await connection.execute(
-            text("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 2) RETURNING id, name"))
+            text("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 2) RETURNING id, name")
+        )
         assert [tuple(row) for row in inserted] == [(1, "a"), (2, "b")]
         single = await connection.execute(text("INSERT INTO t (name, n) VALUES ('c', 3)"))
         assert single.lastrowid == 3
-        many = await connection.execute(text("INSERT INTO t (name, n) VALUES (:name, :n)"),
-                                        [{"name": "d", "n": 4}, {"name": "e", "n": 5}])
+        many = await connection.execute(
+            text("INSERT INTO t (name, n) VALUES (:name, :n)"), [{"name": "d", "n": 4}, {"name": "e", "n": 5}]
+        )
         assert many.rowcount == 2
         updated = await connection.execute(text("UPDATE t SET n = n * 10 WHERE n >= 3"))
         assert updated.rowcount == 3
@@ -94,8 +96,9 @@ async def database(tmp_path: Path) -> Any:
     await database.dispose()
 
 
-async def test_an_inline_transaction_goes_to_the_thread_only_to_begin(database: Database,
-                                                                       trips: list[str]) -> None:
+async def test_an_inline_transaction_goes_to_the_thread_only_to_begin(
+    database: Database, trips: list[str]
+) -> None:
     async with database.transaction(inline=True) as session:
         for n in range(5):
             await session.execute(INSERT, {"name": f"r{n}", "n": n})
@@ -107,7 +110,8 @@ async def test_an_inline_transaction_goes_to_the_thread_only_to_begin(database: 
 
 
 async def test_an_inline_transaction_that_fails_is_rolled_back_and_the_connection_is_threaded_again(
-        database: Database, trips: list[str]) -> None:
+    database: Database, trips: list[str]
+) -> None:
     async with database.transaction(inline=True) as session:
         await session.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
     with pytest.raises(IntegrityError):

@@ -49,8 +49,10 @@ REP = 2001
 
 def postgres_only(database_url: str) -> None:
     if database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL only: on SQLite a second process refuses to start "
-                    "(tests/test_process.py::test_second_process_on_one_sqlite_file_refuses_to_start)")
+        pytest.skip(
+            "PostgreSQL only: on SQLite a second process refuses to start "
+            "(tests/test_process.py::test_second_process_on_one_sqlite_file_refuses_to_start)"
+        )
 
 
 @dataclass
@@ -119,10 +121,13 @@ class BotProcess:
 async def leader_backend(db: Database) -> int | None:
     """The PostgreSQL backend (pid) holding the leader lock, if any."""
     async with db.reading() as session:
-        return await session.scalar(text(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = :classid AND objid = :objid AND objsubid = 1"),
-            {"classid": LOCK_CLASSID, "objid": LOCK_OBJID})
+        return await session.scalar(
+            text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :classid AND objid = :objid AND objsubid = 1"
+            ),
+            {"classid": LOCK_CLASSID, "objid": LOCK_OBJID},
+        )
 
 
 def first_poll_after(api: FakeBotApi, moment: float) -> float:
@@ -151,7 +156,8 @@ async def company_with_shop(db: Database, api: FakeBotApi) -> None:
 
 
 async def test_standby_takes_over_within_ten_seconds_and_answers_the_gap_once(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     postgres_only(database_url)
     await company_with_shop(db, api)
     leader = await BotProcess.start(api, database_url, tmp_path)
@@ -174,8 +180,12 @@ async def test_standby_takes_over_within_ten_seconds_and_answers_the_gap_once(
         await leader.kill()
         api.message(REP, "/visit Acme: during the gap")  # waits in Telegram for the next leader
         await standby.wait_for_line("this process now leads", timeout=TAKEOVER_LIMIT_SECONDS)
-        await api.wait_for(REP, method="sendMessage", timeout=TAKEOVER_LIMIT_SECONDS + 20,
-                           predicate=lambda c: "during the gap" in str(c.params.get("text")))
+        await api.wait_for(
+            REP,
+            method="sendMessage",
+            timeout=TAKEOVER_LIMIT_SECONDS + 20,
+            predicate=lambda c: "during the gap" in str(c.params.get("text")),
+        )
         takeover = first_poll_after(api, killed_at) - killed_at
         print(f"takeover after kill -9: {takeover:.2f} s")
         assert takeover < TAKEOVER_LIMIT_SECONDS
@@ -199,15 +209,24 @@ async def queue_pushes(db: Database, api: FakeBotApi, people: int, each: int) ->
     now = datetime.now(UTC)
     texts: list[str] = []
     async with db.transaction() as session:
-        recipients = [factories.user(session, 3000 + n, f"Reader {n}", Role.FINANCE, None, now)
-                      for n in range(people)]
+        recipients = [
+            factories.user(session, 3000 + n, f"Reader {n}", Role.FINANCE, None, now) for n in range(people)
+        ]
         await session.flush()
         for _round in range(each):
             for person in recipients:
                 body = f"Push {len(texts) + 1} for {person.name}"
                 texts.append(body)
-                session.add(Outbox(recipient_id=person.id, job="takeover_test", dedup_key=body,
-                                   text=body, not_before=now - timedelta(minutes=1), created_at=now))
+                session.add(
+                    Outbox(
+                        recipient_id=person.id,
+                        job="takeover_test",
+                        dedup_key=body,
+                        text=body,
+                        not_before=now - timedelta(minutes=1),
+                        created_at=now,
+                    )
+                )
     for n in range(people):
         api.add_user(3000 + n, f"Reader {n}")
     return texts
@@ -216,18 +235,19 @@ async def queue_pushes(db: Database, api: FakeBotApi, people: int, each: int) ->
 def delivered(api: FakeBotApi, texts: list[str]) -> Counter[str]:
     """How many times Telegram shows each push in its recipient's chat."""
     wanted = set(texts)
-    return Counter(m.plain_text() for chat in list(api.sent.values()) for m in chat
-                   if m.plain_text() in wanted)
+    return Counter(
+        m.plain_text() for chat in list(api.sent.values()) for m in chat if m.plain_text() in wanted
+    )
 
 
 async def unsent(db: Database, texts: list[str]) -> set[str]:
     async with db.reading() as session:
-        return set(await session.scalars(
-            select(Outbox.text).where(Outbox.text.in_(texts), Outbox.sent_at.is_(None))))
+        return set(
+            await session.scalars(select(Outbox.text).where(Outbox.text.in_(texts), Outbox.sent_at.is_(None)))
+        )
 
 
-async def kill_mid_drain(api: FakeBotApi, db: Database, process: BotProcess, texts: list[str]
-                         ) -> set[str]:
+async def kill_mid_drain(api: FakeBotApi, db: Database, process: BotProcess, texts: list[str]) -> set[str]:
     """Kill -9 once about a quarter of the pushes went out; the at-least-once window it left.
 
     The window: pushes Telegram had accepted whose rows were not yet marked sent —
@@ -262,8 +282,9 @@ def assert_delivered_once_but_the_window(counts: Counter[str], texts: list[str],
     assert len(window) <= CONCURRENCY  # at most one in-flight send per sending slot
 
 
-async def test_no_push_is_sent_twice_across_a_takeover(api: FakeBotApi, database_url: str, db: Database,
-                                                       tmp_path: Path) -> None:
+async def test_no_push_is_sent_twice_across_a_takeover(
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     postgres_only(database_url)
     leader = await BotProcess.start(api, database_url, tmp_path)
     standby: BotProcess | None = None
@@ -287,7 +308,8 @@ async def test_no_push_is_sent_twice_across_a_takeover(api: FakeBotApi, database
 
 
 async def test_leader_that_loses_its_lock_connection_exits_before_the_standby_polls(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     postgres_only(database_url)
     api.add_user(REP, "Li")
     leader = await BotProcess.start(api, database_url, tmp_path)
@@ -323,7 +345,8 @@ async def test_leader_that_loses_its_lock_connection_exits_before_the_standby_po
 
 
 async def test_standby_stops_cleanly_and_a_clean_stop_hands_over_at_once(
-        api: FakeBotApi, database_url: str, db: Database, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     postgres_only(database_url)
     leader = await BotProcess.start(api, database_url, tmp_path)
     standbys: list[BotProcess] = []
@@ -350,8 +373,9 @@ async def test_standby_stops_cleanly_and_a_clean_stop_hands_over_at_once(
             await process.ensure_gone()
 
 
-async def test_a_409_conflict_from_get_updates_is_one_clear_line(api: FakeBotApi, database_url: str,
-                                                                 db: Database, tmp_path: Path) -> None:
+async def test_a_409_conflict_from_get_updates_is_one_clear_line(
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     await factories.company(db, datetime.now(UTC))
     api.add_user(REP, "Li")
     bot = await BotProcess.start(api, database_url, tmp_path)
@@ -375,21 +399,32 @@ async def test_a_409_conflict_from_get_updates_is_one_clear_line(api: FakeBotApi
     assert "Traceback" not in bot.output and "another program receives updates" in bot.output
 
 
-
 def webhook_args(port: int) -> tuple[str, ...]:
-    return ("--webhook-url", "https://bot.example.com/telegram", "--listen", "127.0.0.1",
-            "--port", str(port), "--secret", "s3cret")
+    return (
+        "--webhook-url",
+        "https://bot.example.com/telegram",
+        "--listen",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--secret",
+        "s3cret",
+    )
 
 
 async def post_update(port: int, update: dict[str, object]) -> int:
     async with httpx.AsyncClient(timeout=10) as client:
-        answer = await client.post(f"http://127.0.0.1:{port}/telegram", json=update,
-                                   headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+        answer = await client.post(
+            f"http://127.0.0.1:{port}/telegram",
+            json=update,
+            headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"},
+        )
         return answer.status_code
 
 
-async def test_in_webhook_mode_only_the_leader_serves(api: FakeBotApi, database_url: str, db: Database,
-                                                      tmp_path: Path) -> None:
+async def test_in_webhook_mode_only_the_leader_serves(
+    api: FakeBotApi, database_url: str, db: Database, tmp_path: Path
+) -> None:
     postgres_only(database_url)
     await company_with_shop(db, api)
     leader_port, standby_port = free_port(), free_port()
@@ -406,14 +441,21 @@ async def test_in_webhook_mode_only_the_leader_serves(api: FakeBotApi, database_
 
         killed_at = time.time()
         await leader.kill()
-        call = await api.wait_for(method="setWebhook", predicate=lambda c: c.at > killed_at,
-                                  timeout=TAKEOVER_LIMIT_SECONDS)
+        call = await api.wait_for(
+            method="setWebhook", predicate=lambda c: c.at > killed_at, timeout=TAKEOVER_LIMIT_SECONDS
+        )
         assert call.at - killed_at < TAKEOVER_LIMIT_SECONDS
         await standby.wait_for_line("Application started")
-        assert await post_update(standby_port, api.message(REP, "/visit Acme: to the new leader",
-                                                           queue=False)) == 200
-        await api.wait_for(REP, method="sendMessage", timeout=30,
-                           predicate=lambda c: "to the new leader" in str(c.params.get("text")))
+        assert (
+            await post_update(standby_port, api.message(REP, "/visit Acme: to the new leader", queue=False))
+            == 200
+        )
+        await api.wait_for(
+            REP,
+            method="sendMessage",
+            timeout=30,
+            predicate=lambda c: "to the new leader" in str(c.params.get("text")),
+        )
         assert await visits_with(db, "to the leader") == 1
         assert await visits_with(db, "to the new leader") == 1
         assert await standby.stop() == 0
@@ -422,10 +464,13 @@ async def test_in_webhook_mode_only_the_leader_serves(api: FakeBotApi, database_
         if standby is not None:
             await standby.ensure_gone()
 
+
 # -- in-process: the watchdog and the 409 filter themselves ----------------------------------------
 
+
 async def test_watchdog_reports_a_terminated_lock_connection_and_the_standby_takes_the_lock(
-        database_url: str, db: Database) -> None:
+    database_url: str, db: Database
+) -> None:
     postgres_only(database_url)
     lost: list[str] = []
     noticed = threading.Event()
@@ -459,13 +504,21 @@ def test_conflicts_are_logged_as_one_clear_line_a_minute() -> None:
 
     def polling_failed() -> logging.LogRecord:
         error = Conflict("Conflict: terminated by other getUpdates request")
-        return logging.LogRecord("fieldbot.errors", logging.ERROR, __file__, 1, "update failed", None,
-                                 (Conflict, error, None))
+        return logging.LogRecord(
+            "fieldbot.errors", logging.ERROR, __file__, 1, "update failed", None, (Conflict, error, None)
+        )
 
     first = polling_failed()
     assert explain.filter(first)
     assert first.exc_info is None and "409 Conflict (Conflict: terminated by other" in first.getMessage()
     assert not explain.filter(polling_failed())  # the next minute's repeats are left out
-    other = logging.LogRecord("fieldbot.errors", logging.ERROR, __file__, 1, "update failed", None,
-                              (ValueError, ValueError("boom"), None))
+    other = logging.LogRecord(
+        "fieldbot.errors",
+        logging.ERROR,
+        __file__,
+        1,
+        "update failed",
+        None,
+        (ValueError, ValueError("boom"), None),
+    )
     assert explain.filter(other) and other.exc_info is not None

@@ -43,9 +43,14 @@ from tests.harness import Harness, Person
 THURSDAY = datetime(2026, 11, 26, 15, 0, tzinfo=ZONE)
 TODAY = THURSDAY.date()
 EVERY = {grade: every for grade, (every, _days, _limit) in DEFAULT_GRADE_POLICY.items()}
-METHOD_NAMES = {PaymentMethod.CASH: "cash", PaymentMethod.TRANSFER: "transfer",
-                PaymentMethod.CHEQUE: "cheque", PaymentMethod.WECHAT: "WeChat Pay",
-                PaymentMethod.ALIPAY: "Alipay", PaymentMethod.CARD: "card"}
+METHOD_NAMES = {
+    PaymentMethod.CASH: "cash",
+    PaymentMethod.TRANSFER: "transfer",
+    PaymentMethod.CHEQUE: "cheque",
+    PaymentMethod.WECHAT: "WeChat Pay",
+    PaymentMethod.ALIPAY: "Alipay",
+    PaymentMethod.CARD: "card",
+}
 #: Paid into the company's account: stored handed in, never held by the rep.
 ELECTRONIC = (PaymentMethod.TRANSFER, PaymentMethod.WECHAT, PaymentMethod.ALIPAY, PaymentMethod.CARD)
 _keys = count(1)
@@ -67,6 +72,7 @@ def days(first: date, last: date) -> Iterator[date]:
 
 
 # -- the company, in the database and in plain Python --------------------------------------------
+
 
 @dataclass
 class Rep:
@@ -113,36 +119,59 @@ async def build(db: Database, seed: int = 7) -> World:
     world = World(people)
     async with db.transaction() as session:
         north, south = people.north, people.south
-        extra = [factories.user(session, 2003, "Zhang San", Role.REP, north, start_of_time),
-                 factories.user(session, 2004, "Wang Fang", Role.REP, north, start_of_time),
-                 factories.user(session, 2005, "Chen Jie", Role.REP, south, start_of_time)]
+        extra = [
+            factories.user(session, 2003, "Zhang San", Role.REP, north, start_of_time),
+            factories.user(session, 2004, "Wang Fang", Role.REP, north, start_of_time),
+            factories.user(session, 2005, "Chen Jie", Role.REP, south, start_of_time),
+        ]
         await session.flush()
         # Wang Fang joined mid-month: reports are expected of her from 10 November only.
         extra[1].created_at = local(date(2026, 11, 10), 10)
-        for user, team in ((people.rep, "North"), (people.other_rep, "South"), (extra[0], "North"),
-                           (extra[1], "North"), (extra[2], "South")):
-            world.reps.append(Rep(user.id, user.telegram_id, user.name, team,
-                                  user.created_at.astimezone(ZONE).date()))
+        for user, team in (
+            (people.rep, "North"),
+            (people.other_rep, "South"),
+            (extra[0], "North"),
+            (extra[1], "North"),
+            (extra[2], "South"),
+        ):
+            world.reps.append(
+                Rep(user.id, user.telegram_id, user.name, team, user.created_at.astimezone(ZONE).date())
+            )
         team_ids = {"North": north.id, "South": south.id}
         for rep in world.reps:
             for n, grade in enumerate("AABBCCDD"):
                 status = CustomerStatus.INACTIVE if n == 7 else CustomerStatus.ACTIVE
-                row = Customer(code=f"K{rep.id}-{n}", name=f"{rep.name} shop {n}", grade=grade, rep_id=rep.id,
-                               team_id=team_ids[rep.team], status=status, created_at=start_of_time)
+                row = Customer(
+                    code=f"K{rep.id}-{n}",
+                    name=f"{rep.name} shop {n}",
+                    grade=grade,
+                    rep_id=rep.id,
+                    team_id=team_ids[rep.team],
+                    status=status,
+                    created_at=start_of_time,
+                )
                 session.add(row)
                 await session.flush()
                 world.customers.append(Cust(row.id, rep.id, rep.team, grade, status, row.created_at, False))
             # New customers: registered prospects this month and last, one imported prospect, one
             # imported active customer (not new), one registered prospect activated since.
             for created, status, registered in (
-                    (local(date(2026, 11, 24), 11), CustomerStatus.PROSPECT, True),
-                    (local(date(2026, 11, 5), 11), CustomerStatus.PROSPECT, False),
-                    (local(date(2026, 11, 12), 11), CustomerStatus.ACTIVE, False),
-                    (local(date(2026, 11, 25), 16), CustomerStatus.ACTIVE, True),
-                    (local(date(2026, 10, 20), 11), CustomerStatus.PROSPECT, True)):
-                row = Customer(code=f"P{rep.id}-{next(_keys)}", name=f"{rep.name} prospect", grade="C",
-                               rep_id=rep.id, team_id=team_ids[rep.team], status=status, created_at=created,
-                               source_key=f"msg:{next(_keys)}" if registered else None)
+                (local(date(2026, 11, 24), 11), CustomerStatus.PROSPECT, True),
+                (local(date(2026, 11, 5), 11), CustomerStatus.PROSPECT, False),
+                (local(date(2026, 11, 12), 11), CustomerStatus.ACTIVE, False),
+                (local(date(2026, 11, 25), 16), CustomerStatus.ACTIVE, True),
+                (local(date(2026, 10, 20), 11), CustomerStatus.PROSPECT, True),
+            ):
+                row = Customer(
+                    code=f"P{rep.id}-{next(_keys)}",
+                    name=f"{rep.name} prospect",
+                    grade="C",
+                    rep_id=rep.id,
+                    team_id=team_ids[rep.team],
+                    status=status,
+                    created_at=created,
+                    source_key=f"msg:{next(_keys)}" if registered else None,
+                )
                 session.add(row)
                 await session.flush()
                 world.customers.append(Cust(row.id, rep.id, rep.team, "C", status, created, registered))
@@ -158,55 +187,115 @@ async def build(db: Database, seed: int = 7) -> World:
                     if customer.created_at > at:
                         continue
                     kind = rng.choice(list(VisitKind))
-                    session.add(Visit(rep_id=rep.id, customer_id=customer.id, visited_at=at, kind=kind,
-                                      notes=f"note {next(_keys)}\nsecond line", far_away=rng.random() < 0.1,
-                                      source_key=f"v:{next(_keys)}", created_at=at))
+                    session.add(
+                        Visit(
+                            rep_id=rep.id,
+                            customer_id=customer.id,
+                            visited_at=at,
+                            kind=kind,
+                            notes=f"note {next(_keys)}\nsecond line",
+                            far_away=rng.random() < 0.1,
+                            source_key=f"v:{next(_keys)}",
+                            created_at=at,
+                        )
+                    )
                     world.visits.append((rep.id, customer.id, at, kind))
         # One visit to a colleague's customer: the visitor's activity, the customer's coverage.
         colleague = next(c for c in world.customers if c.rep_id == world.reps[2].id and c.grade == "A")
         cross = local(date(2026, 11, 24), 9, 15)
-        session.add(Visit(rep_id=world.reps[0].id, customer_id=colleague.id, visited_at=cross,
-                          kind=VisitKind.VISIT, source_key=f"v:{next(_keys)}", created_at=cross))
+        session.add(
+            Visit(
+                rep_id=world.reps[0].id,
+                customer_id=colleague.id,
+                visited_at=cross,
+                kind=VisitKind.VISIT,
+                source_key=f"v:{next(_keys)}",
+                created_at=cross,
+            )
+        )
         world.visits.append((world.reps[0].id, colleague.id, cross, VisitKind.VISIT))
 
         receivables: list[Receivable] = []
         for rep in world.reps:
-            mine = [c for c in world.customers if c.rep_id == rep.id and c.status == CustomerStatus.ACTIVE
-                    and c.created_at < local(date(2026, 10, 1), 0)]
+            mine = [
+                c
+                for c in world.customers
+                if c.rep_id == rep.id
+                and c.status == CustomerStatus.ACTIVE
+                and c.created_at < local(date(2026, 10, 1), 0)
+            ]
             for n in range(14):
                 customer = rng.choice(mine)
                 issued = TODAY - timedelta(days=rng.randint(0, 150))
                 source = ReceivableSource.ORDER if n % 3 else ReceivableSource.IMPORT
                 amount = Decimal(rng.randint(100, 90000)) + Decimal(rng.randint(0, 99)) / 100
-                row = Receivable(invoice_no=f"INV-{next(_keys)}", customer_id=customer.id, rep_id=rep.id,
-                                 amount=amount, issued_on=issued, due_on=issued + timedelta(days=30),
-                                 source=source, disputed=n == 5,
-                                 created_at=local(issued, rng.randint(8, 14 if issued == TODAY else 18)),
-                                 source_key=f"r:{next(_keys)}")
+                row = Receivable(
+                    invoice_no=f"INV-{next(_keys)}",
+                    customer_id=customer.id,
+                    rep_id=rep.id,
+                    amount=amount,
+                    issued_on=issued,
+                    due_on=issued + timedelta(days=30),
+                    source=source,
+                    disputed=n == 5,
+                    created_at=local(issued, rng.randint(8, 14 if issued == TODAY else 18)),
+                    source_key=f"r:{next(_keys)}",
+                )
                 session.add(row)
                 receivables.append(row)
         await session.flush()
         for row in receivables:
-            world.receivables.append({"id": row.id, "customer_id": row.customer_id, "rep_id": row.rep_id,
-                                      "amount": row.amount, "issued_on": row.issued_on, "due_on": row.due_on,
-                                      "source": row.source, "created_at": row.created_at})
+            world.receivables.append(
+                {
+                    "id": row.id,
+                    "customer_id": row.customer_id,
+                    "rep_id": row.rep_id,
+                    "amount": row.amount,
+                    "issued_on": row.issued_on,
+                    "due_on": row.due_on,
+                    "source": row.source,
+                    "created_at": row.created_at,
+                }
+            )
 
-        async def collect(rep_id: int, receivable: dict[str, Any] | None, amount: Decimal,
-                          method: PaymentMethod, at: datetime, handed_in: bool,
-                          reverses: dict[str, Any] | None = None) -> dict[str, Any]:
+        async def collect(
+            rep_id: int,
+            receivable: dict[str, Any] | None,
+            amount: Decimal,
+            method: PaymentMethod,
+            at: datetime,
+            handed_in: bool,
+            reverses: dict[str, Any] | None = None,
+        ) -> dict[str, Any]:
             customer_id = receivable["customer_id"] if receivable else reverses["customer_id"]  # type: ignore[index]
-            row = Collection(rep_id=rep_id, customer_id=customer_id, amount=amount, method=method,
-                             received_at=at, handed_in_at=at if handed_in else None,
-                             reverses_id=reverses["id"] if reverses else None, recorded_by=rep_id,
-                             source_key=f"c:{next(_keys)}", created_at=at)
+            row = Collection(
+                rep_id=rep_id,
+                customer_id=customer_id,
+                amount=amount,
+                method=method,
+                received_at=at,
+                handed_in_at=at if handed_in else None,
+                reverses_id=reverses["id"] if reverses else None,
+                recorded_by=rep_id,
+                source_key=f"c:{next(_keys)}",
+                created_at=at,
+            )
             session.add(row)
             await session.flush()
             target = receivable or reverses["receivable"]  # type: ignore[index]
             session.add(Allocation(collection_id=row.id, receivable_id=target["id"], amount=amount))
             world.allocated[target["id"]] += amount
-            record = {"id": row.id, "rep_id": rep_id, "customer_id": customer_id, "amount": amount,
-                      "method": method, "received_at": at, "handed_in": handed_in,
-                      "reverses_id": reverses["id"] if reverses else None, "receivable": target}
+            record = {
+                "id": row.id,
+                "rep_id": rep_id,
+                "customer_id": customer_id,
+                "amount": amount,
+                "method": method,
+                "received_at": at,
+                "handed_in": handed_in,
+                "reverses_id": reverses["id"] if reverses else None,
+                "receivable": target,
+            }
             world.collections.append(record)
             return record
 
@@ -221,13 +310,32 @@ async def build(db: Database, seed: int = 7) -> World:
                 day = TODAY - timedelta(days=rng.randint(0, 40))
                 at = local(day, rng.randint(8, 14 if day == TODAY else 19))
                 method = rng.choice(list(PaymentMethod))
-                await collect(rep.id, receivable, amount, method, at,
-                              handed_in=method in ELECTRONIC or rng.random() < 0.5)
+                await collect(
+                    rep.id,
+                    receivable,
+                    amount,
+                    method,
+                    at,
+                    handed_in=method in ELECTRONIC or rng.random() < 0.5,
+                )
         # A cash collection this week, reversed the next day: neither counts, nor is it held.
-        wrong = await collect(world.reps[0].id, world.receivables[1], Decimal("777.00"), PaymentMethod.CASH,
-                              local(date(2026, 11, 24), 10), handed_in=False)
-        await collect(world.reps[0].id, None, Decimal("-777.00"), PaymentMethod.CASH,
-                      local(date(2026, 11, 25), 9), handed_in=True, reverses=wrong)
+        wrong = await collect(
+            world.reps[0].id,
+            world.receivables[1],
+            Decimal("777.00"),
+            PaymentMethod.CASH,
+            local(date(2026, 11, 24), 10),
+            handed_in=False,
+        )
+        await collect(
+            world.reps[0].id,
+            None,
+            Decimal("-777.00"),
+            PaymentMethod.CASH,
+            local(date(2026, 11, 25), 9),
+            handed_in=True,
+            reverses=wrong,
+        )
 
         for rep in world.reps:
             for day in days(max(date(2026, 10, 20), rep.joined), TODAY):
@@ -242,22 +350,43 @@ async def build(db: Database, seed: int = 7) -> World:
                 at = local(day, 19 if late else 18, rng.randint(0, 59))
                 if day == TODAY:
                     at, late = local(day, 13, 5), False
-                session.add(DailyReport(rep_id=rep.id, day=day, summary="", submitted_at=at, late=late,
-                                        source_key=f"d:{next(_keys)}"))
+                session.add(
+                    DailyReport(
+                        rep_id=rep.id,
+                        day=day,
+                        summary="",
+                        submitted_at=at,
+                        late=late,
+                        source_key=f"d:{next(_keys)}",
+                    )
+                )
                 world.reports.append((rep.id, day, at, late))
 
         pending, approved = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
-        for rep, status in ((world.reps[0], pending), (world.reps[2], pending), (world.reps[2], approved),
-                            (world.reps[1], pending)):
+        for rep, status in (
+            (world.reps[0], pending),
+            (world.reps[2], pending),
+            (world.reps[2], approved),
+            (world.reps[1], pending),
+        ):
             customer = next(c for c in world.customers if c.rep_id == rep.id)
-            session.add(Approval(kind=ApprovalKind.DISCOUNT, requested_by=rep.id, customer_id=customer.id,
-                                 payload={}, status=status, created_at=local(date(2026, 11, 25), 10),
-                                 source_key=f"a:{next(_keys)}"))
+            session.add(
+                Approval(
+                    kind=ApprovalKind.DISCOUNT,
+                    requested_by=rep.id,
+                    customer_id=customer.id,
+                    payload={},
+                    status=status,
+                    created_at=local(date(2026, 11, 25), 10),
+                    source_key=f"a:{next(_keys)}",
+                )
+            )
             world.approvals.append((rep.id, status))
     return world
 
 
 # -- the expected figures, computed in Python ----------------------------------------------------
+
 
 @dataclass(frozen=True)
 class View:
@@ -309,17 +438,33 @@ def rep_lines(world: World, view: View, first: date, last: date, with_team: bool
         if rep.id not in view.rep_ids:
             continue
         visits = [v for v in world.visits if v[0] == rep.id and first <= local_day(v[2]) <= last]
-        orders = [r for r in world.receivables if r["rep_id"] == rep.id and is_order(r)
-                  and first <= r["issued_on"] <= last]
-        collected = sum((c["amount"] for c in world.collections if c["rep_id"] == rep.id
-                         and standing(world, c) and first <= local_day(c["received_at"]) <= last), Decimal(0))
+        orders = [
+            r
+            for r in world.receivables
+            if r["rep_id"] == rep.id and is_order(r) and first <= r["issued_on"] <= last
+        ]
+        collected = sum(
+            (
+                c["amount"]
+                for c in world.collections
+                if c["rep_id"] == rep.id
+                and standing(world, c)
+                and first <= local_day(c["received_at"]) <= last
+            ),
+            Decimal(0),
+        )
         expected_days = [d for d in days(max(first, rep.joined), until) if working(d)]
         reports = [r for r in world.reports if r[0] == rep.id and r[1] in expected_days]
-        moments = ([v[2] for v in world.visits if v[0] == rep.id]
-                   + [r["created_at"] for r in world.receivables
-                      if r["rep_id"] == rep.id and r["source"] == ReceivableSource.ORDER]
-                   + [c["received_at"] for c in world.collections if c["rep_id"] == rep.id]
-                   + [r[2] for r in world.reports if r[0] == rep.id])
+        moments = (
+            [v[2] for v in world.visits if v[0] == rep.id]
+            + [
+                r["created_at"]
+                for r in world.receivables
+                if r["rep_id"] == rep.id and r["source"] == ReceivableSource.ORDER
+            ]
+            + [c["received_at"] for c in world.collections if c["rep_id"] == rep.id]
+            + [r[2] for r in world.reports if r[0] == rep.id]
+        )
         team = f" ({rep.team})" if with_team else ""
         customers = len({v[1] for v in visits})
         plural = "" if customers == 1 else "s"
@@ -327,7 +472,8 @@ def rep_lines(world: World, view: View, first: date, last: date, with_team: bool
             f"• {rep.name}{team} — visits {len(visits)} ({customers} customer{plural}) · "
             f"orders {money(sum((o['amount'] for o in orders), Decimal(0)))} · "
             f"collected {money(collected)} · "
-            f"reports {len(reports)}/{len(expected_days)} · last {when(max(moments, default=None))}")
+            f"reports {len(reports)}/{len(expected_days)} · last {when(max(moments, default=None))}"
+        )
     return lines
 
 
@@ -345,17 +491,35 @@ def expected_figures(world: World, view: View, first: date, last: date, own: boo
             continue
         due += 1
         visited += any(v[1] == customer.id and first <= local_day(v[2]) <= until for v in world.visits)
-    new = sum(1 for c in customers if first <= local_day(c.created_at) <= last
-              and (c.status == CustomerStatus.PROSPECT or c.registered))
-    orders = [r for r in world.receivables if r["rep_id"] in view.rep_ids and is_order(r)
-              and first <= r["issued_on"] <= last]
+    new = sum(
+        1
+        for c in customers
+        if first <= local_day(c.created_at) <= last and (c.status == CustomerStatus.PROSPECT or c.registered)
+    )
+    orders = [
+        r
+        for r in world.receivables
+        if r["rep_id"] in view.rep_ids and is_order(r) and first <= r["issued_on"] <= last
+    ]
     by_method: dict[PaymentMethod, Decimal] = defaultdict(Decimal)
     for c in world.collections:
-        if (c["rep_id"] in view.rep_ids and standing(world, c)
-                and first <= local_day(c["received_at"]) <= last):
+        if (
+            c["rep_id"] in view.rep_ids
+            and standing(world, c)
+            and first <= local_day(c["received_at"]) <= last
+        ):
             by_method[c["method"]] += c["amount"]
-    held = sum((c["amount"] for c in world.collections if c["rep_id"] in view.rep_ids and standing(world, c)
-                and c["method"] not in ELECTRONIC and not c["handed_in"]), Decimal(0))
+    held = sum(
+        (
+            c["amount"]
+            for c in world.collections
+            if c["rep_id"] in view.rep_ids
+            and standing(world, c)
+            and c["method"] not in ELECTRONIC
+            and not c["handed_in"]
+        ),
+        Decimal(0),
+    )
     buckets: dict[str, Decimal] = defaultdict(Decimal)
     customer_ids = {c.id for c in customers}
     for r in world.receivables:
@@ -371,8 +535,9 @@ def expected_figures(world: World, view: View, first: date, last: date, own: boo
             done = [r for r in world.reports if r[0] == rep.id and r[1] in expected_days]
             submitted += len(done)
             late += sum(1 for r in done if r[3])
-    pending = sum(1 for rep_id, status in world.approvals if rep_id in view.rep_ids
-                  and status == ApprovalStatus.PENDING)
+    pending = sum(
+        1 for rep_id, status in world.approvals if rep_id in view.rep_ids and status == ApprovalStatus.PENDING
+    )
     methods = ", ".join(f"{METHOD_NAMES[m]} {money(by_method[m])}" for m in PaymentMethod if m in by_method)
     collected = sum(by_method.values(), Decimal(0))
     assert due and visited < due, "the data should leave some due customers unvisited"
@@ -419,6 +584,7 @@ def person(harness: Harness, telegram_id: int, language_code: str = "en") -> Per
 
 # -- /summary -----------------------------------------------------------------------------------
 
+
 async def test_director_week_and_month_every_figure(harness: Harness) -> None:
     world = await setup(harness)
     director = person(harness, 7001)
@@ -440,8 +606,11 @@ async def test_manager_sees_only_their_team(harness: Harness) -> None:
     world = await setup(harness)
     manager = person(harness, 5001)
     north = view_of(world, "North")
-    for command, first in (("/summary week", date(2026, 11, 23)), ("/summary month", date(2026, 11, 1)),
-                           ("/summary", TODAY)):
+    for command, first in (
+        ("/summary week", date(2026, 11, 23)),
+        ("/summary month", date(2026, 11, 1)),
+        ("/summary", TODAY),
+    ):
         text = await manager.says(command)
         assert "Summary · North" in text
         assert_figures(text, world, north, first, TODAY)
@@ -472,8 +641,12 @@ async def test_rep_gets_their_own_figures_only(harness: Harness) -> None:
     assert "Summary · Li Wei" in text
     assert_figures(text, world, mine, date(2026, 11, 23), TODAY, own=True)
     assert not any(rep.name in text for rep in world.reps if rep.name != "Li Wei")
-    assert [b for row in harness.api.last(2001).buttons() for b in row if b["callback_data"].startswith(
-        "sum:rep:")] == []
+    assert [
+        b
+        for row in harness.api.last(2001).buttons()
+        for b in row
+        if b["callback_data"].startswith("sum:rep:")
+    ] == []
     for command in ("/team", "/missing", "/rep Zhang", "/summary week South"):
         assert "/summary shows your own" in await li.says(command)
 
@@ -510,13 +683,16 @@ async def test_figures_settled_by_last_visit_at_match_the_visits(harness: Harnes
     async with harness.db.transaction() as session:
         for customer_id, at in latest.items():
             if customer_id % 2 == 0:
-                await session.execute(update(Customer).where(Customer.id == customer_id)
-                                      .values(last_visit_at=at))
+                await session.execute(
+                    update(Customer).where(Customer.id == customer_id).values(last_visit_at=at)
+                )
     director = person(harness, 7001)
     everyone = view_of(world, "North", "South")
-    for command, first, last in (("/summary week", date(2026, 11, 23), TODAY),
-                                 ("/summary month", date(2026, 11, 1), TODAY),
-                                 ("/summary 2026-10-05..2026-10-31", date(2026, 10, 5), date(2026, 10, 31))):
+    for command, first, last in (
+        ("/summary week", date(2026, 11, 23), TODAY),
+        ("/summary month", date(2026, 11, 1), TODAY),
+        ("/summary 2026-10-05..2026-10-31", date(2026, 10, 5), date(2026, 10, 31)),
+    ):
         assert_figures(await director.says(command), world, everyone, first, last)
     south = await director.says("/summary month South")
     assert_figures(south, world, view_of(world, "South"), date(2026, 11, 1), TODAY)
@@ -586,8 +762,12 @@ async def test_many_reps_paginate_and_every_rep_is_reachable(harness: Harness) -
         for name in names:
             if f"• {name}" in plain:
                 seen.add(name)
-        buttons |= {b["callback_data"] for row in message.buttons() for b in row
-                    if b["callback_data"].startswith("sum:rep:")}
+        buttons |= {
+            b["callback_data"]
+            for row in message.buttons()
+            for b in row
+            if b["callback_data"].startswith("sum:rep:")
+        }
         if "Next ›" not in message.button_texts():
             break
         await director.press("Next ›")
@@ -634,22 +814,47 @@ async def test_query_count_does_not_grow_with_reps(harness: Harness) -> None:
         team = await session.scalar(select(Team).where(Team.id == world.people.north.id))
         assert team is not None
         for n in range(40):
-            rep = factories.user(session, 40000 + n, f"Extra {n}", Role.REP, team,
-                                 THURSDAY - timedelta(days=60))
+            rep = factories.user(
+                session, 40000 + n, f"Extra {n}", Role.REP, team, THURSDAY - timedelta(days=60)
+            )
             await session.flush()
-            customer = Customer(code=f"X{n}", name=f"Extra shop {n}", grade="A", rep_id=rep.id,
-                                team_id=team.id, created_at=THURSDAY - timedelta(days=60))
+            customer = Customer(
+                code=f"X{n}",
+                name=f"Extra shop {n}",
+                grade="A",
+                rep_id=rep.id,
+                team_id=team.id,
+                created_at=THURSDAY - timedelta(days=60),
+            )
             session.add(customer)
             await session.flush()
             for d in range(5):
                 at = THURSDAY - timedelta(days=d)
-                session.add(Visit(rep_id=rep.id, customer_id=customer.id, visited_at=at, kind=VisitKind.VISIT,
-                                  source_key=f"qv:{n}:{d}", created_at=at))
-                session.add(Collection(rep_id=rep.id, customer_id=customer.id, amount=Decimal(10),
-                                       method=PaymentMethod.CASH, received_at=at, recorded_by=rep.id,
-                                       source_key=f"qc:{n}:{d}", created_at=at))
-            session.add(DailyReport(rep_id=rep.id, day=TODAY, submitted_at=THURSDAY, late=False,
-                                    source_key=f"qd:{n}"))
+                session.add(
+                    Visit(
+                        rep_id=rep.id,
+                        customer_id=customer.id,
+                        visited_at=at,
+                        kind=VisitKind.VISIT,
+                        source_key=f"qv:{n}:{d}",
+                        created_at=at,
+                    )
+                )
+                session.add(
+                    Collection(
+                        rep_id=rep.id,
+                        customer_id=customer.id,
+                        amount=Decimal(10),
+                        method=PaymentMethod.CASH,
+                        received_at=at,
+                        recorded_by=rep.id,
+                        source_key=f"qc:{n}:{d}",
+                        created_at=at,
+                    )
+                )
+            session.add(
+                DailyReport(rep_id=rep.id, day=TODAY, submitted_at=THURSDAY, late=False, source_key=f"qd:{n}")
+            )
     large, text = await summary_month()
     assert "People: 45 ·" in text
     assert large == small, (small, large)
@@ -657,6 +862,7 @@ async def test_query_count_does_not_grow_with_reps(harness: Harness) -> None:
 
 
 # -- /team, /missing, /rep ------------------------------------------------------------------------
+
 
 async def test_team_today(harness: Harness) -> None:
     world = await setup(harness)
@@ -668,14 +874,22 @@ async def test_team_today(harness: Harness) -> None:
             assert rep.name not in text
             continue
         visits = [v for v in world.visits if v[0] == rep.id and local_day(v[2]) == TODAY]
-        collected = sum((c["amount"] for c in world.collections if c["rep_id"] == rep.id
-                         and standing(world, c) and local_day(c["received_at"]) == TODAY), Decimal(0))
+        collected = sum(
+            (
+                c["amount"]
+                for c in world.collections
+                if c["rep_id"] == rep.id and standing(world, c) and local_day(c["received_at"]) == TODAY
+            ),
+            Decimal(0),
+        )
         report = [r for r in world.reports if r[0] == rep.id and r[1] == TODAY]
         status = f"report ✓ {report[0][2].astimezone(ZONE):%H:%M}" if report else "report missing"
         rows = rep_lines(world, view_of(world, "North"), TODAY, TODAY, with_team=False)
         last = rows[rep.name].rsplit("· last ", 1)[1]
-        assert (f"• {rep.name} — visits {len(visits)} · collected {money(collected)} · {status} · last {last}"
-                in text.splitlines()), text
+        assert (
+            f"• {rep.name} — visits {len(visits)} · collected {money(collected)} · {status} · last {last}"
+            in text.splitlines()
+        ), text
     await manager.press("Li Wei")
     assert harness.api.last(5001).plain_text().startswith("Li Wei · North\nToday, 2026-11-26")
 
@@ -700,20 +914,23 @@ async def test_missing_and_nudge_once(harness: Harness) -> None:
     async with harness.db.reading() as session:
         rows = list(await session.scalars(select(Outbox).where(Outbox.job == "nudge")))
     assert sorted(row.recipient_id for row in rows) == sorted(
-        [world.rep("Zhang San").id, world.rep("Wang Fang").id])
+        [world.rep("Zhang San").id, world.rep("Wang Fang").id]
+    )
     await harness.deliver_pushes()
     for name in ("Zhang San", "Wang Fang"):
         pushed = [m for m in harness.api.chat(world.rep(name).telegram_id) if "waiting for" in m.plain_text()]
         assert len(pushed) == 1
         assert pushed[0].plain_text() == (
-            f"{name}, Mia Manager is waiting for today's work report. It takes a minute:")
+            f"{name}, Mia Manager is waiting for today's work report. It takes a minute:"
+        )
         assert pushed[0].button_texts() == ["Write today's report"]
     assert not [m for m in harness.api.chat(world.rep("Chen Jie").telegram_id) if "waiting" in m.plain_text()]
 
     # The director nudging everyone now reaches only the one not yet nudged today.
     await director.says("/missing")
     assert (await director.press("Nudge them now"))[-1].plain_text() == (
-        "Reminders sent: 1. 2 had already been nudged today: no second reminder.")
+        "Reminders sent: 1. 2 had already been nudged today: no second reminder."
+    )
 
     finance = person(harness, 6001)
     listed = await finance.says("/missing")
@@ -730,8 +947,15 @@ async def test_missing_after_the_cutoff_and_everyone_reported(harness: Harness) 
     assert replies[-1].plain_text() == "Today's reports closed at 22:00: it is too late for a reminder."
     async with harness.db.transaction() as session:
         for n, name in enumerate(("Zhang San", "Wang Fang")):
-            session.add(DailyReport(rep_id=world.rep(name).id, day=TODAY, submitted_at=THURSDAY, late=False,
-                                    source_key=f"late:{n}"))
+            session.add(
+                DailyReport(
+                    rep_id=world.rep(name).id,
+                    day=TODAY,
+                    submitted_at=THURSDAY,
+                    late=False,
+                    source_key=f"late:{n}",
+                )
+            )
     assert await manager.says("/missing") == "Everyone has reported today (2026-11-26)."
 
 

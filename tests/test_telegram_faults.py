@@ -61,8 +61,14 @@ async def li(harness: Harness) -> Person:
     now = harness.clock.now()
     people = await factories.company(harness.db, now)
     acme = await factories.customer(harness.db, now, name="Acme Trading", rep=people.rep, code="ACME")
-    await factories.receivable(harness.db, now, customer=acme, amount="7000.00",
-                               issued_on=TODAY - timedelta(10), due_on=TODAY + timedelta(20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=acme,
+        amount="7000.00",
+        issued_on=TODAY - timedelta(10),
+        due_on=TODAY + timedelta(20),
+    )
     return harness.person(LI, "Li")
 
 
@@ -73,8 +79,9 @@ async def collections(harness: Harness) -> list[Collection]:
 
 def sends(api: FakeBotApi, chat_id: int, method: str = "sendMessage") -> list[int]:
     """Statuses of ``method`` calls to ``chat_id``, in order (200 ok, 0 dropped, 499 abandoned)."""
-    return [c.status for c in api.calls
-            if c.method == method and str(c.params.get("chat_id")) == str(chat_id)]
+    return [
+        c.status for c in api.calls if c.method == method and str(c.params.get("chat_id")) == str(chat_id)
+    ]
 
 
 def failure_lines(log: Log) -> list[str]:
@@ -85,6 +92,7 @@ COLLECT = "/collect acme: 5,000 cash R-1"
 
 
 # -- the fault API of the fake server -----------------------------------------------------------
+
 
 async def test_faults_hit_only_their_method_chat_and_count(api: FakeBotApi) -> None:
     api.add_user(1, "Ann")
@@ -136,6 +144,7 @@ async def test_hang_reset_blocked_and_delivered_faults(api: FakeBotApi) -> None:
 
 # -- replies -------------------------------------------------------------------------------------
 
+
 async def test_429_on_a_reply_is_waited_out_and_delivered_once(harness: Harness, errors_log: Log) -> None:
     """However many times Telegram says "retry after" (before: given up after the fourth 429)."""
     rep = await li(harness)
@@ -150,7 +159,8 @@ async def test_429_on_a_reply_is_waited_out_and_delivered_once(harness: Harness,
 
 
 async def test_a_reply_flood_control_holds_past_its_deadline_is_logged_once_and_the_action_stays_saved(
-        harness: Harness, errors_log: Log) -> None:
+    harness: Harness, errors_log: Log
+) -> None:
     rep = await li(harness)
     limiter = harness.app.bot.rate_limiter
     assert isinstance(limiter, TelegramRateLimiter)
@@ -167,10 +177,14 @@ async def test_a_reply_flood_control_holds_past_its_deadline_is_logged_once_and_
     assert len(await collections(harness)) == 1
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(500), Fault.server_error(502),
-                                   Fault.connection_reset()], ids=["500", "502", "reset"])
-async def test_a_reply_that_fails_once_is_sent_again(harness: Harness, fast_retries: None,
-                                                     fault: Fault) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.server_error(500), Fault.server_error(502), Fault.connection_reset()],
+    ids=["500", "502", "reset"],
+)
+async def test_a_reply_that_fails_once_is_sent_again(
+    harness: Harness, fast_retries: None, fault: Fault
+) -> None:
     rep = await li(harness)
     harness.api.inject(fault, method="sendMessage", chat_id=LI)
     said = await rep.says(COLLECT)
@@ -180,7 +194,8 @@ async def test_a_reply_that_fails_once_is_sent_again(harness: Harness, fast_retr
 
 
 async def test_a_reply_telegram_never_takes_is_logged_once_and_the_action_stays_saved(
-        harness: Harness, fast_retries: None, errors_log: Log) -> None:
+    harness: Harness, fast_retries: None, errors_log: Log
+) -> None:
     rep = await li(harness)
     harness.api.inject(Fault.server_error(502), method="sendMessage", chat_id=LI, times=3)
     assert await rep.send(COLLECT) == []  # three tries, then given up
@@ -195,8 +210,9 @@ async def test_a_reply_telegram_never_takes_is_logged_once_and_the_action_stays_
     assert len(await collections(harness)) == 1
 
 
-async def test_a_reply_that_times_out_is_tried_again(harness: Harness, fast_retries: None,
-                                                     short_timeout: None, errors_log: Log) -> None:
+async def test_a_reply_that_times_out_is_tried_again(
+    harness: Harness, fast_retries: None, short_timeout: None, errors_log: Log
+) -> None:
     rep = await li(harness)
     harness.api.inject(Fault.timeout(), method="sendMessage", chat_id=LI)
     said = await rep.says(COLLECT)
@@ -208,8 +224,9 @@ async def test_a_reply_that_times_out_is_tried_again(harness: Harness, fast_retr
     assert "reply not delivered" in line and "TimedOut" in line and f"chat {LI}" in line
 
 
-async def test_a_timeout_that_hid_a_delivered_reply_shows_it_twice(harness: Harness, fast_retries: None,
-                                                                    short_timeout: None) -> None:
+async def test_a_timeout_that_hid_a_delivered_reply_shows_it_twice(
+    harness: Harness, fast_retries: None, short_timeout: None
+) -> None:
     """The at-least-once window of replies: Telegram took it, the answer was lost, it is sent again."""
     rep = await li(harness)
     harness.api.inject(Fault.timeout(delivered=True), method="sendMessage", chat_id=LI)
@@ -219,7 +236,8 @@ async def test_a_timeout_that_hid_a_delivered_reply_shows_it_twice(harness: Harn
 
 
 async def test_403_on_a_reply_marks_the_user_blocked_and_drops_their_pushes(
-        harness: Harness, errors_log: Log) -> None:
+    harness: Harness, errors_log: Log
+) -> None:
     rep = await li(harness)
     harness.api.inject(Fault.blocked(), method="sendMessage", chat_id=LI)
     assert await rep.send(COLLECT) == []
@@ -227,8 +245,14 @@ async def test_403_on_a_reply_marks_the_user_blocked_and_drops_their_pushes(
     async with harness.db.transaction() as session:
         user = await session.scalar(select(User).where(User.telegram_id == LI))
         assert user is not None and user.blocked_at == harness.clock.now()
-        await enqueue(session, recipient_id=user.id, job="test", dedup_key="after-block", text="Plan",
-                      now=harness.clock.now())
+        await enqueue(
+            session,
+            recipient_id=user.id,
+            job="test",
+            dedup_key="after-block",
+            text="Plan",
+            now=harness.clock.now(),
+        )
     result = await harness.deliver_pushes()
     assert result.dropped == 1 and result.sent == 0
     assert sends(harness.api, LI) == [403]  # never tried again while blocked
@@ -239,6 +263,7 @@ async def test_403_on_a_reply_marks_the_user_blocked_and_drops_their_pushes(
 
 
 # -- button answers and edits --------------------------------------------------------------------
+
 
 async def test_not_modified_on_an_edit_is_fine(harness: Harness, errors_log: Log) -> None:
     rep = await li(harness)
@@ -252,7 +277,8 @@ async def test_not_modified_on_an_edit_is_fine(harness: Harness, errors_log: Log
 
 
 async def test_button_answer_and_edit_survive_5xx_429_and_timeouts(
-        harness: Harness, fast_retries: None, short_timeout: None, errors_log: Log) -> None:
+    harness: Harness, fast_retries: None, short_timeout: None, errors_log: Log
+) -> None:
     rep = await li(harness)
     await rep.send(COLLECT)
     harness.api.inject(Fault.server_error(502), method="editMessageText", chat_id=LI)
@@ -268,11 +294,15 @@ async def test_button_answer_and_edit_survive_5xx_429_and_timeouts(
 
 
 async def test_a_button_answer_telegram_refuses_as_too_late_is_let_go(
-        harness: Harness, fast_retries: None, errors_log: Log) -> None:
+    harness: Harness, fast_retries: None, errors_log: Log
+) -> None:
     rep = await li(harness)
     await rep.send(COLLECT)
-    harness.api.inject(Fault(400, "Bad Request: query is too old and response timeout expired or query ID is "
-                                  "invalid"), method="answerCallbackQuery", chat_id=LI)
+    harness.api.inject(
+        Fault(400, "Bad Request: query is too old and response timeout expired or query ID is invalid"),
+        method="answerCallbackQuery",
+        chat_id=LI,
+    )
     await harness.settle(harness.api.press(LI, "Undo"))
     assert "Undone: collection #" in rep.last.plain_text()
     assert all("Telegram refused" not in line for line in failure_lines(errors_log))
@@ -282,12 +312,14 @@ async def test_a_button_answer_telegram_refuses_as_too_late_is_let_go(
 
 # -- pushes --------------------------------------------------------------------------------------
 
+
 async def queue_push(harness: Harness, key: str, text: str = "Your plan for today") -> None:
     async with harness.db.transaction() as session:
         li_user = await session.scalar(select(User).where(User.telegram_id == LI))
         assert li_user is not None
-        await enqueue(session, recipient_id=li_user.id, job="test", dedup_key=key, text=text,
-                      now=harness.clock.now())
+        await enqueue(
+            session, recipient_id=li_user.id, job="test", dedup_key=key, text=text, now=harness.clock.now()
+        )
 
 
 async def push_row(harness: Harness) -> Outbox:
@@ -306,10 +338,14 @@ async def test_429_on_a_push_is_waited_out_and_delivered_once(harness: Harness) 
     assert (await push_row(harness)).sent_at == harness.clock.now()
 
 
-@pytest.mark.parametrize("fault", [Fault.server_error(500), Fault.timeout(), Fault.connection_reset()],
-                         ids=["500", "timeout", "reset"])
-async def test_a_push_that_fails_is_retried_with_backoff_never_doubled(harness: Harness, short_timeout: None,
-                                                                       fault: Fault) -> None:
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.server_error(500), Fault.timeout(), Fault.connection_reset()],
+    ids=["500", "timeout", "reset"],
+)
+async def test_a_push_that_fails_is_retried_with_backoff_never_doubled(
+    harness: Harness, short_timeout: None, fault: Fault
+) -> None:
     await li(harness)
     await queue_push(harness, "plan")
     harness.api.inject(fault, method="sendMessage", chat_id=LI)

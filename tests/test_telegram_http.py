@@ -32,8 +32,13 @@ async def tg() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 async def bot(tg: FakeBotApi) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=tg.base_url, base_file_url=tg.base_file_url,
-                   request=AiohttpRequest(8), get_updates_request=AiohttpRequest(1)) as client:
+    async with Bot(
+        TOKEN,
+        base_url=tg.base_url,
+        base_file_url=tg.base_file_url,
+        request=AiohttpRequest(8),
+        get_updates_request=AiohttpRequest(1),
+    ) as client:
         yield client
 
 
@@ -52,8 +57,9 @@ async def test_messages_buttons_and_updates_go_through(bot: Bot, tg: FakeBotApi)
 
 async def test_a_file_is_uploaded_as_multipart(bot: Bot, tg: FakeBotApi) -> None:
     content = bytes(range(256)) * 40  # binary, not text
-    message = await bot.send_document(ANN, content, filename="月报 May.xlsx", caption="<i>May</i>",
-                                      parse_mode="HTML")
+    message = await bot.send_document(
+        ANN, content, filename="月报 May.xlsx", caption="<i>May</i>", parse_mode="HTML"
+    )
     assert message.document.file_name == "月报 May.xlsx" and message.caption == "May"
     sent = tg.last(ANN)
     assert (sent.kind, sent.file_name, sent.file_bytes) == ("document", "月报 May.xlsx", content)
@@ -114,8 +120,11 @@ async def proxy(tg: FakeBotApi) -> AsyncIterator[tuple[str, list[bytes]]]:
 
     async def carry(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        await asyncio.gather(_pipe(client_reader, upstream_writer, seen),
-                             _pipe(upstream_reader, client_writer, None), return_exceptions=True)
+        await asyncio.gather(
+            _pipe(client_reader, upstream_writer, seen),
+            _pipe(upstream_reader, client_writer, None),
+            return_exceptions=True,
+        )
 
     server = await asyncio.start_server(carry, "127.0.0.1", 0)
     async with server:
@@ -132,8 +141,9 @@ async def test_the_environments_proxy_is_honoured(
     monkeypatch.setenv("HTTP_PROXY", address)
     if bypassed:
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    async with Bot(TOKEN, base_url=tg.base_url, request=AiohttpRequest(2),
-                   get_updates_request=AiohttpRequest(1)) as client:
+    async with Bot(
+        TOKEN, base_url=tg.base_url, request=AiohttpRequest(2), get_updates_request=AiohttpRequest(1)
+    ) as client:
         await client.send_message(ANN, "via the proxy?")
         await client.send_message(ANN, "and again")
     assert [message.plain_text() for message in tg.chat(ANN)] == ["via the proxy?", "and again"]

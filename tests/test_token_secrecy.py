@@ -41,8 +41,10 @@ class Failure:
         return self.token.partition(":")[2]
 
 
-FAILURES = {"401 wrong token": Failure(WRONG_TOKEN, wrong_path=False),
-            "404 wrong API URL path": Failure(TOKEN, wrong_path=True)}
+FAILURES = {
+    "401 wrong token": Failure(WRONG_TOKEN, wrong_path=False),
+    "404 wrong API URL path": Failure(TOKEN, wrong_path=True),
+}
 
 
 def free_port() -> int:
@@ -55,20 +57,41 @@ def command_lines() -> dict[str, list[str]]:
     """Every ``fieldbot`` command that calls Telegram (demo and console use a local stand-in)."""
     return {
         "run (polling)": ["run"],
-        "run (webhook)": ["run", "--webhook-url", "https://bot.example.com/telegram", "--listen",
-                          "127.0.0.1", "--port", str(free_port()), "--secret", "s3cret"],
+        "run (webhook)": [
+            "run",
+            "--webhook-url",
+            "https://bot.example.com/telegram",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+            "--secret",
+            "s3cret",
+        ],
         "jobs run": ["jobs", "run", "morning_plan", "--at", "2026-11-23T08:30"],
     }
 
 
-async def fieldbot(api: FakeBotApi, failure: Failure, database_url: str, cwd: Path,
-                   *args: str) -> tuple[int, str, str]:
+async def fieldbot(
+    api: FakeBotApi, failure: Failure, database_url: str, cwd: Path, *args: str
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    env |= {"FIELDBOT_TOKEN": failure.token, "FIELDBOT_API_URL": failure.api_url(api),
-            "FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
+    env |= {
+        "FIELDBOT_TOKEN": failure.token,
+        "FIELDBOT_API_URL": failure.api_url(api),
+        "FIELDBOT_DATABASE_URL": database_url,
+        "FIELDBOT_TIMEZONE": "Asia/Shanghai",
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, cwd=cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     except TimeoutError:
@@ -82,8 +105,8 @@ async def fieldbot(api: FakeBotApi, failure: Failure, database_url: str, cwd: Pa
 @pytest.mark.parametrize("failure_name", list(FAILURES))
 @pytest.mark.parametrize("command", list(command_lines()))
 async def test_a_rejected_token_is_one_clear_line_and_never_printed(
-        api: FakeBotApi, db: Database, database_url: str, tmp_path: Path, failure_name: str,
-        command: str) -> None:
+    api: FakeBotApi, db: Database, database_url: str, tmp_path: Path, failure_name: str, command: str
+) -> None:
     failure = FAILURES[failure_name]
     await factories.company(db, MONDAY_MORNING)  # the morning plan has pushes to deliver
     api.add_user(2001, "Li")
@@ -106,15 +129,22 @@ async def test_a_rejected_token_is_one_clear_line_and_never_printed(
 
 async def test_an_uncaught_error_at_exit_is_printed_without_the_token(tmp_path: Path) -> None:
     """Whatever else escapes (here an error quoting the token) is printed with the token redacted."""
-    script = ("import threading\n"
-              "from bot import logs\n"
-              f"logs.install_redaction({TOKEN!r})\n"
-              f"thread = threading.Thread(target=lambda: int({TOKEN!r}))\n"
-              "thread.start(); thread.join()\n"
-              f"raise RuntimeError('could not call https://api.telegram.org/bot{TOKEN}/getMe')\n")
+    script = (
+        "import threading\n"
+        "from bot import logs\n"
+        f"logs.install_redaction({TOKEN!r})\n"
+        f"thread = threading.Thread(target=lambda: int({TOKEN!r}))\n"
+        "thread.start(); thread.join()\n"
+        f"raise RuntimeError('could not call https://api.telegram.org/bot{TOKEN}/getMe')\n"
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", script, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-c",
+        script,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     text = out.decode() + err.decode()
     assert process.returncode == 1
@@ -126,16 +156,28 @@ async def test_an_uncaught_error_at_exit_is_printed_without_the_token(tmp_path: 
 
 @pytest.mark.usefixtures("db")
 async def test_a_token_revoked_while_the_bot_runs_stops_it_with_one_line(
-        api: FakeBotApi, database_url: str, tmp_path: Path) -> None:
+    api: FakeBotApi, database_url: str, tmp_path: Path
+) -> None:
     """Revoked at @BotFather while polling: PTB's polling loop gives up on ``InvalidToken``. The bot
     must not stay up without polling (a service manager would never restart it): it stops, says so
     in one line without the token, and exits 2."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
-    env |= {"FIELDBOT_TOKEN": TOKEN, "FIELDBOT_API_URL": api.base_url,
-            "FIELDBOT_DATABASE_URL": database_url, "FIELDBOT_TIMEZONE": "Asia/Shanghai"}
+    env |= {
+        "FIELDBOT_TOKEN": TOKEN,
+        "FIELDBOT_API_URL": api.base_url,
+        "FIELDBOT_DATABASE_URL": database_url,
+        "FIELDBOT_TIMEZONE": "Asia/Shanghai",
+    }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         await api.wait_for(method="getUpdates", timeout=60)
         api.token = "revoked:" + TOKEN  # every later call with the old token gets 401

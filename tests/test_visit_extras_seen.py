@@ -38,8 +38,15 @@ def manager(harness: Harness, company: factories.Company) -> Person:
     return harness.person(5001, "Mia")
 
 
-async def visit(harness: Harness, rep: Person, customer: str, *, stock_text: str | None = None,
-                feedback: tuple[tuple[str, str], ...] = (), photos: int = 0) -> str:
+async def visit(
+    harness: Harness,
+    rep: Person,
+    customer: str,
+    *,
+    stock_text: str | None = None,
+    feedback: tuple[tuple[str, str], ...] = (),
+    photos: int = 0,
+) -> str:
     """A guided stock check with the extras given, saved; returns the confirmation."""
     await rep.send(f"/visit {customer}")
     await rep.press("Stock check")
@@ -60,13 +67,24 @@ async def visit(harness: Harness, rep: Person, customer: str, *, stock_text: str
 async def two_checks(harness: Harness, rep: Person, customer: str = "Acme") -> None:
     """Monday: Product A 8, Cola 12, a photo, price feedback. Tuesday: A 12, Cola 0 (typed in
     full-width capitals: the same product), Tea 5 (new), demand and a second price feedback, two photos."""
-    said = await visit(harness, rep, customer, stock_text="Product A 8\nCola 330ml 12",
-                       feedback=(("Price", "Competitor X is 5% cheaper"),), photos=1)
+    said = await visit(
+        harness,
+        rep,
+        customer,
+        stock_text="Product A 8\nCola 330ml 12",
+        feedback=(("Price", "Competitor X is 5% cheaper"),),
+        photos=1,
+    )
     assert "Stock lines: 2" in said and "Photos: 1" in said
     harness.clock.advance(timedelta(days=1))
-    said = await visit(harness, rep, customer, stock_text="product a 12\nＣＯＬＡ 330ml：0\nTea 5",
-                       feedback=(("Demand", "Summer demand is up"), ("Price", "Competitor X now 8% cheaper")),
-                       photos=2)
+    said = await visit(
+        harness,
+        rep,
+        customer,
+        stock_text="product a 12\nＣＯＬＡ 330ml：0\nTea 5",
+        feedback=(("Demand", "Summer demand is up"), ("Price", "Competitor X now 8% cheaper")),
+        photos=2,
+    )
     assert "Stock lines: 3" in said and "Photos: 2" in said
 
 
@@ -79,14 +97,15 @@ def photos_in(messages: list[SentMessage]) -> list[SentMessage]:
 
 
 async def test_the_card_shows_stock_with_changes_feedback_by_topic_and_sends_the_photos(
-        harness: Harness, company: factories.Company, rep: Person, manager: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person, manager: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await two_checks(harness, rep)
     [card] = await rep.send("/customer Acme")
     text = card.plain_text()
     assert "Stock, latest count of each product · 1 short" in text
     lines = text.splitlines()
-    stock_lines = lines[lines.index("📦 Stock, latest count of each product · 1 short") + 1:][:3]
+    stock_lines = lines[lines.index("📦 Stock, latest count of each product · 1 short") + 1 :][:3]
     # the shortfall first, then by name; "ＣＯＬＡ 330ml" and "Cola 330ml" are one product
     assert stock_lines == [
         f"• ＣＯＬＡ 330ml: 0 ({MINUS}12) ⚠️ out of stock · 2026-11-24",
@@ -101,8 +120,11 @@ async def test_the_card_shows_stock_with_changes_feedback_by_topic_and_sends_the
     assert card.button_texts()[-1] == "📷 Photos (3)"
 
     async with harness.db.reading() as session:
-        stored = [file_id for ids in await session.scalars(select(Visit.photo_file_ids).order_by(Visit.id))
-                  for file_id in ids]
+        stored = [
+            file_id
+            for ids in await session.scalars(select(Visit.photo_file_ids).order_by(Visit.id))
+            for file_id in ids
+        ]
     await rep.press("📷 Photos (3)")
     [album] = sent(harness, "sendMediaGroup")
     assert album.params["chat_id"] == 2001
@@ -122,7 +144,8 @@ async def test_the_card_shows_stock_with_changes_feedback_by_topic_and_sends_the
 
 
 async def test_a_single_photo_is_sent_as_a_photo_and_a_card_without_extras_has_no_section(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await factories.customer(harness.db, harness.clock.now(), name="Plain Shop", rep=company.rep, code="PS")
     await visit(harness, rep, "Acme", photos=1)
@@ -136,8 +159,9 @@ async def test_a_single_photo_is_sent_as_a_photo_and_a_card_without_extras_has_n
     assert "📷" not in card.plain_text() and not any("Photos" in b for b in card.button_texts())
 
 
-async def test_the_album_holds_the_latest_ten(harness: Harness, company: factories.Company,
-                                              rep: Person) -> None:
+async def test_the_album_holds_the_latest_ten(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await visit(harness, rep, "Acme", photos=7)
     harness.clock.advance(timedelta(hours=2))
@@ -152,8 +176,9 @@ async def test_the_album_holds_the_latest_ten(harness: Harness, company: factori
     assert "The latest 10 of 13 photos" in album.params["media"][0]["caption"]
 
 
-async def test_an_album_held_back_by_flood_control_arrives_once(harness: Harness, company: factories.Company,
-                                                                rep: Person) -> None:
+async def test_an_album_held_back_by_flood_control_arrives_once(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     """Telegram sends an album whole or not at all: a 429 on it, then the retry, show it once."""
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await visit(harness, rep, "Acme", photos=3)
@@ -166,18 +191,22 @@ async def test_an_album_held_back_by_flood_control_arrives_once(harness: Harness
 
 
 async def test_another_reps_photos_are_not_sent_on_a_forged_press(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
-    theirs = await factories.customer(harness.db, harness.clock.now(), name="Theirs", rep=company.other_rep,
-                                      code="TH")
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
+    theirs = await factories.customer(
+        harness.db, harness.clock.now(), name="Theirs", rep=company.other_rep, code="TH"
+    )
     bob = harness.person(2002, "Bob")
     await visit(harness, bob, "Theirs", photos=2, stock_text="Cola 0")
     await rep.send("/help")
     manager = harness.person(5001, "Mia")  # North's manager: Bob is in South
     await manager.send("/help")
-    for person, data, refusal in ((rep, f"cust:photos:{theirs.id}", "not one of yours"),
-                                  (rep, f"sum:photos:{company.other_rep.id}:w", "figures are for"),
-                                  (manager, f"cust:photos:{theirs.id}", "not one of yours"),
-                                  (manager, f"sum:photos:{company.other_rep.id}:w", "not in your team")):
+    for person, data, refusal in (
+        (rep, f"cust:photos:{theirs.id}", "not one of yours"),
+        (rep, f"sum:photos:{company.other_rep.id}:w", "figures are for"),
+        (manager, f"cust:photos:{theirs.id}", "not one of yours"),
+        (manager, f"sum:photos:{company.other_rep.id}:w", "not in your team"),
+    ):
         update = harness.api.callback(person.id, person.last.message_id, data)
         await harness.settle(update)
         assert update["callback_query"]["id"] in harness.api.callback_answers
@@ -185,13 +214,19 @@ async def test_another_reps_photos_are_not_sent_on_a_forged_press(
     assert not sent(harness, "sendMediaGroup") and not sent(harness, "sendPhoto")
 
 
-async def test_rep_drill_down_shows_the_same_per_rep(harness: Harness, company: factories.Company,
-                                                     rep: Person, manager: Person) -> None:
+async def test_rep_drill_down_shows_the_same_per_rep(
+    harness: Harness, company: factories.Company, rep: Person, manager: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await factories.customer(harness.db, harness.clock.now(), name="Beta Store", rep=company.rep, code="BS")
     await two_checks(harness, rep)
-    await visit(harness, rep, "Beta Store", stock_text="Cola 330ml 20",
-                feedback=(("Competitor", "Brand Y opened next door"),))
+    await visit(
+        harness,
+        rep,
+        "Beta Store",
+        stock_text="Cola 330ml 20",
+        feedback=(("Competitor", "Brand Y opened next door"),),
+    )
 
     [shown] = await manager.send("/rep Li week")
     text = shown.plain_text()
@@ -222,8 +257,9 @@ async def test_rep_drill_down_shows_the_same_per_rep(harness: Harness, company: 
     assert "• Acme — Cola 330ml: 12 (first count) · 2026-11-23" in monday.plain_text()
 
 
-async def test_chinese_card_and_drill_down(harness: Harness, company: factories.Company, rep: Person,
-                                           manager: Person) -> None:
+async def test_chinese_card_and_drill_down(
+    harness: Harness, company: factories.Company, rep: Person, manager: Person
+) -> None:
     await factories.customer(harness.db, harness.clock.now(), name="华东五金店", rep=company.rep, code="HD01")
     await two_checks(harness, rep, "华东五金店")
     await rep.send("/lang zh")
@@ -249,7 +285,8 @@ async def test_chinese_card_and_drill_down(harness: Harness, company: factories.
 
 
 async def test_the_card_costs_as_many_statements_however_long_the_history(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     """Stock levels, feedback and photos are one aggregate each: no query per visit or product."""
     shop = await factories.customer(harness.db, harness.clock.now(), name="Acme", rep=company.rep, code="AC1")
     await visit(harness, rep, "Acme", stock_text="Cola 5", feedback=(("Price", "cheap"),), photos=1)
@@ -268,37 +305,67 @@ async def test_the_card_costs_as_many_statements_however_long_the_history(
     assert "📷 Photos: 41" in card.plain_text() and "Price (9)" in card.plain_text()
 
 
-async def _visit_with_extras(session: AsyncSession, rep_id: int, customer_id: int, at: datetime,
-                             n: int) -> None:
-    row = Visit(rep_id=rep_id, customer_id=customer_id, visited_at=at, kind=VisitKind.STOCK_CHECK,
-                notes="history", source_key=f"hist:{n}", created_at=at, photo_file_ids=[f"gone-{n}"])
+async def _visit_with_extras(
+    session: AsyncSession, rep_id: int, customer_id: int, at: datetime, n: int
+) -> None:
+    row = Visit(
+        rep_id=rep_id,
+        customer_id=customer_id,
+        visited_at=at,
+        kind=VisitKind.STOCK_CHECK,
+        notes="history",
+        source_key=f"hist:{n}",
+        created_at=at,
+        photo_file_ids=[f"gone-{n}"],
+    )
     session.add(row)
     await session.flush()
-    session.add_all([StockLine(visit_id=row.id, product=f"Product {n % 15}", quantity=n),
-                     StockLine(visit_id=row.id, product="Cola", quantity=n + 1),
-                     Feedback(visit_id=row.id, topic=list(FeedbackTopic)[n % 5], text=f"note {n}")])
+    session.add_all(
+        [
+            StockLine(visit_id=row.id, product=f"Product {n % 15}", quantity=n),
+            StockLine(visit_id=row.id, product="Cola", quantity=n + 1),
+            Feedback(visit_id=row.id, topic=list(FeedbackTopic)[n % 5], text=f"note {n}"),
+        ]
+    )
 
 
-async def test_long_names_everywhere_still_fit_one_message(harness: Harness, company: factories.Company,
-                                                          manager: Person, rep: Person) -> None:
+async def test_long_names_everywhere_still_fit_one_message(
+    harness: Harness, company: factories.Company, manager: Person, rep: Person
+) -> None:
     """200-character customers, 120-character products, long feedback on every topic: the card and
     the drill-down are each one message Telegram takes (the drill-down ends "…more in /export")."""
     now = harness.clock.now()
-    shops = [await factories.customer(harness.db, now, name=f"{n} " + "长" * 197, rep=company.rep,
-                                      code=f"L{n:02d}") for n in range(8)]
+    shops = [
+        await factories.customer(
+            harness.db, now, name=f"{n} " + "长" * 197, rep=company.rep, code=f"L{n:02d}"
+        )
+        for n in range(8)
+    ]
     async with harness.db.transaction() as session:
         for n, shop in enumerate(shops):
             for k in range(2):
                 at = now - timedelta(hours=k + 1)
-                row = Visit(rep_id=company.rep.id, customer_id=shop.id, visited_at=at,
-                            kind=VisitKind.STOCK_CHECK, notes="笔记" * 500, source_key=f"long:{n}:{k}",
-                            created_at=now, photo_file_ids=[])
+                row = Visit(
+                    rep_id=company.rep.id,
+                    customer_id=shop.id,
+                    visited_at=at,
+                    kind=VisitKind.STOCK_CHECK,
+                    notes="笔记" * 500,
+                    source_key=f"long:{n}:{k}",
+                    created_at=now,
+                    photo_file_ids=[],
+                )
                 session.add(row)
                 await session.flush()
-                session.add_all([StockLine(visit_id=row.id, product=f"{p} " + "品" * 115, quantity=k * 9)
-                                 for p in range(12)])
-                session.add_all([Feedback(visit_id=row.id, topic=topic, text="意见" * 2000)
-                                 for topic in FeedbackTopic])
+                session.add_all(
+                    [
+                        StockLine(visit_id=row.id, product=f"{p} " + "品" * 115, quantity=k * 9)
+                        for p in range(12)
+                    ]
+                )
+                session.add_all(
+                    [Feedback(visit_id=row.id, topic=topic, text="意见" * 2000) for topic in FeedbackTopic]
+                )
     [card] = await rep.send(f"/customer {shops[0].code}")
     assert "…and 2 more products" in card.plain_text()
     [shown] = await manager.send("/rep Li today")

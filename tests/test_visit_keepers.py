@@ -54,8 +54,14 @@ async def mismatches(db: Database) -> list[tuple[int, int, datetime | None, int,
 
 
 def a_visit(rep_id: int, customer_id: int, at: datetime) -> Visit:
-    return Visit(rep_id=rep_id, customer_id=customer_id, visited_at=at, kind=VisitKind.VISIT,
-                 source_key=f"keep:{next(_keys)}", created_at=at)
+    return Visit(
+        rep_id=rep_id,
+        customer_id=customer_id,
+        visited_at=at,
+        kind=VisitKind.VISIT,
+        source_key=f"keep:{next(_keys)}",
+        created_at=at,
+    )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -63,8 +69,10 @@ async def test_every_way_of_writing_visits_keeps_both_columns(db: Database, seed
     rng = random.Random(seed)
     people = await factories.company(db, NOW - timedelta(days=90))
     rep = Caller.of(people.rep, "en")
-    shops = [await factories.customer(db, NOW - timedelta(days=90), name=f"Shop {n}", rep=people.rep)
-             for n in range(4)]
+    shops = [
+        await factories.customer(db, NOW - timedelta(days=90), name=f"Shop {n}", rep=people.rep)
+        for n in range(4)
+    ]
     # A handful of instants, so that visits often share one (the second-latest equals the latest).
     instants = [NOW - timedelta(days=d, hours=h) for d in (0, 1, 3, 40) for h in (0, 2)]
     saved: list[int] = []  # visits the rep saved through the service, undoable for 10 minutes
@@ -74,8 +82,14 @@ async def test_every_way_of_writing_visits_keeps_both_columns(db: Database, seed
         async with db.transaction() as session:
             ids = list(await session.scalars(select(Visit.id).order_by(Visit.id)))
             if what == "record":
-                done = await visits.record(session, rep, visits.VisitDraft(shop.id, VisitKind.CALL, "called"),
-                                           source_key=f"keep:{next(_keys)}", now=NOW, zone=ZONE)
+                done = await visits.record(
+                    session,
+                    rep,
+                    visits.VisitDraft(shop.id, VisitKind.CALL, "called"),
+                    source_key=f"keep:{next(_keys)}",
+                    now=NOW,
+                    zone=ZONE,
+                )
                 saved.append(done.id)
             elif what == "undo" and saved:
                 await visits.undo(session, rep, saved.pop(rng.randrange(len(saved))), now=NOW)
@@ -83,10 +97,23 @@ async def test_every_way_of_writing_visits_keeps_both_columns(db: Database, seed
                 session.add(a_visit(people.rep.id, shop.id, rng.choice(instants)))
             elif what == "bulk":
                 at = rng.choice(instants)
-                await session.execute(insert(Visit), [
-                    {"rep_id": people.rep.id, "customer_id": rng.choice(shops).id, "visited_at": at,
-                     "kind": VisitKind.VISIT, "notes": "", "far_away": False, "photo_file_ids": [],
-                     "source_key": f"keep:{next(_keys)}", "created_at": at} for _ in range(3)])
+                await session.execute(
+                    insert(Visit),
+                    [
+                        {
+                            "rep_id": people.rep.id,
+                            "customer_id": rng.choice(shops).id,
+                            "visited_at": at,
+                            "kind": VisitKind.VISIT,
+                            "notes": "",
+                            "far_away": False,
+                            "photo_file_ids": [],
+                            "source_key": f"keep:{next(_keys)}",
+                            "created_at": at,
+                        }
+                        for _ in range(3)
+                    ],
+                )
             elif what == "delete" and ids:
                 gone = rng.choice(ids)
                 await session.execute(delete(Visit).where(Visit.id == gone))
@@ -95,8 +122,9 @@ async def test_every_way_of_writing_visits_keeps_both_columns(db: Database, seed
                 moved = await session.get_one(Visit, rng.choice(ids))
                 moved.customer_id = shop.id
             elif what == "retime" and ids:
-                await session.execute(update(Visit).where(Visit.id == rng.choice(ids))
-                                      .values(visited_at=rng.choice(instants)))
+                await session.execute(
+                    update(Visit).where(Visit.id == rng.choice(ids)).values(visited_at=rng.choice(instants))
+                )
         assert await mismatches(db) == [], (seed, _step, what)
     async with db.reading() as session:
         assert await session.scalar(select(func.count()).select_from(Visit)) > 0
@@ -126,8 +154,11 @@ async def test_concurrent_writers_of_one_customer_are_both_counted(db: Database)
     await asyncio.gather(write(NOW - timedelta(days=2), 0.5), second())
     assert await mismatches(db) == []
     async with db.reading() as session:
-        assert (await session.execute(select(Customer.visit_count, Customer.prev_visit_at)
-                                      .where(Customer.id == shop.id))).one() == (3, NOW - timedelta(days=2))
+        assert (
+            await session.execute(
+                select(Customer.visit_count, Customer.prev_visit_at).where(Customer.id == shop.id)
+            )
+        ).one() == (3, NOW - timedelta(days=2))
 
 
 async def test_the_bench_company_keeps_them_too(db: Database, database_url: str) -> None:
@@ -163,19 +194,34 @@ async def test_the_migration_fills_them_for_existing_customers(tmp_path: Path) -
     with sqlite3.connect(path) as connection:
         kept = "SELECT id, visit_count, prev_visit_at FROM customers ORDER BY id"
         assert list(connection.execute(kept)) == [
-            (1, 0, None), (2, 1, None), (3, 3, "2026-11-04 01:00:00.000000")]
+            (1, 0, None),
+            (2, 1, None),
+            (3, 3, "2026-11-04 01:00:00.000000"),
+        ]
         connection.execute("DELETE FROM visits WHERE id = 3")  # the triggers came with the migration
         assert list(connection.execute(kept))[2] == (3, 2, "2026-11-03 01:00:00.000000")
 
 
 # -- the figures that read them -------------------------------------------------------------------
 
+
 def _instants(today: date) -> list[datetime]:
     """Visit times around every boundary the figures below look at (period starts and ends, the
     windows before them), a second either side, and a few ordinary ones."""
-    days = [date(2026, 9, 1), date(2026, 9, 27), date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 28),
-            date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 10), date(2026, 11, 20), date(2026, 11, 21),
-            date(2026, 11, 23), today]
+    days = [
+        date(2026, 9, 1),
+        date(2026, 9, 27),
+        date(2026, 10, 1),
+        date(2026, 10, 2),
+        date(2026, 10, 28),
+        date(2026, 10, 31),
+        date(2026, 11, 1),
+        date(2026, 11, 10),
+        date(2026, 11, 20),
+        date(2026, 11, 21),
+        date(2026, 11, 23),
+        today,
+    ]
     moments = []
     for day in days:
         midnight = start_of_day(day, ZONE)
@@ -183,8 +229,9 @@ def _instants(today: date) -> list[datetime]:
     return [moment for moment in moments if moment < NOW]
 
 
-def _expected(period: Period, today: date, shops: list[Customer], times: dict[int, list[datetime]],
-              everyone: bool) -> tuple[int, int, int]:
+def _expected(
+    period: Period, today: date, shops: list[Customer], times: dict[int, list[datetime]], everyone: bool
+) -> tuple[int, int, int]:
     """(due, due and visited, visited) by the module doc's rules, over the visits themselves."""
     start, end = period.bounds(ZONE)
     until = period.until(today)
@@ -213,12 +260,26 @@ async def test_coverage_read_from_the_kept_columns_matches_the_visits(db: Databa
     async with db.transaction() as session:
         for n in range(80):
             rep = people.rep if n % 2 else people.other_rep
-            created = rng.choice([NOW - timedelta(days=120), NOW - timedelta(days=120),
-                                  start_of_day(date(2026, 11, 22), ZONE), start_of_day(today, ZONE)])
-            status = rng.choice([CustomerStatus.ACTIVE] * 8
-                                + [CustomerStatus.INACTIVE, CustomerStatus.PROSPECT])
-            shop = Customer(code=f"F{seed}-{n}", name=f"Shop {n}", grade=rng.choice("ABCD"), rep_id=rep.id,
-                            team_id=rep.team_id, status=status, created_at=created)
+            created = rng.choice(
+                [
+                    NOW - timedelta(days=120),
+                    NOW - timedelta(days=120),
+                    start_of_day(date(2026, 11, 22), ZONE),
+                    start_of_day(today, ZONE),
+                ]
+            )
+            status = rng.choice(
+                [CustomerStatus.ACTIVE] * 8 + [CustomerStatus.INACTIVE, CustomerStatus.PROSPECT]
+            )
+            shop = Customer(
+                code=f"F{seed}-{n}",
+                name=f"Shop {n}",
+                grade=rng.choice("ABCD"),
+                rep_id=rep.id,
+                team_id=rep.team_id,
+                status=status,
+                created_at=created,
+            )
             session.add(shop)
             await session.flush()
             shops.append(shop)
@@ -233,13 +294,19 @@ async def test_coverage_read_from_the_kept_columns_matches_the_visits(db: Databa
                 shop.last_visit_at = max(chosen)
     assert await mismatches(db) == []
     director = Caller.of(people.director, "en")
-    periods = [relative(MONTH, today), relative(WEEK, today), relative(TODAY, today),
-               parse_period("2026-10", today), parse_period("2026-11-01..2026-11-20", today)]
+    periods = [
+        relative(MONTH, today),
+        relative(WEEK, today),
+        relative(TODAY, today),
+        parse_period("2026-10", today),
+        parse_period("2026-11-01..2026-11-20", today),
+    ]
     async with db.reading() as session:
         for period in periods:
             for team in (None, people.north):
-                figures = await summaries.summary(session, director, period, ZONE, today,
-                                                  team_id=team.id if team else None)
+                figures = await summaries.summary(
+                    session, director, period, ZONE, today, team_id=team.id if team else None
+                )
                 in_scope = [shop for shop in shops if team is None or shop.team_id == team.id]
                 due, due_visited, visited = _expected(period, today, in_scope, times, everyone=team is None)
                 assert (figures.due_customers, figures.due_visited) == (due, due_visited), (period, team)

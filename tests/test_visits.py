@@ -31,14 +31,21 @@ FAR = (SHOP_LAT + 0.02, SHOP_LON)
 
 def tiny_png() -> bytes:
     """A valid 1×1 PNG, built by hand."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
 
 async def share(harness: Harness, person: Person, **content: Any) -> list[SentMessage]:
     """Send a non-text message (location, photo); return the bot messages that appeared or changed."""
@@ -82,8 +89,9 @@ def rep(harness: Harness, company: factories.Company) -> Person:
     return harness.person(2001, "Li")
 
 
-async def shop(harness: Harness, company: factories.Company, name: str = "Acme Trading", **fields: Any
-               ) -> Customer:
+async def shop(
+    harness: Harness, company: factories.Company, name: str = "Acme Trading", **fields: Any
+) -> Customer:
     fields.setdefault("latitude", SHOP_LAT)
     fields.setdefault("longitude", SHOP_LON)
     return await factories.customer(harness.db, harness.clock.now(), name=name, rep=company.rep, **fields)
@@ -91,8 +99,10 @@ async def shop(harness: Harness, company: factories.Company, name: str = "Acme T
 
 # -- one-liners ----------------------------------------------------------------------------------
 
-async def test_one_liner_with_ascii_and_full_width_colon(harness: Harness, company: factories.Company,
-                                                         rep: Person) -> None:
+
+async def test_one_liner_with_ascii_and_full_width_colon(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     chinese = await shop(harness, company, name="上海华联超市", code="SH-01", grade="A")
     said = await rep.says("/visit Acme: talked about the spring order")
@@ -107,8 +117,11 @@ async def test_one_liner_with_ascii_and_full_width_colon(harness: Harness, compa
     assert "Next visit due: 2026-11-26" in said  # grade A: every 3 days (twice a week)
 
     first, second = await all_visits(harness)
-    assert (first.customer_id, first.kind, first.notes) == (acme.id, VisitKind.VISIT,
-                                                            "talked about the spring order")
+    assert (first.customer_id, first.kind, first.notes) == (
+        acme.id,
+        VisitKind.VISIT,
+        "talked about the spring order",
+    )
     assert (second.customer_id, second.notes) == (chinese.id, "库存充足，下月加单")
     assert first.rep_id == company.rep.id and first.source_key.startswith("msg:2001:")
     assert first.distance_m is None and not first.far_away
@@ -131,8 +144,9 @@ async def test_chinese_rep_sees_chinese(harness: Harness, company: factories.Com
     assert li.last.button_texts() == ["↩️ 撤销"]
 
 
-async def test_hostile_customer_name_is_escaped(harness: Harness, company: factories.Company,
-                                                rep: Person) -> None:
+async def test_hostile_customer_name_is_escaped(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company, name="<Müller & Söhne>")
     said = await rep.says("/visit Müller: <b>not bold</b> & fine")
     assert "Visit saved: <Müller & Söhne>" in said
@@ -140,8 +154,9 @@ async def test_hostile_customer_name_is_escaped(harness: Harness, company: facto
     assert (await all_visits(harness))[0].notes == "<b>not bold</b> & fine"
 
 
-async def test_redelivered_one_liner_saves_one_visit(harness: Harness, company: factories.Company,
-                                                     rep: Person) -> None:
+async def test_redelivered_one_liner_saves_one_visit(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company)
     update = harness.api.message(rep.id, "/visit Acme: delivered samples")
     await harness.settle(update)
@@ -153,7 +168,8 @@ async def test_redelivered_one_liner_saves_one_visit(harness: Harness, company: 
 
 
 async def test_ambiguous_one_liner_records_the_picked_customer_once(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company, name="Shop East")
     west = await shop(harness, company, name="Shop West")
     said = await rep.says("/visit shop: paid a courtesy call")
@@ -175,10 +191,12 @@ async def test_ambiguous_one_liner_records_the_picked_customer_once(
     assert len(await all_visits(harness)) == 1
 
 
-async def test_another_reps_customer_is_refused(harness: Harness, company: factories.Company,
-                                                rep: Person) -> None:
-    theirs = await factories.customer(harness.db, harness.clock.now(), name="Southern Star",
-                                      rep=company.other_rep)
+async def test_another_reps_customer_is_refused(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
+    theirs = await factories.customer(
+        harness.db, harness.clock.now(), name="Southern Star", rep=company.other_rep
+    )
     mine = await shop(harness, company)
     assert "No customer matches Southern" in await rep.says("/visit Southern: hello")
     assert "No customer matches Southern" in await rep.says("/visit Southern")
@@ -205,8 +223,10 @@ async def test_finance_cannot_log_visits(harness: Harness, company: factories.Co
 
 # -- the guided flow -----------------------------------------------------------------------------
 
-async def test_fewest_taps_customer_type_notes_save(harness: Harness, company: factories.Company,
-                                                    rep: Person) -> None:
+
+async def test_fewest_taps_customer_type_notes_save(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     said = await rep.says("/visit")
     assert "1 due today" in said
@@ -220,13 +240,17 @@ async def test_fewest_taps_customer_type_notes_save(harness: Harness, company: f
     assert "Visit saved: Acme Trading" in confirmation.plain_text()
     assert "Phone call" in confirmation.plain_text()
     [visit] = await all_visits(harness)
-    assert (visit.customer_id, visit.kind, visit.notes) == (acme.id, VisitKind.CALL,
-                                                            "Agreed to reorder next month")
+    assert (visit.customer_id, visit.kind, visit.notes) == (
+        acme.id,
+        VisitKind.CALL,
+        "Agreed to reorder next month",
+    )
     assert visit.latitude is None and visit.photo_file_ids == [] and visit.next_follow_up is None
 
 
-async def test_due_customers_come_first_most_overdue_first(harness: Harness, company: factories.Company,
-                                                           rep: Person) -> None:
+async def test_due_customers_come_first_most_overdue_first(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     now = harness.clock.now()
     await shop(harness, company, name="Recent", last_visit_at=now - timedelta(days=3))
     await shop(harness, company, name="Late A", grade="A", last_visit_at=now - timedelta(days=10))
@@ -235,25 +259,48 @@ async def test_due_customers_come_first_most_overdue_first(harness: Harness, com
     follow = await shop(harness, company, name="Follow Up Co", last_visit_at=now - timedelta(days=5))
     await factories.customer(harness.db, now, name="Not Mine", rep=company.other_rep)
     async with harness.db.transaction() as session:
-        session.add(Visit(rep_id=company.rep.id, customer_id=follow.id, visited_at=now - timedelta(days=5),
-                          kind=VisitKind.VISIT, notes="call back Monday", next_follow_up=MONDAY,
-                          source_key="test:follow-up", created_at=now - timedelta(days=5)))
+        session.add(
+            Visit(
+                rep_id=company.rep.id,
+                customer_id=follow.id,
+                visited_at=now - timedelta(days=5),
+                kind=VisitKind.VISIT,
+                notes="call back Monday",
+                next_follow_up=MONDAY,
+                source_key="test:follow-up",
+                created_at=now - timedelta(days=5),
+            )
+        )
     said = await rep.says("/visit")
     assert "4 due today" in said
     labels = rep.last.button_texts()
     assert [label.split(" (")[0] for label in labels] == [
-        "🆕 Never Seen", "⚠️ Late C", "⚠️ Late A", "📅 Follow Up Co", "🔎 Search"]
+        "🆕 Never Seen",
+        "⚠️ Late C",
+        "⚠️ Late A",
+        "📅 Follow Up Co",
+        "🔎 Search",
+    ]
 
     async with harness.db.transaction() as session:
         for number in range(10):
-            session.add(Customer(code=f"N{number:02d}", name=f"New {number:02d}", grade="C",
-                                 rep_id=company.rep.id, team_id=company.rep.team_id, created_at=now))
+            session.add(
+                Customer(
+                    code=f"N{number:02d}",
+                    name=f"New {number:02d}",
+                    grade="C",
+                    rep_id=company.rep.id,
+                    team_id=company.rep.team_id,
+                    created_at=now,
+                )
+            )
     assert "14 due today" in await rep.says("/visit")
     assert len(rep.last.button_texts()) == 8 + 1
 
 
-async def test_visit_with_a_customer_starts_the_flow_with_them(harness: Harness, company: factories.Company,
-                                                               rep: Person) -> None:
+async def test_visit_with_a_customer_starts_the_flow_with_them(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company, name="Shop East")
     await shop(harness, company, name="Shop West")
     await shop(harness, company)
@@ -330,16 +377,23 @@ async def test_full_flow_with_every_extra(harness: Harness, company: factories.C
     assert visit.photo_file_ids == [photo["message"]["photo"][-1]["file_id"]]  # the largest size
     assert visit.next_follow_up == MONDAY + timedelta(days=7)
     async with harness.db.reading() as session:
-        stock = [(s.product, s.quantity) for s in await session.scalars(
-            select(StockLine).where(StockLine.visit_id == visit.id).order_by(StockLine.id))]
-        feedback = [(f.topic, f.text) for f in await session.scalars(
-            select(Feedback).where(Feedback.visit_id == visit.id))]
+        stock = [
+            (s.product, s.quantity)
+            for s in await session.scalars(
+                select(StockLine).where(StockLine.visit_id == visit.id).order_by(StockLine.id)
+            )
+        ]
+        feedback = [
+            (f.topic, f.text)
+            for f in await session.scalars(select(Feedback).where(Feedback.visit_id == visit.id))
+        ]
     assert stock == [("Product A", 12), ("产品B", 5), ("Cola 330ml", 0)]
     assert feedback == [(FeedbackTopic.PRICE, "Competitor X is 5% cheaper")]
 
 
-async def test_far_away_is_flagged_and_dates_can_be_typed(harness: Harness, company: factories.Company,
-                                                          rep: Person) -> None:
+async def test_far_away_is_flagged_and_dates_can_be_typed(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company)
     await rep.send("/visit Acme")
     await rep.press("On-site visit")
@@ -357,8 +411,9 @@ async def test_far_away_is_flagged_and_dates_can_be_typed(harness: Harness, comp
     assert visit.next_follow_up == date(2026, 12, 1)
 
 
-async def test_location_skipped_and_bad_stock_lines(harness: Harness, company: factories.Company,
-                                                    rep: Person) -> None:
+async def test_location_skipped_and_bad_stock_lines(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company, latitude=None, longitude=None)
     await rep.send("/visit Acme")
     await rep.press("Stock check")
@@ -398,8 +453,9 @@ async def test_follow_up_tomorrow_and_back(harness: Harness, company: factories.
         assert await session.scalar(select(func.count()).select_from(Feedback)) == 0
 
 
-async def test_double_tapped_save_creates_one_visit(harness: Harness, company: factories.Company,
-                                                    rep: Person) -> None:
+async def test_double_tapped_save_creates_one_visit(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     await rep.send("/visit Acme")
     await rep.press("On-site visit")
@@ -417,7 +473,8 @@ async def test_double_tapped_save_creates_one_visit(harness: Harness, company: f
 
 
 async def test_save_whose_answer_was_lost_can_be_pressed_again(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company)
     await rep.send("/visit Acme")
     await rep.press("On-site visit")
@@ -443,8 +500,9 @@ async def test_cancel_saves_nothing(harness: Harness, company: factories.Company
     assert "nothing to cancel" in await rep.says("/cancel")
 
 
-async def test_unexpected_input_in_the_flow(harness: Harness, company: factories.Company,
-                                            rep: Person) -> None:
+async def test_unexpected_input_in_the_flow(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company)
     await rep.send("/visit Acme")
     assert "answer the last question" in await rep.says("hello?")  # the kind wants a button
@@ -455,8 +513,10 @@ async def test_unexpected_input_in_the_flow(harness: Harness, company: factories
 
 # -- undo ----------------------------------------------------------------------------------------
 
-async def test_undo_within_ten_minutes_restores_last_visit(harness: Harness, company: factories.Company,
-                                                           rep: Person) -> None:
+
+async def test_undo_within_ten_minutes_restores_last_visit(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     await rep.send("/visit Acme: first call")
     first_at = harness.clock.now()
@@ -488,8 +548,9 @@ async def test_undo_within_ten_minutes_restores_last_visit(harness: Harness, com
     assert old_confirmation.button_texts() == ["↩️ Undo"]
 
 
-async def test_undo_after_ten_minutes_is_refused(harness: Harness, company: factories.Company,
-                                                 rep: Person) -> None:
+async def test_undo_after_ten_minutes_is_refused(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     await rep.send("/visit Acme")
     await rep.press("On-site visit")
@@ -506,7 +567,8 @@ async def test_undo_after_ten_minutes_is_refused(harness: Harness, company: fact
 
 
 async def test_undo_of_the_only_visit_clears_last_visit_and_its_details(
-        harness: Harness, company: factories.Company, rep: Person) -> None:
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     acme = await shop(harness, company)
     await rep.send("/visit Acme")
     await rep.press("Stock check")
@@ -537,8 +599,9 @@ async def test_undo_of_the_only_visit_clears_last_visit_and_its_details(
     assert await all_visits(harness) == []
 
 
-async def test_someone_elses_undo_is_refused(harness: Harness, company: factories.Company,
-                                             rep: Person) -> None:
+async def test_someone_elses_undo_is_refused(
+    harness: Harness, company: factories.Company, rep: Person
+) -> None:
     await shop(harness, company)
     await rep.send("/visit Acme: mine")
     [visit] = await all_visits(harness)
@@ -550,6 +613,7 @@ async def test_someone_elses_undo_is_refused(harness: Harness, company: factorie
 
 
 # -- timeout -------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def quick_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -568,8 +632,12 @@ async def test_an_abandoned_flow_says_nothing_was_saved(impatient: Harness) -> N
     rep = harness.person(2001, "Li")
     mark = harness.api.mark()
     await rep.send("/visit Acme")
-    call = await harness.api.wait_for(rep.id, method="sendMessage", after=mark,
-                                      predicate=lambda c: "was not saved" in c.params.get("text", ""))
+    call = await harness.api.wait_for(
+        rep.id,
+        method="sendMessage",
+        after=mark,
+        predicate=lambda c: "was not saved" in c.params.get("text", ""),
+    )
     assert "Acme Trading" in call.params["text"]
     assert rep.last.reply_markup == {"remove_keyboard": True}
     stale = await press_data(harness, rep, "visit:kind:visit")
@@ -579,6 +647,7 @@ async def test_an_abandoned_flow_says_nothing_was_saved(impatient: Harness) -> N
 
 # -- parsers -------------------------------------------------------------------------------------
 
+
 def test_one_liner_split() -> None:
     assert split_one_liner("Acme: notes: more") == ("Acme", "notes: more")
     assert split_one_liner("华联：库存充足") == ("华联", "库存充足")
@@ -587,29 +656,33 @@ def test_one_liner_split() -> None:
     assert split_one_liner("Acme:") == ("Acme", "")
 
 
-@pytest.mark.parametrize(("typed", "expected"), [
-    ("2026-12-01", date(2026, 12, 1)),
-    ("2026/12/1", date(2026, 12, 1)),
-    ("2026年12月1日", date(2026, 12, 1)),
-    ("12-01", date(2026, 12, 1)),
-    ("12/1", date(2026, 12, 1)),
-    ("12月1日", date(2026, 12, 1)),
-    ("1/5", date(2027, 1, 5)),  # month-day already past this year: next year's
-    ("11-23", MONDAY),
-    ("today", MONDAY),
-    (" Tomorrow ", MONDAY + timedelta(days=1)),
-    ("next week", MONDAY + timedelta(days=7)),
-    ("in 2 weeks", MONDAY + timedelta(days=14)),
-    ("明天", MONDAY + timedelta(days=1)),
-    ("下周", MONDAY + timedelta(days=7)),
-    ("２０２６－１２－０１", date(2026, 12, 1)),
-])
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2026-12-01", date(2026, 12, 1)),
+        ("2026/12/1", date(2026, 12, 1)),
+        ("2026年12月1日", date(2026, 12, 1)),
+        ("12-01", date(2026, 12, 1)),
+        ("12/1", date(2026, 12, 1)),
+        ("12月1日", date(2026, 12, 1)),
+        ("1/5", date(2027, 1, 5)),  # month-day already past this year: next year's
+        ("11-23", MONDAY),
+        ("today", MONDAY),
+        (" Tomorrow ", MONDAY + timedelta(days=1)),
+        ("next week", MONDAY + timedelta(days=7)),
+        ("in 2 weeks", MONDAY + timedelta(days=14)),
+        ("明天", MONDAY + timedelta(days=1)),
+        ("下周", MONDAY + timedelta(days=7)),
+        ("２０２６－１２－０１", date(2026, 12, 1)),
+    ],
+)
 def test_follow_up_dates(typed: str, expected: date) -> None:
     assert parse_follow_up(typed, MONDAY) == expected
 
 
-@pytest.mark.parametrize("typed", ["2026-11-22", "yesterday", "2/30", "13/1", "2026-02-29", "2028-01-01",
-                                   "", "12", "1/12/2026"])
+@pytest.mark.parametrize(
+    "typed", ["2026-11-22", "yesterday", "2/30", "13/1", "2026-02-29", "2028-01-01", "", "12", "1/12/2026"]
+)
 def test_follow_up_refusals(typed: str) -> None:
     with pytest.raises(Invalid):
         parse_follow_up(typed, MONDAY)
@@ -626,8 +699,11 @@ def test_follow_up_parser_never_crashes(typed: str, today: date) -> None:
 
 def test_stock_lines() -> None:
     assert parse_stock_lines("Product A 12\n\n产品B：5\nCola 330ml: 0\n  Tea   +7 ") == (
-        StockEntry("Product A", 12), StockEntry("产品B", 5), StockEntry("Cola 330ml", 0),
-        StockEntry("Tea", 7))
+        StockEntry("Product A", 12),
+        StockEntry("产品B", 5),
+        StockEntry("Cola 330ml", 0),
+        StockEntry("Tea", 7),
+    )
     for bad in ("", "Product A", "Product A -1", "Product A 1.5", "A" * 121 + " 3", "Tea 99999999999"):
         with pytest.raises(Invalid):
             parse_stock_lines(bad)

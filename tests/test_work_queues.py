@@ -26,8 +26,14 @@ async def company(harness: Harness, *, joined: datetime | None = None) -> Compan
         factories.user(session, 5002, "Sam South", Role.MANAGER, people.south, now)
     await factories.customer(harness.db, now, name="Acme Trading", code="ACM", rep=people.rep)
     await factories.customer(harness.db, now, name="South Shop", code="SOU", rep=people.other_rep)
-    for telegram_id, name in ((2001, "Li"), (2002, "Bob"), (5001, "Mia"), (5002, "Sam"), (7001, "Dee"),
-                              (6001, "Fay")):
+    for telegram_id, name in (
+        (2001, "Li"),
+        (2002, "Bob"),
+        (5001, "Mia"),
+        (5002, "Sam"),
+        (7001, "Dee"),
+        (6001, "Fay"),
+    ):
         harness.person(telegram_id, name)  # each has a chat with the bot: pushes reach them
     return people
 
@@ -60,18 +66,29 @@ def texts(messages: list[SentMessage]) -> str:
 # -- /approvals -----------------------------------------------------------------------------------
 
 APPROVALS = {
-    "en": {"waiting": "Waiting for your decision: {n}", "approve": "✅ Approve", "approved": "✅ Approved by",
-           "already": "Already approved by Mia Manager.", "nothing": "Nothing is waiting for your decision.",
-           "request": "🏷 Discount request from Li Wei"},
-    "zh": {"waiting": "等你审批：{n} 项", "approve": "✅ 批准", "approved": "已批准",
-           "already": "已由 Mia Manager 批准。", "nothing": "没有等你审批的申请。",
-           "request": "🏷 优惠申请，申请人 Li Wei"},
+    "en": {
+        "waiting": "Waiting for your decision: {n}",
+        "approve": "✅ Approve",
+        "approved": "✅ Approved by",
+        "already": "Already approved by Mia Manager.",
+        "nothing": "Nothing is waiting for your decision.",
+        "request": "🏷 Discount request from Li Wei",
+    },
+    "zh": {
+        "waiting": "等你审批：{n} 项",
+        "approve": "✅ 批准",
+        "approved": "已批准",
+        "already": "已由 Mia Manager 批准。",
+        "nothing": "没有等你审批的申请。",
+        "request": "🏷 优惠申请，申请人 Li Wei",
+    },
 }
 
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 async def test_a_manager_decides_from_the_list_once_and_the_request_leaves_it(
-        harness: Harness, language: str) -> None:
+    harness: Harness, language: str
+) -> None:
     await company(harness)
     words = APPROVALS[language]
     await set_language(harness, 5001, language)
@@ -118,8 +135,9 @@ async def test_each_approver_lists_exactly_what_the_buttons_let_them_decide(harn
     await harness.admin()
     li, bob, mia = harness.person(2001, "Li"), harness.person(2002, "Bob"), harness.person(5001, "Mia")
     big = await factories.customer(harness.db, now, name="Big Buyer", code="BB", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=big, amount="49000.00", issued_on=TODAY,
-                               due_on=TODAY + timedelta(30))
+    await factories.receivable(
+        harness.db, now, customer=big, amount="49000.00", issued_on=TODAY, due_on=TODAY + timedelta(30)
+    )
     await li.send("/discount Acme: 5% loyal")
     await bob.send("/discount South Shop: 2% nice")
     await mia.send("/order BB: 2000 INV-MIA")  # Mia's own order past the limit: someone above decides
@@ -129,8 +147,12 @@ async def test_each_approver_lists_exactly_what_the_buttons_let_them_decide(harn
 
     async def decidable(person: Person) -> list[int]:
         shown = await person.send("/approvals")
-        return [int(data.rsplit(":", 1)[1]) for m in shown for data in decision_data(m)
-                if data.startswith("appr:yes:")]
+        return [
+            int(data.rsplit(":", 1)[1])
+            for m in shown
+            for data in decision_data(m)
+            if data.startswith("appr:yes:")
+        ]
 
     assert await decidable(mia) == [acme]
     assert await decidable(sam) == [south]
@@ -144,10 +166,11 @@ async def test_each_approver_lists_exactly_what_the_buttons_let_them_decide(harn
     assert shown[-1].buttons() == []
     # What a list leaves out, the buttons refuse: the list and the buttons never disagree.
     for person, approval_id, refusal in (
-            (mia, south, "This request is for another team's manager to decide."),
-            (mia, own, "This is your own request: someone above you decides it."),
-            (sam, acme, "This request is for another team's manager to decide."),
-            (sam, own, "This request is for another team's manager to decide.")):
+        (mia, south, "This request is for another team's manager to decide."),
+        (mia, own, "This is your own request: someone above you decides it."),
+        (sam, acme, "This request is for another team's manager to decide."),
+        (sam, own, "This request is for another team's manager to decide."),
+    ):
         forged = harness.api.callback(person.id, person.last.message_id, f"appr:yes:{approval_id}")
         await harness.settle(forged)
         assert person.last.plain_text() == refusal
@@ -190,8 +213,9 @@ async def test_a_new_kind_of_request_is_listed_as_its_push_shows_it(harness: Har
     people = await company(harness)
     now = harness.clock.now()
     zeta = await factories.customer(harness.db, now, name="Zeta", code="ZZ", rep=people.rep)
-    await factories.receivable(harness.db, now, customer=zeta, amount="900.00", issued_on=TODAY,
-                               due_on=TODAY + timedelta(days=30))
+    await factories.receivable(
+        harness.db, now, customer=zeta, amount="900.00", issued_on=TODAY, due_on=TODAY + timedelta(days=30)
+    )
     li, mia = harness.person(2001, "Li"), harness.person(5001, "Mia")
     await li.send("/return Zeta: 500 damaged")
     await harness.deliver_pushes()
@@ -240,22 +264,52 @@ async def test_a_rep_sees_their_own_requests_and_where_they_stand(harness: Harne
 
 # -- /today ---------------------------------------------------------------------------------------
 
+
 async def todays_world(harness: Harness) -> Company:
     """A week-old company: Li (North) and Bob (South) each work this Monday morning."""
     people = await company(harness, joined=harness.clock.now() - timedelta(days=7))
     now = harness.clock.now() - timedelta(days=7)
     await factories.customer(harness.db, now, name="Bright Store", code="BRI", rep=people.rep, grade="A")
-    cedar = await factories.customer(harness.db, now, name="Cedar & <Sons>", code="CED", rep=people.rep,
-                                     last_visit_at=harness.clock.now() - timedelta(days=2))
-    await factories.receivable(harness.db, now, customer=cedar, amount="4200.00", invoice_no="INV-CED",
-                               issued_on=TODAY - timedelta(days=50), due_on=TODAY - timedelta(days=20))
+    cedar = await factories.customer(
+        harness.db,
+        now,
+        name="Cedar & <Sons>",
+        code="CED",
+        rep=people.rep,
+        last_visit_at=harness.clock.now() - timedelta(days=2),
+    )
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=cedar,
+        amount="4200.00",
+        invoice_no="INV-CED",
+        issued_on=TODAY - timedelta(days=50),
+        due_on=TODAY - timedelta(days=20),
+    )
     async with harness.db.transaction() as session:  # Cedar's last visit asked for a follow-up today
-        session.add(Visit(rep_id=people.rep.id, customer_id=cedar.id, kind=VisitKind.VISIT, notes="call back",
-                          visited_at=harness.clock.now() - timedelta(days=2), next_follow_up=TODAY,
-                          source_key="cedar:1", created_at=now))
+        session.add(
+            Visit(
+                rep_id=people.rep.id,
+                customer_id=cedar.id,
+                kind=VisitKind.VISIT,
+                notes="call back",
+                visited_at=harness.clock.now() - timedelta(days=2),
+                next_follow_up=TODAY,
+                source_key="cedar:1",
+                created_at=now,
+            )
+        )
     theirs = await factories.customer(harness.db, now, name="Theirs", code="THEIRS", rep=people.other_rep)
-    await factories.receivable(harness.db, now, customer=theirs, amount="900.00", invoice_no="BOB-INV",
-                               issued_on=TODAY - timedelta(days=50), due_on=TODAY - timedelta(days=20))
+    await factories.receivable(
+        harness.db,
+        now,
+        customer=theirs,
+        amount="900.00",
+        invoice_no="BOB-INV",
+        issued_on=TODAY - timedelta(days=50),
+        due_on=TODAY - timedelta(days=20),
+    )
     li, bob = harness.person(2001, "Li"), harness.person(2002, "Bob")
     await li.send("/visit Acme: talked about prices")
     await li.send("/order Acme: 1200")
@@ -272,22 +326,30 @@ async def test_a_reps_day_so_far_and_what_is_still_due(harness: Harness) -> None
     li = harness.person(2001, "Li")
     day = (await li.send("/today"))[0]
     said = day.plain_text()
-    assert said.startswith("Your day so far · 2026-11-23, 09:00\n\n"
-                           "Visits: 1\n• 09:00 Acme Trading · on-site visit\n"
-                           "Orders: 1 · 1,200.00\n• SO-20261123-001 · Acme Trading · 1,200.00\n"
-                           "Collected: 800.00 (cash 500.00, transfer 300.00)\n"
-                           "• Acme Trading · 500.00 · cash · held\n• Acme Trading · 300.00 · transfer\n"
-                           "Held by you: 500.00 (hand it in to finance today) · handed in: 300.00\n\n"
-                           "📝 Report: not filed yet, due by 19:00.\n"
-                           "Your report for 2026-11-21 is missing."), said
-    assert said.endswith("Still due today\nDue for a visit: 2\n• Bright Store (BRI) — never visited\n"
-                         "• Cedar & <Sons> (CED) — follow-up\n"
-                         "Overdue to chase: 1 invoice, 4,200.00 in all.\n"
-                         "• Cedar & <Sons> (CED) · 4,200.00 · 20 days overdue"), said
+    assert said.startswith(
+        "Your day so far · 2026-11-23, 09:00\n\n"
+        "Visits: 1\n• 09:00 Acme Trading · on-site visit\n"
+        "Orders: 1 · 1,200.00\n• SO-20261123-001 · Acme Trading · 1,200.00\n"
+        "Collected: 800.00 (cash 500.00, transfer 300.00)\n"
+        "• Acme Trading · 500.00 · cash · held\n• Acme Trading · 300.00 · transfer\n"
+        "Held by you: 500.00 (hand it in to finance today) · handed in: 300.00\n\n"
+        "📝 Report: not filed yet, due by 19:00.\n"
+        "Your report for 2026-11-21 is missing."
+    ), said
+    assert said.endswith(
+        "Still due today\nDue for a visit: 2\n• Bright Store (BRI) — never visited\n"
+        "• Cedar & <Sons> (CED) — follow-up\n"
+        "Overdue to chase: 1 invoice, 4,200.00 in all.\n"
+        "• Cedar & <Sons> (CED) · 4,200.00 · 20 days overdue"
+    ), said
     for secret in ("Theirs", "7,777.00", "666.00", "BOB-INV", "900.00", "secret"):
         assert secret not in said
-    assert day.button_texts() == ["Write today's report", "📝 File the report for 2026-11-21",
-                                  "Log visit: Bright Store", "Log visit: Cedar & <Sons>"]
+    assert day.button_texts() == [
+        "Write today's report",
+        "📝 File the report for 2026-11-21",
+        "Log visit: Bright Store",
+        "Log visit: Cedar & <Sons>",
+    ]
     assert "<b>Still due today</b>" in (day.text or "") and "Cedar &amp; &lt;Sons&gt;" in (day.text or "")
 
     # The button writes the report; filed, the line says so and the button is gone.
@@ -310,8 +372,10 @@ async def test_the_report_line_follows_the_clock(harness: Harness) -> None:
     li = harness.person(2001, "Li")
     harness.clock.set(datetime(2026, 11, 23, 20, 0, tzinfo=ZONE))
     day = (await li.send("/today"))[0]
-    assert ("⚠️ Report: not filed, it was due at 19:00. Filed now (until 22:00) it is marked late."
-            in day.plain_text())
+    assert (
+        "⚠️ Report: not filed, it was due at 19:00. Filed now (until 22:00) it is marked late."
+        in day.plain_text()
+    )
     assert "Write today's report" in day.button_texts()
     await li.send("/report Late but here")
     assert "⚠️ Report: filed late at 20:00." in await li.says("/today")
@@ -346,10 +410,12 @@ async def test_a_managers_day_is_their_queue_and_their_team_in_totals(harness: H
     li, mia, sam = harness.person(2001, "Li"), harness.person(5001, "Mia"), harness.person(5002, "Sam")
     await li.send("/discount Acme: 5% loyal")
     said = await mia.says("/today")
-    assert said == ("Your day · 2026-11-23\n\nWaiting for your decision: 1 — /approvals\n\n"
-                    "Your team today\nReports: 0 of 1 filed · 0 late · 1 missing — /missing\n"
-                    "Visits: 1 · orders: 1 (1,200.00) · collected: 800.00\n"
-                    "Cash and cheques still held by reps: 500.00\n\nEach rep's day, one line each: /team")
+    assert said == (
+        "Your day · 2026-11-23\n\nWaiting for your decision: 1 — /approvals\n\n"
+        "Your team today\nReports: 0 of 1 filed · 0 late · 1 missing — /missing\n"
+        "Visits: 1 · orders: 1 (1,200.00) · collected: 800.00\n"
+        "Cash and cheques still held by reps: 500.00\n\nEach rep's day, one line each: /team"
+    )
     said = await sam.says("/today")  # South: Bob's day, nothing of North
     assert "Nothing is waiting for your decision." in said
     assert "Visits: 1 · orders: 1 (7,777.00) · collected: 666.00" in said
@@ -370,14 +436,29 @@ async def test_a_long_day_fits_one_message(harness: Harness) -> None:
     name = "長い名前 <i>&amp;</i> 🙂" * 8  # 200 characters of markup, CJK and emoji
     async with harness.db.transaction() as session:
         for n in range(40):
-            customer = Customer(code=f"L{n:03d}", name=f"{name[:190]}{n}", grade="A", rep_id=people.rep.id,
-                                team_id=people.north.id, created_at=now - timedelta(days=7),
-                                last_visit_at=now if n < 20 else None)
+            customer = Customer(
+                code=f"L{n:03d}",
+                name=f"{name[:190]}{n}",
+                grade="A",
+                rep_id=people.rep.id,
+                team_id=people.north.id,
+                created_at=now - timedelta(days=7),
+                last_visit_at=now if n < 20 else None,
+            )
             session.add(customer)
             await session.flush()
             if n < 20:
-                session.add(Visit(rep_id=people.rep.id, customer_id=customer.id, visited_at=now,
-                                  kind=VisitKind.CALL, notes="x", source_key=f"long:{n}", created_at=now))
+                session.add(
+                    Visit(
+                        rep_id=people.rep.id,
+                        customer_id=customer.id,
+                        visited_at=now,
+                        kind=VisitKind.CALL,
+                        notes="x",
+                        source_key=f"long:{n}",
+                        created_at=now,
+                    )
+                )
     day = (await harness.person(2001, "Li").send("/today"))[0]
     assert len((day.text or "").encode("utf-16-le")) // 2 <= 4096
     said = day.plain_text()

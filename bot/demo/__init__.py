@@ -33,11 +33,18 @@ DATABASE = "fieldbot-demo.db"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", choices=("en", "zh"), default="en",
-                        help="the language the demo's people use (the bot answers in it)")
-    parser.add_argument("--out", type=Path, default=Path("fieldbot-demo"),
-                        help="folder for the demo database, transcript, workbook and chart "
-                             "(default: ./fieldbot-demo)")
+    parser.add_argument(
+        "--lang",
+        choices=("en", "zh"),
+        default="en",
+        help="the language the demo's people use (the bot answers in it)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("fieldbot-demo"),
+        help="folder for the demo database, transcript, workbook and chart (default: ./fieldbot-demo)",
+    )
 
 
 def _fresh(out: Path, database: Path) -> None:
@@ -73,23 +80,36 @@ async def _run(language: str, out: Path) -> int:
             raise
         settings = Settings(token=TOKEN, database_url=url, api_url=api.base_url, timezone=ZONE)
         spotlight = {m.telegram_id for m in (cast.rep, cast.second_rep, cast.manager, cast.cash_holder)}
-        transcript.note(t.gettext(N_(
-            "fieldbot demo: one working day of a sales company (2 teams, 6 reps, 60 customers), played "
-            "through the real bot against a stand-in for Telegram. The clock is the company's "
-            "(Asia/Shanghai). Long messages and the pushes to people outside the story are shortened "
-            "here; transcript.txt has every line.")))
-        async with Driver(api, db, clock, settings, transcript, cast.people, LANGUAGE_CODES[language],
-                          spotlight) as driver:
+        transcript.note(
+            t.gettext(
+                N_(
+                    "fieldbot demo: one working day of a sales company (2 teams, 6 reps, 60 customers), "
+                    "played through the real bot against a stand-in for Telegram. The clock is the company's "
+                    "(Asia/Shanghai). Long messages and the pushes to people outside the story are shortened "
+                    "here; transcript.txt has every line."
+                )
+            )
+        )
+        async with Driver(
+            api, db, clock, settings, transcript, cast.people, LANGUAGE_CODES[language], spotlight
+        ) as driver:
             files = await play(driver, cast, language, out)
             refused = driver.refused()
     if refused:
         print(transcript.text(shortened=True))
         raise DemoError("the stand-in for Telegram refused calls the bot made:\n" + "\n".join(refused))
     seconds = time.monotonic() - started
-    transcript.note(t.gettext(N_("Written: {transcript}, {workbook}, {chart}, database {database}. "
-                                 "Took {seconds:.1f} s.")).format(
-        transcript=out / "transcript.txt", workbook=files.workbook, chart=files.chart, database=path,
-        seconds=seconds))
+    transcript.note(
+        t.gettext(
+            N_("Written: {transcript}, {workbook}, {chart}, database {database}. Took {seconds:.1f} s.")
+        ).format(
+            transcript=out / "transcript.txt",
+            workbook=files.workbook,
+            chart=files.chart,
+            database=path,
+            seconds=seconds,
+        )
+    )
     (out / "transcript.txt").write_text(transcript.text(shortened=False), encoding="utf-8")
     print(transcript.text(shortened=True), end="")
     return 0

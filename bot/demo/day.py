@@ -35,8 +35,10 @@ LINES = {
         guided_notes="Met the owner; shelf half empty, competitor 5% cheaper",
         order="/order {customer}: 15,000",
         collect="/collect {customer}: 8000 cash R-1029",
-        report=("/report Saw 2 customers, one order over the limit (approved). "
-                "Market: competitor cut prices 5%. Plan: chase the overdue invoices"),
+        report=(
+            "/report Saw 2 customers, one order over the limit (approved). "
+            "Market: competitor cut prices 5%. Plan: chase the overdue invoices"
+        ),
         comment="Good. Send me the competitor's new price list tomorrow.",
     ),
     "zh": Lines(
@@ -130,8 +132,9 @@ async def play(driver: Driver, cast: Cast, language: str, out: Path) -> Files:
     workbook = _file(await say(manager, "/export today"), "document")
     chart = _file(await say(manager, "/chart month"), "photo")
 
-    files = Files(out / (workbook.file_name or f"fieldbot-{DAY}.xlsx"),
-                  out / f"fieldbot-chart-{DAY:%Y-%m}.png")
+    files = Files(
+        out / (workbook.file_name or f"fieldbot-{DAY}.xlsx"), out / f"fieldbot-chart-{DAY:%Y-%m}.png"
+    )
     files.workbook.write_bytes(workbook.file_bytes or b"")
     files.chart.write_bytes(chart.file_bytes or b"")
     return files

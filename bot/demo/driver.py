@@ -28,17 +28,26 @@ class DemoError(RuntimeError):
 
 
 class Driver(RunningBot):
-    def __init__(self, api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings,
-                 transcript: Transcript, people: list[Member], language_code: str,
-                 spotlight: set[int]) -> None:
+    def __init__(
+        self,
+        api: FakeBotApi,
+        db: Database,
+        clock: FixedClock,
+        settings: Settings,
+        transcript: Transcript,
+        people: list[Member],
+        language_code: str,
+        spotlight: set[int],
+    ) -> None:
         super().__init__(api, db, clock, settings)
         self.transcript = transcript
         self.people = {m.telegram_id: m for m in people}
         self.spotlight = spotlight
         for member in people:
             first, *rest = member.name.split(maxsplit=1)
-            api.add_user(member.telegram_id, first, last_name=rest[0] if rest else None,
-                         language_code=language_code)
+            api.add_user(
+                member.telegram_id, first, last_name=rest[0] if rest else None, language_code=language_code
+            )
 
     # -- time ---------------------------------------------------------------------------------
     @property
@@ -59,9 +68,12 @@ class Driver(RunningBot):
         each chat's oldest first."""
         cast = {telegram_id: index for index, telegram_id in enumerate(self.people)}
         chats = sorted(self.api.sent.items(), key=lambda item: cast.get(item[0], len(cast)))
-        return [(m, (chat, m.message_id) in before)
-                for chat, sent in chats for m in sent
-                if before.get((chat, m.message_id)) != m.edits]
+        return [
+            (m, (chat, m.message_id) in before)
+            for chat, sent in chats
+            for m in sent
+            if before.get((chat, m.message_id)) != m.edits
+        ]
 
     def speaker(self, telegram_id: int) -> Speaker:
         member = self.people[telegram_id]
@@ -72,8 +84,12 @@ class Driver(RunningBot):
             if message.chat_id == actor:
                 self.transcript.bot(message, edited=edited)
             else:
-                self.transcript.push(self.now, self.speaker(message.chat_id), message,
-                                     condensed=message.chat_id not in self.spotlight)
+                self.transcript.push(
+                    self.now,
+                    self.speaker(message.chat_id),
+                    message,
+                    condensed=message.chat_id not in self.spotlight,
+                )
         return [m for m, _ in changed if m.chat_id == actor]
 
     async def deliver(self) -> list[SentMessage]:
@@ -126,5 +142,8 @@ class Driver(RunningBot):
 
     def refused(self) -> list[str]:
         """Calls the fake Telegram refused, other than its own state (blocked users, flood control)."""
-        return [f"{c.method} {c.status} {c.description}" for c in self.api.refused_calls()
-                if c.status not in (403, 429)]
+        return [
+            f"{c.method} {c.status} {c.description}"
+            for c in self.api.refused_calls()
+            if c.status not in (403, 429)
+        ]

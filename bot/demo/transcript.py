@@ -45,10 +45,11 @@ class Transcript:
 
     def who(self, speaker: Speaker) -> str:
         return self.t.gettext(N_("{name} ({role})")).format(
-            name=speaker.name, role=self.t.gettext(ROLE_LABELS[speaker.role]))
+            name=speaker.name, role=self.t.gettext(ROLE_LABELS[speaker.role])
+        )
 
     def said_by(self, who: str, what: str = "") -> str:
-        """"Li Wei (sales rep): /visit …"; in Chinese "李伟（销售员）：/visit …" (full-width colon)."""
+        """ "Li Wei (sales rep): /visit …"; in Chinese "李伟（销售员）：/visit …" (full-width colon)."""
         return self.t.gettext(N_("{who}: {what}")).format(who=who, what=what)
 
     def heading(self, at: datetime, text: str) -> None:
@@ -59,16 +60,22 @@ class Transcript:
         self._add(f"{at:%H:%M}  " + self.said_by(self.who(speaker), text))
 
     def pressed(self, at: datetime, speaker: Speaker, label: str) -> None:
-        self._add(f"{at:%H:%M}  " + self.said_by(
-            self.who(speaker), self.t.gettext(N_("presses [{button}]")).format(button=label)))
+        self._add(
+            f"{at:%H:%M}  "
+            + self.said_by(self.who(speaker), self.t.gettext(N_("presses [{button}]")).format(button=label))
+        )
 
     def shared_location(self, at: datetime, speaker: Speaker, lat: float, lon: float) -> None:
         shared = self.t.gettext(N_("shares a location ({lat}, {lon})")).format(lat=lat, lon=lon)
         self._add(f"{at:%H:%M}  " + self.said_by(self.who(speaker), shared))
 
     def job(self, at: datetime, name: str, pushes: int) -> None:
-        self._add(f"{at:%H:%M}  ⏰ " + self.t.gettext(
-            N_("scheduled job {job}, pushes queued: {n}")).format(job=job_title(name, self.t), n=pushes))
+        self._add(
+            f"{at:%H:%M}  ⏰ "
+            + self.t.gettext(N_("scheduled job {job}, pushes queued: {n}")).format(
+                job=job_title(name, self.t), n=pushes
+            )
+        )
 
     def bot(self, message: SentMessage, *, edited: bool) -> None:
         label = self.t.gettext(N_("bot (edits its message)") if edited else N_("bot"))
@@ -88,7 +95,8 @@ class Transcript:
         if message.kind in ("document", "photo"):
             size = len(message.file_bytes or b"") // 1024
             note = self.t.gettext(N_("📎 file {name} ({size} KB)")).format(
-                name=message.file_name or "image.png", size=size)
+                name=message.file_name or "image.png", size=size
+            )
             body = [note, *(line for line in body if line)]
         lines = [*body, *buttons_of(message)]
         first, *rest = lines
@@ -102,11 +110,17 @@ class Transcript:
             buttons = buttons_of(message)
             keep = SHORT_LINES - min(len(buttons), 3)
             cut = len(rendered) - keep - min(len(buttons), 3)
-            shown = [*rendered[:keep],
-                     INDENT + "  … " + self.t.ngettext("(shortened: {n} more line in transcript.txt)",
-                                                       "(shortened: {n} more lines in transcript.txt)",
-                                                       cut).format(n=cut),
-                     *rendered[len(rendered) - min(len(buttons), 3):]]
+            shown = [
+                *rendered[:keep],
+                INDENT
+                + "  … "
+                + self.t.ngettext(
+                    "(shortened: {n} more line in transcript.txt)",
+                    "(shortened: {n} more lines in transcript.txt)",
+                    cut,
+                ).format(n=cut),
+                *rendered[len(rendered) - min(len(buttons), 3) :],
+            ]
         self.short.extend(shown)
 
     def note(self, text: str) -> None:

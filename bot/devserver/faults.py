@@ -41,8 +41,12 @@ class Fault:
 
     @classmethod
     def server_error(cls, status: int = 500) -> Fault:
-        descriptions = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-                        504: "Gateway Timeout"}
+        descriptions = {
+            500: "Internal Server Error",
+            502: "Bad Gateway",
+            503: "Service Unavailable",
+            504: "Gateway Timeout",
+        }
         return cls(status, descriptions.get(status, "Server Error"))
 
     @classmethod
@@ -65,9 +69,12 @@ class Fault:
 
     @classmethod
     def not_modified(cls) -> Fault:
-        return cls(400, "Bad Request: message is not modified: specified new message content and "
-                        "reply markup are exactly the same as a current content and reply markup "
-                        "of the message")
+        return cls(
+            400,
+            "Bad Request: message is not modified: specified new message content and "
+            "reply markup are exactly the same as a current content and reply markup "
+            "of the message",
+        )
 
 
 @dataclass

@@ -162,9 +162,7 @@ class HtmlParser:
             raise self._error(f"Unclosed start tag at byte offset {self._byte_offset(begin)}")
         tag = src[begin + 1 : i].lower()
         if tag not in ALLOWED_TAGS:
-            raise self._error(
-                f'Unsupported start tag "{tag}" at byte offset {self._byte_offset(begin)}'
-            )
+            raise self._error(f'Unsupported start tag "{tag}" at byte offset {self._byte_offset(begin)}')
         attributes: dict[str, str] = {}
         while i < len(src) and src[i] != ">":
             while i < len(src) and src[i] in _SPACES:
@@ -207,9 +205,7 @@ class HtmlParser:
             while i < len(src) and ((src[i].isascii() and src[i].isalnum()) or src[i] in ".-"):
                 i += 1
             if i < len(src) and src[i] not in _SPACES and src[i] != ">":
-                raise self._error(
-                    f"Unexpected end of name token at byte offset {self._byte_offset(start)}"
-                )
+                raise self._error(f"Unexpected end of name token at byte offset {self._byte_offset(start)}")
             return src[start:i].lower(), i
         i += 1
         value: list[str] = []
@@ -242,12 +238,8 @@ class HtmlParser:
         elif tag == "tg-emoji":
             argument = attributes.get("emoji-id", "")
             if not argument.isdigit():
-                raise self._error(
-                    "Custom emoji entity must contain a valid custom emoji identifier"
-                )
-        self.stack.append(
-            _OpenTag(tag, argument, self.out_len16, expandable="expandable" in attributes)
-        )
+                raise self._error("Custom emoji entity must contain a valid custom emoji identifier")
+        self.stack.append(_OpenTag(tag, argument, self.out_len16, expandable="expandable" in attributes))
 
     def _read_end_tag(self) -> None:
         src, begin = self.src, self.pos
@@ -310,9 +302,7 @@ class HtmlParser:
                 self._emit(src[self.pos : nxt])
                 self.pos = nxt
         if self.stack:
-            raise self._error(
-                f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"'
-            )
+            raise self._error(f'Can\'t find end tag corresponding to start tag "{self.stack[-1].name}"')
         self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
         return ParsedText("".join(self.out), self.entities)
 

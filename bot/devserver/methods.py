@@ -151,9 +151,7 @@ class BotApiMethods:
             leaving = math.floor(len(recent) + messages - 1 - self.messages_per_second) + 1
             freed_by = recent[min(leaving, len(recent)) - 1] if recent else now
             retry_after = max(1, math.ceil(freed_by + 1.0 - now))
-            raise ApiError(
-                429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after
-            )
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
         recent.extend([now] * messages)
 
     def chat(self, chat_id: Any, *, sending: bool = True) -> dict[str, Any]:
@@ -175,9 +173,7 @@ class BotApiMethods:
 
     def formatted(self, text: str, parse_mode: str | None) -> ParsedText:
         """Parse ``text`` as Telegram does; 400 on bad markup (taken literally if not strict)."""
-        if parse_mode is not None and parse_mode.lower() not in (
-            m.lower() for m in SUPPORTED_PARSE_MODES
-        ):
+        if parse_mode is not None and parse_mode.lower() not in (m.lower() for m in SUPPORTED_PARSE_MODES):
             raise bad_request("unsupported parse_mode")
         try:
             return parse_text(text, parse_mode)
@@ -270,9 +266,7 @@ class BotApiMethods:
             mime = value.mime_type
             if not mime or mime == "application/octet-stream":
                 mime = mimetypes.guess_type(name)[0] or mime
-            info = self.world.add_file(
-                value.content, name, mime, folder="photos" if image else "documents"
-            )
+            info = self.world.add_file(value.content, name, mime, folder="photos" if image else "documents")
             return self.world.files[info["file_id"]], True
         if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
             raise bad_request("failed to get HTTP URL content")
@@ -452,11 +446,7 @@ class BotApiMethods:
             raise bad_request(not_found)
         chat = self.chat(params["chat_id"])
         original = next(
-            (
-                s
-                for s in self.world.sent.get(source_chat["id"], [])
-                if s.message_id == params["message_id"]
-            ),
+            (s for s in self.world.sent.get(source_chat["id"], []) if s.message_id == params["message_id"]),
             None,
         )
         if original is not None:
@@ -620,9 +610,7 @@ class BotApiMethods:
         query_id = params["callback_query_id"]
         created = self.world.open_queries.get(query_id)
         if created is None or time.monotonic() - created > CALLBACK_QUERY_TTL:
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         if len(params.get("text") or "") > MAX_CALLBACK_ANSWER:
             raise bad_request("MESSAGE_TOO_LONG")
         del self.world.open_queries[query_id]

@@ -59,9 +59,7 @@ class FakeBotApi(World):
         self.token = token
         self.strict = strict
         self.spec = load_spec()
-        self.api = BotApiMethods(
-            self, self.spec, strict=strict, messages_per_second=messages_per_second
-        )
+        self.api = BotApiMethods(self, self.spec, strict=strict, messages_per_second=messages_per_second)
         self.calls: list[ApiCall] = []
         self.base_url = ""
         self.base_file_url = ""
@@ -200,8 +198,7 @@ class FakeBotApi(World):
             if remaining <= 0 or self._calls_changed is None:
                 recent = [(c.method, c.status, c.description) for c in self.calls[-5:]]
                 raise TimeoutError(
-                    f"no {wanted or 'call'} for chat {chat_id} within {timeout}s; "
-                    f"last calls: {recent}"
+                    f"no {wanted or 'call'} for chat {chat_id} within {timeout}s; last calls: {recent}"
                 )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._calls_changed.wait(), remaining)
@@ -218,11 +215,7 @@ class FakeBotApi(World):
         deadline = time.monotonic() + timeout
         while True:
             now = time.monotonic()
-            if (
-                not self.undelivered()
-                and self._in_flight == 0
-                and now - self._last_activity >= quiet
-            ):
+            if not self.undelivered() and self._in_flight == 0 and now - self._last_activity >= quiet:
                 return
             if now >= deadline:
                 raise TimeoutError(
@@ -350,9 +343,7 @@ class FakeBotApi(World):
         stored = next((f for f in self.files.values() if f.file_path == path), None)
         if stored is None:
             return self._json(404, ApiError(404, "Not Found").payload())
-        return web.Response(
-            body=stored.content, content_type=stored.mime_type or "application/octet-stream"
-        )
+        return web.Response(body=stored.content, content_type=stored.mime_type or "application/octet-stream")
 
     # -- getUpdates --------------------------------------------------------------------------
     def _confirm(self, offset: int | None) -> None:

@@ -87,10 +87,7 @@ class BotApiSpec:
 
 
 def _fields(raw: list[dict[str, Any]]) -> dict[str, FieldSpec]:
-    return {
-        f["name"]: FieldSpec(f["name"], tuple(f.get("types", ())), bool(f.get("required")))
-        for f in raw
-    }
+    return {f["name"]: FieldSpec(f["name"], tuple(f.get("types", ())), bool(f.get("required"))) for f in raw}
 
 
 @cache

@@ -412,9 +412,7 @@ class World:
             for sent in candidates:
                 for button in (b for row in sent.buttons() for b in row):
                     if matches(button.get("text", "")) and "callback_data" in button:
-                        return self.callback(
-                            user_id, sent.message_id, button["callback_data"], queue=queue
-                        )
+                        return self.callback(user_id, sent.message_id, button["callback_data"], queue=queue)
         seen = candidates[0].button_texts() if candidates else []
         raise KeyError(f"no inline button {button_text!r} for user {user_id}; newest has {seen}")
 

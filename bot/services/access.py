@@ -39,24 +39,60 @@ class Permission(enum.StrEnum):
     VIEW_MARKET = "view_market"  # market feedback by topic (/market, the weekly digest): within scope
 
 
-_FIELD_WORK = {Permission.VIEW_CUSTOMERS, Permission.REGISTER_PROSPECT, Permission.LOG_VISIT,
-               Permission.RECORD_ORDER, Permission.RECORD_COLLECTION, Permission.REQUEST_RETURN,
-               Permission.VIEW_FIGURES, Permission.READ_REPORTS}
-_LEADING = {Permission.NUDGE, Permission.APPROVE, Permission.EXPORT, Permission.ANSWER_REPORTS,
-            Permission.REVIEW_CUSTOMERS}
+_FIELD_WORK = {
+    Permission.VIEW_CUSTOMERS,
+    Permission.REGISTER_PROSPECT,
+    Permission.LOG_VISIT,
+    Permission.RECORD_ORDER,
+    Permission.RECORD_COLLECTION,
+    Permission.REQUEST_RETURN,
+    Permission.VIEW_FIGURES,
+    Permission.READ_REPORTS,
+}
+_LEADING = {
+    Permission.NUDGE,
+    Permission.APPROVE,
+    Permission.EXPORT,
+    Permission.ANSWER_REPORTS,
+    Permission.REVIEW_CUSTOMERS,
+}
 #: Who hears what the field learns of the market (regulations part 4, art. 8 (4)): reps read what they
 #: recorded, managers their team's, the director, admins and marketing everyone's.
 _MARKET = {Permission.VIEW_MARKET}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT},
-    Role.DIRECTOR: frozenset({Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                              Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING, *_MARKET}),
-    Role.MANAGER: frozenset({Permission.INVITE, Permission.LIST_USERS, Permission.IMPORT_CUSTOMERS,
-                             Permission.REVERSE_COLLECTION, *_FIELD_WORK, *_LEADING, *_MARKET}),
-    Role.FINANCE: frozenset({Permission.VIEW_CUSTOMERS, Permission.IMPORT_RECEIVABLES,
-                             Permission.CONFIRM_DEPOSITS, Permission.REVERSE_COLLECTION,
-                             Permission.VIEW_FIGURES, Permission.EXPORT}),
+    Role.DIRECTOR: frozenset(
+        {
+            Permission.LIST_USERS,
+            Permission.IMPORT_CUSTOMERS,
+            Permission.REVERSE_COLLECTION,
+            *_FIELD_WORK,
+            *_LEADING,
+            *_MARKET,
+        }
+    ),
+    Role.MANAGER: frozenset(
+        {
+            Permission.INVITE,
+            Permission.LIST_USERS,
+            Permission.IMPORT_CUSTOMERS,
+            Permission.REVERSE_COLLECTION,
+            *_FIELD_WORK,
+            *_LEADING,
+            *_MARKET,
+        }
+    ),
+    Role.FINANCE: frozenset(
+        {
+            Permission.VIEW_CUSTOMERS,
+            Permission.IMPORT_RECEIVABLES,
+            Permission.CONFIRM_DEPOSITS,
+            Permission.REVERSE_COLLECTION,
+            Permission.VIEW_FIGURES,
+            Permission.EXPORT,
+        }
+    ),
     Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT, *_MARKET}),
     # Market information only: no customer cards, figures or money (prices, discounts and sales
     # figures are confidential, part 4 art. 7; the feedback names the customers it is about).

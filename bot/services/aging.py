@@ -15,8 +15,13 @@ from bot.services.ledger import is_open
 from models import Customer, Money, Receivable
 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
-BUCKET_LABELS = {"current": N_("not yet due"), "1-30": N_("1-30 days"), "31-60": N_("31-60 days"),
-                 "61-90": N_("61-90 days"), "90+": N_("over 90 days")}
+BUCKET_LABELS = {
+    "current": N_("not yet due"),
+    "1-30": N_("1-30 days"),
+    "31-60": N_("31-60 days"),
+    "61-90": N_("61-90 days"),
+    "90+": N_("over 90 days"),
+}
 ZERO = Decimal("0.00")
 
 
@@ -43,20 +48,26 @@ def bucket_of(today: date, due_on: ColumnElement[date] | None = None) -> ColumnE
         (due >= today - timedelta(days=30), "1-30"),
         (due >= today - timedelta(days=60), "31-60"),
         (due >= today - timedelta(days=90), "61-90"),
-        else_="90+")
+        else_="90+",
+    )
 
 
-async def aging_by_rep(session: AsyncSession, today: date,
-                       customers: ColumnElement[bool] | None = None) -> dict[int | None, Aging]:
+async def aging_by_rep(
+    session: AsyncSession, today: date, customers: ColumnElement[bool] | None = None
+) -> dict[int | None, Aging]:
     """Open receivables per rep and bucket, in one aggregate query (disputed ones included).
 
     ``customers`` (a condition on ``Customer``) limits them to those customers' receivables; None
     means every customer, read from the open receivables' index alone, without the customers table.
     """
     bucket = bucket_of(today)
-    query = (select(Receivable.rep_id, bucket, func.count(),
-                    type_coerce(func.sum(Receivable.open_amount), Money()))
-             .where(is_open()).group_by(Receivable.rep_id, bucket))
+    query = (
+        select(
+            Receivable.rep_id, bucket, func.count(), type_coerce(func.sum(Receivable.open_amount), Money())
+        )
+        .where(is_open())
+        .group_by(Receivable.rep_id, bucket)
+    )
     if customers is not None:
         query = query.join(Customer, Customer.id == Receivable.customer_id).where(customers)
     rows = await session.execute(query)
@@ -67,8 +78,9 @@ async def aging_by_rep(session: AsyncSession, today: date,
     return dict(result)
 
 
-async def aging_total(session: AsyncSession, today: date,
-                      customers: ColumnElement[bool] | None = None) -> Aging:
+async def aging_total(
+    session: AsyncSession, today: date, customers: ColumnElement[bool] | None = None
+) -> Aging:
     """Open receivables by bucket, all reps together (``customers`` as in :func:`aging_by_rep`).
 
     The open receivables are summed per due date first (a few hundred dates), and only those sums
@@ -76,9 +88,15 @@ async def aging_total(session: AsyncSession, today: date,
     For every customer they are read in due-date order from ``ix_receivables_open_by_due``, which
     only a query naming ``source IS NOT NULL`` (always true) may use — this one.
     """
-    by_day = (select(Receivable.due_on.label("due_on"), func.count().label("invoices"),
-                     func.sum(Receivable.open_amount).label("open"))
-              .where(is_open()).group_by(Receivable.due_on))
+    by_day = (
+        select(
+            Receivable.due_on.label("due_on"),
+            func.count().label("invoices"),
+            func.sum(Receivable.open_amount).label("open"),
+        )
+        .where(is_open())
+        .group_by(Receivable.due_on)
+    )
     if customers is None:
         by_day = by_day.where(Receivable.source.is_not(None))
     else:
@@ -86,8 +104,10 @@ async def aging_total(session: AsyncSession, today: date,
     days = by_day.subquery()
     bucket = bucket_of(today, days.c.due_on)
     rows = await session.execute(
-        select(bucket, func.sum(days.c.invoices), type_coerce(func.sum(days.c.open), Money()))
-        .group_by(bucket))
+        select(bucket, func.sum(days.c.invoices), type_coerce(func.sum(days.c.open), Money())).group_by(
+            bucket
+        )
+    )
     result = Aging()
     for name, count, total in rows:
         result.buckets[name] = total or ZERO

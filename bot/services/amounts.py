@@ -37,8 +37,10 @@ def parse_amount(text: str) -> Decimal:
         cleaned = cleaned[:-1]
     match = _NUMBER.match(cleaned)
     if match is None:
-        raise Invalid(N_("{text} is not an amount. Write it like 5000, 5,000.50, ¥5000, 1.5万 or 5k."),
-                      text=text.strip()[:40])
+        raise Invalid(
+            N_("{text} is not an amount. Write it like 5000, 5,000.50, ¥5000, 1.5万 or 5k."),
+            text=text.strip()[:40],
+        )
     digits = match.group("int").replace(",", "") + "." + (match.group("frac") or "0")
     try:
         number = Decimal(digits)

@@ -85,6 +85,7 @@ _UNIT_WORDS = {"元", "万", "千", "k", "w", "rmb", "cny", "yuan"}
 
 # -- what a request is ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class DiscountTerms:
     """A percentage or an amount off, and why."""
@@ -133,12 +134,17 @@ class Decision:
 
 # -- reading "/discount Acme: 5% long-time customer" ----------------------------------------------
 
+
 def read_discount(text: str) -> DiscountTerms:
     """``5% reason``, ``5％ reason``, ``500 reason``, ``¥ 1.5万 reason``: the discount, then why."""
     tokens = unicodedata.normalize("NFKC", text).split()
     if not tokens:
-        raise Invalid(N_("Write the discount after the colon, then the reason, e.g. "
-                         "/discount Acme: 5% order of 200 cases"))
+        raise Invalid(
+            N_(
+                "Write the discount after the colon, then the reason, e.g. "
+                "/discount Acme: 5% order of 200 cases"
+            )
+        )
     first = tokens.pop(0)
     if tokens and tokens[0] == "%":
         first += tokens.pop(0)
@@ -165,8 +171,10 @@ def parse_percent(text: str) -> Decimal:
     match = _PERCENT.match(text.strip())
     value = Decimal(f"{match[1]}.{match[2] or '0'}") if match else None
     if value is None or not 0 < value <= 100:
-        raise Invalid(N_("{text}% is not a discount: give a percentage above 0 and at most 100, "
-                         "e.g. 5%."), text=text[:20])
+        raise Invalid(
+            N_("{text}% is not a discount: give a percentage above 0 and at most 100, e.g. 5%."),
+            text=text[:20],
+        )
     return value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize()
 
 
@@ -179,22 +187,63 @@ def terms_text(payload: dict[str, Any]) -> str:
 
 # -- reading requests ---------------------------------------------------------------------------
 
+
 def _views() -> Select[Any]:
     requester, decider = aliased(User), aliased(User)
-    return (select(Approval.id, Approval.kind, Approval.status, Approval.requested_by, requester.name,
-                   Customer.id, Customer.code, Customer.name, Customer.grade, Customer.team_id,
-                   Approval.payload, Approval.created_at, decider.name, Approval.decided_at)
-            .join(Customer, Customer.id == Approval.customer_id)
-            .join(requester, requester.id == Approval.requested_by)
-            .outerjoin(decider, decider.id == Approval.decided_by))
+    return (
+        select(
+            Approval.id,
+            Approval.kind,
+            Approval.status,
+            Approval.requested_by,
+            requester.name,
+            Customer.id,
+            Customer.code,
+            Customer.name,
+            Customer.grade,
+            Customer.team_id,
+            Approval.payload,
+            Approval.created_at,
+            decider.name,
+            Approval.decided_at,
+        )
+        .join(Customer, Customer.id == Approval.customer_id)
+        .join(requester, requester.id == Approval.requested_by)
+        .outerjoin(decider, decider.id == Approval.decided_by)
+    )
 
 
 def _view(row: Any) -> ApprovalView:
-    (id_, kind, status, requested_by, requester, customer_id, code, name, grade, team_id, payload,
-     created_at, decided_by, decided_at) = row
+    (
+        id_,
+        kind,
+        status,
+        requested_by,
+        requester,
+        customer_id,
+        code,
+        name,
+        grade,
+        team_id,
+        payload,
+        created_at,
+        decided_by,
+        decided_at,
+    ) = row
     customer = CustomerRef(customer_id, code, name, grade)
-    return ApprovalView(id_, kind, status, requested_by, requester, customer, team_id, dict(payload or {}),
-                        created_at, decided_by, decided_at)
+    return ApprovalView(
+        id_,
+        kind,
+        status,
+        requested_by,
+        requester,
+        customer,
+        team_id,
+        dict(payload or {}),
+        created_at,
+        decided_by,
+        decided_at,
+    )
 
 
 async def load(session: AsyncSession, approval_id: int) -> ApprovalView:
@@ -210,6 +259,7 @@ async def _load(session: AsyncSession, approval_id: int) -> ApprovalView:
 
 
 # -- who decides, and the queues ----------------------------------------------------------------
+
 
 def check_decider(caller: Caller, view: ApprovalView) -> None:
     """Refuse unless ``caller`` may decide ``view``: the one rule for the buttons and for /approvals.
@@ -279,13 +329,15 @@ async def _to_decide(session: AsyncSession, caller: Caller) -> list[ApprovalView
     them all is cheap next to the messages that list them.
     """
     require(caller, Permission.APPROVE)
-    rows = await session.execute(_views().where(Approval.status == ApprovalStatus.PENDING)
-                                 .order_by(Approval.id))
+    rows = await session.execute(
+        _views().where(Approval.status == ApprovalStatus.PENDING).order_by(Approval.id)
+    )
     return [view for view in map(_view, rows) if may_decide(caller, view)]
 
 
-async def to_decide(session: AsyncSession, caller: Caller, *, after: int = 0,
-                    limit: int = QUEUE_PAGE) -> QueuePage:
+async def to_decide(
+    session: AsyncSession, caller: Caller, *, after: int = 0, limit: int = QUEUE_PAGE
+) -> QueuePage:
     """/approvals: the pending requests waiting for the caller's decision, after ``after``."""
     return _page(await _to_decide(session, caller), after, limit)
 
@@ -295,15 +347,17 @@ def _may_see_queues(caller: Caller) -> bool:
     return any(caller.can(permission) for permission in (Permission.APPROVE, *_ASKING))
 
 
-async def own_requests(session: AsyncSession, caller: Caller, *, now: datetime, after: int = 0,
-                       limit: int = QUEUE_PAGE) -> QueuePage:
+async def own_requests(
+    session: AsyncSession, caller: Caller, *, now: datetime, after: int = 0, limit: int = QUEUE_PAGE
+) -> QueuePage:
     """The caller's own requests: those waiting, and those decided in the last
     :data:`RECENT_DECISIONS` (the decision's push may have scrolled away), oldest first."""
     if not _may_see_queues(caller):
         raise AccessDenied(N_("Your role does not allow this."))
     recent = (Approval.status == ApprovalStatus.PENDING) | (Approval.decided_at >= now - RECENT_DECISIONS)
-    rows = await session.execute(_views().where(Approval.requested_by == caller.id, recent)
-                                 .order_by(Approval.id))
+    rows = await session.execute(
+        _views().where(Approval.requested_by == caller.id, recent).order_by(Approval.id)
+    )
     return _page([_view(row) for row in rows], after, limit)
 
 
@@ -318,6 +372,7 @@ async def pending_count(session: AsyncSession, caller: Caller) -> int:
 
 # -- asking ---------------------------------------------------------------------------------------
 
+
 async def resolve_customer(session: AsyncSession, caller: Caller, text: str) -> Resolution:
     """The customer a discount is asked for, among the caller's."""
     require(caller, Permission.REQUEST_DISCOUNT)
@@ -325,8 +380,14 @@ async def resolve_customer(session: AsyncSession, caller: Caller, text: str) -> 
 
 
 async def request_discount(
-    session: AsyncSession, caller: Caller, customer_id: int, terms: DiscountTerms, *, now: datetime,
-    zone: ZoneInfo, source_key: str,
+    session: AsyncSession,
+    caller: Caller,
+    customer_id: int,
+    terms: DiscountTerms,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
 ) -> DiscountRequest:
     """Write the request and queue the approvers' pushes; the same ``source_key`` again writes nothing."""
     require(caller, Permission.REQUEST_DISCOUNT)
@@ -334,9 +395,15 @@ async def request_discount(
     if earlier is not None:
         return DiscountRequest(earlier, repeated=True)
     customer = await customers.get_in_scope(session, caller, customer_id)
-    approval = Approval(kind=ApprovalKind.DISCOUNT, requested_by=caller.id, customer_id=customer.id,
-                        payload=terms.payload(), status=ApprovalStatus.PENDING, created_at=now,
-                        source_key=source_key)
+    approval = Approval(
+        kind=ApprovalKind.DISCOUNT,
+        requested_by=caller.id,
+        customer_id=customer.id,
+        payload=terms.payload(),
+        status=ApprovalStatus.PENDING,
+        created_at=now,
+        source_key=source_key,
+    )
     try:
         async with session.begin_nested():
             session.add(approval)
@@ -345,20 +412,34 @@ async def request_discount(
         if found is None:
             raise
         return DiscountRequest(found, repeated=True)
-    audit.record(session, actor_id=caller.id, action="request_discount", entity="approval",
-                 entity_id=approval.id, at=now, after={"customer_id": customer.id, **terms.payload()})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="request_discount",
+        entity="approval",
+        entity_id=approval.id,
+        at=now,
+        after={"customer_id": customer.id, **terms.payload()},
+    )
     await notify_approvers(session, approval.id, now, zone)
     return DiscountRequest(await _load(session, approval.id), repeated=False)
 
 
 async def _requested(session: AsyncSession, caller: Caller, source_key: str) -> ApprovalView | None:
-    row = (await session.execute(_views().where(
-        Approval.source_key == source_key, Approval.kind == ApprovalKind.DISCOUNT,
-        Approval.requested_by == caller.id))).one_or_none()
+    row = (
+        await session.execute(
+            _views().where(
+                Approval.source_key == source_key,
+                Approval.kind == ApprovalKind.DISCOUNT,
+                Approval.requested_by == caller.id,
+            )
+        )
+    ).one_or_none()
     return _view(row) if row is not None else None
 
 
 # -- telling the approvers ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Person:
@@ -379,8 +460,9 @@ async def approvers(session: AsyncSession, team_id: int | None, requested_by: in
     if team_id is not None:
         candidates.insert(0, (User.role == Role.MANAGER) & (User.team_id == team_id))
     for who in candidates:
-        rows = await session.execute(select(User.id, User.language)
-                                     .where(who, _reachable(), User.id != requested_by).order_by(User.id))
+        rows = await session.execute(
+            select(User.id, User.language).where(who, _reachable(), User.id != requested_by).order_by(User.id)
+        )
         found = [_Person(id_, language or "en") for id_, language in rows]
         if found:
             return found
@@ -397,9 +479,15 @@ async def notify_approvers(session: AsyncSession, approval_id: int, now: datetim
     for person in await approvers(session, view.team_id, view.requested_by):
         t = Translator(person.language)
         queued += await outbox.enqueue(
-            session, recipient_id=person.id, job=JOB, dedup_key=f"approval:{view.id}:{person.id}",
-            text=render_request(t, view), buttons=decision_buttons(t, view.id), now=now,
-            not_before=not_before)
+            session,
+            recipient_id=person.id,
+            job=JOB,
+            dedup_key=f"approval:{view.id}:{person.id}",
+            text=render_request(t, view),
+            buttons=decision_buttons(t, view.id),
+            now=now,
+            not_before=not_before,
+        )
     return queued
 
 
@@ -409,21 +497,37 @@ async def notify_pending(session: AsyncSession, now: datetime, zone: ZoneInfo) -
     Safe to call as often as one likes, from anywhere, after the request was committed.
     """
     told = exists().where(Outbox.dedup_key.like(literal("approval:") + cast(Approval.id, String) + ":%"))
-    ids = list(await session.scalars(
-        select(Approval.id).where(Approval.status == ApprovalStatus.PENDING, ~told)
-        .order_by(Approval.id).limit(SWEEP_BATCH)))
+    ids = list(
+        await session.scalars(
+            select(Approval.id)
+            .where(Approval.status == ApprovalStatus.PENDING, ~told)
+            .order_by(Approval.id)
+            .limit(SWEEP_BATCH)
+        )
+    )
     return sum([await notify_approvers(session, approval_id, now, zone) for approval_id in ids])
 
 
 def decision_buttons(t: Translator, approval_id: int) -> Buttons:
-    return [[{"text": t.gettext(N_("✅ Approve")), "callback_data": f"appr:yes:{approval_id}"},
-             {"text": t.gettext(N_("❌ Reject")), "callback_data": f"appr:no:{approval_id}"}]]
+    return [
+        [
+            {"text": t.gettext(N_("✅ Approve")), "callback_data": f"appr:yes:{approval_id}"},
+            {"text": t.gettext(N_("❌ Reject")), "callback_data": f"appr:no:{approval_id}"},
+        ]
+    ]
 
 
 # -- deciding -------------------------------------------------------------------------------------
 
+
 async def decide(
-    session: AsyncSession, caller: Caller, approval_id: int, approve: bool, *, now: datetime, zone: ZoneInfo,
+    session: AsyncSession,
+    caller: Caller,
+    approval_id: int,
+    approve: bool,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
 ) -> Decision:
     """Approve or reject a pending request; a decided one is reported as it stands."""
     require(caller, Permission.APPROVE)
@@ -433,9 +537,11 @@ async def decide(
         return Decision(view, decided_now=False)
     status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED
     won = await session.execute(
-        update(Approval).where(Approval.id == approval_id, Approval.status == ApprovalStatus.PENDING)
+        update(Approval)
+        .where(Approval.id == approval_id, Approval.status == ApprovalStatus.PENDING)
         .values(status=status, decided_by=caller.id, decided_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if not won.rowcount:  # type: ignore[attr-defined]  # another approver decided a moment ago
         return Decision(await _load(session, approval_id), decided_now=False)
     voided = None
@@ -444,69 +550,111 @@ async def decide(
     certificate = None
     if approve and view.kind == ApprovalKind.RETURN:
         certificate = await _credit_approved_return(session, caller, approval_id, now, zone)
-    audit.record(session, actor_id=caller.id, action="approve" if approve else "reject", entity="approval",
-                 entity_id=approval_id, at=now, before={"status": ApprovalStatus.PENDING.value},
-                 after={"status": status.value, "kind": view.kind.value,
-                        **({"voided_receivable_id": voided} if voided is not None else {}),
-                        **({"certificate": certificate} if certificate is not None else {})})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="approve" if approve else "reject",
+        entity="approval",
+        entity_id=approval_id,
+        at=now,
+        before={"status": ApprovalStatus.PENDING.value},
+        after={
+            "status": status.value,
+            "kind": view.kind.value,
+            **({"voided_receivable_id": voided} if voided is not None else {}),
+            **({"certificate": certificate} if certificate is not None else {}),
+        },
+    )
     decided = await _load(session, approval_id)
     await _tell_requester(session, decided, now, zone)
     return Decision(decided, decided_now=True)
 
 
-async def _void_rejected_order(session: AsyncSession, caller: Caller, approval_id: int,
-                               now: datetime) -> int | None:
+async def _void_rejected_order(
+    session: AsyncSession, caller: Caller, approval_id: int, now: datetime
+) -> int | None:
     """Void the receivable of a rejected over-limit order (in the rejection's transaction).
 
     Its id, or None when there was nothing to void (no receivable, or already void). Money
     already applied to it refuses the rejection (:class:`Conflict`), rolling the decision back.
     """
     receivable = await session.scalar(
-        select(Receivable).join(Approval, Approval.receivable_id == Receivable.id)
-        .where(Approval.id == approval_id))
+        select(Receivable)
+        .join(Approval, Approval.receivable_id == Receivable.id)
+        .where(Approval.id == approval_id)
+    )
     if receivable is None:
         return None
     open_before = await session.scalar(select(Receivable.open_amount).where(Receivable.id == receivable.id))
     if not (await ledger.void(session, receivable, by=caller.id, reason=ledger.REJECTED, now=now)).done:
         return None
-    audit.record(session, actor_id=caller.id, action="order.void", entity="receivable",
-                 entity_id=receivable.id, at=now,
-                 before={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
-                         "open": str(open_before), "voided": False},
-                 after={"voided": True, "open": "0.00", "reason": ledger.REJECTED,
-                        "approval_id": approval_id})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="order.void",
+        entity="receivable",
+        entity_id=receivable.id,
+        at=now,
+        before={
+            "invoice_no": receivable.invoice_no,
+            "amount": str(receivable.amount),
+            "open": str(open_before),
+            "voided": False,
+        },
+        after={"voided": True, "open": "0.00", "reason": ledger.REJECTED, "approval_id": approval_id},
+    )
     return receivable.id
 
 
-async def _credit_approved_return(session: AsyncSession, caller: Caller, approval_id: int, now: datetime,
-                                  zone: ZoneInfo) -> str:
+async def _credit_approved_return(
+    session: AsyncSession, caller: Caller, approval_id: int, now: datetime, zone: ZoneInfo
+) -> str:
     """Issue an approved return's certificate and credit note (in the approval's transaction), and keep
     its number and what it settled on the request, for the texts below. The certificate's number."""
     sales_return = await session.scalar(select(SalesReturn).where(SalesReturn.approval_id == approval_id))
     if sales_return is None:
         raise NotFound(N_("That request no longer exists."))
-    issued = await credit_notes.issue(session, sales_return, by=caller.id, now=now, zone=zone,
-                                      source_key=f"approval:{approval_id}")
+    issued = await credit_notes.issue(
+        session, sales_return, by=caller.id, now=now, zone=zone, source_key=f"approval:{approval_id}"
+    )
     payload = dict(await session.scalar(select(Approval.payload).where(Approval.id == approval_id)) or {})
-    payload.update(certificate=issued.number, kept=str(issued.kept),
-                   settled=[{"invoice_no": line.invoice_no, "amount": str(line.amount),
-                             "remaining": str(line.remaining)} for line in issued.settled])
-    await session.execute(update(Approval).where(Approval.id == approval_id).values(payload=payload)
-                          .execution_options(synchronize_session=False))
+    payload.update(
+        certificate=issued.number,
+        kept=str(issued.kept),
+        settled=[
+            {"invoice_no": line.invoice_no, "amount": str(line.amount), "remaining": str(line.remaining)}
+            for line in issued.settled
+        ],
+    )
+    await session.execute(
+        update(Approval)
+        .where(Approval.id == approval_id)
+        .values(payload=payload)
+        .execution_options(synchronize_session=False)
+    )
     return issued.number
 
 
 async def withdraw(session: AsyncSession, receivable_id: int, *, by: int, now: datetime) -> int | None:
     """Close the pending over-limit request of an order that was undone: its id, or None."""
     closed = await session.scalar(
-        update(Approval).where(Approval.receivable_id == receivable_id,
-                               Approval.status == ApprovalStatus.PENDING)
+        update(Approval)
+        .where(Approval.receivable_id == receivable_id, Approval.status == ApprovalStatus.PENDING)
         .values(status=ApprovalStatus.WITHDRAWN, decided_by=by, decided_at=now)
-        .returning(Approval.id).execution_options(synchronize_session=False))
+        .returning(Approval.id)
+        .execution_options(synchronize_session=False)
+    )
     if closed is not None:
-        audit.record(session, actor_id=by, action="withdraw", entity="approval", entity_id=closed, at=now,
-                     before={"status": ApprovalStatus.PENDING.value},
-                     after={"status": ApprovalStatus.WITHDRAWN.value, "kind": ApprovalKind.OVER_LIMIT.value})
+        audit.record(
+            session,
+            actor_id=by,
+            action="withdraw",
+            entity="approval",
+            entity_id=closed,
+            at=now,
+            before={"status": ApprovalStatus.PENDING.value},
+            after={"status": ApprovalStatus.WITHDRAWN.value, "kind": ApprovalKind.OVER_LIMIT.value},
+        )
     return closed
 
 
@@ -515,8 +663,15 @@ async def _tell_requester(session: AsyncSession, view: ApprovalView, now: dateti
     not_before = next_allowed(now, await company.load(session), zone)
     t = Translator(language or "en")
     await outbox.enqueue(
-        session, recipient_id=view.requested_by, job=JOB, dedup_key=f"approval:{view.id}:decision",
-        text=render_outcome(t, view), buttons=outcome_buttons(t, view), now=now, not_before=not_before)
+        session,
+        recipient_id=view.requested_by,
+        job=JOB,
+        dedup_key=f"approval:{view.id}:decision",
+        text=render_outcome(t, view),
+        buttons=outcome_buttons(t, view),
+        now=now,
+        not_before=not_before,
+    )
 
 
 def outcome_buttons(t: Translator, view: ApprovalView) -> Buttons | None:
@@ -524,8 +679,12 @@ def outcome_buttons(t: Translator, view: ApprovalView) -> Buttons | None:
     if view.kind != ApprovalKind.RETURN or view.status != ApprovalStatus.APPROVED:
         return None
     return_id = view.payload.get("return_id")
-    return [[{"text": t.gettext(N_("🖨 Certificate (PDF)")), "callback_data": f"ret:pdf:{return_id}"},
-             {"text": t.gettext(N_("🖼 Certificate (image)")), "callback_data": f"ret:png:{return_id}"}]]
+    return [
+        [
+            {"text": t.gettext(N_("🖨 Certificate (PDF)")), "callback_data": f"ret:pdf:{return_id}"},
+            {"text": t.gettext(N_("🖼 Certificate (image)")), "callback_data": f"ret:png:{return_id}"},
+        ]
+    ]
 
 
 # -- texts ----------------------------------------------------------------------------------------
@@ -546,17 +705,25 @@ def _return_lines(t: Translator, view: ApprovalView) -> list[str]:
     """A return request as its approvers read it (``bot/services/returns.py``)."""
     payload = view.payload
     lines = [
-        t(N_("↩️ <b>Return of goods</b> #{id} from {rep}"), id=payload.get("return_id", "—"),
-          rep=view.requester),
+        t(
+            N_("↩️ <b>Return of goods</b> #{id} from {rep}"),
+            id=payload.get("return_id", "—"),
+            rep=view.requester,
+        ),
         t(N_("Customer: {customer}"), customer=view.customer.label),
         t(N_("Amount to credit: {amount}"), amount=_money(payload.get("amount"))),
-        t(N_("Invoice: {invoice}"), invoice=payload["invoice_no"]) if payload.get("invoice_no")
+        t(N_("Invoice: {invoice}"), invoice=payload["invoice_no"])
+        if payload.get("invoice_no")
         else t(N_("Invoice: none named (the oldest open invoices are credited first)")),
     ]
     items = payload.get("items") or []
     if items:
-        lines.append(t(N_("Products: {items}"), items="; ".join(
-            f"{item.get('product', '')} × {item.get('quantity', '')}" for item in items)))
+        lines.append(
+            t(
+                N_("Products: {items}"),
+                items="; ".join(f"{item.get('product', '')} × {item.get('quantity', '')}" for item in items),
+            )
+        )
     if payload.get("reason"):
         lines.append(t(N_("Reason: {reason}"), reason=payload["reason"]))
     lines.append(t(N_("Open balance when asked: {open}"), open=_money(payload.get("open_before"))))
@@ -567,13 +734,23 @@ def _certificate_lines(t: Translator, view: ApprovalView) -> list[str]:
     """An approved return: its certificate number, what its credit note settled and what it kept."""
     payload = view.payload
     lines = [t(N_("Return certificate {number} issued."), number=payload.get("certificate", "—"))]
-    lines += [t(N_("• {invoice}: {amount} credited, {remaining} still open"), invoice=line.get("invoice_no"),
-                amount=_money(line.get("amount")), remaining=_money(line.get("remaining")))
-              for line in payload.get("settled", [])]
+    lines += [
+        t(
+            N_("• {invoice}: {amount} credited, {remaining} still open"),
+            invoice=line.get("invoice_no"),
+            amount=_money(line.get("amount")),
+            remaining=_money(line.get("remaining")),
+        )
+        for line in payload.get("settled", [])
+    ]
     kept = _decimal(payload.get("kept"))
     if kept > 0:
-        lines.append(t(N_("{amount} is kept as the customer's credit, used on their next invoice."),
-                       amount=_money(kept)))
+        lines.append(
+            t(
+                N_("{amount} is kept as the customer's credit, used on their next invoice."),
+                amount=_money(kept),
+            )
+        )
     return lines
 
 
@@ -583,21 +760,31 @@ def render_request(t: Translator, view: ApprovalView) -> str:
     if view.kind == ApprovalKind.RETURN:
         return "\n".join(_return_lines(t, view))
     if view.kind == ApprovalKind.DISCOUNT:
-        return "\n".join([
-            t(N_("🏷 <b>Discount request</b> from {rep}"), rep=view.requester),
+        return "\n".join(
+            [
+                t(N_("🏷 <b>Discount request</b> from {rep}"), rep=view.requester),
+                t(N_("Customer: {customer}"), customer=view.customer.label),
+                t(N_("Discount: {terms}"), terms=terms_text(payload)),
+                t(N_("Reason: {reason}"), reason=payload.get("reason", "")),
+            ]
+        )
+    return "\n".join(
+        [
+            t(N_("⚠️ <b>Order over the credit limit</b> from {rep}"), rep=view.requester),
             t(N_("Customer: {customer}"), customer=view.customer.label),
-            t(N_("Discount: {terms}"), terms=terms_text(payload)),
-            t(N_("Reason: {reason}"), reason=payload.get("reason", "")),
-        ])
-    return "\n".join([
-        t(N_("⚠️ <b>Order over the credit limit</b> from {rep}"), rep=view.requester),
-        t(N_("Customer: {customer}"), customer=view.customer.label),
-        t(N_("Invoice {invoice}: {amount}"), invoice=payload.get("invoice_no", "—"),
-          amount=_money(payload.get("amount"))),
-        t(N_("Open before: {open} · credit limit: {limit} · after this order: {after}"),
-          open=_money(payload.get("open_before")), limit=_money(payload.get("credit_limit")),
-          after=_money(payload.get("open_after"))),
-    ])
+            t(
+                N_("Invoice {invoice}: {amount}"),
+                invoice=payload.get("invoice_no", "—"),
+                amount=_money(payload.get("amount")),
+            ),
+            t(
+                N_("Open before: {open} · credit limit: {limit} · after this order: {after}"),
+                open=_money(payload.get("open_before")),
+                limit=_money(payload.get("credit_limit")),
+                after=_money(payload.get("open_after")),
+            ),
+        ]
+    )
 
 
 def render_for_approver(t: Translator, view: ApprovalView, zone: ZoneInfo) -> str:
@@ -627,24 +814,55 @@ def render_outcome(t: Translator, view: ApprovalView) -> str:
     approved = view.status == ApprovalStatus.APPROVED
     name = view.decided_by or "—"
     if view.kind == ApprovalKind.RETURN:
-        values = {"id": view.payload.get("return_id", "—"), "customer": view.customer.label,
-                  "amount": _money(view.payload.get("amount")), "name": name}
+        values = {
+            "id": view.payload.get("return_id", "—"),
+            "customer": view.customer.label,
+            "amount": _money(view.payload.get("amount")),
+            "name": name,
+        }
         if not approved:
-            return t(N_("❌ Your return request #{id} for {customer} ({amount}) was rejected by {name}. "
-                        "Nothing is credited: the customer's balance stays as it was."), **values)
-        return "\n".join([t(N_("✅ Your return request #{id} for {customer} ({amount}) was approved by "
-                               "{name}."), **values), *_certificate_lines(t, view)])
+            return t(
+                N_(
+                    "❌ Your return request #{id} for {customer} ({amount}) was rejected by {name}. "
+                    "Nothing is credited: the customer's balance stays as it was."
+                ),
+                **values,
+            )
+        return "\n".join(
+            [
+                t(
+                    N_("✅ Your return request #{id} for {customer} ({amount}) was approved by {name}."),
+                    **values,
+                ),
+                *_certificate_lines(t, view),
+            ]
+        )
     if view.kind == ApprovalKind.DISCOUNT:
-        line = (N_("✅ Your discount request for {customer} ({terms}) was approved by {name}.") if approved
-                else N_("❌ Your discount request for {customer} ({terms}) was rejected by {name}."))
+        line = (
+            N_("✅ Your discount request for {customer} ({terms}) was approved by {name}.")
+            if approved
+            else N_("❌ Your discount request for {customer} ({terms}) was rejected by {name}.")
+        )
         return t(line, customer=view.customer.label, terms=terms_text(view.payload), name=name)
-    line = (N_("✅ Your order {invoice} for {customer} ({amount}), over the credit limit, was approved by "
-               "{name}.") if approved
-            else N_("❌ Your order {invoice} for {customer} ({amount}), over the credit limit, was rejected "
-                    "by {name}. The invoice is voided: it no longer counts in the customer's balance. "
-                    "Talk to them before delivering."))
-    return t(line, invoice=view.payload.get("invoice_no", "—"), customer=view.customer.label,
-             amount=_money(view.payload.get("amount")), name=name)
+    line = (
+        N_(
+            "✅ Your order {invoice} for {customer} ({amount}), over the credit limit, was approved by "
+            "{name}."
+        )
+        if approved
+        else N_(
+            "❌ Your order {invoice} for {customer} ({amount}), over the credit limit, was rejected "
+            "by {name}. The invoice is voided: it no longer counts in the customer's balance. "
+            "Talk to them before delivering."
+        )
+    )
+    return t(
+        line,
+        invoice=view.payload.get("invoice_no", "—"),
+        customer=view.customer.label,
+        amount=_money(view.payload.get("amount")),
+        name=name,
+    )
 
 
 def _decimal(value: Any) -> Decimal:

@@ -33,8 +33,16 @@ def record(
 ) -> None:
     """Note an entry, written when ``session`` (an ``AsyncSession`` or a ``Session``) commits."""
     session.info.setdefault(_PENDING, []).append(
-        {"actor_id": actor_id, "action": action, "entity": entity, "entity_id": entity_id,
-         "before": before, "after": after, "at": at})
+        {
+            "actor_id": actor_id,
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "before": before,
+            "after": after,
+            "at": at,
+        }
+    )
 
 
 def pending(session: Any) -> int:

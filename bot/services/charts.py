@@ -49,8 +49,14 @@ from models import Collection, Money, Role, User, Visit
 log = logging.getLogger(__name__)
 
 #: System CJK fonts, best first: the first one installed is preferred to the packaged one.
-CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC", "SimHei", "PingFang SC",
-             "Microsoft YaHei")
+CJK_FONTS = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "SimHei",
+    "PingFang SC",
+    "Microsoft YaHei",
+)
 #: The dependency that ships Noto Sans SC (SIL Open Font License 1.1, unmodified from notofonts/noto-cjk):
 #: charts draw Chinese after a plain ``pip install`` on a machine without any CJK font.
 PACKAGED_CJK_FONT = "pylopdf-fonts-zh-cn"
@@ -73,9 +79,12 @@ def cjk_font_name() -> str | None:
     """
     name = system_cjk_font() or packaged_cjk_font()
     if name is None:
-        log.warning("no CJK font: Chinese names in charts will not render; reinstall fieldbot "
-                    "(pip install -e .), which installs %s, or install one of %s",
-                    PACKAGED_CJK_FONT, ", ".join(CJK_FONTS))
+        log.warning(
+            "no CJK font: Chinese names in charts will not render; reinstall fieldbot "
+            "(pip install -e .), which installs %s, or install one of %s",
+            PACKAGED_CJK_FONT,
+            ", ".join(CJK_FONTS),
+        )
     return name
 
 
@@ -120,6 +129,7 @@ def font() -> FontProperties:
 
 # -- local days in SQL -----------------------------------------------------------------------------
 
+
 def _offset_minutes(zone: ZoneInfo, instant: datetime) -> int:
     offset = instant.astimezone(zone).utcoffset() or timedelta()
     return int(offset.total_seconds() // 60)
@@ -145,8 +155,9 @@ def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple
     return changes
 
 
-def local_day(session: AsyncSession, column: ColumnElement[datetime], zone: ZoneInfo, start: datetime,
-              end: datetime) -> ColumnElement[date]:
+def local_day(
+    session: AsyncSession, column: ColumnElement[datetime], zone: ZoneInfo, start: datetime, end: datetime
+) -> ColumnElement[date]:
     """SQL: the company-zone date of a stored UTC instant in [start, end).
 
     PostgreSQL converts with the zone itself. SQLite (naive UTC text) shifts by the zone's
@@ -161,8 +172,7 @@ def local_day(session: AsyncSession, column: ColumnElement[datetime], zone: Zone
 
     if len(changes) == 1:
         return type_coerce(shifted(changes[0][1]), Date())
-    branches = [(column < until, shifted(minutes))
-                for (_since, minutes), (until, _next) in pairwise(changes)]
+    branches = [(column < until, shifted(minutes)) for (_since, minutes), (until, _next) in pairwise(changes)]
     return type_coerce(case(*branches, else_=shifted(changes[-1][1])), Date())
 
 
@@ -171,6 +181,7 @@ def _as_date(value: date | str) -> date:
 
 
 # -- the figures -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RepFigures:
@@ -200,12 +211,15 @@ class ChartData:
 def _kept() -> ColumnElement[bool]:
     """A collection that stays collected: not a reversal, not reversed."""
     reversal = aliased(Collection)
-    return Collection.reverses_id.is_(None) & ~select(reversal.id).where(
-        reversal.reverses_id == Collection.id).exists()
+    return (
+        Collection.reverses_id.is_(None)
+        & ~select(reversal.id).where(reversal.reverses_id == Collection.id).exists()
+    )
 
 
-async def chart_data(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
-                     today: date, t: Translator) -> ChartData:
+async def chart_data(
+    session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo, today: date, t: Translator
+) -> ChartData:
     scope = scope_of(caller)
     start, end = period.bounds(zone)
     days = period.dates(today)
@@ -213,45 +227,75 @@ async def chart_data(session: AsyncSession, caller: Caller | None, period: Perio
     money_by_day = await _per_day(session, scope, zone, start, end, Collection.received_at, Collection.amount)
     reps = await _per_rep(session, scope, start, end)
     title = f"{html.unescape(period.title(t))} · {await scope_label(session, scope, t)}"
-    return ChartData(title, days, [int(visits_by_day.get(day, 0)) for day in days],
-                     [Decimal(money_by_day.get(day, ZERO)) for day in days],
-                     reps[:TOP_REPS], len(reps))
+    return ChartData(
+        title,
+        days,
+        [int(visits_by_day.get(day, 0)) for day in days],
+        [Decimal(money_by_day.get(day, ZERO)) for day in days],
+        reps[:TOP_REPS],
+        len(reps),
+    )
 
 
-async def _per_day(session: AsyncSession, scope: Scope, zone: ZoneInfo, start: datetime, end: datetime,
-                   at: ColumnElement[datetime], amount: ColumnElement[Decimal] | None
-                   ) -> dict[date, int | Decimal]:
+async def _per_day(
+    session: AsyncSession,
+    scope: Scope,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    at: ColumnElement[datetime],
+    amount: ColumnElement[Decimal] | None,
+) -> dict[date, int | Decimal]:
     """Visits counted (``amount`` None) or collections summed, per local day, in one query."""
     rep_id = Visit.rep_id if amount is None else Collection.rep_id
-    rows = (select(local_day(session, at, zone, start, end).label("day"),
-                   (amount if amount is not None else literal(1)).label("value"))
-            .where(scope.people(rep_id), at >= start, at < end, _kept() if amount is not None else true())
-            .subquery("dated"))
-    total = (func.count() if amount is None else type_coerce(func.sum(rows.c.value), Money()))
+    rows = (
+        select(
+            local_day(session, at, zone, start, end).label("day"),
+            (amount if amount is not None else literal(1)).label("value"),
+        )
+        .where(scope.people(rep_id), at >= start, at < end, _kept() if amount is not None else true())
+        .subquery("dated")
+    )
+    total = func.count() if amount is None else type_coerce(func.sum(rows.c.value), Money())
     result = await session.execute(select(rows.c.day, total).group_by(rows.c.day))
     return {_as_date(day): value for day, value in result}
 
 
 async def _per_rep(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> list[RepFigures]:
     """Each rep of the scope (and anyone else with activity in it), busiest first."""
-    visits: dict[int, int] = {rep_id: count for rep_id, count in await session.execute(
-        select(Visit.rep_id, func.count())
-        .where(scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
-        .group_by(Visit.rep_id))}
-    collected: dict[int, Decimal] = {rep_id: total for rep_id, total in await session.execute(
-        select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
-        .where(scope.people(Collection.rep_id), Collection.received_at >= start,
-               Collection.received_at < end, _kept())
-        .group_by(Collection.rep_id))}
+    visits: dict[int, int] = {
+        rep_id: count
+        for rep_id, count in await session.execute(
+            select(Visit.rep_id, func.count())
+            .where(scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+            .group_by(Visit.rep_id)
+        )
+    }
+    collected: dict[int, Decimal] = {
+        rep_id: total
+        for rep_id, total in await session.execute(
+            select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
+            .where(
+                scope.people(Collection.rep_id),
+                Collection.received_at >= start,
+                Collection.received_at < end,
+                _kept(),
+            )
+            .group_by(Collection.rep_id)
+        )
+    }
     people = await session.execute(
         select(User.id, User.name).where(
             User.id.in_(set(visits) | set(collected))
-            | ((User.role == Role.REP) & User.active & scope.people(User.id))))
+            | ((User.role == Role.REP) & User.active & scope.people(User.id))
+        )
+    )
     reps = [RepFigures(name, visits.get(rep_id, 0), collected.get(rep_id) or ZERO) for rep_id, name in people]
     return sorted(reps, key=lambda rep: (-rep.visits, -rep.collected, rep.name))
 
 
 # -- drawing ---------------------------------------------------------------------------------------
+
 
 def _number(value: float, _position: object = None) -> str:
     """An axis's number, as plain text (matplotlib's default formatter writes TeX when ``text.usetex``
@@ -311,16 +355,29 @@ def _frame(axes: Axes, money: Axes, count: int, visits: list[int], collected: li
 
 def _legend(axes: Axes, handles: list[Any], cjk: FontProperties) -> None:
     """The legend above the panel, right-aligned on the panel title's line: never over a bar."""
-    axes.legend(handles=handles, prop=cjk, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(handles),
-                frameon=False, borderaxespad=0.2)
+    axes.legend(
+        handles=handles,
+        prop=cjk,
+        loc="lower right",
+        bbox_to_anchor=(1.0, 1.0),
+        ncols=len(handles),
+        frameon=False,
+        borderaxespad=0.2,
+    )
 
 
 def _daily_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties) -> None:
     positions = list(range(len(data.days)))
     bars = axes.bar(positions, data.visits, color=VISIT_COLOUR, label=t.gettext(N_("Visits")))
     money = axes.twinx()
-    (line,) = money.plot(positions, [float(amount) for amount in data.collected], color=MONEY_COLOUR,
-                         marker="o", markersize=3, label=t.gettext(N_("Collected")))
+    (line,) = money.plot(
+        positions,
+        [float(amount) for amount in data.collected],
+        color=MONEY_COLOUR,
+        marker="o",
+        markersize=3,
+        label=t.gettext(N_("Collected")),
+    )
     step = max(1, -(-len(data.days) // MAX_DAY_LABELS))
     axes.set_xticks(positions[::step], [f"{day:%m-%d}" for day in data.days[::step]])
     axes.set_title(t.gettext(N_("Per day")), fontproperties=cjk, loc="left")
@@ -338,20 +395,38 @@ def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties)
     title = t.gettext(N_("Per rep"))
     if data.reps_in_scope > len(data.reps):
         title = t.gettext(N_("Per rep: the {shown} busiest of {total}")).format(
-            shown=len(data.reps), total=data.reps_in_scope)
+            shown=len(data.reps), total=data.reps_in_scope
+        )
     axes.set_title(title, fontproperties=cjk, loc="left")
     if not data.reps:
-        axes.text(0.5, 0.5, t.gettext(N_("Nobody to show in this scope.")), ha="center", va="center",
-                  transform=axes.transAxes, fontproperties=cjk)
+        axes.text(
+            0.5,
+            0.5,
+            t.gettext(N_("Nobody to show in this scope.")),
+            ha="center",
+            va="center",
+            transform=axes.transAxes,
+            fontproperties=cjk,
+        )
         axes.set_axis_off()
         return
     positions = list(range(len(data.reps)))
     width = 0.4
-    bars = axes.bar([p - width / 2 for p in positions], [rep.visits for rep in data.reps], width,
-                    color=VISIT_COLOUR, label=t.gettext(N_("Visits")))
+    bars = axes.bar(
+        [p - width / 2 for p in positions],
+        [rep.visits for rep in data.reps],
+        width,
+        color=VISIT_COLOUR,
+        label=t.gettext(N_("Visits")),
+    )
     money = axes.twinx()
-    money_bars = money.bar([p + width / 2 for p in positions], [float(rep.collected) for rep in data.reps],
-                           width, color=MONEY_COLOUR, label=t.gettext(N_("Collected")))
+    money_bars = money.bar(
+        [p + width / 2 for p in positions],
+        [float(rep.collected) for rep in data.reps],
+        width,
+        color=MONEY_COLOUR,
+        label=t.gettext(N_("Collected")),
+    )
     axes.set_xticks(positions, [rep.name for rep in data.reps], rotation=30, ha="right")
     for label in axes.get_xticklabels():
         label.set_fontproperties(cjk)
@@ -361,12 +436,14 @@ def _reps_panel(axes: Axes, data: ChartData, t: Translator, cjk: FontProperties)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.yaxis.set_major_formatter(FuncFormatter(_number))
     money.yaxis.set_major_formatter(FuncFormatter(_number))
-    _frame(axes, money, len(positions), [rep.visits for rep in data.reps],
-           [rep.collected for rep in data.reps])
+    _frame(
+        axes, money, len(positions), [rep.visits for rep in data.reps], [rep.collected for rep in data.reps]
+    )
     _legend(axes, [bars, money_bars], cjk)
 
 
 # -- the service -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Chart:
@@ -374,10 +451,10 @@ class Chart:
     data: ChartData
 
 
-async def build_chart(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
-                      today: date) -> Chart:
+async def build_chart(
+    session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo, today: date
+) -> Chart:
     """Gather the figures in ``session``, then draw them in a worker thread."""
     language = caller.language if caller else "en"
     data = await chart_data(session, caller, period, zone, today, Translator(language))
     return Chart(await asyncio.to_thread(render, data, language), data)
-

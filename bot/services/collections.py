@@ -79,16 +79,19 @@ MAX_RECEIPT = 60
 MAX_REASON = 300
 ZERO = Decimal("0.00")
 
-USAGE = N_("Write it like this: /collect CUSTOMER: AMOUNT [METHOD] [RECEIPT NO]\n"
-           "Methods: cash, transfer, cheque, wechat, alipay, card (or 现金, 转账, 支票, 微信, 支付宝, 刷卡); "
-           "none given means cash.\n"
-           "Example: /collect Acme: 5,000 cash R-1024")
+USAGE = N_(
+    "Write it like this: /collect CUSTOMER: AMOUNT [METHOD] [RECEIPT NO]\n"
+    "Methods: cash, transfer, cheque, wechat, alipay, card (or 现金, 转账, 支票, 微信, 支付宝, 刷卡); "
+    "none given means cash.\n"
+    "Example: /collect Acme: 5,000 cash R-1024"
+)
 _CURRENCY_PREFIXES = frozenset({"¥", "rmb", "cny"})
 _AMOUNT_SUFFIXES = frozenset({"万", "千", "元", "yuan", "rmb", "cny"})
 _DIGIT_GROUP = re.compile(r"\d{3}")
 
 
 # -- reading what the rep typed ------------------------------------------------------------------
+
 
 def parse_method(text: str) -> PaymentMethod | None:
     """A payment method's word in English or Chinese (``payment_methods.ALIASES``), else None."""
@@ -122,7 +125,7 @@ def split_customer(text: str) -> tuple[str, str] | None:
     match = re.search(r"[:：]", text)
     if match is None:
         return None
-    return text[:match.start()].strip(), text[match.end():].strip()
+    return text[: match.start()].strip(), text[match.end() :].strip()
 
 
 def parse_collection_line(text: str) -> CollectionLine:
@@ -157,8 +160,10 @@ def parse_collection_line(text: str) -> CollectionLine:
     amount = parse_amount(amount_text)
     extras = words[taken:]
     if extras and _DIGIT_GROUP.fullmatch(_fold(extras[0])) and _fold(amount_text).isdigit():
-        raise Invalid(N_("Is {text} one amount? Write amounts without spaces, like 5000 or 5,000."),
-                      text=f"{amount_text} {extras[0]}")
+        raise Invalid(
+            N_("Is {text} one amount? Write amounts without spaces, like 5000 or 5,000."),
+            text=f"{amount_text} {extras[0]}",
+        )
     # A "word" of invisible characters only (a zero-width space pasted along) is no word at all.
     method, others = _methods_and_others([word for word in extras if search_key(word)])
     if method is not None:
@@ -188,7 +193,7 @@ def _methods_and_others(words: list[str]) -> tuple[PaymentMethod | None, list[st
             at += 1
             continue
         if method is not None:
-            raise _not_understood(" ".join(words[at:at + found[1]]))
+            raise _not_understood(" ".join(words[at : at + found[1]]))
         method, at = found[0], at + found[1]
     return method, others
 
@@ -198,8 +203,14 @@ def _has_digit(word: str) -> bool:
 
 
 def _not_understood(word: str) -> Invalid:
-    return Invalid(N_("I don't understand {word} after the amount: give at most one payment "
-                      "method and one receipt number.\n{usage}"), word=word, usage=USAGE)
+    return Invalid(
+        N_(
+            "I don't understand {word} after the amount: give at most one payment "
+            "method and one receipt number.\n{usage}"
+        ),
+        word=word,
+        usage=USAGE,
+    )
 
 
 def _fold(word: str) -> str:
@@ -207,6 +218,7 @@ def _fold(word: str) -> str:
 
 
 # -- what the services return --------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -285,6 +297,7 @@ class ReversalPreview:
 
 # -- recording -----------------------------------------------------------------------------------
 
+
 def check_may_collect(caller: Caller) -> None:
     require(caller, Permission.RECORD_COLLECTION)
 
@@ -302,8 +315,11 @@ async def customer_for_collection(session: AsyncSession, caller: Caller, custome
 
 
 async def _open_total(session: AsyncSession, customer_id: int) -> Decimal:
-    total = await session.scalar(select(type_coerce(func.sum(Receivable.open_amount), Money()))
-                                 .where(Receivable.customer_id == customer_id, ledger.is_open()))
+    total = await session.scalar(
+        select(type_coerce(func.sum(Receivable.open_amount), Money())).where(
+            Receivable.customer_id == customer_id, ledger.is_open()
+        )
+    )
     return total or ZERO
 
 
@@ -329,10 +345,16 @@ async def _settled(session: AsyncSession, collection_id: int) -> tuple[Settled, 
         select(Receivable.invoice_no, applied, Receivable.open_amount)
         .join(Receivable, Allocation.receivable_id == Receivable.id)
         .where(Allocation.collection_id == collection_id)
-        .group_by(Receivable.id, Receivable.invoice_no, Receivable.open_amount, Receivable.due_on,
-                  Receivable.issued_on)
+        .group_by(
+            Receivable.id,
+            Receivable.invoice_no,
+            Receivable.open_amount,
+            Receivable.due_on,
+            Receivable.issued_on,
+        )
         .having(func.sum(Allocation.amount) != 0)
-        .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id))
+        .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id)
+    )
     return tuple(Settled(invoice_no, abs(amount), remaining) for invoice_no, amount, remaining in rows)
 
 
@@ -340,11 +362,18 @@ async def _recorded(session: AsyncSession, collection: Collection, *, already: b
     customer = await session.get_one(Customer, collection.customer_id)
     settled = await _settled(session, collection.id)
     return Recorded(
-        id=collection.id, customer=CustomerRef.of(customer), amount=collection.amount,
-        method=collection.method, receipt_no=collection.receipt_no, settled=settled,
+        id=collection.id,
+        customer=CustomerRef.of(customer),
+        amount=collection.amount,
+        method=collection.method,
+        receipt_no=collection.receipt_no,
+        settled=settled,
         unapplied=collection.amount - sum((s.applied for s in settled), ZERO),
-        held=collection.handed_in_at is None, undo_until=collection.created_at + UNDO_WINDOW,
-        already=already, credit=await ledger.credit_of(session, customer.id))
+        held=collection.handed_in_at is None,
+        undo_until=collection.created_at + UNDO_WINDOW,
+        already=already,
+        credit=await ledger.credit_of(session, customer.id),
+    )
 
 
 async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
@@ -353,9 +382,18 @@ async def _by_key(session: AsyncSession, source_key: str) -> Collection | None:
     return None if found is None else await session.get_one(Collection, found)
 
 
-async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amount: Decimal,
-                 method: PaymentMethod, receipt_no: str | None, source_key: str,
-                 now: datetime, confirmed: bool = False) -> Recorded | OverCollection:
+async def record(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    customer_id: int,
+    amount: Decimal,
+    method: PaymentMethod,
+    receipt_no: str | None,
+    source_key: str,
+    now: datetime,
+    confirmed: bool = False,
+) -> Recorded | OverCollection:
     """Record money the caller received and settle the customer's oldest open invoices with it.
 
     More than the customer owes (or anything from a customer who owes nothing) is not written
@@ -373,14 +411,30 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
     # Read under the lock, in this transaction's first load of the row: current.
     credit_before = customer.credit
     if amount > invoices.total and not confirmed:
-        return OverCollection(CustomerRef.of(customer), amount, method, receipt_no, owed=invoices.total,
-                              excess=amount - invoices.total, credit=credit_before)
+        return OverCollection(
+            CustomerRef.of(customer),
+            amount,
+            method,
+            receipt_no,
+            owed=invoices.total,
+            excess=amount - invoices.total,
+            credit=credit_before,
+        )
     # An electronic payment is handed in as it is recorded (by nobody: confirmed_by stays NULL).
     rep_holds = payment_methods.is_held(method)
     collection = Collection(
-        rep_id=caller.id, customer_id=customer.id, amount=amount, method=method, receipt_no=receipt_no,
-        received_at=now, handed_in_at=None if rep_holds else now, confirmed_by=None,
-        recorded_by=caller.id, source_key=source_key, created_at=now)
+        rep_id=caller.id,
+        customer_id=customer.id,
+        amount=amount,
+        method=method,
+        receipt_no=receipt_no,
+        received_at=now,
+        handed_in_at=None if rep_holds else now,
+        confirmed_by=None,
+        recorded_by=caller.id,
+        source_key=source_key,
+        created_at=now,
+    )
     collection.id = await session.scalar(_INSERT_COLLECTION, column_values(collection))  # no unit of work
     left = amount
     settled: list[Settled] = []
@@ -389,31 +443,56 @@ async def record(session: AsyncSession, caller: Caller, *, customer_id: int, amo
         settled.append(Settled(invoice_no, applied, open_ - applied))
         left -= applied
     if settled:  # one INSERT, however many invoices it settles
-        await session.execute(_INSERT_ALLOCATIONS, [
-            {"collection_id": collection.id, "receivable_id": receivable_id, "amount": line.applied}
-            for (receivable_id, _, _), line in zip(invoices.reached, settled, strict=True)])
+        await session.execute(
+            _INSERT_ALLOCATIONS,
+            [
+                {"collection_id": collection.id, "receivable_id": receivable_id, "amount": line.applied}
+                for (receivable_id, _, _), line in zip(invoices.reached, settled, strict=True)
+            ],
+        )
     result = Recorded(
-        id=collection.id, customer=CustomerRef.of(customer), amount=amount, method=method,
-        receipt_no=receipt_no, settled=tuple(settled), unapplied=left, held=collection.handed_in_at is None,
-        undo_until=collection.created_at + UNDO_WINDOW, already=False, credit=credit_before + left)
+        id=collection.id,
+        customer=CustomerRef.of(customer),
+        amount=amount,
+        method=method,
+        receipt_no=receipt_no,
+        settled=tuple(settled),
+        unapplied=left,
+        held=collection.handed_in_at is None,
+        undo_until=collection.created_at + UNDO_WINDOW,
+        already=False,
+        credit=credit_before + left,
+    )
     audit.record(
-        session, actor_id=caller.id, action="collection.record", entity="collection",
-        entity_id=collection.id, at=now,
+        session,
+        actor_id=caller.id,
+        action="collection.record",
+        entity="collection",
+        entity_id=collection.id,
+        at=now,
         before={"customer_id": customer.id, "customer_open": str(invoices.total)},
-        after={"customer_id": customer.id, "amount": str(amount), "method": method.value,
-               "receipt_no": receipt_no, "customer_open": str(invoices.total - (amount - left)),
-               "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
-               "unapplied": str(left), "customer_credit": str(credit_before + left), "held": result.held,
-               # Electronic: in the company's account already, no one confirmed a hand-in.
-               "handed_in_at": None if rep_holds else now.isoformat(),
-               "handed_in": None if rep_holds else "automatic: electronic payment"})
+        after={
+            "customer_id": customer.id,
+            "amount": str(amount),
+            "method": method.value,
+            "receipt_no": receipt_no,
+            "customer_open": str(invoices.total - (amount - left)),
+            "settled": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.settled],
+            "unapplied": str(left),
+            "customer_credit": str(credit_before + left),
+            "held": result.held,
+            # Electronic: in the company's account already, no one confirmed a hand-in.
+            "handed_in_at": None if rep_holds else now.isoformat(),
+            "handed_in": None if rep_holds else "automatic: electronic payment",
+        },
+    )
     return result
 
 
 # -- reversing -----------------------------------------------------------------------------------
 
-async def _original_for_update(session: AsyncSession, collection_id: int, *,
-                               lock: bool = True) -> Collection:
+
+async def _original_for_update(session: AsyncSession, collection_id: int, *, lock: bool = True) -> Collection:
     query = select(Collection).where(Collection.id == collection_id)
     original = await session.scalar(query.with_for_update() if lock else query)
     if original is None:
@@ -428,13 +507,20 @@ async def _reversal_of(session: AsyncSession, collection_id: int) -> Collection 
 async def _reversed(session: AsyncSession, reversal: Collection, *, already: bool) -> Reversed:
     assert reversal.reverses_id is not None
     customer = await session.get_one(Customer, reversal.customer_id)
-    return Reversed(id=reversal.id, original_id=reversal.reverses_id, customer=CustomerRef.of(customer),
-                    amount=-reversal.amount, reason=reversal.reason or "",
-                    reopened=await _settled(session, reversal.id), already=already)
+    return Reversed(
+        id=reversal.id,
+        original_id=reversal.reverses_id,
+        customer=CustomerRef.of(customer),
+        amount=-reversal.amount,
+        reason=reversal.reason or "",
+        reopened=await _settled(session, reversal.id),
+        already=already,
+    )
 
 
-async def undo(session: AsyncSession, caller: Caller, collection_id: int, *, source_key: str,
-               now: datetime) -> Reversed:
+async def undo(
+    session: AsyncSession, caller: Caller, collection_id: int, *, source_key: str, now: datetime
+) -> Reversed:
     """The rep takes back their own collection within ``UNDO_WINDOW`` (the Undo button)."""
     check_may_collect(caller)
     original = await _original_for_update(session, collection_id)
@@ -444,11 +530,18 @@ async def undo(session: AsyncSession, caller: Caller, collection_id: int, *, sou
     if done is not None:
         return await _reversed(session, done, already=True)
     if now - original.created_at > UNDO_WINDOW:
-        raise Conflict(N_("The 10 minutes to undo collection #{id} have passed. Ask your manager or "
-                          "finance to reverse it."), id=original.id)
+        raise Conflict(
+            N_(
+                "The 10 minutes to undo collection #{id} have passed. Ask your manager or "
+                "finance to reverse it."
+            ),
+            id=original.id,
+        )
     if original.confirmed_by is not None:
-        raise Conflict(N_("Finance has already confirmed the hand-in of collection #{id}: ask finance "
-                          "to reverse it."), id=original.id)
+        raise Conflict(
+            N_("Finance has already confirmed the hand-in of collection #{id}: ask finance to reverse it."),
+            id=original.id,
+        )
     return await _write_reversal(session, caller, original, UNDO_REASON, source_key, now)
 
 
@@ -474,13 +567,15 @@ async def _reversible(session: AsyncSession, caller: Caller, collection_id: int,
         raise Invalid(N_("#{id} is itself a reversal and cannot be reversed."), id=original.id)
     earlier = await _reversal_of(session, original.id)
     if earlier is not None:
-        raise Conflict(N_("Collection #{id} was already reversed (#{reversal})."),
-                       id=original.id, reversal=earlier.id)
+        raise Conflict(
+            N_("Collection #{id} was already reversed (#{reversal})."), id=original.id, reversal=earlier.id
+        )
     return original
 
 
-async def preview_reversal(session: AsyncSession, caller: Caller, collection_id: int,
-                           reason: str) -> ReversalPreview:
+async def preview_reversal(
+    session: AsyncSession, caller: Caller, collection_id: int, reason: str
+) -> ReversalPreview:
     """``/reverse ID REASON``: what would be reversed, checked as the reversal itself is; writes nothing."""
     require(caller, Permission.REVERSE_COLLECTION)
     reason = clean_reason(reason)
@@ -489,15 +584,30 @@ async def preview_reversal(session: AsyncSession, caller: Caller, collection_id:
     settled = await _settled(session, original.id)
     recorder = await _recorder_to_tell(session, caller, original)
     return ReversalPreview(
-        id=original.id, customer=CustomerRef.of(customer), amount=original.amount, method=original.method,
-        receipt_no=original.receipt_no, rep=await _rep_name(session, original.rep_id),
-        received_at=original.received_at, settled=settled,
-        unapplied=original.amount - sum((line.applied for line in settled), ZERO), reason=reason,
-        told=recorder.name if recorder is not None else None)
+        id=original.id,
+        customer=CustomerRef.of(customer),
+        amount=original.amount,
+        method=original.method,
+        receipt_no=original.receipt_no,
+        rep=await _rep_name(session, original.rep_id),
+        received_at=original.received_at,
+        settled=settled,
+        unapplied=original.amount - sum((line.applied for line in settled), ZERO),
+        reason=reason,
+        told=recorder.name if recorder is not None else None,
+    )
 
 
-async def reverse(session: AsyncSession, caller: Caller, collection_id: int, reason: str, *,
-                  source_key: str, now: datetime, zone: ZoneInfo) -> Reversed:
+async def reverse(
+    session: AsyncSession,
+    caller: Caller,
+    collection_id: int,
+    reason: str,
+    *,
+    source_key: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Reversed:
     """Confirming ``/reverse``: a manager (own team's reps), the director, finance or an admin.
 
     Everything the preview checked is checked again as the button is pressed (the caller's
@@ -515,8 +625,14 @@ async def reverse(session: AsyncSession, caller: Caller, collection_id: int, rea
     return replace(result, told=told)
 
 
-async def _tell_recorder(session: AsyncSession, caller: Caller, original: Collection, result: Reversed,
-                         now: datetime, zone: ZoneInfo) -> str | None:
+async def _tell_recorder(
+    session: AsyncSession,
+    caller: Caller,
+    original: Collection,
+    result: Reversed,
+    now: datetime,
+    zone: ZoneInfo,
+) -> str | None:
     """Queue the push telling whoever recorded ``original`` that it was reversed, why and by whom.
 
     Their name, or None when nobody is told (they reversed it themselves, or were deactivated).
@@ -526,84 +642,142 @@ async def _tell_recorder(session: AsyncSession, caller: Caller, original: Collec
         return None
     t = Translator(recorder.language or "en")
     await outbox.enqueue(
-        session, recipient_id=original.recorded_by, job=NOTICE_JOB, dedup_key=f"reversal:{result.id}",
-        text=render_reversal_notice(t, original, result, caller.name, zone), now=now,
-        not_before=next_allowed(now, await company.load(session), zone))
+        session,
+        recipient_id=original.recorded_by,
+        job=NOTICE_JOB,
+        dedup_key=f"reversal:{result.id}",
+        text=render_reversal_notice(t, original, result, caller.name, zone),
+        now=now,
+        not_before=next_allowed(now, await company.load(session), zone),
+    )
     return str(recorder.name)
 
 
-async def _recorder_to_tell(session: AsyncSession, caller: Caller,
-                            original: Collection) -> Row[tuple[str, str | None]] | None:
+async def _recorder_to_tell(
+    session: AsyncSession, caller: Caller, original: Collection
+) -> Row[tuple[str, str | None]] | None:
     """Whoever recorded ``original`` (name, language), unless it is the caller or they are deactivated."""
     if original.recorded_by == caller.id:
         return None
-    return (await session.execute(select(User.name, User.language).where(
-        User.id == original.recorded_by, User.active))).one_or_none()
+    return (
+        await session.execute(
+            select(User.name, User.language).where(User.id == original.recorded_by, User.active)
+        )
+    ).one_or_none()
 
 
-def render_reversal_notice(t: Translator, original: Collection, result: Reversed, by: str,
-                           zone: ZoneInfo) -> str:
+def render_reversal_notice(
+    t: Translator, original: Collection, result: Reversed, by: str, zone: ZoneInfo
+) -> str:
     """The push to the rep whose collection was reversed (composed where it is queued)."""
-    lines = [t(N_("↩ Your collection #{id} ({amount}, {method}) from {customer}, received {day}, was "
-                  "reversed by {name}."),
-               id=original.id, amount=format_amount(original.amount),
-               method=t.gettext(payment_methods.LABELS[original.method]), customer=result.customer.label,
-               day=original.received_at.astimezone(zone).date().isoformat(), name=by),
-             t(N_("Reason: {reason}"), reason=result.reason)]
+    lines = [
+        t(
+            N_(
+                "↩ Your collection #{id} ({amount}, {method}) from {customer}, received {day}, was "
+                "reversed by {name}."
+            ),
+            id=original.id,
+            amount=format_amount(original.amount),
+            method=t.gettext(payment_methods.LABELS[original.method]),
+            customer=result.customer.label,
+            day=original.received_at.astimezone(zone).date().isoformat(),
+            name=by,
+        ),
+        t(N_("Reason: {reason}"), reason=result.reason),
+    ]
     if result.reopened:
         lines.append(t(N_("The invoices it settled are open again.")))
     return "\n".join(lines)
 
 
-async def _write_reversal(session: AsyncSession, caller: Caller, original: Collection, reason: str,
-                          source_key: str, now: datetime) -> Reversed:
-    await session.execute(
-        select(Customer.id).where(Customer.id == original.customer_id).with_for_update())
+async def _write_reversal(
+    session: AsyncSession, caller: Caller, original: Collection, reason: str, source_key: str, now: datetime
+) -> Reversed:
+    await session.execute(select(Customer.id).where(Customer.id == original.customer_id).with_for_update())
     open_before = await _open_total(session, original.customer_id)
     was_held = original.method in HELD_METHODS and original.handed_in_at is None
     reversal = Collection(
-        rep_id=original.rep_id, customer_id=original.customer_id, amount=-original.amount,
-        method=original.method, receipt_no=original.receipt_no, received_at=now, handed_in_at=now,
-        confirmed_by=None, reverses_id=original.id, reason=reason, recorded_by=caller.id,
-        source_key=source_key, created_at=now)
+        rep_id=original.rep_id,
+        customer_id=original.customer_id,
+        amount=-original.amount,
+        method=original.method,
+        receipt_no=original.receipt_no,
+        received_at=now,
+        handed_in_at=now,
+        confirmed_by=None,
+        reverses_id=original.id,
+        reason=reason,
+        recorded_by=caller.id,
+        source_key=source_key,
+        created_at=now,
+    )
     session.add(reversal)
     await session.flush()
     # Everything the original applied is taken back, kind by kind: what it settled as it was
     # recorded, and its credit applied later to other invoices (which reopen too).
-    await session.execute(insert(Allocation).from_select(
-        ["collection_id", "receivable_id", "from_credit", "amount"],
-        select(literal(reversal.id), Allocation.receivable_id, Allocation.from_credit,
-               -func.sum(Allocation.amount))
-        .where(Allocation.collection_id == original.id)
-        .group_by(Allocation.receivable_id, Allocation.from_credit).having(func.sum(Allocation.amount) != 0)))
+    await session.execute(
+        insert(Allocation).from_select(
+            ["collection_id", "receivable_id", "from_credit", "amount"],
+            select(
+                literal(reversal.id),
+                Allocation.receivable_id,
+                Allocation.from_credit,
+                -func.sum(Allocation.amount),
+            )
+            .where(Allocation.collection_id == original.id)
+            .group_by(Allocation.receivable_id, Allocation.from_credit)
+            .having(func.sum(Allocation.amount) != 0),
+        )
+    )
     result = await _reversed(session, reversal, already=False)
     # The customer's other credit, if any, settles what just reopened.
-    used = await ledger.apply_credit(session, original.customer_id, actor_id=caller.id, now=now,
-                                     why="reversal")
+    used = await ledger.apply_credit(
+        session, original.customer_id, actor_id=caller.id, now=now, why="reversal"
+    )
     if used:
-        result = replace(result, credit_applied=used,
-                         reopened=await _settled(session, reversal.id))
+        result = replace(result, credit_applied=used, reopened=await _settled(session, reversal.id))
     audit.record(
-        session, actor_id=caller.id, action="collection.reverse", entity="collection",
-        entity_id=original.id, at=now,
-        before={"amount": str(original.amount), "reversed": False, "held": was_held,
-                "customer_open": str(open_before)},
-        after={"reversed": True, "reversal_id": reversal.id, "amount": str(reversal.amount),
-               "reason": reason, "held": False,
-               "customer_open": str(open_before + sum((s.applied for s in result.reopened), ZERO)
-                                    - ledger.applied_total(result.credit_applied)),
-               "reopened": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.reopened]})
+        session,
+        actor_id=caller.id,
+        action="collection.reverse",
+        entity="collection",
+        entity_id=original.id,
+        at=now,
+        before={
+            "amount": str(original.amount),
+            "reversed": False,
+            "held": was_held,
+            "customer_open": str(open_before),
+        },
+        after={
+            "reversed": True,
+            "reversal_id": reversal.id,
+            "amount": str(reversal.amount),
+            "reason": reason,
+            "held": False,
+            "customer_open": str(
+                open_before
+                + sum((s.applied for s in result.reopened), ZERO)
+                - ledger.applied_total(result.credit_applied)
+            ),
+            "reopened": [{"invoice_no": s.invoice_no, "amount": str(s.applied)} for s in result.reopened],
+        },
+    )
     return result
 
 
 # -- hand-ins (deposits) -------------------------------------------------------------------------
 
+
 def held() -> ColumnElement[bool]:
     """Cash or a cheque the rep still holds: not handed in, not a reversal, not reversed."""
     reversal = aliased(Collection)
-    return (Collection.method.in_(HELD_METHODS) & Collection.handed_in_at.is_(None)
-            & Collection.reverses_id.is_(None)
-            & ~exists().where(reversal.reverses_id == Collection.id))
+    return (
+        Collection.method.in_(HELD_METHODS)
+        & Collection.handed_in_at.is_(None)
+        & Collection.reverses_id.is_(None)
+        & ~exists().where(reversal.reverses_id == Collection.id)
+    )
 
 
 @dataclass(frozen=True)
@@ -647,22 +821,37 @@ async def holdings(session: AsyncSession, caller: Caller, *, page: int = 1, per_
     """Cash and cheques waiting for hand-in: totals per rep, and one page of the collections."""
     require(caller, Permission.CONFIRM_DEPOSITS)
     per_rep = await session.execute(
-        select(Collection.rep_id, User.name, func.count(Collection.id),
-               type_coerce(func.sum(Collection.amount), Money()), func.max(Collection.id))
-        .join(User, User.id == Collection.rep_id).where(held())
-        .group_by(Collection.rep_id, User.name).order_by(User.name, Collection.rep_id))
-    reps = [RepHolding(rep_id, name, count, total, last_id)
-            for rep_id, name, count, total, last_id in per_rep]
+        select(
+            Collection.rep_id,
+            User.name,
+            func.count(Collection.id),
+            type_coerce(func.sum(Collection.amount), Money()),
+            func.max(Collection.id),
+        )
+        .join(User, User.id == Collection.rep_id)
+        .where(held())
+        .group_by(Collection.rep_id, User.name)
+        .order_by(User.name, Collection.rep_id)
+    )
+    reps = [
+        RepHolding(rep_id, name, count, total, last_id) for rep_id, name, count, total, last_id in per_rep
+    ]
     count = sum(rep.count for rep in reps)
     pages = max(1, -(-count // per_page))
     page = min(max(page, 1), pages)
     rows = await session.execute(
-        select(Collection, Customer.name).join(Customer, Customer.id == Collection.customer_id)
-        .join(User, User.id == Collection.rep_id).where(held())
+        select(Collection, Customer.name)
+        .join(Customer, Customer.id == Collection.customer_id)
+        .join(User, User.id == Collection.rep_id)
+        .where(held())
         .order_by(User.name, Collection.rep_id, Collection.received_at, Collection.id)
-        .limit(per_page).offset((page - 1) * per_page))
-    items = [HeldCollection(c.id, c.rep_id, name, c.amount, c.method, c.receipt_no, c.received_at)
-             for c, name in rows]
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [
+        HeldCollection(c.id, c.rep_id, name, c.amount, c.method, c.receipt_no, c.received_at)
+        for c, name in rows
+    ]
     return Holdings(reps, items, page, pages)
 
 
@@ -683,16 +872,31 @@ def _confirm(session: AsyncSession, caller: Caller, rows: list[Collection], now:
     """Mark ``rows`` handed in, with one audit record each (staged; flushed as one batch)."""
     for row in rows:
         row.handed_in_at, row.confirmed_by = now, caller.id
-        audit.record(session, actor_id=caller.id, action="deposit.confirm", entity="collection",
-                     entity_id=row.id, at=now,
-                     before={"handed_in_at": None, "confirmed_by": None, "amount": str(row.amount),
-                             "rep_id": row.rep_id},
-                     after={"handed_in_at": now.isoformat(), "confirmed_by": caller.id,
-                            "amount": str(row.amount), "rep_id": row.rep_id})
+        audit.record(
+            session,
+            actor_id=caller.id,
+            action="deposit.confirm",
+            entity="collection",
+            entity_id=row.id,
+            at=now,
+            before={
+                "handed_in_at": None,
+                "confirmed_by": None,
+                "amount": str(row.amount),
+                "rep_id": row.rep_id,
+            },
+            after={
+                "handed_in_at": now.isoformat(),
+                "confirmed_by": caller.id,
+                "amount": str(row.amount),
+                "rep_id": row.rep_id,
+            },
+        )
 
 
-async def confirm_one(session: AsyncSession, caller: Caller, collection_id: int, *,
-                      now: datetime) -> Confirmed:
+async def confirm_one(
+    session: AsyncSession, caller: Caller, collection_id: int, *, now: datetime
+) -> Confirmed:
     """Finance confirms one collection's cash or cheque reached them; again is a no-op."""
     require(caller, Permission.CONFIRM_DEPOSITS)
     row = await session.scalar(select(Collection).where(Collection.id == collection_id).with_for_update())
@@ -709,16 +913,22 @@ async def confirm_one(session: AsyncSession, caller: Caller, collection_id: int,
     return Confirmed(name, 1, row.amount, already=False)
 
 
-async def confirm_rep(session: AsyncSession, caller: Caller, rep_id: int, up_to_id: int, *,
-                      now: datetime) -> Confirmed:
+async def confirm_rep(
+    session: AsyncSession, caller: Caller, rep_id: int, up_to_id: int, *, now: datetime
+) -> Confirmed:
     """Confirm every held collection of one rep up to ``up_to_id`` (what finance was shown).
 
     A collection the rep records after finance opened the list is left for the next look.
     """
     require(caller, Permission.CONFIRM_DEPOSITS)
-    rows = list(await session.scalars(
-        select(Collection).where(held(), Collection.rep_id == rep_id, Collection.id <= up_to_id)
-        .order_by(Collection.id).with_for_update()))
+    rows = list(
+        await session.scalars(
+            select(Collection)
+            .where(held(), Collection.rep_id == rep_id, Collection.id <= up_to_id)
+            .order_by(Collection.id)
+            .with_for_update()
+        )
+    )
     name = await _rep_name(session, rep_id)
     if not rows:
         return Confirmed(name, 0, ZERO, already=True)

@@ -141,8 +141,9 @@ async def load(session: AsyncSession) -> CompanySettings:
     return settings
 
 
-async def save(session: AsyncSession, caller: Caller, changed: CompanySettings, keys: list[str],
-               now: datetime) -> None:
+async def save(
+    session: AsyncSession, caller: Caller, changed: CompanySettings, keys: list[str], now: datetime
+) -> None:
     """Store the given keys of ``changed`` (admins only), with an audit record each."""
     require(caller, Permission.MANAGE_SETTINGS)
     current = await load(session)
@@ -153,8 +154,16 @@ async def save(session: AsyncSession, caller: Caller, changed: CompanySettings, 
             session.add(CompanySetting(key=key, value=after, updated_at=now, updated_by=caller.id))
         else:
             row.value, row.updated_at, row.updated_by = after, now, caller.id
-        audit.record(session, actor_id=caller.id, action="setting", entity="company_setting",
-                     entity_id=None, at=now, before={key: before}, after={key: after})
+        audit.record(
+            session,
+            actor_id=caller.id,
+            action="setting",
+            entity="company_setting",
+            entity_id=None,
+            at=now,
+            before={key: before},
+            after={key: after},
+        )
 
 
 JOB_NAMES = tuple(DEFAULT_JOB_TIMES)
@@ -187,26 +196,42 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
     what, args = (words[0].lower(), words[1:]) if words else ("", [])
     if what == "time":
         if len(args) != 2:
-            raise Invalid(N_("Write a job and a time, e.g. /settings time morning_plan 08:30. Jobs: {jobs}."),
-                          jobs=", ".join(JOB_NAMES))
+            raise Invalid(
+                N_("Write a job and a time, e.g. /settings time morning_plan 08:30. Jobs: {jobs}."),
+                jobs=", ".join(JOB_NAMES),
+            )
         if args[0] not in JOB_NAMES:
-            raise Invalid(N_("There is no job {name}. Jobs: {jobs}."), name=args[0][:40],
-                          jobs=", ".join(JOB_NAMES))
+            raise Invalid(
+                N_("There is no job {name}. Jobs: {jobs}."), name=args[0][:40], jobs=", ".join(JOB_NAMES)
+            )
         times = dict(current.job_times)
         times[args[0]] = _clock(args[1])
         return replace(current, job_times=times), [f"job_time.{args[0]}"]
     if what == "quiet":
         if len(args) != 2:
-            raise Invalid(N_("Quiet hours need two times, when they start and when they end, "
-                             "e.g. /settings quiet 21:00 08:00."))
+            raise Invalid(
+                N_(
+                    "Quiet hours need two times, when they start and when they end, "
+                    "e.g. /settings quiet 21:00 08:00."
+                )
+            )
         return replace(current, quiet_from=_clock(args[0]), quiet_until=_clock(args[1])), [
-            "quiet_from", "quiet_until"]
+            "quiet_from",
+            "quiet_until",
+        ]
     if what == "daysoff":
         if not args:
-            raise Invalid(N_("Write the days off as ISO weekdays (7 = Sunday), e.g. /settings daysoff 6 7, "
-                             "or /settings daysoff none."))
-        days = frozenset() if [arg.lower() for arg in args] == ["none"] else frozenset(
-            _weekday(word) for word in args)
+            raise Invalid(
+                N_(
+                    "Write the days off as ISO weekdays (7 = Sunday), e.g. /settings daysoff 6 7, "
+                    "or /settings daysoff none."
+                )
+            )
+        days = (
+            frozenset()
+            if [arg.lower() for arg in args] == ["none"]
+            else frozenset(_weekday(word) for word in args)
+        )
         if len(days) == 7:
             raise Invalid(N_("At least one day of the week must be a working day."))
         return replace(current, days_off=days), ["days_off"]
@@ -218,16 +243,22 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
         return replace(current, holidays=frozenset(holidays)), ["holidays"]
     if what == "followup":
         if len(args) != len(current.followup_levels):
-            raise Invalid(N_("Follow-up levels need {count} numbers, the days overdue for levels 1 to "
-                             "{count}, e.g. /settings followup 1 15 30 60."),
-                          count=len(current.followup_levels))
+            raise Invalid(
+                N_(
+                    "Follow-up levels need {count} numbers, the days overdue for levels 1 to "
+                    "{count}, e.g. /settings followup 1 15 30 60."
+                ),
+                count=len(current.followup_levels),
+            )
         thresholds = [_whole(word) for word in args]
         if thresholds != sorted(set(thresholds)) or thresholds[0] < 1:
             raise Invalid(N_("Follow-up days must rise from level to level, starting at 1 or more."))
         if thresholds[-1] > MAX_FOLLOWUP_DAYS:
             raise Invalid(N_("Follow-up days are {limit} at most."), limit=MAX_FOLLOWUP_DAYS)
-        levels = tuple(replace(level, days_overdue=days)
-                       for level, days in zip(current.followup_levels, thresholds, strict=True))
+        levels = tuple(
+            replace(level, days_overdue=days)
+            for level, days in zip(current.followup_levels, thresholds, strict=True)
+        )
         return replace(current, followup_levels=levels), ["followup_levels"]
     if what == "cash":
         return _cash_ladder(current, args)
@@ -238,18 +269,32 @@ def _cash_ladder(current: CompanySettings, args: list[str]) -> tuple[CompanySett
     """``cash 3 90``: the manager hears of money held more than 3 days; the director and finance of
     money held 90 days or more (every working day until it is handed in)."""
     if len(args) != 2:
-        raise Invalid(N_("Cash hand-in needs two numbers of days: held before the manager is told, then "
-                         "before the director and finance are told, e.g. /settings cash 3 90."))
+        raise Invalid(
+            N_(
+                "Cash hand-in needs two numbers of days: held before the manager is told, then "
+                "before the director and finance are told, e.g. /settings cash 3 90."
+            )
+        )
     manager, director = _whole(args[0]), _whole(args[1])
     if not 1 <= manager < director:
-        raise Invalid(N_("The manager is told first: the first number of days must be 1 or more and "
-                         "smaller than the second."))
+        raise Invalid(
+            N_(
+                "The manager is told first: the first number of days must be 1 or more and "
+                "smaller than the second."
+            )
+        )
     if director > MAX_CASH_DAYS_TO_DIRECTOR:
-        raise Invalid(N_("Money not handed in within three months is embezzlement (regulations part 5, "
-                         "item 15): the director and finance are told at {limit} days at the latest."),
-                      limit=MAX_CASH_DAYS_TO_DIRECTOR)
-    return (replace(current, cash_held_days_to_manager=manager, cash_held_days_to_director=director),
-            ["cash_held_days_to_manager", "cash_held_days_to_director"])
+        raise Invalid(
+            N_(
+                "Money not handed in within three months is embezzlement (regulations part 5, "
+                "item 15): the director and finance are told at {limit} days at the latest."
+            ),
+            limit=MAX_CASH_DAYS_TO_DIRECTOR,
+        )
+    return (
+        replace(current, cash_held_days_to_manager=manager, cash_held_days_to_director=director),
+        ["cash_held_days_to_manager", "cash_held_days_to_director"],
+    )
 
 
 def _whole(word: str) -> int:
@@ -313,23 +358,39 @@ def _grade_change(words: list[str]) -> tuple[str, dict[str, Any]]:
     what, args = words[0].lower(), words[1:]
     if what == "visits":  # the older form: visits B 7
         if len(args) != 2:
-            raise Invalid(N_("Write a grade and the days between visits, e.g. /settings visits B 7 "
-                             "(or /settings grade B visits 7)."))
+            raise Invalid(
+                N_(
+                    "Write a grade and the days between visits, e.g. /settings visits B 7 "
+                    "(or /settings grade B visits 7)."
+                )
+            )
         return args[0].upper(), {"visit_every_days": _visit_days(args[1])}
     kind = args[1].lower() if len(args) >= 2 else ""
     if kind == "visits":
         if len(args) != 3:
-            raise Invalid(N_("A grade's visits need one number, the days between visits, "
-                             "e.g. /settings grade B visits 7."))
+            raise Invalid(
+                N_(
+                    "A grade's visits need one number, the days between visits, "
+                    "e.g. /settings grade B visits 7."
+                )
+            )
         return args[0].upper(), {"visit_every_days": _visit_days(args[2])}
     if kind == "credit":
         if len(args) != 4:
-            raise Invalid(N_("A grade's credit needs two values, the credit term in days and the credit "
-                             "limit, e.g. /settings grade B credit 45 100000."))
+            raise Invalid(
+                N_(
+                    "A grade's credit needs two values, the credit term in days and the credit "
+                    "limit, e.g. /settings grade B credit 45 100000."
+                )
+            )
         return args[0].upper(), {"credit_days": _credit_days(args[2]), "credit_limit": _credit_limit(args[3])}
-    raise Invalid(N_("Write a grade, then visits and the days between visits, or credit, the credit term "
-                     "in days and the credit limit, e.g. /settings grade B visits 7 or "
-                     "/settings grade B credit 45 100000."))
+    raise Invalid(
+        N_(
+            "Write a grade, then visits and the days between visits, or credit, the credit term "
+            "in days and the credit limit, e.g. /settings grade B visits 7 or "
+            "/settings grade B credit 45 100000."
+        )
+    )
 
 
 def _stored(value: Any) -> Any:
@@ -351,7 +412,14 @@ async def change_grade(session: AsyncSession, caller: Caller, words: list[str], 
     before = {f"{grade}.{column}": _stored(getattr(policy, column)) for column in values}
     for column, value in values.items():
         setattr(policy, column, value)
-    audit.record(session, actor_id=caller.id, action="setting", entity="grade_policy", entity_id=None,
-                 at=now, before=before,
-                 after={f"{grade}.{column}": _stored(value) for column, value in values.items()})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="setting",
+        entity="grade_policy",
+        entity_id=None,
+        at=now,
+        before=before,
+        after={f"{grade}.{column}": _stored(value) for column, value in values.items()},
+    )
     return grade

@@ -60,18 +60,31 @@ def number_prefix(year: int) -> str:
 async def next_number(session: AsyncSession, year: int, taken: str | None = None) -> str:
     """``RT-2026-0001``: one more than the year's highest number (and than ``taken``, if given)."""
     prefix = number_prefix(year)
-    numbers = list(await session.scalars(
-        select(CreditNote.number).where(CreditNote.number.startswith(prefix, autoescape=True))
-        .order_by(func.length(CreditNote.number).desc(), CreditNote.number.desc()).limit(5)))
+    numbers = list(
+        await session.scalars(
+            select(CreditNote.number)
+            .where(CreditNote.number.startswith(prefix, autoescape=True))
+            .order_by(func.length(CreditNote.number).desc(), CreditNote.number.desc())
+            .limit(5)
+        )
+    )
     if taken is not None:
         numbers.append(taken)
-    highest = max((int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()),
-                  default=0)
+    highest = max(
+        (int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()), default=0
+    )
     return f"{prefix}{highest + 1:04d}"
 
 
-async def issue(session: AsyncSession, sales_return: SalesReturn, *, by: int, now: datetime, zone: ZoneInfo,
-                source_key: str) -> Issued:
+async def issue(
+    session: AsyncSession,
+    sales_return: SalesReturn,
+    *,
+    by: int,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
+) -> Issued:
     """Issue the return's credit note and settle the customer's invoices with it (see the module doc)."""
     found = await session.scalar(select(CreditNote).where(CreditNote.return_id == sales_return.id))
     if found is not None:
@@ -81,30 +94,64 @@ async def issue(session: AsyncSession, sales_return: SalesReturn, *, by: int, no
     note = await _numbered(session, sales_return, by=by, now=now, zone=zone, source_key=source_key)
     lines = ledger.split(note.amount, await _invoices(session, sales_return))
     if lines:
-        await session.execute(insert(Allocation), [
-            {"collection_id": None, "credit_note_id": note.id, "receivable_id": receivable_id,
-             "amount": line.amount, "from_credit": False} for receivable_id, line in lines])
+        await session.execute(
+            insert(Allocation),
+            [
+                {
+                    "collection_id": None,
+                    "credit_note_id": note.id,
+                    "receivable_id": receivable_id,
+                    "amount": line.amount,
+                    "from_credit": False,
+                }
+                for receivable_id, line in lines
+            ],
+        )
     settled = tuple(line for _, line in lines)
     kept = note.amount - ledger.applied_total(settled)
-    audit.record(session, actor_id=by, action="credit_note.issue", entity="credit_note", entity_id=note.id,
-                 at=now, after={"number": note.number, "return_id": sales_return.id,
-                                "customer_id": sales_return.customer_id, "amount": str(note.amount),
-                                "settled": [{"invoice_no": line.invoice_no, "amount": str(line.amount)}
-                                            for line in settled],
-                                "kept_as_credit": str(kept)})
+    audit.record(
+        session,
+        actor_id=by,
+        action="credit_note.issue",
+        entity="credit_note",
+        entity_id=note.id,
+        at=now,
+        after={
+            "number": note.number,
+            "return_id": sales_return.id,
+            "customer_id": sales_return.customer_id,
+            "amount": str(note.amount),
+            "settled": [{"invoice_no": line.invoice_no, "amount": str(line.amount)} for line in settled],
+            "kept_as_credit": str(kept),
+        },
+    )
     return Issued(note.id, note.number, note.amount, settled, kept)
 
 
-async def _numbered(session: AsyncSession, sales_return: SalesReturn, *, by: int, now: datetime,
-                    zone: ZoneInfo, source_key: str) -> CreditNote:
+async def _numbered(
+    session: AsyncSession,
+    sales_return: SalesReturn,
+    *,
+    by: int,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
+) -> CreditNote:
     """The credit note, inserted under the year's next free number (in a savepoint per attempt)."""
     year = local_date(now, zone).year
     taken: str | None = None
     for _attempt in range(NUMBER_ATTEMPTS):
         number = await next_number(session, year, taken)
-        note = CreditNote(number=number, customer_id=sales_return.customer_id, rep_id=sales_return.rep_id,
-                          return_id=sales_return.id, amount=sales_return.amount, issued_at=now, issued_by=by,
-                          source_key=source_key)
+        note = CreditNote(
+            number=number,
+            customer_id=sales_return.customer_id,
+            rep_id=sales_return.rep_id,
+            return_id=sales_return.id,
+            amount=sales_return.amount,
+            issued_at=now,
+            issued_by=by,
+            source_key=source_key,
+        )
         try:
             async with session.begin_nested():
                 session.add(note)
@@ -120,9 +167,13 @@ async def _numbered(session: AsyncSession, sales_return: SalesReturn, *, by: int
 
 async def _invoices(session: AsyncSession, sales_return: SalesReturn) -> list[tuple[int, str, Decimal]]:
     """The customer's open invoices as the credit note settles them: the named one first, then oldest."""
-    rows = [(id_, invoice_no, open_) for id_, invoice_no, open_ in await session.execute(
-        select(Receivable.id, Receivable.invoice_no, Receivable.open_amount)
-        .where(Receivable.customer_id == sales_return.customer_id, ledger.is_open())
-        .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id))]
+    rows = [
+        (id_, invoice_no, open_)
+        for id_, invoice_no, open_ in await session.execute(
+            select(Receivable.id, Receivable.invoice_no, Receivable.open_amount)
+            .where(Receivable.customer_id == sales_return.customer_id, ledger.is_open())
+            .order_by(Receivable.due_on, Receivable.issued_on, Receivable.id)
+        )
+    ]
     named = [row for row in rows if row[0] == sales_return.receivable_id]
     return named + [row for row in rows if row[0] != sales_return.receivable_id]

@@ -41,8 +41,18 @@ from bot.text import one_line, search_key
 from models import GRADES, Customer, CustomerStatus, Role, User
 from models.customers import search_keys
 
-COLUMNS = ("code", "name", "grade", "rep", "phone", "address", "latitude", "longitude",
-           "credit_limit", "credit_days")
+COLUMNS = (
+    "code",
+    "name",
+    "grade",
+    "rep",
+    "phone",
+    "address",
+    "latitude",
+    "longitude",
+    "credit_limit",
+    "credit_days",
+)
 REQUIRED = ("code", "name")
 MAX_CODE, MAX_NAME, MAX_PHONE, MAX_ADDRESS = 40, 200, 40, 300
 MAX_CREDIT_DAYS = 3650
@@ -103,8 +113,13 @@ def check(table: Table) -> Checked:
     if missing:
         errors.append(RowError(1, N_("missing columns: {columns}"), {"columns": ", ".join(missing)}))
     if unknown:
-        errors.append(RowError(1, N_("unknown columns: {columns} (the columns are: {expected})"),
-                               {"columns": ", ".join(unknown)[:200], "expected": ",".join(COLUMNS)}))
+        errors.append(
+            RowError(
+                1,
+                N_("unknown columns: {columns} (the columns are: {expected})"),
+                {"columns": ", ".join(unknown)[:200], "expected": ",".join(COLUMNS)},
+            )
+        )
     if errors:
         return Checked([], errors, [])
     present = [c for c in COLUMNS if c in table.header]
@@ -117,8 +132,9 @@ def check(table: Table) -> Checked:
         if isinstance(code, str):
             other = seen.get(search_key(code))
             if other is not None:
-                problems.append((N_("code {code} already appears on line {other}"),
-                                 {"code": code, "other": str(other)}))
+                problems.append(
+                    (N_("code {code} already appears on line {other}"), {"code": code, "other": str(other)})
+                )
             else:
                 seen[search_key(code)] = line
         rep = values.pop("rep", None) if "rep" in present else None
@@ -163,8 +179,9 @@ def _parse_row(raw: dict[str, str], present: Sequence[str]) -> tuple[dict[str, A
         if column in present:
             text = " ".join(raw[column].split())
             if len(text) > limit:
-                problems.append((N_("{column} longer than {limit} characters"),
-                                 {"column": column, "limit": str(limit)}))
+                problems.append(
+                    (N_("{column} longer than {limit} characters"), {"column": column, "limit": str(limit)})
+                )
             values[column] = text or None
     problems += _parse_location(raw, present, values)
     problems += _parse_credit(raw, present, values)
@@ -186,8 +203,12 @@ def _parse_location(raw: dict[str, str], present: Sequence[str], values: dict[st
         except ValueError:
             number = math.nan
         if not math.isfinite(number) or abs(number) > bound:
-            problems.append((N_("{column} {value} is not a number between -{bound} and {bound}"),
-                             {"column": column, "value": text[:40], "bound": str(int(bound))}))
+            problems.append(
+                (
+                    N_("{column} {value} is not a number between -{bound} and {bound}"),
+                    {"column": column, "value": text[:40], "bound": str(int(bound))},
+                )
+            )
         else:
             given[column] = number
     if not problems and given:
@@ -215,8 +236,12 @@ def _parse_credit(raw: dict[str, str], present: Sequence[str], values: dict[str,
         elif text.isdecimal() and len(text) <= 5 and int(text) <= MAX_CREDIT_DAYS:
             values["credit_days"] = int(text)
         else:
-            problems.append((N_("credit_days {value} is not a whole number of days from 0 to {limit}"),
-                             {"value": raw["credit_days"].strip()[:40], "limit": str(MAX_CREDIT_DAYS)}))
+            problems.append(
+                (
+                    N_("credit_days {value} is not a whole number of days from 0 to {limit}"),
+                    {"value": raw["credit_days"].strip()[:40], "limit": str(MAX_CREDIT_DAYS)},
+                )
+            )
     return problems
 
 
@@ -255,8 +280,12 @@ async def _people(session: AsyncSession, rows: list[CustomerRow]) -> People:
             by_username.setdefault(user.username.lower(), []).append(user)
     owners: dict[int, int] = {}
     if any(row.rep and not _is_telegram_id(row.rep) for row in rows):  # only a username drifts
-        owners = {customer_id: rep_id for customer_id, rep_id in await session.execute(
-            select(Customer.id, Customer.rep_id).where(Customer.rep_id.is_not(None)))}
+        owners = {
+            customer_id: rep_id
+            for customer_id, rep_id in await session.execute(
+                select(Customer.id, Customer.rep_id).where(Customer.rep_id.is_not(None))
+            )
+        }
     return People(by_telegram_id, by_username, by_id, owners)
 
 
@@ -278,13 +307,23 @@ def _resolve_rep(rep: str, people: People) -> tuple[User | None, list[Problem]]:
         return None, [(N_("rep {value} is not a registered user"), {"value": rep})]
     if len(holders) > 1:
         names = ", ".join(people.describe(user.id) for user in holders[:5])
-        return None, [(N_("rep {value} matches several people: {names}. Name the rep by Telegram id."),
-                       {"value": rep, "names": names})]
+        return None, [
+            (
+                N_("rep {value} matches several people: {names}. Name the rep by Telegram id."),
+                {"value": rep, "names": names},
+            )
+        ]
     return holders[0], []
 
 
-def _check_rep(row: CustomerRow, rep: str, known: tuple[int, int | None] | None, people: People,
-               own_team: int | None, manager: bool) -> tuple[User | None, list[Problem]]:
+def _check_rep(
+    row: CustomerRow,
+    rep: str,
+    known: tuple[int, int | None] | None,
+    people: People,
+    own_team: int | None,
+    manager: bool,
+) -> tuple[User | None, list[Problem]]:
     """Reps must exist, be active and do field work; a manager assigns only their own team's.
 
     A username that now names someone other than the customer's stored rep is refused: it may
@@ -301,16 +340,29 @@ def _check_rep(row: CustomerRow, rep: str, known: tuple[int, int | None] | None,
         return None, [(N_("rep {value} is not in your team"), {"value": rep})]
     owner = people.owners.get(known[0]) if known is not None else None
     if not _is_telegram_id(rep) and owner is not None and owner != user.id:
-        return None, [(N_("customer {code}'s rep is {owner}, but {value} is now {person}; to change "
-                          "the rep, name them by Telegram id"),
-                       {"code": row.code, "owner": people.describe(owner), "value": rep,
-                        "person": people.describe(user.id)})]
+        return None, [
+            (
+                N_(
+                    "customer {code}'s rep is {owner}, but {value} is now {person}; to change "
+                    "the rep, name them by Telegram id"
+                ),
+                {
+                    "code": row.code,
+                    "owner": people.describe(owner),
+                    "value": rep,
+                    "person": people.describe(user.id),
+                },
+            )
+        ]
     return user, []
 
 
 def _check_against_database(
-    rows: list[CustomerRow], existing: dict[str, tuple[int, int | None]], people: People,
-    own_team: int | None, manager: bool,
+    rows: list[CustomerRow],
+    existing: dict[str, tuple[int, int | None]],
+    people: People,
+    own_team: int | None,
+    manager: bool,
 ) -> tuple[dict[int, User], list[RowError]]:
     """Each row's rep (see :func:`_check_rep`); a manager stays inside their own team."""
     reps: dict[int, User] = {}
@@ -329,8 +381,7 @@ def _check_against_database(
     return reps, errors
 
 
-def _assignment(rep: User | None, has_rep_column: bool, is_new: bool, own_team: int | None
-                ) -> dict[str, Any]:
+def _assignment(rep: User | None, has_rep_column: bool, is_new: bool, own_team: int | None) -> dict[str, Any]:
     """rep_id and team_id to write: the rep's team, else (for a manager) the manager's team."""
     if rep is not None:
         return {"rep_id": rep.id, "team_id": rep.team_id}
@@ -350,8 +401,9 @@ async def import_customers(
     checked = check(table)
     rows, errors, to_confirm = checked.good, checked.errors, checked.to_confirm
     existing = await _existing(session) if to_confirm else {}
-    people = (await _people(session, to_confirm) if any(row.rep for row in to_confirm)
-              else People({}, {}, {}, {}))
+    people = (
+        await _people(session, to_confirm) if any(row.rep for row in to_confirm) else People({}, {}, {}, {})
+    )
     reps, db_errors = _check_against_database(to_confirm, existing, people, own_team, manager)
     errors = sorted(errors + db_errors, key=lambda error: error.line)
     report = ImportReport(errors=errors)
@@ -364,10 +416,23 @@ async def import_customers(
         known = existing.get(search_key(row.code))
         fields = {**row.values, **_assignment(reps.get(row.line), has_rep_column, known is None, own_team)}
         if known is None:
-            new.append({"grade": DEFAULT_GRADE, "rep_id": None, "team_id": None, "phone": None,
-                        "address": None, "latitude": None, "longitude": None, "credit_days": None,
-                        "credit_limit": None, **fields, "code": row.code,
-                        "status": CustomerStatus.ACTIVE, "created_at": now})
+            new.append(
+                {
+                    "grade": DEFAULT_GRADE,
+                    "rep_id": None,
+                    "team_id": None,
+                    "phone": None,
+                    "address": None,
+                    "latitude": None,
+                    "longitude": None,
+                    "credit_days": None,
+                    "credit_limit": None,
+                    **fields,
+                    "code": row.code,
+                    "status": CustomerStatus.ACTIVE,
+                    "created_at": now,
+                }
+            )
         else:  # the code stays as first written; a new name needs its key (a Core UPDATE: no ORM)
             changed.append({"row_id": known[0], **fields, **search_keys(fields)})
     if new:  # a Core executemany (the keys are the columns' defaults): the ORM's bulk insert would
@@ -376,10 +441,19 @@ async def import_customers(
     for columns, batch in _same_keys(changed).items():
         await session.execute(_update_by_id(columns), batch)
     report.created, report.updated = len(new), len(changed)
-    audit.record(session, actor_id=caller.id if caller else None, action="import_customers",
-                 entity="customer", entity_id=None, at=now,
-                 after={"created": report.created, "updated": report.updated,
-                        "columns": [c for c in COLUMNS if c in table.header]})
+    audit.record(
+        session,
+        actor_id=caller.id if caller else None,
+        action="import_customers",
+        entity="customer",
+        entity_id=None,
+        at=now,
+        after={
+            "created": report.created,
+            "updated": report.updated,
+            "columns": [c for c in COLUMNS if c in table.header],
+        },
+    )
     return report
 
 
@@ -395,5 +469,8 @@ def _update_by_id(columns: tuple[str, ...]) -> Update:
     """One UPDATE by primary key, run as an executemany over the rows (Core: the ORM's bulk
     update path is many times slower on asyncpg)."""
     table = Customer.__table__
-    return (update(table).where(table.c.id == bindparam("row_id"))
-            .values({name: bindparam(name) for name in columns}))
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in columns})
+    )

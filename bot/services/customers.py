@@ -118,12 +118,22 @@ def _scope_of(caller: Caller) -> tuple[str, int | None]:
 def _exact_match(scope: str, column: str) -> Select[tuple[Customer]]:
     """Up to two customers of the scope (``:scope_id``) whose code or name key (``column``) is
     ``:folded``: built once per scope and column, as every typed ``/visit`` or ``/collect`` asks it."""
-    scoped = {"all": true(), "team": Customer.team_id == bindparam("scope_id"),
-              "rep": Customer.rep_id == bindparam("scope_id"), "nobody": false()}[scope]
-    return (select(Customer)
-            .where(scoped, Customer.status != CustomerStatus.INACTIVE,
-                   getattr(Customer, column) == bindparam("folded"))
-            .order_by(Customer.id).limit(2))
+    scoped = {
+        "all": true(),
+        "team": Customer.team_id == bindparam("scope_id"),
+        "rep": Customer.rep_id == bindparam("scope_id"),
+        "nobody": false(),
+    }[scope]
+    return (
+        select(Customer)
+        .where(
+            scoped,
+            Customer.status != CustomerStatus.INACTIVE,
+            getattr(Customer, column) == bindparam("folded"),
+        )
+        .order_by(Customer.id)
+        .limit(2)
+    )
 
 
 async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolution:
@@ -134,15 +144,21 @@ async def resolve(session: AsyncSession, caller: Caller, text: str) -> Resolutio
         raise Invalid(N_("Name the customer: their code or (part of) their name."))
     scope, scope_id = _scope_of(caller)
     for column in ("code_key", "name_key"):
-        exact = list(await session.scalars(_exact_match(scope, column),
-                                           {"scope_id": scope_id, "folded": folded}))
+        exact = list(
+            await session.scalars(_exact_match(scope, column), {"scope_id": scope_id, "folded": folded})
+        )
         if len(exact) == 1:
             return Resolution(customer=_resolved(session, exact[0]))
         if exact:
             break
-    matches = list(await session.scalars(
-        select(Customer).where(_where_scope(caller), _containing(folded))
-        .order_by(Customer.name, Customer.id).limit(MAX_CANDIDATES + 1)))
+    matches = list(
+        await session.scalars(
+            select(Customer)
+            .where(_where_scope(caller), _containing(folded))
+            .order_by(Customer.name, Customer.id)
+            .limit(MAX_CANDIDATES + 1)
+        )
+    )
     if len(matches) == 1:
         return Resolution(customer=_resolved(session, matches[0]))
     return Resolution(candidates=tuple(CustomerRef.of(c) for c in matches[:MAX_CANDIDATES]))
@@ -158,13 +174,19 @@ async def resolve_one(session: AsyncSession, caller: Caller, text: str) -> Resol
     """Like :func:`resolve`, but "nothing matches" is an error the caller reads."""
     resolution = await resolve(session, caller, text)
     if resolution.customer is None and not resolution.candidates:
-        raise NotFound(N_("No customer matches {query}. Try part of the name or the customer code; "
-                          "/customers lists yours."), query=" ".join(text.split())[:100])
+        raise NotFound(
+            N_(
+                "No customer matches {query}. Try part of the name or the customer code; "
+                "/customers lists yours."
+            ),
+            query=" ".join(text.split())[:100],
+        )
     return resolution
 
 
-async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int, *,
-                       for_update: bool = False) -> Customer:
+async def get_in_scope(
+    session: AsyncSession, caller: Caller, customer_id: int, *, for_update: bool = False
+) -> Customer:
     """A customer by id, re-checked against the caller's scope (e.g. from a button press).
 
     One this transaction already loaded (the customer just resolved from typed text) is
@@ -180,14 +202,16 @@ async def get_in_scope(session: AsyncSession, caller: Caller, customer_id: int, 
         statement = select(Customer).where(Customer.id == customer_id, in_scope(caller))
         # A locked row is read afresh: its trigger-kept columns (credit) may have moved since it was
         # first loaded in this transaction, before the lock.
-        customer = await session.scalar(statement.with_for_update().execution_options(populate_existing=True)
-                                        if for_update else statement)
+        customer = await session.scalar(
+            statement.with_for_update().execution_options(populate_existing=True) if for_update else statement
+        )
     if customer is None:
         raise AccessDenied(N_("That customer is not one of yours."))
     return customer
 
 
 # -- listing ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CustomerLine:
@@ -212,8 +236,9 @@ class CustomerList:
 
 def _containing(folded: str) -> ColumnElement[bool]:
     """Name or code key contains the search key ``folded``: the substring rule of :func:`resolve`."""
-    return (Customer.name_key.contains(folded, autoescape=True)
-            | Customer.code_key.contains(folded, autoescape=True))
+    return Customer.name_key.contains(folded, autoescape=True) | Customer.code_key.contains(
+        folded, autoescape=True
+    )
 
 
 def _matching(text: str) -> ColumnElement[bool]:
@@ -227,8 +252,14 @@ def days_since(instant: datetime | None, zone: ZoneInfo, today: date) -> int | N
 
 
 async def list_customers(
-    session: AsyncSession, caller: Caller, *, search: str | None, today: date, zone: ZoneInfo,
-    page: int = 1, per_page: int = 15,
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    search: str | None,
+    today: date,
+    zone: ZoneInfo,
+    page: int = 1,
+    per_page: int = 15,
 ) -> CustomerList:
     """The caller's customers (optionally only those matching ``search``), a page at a time.
 
@@ -244,12 +275,24 @@ async def list_customers(
     page = min(max(page, 1), pages)
     due = due_for_visit(await grade_rules(session), zone, today)
     rows = await session.execute(
-        select(Customer.id, Customer.code, Customer.name, Customer.grade, Customer.status,
-               Customer.last_visit_at, type_coerce(due, Boolean).label("due"))
-        .where(where).order_by(Customer.name, Customer.code)
-        .limit(per_page).offset((page - 1) * per_page))
-    items = [CustomerLine(id_, code, name, grade, status, days_since(last, zone, today), bool(is_due))
-             for id_, code, name, grade, status, last, is_due in rows]
+        select(
+            Customer.id,
+            Customer.code,
+            Customer.name,
+            Customer.grade,
+            Customer.status,
+            Customer.last_visit_at,
+            type_coerce(due, Boolean).label("due"),
+        )
+        .where(where)
+        .order_by(Customer.name, Customer.code)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [
+        CustomerLine(id_, code, name, grade, status, days_since(last, zone, today), bool(is_due))
+        for id_, code, name, grade, status, last, is_due in rows
+    ]
     return CustomerList(items, page, pages, total)
 
 
@@ -313,35 +356,52 @@ async def customer_card(
     customer = await get_in_scope(session, caller, customer_id)
     rules = await grade_rules(session)
     credit_days, credit_limit = credit_terms(customer, rules)
-    rep_name = (await session.scalar(select(User.name).where(User.id == customer.rep_id))
-                if customer.rep_id is not None else None)
+    rep_name = (
+        await session.scalar(select(User.name).where(User.id == customer.rep_id))
+        if customer.rep_id is not None
+        else None
+    )
     visits = await session.execute(
-        select(Visit.visited_at, Visit.kind, Visit.notes).where(Visit.customer_id == customer.id)
-        .order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(RECENT_VISITS))
-    location = ((customer.latitude, customer.longitude)
-                if customer.latitude is not None and customer.longitude is not None else None)
+        select(Visit.visited_at, Visit.kind, Visit.notes)
+        .where(Visit.customer_id == customer.id)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(RECENT_VISITS)
+    )
+    location = (
+        (customer.latitude, customer.longitude)
+        if customer.latitude is not None and customer.longitude is not None
+        else None
+    )
     return CustomerCard(
-        ref=CustomerRef.of(customer), status=customer.status, rep_name=rep_name, phone=customer.phone,
-        address=customer.address, location=location,
+        ref=CustomerRef.of(customer),
+        status=customer.status,
+        rep_name=rep_name,
+        phone=customer.phone,
+        address=customer.address,
+        location=location,
         last_visit_on=local_date(customer.last_visit_at, zone) if customer.last_visit_at else None,
         days_since_visit=days_since(customer.last_visit_at, zone, today),
         next_due=next_visit_due(customer.last_visit_at, customer.grade, rules, zone, today),
         balance=await ledger.balance(session, customer.id, today),
-        credit_days=credit_days, credit_limit=credit_limit,
-        recent=[RecentVisit(local_date(at, zone), kind, first_line(notes or ""))
-                for at, kind, notes in visits],
+        credit_days=credit_days,
+        credit_limit=credit_limit,
+        recent=[
+            RecentVisit(local_date(at, zone), kind, first_line(notes or "")) for at, kind, notes in visits
+        ],
         stock=await stock.levels_at(session, customer.id),
         feedback=await visit_extras.latest_feedback(session, Visit.customer_id == customer.id),
         photos=await visit_extras.photo_count(session, Visit.customer_id == customer.id),
-        credit=customer.credit)
+        credit=customer.credit,
+    )
 
 
 async def customer_photos(session: AsyncSession, caller: Caller, customer_id: int) -> Album:
     """The latest photos of a customer's visits (the card's button), re-checked against the
     presser's scope: a forged button shows nothing."""
     customer = await get_in_scope(session, caller, customer_id)
-    return await visit_extras.latest_photos(session, Visit.customer_id == customer.id,
-                                            CustomerRef.of(customer).label)
+    return await visit_extras.latest_photos(
+        session, Visit.customer_id == customer.id, CustomerRef.of(customer).label
+    )
 
 
 # -- prospects (/newcustomer) -----------------------------------------------------------------------
@@ -368,8 +428,10 @@ def clean_phone(text: str) -> str:
     phone = " ".join(unicodedata.normalize("NFKC", text).split())
     digits = sum(ch.isdigit() for ch in phone)
     if len(phone) > MAX_PHONE or not _PHONE.match(phone) or not 5 <= digits <= 20:
-        raise Invalid(N_("{text} does not look like a phone number. Type the number, e.g. 138 0013 8000."),
-                      text=text.strip()[:40])
+        raise Invalid(
+            N_("{text} does not look like a phone number. Type the number, e.g. 138 0013 8000."),
+            text=text.strip()[:40],
+        )
     return phone
 
 
@@ -381,8 +443,9 @@ def clean_address(text: str) -> str:
 
 
 def check_location(latitude: float, longitude: float) -> tuple[float, float]:
-    if not (math.isfinite(latitude) and math.isfinite(longitude)
-            and abs(latitude) <= 90 and abs(longitude) <= 180):
+    if not (
+        math.isfinite(latitude) and math.isfinite(longitude) and abs(latitude) <= 90 and abs(longitude) <= 180
+    ):
         raise Invalid(N_("That is not a location on Earth."))
     return latitude, longitude
 
@@ -396,18 +459,35 @@ async def next_prospect_code(session: AsyncSession, today: date, zone: ZoneInfo)
     """
     prefix = f"P-{today:%y%m%d}-"
     codes = await session.scalars(
-        select(Customer.code).where(Customer.code_key.startswith(search_key(prefix), autoescape=True)))
-    numbers = [int(code[len(prefix):]) for code in codes if code[len(prefix):].isdigit()]
-    registered = await session.scalar(
-        select(func.count()).select_from(Customer)
-        .where(Customer.source_key.is_not(None), Customer.created_at >= start_of_day(today, zone),
-               Customer.created_at < start_of_day(today + timedelta(days=1), zone))) or 0
+        select(Customer.code).where(Customer.code_key.startswith(search_key(prefix), autoescape=True))
+    )
+    numbers = [int(code[len(prefix) :]) for code in codes if code[len(prefix) :].isdigit()]
+    registered = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(
+                Customer.source_key.is_not(None),
+                Customer.created_at >= start_of_day(today, zone),
+                Customer.created_at < start_of_day(today + timedelta(days=1), zone),
+            )
+        )
+        or 0
+    )
     return f"{prefix}{max(*numbers, registered, 0) + 1}"
 
 
 async def register_prospect(
-    session: AsyncSession, caller: Caller, name: str, *, now: datetime, zone: ZoneInfo, source_key: str,
-    phone: str | None = None, address: str | None = None, location: tuple[float, float] | None = None,
+    session: AsyncSession,
+    caller: Caller,
+    name: str,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
+    phone: str | None = None,
+    address: str | None = None,
+    location: tuple[float, float] | None = None,
 ) -> Prospect:
     """A prospective customer (part 4, art. 30), assigned to the caller and their team, with the
     contact details given (each checked as the form checked it).
@@ -417,18 +497,28 @@ async def register_prospect(
     """
     require(caller, Permission.REGISTER_PROSPECT)
     cleaned = clean_customer_name(name)
-    contact = {"phone": clean_phone(phone) if phone is not None else None,
-               "address": clean_address(address) if address is not None else None}
+    contact = {
+        "phone": clean_phone(phone) if phone is not None else None,
+        "address": clean_address(address) if address is not None else None,
+    }
     latitude, longitude = check_location(*location) if location is not None else (None, None)
     for _attempt in range(CODE_ATTEMPTS):
         earlier = await session.scalar(select(Customer).where(Customer.source_key == source_key))
         if earlier is not None:
             return Prospect(CustomerRef.of(earlier), created=False)
-        customer = Customer(code=await next_prospect_code(session, local_date(now, zone), zone),
-                            name=cleaned, grade="C",
-                            rep_id=caller.id, team_id=caller.team_id, status=CustomerStatus.PROSPECT,
-                            latitude=latitude, longitude=longitude, created_at=now, source_key=source_key,
-                            **contact)
+        customer = Customer(
+            code=await next_prospect_code(session, local_date(now, zone), zone),
+            name=cleaned,
+            grade="C",
+            rep_id=caller.id,
+            team_id=caller.team_id,
+            status=CustomerStatus.PROSPECT,
+            latitude=latitude,
+            longitude=longitude,
+            created_at=now,
+            source_key=source_key,
+            **contact,
+        )
         try:
             async with session.begin_nested():
                 session.add(customer)
@@ -437,8 +527,15 @@ async def register_prospect(
         given = {key: value for key, value in contact.items() if value is not None}
         if location is not None:
             given["location"] = [latitude, longitude]
-        audit.record(session, actor_id=caller.id, action="register_prospect", entity="customer",
-                     entity_id=customer.id, at=now, after={"code": customer.code, "name": cleaned, **given})
+        audit.record(
+            session,
+            actor_id=caller.id,
+            action="register_prospect",
+            entity="customer",
+            entity_id=customer.id,
+            at=now,
+            after={"code": customer.code, "name": cleaned, **given},
+        )
         return Prospect(CustomerRef.of(customer), created=True)
     raise Conflict(N_("Too many customers are being registered at once; please try again."))
 

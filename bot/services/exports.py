@@ -117,8 +117,18 @@ from models import (
 
 #: The sheets in their order, by their English names (:attr:`Sheet.title`, the keys of
 #: :attr:`ExportedWorkbook.rows`); a workbook shows each in its language.
-SHEETS = (N_("Summary"), N_("Visits"), N_("Stock"), N_("Feedback"), N_("Orders"), N_("Returns"),
-          N_("Collections"), N_("Credits"), N_("Receivables"), N_("Reports"))
+SHEETS = (
+    N_("Summary"),
+    N_("Visits"),
+    N_("Stock"),
+    N_("Feedback"),
+    N_("Orders"),
+    N_("Returns"),
+    N_("Collections"),
+    N_("Credits"),
+    N_("Receivables"),
+    N_("Reports"),
+)
 #: What a yes/no cell says (translated): words, not Excel's TRUE/FALSE, which no language changes.
 YES, NO = N_("Yes"), N_("No")
 MONEY_FORMAT = "#,##0.00"
@@ -152,77 +162,124 @@ class Column:
 
 
 VISIT_COLUMNS = (
-    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
-    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
-    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Grade"), Kind.TEXT, 7),
-    Column(N_("Kind"), Kind.TEXT, 14), Column(N_("Distance (m)"), Kind.INT, 12),
-    Column(N_("Far away"), Kind.BOOL, 10), Column(N_("Next follow-up"), Kind.DATE, 14),
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Grade"), Kind.TEXT, 7),
+    Column(N_("Kind"), Kind.TEXT, 14),
+    Column(N_("Distance (m)"), Kind.INT, 12),
+    Column(N_("Far away"), Kind.BOOL, 10),
+    Column(N_("Next follow-up"), Kind.DATE, 14),
     Column(N_("Notes"), Kind.TEXT, 50),
 )
 STOCK_COLUMNS = (
-    Column(N_("Counted at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
-    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
-    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Product"), Kind.TEXT, 28),
+    Column(N_("Counted at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Product"), Kind.TEXT, 28),
     Column(N_("Quantity"), Kind.INT, 10),
 )
 FEEDBACK_COLUMNS = (
-    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17), Column(N_("Rep"), Kind.TEXT, 18),
-    Column(N_("Team"), Kind.TEXT, 14), Column(N_("Customer code"), Kind.TEXT, 14),
-    Column(N_("Customer"), Kind.TEXT, 28), Column(N_("Topic"), Kind.TEXT, 14),
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Topic"), Kind.TEXT, 14),
     Column(N_("Feedback"), Kind.TEXT, 60),
 )
 ORDER_COLUMNS = (
-    Column(N_("Issued"), Kind.DATE, 12), Column(N_("Invoice"), Kind.TEXT, 16),
-    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
-    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
-    Column(N_("Amount"), Kind.MONEY, 14), Column(N_("Due"), Kind.DATE, 12),
-    Column(N_("Open now"), Kind.MONEY, 14), Column(N_("Over credit limit"), Kind.BOOL, 12),
+    Column(N_("Issued"), Kind.DATE, 12),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Due"), Kind.DATE, 12),
+    Column(N_("Open now"), Kind.MONEY, 14),
+    Column(N_("Over credit limit"), Kind.BOOL, 12),
     Column(N_("Voided"), Kind.BOOL, 9),
 )
 COLLECTION_COLUMNS = (
-    Column(N_("Received at ({zone})"), Kind.DATETIME, 17), Column(N_("Collection no."), Kind.INT, 12),
-    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
-    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
-    Column(N_("Method"), Kind.TEXT, 10), Column(N_("Amount"), Kind.MONEY, 14),
-    Column(N_("Receipt no."), Kind.TEXT, 14), Column(N_("Handed in at ({zone})"), Kind.DATETIME, 17),
-    Column(N_("Held by rep"), Kind.BOOL, 11), Column(N_("Reverses no."), Kind.INT, 12),
-    Column(N_("Reversed"), Kind.BOOL, 10), Column(N_("Reason"), Kind.TEXT, 30),
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Collection no."), Kind.INT, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Method"), Kind.TEXT, 10),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Receipt no."), Kind.TEXT, 14),
+    Column(N_("Handed in at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Held by rep"), Kind.BOOL, 11),
+    Column(N_("Reverses no."), Kind.INT, 12),
+    Column(N_("Reversed"), Kind.BOOL, 10),
+    Column(N_("Reason"), Kind.TEXT, 30),
 )
 RETURN_COLUMNS = (
-    Column(N_("Certificate no."), Kind.TEXT, 15), Column(N_("Issued at ({zone})"), Kind.DATETIME, 17),
-    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
-    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14), Column(N_("Invoice"), Kind.TEXT, 16),
-    Column(N_("Products"), Kind.TEXT, 30), Column(N_("Amount"), Kind.MONEY, 14),
-    Column(N_("Reason"), Kind.TEXT, 30), Column(N_("Requested by"), Kind.TEXT, 18),
-    Column(N_("Approved by"), Kind.TEXT, 18), Column(N_("Credited to invoices"), Kind.TEXT, 30),
+    Column(N_("Certificate no."), Kind.TEXT, 15),
+    Column(N_("Issued at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Products"), Kind.TEXT, 30),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Reason"), Kind.TEXT, 30),
+    Column(N_("Requested by"), Kind.TEXT, 18),
+    Column(N_("Approved by"), Kind.TEXT, 18),
+    Column(N_("Credited to invoices"), Kind.TEXT, 30),
     Column(N_("Kept as credit"), Kind.MONEY, 14),
 )
 CREDIT_COLUMNS = (
-    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
-    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14), Column(N_("From"), Kind.TEXT, 22),
-    Column(N_("Received at ({zone})"), Kind.DATETIME, 17), Column(N_("Amount"), Kind.MONEY, 14),
-    Column(N_("Applied"), Kind.MONEY, 14), Column(N_("Unapplied credit"), Kind.MONEY, 15),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("From"), Kind.TEXT, 22),
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Applied"), Kind.MONEY, 14),
+    Column(N_("Unapplied credit"), Kind.MONEY, 15),
 )
 RECEIVABLE_COLUMNS = (
-    Column(N_("Customer code"), Kind.TEXT, 14), Column(N_("Customer"), Kind.TEXT, 28),
-    Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
-    Column(N_("Invoice"), Kind.TEXT, 16), Column(N_("Issued"), Kind.DATE, 12),
-    Column(N_("Due"), Kind.DATE, 12), Column(N_("Amount"), Kind.MONEY, 14),
-    Column(N_("Open"), Kind.MONEY, 14), Column(N_("Days overdue"), Kind.INT, 12),
-    Column(N_("Aging"), Kind.TEXT, 14), Column(N_("Follow-up level"), Kind.INT, 14),
-    Column(N_("Disputed"), Kind.BOOL, 10), Column(N_("Promised on"), Kind.DATE, 13),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Issued"), Kind.DATE, 12),
+    Column(N_("Due"), Kind.DATE, 12),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Open"), Kind.MONEY, 14),
+    Column(N_("Days overdue"), Kind.INT, 12),
+    Column(N_("Aging"), Kind.TEXT, 14),
+    Column(N_("Follow-up level"), Kind.INT, 14),
+    Column(N_("Disputed"), Kind.BOOL, 10),
+    Column(N_("Promised on"), Kind.DATE, 13),
     Column(N_("Promised amount"), Kind.MONEY, 15),
 )
 REPORT_COLUMNS = (
-    Column(N_("Day"), Kind.DATE, 12), Column(N_("Rep"), Kind.TEXT, 18), Column(N_("Team"), Kind.TEXT, 14),
-    Column(N_("Submitted at ({zone})"), Kind.DATETIME, 17), Column(N_("Late"), Kind.BOOL, 8),
-    Column(N_("Problems met"), Kind.TEXT, 40), Column(N_("Market information"), Kind.TEXT, 40),
+    Column(N_("Day"), Kind.DATE, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Submitted at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Late"), Kind.BOOL, 8),
+    Column(N_("Problems met"), Kind.TEXT, 40),
+    Column(N_("Market information"), Kind.TEXT, 40),
     Column(N_("Plan for tomorrow"), Kind.TEXT, 40),
 )
 SUMMARY_COLUMNS = (Column(N_("Figure"), Kind.TEXT, 44), Column(N_("Value"), Kind.TEXT, 26))
 
 
 # -- who sees what ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -259,7 +316,7 @@ def requested_period(caller: Caller, text: str | None, today: date) -> Period:
 
 
 async def scope_label(session: AsyncSession, scope: Scope, t: Translator) -> str:
-    """"All teams", "Team North" or "No team": plain text, not HTML."""
+    """ "All teams", "Team North" or "No team": plain text, not HTML."""
     if scope.nobody:
         return t.gettext(N_("No team"))
     if scope.team_id is None:
@@ -269,6 +326,7 @@ async def scope_label(session: AsyncSession, scope: Scope, t: Translator) -> str
 
 
 # -- the summary, accumulated while rows are written ----------------------------------------------
+
 
 @dataclass
 class Totals:
@@ -284,7 +342,8 @@ class Totals:
     credit_customers: set[int] = field(default_factory=set)
     collections: int = 0  # that stay collected: neither a reversal nor reversed
     collected: dict[PaymentMethod, Decimal] = field(
-        default_factory=lambda: dict.fromkeys(PaymentMethod, ZERO))
+        default_factory=lambda: dict.fromkeys(PaymentMethod, ZERO)
+    )
     held: Decimal = ZERO
     open_invoices: int = 0
     open: Decimal = ZERO
@@ -325,32 +384,68 @@ class ExportContext:
 
 def visits_sheet(c: ExportContext) -> Sheet:
     start, end = c.period.bounds(c.zone)
-    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, Customer.grade,
-                    Visit.kind, Visit.distance_m, Visit.far_away, Visit.next_follow_up, Visit.notes,
-                    Visit.customer_id)
-             .join(Customer, Customer.id == Visit.customer_id).join(User, User.id == Visit.rep_id)
-             .outerjoin(Team, Team.id == User.team_id)
-             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
-             .order_by(Visit.visited_at, Visit.id))
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Customer.grade,
+            Visit.kind,
+            Visit.distance_m,
+            Visit.far_away,
+            Visit.next_follow_up,
+            Visit.notes,
+            Visit.customer_id,
+        )
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         at, rep, team, code, customer, grade, kind, distance, far, follow_up, notes, customer_id = row
         c.totals.visits += 1
         c.totals.customers_visited.add(customer_id)
-        return (c.local(at), rep, team, code, customer, grade, c.t.gettext(KIND_LABELS[kind]), distance,
-                far, follow_up, notes)
+        return (
+            c.local(at),
+            rep,
+            team,
+            code,
+            customer,
+            grade,
+            c.t.gettext(KIND_LABELS[kind]),
+            distance,
+            far,
+            follow_up,
+            notes,
+        )
 
     return Sheet("Visits", VISIT_COLUMNS, query, shape)
 
 
 def stock_sheet(c: ExportContext) -> Sheet:
     start, end = c.period.bounds(c.zone)
-    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, StockLine.product,
-                    StockLine.quantity)
-             .join(Visit, Visit.id == StockLine.visit_id).join(Customer, Customer.id == Visit.customer_id)
-             .join(User, User.id == Visit.rep_id).outerjoin(Team, Team.id == User.team_id)
-             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
-             .order_by(Visit.visited_at, Visit.id, StockLine.id))
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            StockLine.product,
+            StockLine.quantity,
+        )
+        .join(Visit, Visit.id == StockLine.visit_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id, StockLine.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         at, *rest = row
@@ -362,12 +457,23 @@ def stock_sheet(c: ExportContext) -> Sheet:
 
 def feedback_sheet(c: ExportContext) -> Sheet:
     start, end = c.period.bounds(c.zone)
-    query = (select(Visit.visited_at, User.name, Team.name, Customer.code, Customer.name, Feedback.topic,
-                    Feedback.text)
-             .join(Visit, Visit.id == Feedback.visit_id).join(Customer, Customer.id == Visit.customer_id)
-             .join(User, User.id == Visit.rep_id).outerjoin(Team, Team.id == User.team_id)
-             .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
-             .order_by(Visit.visited_at, Visit.id, Feedback.id))
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Feedback.topic,
+            Feedback.text,
+        )
+        .join(Visit, Visit.id == Feedback.visit_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id, Feedback.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         at, rep, team, code, customer, topic, text = row
@@ -379,14 +485,31 @@ def feedback_sheet(c: ExportContext) -> Sheet:
 
 def orders_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
-    query = (select(Receivable.issued_on, Receivable.invoice_no, Customer.code, Customer.name, rep.name,
-                    Team.name, Receivable.amount, Receivable.due_on, Receivable.open_amount,
-                    Receivable.over_limit, Receivable.voided_at.is_not(None))
-             .join(Customer, Customer.id == Receivable.customer_id)
-             .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == rep.team_id)
-             .where(c.scope.people(Receivable.rep_id), Receivable.source == ReceivableSource.ORDER,
-                    Receivable.issued_on >= c.period.start, Receivable.issued_on <= c.period.end)
-             .order_by(Receivable.issued_on, Receivable.id))
+    query = (
+        select(
+            Receivable.issued_on,
+            Receivable.invoice_no,
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.amount,
+            Receivable.due_on,
+            Receivable.open_amount,
+            Receivable.over_limit,
+            Receivable.voided_at.is_not(None),
+        )
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .outerjoin(rep, rep.id == Receivable.rep_id)
+        .outerjoin(Team, Team.id == rep.team_id)
+        .where(
+            c.scope.people(Receivable.rep_id),
+            Receivable.source == ReceivableSource.ORDER,
+            Receivable.issued_on >= c.period.start,
+            Receivable.issued_on <= c.period.end,
+        )
+        .order_by(Receivable.issued_on, Receivable.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         voided = bool(row[-1])
@@ -401,27 +524,71 @@ def orders_sheet(c: ExportContext) -> Sheet:
 def collections_sheet(c: ExportContext) -> Sheet:
     start, end = c.period.bounds(c.zone)
     reversal = aliased(Collection)
-    query = (select(Collection.received_at, Collection.id, User.name, Team.name, Customer.code,
-                    Customer.name, Collection.method, Collection.amount, Collection.receipt_no,
-                    Collection.handed_in_at, type_coerce(held(), Boolean()), Collection.reverses_id,
-                    reversal.id.is_not(None), Collection.reason)
-             .join(Customer, Customer.id == Collection.customer_id).join(User, User.id == Collection.rep_id)
-             .outerjoin(Team, Team.id == User.team_id)
-             .outerjoin(reversal, reversal.reverses_id == Collection.id)
-             .where(c.scope.people(Collection.rep_id), Collection.received_at >= start,
-                    Collection.received_at < end)
-             .order_by(Collection.received_at, Collection.id))
+    query = (
+        select(
+            Collection.received_at,
+            Collection.id,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Collection.method,
+            Collection.amount,
+            Collection.receipt_no,
+            Collection.handed_in_at,
+            type_coerce(held(), Boolean()),
+            Collection.reverses_id,
+            reversal.id.is_not(None),
+            Collection.reason,
+        )
+        .join(Customer, Customer.id == Collection.customer_id)
+        .join(User, User.id == Collection.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .outerjoin(reversal, reversal.reverses_id == Collection.id)
+        .where(
+            c.scope.people(Collection.rep_id), Collection.received_at >= start, Collection.received_at < end
+        )
+        .order_by(Collection.received_at, Collection.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        (at, number, rep, team, code, customer, method, amount, receipt, handed_in, is_held, reverses,
-         was_reversed, reason) = row
+        (
+            at,
+            number,
+            rep,
+            team,
+            code,
+            customer,
+            method,
+            amount,
+            receipt,
+            handed_in,
+            is_held,
+            reverses,
+            was_reversed,
+            reason,
+        ) = row
         if reverses is None and not was_reversed:
             c.totals.collections += 1
             c.totals.collected[method] += amount
         if is_held:
             c.totals.held += amount
-        return (c.local(at), number, rep, team, code, customer, c.t.gettext(METHOD_LABELS[method]), amount,
-                receipt, c.local(handed_in), bool(is_held), reverses, bool(was_reversed), reason)
+        return (
+            c.local(at),
+            number,
+            rep,
+            team,
+            code,
+            customer,
+            c.t.gettext(METHOD_LABELS[method]),
+            amount,
+            receipt,
+            c.local(handed_in),
+            bool(is_held),
+            reverses,
+            bool(was_reversed),
+            reason,
+        )
 
     return Sheet("Collections", COLLECTION_COLUMNS, query, shape)
 
@@ -429,30 +596,73 @@ def collections_sheet(c: ExportContext) -> Sheet:
 def returns_sheet(c: ExportContext) -> Sheet:
     start, end = c.period.bounds(c.zone)
     rep, asker, approver = aliased(User), aliased(User), aliased(User)
-    query = (select(CreditNote.number, CreditNote.issued_at, Customer.code, Customer.name, rep.name,
-                    Team.name, Receivable.invoice_no, SalesReturn.items, CreditNote.amount,
-                    SalesReturn.reason, asker.name, approver.name, Approval.payload)
-             .join(SalesReturn, SalesReturn.id == CreditNote.return_id)
-             .join(Customer, Customer.id == CreditNote.customer_id)
-             .outerjoin(rep, rep.id == CreditNote.rep_id).outerjoin(Team, Team.id == rep.team_id)
-             .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
-             .join(asker, asker.id == SalesReturn.requested_by)
-             .join(approver, approver.id == CreditNote.issued_by)
-             .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
-             .where(c.scope.people(CreditNote.rep_id), CreditNote.issued_at >= start,
-                    CreditNote.issued_at < end)
-             .order_by(CreditNote.issued_at, CreditNote.id))
+    query = (
+        select(
+            CreditNote.number,
+            CreditNote.issued_at,
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.invoice_no,
+            SalesReturn.items,
+            CreditNote.amount,
+            SalesReturn.reason,
+            asker.name,
+            approver.name,
+            Approval.payload,
+        )
+        .join(SalesReturn, SalesReturn.id == CreditNote.return_id)
+        .join(Customer, Customer.id == CreditNote.customer_id)
+        .outerjoin(rep, rep.id == CreditNote.rep_id)
+        .outerjoin(Team, Team.id == rep.team_id)
+        .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
+        .join(asker, asker.id == SalesReturn.requested_by)
+        .join(approver, approver.id == CreditNote.issued_by)
+        .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
+        .where(c.scope.people(CreditNote.rep_id), CreditNote.issued_at >= start, CreditNote.issued_at < end)
+        .order_by(CreditNote.issued_at, CreditNote.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        (number, issued, code, customer, rep_name, team, invoice, items, amount, reason, asked, approved,
-         payload) = row
+        (
+            number,
+            issued,
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            items,
+            amount,
+            reason,
+            asked,
+            approved,
+            payload,
+        ) = row
         payload = dict(payload or {})
         c.totals.returns += 1
         c.totals.returned += amount
-        settled = "; ".join(f"{line.get('invoice_no', '')} {_money_text(line.get('amount'))}"
-                            for line in payload.get("settled", []))
-        return (number, c.local(issued), code, customer, rep_name, team, invoice, items_text(items or []),
-                amount, reason, asked, approved, settled, Decimal(str(payload.get("kept", "0"))))
+        settled = "; ".join(
+            f"{line.get('invoice_no', '')} {_money_text(line.get('amount'))}"
+            for line in payload.get("settled", [])
+        )
+        return (
+            number,
+            c.local(issued),
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            items_text(items or []),
+            amount,
+            reason,
+            asked,
+            approved,
+            settled,
+            Decimal(str(payload.get("kept", "0"))),
+        )
 
     return Sheet("Returns", RETURN_COLUMNS, query, shape)
 
@@ -464,36 +674,76 @@ def _money_text(value: object) -> str:
 def credits_sheet(c: ExportContext) -> Sheet:
     """Unapplied credit today, per collection (a reversed one and its reversal as one) and credit note."""
     original = func.coalesce(Collection.reverses_id, Collection.id)
-    paid = (select(func.coalesce(func.sum(Allocation.amount), 0))
-            .where(Allocation.collection_id == Collection.id).scalar_subquery())
+    paid = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.collection_id == Collection.id)
+        .scalar_subquery()
+    )
     left = type_coerce(func.sum(Collection.amount - paid), Money())
     holders = c.scope.customers & holds_credit()
-    collected = (select(Collection.customer_id.label("customer_id"), original.label("ref"),
-                        literal(None, String()).label("number"), func.min(Collection.received_at).label("at"),
-                        type_coerce(func.max(Collection.amount), Money()).label("amount"), left.label("left"))
-                 .join(Customer, Customer.id == Collection.customer_id).where(holders)
-                 .group_by(Collection.customer_id, original).having(left > 0))
-    noted = (select(func.coalesce(func.sum(Allocation.amount), 0))
-             .where(Allocation.credit_note_id == CreditNote.id).scalar_subquery())
+    collected = (
+        select(
+            Collection.customer_id.label("customer_id"),
+            original.label("ref"),
+            literal(None, String()).label("number"),
+            func.min(Collection.received_at).label("at"),
+            type_coerce(func.max(Collection.amount), Money()).label("amount"),
+            left.label("left"),
+        )
+        .join(Customer, Customer.id == Collection.customer_id)
+        .where(holders)
+        .group_by(Collection.customer_id, original)
+        .having(left > 0)
+    )
+    noted = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.credit_note_id == CreditNote.id)
+        .scalar_subquery()
+    )
     note_left = type_coerce(CreditNote.amount - noted, Money())
-    notes = (select(CreditNote.customer_id, CreditNote.id, CreditNote.number, CreditNote.issued_at,
-                    CreditNote.amount, note_left)
-             .join(Customer, Customer.id == CreditNote.customer_id).where(holders, note_left > 0))
+    notes = (
+        select(
+            CreditNote.customer_id,
+            CreditNote.id,
+            CreditNote.number,
+            CreditNote.issued_at,
+            CreditNote.amount,
+            note_left,
+        )
+        .join(Customer, Customer.id == CreditNote.customer_id)
+        .where(holders, note_left > 0)
+    )
     sources = union_all(collected, notes).subquery("sources")
     rep = aliased(User)
-    query = (select(Customer.code, Customer.name, rep.name, Team.name, sources.c.ref, sources.c.number,
-                    sources.c.at, type_coerce(sources.c.amount, Money()),
-                    type_coerce(sources.c.left, Money()), Customer.id)
-             .select_from(sources).join(Customer, Customer.id == sources.c.customer_id)
-             .outerjoin(rep, rep.id == Customer.rep_id).outerjoin(Team, Team.id == Customer.team_id)
-             .order_by(Customer.code, sources.c.at, sources.c.ref))
+    query = (
+        select(
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            sources.c.ref,
+            sources.c.number,
+            sources.c.at,
+            type_coerce(sources.c.amount, Money()),
+            type_coerce(sources.c.left, Money()),
+            Customer.id,
+        )
+        .select_from(sources)
+        .join(Customer, Customer.id == sources.c.customer_id)
+        .outerjoin(rep, rep.id == Customer.rep_id)
+        .outerjoin(Team, Team.id == Customer.team_id)
+        .order_by(Customer.code, sources.c.at, sources.c.ref)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         code, customer, rep_name, team, ref, number, at, amount, left_over, customer_id = row
         c.totals.credit += left_over
         c.totals.credit_customers.add(customer_id)
-        source = (c.t.gettext(N_("Credit note {number}")).format(number=number) if number
-                  else c.t.gettext(N_("Collection #{id}")).format(id=ref))
+        source = (
+            c.t.gettext(N_("Credit note {number}")).format(number=number)
+            if number
+            else c.t.gettext(N_("Collection #{id}")).format(id=ref)
+        )
         return (code, customer, rep_name, team, source, c.local(at), amount, amount - left_over, left_over)
 
     return Sheet("Credits", CREDIT_COLUMNS, query, shape)
@@ -501,18 +751,47 @@ def credits_sheet(c: ExportContext) -> Sheet:
 
 def receivables_sheet(c: ExportContext) -> Sheet:
     rep = aliased(User)
-    query = (select(Customer.code, Customer.name, rep.name, Team.name, Receivable.invoice_no,
-                    Receivable.issued_on, Receivable.due_on, Receivable.amount, Receivable.open_amount,
-                    bucket_of(c.today), Receivable.followup_level, Receivable.disputed,
-                    Receivable.promise_date, Receivable.promise_amount)
-             .join(Customer, Customer.id == Receivable.customer_id)
-             .outerjoin(rep, rep.id == Receivable.rep_id).outerjoin(Team, Team.id == Customer.team_id)
-             .where(c.scope.customers, is_open())
-             .order_by(Receivable.due_on, Receivable.id))
+    query = (
+        select(
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.invoice_no,
+            Receivable.issued_on,
+            Receivable.due_on,
+            Receivable.amount,
+            Receivable.open_amount,
+            bucket_of(c.today),
+            Receivable.followup_level,
+            Receivable.disputed,
+            Receivable.promise_date,
+            Receivable.promise_amount,
+        )
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .outerjoin(rep, rep.id == Receivable.rep_id)
+        .outerjoin(Team, Team.id == Customer.team_id)
+        .where(c.scope.customers, is_open())
+        .order_by(Receivable.due_on, Receivable.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        (code, customer, rep_name, team, invoice, issued, due, amount, open_, bucket, level, disputed,
-         promised_on, promised) = row
+        (
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            issued,
+            due,
+            amount,
+            open_,
+            bucket,
+            level,
+            disputed,
+            promised_on,
+            promised,
+        ) = row
         days_overdue = max(0, (c.today - due).days)
         c.totals.open_invoices += 1
         c.totals.open += open_
@@ -520,19 +799,48 @@ def receivables_sheet(c: ExportContext) -> Sheet:
             c.totals.overdue_invoices += 1
             c.totals.overdue += open_
             c.totals.aging[bucket] += open_
-        return (code, customer, rep_name, team, invoice, issued, due, amount, open_, days_overdue,
-                c.t.gettext(BUCKET_LABELS[bucket]), level, disputed, promised_on, promised)
+        return (
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            issued,
+            due,
+            amount,
+            open_,
+            days_overdue,
+            c.t.gettext(BUCKET_LABELS[bucket]),
+            level,
+            disputed,
+            promised_on,
+            promised,
+        )
 
     return Sheet("Receivables", RECEIVABLE_COLUMNS, query, shape)
 
 
 def reports_sheet(c: ExportContext) -> Sheet:
-    query = (select(DailyReport.day, User.name, Team.name, DailyReport.submitted_at, DailyReport.late,
-                    DailyReport.problems, DailyReport.market_info, DailyReport.plan_tomorrow)
-             .join(User, User.id == DailyReport.rep_id).outerjoin(Team, Team.id == User.team_id)
-             .where(c.scope.people(DailyReport.rep_id), DailyReport.day >= c.period.start,
-                    DailyReport.day <= c.period.end)
-             .order_by(DailyReport.day, User.name, DailyReport.id))
+    query = (
+        select(
+            DailyReport.day,
+            User.name,
+            Team.name,
+            DailyReport.submitted_at,
+            DailyReport.late,
+            DailyReport.problems,
+            DailyReport.market_info,
+            DailyReport.plan_tomorrow,
+        )
+        .join(User, User.id == DailyReport.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(
+            c.scope.people(DailyReport.rep_id),
+            DailyReport.day >= c.period.start,
+            DailyReport.day <= c.period.end,
+        )
+        .order_by(DailyReport.day, User.name, DailyReport.id)
+    )
 
     def shape(row: Row[Any]) -> Sequence[object]:
         day, rep, team, submitted_at, late, problems, market, plan = row
@@ -543,19 +851,30 @@ def reports_sheet(c: ExportContext) -> Sheet:
     return Sheet("Reports", REPORT_COLUMNS, query, shape)
 
 
-SHEET_BUILDERS = (visits_sheet, stock_sheet, feedback_sheet, orders_sheet, returns_sheet, collections_sheet,
-                  credits_sheet, receivables_sheet, reports_sheet)
+SHEET_BUILDERS = (
+    visits_sheet,
+    stock_sheet,
+    feedback_sheet,
+    orders_sheet,
+    returns_sheet,
+    collections_sheet,
+    credits_sheet,
+    receivables_sheet,
+    reports_sheet,
+)
 
 
 def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]:
     """(figure, kind, value) lines of the Summary sheet, translated, from the other sheets' totals."""
     t, totals = c.t.gettext, c.totals
-    methods = ((N_("Collected in cash"), PaymentMethod.CASH),
-               (N_("Collected by transfer"), PaymentMethod.TRANSFER),
-               (N_("Collected by cheque"), PaymentMethod.CHEQUE),
-               (N_("Collected by WeChat Pay"), PaymentMethod.WECHAT),
-               (N_("Collected by Alipay"), PaymentMethod.ALIPAY),
-               (N_("Collected by card"), PaymentMethod.CARD))
+    methods = (
+        (N_("Collected in cash"), PaymentMethod.CASH),
+        (N_("Collected by transfer"), PaymentMethod.TRANSFER),
+        (N_("Collected by cheque"), PaymentMethod.CHEQUE),
+        (N_("Collected by WeChat Pay"), PaymentMethod.WECHAT),
+        (N_("Collected by Alipay"), PaymentMethod.ALIPAY),
+        (N_("Collected by card"), PaymentMethod.CARD),
+    )
     return [
         (t(N_("Period")), Kind.TEXT, c.period.label),
         (t(N_("From")), Kind.DATE, c.period.start),
@@ -581,14 +900,17 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
         (t(N_("Overdue receivables")), Kind.MONEY, totals.overdue),
         (t(N_("Customers holding unapplied credit")), Kind.INT, len(totals.credit_customers)),
         (t(N_("Unapplied credit")), Kind.MONEY, totals.credit),
-        *((t(N_("Overdue {days}")).format(days=t(BUCKET_LABELS[bucket])), Kind.MONEY, totals.aging[bucket])
-          for bucket in OVERDUE_BUCKETS),
+        *(
+            (t(N_("Overdue {days}")).format(days=t(BUCKET_LABELS[bucket])), Kind.MONEY, totals.aging[bucket])
+            for bucket in OVERDUE_BUCKETS
+        ),
         (t(N_("Daily reports submitted")), Kind.INT, totals.reports),
         (t(N_("Daily reports late")), Kind.INT, totals.late_reports),
     ]
 
 
 # -- cells ----------------------------------------------------------------------------------------
+
 
 def clean_text(value: str) -> str:
     """Text Excel accepts: no XML-illegal control characters, at most 32,767 characters.
@@ -598,7 +920,7 @@ def clean_text(value: str) -> str:
     would show the rest of its cell reversed.
     """
     text = ILLEGAL_CHARACTERS_RE.sub("", strip_bidi_controls(value)).replace("\r\n", "\n").replace("\r", "\n")
-    return text if len(text) <= MAX_CELL_TEXT else text[:MAX_CELL_TEXT - 1] + "…"
+    return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
 
 
 def text_cell(sheet: WriteOnlyWorksheet, value: object) -> object:
@@ -622,8 +944,9 @@ def typed_cell(sheet: WriteOnlyWorksheet, kind: Kind, value: object) -> object:
     if kind in (Kind.INT, Kind.BOOL):
         return value
     cell = WriteOnlyCell(sheet, value=value)
-    cell.number_format = {Kind.MONEY: MONEY_FORMAT, Kind.DATE: DATE_FORMAT,
-                          Kind.DATETIME: DATETIME_FORMAT}[kind]
+    cell.number_format = {Kind.MONEY: MONEY_FORMAT, Kind.DATE: DATE_FORMAT, Kind.DATETIME: DATETIME_FORMAT}[
+        kind
+    ]
     return cell
 
 
@@ -631,8 +954,16 @@ class SheetWriter:
     """One write-only sheet: widths, bold frozen header and filter; typed rows. ``title`` is the
     sheet's English name: the sheet is named in ``t``'s language, as are its headers and yes/no."""
 
-    def __init__(self, book: Workbook, title: str, columns: Sequence[Column], t: Translator, zone: ZoneInfo,
-                 *, filtered: bool = True) -> None:
+    def __init__(
+        self,
+        book: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        t: Translator,
+        zone: ZoneInfo,
+        *,
+        filtered: bool = True,
+    ) -> None:
         self.sheet: WriteOnlyWorksheet = book.create_sheet(t.gettext(title))
         self.yes, self.no = t.gettext(YES), t.gettext(NO)
         self.columns = columns
@@ -650,8 +981,9 @@ class SheetWriter:
         self.sheet.append(headers)
 
     def append(self, values: Sequence[object]) -> None:
-        self.sheet.append([self.cell(column.kind, value)
-                           for column, value in zip(self.columns, values, strict=True)])
+        self.sheet.append(
+            [self.cell(column.kind, value) for column, value in zip(self.columns, values, strict=True)]
+        )
         self.rows += 1
 
     def append_typed(self, values: Sequence[tuple[Kind, object]]) -> None:
@@ -742,8 +1074,9 @@ class WorkbookWriter:
         c = self.context
         book = self._book = Workbook(write_only=True)
         summary = SheetWriter(book, "Summary", SUMMARY_COLUMNS, c.t, c.zone, filtered=False)
-        writers = {sheet.title: SheetWriter(book, sheet.title, sheet.columns, c.t, c.zone)
-                   for sheet in self.sheets}
+        writers = {
+            sheet.title: SheetWriter(book, sheet.title, sheet.columns, c.t, c.zone) for sheet in self.sheets
+        }
         while (item := self._next()) is not _DONE:
             if item is _ABORT:
                 raise ExportAbandoned
@@ -763,6 +1096,7 @@ class WorkbookWriter:
 
 # -- the service ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ExportedWorkbook:
     content: bytes  # the .xlsx file
@@ -774,8 +1108,15 @@ class ExportedWorkbook:
     totals: Totals
 
 
-async def build_workbook(session: AsyncSession, caller: Caller | None, period: Period, zone: ZoneInfo,
-                         today: date, *, language: str | None = None) -> ExportedWorkbook:
+async def build_workbook(
+    session: AsyncSession,
+    caller: Caller | None,
+    period: Period,
+    zone: ZoneInfo,
+    today: date,
+    *,
+    language: str | None = None,
+) -> ExportedWorkbook:
     """The period's workbook for ``caller`` (``None``: the command line, everything).
 
     Headers are in ``language``, else the caller's, else English. Run it in a read-only

@@ -42,8 +42,10 @@ from models import Collection, Customer, Money, PaymentMethod, Receivable, Role,
 ZERO = Decimal("0.00")
 #: Who may ask for the reports; a manager sees their own team only.
 READERS = frozenset({Role.FINANCE, Role.DIRECTOR, Role.ADMIN, Role.MANAGER})
-NOT_FOR_REPS = N_("The collections and outstanding-payments reports are only for finance, managers and "
-                  "the director. /summary shows your own collections.")
+NOT_FOR_REPS = N_(
+    "The collections and outstanding-payments reports are only for finance, managers and "
+    "the director. /summary shows your own collections."
+)
 #: Reversed collections listed one by one (the rest are counted).
 REVERSED_SHOWN = 10
 #: Customers listed one by one in the outstanding-payments report (the rest are counted).
@@ -51,6 +53,7 @@ CUSTOMERS_SHOWN = 30
 
 
 # -- scope ----------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ReportScope:
@@ -94,6 +97,7 @@ async def team_scope(session: AsyncSession, team_id: int | None) -> ReportScope:
 
 
 # -- the daily collections report -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RepCollections:
@@ -171,62 +175,108 @@ def standing() -> ColumnElement[bool]:
     return Collection.reverses_id.is_(None) & ~exists().where(reversal.reverses_id == Collection.id)
 
 
-async def daily_collections(session: AsyncSession, scope: ReportScope, day: date,
-                            zone: ZoneInfo) -> DailyCollections:
+async def daily_collections(
+    session: AsyncSession, scope: ReportScope, day: date, zone: ZoneInfo
+) -> DailyCollections:
     """The local ``day``'s collections in ``scope``, as they stand now."""
     start, end = start_of_day(day, zone), start_of_day(day + timedelta(days=1), zone)
     rows = await session.execute(
-        select(Collection.rep_id, User.name, Team.name, Collection.method, func.count(),
-               type_coerce(func.sum(Collection.amount), Money()),
-               type_coerce(func.sum(case((Collection.handed_in_at.is_(None), Collection.amount), else_=0)),
-                           Money()))
-        .join(User, User.id == Collection.rep_id).outerjoin(Team, Team.id == User.team_id)
+        select(
+            Collection.rep_id,
+            User.name,
+            Team.name,
+            Collection.method,
+            func.count(),
+            type_coerce(func.sum(Collection.amount), Money()),
+            type_coerce(
+                func.sum(case((Collection.handed_in_at.is_(None), Collection.amount), else_=0)), Money()
+            ),
+        )
+        .join(User, User.id == Collection.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
         .where(Collection.received_at >= start, Collection.received_at < end, standing(), scope.people())
-        .group_by(Collection.rep_id, User.name, Team.name, Collection.method))
+        .group_by(Collection.rep_id, User.name, Team.name, Collection.method)
+    )
     per_rep: dict[int, dict[PaymentMethod, tuple[int, Decimal, Decimal]]] = defaultdict(dict)
     people: dict[int, tuple[str, str | None]] = {}
     for rep_id, name, team, method, count, amount, held in rows:
         per_rep[rep_id][method] = (count, amount or ZERO, held or ZERO)
         people[rep_id] = (name, team)
-    reps = [RepCollections(rep_id, *people[rep_id],
-                           by_method=tuple((m, sums[m][1]) for m in PaymentMethod if m in sums),
-                           count=sum(c for c, _, _ in sums.values()),
-                           total=sum((a for _, a, _ in sums.values()), ZERO),
-                           held=sum((h for _, _, h in sums.values()), ZERO))
-            for rep_id, sums in per_rep.items()]
+    reps = [
+        RepCollections(
+            rep_id,
+            *people[rep_id],
+            by_method=tuple((m, sums[m][1]) for m in PaymentMethod if m in sums),
+            count=sum(c for c, _, _ in sums.values()),
+            total=sum((a for _, a, _ in sums.values()), ZERO),
+            held=sum((h for _, _, h in sums.values()), ZERO),
+        )
+        for rep_id, sums in per_rep.items()
+    ]
     reps.sort(key=lambda rep: (-rep.total, rep.name, rep.rep_id))
-    methods = tuple(MethodTotal(method,
-                                sum(sums[method][0] for sums in per_rep.values() if method in sums),
-                                sum((sums[method][1] for sums in per_rep.values() if method in sums), ZERO),
-                                sum((sums[method][2] for sums in per_rep.values() if method in sums), ZERO))
-                    for method in PaymentMethod)
+    methods = tuple(
+        MethodTotal(
+            method,
+            sum(sums[method][0] for sums in per_rep.values() if method in sums),
+            sum((sums[method][1] for sums in per_rep.values() if method in sums), ZERO),
+            sum((sums[method][2] for sums in per_rep.values() if method in sums), ZERO),
+        )
+        for method in PaymentMethod
+    )
     shown, count, amount = await _reversed(session, scope, start, end, zone)
     return DailyCollections(day, scope, tuple(reps), methods, shown, count, amount)
 
 
-async def _reversed(session: AsyncSession, scope: ReportScope, start: datetime, end: datetime,
-                    zone: ZoneInfo) -> tuple[tuple[ReversedCollection, ...], int, Decimal]:
+async def _reversed(
+    session: AsyncSession, scope: ReportScope, start: datetime, end: datetime, zone: ZoneInfo
+) -> tuple[tuple[ReversedCollection, ...], int, Decimal]:
     """Collections received in [start, end) and reversed since, or reversed in [start, end)."""
     reversal = aliased(Collection, name="reversal")
-    in_day = (((Collection.received_at >= start) & (Collection.received_at < end))
-              | ((reversal.received_at >= start) & (reversal.received_at < end)))
-    rows = (await session.execute(
-        select(Collection.id, User.name, Customer.name, Collection.amount, Collection.method,
-               Collection.received_at, reversal.received_at, reversal.reason,
-               func.count().over(), type_coerce(func.sum(Collection.amount).over(), Money()))
-        .join(reversal, reversal.reverses_id == Collection.id)
-        .join(User, User.id == Collection.rep_id).join(Customer, Customer.id == Collection.customer_id)
-        .where(Collection.reverses_id.is_(None), in_day, scope.people())
-        .order_by(reversal.received_at, Collection.id).limit(REVERSED_SHOWN))).all()
+    in_day = ((Collection.received_at >= start) & (Collection.received_at < end)) | (
+        (reversal.received_at >= start) & (reversal.received_at < end)
+    )
+    rows = (
+        await session.execute(
+            select(
+                Collection.id,
+                User.name,
+                Customer.name,
+                Collection.amount,
+                Collection.method,
+                Collection.received_at,
+                reversal.received_at,
+                reversal.reason,
+                func.count().over(),
+                type_coerce(func.sum(Collection.amount).over(), Money()),
+            )
+            .join(reversal, reversal.reverses_id == Collection.id)
+            .join(User, User.id == Collection.rep_id)
+            .join(Customer, Customer.id == Collection.customer_id)
+            .where(Collection.reverses_id.is_(None), in_day, scope.people())
+            .order_by(reversal.received_at, Collection.id)
+            .limit(REVERSED_SHOWN)
+        )
+    ).all()
     if not rows:
         return (), 0, ZERO
-    shown = tuple(ReversedCollection(id_, rep, customer, amount, method, received.astimezone(zone).date(),
-                                     reversed_at.astimezone(zone).date(), reason or "")
-                  for id_, rep, customer, amount, method, received, reversed_at, reason, _n, _sum in rows)
+    shown = tuple(
+        ReversedCollection(
+            id_,
+            rep,
+            customer,
+            amount,
+            method,
+            received.astimezone(zone).date(),
+            reversed_at.astimezone(zone).date(),
+            reason or "",
+        )
+        for id_, rep, customer, amount, method, received, reversed_at, reason, _n, _sum in rows
+    )
     return shown, int(rows[0][-2]), rows[0][-1] or ZERO
 
 
 # -- the outstanding-payments report --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CustomerAging:
@@ -249,31 +299,49 @@ class Outstanding:
         return self.customers - len(self.top)
 
 
-async def outstanding(session: AsyncSession, scope: ReportScope, today: date, *,
-                      shown: int = CUSTOMERS_SHOWN) -> Outstanding:
+async def outstanding(
+    session: AsyncSession, scope: ReportScope, today: date, *, shown: int = CUSTOMERS_SHOWN
+) -> Outstanding:
     """Open receivables in ``scope`` by age, and the ``shown`` customers owing most, by age."""
     customers = scope.customers()
     total = await aging_total(session, today, customers)
-    per_customer = (select(Receivable.customer_id.label("customer_id"),
-                           func.sum(Receivable.open_amount).label("open"))
-                    .where(is_open()).group_by(Receivable.customer_id))
+    per_customer = (
+        select(Receivable.customer_id.label("customer_id"), func.sum(Receivable.open_amount).label("open"))
+        .where(is_open())
+        .group_by(Receivable.customer_id)
+    )
     if customers is not None:
         per_customer = per_customer.join(Customer, Customer.id == Receivable.customer_id).where(customers)
     sums = per_customer.cte("per_customer")
     count = await session.scalar(select(func.count()).select_from(sums)) or 0
-    top = (select(sums.c.customer_id, sums.c.open).order_by(sums.c.open.desc(), sums.c.customer_id)
-           .limit(shown).subquery("top"))
+    top = (
+        select(sums.c.customer_id, sums.c.open)
+        .order_by(sums.c.open.desc(), sums.c.customer_id)
+        .limit(shown)
+        .subquery("top")
+    )
     rep = aliased(User, name="rep")
     bucket = bucket_of(today)
     rows = await session.execute(
-        select(Customer.id, Customer.code, Customer.name, Customer.grade, rep.name, top.c.open, bucket,
-               func.count(), type_coerce(func.sum(Receivable.open_amount), Money()))
-        .select_from(top).join(Customer, Customer.id == top.c.customer_id)
+        select(
+            Customer.id,
+            Customer.code,
+            Customer.name,
+            Customer.grade,
+            rep.name,
+            top.c.open,
+            bucket,
+            func.count(),
+            type_coerce(func.sum(Receivable.open_amount), Money()),
+        )
+        .select_from(top)
+        .join(Customer, Customer.id == top.c.customer_id)
         .join(Receivable, Receivable.customer_id == top.c.customer_id)
         .outerjoin(rep, rep.id == Customer.rep_id)
         .where(is_open())
         .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep.name, top.c.open, bucket)
-        .order_by(top.c.open.desc(), Customer.id))
+        .order_by(top.c.open.desc(), Customer.id)
+    )
     listed: dict[int, CustomerAging] = {}
     for id_, code, name, grade, rep_name, _open, bucket_name, invoices, amount in rows:
         entry = listed.setdefault(id_, CustomerAging(CustomerRef(id_, code, name, grade), rep_name, Aging()))

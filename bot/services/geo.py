@@ -11,8 +11,12 @@ EARTH_RADIUS_M = 6_371_008.8
 
 def is_valid_point(latitude: float, longitude: float) -> bool:
     """A finite latitude in [-90, 90] and longitude in [-180, 180]."""
-    return (math.isfinite(latitude) and math.isfinite(longitude)
-            and -90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0)
+    return (
+        math.isfinite(latitude)
+        and math.isfinite(longitude)
+        and -90.0 <= latitude <= 90.0
+        and -180.0 <= longitude <= 180.0
+    )
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:

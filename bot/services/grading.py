@@ -69,8 +69,9 @@ class SalesThresholds:
 
 
 #: Shipped defaults, a starting point only: the regulations name no amounts (see the module doc).
-DEFAULT_THRESHOLDS = SalesThresholds(Decimal("100000.00"), Decimal("30000.00"), Decimal("5000.00"),
-                                     default=True)
+DEFAULT_THRESHOLDS = SalesThresholds(
+    Decimal("100000.00"), Decimal("30000.00"), Decimal("5000.00"), default=True
+)
 
 
 async def thresholds(session: AsyncSession) -> SalesThresholds:
@@ -85,13 +86,18 @@ def _stored(standard: SalesThresholds) -> dict[str, str]:
     return {"A": str(standard.a), "B": str(standard.b), "C": str(standard.c)}
 
 
-async def change_thresholds(session: AsyncSession, caller: Caller, words: list[str], now: datetime
-                            ) -> SalesThresholds:
+async def change_thresholds(
+    session: AsyncSession, caller: Caller, words: list[str], now: datetime
+) -> SalesThresholds:
     """``/settings sales A B C``: the least average monthly sales for each grade (admins; audited)."""
     require(caller, Permission.MANAGE_SETTINGS)
     if len(words) != 3:
-        raise Invalid(N_("Grades from sales need three amounts, the least average monthly sales for A, B "
-                         "and C (less is D), e.g. /settings sales 10万 3万 5000."))
+        raise Invalid(
+            N_(
+                "Grades from sales need three amounts, the least average monthly sales for A, B "
+                "and C (less is D), e.g. /settings sales 10万 3万 5000."
+            )
+        )
     a, b, c = (parse_amount(word) for word in words)
     if not a > b > c:
         raise Invalid(N_("Grade A needs more sales than B, and B more than C."))
@@ -99,17 +105,26 @@ async def change_thresholds(session: AsyncSession, caller: Caller, words: list[s
     changed = SalesThresholds(a, b, c)
     row = await session.get(CompanySetting, SETTING_KEY)
     if row is None:
-        session.add(CompanySetting(key=SETTING_KEY, value=_stored(changed), updated_at=now,
-                                   updated_by=caller.id))
+        session.add(
+            CompanySetting(key=SETTING_KEY, value=_stored(changed), updated_at=now, updated_by=caller.id)
+        )
     else:
         row.value, row.updated_at, row.updated_by = _stored(changed), now, caller.id
-    audit.record(session, actor_id=caller.id, action="setting", entity="company_setting", entity_id=None,
-                 at=now, before={SETTING_KEY: None if current.default else _stored(current)},
-                 after={SETTING_KEY: _stored(changed)})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="setting",
+        entity="company_setting",
+        entity_id=None,
+        at=now,
+        before={SETTING_KEY: None if current.default else _stored(current)},
+        after={SETTING_KEY: _stored(changed)},
+    )
     return changed
 
 
 # -- the three months ------------------------------------------------------------------------------
+
 
 def _month_start(day: date, back: int = 0) -> date:
     index = day.year * 12 + day.month - 1 - back
@@ -138,6 +153,7 @@ class Window:
 
 # -- suggestions ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Suggestion:
     customer: CustomerRef
@@ -158,16 +174,22 @@ class Suggestions:
 
 def _graded(window: Window, zone: ZoneInfo) -> ColumnElement[bool]:
     """The customers graded from the window's sales: active, and in the bot all three months."""
-    return and_(Customer.status == CustomerStatus.ACTIVE,
-                Customer.created_at < start_of_day(window.first, zone))
+    return and_(
+        Customer.status == CustomerStatus.ACTIVE, Customer.created_at < start_of_day(window.first, zone)
+    )
 
 
 def _has_manager(team_id: ColumnElement[int | None] | Any) -> ColumnElement[bool]:
     """Whether the team ``team_id`` has a manager a push can reach (an alias of ``users``: the
     statements this goes in join the reps' ``users`` rows too)."""
     manager = aliased(User)
-    return exists().where(manager.role == Role.MANAGER, manager.active, manager.blocked_at.is_(None),
-                          manager.first_seen_at.is_not(None), manager.team_id == team_id)
+    return exists().where(
+        manager.role == Role.MANAGER,
+        manager.active,
+        manager.blocked_at.is_(None),
+        manager.first_seen_at.is_not(None),
+        manager.team_id == team_id,
+    )
 
 
 def _in_group(group: int) -> ColumnElement[bool]:
@@ -176,20 +198,29 @@ def _in_group(group: int) -> ColumnElement[bool]:
     return or_(Customer.team_id.is_(None), not_(_has_manager(Customer.team_id)))
 
 
-async def _ranked(session: AsyncSession, window: Window, zone: ZoneInfo, where: ColumnElement[bool]
-                  ) -> list[tuple[Any, ...]]:
+async def _ranked(
+    session: AsyncSession, window: Window, zone: ZoneInfo, where: ColumnElement[bool]
+) -> list[tuple[Any, ...]]:
     """(id, code, name, grade, rep name, sales) of the graded customers matching ``where``, largest
     sales first (then by id: a stable order, which the "more" button's cursor relies on)."""
     sales = type_coerce(func.coalesce(func.sum(Receivable.amount), 0), Money())
     rows = await session.execute(
         select(Customer.id, Customer.code, Customer.name, Customer.grade, User.name, sales)
         .select_from(Customer)
-        .outerjoin(Receivable, and_(Receivable.customer_id == Customer.id, Receivable.voided_at.is_(None),
-                                    Receivable.issued_on >= window.first, Receivable.issued_on < window.end))
+        .outerjoin(
+            Receivable,
+            and_(
+                Receivable.customer_id == Customer.id,
+                Receivable.voided_at.is_(None),
+                Receivable.issued_on >= window.first,
+                Receivable.issued_on < window.end,
+            ),
+        )
         .outerjoin(User, User.id == Customer.rep_id)
         .where(_graded(window, zone), where)
         .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, User.name)
-        .order_by(sales.desc(), Customer.id))
+        .order_by(sales.desc(), Customer.id)
+    )
     return [tuple(row) for row in rows]
 
 
@@ -197,8 +228,15 @@ def _monthly(total: Decimal) -> Decimal:
     return (total / MONTHS).quantize(Decimal("0.01"))
 
 
-async def suggestions(session: AsyncSession, caller: Caller, *, today: date, zone: ZoneInfo, group: int,
-                      after: int | None = None) -> Suggestions:
+async def suggestions(
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    today: date,
+    zone: ZoneInfo,
+    group: int,
+    after: int | None = None,
+) -> Suggestions:
     """The suggested grade changes of ``group`` (a team, or :data:`UNMANAGED`) within the caller's
     scope, largest sales first; with ``after`` (a customer id: the last one a message showed) only
     those ranked after it."""
@@ -207,19 +245,21 @@ async def suggestions(session: AsyncSession, caller: Caller, *, today: date, zon
     ranked = await _ranked(session, window, zone, customers.in_scope(caller) & _in_group(group))
     if after is not None:
         position = next((index for index, row in enumerate(ranked) if row[0] == after), None)
-        ranked = ranked[position + 1:] if position is not None else ranked
+        ranked = ranked[position + 1 :] if position is not None else ranked
     items = []
     for id_, code, name, grade, rep_name, total in ranked:
         monthly = _monthly(total)
         suggested = standard.grade_for(monthly)
         if suggested != grade:
             items.append(Suggestion(CustomerRef(id_, code, name, grade), rep_name, grade, suggested, monthly))
-    group_name = (await session.scalar(select(Team.name).where(Team.id == group))
-                  if group != UNMANAGED else None)
+    group_name = (
+        await session.scalar(select(Team.name).where(Team.id == group)) if group != UNMANAGED else None
+    )
     return Suggestions(window, standard, group, group_name, tuple(items))
 
 
 # -- applying one ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Applied:
@@ -227,8 +267,17 @@ class Applied:
     done_now: bool  # False: it already had that grade (a second press)
 
 
-async def apply(session: AsyncSession, caller: Caller, customer_id: int, current: str, suggested: str, *,
-                today: date, zone: ZoneInfo, now: datetime) -> Applied:
+async def apply(
+    session: AsyncSession,
+    caller: Caller,
+    customer_id: int,
+    current: str,
+    suggested: str,
+    *,
+    today: date,
+    zone: ZoneInfo,
+    now: datetime,
+) -> Applied:
     """Change the customer's grade from ``current`` to ``suggested``, as its sales suggest (module doc)."""
     require(caller, Permission.REVIEW_CUSTOMERS)
     customer = await customers.get_in_scope(session, caller, customer_id, for_update=True)
@@ -236,21 +285,43 @@ async def apply(session: AsyncSession, caller: Caller, customer_id: int, current
     if customer.grade == suggested:
         return Applied(ref, done_now=False)
     if customer.grade != current:
-        raise Conflict(N_("{customer} is grade {grade} now, not {was}: that suggestion no longer applies."),
-                       customer=ref.label, grade=customer.grade, was=current)
+        raise Conflict(
+            N_("{customer} is grade {grade} now, not {was}: that suggestion no longer applies."),
+            customer=ref.label,
+            grade=customer.grade,
+            was=current,
+        )
     window, standard = Window.before(today), await thresholds(session)
     ranked = await _ranked(session, window, zone, Customer.id == customer.id)
     if not ranked:
-        raise Conflict(N_("{customer} is not graded from sales: it is not an active customer of three "
-                          "months' standing."), customer=ref.label)
+        raise Conflict(
+            N_(
+                "{customer} is not graded from sales: it is not an active customer of three months' standing."
+            ),
+            customer=ref.label,
+        )
     monthly = _monthly(ranked[0][5])
     if standard.grade_for(monthly) != suggested:
-        raise Conflict(N_("{customer}'s sales suggest grade {grade} now: nothing changed."),
-                       customer=ref.label, grade=standard.grade_for(monthly))
+        raise Conflict(
+            N_("{customer}'s sales suggest grade {grade} now: nothing changed."),
+            customer=ref.label,
+            grade=standard.grade_for(monthly),
+        )
     customer.grade = suggested
-    audit.record(session, actor_id=caller.id, action="grade.apply", entity="customer", entity_id=customer.id,
-                 at=now, before={"grade": current},
-                 after={"grade": suggested, "monthly_sales": str(monthly), "months": window.label,
-                        "standard": _stored(standard), "default_standard": standard.default})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="grade.apply",
+        entity="customer",
+        entity_id=customer.id,
+        at=now,
+        before={"grade": current},
+        after={
+            "grade": suggested,
+            "monthly_sales": str(monthly),
+            "months": window.label,
+            "standard": _stored(standard),
+            "default_standard": standard.default,
+        },
+    )
     return Applied(CustomerRef.of(customer), done_now=True)
-

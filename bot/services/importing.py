@@ -16,8 +16,12 @@ def cell_problems(row: dict[str, str]) -> list[Problem]:
     if EXTRA in row:
         problems.append((N_("more cells than columns in the header"), {}))
     if FORMULA in row:
-        problems.append((N_("{columns}: a formula is not a value (starts with =); import the values"),
-                         {"columns": row[FORMULA][:200]}))
+        problems.append(
+            (
+                N_("{columns}: a formula is not a value (starts with =); import the values"),
+                {"columns": row[FORMULA][:200]},
+            )
+        )
     return problems
 
 

@@ -98,14 +98,23 @@ class Revoked:
 
 
 WITHDRAWN = N_("This invite link was withdrawn. Ask your manager for a new one.")
-SWITCHED_OFF = N_("Your access to this bot was switched off, and an invite link does not switch it "
-                  "back on. Ask an admin if this is a mistake.")
+SWITCHED_OFF = N_(
+    "Your access to this bot was switched off, and an invite link does not switch it "
+    "back on. Ask an admin if this is a mistake."
+)
 USED = N_("This invite link has already been used. Ask your manager for a new one.")
 
 
 async def create_invite(
-    session: AsyncSession, caller: Caller, role_text: str, team_name: str | None, *,
-    source_key: str, now: datetime, team_id: int | None = None, create_team: bool = False,
+    session: AsyncSession,
+    caller: Caller,
+    role_text: str,
+    team_name: str | None,
+    *,
+    source_key: str,
+    now: datetime,
+    team_id: int | None = None,
+    create_team: bool = False,
 ) -> NewInvite | TeamChoice:
     """An invite for ``role`` into a team: ``team_id`` (a button), or the team called ``team_name``.
 
@@ -119,8 +128,7 @@ async def create_invite(
     previous = await session.scalar(select(Invite).where(Invite.source_key == source_key))
     if previous is not None:
         team = await session.get(Team, previous.team_id) if previous.team_id else None
-        return NewInvite(None, previous.role, team.name if team else None, False,
-                         previous.expires_at)
+        return NewInvite(None, previous.role, team.name if team else None, False, previous.expires_at)
     team: Team | None = None
     created = False
     if caller.role == Role.MANAGER:
@@ -138,20 +146,34 @@ async def create_invite(
     elif team_name:
         team = await find_team(session, team_name)
         if team is None and not create_team:
-            return TeamChoice(role, clean_team_name(team_name),
-                              await teams_like(session, team_name, TEAMS_OFFERED))
+            return TeamChoice(
+                role, clean_team_name(team_name), await teams_like(session, team_name, TEAMS_OFFERED)
+            )
         if team is None:
             team, created = await get_or_create_team(session, team_name, now)
     elif role in (Role.REP, Role.MANAGER):
         raise Invalid(N_("A {role} belongs to a team: /invite {role} TEAM"), role=role.value)
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    invite = Invite(token_hash=hash_token(token), role=role, team_id=team.id if team else None,
-                    created_by=caller.id, created_at=now, expires_at=now + INVITE_LIFETIME,
-                    source_key=source_key)
+    invite = Invite(
+        token_hash=hash_token(token),
+        role=role,
+        team_id=team.id if team else None,
+        created_by=caller.id,
+        created_at=now,
+        expires_at=now + INVITE_LIFETIME,
+        source_key=source_key,
+    )
     session.add(invite)
     await session.flush()
-    audit.record(session, actor_id=caller.id, action="invite", entity="invite",
-                 entity_id=invite.id, at=now, after={"role": role.value, "team_id": invite.team_id})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="invite",
+        entity="invite",
+        entity_id=invite.id,
+        at=now,
+        after={"role": role.value, "team_id": invite.team_id},
+    )
     return NewInvite(token, role, team.name if team else None, created, invite.expires_at)
 
 
@@ -179,9 +201,17 @@ async def redeem(session: AsyncSession, who: Identity, token: str, now: datetime
     if invite.expires_at <= now:
         raise Conflict(N_("This invite link has expired. Ask your manager for a new one."))
     language = language_for(who.language_code)
-    user = User(telegram_id=who.telegram_id, name=telegram_name(who),
-                username=who.username, role=invite.role, team_id=invite.team_id,
-                language=language, active=True, created_at=now, first_seen_at=now)
+    user = User(
+        telegram_id=who.telegram_id,
+        name=telegram_name(who),
+        username=who.username,
+        role=invite.role,
+        team_id=invite.team_id,
+        language=language,
+        active=True,
+        created_at=now,
+        first_seen_at=now,
+    )
     session.add(user)
     await session.flush()
     spent = await session.execute(
@@ -195,11 +225,16 @@ async def redeem(session: AsyncSession, who: Identity, token: str, now: datetime
     team = await session.get(Team, invite.team_id) if invite.team_id else None
     if team is not None and invite.role == Role.MANAGER and team.manager_id is None:
         team.manager_id = user.id
-    audit.record(session, actor_id=user.id, action="join", entity="user", entity_id=user.id,
-                 at=now, after={"role": invite.role.value, "team_id": invite.team_id,
-                                "invite_id": invite.id})
-    return Joined(user.id, user.name, user.role, team.name if team else None,
-                  user.language or language)
+    audit.record(
+        session,
+        actor_id=user.id,
+        action="join",
+        entity="user",
+        entity_id=user.id,
+        at=now,
+        after={"role": invite.role.value, "team_id": invite.team_id, "invite_id": invite.id},
+    )
+    return Joined(user.id, user.name, user.role, team.name if team else None, user.language or language)
 
 
 async def _creator_may_still_issue(session: AsyncSession, invite: Invite) -> bool:
@@ -208,13 +243,20 @@ async def _creator_may_still_issue(session: AsyncSession, invite: Invite) -> boo
     Their deactivation or role change revokes it already; this also refuses links
     made before revocation existed, and any a bulk change missed.
     """
-    creator = (await session.execute(select(User.active, User.role, User.team_id)
-                                     .where(User.id == invite.created_by))).one_or_none()
-    return creator is not None and creator.active and may_issue(
-        creator.role, creator.team_id, invite.role, invite.team_id)
+    creator = (
+        await session.execute(
+            select(User.active, User.role, User.team_id).where(User.id == invite.created_by)
+        )
+    ).one_or_none()
+    return (
+        creator is not None
+        and creator.active
+        and may_issue(creator.role, creator.team_id, invite.role, invite.team_id)
+    )
 
 
 # -- listing and revoking -------------------------------------------------------------------------
+
 
 def _in_scope(caller: Caller) -> ColumnElement[bool]:
     """The invites ``caller`` lists and may revoke: every one for admins; for a manager, those they
@@ -228,15 +270,27 @@ def _in_scope(caller: Caller) -> ColumnElement[bool]:
     return own | ((Invite.role == Role.REP) & (Invite.team_id == caller.team_id))
 
 
-def _rows() -> Select[tuple[int, Role, str | None, str, datetime, datetime, str | None,
-                            datetime | None, datetime | None]]:
+def _rows() -> Select[
+    tuple[int, Role, str | None, str, datetime, datetime, str | None, datetime | None, datetime | None]
+]:
     creator, joined = aliased(User), aliased(User)
-    return (select(Invite.id, Invite.role, Team.name, creator.name, Invite.created_at, Invite.expires_at,
-                   joined.name, Invite.used_at, Invite.revoked_at)
-            .select_from(Invite)
-            .join(creator, creator.id == Invite.created_by)
-            .outerjoin(Team, Team.id == Invite.team_id)
-            .outerjoin(joined, joined.id == Invite.used_by))
+    return (
+        select(
+            Invite.id,
+            Invite.role,
+            Team.name,
+            creator.name,
+            Invite.created_at,
+            Invite.expires_at,
+            joined.name,
+            Invite.used_at,
+            Invite.revoked_at,
+        )
+        .select_from(Invite)
+        .join(creator, creator.id == Invite.created_by)
+        .outerjoin(Team, Team.id == Invite.team_id)
+        .outerjoin(joined, joined.id == Invite.used_by)
+    )
 
 
 async def pending(
@@ -247,8 +301,13 @@ async def pending(
     total = await session.scalar(select(func.count()).select_from(Invite).where(condition)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(page, 1), pages)
-    rows = await session.execute(_rows().where(condition).order_by(Invite.expires_at, Invite.id)
-                                 .limit(per_page).offset((page - 1) * per_page))
+    rows = await session.execute(
+        _rows()
+        .where(condition)
+        .order_by(Invite.expires_at, Invite.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return Page([InviteRow(*row) for row in rows], page, pages, total)
 
 
@@ -267,11 +326,22 @@ async def revoke(session: AsyncSession, caller: Caller, invite_id: int, now: dat
     if invite.used_at is not None or invite.revoked_at is not None or invite.expires_at <= now:
         return Revoked(invite, revoked_now=False)
     done = await session.execute(
-        update(Invite).where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
-        .values(revoked_at=now, revoked_by=caller.id).execution_options(synchronize_session=False))
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by=caller.id)
+        .execution_options(synchronize_session=False)
+    )
     after = InviteRow(*(await session.execute(_rows().where(Invite.id == invite_id))).one())
     if done.rowcount != 1:  # type: ignore[attr-defined]  # used or revoked a moment ago
         return Revoked(after, revoked_now=False)
-    audit.record(session, actor_id=caller.id, action="revoke_invite", entity="invite", entity_id=invite_id,
-                 at=now, before={"revoked": False}, after={"revoked": True})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="revoke_invite",
+        entity="invite",
+        entity_id=invite_id,
+        at=now,
+        before={"revoked": False},
+        after={"revoked": True},
+    )
     return Revoked(after, revoked_now=True)

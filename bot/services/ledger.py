@@ -99,11 +99,20 @@ async def balance(session: AsyncSession, customer_id: int, today: date) -> Balan
 
 # -- open invoices, oldest first -------------------------------------------------------------------
 
+
 def open_receivables(customer_id: int | BindParameter[int]) -> Subquery:
     """The customer's open receivables with their open amount."""
-    return (select(Receivable.id, Receivable.invoice_no, Receivable.due_on, Receivable.issued_on,
-                   Receivable.open_amount.label("open"))
-            .where(Receivable.customer_id == customer_id, is_open()).subquery("receivable_open"))
+    return (
+        select(
+            Receivable.id,
+            Receivable.invoice_no,
+            Receivable.due_on,
+            Receivable.issued_on,
+            Receivable.open_amount.label("open"),
+        )
+        .where(Receivable.customer_id == customer_id, is_open())
+        .subquery("receivable_open")
+    )
 
 
 @dataclass(frozen=True)
@@ -117,15 +126,21 @@ class OpenInvoices:
 def _running_sums() -> Select[tuple[int, str, Decimal, Decimal]]:
     """The open invoices (oldest first) that ``:amount`` reaches, each with the customer's open total."""
     opened = open_receivables(bindparam("customer_id"))
-    running = (select(opened.c.id, opened.c.invoice_no, opened.c.open,
-                      type_coerce(func.sum(opened.c.open).over(
-                          order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money())
-                      .label("through"),
-                      type_coerce(func.sum(opened.c.open).over(), Money()).label("total"))
-               .subquery("running"))
+    running = select(
+        opened.c.id,
+        opened.c.invoice_no,
+        opened.c.open,
+        type_coerce(
+            func.sum(opened.c.open).over(order_by=(opened.c.due_on, opened.c.issued_on, opened.c.id)), Money()
+        ).label("through"),
+        type_coerce(func.sum(opened.c.open).over(), Money()).label("total"),
+    ).subquery("running")
     before = type_coerce(running.c.through - running.c.open, Money())
-    return (select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
-            .where(before < bindparam("amount", type_=Money())).order_by(running.c.through))
+    return (
+        select(running.c.id, running.c.invoice_no, running.c.open, running.c.total)
+        .where(before < bindparam("amount", type_=Money()))
+        .order_by(running.c.through)
+    )
 
 
 #: Built once: every collection runs it (building it per call cost more than running it).
@@ -136,8 +151,9 @@ async def oldest_open_first(session: AsyncSession, customer_id: int, amount: Dec
     """One statement: the running sum picks the invoices, the window over all of them the total."""
     rows = (await session.execute(_RUNNING_SUMS, {"customer_id": customer_id, "amount": amount})).all()
     # Any open invoice at all puts the oldest one in reach (amounts are positive): no rows, no balance.
-    return OpenInvoices(total=rows[0].total if rows else ZERO,
-                        reached=[(row.id, row.invoice_no, row.open) for row in rows])
+    return OpenInvoices(
+        total=rows[0].total if rows else ZERO, reached=[(row.id, row.invoice_no, row.open) for row in rows]
+    )
 
 
 @dataclass(frozen=True)
@@ -164,6 +180,7 @@ def split(amount: Decimal, invoices: Iterable[tuple[int, str, Decimal]]) -> list
 
 # -- credit ------------------------------------------------------------------------------------------
 
+
 async def credit_of(session: AsyncSession, customer_id: int) -> Decimal:
     """The customer's unapplied credit now (read from the database, not a loaded object)."""
     return await session.scalar(select(Customer.credit).where(Customer.id == customer_id)) or ZERO
@@ -186,18 +203,29 @@ async def credit_sources(session: AsyncSession, customer_id: int) -> list[Credit
     nothing, as the reversal takes back all the original gave, its allocations included.
     """
     original = func.coalesce(Collection.reverses_id, Collection.id)
-    allocated = (select(func.coalesce(func.sum(Allocation.amount), 0))
-                 .where(Allocation.collection_id == Collection.id).scalar_subquery())
+    allocated = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.collection_id == Collection.id)
+        .scalar_subquery()
+    )
     left = type_coerce(func.sum(Collection.amount - allocated), Money())
     collections = await session.execute(
         select(original, func.min(Collection.received_at), left)
-        .where(Collection.customer_id == customer_id).group_by(original).having(left > 0))
-    noted = (select(func.coalesce(func.sum(Allocation.amount), 0))
-             .where(Allocation.credit_note_id == CreditNote.id).scalar_subquery())
+        .where(Collection.customer_id == customer_id)
+        .group_by(original)
+        .having(left > 0)
+    )
+    noted = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.credit_note_id == CreditNote.id)
+        .scalar_subquery()
+    )
     note_left = type_coerce(CreditNote.amount - noted, Money())
     notes = await session.execute(
-        select(CreditNote.id, CreditNote.issued_at, note_left)
-        .where(CreditNote.customer_id == customer_id, note_left > 0))
+        select(CreditNote.id, CreditNote.issued_at, note_left).where(
+            CreditNote.customer_id == customer_id, note_left > 0
+        )
+    )
     sources = [CreditSource(id_, None, at, amount) for id_, at, amount in collections]
     sources += [CreditSource(None, id_, at, amount) for id_, at, amount in notes]
     return sorted(sources, key=lambda s: (s.at, s.collection_id or 0, s.credit_note_id or 0))
@@ -205,12 +233,15 @@ async def credit_sources(session: AsyncSession, customer_id: int) -> list[Credit
 
 async def _locked_credit(session: AsyncSession, customer_id: int) -> Decimal:
     """The customer's credit, their row locked: nobody applies or adds credit for them meanwhile."""
-    return await session.scalar(
-        select(Customer.credit).where(Customer.id == customer_id).with_for_update()) or ZERO
+    return (
+        await session.scalar(select(Customer.credit).where(Customer.id == customer_id).with_for_update())
+        or ZERO
+    )
 
 
-async def apply_credit(session: AsyncSession, customer_id: int, *, actor_id: int | None, now: datetime,
-                       why: str) -> tuple[Applied, ...]:
+async def apply_credit(
+    session: AsyncSession, customer_id: int, *, actor_id: int | None, now: datetime, why: str
+) -> tuple[Applied, ...]:
     """Settle the customer's open invoices (oldest first) with their unapplied credit (oldest first).
 
     What was applied, per invoice (nothing when they hold no credit or owe nothing). Written as
@@ -233,8 +264,15 @@ async def apply_credit(session: AsyncSession, customer_id: int, *, actor_id: int
         while left > 0 and order:
             receivable_id = order[0]
             take = min(left, opened[receivable_id])
-            rows.append({"collection_id": source.collection_id, "credit_note_id": source.credit_note_id,
-                         "receivable_id": receivable_id, "amount": take, "from_credit": True})
+            rows.append(
+                {
+                    "collection_id": source.collection_id,
+                    "credit_note_id": source.credit_note_id,
+                    "receivable_id": receivable_id,
+                    "amount": take,
+                    "from_credit": True,
+                }
+            )
             left -= take
             opened[receivable_id] -= take
             if opened[receivable_id] == 0:
@@ -244,15 +282,29 @@ async def apply_credit(session: AsyncSession, customer_id: int, *, actor_id: int
     await session.execute(insert(Allocation), rows)
     applied = tuple(line for _, line in lines)
     total = sum((line.amount for line in applied), ZERO)
-    audit.record(session, actor_id=actor_id, action="credit.apply", entity="customer", entity_id=customer_id,
-                 at=now, before={"credit": str(credit), "customer_open": str(invoices.total)},
-                 after={"credit": str(credit - total), "customer_open": str(invoices.total - total),
-                        "why": why,
-                        "applied": [{"invoice_no": line.invoice_no, "amount": str(line.amount)}
-                                    for line in applied],
-                        "sources": [{"collection_id": row["collection_id"],
-                                     "credit_note_id": row["credit_note_id"], "amount": str(row["amount"])}
-                                    for row in rows]})
+    audit.record(
+        session,
+        actor_id=actor_id,
+        action="credit.apply",
+        entity="customer",
+        entity_id=customer_id,
+        at=now,
+        before={"credit": str(credit), "customer_open": str(invoices.total)},
+        after={
+            "credit": str(credit - total),
+            "customer_open": str(invoices.total - total),
+            "why": why,
+            "applied": [{"invoice_no": line.invoice_no, "amount": str(line.amount)} for line in applied],
+            "sources": [
+                {
+                    "collection_id": row["collection_id"],
+                    "credit_note_id": row["credit_note_id"],
+                    "amount": str(row["amount"]),
+                }
+                for row in rows
+            ],
+        },
+    )
     return applied
 
 
@@ -282,10 +334,17 @@ async def applied_collections(session: AsyncSession, receivable_id: int) -> list
     and its reversal (whose allocations mirror it, negative) net out. Credit applied to it later
     (``from_credit``) and credit notes are left out: a void gives those back to the customer."""
     original = func.coalesce(Collection.reverses_id, Collection.id)
-    return list(await session.scalars(
-        select(original).select_from(Allocation).join(Collection, Collection.id == Allocation.collection_id)
-        .where(Allocation.receivable_id == receivable_id, _collected())
-        .group_by(original).having(func.sum(Allocation.amount) != 0).order_by(original)))
+    return list(
+        await session.scalars(
+            select(original)
+            .select_from(Allocation)
+            .join(Collection, Collection.id == Allocation.collection_id)
+            .where(Allocation.receivable_id == receivable_id, _collected())
+            .group_by(original)
+            .having(func.sum(Allocation.amount) != 0)
+            .order_by(original)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -298,8 +357,9 @@ class Voided:
     reapplied: tuple[Applied, ...] = ()
 
 
-async def void(session: AsyncSession, receivable: Receivable, *, by: int, reason: str,
-               now: datetime) -> Voided:
+async def void(
+    session: AsyncSession, receivable: Receivable, *, by: int, reason: str, now: datetime
+) -> Voided:
     """Void ``receivable`` (``done`` False if it was void already).
 
     The customer's row is locked first, as a collection locks it before settling invoices, so no
@@ -311,50 +371,90 @@ async def void(session: AsyncSession, receivable: Receivable, *, by: int, reason
     await session.execute(select(Customer.id).where(Customer.id == receivable.customer_id).with_for_update())
     applied = await applied_collections(session, receivable.id)
     if applied:
-        raise Conflict(N_("Money is already applied to invoice {invoice} (collection {collections}): "
-                          "that collection must be undone or reversed first."),
-                       invoice=receivable.invoice_no, collections=", ".join(f"#{n}" for n in applied))
+        raise Conflict(
+            N_(
+                "Money is already applied to invoice {invoice} (collection {collections}): "
+                "that collection must be undone or reversed first."
+            ),
+            invoice=receivable.invoice_no,
+            collections=", ".join(f"#{n}" for n in applied),
+        )
     done = await session.execute(
-        update(Receivable).where(Receivable.id == receivable.id, Receivable.voided_at.is_(None))
+        update(Receivable)
+        .where(Receivable.id == receivable.id, Receivable.voided_at.is_(None))
         .values(voided_at=now, voided_by=by, void_reason=reason)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     if not done.rowcount:  # type: ignore[attr-defined]
         return Voided(done=False)
     released = await _release_credit(session, receivable, by=by, now=now)
-    reapplied = (await apply_credit(session, receivable.customer_id, actor_id=by, now=now, why="void")
-                 if released else ())
+    reapplied = (
+        await apply_credit(session, receivable.customer_id, actor_id=by, now=now, why="void")
+        if released
+        else ()
+    )
     return Voided(done=True, released=released, reapplied=reapplied)
 
 
-async def _release_credit(session: AsyncSession, receivable: Receivable, *, by: int,
-                          now: datetime) -> Decimal:
+async def _release_credit(
+    session: AsyncSession, receivable: Receivable, *, by: int, now: datetime
+) -> Decimal:
     """Give back the credit applied to a voided receivable: a negative allocation per source."""
     given = (Allocation.credit_note_id.is_not(None)) | Allocation.from_credit
     # A collection and its reversal are one source: credit the reversal already took back is not given.
     original = func.coalesce(Collection.reverses_id, Allocation.collection_id)
-    rows = (await session.execute(
-        select(original, Allocation.credit_note_id, Allocation.from_credit,
-               type_coerce(func.sum(Allocation.amount), Money()))
-        .select_from(Allocation).outerjoin(Collection, Collection.id == Allocation.collection_id)
-        .where(Allocation.receivable_id == receivable.id, given)
-        .group_by(original, Allocation.credit_note_id, Allocation.from_credit)
-        .having(func.sum(Allocation.amount) != 0))).all()
+    rows = (
+        await session.execute(
+            select(
+                original,
+                Allocation.credit_note_id,
+                Allocation.from_credit,
+                type_coerce(func.sum(Allocation.amount), Money()),
+            )
+            .select_from(Allocation)
+            .outerjoin(Collection, Collection.id == Allocation.collection_id)
+            .where(Allocation.receivable_id == receivable.id, given)
+            .group_by(original, Allocation.credit_note_id, Allocation.from_credit)
+            .having(func.sum(Allocation.amount) != 0)
+        )
+    ).all()
     if not rows:
         return ZERO
-    await session.execute(insert(Allocation), [
-        {"collection_id": collection_id, "credit_note_id": credit_note_id, "receivable_id": receivable.id,
-         "amount": -amount, "from_credit": from_credit}
-        for collection_id, credit_note_id, from_credit, amount in rows])
+    await session.execute(
+        insert(Allocation),
+        [
+            {
+                "collection_id": collection_id,
+                "credit_note_id": credit_note_id,
+                "receivable_id": receivable.id,
+                "amount": -amount,
+                "from_credit": from_credit,
+            }
+            for collection_id, credit_note_id, from_credit, amount in rows
+        ],
+    )
     released = sum((row[3] for row in rows), ZERO)
-    audit.record(session, actor_id=by, action="credit.release", entity="receivable", entity_id=receivable.id,
-                 at=now, before={"invoice_no": receivable.invoice_no, "credit_applied": str(released)},
-                 after={"credit_applied": "0.00", "released": [
-                     {"collection_id": collection_id, "credit_note_id": credit_note_id, "amount": str(amount)}
-                     for collection_id, credit_note_id, _from_credit, amount in rows]})
+    audit.record(
+        session,
+        actor_id=by,
+        action="credit.release",
+        entity="receivable",
+        entity_id=receivable.id,
+        at=now,
+        before={"invoice_no": receivable.invoice_no, "credit_applied": str(released)},
+        after={
+            "credit_applied": "0.00",
+            "released": [
+                {"collection_id": collection_id, "credit_note_id": credit_note_id, "amount": str(amount)}
+                for collection_id, credit_note_id, _from_credit, amount in rows
+            ],
+        },
+    )
     return released
 
 
 # -- reading credit for lists ------------------------------------------------------------------------
+
 
 def holds_credit() -> ColumnElement[bool]:
     """Customers holding unapplied credit (a literal zero, as :func:`is_open`)."""
@@ -363,7 +463,7 @@ def holds_credit() -> ColumnElement[bool]:
 
 def credit_totals(scope: ColumnElement[bool]) -> Select[tuple[int, Decimal]]:
     """(customers, total) of the unapplied credit of the customers in ``scope``."""
-    return (select(func.count().label("customers"),
-                   type_coerce(func.coalesce(func.sum(Customer.credit), 0), Money()).label("total"))
-            .where(scope, holds_credit()))
-
+    return select(
+        func.count().label("customers"),
+        type_coerce(func.coalesce(func.sum(Customer.credit), 0), Money()).label("total"),
+    ).where(scope, holds_credit())

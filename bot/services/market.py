@@ -39,35 +39,57 @@ DEMAND, NEW_PRODUCT = FeedbackTopic.DEMAND, FeedbackTopic.NEW_PRODUCT
 TOPICS: tuple[FeedbackTopic, ...] = (COMPETITOR, PRICE, QUALITY, DEMAND, NEW_PRODUCT)
 
 #: A topic's name as a heading (the same words as the visit's feedback buttons).
-LABELS: MappingProxyType[FeedbackTopic, str] = MappingProxyType({
-    COMPETITOR: N_("Competitor"),
-    PRICE: N_("Price"),
-    QUALITY: N_("Quality"),
-    DEMAND: N_("Demand"),
-    NEW_PRODUCT: N_("New product"),
-})
+LABELS: MappingProxyType[FeedbackTopic, str] = MappingProxyType(
+    {
+        COMPETITOR: N_("Competitor"),
+        PRICE: N_("Price"),
+        QUALITY: N_("Quality"),
+        DEMAND: N_("Demand"),
+        NEW_PRODUCT: N_("New product"),
+    }
+)
 #: The word a reply suggests typing after ``/market`` for a topic (one of its :data:`ALIASES`).
-WORDS: MappingProxyType[FeedbackTopic, str] = MappingProxyType({
-    COMPETITOR: N_("competitor"),
-    PRICE: N_("price"),
-    QUALITY: N_("quality"),
-    DEMAND: N_("demand"),
-    NEW_PRODUCT: N_("new product"),
-})
+WORDS: MappingProxyType[FeedbackTopic, str] = MappingProxyType(
+    {
+        COMPETITOR: N_("competitor"),
+        PRICE: N_("price"),
+        QUALITY: N_("quality"),
+        DEMAND: N_("demand"),
+        NEW_PRODUCT: N_("new product"),
+    }
+)
 #: What people type for each topic, English and Chinese (simplified and traditional). Looked up by
 #: :func:`topic_key`, so case, width, spaces, hyphens and underscores do not matter.
-ALIASES: MappingProxyType[FeedbackTopic, tuple[str, ...]] = MappingProxyType({
-    COMPETITOR: ("competitor", "competitors", "competition", "rival", "rivals",
-                 "竞品", "競品", "竞争", "競爭", "竞争对手", "競爭對手", "对手", "對手",
-                 "竞品信息", "競品信息"),
-    PRICE: ("price", "prices", "pricing", "价格", "價格", "价钱", "價錢", "报价", "報價", "售价", "售價"),
-    QUALITY: ("quality", "质量", "質量", "品质", "品質", "质量问题", "質量問題"),
-    DEMAND: ("demand", "需求", "需求量", "销量", "銷量"),
-    NEW_PRODUCT: ("new product", "new products", "new", "newproduct", "新品", "新产品", "新產品"),
-})
+ALIASES: MappingProxyType[FeedbackTopic, tuple[str, ...]] = MappingProxyType(
+    {
+        COMPETITOR: (
+            "competitor",
+            "competitors",
+            "competition",
+            "rival",
+            "rivals",
+            "竞品",
+            "競品",
+            "竞争",
+            "競爭",
+            "竞争对手",
+            "競爭對手",
+            "对手",
+            "對手",
+            "竞品信息",
+            "競品信息",
+        ),
+        PRICE: ("price", "prices", "pricing", "价格", "價格", "价钱", "價錢", "报价", "報價", "售价", "售價"),
+        QUALITY: ("quality", "质量", "質量", "品质", "品質", "质量问题", "質量問題"),
+        DEMAND: ("demand", "需求", "需求量", "销量", "銷量"),
+        NEW_PRODUCT: ("new product", "new products", "new", "newproduct", "新品", "新产品", "新產品"),
+    }
+)
 
-USAGE = N_("/market [period] [topic]: a period such as week, month, 2026-11 or 2026-11-01..2026-11-15 "
-           "(nothing: the last 7 days), and a topic: competitor, price, quality, demand or new product.")
+USAGE = N_(
+    "/market [period] [topic]: a period such as week, month, 2026-11 or 2026-11-01..2026-11-15 "
+    "(nothing: the last 7 days), and a topic: competitor, price, quality, demand or new product."
+)
 #: With no period typed: the last seven days, today included.
 DEFAULT_DAYS = 7
 
@@ -80,10 +102,20 @@ def topic_key(text: str) -> str:
 
 
 _TOPIC_OF: MappingProxyType[str, FeedbackTopic] = MappingProxyType(
-    {topic_key(alias): topic for topic, aliases in ALIASES.items() for alias in aliases})
+    {topic_key(alias): topic for topic, aliases in ALIASES.items() for alias in aliases}
+)
 #: Chinese aliases, longest first: typed without a space next to the period (``本周价格``).
-_JOINED = tuple(sorted(((search_key(alias), topic) for topic, aliases in ALIASES.items()
-                        for alias in aliases if not alias.isascii()), key=lambda item: -len(item[0])))
+_JOINED = tuple(
+    sorted(
+        (
+            (search_key(alias), topic)
+            for topic, aliases in ALIASES.items()
+            for alias in aliases
+            if not alias.isascii()
+        ),
+        key=lambda item: -len(item[0]),
+    )
+)
 
 
 def parse_topic(text: str) -> FeedbackTopic | None:
@@ -135,6 +167,7 @@ def parse_query(text: str, today: date) -> tuple[Period, FeedbackTopic | None]:
 
 # -- scope ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MarketScope:
     """Whose feedback: everyone's, one team's, one rep's, or nobody's (a manager without a team)."""
@@ -184,6 +217,7 @@ async def scope_of(session: AsyncSession, caller: Caller) -> MarketScope:
 
 # -- reading --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Named:
     """A customer or rep behind some notes of a topic."""
@@ -227,69 +261,160 @@ class MarketFeedback:
     topics: tuple[TopicFeedback, ...]
 
 
-def _in(scope: MarketScope, start: datetime, end: datetime, topic: FeedbackTopic | None,
-        query: Select) -> Select:  # type: ignore[type-arg]
+def _in(
+    scope: MarketScope, start: datetime, end: datetime, topic: FeedbackTopic | None, query: Select
+) -> Select:  # type: ignore[type-arg]
     """``query`` over the feedback of the period and scope (joined to its visit)."""
-    query = (query.select_from(Feedback).join(Visit, Visit.id == Feedback.visit_id)
-             .where(Visit.visited_at >= start, Visit.visited_at < end, scope.visits()))
+    query = (
+        query.select_from(Feedback)
+        .join(Visit, Visit.id == Feedback.visit_id)
+        .where(Visit.visited_at >= start, Visit.visited_at < end, scope.visits())
+    )
     return query if topic is None else query.where(Feedback.topic == topic)
 
 
-async def feedback(session: AsyncSession, scope: MarketScope, period: Period, zone: ZoneInfo, *,
-                   topic: FeedbackTopic | None = None, names: int = 5, texts: int = 5) -> MarketFeedback:
+async def feedback(
+    session: AsyncSession,
+    scope: MarketScope,
+    period: Period,
+    zone: ZoneInfo,
+    *,
+    topic: FeedbackTopic | None = None,
+    names: int = 5,
+    texts: int = 5,
+) -> MarketFeedback:
     """The feedback of ``scope`` in ``period`` (one ``topic``, or all), grouped by topic."""
     start, end = period.bounds(zone)
-    totals = (await session.execute(_in(scope, start, end, topic, select(
-        func.count(), func.count(distinct(Visit.customer_id)), func.count(distinct(Visit.rep_id)))))).one()
+    totals = (
+        await session.execute(
+            _in(
+                scope,
+                start,
+                end,
+                topic,
+                select(
+                    func.count(), func.count(distinct(Visit.customer_id)), func.count(distinct(Visit.rep_id))
+                ),
+            )
+        )
+    ).one()
     if not totals[0]:
         return MarketFeedback(period, scope, topic, 0, 0, 0, ())
-    counts = {row[0]: row[1:] for row in await session.execute(_in(scope, start, end, topic, select(
-        Feedback.topic, func.count(), func.count(distinct(Visit.customer_id)),
-        func.count(distinct(Visit.rep_id)))).group_by(Feedback.topic))}
+    counts = {
+        row[0]: row[1:]
+        for row in await session.execute(
+            _in(
+                scope,
+                start,
+                end,
+                topic,
+                select(
+                    Feedback.topic,
+                    func.count(),
+                    func.count(distinct(Visit.customer_id)),
+                    func.count(distinct(Visit.rep_id)),
+                ),
+            ).group_by(Feedback.topic)
+        )
+    }
     customers = await _top(session, scope, start, end, topic, names, reps=False)
     reps = await _top(session, scope, start, end, topic, names, reps=True)
     latest = await _latest(session, scope, start, end, topic, texts, zone)
     topics = tuple(
-        TopicFeedback(kind, *counts[kind], top_customers=tuple(customers.get(kind, ())),
-                      top_reps=tuple(reps.get(kind, ())), latest=tuple(latest.get(kind, ())))
-        for kind in TOPICS if kind in counts)
+        TopicFeedback(
+            kind,
+            *counts[kind],
+            top_customers=tuple(customers.get(kind, ())),
+            top_reps=tuple(reps.get(kind, ())),
+            latest=tuple(latest.get(kind, ())),
+        )
+        for kind in TOPICS
+        if kind in counts
+    )
     return MarketFeedback(period, scope, topic, *totals, topics=topics)
 
 
-async def _top(session: AsyncSession, scope: MarketScope, start: datetime, end: datetime,
-               topic: FeedbackTopic | None, limit: int, *, reps: bool) -> dict[FeedbackTopic, list[Named]]:
+async def _top(
+    session: AsyncSession,
+    scope: MarketScope,
+    start: datetime,
+    end: datetime,
+    topic: FeedbackTopic | None,
+    limit: int,
+    *,
+    reps: bool,
+) -> dict[FeedbackTopic, list[Named]]:
     """Per topic, the ``limit`` customers (or ``reps``) with most notes; ties by id."""
     who = Visit.rep_id if reps else Visit.customer_id
-    ranked = _in(scope, start, end, topic, select(
-        Feedback.topic.label("topic"), who.label("who"), func.count().label("notes"),
-        func.row_number().over(partition_by=Feedback.topic,
-                               order_by=(func.count().desc(), who)).label("rank"),
-    )).group_by(Feedback.topic, who).subquery()
+    ranked = (
+        _in(
+            scope,
+            start,
+            end,
+            topic,
+            select(
+                Feedback.topic.label("topic"),
+                who.label("who"),
+                func.count().label("notes"),
+                func.row_number()
+                .over(partition_by=Feedback.topic, order_by=(func.count().desc(), who))
+                .label("rank"),
+            ),
+        )
+        .group_by(Feedback.topic, who)
+        .subquery()
+    )
     if reps:
-        query = (select(ranked.c.topic, User.name, ranked.c.notes, Team.name)
-                 .join(User, User.id == ranked.c.who).outerjoin(Team, Team.id == User.team_id))
+        query = (
+            select(ranked.c.topic, User.name, ranked.c.notes, Team.name)
+            .join(User, User.id == ranked.c.who)
+            .outerjoin(Team, Team.id == User.team_id)
+        )
     else:
-        query = (select(ranked.c.topic, Customer.name, ranked.c.notes, null())
-                 .join(Customer, Customer.id == ranked.c.who))
+        query = select(ranked.c.topic, Customer.name, ranked.c.notes, null()).join(
+            Customer, Customer.id == ranked.c.who
+        )
     result: dict[FeedbackTopic, list[Named]] = {}
     for kind, name, notes, team in await session.execute(
-            query.where(ranked.c.rank <= limit).order_by(ranked.c.topic, ranked.c.rank)):
+        query.where(ranked.c.rank <= limit).order_by(ranked.c.topic, ranked.c.rank)
+    ):
         result.setdefault(FeedbackTopic(kind), []).append(Named(name, notes, team))
     return result
 
 
-async def _latest(session: AsyncSession, scope: MarketScope, start: datetime, end: datetime,
-                  topic: FeedbackTopic | None, limit: int, zone: ZoneInfo) -> dict[FeedbackTopic, list[Note]]:
+async def _latest(
+    session: AsyncSession,
+    scope: MarketScope,
+    start: datetime,
+    end: datetime,
+    topic: FeedbackTopic | None,
+    limit: int,
+    zone: ZoneInfo,
+) -> dict[FeedbackTopic, list[Note]]:
     """Per topic, the ``limit`` newest notes."""
-    ranked = _in(scope, start, end, topic, select(
-        Feedback.topic.label("topic"), Feedback.text.label("text"), Visit.visited_at.label("at"),
-        Visit.customer_id.label("customer_id"), Visit.rep_id.label("rep_id"),
-        func.row_number().over(partition_by=Feedback.topic,
-                               order_by=(Visit.visited_at.desc(), Feedback.id.desc())).label("rank"),
-    )).subquery()
-    query = (select(ranked.c.topic, ranked.c.at, Customer.name, User.name, ranked.c.text)
-             .join(Customer, Customer.id == ranked.c.customer_id).join(User, User.id == ranked.c.rep_id)
-             .where(ranked.c.rank <= limit).order_by(ranked.c.topic, ranked.c.rank))
+    ranked = _in(
+        scope,
+        start,
+        end,
+        topic,
+        select(
+            Feedback.topic.label("topic"),
+            Feedback.text.label("text"),
+            Visit.visited_at.label("at"),
+            Visit.customer_id.label("customer_id"),
+            Visit.rep_id.label("rep_id"),
+            func.row_number()
+            .over(partition_by=Feedback.topic, order_by=(Visit.visited_at.desc(), Feedback.id.desc()))
+            .label("rank"),
+        ),
+    ).subquery()
+    query = (
+        select(ranked.c.topic, ranked.c.at, Customer.name, User.name, ranked.c.text)
+        .join(Customer, Customer.id == ranked.c.customer_id)
+        .join(User, User.id == ranked.c.rep_id)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.topic, ranked.c.rank)
+    )
     result: dict[FeedbackTopic, list[Note]] = {}
     for kind, at, customer, rep, text in await session.execute(query):
         result.setdefault(FeedbackTopic(kind), []).append(Note(_local_day(at, zone), customer, rep, text))

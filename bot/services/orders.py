@@ -148,8 +148,9 @@ def read_details(text: str) -> OrderDetails:
     if tokens and tokens[0].lower() in _UNIT_WORDS:
         amount_tokens.append(tokens.pop(0))
     if len(tokens) > 1:
-        raise Invalid(N_("After the amount I expect at most an invoice number, not {rest}."),
-                      rest=" ".join(tokens)[:60])
+        raise Invalid(
+            N_("After the amount I expect at most an invoice number, not {rest}."), rest=" ".join(tokens)[:60]
+        )
     amount = parse_amount(" ".join(amount_tokens))
     invoice_no = tokens[0] if tokens else None
     if invoice_no is None:
@@ -163,8 +164,10 @@ def read_details(text: str) -> OrderDetails:
 def check_invoice_no(text: str) -> str:
     """An invoice number as typed, or :class:`Invalid` if it cannot be one."""
     if len(text) > MAX_INVOICE_NO or not INVOICE_NO.match(text):
-        raise Invalid(N_("{invoice} is not an invoice number: use letters, digits and - _ / . # "
-                         "(at most 60)."), invoice=text[:MAX_INVOICE_NO])
+        raise Invalid(
+            N_("{invoice} is not an invoice number: use letters, digits and - _ / . # (at most 60)."),
+            invoice=text[:MAX_INVOICE_NO],
+        )
     return text
 
 
@@ -179,8 +182,9 @@ async def customer_for_order(session: AsyncSession, caller: Caller, customer_id:
     return CustomerRef.of(await _orderable(session, caller, customer_id))
 
 
-async def _orderable(session: AsyncSession, caller: Caller, customer_id: int, *,
-                     for_update: bool = False) -> Customer:
+async def _orderable(
+    session: AsyncSession, caller: Caller, customer_id: int, *, for_update: bool = False
+) -> Customer:
     require(caller, Permission.RECORD_ORDER)
     customer = await customers.get_in_scope(session, caller, customer_id, for_update=for_update)
     if customer.status == CustomerStatus.INACTIVE:
@@ -205,8 +209,9 @@ async def record_order(
     earlier = await find_recorded(session, caller, source_key, now=now, zone=zone)
     if earlier is not None:
         if earlier.voided:
-            raise Conflict(N_("Order {invoice} was voided, so it was not recorded again."),
-                           invoice=earlier.invoice_no)
+            raise Conflict(
+                N_("Order {invoice} was voided, so it was not recorded again."), invoice=earlier.invoice_no
+            )
         return earlier
     # Locked (PostgreSQL), as a collection locks it: the credit read here is the credit applied below.
     customer = await _orderable(session, caller, customer_id, for_update=True)
@@ -221,9 +226,19 @@ async def record_order(
     over_limit = credit.after > credit.limit
     if over_limit and not confirmed:
         return NeedsConfirmation(ref, details, credit)
-    receivable = await _write(session, caller, customer, details, credit, over_limit,
-                              issued_on=today, due_on=today + timedelta(days=days),
-                              now=now, zone=zone, source_key=source_key)
+    receivable = await _write(
+        session,
+        caller,
+        customer,
+        details,
+        credit,
+        over_limit,
+        issued_on=today,
+        due_on=today + timedelta(days=days),
+        now=now,
+        zone=zone,
+        source_key=source_key,
+    )
     if receivable is None:  # a concurrent delivery of the same update won the race
         found = await find_recorded(session, caller, source_key, now=now, zone=zone)
         assert found is not None
@@ -232,47 +247,88 @@ async def record_order(
     if customer.credit > 0:
         used = await ledger.apply_credit(session, customer.id, actor_id=caller.id, now=now, why="order")
     here = ledger.applied_total(line for line in used if line.invoice_no == receivable.invoice_no)
-    return RecordedOrder(ref, receivable.id, receivable.invoice_no, receivable.amount,
-                         receivable.issued_on, receivable.due_on,
-                         open_before + receivable.amount - ledger.applied_total(used), over_limit,
-                         undo_until=receivable.created_at + UNDO_WINDOW, credit_applied=here)
+    return RecordedOrder(
+        ref,
+        receivable.id,
+        receivable.invoice_no,
+        receivable.amount,
+        receivable.issued_on,
+        receivable.due_on,
+        open_before + receivable.amount - ledger.applied_total(used),
+        over_limit,
+        undo_until=receivable.created_at + UNDO_WINDOW,
+        credit_applied=here,
+    )
 
 
-async def find_recorded(session: AsyncSession, caller: Caller, source_key: str, *, now: datetime,
-                        zone: ZoneInfo) -> RecordedOrder | None:
+async def find_recorded(
+    session: AsyncSession, caller: Caller, source_key: str, *, now: datetime, zone: ZoneInfo
+) -> RecordedOrder | None:
     """The order already written for ``source_key`` (the caller's own message), balance as of now."""
     require(caller, Permission.RECORD_ORDER)
-    found = (await session.execute(
-        select(Receivable, Customer).join(Customer, Customer.id == Receivable.customer_id)
-        .where(Receivable.source_key == source_key))).one_or_none()
+    found = (
+        await session.execute(
+            select(Receivable, Customer)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(Receivable.source_key == source_key)
+        )
+    ).one_or_none()
     if found is None:
         return None
     receivable, customer = found
     open_now = (await ledger.balance(session, customer.id, policy.local_date(now, zone))).open
-    return RecordedOrder(CustomerRef.of(customer), receivable.id, receivable.invoice_no, receivable.amount,
-                         receivable.issued_on, receivable.due_on, open_now, receivable.over_limit,
-                         repeated=True, undo_until=receivable.created_at + UNDO_WINDOW,
-                         voided=receivable.voided_at is not None,
-                         credit_applied=await _credit_applied(session, receivable.id))
+    return RecordedOrder(
+        CustomerRef.of(customer),
+        receivable.id,
+        receivable.invoice_no,
+        receivable.amount,
+        receivable.issued_on,
+        receivable.due_on,
+        open_now,
+        receivable.over_limit,
+        repeated=True,
+        undo_until=receivable.created_at + UNDO_WINDOW,
+        voided=receivable.voided_at is not None,
+        credit_applied=await _credit_applied(session, receivable.id),
+    )
 
 
 async def _credit_applied(session: AsyncSession, receivable_id: int) -> Decimal:
     """The customer's credit applied to a receivable as it was recorded (net of any given back)."""
-    return await session.scalar(
-        select(type_coerce(func.coalesce(func.sum(Allocation.amount), 0), Money()))
-        .where(Allocation.receivable_id == receivable_id, Allocation.from_credit)) or ZERO
+    return (
+        await session.scalar(
+            select(type_coerce(func.coalesce(func.sum(Allocation.amount), 0), Money())).where(
+                Allocation.receivable_id == receivable_id, Allocation.from_credit
+            )
+        )
+        or ZERO
+    )
 
 
 async def _refuse_taken(session: AsyncSession, invoice_no: str) -> None:
     if await session.scalar(select(Receivable.id).where(Receivable.invoice_no == invoice_no)):
-        raise Conflict(N_("Invoice {invoice} is already recorded. Check the number, or leave it out "
-                          "and I will number the order."), invoice=invoice_no)
+        raise Conflict(
+            N_(
+                "Invoice {invoice} is already recorded. Check the number, or leave it out "
+                "and I will number the order."
+            ),
+            invoice=invoice_no,
+        )
 
 
 async def _write(
-    session: AsyncSession, caller: Caller, customer: Customer, details: OrderDetails,
-    credit: CreditCheck, over_limit: bool, *, issued_on: date, due_on: date, now: datetime,
-    zone: ZoneInfo, source_key: str,
+    session: AsyncSession,
+    caller: Caller,
+    customer: Customer,
+    details: OrderDetails,
+    credit: CreditCheck,
+    over_limit: bool,
+    *,
+    issued_on: date,
+    due_on: date,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
 ) -> Receivable | None:
     """Insert the receivable (and its approval) in a savepoint; None if ``source_key`` was taken.
 
@@ -285,9 +341,18 @@ async def _write(
     for _attempt in range(GENERATE_ATTEMPTS):
         invoice_no = details.invoice_no or await _next_invoice_no(session, issued_on, taken)
         receivable = Receivable(
-            invoice_no=invoice_no, customer_id=customer.id, rep_id=customer.rep_id or caller.id,
-            amount=details.amount, issued_on=issued_on, due_on=due_on, source=ReceivableSource.ORDER,
-            over_limit=over_limit, created_at=now, source_key=source_key, recorded_by=caller.id)
+            invoice_no=invoice_no,
+            customer_id=customer.id,
+            rep_id=customer.rep_id or caller.id,
+            amount=details.amount,
+            issued_on=issued_on,
+            due_on=due_on,
+            source=ReceivableSource.ORDER,
+            over_limit=over_limit,
+            created_at=now,
+            source_key=source_key,
+            recorded_by=caller.id,
+        )
         try:
             async with session.begin_nested():
                 session.add(receivable)
@@ -306,59 +371,103 @@ async def _write(
             await session.flush()
             # The approvers' push is queued with the approval: both commit, or neither.
             await approvals.notify_approvers(session, approval.id, now, zone)
-        audit.record(session, actor_id=caller.id, action="record_order", entity="receivable",
-                     entity_id=receivable.id, at=now, after={
-                         "invoice_no": receivable.invoice_no, "customer_id": customer.id,
-                         "amount": str(receivable.amount), "issued_on": issued_on.isoformat(),
-                         "due_on": due_on.isoformat(), "over_limit": over_limit,
-                         "approval_id": approval.id if approval else None})
+        audit.record(
+            session,
+            actor_id=caller.id,
+            action="record_order",
+            entity="receivable",
+            entity_id=receivable.id,
+            at=now,
+            after={
+                "invoice_no": receivable.invoice_no,
+                "customer_id": customer.id,
+                "amount": str(receivable.amount),
+                "issued_on": issued_on.isoformat(),
+                "due_on": due_on.isoformat(),
+                "over_limit": over_limit,
+                "approval_id": approval.id if approval else None,
+            },
+        )
         return receivable
     raise Conflict(N_("Too many orders at once: I could not number this one. Please send it again."))
 
 
-def _approval(caller: Caller, customer: Customer, receivable: Receivable, credit: CreditCheck,
-              now: datetime, source_key: str) -> Approval:
+def _approval(
+    caller: Caller,
+    customer: Customer,
+    receivable: Receivable,
+    credit: CreditCheck,
+    now: datetime,
+    source_key: str,
+) -> Approval:
     return Approval(
-        kind=ApprovalKind.OVER_LIMIT, requested_by=caller.id, customer_id=customer.id,
-        receivable_id=receivable.id, status=ApprovalStatus.PENDING, created_at=now, source_key=source_key,
-        payload={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
-                 "open_before": str(credit.open), "credit_limit": str(credit.limit),
-                 "open_after": str(credit.after)})
+        kind=ApprovalKind.OVER_LIMIT,
+        requested_by=caller.id,
+        customer_id=customer.id,
+        receivable_id=receivable.id,
+        status=ApprovalStatus.PENDING,
+        created_at=now,
+        source_key=source_key,
+        payload={
+            "invoice_no": receivable.invoice_no,
+            "amount": str(receivable.amount),
+            "open_before": str(credit.open),
+            "credit_limit": str(credit.limit),
+            "open_after": str(credit.after),
+        },
+    )
 
 
 async def _next_invoice_no(session: AsyncSession, day: date, taken: str | None = None) -> str:
     """``SO-20261123-001``: one more than the day's highest number, and than ``taken`` if given."""
     prefix = f"{GENERATED_PREFIX}-{day:%Y%m%d}-"
-    numbers = list(await session.scalars(
-        select(Receivable.invoice_no).where(Receivable.invoice_no.startswith(prefix, autoescape=True))
-        .order_by(func.length(Receivable.invoice_no).desc(), Receivable.invoice_no.desc()).limit(20)))
+    numbers = list(
+        await session.scalars(
+            select(Receivable.invoice_no)
+            .where(Receivable.invoice_no.startswith(prefix, autoescape=True))
+            .order_by(func.length(Receivable.invoice_no).desc(), Receivable.invoice_no.desc())
+            .limit(20)
+        )
+    )
     if taken is not None:
         numbers.append(taken)
-    highest = max((int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()),
-                  default=0)
+    highest = max(
+        (int(n.removeprefix(prefix)) for n in numbers if n.removeprefix(prefix).isdigit()), default=0
+    )
     return f"{prefix}{highest + 1:03d}"
 
 
 # -- undo ------------------------------------------------------------------------------------------
 
-async def undo(session: AsyncSession, caller: Caller, receivable_id: int, *, now: datetime,
-               zone: ZoneInfo) -> UndoneOrder:
+
+async def undo(
+    session: AsyncSession, caller: Caller, receivable_id: int, *, now: datetime, zone: ZoneInfo
+) -> UndoneOrder:
     """The Undo button: whoever placed the order voids it within ``UNDO_WINDOW`` (see the module doc).
 
     A second tap answers ``already``; the void itself is a conditional UPDATE, so of two taps
     racing one voids and writes the audit entry.
     """
     require(caller, Permission.RECORD_ORDER)
-    found = (await session.execute(
-        select(Receivable, Customer).join(Customer, Customer.id == Receivable.customer_id)
-        .where(Receivable.id == receivable_id))).one_or_none()
+    found = (
+        await session.execute(
+            select(Receivable, Customer)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(Receivable.id == receivable_id)
+        )
+    ).one_or_none()
     if found is None or found[0].source != ReceivableSource.ORDER or found[0].recorded_by != caller.id:
         raise AccessDenied(N_("That order is not yours to undo."))
     receivable, customer = found
     today = policy.local_date(now, zone)
     if receivable.voided_at is None and now - receivable.created_at > UNDO_WINDOW:
-        raise Conflict(N_("The 10 minutes to undo order {invoice} have passed: it stands. "
-                          "Talk to your manager if it is wrong."), invoice=receivable.invoice_no)
+        raise Conflict(
+            N_(
+                "The 10 minutes to undo order {invoice} have passed: it stands. "
+                "Talk to your manager if it is wrong."
+            ),
+            invoice=receivable.invoice_no,
+        )
     if receivable.voided_at is not None:
         return await _voided_earlier(session, caller, receivable_id, customer, today)
     open_before = (await ledger.balance(session, customer.id, today)).open
@@ -369,27 +478,60 @@ async def undo(session: AsyncSession, caller: Caller, receivable_id: int, *, now
         return await _voided_earlier(session, caller, receivable_id, customer, today)  # a tap racing us
     open_now = (await ledger.balance(session, customer.id, today)).open
     credit_now = await ledger.credit_of(session, customer.id)
-    audit.record(session, actor_id=caller.id, action="order.undo", entity="receivable",
-                 entity_id=receivable.id, at=now,
-                 before={"invoice_no": receivable.invoice_no, "amount": str(receivable.amount),
-                         "voided": False, "customer_open": str(open_before)},
-                 after={"voided": True, "reason": ledger.UNDONE, "customer_open": str(open_now),
-                        "withdrawn_approval_id": withdrawn, "credit_released": str(voided.released),
-                        "customer_credit": str(credit_now)})
-    return UndoneOrder(CustomerRef.of(customer), receivable.invoice_no, receivable.amount, open_now,
-                       withdrawn, credit_released=voided.released, credit=credit_now)
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="order.undo",
+        entity="receivable",
+        entity_id=receivable.id,
+        at=now,
+        before={
+            "invoice_no": receivable.invoice_no,
+            "amount": str(receivable.amount),
+            "voided": False,
+            "customer_open": str(open_before),
+        },
+        after={
+            "voided": True,
+            "reason": ledger.UNDONE,
+            "customer_open": str(open_now),
+            "withdrawn_approval_id": withdrawn,
+            "credit_released": str(voided.released),
+            "customer_credit": str(credit_now),
+        },
+    )
+    return UndoneOrder(
+        CustomerRef.of(customer),
+        receivable.invoice_no,
+        receivable.amount,
+        open_now,
+        withdrawn,
+        credit_released=voided.released,
+        credit=credit_now,
+    )
 
 
-async def _voided_earlier(session: AsyncSession, caller: Caller, receivable_id: int, customer: Customer,
-                          today: date) -> UndoneOrder:
+async def _voided_earlier(
+    session: AsyncSession, caller: Caller, receivable_id: int, customer: Customer, today: date
+) -> UndoneOrder:
     """The answer to an Undo of an order already void: a second tap, or someone else voided it."""
-    row = (await session.execute(
-        select(Receivable.invoice_no, Receivable.amount, Receivable.voided_by, Receivable.void_reason,
-               User.name)
-        .outerjoin(User, User.id == Receivable.voided_by).where(Receivable.id == receivable_id))).one()
+    row = (
+        await session.execute(
+            select(
+                Receivable.invoice_no,
+                Receivable.amount,
+                Receivable.voided_by,
+                Receivable.void_reason,
+                User.name,
+            )
+            .outerjoin(User, User.id == Receivable.voided_by)
+            .where(Receivable.id == receivable_id)
+        )
+    ).one()
     invoice_no, amount, voided_by, reason, name = row
     if voided_by != caller.id or reason != ledger.UNDONE:
-        raise Conflict(N_("Order {invoice} was already voided by {name}."), invoice=invoice_no,
-                       name=name or "—")
+        raise Conflict(
+            N_("Order {invoice} was already voided by {name}."), invoice=invoice_no, name=name or "—"
+        )
     open_now = (await ledger.balance(session, customer.id, today)).open
     return UndoneOrder(CustomerRef.of(customer), invoice_no, amount, open_now, None, already=True)

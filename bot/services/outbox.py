@@ -14,8 +14,15 @@ Buttons = list[list[dict[str, str]]]
 
 
 async def enqueue(
-    session: AsyncSession, *, recipient_id: int, job: str, dedup_key: str, text: str,
-    now: datetime, not_before: datetime | None = None, buttons: Buttons | None = None,
+    session: AsyncSession,
+    *,
+    recipient_id: int,
+    job: str,
+    dedup_key: str,
+    text: str,
+    now: datetime,
+    not_before: datetime | None = None,
+    buttons: Buttons | None = None,
 ) -> bool:
     """Queue a push unless one with ``dedup_key`` exists; True if this call queued it.
 
@@ -23,10 +30,17 @@ async def enqueue(
     re-run job race for the same key: exactly one row wins.
     """
     values: dict[str, Any] = {
-        "recipient_id": recipient_id, "job": job, "dedup_key": dedup_key[:200], "text": text,
-        "buttons": buttons, "not_before": not_before or now, "created_at": now, "attempts": 0,
+        "recipient_id": recipient_id,
+        "job": job,
+        "dedup_key": dedup_key[:200],
+        "text": text,
+        "buttons": buttons,
+        "not_before": not_before or now,
+        "created_at": now,
+        "attempts": 0,
     }
-    statement = (insert_for(session, Outbox).values(**values)
-                 .on_conflict_do_nothing(index_elements=["dedup_key"]))
+    statement = (
+        insert_for(session, Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -163,6 +163,7 @@ class DisputeChange:
 
 # -- scope ----------------------------------------------------------------------------------------
 
+
 def receivable_scope(caller: Caller) -> ColumnElement[bool]:
     """The receivables ``caller`` sees (the query must join Customer)."""
     if caller.sees_all_customers:
@@ -183,8 +184,11 @@ class _Overdue:
 
     @classmethod
     def of(cls, caller: Caller, today: date) -> _Overdue:
-        return cls(Receivable.open_amount, (Receivable.due_on < today) & is_open() & receivable_scope(caller),
-                   on_customers=not caller.sees_all_customers and caller.role == Role.MANAGER)
+        return cls(
+            Receivable.open_amount,
+            (Receivable.due_on < today) & is_open() & receivable_scope(caller),
+            on_customers=not caller.sees_all_customers and caller.role == Role.MANAGER,
+        )
 
     def narrowed(self, condition: ColumnElement[bool]) -> _Overdue:
         return _Overdue(self.remaining, self.condition & condition, self.on_customers)
@@ -199,9 +203,15 @@ class _Overdue:
 
     def per_customer(self) -> CTE:
         """(customer_id, total, invoices) of every customer with overdue receivables in scope."""
-        return self.select(Receivable.customer_id.label("customer_id"),
-                           type_coerce(func.sum(self.remaining), Money()).label("total"),
-                           func.count().label("invoices")).group_by(Receivable.customer_id).cte("per_customer")
+        return (
+            self.select(
+                Receivable.customer_id.label("customer_id"),
+                type_coerce(func.sum(self.remaining), Money()).label("total"),
+                func.count().label("invoices"),
+            )
+            .group_by(Receivable.customer_id)
+            .cte("per_customer")
+        )
 
 
 def page_of_customers(per_customer: CTE, page: int, per_page: int) -> Subquery:
@@ -212,13 +222,22 @@ def page_of_customers(per_customer: CTE, page: int, per_page: int) -> Subquery:
     sorted by name. The name is looked up per row of the prefix rather than joined: the
     planner cannot tell how small the prefix is, and a join made PostgreSQL hash every customer.
     """
-    cutoff = (select(per_customer.c.total).order_by(per_customer.c.total.desc())
-              .limit(1).offset(page * per_page - 1).scalar_subquery())
+    cutoff = (
+        select(per_customer.c.total)
+        .order_by(per_customer.c.total.desc())
+        .limit(1)
+        .offset(page * per_page - 1)
+        .scalar_subquery()
+    )
     name = select(Customer.name).where(Customer.id == per_customer.c.customer_id).scalar_subquery()
-    return (select(per_customer.c.customer_id, per_customer.c.total)
-            .where(per_customer.c.total >= func.coalesce(cutoff, 0))
-            .order_by(per_customer.c.total.desc(), name, per_customer.c.customer_id)
-            .limit(per_page).offset((page - 1) * per_page).subquery("page"))
+    return (
+        select(per_customer.c.customer_id, per_customer.c.total)
+        .where(per_customer.c.total >= func.coalesce(cutoff, 0))
+        .order_by(per_customer.c.total.desc(), name, per_customer.c.customer_id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+        .subquery("page")
+    )
 
 
 def _pages(total: int, per_page: int, page: int) -> tuple[int, int]:
@@ -237,8 +256,14 @@ async def _rep_in_scope(session: AsyncSession, caller: Caller, rep_id: int) -> R
 
 # -- the list -------------------------------------------------------------------------------------
 
+
 async def overdue_by_customer(
-    session: AsyncSession, caller: Caller, *, today: date, rep_id: int | None = None, page: int = 1,
+    session: AsyncSession,
+    caller: Caller,
+    *,
+    today: date,
+    rep_id: int | None = None,
+    page: int = 1,
     per_page: int = PER_PAGE,
 ) -> OverduePage:
     """Overdue receivables grouped by customer, largest amount first, a page at a time."""
@@ -250,93 +275,213 @@ async def overdue_by_customer(
     # One pass over the overdue receivables: the page and the totals both come from the per-customer
     # sums (a statement for the totals and another for the page aggregated everything twice).
     per_customer = overdue.per_customer()
-    counts = select(func.count().label("customers"), func.sum(per_customer.c.invoices).label("invoices"),
-                    type_coerce(func.sum(per_customer.c.total), Money()).label("amount")).subquery("counts")
+    counts = select(
+        func.count().label("customers"),
+        func.sum(per_customer.c.invoices).label("invoices"),
+        type_coerce(func.sum(per_customer.c.total), Money()).label("amount"),
+    ).subquery("counts")
     # The customers' unapplied credit, in the same statements (one row, joined to the totals).
     holding = customers.in_scope(caller) & (Customer.rep_id == rep.id if rep is not None else true())
     credit = ledger.credit_totals(holding).subquery("credit")
-    totals = (select(counts.c.customers, counts.c.invoices, counts.c.amount,
-                     credit.c.customers.label("credit_customers"), credit.c.total.label("credit"))
-              .select_from(counts).join(credit, true()).subquery("totals"))
+    totals = (
+        select(
+            counts.c.customers,
+            counts.c.invoices,
+            counts.c.amount,
+            credit.c.customers.label("credit_customers"),
+            credit.c.total.label("credit"),
+        )
+        .select_from(counts)
+        .join(credit, true())
+        .subquery("totals")
+    )
     rep_user = aliased(User)
     shown = page_of_customers(per_customer, max(page, 1), per_page)
     ahead = Receivable.promise_date >= today
     remaining = overdue.remaining
-    rows = (await session.execute(
-        select(
-            Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
-            func.count(), func.min(Receivable.due_on), func.max(Receivable.followup_level),
-            func.max(case((ahead, Receivable.promise_date))),
-            type_coerce(func.sum(case((ahead, Receivable.promise_amount))), Money()),
-            type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()),
-            totals.c.customers, totals.c.invoices, totals.c.amount, totals.c.credit_customers,
-            totals.c.credit)
-        .select_from(shown).join(totals, true()).join(Customer, Customer.id == shown.c.customer_id)
-        .join(Receivable, Receivable.customer_id == shown.c.customer_id)
-        .outerjoin(rep_user, rep_user.id == Customer.rep_id)
-        .where(overdue.condition)
-        .group_by(Customer.id, Customer.code, Customer.name, Customer.grade, rep_user.name, shown.c.total,
-                  totals.c.customers, totals.c.invoices, totals.c.amount, totals.c.credit_customers,
-                  totals.c.credit)
-        .order_by(shown.c.total.desc(), Customer.name, Customer.id))).all()
+    rows = (
+        await session.execute(
+            select(
+                Customer.id,
+                Customer.code,
+                Customer.name,
+                Customer.grade,
+                rep_user.name,
+                shown.c.total,
+                func.count(),
+                func.min(Receivable.due_on),
+                func.max(Receivable.followup_level),
+                func.max(case((ahead, Receivable.promise_date))),
+                type_coerce(func.sum(case((ahead, Receivable.promise_amount))), Money()),
+                type_coerce(func.sum(case((Receivable.disputed, remaining), else_=0)), Money()),
+                totals.c.customers,
+                totals.c.invoices,
+                totals.c.amount,
+                totals.c.credit_customers,
+                totals.c.credit,
+            )
+            .select_from(shown)
+            .join(totals, true())
+            .join(Customer, Customer.id == shown.c.customer_id)
+            .join(Receivable, Receivable.customer_id == shown.c.customer_id)
+            .outerjoin(rep_user, rep_user.id == Customer.rep_id)
+            .where(overdue.condition)
+            .group_by(
+                Customer.id,
+                Customer.code,
+                Customer.name,
+                Customer.grade,
+                rep_user.name,
+                shown.c.total,
+                totals.c.customers,
+                totals.c.invoices,
+                totals.c.amount,
+                totals.c.credit_customers,
+                totals.c.credit,
+            )
+            .order_by(shown.c.total.desc(), Customer.name, Customer.id)
+        )
+    ).all()
     if not rows:  # nothing overdue, or a page past the end (a stale button): ask for the totals
         customer_count, invoice_count, grand_total, credit_count, credit_total = (
-            await session.execute(select(totals))).one()
+            await session.execute(select(totals))
+        ).one()
         if customer_count and page > 1:
             last_page, _ = _pages(customer_count, per_page, page)
-            return await overdue_by_customer(session, caller, today=today, rep_id=rep_id, page=last_page,
-                                             per_page=per_page)
+            return await overdue_by_customer(
+                session, caller, today=today, rep_id=rep_id, page=last_page, per_page=per_page
+            )
     else:
         customer_count, invoice_count, grand_total, credit_count, credit_total = rows[0][-5:]
     page, pages = _pages(customer_count or 0, per_page, page)
-    items = [OverdueCustomer(CustomerRef(id_, code, name, grade), rep_name, amount, count,
-                             (today - oldest).days, level or 0, promise_date, promise_amount,
-                             disputed or ZERO)
-             for (id_, code, name, grade, rep_name, amount, count, oldest, level, promise_date,
-                  promise_amount, disputed, *_totals) in rows]
-    return OverduePage(items, page, pages, customer_count or 0, int(invoice_count or 0), grand_total or ZERO,
-                       rep, int(credit_count or 0), credit_total or ZERO)
+    items = [
+        OverdueCustomer(
+            CustomerRef(id_, code, name, grade),
+            rep_name,
+            amount,
+            count,
+            (today - oldest).days,
+            level or 0,
+            promise_date,
+            promise_amount,
+            disputed or ZERO,
+        )
+        for (
+            id_,
+            code,
+            name,
+            grade,
+            rep_name,
+            amount,
+            count,
+            oldest,
+            level,
+            promise_date,
+            promise_amount,
+            disputed,
+            *_totals,
+        ) in rows
+    ]
+    return OverduePage(
+        items,
+        page,
+        pages,
+        customer_count or 0,
+        int(invoice_count or 0),
+        grand_total or ZERO,
+        rep,
+        int(credit_count or 0),
+        credit_total or ZERO,
+    )
 
 
 # -- one customer ---------------------------------------------------------------------------------
 
+
 async def _customer_in_scope(session: AsyncSession, caller: Caller, customer_id: int) -> Customer:
     """A customer the caller may see, or whose receivables they carry (a rep after a reassignment)."""
     carried = exists().where(Receivable.customer_id == Customer.id, Receivable.rep_id == caller.id)
-    customer = await session.scalar(select(Customer).where(
-        Customer.id == customer_id, or_(customers.in_scope(caller), carried)))
+    customer = await session.scalar(
+        select(Customer).where(Customer.id == customer_id, or_(customers.in_scope(caller), carried))
+    )
     if customer is None:
         raise AccessDenied(N_("That customer is not one of yours."))
     return customer
 
 
 async def customer_overdue(
-    session: AsyncSession, caller: Caller, customer_id: int, *, today: date, page: int = 1,
+    session: AsyncSession,
+    caller: Caller,
+    customer_id: int,
+    *,
+    today: date,
+    page: int = 1,
     per_page: int = INVOICES_PER_PAGE,
 ) -> CustomerOverdue:
     """One customer's overdue invoices in the caller's scope, oldest first, a page at a time."""
     require(caller, Permission.VIEW_FIGURES)
     customer = await _customer_in_scope(session, caller, customer_id)
     overdue = _Overdue.of(caller, today).narrowed(Receivable.customer_id == customer.id)
-    count, total = (await session.execute(overdue.select(
-        func.count(), type_coerce(func.sum(overdue.remaining), Money())))).one()
+    count, total = (
+        await session.execute(overdue.select(func.count(), type_coerce(func.sum(overdue.remaining), Money())))
+    ).one()
     page, pages = _pages(count, per_page, page)
-    rows = await session.execute(overdue.select(
-        Receivable.id, Receivable.invoice_no, Receivable.issued_on, Receivable.due_on, Receivable.amount,
-        overdue.remaining, Receivable.followup_level, Receivable.disputed, Receivable.promise_date,
-        Receivable.promise_amount)
-        .order_by(Receivable.due_on, Receivable.id).limit(per_page).offset((page - 1) * per_page))
-    items = [OverdueInvoice(id_, invoice_no, issued_on, due_on, amount, open_, (today - due_on).days,
-                            level, disputed, promise_date, promise_amount)
-             for (id_, invoice_no, issued_on, due_on, amount, open_, level, disputed, promise_date,
-                  promise_amount) in rows]
-    rep_name = (await session.scalar(select(User.name).where(User.id == customer.rep_id))
-                if customer.rep_id is not None else None)
-    return CustomerOverdue(CustomerRef.of(customer), rep_name, items, page, pages, count, total or ZERO,
-                           credit=customer.credit)
+    rows = await session.execute(
+        overdue.select(
+            Receivable.id,
+            Receivable.invoice_no,
+            Receivable.issued_on,
+            Receivable.due_on,
+            Receivable.amount,
+            overdue.remaining,
+            Receivable.followup_level,
+            Receivable.disputed,
+            Receivable.promise_date,
+            Receivable.promise_amount,
+        )
+        .order_by(Receivable.due_on, Receivable.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    items = [
+        OverdueInvoice(
+            id_,
+            invoice_no,
+            issued_on,
+            due_on,
+            amount,
+            open_,
+            (today - due_on).days,
+            level,
+            disputed,
+            promise_date,
+            promise_amount,
+        )
+        for (
+            id_,
+            invoice_no,
+            issued_on,
+            due_on,
+            amount,
+            open_,
+            level,
+            disputed,
+            promise_date,
+            promise_amount,
+        ) in rows
+    ]
+    rep_name = (
+        await session.scalar(select(User.name).where(User.id == customer.rep_id))
+        if customer.rep_id is not None
+        else None
+    )
+    return CustomerOverdue(
+        CustomerRef.of(customer), rep_name, items, page, pages, count, total or ZERO, credit=customer.credit
+    )
 
 
 # -- what /overdue TEXT names ---------------------------------------------------------------------
+
 
 def _people_in_scope(caller: Caller) -> ColumnElement[bool]:
     if caller.role == Role.MANAGER:
@@ -345,8 +490,12 @@ def _people_in_scope(caller: Caller) -> ColumnElement[bool]:
 
 
 async def _reps_named(session: AsyncSession, caller: Caller, clause: ColumnElement[bool]) -> list[RepRef]:
-    rows = await session.execute(select(User.id, User.name).where(_people_in_scope(caller), clause)
-                                 .order_by(User.name, User.id).limit(6))
+    rows = await session.execute(
+        select(User.id, User.name)
+        .where(_people_in_scope(caller), clause)
+        .order_by(User.name, User.id)
+        .limit(6)
+    )
     return [RepRef(*row) for row in rows]
 
 
@@ -362,8 +511,11 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
     names_reps = caller.role != Role.REP
     if names_reps:
         folded = query.lower()
-        clause = (func.lower(User.username) == folded.removeprefix("@") if query.startswith("@")
-                  else func.lower(User.name) == folded)
+        clause = (
+            func.lower(User.username) == folded.removeprefix("@")
+            if query.startswith("@")
+            else func.lower(User.name) == folded
+        )
         exact = await _reps_named(session, caller, clause)
         if len(exact) == 1:
             return Target(rep=exact[0])
@@ -374,24 +526,34 @@ async def find_target(session: AsyncSession, caller: Caller, text: str) -> Targe
         return Target(customer=resolution.customer, candidates=resolution.candidates)
     if names_reps:
         similar = await _reps_named(
-            session, caller, func.lower(User.name).contains(query.lower(), autoescape=True))
+            session, caller, func.lower(User.name).contains(query.lower(), autoescape=True)
+        )
         if len(similar) == 1:
             return Target(rep=similar[0])
         if similar:
-            raise Invalid(N_("{query} matches several people: {names}. Use the @username."),
-                          query=query[:100], names=", ".join(rep.name for rep in similar[:5]))
+            raise Invalid(
+                N_("{query} matches several people: {names}. Use the @username."),
+                query=query[:100],
+                names=", ".join(rep.name for rep in similar[:5]),
+            )
         raise NotFound(N_("No customer or rep matches {query}."), query=echo(query))
-    raise NotFound(N_("No customer matches {query}. Try part of the name or the customer code; "
-                      "/customers lists yours."), query=echo(query))
+    raise NotFound(
+        N_("No customer matches {query}. Try part of the name or the customer code; /customers lists yours."),
+        query=echo(query),
+    )
 
 
 # -- promises and disputes ------------------------------------------------------------------------
 
+
 async def _invoice(session: AsyncSession, receivable_id: int) -> tuple[Receivable, Customer, Decimal]:
-    found = (await session.execute(
-        select(Receivable, Customer, Receivable.open_amount)
-        .join(Customer, Customer.id == Receivable.customer_id).where(Receivable.id == receivable_id)
-    )).one_or_none()
+    found = (
+        await session.execute(
+            select(Receivable, Customer, Receivable.open_amount)
+            .join(Customer, Customer.id == Receivable.customer_id)
+            .where(Receivable.id == receivable_id)
+        )
+    ).one_or_none()
     if found is None:
         raise NotFound(N_("That invoice no longer exists."))
     receivable, customer, open_ = found
@@ -399,8 +561,15 @@ async def _invoice(session: AsyncSession, receivable_id: int) -> tuple[Receivabl
 
 
 def _ref(receivable: Receivable, customer: Customer, open_: Decimal) -> InvoiceRef:
-    return InvoiceRef(receivable.id, receivable.invoice_no, CustomerRef.of(customer), open_,
-                      receivable.disputed, receivable.promise_date, receivable.promise_amount)
+    return InvoiceRef(
+        receivable.id,
+        receivable.invoice_no,
+        CustomerRef.of(customer),
+        open_,
+        receivable.disputed,
+        receivable.promise_date,
+        receivable.promise_amount,
+    )
 
 
 def _may_promise(caller: Caller, receivable: Receivable, customer: Customer) -> bool:
@@ -426,41 +595,62 @@ async def invoice_for_promise(session: AsyncSession, caller: Caller, receivable_
     require(caller, Permission.VIEW_FIGURES)
     receivable, customer, open_ = await _invoice(session, receivable_id)
     if not _may_promise(caller, receivable, customer):
-        raise AccessDenied(N_("Only the invoice's rep, their manager or the director records a promise "
-                              "to pay."))
+        raise AccessDenied(
+            N_("Only the invoice's rep, their manager or the director records a promise to pay.")
+        )
     if open_ <= 0:
         raise Invalid(N_("Invoice {invoice} is paid: nothing to promise."), invoice=receivable.invoice_no)
     return _ref(receivable, customer, open_)
 
 
 async def record_promise(
-    session: AsyncSession, caller: Caller, receivable_id: int, promise_date: date, amount: Decimal | None,
-    now: datetime, *, zone: ZoneInfo,
+    session: AsyncSession,
+    caller: Caller,
+    receivable_id: int,
+    promise_date: date,
+    amount: Decimal | None,
+    now: datetime,
+    *,
+    zone: ZoneInfo,
 ) -> Promise:
     """Record (or replace) the customer's promise to pay; ``amount`` None means all that is open."""
     invoice = await invoice_for_promise(session, caller, receivable_id)
     today = local_date(now, zone)
     if promise_date < today:
-        raise Invalid(N_("The promised date {date} has passed: give today or a later date."),
-                      date=promise_date.isoformat())
+        raise Invalid(
+            N_("The promised date {date} has passed: give today or a later date."),
+            date=promise_date.isoformat(),
+        )
     if promise_date > today + timedelta(days=MAX_PROMISE_DAYS):
         raise Invalid(N_("{date} is more than a year away: check the date."), date=promise_date.isoformat())
     promised = invoice.open if amount is None else amount
     if promised <= 0:
         raise Invalid(N_("The amount must be more than zero."))
     if promised > invoice.open:
-        raise Invalid(N_("{amount} is more than the {open} still open on invoice {invoice}."),
-                      amount=format_amount(promised), open=format_amount(invoice.open),
-                      invoice=invoice.invoice_no)
+        raise Invalid(
+            N_("{amount} is more than the {open} still open on invoice {invoice}."),
+            amount=format_amount(promised),
+            open=format_amount(invoice.open),
+            invoice=invoice.invoice_no,
+        )
     receivable = await session.get_one(Receivable, receivable_id)
     if (receivable.promise_date, receivable.promise_amount) == (promise_date, promised):
         return Promise(invoice, promise_date, promised, changed=False)
-    before = {"promise_date": _iso(receivable.promise_date),
-              "promise_amount": _text(receivable.promise_amount)}
+    before = {
+        "promise_date": _iso(receivable.promise_date),
+        "promise_amount": _text(receivable.promise_amount),
+    }
     receivable.promise_date, receivable.promise_amount = promise_date, promised
-    audit.record(session, actor_id=caller.id, action="promise_to_pay", entity="receivable",
-                 entity_id=receivable.id, at=now, before=before,
-                 after={"promise_date": promise_date.isoformat(), "promise_amount": str(promised)})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="promise_to_pay",
+        entity="receivable",
+        entity_id=receivable.id,
+        at=now,
+        before=before,
+        after={"promise_date": promise_date.isoformat(), "promise_amount": str(promised)},
+    )
     return Promise(invoice, promise_date, promised, changed=True)
 
 
@@ -469,8 +659,7 @@ async def invoice_for_dispute(session: AsyncSession, caller: Caller, receivable_
     require(caller, Permission.VIEW_FIGURES)
     receivable, customer, open_ = await _invoice(session, receivable_id)
     if not _may_dispute(caller, customer):
-        raise AccessDenied(N_("Only the team's manager, finance or the director marks an invoice "
-                              "disputed."))
+        raise AccessDenied(N_("Only the team's manager, finance or the director marks an invoice disputed."))
     return _ref(receivable, customer, open_)
 
 
@@ -486,7 +675,11 @@ def clean_reason(text: str | None, *, required: bool) -> str | None:
 
 
 async def set_disputed(
-    session: AsyncSession, caller: Caller, receivable_id: int, disputed: bool, reason: str | None,
+    session: AsyncSession,
+    caller: Caller,
+    receivable_id: int,
+    disputed: bool,
+    reason: str | None,
     now: datetime,
 ) -> DisputeChange:
     """Mark a receivable disputed (a reason is required) or lift the dispute."""
@@ -496,9 +689,16 @@ async def set_disputed(
         return DisputeChange(invoice, disputed, changed=False)
     receivable = await session.get_one(Receivable, receivable_id)
     receivable.disputed = disputed
-    audit.record(session, actor_id=caller.id, action="dispute" if disputed else "undispute",
-                 entity="receivable", entity_id=receivable.id, at=now, before={"disputed": not disputed},
-                 after={"disputed": disputed, "reason": cleaned})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="dispute" if disputed else "undispute",
+        entity="receivable",
+        entity_id=receivable.id,
+        at=now,
+        before={"disputed": not disputed},
+        after={"disputed": disputed, "reason": cleaned},
+    )
     return DisputeChange(invoice, disputed, changed=True)
 
 
@@ -549,11 +749,18 @@ def parse_promise(text: str, today: date) -> tuple[date, Decimal | None]:
     A short date (``12-05``) is the next such day from ``today`` on.
     """
     tokens = unicodedata.normalize("NFKC", text).split()
-    dates = [(index, found) for index, token in enumerate(tokens)
-             if (found := _read_date(token, today)) is not None]
+    dates = [
+        (index, found)
+        for index, token in enumerate(tokens)
+        if (found := _read_date(token, today)) is not None
+    ]
     if len(dates) != 1:
-        raise Invalid(N_("Write the date and the amount, e.g. 2026-12-05 5000 (the amount may be left "
-                         "out: then all that is open)."))
+        raise Invalid(
+            N_(
+                "Write the date and the amount, e.g. 2026-12-05 5000 (the amount may be left "
+                "out: then all that is open)."
+            )
+        )
     index, promised_on = dates[0]
-    rest = " ".join(tokens[:index] + tokens[index + 1:])
+    rest = " ".join(tokens[:index] + tokens[index + 1 :])
     return promised_on, parse_amount(rest) if rest else None

@@ -30,45 +30,156 @@ HELD_METHODS: tuple[PaymentMethod, ...] = (CASH, CHEQUE)
 ELECTRONIC_METHODS: tuple[PaymentMethod, ...] = (TRANSFER, WECHAT, ALIPAY, CARD)
 
 #: The method's name inside a sentence ("500.00 (WeChat Pay) from Acme"), in lists and exports.
-LABELS: MappingProxyType[PaymentMethod, str] = MappingProxyType({
-    CASH: N_("cash"),
-    TRANSFER: N_("transfer"),
-    CHEQUE: N_("cheque"),
-    WECHAT: N_("WeChat Pay"),
-    ALIPAY: N_("Alipay"),
-    CARD: N_("card"),
-})
+LABELS: MappingProxyType[PaymentMethod, str] = MappingProxyType(
+    {
+        CASH: N_("cash"),
+        TRANSFER: N_("transfer"),
+        CHEQUE: N_("cheque"),
+        WECHAT: N_("WeChat Pay"),
+        ALIPAY: N_("Alipay"),
+        CARD: N_("card"),
+    }
+)
 #: The method on a button.
-BUTTONS: MappingProxyType[PaymentMethod, str] = MappingProxyType({
-    CASH: N_("Cash"),
-    TRANSFER: N_("Transfer"),
-    CHEQUE: N_("Cheque"),
-    WECHAT: N_("WeChat Pay"),
-    ALIPAY: N_("Alipay"),
-    CARD: N_("Card / POS"),
-})
+BUTTONS: MappingProxyType[PaymentMethod, str] = MappingProxyType(
+    {
+        CASH: N_("Cash"),
+        TRANSFER: N_("Transfer"),
+        CHEQUE: N_("Cheque"),
+        WECHAT: N_("WeChat Pay"),
+        ALIPAY: N_("Alipay"),
+        CARD: N_("Card / POS"),
+    }
+)
 
 #: What reps type for each method, English and Chinese (simplified and traditional). Spaces are
 #: for reading only (see :func:`method_key`); a two-word alias such as ``bank transfer`` is also
 #: recognised when typed as two words after the amount.
-ALIASES: MappingProxyType[PaymentMethod, tuple[str, ...]] = MappingProxyType({
-    CASH: ("cash", "in cash", "现金", "現金", "现钞", "現鈔", "现款", "現款", "付现", "付現", "现付", "現付"),
-    TRANSFER: (
-        "transfer", "bank", "bank transfer", "wire", "wire transfer", "telegraphic transfer", "TT",
-        "T/T", "remittance", "online banking", "e-banking",
-        "转账", "轉賬", "转帐", "轉帳", "银行转账", "銀行轉賬", "银行转帐", "銀行轉帳", "汇款", "匯款",
-        "银行汇款", "銀行匯款", "电汇", "電匯", "网银", "網銀", "网上银行", "網上銀行", "对公转账",
-        "對公轉賬", "公对公", "公對公", "银行", "銀行", "打款"),
-    CHEQUE: ("cheque", "check", "chq", "bank cheque", "支票", "现金支票", "現金支票", "转账支票",
-             "轉賬支票", "银行支票", "銀行支票"),
-    WECHAT: ("wechat", "wechat pay", "weixin", "weixin pay", "wxpay", "wx", "微信", "微信支付",
-             "微信付款", "微信转账", "微信轉賬", "微信收款", "微信扫码", "微信掃碼"),
-    ALIPAY: ("alipay", "ali pay", "zhifubao", "zfb", "支付宝", "支付寶", "支付宝支付", "支付寶支付",
-             "支付宝付款", "支付寶付款", "支付宝转账", "支付寶轉賬", "支付宝扫码", "支付寶掃碼"),
-    CARD: ("card", "pos", "card pos", "pos card", "bank card", "credit card", "debit card", "unionpay",
-           "刷卡", "pos机", "pos機", "银行卡", "銀行卡", "信用卡", "借记卡", "借記卡", "储蓄卡",
-           "儲蓄卡", "银联", "銀聯", "银联卡", "銀聯卡"),
-})
+ALIASES: MappingProxyType[PaymentMethod, tuple[str, ...]] = MappingProxyType(
+    {
+        CASH: (
+            "cash",
+            "in cash",
+            "现金",
+            "現金",
+            "现钞",
+            "現鈔",
+            "现款",
+            "現款",
+            "付现",
+            "付現",
+            "现付",
+            "現付",
+        ),
+        TRANSFER: (
+            "transfer",
+            "bank",
+            "bank transfer",
+            "wire",
+            "wire transfer",
+            "telegraphic transfer",
+            "TT",
+            "T/T",
+            "remittance",
+            "online banking",
+            "e-banking",
+            "转账",
+            "轉賬",
+            "转帐",
+            "轉帳",
+            "银行转账",
+            "銀行轉賬",
+            "银行转帐",
+            "銀行轉帳",
+            "汇款",
+            "匯款",
+            "银行汇款",
+            "銀行匯款",
+            "电汇",
+            "電匯",
+            "网银",
+            "網銀",
+            "网上银行",
+            "網上銀行",
+            "对公转账",
+            "對公轉賬",
+            "公对公",
+            "公對公",
+            "银行",
+            "銀行",
+            "打款",
+        ),
+        CHEQUE: (
+            "cheque",
+            "check",
+            "chq",
+            "bank cheque",
+            "支票",
+            "现金支票",
+            "現金支票",
+            "转账支票",
+            "轉賬支票",
+            "银行支票",
+            "銀行支票",
+        ),
+        WECHAT: (
+            "wechat",
+            "wechat pay",
+            "weixin",
+            "weixin pay",
+            "wxpay",
+            "wx",
+            "微信",
+            "微信支付",
+            "微信付款",
+            "微信转账",
+            "微信轉賬",
+            "微信收款",
+            "微信扫码",
+            "微信掃碼",
+        ),
+        ALIPAY: (
+            "alipay",
+            "ali pay",
+            "zhifubao",
+            "zfb",
+            "支付宝",
+            "支付寶",
+            "支付宝支付",
+            "支付寶支付",
+            "支付宝付款",
+            "支付寶付款",
+            "支付宝转账",
+            "支付寶轉賬",
+            "支付宝扫码",
+            "支付寶掃碼",
+        ),
+        CARD: (
+            "card",
+            "pos",
+            "card pos",
+            "pos card",
+            "bank card",
+            "credit card",
+            "debit card",
+            "unionpay",
+            "刷卡",
+            "pos机",
+            "pos機",
+            "银行卡",
+            "銀行卡",
+            "信用卡",
+            "借记卡",
+            "借記卡",
+            "储蓄卡",
+            "儲蓄卡",
+            "银联",
+            "銀聯",
+            "银联卡",
+            "銀聯卡",
+        ),
+    }
+)
 
 #: Left out of a method word before it is looked up: spaces and the joiners people type inside one.
 _IGNORED = re.compile(r"[\s._\-/·・]+")
@@ -108,7 +219,7 @@ def method_at(words: list[str] | tuple[str, ...], start: int) -> tuple[PaymentMe
     """The method named by the words from ``start`` on, and how many words it took (the longest
     alias wins: ``bank card`` is a card, not a transfer followed by ``card``); None if none."""
     for count in range(min(MAX_ALIAS_WORDS, len(words) - start), 0, -1):
-        method = parse_method("".join(words[start:start + count]))
+        method = parse_method("".join(words[start : start + count]))
         if method is not None:
             return method, count
     return None

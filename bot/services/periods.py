@@ -36,10 +36,25 @@ FIRST_YEAR, LAST_YEAR = 2000, 2099
 TODAY, YESTERDAY, WEEK, MONTH, MONTHLY, RANGE = "today", "yesterday", "week", "month", "monthly", "range"
 #: Keyword → kind; lower-cased input, inner spaces removed.
 KEYWORDS: dict[str, str] = {
-    "today": TODAY, "day": TODAY, "今天": TODAY, "今日": TODAY,
-    "yesterday": YESTERDAY, "昨天": YESTERDAY, "昨日": YESTERDAY,
-    "week": WEEK, "thisweek": WEEK, "本周": WEEK, "本週": WEEK, "这周": WEEK, "這週": WEEK, "本星期": WEEK,
-    "month": MONTH, "thismonth": MONTH, "本月": MONTH, "这个月": MONTH, "這個月": MONTH,
+    "today": TODAY,
+    "day": TODAY,
+    "今天": TODAY,
+    "今日": TODAY,
+    "yesterday": YESTERDAY,
+    "昨天": YESTERDAY,
+    "昨日": YESTERDAY,
+    "week": WEEK,
+    "thisweek": WEEK,
+    "本周": WEEK,
+    "本週": WEEK,
+    "这周": WEEK,
+    "這週": WEEK,
+    "本星期": WEEK,
+    "month": MONTH,
+    "thismonth": MONTH,
+    "本月": MONTH,
+    "这个月": MONTH,
+    "這個月": MONTH,
 }
 #: One-letter codes of the relative kinds, for buttons.
 RELATIVE_CODES = {TODAY: "t", YESTERDAY: "y", WEEK: "w", MONTH: "m"}
@@ -54,8 +69,10 @@ TITLES = {
     RANGE: N_("{start} – {end}"),
 }
 ONE_DAY = N_("Day {start}")
-UNKNOWN = N_("I don't understand the period {text}. Periods: today, yesterday, week, month, a month like "
-             "2026-11, a day like 2026-11-05, or a range like 2026-11-01..2026-11-15.")
+UNKNOWN = N_(
+    "I don't understand the period {text}. Periods: today, yesterday, week, month, a month like "
+    "2026-11, a day like 2026-11-05, or a range like 2026-11-01..2026-11-15."
+)
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
@@ -106,8 +123,7 @@ class Period:
     def title(self, t: Translator) -> str:
         """The period for people, translated and HTML-escaped: "This week, 2026-11-23 – 2026-11-25"."""
         template = ONE_DAY if self.kind == RANGE and self.start == self.end else TITLES[self.kind]
-        return t(template, start=self.start.isoformat(), end=self.end.isoformat(),
-                 month=self.label)
+        return t(template, start=self.start.isoformat(), end=self.end.isoformat(), month=self.label)
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -194,8 +210,9 @@ def period_from_code(code: str, today: date) -> Period:
             return relative(kind, today)
         anchored = relative(kind, _one_date(anchor))
         if anchored.start > today:
-            raise Invalid(N_("The period starting {start} has not begun yet."),
-                          start=anchored.start.isoformat())
+            raise Invalid(
+                N_("The period starting {start} has not begun yet."), start=anchored.start.isoformat()
+            )
         if _one_date(anchor) == today:
             return anchored
         return Period(anchored.start, anchored.end, _label(anchored.start, anchored.end))

@@ -25,8 +25,9 @@ class GradeRule:
 
 
 _POLICIES = GradePolicy.__table__
-_RULES = select(_POLICIES.c.grade, _POLICIES.c.visit_every_days, _POLICIES.c.credit_days,
-                _POLICIES.c.credit_limit)  # Core columns: every visit reads them
+_RULES = select(
+    _POLICIES.c.grade, _POLICIES.c.visit_every_days, _POLICIES.c.credit_days, _POLICIES.c.credit_limit
+)  # Core columns: every visit reads them
 
 
 async def grade_rules(session: AsyncSession) -> dict[str, GradeRule]:
@@ -38,8 +39,11 @@ def credit_terms(customer: Customer, rules: dict[str, GradeRule]) -> tuple[int, 
     """(credit days, credit limit): the customer's own, else their grade's."""
     rule = rules.get(customer.grade)
     days = customer.credit_days if customer.credit_days is not None else (rule.credit_days if rule else 0)
-    limit = (customer.credit_limit if customer.credit_limit is not None
-             else (rule.credit_limit if rule else Decimal("0.00")))
+    limit = (
+        customer.credit_limit
+        if customer.credit_limit is not None
+        else (rule.credit_limit if rule else Decimal("0.00"))
+    )
     return days, limit
 
 
@@ -52,8 +56,9 @@ def start_of_day(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
-def next_visit_due(last_visit_at: datetime | None, grade: str, rules: dict[str, GradeRule],
-                   zone: ZoneInfo, today: date) -> date:
+def next_visit_due(
+    last_visit_at: datetime | None, grade: str, rules: dict[str, GradeRule], zone: ZoneInfo, today: date
+) -> date:
     """The local date a customer is next due; never visited means due today."""
     rule = rules.get(grade)
     if last_visit_at is None or rule is None:
@@ -68,9 +73,10 @@ def due_for_visit(rules: dict[str, GradeRule], zone: ZoneInfo, today: date) -> C
     ``last_visit_at`` index and nothing is computed per row in Python.
     """
     clauses = [
-        and_(Customer.grade == grade,
-             Customer.last_visit_at < start_of_day(today - timedelta(days=rule.visit_every_days - 1),
-                                                   zone))
+        and_(
+            Customer.grade == grade,
+            Customer.last_visit_at < start_of_day(today - timedelta(days=rule.visit_every_days - 1), zone),
+        )
         for grade, rule in rules.items()
     ]
     return or_(Customer.last_visit_at.is_(None), *clauses) if clauses else false()

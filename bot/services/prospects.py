@@ -96,6 +96,7 @@ MONEY_MOVED = ((Receivable, "receivable"), (Collection, "collection"), (CreditNo
 
 # -- the form's details ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProspectDetails:
     """What the /newcustomer form has gathered so far (kept in the conversation, not saved)."""
@@ -133,6 +134,7 @@ def with_location(given: ProspectDetails, latitude: float, longitude: float) -> 
 
 # -- duplicates -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Duplicate:
     """An existing customer with the new one's name or phone number."""
@@ -164,18 +166,30 @@ async def duplicates(session: AsyncSession, caller: Caller, given: ProspectDetai
     name_key = search_key(given.name)
     condition, key = _matching(name_key, given.phone)
     worked = Customer.status != CustomerStatus.INACTIVE
-    rows = list(await session.scalars(
-        select(Customer).where(condition, worked).order_by(Customer.id).limit(MAX_DUPLICATES + 1)))
-    total = len(rows) if len(rows) <= MAX_DUPLICATES else await session.scalar(
-        select(func.count()).select_from(Customer).where(condition, worked))
-    found = [Duplicate(row.name_key == name_key, key is not None and row.phone_key == key,
-                       CustomerRef.of(row) if customers.is_in_scope(caller, row) else None)
-             for row in rows[:MAX_DUPLICATES]]
+    rows = list(
+        await session.scalars(
+            select(Customer).where(condition, worked).order_by(Customer.id).limit(MAX_DUPLICATES + 1)
+        )
+    )
+    total = (
+        len(rows)
+        if len(rows) <= MAX_DUPLICATES
+        else await session.scalar(select(func.count()).select_from(Customer).where(condition, worked))
+    )
+    found = [
+        Duplicate(
+            row.name_key == name_key,
+            key is not None and row.phone_key == key,
+            CustomerRef.of(row) if customers.is_in_scope(caller, row) else None,
+        )
+        for row in rows[:MAX_DUPLICATES]
+    ]
     found.sort(key=lambda match: match.customer is None)  # the caller's own first
     return Duplicates(tuple(found), (total or 0) - len(found))
 
 
 # -- registering and announcing ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Registered:
@@ -190,8 +204,14 @@ class Registered:
 
 
 async def register(
-    session: AsyncSession, caller: Caller, given: ProspectDetails, *, now: datetime, zone: ZoneInfo,
-    source_key: str, check_duplicates: bool,
+    session: AsyncSession,
+    caller: Caller,
+    given: ProspectDetails,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
+    check_duplicates: bool,
 ) -> Registered:
     """Save the prospect the form gathered, and tell whoever reviews it.
 
@@ -205,8 +225,16 @@ async def register(
         if found.shown:
             return Registered(None, duplicates=found)
     prospect = await customers.register_prospect(
-        session, caller, given.name, now=now, zone=zone, source_key=source_key,
-        phone=given.phone, address=given.address, location=given.location)
+        session,
+        caller,
+        given.name,
+        now=now,
+        zone=zone,
+        source_key=source_key,
+        phone=given.phone,
+        address=given.address,
+        location=given.location,
+    )
     reviews_it = caller.can(Permission.REVIEW_CUSTOMERS)
     told = 0
     if prospect.created and not reviews_it:
@@ -214,8 +242,9 @@ async def register(
     return Registered(prospect.ref, created=prospect.created, reviews_it=reviews_it, told=told)
 
 
-async def _announce(session: AsyncSession, caller: Caller, prospect_id: int, *, now: datetime,
-                    zone: ZoneInfo) -> int:
+async def _announce(
+    session: AsyncSession, caller: Caller, prospect_id: int, *, now: datetime, zone: ZoneInfo
+) -> int:
     """Queue the new customer report to the prospect's reviewers, in their language and scope."""
     prospect = await session.get_one(Customer, prospect_id)
     people = [person.id for person in await approvers(session, prospect.team_id, caller.id)]
@@ -228,9 +257,15 @@ async def _announce(session: AsyncSession, caller: Caller, prospect_id: int, *, 
         t = Translator(reviewer.language)
         found = await _similar(session, reviewer, prospect)
         queued += await outbox.enqueue(
-            session, recipient_id=user.id, job=JOB, dedup_key=f"prospect:{prospect.id}:{user.id}",
-            text=render_report(t, prospect, caller.name, found), buttons=review_buttons(t, prospect.id),
-            now=now, not_before=not_before)
+            session,
+            recipient_id=user.id,
+            job=JOB,
+            dedup_key=f"prospect:{prospect.id}:{user.id}",
+            text=render_report(t, prospect, caller.name, found),
+            buttons=review_buttons(t, prospect.id),
+            now=now,
+            not_before=not_before,
+        )
     return queued
 
 
@@ -238,39 +273,66 @@ async def _similar(session: AsyncSession, reviewer: Caller, prospect: Customer) 
     """Customers in the reviewer's scope with the prospect's name or phone number (not itself)."""
     condition, _key = _matching(prospect.name_key, prospect.phone)
     rows = await session.scalars(
-        select(Customer).where(condition, customers.in_scope(reviewer), Customer.id != prospect.id,
-                               Customer.status != CustomerStatus.INACTIVE)
-        .order_by(Customer.id).limit(MAX_DUPLICATES))
+        select(Customer)
+        .where(
+            condition,
+            customers.in_scope(reviewer),
+            Customer.id != prospect.id,
+            Customer.status != CustomerStatus.INACTIVE,
+        )
+        .order_by(Customer.id)
+        .limit(MAX_DUPLICATES)
+    )
     return [CustomerRef.of(row) for row in rows]
 
 
 def render_report(t: Translator, prospect: Customer, rep_name: str, similar: list[CustomerRef]) -> str:
     """The new customer report (art. 30) as a reviewer reads it."""
-    lines = [t(N_("🆕 <b>New customer</b> registered by {rep}"), rep=rep_name),
-             t(N_("{name} · prospect {code}"), name=prospect.name, code=prospect.code)]
+    lines = [
+        t(N_("🆕 <b>New customer</b> registered by {rep}"), rep=rep_name),
+        t(N_("{name} · prospect {code}"), name=prospect.name, code=prospect.code),
+    ]
     if prospect.phone:
         lines.append(t(N_("Phone: {phone}"), phone=prospect.phone))
     if prospect.address:
         lines.append(t(N_("Address: {address}"), address=prospect.address))
     if prospect.latitude is not None and prospect.longitude is not None:
-        lines.append(t(N_("Location: {latitude}, {longitude}"), latitude=f"{prospect.latitude:.5f}",
-                       longitude=f"{prospect.longitude:.5f}"))
+        lines.append(
+            t(
+                N_("Location: {latitude}, {longitude}"),
+                latitude=f"{prospect.latitude:.5f}",
+                longitude=f"{prospect.longitude:.5f}",
+            )
+        )
     for customer in similar:
         lines.append(t(N_("⚠️ Same name or phone number as {customer}"), customer=customer.label))
-    lines += ["", t(N_("Make it an active customer (with its customer code and grade), or merge it into "
-                       "the existing customer it is."))]
+    lines += [
+        "",
+        t(
+            N_(
+                "Make it an active customer (with its customer code and grade), or merge it into "
+                "the existing customer it is."
+            )
+        ),
+    ]
     return "\n".join(lines)
 
 
 def review_buttons(t: Translator, prospect_id: int) -> Buttons:
-    return [[{"text": t.gettext(N_("✅ Make active customer")), "callback_data": f"pros:act:{prospect_id}"},
-             {"text": t.gettext(N_("🔗 Merge into existing")), "callback_data": f"pros:merge:{prospect_id}"}]]
+    return [
+        [
+            {"text": t.gettext(N_("✅ Make active customer")), "callback_data": f"pros:act:{prospect_id}"},
+            {"text": t.gettext(N_("🔗 Merge into existing")), "callback_data": f"pros:merge:{prospect_id}"},
+        ]
+    ]
 
 
 # -- reviewing ------------------------------------------------------------------------------------
 
-async def _reviewable(session: AsyncSession, caller: Caller, prospect_id: int, *, lock: bool = False
-                      ) -> Customer:
+
+async def _reviewable(
+    session: AsyncSession, caller: Caller, prospect_id: int, *, lock: bool = False
+) -> Customer:
     """The prospect, if the caller may review it and it is still a prospect."""
     require(caller, Permission.REVIEW_CUSTOMERS)
     prospect = await customers.get_in_scope(session, caller, prospect_id, for_update=lock)
@@ -278,11 +340,18 @@ async def _reviewable(session: AsyncSession, caller: Caller, prospect_id: int, *
         return prospect
     if prospect.merged_into_id is not None:
         target = await session.get_one(Customer, prospect.merged_into_id)
-        raise Conflict(N_("{name} was merged into {customer} already."), name=prospect.name,
-                       customer=CustomerRef.of(target).label)
+        raise Conflict(
+            N_("{name} was merged into {customer} already."),
+            name=prospect.name,
+            customer=CustomerRef.of(target).label,
+        )
     if prospect.status == CustomerStatus.ACTIVE:
-        raise Conflict(N_("{name} is an active customer already ({code}, grade {grade})."),
-                       name=prospect.name, code=prospect.code, grade=prospect.grade)
+        raise Conflict(
+            N_("{name} is an active customer already ({code}, grade {grade})."),
+            name=prospect.name,
+            code=prospect.code,
+            grade=prospect.grade,
+        )
     raise Conflict(N_("{name} is inactive: there is nothing to review."), name=prospect.name)
 
 
@@ -296,14 +365,21 @@ def clean_code(text: str) -> str:
     if not code or len(code) > MAX_CODE:
         raise Invalid(N_("A customer code has 1 to {limit} characters."), limit=MAX_CODE)
     if PROSPECT_CODE.match(code):
-        raise Invalid(N_("{code} is how prospects are numbered. Type the customer code your company uses."),
-                      code=code)
+        raise Invalid(
+            N_("{code} is how prospects are numbered. Type the customer code your company uses."), code=code
+        )
     return code
 
 
 async def _code_taken(session: AsyncSession, code: str, prospect_id: int) -> bool:
-    return await session.scalar(select(Customer.id).where(Customer.code_key == search_key(code),
-                                                          Customer.id != prospect_id).limit(1)) is not None
+    return (
+        await session.scalar(
+            select(Customer.id)
+            .where(Customer.code_key == search_key(code), Customer.id != prospect_id)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 async def check_code(session: AsyncSession, caller: Caller, prospect_id: int, text: str) -> str:
@@ -325,20 +401,29 @@ async def suggest_code(session: AsyncSession, caller: Caller, prospect_id: int) 
             continue
         codes = await session.scalars(
             select(Customer.code)
-            .where(Customer.status != CustomerStatus.PROSPECT, Customer.merged_into_id.is_(None),
-                   Customer.team_id == prospect.team_id if team_only else true())
-            .order_by(Customer.created_at.desc(), Customer.id.desc()).limit(20))
-        numbered = [match for match in map(_NUMBERED.match, codes)
-                    if match is not None and not PROSPECT_CODE.match(match[0])]
+            .where(
+                Customer.status != CustomerStatus.PROSPECT,
+                Customer.merged_into_id.is_(None),
+                Customer.team_id == prospect.team_id if team_only else true(),
+            )
+            .order_by(Customer.created_at.desc(), Customer.id.desc())
+            .limit(20)
+        )
+        numbered = [
+            match
+            for match in map(_NUMBERED.match, codes)
+            if match is not None and not PROSPECT_CODE.match(match[0])
+        ]
         if numbered:
             prefix, width = numbered[0][1], len(numbered[0][2])
             break
     prefix_key = search_key(prefix)
     highest = 0
-    for code in await session.scalars(select(Customer.code).where(
-            Customer.code_key.startswith(prefix_key, autoescape=True))):
-        tail = code[len(prefix):]
-        if tail.isdecimal() and tail.isascii() and search_key(code[:len(prefix)]) == prefix_key:
+    for code in await session.scalars(
+        select(Customer.code).where(Customer.code_key.startswith(prefix_key, autoescape=True))
+    ):
+        tail = code[len(prefix) :]
+        if tail.isdecimal() and tail.isascii() and search_key(code[: len(prefix)]) == prefix_key:
             highest = max(highest, int(tail))
     for number in range(highest + 1, highest + 1 + SUGGESTION_ATTEMPTS):
         candidate = f"{prefix}{number:0{width}d}"
@@ -357,8 +442,16 @@ class Reviewed:
     moved: dict[str, int] | None = None  # rows moved by a merge, per table
 
 
-async def activate(session: AsyncSession, caller: Caller, prospect_id: int, code: str, grade: str, *,
-                   now: datetime, zone: ZoneInfo) -> Reviewed:
+async def activate(
+    session: AsyncSession,
+    caller: Caller,
+    prospect_id: int,
+    code: str,
+    grade: str,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Reviewed:
     """Make the prospect an active customer with ``code`` and ``grade`` (audited; its rep told)."""
     prospect = await _reviewable(session, caller, prospect_id, lock=True)
     code = await check_code(session, caller, prospect_id, code)
@@ -371,18 +464,43 @@ async def activate(session: AsyncSession, caller: Caller, prospect_id: int, code
             await session.flush()
     except IntegrityError:  # another customer took the code a moment ago
         raise Invalid(N_("Another customer has the code {code}. Type another one."), code=code) from None
-    audit.record(session, actor_id=caller.id, action="prospect.activate", entity="customer",
-                 entity_id=prospect.id, at=now, before=before,
-                 after={"status": CustomerStatus.ACTIVE.value, "code": code, "grade": grade})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="prospect.activate",
+        entity="customer",
+        entity_id=prospect.id,
+        at=now,
+        before=before,
+        after={"status": CustomerStatus.ACTIVE.value, "code": code, "grade": grade},
+    )
     ref = CustomerRef.of(prospect)
-    told = await _tell_rep(session, caller, prospect, now=now, zone=zone, render=lambda t: t(
-        N_("✅ Your new customer {name} is now an active customer: code {code}, grade {grade} ({by})."),
-        name=ref.name, code=ref.code, grade=ref.grade, by=caller.name))
+    told = await _tell_rep(
+        session,
+        caller,
+        prospect,
+        now=now,
+        zone=zone,
+        render=lambda t: t(
+            N_("✅ Your new customer {name} is now an active customer: code {code}, grade {grade} ({by})."),
+            name=ref.name,
+            code=ref.code,
+            grade=ref.grade,
+            by=caller.name,
+        ),
+    )
     return Reviewed(ref, rep_name=told)
 
 
-async def _tell_rep(session: AsyncSession, caller: Caller, prospect: Customer, *, now: datetime,
-                    zone: ZoneInfo, render: Callable[[Translator], str]) -> str | None:
+async def _tell_rep(
+    session: AsyncSession,
+    caller: Caller,
+    prospect: Customer,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    render: Callable[[Translator], str],
+) -> str | None:
     """Queue the outcome to the prospect's rep (unless they reviewed it); their name, if queued."""
     if prospect.rep_id is None or prospect.rep_id == caller.id:
         return None
@@ -390,13 +508,19 @@ async def _tell_rep(session: AsyncSession, caller: Caller, prospect: Customer, *
     if not rep.active:
         return None
     await outbox.enqueue(
-        session, recipient_id=rep.id, job=JOB, dedup_key=f"prospect:{prospect.id}:reviewed",
-        text=render(Translator(rep.language or "en")), now=now,
-        not_before=next_allowed(now, await company.load(session), zone))
+        session,
+        recipient_id=rep.id,
+        job=JOB,
+        dedup_key=f"prospect:{prospect.id}:reviewed",
+        text=render(Translator(rep.language or "en")),
+        now=now,
+        not_before=next_allowed(now, await company.load(session), zone),
+    )
     return rep.name
 
 
 # -- merging --------------------------------------------------------------------------------------
+
 
 async def likely_targets(session: AsyncSession, caller: Caller, prospect_id: int) -> list[CustomerRef]:
     """Customers in the caller's scope the prospect may be: the same name or phone number first,
@@ -407,12 +531,26 @@ async def likely_targets(session: AsyncSession, caller: Caller, prospect_id: int
     containing = Customer.name_key.contains(prospect.name_key, autoescape=True)
     if len(longest) >= MIN_WORD:
         containing = containing | Customer.name_key.contains(longest, autoescape=True)
-    rows = list(await session.scalars(
-        select(Customer).where(customers.in_scope(caller), Customer.id != prospect.id,
-                               Customer.status == CustomerStatus.ACTIVE, or_(same, containing))
-        .order_by(Customer.name, Customer.id).limit(MAX_TARGETS * 2)))
-    rows.sort(key=lambda row: (row.name_key != prospect.name_key, key is None or row.phone_key != key,
-                               prospect.name_key not in row.name_key))
+    rows = list(
+        await session.scalars(
+            select(Customer)
+            .where(
+                customers.in_scope(caller),
+                Customer.id != prospect.id,
+                Customer.status == CustomerStatus.ACTIVE,
+                or_(same, containing),
+            )
+            .order_by(Customer.name, Customer.id)
+            .limit(MAX_TARGETS * 2)
+        )
+    )
+    rows.sort(
+        key=lambda row: (
+            row.name_key != prospect.name_key,
+            key is None or row.phone_key != key,
+            prospect.name_key not in row.name_key,
+        )
+    )
     return [CustomerRef.of(row) for row in rows[:MAX_TARGETS]]
 
 
@@ -443,13 +581,16 @@ async def _target(session: AsyncSession, caller: Caller, prospect: Customer, tar
     if target.id == prospect.id:
         raise Invalid(N_("That is the new customer itself. Name the existing customer it is."))
     if target.status == CustomerStatus.INACTIVE:
-        raise Invalid(N_("{customer} is inactive: merge into a customer the company works with."),
-                      customer=CustomerRef.of(target).label)
+        raise Invalid(
+            N_("{customer} is inactive: merge into a customer the company works with."),
+            customer=CustomerRef.of(target).label,
+        )
     return target
 
 
-async def merge_preview(session: AsyncSession, caller: Caller, prospect_id: int, target_id: int
-                        ) -> MergePreview:
+async def merge_preview(
+    session: AsyncSession, caller: Caller, prospect_id: int, target_id: int
+) -> MergePreview:
     """What :func:`merge` would move, for the manager to confirm."""
     prospect = await _reviewable(session, caller, prospect_id)
     target = await _target(session, caller, prospect, target_id)
@@ -458,55 +599,107 @@ async def merge_preview(session: AsyncSession, caller: Caller, prospect_id: int,
 
 async def _preview(session: AsyncSession, prospect: Customer, target: Customer) -> MergePreview:
     visits = await session.scalar(select(func.count()).where(Visit.customer_id == prospect.id)) or 0
-    invoices, open_amount = (await session.execute(
-        select(func.count(), type_coerce(func.coalesce(func.sum(Receivable.open_amount), 0), Money()))
-        .where(Receivable.customer_id == prospect.id, Receivable.voided_at.is_(None)))).one()
+    invoices, open_amount = (
+        await session.execute(
+            select(
+                func.count(), type_coerce(func.coalesce(func.sum(Receivable.open_amount), 0), Money())
+            ).where(Receivable.customer_id == prospect.id, Receivable.voided_at.is_(None))
+        )
+    ).one()
     collections = await session.scalar(select(func.count()).where(Collection.customer_id == prospect.id)) or 0
     requests = await session.scalar(select(func.count()).where(Approval.customer_id == prospect.id)) or 0
-    return MergePreview(CustomerRef.of(prospect), CustomerRef.of(target), visits, invoices, open_amount,
-                        collections, requests)
+    return MergePreview(
+        CustomerRef.of(prospect), CustomerRef.of(target), visits, invoices, open_amount, collections, requests
+    )
 
 
-async def merge(session: AsyncSession, caller: Caller, prospect_id: int, target_id: int, *,
-                now: datetime, zone: ZoneInfo) -> Reviewed:
+async def merge(
+    session: AsyncSession, caller: Caller, prospect_id: int, target_id: int, *, now: datetime, zone: ZoneInfo
+) -> Reviewed:
     """Move everything filed under the prospect to the customer it is, and close the prospect (see
     the module doc: one transaction, audited row by row for money, the prospect kept)."""
     prospect = await _reviewable(session, caller, prospect_id, lock=True)
     target = await _target(session, caller, prospect, target_id)
     moved: dict[str, list[int]] = {}
     for model in MOVED_ON_MERGE:
-        ids = list(await session.scalars(select(model.id).where(model.customer_id == prospect.id)
-                                         .order_by(model.id)))
+        ids = list(
+            await session.scalars(select(model.id).where(model.customer_id == prospect.id).order_by(model.id))
+        )
         if ids:
-            await session.execute(update(model).where(model.customer_id == prospect.id)
-                                  .values(customer_id=target.id).execution_options(synchronize_session=False))
+            await session.execute(
+                update(model)
+                .where(model.customer_id == prospect.id)
+                .values(customer_id=target.id)
+                .execution_options(synchronize_session=False)
+            )
         moved[model.__tablename__] = ids
     for model, entity in MONEY_MOVED:
         for row_id in moved[model.__tablename__]:
-            audit.record(session, actor_id=caller.id, action=f"{entity}.move", entity=entity,
-                         entity_id=row_id, at=now, before={"customer_id": prospect.id},
-                         after={"customer_id": target.id, "merged_prospect_id": prospect.id})
+            audit.record(
+                session,
+                actor_id=caller.id,
+                action=f"{entity}.move",
+                entity=entity,
+                entity_id=row_id,
+                at=now,
+                before={"customer_id": prospect.id},
+                after={"customer_id": target.id, "merged_prospect_id": prospect.id},
+            )
     filled = _fill_contact(target, prospect)
-    if prospect.last_visit_at is not None and (target.last_visit_at is None
-                                               or prospect.last_visit_at > target.last_visit_at):
+    if prospect.last_visit_at is not None and (
+        target.last_visit_at is None or prospect.last_visit_at > target.last_visit_at
+    ):
         target.last_visit_at = prospect.last_visit_at
     prospect.last_visit_at = None
     prospect.status, prospect.merged_into_id = CustomerStatus.INACTIVE, target.id
-    audit.record(session, actor_id=caller.id, action="prospect.merge", entity="customer",
-                 entity_id=prospect.id, at=now, before={"status": CustomerStatus.PROSPECT.value},
-                 after={"status": CustomerStatus.INACTIVE.value, "merged_into_id": target.id,
-                        "moved": moved, **({"filled": filled} if filled else {})})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="prospect.merge",
+        entity="customer",
+        entity_id=prospect.id,
+        at=now,
+        before={"status": CustomerStatus.PROSPECT.value},
+        after={
+            "status": CustomerStatus.INACTIVE.value,
+            "merged_into_id": target.id,
+            "moved": moved,
+            **({"filled": filled} if filled else {}),
+        },
+    )
     # Credit paid ahead by the prospect moved with its collections: it settles what the customer owes.
     await ledger.apply_credit(session, target.id, actor_id=caller.id, now=now, why="merge")
     ref, into = CustomerRef.of(prospect), CustomerRef.of(target)
     rep_sees_it = prospect.rep_id is not None and target.rep_id == prospect.rep_id
-    told = await _tell_rep(session, caller, prospect, now=now, zone=zone, render=lambda t: (
-        t(N_("🔗 Your new customer {name} ({code}) is your customer {customer}: {by} merged them. "
-             "Its visits, orders and collections are now under {customer}."),
-          name=ref.name, code=ref.code, customer=into.label, by=caller.name) if rep_sees_it else
-        t(N_("🔗 Your new customer {name} ({code}) is a customer the company already has, looked after "
-             "by someone else: {by} merged them. Its visits, orders and collections moved there."),
-          name=ref.name, code=ref.code, by=caller.name)))
+    told = await _tell_rep(
+        session,
+        caller,
+        prospect,
+        now=now,
+        zone=zone,
+        render=lambda t: (
+            t(
+                N_(
+                    "🔗 Your new customer {name} ({code}) is your customer {customer}: {by} merged them. "
+                    "Its visits, orders and collections are now under {customer}."
+                ),
+                name=ref.name,
+                code=ref.code,
+                customer=into.label,
+                by=caller.name,
+            )
+            if rep_sees_it
+            else t(
+                N_(
+                    "🔗 Your new customer {name} ({code}) is a customer the company already has, looked "
+                    "after by someone else: {by} merged them. Its visits, orders and collections moved there."
+                ),
+                name=ref.name,
+                code=ref.code,
+                by=caller.name,
+            )
+        ),
+    )
     return Reviewed(ref, target=into, rep_name=told, moved={table: len(ids) for table, ids in moved.items()})
 
 
@@ -525,13 +718,24 @@ def _fill_contact(target: Customer, prospect: Customer) -> dict[str, object]:
 
 
 def render_preview(t: Translator, preview: MergePreview) -> str:
-    lines = [t(N_("Merge {prospect} into {customer}?"), prospect=preview.prospect.label,
-               customer=preview.target.label),
-             t(N_("Moves to {code}: visits {visits} · invoices {invoices} (open {open}) · collections "
-                  "{collections} · requests {requests}."),
-               code=preview.target.code, visits=preview.visits, invoices=preview.invoices,
-               open=format_amount(preview.open_amount), collections=preview.collections,
-               requests=preview.requests),
-             t(N_("{code} is then closed: kept, marked as merged, never deleted."),
-               code=preview.prospect.code)]
+    lines = [
+        t(
+            N_("Merge {prospect} into {customer}?"),
+            prospect=preview.prospect.label,
+            customer=preview.target.label,
+        ),
+        t(
+            N_(
+                "Moves to {code}: visits {visits} · invoices {invoices} (open {open}) · collections "
+                "{collections} · requests {requests}."
+            ),
+            code=preview.target.code,
+            visits=preview.visits,
+            invoices=preview.invoices,
+            open=format_amount(preview.open_amount),
+            collections=preview.collections,
+            requests=preview.requests,
+        ),
+        t(N_("{code} is then closed: kept, marked as merged, never deleted."), code=preview.prospect.code),
+    ]
     return "\n".join(lines)

@@ -43,8 +43,10 @@ from models import Customer, Money, Receivable, ReceivableSource
 REQUIRED = ("invoice_no", "customer_code", "amount", "issued_on")
 #: Keeps every ``IN (…)`` list well under the drivers' bound-parameter limits.
 CHUNK = 1000
-_DATE = re.compile(r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
-                   r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_DATE = re.compile(
+    r"^(?P<y>\d{4})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
 
 Problem = tuple[str, dict[str, str]]
 
@@ -109,8 +111,12 @@ def check(table: Table, known_codes: set[str]) -> Checked:
         parsed, claim, problems = _read_row(line, cells, known_codes)
         invoice_no = cells.get("invoice_no", "").strip()
         if invoice_no in seen:
-            problems.append((N_("invoice {invoice} already appears on line {other}"),
-                             {"invoice": invoice_no[:MAX_INVOICE_NO], "other": str(seen[invoice_no])}))
+            problems.append(
+                (
+                    N_("invoice {invoice} already appears on line {other}"),
+                    {"invoice": invoice_no[:MAX_INVOICE_NO], "other": str(seen[invoice_no])},
+                )
+            )
         elif invoice_no:
             seen[invoice_no] = line
         if claim is not None:
@@ -124,8 +130,9 @@ def check(table: Table, known_codes: set[str]) -> Checked:
     return Checked(rows, errors, claims)
 
 
-def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
-              ) -> tuple[InvoiceRow | None, Claim | None, list[Problem]]:
+def _read_row(
+    line: int, cells: dict[str, str], known_codes: set[str]
+) -> tuple[InvoiceRow | None, Claim | None, list[Problem]]:
     problems: list[Problem] = []
     problems += cell_problems(cells)
     invoice_no = cells.get("invoice_no", "").strip()
@@ -145,16 +152,25 @@ def _read_row(line: int, cells: dict[str, str], known_codes: set[str]
         problems.append((refused.message, {k: str(v) for k, v in refused.params.items()}))
     issued_on = parse_date(cells.get("issued_on", ""))
     if issued_on is None:
-        problems.append((N_("issued_on {value} is not a date: write it like 2026-11-01"),
-                         {"value": cells.get("issued_on", "")[:40]}))
+        problems.append(
+            (
+                N_("issued_on {value} is not a date: write it like 2026-11-01"),
+                {"value": cells.get("issued_on", "")[:40]},
+            )
+        )
     due_text = cells.get("due_on", "").strip()
     due_on = parse_date(due_text) if due_text else None
     if due_text and due_on is None:
-        problems.append((N_("due_on {value} is not a date: write it like 2026-11-01"),
-                         {"value": due_text[:40]}))
+        problems.append(
+            (N_("due_on {value} is not a date: write it like 2026-11-01"), {"value": due_text[:40]})
+        )
     if issued_on is not None and due_on is not None and due_on < issued_on:
-        problems.append((N_("due_on {due} is before issued_on {issued}"),
-                         {"due": due_on.isoformat(), "issued": issued_on.isoformat()}))
+        problems.append(
+            (
+                N_("due_on {due} is before issued_on {issued}"),
+                {"due": due_on.isoformat(), "issued": issued_on.isoformat()},
+            )
+        )
     claim = Claim(line, invoice_no, code, amount) if good_number and known and amount is not None else None
     if problems or amount is None or issued_on is None:
         return None, claim, problems
@@ -185,51 +201,76 @@ async def _invoices(session: AsyncSession, numbers: list[str]) -> dict[str, tupl
     found: dict[str, tuple[Receivable, Decimal]] = {}
     for batch in _chunks(numbers):
         rows = await session.execute(
-            select(Receivable, type_coerce(Receivable.amount - Receivable.open_amount, Money()))
-            .where(Receivable.invoice_no.in_(batch)))
+            select(Receivable, type_coerce(Receivable.amount - Receivable.open_amount, Money())).where(
+                Receivable.invoice_no.in_(batch)
+            )
+        )
         for receivable, collected in rows:
             found[receivable.invoice_no] = (receivable, collected or ZERO)
     return found
 
 
-def _ledger_problems(row: Claim, customer: Customer,
-                     existing: tuple[Receivable, Decimal] | None) -> list[Problem]:
+def _ledger_problems(
+    row: Claim, customer: Customer, existing: tuple[Receivable, Decimal] | None
+) -> list[Problem]:
     """An update the ledger forbids: below what was collected, or collected money changing customer."""
     if existing is None:
         return []
     receivable, collected = existing
     problems: list[Problem] = []
     if row.amount < collected:
-        problems.append((N_("amount {amount} is less than the {collected} already collected on invoice "
-                            "{invoice}"), {"amount": format_amount(row.amount),
-                                           "collected": format_amount(collected),
-                                           "invoice": row.invoice_no}))
+        problems.append(
+            (
+                N_("amount {amount} is less than the {collected} already collected on invoice {invoice}"),
+                {
+                    "amount": format_amount(row.amount),
+                    "collected": format_amount(collected),
+                    "invoice": row.invoice_no,
+                },
+            )
+        )
     if collected != ZERO and receivable.customer_id != customer.id:
-        problems.append((N_("invoice {invoice} already has collections from another customer: "
-                            "its customer cannot change"), {"invoice": row.invoice_no}))
+        problems.append(
+            (
+                N_(
+                    "invoice {invoice} already has collections from another customer: "
+                    "its customer cannot change"
+                ),
+                {"invoice": row.invoice_no},
+            )
+        )
     return problems
 
 
-async def _apply_credit(session: AsyncSession, customer_ids: list[int], caller: Caller | None,
-                        now: datetime) -> list[Applied]:
+async def _apply_credit(
+    session: AsyncSession, customer_ids: list[int], caller: Caller | None, now: datetime
+) -> list[Applied]:
     """Lock the customers the import touched; use the credit of those who hold some."""
     holding: list[int] = []
     for start in range(0, len(customer_ids), CHUNK):
         rows = await session.execute(
-            select(Customer.id, Customer.credit).where(Customer.id.in_(customer_ids[start:start + CHUNK]))
-            .order_by(Customer.id).with_for_update())
+            select(Customer.id, Customer.credit)
+            .where(Customer.id.in_(customer_ids[start : start + CHUNK]))
+            .order_by(Customer.id)
+            .with_for_update()
+        )
         holding += [customer_id for customer_id, credit in rows if credit > 0]
     applied: list[Applied] = []
     for customer_id in holding:
-        applied += await ledger.apply_credit(session, customer_id, actor_id=caller.id if caller else None,
-                                             now=now, why="import")
+        applied += await ledger.apply_credit(
+            session, customer_id, actor_id=caller.id if caller else None, now=now, why="import"
+        )
     return applied
 
 
 def _state(receivable: Receivable) -> dict[str, Any]:
-    return {"customer_id": receivable.customer_id, "amount": str(receivable.amount),
-            "issued_on": receivable.issued_on.isoformat(), "due_on": receivable.due_on.isoformat(),
-            "rep_id": receivable.rep_id}
+    return {
+        "customer_id": receivable.customer_id,
+        "amount": str(receivable.amount),
+        "issued_on": receivable.issued_on.isoformat(),
+        "due_on": receivable.due_on.isoformat(),
+        "rep_id": receivable.rep_id,
+    }
 
 
 async def import_receivables(
@@ -244,9 +285,12 @@ async def import_receivables(
     rows, errors = checked.good, checked.errors
     existing = await _invoices(session, sorted({claim.invoice_no for claim in checked.claims}))
     for claim in checked.claims:
-        errors.extend(RowError(claim.line, reason, params) for reason, params in
-                      _ledger_problems(claim, customers[search_key(claim.customer_code)],
-                                       existing.get(claim.invoice_no)))
+        errors.extend(
+            RowError(claim.line, reason, params)
+            for reason, params in _ledger_problems(
+                claim, customers[search_key(claim.customer_code)], existing.get(claim.invoice_no)
+            )
+        )
     report = ImportReport(errors=sorted(errors, key=lambda e: e.line))
     if errors:
         return report
@@ -255,12 +299,20 @@ async def import_receivables(
     for row in rows:
         customer = customers[search_key(row.customer_code)]
         due_on = row.due_on or row.issued_on + timedelta(days=policy.credit_terms(customer, rules)[0])
-        wanted = {"customer_id": customer.id, "rep_id": customer.rep_id, "amount": row.amount,
-                  "issued_on": row.issued_on, "due_on": due_on}
+        wanted = {
+            "customer_id": customer.id,
+            "rep_id": customer.rep_id,
+            "amount": row.amount,
+            "issued_on": row.issued_on,
+            "due_on": due_on,
+        }
         found = existing.get(row.invoice_no)
         if found is None:
-            session.add(Receivable(invoice_no=row.invoice_no, source=ReceivableSource.IMPORT,
-                                   created_at=now, **wanted))
+            session.add(
+                Receivable(
+                    invoice_no=row.invoice_no, source=ReceivableSource.IMPORT, created_at=now, **wanted
+                )
+            )
             report.created += 1
             continue
         receivable = found[0]
@@ -275,13 +327,29 @@ async def import_receivables(
     touched = sorted({customers[search_key(row.customer_code)].id for row in rows})
     lines = {row.invoice_no: row.line for row in rows}
     for applied in await _apply_credit(session, touched, caller, now):
-        report.notes.append(RowError(lines.get(applied.invoice_no, 1), N_(
-            "{amount} of the customer's credit applied to invoice {invoice} ({remaining} still open)"),
-            {"amount": format_amount(applied.amount), "invoice": applied.invoice_no,
-             "remaining": format_amount(applied.remaining)}))
-    audit.record(session, actor_id=caller.id if caller else None, action="import_receivables",
-                 entity="receivable", entity_id=None, at=now,
-                 before={number: change["before"] for number, change in changes.items()} or None,
-                 after={"created": report.created, "updated": report.updated,
-                        "changed": {number: change["after"] for number, change in changes.items()}})
+        report.notes.append(
+            RowError(
+                lines.get(applied.invoice_no, 1),
+                N_("{amount} of the customer's credit applied to invoice {invoice} ({remaining} still open)"),
+                {
+                    "amount": format_amount(applied.amount),
+                    "invoice": applied.invoice_no,
+                    "remaining": format_amount(applied.remaining),
+                },
+            )
+        )
+    audit.record(
+        session,
+        actor_id=caller.id if caller else None,
+        action="import_receivables",
+        entity="receivable",
+        entity_id=None,
+        at=now,
+        before={number: change["before"] for number, change in changes.items()} or None,
+        after={
+            "created": report.created,
+            "updated": report.updated,
+            "changed": {number: change["after"] for number, change in changes.items()},
+        },
+    )
     return report

@@ -78,6 +78,7 @@ OWN_ONLY = N_("You can read only your own reports: /reports shows them.")
 
 # -- what is shown --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Read:
     reader_id: int
@@ -184,6 +185,7 @@ class Supervisor:
 
 # -- scope ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Scope:
     """Whose reports: everyone, one team's reps, one rep, or nobody (a manager without a team)."""
@@ -236,8 +238,9 @@ async def supervisors(session: AsyncSession, team_id: int | None) -> list[Superv
     if team_id is not None:
         candidates.insert(0, (User.role == Role.MANAGER) & (User.team_id == team_id))
     for who in candidates:
-        rows = await session.execute(select(User.id, User.name, User.language)
-                                     .where(who, _reachable()).order_by(User.id))
+        rows = await session.execute(
+            select(User.id, User.name, User.language).where(who, _reachable()).order_by(User.id)
+        )
         found = [Supervisor(id_, name, language or "en") for id_, name, language in rows]
         if found:
             return found
@@ -246,40 +249,76 @@ async def supervisors(session: AsyncSession, team_id: int | None) -> list[Superv
 
 # -- queries --------------------------------------------------------------------------------------
 
+
 def _day_end(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
 
 
-async def _views(session: AsyncSession, condition: ColumnElement[bool], zone: ZoneInfo, *,
-                 newest_first: bool = False, limit: int | None = None) -> list[ReportView]:
+async def _views(
+    session: AsyncSession,
+    condition: ColumnElement[bool],
+    zone: ZoneInfo,
+    *,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> list[ReportView]:
     """Reports matching ``condition`` with their rep, team, current readers and comments."""
-    order = ((DailyReport.day.desc(), DailyReport.id.desc()) if newest_first
-             else (Team.name, User.name, DailyReport.id))
-    rows = (await session.execute(
-        select(DailyReport, User.name, User.team_id, Team.name)
-        .join(User, User.id == DailyReport.rep_id).outerjoin(Team, Team.id == User.team_id)
-        .where(condition).order_by(*order).limit(limit))).all()
+    order = (
+        (DailyReport.day.desc(), DailyReport.id.desc())
+        if newest_first
+        else (Team.name, User.name, DailyReport.id)
+    )
+    rows = (
+        await session.execute(
+            select(DailyReport, User.name, User.team_id, Team.name)
+            .join(User, User.id == DailyReport.rep_id)
+            .outerjoin(Team, Team.id == User.team_id)
+            .where(condition)
+            .order_by(*order)
+            .limit(limit)
+        )
+    ).all()
     ids = [row[0].id for row in rows]
     reads: dict[int, list[tuple[int, str, datetime]]] = defaultdict(list)
     comments: dict[int, list[Comment]] = defaultdict(list)
     if ids:
         for report_id, reader_id, name, at in await session.execute(
-                select(ReportRead.report_id, ReportRead.reader_id, User.name, ReportRead.read_at)
-                .join(User, User.id == ReportRead.reader_id).where(ReportRead.report_id.in_(ids))
-                .order_by(ReportRead.read_at, ReportRead.id)):
+            select(ReportRead.report_id, ReportRead.reader_id, User.name, ReportRead.read_at)
+            .join(User, User.id == ReportRead.reader_id)
+            .where(ReportRead.report_id.in_(ids))
+            .order_by(ReportRead.read_at, ReportRead.id)
+        ):
             reads[report_id].append((reader_id, name, at))
         for report_id, name, text, at in await session.execute(
-                select(ReportComment.report_id, User.name, ReportComment.text, ReportComment.at)
-                .join(User, User.id == ReportComment.author_id).where(ReportComment.report_id.in_(ids))
-                .order_by(ReportComment.at, ReportComment.id)):
+            select(ReportComment.report_id, User.name, ReportComment.text, ReportComment.at)
+            .join(User, User.id == ReportComment.author_id)
+            .where(ReportComment.report_id.in_(ids))
+            .order_by(ReportComment.at, ReportComment.id)
+        ):
             comments[report_id].append(Comment(name, text, at.astimezone(zone)))
     views = []
     for report, rep, team_id, team in rows:
-        current = tuple(Read(reader_id, name, at.astimezone(zone)) for reader_id, name, at in reads[report.id]
-                        if at >= report.submitted_at)
-        views.append(ReportView(report.id, report.rep_id, rep, team_id, team, report.day,
-                                report.submitted_at.astimezone(zone), report.late, stored_lines(report),
-                                report.summary, current, tuple(comments[report.id])))
+        current = tuple(
+            Read(reader_id, name, at.astimezone(zone))
+            for reader_id, name, at in reads[report.id]
+            if at >= report.submitted_at
+        )
+        views.append(
+            ReportView(
+                report.id,
+                report.rep_id,
+                rep,
+                team_id,
+                team,
+                report.day,
+                report.submitted_at.astimezone(zone),
+                report.late,
+                stored_lines(report),
+                report.summary,
+                current,
+                tuple(comments[report.id]),
+            )
+        )
     return views
 
 
@@ -289,20 +328,37 @@ async def _day(session: AsyncSession, scope: _Scope, day: date, zone: ZoneInfo) 
     missing: list[tuple[int | None, str | None, str]] = []
     if working:
         filed = exists().where(DailyReport.rep_id == User.id, DailyReport.day == day)
-        missing = [(team_id, team, name) for team_id, team, name in await session.execute(
-            select(User.team_id, Team.name, User.name).outerjoin(Team, Team.id == User.team_id)
-            .where(User.role == Role.REP, User.active, User.created_at < _day_end(day, zone),
-                   scope.people(User.id), ~filed)
-            .order_by(User.name, User.id))]
+        missing = [
+            (team_id, team, name)
+            for team_id, team, name in await session.execute(
+                select(User.team_id, Team.name, User.name)
+                .outerjoin(Team, Team.id == User.team_id)
+                .where(
+                    User.role == Role.REP,
+                    User.active,
+                    User.created_at < _day_end(day, zone),
+                    scope.people(User.id),
+                    ~filed,
+                )
+                .order_by(User.name, User.id)
+            )
+        ]
     teams: dict[int | None, tuple[str | None, list[ReportView], list[str]]] = {}
     for report in reports:
         teams.setdefault(report.team_id, (report.team, [], []))[1].append(report)
     for team_id, team, name in missing:
         teams.setdefault(team_id, (team, [], []))[2].append(name)
-    ordered = sorted(teams.items(), key=lambda item: (item[0] is None, (item[1][0] or "").lower(),
-                                                       item[0] or 0))
-    return DayReports(day, working, tuple(TeamReports(team_id, team, tuple(found), tuple(absent))
-                                          for team_id, (team, found, absent) in ordered))
+    ordered = sorted(
+        teams.items(), key=lambda item: (item[0] is None, (item[1][0] or "").lower(), item[0] or 0)
+    )
+    return DayReports(
+        day,
+        working,
+        tuple(
+            TeamReports(team_id, team, tuple(found), tuple(absent))
+            for team_id, (team, found, absent) in ordered
+        ),
+    )
 
 
 async def company_day(session: AsyncSession, day: date, zone: ZoneInfo) -> DayReports:
@@ -318,9 +374,13 @@ async def day_reports(session: AsyncSession, caller: Caller, day: date, zone: Zo
 async def _rep(session: AsyncSession, caller: Caller, rep_id: int) -> RepRef:
     """A rep by id, re-checked against the caller's scope."""
     scope = _scope_of(caller)
-    row = (await session.execute(
-        select(User.id, User.name, Team.name).outerjoin(Team, Team.id == User.team_id)
-        .where(User.id == rep_id, scope.people(User.id)))).one_or_none()
+    row = (
+        await session.execute(
+            select(User.id, User.name, Team.name)
+            .outerjoin(Team, Team.id == User.team_id)
+            .where(User.id == rep_id, scope.people(User.id))
+        )
+    ).one_or_none()
     if row is None:
         raise AccessDenied(OWN_ONLY if caller.role == Role.REP else N_("That person is not in your team."))
     return RepRef(*row)
@@ -333,9 +393,13 @@ async def find_rep(session: AsyncSession, caller: Caller, text: str) -> RepRef:
         raise AccessDenied(OWN_ONLY)
     cleaned = " ".join(text.split())
     scope = _scope_of(caller)
-    people = (select(User.id, User.name, Team.name).outerjoin(Team, Team.id == User.team_id)
-              .where(User.role == Role.REP, scope.people(User.id))
-              .order_by(User.active.desc(), User.name, User.id).limit(MAX_CANDIDATES))
+    people = (
+        select(User.id, User.name, Team.name)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(User.role == Role.REP, scope.people(User.id))
+        .order_by(User.active.desc(), User.name, User.id)
+        .limit(MAX_CANDIDATES)
+    )
     if cleaned.startswith("@"):
         clauses = [func.lower(User.username) == cleaned[1:].lower()]
     elif cleaned.isdecimal() and len(cleaned) <= 18:
@@ -348,23 +412,29 @@ async def find_rep(session: AsyncSession, caller: Caller, text: str) -> RepRef:
         if len(found) == 1:
             return found[0]
         if found:
-            raise Invalid(N_("Several reps match {name}: {names}. Write more of the name."),
-                          name=cleaned[:NAME_SHOWN], names=", ".join(person.name for person in found))
-    raise NotFound(N_("I found no sales rep called {name} whose reports you can read."),
-                   name=cleaned[:NAME_SHOWN])
+            raise Invalid(
+                N_("Several reps match {name}: {names}. Write more of the name."),
+                name=cleaned[:NAME_SHOWN],
+                names=", ".join(person.name for person in found),
+            )
+    raise NotFound(
+        N_("I found no sales rep called {name} whose reports you can read."), name=cleaned[:NAME_SHOWN]
+    )
 
 
 async def history(session: AsyncSession, caller: Caller, rep_id: int, zone: ZoneInfo) -> History:
     """One rep's most recent reports, newest first (a rep: only their own)."""
     rep = await _rep(session, caller, rep_id)
-    views = await _views(session, DailyReport.rep_id == rep.id, zone, newest_first=True,
-                         limit=HISTORY_SIZE + 1)
+    views = await _views(
+        session, DailyReport.rep_id == rep.id, zone, newest_first=True, limit=HISTORY_SIZE + 1
+    )
     older = views[HISTORY_SIZE].day if len(views) > HISTORY_SIZE else None
     return History(rep, tuple(views[:HISTORY_SIZE]), older)
 
 
-async def report_on(session: AsyncSession, caller: Caller, rep_id: int, day: date, zone: ZoneInfo
-                    ) -> tuple[RepRef, ReportView | None]:
+async def report_on(
+    session: AsyncSession, caller: Caller, rep_id: int, day: date, zone: ZoneInfo
+) -> tuple[RepRef, ReportView | None]:
     """One rep's report of ``day`` (None if they filed none)."""
     rep = await _rep(session, caller, rep_id)
     views = await _views(session, (DailyReport.rep_id == rep.id) & (DailyReport.day == day), zone)
@@ -382,16 +452,28 @@ async def _answerable(session: AsyncSession, caller: Caller, report_id: int, zon
 
 # -- answering ------------------------------------------------------------------------------------
 
+
 async def _mark(session: AsyncSession, caller: Caller, report: ReportView, now: datetime) -> None:
     statement = insert_for(session, ReportRead).values(report_id=report.id, reader_id=caller.id, read_at=now)
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=["report_id", "reader_id"], set_={"read_at": statement.excluded.read_at}))
-    audit.record(session, actor_id=caller.id, action="report.read", entity="daily_report",
-                 entity_id=report.id, at=now, after={"reader_id": caller.id})
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["report_id", "reader_id"], set_={"read_at": statement.excluded.read_at}
+        )
+    )
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="report.read",
+        entity="daily_report",
+        entity_id=report.id,
+        at=now,
+        after={"reader_id": caller.id},
+    )
 
 
-async def mark_read(session: AsyncSession, caller: Caller, report_id: int, *, now: datetime,
-                    zone: ZoneInfo) -> Marked:
+async def mark_read(
+    session: AsyncSession, caller: Caller, report_id: int, *, now: datetime, zone: ZoneInfo
+) -> Marked:
     """Mark the report read by the caller (once per version of it)."""
     report = await _answerable(session, caller, report_id, zone)
     if report.read_by(caller.id):
@@ -401,8 +483,7 @@ async def mark_read(session: AsyncSession, caller: Caller, report_id: int, *, no
     return Marked(fresh, already=False)
 
 
-async def comment_target(session: AsyncSession, caller: Caller, report_id: int, zone: ZoneInfo
-                         ) -> ReportView:
+async def comment_target(session: AsyncSession, caller: Caller, report_id: int, zone: ZoneInfo) -> ReportView:
     """The report a supervisor is about to comment on (checked before they type)."""
     return await _answerable(session, caller, report_id, zone)
 
@@ -412,13 +493,24 @@ def _clean_comment(text: str) -> str:
     if not cleaned:
         raise Invalid(N_("Write a few words for the rep."))
     if len(cleaned) > MAX_COMMENT:
-        raise Invalid(N_("Your comment is {length} characters long; keep it under {limit}."),
-                      length=len(cleaned), limit=MAX_COMMENT)
+        raise Invalid(
+            N_("Your comment is {length} characters long; keep it under {limit}."),
+            length=len(cleaned),
+            limit=MAX_COMMENT,
+        )
     return cleaned
 
 
-async def add_comment(session: AsyncSession, caller: Caller, report_id: int, text: str, *, now: datetime,
-                      zone: ZoneInfo, source_key: str) -> Commented:
+async def add_comment(
+    session: AsyncSession,
+    caller: Caller,
+    report_id: int,
+    text: str,
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
+) -> Commented:
     """Store a supervisor's comment, mark the report read, and push the comment to its rep."""
     require(caller, Permission.ANSWER_REPORTS)
     done = await session.scalar(select(ReportComment).where(ReportComment.source_key == source_key))
@@ -430,20 +522,33 @@ async def add_comment(session: AsyncSession, caller: Caller, report_id: int, tex
     row = ReportComment(report_id=report.id, author_id=caller.id, text=cleaned, at=now, source_key=source_key)
     session.add(row)
     await session.flush()
-    audit.record(session, actor_id=caller.id, action="report.comment", entity="daily_report",
-                 entity_id=report.id, at=now, after={"comment_id": row.id, "text": cleaned})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="report.comment",
+        entity="daily_report",
+        entity_id=report.id,
+        at=now,
+        after={"comment_id": row.id, "text": cleaned},
+    )
     if not report.read_by(caller.id):
         await _mark(session, caller, report, now)
     language = await session.scalar(select(User.language).where(User.id == report.rep_id))
     await outbox.enqueue(
-        session, recipient_id=report.rep_id, job=COMMENT_JOB, dedup_key=f"{COMMENT_JOB}:{row.id}",
-        text=comment_push(Translator(language or "en"), caller.name, report.day, cleaned), now=now,
-        not_before=next_allowed(now, await company.load(session), zone))
+        session,
+        recipient_id=report.rep_id,
+        job=COMMENT_JOB,
+        dedup_key=f"{COMMENT_JOB}:{row.id}",
+        text=comment_push(Translator(language or "en"), caller.name, report.day, cleaned),
+        now=now,
+        not_before=next_allowed(now, await company.load(session), zone),
+    )
     [fresh] = await _views(session, DailyReport.id == report.id, zone)
     return Commented(fresh, cleaned, repeated=False)
 
 
 # -- a report the digest will not carry -----------------------------------------------------------
+
 
 async def hold_digest(session: AsyncSession, *, exclusive: bool) -> None:
     """Take the digest's turn (exclusive: the job) or a filing's (shared) until the transaction
@@ -460,13 +565,15 @@ async def digest_left_out(session: AsyncSession, day: date, *, now: datetime, zo
         return True
     if not (await company.load(session)).is_working_day(day):
         return True
-    ran = await session.scalar(select(JobRun.id).where(JobRun.job == DIGEST_JOB,
-                                                       JobRun.ran_for == day.isoformat()))
+    ran = await session.scalar(
+        select(JobRun.id).where(JobRun.job == DIGEST_JOB, JobRun.ran_for == day.isoformat())
+    )
     return ran is not None
 
 
-async def announce(session: AsyncSession, report_id: int, *, replaced: bool, now: datetime,
-                   zone: ZoneInfo) -> tuple[str, ...]:
+async def announce(
+    session: AsyncSession, report_id: int, *, replaced: bool, now: datetime, zone: ZoneInfo
+) -> tuple[str, ...]:
     """Push a report the day's digest will not carry to its rep's supervisors; their names.
 
     Keyed by the report's version: a replacement is pushed again, a redelivered update is not.
@@ -481,24 +588,39 @@ async def announce(session: AsyncSession, report_id: int, *, replaced: bool, now
     for person in people:
         t = Translator(person.language)
         await outbox.enqueue(
-            session, recipient_id=person.id, job=LATE_JOB,
+            session,
+            recipient_id=person.id,
+            job=LATE_JOB,
             dedup_key=f"{LATE_JOB}:{report.id}:{person.id}:{version}",
             text=report_text(t, report, title=_pushed_title(t, report, replaced)),
-            buttons=answer_buttons(t, report, viewer_id=person.id), now=now, not_before=not_before)
+            buttons=answer_buttons(t, report, viewer_id=person.id),
+            now=now,
+            not_before=not_before,
+        )
     return tuple(person.name for person in people)
 
 
-async def file_report(session: AsyncSession, caller: Caller, lines: ReportLines, *, now: datetime,
-                      hours: ReportHours, source_key: str, day: date | None = None) -> Filed:
+async def file_report(
+    session: AsyncSession,
+    caller: Caller,
+    lines: ReportLines,
+    *,
+    now: datetime,
+    hours: ReportHours,
+    source_key: str,
+    day: date | None = None,
+) -> Filed:
     """Submit the caller's report (:func:`bot.services.reports.submit`) and, if the day's digest will
     not carry it, push it to their supervisors."""
-    submitted = await reports.submit(session, caller, lines, now=now, hours=hours, source_key=source_key,
-                                     day=day)
+    submitted = await reports.submit(
+        session, caller, lines, now=now, hours=hours, source_key=source_key, day=day
+    )
     told = await announce(session, submitted.report.id, replaced=submitted.replaced, now=now, zone=hours.zone)
     return Filed(submitted, told)
 
 
 # -- texts ----------------------------------------------------------------------------------------
+
 
 def length(text: str) -> int:
     """Length as Telegram counts it (UTF-16 code units)."""
@@ -506,7 +628,7 @@ def length(text: str) -> int:
 
 
 def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _stamp(local: datetime, day: date) -> str:
@@ -514,8 +636,15 @@ def _stamp(local: datetime, day: date) -> str:
     return f"{local:%H:%M}" if local.date() == day else f"{local:%Y-%m-%d %H:%M}"
 
 
-def fit(head: Sequence[str], blocks: Sequence[str], more: Callable[[int], str],
-        budget: int = MESSAGE_BUDGET, *, gap: str = "\n\n", unlisted: int = 0) -> tuple[str, int]:
+def fit(
+    head: Sequence[str],
+    blocks: Sequence[str],
+    more: Callable[[int], str],
+    budget: int = MESSAGE_BUDGET,
+    *,
+    gap: str = "\n\n",
+    unlisted: int = 0,
+) -> tuple[str, int]:
     """``head`` (its lines), then as many ``blocks`` as fit in ``budget``, each after ``gap``, then
     ``more(n)`` for the ``n`` left out (those that did not fit, and ``unlisted`` ones never
     rendered); and how many blocks were shown."""
@@ -530,14 +659,18 @@ def fit(head: Sequence[str], blocks: Sequence[str], more: Callable[[int], str],
         shown.append(block)
         used += size
     hidden = len(blocks) - len(shown) + unlisted
-    return "".join(["\n".join(head), *(gap + block for block in shown),
-                    *([gap + more(hidden)] if hidden else [])]), len(shown)
+    return "".join(
+        ["\n".join(head), *(gap + block for block in shown), *([gap + more(hidden)] if hidden else [])]
+    ), len(shown)
 
 
 def lines_html(t: Translator, lines: ReportLines, limit: int) -> list[str]:
     """The rep's own lines, one per field written, each cut to ``limit`` characters."""
-    return [f"<b>{escape(t.gettext(FIELD_LABELS[name]))}:</b> {escape(_short(value, limit))}"
-            for name, value in lines.fields().items() if value]
+    return [
+        f"<b>{escape(t.gettext(FIELD_LABELS[name]))}:</b> {escape(_short(value, limit))}"
+        for name, value in lines.fields().items()
+        if value
+    ]
 
 
 def status_html(t: Translator, report: ReportView) -> str:
@@ -546,8 +679,9 @@ def status_html(t: Translator, report: ReportView) -> str:
     if report.late:
         parts.append(t(N_("⏰ late")))
     if report.reads:
-        readers = ", ".join(f"{_short(read.reader, NAME_SHOWN)} {_stamp(read.at, report.day)}"
-                            for read in report.reads)
+        readers = ", ".join(
+            f"{_short(read.reader, NAME_SHOWN)} {_stamp(read.at, report.day)}" for read in report.reads
+        )
         parts.append(t(N_("✓ read by {readers}"), readers=readers))
     else:
         parts.append(t(N_("not read yet")))
@@ -555,15 +689,26 @@ def status_html(t: Translator, report: ReportView) -> str:
 
 
 def comments_html(t: Translator, report: ReportView, limit: int) -> list[str]:
-    return [t(N_("💬 {author} {time}: {text}"), author=_short(comment.author, NAME_SHOWN),
-              time=_stamp(comment.at, report.day), text=_short(comment.text, limit))
-            for comment in report.comments]
+    return [
+        t(
+            N_("💬 {author} {time}: {text}"),
+            author=_short(comment.author, NAME_SHOWN),
+            time=_stamp(comment.at, report.day),
+            text=_short(comment.text, limit),
+        )
+        for comment in report.comments
+    ]
 
 
 def block_html(t: Translator, report: ReportView, heading: str, *, limit: int = FIELD_SHOWN) -> str:
     """One report in a list: a heading (the rep, or the day), its status, lines and comments."""
-    return "\n".join([f"<b>{escape(heading)}</b> · {status_html(t, report)}",
-                      *lines_html(t, report.lines, limit), *comments_html(t, report, COMMENT_SHOWN)])
+    return "\n".join(
+        [
+            f"<b>{escape(heading)}</b> · {status_html(t, report)}",
+            *lines_html(t, report.lines, limit),
+            *comments_html(t, report, COMMENT_SHOWN),
+        ]
+    )
 
 
 def _rep_heading(t: Translator, report: ReportView, with_team: bool) -> str:
@@ -609,20 +754,23 @@ def answer_buttons(t: Translator, report: ReportView, *, viewer_id: int, name: b
 
 
 def _more_reports(t: Translator, day: date) -> Callable[[int], str]:
-    return lambda count: t(N_("…and {count} more: /reports {day} NAME shows one rep's report."),
-                           count=count, day=day.isoformat())
+    return lambda count: t(
+        N_("…and {count} more: /reports {day} NAME shows one rep's report."), count=count, day=day.isoformat()
+    )
 
 
-def team_digest(t: Translator, day: date, team: TeamReports, *, viewer_id: int, working_day: bool = True
-                ) -> tuple[str, Buttons]:
+def team_digest(
+    t: Translator, day: date, team: TeamReports, *, viewer_id: int, working_day: bool = True
+) -> tuple[str, Buttons]:
     """One team's reports of the day for its supervisor: counts, who is missing, each report."""
     title = t(N_("📋 Daily reports · {team} · {day}"), team=_team_name(t, team), day=day.isoformat())
     head = [f"<b>{title}</b>", *team_counts(t, team, working_day)]
     listed = team.reports[:MAX_REPORTS_SHOWN]
     blocks = [block_html(t, report, _rep_heading(t, report, False)) for report in listed]
     text, shown = fit(head, blocks, _more_reports(t, day), unlisted=len(team.reports) - len(listed))
-    buttons = [row for report in listed[:shown] for row in answer_buttons(t, report, viewer_id=viewer_id,
-                                                                           name=True)]
+    buttons = [
+        row for report in listed[:shown] for row in answer_buttons(t, report, viewer_id=viewer_id, name=True)
+    ]
     return text, buttons
 
 
@@ -635,10 +783,13 @@ def company_overview(t: Translator, day: date, teams: Sequence[TeamReports], wor
     title = t(N_("📋 Daily reports · {day}"), day=day.isoformat())
     blocks = [_team_line(t, team, working_day) for team in teams]
     tail = t(N_("Read them with /reports {day}, one rep's with /reports {day} NAME."), day=day.isoformat())
-    text, _shown = fit([f"<b>{title}</b>"], blocks,
-                       lambda count: t.ngettext("…and {count} more team.", "…and {count} more teams.", count,
-                                                count=count),
-                       MESSAGE_BUDGET - length(tail) - 2, gap="\n")
+    text, _shown = fit(
+        [f"<b>{title}</b>"],
+        blocks,
+        lambda count: t.ngettext("…and {count} more team.", "…and {count} more teams.", count, count=count),
+        MESSAGE_BUDGET - length(tail) - 2,
+        gap="\n",
+    )
     return text + "\n\n" + tail
 
 
@@ -647,8 +798,11 @@ def day_text(t: Translator, reports: DayReports, *, viewer_id: int) -> tuple[str
     one line each, then the reports as they fit."""
     day = reports.day
     if not reports.teams:
-        return (t(N_("No reports for {day}."), day=day.isoformat()) if reports.working_day
-                else t(N_("No reports for {day}: it is not a working day."), day=day.isoformat())), []
+        return (
+            t(N_("No reports for {day}."), day=day.isoformat())
+            if reports.working_day
+            else t(N_("No reports for {day}: it is not a working day."), day=day.isoformat())
+        ), []
     if len(reports.teams) == 1:
         return team_digest(t, day, reports.teams[0], viewer_id=viewer_id, working_day=reports.working_day)
     title = t(N_("📋 Daily reports · {day}"), day=day.isoformat())
@@ -657,8 +811,9 @@ def day_text(t: Translator, reports: DayReports, *, viewer_id: int) -> tuple[str
     listed = every[:MAX_REPORTS_SHOWN]
     blocks = [block_html(t, report, _rep_heading(t, report, True)) for report in listed]
     text, shown = fit(head, blocks, _more_reports(t, day), unlisted=len(every) - len(listed))
-    buttons = [row for report in listed[:shown] for row in answer_buttons(t, report, viewer_id=viewer_id,
-                                                                           name=True)]
+    buttons = [
+        row for report in listed[:shown] for row in answer_buttons(t, report, viewer_id=viewer_id, name=True)
+    ]
     return text, buttons
 
 
@@ -674,22 +829,32 @@ def _pushed_title(t: Translator, report: ReportView, replaced: bool) -> str:
 def report_text(t: Translator, report: ReportView, *, title: str | None = None) -> str:
     """One report in full: status, the rep's lines, comments, then the records as submitted."""
     title = title or t(N_("📋 {rep} · {day}"), rep=_rep_heading(t, report, True), day=report.day.isoformat())
-    head = [f"<b>{title}</b>", status_html(t, report), *lines_html(t, report.lines, ONE_FIELD_SHOWN),
-            *comments_html(t, report, COMMENT_SHOWN)]
+    head = [
+        f"<b>{title}</b>",
+        status_html(t, report),
+        *lines_html(t, report.lines, ONE_FIELD_SHOWN),
+        *comments_html(t, report, COMMENT_SHOWN),
+    ]
     records = [escape(line) for line in report.summary.splitlines()]
     if not records:
         return "\n".join(head)
     label = "<b>" + t(N_("Records as submitted:")) + "</b>"
-    text, _shown = fit([*head, "", label], records,
-                       lambda count: t.ngettext("…and {count} more line", "…and {count} more lines", count,
-                                                count=count), gap="\n")
+    text, _shown = fit(
+        [*head, "", label],
+        records,
+        lambda count: t.ngettext("…and {count} more line", "…and {count} more lines", count, count=count),
+        gap="\n",
+    )
     return text
 
 
 def history_text(t: Translator, found: History, *, own: bool) -> str:
     """A rep's latest reports, newest first, each with its status and comments."""
-    title = (t(N_("📋 Your reports")) if own
-             else t(N_("📋 Reports of {rep}"), rep=_short(found.rep.name, NAME_SHOWN)))
+    title = (
+        t(N_("📋 Your reports"))
+        if own
+        else t(N_("📋 Reports of {rep}"), rep=_short(found.rep.name, NAME_SHOWN))
+    )
     if not found.reports:
         return f"<b>{title}</b>\n" + (t(N_("No reports yet.")) if own else t(N_("No reports from them yet.")))
     blocks = [block_html(t, report, report.day.isoformat()) for report in found.reports]
@@ -697,14 +862,22 @@ def history_text(t: Translator, found: History, *, own: bool) -> str:
         older = t(N_("Older reports: /reports {day} shows one day."), day=found.older.isoformat())
     else:
         older = ""
-    text, _shown = fit([f"<b>{title}</b>"], blocks,
-                       lambda count: t(N_("…and {count} more: /reports DATE shows one day."), count=count),
-                       MESSAGE_BUDGET - length(older) - 2)
+    text, _shown = fit(
+        [f"<b>{title}</b>"],
+        blocks,
+        lambda count: t(N_("…and {count} more: /reports DATE shows one day."), count=count),
+        MESSAGE_BUDGET - length(older) - 2,
+    )
     return text + ("\n\n" + older if older else "")
 
 
 def comment_push(t: Translator, author: str, day: date, text: str) -> str:
     """What the rep receives when their report is commented on."""
-    return "\n".join([
-        t(N_("💬 {author} commented on your report for {day}:"), author=author, day=day.isoformat()),
-        escape(text), "", t(N_("/reports shows your reports, who read them and the comments."))])
+    return "\n".join(
+        [
+            t(N_("💬 {author} commented on your report for {day}:"), author=author, day=day.isoformat()),
+            escape(text),
+            "",
+            t(N_("/reports shows your reports, who read them and the comments.")),
+        ]
+    )

@@ -108,8 +108,12 @@ class ReportLines:
 
     def fields(self) -> dict[str, str]:
         """By column name, in the order shown (:data:`FIELD_LABELS`)."""
-        return {"notes": self.notes, "problems": self.problems, "market_info": self.market_info,
-                "plan_tomorrow": self.plan_tomorrow}
+        return {
+            "notes": self.notes,
+            "problems": self.problems,
+            "market_info": self.market_info,
+            "plan_tomorrow": self.plan_tomorrow,
+        }
 
 
 @dataclass(frozen=True)
@@ -211,14 +215,62 @@ class Section:
 # -- the rep's lines ------------------------------------------------------------------------------
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "notes": ("notes", "note", "work done", "备注", "備註", "今日工作", "今天工作", "工作内容", "工作內容",
-              "工作总结", "工作總結"),
-    "problems": ("problems met", "problems", "problem", "issues", "issue", "遇到的问题", "遇到的問題",
-                 "存在问题", "问题", "問題", "困难", "困難"),
-    "market_info": ("market information", "market info", "market feedback", "market", "市场信息", "市场情况",
-                    "市场反馈", "市场", "市場信息", "市場情況", "市場反饋", "市場"),
-    "plan_tomorrow": ("plan for tomorrow", "tomorrow's plan", "tomorrow’s plan", "tomorrow", "plan",
-                      "明日计划", "明天计划", "明日計劃", "明天計劃", "明天", "明日", "计划", "計劃"),
+    "notes": (
+        "notes",
+        "note",
+        "work done",
+        "备注",
+        "備註",
+        "今日工作",
+        "今天工作",
+        "工作内容",
+        "工作內容",
+        "工作总结",
+        "工作總結",
+    ),
+    "problems": (
+        "problems met",
+        "problems",
+        "problem",
+        "issues",
+        "issue",
+        "遇到的问题",
+        "遇到的問題",
+        "存在问题",
+        "问题",
+        "問題",
+        "困难",
+        "困難",
+    ),
+    "market_info": (
+        "market information",
+        "market info",
+        "market feedback",
+        "market",
+        "市场信息",
+        "市场情况",
+        "市场反馈",
+        "市场",
+        "市場信息",
+        "市場情況",
+        "市場反饋",
+        "市場",
+    ),
+    "plan_tomorrow": (
+        "plan for tomorrow",
+        "tomorrow's plan",
+        "tomorrow’s plan",
+        "tomorrow",
+        "plan",
+        "明日计划",
+        "明天计划",
+        "明日計劃",
+        "明天計劃",
+        "明天",
+        "明日",
+        "计划",
+        "計劃",
+    ),
 }
 
 
@@ -230,9 +282,12 @@ def _longest_first(aliases: tuple[str, ...]) -> str:
 _COLONS = ":：﹕︰"
 #: Any alias followed by a colon (spaces between allowed, an ideographic one too, but no line
 #: break); the named group that matched says which field.
-_HEADING = re.compile("(?:" + "|".join(f"(?P<{field}>{_longest_first(aliases)})"
-                                       for field, aliases in _ALIASES.items())
-                      + rf")[^\S\n]*[{_COLONS}]", re.IGNORECASE)
+_HEADING = re.compile(
+    "(?:"
+    + "|".join(f"(?P<{field}>{_longest_first(aliases)})" for field, aliases in _ALIASES.items())
+    + rf")[^\S\n]*[{_COLONS}]",
+    re.IGNORECASE,
+)
 #: Punctuation after which a heading may follow on the same line ("none; Market: …").
 _SEPARATORS = ";；。.,，|" + _COLONS
 _LINE_LEAD = re.compile(r"[\s•*·-]*")
@@ -246,7 +301,7 @@ def _heading_start(text: str, match: re.Match[str]) -> int | None:
     space when it cannot be prose (a Chinese heading, or a capitalised English one:
     "none Market: …", not "the plan: …").
     """
-    before = text[:match.start()]
+    before = text[: match.start()]
     line = before.rsplit("\n", 1)[-1]
     if _LINE_LEAD.fullmatch(line):
         return match.start() - len(line)
@@ -286,8 +341,9 @@ def parse_lines(text: str) -> ReportLines:
 
 def format_lines(t: Translator, lines: ReportLines) -> str:
     """The lines written back with their headings, ready to copy, edit and send again."""
-    return "\n".join(f"{t.gettext(FIELD_LABELS[name])}: {value}"
-                     for name, value in lines.fields().items() if value)
+    return "\n".join(
+        f"{t.gettext(FIELD_LABELS[name])}: {value}" for name, value in lines.fields().items() if value
+    )
 
 
 def _utf16_length(text: str) -> int:
@@ -297,15 +353,20 @@ def _utf16_length(text: str) -> int:
 def check_lines(lines: ReportLines) -> None:
     """Refuse a report with no lines of the rep's own, or one far longer than brief."""
     if lines.empty:
-        raise Invalid(N_("Write at least one line: problems met, market information or "
-                         "your plan for tomorrow."))
+        raise Invalid(
+            N_("Write at least one line: problems met, market information or your plan for tomorrow.")
+        )
     length = sum(_utf16_length(value) for value in lines.fields().values())
     if length > MAX_OWN_TEXT:
-        raise Invalid(N_("Your report is {length} characters long; keep it under {limit}."),
-                      length=length, limit=MAX_OWN_TEXT)
+        raise Invalid(
+            N_("Your report is {length} characters long; keep it under {limit}."),
+            length=length,
+            limit=MAX_OWN_TEXT,
+        )
 
 
 # -- today's records ------------------------------------------------------------------------------
+
 
 def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The UTC instants where ``day`` begins and ends in the company's zone."""
@@ -314,57 +375,83 @@ def _day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-async def _visits(session: AsyncSession, rep_id: int, start: datetime, end: datetime,
-                  zone: ZoneInfo) -> tuple[VisitLine, ...]:
+async def _visits(
+    session: AsyncSession, rep_id: int, start: datetime, end: datetime, zone: ZoneInfo
+) -> tuple[VisitLine, ...]:
     rows = await session.execute(
         select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == rep_id, Visit.visited_at >= start, Visit.visited_at < end)
-        .order_by(Visit.visited_at, Visit.id))
-    return tuple(VisitLine(at.astimezone(zone), name, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
-                 for at, name, kind, notes, far in rows)
+        .order_by(Visit.visited_at, Visit.id)
+    )
+    return tuple(
+        VisitLine(at.astimezone(zone), name, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
+        for at, name, kind, notes, far in rows
+    )
 
 
 async def _orders(session: AsyncSession, rep_id: int, day: date) -> tuple[OrderLine, ...]:
     rows = await session.execute(
         select(Receivable.invoice_no, Customer.name, Receivable.amount)
         .join(Customer, Customer.id == Receivable.customer_id)
-        .where(Receivable.rep_id == rep_id, Receivable.source == ReceivableSource.ORDER,
-               Receivable.issued_on == day, Receivable.voided_at.is_(None))
-        .order_by(Receivable.created_at, Receivable.id))
+        .where(
+            Receivable.rep_id == rep_id,
+            Receivable.source == ReceivableSource.ORDER,
+            Receivable.issued_on == day,
+            Receivable.voided_at.is_(None),
+        )
+        .order_by(Receivable.created_at, Receivable.id)
+    )
     return tuple(OrderLine(invoice, name, amount) for invoice, name, amount in rows)
 
 
 def _standing_collections(rep_id: int, start: datetime, end: datetime) -> Any:
     """The rep's collections received in [start, end) that are neither reversals nor reversed."""
     reversal = aliased(Collection)
-    return (select().select_from(Collection)
-            .outerjoin(reversal, reversal.reverses_id == Collection.id)
-            .where(Collection.rep_id == rep_id, Collection.received_at >= start,
-                   Collection.received_at < end, Collection.reverses_id.is_(None),
-                   reversal.id.is_(None)))
+    return (
+        select()
+        .select_from(Collection)
+        .outerjoin(reversal, reversal.reverses_id == Collection.id)
+        .where(
+            Collection.rep_id == rep_id,
+            Collection.received_at >= start,
+            Collection.received_at < end,
+            Collection.reverses_id.is_(None),
+            reversal.id.is_(None),
+        )
+    )
 
 
 def _held() -> Any:
     return and_(Collection.method.in_(HELD_METHODS), Collection.handed_in_at.is_(None))
 
 
-async def _collections(session: AsyncSession, rep_id: int, start: datetime, end: datetime
-                       ) -> tuple[tuple[CollectionLine, ...], tuple[tuple[PaymentMethod, Decimal], ...],
-                                  Decimal]:
+async def _collections(
+    session: AsyncSession, rep_id: int, start: datetime, end: datetime
+) -> tuple[tuple[CollectionLine, ...], tuple[tuple[PaymentMethod, Decimal], ...], Decimal]:
     standing = _standing_collections(rep_id, start, end)
     rows = await session.execute(
-        standing.add_columns(Customer.name, Collection.amount, Collection.method, Collection.receipt_no,
-                             case((_held(), True), else_=False))
+        standing.add_columns(
+            Customer.name,
+            Collection.amount,
+            Collection.method,
+            Collection.receipt_no,
+            case((_held(), True), else_=False),
+        )
         .join(Customer, Customer.id == Collection.customer_id)
-        .order_by(Collection.received_at, Collection.id))
-    lines = tuple(CollectionLine(name, amount, method, receipt, bool(held))
-                  for name, amount, method, receipt, held in rows)
+        .order_by(Collection.received_at, Collection.id)
+    )
+    lines = tuple(
+        CollectionLine(name, amount, method, receipt, bool(held))
+        for name, amount, method, receipt, held in rows
+    )
     totals = await session.execute(
-        standing.add_columns(Collection.method,
-                             type_coerce(func.sum(Collection.amount), Money()),
-                             type_coerce(func.sum(case((_held(), Collection.amount), else_=0)), Money()))
-        .group_by(Collection.method))
+        standing.add_columns(
+            Collection.method,
+            type_coerce(func.sum(Collection.amount), Money()),
+            type_coerce(func.sum(case((_held(), Collection.amount), else_=0)), Money()),
+        ).group_by(Collection.method)
+    )
     by_method: dict[PaymentMethod, Decimal] = {}
     held_total = ZERO
     for method, amount, held in totals:
@@ -374,13 +461,19 @@ async def _collections(session: AsyncSession, rep_id: int, start: datetime, end:
     return lines, ordered, held_total
 
 
-async def _prospects(session: AsyncSession, rep_id: int, start: datetime, end: datetime
-                     ) -> tuple[ProspectLine, ...]:
+async def _prospects(
+    session: AsyncSession, rep_id: int, start: datetime, end: datetime
+) -> tuple[ProspectLine, ...]:
     rows = await session.execute(
         select(Customer.name, Customer.code)
-        .where(Customer.rep_id == rep_id, Customer.status == CustomerStatus.PROSPECT,
-               Customer.created_at >= start, Customer.created_at < end)
-        .order_by(Customer.created_at, Customer.id))
+        .where(
+            Customer.rep_id == rep_id,
+            Customer.status == CustomerStatus.PROSPECT,
+            Customer.created_at >= start,
+            Customer.created_at < end,
+        )
+        .order_by(Customer.created_at, Customer.id)
+    )
     return tuple(ProspectLine(name, code) for name, code in rows)
 
 
@@ -389,17 +482,27 @@ def stored_lines(row: DailyReport) -> ReportLines:
 
 
 def _submitted(row: DailyReport, zone: ZoneInfo) -> SubmittedReport:
-    return SubmittedReport(row.day, row.submitted_at.astimezone(zone), row.late, row.summary,
-                           stored_lines(row), row.id)
+    return SubmittedReport(
+        row.day, row.submitted_at.astimezone(zone), row.late, row.summary, stored_lines(row), row.id
+    )
 
 
 async def _report_of(session: AsyncSession, rep_id: int, day: date) -> DailyReport | None:
     return await session.scalar(
-        select(DailyReport).where(DailyReport.rep_id == rep_id, DailyReport.day == day))
+        select(DailyReport).where(DailyReport.rep_id == rep_id, DailyReport.day == day)
+    )
 
 
-async def _gather(session: AsyncSession, caller: Caller, day: date, now: datetime, hours: ReportHours,
-                  existing: DailyReport | None, *, past: bool = False) -> Draft:
+async def _gather(
+    session: AsyncSession,
+    caller: Caller,
+    day: date,
+    now: datetime,
+    hours: ReportHours,
+    existing: DailyReport | None,
+    *,
+    past: bool = False,
+) -> Draft:
     local = now.astimezone(hours.zone)
     start, end = _day_bounds(day, hours.zone)
     collections, by_method, held_total = await _collections(session, caller.id, start, end)
@@ -442,13 +545,20 @@ async def _is_past(session: AsyncSession, day: date, *, now: datetime, hours: Re
         return False
     allowed = await past_day(session, now=now, hours=hours)
     if day != allowed:
-        raise Conflict(N_("The report for {day} is closed: only today's and the previous working day's "
-                          "({allowed}) can be filed."), day=day.isoformat(), allowed=allowed.isoformat())
+        raise Conflict(
+            N_(
+                "The report for {day} is closed: only today's and the previous working day's "
+                "({allowed}) can be filed."
+            ),
+            day=day.isoformat(),
+            allowed=allowed.isoformat(),
+        )
     return True
 
 
-async def draft(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours,
-                day: date | None = None) -> Draft:
+async def draft(
+    session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours, day: date | None = None
+) -> Draft:
     """The records of ``day`` (default today; else the previous working day) for the caller, with
     that day's report if they already submitted one."""
     require(caller, Permission.FILE_REPORT)
@@ -458,14 +568,16 @@ async def draft(session: AsyncSession, caller: Caller, *, now: datetime, hours: 
     return await _gather(session, caller, day, now, hours, existing, past=past)
 
 
-async def todays_report(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
-                        ) -> SubmittedReport | None:
+async def todays_report(
+    session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
+) -> SubmittedReport | None:
     require(caller, Permission.FILE_REPORT)
     row = await _report_of(session, caller.id, now.astimezone(hours.zone).date())
     return _submitted(row, hours.zone) if row is not None else None
 
 
 # -- the summary ----------------------------------------------------------------------------------
+
 
 def _clock(moment: datetime | time) -> str:
     return f"{moment:%H:%M}"
@@ -480,9 +592,13 @@ def summary_sections(t: Translator, draft: Draft) -> list[Section]:
     """The day's records as plain-text sections (translated, not escaped); empty on a quiet day."""
     sections = []
     if draft.visits:
-        heading = (t.gettext(N_("Visits: {count}, {far} far from the customer")).format(
-            count=len(draft.visits), far=draft.far_away_visits) if draft.far_away_visits
-            else t.gettext(N_("Visits: {count}")).format(count=len(draft.visits)))
+        heading = (
+            t.gettext(N_("Visits: {count}, {far} far from the customer")).format(
+                count=len(draft.visits), far=draft.far_away_visits
+            )
+            if draft.far_away_visits
+            else t.gettext(N_("Visits: {count}")).format(count=len(draft.visits))
+        )
         items = []
         for visit in draft.visits:
             parts = [f"{_clock(visit.at)} {visit.customer}", t.gettext(KIND_LABELS[visit.kind])]
@@ -493,18 +609,25 @@ def summary_sections(t: Translator, draft: Draft) -> list[Section]:
             items.append(" · ".join(parts))
         sections.append(Section(heading, tuple(items)))
     if draft.orders:
-        sections.append(Section(
-            t.gettext(N_("Orders: {count}, total {total}")).format(
-                count=len(draft.orders), total=format_amount(draft.orders_total)),
-            tuple(f"{o.invoice_no} · {o.customer} · {format_amount(o.amount)}" for o in draft.orders)))
+        sections.append(
+            Section(
+                t.gettext(N_("Orders: {count}, total {total}")).format(
+                    count=len(draft.orders), total=format_amount(draft.orders_total)
+                ),
+                tuple(f"{o.invoice_no} · {o.customer} · {format_amount(o.amount)}" for o in draft.orders),
+            )
+        )
     if draft.collections:
-        methods = ", ".join(f"{t.gettext(METHOD_LABELS[m])} {format_amount(a)}"
-                            for m, a in draft.collected_by_method)
+        methods = ", ".join(
+            f"{t.gettext(METHOD_LABELS[m])} {format_amount(a)}" for m, a in draft.collected_by_method
+        )
         heading = t.gettext(N_("Collections: {count}, total {total} ({methods})")).format(
-            count=len(draft.collections), total=format_amount(draft.collected_total), methods=methods)
+            count=len(draft.collections), total=format_amount(draft.collected_total), methods=methods
+        )
         if draft.held_total:
             heading += "; " + t.gettext(N_("still held: {amount}")).format(
-                amount=format_amount(draft.held_total))
+                amount=format_amount(draft.held_total)
+            )
         items = []
         for c in draft.collections:
             parts = [c.customer, format_amount(c.amount), t.gettext(METHOD_LABELS[c.method])]
@@ -515,9 +638,12 @@ def summary_sections(t: Translator, draft: Draft) -> list[Section]:
             items.append(" · ".join(parts))
         sections.append(Section(heading, tuple(items)))
     if draft.prospects:
-        sections.append(Section(
-            t.gettext(N_("New customers: {count}")).format(count=len(draft.prospects)),
-            tuple(f"{p.name} ({p.code})" for p in draft.prospects)))
+        sections.append(
+            Section(
+                t.gettext(N_("New customers: {count}")).format(count=len(draft.prospects)),
+                tuple(f"{p.name} ({p.code})" for p in draft.prospects),
+            )
+        )
     return sections
 
 
@@ -533,22 +659,46 @@ def summary_text(t: Translator, draft: Draft) -> str:
 
 # -- submitting -----------------------------------------------------------------------------------
 
+
 def _as_audit(row: DailyReport) -> dict[str, Any]:
-    return {"day": row.day.isoformat(), "submitted_at": row.submitted_at.isoformat(), "late": row.late,
-            "summary": row.summary, "notes": row.notes, "problems": row.problems,
-            "market_info": row.market_info, "plan_tomorrow": row.plan_tomorrow, "source_key": row.source_key}
+    return {
+        "day": row.day.isoformat(),
+        "submitted_at": row.submitted_at.isoformat(),
+        "late": row.late,
+        "summary": row.summary,
+        "notes": row.notes,
+        "problems": row.problems,
+        "market_info": row.market_info,
+        "plan_tomorrow": row.plan_tomorrow,
+        "source_key": row.source_key,
+    }
 
 
 async def _already(session: AsyncSession, row: DailyReport, zone: ZoneInfo) -> Submitted:
     """Answer a redelivered submission as it was answered the first time."""
     replaced = await session.scalar(
-        select(AuditLog.id).where(AuditLog.entity == "daily_report", AuditLog.entity_id == row.id,
-                                  AuditLog.action == REPLACE, AuditLog.at == row.submitted_at).limit(1))
+        select(AuditLog.id)
+        .where(
+            AuditLog.entity == "daily_report",
+            AuditLog.entity_id == row.id,
+            AuditLog.action == REPLACE,
+            AuditLog.at == row.submitted_at,
+        )
+        .limit(1)
+    )
     return Submitted(_submitted(row, zone), replaced=replaced is not None)
 
 
-async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, now: datetime,
-                 hours: ReportHours, source_key: str, day: date | None = None) -> Submitted:
+async def submit(
+    session: AsyncSession,
+    caller: Caller,
+    lines: ReportLines,
+    *,
+    now: datetime,
+    hours: ReportHours,
+    source_key: str,
+    day: date | None = None,
+) -> Submitted:
     """Store (or replace) the caller's report for ``day`` (default: today).
 
     ``day`` is the day the rep was writing for: once its cut-off has passed the report is
@@ -565,22 +715,42 @@ async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, n
     day = day or local.date()
     past = await _is_past(session, day, now=now, hours=hours)
     if not past and local.time() >= hours.cutoff:
-        raise Conflict(N_("The report for {day} closed at {cutoff}: it can no longer be submitted "
-                          "or replaced."), day=day.isoformat(), cutoff=_clock(hours.cutoff))
+        raise Conflict(
+            N_("The report for {day} closed at {cutoff}: it can no longer be submitted or replaced."),
+            day=day.isoformat(),
+            cutoff=_clock(hours.cutoff),
+        )
     existing = await _report_of(session, caller.id, day)
     if past and existing is not None:
-        raise Conflict(N_("The report for {day} was filed at {time}: it can no longer be replaced."),
-                       day=day.isoformat(), time=_when(existing.submitted_at.astimezone(hours.zone), day))
+        raise Conflict(
+            N_("The report for {day} was filed at {time}: it can no longer be replaced."),
+            day=day.isoformat(),
+            time=_when(existing.submitted_at.astimezone(hours.zone), day),
+        )
     gathered = await _gather(session, caller, day, now, hours, existing, past=past)
     summary = summary_text(Translator(caller.language), gathered)
     late = gathered.late_now
     if existing is None:
-        row = DailyReport(rep_id=caller.id, day=day, summary=summary, submitted_at=now, late=late,
-                          source_key=source_key, **lines.fields())
+        row = DailyReport(
+            rep_id=caller.id,
+            day=day,
+            summary=summary,
+            submitted_at=now,
+            late=late,
+            source_key=source_key,
+            **lines.fields(),
+        )
         session.add(row)
         await session.flush()
-        audit.record(session, actor_id=caller.id, action=SUBMIT, entity="daily_report", entity_id=row.id,
-                     at=now, after=_as_audit(row))
+        audit.record(
+            session,
+            actor_id=caller.id,
+            action=SUBMIT,
+            entity="daily_report",
+            entity_id=row.id,
+            at=now,
+            after=_as_audit(row),
+        )
         return Submitted(_submitted(row, hours.zone), replaced=False)
     before = _as_audit(existing)
     existing.summary, existing.submitted_at, existing.source_key = summary, now, source_key
@@ -588,6 +758,14 @@ async def submit(session: AsyncSession, caller: Caller, lines: ReportLines, *, n
     existing.market_info, existing.plan_tomorrow = lines.market_info, lines.plan_tomorrow
     existing.late = existing.late or late
     await session.flush()
-    audit.record(session, actor_id=caller.id, action=REPLACE, entity="daily_report",
-                 entity_id=existing.id, at=now, before=before, after=_as_audit(existing))
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action=REPLACE,
+        entity="daily_report",
+        entity_id=existing.id,
+        at=now,
+        before=before,
+        after=_as_audit(existing),
+    )
     return Submitted(_submitted(existing, hours.zone), replaced=True)

@@ -81,12 +81,14 @@ _UNIT_WORDS = {"元", "万", "千", "k", "w", "rmb", "cny", "yuan"}
 CERTIFICATE_NO = re.compile(r"^RT-\d{4}-\d{4,}$", re.IGNORECASE)
 
 VOIDED_INVOICE = N_("Invoice {invoice} was voided: name another one, or none.")
-USAGE = N_("Record goods a customer returns like this:\n"
-           "/return CUSTOMER: AMOUNT [INVOICE] [REASON]\n"
-           "For example: /return Acme: 500 INV-9 damaged in transport\n"
-           "/return alone asks step by step (products and quantities too). "
-           "Your manager approves it; then the return certificate is issued and the amount "
-           "credited to the customer.")
+USAGE = N_(
+    "Record goods a customer returns like this:\n"
+    "/return CUSTOMER: AMOUNT [INVOICE] [REASON]\n"
+    "For example: /return Acme: 500 INV-9 damaged in transport\n"
+    "/return alone asks step by step (products and quantities too). "
+    "Your manager approves it; then the return certificate is issued and the amount "
+    "credited to the customer."
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ class Certificate:
 
 # -- reading what was typed -----------------------------------------------------------------------
 
+
 def split_line(text: str) -> tuple[str, str | None]:
     """``"Acme: 500 INV-9 damaged"`` → ``("Acme", "500 INV-9 damaged")``; no colon → ``(text, None)``."""
     parts = COLON.split(text, maxsplit=1)
@@ -181,8 +184,10 @@ def read_items(text: str) -> tuple[ReturnItem, ...]:
     for part in parts:
         match = _ITEM.match(part)
         if match is None or not match["product"].strip(" :：") or len(match["product"]) > MAX_PRODUCT:
-            raise Invalid(N_("I can't read {text} as a product and its quantity. Write e.g. "
-                             "Cement 42.5: 10 bags"), text=part[:60])
+            raise Invalid(
+                N_("I can't read {text} as a product and its quantity. Write e.g. Cement 42.5: 10 bags"),
+                text=part[:60],
+            )
         quantity = " ".join(match["quantity"].split())
         number = _QUANTITY.match(quantity)
         if len(quantity) > MAX_QUANTITY or number is None or Decimal(number[1].replace(",", ".")) <= 0:
@@ -193,12 +198,17 @@ def read_items(text: str) -> tuple[ReturnItem, ...]:
 
 def items_text(items: tuple[ReturnItem, ...] | list[dict[str, str]]) -> str:
     """``Cement 42.5 × 10 bags; Tiles × 20`` (plain text)."""
-    pairs = [(item.product, item.quantity) if isinstance(item, ReturnItem)
-             else (str(item.get("product", "")), str(item.get("quantity", ""))) for item in items]
+    pairs = [
+        (item.product, item.quantity)
+        if isinstance(item, ReturnItem)
+        else (str(item.get("product", "")), str(item.get("quantity", "")))
+        for item in items
+    ]
     return "; ".join(f"{product} × {quantity}" for product, quantity in pairs)
 
 
 # -- customers and invoices -----------------------------------------------------------------------
+
 
 def check_may_request(caller: Caller) -> None:
     require(caller, Permission.REQUEST_RETURN)
@@ -215,22 +225,33 @@ async def customer_for_return(session: AsyncSession, caller: Caller, customer_id
     check_may_request(caller)
     customer = await customers.get_in_scope(session, caller, customer_id)
     if customer.status == CustomerStatus.PROSPECT:
-        raise Invalid(N_("{customer} has not bought anything yet: there is nothing to return."),
-                      customer=customer.name)
+        raise Invalid(
+            N_("{customer} has not bought anything yet: there is nothing to return."), customer=customer.name
+        )
     return CustomerRef.of(customer)
 
 
-async def invoice_choices(session: AsyncSession, caller: Caller, customer_id: int,
-                          limit: int = INVOICE_CHOICES) -> list[InvoiceChoice]:
+async def invoice_choices(
+    session: AsyncSession, caller: Caller, customer_id: int, limit: int = INVOICE_CHOICES
+) -> list[InvoiceChoice]:
     """The customer's newest invoices that stand (open or settled): the goods came from one of them."""
     await customer_for_return(session, caller, customer_id)
     rows = await session.execute(
-        select(Receivable.id, Receivable.invoice_no, Receivable.issued_on, Receivable.amount,
-               Receivable.open_amount)
+        select(
+            Receivable.id,
+            Receivable.invoice_no,
+            Receivable.issued_on,
+            Receivable.amount,
+            Receivable.open_amount,
+        )
         .where(Receivable.customer_id == customer_id, ledger.standing())
-        .order_by(Receivable.issued_on.desc(), Receivable.id.desc()).limit(limit))
-    return [InvoiceChoice(id_, number, issued.isoformat(), amount, open_)
-            for id_, number, issued, amount, open_ in rows]
+        .order_by(Receivable.issued_on.desc(), Receivable.id.desc())
+        .limit(limit)
+    )
+    return [
+        InvoiceChoice(id_, number, issued.isoformat(), amount, open_)
+        for id_, number, issued, amount, open_ in rows
+    ]
 
 
 async def find_invoice(session: AsyncSession, customer_id: int, text: str) -> Receivable | None:
@@ -239,10 +260,14 @@ async def find_invoice(session: AsyncSession, customer_id: int, text: str) -> Re
     if not number:
         return None
     return await session.scalar(
-        select(Receivable).where(Receivable.customer_id == customer_id,
-                                 or_(Receivable.invoice_no == number,
-                                     func.lower(Receivable.invoice_no) == number.lower()))
-        .order_by((Receivable.invoice_no == number).desc(), Receivable.id).limit(1))
+        select(Receivable)
+        .where(
+            Receivable.customer_id == customer_id,
+            or_(Receivable.invoice_no == number, func.lower(Receivable.invoice_no) == number.lower()),
+        )
+        .order_by((Receivable.invoice_no == number).desc(), Receivable.id)
+        .limit(1)
+    )
 
 
 async def invoice_of(session: AsyncSession, caller: Caller, customer_id: int, text: str) -> Receivable:
@@ -250,15 +275,21 @@ async def invoice_of(session: AsyncSession, caller: Caller, customer_id: int, te
     await customer_for_return(session, caller, customer_id)
     found = await find_invoice(session, customer_id, text)
     if found is None:
-        raise Invalid(N_("{invoice} is not one of this customer's invoices. Check the number, or leave "
-                         "the invoice out."), invoice=text.strip()[:60])
+        raise Invalid(
+            N_(
+                "{invoice} is not one of this customer's invoices. Check the number, or leave "
+                "the invoice out."
+            ),
+            invoice=text.strip()[:60],
+        )
     if found.voided_at is not None:
         raise Invalid(VOIDED_INVOICE, invoice=found.invoice_no)
     return found
 
 
-async def read_terms(session: AsyncSession, caller: Caller, customer_id: int, words: list[str]
-                     ) -> tuple[Receivable | None, str | None]:
+async def read_terms(
+    session: AsyncSession, caller: Caller, customer_id: int, words: list[str]
+) -> tuple[Receivable | None, str | None]:
     """The invoice and reason after the amount of a one-line ``/return`` (see the module doc)."""
     if not words:
         return None, None
@@ -268,16 +299,31 @@ async def read_terms(session: AsyncSession, caller: Caller, customer_id: int, wo
             raise Invalid(VOIDED_INVOICE, invoice=found.invoice_no)
         return found, clean_reason(" ".join(words[1:]))
     if _INVOICE_LIKE.match(words[0]):
-        raise Invalid(N_("{invoice} is not one of this customer's invoices. Check the number, or leave "
-                         "the invoice out."), invoice=words[0][:60])
+        raise Invalid(
+            N_(
+                "{invoice} is not one of this customer's invoices. Check the number, or leave "
+                "the invoice out."
+            ),
+            invoice=words[0][:60],
+        )
     return None, clean_reason(" ".join(words))
 
 
 # -- asking ---------------------------------------------------------------------------------------
 
+
 async def request_return(
-    session: AsyncSession, caller: Caller, customer_id: int, *, amount: Decimal, receivable_id: int | None,
-    reason: str | None, items: tuple[ReturnItem, ...], now: datetime, zone: ZoneInfo, source_key: str,
+    session: AsyncSession,
+    caller: Caller,
+    customer_id: int,
+    *,
+    amount: Decimal,
+    receivable_id: int | None,
+    reason: str | None,
+    items: tuple[ReturnItem, ...],
+    now: datetime,
+    zone: ZoneInfo,
+    source_key: str,
 ) -> ReturnRequest:
     """Write the return and its approval request, queue the approvers' push; the same ``source_key``
     again writes nothing."""
@@ -291,16 +337,24 @@ async def request_return(
     reason = clean_reason(reason)
     receivable = None
     if receivable_id is not None:
-        receivable = await session.scalar(select(Receivable).where(
-            Receivable.id == receivable_id, Receivable.customer_id == customer.id))
+        receivable = await session.scalar(
+            select(Receivable).where(Receivable.id == receivable_id, Receivable.customer_id == customer.id)
+        )
         if receivable is None or receivable.voided_at is not None:
             raise Invalid(N_("That invoice is not one of this customer's standing invoices."))
     open_before = await ledger.balance(session, customer.id, local_date(now, zone))
     credit = await ledger.credit_of(session, customer.id)
     sales_return = SalesReturn(
-        customer_id=customer.id, rep_id=customer.rep_id, requested_by=caller.id,
-        receivable_id=receivable.id if receivable else None, amount=amount, reason=reason,
-        items=[item.payload() for item in items], requested_at=now, source_key=source_key)
+        customer_id=customer.id,
+        rep_id=customer.rep_id,
+        requested_by=caller.id,
+        receivable_id=receivable.id if receivable else None,
+        amount=amount,
+        reason=reason,
+        items=[item.payload() for item in items],
+        requested_at=now,
+        source_key=source_key,
+    )
     try:
         async with session.begin_nested():
             session.add(sales_return)
@@ -311,32 +365,56 @@ async def request_return(
             raise
         return found
     payload: dict[str, Any] = {
-        "return_id": sales_return.id, "amount": str(amount),
-        "invoice_no": receivable.invoice_no if receivable else None, "reason": reason,
-        "items": [item.payload() for item in items], "open_before": str(open_before.open),
-        "credit_before": str(credit)}
-    approval = Approval(kind=ApprovalKind.RETURN, requested_by=caller.id, customer_id=customer.id,
-                        payload=payload, status=ApprovalStatus.PENDING, created_at=now, source_key=source_key)
+        "return_id": sales_return.id,
+        "amount": str(amount),
+        "invoice_no": receivable.invoice_no if receivable else None,
+        "reason": reason,
+        "items": [item.payload() for item in items],
+        "open_before": str(open_before.open),
+        "credit_before": str(credit),
+    }
+    approval = Approval(
+        kind=ApprovalKind.RETURN,
+        requested_by=caller.id,
+        customer_id=customer.id,
+        payload=payload,
+        status=ApprovalStatus.PENDING,
+        created_at=now,
+        source_key=source_key,
+    )
     session.add(approval)
     await session.flush()
     sales_return.approval_id = approval.id
-    audit.record(session, actor_id=caller.id, action="return.request", entity="return",
-                 entity_id=sales_return.id, at=now,
-                 after={"customer_id": customer.id, "approval_id": approval.id, **payload})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="return.request",
+        entity="return",
+        entity_id=sales_return.id,
+        at=now,
+        after={"customer_id": customer.id, "approval_id": approval.id, **payload},
+    )
     queued = await approvals.notify_approvers(session, approval.id, now, zone)
-    return ReturnRequest(sales_return.id, await approvals.load(session, approval.id), repeated=False,
-                         approvers=queued)
+    return ReturnRequest(
+        sales_return.id, await approvals.load(session, approval.id), repeated=False, approvers=queued
+    )
 
 
 async def _requested(session: AsyncSession, caller: Caller, source_key: str) -> ReturnRequest | None:
-    row = (await session.execute(select(SalesReturn.id, SalesReturn.approval_id).where(
-        SalesReturn.source_key == source_key, SalesReturn.requested_by == caller.id))).one_or_none()
+    row = (
+        await session.execute(
+            select(SalesReturn.id, SalesReturn.approval_id).where(
+                SalesReturn.source_key == source_key, SalesReturn.requested_by == caller.id
+            )
+        )
+    ).one_or_none()
     if row is None or row.approval_id is None:
         return None
     return ReturnRequest(row.id, await approvals.load(session, row.approval_id), repeated=True)
 
 
 # -- the certificate ------------------------------------------------------------------------------
+
 
 def parse_reference(text: str) -> int | str | None:
     """``12``/``#12`` (a return's id) or ``RT-2026-0001`` (a certificate number); None for anything else."""
@@ -355,43 +433,83 @@ async def certificate(session: AsyncSession, caller: Caller, reference: int | st
     """
     require(caller, Permission.VIEW_CUSTOMERS)
     rep, asker, decider = aliased(User), aliased(User), aliased(User)
-    query = (select(SalesReturn, Customer, rep.name, asker.name, Receivable.invoice_no, Approval.status,
-                    Approval.payload, decider.name, Approval.decided_at, CreditNote.number)
-             .join(Customer, Customer.id == SalesReturn.customer_id)
-             .join(asker, asker.id == SalesReturn.requested_by)
-             .outerjoin(rep, rep.id == SalesReturn.rep_id)
-             .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
-             .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
-             .outerjoin(decider, decider.id == Approval.decided_by)
-             .outerjoin(CreditNote, CreditNote.return_id == SalesReturn.id))
-    query = query.where(SalesReturn.id == reference if isinstance(reference, int)
-                        else CreditNote.number == reference)
+    query = (
+        select(
+            SalesReturn,
+            Customer,
+            rep.name,
+            asker.name,
+            Receivable.invoice_no,
+            Approval.status,
+            Approval.payload,
+            decider.name,
+            Approval.decided_at,
+            CreditNote.number,
+        )
+        .join(Customer, Customer.id == SalesReturn.customer_id)
+        .join(asker, asker.id == SalesReturn.requested_by)
+        .outerjoin(rep, rep.id == SalesReturn.rep_id)
+        .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
+        .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
+        .outerjoin(decider, decider.id == Approval.decided_by)
+        .outerjoin(CreditNote, CreditNote.return_id == SalesReturn.id)
+    )
+    query = query.where(
+        SalesReturn.id == reference if isinstance(reference, int) else CreditNote.number == reference
+    )
     row = (await session.execute(query)).one_or_none()
     if row is None or not (customers.is_in_scope(caller, row[1]) or row[0].requested_by == caller.id):
-        raise NotFound(N_("There is no return {reference}."),
-                       reference=f"#{reference}" if isinstance(reference, int) else reference)
-    (sales_return, customer, rep_name, asker_name, invoice_no, status, payload, decided_by, decided_at,
-     number) = row
+        raise NotFound(
+            N_("There is no return {reference}."),
+            reference=f"#{reference}" if isinstance(reference, int) else reference,
+        )
+    (
+        sales_return,
+        customer,
+        rep_name,
+        asker_name,
+        invoice_no,
+        status,
+        payload,
+        decided_by,
+        decided_at,
+        number,
+    ) = row
     payload = dict(payload or {})
-    settled = tuple(Applied(str(line.get("invoice_no", "")), Decimal(str(line.get("amount", "0"))), ZERO)
-                    for line in payload.get("settled", []))
+    settled = tuple(
+        Applied(str(line.get("invoice_no", "")), Decimal(str(line.get("amount", "0"))), ZERO)
+        for line in payload.get("settled", [])
+    )
     return Certificate(
-        return_id=sales_return.id, status=status or ApprovalStatus.PENDING, number=number,
-        customer=CustomerRef.of(customer), rep=rep_name, requested_by=asker_name,
-        requested_at=sales_return.requested_at, invoice_no=invoice_no,
-        items=tuple(ReturnItem(str(i.get("product", "")), str(i.get("quantity", "")))
-                    for i in sales_return.items or []),
-        amount=sales_return.amount, reason=sales_return.reason,
-        decided_by=decided_by if status != ApprovalStatus.PENDING else None, decided_at=decided_at,
-        settled=settled, kept=Decimal(str(payload.get("kept", "0"))))
+        return_id=sales_return.id,
+        status=status or ApprovalStatus.PENDING,
+        number=number,
+        customer=CustomerRef.of(customer),
+        rep=rep_name,
+        requested_by=asker_name,
+        requested_at=sales_return.requested_at,
+        invoice_no=invoice_no,
+        items=tuple(
+            ReturnItem(str(i.get("product", "")), str(i.get("quantity", "")))
+            for i in sales_return.items or []
+        ),
+        amount=sales_return.amount,
+        reason=sales_return.reason,
+        decided_by=decided_by if status != ApprovalStatus.PENDING else None,
+        decided_at=decided_at,
+        settled=settled,
+        kept=Decimal(str(payload.get("kept", "0"))),
+    )
 
 
 async def printable(session: AsyncSession, caller: Caller, return_id: int) -> Certificate:
     """A certificate to print (the Print button): approved ones only."""
     found = await certificate(session, caller, return_id)
     if found.number is None:
-        raise AccessDenied(N_("Return #{id} has no certificate: it was not approved.")
-                           if found.status != ApprovalStatus.PENDING else
-                           N_("Return #{id} is waiting for approval: the certificate comes once it is "
-                              "approved."), id=return_id)
+        raise AccessDenied(
+            N_("Return #{id} has no certificate: it was not approved.")
+            if found.status != ApprovalStatus.PENDING
+            else N_("Return #{id} is waiting for approval: the certificate comes once it is approved."),
+            id=return_id,
+        )
     return found

@@ -69,6 +69,7 @@ MAX_MINIMUM = 1_000_000_000
 
 # -- what the services return ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class StockLevel:
     """A product's latest count at one customer."""
@@ -131,38 +132,54 @@ class Minimum:
 
 # -- the counts, in SQL ---------------------------------------------------------------------------
 
+
 def _history(where: ColumnElement[bool]) -> Subquery:
     """Every count of a product at a customer (visits matching ``where``), one row per visit and
     product, with its rank from the latest (``n`` = 1), the count before it (``previous``) and the
     sum and number of the :data:`USUAL_COUNTS` counts before it (``usual_sum``, ``usual_n``)."""
-    counts = (select(Visit.customer_id, Visit.id.label("visit_id"), Visit.visited_at, Visit.rep_id,
-                     StockLine.product_key, func.min(StockLine.product).label("product"),
-                     func.sum(StockLine.quantity).label("quantity"))
-              .join(Visit, Visit.id == StockLine.visit_id).where(where)
-              .group_by(Visit.id, Visit.customer_id, Visit.visited_at, Visit.rep_id, StockLine.product_key)
-              .subquery("counts"))
+    counts = (
+        select(
+            Visit.customer_id,
+            Visit.id.label("visit_id"),
+            Visit.visited_at,
+            Visit.rep_id,
+            StockLine.product_key,
+            func.min(StockLine.product).label("product"),
+            func.sum(StockLine.quantity).label("quantity"),
+        )
+        .join(Visit, Visit.id == StockLine.visit_id)
+        .where(where)
+        .group_by(Visit.id, Visit.customer_id, Visit.visited_at, Visit.rep_id, StockLine.product_key)
+        .subquery("counts")
+    )
     partition = (counts.c.customer_id, counts.c.product_key)
     latest_first = (counts.c.visited_at.desc(), counts.c.visit_id.desc())
     return select(
         *counts.c,
         func.row_number().over(partition_by=partition, order_by=latest_first).label("n"),
         func.lead(counts.c.quantity).over(partition_by=partition, order_by=latest_first).label("previous"),
-        func.sum(counts.c.quantity).over(partition_by=partition, order_by=latest_first,
-                                         rows=(1, USUAL_COUNTS)).label("usual_sum"),
-        func.count(counts.c.quantity).over(partition_by=partition, order_by=latest_first,
-                                           rows=(1, USUAL_COUNTS)).label("usual_n"),
+        func.sum(counts.c.quantity)
+        .over(partition_by=partition, order_by=latest_first, rows=(1, USUAL_COUNTS))
+        .label("usual_sum"),
+        func.count(counts.c.quantity)
+        .over(partition_by=partition, order_by=latest_first, rows=(1, USUAL_COUNTS))
+        .label("usual_n"),
     ).subquery("history")
 
 
 def _short(history: Subquery) -> ColumnElement[bool]:
     """SQL: the count of this row is short (the joined :class:`StockMinimum` may be NULL)."""
     quantity = history.c.quantity
-    return type_coerce(case(
-        (quantity <= 0, true()),
-        (StockMinimum.minimum.is_not(None), quantity < StockMinimum.minimum),
-        # Below half the average of the earlier counts, in whole numbers: q < (sum / n) / 2.
-        (history.c.usual_n > 0, quantity * 2 * history.c.usual_n < history.c.usual_sum),
-        else_=False), Boolean())
+    return type_coerce(
+        case(
+            (quantity <= 0, true()),
+            (StockMinimum.minimum.is_not(None), quantity < StockMinimum.minimum),
+            # Below half the average of the earlier counts, in whole numbers: q < (sum / n) / 2.
+            (history.c.usual_n > 0, quantity * 2 * history.c.usual_n < history.c.usual_sum),
+            else_=False,
+        ),
+        Boolean(),
+    )
 
 
 def _usual(total: int | None, counts: int | None) -> int | None:
@@ -174,21 +191,34 @@ def _usual(total: int | None, counts: int | None) -> int | None:
 
 def _scoped_customers(customers: ColumnElement[bool]) -> ColumnElement[bool]:
     """Visits at the customers ``customers`` selects, inactive ones left out."""
-    return Visit.customer_id.in_(select(Customer.id).where(customers,
-                                                           Customer.status != CustomerStatus.INACTIVE))
+    return Visit.customer_id.in_(
+        select(Customer.id).where(customers, Customer.status != CustomerStatus.INACTIVE)
+    )
 
 
 def _latest_of(history: Subquery) -> Select[tuple[object, ...]]:
     """The latest count of each product, with the product's minimum and whether it is short."""
-    return (select(history.c.customer_id, history.c.product, history.c.quantity, history.c.previous,
-                   history.c.usual_sum, history.c.usual_n, StockMinimum.minimum.label("minimum"),
-                   _short(history).label("short"), history.c.visited_at, history.c.product_key,
-                   history.c.rep_id)
-            .outerjoin(StockMinimum, StockMinimum.product_key == history.c.product_key)
-            .where(history.c.n == 1))
+    return (
+        select(
+            history.c.customer_id,
+            history.c.product,
+            history.c.quantity,
+            history.c.previous,
+            history.c.usual_sum,
+            history.c.usual_n,
+            StockMinimum.minimum.label("minimum"),
+            _short(history).label("short"),
+            history.c.visited_at,
+            history.c.product_key,
+            history.c.rep_id,
+        )
+        .outerjoin(StockMinimum, StockMinimum.product_key == history.c.product_key)
+        .where(history.c.n == 1)
+    )
 
 
 # -- a customer's card, a rep's drill-down ------------------------------------------------------------
+
 
 async def levels_at(session: AsyncSession, customer_id: int, *, limit: int = CARD_PRODUCTS) -> StockLevels:
     """The latest level of every product counted at a customer, shortfalls first, then by name.
@@ -198,42 +228,88 @@ async def levels_at(session: AsyncSession, customer_id: int, *, limit: int = CAR
     history = _history(Visit.customer_id == customer_id)
     latest = _latest_of(history).subquery("latest")
     rows = await session.execute(
-        select(latest, func.count().over().label("total"),
-               func.sum(case((latest.c.short, 1), else_=0)).over().label("short_total"))
-        .order_by(latest.c.short.desc(), latest.c.product_key).limit(limit))
+        select(
+            latest,
+            func.count().over().label("total"),
+            func.sum(case((latest.c.short, 1), else_=0)).over().label("short_total"),
+        )
+        .order_by(latest.c.short.desc(), latest.c.product_key)
+        .limit(limit)
+    )
     levels, total, short = [], 0, 0
     for row in rows:
-        levels.append(StockLevel(row.product, int(row.quantity), _int(row.previous),
-                                 _usual(row.usual_sum, row.usual_n), row.minimum, bool(row.short),
-                                 row.visited_at, customer_id, ""))
+        levels.append(
+            StockLevel(
+                row.product,
+                int(row.quantity),
+                _int(row.previous),
+                _usual(row.usual_sum, row.usual_n),
+                row.minimum,
+                bool(row.short),
+                row.visited_at,
+                customer_id,
+                "",
+            )
+        )
         total, short = row.total, int(row.short_total or 0)
     return StockLevels(tuple(levels), total, short)
 
 
-async def latest_counts_by(session: AsyncSession, rep_id: int, *, until: datetime,
-                           limit: int) -> StockLevels:
+async def latest_counts_by(session: AsyncSession, rep_id: int, *, until: datetime, limit: int) -> StockLevels:
     """The latest count a rep made of each product at each customer before ``until``, newest first,
     with the change from the count before it (anyone's) and whether it was short then."""
     counted_by_rep = select(Visit.customer_id).where(Visit.rep_id == rep_id, Visit.visited_at < until)
     history = _history(and_(Visit.customer_id.in_(counted_by_rep), Visit.visited_at < until))
-    mine = (select(history.c.customer_id, history.c.product, history.c.quantity, history.c.previous,
-                   history.c.usual_sum, history.c.usual_n, StockMinimum.minimum.label("minimum"),
-                   _short(history).label("short"), history.c.visited_at, history.c.product_key,
-                   func.row_number().over(partition_by=(history.c.customer_id, history.c.product_key),
-                                          order_by=(history.c.visited_at.desc(), history.c.visit_id.desc()))
-                   .label("m"))
-            .outerjoin(StockMinimum, StockMinimum.product_key == history.c.product_key)
-            .where(history.c.rep_id == rep_id).subquery("mine"))
+    mine = (
+        select(
+            history.c.customer_id,
+            history.c.product,
+            history.c.quantity,
+            history.c.previous,
+            history.c.usual_sum,
+            history.c.usual_n,
+            StockMinimum.minimum.label("minimum"),
+            _short(history).label("short"),
+            history.c.visited_at,
+            history.c.product_key,
+            func.row_number()
+            .over(
+                partition_by=(history.c.customer_id, history.c.product_key),
+                order_by=(history.c.visited_at.desc(), history.c.visit_id.desc()),
+            )
+            .label("m"),
+        )
+        .outerjoin(StockMinimum, StockMinimum.product_key == history.c.product_key)
+        .where(history.c.rep_id == rep_id)
+        .subquery("mine")
+    )
     rows = await session.execute(
-        select(mine, Customer.name.label("customer_name"), func.count().over().label("total"),
-               func.sum(case((mine.c.short, 1), else_=0)).over().label("short_total"))
-        .join(Customer, Customer.id == mine.c.customer_id).where(mine.c.m == 1)
-        .order_by(mine.c.visited_at.desc(), mine.c.customer_id, mine.c.product_key).limit(limit))
+        select(
+            mine,
+            Customer.name.label("customer_name"),
+            func.count().over().label("total"),
+            func.sum(case((mine.c.short, 1), else_=0)).over().label("short_total"),
+        )
+        .join(Customer, Customer.id == mine.c.customer_id)
+        .where(mine.c.m == 1)
+        .order_by(mine.c.visited_at.desc(), mine.c.customer_id, mine.c.product_key)
+        .limit(limit)
+    )
     levels, total, short = [], 0, 0
     for row in rows:
-        levels.append(StockLevel(row.product, int(row.quantity), _int(row.previous),
-                                 _usual(row.usual_sum, row.usual_n), row.minimum, bool(row.short),
-                                 row.visited_at, row.customer_id, row.customer_name))
+        levels.append(
+            StockLevel(
+                row.product,
+                int(row.quantity),
+                _int(row.previous),
+                _usual(row.usual_sum, row.usual_n),
+                row.minimum,
+                bool(row.short),
+                row.visited_at,
+                row.customer_id,
+                row.customer_name,
+            )
+        )
         total, short = row.total, int(row.short_total or 0)
     return StockLevels(tuple(levels), total, short)
 
@@ -244,33 +320,66 @@ def _int(value: int | None) -> int | None:
 
 # -- open shortfalls: the morning plan, the manager's digest ------------------------------------------
 
+
 def _open_shortfalls(customers: ColumnElement[bool], until: datetime | None) -> Subquery:
     """Open shortfalls at the customers ``customers`` selects, as the counts stood before ``until``."""
     where = _scoped_customers(customers)
     if until is not None:
         where = and_(where, Visit.visited_at < until)
     latest = _latest_of(_history(where)).subquery("latest")
-    return (select(latest.c.customer_id, Customer.code, Customer.name.label("customer_name"),
-                   Customer.rep_id.label("owner_id"), Customer.team_id, User.name.label("rep_name"),
-                   latest.c.product, latest.c.product_key, latest.c.quantity, latest.c.usual_sum,
-                   latest.c.usual_n, latest.c.minimum, latest.c.visited_at)
-            .join(Customer, Customer.id == latest.c.customer_id)
-            .outerjoin(User, User.id == Customer.rep_id)
-            .where(latest.c.short).subquery("open"))
+    return (
+        select(
+            latest.c.customer_id,
+            Customer.code,
+            Customer.name.label("customer_name"),
+            Customer.rep_id.label("owner_id"),
+            Customer.team_id,
+            User.name.label("rep_name"),
+            latest.c.product,
+            latest.c.product_key,
+            latest.c.quantity,
+            latest.c.usual_sum,
+            latest.c.usual_n,
+            latest.c.minimum,
+            latest.c.visited_at,
+        )
+        .join(Customer, Customer.id == latest.c.customer_id)
+        .outerjoin(User, User.id == Customer.rep_id)
+        .where(latest.c.short)
+        .subquery("open")
+    )
 
 
 def _shortfall(row: Row[Any]) -> Shortfall:
-    return Shortfall(row.customer_id, row.code, row.customer_name, row.owner_id, row.rep_name, row.product,
-                     int(row.quantity), _usual(row.usual_sum, row.usual_n), row.minimum, row.visited_at)
+    return Shortfall(
+        row.customer_id,
+        row.code,
+        row.customer_name,
+        row.owner_id,
+        row.rep_name,
+        row.product,
+        int(row.quantity),
+        _usual(row.usual_sum, row.usual_n),
+        row.minimum,
+        row.visited_at,
+    )
 
 
-async def _grouped(session: AsyncSession, open_: Subquery, group: str,
-                   order: tuple[ColumnElement[object], ...], shown: int | None) -> dict[int, Shortfalls]:
+async def _grouped(
+    session: AsyncSession,
+    open_: Subquery,
+    group: str,
+    order: tuple[ColumnElement[object], ...],
+    shown: int | None,
+) -> dict[int, Shortfalls]:
     """``open_``'s shortfalls by the column ``group`` (a rep, a team): the first ``shown`` of each
     in ``order`` (all when None), and how many each has in all. One statement."""
     key = open_.c[group]
-    ranked = select(open_, func.row_number().over(partition_by=key, order_by=order).label("k"),
-                    func.count().over(partition_by=key).label("total")).subquery("ranked")
+    ranked = select(
+        open_,
+        func.row_number().over(partition_by=key, order_by=order).label("k"),
+        func.count().over(partition_by=key).label("total"),
+    ).subquery("ranked")
     query = select(ranked).where(ranked.c[group].is_not(None)).order_by(ranked.c[group], ranked.c.k)
     found: dict[int, list[Shortfall]] = defaultdict(list)
     totals: dict[int, int] = {}
@@ -281,8 +390,9 @@ async def _grouped(session: AsyncSession, open_: Subquery, group: str,
     return {owner: Shortfalls(tuple(items), totals[owner]) for owner, items in found.items()}
 
 
-async def shortfalls_for_reps(session: AsyncSession, rep_ids: list[int], *, shown: int,
-                              until: datetime | None = None) -> dict[int, Shortfalls]:
+async def shortfalls_for_reps(
+    session: AsyncSession, rep_ids: list[int], *, shown: int, until: datetime | None = None
+) -> dict[int, Shortfalls]:
     """Each rep's open shortfalls at their customers: the ``shown`` oldest, and how many in all.
 
     One statement for every rep (the morning plan). Oldest first: the longest unanswered.
@@ -290,17 +400,23 @@ async def shortfalls_for_reps(session: AsyncSession, rep_ids: list[int], *, show
     if not rep_ids:
         return {}
     open_ = _open_shortfalls(Customer.rep_id.in_(rep_ids), until)
-    return await _grouped(session, open_, "owner_id",
-                          (open_.c.visited_at, open_.c.customer_name, open_.c.product_key), shown)
+    return await _grouped(
+        session, open_, "owner_id", (open_.c.visited_at, open_.c.customer_name, open_.c.product_key), shown
+    )
 
 
 def _team_order(open_: Subquery) -> tuple[ColumnElement[object], ...]:
-    return (func.coalesce(open_.c.rep_name, ""), open_.c.customer_name, open_.c.customer_id,
-            open_.c.product_key)
+    return (
+        func.coalesce(open_.c.rep_name, ""),
+        open_.c.customer_name,
+        open_.c.customer_id,
+        open_.c.product_key,
+    )
 
 
-async def shortfalls_by_team(session: AsyncSession, day: date, zone: ZoneInfo, *,
-                             shown: int | None = None) -> dict[int, Shortfalls]:
+async def shortfalls_by_team(
+    session: AsyncSession, day: date, zone: ZoneInfo, *, shown: int | None = None
+) -> dict[int, Shortfalls]:
     """Every team's open shortfalls as the counts stood at the end of ``day`` (teams with none are
     left out): by rep, then customer, then product; the first ``shown`` of each (all when None),
     and how many in all. For the managers' digest of ``day``: one statement for every team."""
@@ -308,8 +424,9 @@ async def shortfalls_by_team(session: AsyncSession, day: date, zone: ZoneInfo, *
     return await _grouped(session, open_, "team_id", _team_order(open_), shown)
 
 
-async def shortfalls_for_team(session: AsyncSession, team_id: int, day: date, zone: ZoneInfo, *,
-                              limit: int | None = None) -> Shortfalls:
+async def shortfalls_for_team(
+    session: AsyncSession, team_id: int, day: date, zone: ZoneInfo, *, limit: int | None = None
+) -> Shortfalls:
     """One team's open shortfalls as the counts stood at the end of ``day``, as
     :func:`shortfalls_by_team` gives them: at most ``limit`` (all when None), and the total."""
     open_ = _open_shortfalls(Customer.team_id == team_id, start_of_day(day + timedelta(days=1), zone))
@@ -318,15 +435,19 @@ async def shortfalls_for_team(session: AsyncSession, team_id: int, day: date, zo
 
 # -- minimums (/settings stock) ---------------------------------------------------------------------
 
+
 async def minimums(session: AsyncSession) -> list[Minimum]:
     """Every minimum set, by product."""
-    rows = await session.execute(select(StockMinimum.product, StockMinimum.minimum)
-                                 .order_by(StockMinimum.product_key))
+    rows = await session.execute(
+        select(StockMinimum.product, StockMinimum.minimum).order_by(StockMinimum.product_key)
+    )
     return [Minimum(product, minimum) for product, minimum in rows]
 
 
-STOCK_USAGE = N_("Write the product, then its minimum stock at any dealer, or off, "
-                 "e.g. /settings stock Cola 330ml 24 or /settings stock Cola 330ml off.")
+STOCK_USAGE = N_(
+    "Write the product, then its minimum stock at any dealer, or off, "
+    "e.g. /settings stock Cola 330ml 24 or /settings stock Cola 330ml off."
+)
 OFF_WORDS = frozenset({"off", "none", "关", "關", "取消"})
 
 
@@ -350,20 +471,33 @@ async def set_minimum(session: AsyncSession, caller: Caller, words: list[str], n
         if row is not None:
             await session.delete(row)
     elif row is None:
-        session.add(StockMinimum(product_key=key, product=product, minimum=minimum, updated_at=now,
-                                 updated_by=caller.id))
+        session.add(
+            StockMinimum(
+                product_key=key, product=product, minimum=minimum, updated_at=now, updated_by=caller.id
+            )
+        )
     else:
         row.product, row.minimum, row.updated_at, row.updated_by = product, minimum, now, caller.id
-    audit.record(session, actor_id=caller.id, action="setting", entity="stock_minimum", entity_id=None,
-                 at=now, before=before, after={"product": product, "minimum": minimum})
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action="setting",
+        entity="stock_minimum",
+        entity_id=None,
+        at=now,
+        before=before,
+        after={"product": product, "minimum": minimum},
+    )
     return Minimum(product, minimum)
 
 
 def _minimum(word: str) -> int:
     """A minimum as typed: ASCII or full-width digits, 1 to :data:`MAX_MINIMUM`."""
     digits = unicodedata.normalize("NFKC", word)
-    if not (digits.isascii() and digits.isdecimal() and len(digits) <= 12
-            and 1 <= int(digits) <= MAX_MINIMUM):
-        raise Invalid(N_("A minimum is a whole number of 1 or more, or off: {text} is neither."),
-                      text=word[:20])
+    if not (
+        digits.isascii() and digits.isdecimal() and len(digits) <= 12 and 1 <= int(digits) <= MAX_MINIMUM
+    ):
+        raise Invalid(
+            N_("A minimum is a whole number of 1 or more, or off: {text} is neither."), text=word[:20]
+        )
     return int(digits)

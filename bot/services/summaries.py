@@ -120,6 +120,7 @@ _held = cache(held)  # a constant expression: built once
 
 # -- what the services return ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RepLine:
     """One person's figures for the period."""
@@ -252,6 +253,7 @@ class RepFigures:
 
 # -- scope ----------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Scope:
     """Whose figures: everyone, one team's people, one person, or nobody (a manager without a team)."""
@@ -261,8 +263,9 @@ class Scope:
     nobody: bool = False
     name: str | None = None
 
-    def people(self, column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
-               ) -> ColumnElement[bool]:
+    def people(
+        self, column: InstrumentedAttribute[int] | InstrumentedAttribute[int | None]
+    ) -> ColumnElement[bool]:
         """Rows done by someone in scope (``column``: a rep/user id column)."""
         if self.nobody:
             return false()
@@ -306,8 +309,9 @@ async def _team_name(session: AsyncSession, team_id: int) -> str | None:
     return await session.scalar(select(Team.name).where(Team.id == team_id))
 
 
-async def _scope(session: AsyncSession, caller: Caller, *, team_id: int | None = None,
-                 rep_id: int | None = None) -> Scope:
+async def _scope(
+    session: AsyncSession, caller: Caller, *, team_id: int | None = None, rep_id: int | None = None
+) -> Scope:
     """The caller's scope, narrowed to one team or one person they may see."""
     require(caller, Permission.VIEW_FIGURES)
     if caller.role == Role.REP:
@@ -337,12 +341,17 @@ def _may_see_everyone(caller: Caller) -> bool:
 
 async def _person_in_scope(session: AsyncSession, caller: Caller, user_id: int) -> PersonRef:
     """A person by id (e.g. from a button), re-checked against the caller's scope."""
-    row = (await session.execute(
-        select(User.id, User.name, User.username, User.team_id, Team.name)
-        .outerjoin(Team, Team.id == User.team_id).where(User.id == user_id))).one_or_none()
+    row = (
+        await session.execute(
+            select(User.id, User.name, User.username, User.team_id, Team.name)
+            .outerjoin(Team, Team.id == User.team_id)
+            .where(User.id == user_id)
+        )
+    ).one_or_none()
     allowed = row is not None and (
-        _may_see_everyone(caller) or (caller.role == Role.MANAGER and caller.team_id is not None
-                                      and row.team_id == caller.team_id))
+        _may_see_everyone(caller)
+        or (caller.role == Role.MANAGER and caller.team_id is not None and row.team_id == caller.team_id)
+    )
     if not allowed or row is None:
         raise AccessDenied(N_("That person is not in your team."))
     return PersonRef(row.id, row.name, row.username, row[4])
@@ -365,6 +374,7 @@ async def find_team(session: AsyncSession, caller: Caller, name: str) -> int:
 
 
 # -- per-person aggregates ------------------------------------------------------------------------
+
 
 @dataclass
 class _Tally:
@@ -405,8 +415,9 @@ def _standing_collections() -> ColumnElement[bool]:
     return Collection.reverses_id.is_(None) & Collection.id.not_in(reversed_ids)
 
 
-async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo,
-                    working_days: list[date]) -> _Activity:
+async def _activity(
+    session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo, working_days: list[date]
+) -> _Activity:
     """Visits, orders, collections, held money and reports per person: five grouped queries."""
     start, end = period.bounds(zone)
     tallies: dict[int | None, _Tally] = defaultdict(_Tally)
@@ -415,22 +426,41 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
     # visits for the distinct count (which spilled to disk).
     visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
     in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
-    for rep_id, visits, customers in await _rows(session,
-            select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
-            .where(in_period).group_by(Visit.rep_id)):
+    for rep_id, visits, customers in await _rows(
+        session,
+        select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
+        .where(in_period)
+        .group_by(Visit.rep_id),
+    ):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
 
     # Orders and returns in one statement: an arm each.
-    orders = (select(literal(_ORDERS).label("kind"), Receivable.rep_id.label("rep_id"), func.count(),
-                     type_coerce(func.sum(Receivable.amount), Money()))
-              .where(Receivable.source == ReceivableSource.ORDER, Receivable.issued_on >= period.start,
-                     Receivable.issued_on <= period.end, standing(), scope.people(Receivable.rep_id))
-              .group_by(Receivable.rep_id))
-    returned = (select(literal(_RETURNS), CreditNote.rep_id, func.count(),
-                       type_coerce(func.sum(CreditNote.amount), Money()))
-                .where(CreditNote.issued_at >= start, CreditNote.issued_at < end,
-                       scope.people(CreditNote.rep_id))
-                .group_by(CreditNote.rep_id))
+    orders = (
+        select(
+            literal(_ORDERS).label("kind"),
+            Receivable.rep_id.label("rep_id"),
+            func.count(),
+            type_coerce(func.sum(Receivable.amount), Money()),
+        )
+        .where(
+            Receivable.source == ReceivableSource.ORDER,
+            Receivable.issued_on >= period.start,
+            Receivable.issued_on <= period.end,
+            standing(),
+            scope.people(Receivable.rep_id),
+        )
+        .group_by(Receivable.rep_id)
+    )
+    returned = (
+        select(
+            literal(_RETURNS),
+            CreditNote.rep_id,
+            func.count(),
+            type_coerce(func.sum(CreditNote.amount), Money()),
+        )
+        .where(CreditNote.issued_at >= start, CreditNote.issued_at < end, scope.people(CreditNote.rep_id))
+        .group_by(CreditNote.rep_id)
+    )
     for kind, rep_id, count, amount in await _rows(session, union_all(orders, returned)):
         if kind == _ORDERS:
             tallies[rep_id].orders, tallies[rep_id].orders_amount = count, amount or ZERO
@@ -440,31 +470,49 @@ async def _activity(session: AsyncSession, scope: Scope, period: Period, zone: Z
     # One row per person, a sum per method (NULL: none received that way), rather than a row per
     # person and method: a third of the rows, and SQLite groups them in its index's rep order.
     methods = tuple(PaymentMethod)
-    for rep_id, *amounts in await _rows(session,
-            select(Collection.rep_id, *(type_coerce(func.sum(case((Collection.method == method,
-                                                                   Collection.amount))), Money())
-                                        for method in methods))
-            .where(Collection.received_at >= start, Collection.received_at < end,
-                   _standing_collections(), scope.people(Collection.rep_id))
-            .group_by(Collection.rep_id)):
+    for rep_id, *amounts in await _rows(
+        session,
+        select(
+            Collection.rep_id,
+            *(
+                type_coerce(func.sum(case((Collection.method == method, Collection.amount))), Money())
+                for method in methods
+            ),
+        )
+        .where(
+            Collection.received_at >= start,
+            Collection.received_at < end,
+            _standing_collections(),
+            scope.people(Collection.rep_id),
+        )
+        .group_by(Collection.rep_id),
+    ):
         tally = tallies[rep_id]
         for method, amount in zip(methods, amounts, strict=True):
             if amount is not None:
                 tally.by_method[method] = amount
                 tally.collected += amount
 
-    for rep_id, amount in await _rows(session,
-            select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
-            .where(_held(), scope.people(Collection.rep_id)).group_by(Collection.rep_id)):
+    for rep_id, amount in await _rows(
+        session,
+        select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
+        .where(_held(), scope.people(Collection.rep_id))
+        .group_by(Collection.rep_id),
+    ):
         tallies[rep_id].held = amount or ZERO
 
     if working_days:
-        for rep_id, reports, late, last in await _rows(session,
-                select(DailyReport.rep_id, func.count(),
-                       func.coalesce(func.sum(case((DailyReport.late, 1), else_=0)), 0),
-                       func.max(DailyReport.submitted_at))
-                .where(DailyReport.day.in_(working_days), scope.people(DailyReport.rep_id))
-                .group_by(DailyReport.rep_id)):
+        for rep_id, reports, late, last in await _rows(
+            session,
+            select(
+                DailyReport.rep_id,
+                func.count(),
+                func.coalesce(func.sum(case((DailyReport.late, 1), else_=0)), 0),
+                func.max(DailyReport.submitted_at),
+            )
+            .where(DailyReport.day.in_(working_days), scope.people(DailyReport.rep_id))
+            .group_by(DailyReport.rep_id),
+        ):
             tally = tallies[rep_id]
             tally.reports, tally.reports_late, tally.last_report_at = reports, int(late), last
     return _Activity(dict(tallies))
@@ -482,24 +530,41 @@ def _last_activity() -> ColumnElement[datetime]:
     the four are compared in SQL so that one instant per person, not four, comes back to be read.
     Built once (a constant).
     """
-    def latest(moment: InstrumentedAttribute[datetime],
-               *where: ColumnElement[bool]) -> Select[tuple[datetime]]:
+
+    def latest(
+        moment: InstrumentedAttribute[datetime], *where: ColumnElement[bool]
+    ) -> Select[tuple[datetime]]:
         return select(moment.label("at")).where(*where).order_by(moment.desc()).limit(1).correlate(User)
 
-    report = (select(DailyReport.submitted_at.label("at")).where(DailyReport.rep_id == User.id)
-              .order_by(DailyReport.day.desc()).limit(1).correlate(User).subquery())
-    order = latest(Receivable.created_at, Receivable.rep_id == User.id,
-                   Receivable.source == ReceivableSource.ORDER, Receivable.recorded_by == User.id).subquery()
-    collection = latest(Collection.received_at, Collection.rep_id == User.id,
-                        Collection.recorded_by == User.id).subquery()
+    report = (
+        select(DailyReport.submitted_at.label("at"))
+        .where(DailyReport.rep_id == User.id)
+        .order_by(DailyReport.day.desc())
+        .limit(1)
+        .correlate(User)
+        .subquery()
+    )
+    order = latest(
+        Receivable.created_at,
+        Receivable.rep_id == User.id,
+        Receivable.source == ReceivableSource.ORDER,
+        Receivable.recorded_by == User.id,
+    ).subquery()
+    collection = latest(
+        Collection.received_at, Collection.rep_id == User.id, Collection.recorded_by == User.id
+    ).subquery()
     moments = union_all(
         select(func.max(Visit.visited_at).label("at")).where(Visit.rep_id == User.id).correlate(User),
-        select(order.c.at), select(collection.c.at), select(report.c.at)).subquery()
+        select(order.c.at),
+        select(collection.c.at),
+        select(report.c.at),
+    ).subquery()
     return type_coerce(select(func.max(moments.c.at)).correlate(User).scalar_subquery(), UTCDateTime())
 
 
-async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date],
-                     zone: ZoneInfo) -> tuple[RepLine, ...]:
+async def _rep_lines(
+    session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date], zone: ZoneInfo
+) -> tuple[RepLine, ...]:
     """One line per active rep in scope, and per anyone else in scope with activity in the period
     (``working_days`` in ascending order)."""
     tallies = activity.tallies
@@ -507,7 +572,8 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
         select(User.id, User.name, Team.name, User.role, User.active, User.created_at, _last_activity())
         .outerjoin(Team, Team.id == User.team_id)
         .where(scope.people(User.id))
-        .order_by(Team.name, User.name, User.id))
+        .order_by(Team.name, User.name, User.id)
+    )
     if not scope.everyone:  # active reps, and the others busy in the period
         busy = [rep_id for rep_id in tallies if rep_id is not None]
         query = query.where(or_(and_(User.role == Role.REP, User.active), User.id.in_(busy)))
@@ -525,17 +591,31 @@ async def _rep_lines(session: AsyncSession, scope: Scope, activity: _Activity, w
                 continue
             tally = empty
         expected = len(day_ends) - bisect_right(day_ends, created_at) if expected_rep else 0
-        lines.append(RepLine(
-            rep_id=rep_id, name=name, team=team, active_rep=expected_rep, visits=tally.visits,
-            customers=tally.customers, orders=tally.orders, orders_amount=tally.orders_amount,
-            returns_amount=tally.returns_amount,
-            collected=tally.collected, held=tally.held, reports=tally.reports if expected_rep else 0,
-            reports_expected=expected, reports_late=tally.reports_late if expected_rep else 0,
-            last_report_at=tally.last_report_at, last_activity=last_activity))
+        lines.append(
+            RepLine(
+                rep_id=rep_id,
+                name=name,
+                team=team,
+                active_rep=expected_rep,
+                visits=tally.visits,
+                customers=tally.customers,
+                orders=tally.orders,
+                orders_amount=tally.orders_amount,
+                returns_amount=tally.returns_amount,
+                collected=tally.collected,
+                held=tally.held,
+                reports=tally.reports if expected_rep else 0,
+                reports_expected=expected,
+                reports_late=tally.reports_late if expected_rep else 0,
+                last_report_at=tally.last_report_at,
+                last_activity=last_activity,
+            )
+        )
     return tuple(lines)
 
 
 # -- customers ------------------------------------------------------------------------------------
+
 
 def _latest_visit_from(first: datetime, end: datetime) -> ColumnElement[bool]:
     """SQL probe: the customer's latest visit before ``end`` was at or after ``first`` (never NULL).
@@ -545,8 +625,13 @@ def _latest_visit_from(first: datetime, end: datetime) -> ColumnElement[bool]:
     For the few customers a probe is asked about here (those visited since the window, see
     :func:`_due_in`, or never), that hash cost more than the probes.
     """
-    latest = (select(Visit.visited_at).where(Visit.customer_id == Customer.id, Visit.visited_at < end)
-              .order_by(Visit.visited_at.desc()).limit(1).scalar_subquery())
+    latest = (
+        select(Visit.visited_at)
+        .where(Visit.customer_id == Customer.id, Visit.visited_at < end)
+        .order_by(Visit.visited_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return func.coalesce(latest >= first, false())
 
 
@@ -567,14 +652,19 @@ def _visited_between(first: datetime, end: datetime, *, probe_each: bool = False
     if probe_each:
         probe = _latest_visit_from(first, end)
     else:
-        probe = (select(Visit.id).where(Visit.customer_id == Customer.id, Visit.visited_at >= first,
-                                        Visit.visited_at < end).exists())
-    return case((last.is_(None), case((Customer.visit_count == 0, false()), else_=probe)),
-                (last < end, last >= first),
-                # The latest visit is at or after ``end``: the one before it decides, if there is one.
-                (prev.is_(None), false()),
-                (prev < end, prev >= first),
-                else_=probe)
+        probe = (
+            select(Visit.id)
+            .where(Visit.customer_id == Customer.id, Visit.visited_at >= first, Visit.visited_at < end)
+            .exists()
+        )
+    return case(
+        (last.is_(None), case((Customer.visit_count == 0, false()), else_=probe)),
+        (last < end, last >= first),
+        # The latest visit is at or after ``end``: the one before it decides, if there is one.
+        (prev.is_(None), false()),
+        (prev < end, prev >= first),
+        else_=probe,
+    )
 
 
 def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeRule]) -> ColumnElement[bool]:
@@ -589,8 +679,11 @@ def _due_in(period: Period, today: date, zone: ZoneInfo, rules: dict[str, GradeR
             window = _visited_between(start_of_day(window_start, zone), start, probe_each=True)
             recently_visited.append(and_(Customer.grade == grade, window))
     not_due = or_(*recently_visited) if recently_visited else false()
-    return and_(Customer.status != CustomerStatus.INACTIVE,
-                Customer.created_at < start_of_day(last + timedelta(days=1), zone), not_(not_due))
+    return and_(
+        Customer.status != CustomerStatus.INACTIVE,
+        Customer.created_at < start_of_day(last + timedelta(days=1), zone),
+        not_(not_due),
+    )
 
 
 def _visited_in(first: datetime, end: datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
@@ -598,8 +691,9 @@ def _visited_in(first: datetime, end: datetime) -> tuple[ColumnElement[bool], Co
     two: those ``last_visit_at`` settles (a range of its index), and the few it cannot (no recorded
     last visit, or one after ``end``), settled by ``prev_visit_at`` or looked up in the visits."""
     last = Customer.last_visit_at
-    return and_(last >= first, last < end), and_(or_(last.is_(None), last >= end),
-                                                  _visited_between(first, end, probe_each=True))
+    return and_(last >= first, last < end), and_(
+        or_(last.is_(None), last >= end), _visited_between(first, end, probe_each=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -613,8 +707,14 @@ class _CustomerFigures:
 _DUE, _NEW, _VISITED = 0, 1, 2
 
 
-async def _customer_figures(session: AsyncSession, scope: Scope, period: Period, today: date,
-                            zone: ZoneInfo, rules: dict[str, GradeRule]) -> _CustomerFigures:
+async def _customer_figures(
+    session: AsyncSession,
+    scope: Scope,
+    period: Period,
+    today: date,
+    zone: ZoneInfo,
+    rules: dict[str, GradeRule],
+) -> _CustomerFigures:
     """Due (and visited), new and — for the whole company, in a period not over yet — visited
     customers, in one statement.
 
@@ -628,39 +728,59 @@ async def _customer_figures(session: AsyncSession, scope: Scope, period: Period,
     start, end = period.bounds(zone)
     last_end = start_of_day(period.until(today) + timedelta(days=1), zone)
     in_scope = scope.customers()
-    new = and_(Customer.created_at >= start, Customer.created_at < end,
-               or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)),
-               Customer.merged_into_id.is_(None))  # a prospect that was a customer already is not new
+    new = and_(
+        Customer.created_at >= start,
+        Customer.created_at < end,
+        or_(Customer.status == CustomerStatus.PROSPECT, Customer.source_key.is_not(None)),
+        Customer.merged_into_id.is_(None),
+    )  # a prospect that was a customer already is not new
     arms = [
-        select(literal(_DUE), func.count(),
-               func.coalesce(func.sum(case((_visited_between(start, last_end), 1), else_=0)), 0))
-        .select_from(Customer).where(in_scope, _due_in(period, today, zone, rules)),
+        select(
+            literal(_DUE),
+            func.count(),
+            func.coalesce(func.sum(case((_visited_between(start, last_end), 1), else_=0)), 0),
+        )
+        .select_from(Customer)
+        .where(in_scope, _due_in(period, today, zone, rules)),
         select(literal(_NEW), func.count(), literal(0)).select_from(Customer).where(in_scope, new),
     ]
     if scope.everyone and period.end >= today:
-        arms += [select(literal(_VISITED), func.count(), literal(0)).select_from(Customer).where(visited)
-                 for visited in _visited_in(start, end)]
+        arms += [
+            select(literal(_VISITED), func.count(), literal(0)).select_from(Customer).where(visited)
+            for visited in _visited_in(start, end)
+        ]
     figures: dict[int, list[int]] = {}
     for kind, count, visited in await session.execute(union_all(*arms)):
         sums = figures.setdefault(kind, [0, 0])
         sums[0] += count
         sums[1] += visited
-    return _CustomerFigures(due=figures[_DUE][0], due_visited=figures[_DUE][1], new=figures[_NEW][0],
-                            visited=figures[_VISITED][0] if _VISITED in figures else None)
+    return _CustomerFigures(
+        due=figures[_DUE][0],
+        due_visited=figures[_DUE][1],
+        new=figures[_NEW][0],
+        visited=figures[_VISITED][0] if _VISITED in figures else None,
+    )
 
 
 async def _customers_visited(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo) -> int:
     """Distinct customers visited in the period by the people in scope."""
     start, end = period.bounds(zone)
-    return await session.scalar(
-        select(func.count(distinct(Visit.customer_id)))
-        .where(Visit.visited_at >= start, Visit.visited_at < end, scope.people(Visit.rep_id))) or 0
+    return (
+        await session.scalar(
+            select(func.count(distinct(Visit.customer_id))).where(
+                Visit.visited_at >= start, Visit.visited_at < end, scope.people(Visit.rep_id)
+            )
+        )
+        or 0
+    )
 
 
 # -- the services ---------------------------------------------------------------------------------
 
-async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo,
-                   today: date) -> Summary:
+
+async def _summary(
+    session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo, today: date
+) -> Summary:
     rules = await grade_rules(session)
     settings = await company.load(session)
     working_days = [day for day in period.dates(today) if settings.is_working_day(day)]
@@ -672,31 +792,54 @@ async def _summary(session: AsyncSession, scope: Scope, period: Period, zone: Zo
         visited = await _customers_visited(session, scope, period, zone)
     aging = await aging_total(session, today, scope.some_customers())
     credit_customers, credit_total = (await session.execute(credit_totals(scope.customers()))).one()
-    pending = await session.scalar(
-        select(func.count()).select_from(Approval)
-        .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))) or 0
+    pending = (
+        await session.scalar(
+            select(func.count())
+            .select_from(Approval)
+            .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))
+        )
+        or 0
+    )
     by_method: dict[PaymentMethod, Decimal] = defaultdict(lambda: ZERO)
     for tally in activity.tallies.values():
         for method, amount in tally.by_method.items():
             by_method[method] += amount
     tallies = activity.tallies.values()
     return Summary(
-        period=period, scope=scope.name,
-        visits=sum(t.visits for t in tallies), customers_visited=visited,
-        due_customers=customers.due, due_visited=customers.due_visited, new_customers=customers.new,
-        orders=sum(t.orders for t in tallies), orders_amount=sum((t.orders_amount for t in tallies), ZERO),
+        period=period,
+        scope=scope.name,
+        visits=sum(t.visits for t in tallies),
+        customers_visited=visited,
+        due_customers=customers.due,
+        due_visited=customers.due_visited,
+        new_customers=customers.new,
+        orders=sum(t.orders for t in tallies),
+        orders_amount=sum((t.orders_amount for t in tallies), ZERO),
         collected_by_method=tuple((m, by_method[m]) for m in PaymentMethod if m in by_method),
-        held=sum((t.held for t in tallies), ZERO), aging=aging,
+        held=sum((t.held for t in tallies), ZERO),
+        aging=aging,
         reports=sum(line.reports for line in reps),
         reports_expected=sum(line.reports_expected for line in reps),
-        reports_late=sum(line.reports_late for line in reps), pending_approvals=pending, reps=reps,
+        reports_late=sum(line.reports_late for line in reps),
+        pending_approvals=pending,
+        reps=reps,
         returns=sum(t.returns for t in tallies),
         returns_amount=sum((t.returns_amount for t in tallies), ZERO),
-        credit=credit_total or ZERO, credit_customers=credit_customers or 0)
+        credit=credit_total or ZERO,
+        credit_customers=credit_customers or 0,
+    )
 
 
-async def summary(session: AsyncSession, caller: Caller, period: Period, zone: ZoneInfo, today: date, *,
-                  team_id: int | None = None, rep_id: int | None = None) -> Summary:
+async def summary(
+    session: AsyncSession,
+    caller: Caller,
+    period: Period,
+    zone: ZoneInfo,
+    today: date,
+    *,
+    team_id: int | None = None,
+    rep_id: int | None = None,
+) -> Summary:
     """The figures of ``period`` in the caller's scope (see the module doc), optionally narrowed
     to one team (director, admins, finance) or one person.
 
@@ -706,8 +849,9 @@ async def summary(session: AsyncSession, caller: Caller, period: Period, zone: Z
     return await _summary(session, scope, period, zone, today)
 
 
-async def team_today(session: AsyncSession, caller: Caller, zone: ZoneInfo, today: date, *,
-                     team_id: int | None = None) -> TeamDay:
+async def team_today(
+    session: AsyncSession, caller: Caller, zone: ZoneInfo, today: date, *, team_id: int | None = None
+) -> TeamDay:
     """/team: per person today — visits, collections, report status, last activity."""
     _require_team_view(caller)
     scope = await _scope(session, caller, team_id=team_id)
@@ -725,10 +869,12 @@ def _reachable() -> ColumnElement[bool]:
 
 def _missing_query(scope: Scope, today: date) -> Select[tuple[int, str, str | None, bool, str | None]]:
     reported = exists().where(DailyReport.rep_id == User.id, DailyReport.day == today)
-    return (select(User.id, User.name, Team.name, case((_reachable(), True), else_=False), User.language)
-            .outerjoin(Team, Team.id == User.team_id)
-            .where(User.role == Role.REP, User.active, scope.people(User.id), ~reported)
-            .order_by(Team.name, User.name, User.id))
+    return (
+        select(User.id, User.name, Team.name, case((_reachable(), True), else_=False), User.language)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(User.role == Role.REP, User.active, scope.people(User.id), ~reported)
+        .order_by(Team.name, User.name, User.id)
+    )
 
 
 async def missing_reports(session: AsyncSession, caller: Caller, today: date) -> Missing:
@@ -739,16 +885,20 @@ async def missing_reports(session: AsyncSession, caller: Caller, today: date) ->
     if not settings.is_working_day(today):
         return Missing(today, False, ())
     rows = await session.execute(_missing_query(scope, today))
-    return Missing(today, True, tuple(MissingRep(id_, name, team, bool(reachable))
-                                      for id_, name, team, reachable, _language in rows))
+    return Missing(
+        today,
+        True,
+        tuple(MissingRep(id_, name, team, bool(reachable)) for id_, name, team, reachable, _language in rows),
+    )
 
 
 REMINDER = N_("{name}, {boss} is waiting for today's work report. It takes a minute:")
 REMINDER_BUTTON = N_("Write today's report")
 
 
-async def nudge(session: AsyncSession, caller: Caller, *, today: date, now: datetime,
-                hours: ReportHours) -> Nudged:
+async def nudge(
+    session: AsyncSession, caller: Caller, *, today: date, now: datetime, hours: ReportHours
+) -> Nudged:
     """Push a reminder to every rep in scope still missing today's report, at most once a day each.
 
     The outbox key ``nudge:<rep>:<day>`` makes a double tap (or two managers) queue one reminder.
@@ -761,8 +911,10 @@ async def nudge(session: AsyncSession, caller: Caller, *, today: date, now: date
     if not settings.is_working_day(today):
         raise Conflict(N_("Today is not a working day: no report is expected."))
     if now.astimezone(hours.zone).time() >= hours.cutoff:
-        raise Conflict(N_("Today's reports closed at {cutoff}: it is too late for a reminder."),
-                       cutoff=f"{hours.cutoff:%H:%M}")
+        raise Conflict(
+            N_("Today's reports closed at {cutoff}: it is too late for a reminder."),
+            cutoff=f"{hours.cutoff:%H:%M}",
+        )
     rows = list(await session.execute(_missing_query(scope, today)))
     queued = already = unreachable = 0
     for rep_id, name, _team, reachable, language in rows:
@@ -771,9 +923,14 @@ async def nudge(session: AsyncSession, caller: Caller, *, today: date, now: date
             continue
         t = Translator(language or "en")
         fresh = await outbox.enqueue(
-            session, recipient_id=rep_id, job="nudge", dedup_key=f"nudge:{rep_id}:{today.isoformat()}",
-            text=t(REMINDER, name=name, boss=caller.name), now=now,
-            buttons=[[{"text": t.gettext(REMINDER_BUTTON), "callback_data": "report:start"}]])
+            session,
+            recipient_id=rep_id,
+            job="nudge",
+            dedup_key=f"nudge:{rep_id}:{today.isoformat()}",
+            text=t(REMINDER, name=name, boss=caller.name),
+            now=now,
+            buttons=[[{"text": t.gettext(REMINDER_BUTTON), "callback_data": "report:start"}]],
+        )
         queued += int(fresh)
         already += int(not fresh)
     return Nudged(missing=len(rows), queued=queued, already=already, unreachable=unreachable)
@@ -789,9 +946,13 @@ async def find_reps(session: AsyncSession, caller: Caller, query: str) -> list[P
     if not cleaned:
         return []
     scope = await _scope(session, caller)
-    people = (select(User.id, User.name, User.username, Team.name).outerjoin(Team, Team.id == User.team_id)
-              .where(scope.people(User.id), User.role.in_((Role.REP, Role.MANAGER)))
-              .order_by(User.active.desc(), User.name, User.id).limit(MAX_CANDIDATES))
+    people = (
+        select(User.id, User.name, User.username, Team.name)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(scope.people(User.id), User.role.in_((Role.REP, Role.MANAGER)))
+        .order_by(User.active.desc(), User.name, User.id)
+        .limit(MAX_CANDIDATES)
+    )
     if cleaned.startswith("@"):
         clauses = [func.lower(User.username) == cleaned[1:].lower()]
     elif cleaned.lstrip("-").isdigit() and len(cleaned) <= 18:
@@ -806,8 +967,9 @@ async def find_reps(session: AsyncSession, caller: Caller, query: str) -> list[P
     return []
 
 
-async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo,
-                      today: date) -> RepFigures:
+async def rep_figures(
+    session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo, today: date
+) -> RepFigures:
     """/rep and the summary's drill-down: one person's figures, their latest visits and stock counts
     up to the period's end, their market feedback and photos of the period, and the open stock
     shortfalls at their customers. The person is re-checked against the caller's scope (buttons can
@@ -821,26 +983,35 @@ async def rep_figures(session: AsyncSession, caller: Caller, rep_id: int, period
         select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == person.id, Visit.visited_at < end)
-        .order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(LATEST_VISITS))
-    visits = tuple(VisitLine(at.astimezone(zone), customer, kind,
-                             first_line(notes or "", NOTE_LINE_LIMIT), far)
-                   for at, customer, kind, notes, far in rows)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(LATEST_VISITS)
+    )
+    visits = tuple(
+        VisitLine(at.astimezone(zone), customer, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
+        for at, customer, kind, notes, far in rows
+    )
     shortfalls = await stock.shortfalls_for_reps(session, [person.id], shown=SHOWN_SHORTFALLS)
     return RepFigures(
-        person, replace(figures, scope=person.name), visits,
+        person,
+        replace(figures, scope=person.name),
+        visits,
         stock=await stock.latest_counts_by(session, person.id, until=end, limit=LATEST_COUNTS),
         shortfalls=shortfalls.get(person.id, NO_SHORTFALLS),
         feedback=await visit_extras.latest_feedback(session, in_period),
-        photos=await visit_extras.photo_count(session, in_period))
+        photos=await visit_extras.photo_count(session, in_period),
+    )
 
 
-async def rep_photos(session: AsyncSession, caller: Caller, rep_id: int, period: Period,
-                     zone: ZoneInfo) -> Album:
+async def rep_photos(
+    session: AsyncSession, caller: Caller, rep_id: int, period: Period, zone: ZoneInfo
+) -> Album:
     """The drill-down's "📷 Photos" button: the latest photos the person took in the period,
     re-checked against the presser's scope."""
     _require_team_view(caller)
     person = await _person_in_scope(session, caller, rep_id)
     start, end = period.bounds(zone)
     return await visit_extras.latest_photos(
-        session, (Visit.rep_id == person.id) & (Visit.visited_at >= start) & (Visit.visited_at < end),
-        person.name)
+        session,
+        (Visit.rep_id == person.id) & (Visit.visited_at >= start) & (Visit.visited_at < end),
+        person.name,
+    )

@@ -87,8 +87,9 @@ class LeaderDay:
         return max(0, self.reports_expected - self.reports)
 
 
-async def day_for(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
-                  ) -> RepDay | LeaderDay:
+async def day_for(
+    session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
+) -> RepDay | LeaderDay:
     """The caller's /today: a rep's day, or a leader's; others (finance, marketing) are refused."""
     if caller.can(Permission.FILE_REPORT):
         return await rep_day(session, caller, now=now, hours=hours)
@@ -105,38 +106,53 @@ async def rep_day(session: AsyncSession, caller: Caller, *, now: datetime, hours
     records = await reports.draft(session, caller, now=now, hours=hours)
     due = await visits.due_today(session, caller, today=today, zone=hours.zone, limit=SHOWN_DUE)
     money = await overdue.overdue_by_customer(session, caller, today=today, per_page=SHOWN_OVERDUE)
-    return RepDay(today, local, settings.is_working_day(today), records, due, money,
-                  await _missing_past_report(session, caller, today, hours, settings))
+    return RepDay(
+        today,
+        local,
+        settings.is_working_day(today),
+        records,
+        due,
+        money,
+        await _missing_past_report(session, caller, today, hours, settings),
+    )
 
 
-async def _missing_past_report(session: AsyncSession, caller: Caller, today: date, hours: ReportHours,
-                               settings: company.CompanySettings) -> date | None:
+async def _missing_past_report(
+    session: AsyncSession, caller: Caller, today: date, hours: ReportHours, settings: company.CompanySettings
+) -> date | None:
     """The previous working day, if the caller was a rep by its end and has not reported it."""
     day = reports.previous_working_day(today, settings)
     joined = await session.scalar(select(User.created_at).where(User.id == caller.id))
     if joined is None or joined >= start_of_day(day + timedelta(days=1), hours.zone):
         return None
     filed = await session.scalar(
-        select(DailyReport.id).where(DailyReport.rep_id == caller.id, DailyReport.day == day))
+        select(DailyReport.id).where(DailyReport.rep_id == caller.id, DailyReport.day == day)
+    )
     return day if filed is None else None
 
 
-async def leader_day(session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
-                     ) -> LeaderDay:
+async def leader_day(
+    session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
+) -> LeaderDay:
     today = now.astimezone(hours.zone).date()
     waiting = await approvals.pending_count(session, caller)
     team = await summaries.team_today(session, caller, hours.zone, today)
     lines = team.reps
     return LeaderDay(
-        day=today, working_day=team.working_day, everyone=caller.sees_all_teams, to_decide=waiting,
-        visits=sum(line.visits for line in lines), orders=sum(line.orders for line in lines),
+        day=today,
+        working_day=team.working_day,
+        everyone=caller.sees_all_teams,
+        to_decide=waiting,
+        visits=sum(line.visits for line in lines),
+        orders=sum(line.orders for line in lines),
         orders_amount=sum((line.orders_amount for line in lines), ZERO),
         collected=sum((line.collected for line in lines), ZERO),
         held=sum((line.held for line in lines), ZERO),
         reports=sum(line.reports for line in lines),
         reports_expected=sum(line.reports_expected for line in lines),
         reports_late=sum(line.reports_late for line in lines),
-        own=next((line for line in lines if line.rep_id == caller.id and _busy(line)), None))
+        own=next((line for line in lines if line.rep_id == caller.id and _busy(line)), None),
+    )
 
 
 def _busy(line: RepLine) -> bool:

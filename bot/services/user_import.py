@@ -41,8 +41,18 @@ REQUIRED = ("telegram_id", "name", "role")
 USERNAME = re.compile(r"^[A-Za-z0-9_]{4,32}$")
 MAX_TELEGRAM_ID = 2**52  # Telegram promises ids fit in 52 bits
 #: What the ``active`` column accepts (after NFKC and lower case); an empty cell leaves it as is.
-ACTIVE_WORDS = {"yes": True, "y": True, "true": True, "1": True, "是": True,
-                "no": False, "n": False, "false": False, "0": False, "否": False}
+ACTIVE_WORDS = {
+    "yes": True,
+    "y": True,
+    "true": True,
+    "1": True,
+    "是": True,
+    "no": False,
+    "n": False,
+    "false": False,
+    "0": False,
+    "否": False,
+}
 
 
 @dataclass(frozen=True)
@@ -72,17 +82,28 @@ def validate(table: Table) -> tuple[list[PersonRow], list[RowError]]:
         problems = _row_problems(row)
         telegram_id = _telegram_id(row)
         if telegram_id is not None and telegram_id in seen:  # reported with the line's other problems
-            problems.append((N_("telegram_id {id} already appears on line {other}"),
-                             {"id": str(telegram_id), "other": str(seen[telegram_id])}))
+            problems.append(
+                (
+                    N_("telegram_id {id} already appears on line {other}"),
+                    {"id": str(telegram_id), "other": str(seen[telegram_id])},
+                )
+            )
         elif telegram_id is not None:
             seen[telegram_id] = line
         if problems or telegram_id is None:
             errors.extend(RowError(line, reason, params) for reason, params in problems)
             continue
-        people.append(PersonRow(line, telegram_id, one_line(row["name"]), Role(row["role"].strip().lower()),
-                                one_line(row.get("team", "")) or None,
-                                row.get("username", "").lstrip("@") or None,
-                                ACTIVE_WORDS.get(_active_word(row))))
+        people.append(
+            PersonRow(
+                line,
+                telegram_id,
+                one_line(row["name"]),
+                Role(row["role"].strip().lower()),
+                one_line(row.get("team", "")) or None,
+                row.get("username", "").lstrip("@") or None,
+                ACTIVE_WORDS.get(_active_word(row)),
+            )
+        )
     if not table.rows:
         errors.append(RowError(1, N_("the file has a header but no people")))
     return people, errors
@@ -110,8 +131,12 @@ def _row_problems(row: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         problems.append((N_("name must have 1 to {limit} characters"), {"limit": str(MAX_NAME)}))
     role = row.get("role", "").strip().lower()
     if role not in {r.value for r in Role}:
-        problems.append((N_("role {value} is not one of admin, director, manager, finance, rep"),
-                         {"value": row.get("role", "")[:40]}))
+        problems.append(
+            (
+                N_("role {value} is not one of admin, director, manager, finance, rep"),
+                {"value": row.get("role", "")[:40]},
+            )
+        )
     team = one_line(row.get("team", ""))
     if role in (Role.REP, Role.MANAGER) and not team:
         problems.append((N_("a {role} needs a team"), {"role": role}))
@@ -122,8 +147,12 @@ def _row_problems(row: dict[str, str]) -> list[tuple[str, dict[str, str]]]:
         problems.append((N_("username {value} is not a Telegram username"), {"value": username[:40]}))
     active = _active_word(row)
     if active and active not in ACTIVE_WORDS:
-        problems.append((N_("active {value} is not yes or no (or empty to leave it as it is)"),
-                         {"value": row.get("active", "")[:40]}))
+        problems.append(
+            (
+                N_("active {value} is not yes or no (or empty to leave it as it is)"),
+                {"value": row.get("active", "")[:40]},
+            )
+        )
     return problems
 
 
@@ -152,10 +181,15 @@ async def import_people(
         audit.forget_since(session, mark)
         return ImportReport(errors=sorted(errors + report.errors, key=lambda error: error.line))
     report.notes.sort(key=lambda note: note.line)
-    audit.record(session, actor_id=caller.id if caller else None, action="import_users", entity="user",
-                 entity_id=None, at=now,
-                 after={"created": report.created, "updated": report.updated,
-                        "teams_created": report.teams_created})
+    audit.record(
+        session,
+        actor_id=caller.id if caller else None,
+        action="import_users",
+        entity="user",
+        entity_id=None,
+        at=now,
+        after={"created": report.created, "updated": report.updated, "teams_created": report.teams_created},
+    )
     return report
 
 
@@ -174,13 +208,17 @@ def _rules_judged_without(table: Table, bad_lines: set[int]) -> bool:
 
 
 async def _apply(
-    session: AsyncSession, people: list[PersonRow], now: datetime, caller: Caller | None,
+    session: AsyncSession,
+    people: list[PersonRow],
+    now: datetime,
+    caller: Caller | None,
     report: ImportReport,
 ) -> None:
     existing = {
         user.telegram_id: user
         for user in await session.scalars(
-            select(User).where(User.telegram_id.in_([p.telegram_id for p in people])))
+            select(User).where(User.telegram_id.in_([p.telegram_id for p in people]))
+        )
     }
     team_names = {team_id: name for team_id, name in await session.execute(select(Team.id, Team.name))}
     teams: dict[str, Team] = {}
@@ -207,8 +245,9 @@ async def _apply(
             else:
                 await _update(session, person, user, team, team_names, now, caller, report)
         except ServiceError as error:  # a rule of the commands refused this person
-            report.errors.append(RowError(person.line, error.message,
-                                          {k: str(v) for k, v in error.params.items()}))
+            report.errors.append(
+                RowError(person.line, error.message, {k: str(v) for k, v in error.params.items()})
+            )
     await session.flush()
     await _assign_team_managers(session, people, teams)
 
@@ -221,21 +260,39 @@ def _position(role: Role, team: str | None) -> str:
     return f"{role.value} · {team}" if team else role.value
 
 
-def _create(session: AsyncSession, person: PersonRow, team: Team | None, now: datetime,
-            report: ImportReport) -> None:
+def _create(
+    session: AsyncSession, person: PersonRow, team: Team | None, now: datetime, report: ImportReport
+) -> None:
     active = person.active is not False
-    session.add(User(telegram_id=person.telegram_id, name=person.name, username=person.username,
-                     role=person.role, team_id=team.id if team else None, active=active,
-                     created_at=now))
+    session.add(
+        User(
+            telegram_id=person.telegram_id,
+            name=person.name,
+            username=person.username,
+            role=person.role,
+            team_id=team.id if team else None,
+            active=active,
+            created_at=now,
+        )
+    )
     report.created += 1
     params = {"person": _person(person), "position": _position(person.role, team.name if team else None)}
-    report.notes.append(RowError(person.line, N_("{person}: new, {position}"), params) if active
-                        else RowError(person.line, N_("{person}: new, {position}, deactivated"), params))
+    report.notes.append(
+        RowError(person.line, N_("{person}: new, {position}"), params)
+        if active
+        else RowError(person.line, N_("{person}: new, {position}, deactivated"), params)
+    )
 
 
 async def _update(
-    session: AsyncSession, person: PersonRow, user: User, team: Team | None,
-    team_names: dict[int, str], now: datetime, caller: Caller | None, report: ImportReport,
+    session: AsyncSession,
+    person: PersonRow,
+    user: User,
+    team: Team | None,
+    team_names: dict[int, str],
+    now: datetime,
+    caller: Caller | None,
+    report: ImportReport,
 ) -> None:
     """One person's changes, each through the path its command takes, in the order that keeps an
     admin for longest: reactivated first, deactivated last."""
@@ -247,14 +304,19 @@ async def _update(
     if (user.role, user.team_id) != (person.role, team_id):
         before = _position(user.role, team_names.get(user.team_id) if user.team_id else None)
         await users.change_role(session, user, person.role, team, now, actor=caller)
-        notes.append(RowError(person.line, N_("{person}: {before} → {after}"),
-                              {**who, "before": before,
-                               "after": _position(person.role, team.name if team else None)}))
+        notes.append(
+            RowError(
+                person.line,
+                N_("{person}: {before} → {after}"),
+                {**who, "before": before, "after": _position(person.role, team.name if team else None)},
+            )
+        )
     if person.active is False and await users.change_active(session, user, False, now, actor=caller):
         notes.append(RowError(person.line, N_("{person}: deactivated"), who))
     elif person.active is None and not user.active:
-        notes.append(RowError(person.line, N_("{person}: deactivated, and stays so (active=yes reactivates)"),
-                              who))
+        notes.append(
+            RowError(person.line, N_("{person}: deactivated, and stays so (active=yes reactivates)"), who)
+        )
     user.name, user.menu_hash = person.name, None
     user.username = person.username or user.username
     report.updated += 1
@@ -271,4 +333,5 @@ async def _assign_team_managers(
         team = teams[person.team.lower()]
         if team.manager_id is None:
             team.manager_id = await session.scalar(
-                select(User.id).where(User.telegram_id == person.telegram_id))
+                select(User.id).where(User.telegram_id == person.telegram_id)
+            )

@@ -79,26 +79,37 @@ def telegram_name(who: Identity) -> str:
     """The name Telegram gives for ``who``, cleaned as :func:`clean_name` does; never refused, as
     whoever Telegram lets in may join. One made only of invisible characters falls back to the
     @username, else the Telegram id."""
-    return (one_line(who.full_name)[:MAX_NAME]
-            or (f"@{who.username}" if who.username else str(who.telegram_id)))
+    return one_line(who.full_name)[:MAX_NAME] or (
+        f"@{who.username}" if who.username else str(who.telegram_id)
+    )
 
 
 def parse_role(text: str) -> Role:
     try:
         return Role(text.strip().lower())
     except ValueError:
-        raise Invalid(N_("Unknown role {role}. Roles: {roles}."), role=text[:40],
-                      roles=", ".join(r.value for r in Role)) from None
+        raise Invalid(
+            N_("Unknown role {role}. Roles: {roles}."), role=text[:40], roles=", ".join(r.value for r in Role)
+        ) from None
 
 
 #: What recognising a sender reads: plain columns, no ORM object (this runs for every update).
 _USERS = User.__table__
 #: Every update runs it: built once, of the table's columns (Core rows, no ORM result machinery);
 #: building a statement per call cost more than the query itself.
-_SENDER = select(_USERS.c.id, _USERS.c.telegram_id, _USERS.c.name, _USERS.c.role, _USERS.c.team_id,
-                 _USERS.c.language, _USERS.c.active, _USERS.c.first_seen_at, _USERS.c.blocked_at,
-                 _USERS.c.username, _USERS.c.menu_hash
-                 ).where(_USERS.c.telegram_id == bindparam("telegram_id"))
+_SENDER = select(
+    _USERS.c.id,
+    _USERS.c.telegram_id,
+    _USERS.c.name,
+    _USERS.c.role,
+    _USERS.c.team_id,
+    _USERS.c.language,
+    _USERS.c.active,
+    _USERS.c.first_seen_at,
+    _USERS.c.blocked_at,
+    _USERS.c.username,
+    _USERS.c.menu_hash,
+).where(_USERS.c.telegram_id == bindparam("telegram_id"))
 
 
 async def recognise(session: AsyncSession, who: Identity, now: datetime) -> Recognised | None:
@@ -148,25 +159,49 @@ async def bootstrap_admin(
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     created = user is None
     if user is None:
-        user = User(telegram_id=telegram_id, name=clean_name(name), role=Role.ADMIN,
-                    active=True, created_at=now)
+        user = User(
+            telegram_id=telegram_id, name=clean_name(name), role=Role.ADMIN, active=True, created_at=now
+        )
         session.add(user)
     else:
         before = {"role": user.role.value, "active": user.active}
         user.role, user.active, user.name = Role.ADMIN, True, clean_name(name)
         await session.flush()
-        audit.record(session, actor_id=None, action="promote_admin", entity="user",
-                     entity_id=user.id, at=now, before=before, after={"role": "admin"})
+        audit.record(
+            session,
+            actor_id=None,
+            action="promote_admin",
+            entity="user",
+            entity_id=user.id,
+            at=now,
+            before=before,
+            after={"role": "admin"},
+        )
     await session.flush()
     if created:
-        audit.record(session, actor_id=None, action="bootstrap_admin", entity="user",
-                     entity_id=user.id, at=now, after={"telegram_id": telegram_id})
+        audit.record(
+            session,
+            actor_id=None,
+            action="bootstrap_admin",
+            entity="user",
+            entity_id=user.id,
+            at=now,
+            after={"telegram_id": telegram_id},
+        )
     return user, created
 
 
 def _row(user: User, team: str | None) -> UserRow:
-    return UserRow(user.id, user.telegram_id, user.name, user.username, user.role, team,
-                   user.active, user.first_seen_at is not None)
+    return UserRow(
+        user.id,
+        user.telegram_id,
+        user.name,
+        user.username,
+        user.role,
+        team,
+        user.active,
+        user.first_seen_at is not None,
+    )
 
 
 async def list_users(
@@ -182,7 +217,8 @@ async def list_users(
     page = min(max(page, 1), pages)
     rows = await session.execute(
         scope.order_by(User.active.desc(), Team.name.nulls_first(), User.name, User.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     )
     return Page([_row(user, team) for user, team in rows], page, pages, total)
 
@@ -197,40 +233,53 @@ async def find_user(session: AsyncSession, caller: Caller, query: str) -> User:
         scope = scope.where(User.team_id == caller.team_id)
     digits = query.lstrip("-")
     if digits.isascii() and digits.isdigit():  # Telegram ids have at most 16 digits (52 bits)
-        matches = list(await session.scalars(scope.where(User.telegram_id == int(query)))) \
-            if len(digits) <= 16 else []
+        matches = (
+            list(await session.scalars(scope.where(User.telegram_id == int(query))))
+            if len(digits) <= 16
+            else []
+        )
     elif query.startswith("@"):
-        matches = list(await session.scalars(
-            scope.where(func.lower(User.username) == query[1:].lower())))
+        matches = list(await session.scalars(scope.where(func.lower(User.username) == query[1:].lower())))
     else:
         exact = list(await session.scalars(scope.where(func.lower(User.name) == query.lower())))
-        matches = exact or list(await session.scalars(
-            scope.where(func.lower(User.name).contains(query.lower(), autoescape=True)).limit(6)))
+        matches = exact or list(
+            await session.scalars(
+                scope.where(func.lower(User.name).contains(query.lower(), autoescape=True)).limit(6)
+            )
+        )
     if not matches:
         raise NotFound(N_("Nobody matches {query}."), query=echo(query))
     if len(matches) > 1:
-        raise Invalid(N_("{query} matches several people: {names}. Use the Telegram id or @username."),
-                      query=query, names=", ".join(u.name for u in matches[:5]))
+        raise Invalid(
+            N_("{query} matches several people: {names}. Use the Telegram id or @username."),
+            query=query,
+            names=", ".join(u.name for u in matches[:5]),
+        )
     return matches[0]
 
 
 async def _count_active_admins(session: AsyncSession) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
+        )
+        or 0
+    )
 
 
 async def ensure_an_admin_remains(session: AsyncSession, user: User, role: Role, active: bool) -> None:
     """Refuse to turn the last active admin into anything else: nobody could manage people then."""
     stays_admin = role == Role.ADMIN and active
-    if user.role == Role.ADMIN and user.active and not stays_admin \
-            and await _count_active_admins(session) <= 1:
+    if (
+        user.role == Role.ADMIN
+        and user.active
+        and not stays_admin
+        and await _count_active_admins(session) <= 1
+    ):
         raise Conflict(N_("That is the last active admin."))
 
 
-async def set_active(
-    session: AsyncSession, caller: Caller, query: str, active: bool, now: datetime
-) -> User:
+async def set_active(session: AsyncSession, caller: Caller, query: str, active: bool, now: datetime) -> User:
     require(caller, Permission.MANAGE_USERS)
     user = await find_user(session, caller, query)
     await change_active(session, user, active, now, actor=caller)
@@ -255,15 +304,28 @@ async def change_active(
     after: dict[str, object] = {"active": active}
     if not active:  # the links they handed out stop working with them
         after["invites_revoked"] = await withdraw_invites(session, user, now, actor=actor)
-    audit.record(session, actor_id=actor.id if actor else None,
-                 action="activate" if active else "deactivate", entity="user", entity_id=user.id,
-                 at=now, before={"active": not active}, after=after)
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action="activate" if active else "deactivate",
+        entity="user",
+        entity_id=user.id,
+        at=now,
+        before={"active": not active},
+        after=after,
+    )
     return True
 
 
 async def set_role(
-    session: AsyncSession, caller: Caller, query: str, role_text: str, team_name: str | None,
-    now: datetime, *, zone: ZoneInfo | None = None,
+    session: AsyncSession,
+    caller: Caller,
+    query: str,
+    role_text: str,
+    team_name: str | None,
+    now: datetime,
+    *,
+    zone: ZoneInfo | None = None,
 ) -> tuple[User, Team | None]:
     """Change a user's role (and team); reps and managers must belong to a team."""
     require(caller, Permission.MANAGE_USERS)
@@ -279,8 +341,14 @@ async def set_role(
 
 
 async def change_role(
-    session: AsyncSession, user: User, role: Role, team: Team | None, now: datetime, *,
-    actor: Caller | None, zone: ZoneInfo | None = None,
+    session: AsyncSession,
+    user: User,
+    role: Role,
+    team: Team | None,
+    now: datetime,
+    *,
+    actor: Caller | None,
+    zone: ZoneInfo | None = None,
 ) -> None:
     """The one way a person's role and team change: /role and the people import both come here,
     so whatever must follow a change (or refuses it) happens for each of them.
@@ -298,10 +366,21 @@ async def change_role(
         team.manager_id = user.id
     moved = await customers_follow(session, user, now, zone=zone)
     revoked = await withdraw_invites(session, user, now, actor=actor)
-    audit.record(session, actor_id=actor.id if actor else None, action="set_role", entity="user",
-                 entity_id=user.id, at=now, before=before,
-                 after={"role": role.value, "team_id": user.team_id, "customers_moved": moved,
-                        "invites_revoked": revoked})
+    audit.record(
+        session,
+        actor_id=actor.id if actor else None,
+        action="set_role",
+        entity="user",
+        entity_id=user.id,
+        at=now,
+        before=before,
+        after={
+            "role": role.value,
+            "team_id": user.team_id,
+            "customers_moved": moved,
+            "invites_revoked": revoked,
+        },
+    )
 
 
 def ensure_may_invite(caller: Caller, role: Role) -> None:
@@ -316,8 +395,9 @@ def may_issue(role: Role, team_id: int | None, invite_role: Role, invite_team_id
     ``invite_role`` into ``invite_team_id``: admins any, managers reps into their own team."""
     if role == Role.ADMIN:
         return True
-    return (role == Role.MANAGER and invite_role == Role.REP and team_id is not None
-            and invite_team_id == team_id)
+    return (
+        role == Role.MANAGER and invite_role == Role.REP and team_id is not None and invite_team_id == team_id
+    )
 
 
 def pending_invite(now: datetime) -> ColumnElement[bool]:
@@ -344,20 +424,24 @@ async def withdraw_invites(
     its creator's authority; it must not outlive it. Returns the ids revoked."""
     if user.active and user.role == Role.ADMIN:
         return []
-    ids = list(await session.scalars(
-        select(Invite.id).where(Invite.created_by == user.id, pending_invite(now), ~_issuable_by(user))
-        .order_by(Invite.id)))
+    ids = list(
+        await session.scalars(
+            select(Invite.id)
+            .where(Invite.created_by == user.id, pending_invite(now), ~_issuable_by(user))
+            .order_by(Invite.id)
+        )
+    )
     if ids:
         await session.execute(
-            update(Invite).where(Invite.id.in_(ids), Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+            update(Invite)
+            .where(Invite.id.in_(ids), Invite.used_at.is_(None), Invite.revoked_at.is_(None))
             .values(revoked_at=now, revoked_by=actor.id if actor else None)
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)
+        )
     return ids
 
 
-async def customers_follow(
-    session: AsyncSession, user: User, now: datetime, *, zone: ZoneInfo | None
-) -> int:
+async def customers_follow(session: AsyncSession, user: User, now: datetime, *, zone: ZoneInfo | None) -> int:
     """Put ``user``'s customers in ``user``'s team, in the caller's transaction.
 
     A customer's team is its rep's: every manager's view (customers, collections, overdue money,
@@ -367,14 +451,21 @@ async def customers_follow(
     Returns how many customers moved.
     """
     moved = await session.execute(
-        update(Customer).where(Customer.rep_id == user.id, Customer.team_id.is_distinct_from(user.team_id))
-        .values(team_id=user.team_id).execution_options(synchronize_session="fetch"))
+        update(Customer)
+        .where(Customer.rep_id == user.id, Customer.team_id.is_distinct_from(user.team_id))
+        .values(team_id=user.team_id)
+        .execution_options(synchronize_session="fetch")
+    )
     count: int = moved.rowcount  # type: ignore[attr-defined]
     if count and zone is not None:
-        waiting = list(await session.scalars(
-            select(Approval.id).join(Customer, Customer.id == Approval.customer_id)
-            .where(Customer.rep_id == user.id, Approval.status == ApprovalStatus.PENDING)
-            .order_by(Approval.id)))
+        waiting = list(
+            await session.scalars(
+                select(Approval.id)
+                .join(Customer, Customer.id == Approval.customer_id)
+                .where(Customer.rep_id == user.id, Approval.status == ApprovalStatus.PENDING)
+                .order_by(Approval.id)
+            )
+        )
         for approval_id in waiting:
             await approvals.notify_approvers(session, approval_id, now, zone)
     return count
@@ -383,8 +474,9 @@ async def customers_follow(
 MUTE_PATTERN = re.compile(r"^(\d{1,3})\s*(h|m|小时|分钟)$")
 
 
-async def mute(session: AsyncSession, caller: Caller, text: str, now: datetime, zone: ZoneInfo
-               ) -> datetime | None:
+async def mute(
+    session: AsyncSession, caller: Caller, text: str, now: datetime, zone: ZoneInfo
+) -> datetime | None:
     """Pause the caller's pushes: ``2h``, ``30m``, ``today`` (until local midnight) or ``off``.
 
     Returns until when (None: pushes are on again). Replies to the user's own

@@ -70,15 +70,29 @@ async def latest_feedback(session: AsyncSession, visits: ColumnElement[bool]) ->
     """Per topic, the latest feedback of the visits ``visits`` selects and how many there are;
     topics in the order reps choose them."""
     latest_first = (Visit.visited_at.desc(), Feedback.id.desc())
-    ranked = (select(Feedback.topic, Feedback.text, Visit.visited_at, User.name.label("rep_name"),
-                     Customer.name.label("customer_name"),
-                     func.row_number().over(partition_by=Feedback.topic, order_by=latest_first).label("n"),
-                     func.count().over(partition_by=Feedback.topic).label("count"))
-              .join(Visit, Visit.id == Feedback.visit_id).join(User, User.id == Visit.rep_id)
-              .join(Customer, Customer.id == Visit.customer_id).where(visits).subquery("ranked"))
+    ranked = (
+        select(
+            Feedback.topic,
+            Feedback.text,
+            Visit.visited_at,
+            User.name.label("rep_name"),
+            Customer.name.label("customer_name"),
+            func.row_number().over(partition_by=Feedback.topic, order_by=latest_first).label("n"),
+            func.count().over(partition_by=Feedback.topic).label("count"),
+        )
+        .join(Visit, Visit.id == Feedback.visit_id)
+        .join(User, User.id == Visit.rep_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .where(visits)
+        .subquery("ranked")
+    )
     rows = await session.execute(select(ranked).where(ranked.c.n == 1))
-    found = [TopicFeedback(FeedbackTopic(row.topic), row.count, row.text, row.visited_at, row.rep_name,
-                           row.customer_name) for row in rows]
+    found = [
+        TopicFeedback(
+            FeedbackTopic(row.topic), row.count, row.text, row.visited_at, row.rep_name, row.customer_name
+        )
+        for row in rows
+    ]
     return tuple(sorted(found, key=lambda item: _TOPIC_ORDER[item.topic]))
 
 
@@ -96,8 +110,15 @@ async def latest_photos(session: AsyncSession, visits: ColumnElement[bool], titl
     total = await photo_count(session, visits)
     rows = await session.execute(
         select(Visit.photo_file_ids, Visit.visited_at, User.name, Customer.name)
-        .join(User, User.id == Visit.rep_id).join(Customer, Customer.id == Visit.customer_id)
-        .where(*with_photos).order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(ALBUM_SIZE))
-    photos = [Photo(str(file_id), at, rep, customer)
-              for file_ids, at, rep, customer in rows for file_id in file_ids or []]
+        .join(User, User.id == Visit.rep_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .where(*with_photos)
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+        .limit(ALBUM_SIZE)
+    )
+    photos = [
+        Photo(str(file_id), at, rep, customer)
+        for file_ids, at, rep, customer in rows
+        for file_id in file_ids or []
+    ]
     return Album(title, tuple(photos[:ALBUM_SIZE]), total)

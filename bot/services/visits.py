@@ -121,6 +121,7 @@ class DuePlan:
 
 # -- choosing the customer ---------------------------------------------------------------------
 
+
 async def find_customer(session: AsyncSession, caller: Caller, text: str) -> Resolution:
     """The customer the caller typed, among those they may log visits for."""
     require(caller, Permission.LOG_VISIT)
@@ -133,8 +134,9 @@ async def choose_customer(session: AsyncSession, caller: Caller, customer_id: in
     return CustomerRef.of(await customers.get_in_scope(session, caller, customer_id))
 
 
-async def due_today(session: AsyncSession, caller: Caller, *, today: date, zone: ZoneInfo,
-                    limit: int = DUE_BUTTONS) -> DuePlan:
+async def due_today(
+    session: AsyncSession, caller: Caller, *, today: date, zone: ZoneInfo, limit: int = DUE_BUTTONS
+) -> DuePlan:
     """The caller's customers due for a visit today: never visited first, then longest overdue.
 
     A follow-up dated today makes a customer due as well, unless they were already seen today.
@@ -146,37 +148,64 @@ async def due_today(session: AsyncSession, caller: Caller, *, today: date, zone:
     scope = and_(customers.in_scope(caller), Customer.status != CustomerStatus.INACTIVE)
     follow_up_today = and_(
         exists().where(Visit.customer_id == Customer.id, Visit.next_follow_up == today),
-        or_(Customer.last_visit_at.is_(None),
-            Customer.last_visit_at < policy.start_of_day(today, zone)))
+        or_(Customer.last_visit_at.is_(None), Customer.last_visit_at < policy.start_of_day(today, zone)),
+    )
     grade_due = policy.due_for_visit(rules, zone, today)
-    total = await session.scalar(
-        select(func.count()).select_from(Customer).where(scope, or_(grade_due, follow_up_today))) or 0
+    total = (
+        await session.scalar(
+            select(func.count()).select_from(Customer).where(scope, or_(grade_due, follow_up_today))
+        )
+        or 0
+    )
     found: dict[int, Customer] = {}
-    queries = [select(Customer).where(scope, Customer.last_visit_at.is_(None))
-               .order_by(Customer.created_at, Customer.name)]
-    queries += [select(Customer).where(scope, grade_due, Customer.grade == grade)
-                .order_by(Customer.last_visit_at) for grade in rules]
+    queries = [
+        select(Customer)
+        .where(scope, Customer.last_visit_at.is_(None))
+        .order_by(Customer.created_at, Customer.name)
+    ]
+    queries += [
+        select(Customer).where(scope, grade_due, Customer.grade == grade).order_by(Customer.last_visit_at)
+        for grade in rules
+    ]
     queries.append(select(Customer).where(scope, follow_up_today).order_by(Customer.name))
     for query in queries:
         for row in await session.scalars(query.limit(limit)):
             found.setdefault(row.id, row)
-    follow_up_ids = set(await session.scalars(
-        select(Customer.id).where(Customer.id.in_(found), follow_up_today)))
+    follow_up_ids = set(
+        await session.scalars(select(Customer.id).where(Customer.id.in_(found), follow_up_today))
+    )
 
     def due_on(row: Customer) -> date:
         due = policy.next_visit_due(row.last_visit_at, row.grade, rules, zone, today)
         return min(due, today) if row.id in follow_up_ids else due
 
     ordered = sorted(found.values(), key=lambda row: (row.last_visit_at is not None, due_on(row), row.name))
-    return DuePlan(tuple(DueCustomer(CustomerRef.of(row), row.last_visit_at is None, row.id in follow_up_ids,
-                                     max(0, (today - due_on(row)).days))
-                         for row in ordered[:limit]), total)
+    return DuePlan(
+        tuple(
+            DueCustomer(
+                CustomerRef.of(row),
+                row.last_visit_at is None,
+                row.id in follow_up_ids,
+                max(0, (today - due_on(row)).days),
+            )
+            for row in ordered[:limit]
+        ),
+        total,
+    )
 
 
 # -- recording -----------------------------------------------------------------------------------
 
-async def record(session: AsyncSession, caller: Caller, draft: VisitDraft, *, source_key: str,
-                 now: datetime, zone: ZoneInfo) -> SavedVisit:
+
+async def record(
+    session: AsyncSession,
+    caller: Caller,
+    draft: VisitDraft,
+    *,
+    source_key: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> SavedVisit:
     """Save a visit (or return the one already saved by the same update)."""
     require(caller, Permission.LOG_VISIT)
     existing = await _existing(session, caller, source_key, now, zone)
@@ -185,8 +214,15 @@ async def record(session: AsyncSession, caller: Caller, draft: VisitDraft, *, so
     return await _create(session, caller, draft, source_key=source_key, now=now, zone=zone)
 
 
-async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, source_key: str,
-                  now: datetime, zone: ZoneInfo) -> SavedVisit:
+async def _create(
+    session: AsyncSession,
+    caller: Caller,
+    draft: VisitDraft,
+    *,
+    source_key: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> SavedVisit:
     customer = await customers.get_in_scope(session, caller, draft.customer_id)
     visit = _new_visit(caller, customer, draft, source_key=source_key, now=now)
     visit.id = await _insert_once(session, visit)
@@ -196,16 +232,28 @@ async def _create(session: AsyncSession, caller: Caller, draft: VisitDraft, *, s
             raise RuntimeError(f"visit {source_key} neither inserted nor found")
         return saved
     if draft.stock or draft.feedback:
-        session.add_all([StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity)
-                         for line in draft.stock])
-        session.add_all([Feedback(visit_id=visit.id, topic=item.topic, text=item.text)
-                         for item in draft.feedback])
+        session.add_all(
+            [
+                StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity)
+                for line in draft.stock
+            ]
+        )
+        session.add_all(
+            [Feedback(visit_id=visit.id, topic=item.topic, text=item.text) for item in draft.feedback]
+        )
     before = customer.last_visit_at
     if before is None or before < now:  # Core, and the loaded customer kept clean: no unit of work
         await session.execute(_TOUCH_CUSTOMER, {"customer_id": customer.id, "at": now})
         set_committed_value(customer, "last_visit_at", now)
-    audit.record(session, actor_id=caller.id, action=ACTION_RECORD, entity="visit", entity_id=visit.id,
-                 at=now, after=_snapshot(visit, draft.stock, draft.feedback, last_visit_before=before))
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action=ACTION_RECORD,
+        entity="visit",
+        entity_id=visit.id,
+        at=now,
+        after=_snapshot(visit, draft.stock, draft.feedback, last_visit_before=before),
+    )
     rules = await policy.grade_rules(session)
     return _saved(visit, customer, len(draft.stock), len(draft.feedback), rules, zone)
 
@@ -219,8 +267,16 @@ async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
     return await session.scalar(statement, column_values(visit))
 
 
-async def quick_visit(session: AsyncSession, caller: Caller, customer_text: str, notes: str, *,
-                      source_key: str, now: datetime, zone: ZoneInfo) -> QuickVisit:
+async def quick_visit(
+    session: AsyncSession,
+    caller: Caller,
+    customer_text: str,
+    notes: str,
+    *,
+    source_key: str,
+    now: datetime,
+    zone: ZoneInfo,
+) -> QuickVisit:
     """``/visit <customer>: <notes>``: an on-site visit at once, or the candidates to pick from."""
     require(caller, Permission.LOG_VISIT)
     existing = await _existing(session, caller, source_key, now, zone)
@@ -240,8 +296,9 @@ def clean_notes(text: str) -> str:
     return notes
 
 
-def _new_visit(caller: Caller, customer: Customer, draft: VisitDraft, *, source_key: str,
-               now: datetime) -> Visit:
+def _new_visit(
+    caller: Caller, customer: Customer, draft: VisitDraft, *, source_key: str, now: datetime
+) -> Visit:
     if len(draft.photo_file_ids) > MAX_PHOTOS:
         raise Invalid(N_("At most {count} photos per visit."), count=MAX_PHOTOS)
     latitude = longitude = None
@@ -252,40 +309,66 @@ def _new_visit(caller: Caller, customer: Customer, draft: VisitDraft, *, source_
             raise Invalid(N_("That location is not a valid place on Earth."))
         if customer.latitude is not None and customer.longitude is not None:
             distance = round(geo.distance_m(latitude, longitude, customer.latitude, customer.longitude))
-    return Visit(rep_id=caller.id, customer_id=customer.id, visited_at=now, kind=draft.kind,
-                 notes=clean_notes(draft.notes), latitude=latitude, longitude=longitude,
-                 distance_m=distance, far_away=distance is not None and distance > FAR_AWAY_M,
-                 photo_file_ids=list(draft.photo_file_ids), next_follow_up=draft.next_follow_up,
-                 source_key=source_key, created_at=now)
+    return Visit(
+        rep_id=caller.id,
+        customer_id=customer.id,
+        visited_at=now,
+        kind=draft.kind,
+        notes=clean_notes(draft.notes),
+        latitude=latitude,
+        longitude=longitude,
+        distance_m=distance,
+        far_away=distance is not None and distance > FAR_AWAY_M,
+        photo_file_ids=list(draft.photo_file_ids),
+        next_follow_up=draft.next_follow_up,
+        source_key=source_key,
+        created_at=now,
+    )
 
 
 def _saved_or_undone() -> Select[tuple[int | None, bool]]:
     """The visit ``:source_key`` saved (its id), and whether one it saved was undone ``:since``."""
     audit_log, visits = AuditLog.__table__, Visit.__table__
-    undone = (select(audit_log.c.id).where(
-        audit_log.c.action == ACTION_UNDO, audit_log.c.at >= bindparam("since"),
-        audit_log.c.before["source_key"].as_string() == bindparam("source_key")).limit(1).exists())
-    return select(select(visits.c.id).where(visits.c.source_key == bindparam("source_key")).scalar_subquery(),
-                  undone)
+    undone = (
+        select(audit_log.c.id)
+        .where(
+            audit_log.c.action == ACTION_UNDO,
+            audit_log.c.at >= bindparam("since"),
+            audit_log.c.before["source_key"].as_string() == bindparam("source_key"),
+        )
+        .limit(1)
+        .exists()
+    )
+    return select(
+        select(visits.c.id).where(visits.c.source_key == bindparam("source_key")).scalar_subquery(), undone
+    )
 
 
 #: Every new visit runs these: built once (building a statement per call cost more than running it).
 _SAVED_OR_UNDONE = _saved_or_undone()
-_TOUCH_CUSTOMER = (update(Customer.__table__).where(Customer.__table__.c.id == bindparam("customer_id"))
-                   .values(last_visit_at=bindparam("at")))
-_INSERT_ONCE = {name: insert(Visit.__table__).on_conflict_do_nothing(index_elements=["source_key"])
-                .returning(Visit.__table__.c.id) for name, insert in (("postgresql", postgresql.insert),
-                                                                      ("sqlite", sqlite.insert))}
+_TOUCH_CUSTOMER = (
+    update(Customer.__table__)
+    .where(Customer.__table__.c.id == bindparam("customer_id"))
+    .values(last_visit_at=bindparam("at"))
+)
+_INSERT_ONCE = {
+    name: insert(Visit.__table__)
+    .on_conflict_do_nothing(index_elements=["source_key"])
+    .returning(Visit.__table__.c.id)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
-async def _existing(session: AsyncSession, caller: Caller, source_key: str, now: datetime,
-                    zone: ZoneInfo) -> SavedVisit | None:
+async def _existing(
+    session: AsyncSession, caller: Caller, source_key: str, now: datetime, zone: ZoneInfo
+) -> SavedVisit | None:
     """The visit this update already saved; refuse to bring back one that was undone.
 
     Both questions in one statement: on the usual path (a new update) it is the only one.
     """
-    saved_id, was_undone = (await session.execute(
-        _SAVED_OR_UNDONE, {"source_key": source_key, "since": now - UNDONE_MEMORY})).one()
+    saved_id, was_undone = (
+        await session.execute(_SAVED_OR_UNDONE, {"source_key": source_key, "since": now - UNDONE_MEMORY})
+    ).one()
     if saved_id is None:
         if was_undone:
             raise Conflict(N_("This visit was undone, so it was not saved again."))
@@ -300,26 +383,50 @@ async def _existing(session: AsyncSession, caller: Caller, source_key: str, now:
     return replace(saved, already_saved=True)
 
 
-def _saved(visit: Visit, customer: Customer, stock_lines: int, feedback: int,
-           rules: dict[str, policy.GradeRule], zone: ZoneInfo) -> SavedVisit:
+def _saved(
+    visit: Visit,
+    customer: Customer,
+    stock_lines: int,
+    feedback: int,
+    rules: dict[str, policy.GradeRule],
+    zone: ZoneInfo,
+) -> SavedVisit:
     today = policy.local_date(visit.visited_at, zone)
     return SavedVisit(
-        id=visit.id, customer=CustomerRef.of(customer), kind=visit.kind, notes=visit.notes,
-        located=visit.latitude is not None, distance_m=visit.distance_m, far_away=visit.far_away,
-        photos=len(visit.photo_file_ids or []), stock_lines=stock_lines, feedback=feedback,
+        id=visit.id,
+        customer=CustomerRef.of(customer),
+        kind=visit.kind,
+        notes=visit.notes,
+        located=visit.latitude is not None,
+        distance_m=visit.distance_m,
+        far_away=visit.far_away,
+        photos=len(visit.photo_file_ids or []),
+        stock_lines=stock_lines,
+        feedback=feedback,
         next_follow_up=visit.next_follow_up,
-        next_due=policy.next_visit_due(customer.last_visit_at, customer.grade, rules, zone, today))
+        next_due=policy.next_visit_due(customer.last_visit_at, customer.grade, rules, zone, today),
+    )
 
 
-def _snapshot(visit: Visit, stock: tuple[StockEntry, ...] | list[StockEntry],
-              feedback: tuple[FeedbackEntry, ...] | list[FeedbackEntry], *,
-              last_visit_before: datetime | None) -> dict[str, Any]:
+def _snapshot(
+    visit: Visit,
+    stock: tuple[StockEntry, ...] | list[StockEntry],
+    feedback: tuple[FeedbackEntry, ...] | list[FeedbackEntry],
+    *,
+    last_visit_before: datetime | None,
+) -> dict[str, Any]:
     """The visit as plain JSON, for the audit log."""
     return {
-        "customer_id": visit.customer_id, "rep_id": visit.rep_id, "kind": str(visit.kind),
-        "visited_at": visit.visited_at.isoformat(), "notes": visit.notes,
-        "latitude": visit.latitude, "longitude": visit.longitude, "distance_m": visit.distance_m,
-        "far_away": visit.far_away, "photo_file_ids": list(visit.photo_file_ids or []),
+        "customer_id": visit.customer_id,
+        "rep_id": visit.rep_id,
+        "kind": str(visit.kind),
+        "visited_at": visit.visited_at.isoformat(),
+        "notes": visit.notes,
+        "latitude": visit.latitude,
+        "longitude": visit.longitude,
+        "distance_m": visit.distance_m,
+        "far_away": visit.far_away,
+        "photo_file_ids": list(visit.photo_file_ids or []),
         "stock": [[line.product, line.quantity] for line in stock],
         "feedback": [[str(item.topic), item.text] for item in feedback],
         "next_follow_up": visit.next_follow_up.isoformat() if visit.next_follow_up else None,
@@ -330,41 +437,66 @@ def _snapshot(visit: Visit, stock: tuple[StockEntry, ...] | list[StockEntry],
 
 # -- undo ----------------------------------------------------------------------------------------
 
+
 async def undo(session: AsyncSession, caller: Caller, visit_id: int, *, now: datetime) -> Undone:
     """Delete a visit its rep saved less than 10 minutes ago, and put last_visit_at back."""
     require(caller, Permission.LOG_VISIT)
     visit = await session.scalar(select(Visit).where(Visit.id == visit_id))
     if visit is None:
-        undone_by = await session.scalar(select(AuditLog.actor_id).where(
-            AuditLog.action == ACTION_UNDO, AuditLog.entity == "visit",
-            AuditLog.entity_id == visit_id).limit(1))
+        undone_by = await session.scalar(
+            select(AuditLog.actor_id)
+            .where(AuditLog.action == ACTION_UNDO, AuditLog.entity == "visit", AuditLog.entity_id == visit_id)
+            .limit(1)
+        )
         if undone_by == caller.id:
             raise Conflict(N_("This visit is already undone."))
         raise NotFound(N_("That visit does not exist."))
     if visit.rep_id != caller.id:
         raise AccessDenied(N_("Only the rep who logged a visit can undo it."))
     if now - visit.created_at > UNDO_WINDOW:
-        raise Conflict(N_("Too late to undo: a visit can be undone within {minutes} minutes of saving. "
-                          "It stays on record."), minutes=int(UNDO_WINDOW.total_seconds() // 60))
+        raise Conflict(
+            N_(
+                "Too late to undo: a visit can be undone within {minutes} minutes of saving. "
+                "It stays on record."
+            ),
+            minutes=int(UNDO_WINDOW.total_seconds() // 60),
+        )
     customer = await session.get_one(Customer, visit.customer_id)
-    stock = list(await session.scalars(select(StockLine).where(StockLine.visit_id == visit.id)
-                                       .order_by(StockLine.id)))
-    feedback = list(await session.scalars(select(Feedback).where(Feedback.visit_id == visit.id)
-                                          .order_by(Feedback.id)))
-    before = _snapshot(visit, [StockEntry(s.product, s.quantity) for s in stock],
-                       [FeedbackEntry(f.topic, f.text) for f in feedback],
-                       last_visit_before=customer.last_visit_at)
+    stock = list(
+        await session.scalars(select(StockLine).where(StockLine.visit_id == visit.id).order_by(StockLine.id))
+    )
+    feedback = list(
+        await session.scalars(select(Feedback).where(Feedback.visit_id == visit.id).order_by(Feedback.id))
+    )
+    before = _snapshot(
+        visit,
+        [StockEntry(s.product, s.quantity) for s in stock],
+        [FeedbackEntry(f.topic, f.text) for f in feedback],
+        last_visit_before=customer.last_visit_at,
+    )
     await session.execute(delete(StockLine).where(StockLine.visit_id == visit.id))
     await session.execute(delete(Feedback).where(Feedback.visit_id == visit.id))
     await session.execute(delete(Visit).where(Visit.id == visit.id))
     await session.execute(
-        update(Customer).where(Customer.id == customer.id)
-        .values(last_visit_at=select(func.max(Visit.visited_at))
-                .where(Visit.customer_id == customer.id).scalar_subquery())
-        .execution_options(synchronize_session=False))
+        update(Customer)
+        .where(Customer.id == customer.id)
+        .values(
+            last_visit_at=select(func.max(Visit.visited_at))
+            .where(Visit.customer_id == customer.id)
+            .scalar_subquery()
+        )
+        .execution_options(synchronize_session=False)
+    )
     session.expire(customer, ["last_visit_at"])
-    audit.record(session, actor_id=caller.id, action=ACTION_UNDO, entity="visit", entity_id=visit_id,
-                 at=now, before=before)
+    audit.record(
+        session,
+        actor_id=caller.id,
+        action=ACTION_UNDO,
+        entity="visit",
+        entity_id=visit_id,
+        at=now,
+        before=before,
+    )
     return Undone(CustomerRef.of(customer))
 
 
@@ -385,27 +517,50 @@ def parse_stock_lines(text: str) -> tuple[StockEntry, ...]:
     for number, line in enumerate(lines, start=1):
         match = _STOCK_LINE.fullmatch(line)
         if match is None:
-            raise Invalid(N_("Line {line} ({text}): write the product, then the quantity, e.g. Product A 12"),
-                          line=number, text=line)
+            raise Invalid(
+                N_("Line {line} ({text}): write the product, then the quantity, e.g. Product A 12"),
+                line=number,
+                text=line,
+            )
         product, quantity = match["product"].strip(), match["quantity"]
         if not quantity.lstrip("+-").isdecimal() or quantity.startswith("-"):
-            raise Invalid(N_("Line {line} ({text}): the quantity must be a whole number, 0 or more."),
-                          line=number, text=line)
+            raise Invalid(
+                N_("Line {line} ({text}): the quantity must be a whole number, 0 or more."),
+                line=number,
+                text=line,
+            )
         count = int(quantity) if len(quantity) <= 12 else MAX_QUANTITY + 1  # int() refuses 4,300+ digits
         if count > MAX_QUANTITY:
             raise Invalid(N_("Line {line} ({text}): that quantity is too large."), line=number, text=line)
         if len(product) > MAX_PRODUCT_CHARS:
-            raise Invalid(N_("Line {line}: the product name is longer than {count} characters."),
-                          line=number, count=MAX_PRODUCT_CHARS)
+            raise Invalid(
+                N_("Line {line}: the product name is longer than {count} characters."),
+                line=number,
+                count=MAX_PRODUCT_CHARS,
+            )
         entries.append(StockEntry(product, count))
     return tuple(entries)
 
 
 #: Words for a follow-up date, in days from today.
 RELATIVE_DAYS = {
-    "today": 0, "tomorrow": 1, "next week": 7, "in a week": 7, "in 2 weeks": 14, "in two weeks": 14,
-    "今天": 0, "明天": 1, "后天": 2, "後天": 2, "下周": 7, "下週": 7, "下星期": 7, "一周后": 7,
-    "两周后": 14, "兩週後": 14, "2周后": 14,
+    "today": 0,
+    "tomorrow": 1,
+    "next week": 7,
+    "in a week": 7,
+    "in 2 weeks": 14,
+    "in two weeks": 14,
+    "今天": 0,
+    "明天": 1,
+    "后天": 2,
+    "後天": 2,
+    "下周": 7,
+    "下週": 7,
+    "下星期": 7,
+    "一周后": 7,
+    "两周后": 14,
+    "兩週後": 14,
+    "2周后": 14,
 }
 _FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号號]?")
 _MONTH_DAY = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号號]?")
@@ -431,10 +586,15 @@ def parse_follow_up(text: str, today: date) -> date:
     except (ValueError, OverflowError):
         day = None
     if day is None:
-        raise Invalid(N_("I can't read {text} as a date. Type e.g. {example}, {month_day} (month-day), "
-                         "tomorrow or 明天."), text=text.strip()[:40],
-                      example=f"{today + timedelta(days=7):%Y-%m-%d}",
-                      month_day=f"{today + timedelta(days=7):%m-%d}")
+        raise Invalid(
+            N_(
+                "I can't read {text} as a date. Type e.g. {example}, {month_day} (month-day), "
+                "tomorrow or 明天."
+            ),
+            text=text.strip()[:40],
+            example=f"{today + timedelta(days=7):%Y-%m-%d}",
+            month_day=f"{today + timedelta(days=7):%m-%d}",
+        )
     if day < today:
         raise Invalid(N_("{date} is in the past: pick today or a later day."), date=f"{day:%Y-%m-%d}")
     if day - today > MAX_FOLLOW_UP_AHEAD:

@@ -82,9 +82,12 @@ def _fields(t: Translator, cert: Certificate, zone: ZoneInfo) -> list[tuple[str,
         (t.gettext(N_("Reason")), cert.reason or "—"),
         (t.gettext(N_("Approved by")), f"{cert.decided_by or '—'}, {when(cert.decided_at)}"),
     ]
-    settled = "; ".join(t.gettext(N_("{invoice}: {amount}")).format(invoice=line.invoice_no,
-                                                                   amount=format_amount(line.amount))
-                        for line in cert.settled)
+    settled = "; ".join(
+        t.gettext(N_("{invoice}: {amount}")).format(
+            invoice=line.invoice_no, amount=format_amount(line.amount)
+        )
+        for line in cert.settled
+    )
     fields.append((t.gettext(N_("Credited to invoices")), settled or "—"))
     if cert.kept > 0:
         fields.append((t.gettext(N_("Kept as the customer's credit")), format_amount(cert.kept)))
@@ -96,19 +99,36 @@ def figure(t: Translator, cert: Certificate, zone: ZoneInfo) -> Figure:
     page = Figure(figsize=PAGE)
     cjk = font()
 
-    def text(x: float, y: float, value: str, *, size: float = 9, align: str = "left",
-             colour: str = "black", props: FontProperties = cjk) -> None:
+    def text(
+        x: float,
+        y: float,
+        value: str,
+        *,
+        size: float = 9,
+        align: str = "left",
+        colour: str = "black",
+        props: FontProperties = cjk,
+    ) -> None:
         # One weight only: the packaged CJK font has no bold (matplotlib would warn and fake it).
         shown = props.copy()
         shown.set_size(size)
-        page.text(x, y, value, fontproperties=shown, ha=align, va="top", color=colour, parse_math=False,
-                  usetex=False)
+        page.text(
+            x,
+            y,
+            value,
+            fontproperties=shown,
+            ha=align,
+            va="top",
+            color=colour,
+            parse_math=False,
+            usetex=False,
+        )
 
-    text(0.5, 0.95, t.gettext(N_("Sales return certificate (銷售退貨證明單)")), size=14,
-         align="center")
+    text(0.5, 0.95, t.gettext(N_("Sales return certificate (銷售退貨證明單)")), size=14, align="center")
     issued = cert.decided_at.astimezone(zone).date().isoformat() if cert.decided_at else "—"
-    text(RIGHT, 0.895, t.gettext(N_("No. {number}")).format(number=cert.number or "—"), size=10,
-         align="right")
+    text(
+        RIGHT, 0.895, t.gettext(N_("No. {number}")).format(number=cert.number or "—"), size=10, align="right"
+    )
     text(RIGHT, 0.87, t.gettext(N_("Date: {date}")).format(date=issued), size=9, align="right")
     _rule(page, 0.845)
     y = 0.825
@@ -125,8 +145,12 @@ def figure(t: Translator, cert: Certificate, zone: ZoneInfo) -> Figure:
         text(LEFT, y, t.gettext(label) + ":")
         _rule(page, y - LINE * 0.8, start=LEFT + LABEL_WIDTH)
         y -= LINE * 2.5
-    text(LEFT, 0.04, t.gettext(N_("Return #{id} · regulations part 4, art. 22")).format(id=cert.return_id),
-         size=7)
+    text(
+        LEFT,
+        0.04,
+        t.gettext(N_("Return #{id} · regulations part 4, art. 22")).format(id=cert.return_id),
+        size=7,
+    )
     return page
 
 
@@ -136,8 +160,9 @@ def _rule(page: Figure, y: float, *, start: float = LEFT, end: float = RIGHT) ->
 
 def render_pdf(t: Translator, cert: Certificate, zone: ZoneInfo) -> bytes:
     buffer = io.BytesIO()
-    figure(t, cert, zone).savefig(buffer, format="pdf", metadata={"Title": f"{cert.number}",
-                                                                  "Creator": "fieldbot"})
+    figure(t, cert, zone).savefig(
+        buffer, format="pdf", metadata={"Title": f"{cert.number}", "Creator": "fieldbot"}
+    )
     return buffer.getvalue()
 
 

@@ -28,8 +28,11 @@ def title(t: Translator, report: MarketFeedback) -> str:
     elif scope.rep_id is not None:
         text = t(N_("Market feedback · {period} · yours"), period=period)
     else:
-        text = t(N_("Market feedback · {period} · team {team}"), period=period,
-                 team=short(scope.name or "—", NAME_SHOWN))
+        text = t(
+            N_("Market feedback · {period} · team {team}"),
+            period=period,
+            team=short(scope.name or "—", NAME_SHOWN),
+        )
     return f"<b>{text}</b>"
 
 
@@ -67,25 +70,40 @@ def _block(t: Translator, report: MarketFeedback, topic: TopicFeedback) -> _Bloc
     with_reps = scope.rep_id is None
     label = escape(t.gettext(LABELS[topic.topic]))
     if with_reps:
-        counts = t(N_("notes: {notes} · customers: {customers} · reps: {reps}"),
-                   notes=topic.notes, customers=topic.customers, reps=topic.reps)
+        counts = t(
+            N_("notes: {notes} · customers: {customers} · reps: {reps}"),
+            notes=topic.notes,
+            customers=topic.customers,
+            reps=topic.reps,
+        )
     else:
-        counts = t(N_("notes: {notes} · customers: {customers}"), notes=topic.notes,
-                   customers=topic.customers)
-    head = [f"<b>{label}</b> — {counts}",
-            t.gettext(N_("Customers: {names}")).format(names=_names(t, topic.top_customers, topic.customers))]
+        counts = t(
+            N_("notes: {notes} · customers: {customers}"), notes=topic.notes, customers=topic.customers
+        )
+    head = [
+        f"<b>{label}</b> — {counts}",
+        t.gettext(N_("Customers: {names}")).format(names=_names(t, topic.top_customers, topic.customers)),
+    ]
     if with_reps:
-        head.append(t.gettext(N_("Reps: {names}")).format(
-            names=_names(t, topic.top_reps, topic.reps, with_team=scope.everyone)))
+        head.append(
+            t.gettext(N_("Reps: {names}")).format(
+                names=_names(t, topic.top_reps, topic.reps, with_team=scope.everyone)
+            )
+        )
     limit = TEXT_SHOWN if report.topic is None else TEXT_SHOWN_ONE_TOPIC
     notes = [_note(t, note, with_reps, limit) for note in topic.latest]
     word = t.gettext(WORDS[topic.topic])
 
     def more(left: int) -> str:
         if report.topic is None:
-            return "  " + t(N_("…and {count} more: /market {period} {topic}"), count=left,
-                            period=report.period.label, topic=word)
+            return "  " + t(
+                N_("…and {count} more: /market {period} {topic}"),
+                count=left,
+                period=report.period.label,
+                topic=word,
+            )
         return "  " + t(N_("…and {count} older: ask for a shorter period to read them."), count=left)
+
     return _Block(head, notes, topic.notes, more)
 
 
@@ -103,11 +121,16 @@ def market_text(t: Translator, report: MarketFeedback, budget: int = MESSAGE_BUD
     if not report.notes:
         return t(N_("No market feedback for {period}."), period=report.period.title(t))
     if report.scope.rep_id is None:
-        totals = t(N_("Notes: {notes} · customers: {customers} · reps: {reps}"),
-                   notes=report.notes, customers=report.customers, reps=report.reps)
+        totals = t(
+            N_("Notes: {notes} · customers: {customers} · reps: {reps}"),
+            notes=report.notes,
+            customers=report.customers,
+            reps=report.reps,
+        )
     else:
-        totals = t(N_("Notes: {notes} · customers: {customers}"), notes=report.notes,
-                   customers=report.customers)
+        totals = t(
+            N_("Notes: {notes} · customers: {customers}"), notes=report.notes, customers=report.customers
+        )
     head = [title(t, report), totals]
     blocks = [_block(t, report, topic) for topic in report.topics]
     shown = [0] * len(blocks)

@@ -48,7 +48,7 @@ def _shortness(t: Translator, quantity: int, usual: int | None, minimum: int | N
 def level_line(t: Translator, level: StockLevel, zone: ZoneInfo, *, with_customer: bool = False) -> str:
     """``• Cola 330ml: 0 (−12) ⚠️ out of stock · 2026-11-23`` (with the customer first, for a rep)."""
     where = f"{short_name(level.customer_name)} — " if with_customer else ""
-    change = (t(N_("first count")) if level.change is None else signed(level.change))
+    change = t(N_("first count")) if level.change is None else signed(level.change)
     parts = [f"• {where}{short_name(level.product)}: <b>{level.quantity}</b> ({change})"]
     if level.short:
         parts.append(_shortness(t, level.quantity, level.usual, level.minimum))
@@ -56,8 +56,9 @@ def level_line(t: Translator, level: StockLevel, zone: ZoneInfo, *, with_custome
     return " ".join(parts)
 
 
-def stock_section(t: Translator, levels: StockLevels, zone: ZoneInfo, *, title: str,
-                  with_customer: bool = False) -> list[str]:
+def stock_section(
+    t: Translator, levels: StockLevels, zone: ZoneInfo, *, title: str, with_customer: bool = False
+) -> list[str]:
     """A titled list of stock levels, and how many more there are; nothing when there are none."""
     if not levels.total:
         return []
@@ -74,46 +75,73 @@ def stock_section(t: Translator, levels: StockLevels, zone: ZoneInfo, *, title: 
 def shortfall_line(t: Translator, item: Shortfall, zone: ZoneInfo, *, with_rep: bool = False) -> str:
     """``• Shop (S1) — Cola 330ml: 0 ⚠️ out of stock · counted 2026-11-20``."""
     rep = f" [{short_name(item.rep_name, 24)}]" if with_rep and item.rep_name else ""
-    return (f"• {short_name(item.customer_name)} ({escape(item.customer_code)}){rep} — "
-            f"{short_name(item.product)}: <b>{item.quantity}</b> "
-            f"{_shortness(t, item.quantity, item.usual, item.minimum)} · "
-            + t(N_("counted {date}"), date=day(item.checked_at, zone)))
+    return (
+        f"• {short_name(item.customer_name)} ({escape(item.customer_code)}){rep} — "
+        f"{short_name(item.product)}: <b>{item.quantity}</b> "
+        f"{_shortness(t, item.quantity, item.usual, item.minimum)} · "
+        + t(N_("counted {date}"), date=day(item.checked_at, zone))
+    )
 
 
-def shortfalls_section(t: Translator, shortfalls: Shortfalls, zone: ZoneInfo, *, title: str,
-                       with_rep: bool = False) -> list[str]:
+def shortfalls_section(
+    t: Translator, shortfalls: Shortfalls, zone: ZoneInfo, *, title: str, with_rep: bool = False
+) -> list[str]:
     """A titled list of open shortfalls, and how many more there are; nothing when there are none."""
     if not shortfalls.total:
         return []
     lines = [title, *(shortfall_line(t, item, zone, with_rep=with_rep) for item in shortfalls.items)]
     if shortfalls.total > len(shortfalls.items):
         more = shortfalls.total - len(shortfalls.items)
-        lines.append(t.ngettext("…and {count} more shortfall", "…and {count} more shortfalls", more,
-                                count=more))
+        lines.append(
+            t.ngettext("…and {count} more shortfall", "…and {count} more shortfalls", more, count=more)
+        )
     return lines
 
 
 def feedback_line(t: Translator, item: TopicFeedback, zone: ZoneInfo, *, who: str) -> str:
     """``• Price (2): Competitor X is 5% cheaper — Li Wei, 2026-11-23``; ``who``: the rep's or the
     customer's name, whichever the reader does not know already."""
-    return (f"• <b>{escape(t.gettext(TOPIC_LABELS[item.topic]))}</b> ({item.count}): "
-            f"{escape(first_line(item.text, TEXT_CHARS))} — {short_name(who, 30)}, {day(item.at, zone)}")
+    return (
+        f"• <b>{escape(t.gettext(TOPIC_LABELS[item.topic]))}</b> ({item.count}): "
+        f"{escape(first_line(item.text, TEXT_CHARS))} — {short_name(who, 30)}, {day(item.at, zone)}"
+    )
 
 
-def feedback_section(t: Translator, feedback: tuple[TopicFeedback, ...], zone: ZoneInfo, *, title: str,
-                     by_customer: bool = False) -> list[str]:
+def feedback_section(
+    t: Translator,
+    feedback: tuple[TopicFeedback, ...],
+    zone: ZoneInfo,
+    *,
+    title: str,
+    by_customer: bool = False,
+) -> list[str]:
     """A titled list, one line per topic; nothing when there is no feedback."""
     if not feedback:
         return []
-    return ["💬 <b>" + title + "</b>",
-            *(feedback_line(t, item, zone, who=item.customer_name if by_customer else item.rep_name)
-              for item in feedback)]
+    return [
+        "💬 <b>" + title + "</b>",
+        *(
+            feedback_line(t, item, zone, who=item.customer_name if by_customer else item.rep_name)
+            for item in feedback
+        ),
+    ]
 
 
 def team_shortfalls(t: Translator, day: date, shortfalls: Shortfalls, zone: ZoneInfo) -> str:
     """The managers' digest's part on stock (sent with the day's reports): the open shortfalls at
     the team's customers, each with its rep, until a count shows it restocked."""
-    title = "<b>" + t(N_("⚠️ Stock shortfalls at your team's customers · {day}: {count}"),
-                      day=day.isoformat(), count=shortfalls.total) + "</b>"
-    return "\n".join([*shortfalls_section(t, shortfalls, zone, title=title, with_rep=True),
-                      t(N_("Each stays listed until a later count shows it restocked."))])
+    title = (
+        "<b>"
+        + t(
+            N_("⚠️ Stock shortfalls at your team's customers · {day}: {count}"),
+            day=day.isoformat(),
+            count=shortfalls.total,
+        )
+        + "</b>"
+    )
+    return "\n".join(
+        [
+            *shortfalls_section(t, shortfalls, zone, title=title, with_rep=True),
+            t(N_("Each stays listed until a later count shows it restocked.")),
+        ]
+    )

@@ -44,14 +44,10 @@ def upgrade() -> None:
             sa.column("credit_limit", Money()),
         ),
         [
-            {"grade": "A", "visit_every_days": 7, "credit_days": 60,
-             "credit_limit": Decimal("200000.00")},
-            {"grade": "B", "visit_every_days": 14, "credit_days": 45,
-             "credit_limit": Decimal("100000.00")},
-            {"grade": "C", "visit_every_days": 30, "credit_days": 30,
-             "credit_limit": Decimal("50000.00")},
-            {"grade": "D", "visit_every_days": 60, "credit_days": 0,
-             "credit_limit": Decimal("0.00")},
+            {"grade": "A", "visit_every_days": 7, "credit_days": 60, "credit_limit": Decimal("200000.00")},
+            {"grade": "B", "visit_every_days": 14, "credit_days": 45, "credit_limit": Decimal("100000.00")},
+            {"grade": "C", "visit_every_days": 30, "credit_days": 30, "credit_limit": Decimal("50000.00")},
+            {"grade": "D", "visit_every_days": 60, "credit_days": 0, "credit_limit": Decimal("0.00")},
         ],
     )
     op.create_table(
@@ -114,8 +110,7 @@ def upgrade() -> None:
         sa.Column("used_at", UTCDateTime(), nullable=True),
         sa.Column("source_key", sa.String(length=64), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["created_by"], ["users.id"],
-                                name=op.f("fk_invites_created_by_users")),
+        sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_invites_created_by_users")),
         sa.ForeignKeyConstraint(["team_id"], ["teams.id"], name=op.f("fk_invites_team_id_teams")),
         sa.ForeignKeyConstraint(["used_by"], ["users.id"], name=op.f("fk_invites_used_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invites")),

@@ -42,8 +42,10 @@ depends_on = None
 
 OPEN = "open_amount > 0"
 NOT_HANDED_IN = "handed_in_at IS NULL"
-INDEXES = (("ix_receivables_open_by_customer", ["customer_id", "due_on", "open_amount"]),
-           ("ix_receivables_open_by_rep", ["rep_id", "due_on", "open_amount"]))
+INDEXES = (
+    ("ix_receivables_open_by_customer", ["customer_id", "due_on", "open_amount"]),
+    ("ix_receivables_open_by_rep", ["rep_id", "due_on", "open_amount"]),
+)
 BACKFILL = """
 UPDATE receivables SET open_amount = amount - COALESCE(
     (SELECT SUM(allocations.amount) FROM allocations WHERE allocations.receivable_id = receivables.id), 0)
@@ -72,9 +74,13 @@ SQLITE_TRIGGERS = (
          UPDATE receivables SET open_amount = open_amount - NEW.amount WHERE id = NEW.receivable_id;
        END""",
 )
-SQLITE_TRIGGER_NAMES = ("receivables_open_on_insert", "receivables_open_on_amount",
-                        "allocations_settle_on_insert", "allocations_settle_on_delete",
-                        "allocations_settle_on_update")
+SQLITE_TRIGGER_NAMES = (
+    "receivables_open_on_insert",
+    "receivables_open_on_amount",
+    "allocations_settle_on_insert",
+    "allocations_settle_on_delete",
+    "allocations_settle_on_update",
+)
 
 POSTGRES_TRIGGERS = (
     """CREATE FUNCTION receivables_keep_open_amount() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -113,19 +119,33 @@ POSTGRES_DROP = (
 
 
 def upgrade() -> None:
-    op.add_column("receivables", sa.Column("open_amount", models.base.Money(precision=14, scale=2),
-                                           nullable=False, server_default="0"))
+    op.add_column(
+        "receivables",
+        sa.Column(
+            "open_amount", models.base.Money(precision=14, scale=2), nullable=False, server_default="0"
+        ),
+    )
     op.execute(BACKFILL)
     for name, columns in INDEXES:
-        op.create_index(name, "receivables", columns,
-                        sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN))
-    op.create_index("ix_receivables_source_issued", "receivables",
-                    ["source", "issued_on", "rep_id", "amount"])
-    op.create_index("ix_collections_not_handed_in", "collections", ["rep_id"],
-                    sqlite_where=sa.text(NOT_HANDED_IN), postgresql_where=sa.text(NOT_HANDED_IN))
+        op.create_index(
+            name, "receivables", columns, sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN)
+        )
+    op.create_index(
+        "ix_receivables_source_issued", "receivables", ["source", "issued_on", "rep_id", "amount"]
+    )
+    op.create_index(
+        "ix_collections_not_handed_in",
+        "collections",
+        ["rep_id"],
+        sqlite_where=sa.text(NOT_HANDED_IN),
+        postgresql_where=sa.text(NOT_HANDED_IN),
+    )
     op.drop_index("ix_collections_rep_received", table_name="collections")
-    op.create_index("ix_collections_rep_received", "collections",
-                    ["rep_id", "received_at", "method", "amount", "reverses_id"])
+    op.create_index(
+        "ix_collections_rep_received",
+        "collections",
+        ["rep_id", "received_at", "method", "amount", "reverses_id"],
+    )
     for statement in POSTGRES_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS:
         op.execute(statement)
 

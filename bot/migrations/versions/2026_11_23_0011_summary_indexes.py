@@ -26,8 +26,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_collections_received", "collections",
-                    ["received_at", "rep_id", "method", "amount", "reverses_id", "id"])
+    op.create_index(
+        "ix_collections_received",
+        "collections",
+        ["received_at", "rep_id", "method", "amount", "reverses_id", "id"],
+    )
     op.create_index("ix_customers_created_at", "customers", ["created_at"])
 
 

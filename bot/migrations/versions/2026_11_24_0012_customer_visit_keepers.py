@@ -54,30 +54,38 @@ depends_on = None
 
 
 def _second_latest(customer: str) -> str:
-    return (f"(SELECT visited_at FROM visits WHERE customer_id = {customer} "
-            f"ORDER BY visited_at DESC LIMIT 1 OFFSET 1)")
+    return (
+        f"(SELECT visited_at FROM visits WHERE customer_id = {customer} "
+        f"ORDER BY visited_at DESC LIMIT 1 OFFSET 1)"
+    )
 
 
 def _keep(customer: str, delta: str) -> str:
     """The customer's visit count moved by ``delta`` ("+ 1", "- 1"), its second-latest visit read again."""
-    return (f"UPDATE customers SET visit_count = visit_count {delta}, "
-            f"prev_visit_at = {_second_latest(customer)} WHERE id = {customer};")
+    return (
+        f"UPDATE customers SET visit_count = visit_count {delta}, "
+        f"prev_visit_at = {_second_latest(customer)} WHERE id = {customer};"
+    )
 
 
 BACKFILL = f"""UPDATE customers
     SET visit_count = (SELECT count(*) FROM visits WHERE customer_id = customers.id),
-        prev_visit_at = {_second_latest('customers.id')}"""
+        prev_visit_at = {_second_latest("customers.id")}"""
 
 SQLITE_TRIGGERS = (
     f"""CREATE TRIGGER visits_keep_customer_on_insert AFTER INSERT ON visits
-       BEGIN {_keep('NEW.customer_id', '+ 1')} END""",
+       BEGIN {_keep("NEW.customer_id", "+ 1")} END""",
     f"""CREATE TRIGGER visits_keep_customer_on_delete AFTER DELETE ON visits
-       BEGIN {_keep('OLD.customer_id', '- 1')} END""",
+       BEGIN {_keep("OLD.customer_id", "- 1")} END""",
     f"""CREATE TRIGGER visits_keep_customer_on_update AFTER UPDATE OF visited_at, customer_id ON visits
-       BEGIN {_keep('OLD.customer_id', '- 1')} {_keep('NEW.customer_id', '+ 1')} END""",
+       BEGIN {_keep("OLD.customer_id", "- 1")} {_keep("NEW.customer_id", "+ 1")} END""",
 )
-SQLITE_TRIGGER_NAMES = ("visits_keep_customer_on_insert", "visits_keep_customer_on_delete",
-                        "visits_keep_customer_on_update")
+SQLITE_TRIGGER_NAMES = (
+    "visits_keep_customer_on_insert",
+    "visits_keep_customer_on_delete",
+    "visits_keep_customer_on_update",
+)
+
 
 def _pg_keep(customer: str, delta: str) -> str:
     # Lock first: the UPDATE is then a statement that starts after whoever wrote this customer's
@@ -89,17 +97,17 @@ POSTGRES_TRIGGERS = (
     f"""CREATE FUNCTION visits_keep_customer() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN
          IF TG_OP = 'INSERT' THEN
-           {_pg_keep('NEW.customer_id', '+ 1')}
+           {_pg_keep("NEW.customer_id", "+ 1")}
          ELSIF TG_OP = 'DELETE' THEN
-           {_pg_keep('OLD.customer_id', '- 1')}
+           {_pg_keep("OLD.customer_id", "- 1")}
          ELSIF NEW.customer_id = OLD.customer_id THEN
-           {_pg_keep('NEW.customer_id', '+ 0')}
+           {_pg_keep("NEW.customer_id", "+ 0")}
          ELSIF OLD.customer_id < NEW.customer_id THEN  -- two customers: locked in id order
-           {_pg_keep('OLD.customer_id', '- 1')}
-           {_pg_keep('NEW.customer_id', '+ 1')}
+           {_pg_keep("OLD.customer_id", "- 1")}
+           {_pg_keep("NEW.customer_id", "+ 1")}
          ELSE
-           {_pg_keep('NEW.customer_id', '+ 1')}
-           {_pg_keep('OLD.customer_id', '- 1')}
+           {_pg_keep("NEW.customer_id", "+ 1")}
+           {_pg_keep("OLD.customer_id", "- 1")}
          END IF;
          RETURN NULL;
        END $$""",
@@ -117,21 +125,32 @@ OPEN_FOR_AGING = "open_amount > 0 AND source IS NOT NULL"
 
 
 def _held_index(columns: list[str]) -> None:
-    op.create_index("ix_collections_not_handed_in", "collections", columns,
-                    sqlite_where=sa.text(NOT_HANDED_IN), postgresql_where=sa.text(NOT_HANDED_IN))
+    op.create_index(
+        "ix_collections_not_handed_in",
+        "collections",
+        columns,
+        sqlite_where=sa.text(NOT_HANDED_IN),
+        postgresql_where=sa.text(NOT_HANDED_IN),
+    )
 
 
 def upgrade() -> None:
     op.add_column("customers", sa.Column("visit_count", sa.Integer(), nullable=False, server_default="0"))
-    op.add_column("customers", sa.Column("prev_visit_at", models.base.UTCDateTime(timezone=True),
-                                         nullable=True))
+    op.add_column(
+        "customers", sa.Column("prev_visit_at", models.base.UTCDateTime(timezone=True), nullable=True)
+    )
     op.execute(BACKFILL)
     for statement in POSTGRES_TRIGGERS if op.get_bind().dialect.name == "postgresql" else SQLITE_TRIGGERS:
         op.execute(statement)
     op.drop_index("ix_collections_not_handed_in", table_name="collections")
     _held_index(["rep_id", "method", "amount", "reverses_id", "id"])
-    op.create_index("ix_receivables_open_by_due", "receivables", ["due_on", "open_amount", "source"],
-                    sqlite_where=sa.text(OPEN_FOR_AGING), postgresql_where=sa.text(OPEN_FOR_AGING))
+    op.create_index(
+        "ix_receivables_open_by_due",
+        "receivables",
+        ["due_on", "open_amount", "source"],
+        sqlite_where=sa.text(OPEN_FOR_AGING),
+        postgresql_where=sa.text(OPEN_FOR_AGING),
+    )
 
 
 def downgrade() -> None:

@@ -57,14 +57,16 @@ def _sqlite() -> bool:
 def _sqlite_redeclare(table: str, old: str, new: str) -> None:
     """Replace one column declaration in SQLite's stored ``CREATE TABLE`` (see the module doc)."""
     bind = op.get_bind()
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                               (table,)).scalar_one()
+    sql = bind.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+    ).scalar_one()
     if sql.count(old) != 1:
         raise RuntimeError(f"{table}: expected one declaration {old!r} in {sql!r}")
     version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
     bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?",
-                         (sql.replace(old, new), table))
+    bind.exec_driver_sql(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (sql.replace(old, new), table)
+    )
     bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
     bind.exec_driver_sql("PRAGMA writable_schema = OFF")
 
@@ -73,13 +75,14 @@ def _name_length(before: int, after: int) -> None:
     if _sqlite():
         _sqlite_redeclare("users", f"name VARCHAR({before}) NOT NULL", f"name VARCHAR({after}) NOT NULL")
     else:
-        op.alter_column("users", "name", type_=sa.String(after), existing_type=sa.String(before),
-                        existing_nullable=False)
+        op.alter_column(
+            "users", "name", type_=sa.String(after), existing_type=sa.String(before), existing_nullable=False
+        )
 
 
 def _batches(rows: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]]]:
     for start in range(0, len(rows), BATCH):
-        yield rows[start:start + BATCH]
+        yield rows[start : start + BATCH]
 
 
 def _update(table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -97,9 +100,11 @@ def _has_bidi_controls(text: str) -> bool:
 
 def _clean_people_and_teams() -> None:
     bind = op.get_bind()
-    people = [{"row_id": id_, "name": " ".join(strip_bidi_controls(name).split()) or "?"}
-              for id_, name in bind.execute(sa.text("SELECT id, name FROM users"))
-              if _has_bidi_controls(name)]
+    people = [
+        {"row_id": id_, "name": " ".join(strip_bidi_controls(name).split()) or "?"}
+        for id_, name in bind.execute(sa.text("SELECT id, name FROM users"))
+        if _has_bidi_controls(name)
+    ]
     _update("users", ["name"], people)
     teams = list(bind.execute(sa.text("SELECT id, name FROM teams ORDER BY id")))
     taken = {name.casefold() for _, name in teams}
@@ -125,9 +130,14 @@ def _fill_customer_keys() -> None:
         code_key = search_key(code)
         if code_key in holders:
             mark = f"{DUPLICATE_MARK}{id_}"
-            log.warning("customers %s and %s: codes %r fold to one key; the later one is found by "
-                        "part of its code only", holders[code_key], id_, code)
-            code_key = code_key[:SEARCH_KEY_LENGTH - len(mark)] + mark
+            log.warning(
+                "customers %s and %s: codes %r fold to one key; the later one is found by "
+                "part of its code only",
+                holders[code_key],
+                id_,
+                code,
+            )
+            code_key = code_key[: SEARCH_KEY_LENGTH - len(mark)] + mark
         holders[code_key] = id_
         rows.append({"row_id": id_, "name": name, "code_key": code_key, "name_key": search_key(name)})
     _update("customers", ["name", "code_key", "name_key"], rows)

@@ -34,26 +34,44 @@ def upgrade() -> None:
     with op.batch_alter_table("invites", schema=None) as batch_op:
         batch_op.add_column(sa.Column("revoked_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("revoked_by", sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f("fk_invites_revoked_by_users"), "users",
-                                    ["revoked_by"], ["id"])
-    invites = sa.table("invites", sa.column("role", sa.String()), sa.column("team_id", sa.Integer()),
-                       sa.column("created_by", sa.Integer()), sa.column("used_at", UTCDateTime()),
-                       sa.column("revoked_at", UTCDateTime()))
-    users = sa.table("users", sa.column("id", sa.Integer()), sa.column("active", sa.Boolean()),
-                     sa.column("role", sa.String()), sa.column("team_id", sa.Integer()))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_invites_revoked_by_users"), "users", ["revoked_by"], ["id"]
+        )
+    invites = sa.table(
+        "invites",
+        sa.column("role", sa.String()),
+        sa.column("team_id", sa.Integer()),
+        sa.column("created_by", sa.Integer()),
+        sa.column("used_at", UTCDateTime()),
+        sa.column("revoked_at", UTCDateTime()),
+    )
+    users = sa.table(
+        "users",
+        sa.column("id", sa.Integer()),
+        sa.column("active", sa.Boolean()),
+        sa.column("role", sa.String()),
+        sa.column("team_id", sa.Integer()),
+    )
     creator_may_issue = sa.exists().where(
-        users.c.id == invites.c.created_by, users.c.active,
-        sa.or_(users.c.role == "admin",
-               sa.and_(users.c.role == "manager", invites.c.role == "rep",
-                       invites.c.team_id == users.c.team_id)))
-    op.execute(sa.update(invites)
-               .where(invites.c.used_at.is_(None), invites.c.revoked_at.is_(None), ~creator_may_issue)
-               .values(revoked_at=datetime.now(UTC)))
+        users.c.id == invites.c.created_by,
+        users.c.active,
+        sa.or_(
+            users.c.role == "admin",
+            sa.and_(users.c.role == "manager", invites.c.role == "rep", invites.c.team_id == users.c.team_id),
+        ),
+    )
+    op.execute(
+        sa.update(invites)
+        .where(invites.c.used_at.is_(None), invites.c.revoked_at.is_(None), ~creator_may_issue)
+        .values(revoked_at=datetime.now(UTC))
+    )
     customers = sa.table("customers", sa.column("rep_id", sa.Integer()), sa.column("team_id", sa.Integer()))
     rep_team = sa.select(users.c.team_id).where(users.c.id == customers.c.rep_id).scalar_subquery()
-    op.execute(sa.update(customers)
-               .where(customers.c.rep_id.is_not(None), customers.c.team_id.is_distinct_from(rep_team))
-               .values(team_id=rep_team))
+    op.execute(
+        sa.update(customers)
+        .where(customers.c.rep_id.is_not(None), customers.c.team_id.is_distinct_from(rep_team))
+        .values(team_id=rep_team)
+    )
 
 
 def downgrade() -> None:

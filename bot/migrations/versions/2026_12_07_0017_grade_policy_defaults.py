@@ -27,8 +27,9 @@ depends_on = None
 OLD_VISIT_DAYS = {"A": 7, "B": 14, "C": 30, "D": 60}
 NEW_VISIT_DAYS = {"A": 3, "B": 7, "C": 7, "D": 14}
 
-_POLICIES = sa.table("grade_policies", sa.column("grade", sa.String()),
-                     sa.column("visit_every_days", sa.Integer()))
+_POLICIES = sa.table(
+    "grade_policies", sa.column("grade", sa.String()), sa.column("visit_every_days", sa.Integer())
+)
 _AUDIT = sa.table("audit_log", sa.column("entity", sa.String()), sa.column("after", sa.JSON()))
 
 
@@ -50,9 +51,11 @@ def move_defaults(connection: sa.Connection, before: dict[str, int], after: dict
     for grade, days in before.items():
         if grade in kept:
             continue
-        connection.execute(sa.update(_POLICIES)
-                           .where(_POLICIES.c.grade == grade, _POLICIES.c.visit_every_days == days)
-                           .values(visit_every_days=after[grade]))
+        connection.execute(
+            sa.update(_POLICIES)
+            .where(_POLICIES.c.grade == grade, _POLICIES.c.visit_every_days == days)
+            .values(visit_every_days=after[grade])
+        )
 
 
 def upgrade() -> None:

@@ -60,32 +60,135 @@ NEW_METHODS = ("wechat", "alipay", "card")
 #: Words for each method other than cash, as of this revision (bot/services/payment_methods.py).
 ALIASES: dict[str, tuple[str, ...]] = {
     "transfer": (
-        "transfer", "bank", "bank transfer", "wire", "wire transfer", "telegraphic transfer", "TT",
-        "T/T", "remittance", "online banking", "e-banking",
-        "转账", "轉賬", "转帐", "轉帳", "银行转账", "銀行轉賬", "银行转帐", "銀行轉帳", "汇款", "匯款",
-        "银行汇款", "銀行匯款", "电汇", "電匯", "网银", "網銀", "网上银行", "網上銀行", "对公转账",
-        "對公轉賬", "公对公", "公對公", "银行", "銀行", "打款"),
-    "cheque": ("cheque", "check", "chq", "bank cheque", "支票", "现金支票", "現金支票", "转账支票",
-               "轉賬支票", "银行支票", "銀行支票"),
-    "wechat": ("wechat", "wechat pay", "weixin", "weixin pay", "wxpay", "wx", "微信", "微信支付",
-               "微信付款", "微信转账", "微信轉賬", "微信收款", "微信扫码", "微信掃碼"),
-    "alipay": ("alipay", "ali pay", "zhifubao", "zfb", "支付宝", "支付寶", "支付宝支付", "支付寶支付",
-               "支付宝付款", "支付寶付款", "支付宝转账", "支付寶轉賬", "支付宝扫码", "支付寶掃碼"),
-    "card": ("card", "pos", "card pos", "pos card", "bank card", "credit card", "debit card",
-             "unionpay", "刷卡", "pos机", "pos機", "银行卡", "銀行卡", "信用卡", "借记卡", "借記卡",
-             "储蓄卡", "儲蓄卡", "银联", "銀聯", "银联卡", "銀聯卡"),
+        "transfer",
+        "bank",
+        "bank transfer",
+        "wire",
+        "wire transfer",
+        "telegraphic transfer",
+        "TT",
+        "T/T",
+        "remittance",
+        "online banking",
+        "e-banking",
+        "转账",
+        "轉賬",
+        "转帐",
+        "轉帳",
+        "银行转账",
+        "銀行轉賬",
+        "银行转帐",
+        "銀行轉帳",
+        "汇款",
+        "匯款",
+        "银行汇款",
+        "銀行匯款",
+        "电汇",
+        "電匯",
+        "网银",
+        "網銀",
+        "网上银行",
+        "網上銀行",
+        "对公转账",
+        "對公轉賬",
+        "公对公",
+        "公對公",
+        "银行",
+        "銀行",
+        "打款",
+    ),
+    "cheque": (
+        "cheque",
+        "check",
+        "chq",
+        "bank cheque",
+        "支票",
+        "现金支票",
+        "現金支票",
+        "转账支票",
+        "轉賬支票",
+        "银行支票",
+        "銀行支票",
+    ),
+    "wechat": (
+        "wechat",
+        "wechat pay",
+        "weixin",
+        "weixin pay",
+        "wxpay",
+        "wx",
+        "微信",
+        "微信支付",
+        "微信付款",
+        "微信转账",
+        "微信轉賬",
+        "微信收款",
+        "微信扫码",
+        "微信掃碼",
+    ),
+    "alipay": (
+        "alipay",
+        "ali pay",
+        "zhifubao",
+        "zfb",
+        "支付宝",
+        "支付寶",
+        "支付宝支付",
+        "支付寶支付",
+        "支付宝付款",
+        "支付寶付款",
+        "支付宝转账",
+        "支付寶轉賬",
+        "支付宝扫码",
+        "支付寶掃碼",
+    ),
+    "card": (
+        "card",
+        "pos",
+        "card pos",
+        "pos card",
+        "bank card",
+        "credit card",
+        "debit card",
+        "unionpay",
+        "刷卡",
+        "pos机",
+        "pos機",
+        "银行卡",
+        "銀行卡",
+        "信用卡",
+        "借记卡",
+        "借記卡",
+        "储蓄卡",
+        "儲蓄卡",
+        "银联",
+        "銀聯",
+        "银联卡",
+        "銀聯卡",
+    ),
 }
 _IGNORED = re.compile(r"[\s._\-/·・]+")
 
 _COLLECTIONS = sa.table(
-    "collections", sa.column("id", sa.Integer()), sa.column("method", sa.String()),
-    sa.column("receipt_no", sa.String()), sa.column("received_at", UTCDateTime()),
-    sa.column("handed_in_at", UTCDateTime()), sa.column("confirmed_by", sa.Integer()),
-    sa.column("reverses_id", sa.Integer()))
+    "collections",
+    sa.column("id", sa.Integer()),
+    sa.column("method", sa.String()),
+    sa.column("receipt_no", sa.String()),
+    sa.column("received_at", UTCDateTime()),
+    sa.column("handed_in_at", UTCDateTime()),
+    sa.column("confirmed_by", sa.Integer()),
+    sa.column("reverses_id", sa.Integer()),
+)
 _AUDIT = sa.table(
-    "audit_log", sa.column("actor_id", sa.Integer()), sa.column("action", sa.String()),
-    sa.column("entity", sa.String()), sa.column("entity_id", sa.Integer()),
-    sa.column("before", sa.JSON()), sa.column("after", sa.JSON()), sa.column("at", UTCDateTime()))
+    "audit_log",
+    sa.column("actor_id", sa.Integer()),
+    sa.column("action", sa.String()),
+    sa.column("entity", sa.String()),
+    sa.column("entity_id", sa.Integer()),
+    sa.column("before", sa.JSON()),
+    sa.column("after", sa.JSON()),
+    sa.column("at", UTCDateTime()),
+)
 
 
 def method_key(text: str) -> str:
@@ -95,8 +198,7 @@ def method_key(text: str) -> str:
     return _IGNORED.sub("", folded)
 
 
-METHOD_OF_WORD = {method_key(word): method for method, words in ALIASES.items()
-                  for word in (method, *words)}
+METHOD_OF_WORD = {method_key(word): method for method, words in ALIASES.items() for word in (method, *words)}
 LONGEST_WORD = max(len(word) for word in METHOD_OF_WORD) * 4  # room for spaces and joiners
 
 
@@ -116,9 +218,16 @@ def _candidates(bind: sa.Connection) -> list[sa.Row[Any]]:
     while True:
         batch = bind.execute(
             sa.select(c.id, c.receipt_no, c.handed_in_at, c.received_at)
-            .where(c.id > after, c.method == "cash", c.receipt_no.is_not(None),
-                   sa.func.length(c.receipt_no) <= LONGEST_WORD, _without_digits(bind))
-            .order_by(c.id).limit(BATCH)).all()
+            .where(
+                c.id > after,
+                c.method == "cash",
+                c.receipt_no.is_not(None),
+                sa.func.length(c.receipt_no) <= LONGEST_WORD,
+                _without_digits(bind),
+            )
+            .order_by(c.id)
+            .limit(BATCH)
+        ).all()
         if not batch:
             return rows
         rows += [row for row in batch if METHOD_OF_WORD.get(method_key(row.receipt_no), "cash") != "cash"]
@@ -139,15 +248,31 @@ def upgrade() -> None:
         handed_in_at = row.handed_in_at
         if handed_in_at is None and method in ELECTRONIC:
             handed_in_at = row.received_at
-        bind.execute(sa.update(_COLLECTIONS).where(c.id == row.id)
-                     .values(method=method, receipt_no=None, handed_in_at=handed_in_at))
-        entries.append({
-            "actor_id": None, "action": "collection.method_corrected", "entity": "collection",
-            "entity_id": row.id, "at": now,
-            "before": {"method": "cash", "receipt_no": row.receipt_no,
-                       "handed_in_at": _iso(row.handed_in_at)},
-            "after": {"method": method, "receipt_no": None, "handed_in_at": _iso(handed_in_at),
-                      "why": "the receipt number named the payment method (upgrade 0018)"}})
+        bind.execute(
+            sa.update(_COLLECTIONS)
+            .where(c.id == row.id)
+            .values(method=method, receipt_no=None, handed_in_at=handed_in_at)
+        )
+        entries.append(
+            {
+                "actor_id": None,
+                "action": "collection.method_corrected",
+                "entity": "collection",
+                "entity_id": row.id,
+                "at": now,
+                "before": {
+                    "method": "cash",
+                    "receipt_no": row.receipt_no,
+                    "handed_in_at": _iso(row.handed_in_at),
+                },
+                "after": {
+                    "method": method,
+                    "receipt_no": None,
+                    "handed_in_at": _iso(handed_in_at),
+                    "why": "the receipt number named the payment method (upgrade 0018)",
+                },
+            }
+        )
     if entries:
         bind.execute(sa.insert(_AUDIT), entries)
 
@@ -160,7 +285,18 @@ def downgrade() -> None:
     if not rows:
         return
     bind.execute(sa.update(_COLLECTIONS).where(c.method.in_(NEW_METHODS)).values(method="transfer"))
-    bind.execute(sa.insert(_AUDIT), [
-        {"actor_id": None, "action": "collection.method_downgraded", "entity": "collection",
-         "entity_id": row.id, "at": now, "before": {"method": row.method},
-         "after": {"method": "transfer", "why": "downgrade below 0018"}} for row in rows])
+    bind.execute(
+        sa.insert(_AUDIT),
+        [
+            {
+                "actor_id": None,
+                "action": "collection.method_downgraded",
+                "entity": "collection",
+                "entity_id": row.id,
+                "at": now,
+                "before": {"method": row.method},
+                "after": {"method": "transfer", "why": "downgrade below 0018"},
+            }
+            for row in rows
+        ],
+    )

@@ -48,8 +48,12 @@ SQLITE_TRIGGERS = (
 )
 #: Migration 0009's, put back by the downgrade (the table is rebuilt there, and SQLite refuses to
 #: rename a table into place while another table's trigger names it: all five are dropped first).
-SQLITE_TRIGGER_NAMES_0009 = (*SQLITE_TRIGGER_NAMES, "allocations_settle_on_insert",
-                             "allocations_settle_on_delete", "allocations_settle_on_update")
+SQLITE_TRIGGER_NAMES_0009 = (
+    *SQLITE_TRIGGER_NAMES,
+    "allocations_settle_on_insert",
+    "allocations_settle_on_delete",
+    "allocations_settle_on_update",
+)
 SQLITE_TRIGGERS_0009 = (
     """CREATE TRIGGER receivables_open_on_insert AFTER INSERT ON receivables
        WHEN NEW.open_amount IS NOT NEW.amount
@@ -118,8 +122,10 @@ UPDATE receivables SET recorded_by = (
       AND audit_log.entity_id = receivables.id)
 WHERE source = 'order'
 """
-FOREIGN_KEYS = (("recorded_by", "fk_receivables_recorded_by_users"),
-                ("voided_by", "fk_receivables_voided_by_users"))
+FOREIGN_KEYS = (
+    ("recorded_by", "fk_receivables_recorded_by_users"),
+    ("voided_by", "fk_receivables_voided_by_users"),
+)
 INDEX = "ix_receivables_source_issued"
 INDEX_COLUMNS_0009 = ["source", "issued_on", "rep_id", "amount"]
 
@@ -133,8 +139,10 @@ def upgrade() -> None:
             op.add_column("receivables", sa.Column(column, sa.Integer(), nullable=True))
             op.create_foreign_key(constraint, "receivables", "users", [column], ["id"])
         else:
-            op.execute(f"ALTER TABLE receivables ADD COLUMN {column} INTEGER "
-                       f"CONSTRAINT {constraint} REFERENCES users (id)")
+            op.execute(
+                f"ALTER TABLE receivables ADD COLUMN {column} INTEGER "
+                f"CONSTRAINT {constraint} REFERENCES users (id)"
+            )
     if postgresql:
         for statement in (*POSTGRES_DROP, *POSTGRES_TRIGGERS):
             op.execute(statement)

@@ -34,8 +34,9 @@ def upgrade() -> None:
         sa.Column("reader_id", sa.Integer(), nullable=False),
         sa.Column("read_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["report_id"], ["daily_reports.id"],
-                                name=op.f("fk_report_reads_report_id_daily_reports")),
+        sa.ForeignKeyConstraint(
+            ["report_id"], ["daily_reports.id"], name=op.f("fk_report_reads_report_id_daily_reports")
+        ),
         sa.ForeignKeyConstraint(["reader_id"], ["users.id"], name=op.f("fk_report_reads_reader_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_reads")),
         sa.UniqueConstraint("report_id", "reader_id", name="uq_report_reads_report_reader"),
@@ -48,10 +49,10 @@ def upgrade() -> None:
         sa.Column("at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("source_key", sa.String(length=64), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["report_id"], ["daily_reports.id"],
-                                name=op.f("fk_report_comments_report_id_daily_reports")),
-        sa.ForeignKeyConstraint(["author_id"], ["users.id"],
-                                name=op.f("fk_report_comments_author_id_users")),
+        sa.ForeignKeyConstraint(
+            ["report_id"], ["daily_reports.id"], name=op.f("fk_report_comments_report_id_daily_reports")
+        ),
+        sa.ForeignKeyConstraint(["author_id"], ["users.id"], name=op.f("fk_report_comments_author_id_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_comments")),
         sa.UniqueConstraint("source_key", name=op.f("uq_report_comments_source_key")),
     )

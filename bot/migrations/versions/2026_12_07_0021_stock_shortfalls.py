@@ -38,8 +38,10 @@ def _fill_product_keys() -> None:
     products = [row[0] for row in bind.execute(sa.text("SELECT DISTINCT product FROM stock_lines"))]
     statement = sa.text("UPDATE stock_lines SET product_key = :key WHERE product = :product")
     for start in range(0, len(products), BATCH):
-        bind.execute(statement, [{"key": search_key(product), "product": product}
-                                 for product in products[start:start + BATCH]])
+        bind.execute(
+            statement,
+            [{"key": search_key(product), "product": product} for product in products[start : start + BATCH]],
+        )
 
 
 def upgrade() -> None:
@@ -55,8 +57,9 @@ def upgrade() -> None:
         sa.Column("minimum", sa.Integer(), nullable=False),
         sa.Column("updated_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["updated_by"], ["users.id"],
-                                name=op.f("fk_stock_minimums_updated_by_users")),
+        sa.ForeignKeyConstraint(
+            ["updated_by"], ["users.id"], name=op.f("fk_stock_minimums_updated_by_users")
+        ),
         sa.PrimaryKeyConstraint("product_key", name=op.f("pk_stock_minimums")),
     )
 

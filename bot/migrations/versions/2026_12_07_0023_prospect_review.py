@@ -39,7 +39,7 @@ def _fill_phone_keys() -> None:
     rows = [row for row in rows if row["phone_key"] is not None]
     statement = sa.text("UPDATE customers SET phone_key = :phone_key WHERE id = :row_id")
     for start in range(0, len(rows), BATCH):
-        bind.execute(statement, rows[start:start + BATCH])
+        bind.execute(statement, rows[start : start + BATCH])
 
 
 def upgrade() -> None:
@@ -51,8 +51,10 @@ def upgrade() -> None:
         op.add_column("customers", sa.Column("merged_into_id", sa.Integer(), nullable=True))
         op.create_foreign_key(MERGED_FK, "customers", "customers", ["merged_into_id"], ["id"])
     else:
-        op.execute(f"ALTER TABLE customers ADD COLUMN merged_into_id INTEGER "
-                   f"CONSTRAINT {MERGED_FK} REFERENCES customers (id)")
+        op.execute(
+            f"ALTER TABLE customers ADD COLUMN merged_into_id INTEGER "
+            f"CONSTRAINT {MERGED_FK} REFERENCES customers (id)"
+        )
 
 
 def downgrade() -> None:

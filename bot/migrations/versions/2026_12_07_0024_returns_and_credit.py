@@ -73,23 +73,31 @@ SQLITE_OPEN_AMOUNT_TRIGGERS = (
          UPDATE receivables SET open_amount = open_amount - NEW.amount WHERE id = NEW.receivable_id;
        END""",
 )
-SQLITE_OPEN_AMOUNT_NAMES = ("receivables_open_on_insert", "receivables_open_on_amount",
-                            "allocations_settle_on_insert", "allocations_settle_on_delete",
-                            "allocations_settle_on_update")
+SQLITE_OPEN_AMOUNT_NAMES = (
+    "receivables_open_on_insert",
+    "receivables_open_on_amount",
+    "allocations_settle_on_insert",
+    "allocations_settle_on_delete",
+    "allocations_settle_on_update",
+)
 
 # -- customers.credit ----------------------------------------------------------------------------------
 
 
 def _unapplied(row: str, source: str, key: str) -> str:
     """SQL: what the collection or credit note ``row`` (NEW or OLD) has not settled."""
-    return (f"({row}.amount - COALESCE((SELECT SUM(allocations.amount) FROM allocations "
-            f"WHERE allocations.{key} = {row}.id), 0))")
+    return (
+        f"({row}.amount - COALESCE((SELECT SUM(allocations.amount) FROM allocations "
+        f"WHERE allocations.{key} = {row}.id), 0))"
+    )
 
 
 def _allocation_customer(row: str) -> str:
     """SQL: the customer whose money an allocation ``row`` (NEW or OLD) is: its source's."""
-    return (f"COALESCE((SELECT customer_id FROM collections WHERE id = {row}.collection_id), "
-            f"(SELECT customer_id FROM credit_notes WHERE id = {row}.credit_note_id))")
+    return (
+        f"COALESCE((SELECT customer_id FROM collections WHERE id = {row}.collection_id), "
+        f"(SELECT customer_id FROM credit_notes WHERE id = {row}.credit_note_id))"
+    )
 
 
 SOURCES = (("collections", "collection_id"), ("credit_notes", "credit_note_id"))
@@ -136,7 +144,9 @@ def _sqlite_credit_triggers() -> list[str]:
 
 SQLITE_CREDIT_NAMES = (
     *(f"{table}_credit_on_{event}" for table, _key in SOURCES for event in ("insert", "update", "delete")),
-    "allocations_credit_on_insert", "allocations_credit_on_delete", "allocations_credit_on_update",
+    "allocations_credit_on_insert",
+    "allocations_credit_on_delete",
+    "allocations_credit_on_update",
 )
 
 
@@ -217,8 +227,9 @@ def upgrade() -> None:
         sa.Column("source_key", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["approval_id"], ["approvals.id"], name="fk_returns_approval_id_approvals"),
         sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_returns_customer_id_customers"),
-        sa.ForeignKeyConstraint(["receivable_id"], ["receivables.id"],
-                                name="fk_returns_receivable_id_receivables"),
+        sa.ForeignKeyConstraint(
+            ["receivable_id"], ["receivables.id"], name="fk_returns_receivable_id_receivables"
+        ),
         sa.ForeignKeyConstraint(["rep_id"], ["users.id"], name="fk_returns_rep_id_users"),
         sa.ForeignKeyConstraint(["requested_by"], ["users.id"], name="fk_returns_requested_by_users"),
         sa.PrimaryKeyConstraint("id", name="pk_returns"),
@@ -237,8 +248,9 @@ def upgrade() -> None:
         sa.Column("issued_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("issued_by", sa.Integer(), nullable=False),
         sa.Column("source_key", sa.String(length=64), nullable=False),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"],
-                                name="fk_credit_notes_customer_id_customers"),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name="fk_credit_notes_customer_id_customers"
+        ),
         sa.ForeignKeyConstraint(["issued_by"], ["users.id"], name="fk_credit_notes_issued_by_users"),
         sa.ForeignKeyConstraint(["rep_id"], ["users.id"], name="fk_credit_notes_rep_id_users"),
         sa.ForeignKeyConstraint(["return_id"], ["returns.id"], name="fk_credit_notes_return_id_returns"),
@@ -252,14 +264,21 @@ def upgrade() -> None:
 
     op.add_column("customers", sa.Column("credit", money, nullable=False, server_default="0"))
     op.execute(BACKFILL_CREDIT)
-    op.create_index(CREDIT_INDEX, "customers", ["credit"], sqlite_where=sa.text(HOLDS_CREDIT),
-                    postgresql_where=sa.text(HOLDS_CREDIT))
+    op.create_index(
+        CREDIT_INDEX,
+        "customers",
+        ["credit"],
+        sqlite_where=sa.text(HOLDS_CREDIT),
+        postgresql_where=sa.text(HOLDS_CREDIT),
+    )
 
     if postgresql:
         op.alter_column("allocations", "collection_id", existing_type=sa.Integer(), nullable=True)
         op.add_column("allocations", sa.Column("credit_note_id", sa.Integer(), nullable=True))
-        op.add_column("allocations", sa.Column("from_credit", sa.Boolean(), nullable=False,
-                                               server_default=sa.text("false")))
+        op.add_column(
+            "allocations",
+            sa.Column("from_credit", sa.Boolean(), nullable=False, server_default=sa.text("false")),
+        )
         op.create_foreign_key(CREDIT_NOTE_FK, "allocations", "credit_notes", ["credit_note_id"], ["id"])
         op.create_check_constraint(op.f(CHECK), "allocations", ONE_SOURCE)
     else:
@@ -268,8 +287,9 @@ def upgrade() -> None:
         with op.batch_alter_table("allocations", schema=None, recreate="always") as batch_op:
             batch_op.alter_column("collection_id", existing_type=sa.Integer(), nullable=True)
             batch_op.add_column(sa.Column("credit_note_id", sa.Integer(), nullable=True))
-            batch_op.add_column(sa.Column("from_credit", sa.Boolean(), nullable=False,
-                                          server_default=sa.text("false")))
+            batch_op.add_column(
+                sa.Column("from_credit", sa.Boolean(), nullable=False, server_default=sa.text("false"))
+            )
             batch_op.create_foreign_key(CREDIT_NOTE_FK, "credit_notes", ["credit_note_id"], ["id"])
             batch_op.create_check_constraint(op.f(CHECK), ONE_SOURCE)
     op.create_index("ix_allocations_credit_note_id", "allocations", ["credit_note_id"])
