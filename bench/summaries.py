@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.generate import TODAY, ZONE, Generated, Size
 from bench.measure import run_child, timed
 from bot.db import Database
-from bot.services.access import Caller
-from bot.services.exports import build_workbook
-from bot.services.overdue import overdue_by_customer
-from bot.services.periods import MONTH, relative
-from bot.services.summaries import summary
+from bot.services.money.overdue import overdue_by_customer
+from bot.services.people.access import Caller
+from bot.services.reporting.exports import build_workbook
+from bot.services.reporting.periods import MONTH, relative
+from bot.services.reporting.summaries import summary
 from models import Role
 
 

@@ -21,10 +21,10 @@ from bot.config import ConfigError, Settings
 from bot.db import Database, new_revision, upgrade
 from bot.leadership import StandbyStopped, explain_conflicts, lead
 from bot.parsing_sandbox import read_path
-from bot.services import users
 from bot.services.errors import ServiceError
-from bot.services.importing import ImportReport
-from bot.services.imports import importer
+from bot.services.intake.importing import ImportReport
+from bot.services.intake.imports import importer
+from bot.services.people import users
 from bot.startup import StartupError, lock_sqlite, wait_and_migrate
 from bot.tabular import Table, TableError
 
@@ -273,8 +273,8 @@ async def import_file(settings: Settings, kind: str, table: Table) -> int:
 
 async def export_to_file(settings: Settings, period_text: str, output: Path | None, language: str) -> int:
     """Write the period's workbook with every team in it (no caller: the operator's full scope)."""
-    from bot.services import exports
-    from bot.services.periods import parse_period
+    from bot.services.reporting import exports
+    from bot.services.reporting.periods import parse_period
 
     today = Clock(settings.timezone).today()
     try:

@@ -49,6 +49,69 @@ from bot.inbox import STATE, Inbox, StateChanges, StateKey
 log = logging.getLogger(__name__)
 
 PROJECT_PACKAGES = frozenset({"bot", "handlers", "models", "jobs"})
+#: Modules that moved into domain packages: a draft stored under the old name still loads.
+MOVED_MODULES = {
+    "bot.services.customers": "bot.services.field.customers",
+    "bot.services.geo": "bot.services.field.geo",
+    "bot.services.grading": "bot.services.field.grading",
+    "bot.services.market": "bot.services.field.market",
+    "bot.services.prospects": "bot.services.field.prospects",
+    "bot.services.stock": "bot.services.field.stock",
+    "bot.services.today": "bot.services.field.today",
+    "bot.services.visit_extras": "bot.services.field.visit_extras",
+    "bot.services.visits": "bot.services.field.visits",
+    "bot.services.customer_import": "bot.services.intake.customer_import",
+    "bot.services.importing": "bot.services.intake.importing",
+    "bot.services.imports": "bot.services.intake.imports",
+    "bot.services.receivable_import": "bot.services.intake.receivable_import",
+    "bot.services.user_import": "bot.services.intake.user_import",
+    "bot.services.aging": "bot.services.money.aging",
+    "bot.services.amounts": "bot.services.money.amounts",
+    "bot.services.collections": "bot.services.money.collections",
+    "bot.services.credit_notes": "bot.services.money.credit_notes",
+    "bot.services.finance_reports": "bot.services.money.finance_reports",
+    "bot.services.ledger": "bot.services.money.ledger",
+    "bot.services.orders": "bot.services.money.orders",
+    "bot.services.overdue": "bot.services.money.overdue",
+    "bot.services.payment_methods": "bot.services.money.payment_methods",
+    "bot.services.returns": "bot.services.money.returns",
+    "bot.services.access": "bot.services.people.access",
+    "bot.services.approvals": "bot.services.people.approvals",
+    "bot.services.invites": "bot.services.people.invites",
+    "bot.services.teams": "bot.services.people.teams",
+    "bot.services.users": "bot.services.people.users",
+    "bot.services.charts": "bot.services.reporting.charts",
+    "bot.services.exports": "bot.services.reporting.exports",
+    "bot.services.periods": "bot.services.reporting.periods",
+    "bot.services.report_loop": "bot.services.reporting.report_loop",
+    "bot.services.reports": "bot.services.reporting.reports",
+    "bot.services.summaries": "bot.services.reporting.summaries",
+    "handlers.albums": "handlers.field.albums",
+    "handlers.customer_choice": "handlers.field.customer_choice",
+    "handlers.customers": "handlers.field.customers",
+    "handlers.grades": "handlers.field.grades",
+    "handlers.market": "handlers.field.market",
+    "handlers.new_customer": "handlers.field.new_customer",
+    "handlers.prospects": "handlers.field.prospects",
+    "handlers.today": "handlers.field.today",
+    "handlers.visit_extras": "handlers.field.visit_extras",
+    "handlers.visit_flow": "handlers.field.visit_flow",
+    "handlers.visit_views": "handlers.field.visit_views",
+    "handlers.visits": "handlers.field.visits",
+    "handlers.collections": "handlers.money.collections",
+    "handlers.deposits": "handlers.money.deposits",
+    "handlers.finance": "handlers.money.finance",
+    "handlers.orders": "handlers.money.orders",
+    "handlers.overdue": "handlers.money.overdue",
+    "handlers.returns": "handlers.money.returns",
+    "handlers.approvals": "handlers.people.approvals",
+    "handlers.onboarding": "handlers.people.onboarding",
+    "handlers.people": "handlers.people.people",
+    "handlers.exports": "handlers.reporting.exports",
+    "handlers.report_reads": "handlers.reporting.report_reads",
+    "handlers.reports": "handlers.reporting.reports",
+    "handlers.summaries": "handlers.reporting.summaries",
+}
 TAG = "$"
 #: PTB's periodic write is never due: :meth:`DatabasePersistence.settled` writes as updates finish.
 NEVER = 10 * 365 * 24 * 3600.0
@@ -129,7 +192,7 @@ def _project_class(name: str) -> type:
     module_name, _, qualname = name.partition(":")
     if module_name.split(".")[0] not in PROJECT_PACKAGES or not qualname:
         raise Unreadable(f"{name} is not one of the project's classes")
-    found: object = importlib.import_module(module_name)
+    found: object = importlib.import_module(MOVED_MODULES.get(module_name, module_name))
     for part in qualname.split("."):
         found = getattr(found, part)
     if not isinstance(found, type):

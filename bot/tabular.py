@@ -14,7 +14,7 @@ What a file may be, decided here:
   else, or a file with control characters (a binary file named .csv), is refused
   saying how to save it.
 * **The header** names each column once (zero-width characters and case ignored).
-* **Row marks** for the importers (see :func:`bot.services.importing.cell_problems`):
+* **Row marks** for the importers (see :func:`bot.services.intake.importing.cell_problems`):
   ``EXTRA`` when a row has more cells than the header, ``FORMULA`` naming the
   columns whose cell starts with ``=`` (a formula is not a value, and a stored
   ``=HYPERLINK(…)`` would be a formula injection waiting in the next export).

@@ -10,33 +10,11 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import (
-    approvals,
-    chats,
-    collections,
-    customers,
-    deposits,
-    errors,
-    exports,
-    finance,
-    grades,
-    help_and_language,
-    imports,
-    market,
-    new_customer,
-    onboarding,
-    orders,
-    overdue,
-    people,
-    prospects,
-    report_reads,
-    reports,
-    returns,
-    settings,
-    summaries,
-    today,
-    visits,
-)
+from handlers import chats, errors, help_and_language, imports, settings
+from handlers.field import customers, grades, market, new_customer, prospects, today, visits
+from handlers.money import collections, deposits, finance, orders, overdue, returns
+from handlers.people import approvals, onboarding, people
+from handlers.reporting import exports, report_reads, reports, summaries
 
 #: Feature modules, most specific first. ``chats`` (registered last) catches what is left.
 # ``report_reads`` comes early: a supervisor who presses 💬 Comment in the middle of another flow

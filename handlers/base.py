@@ -28,10 +28,10 @@ from telegram.error import BadRequest, TelegramError
 from bot.i18n import N_, Translator, language_for
 from bot.menus import menu_hash
 from bot.runtime import Context
-from bot.services import users
-from bot.services.access import Caller
 from bot.services.errors import ServiceError
-from bot.services.users import Identity
+from bot.services.people import users
+from bot.services.people.access import Caller
+from bot.services.people.users import Identity
 from bot.telegram_menus import set_chat_menu
 from handlers import errors
 from models import Role

@@ -6,7 +6,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import LANGUAGES, N_, Translator, escape
 from bot.menus import ROLE_LABELS, commands_for
-from bot.services import users
+from bot.services.people import users
 from handlers.base import Request, action, give_menu
 from models import Role
 

@@ -23,9 +23,9 @@ from telegram.ext import Application, MessageHandler, filters
 from bot.i18n import N_, Translator, echo
 from bot.parsing_sandbox import read_upload
 from bot.runtime import Context
-from bot.services import imports
-from bot.services.importing import ImportReport, RowError
-from bot.services.imports import importer, kind_of
+from bot.services.intake import imports
+from bot.services.intake.importing import ImportReport, RowError
+from bot.services.intake.imports import importer, kind_of
 from bot.tabular import MAX_FILE_BYTES, Table, TableError
 from handlers.base import Request, action
 

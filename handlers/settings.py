@@ -5,9 +5,11 @@ from __future__ import annotations
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
-from bot.services import company, grading, stock, users
-from bot.services.access import Permission, require
-from bot.services.amounts import format_amount
+from bot.services import company
+from bot.services.field import grading, stock
+from bot.services.money.amounts import format_amount
+from bot.services.people import users
+from bot.services.people.access import Permission, require
 from bot.services.policy import GradeRule, grade_rules
 from bot.views import counts
 from bot.views import grades as grades_view
@@ -166,7 +168,7 @@ SHOWN_MINIMUMS = 30
 
 
 def stock_minimums(t: Translator, minimums: list[stock.Minimum]) -> list[str]:
-    """The products' minimums (bot/services/stock.py) and how to change them."""
+    """The products' minimums (bot/services/field/stock.py) and how to change them."""
     shown = " · ".join(f"{escape(item.product)} {item.minimum}" for item in minimums[:SHOWN_MINIMUMS])
     if len(minimums) > SHOWN_MINIMUMS:
         shown += " " + t(N_("…and {count} more"), count=len(minimums) - SHOWN_MINIMUMS)

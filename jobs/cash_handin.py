@@ -19,8 +19,8 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from bot.i18n import N_, Translator, escape
-from bot.services.amounts import format_amount
-from bot.services.collections import held
+from bot.services.money.amounts import format_amount
+from bot.services.money.collections import held
 from bot.services.policy import start_of_day
 from jobs.context import JobContext
 from jobs.people import recipients
@@ -45,7 +45,9 @@ class HeldMoney(NamedTuple):
 
 
 async def held_money(ctx: JobContext) -> list[HeldMoney]:
-    """Cash and cheques the reps still hold (see :func:`bot.services.collections.held`), oldest first."""
+    """Cash and cheques the reps still hold, oldest first.
+
+    See :func:`bot.services.money.collections.held`."""
     rows = await ctx.session.execute(
         select(
             Collection.id,

@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
-from bot.services.finance_reports import EVERYONE, daily_collections
+from bot.services.money.finance_reports import EVERYONE, daily_collections
 from bot.views.finance import collections_text
 from jobs.context import JobContext
 from jobs.people import Recipient, recipients

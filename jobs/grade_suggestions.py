@@ -3,14 +3,14 @@ last three months of sales suggest (regulations part 4, art. 13), each with an A
 
 The customers no manager looks after (a team without a manager who can be reached, or no team)
 go to the directors. Only customers whose suggested grade differs from their grade are listed;
-nobody is pushed an empty list. The rules are ``bot/services/grading.py``'s, the text
+nobody is pushed an empty list. The rules are ``bot/services/field/grading.py``'s, the text
 ``bot/views/grades.py``'s (shared with the "More" button).
 """
 
 from __future__ import annotations
 
 from bot.i18n import Translator
-from bot.services import grading
+from bot.services.field import grading
 from bot.views import grades as views
 from jobs.context import JobContext
 from jobs.people import Recipient, recipients

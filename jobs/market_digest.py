@@ -10,8 +10,8 @@ Nobody is sent an empty digest.
 from __future__ import annotations
 
 from bot.i18n import Translator
-from bot.services import market
-from bot.services.market import EVERYONE, MarketFeedback, MarketScope
+from bot.services.field import market
+from bot.services.field.market import EVERYONE, MarketFeedback, MarketScope
 from bot.views.market import market_text
 from jobs.context import JobContext
 from jobs.people import recipients

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.i18n import Translator
-from bot.services.periods import parse_period
-from bot.services.summaries import summary
+from bot.services.reporting.periods import parse_period
+from bot.services.reporting.summaries import summary
 from bot.views import summaries as views
 from jobs.context import JobContext
 from jobs.people import recipients

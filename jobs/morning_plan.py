@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator, escape
-from bot.services.amounts import format_amount
-from bot.services.ledger import is_open
+from bot.services.field.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
+from bot.services.money.amounts import format_amount
+from bot.services.money.ledger import is_open
 from bot.services.outbox import Buttons
 from bot.services.policy import due_for_visit, grade_rules
-from bot.services.reports import previous_working_day
-from bot.services.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
+from bot.services.reporting.reports import previous_working_day
 from bot.views.visit_extras import shortfalls_section
 from jobs.context import JobContext
 from jobs.people import recipients

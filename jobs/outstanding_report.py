@@ -9,7 +9,7 @@ its pushes wait for the next working morning. The weekly report (``weekly_outsta
 from __future__ import annotations
 
 from bot.i18n import Translator
-from bot.services.finance_reports import EVERYONE, Outstanding, outstanding, team_scope
+from bot.services.money.finance_reports import EVERYONE, Outstanding, outstanding, team_scope
 from bot.views.finance import outstanding_text
 from jobs.collections_daily import finance_readers
 from jobs.context import JobContext

@@ -23,9 +23,9 @@ from decimal import Decimal
 from sqlalchemy import case, or_, select, update
 
 from bot.i18n import N_, Translator, escape
-from bot.services.amounts import format_amount
 from bot.services.company import FollowupLevel
-from bot.services.ledger import is_open
+from bot.services.money.amounts import format_amount
+from bot.services.money.ledger import is_open
 from bot.services.outbox import Buttons
 from jobs.context import JobContext
 from jobs.people import recipients
@@ -187,7 +187,9 @@ def director_title(t: Translator, levels: dict[int, FollowupLevel]) -> str:
 
 
 def promise_buttons(t: Translator, items: list[Escalation]) -> Buttons:
-    """One "Promise to pay" button per invoice (``due:promise:<id>``, handled by handlers/overdue.py)."""
+    """One "Promise to pay" button per invoice (``due:promise:<id>``).
+
+    Handled by handlers/money/overdue.py."""
     chosen = sorted(items, key=lambda item: (-item.level, -item.days, item.receivable_id))[:PROMISE_BUTTONS]
     label = t.gettext(N_("🤝 Promise to pay · {invoice}"))
     return [

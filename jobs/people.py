@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access import Caller
+from bot.services.people.access import Caller
 from models import Role, User
 
 

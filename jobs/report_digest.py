@@ -4,15 +4,16 @@ Each manager gets one message with their team's reports (each rep's lines, late 
 Mark read / Comment buttons) and who is missing. The director gets one compact line per team
 that has a manager; a team with no manager who can be reached (and reps in no team) comes to
 the director in full instead, one message per team. The rules are in
-``bot/services/report_loop.py``; a report filed after this ran is pushed on its own.
+``bot/services/reporting/report_loop.py``; a report filed after this ran is pushed on its own.
 A manager whose team's customers have stock shortfalls not yet restocked gets them next, in a
-message of their own (``bot/services/stock.py``: regulations part 4, art. 19).
+message of their own (``bot/services/field/stock.py``: regulations part 4, art. 19).
 """
 
 from __future__ import annotations
 
 from bot.i18n import Translator
-from bot.services import report_loop, stock
+from bot.services.field import stock
+from bot.services.reporting import report_loop
 from bot.views.visit_extras import team_shortfalls
 from jobs.context import JobContext
 from jobs.people import recipients

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator, escape
-from bot.services.aging import BUCKETS, Aging, aging_by_rep
-from bot.services.amounts import format_amount
+from bot.services.money.aging import BUCKETS, Aging, aging_by_rep
+from bot.services.money.amounts import format_amount
 from bot.views.finance import aging_lines, fit, person_name
 from jobs.collections_daily import finance_readers
 from jobs.context import JobContext

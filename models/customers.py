@@ -57,7 +57,7 @@ def _phone_key_of(context: DefaultExecutionContext) -> str | None:
 
 
 #: Customers holding unapplied credit: the partial index's condition, repeated literally by the
-#: queries that list or sum them (``bot.services.ledger.holds_credit``).
+#: queries that list or sum them (``bot.services.money.ledger.holds_credit``).
 HOLDS_CREDIT = "credit > 0"
 
 
@@ -115,7 +115,7 @@ class Customer(IdMixin, Base):
     credit: Mapped[Decimal] = mapped_column(default=Decimal("0.00"), server_default="0")
     #: The update that registered a prospect through /newcustomer (None for imports).
     source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    #: A prospect found to be an existing customer (``bot/services/prospects.py``): that customer,
+    #: A prospect found to be an existing customer (``bot/services/field/prospects.py``): that customer,
     #: which its visits, orders and collections were moved to. The prospect is kept, inactive.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
 

@@ -35,7 +35,7 @@ class PaymentMethod(enum.StrEnum):
     """How a customer paid; stored as the value (``VARCHAR(16)``, no database enum or CHECK).
 
     Cash and cheques are held by the rep until finance confirms the hand-in; the others are
-    electronic and stored handed in (``bot/services/payment_methods.py``).
+    electronic and stored handed in (``bot/services/money/payment_methods.py``).
     """
 
     CASH = "cash"
@@ -179,7 +179,7 @@ class Allocation(IdMixin, Base):
     credit (an overpayment, or a return beyond the open balance, used on a new or reopened invoice),
     as opposed to what a collection settled as it was recorded: voiding an invoice gives such credit
     back to the customer (a negative allocation), while money collected against it must be undone
-    first (``bot/services/ledger.py``). A reversal mirrors each kind separately, so both net out.
+    first (``bot/services/money/ledger.py``). A reversal mirrors each kind separately, so both net out.
     """
 
     __tablename__ = "allocations"

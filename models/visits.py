@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.text import SEARCH_KEY_LENGTH, search_key
 from models.base import Base, IdMixin, str_enum
 
-#: Longest product name a stock line keeps (bot.services.visits refuses longer ones).
+#: Longest product name a stock line keeps (bot.services.field.visits refuses longer ones).
 PRODUCT_CHARS = 120
 
 
@@ -79,7 +79,7 @@ class StockLine(IdMixin, Base):
 class StockMinimum(Base):
     """The least stock of a product any dealer should hold, set by an admin (``/settings stock``).
 
-    A count below it is a shortfall, whatever the customer usually holds (bot/services/stock.py).
+    A count below it is a shortfall, whatever the customer usually holds (bot/services/field/stock.py).
     """
 
     __tablename__ = "stock_minimums"

@@ -15,7 +15,7 @@ from telegram import Update
 
 from bot.devserver import SentMessage
 from bot.devserver.running import RunningBot
-from bot.services import users
+from bot.services.people import users
 
 TOKEN = "4242:fieldbot-test-token"
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.services.amounts import format_amount, parse_amount
 from bot.services.errors import Invalid
+from bot.services.money.amounts import format_amount, parse_amount
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.services import approvals, ledger
-from bot.services.access import Caller
-from bot.services.approvals import read_discount
 from bot.services.errors import AccessDenied, Invalid
+from bot.services.money import ledger
+from bot.services.people import approvals
+from bot.services.people.access import Caller
+from bot.services.people.approvals import read_discount
 from models import Approval, ApprovalKind, ApprovalStatus, AuditLog, Customer, Outbox, Receivable, Role, User
 from tests import factories
 from tests.conftest import ZONE

@@ -58,7 +58,7 @@ BOB_SECRETS = ("Theirs", "Bob South", "BOB-INV")
 def registered_prefixes() -> set[str]:
     """``feature:verb`` of every CallbackQueryHandler pattern in handlers/ (grep, as a reviewer would)."""
     prefixes: set[str] = set()
-    for path in HANDLERS.glob("*.py"):
+    for path in HANDLERS.rglob("*.py"):
         for pattern in re.findall(r'pattern=r"\^([^"]+)"', path.read_text()):
             words = re.findall(r"[a-z]+", pattern.split(r"\d")[0].split("(")[0].split("[")[0])
             prefixes.add(":".join(words[:2]) if len(words) > 1 else words[0])

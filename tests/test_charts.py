@@ -21,9 +21,9 @@ from sqlalchemy import select
 
 from bot.db import Database
 from bot.i18n import Translator
-from bot.services import charts
-from bot.services.charts import ChartData, RepFigures
-from bot.services.periods import parse_period
+from bot.services.reporting import charts
+from bot.services.reporting.charts import ChartData, RepFigures
+from bot.services.reporting.periods import parse_period
 from models import Customer, Team, User, Visit, VisitKind
 from tests.conftest import ZONE
 from tests.harness import Harness
@@ -261,7 +261,7 @@ def test_no_cjk_font_is_logged(monkeypatch: pytest.MonkeyPatch, caplog: pytest.L
     monkeypatch.setattr(charts, "CJK_FONTS", ("No Such Font",))
     monkeypatch.setattr(charts, "packaged_cjk_font", lambda: None)
     find = charts.cjk_font_name.__wrapped__  # the uncached search
-    with caplog.at_level(logging.WARNING, logger="bot.services.charts"):
+    with caplog.at_level(logging.WARNING, logger="bot.services.reporting.charts"):
         assert find() is None
     assert [r.message for r in caplog.records if "no CJK font" in r.message]
 

@@ -14,8 +14,8 @@ import pytest
 from bot.i18n import Translator
 from bot.menus import COMMANDS, ROLE_PERSON
 from bot.services.errors import Invalid
-from bot.services.periods import parse_period
-from bot.services.users import MUTE_PATTERN
+from bot.services.people.users import MUTE_PATTERN
+from bot.services.reporting.periods import parse_period
 from jobs.morning_plan import Plan, render
 from models import Role
 from tests import factories

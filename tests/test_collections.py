@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.services.collections import parse_collection_line, parse_method
 from bot.services.errors import Invalid
-from bot.services.ledger import balance
+from bot.services.money.collections import parse_collection_line, parse_method
+from bot.services.money.ledger import balance
 from models import Allocation, AuditLog, Collection, Customer, PaymentMethod, Receivable
 from tests import factories
 from tests.factories import Company

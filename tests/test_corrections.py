@@ -14,10 +14,11 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bot.i18n import Translator
-from bot.services import exports, payment_methods
-from bot.services.access import Caller
-from bot.services.ledger import balance
-from bot.services.periods import parse_period
+from bot.services.money import payment_methods
+from bot.services.money.ledger import balance
+from bot.services.people.access import Caller
+from bot.services.reporting import exports
+from bot.services.reporting.periods import parse_period
 from models import (
     Approval,
     ApprovalStatus,

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from bot.services import exports
-from bot.services.access import Caller
-from bot.services.ledger import balance, credit_of
-from bot.services.periods import parse_period
+from bot.services.money.ledger import balance, credit_of
+from bot.services.people.access import Caller
+from bot.services.reporting import exports
+from bot.services.reporting.periods import parse_period
 from jobs.runner import run_job
 from models import Allocation, AuditLog, Collection, Customer, Outbox, Receivable, User
 from tests import factories

@@ -19,8 +19,8 @@ from sqlalchemy import event, func, select
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Database
-from bot.services.customer_import import import_customers, parse_credit_limit
 from bot.services.errors import Invalid
+from bot.services.intake.customer_import import import_customers, parse_credit_limit
 from bot.tabular import read_table
 from handlers.imports import first_lines
 from models import AuditLog, Customer, CustomerStatus, Role, User

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import handlers.new_customer as new_customer_handlers
+import handlers.field.new_customer as new_customer_handlers
 from bot.db import Database
 from bot.devserver import SentMessage
-from bot.services import customers as customer_service
-from bot.services.access import Caller
+from bot.services.field import customers as customer_service
+from bot.services.people.access import Caller
 from models import AuditLog, Customer, CustomerStatus, User, Visit, VisitKind
 from tests import factories
 from tests.factories import Company

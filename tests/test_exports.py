@@ -25,14 +25,14 @@ from sqlalchemy import literal_column, select
 from sqlalchemy.exc import DBAPIError
 from telegram.error import TimedOut
 
-import handlers.exports
+import handlers.reporting.exports
 from bot.cli import main
 from bot.db import Database
 from bot.i18n import Translator
-from bot.services import exports
-from bot.services.access import Caller
 from bot.services.errors import AccessDenied
-from bot.services.periods import parse_period
+from bot.services.people.access import Caller
+from bot.services.reporting import exports
+from bot.services.reporting.periods import parse_period
 from models import (
     Allocation,
     Collection,
@@ -751,8 +751,8 @@ async def test_the_chat_shows_progress_until_the_file_is_ready(monkeypatch: pyte
             if len(shown) == 2:
                 raise TimedOut()  # a hint that fails is no reason to stop
 
-    monkeypatch.setattr(handlers.exports, "CHAT_ACTION_EVERY", 0.01)
-    async with handlers.exports.showing(Bot(), 42, "upload_document"):  # type: ignore[arg-type]
+    monkeypatch.setattr(handlers.reporting.exports, "CHAT_ACTION_EVERY", 0.01)
+    async with handlers.reporting.exports.showing(Bot(), 42, "upload_document"):  # type: ignore[arg-type]
         await asyncio.sleep(0.1)
     count = len(shown)
     assert count >= 3 and set(shown) == {(42, "upload_document")}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.services.geo import EARTH_RADIUS_M, distance_m, is_valid_point
+from bot.services.field.geo import EARTH_RADIUS_M, distance_m, is_valid_point
 
 latitudes = st.floats(min_value=-90, max_value=90, allow_nan=False)
 longitudes = st.floats(min_value=-180, max_value=180, allow_nan=False)

@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 
 from bot.db import Database, upgrade_async
 from bot.i18n import escape
-from bot.services.customer_import import import_customers
-from bot.services.receivable_import import import_receivables
-from bot.services.user_import import import_people
+from bot.services.intake.customer_import import import_customers
+from bot.services.intake.receivable_import import import_receivables
+from bot.services.intake.user_import import import_people
 from bot.tabular import read_table
 from bot.text import BIDI_CONTROLS, isolate, search_key
 from jobs.runner import run_job

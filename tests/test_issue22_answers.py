@@ -22,7 +22,8 @@ from bot.cli import main as cli_main
 from bot.clock import FixedClock
 from bot.db import Database
 from bot.i18n import Translator
-from bot.services import charts, company
+from bot.services import company
+from bot.services.reporting import charts
 from jobs.catalogue import JOBS, JobSpec
 from jobs.overdue_followup import overdue_followup
 from jobs.runner import run_job

@@ -33,9 +33,11 @@ from sqlalchemy import func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
-from bot.services import approvals, collections, orders, receivable_import, returns
-from bot.services.access import Caller
 from bot.services.errors import ServiceError
+from bot.services.intake import receivable_import
+from bot.services.money import collections, orders, returns
+from bot.services.people import approvals
+from bot.services.people.access import Caller
 from bot.tabular import Table
 from models import (
     Allocation,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.db import Database
-from bot.services.ledger import balance, balances
+from bot.services.money.ledger import balance, balances
 from bot.services.policy import due_for_visit, grade_rules, next_visit_due
 from models import Customer
 from tests import factories

@@ -11,8 +11,8 @@ from itertools import count
 import pytest
 from sqlalchemy import select
 
-from bot.services import market
 from bot.services.errors import Invalid
+from bot.services.field import market
 from bot.views.finance import MESSAGE_BUDGET, length
 from jobs.runner import run_job
 from models import Customer, Feedback, FeedbackTopic, Outbox, Role, User, Visit, VisitKind

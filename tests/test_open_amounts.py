@@ -25,9 +25,10 @@ from sqlalchemy.exc import IntegrityError
 
 from bench.generate import generate
 from bot.db import Database, upgrade_async
-from bot.services import collections, orders, receivable_import
-from bot.services.access import Caller
 from bot.services.errors import ServiceError
+from bot.services.intake import receivable_import
+from bot.services.money import collections, orders
+from bot.services.people.access import Caller
 from bot.tabular import Table
 from models import (
     Allocation,

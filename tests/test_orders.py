@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.services.access import Caller
 from bot.services.errors import Invalid
-from bot.services.orders import OrderDetails, RecordedOrder, read_details, record_order
-from handlers.orders import split_order
+from bot.services.money.orders import OrderDetails, RecordedOrder, read_details, record_order
+from bot.services.people.access import Caller
+from handlers.money.orders import split_order
 from models import (
     Approval,
     ApprovalKind,

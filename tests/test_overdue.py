@@ -14,10 +14,9 @@ from sqlalchemy import event, select, update
 
 from bot.devserver.formatting import parse_text
 from bot.i18n import Translator
-from bot.services.access import Caller
-from bot.services.customers import CustomerRef
 from bot.services.errors import Invalid
-from bot.services.overdue import (
+from bot.services.field.customers import CustomerRef
+from bot.services.money.overdue import (
     INVOICES_PER_PAGE,
     PER_PAGE,
     CustomerOverdue,
@@ -28,7 +27,8 @@ from bot.services.overdue import (
     overdue_by_customer,
     parse_promise,
 )
-from handlers.overdue import render_customer, render_list
+from bot.services.people.access import Caller
+from handlers.money.overdue import render_customer, render_list
 from jobs.runner import run_job
 from models import AuditLog, Customer, Receivable, ReceivableSource, Role, User
 from tests import factories

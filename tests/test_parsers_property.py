@@ -21,26 +21,26 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.services import company
-from bot.services.amounts import CENT, MAX_AMOUNT, format_amount, parse_amount
-from bot.services.approvals import MAX_REASON, parse_percent, read_discount
-from bot.services.collections import parse_collection_line, parse_method, split_customer
-from bot.services.customer_import import parse_credit_limit
-from bot.services.customer_import import validate as validate_customers
 from bot.services.errors import ServiceError
-from bot.services.orders import MAX_INVOICE_NO, read_details
-from bot.services.overdue import parse_promise
-from bot.services.payment_methods import ALIASES, method_key
-from bot.services.periods import FIRST_YEAR, LAST_YEAR, MAX_DAYS, parse_period, period_from_code
-from bot.services.receivable_import import parse_date
-from bot.services.receivable_import import validate as validate_receivables
-from bot.services.reports import MAX_OWN_TEXT, check_lines, parse_lines
-from bot.services.user_import import validate as validate_people
-from bot.services.users import MUTE_PATTERN, parse_role
-from bot.services.visits import MAX_PRODUCT_CHARS, MAX_QUANTITY, parse_follow_up, parse_stock_lines
+from bot.services.field.visits import MAX_PRODUCT_CHARS, MAX_QUANTITY, parse_follow_up, parse_stock_lines
+from bot.services.intake.customer_import import parse_credit_limit
+from bot.services.intake.customer_import import validate as validate_customers
+from bot.services.intake.receivable_import import parse_date
+from bot.services.intake.receivable_import import validate as validate_receivables
+from bot.services.intake.user_import import validate as validate_people
+from bot.services.money.amounts import CENT, MAX_AMOUNT, format_amount, parse_amount
+from bot.services.money.collections import parse_collection_line, parse_method, split_customer
+from bot.services.money.orders import MAX_INVOICE_NO, read_details
+from bot.services.money.overdue import parse_promise
+from bot.services.money.payment_methods import ALIASES, method_key
+from bot.services.people.approvals import MAX_REASON, parse_percent, read_discount
+from bot.services.people.users import MUTE_PATTERN, parse_role
+from bot.services.reporting.periods import FIRST_YEAR, LAST_YEAR, MAX_DAYS, parse_period, period_from_code
+from bot.services.reporting.reports import MAX_OWN_TEXT, check_lines, parse_lines
 from bot.tabular import Table, TableError, read_table
 from bot.text import BIDI_CONTROLS, SEARCH_KEY_LENGTH, isolate, one_line, search_key
-from handlers.orders import split_order
-from handlers.visits import split_one_liner
+from handlers.field.visits import split_one_liner
+from handlers.money.orders import split_order
 from models import PaymentMethod, Role
 
 TODAY = date(2026, 11, 23)
@@ -488,7 +488,7 @@ def test_names_lose_bidi_controls_and_right_to_left_text_is_isolated(text: str) 
         assert shown.startswith("\u2068") and shown.endswith("\u2069")
 
 
-# -- payment methods (bot/services/payment_methods.py) -----------------------------------------------
+# -- payment methods (bot/services/money/payment_methods.py) -----------------------------------------------
 
 _ALIAS_KEYS = {
     method: {method_key(word) for word in (method.value, *words)} for method, words in ALIASES.items()

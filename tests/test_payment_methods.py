@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.db import Database, alembic_config
 from bot.devserver import FakeBotApi
 from bot.i18n import Translator
-from bot.services.payment_methods import ALIASES, ELECTRONIC_METHODS, HELD_METHODS, LABELS, parse_method
+from bot.services.money.payment_methods import ALIASES, ELECTRONIC_METHODS, HELD_METHODS, LABELS, parse_method
 from jobs.runner import run_job
 from models import AuditLog, Collection, Customer, PaymentMethod
 from models.base import Money, UTCDateTime

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.i18n import Translator
 from bot.services.errors import Invalid
-from bot.services.periods import MAX_DAYS, Period, parse_period, period_from_code
+from bot.services.reporting.periods import MAX_DAYS, Period, parse_period, period_from_code
 from tests.conftest import ZONE
 
 THURSDAY = date(2026, 11, 26)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 from dataclasses import dataclass
@@ -22,13 +23,13 @@ from bot.config import Settings
 from bot.db import Database
 from bot.devserver import FakeBotApi
 from bot.inbox import Inbox, InboxQueue, StateChanges
-from bot.persistence import DatabasePersistence, Unreadable, dumps, loads
-from bot.services.customers import CustomerRef
-from bot.services.reports import ReportLines
-from bot.services.visits import FeedbackEntry, StockEntry
-from handlers.collections import Draft
-from handlers.reports import Pending
-from handlers.visit_flow import EXTRAS, FLOW_KEY, Flow, HeldNotes
+from bot.persistence import MOVED_MODULES, DatabasePersistence, Unreadable, dumps, loads
+from bot.services.field.customers import CustomerRef
+from bot.services.field.visits import FeedbackEntry, StockEntry
+from bot.services.reporting.reports import ReportLines
+from handlers.field.visit_flow import EXTRAS, FLOW_KEY, Flow, HeldNotes
+from handlers.money.collections import Draft
+from handlers.reporting.reports import Pending
 from models import FeedbackTopic, InboxUpdate, PaymentMethod, TelegramState, Visit, VisitKind
 from tests import factories
 from tests.harness import Harness
@@ -135,15 +136,25 @@ def test_a_changed_dataclass_or_enum_does_not_load() -> None:
 
 
 def test_a_draft_stored_before_its_class_moved_module_still_loads() -> None:
-    """Flow and HeldNotes lived in handlers.visits until the module was split by flow: a rep's
-    draft stored then (under the old name) must survive the upgrade, not be dropped as unreadable."""
+    """Flow and HeldNotes lived in handlers.visits until the module was split by flow, then in
+    handlers.visit_flow until handlers were grouped by domain: a rep's draft stored under either old
+    name must survive the upgrade, not be dropped as unreadable."""
     flow = visit_flow()
     stored = json.loads(dumps(flow))
-    assert stored["class"] == "handlers.visit_flow:Flow"
-    stored["class"] = "handlers.visits:Flow"
-    assert loads(json.dumps(stored)) == flow
+    assert stored["class"] == "handlers.field.visit_flow:Flow"
+    for old_name in ("handlers.visits:Flow", "handlers.visit_flow:Flow"):
+        assert loads(json.dumps({**stored, "class": old_name})) == flow
     held = HeldNotes("talked about the spring order", "msg:2001:9")
     assert loads(json.dumps({**json.loads(dumps(held)), "class": "handlers.visits:HeldNotes"})) == held
+    draft = Draft("msg:2001:3", None, Decimal("5"), PaymentMethod.CASH)
+    assert loads(json.dumps({**json.loads(dumps(draft)), "class": "handlers.collections:Draft"})) == draft
+
+
+def test_every_module_moved_into_a_domain_package_is_found_under_its_old_name() -> None:
+    for old, new in MOVED_MODULES.items():
+        assert importlib.util.find_spec(new) is not None, new
+        spec = importlib.util.find_spec(old)  # gone, or the name of a domain package now (handlers.people)
+        assert spec is None or spec.submodule_search_locations is not None, f"{old} is still a module"
 
 
 # -- the persistence against the database ----------------------------------------------------------

@@ -15,12 +15,12 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select, text, update
 
-import handlers.new_customer as new_customer_handlers
+import handlers.field.new_customer as new_customer_handlers
 from bot.db import Database, alembic_config, is_sqlite
 from bot.devserver import SentMessage
-from bot.services import prospects
-from bot.services.access import Caller
 from bot.services.errors import Invalid
+from bot.services.field import prospects
+from bot.services.people.access import Caller
 from bot.text import phone_key
 from models import (
     Allocation,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.cli import main
 from bot.clock import FixedClock
 from bot.db import Database
-from bot.services.receivable_import import parse_date
+from bot.services.intake.receivable_import import parse_date
 from models import AuditLog, Customer, Receivable, ReceivableSource
 from tests import factories
 from tests.factories import Company

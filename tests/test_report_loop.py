@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from bot.clock import FixedClock
 from bot.db import Database
-from bot.services import company, report_loop
-from bot.services.access import Caller
-from bot.services.reports import ReportHours, ReportLines
+from bot.services import company
+from bot.services.people.access import Caller
+from bot.services.reporting import report_loop
+from bot.services.reporting.reports import ReportHours, ReportLines
 from jobs.runner import run_job
 from models import (
     AuditLog,

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from bot.clock import FixedClock
 from bot.db import Database
 from bot.i18n import Translator
-from bot.services import reports
-from bot.services.access import Caller
 from bot.services.errors import Invalid
-from bot.services.reports import ReportHours, ReportLines, format_lines, parse_lines, segments
+from bot.services.people.access import Caller
+from bot.services.reporting import reports
+from bot.services.reporting.reports import ReportHours, ReportLines, format_lines, parse_lines, segments
 from models import (
     AuditLog,
     Collection,

@@ -11,11 +11,12 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bot.i18n import Translator
-from bot.services import credit_notes, exports
-from bot.services.access import Caller
-from bot.services.ledger import balance, credit_of
-from bot.services.periods import parse_period
-from bot.services.returns import read_items
+from bot.services.money import credit_notes
+from bot.services.money.ledger import balance, credit_of
+from bot.services.money.returns import read_items
+from bot.services.people.access import Caller
+from bot.services.reporting import exports
+from bot.services.reporting.periods import parse_period
 from models import (
     Allocation,
     Approval,

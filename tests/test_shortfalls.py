@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import stock
+from bot.services.field import stock
 from jobs.runner import run_job
 from models import AuditLog, Customer, CustomerStatus, StockMinimum
 from tests import factories

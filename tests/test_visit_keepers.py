@@ -22,10 +22,11 @@ from sqlalchemy import delete, func, insert, select, update
 
 from bench.generate import generate
 from bot.db import Database, upgrade_async
-from bot.services import summaries, visits
-from bot.services.access import Caller
-from bot.services.periods import MONTH, TODAY, WEEK, Period, parse_period, relative
+from bot.services.field import visits
+from bot.services.people.access import Caller
 from bot.services.policy import start_of_day
+from bot.services.reporting import summaries
+from bot.services.reporting.periods import MONTH, TODAY, WEEK, Period, parse_period, relative
 from models import DEFAULT_GRADE_POLICY, Customer, CustomerStatus, Visit, VisitKind
 from tests import factories
 from tests.conftest import PG_URL, ZONE

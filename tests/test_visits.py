@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-import handlers.visits
+import handlers.field.visits
 from bot.devserver import SentMessage
 from bot.services.errors import Invalid
-from bot.services.visits import StockEntry, parse_follow_up, parse_stock_lines
-from handlers.visits import split_one_liner
+from bot.services.field.visits import StockEntry, parse_follow_up, parse_stock_lines
+from handlers.field.visits import split_one_liner
 from models import AuditLog, Customer, Feedback, FeedbackTopic, StockLine, User, Visit, VisitKind
 from tests import factories
 from tests.harness import Harness, Person
@@ -617,7 +617,7 @@ async def test_someone_elses_undo_is_refused(
 
 @pytest.fixture
 def quick_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(handlers.visits, "FLOW_TIMEOUT", 0.5)
+    monkeypatch.setattr(handlers.field.visits, "FLOW_TIMEOUT", 0.5)
 
 
 @pytest.fixture

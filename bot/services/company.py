@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
 from bot.services import audit
-from bot.services.access import Caller, Permission, require
-from bot.services.amounts import parse_amount
 from bot.services.errors import Invalid
+from bot.services.money.amounts import parse_amount
+from bot.services.people.access import Caller, Permission, require
 from models import CompanySetting, GradePolicy
 
 #: Default local times of the scheduled jobs (see jobs/catalogue.py for what each does).

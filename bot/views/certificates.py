@@ -2,7 +2,7 @@
 
 Drawn with matplotlib's object API (a ``Figure`` of its own, no pyplot, no global state), which the
 bot already uses for charts: no further dependency. Chinese is drawn in the CJK font the charts
-resolve (:func:`bot.services.charts.cjk_font_name`: a system font, else the packaged Noto Sans SC),
+resolve (:func:`bot.services.reporting.charts.cjk_font_name`: a system font, else the packaged Noto Sans SC),
 and every text is drawn as written (user text is never mathtext or TeX, as in the charts). The
 labels are in the reader's language; names, products and reasons as they were typed.
 
@@ -25,9 +25,9 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 
 from bot.i18n import N_, Translator
-from bot.services.amounts import format_amount
-from bot.services.charts import font
-from bot.services.returns import Certificate, items_text
+from bot.services.money.amounts import format_amount
+from bot.services.money.returns import Certificate, items_text
+from bot.services.reporting.charts import font
 
 #: A5 portrait, in inches.
 PAGE = (5.83, 8.27)

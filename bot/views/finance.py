@@ -13,9 +13,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator, escape
-from bot.services.aging import BUCKET_LABELS, BUCKETS, Aging
-from bot.services.amounts import format_amount
-from bot.services.finance_reports import (
+from bot.services.money.aging import BUCKET_LABELS, BUCKETS, Aging
+from bot.services.money.amounts import format_amount
+from bot.services.money.finance_reports import (
     CustomerAging,
     DailyCollections,
     Outstanding,
@@ -23,7 +23,7 @@ from bot.services.finance_reports import (
     ReportScope,
     ReversedCollection,
 )
-from bot.services.payment_methods import LABELS as METHOD_LABELS
+from bot.services.money.payment_methods import LABELS as METHOD_LABELS
 from bot.views.counts import customers, invoices
 from models import PaymentMethod
 

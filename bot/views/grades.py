@@ -9,8 +9,8 @@ next ones.
 from __future__ import annotations
 
 from bot.i18n import N_, Translator, escape
-from bot.services.amounts import format_amount
-from bot.services.grading import SalesThresholds, Suggestions
+from bot.services.field.grading import SalesThresholds, Suggestions
+from bot.services.money.amounts import format_amount
 from bot.services.outbox import Buttons
 from bot.views.finance import fit, short
 
@@ -90,7 +90,7 @@ def render(t: Translator, found: Suggestions) -> tuple[str, Buttons]:
 
 
 def setting_lines(t: Translator, standard: SalesThresholds) -> list[str]:
-    """``/settings``' lines on the standard grades are suggested by (``bot/services/grading.py``)."""
+    """``/settings``' lines on the standard grades are suggested by (``bot/services/field/grading.py``)."""
     return [
         standard_line(t, standard),
         escape(

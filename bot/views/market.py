@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.i18n import N_, Translator, echo, escape
-from bot.services.market import LABELS, WORDS, MarketFeedback, MarketScope, Named, Note, TopicFeedback
+from bot.services.field.market import LABELS, WORDS, MarketFeedback, MarketScope, Named, Note, TopicFeedback
 from bot.views.finance import MESSAGE_BUDGET, length, short
 
 NAME_SHOWN = 30

@@ -6,10 +6,10 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator, escape
-from bot.services.aging import BUCKET_LABELS, BUCKETS
-from bot.services.amounts import format_amount
-from bot.services.reports import METHOD_LABELS
-from bot.services.summaries import RepLine, Summary
+from bot.services.money.aging import BUCKET_LABELS, BUCKETS
+from bot.services.money.amounts import format_amount
+from bot.services.reporting.reports import METHOD_LABELS
+from bot.services.reporting.summaries import RepLine, Summary
 from bot.views import counts
 
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator, escape
-from bot.services.customers import first_line
-from bot.services.stock import Shortfall, Shortfalls, StockLevel, StockLevels
-from bot.services.visit_extras import TOPIC_LABELS, TopicFeedback
+from bot.services.field.customers import first_line
+from bot.services.field.stock import Shortfall, Shortfalls, StockLevel, StockLevels
+from bot.services.field.visit_extras import TOPIC_LABELS, TopicFeedback
 
 NAME_CHARS = 40
 TEXT_CHARS = 100

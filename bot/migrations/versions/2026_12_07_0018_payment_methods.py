@@ -57,7 +57,7 @@ BATCH = 2_000
 #: Methods that reach the company's account directly: recorded as handed in.
 ELECTRONIC = frozenset({"transfer", "wechat", "alipay", "card"})
 NEW_METHODS = ("wechat", "alipay", "card")
-#: Words for each method other than cash, as of this revision (bot/services/payment_methods.py).
+#: Words for each method other than cash, as of this revision (bot/services/money/payment_methods.py).
 ALIASES: dict[str, tuple[str, ...]] = {
     "transfer": (
         "transfer",

@@ -3,7 +3,7 @@
 * ``stock_lines.product_key``: :func:`bot.text.search_key` of ``product`` (NFKC, case folding,
   whitespace collapsed), computed in Python, so that ``Cola 330ml`` and ``Ｃｏｌａ ３３０ML`` are
   counts of one product on SQLite as on PostgreSQL (SQLite's ``lower()`` folds A-Z only). The
-  stock levels, their changes and the shortfalls (bot/services/stock.py) group counts by it.
+  stock levels, their changes and the shortfalls (bot/services/field/stock.py) group counts by it.
   Filled here for every line already stored, one ``UPDATE`` per distinct product name.
 * ``stock_minimums``: the least stock of a product any dealer should hold, set by an admin with
   ``/settings stock PRODUCT MIN``; a count below it is a shortfall.

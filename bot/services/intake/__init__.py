@@ -1,0 +1,3 @@
+"""Intake: spreadsheets of customers, people and receivables, parsed in a sandbox and applied through
+the services.
+"""

@@ -1,0 +1,1 @@
+"""Reporting: daily reports and their loop upward, summaries, periods, exports and charts."""

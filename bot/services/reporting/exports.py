@@ -1,0 +1,1148 @@
+"""The Excel export (/export, ``fieldbot export``): a period's work in one workbook.
+
+Sheets, always in this order: Summary, Visits, Stock, Feedback, Orders, Returns, Collections,
+Credits, Receivables, Reports. Sheet names, headers and yes/no cells are in the caller's language
+(or the one asked for: ``fieldbot export --language zh``): 汇总, 拜访 … and 是/否 in Chinese.
+
+Rules decided here (the issue left them open):
+
+* **Scope** (as /summary): a manager gets their team, the director, admins and finance
+  everyone, the command line (``caller=None``) everything. Activity — visits, orders,
+  collections, daily reports — belongs to the rep who did it, so a team's sheets hold its
+  people's work (and the Team column is the rep's team). Receivables follow the customers'
+  scope (:func:`bot.services.field.customers.in_scope`), as /customers and /overdue do.
+* **Period.** Visits and collections belong to the local day they happened (stock counts and
+  market feedback to their visit's), orders to their issue date, reports to their day.
+  Receivables are not a period figure: the sheet lists every receivable still open *today*,
+  with its aging on ``today``.
+* **Stock** and **Feedback** have one row per line a rep recorded on a visit (a product and
+  its count; a topic and what was said), with the visit's customer, rep, team and time.
+* **Returns** lists the return certificates (銷售退貨證明單) issued in the period — returns a
+  manager approved, with their credit notes: number, customer, rep, invoice, products, amount,
+  reason, who asked and who approved, what it settled and what it left as credit. They count
+  against the customer's rep, as orders do; the Summary gives the orders less the returns.
+* **Credits** is not a period figure: as Receivables, it lists what stands *today*, the
+  unapplied credit of the customers in scope, one row per collection or credit note still
+  holding some (an overpayment, a return beyond what was owed), oldest first per customer.
+* **Orders** lists every order issued in the period, voided ones too (undone, or rejected
+  over the credit limit: marked, open 0); the Summary counts the ones that stand.
+* **Collections** lists every row of the period, reversals included (negative, with the
+  number of the collection they reverse), so the sheet sums to the net. The Summary counts
+  the money that stays collected — neither a reversal nor reversed — as the daily report
+  does, and how much of it reps still hold (:func:`bot.services.money.collections.held`).
+* **Times.** Excel has no time zones: instants are written as naive local times of the
+  company's zone, and each such header names the zone.
+* **Formula injection.** A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+  carriage return is written as a string with Excel's *quote prefix* — exactly what Excel
+  stores when someone types a leading apostrophe: the text is kept as it was, displayed
+  as text, and stays text even when the cell is edited. It is never a formula.
+* **Totals.** The Summary is the sum of the rows written below it, accumulated while they
+  are written: one pass over the data, and the Summary always agrees with the sheets.
+* **Memory and the event loop.** Each sheet is one streamed query (``yield_per``); batches
+  of rows go to one writer thread that owns the write-only openpyxl workbook, so a year of
+  data is never in memory at once and the CPU work never blocks the bot's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import enum
+import io
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.i18n import N_, Translator
+from bot.services.field.customers import in_scope
+from bot.services.field.visit_extras import TOPIC_LABELS
+from bot.services.money.aging import BUCKET_LABELS, bucket_of
+from bot.services.money.amounts import format_amount
+from bot.services.money.collections import held
+from bot.services.money.ledger import holds_credit, is_open
+from bot.services.money.payment_methods import LABELS as METHOD_LABELS
+from bot.services.money.returns import items_text
+from bot.services.people.access import Caller, Permission, require
+from bot.services.reporting.periods import Period, parse_period
+from bot.services.reporting.reports import KIND_LABELS
+from bot.text import strip_bidi_controls
+from models import (
+    Allocation,
+    Approval,
+    Collection,
+    CreditNote,
+    Customer,
+    DailyReport,
+    Feedback,
+    Money,
+    PaymentMethod,
+    Receivable,
+    ReceivableSource,
+    Role,
+    SalesReturn,
+    StockLine,
+    Team,
+    User,
+    Visit,
+)
+
+#: The sheets in their order, by their English names (:attr:`Sheet.title`, the keys of
+#: :attr:`ExportedWorkbook.rows`); a workbook shows each in its language.
+SHEETS = (
+    N_("Summary"),
+    N_("Visits"),
+    N_("Stock"),
+    N_("Feedback"),
+    N_("Orders"),
+    N_("Returns"),
+    N_("Collections"),
+    N_("Credits"),
+    N_("Receivables"),
+    N_("Reports"),
+)
+#: What a yes/no cell says (translated): words, not Excel's TRUE/FALSE, which no language changes.
+YES, NO = N_("Yes"), N_("No")
+MONEY_FORMAT = "#,##0.00"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+#: Text an Excel-like program could read as the start of a formula (or of a DDE payload).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: Excel's limit on the characters in one cell.
+MAX_CELL_TEXT = 32_767
+#: Rows fetched per round trip, and batches waiting for the writer thread at most.
+BATCH_ROWS = 2_000
+QUEUED_BATCHES = 4
+ZERO = Decimal("0.00")
+OVERDUE_BUCKETS = ("1-30", "31-60", "61-90", "90+")
+
+
+class Kind(enum.Enum):
+    TEXT = "text"
+    INT = "int"
+    MONEY = "money"
+    DATE = "date"
+    DATETIME = "datetime"
+    BOOL = "bool"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str  # a msgid; ``{zone}`` is filled with the company's zone
+    kind: Kind
+    width: float
+
+
+VISIT_COLUMNS = (
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Grade"), Kind.TEXT, 7),
+    Column(N_("Kind"), Kind.TEXT, 14),
+    Column(N_("Distance (m)"), Kind.INT, 12),
+    Column(N_("Far away"), Kind.BOOL, 10),
+    Column(N_("Next follow-up"), Kind.DATE, 14),
+    Column(N_("Notes"), Kind.TEXT, 50),
+)
+STOCK_COLUMNS = (
+    Column(N_("Counted at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Product"), Kind.TEXT, 28),
+    Column(N_("Quantity"), Kind.INT, 10),
+)
+FEEDBACK_COLUMNS = (
+    Column(N_("Visited at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Topic"), Kind.TEXT, 14),
+    Column(N_("Feedback"), Kind.TEXT, 60),
+)
+ORDER_COLUMNS = (
+    Column(N_("Issued"), Kind.DATE, 12),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Due"), Kind.DATE, 12),
+    Column(N_("Open now"), Kind.MONEY, 14),
+    Column(N_("Over credit limit"), Kind.BOOL, 12),
+    Column(N_("Voided"), Kind.BOOL, 9),
+)
+COLLECTION_COLUMNS = (
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Collection no."), Kind.INT, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Method"), Kind.TEXT, 10),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Receipt no."), Kind.TEXT, 14),
+    Column(N_("Handed in at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Held by rep"), Kind.BOOL, 11),
+    Column(N_("Reverses no."), Kind.INT, 12),
+    Column(N_("Reversed"), Kind.BOOL, 10),
+    Column(N_("Reason"), Kind.TEXT, 30),
+)
+RETURN_COLUMNS = (
+    Column(N_("Certificate no."), Kind.TEXT, 15),
+    Column(N_("Issued at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Products"), Kind.TEXT, 30),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Reason"), Kind.TEXT, 30),
+    Column(N_("Requested by"), Kind.TEXT, 18),
+    Column(N_("Approved by"), Kind.TEXT, 18),
+    Column(N_("Credited to invoices"), Kind.TEXT, 30),
+    Column(N_("Kept as credit"), Kind.MONEY, 14),
+)
+CREDIT_COLUMNS = (
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("From"), Kind.TEXT, 22),
+    Column(N_("Received at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Applied"), Kind.MONEY, 14),
+    Column(N_("Unapplied credit"), Kind.MONEY, 15),
+)
+RECEIVABLE_COLUMNS = (
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Invoice"), Kind.TEXT, 16),
+    Column(N_("Issued"), Kind.DATE, 12),
+    Column(N_("Due"), Kind.DATE, 12),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Open"), Kind.MONEY, 14),
+    Column(N_("Days overdue"), Kind.INT, 12),
+    Column(N_("Aging"), Kind.TEXT, 14),
+    Column(N_("Follow-up level"), Kind.INT, 14),
+    Column(N_("Disputed"), Kind.BOOL, 10),
+    Column(N_("Promised on"), Kind.DATE, 13),
+    Column(N_("Promised amount"), Kind.MONEY, 15),
+)
+REPORT_COLUMNS = (
+    Column(N_("Day"), Kind.DATE, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Submitted at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Late"), Kind.BOOL, 8),
+    Column(N_("Problems met"), Kind.TEXT, 40),
+    Column(N_("Market information"), Kind.TEXT, 40),
+    Column(N_("Plan for tomorrow"), Kind.TEXT, 40),
+)
+SUMMARY_COLUMNS = (Column(N_("Figure"), Kind.TEXT, 44), Column(N_("Value"), Kind.TEXT, 26))
+
+
+# -- who sees what ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a caller may export: work by the people in scope, receivables of the customers."""
+
+    customers: ColumnElement[bool]
+    team_id: int | None  # None: every team
+    nobody: bool = False  # a manager without a team
+
+    def people(self, column: ColumnElement[int] | ColumnElement[int | None]) -> ColumnElement[bool]:
+        """Rows done by someone in scope (``column``: the rep's user id)."""
+        if self.nobody:
+            return false()
+        if self.team_id is None:
+            return true()
+        member = aliased(User)
+        return column.in_(select(member.id).where(member.team_id == self.team_id))
+
+
+def scope_of(caller: Caller | None) -> Scope:
+    """Everything for the command line (``None``); otherwise what the caller's role allows."""
+    if caller is None:
+        return Scope(true(), None)
+    require(caller, Permission.EXPORT)
+    if caller.role == Role.MANAGER:
+        return Scope(in_scope(caller), caller.team_id, nobody=caller.team_id is None)
+    return Scope(in_scope(caller), None)
+
+
+def requested_period(caller: Caller, text: str | None, today: date) -> Period:
+    """The period a caller asks to export or chart (default today); refused without the permission."""
+    require(caller, Permission.EXPORT)
+    return parse_period(text, today)
+
+
+async def scope_label(session: AsyncSession, scope: Scope, t: Translator) -> str:
+    """ "All teams", "Team North" or "No team": plain text, not HTML."""
+    if scope.nobody:
+        return t.gettext(N_("No team"))
+    if scope.team_id is None:
+        return t.gettext(N_("All teams"))
+    name = await session.scalar(select(Team.name).where(Team.id == scope.team_id))
+    return t.gettext(N_("Team {team}")).format(team=name or "?")
+
+
+# -- the summary, accumulated while rows are written ----------------------------------------------
+
+
+@dataclass
+class Totals:
+    visits: int = 0
+    customers_visited: set[int] = field(default_factory=set)
+    stock_lines: int = 0
+    feedback: int = 0
+    orders: int = 0
+    ordered: Decimal = ZERO
+    returns: int = 0
+    returned: Decimal = ZERO
+    credit: Decimal = ZERO
+    credit_customers: set[int] = field(default_factory=set)
+    collections: int = 0  # that stay collected: neither a reversal nor reversed
+    collected: dict[PaymentMethod, Decimal] = field(
+        default_factory=lambda: dict.fromkeys(PaymentMethod, ZERO)
+    )
+    held: Decimal = ZERO
+    open_invoices: int = 0
+    open: Decimal = ZERO
+    overdue_invoices: int = 0
+    overdue: Decimal = ZERO
+    aging: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(OVERDUE_BUCKETS, ZERO))
+    reports: int = 0
+    late_reports: int = 0
+
+
+# -- the sheets: one streamed query each, and how a row becomes cells -----------------------------
+
+Shape = Callable[[Row[Any]], Sequence[object]]
+
+
+@dataclass(frozen=True)
+class Sheet:
+    title: str
+    columns: tuple[Column, ...]
+    query: Select[Any]
+    #: Row → cell values in column order; runs in the writer thread and adds to the totals.
+    shape: Shape
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    scope: Scope
+    period: Period
+    zone: ZoneInfo
+    today: date
+    t: Translator
+    totals: Totals
+
+    def local(self, instant: datetime | None) -> datetime | None:
+        """A UTC instant as the company's wall-clock time, naive (Excel has no time zones)."""
+        return None if instant is None else instant.astimezone(self.zone).replace(tzinfo=None)
+
+
+def visits_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Customer.grade,
+            Visit.kind,
+            Visit.distance_m,
+            Visit.far_away,
+            Visit.next_follow_up,
+            Visit.notes,
+            Visit.customer_id,
+        )
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, rep, team, code, customer, grade, kind, distance, far, follow_up, notes, customer_id = row
+        c.totals.visits += 1
+        c.totals.customers_visited.add(customer_id)
+        return (
+            c.local(at),
+            rep,
+            team,
+            code,
+            customer,
+            grade,
+            c.t.gettext(KIND_LABELS[kind]),
+            distance,
+            far,
+            follow_up,
+            notes,
+        )
+
+    return Sheet("Visits", VISIT_COLUMNS, query, shape)
+
+
+def stock_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            StockLine.product,
+            StockLine.quantity,
+        )
+        .join(Visit, Visit.id == StockLine.visit_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id, StockLine.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, *rest = row
+        c.totals.stock_lines += 1
+        return (c.local(at), *rest)
+
+    return Sheet("Stock", STOCK_COLUMNS, query, shape)
+
+
+def feedback_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    query = (
+        select(
+            Visit.visited_at,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Feedback.topic,
+            Feedback.text,
+        )
+        .join(Visit, Visit.id == Feedback.visit_id)
+        .join(Customer, Customer.id == Visit.customer_id)
+        .join(User, User.id == Visit.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Visit.rep_id), Visit.visited_at >= start, Visit.visited_at < end)
+        .order_by(Visit.visited_at, Visit.id, Feedback.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        at, rep, team, code, customer, topic, text = row
+        c.totals.feedback += 1
+        return (c.local(at), rep, team, code, customer, c.t.gettext(TOPIC_LABELS[topic]), text)
+
+    return Sheet("Feedback", FEEDBACK_COLUMNS, query, shape)
+
+
+def orders_sheet(c: ExportContext) -> Sheet:
+    rep = aliased(User)
+    query = (
+        select(
+            Receivable.issued_on,
+            Receivable.invoice_no,
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.amount,
+            Receivable.due_on,
+            Receivable.open_amount,
+            Receivable.over_limit,
+            Receivable.voided_at.is_not(None),
+        )
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .outerjoin(rep, rep.id == Receivable.rep_id)
+        .outerjoin(Team, Team.id == rep.team_id)
+        .where(
+            c.scope.people(Receivable.rep_id),
+            Receivable.source == ReceivableSource.ORDER,
+            Receivable.issued_on >= c.period.start,
+            Receivable.issued_on <= c.period.end,
+        )
+        .order_by(Receivable.issued_on, Receivable.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        voided = bool(row[-1])
+        if not voided:
+            c.totals.orders += 1
+            c.totals.ordered += row[6]
+        return (*row[:-1], voided)
+
+    return Sheet("Orders", ORDER_COLUMNS, query, shape)
+
+
+def collections_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    reversal = aliased(Collection)
+    query = (
+        select(
+            Collection.received_at,
+            Collection.id,
+            User.name,
+            Team.name,
+            Customer.code,
+            Customer.name,
+            Collection.method,
+            Collection.amount,
+            Collection.receipt_no,
+            Collection.handed_in_at,
+            type_coerce(held(), Boolean()),
+            Collection.reverses_id,
+            reversal.id.is_not(None),
+            Collection.reason,
+        )
+        .join(Customer, Customer.id == Collection.customer_id)
+        .join(User, User.id == Collection.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .outerjoin(reversal, reversal.reverses_id == Collection.id)
+        .where(
+            c.scope.people(Collection.rep_id), Collection.received_at >= start, Collection.received_at < end
+        )
+        .order_by(Collection.received_at, Collection.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (
+            at,
+            number,
+            rep,
+            team,
+            code,
+            customer,
+            method,
+            amount,
+            receipt,
+            handed_in,
+            is_held,
+            reverses,
+            was_reversed,
+            reason,
+        ) = row
+        if reverses is None and not was_reversed:
+            c.totals.collections += 1
+            c.totals.collected[method] += amount
+        if is_held:
+            c.totals.held += amount
+        return (
+            c.local(at),
+            number,
+            rep,
+            team,
+            code,
+            customer,
+            c.t.gettext(METHOD_LABELS[method]),
+            amount,
+            receipt,
+            c.local(handed_in),
+            bool(is_held),
+            reverses,
+            bool(was_reversed),
+            reason,
+        )
+
+    return Sheet("Collections", COLLECTION_COLUMNS, query, shape)
+
+
+def returns_sheet(c: ExportContext) -> Sheet:
+    start, end = c.period.bounds(c.zone)
+    rep, asker, approver = aliased(User), aliased(User), aliased(User)
+    query = (
+        select(
+            CreditNote.number,
+            CreditNote.issued_at,
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.invoice_no,
+            SalesReturn.items,
+            CreditNote.amount,
+            SalesReturn.reason,
+            asker.name,
+            approver.name,
+            Approval.payload,
+        )
+        .join(SalesReturn, SalesReturn.id == CreditNote.return_id)
+        .join(Customer, Customer.id == CreditNote.customer_id)
+        .outerjoin(rep, rep.id == CreditNote.rep_id)
+        .outerjoin(Team, Team.id == rep.team_id)
+        .outerjoin(Receivable, Receivable.id == SalesReturn.receivable_id)
+        .join(asker, asker.id == SalesReturn.requested_by)
+        .join(approver, approver.id == CreditNote.issued_by)
+        .outerjoin(Approval, Approval.id == SalesReturn.approval_id)
+        .where(c.scope.people(CreditNote.rep_id), CreditNote.issued_at >= start, CreditNote.issued_at < end)
+        .order_by(CreditNote.issued_at, CreditNote.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (
+            number,
+            issued,
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            items,
+            amount,
+            reason,
+            asked,
+            approved,
+            payload,
+        ) = row
+        payload = dict(payload or {})
+        c.totals.returns += 1
+        c.totals.returned += amount
+        settled = "; ".join(
+            f"{line.get('invoice_no', '')} {_money_text(line.get('amount'))}"
+            for line in payload.get("settled", [])
+        )
+        return (
+            number,
+            c.local(issued),
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            items_text(items or []),
+            amount,
+            reason,
+            asked,
+            approved,
+            settled,
+            Decimal(str(payload.get("kept", "0"))),
+        )
+
+    return Sheet("Returns", RETURN_COLUMNS, query, shape)
+
+
+def _money_text(value: object) -> str:
+    return format_amount(Decimal(str(value or 0)))
+
+
+def credits_sheet(c: ExportContext) -> Sheet:
+    """Unapplied credit today, per collection (a reversed one and its reversal as one) and credit note."""
+    original = func.coalesce(Collection.reverses_id, Collection.id)
+    paid = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.collection_id == Collection.id)
+        .scalar_subquery()
+    )
+    left = type_coerce(func.sum(Collection.amount - paid), Money())
+    holders = c.scope.customers & holds_credit()
+    collected = (
+        select(
+            Collection.customer_id.label("customer_id"),
+            original.label("ref"),
+            literal(None, String()).label("number"),
+            func.min(Collection.received_at).label("at"),
+            type_coerce(func.max(Collection.amount), Money()).label("amount"),
+            left.label("left"),
+        )
+        .join(Customer, Customer.id == Collection.customer_id)
+        .where(holders)
+        .group_by(Collection.customer_id, original)
+        .having(left > 0)
+    )
+    noted = (
+        select(func.coalesce(func.sum(Allocation.amount), 0))
+        .where(Allocation.credit_note_id == CreditNote.id)
+        .scalar_subquery()
+    )
+    note_left = type_coerce(CreditNote.amount - noted, Money())
+    notes = (
+        select(
+            CreditNote.customer_id,
+            CreditNote.id,
+            CreditNote.number,
+            CreditNote.issued_at,
+            CreditNote.amount,
+            note_left,
+        )
+        .join(Customer, Customer.id == CreditNote.customer_id)
+        .where(holders, note_left > 0)
+    )
+    sources = union_all(collected, notes).subquery("sources")
+    rep = aliased(User)
+    query = (
+        select(
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            sources.c.ref,
+            sources.c.number,
+            sources.c.at,
+            type_coerce(sources.c.amount, Money()),
+            type_coerce(sources.c.left, Money()),
+            Customer.id,
+        )
+        .select_from(sources)
+        .join(Customer, Customer.id == sources.c.customer_id)
+        .outerjoin(rep, rep.id == Customer.rep_id)
+        .outerjoin(Team, Team.id == Customer.team_id)
+        .order_by(Customer.code, sources.c.at, sources.c.ref)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        code, customer, rep_name, team, ref, number, at, amount, left_over, customer_id = row
+        c.totals.credit += left_over
+        c.totals.credit_customers.add(customer_id)
+        source = (
+            c.t.gettext(N_("Credit note {number}")).format(number=number)
+            if number
+            else c.t.gettext(N_("Collection #{id}")).format(id=ref)
+        )
+        return (code, customer, rep_name, team, source, c.local(at), amount, amount - left_over, left_over)
+
+    return Sheet("Credits", CREDIT_COLUMNS, query, shape)
+
+
+def receivables_sheet(c: ExportContext) -> Sheet:
+    rep = aliased(User)
+    query = (
+        select(
+            Customer.code,
+            Customer.name,
+            rep.name,
+            Team.name,
+            Receivable.invoice_no,
+            Receivable.issued_on,
+            Receivable.due_on,
+            Receivable.amount,
+            Receivable.open_amount,
+            bucket_of(c.today),
+            Receivable.followup_level,
+            Receivable.disputed,
+            Receivable.promise_date,
+            Receivable.promise_amount,
+        )
+        .join(Customer, Customer.id == Receivable.customer_id)
+        .outerjoin(rep, rep.id == Receivable.rep_id)
+        .outerjoin(Team, Team.id == Customer.team_id)
+        .where(c.scope.customers, is_open())
+        .order_by(Receivable.due_on, Receivable.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        (
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            issued,
+            due,
+            amount,
+            open_,
+            bucket,
+            level,
+            disputed,
+            promised_on,
+            promised,
+        ) = row
+        days_overdue = max(0, (c.today - due).days)
+        c.totals.open_invoices += 1
+        c.totals.open += open_
+        if days_overdue:
+            c.totals.overdue_invoices += 1
+            c.totals.overdue += open_
+            c.totals.aging[bucket] += open_
+        return (
+            code,
+            customer,
+            rep_name,
+            team,
+            invoice,
+            issued,
+            due,
+            amount,
+            open_,
+            days_overdue,
+            c.t.gettext(BUCKET_LABELS[bucket]),
+            level,
+            disputed,
+            promised_on,
+            promised,
+        )
+
+    return Sheet("Receivables", RECEIVABLE_COLUMNS, query, shape)
+
+
+def reports_sheet(c: ExportContext) -> Sheet:
+    query = (
+        select(
+            DailyReport.day,
+            User.name,
+            Team.name,
+            DailyReport.submitted_at,
+            DailyReport.late,
+            DailyReport.problems,
+            DailyReport.market_info,
+            DailyReport.plan_tomorrow,
+        )
+        .join(User, User.id == DailyReport.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(
+            c.scope.people(DailyReport.rep_id),
+            DailyReport.day >= c.period.start,
+            DailyReport.day <= c.period.end,
+        )
+        .order_by(DailyReport.day, User.name, DailyReport.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        day, rep, team, submitted_at, late, problems, market, plan = row
+        c.totals.reports += 1
+        c.totals.late_reports += bool(late)
+        return (day, rep, team, c.local(submitted_at), late, problems, market, plan)
+
+    return Sheet("Reports", REPORT_COLUMNS, query, shape)
+
+
+SHEET_BUILDERS = (
+    visits_sheet,
+    stock_sheet,
+    feedback_sheet,
+    orders_sheet,
+    returns_sheet,
+    collections_sheet,
+    credits_sheet,
+    receivables_sheet,
+    reports_sheet,
+)
+
+
+def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]:
+    """(figure, kind, value) lines of the Summary sheet, translated, from the other sheets' totals."""
+    t, totals = c.t.gettext, c.totals
+    methods = (
+        (N_("Collected in cash"), PaymentMethod.CASH),
+        (N_("Collected by transfer"), PaymentMethod.TRANSFER),
+        (N_("Collected by cheque"), PaymentMethod.CHEQUE),
+        (N_("Collected by WeChat Pay"), PaymentMethod.WECHAT),
+        (N_("Collected by Alipay"), PaymentMethod.ALIPAY),
+        (N_("Collected by card"), PaymentMethod.CARD),
+    )
+    return [
+        (t(N_("Period")), Kind.TEXT, c.period.label),
+        (t(N_("From")), Kind.DATE, c.period.start),
+        (t(N_("To")), Kind.DATE, c.period.end),
+        (t(N_("Scope")), Kind.TEXT, scope),
+        (t(N_("Time zone of all times")), Kind.TEXT, c.zone.key),
+        (t(N_("Visits")), Kind.INT, totals.visits),
+        (t(N_("Customers visited")), Kind.INT, len(totals.customers_visited)),
+        (t(N_("Stock lines counted")), Kind.INT, totals.stock_lines),
+        (t(N_("Market feedback notes")), Kind.INT, totals.feedback),
+        (t(N_("Orders")), Kind.INT, totals.orders),
+        (t(N_("Orders amount")), Kind.MONEY, totals.ordered),
+        (t(N_("Returns (certificates issued)")), Kind.INT, totals.returns),
+        (t(N_("Returns amount")), Kind.MONEY, totals.returned),
+        (t(N_("Orders less returns")), Kind.MONEY, totals.ordered - totals.returned),
+        *((t(label), Kind.MONEY, totals.collected[method]) for label, method in methods),
+        (t(N_("Collected in total (reversals left out)")), Kind.MONEY, sum(totals.collected.values(), ZERO)),
+        (t(N_("Of which still held by reps")), Kind.MONEY, totals.held),
+        (t(N_("Receivables as of")), Kind.DATE, c.today),
+        (t(N_("Open invoices")), Kind.INT, totals.open_invoices),
+        (t(N_("Open receivables")), Kind.MONEY, totals.open),
+        (t(N_("Overdue invoices")), Kind.INT, totals.overdue_invoices),
+        (t(N_("Overdue receivables")), Kind.MONEY, totals.overdue),
+        (t(N_("Customers holding unapplied credit")), Kind.INT, len(totals.credit_customers)),
+        (t(N_("Unapplied credit")), Kind.MONEY, totals.credit),
+        *(
+            (t(N_("Overdue {days}")).format(days=t(BUCKET_LABELS[bucket])), Kind.MONEY, totals.aging[bucket])
+            for bucket in OVERDUE_BUCKETS
+        ),
+        (t(N_("Daily reports submitted")), Kind.INT, totals.reports),
+        (t(N_("Daily reports late")), Kind.INT, totals.late_reports),
+    ]
+
+
+# -- cells ----------------------------------------------------------------------------------------
+
+
+def clean_text(value: str) -> str:
+    """Text Excel accepts: no XML-illegal control characters, at most 32,767 characters.
+
+    Line ends become ``\n`` (XML would turn a lone carriage return into one anyway). Bidi
+    controls go too (:func:`bot.text.strip_bidi_controls`): a right-to-left override in a name
+    would show the rest of its cell reversed.
+    """
+    text = ILLEGAL_CHARACTERS_RE.sub("", strip_bidi_controls(value)).replace("\r\n", "\n").replace("\r", "\n")
+    return text if len(text) <= MAX_CELL_TEXT else text[: MAX_CELL_TEXT - 1] + "…"
+
+
+def text_cell(sheet: WriteOnlyWorksheet, value: object) -> object:
+    """A text cell that can never become a formula (see the module doc); empty text, no cell."""
+    text = clean_text(str(value))
+    if not text:
+        return None
+    if not text.startswith(FORMULA_STARTS):
+        return text
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
+    cell.quotePrefix = True
+    return cell
+
+
+def typed_cell(sheet: WriteOnlyWorksheet, kind: Kind, value: object) -> object:
+    if value is None:
+        return None
+    if kind is Kind.TEXT:
+        return text_cell(sheet, value)
+    if kind in (Kind.INT, Kind.BOOL):
+        return value
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.number_format = {Kind.MONEY: MONEY_FORMAT, Kind.DATE: DATE_FORMAT, Kind.DATETIME: DATETIME_FORMAT}[
+        kind
+    ]
+    return cell
+
+
+class SheetWriter:
+    """One write-only sheet: widths, bold frozen header and filter; typed rows. ``title`` is the
+    sheet's English name: the sheet is named in ``t``'s language, as are its headers and yes/no."""
+
+    def __init__(
+        self,
+        book: Workbook,
+        title: str,
+        columns: Sequence[Column],
+        t: Translator,
+        zone: ZoneInfo,
+        *,
+        filtered: bool = True,
+    ) -> None:
+        self.sheet: WriteOnlyWorksheet = book.create_sheet(t.gettext(title))
+        self.yes, self.no = t.gettext(YES), t.gettext(NO)
+        self.columns = columns
+        self.filtered = filtered
+        self.rows = 0
+        for number, column in enumerate(columns, start=1):
+            self.sheet.column_dimensions[get_column_letter(number)].width = column.width
+        self.sheet.freeze_panes = "A2"
+        bold = Font(bold=True)
+        headers = []
+        for column in columns:
+            cell = WriteOnlyCell(self.sheet, value=clean_text(t.gettext(column.header).format(zone=zone.key)))
+            cell.font = bold
+            headers.append(cell)
+        self.sheet.append(headers)
+
+    def append(self, values: Sequence[object]) -> None:
+        self.sheet.append(
+            [self.cell(column.kind, value) for column, value in zip(self.columns, values, strict=True)]
+        )
+        self.rows += 1
+
+    def append_typed(self, values: Sequence[tuple[Kind, object]]) -> None:
+        self.sheet.append([self.cell(kind, value) for kind, value in values])
+        self.rows += 1
+
+    def cell(self, kind: Kind, value: object) -> object:
+        if kind is Kind.BOOL and value is not None:
+            return self.yes if value else self.no
+        return typed_cell(self.sheet, kind, value)
+
+    def finish(self) -> None:
+        if self.filtered:
+            self.sheet.auto_filter.ref = f"A1:{get_column_letter(len(self.columns))}{self.rows + 1}"
+
+
+# -- the writer thread ----------------------------------------------------------------------------
+
+_DONE, _ABORT = object(), object()
+
+
+class ExportAbandoned(Exception):
+    """The producer gave up (its query failed or it was cancelled): nothing to save."""
+
+
+class WorkbookWriter:
+    """Owns the openpyxl workbook in one dedicated thread; the event loop hands it batches.
+
+    At most ``QUEUED_BATCHES`` batches wait at a time (the producer awaits a free slot),
+    so memory stays bounded however long the period is. No executor thread ever blocks.
+    """
+
+    def __init__(self, context: ExportContext, sheets: Sequence[Sheet], scope: str) -> None:
+        self.context, self.sheets, self.scope = context, sheets, scope
+        self.rows: dict[str, int] = {}
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._slots = asyncio.Semaphore(QUEUED_BATCHES)
+        self._loop = asyncio.get_running_loop()
+        self._result: concurrent.futures.Future[bytes] = concurrent.futures.Future()
+        self._closed = False  # the writer thread has read _DONE or _ABORT
+        self._book: Workbook | None = None
+        threading.Thread(target=self._run, name="fieldbot-export", daemon=True).start()
+
+    @property
+    def failed(self) -> bool:
+        """The writer stopped early (an error): stop feeding it, :meth:`finish` raises the error."""
+        return self._result.done()
+
+    async def put(self, sheet: Sheet, rows: Sequence[Row[Any]]) -> None:
+        await self._slots.acquire()
+        self._queue.put((sheet, rows))
+
+    def abort(self) -> None:
+        self._queue.put(_ABORT)
+
+    async def finish(self) -> bytes:
+        self._queue.put(_DONE)
+        return await asyncio.wrap_future(self._result)
+
+    def _next(self) -> object:
+        item = self._queue.get()
+        if item is _DONE or item is _ABORT:
+            self._closed = True
+        else:
+            self._free_slot()
+        return item
+
+    def _free_slot(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self._slots.release)
+
+    def _run(self) -> None:
+        try:
+            self._result.set_result(self._write())
+        except BaseException as error:  # handed over to the awaiting coroutine
+            self._result.set_exception(error)
+            while not self._closed:  # free the producer until it notices and stops
+                self._next()
+            self._discard()
+
+    def _discard(self) -> None:
+        """Finish an abandoned workbook into nothing: openpyxl then closes and removes its temp files."""
+        if self._book is not None:
+            with contextlib.suppress(Exception):
+                self._book.save(io.BytesIO())
+
+    def _write(self) -> bytes:
+        c = self.context
+        book = self._book = Workbook(write_only=True)
+        summary = SheetWriter(book, "Summary", SUMMARY_COLUMNS, c.t, c.zone, filtered=False)
+        writers = {
+            sheet.title: SheetWriter(book, sheet.title, sheet.columns, c.t, c.zone) for sheet in self.sheets
+        }
+        while (item := self._next()) is not _DONE:
+            if item is _ABORT:
+                raise ExportAbandoned
+            sheet, rows = item  # type: ignore[misc]
+            writer = writers[sheet.title]
+            for row in rows:
+                writer.append(sheet.shape(row))
+        for label, kind, value in summary_rows(c, self.scope):
+            summary.append_typed([(Kind.TEXT, label), (kind, value)])
+        for writer in (summary, *writers.values()):
+            writer.finish()
+        self.rows = {title: writer.rows for title, writer in writers.items()}
+        buffer = io.BytesIO()
+        book.save(buffer)
+        return buffer.getvalue()
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportedWorkbook:
+    content: bytes  # the .xlsx file
+    period: Period
+    scope: str
+    #: Data rows per sheet (headers not counted), Summary left out.
+    rows: dict[str, int]
+    #: The Summary's figures: what stands (orders not voided, collections neither reversal nor reversed).
+    totals: Totals
+
+
+async def build_workbook(
+    session: AsyncSession,
+    caller: Caller | None,
+    period: Period,
+    zone: ZoneInfo,
+    today: date,
+    *,
+    language: str | None = None,
+) -> ExportedWorkbook:
+    """The period's workbook for ``caller`` (``None``: the command line, everything).
+
+    Headers are in ``language``, else the caller's, else English. Run it in a read-only
+    session (``Database.reading``): a long export must not hold SQLite's write lock.
+    """
+    scope = scope_of(caller)
+    t = Translator(language or (caller.language if caller else "en"))
+    context = ExportContext(scope, period, zone, today, t, Totals())
+    sheets = [build(context) for build in SHEET_BUILDERS]
+    writer = WorkbookWriter(context, sheets, await scope_label(session, scope, t))
+    try:
+        for sheet in sheets:
+            result = await session.stream(sheet.query.execution_options(yield_per=BATCH_ROWS))
+            async for batch in result.partitions():
+                if writer.failed:
+                    break
+                await writer.put(sheet, batch)
+            await result.close()
+            if writer.failed:
+                break
+    except BaseException:
+        writer.abort()
+        raise
+    content = await writer.finish()
+    return ExportedWorkbook(content, period, writer.scope, writer.rows, context.totals)
+
+
+def file_name(period: Period) -> str:
+    return f"fieldbot-{period.label}.xlsx"

@@ -1,0 +1,1 @@
+"""Field handlers: visits (one-liner and guided), customers, prospects, grades, market, the day's plan."""

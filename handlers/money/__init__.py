@@ -1,0 +1,1 @@
+"""Money handlers: /order, /collect, /return, deposits, /overdue and finance's commands."""

@@ -1,0 +1,1 @@
+"""People handlers: onboarding, /role and the people commands, approvals."""

@@ -1,0 +1,1 @@
+"""Reporting handlers: /report and its reading and comments, /summary, /export."""
