@@ -4,29 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from telegram.error import InvalidToken
-
-from bot import console as console_cli
-from bot import demo as demo_cli
-from bot import logs
-from bot.clock import Clock
+from bot import arguments, logs
 from bot.config import ConfigError, Settings
-from bot.db import Database, new_revision, upgrade
-from bot.leadership import StandbyStopped, explain_conflicts, lead
-from bot.parsing_sandbox import read_path
-from bot.services.errors import ServiceError
-from bot.services.intake.importing import ImportReport
-from bot.services.intake.imports import importer
-from bot.services.people import users
-from bot.startup import StartupError, lock_sqlite, wait_and_migrate
-from bot.tabular import Table, TableError
+
+if TYPE_CHECKING:
+    from bot.health import Role
+    from bot.services.intake.importing import ImportReport
+    from bot.tabular import Table
+
+# Everything else is imported where a command needs it: `fieldbot --help` and `fieldbot jobs list`
+# start in a fraction of the time the whole bot takes to import (bench/cli.py, docs/PERFORMANCE.md).
 
 log = logging.getLogger("fieldbot")
 
@@ -45,13 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram should post updates to")
     run.add_argument("--listen", default="127.0.0.1", help="address to serve the webhook on")
     run.add_argument("--port", type=int, default=8443, help="port to serve the webhook on")
-    run.add_argument("--secret", help="secret token Telegram must send with each webhook call")
+    run.add_argument(
+        "--secret",
+        help="secret token Telegram must send with each webhook call (default: FIELDBOT_WEBHOOK_SECRET)",
+    )
     run.add_argument(
         "--db-wait",
         type=float,
         default=300.0,
         metavar="SECONDS",
         help="how long to keep retrying an unreachable database at start (default 300)",
+    )
+
+    commands.add_parser(
+        "status",
+        help="is the bot alive and ready: what its /readyz says (FIELDBOT_HEALTH_ADDRESS), or the database",
     )
 
     db = commands.add_parser("db", help="database maintenance")
@@ -92,12 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="play a working day with a demo company against a local Telegram stand-in"
     )
-    demo_cli.add_arguments(demo)
+    arguments.demo(demo)
 
     console = commands.add_parser(
         "console", help="chat with the bot in this terminal as one of its users (writes to the database)"
     )
-    console_cli.add_arguments(console)
+    arguments.console(console)
 
     imports = commands.add_parser("import", help="import data from CSV or XLSX")
     import_kinds = imports.add_subparsers(dest="import_kind", required=True, metavar="KIND")
@@ -126,21 +130,40 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="the .xlsx file to write (default: fieldbot-PERIOD.xlsx here)"
     )
     export.add_argument("--language", choices=("en", "zh"), default="en", help="language of the headers")
+    export_kinds = export.add_subparsers(dest="export_kind", metavar="KIND")
+    qr_sheet = export_kinds.add_parser(
+        "qr", help="a printable PDF (or PNG) of QR codes that open each customer's visit"
+    )
+    qr_sheet.add_argument("--team", help="only this team's customers (default: every customer)")
+    qr_sheet.add_argument(
+        "--out", type=Path, help="the .pdf or .png to write (default: fieldbot-qr.pdf here)"
+    )
+    qr_sheet.add_argument("--language", choices=("en", "zh"), default="en", help="language of the title")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from telegram.error import InvalidToken
+
     try:
         settings = Settings.from_env()
         logs.install_redaction(settings.token)  # before anything can log or raise with the token
         if args.command == "run":
             return run(settings, args)
+        if args.command == "status":
+            return asyncio.run(status(settings))
         if args.command == "console":
-            return console_cli.run(args)
+            from bot import console
+
+            return console.run(args)
         if args.command == "demo":
-            return demo_cli.run(args)
+            from bot import demo
+
+            return demo.run(args)
         logs.configure(settings.token, logging.WARNING)
+        from bot.db import new_revision, upgrade
+
         if args.command == "db" and args.db_command == "backup":
             return make_backup(settings, args.file, force=args.force)
         if args.command == "db":
@@ -150,15 +173,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             print("database is up to date")
             return 0
+        if args.command == "jobs" and args.jobs_command == "list":
+            return asyncio.run(list_jobs(settings))  # reads only: no migration (and no Alembic import)
         upgrade(settings.database_url)
         if args.command == "jobs":
-            if args.jobs_command == "list":
-                return asyncio.run(list_jobs(settings))
             return asyncio.run(run_one_job(settings, args.name, args.at))
         if args.command == "admin":
             return asyncio.run(add_admin(settings, args.telegram_id, args.name))
+        if args.command == "export" and args.export_kind == "qr":
+            return asyncio.run(export_qr(settings, args.team, args.out, args.language))
         if args.command == "export":
             return asyncio.run(export_to_file(settings, args.period, args.output, args.language))
+        from bot.parsing_sandbox import read_path
+        from bot.tabular import TableError
+
         try:
             table = read_path(args.file)  # in a child process, within the bot's limits
         except (OSError, TableError) as error:
@@ -186,13 +214,37 @@ def make_backup(settings: Settings, target: Path, *, force: bool = False) -> int
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import TOKEN_REJECTED_KEY, build_application
+    from bot.health import HealthServer, Role
 
     settings.require_token()
-    logs.configure(settings.token)
+    logs.configure(settings.token, settings.log_level, settings.log_format, settings.sentry_dsn)
+    role = Role(mode="webhook" if args.webhook_url else "polling")
+    health = None
+    if settings.health_address:
+        health = HealthServer(settings.database_url, settings.health_address, role)
+        try:
+            health.start()  # before standing by: a standby answers too
+        except OSError as error:  # the bot's work matters more than its health checks: go on
+            log.error("health checks and metrics NOT served on %s: %s", settings.health_address, error)
+            health = None
+    try:
+        return _run_bot(settings, args, role)
+    finally:
+        role.set("stopping")
+        if health is not None:
+            health.stop()
+
+
+def _run_bot(settings: Settings, args: argparse.Namespace, role: Role) -> int:
+    from bot.app import TOKEN_REJECTED_KEY, build_application
+    from bot.db import Database
+    from bot.leadership import StandbyStopped, explain_conflicts, lead
+    from bot.startup import StartupError, lock_sqlite, wait_and_migrate
+
     try:
         # A `fieldbot jobs run` sending on this SQLite file is waited for, like a database still starting.
         lock = lock_sqlite(settings.database_url, wait_for_jobs_run=args.db_wait)
+        role.set("standby")
         leadership = lead(settings.database_url, args.db_wait)  # PostgreSQL: stand by while another leads
         log.info("applying database migrations")
         wait_and_migrate(settings.database_url, args.db_wait)
@@ -205,6 +257,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     application.bot_data["fieldbot.sqlite_lock"] = lock  # the lock lives as long as the bot
     if leadership is not None and not leadership.wait_out_grace():
         return 0  # stopped before it began to lead
+    role.set("leader")
     explain_conflicts()
     # Everything built so far (modules, handlers, ORM mappers) lives as long as the process: frozen,
     # a full garbage collection no longer walks it (one took 60-100 ms, stalling every reply).
@@ -214,7 +267,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             listen=args.listen,
             port=args.port,
             webhook_url=args.webhook_url,
-            secret_token=args.secret,
+            secret_token=args.secret or settings.webhook_secret,
             url_path="telegram",
         )
     else:
@@ -228,7 +281,41 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def status(settings: Settings) -> int:
+    """Print the running bot's readiness report; 0 if it is ready, 1 if not, 3 if none answers.
+
+    With no process answering, the database is asked directly, so an operator still sees whether
+    it answers and how many pushes wait.
+    """
+    from bot.health import Role, fetch_report, report
+
+    found = fetch_report(settings.health_address) if settings.health_address else None
+    if found is None:
+        from bot.db import Database
+
+        where = settings.health_address or "nowhere (FIELDBOT_HEALTH_ADDRESS=off)"
+        print(f"no fieldbot process answers at {where}")
+        db = Database(settings.database_url)
+        try:
+            found = dataclasses.asdict(await report(db, Role(name="not running")))
+        finally:
+            await db.dispose()
+        code = 3
+    else:
+        code = 0 if found.get("ready") else 1
+    width = max(len(key) for key in found)
+    for key, value in found.items():
+        shown = "-" if value is None else f"{value:.1f}" if isinstance(value, float) else value
+        print(f"{key.replace('_', ' '):<{width}}  {shown}")
+    return code
+
+
 async def add_admin(settings: Settings, telegram_id: int, name: str) -> int:
+    from bot.clock import Clock
+    from bot.db import Database
+    from bot.services.errors import ServiceError
+    from bot.services.people import users
+
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
@@ -261,6 +348,10 @@ def print_report(report: ImportReport) -> None:
 
 async def import_file(settings: Settings, kind: str, table: Table) -> int:
     """Run one import in one transaction; a report with errors has written nothing."""
+    from bot.clock import Clock
+    from bot.db import Database
+    from bot.services.intake.imports import importer
+
     db = Database(settings.database_url)
     try:
         async with db.transaction() as session:
@@ -273,6 +364,9 @@ async def import_file(settings: Settings, kind: str, table: Table) -> int:
 
 async def export_to_file(settings: Settings, period_text: str, output: Path | None, language: str) -> int:
     """Write the period's workbook with every team in it (no caller: the operator's full scope)."""
+    from bot.clock import Clock
+    from bot.db import Database
+    from bot.services.errors import ServiceError
     from bot.services.reporting import exports
     from bot.services.reporting.periods import parse_period
 
@@ -302,7 +396,62 @@ async def export_to_file(settings: Settings, period_text: str, output: Path | No
     return 0
 
 
+async def export_qr(settings: Settings, team: str | None, output: Path | None, language: str) -> int:
+    """Write the QR sheet of every customer (or one team's): the bot's username comes from getMe."""
+    from telegram import Bot
+
+    from bot.db import Database
+    from bot.i18n import N_, Translator
+    from bot.services.errors import ServiceError
+    from bot.services.field import qr, qr_sheet
+
+    path = output or Path("fieldbot-qr.pdf")
+    if path.suffix.lower() not in (".pdf", ".png"):
+        print(f"fieldbot: {path}: write a .pdf or a .png", file=sys.stderr)
+        return 2
+    settings.require_token()
+    async with Bot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url) as bot:
+        username = bot.username  # getMe, as the bot started
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:  # codes made for the sheet are kept: reprints match
+            codes = await qr.codes_for_export(session, team)
+    except ServiceError as error:
+        print(f"fieldbot: {error.message.format(**error.params)}", file=sys.stderr)
+        return 1
+    finally:
+        await db.dispose()
+    title = Translator(language).gettext(N_("Scan in the shop to log a visit"))
+    sheet = await asyncio.to_thread(
+        qr_sheet.draw_sheet, username, codes, f"{title} · {team}" if team else title
+    )
+    if path.suffix.lower() == ".pdf":
+        files = {path: sheet.pdf()}
+    elif len(sheet.pages) == 1:
+        files = {path: sheet.png()}
+    else:  # one PNG a page: name-1.png, name-2.png, …
+        files = {
+            path.with_name(f"{path.stem}-{number + 1}{path.suffix}"): sheet.png(number)
+            for number in range(len(sheet.pages))
+        }
+    try:
+        for target, content in files.items():
+            target.write_bytes(content)
+    except OSError as error:
+        print(f"fieldbot: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        return 1
+    pages = len(sheet.pages)
+    written = ", ".join(str(target) for target in files)
+    print(
+        f"wrote {written}: {len(codes)} customers, {pages} page{'' if pages == 1 else 's'}, for @{username}"
+    )
+    return 0
+
+
 async def list_jobs(settings: Settings) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.db import Database
     from bot.services import company
     from jobs.catalogue import JOBS
     from jobs.runner import last_runs
@@ -312,6 +461,11 @@ async def list_jobs(settings: Settings) -> int:
         async with db.reading() as session:
             company_settings = await company.load(session)
         ran = await last_runs(db)
+    except DBAPIError as error:  # not migrated yet (no such table), or unreachable
+        print(
+            f"fieldbot: cannot read the jobs ({error.orig}): is `fieldbot db upgrade` done?", file=sys.stderr
+        )
+        return 1
     finally:
         await db.dispose()
     rows = [("job", "at", "days", "last run")]
@@ -350,6 +504,8 @@ async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int
     """
     from telegram.ext import ExtBot
 
+    from bot.clock import Clock
+    from bot.db import Database
     from bot.ratelimit import TelegramRateLimiter
     from jobs.catalogue import JOBS
     from jobs.outbox import OutboxSender, sole_sender

@@ -15,6 +15,9 @@ DEFAULT_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_REPORT_DEADLINE = time(19, 0)
 DEFAULT_REPORT_CUTOFF = time(22, 0)
+DEFAULT_HEALTH_ADDRESS = "127.0.0.1:9464"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -31,6 +34,14 @@ class Settings:
     report_deadline: time = DEFAULT_REPORT_DEADLINE
     #: After this local time a day's report can no longer be submitted or replaced.
     report_cutoff: time = DEFAULT_REPORT_CUTOFF
+    #: Where ``fieldbot run`` serves /healthz, /readyz and /metrics (host:port); None: not served.
+    health_address: str | None = DEFAULT_HEALTH_ADDRESS
+    log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object a line
+    #: Errors are also reported to Sentry when set (needs the ``sentry`` extra).
+    sentry_dsn: str | None = None
+    #: The secret Telegram sends with each webhook call (``--secret`` overrides it).
+    webhook_secret: str | None = None
 
     @property
     def file_url(self) -> str:
@@ -66,7 +77,30 @@ class Settings:
             timezone=zone,
             report_deadline=_clock_time(values, "FIELDBOT_REPORT_DEADLINE", DEFAULT_REPORT_DEADLINE),
             report_cutoff=_clock_time(values, "FIELDBOT_REPORT_CUTOFF", DEFAULT_REPORT_CUTOFF),
+            health_address=_health_address(values),
+            log_level=_choice(values, "FIELDBOT_LOG_LEVEL", LOG_LEVELS, "INFO").upper(),
+            log_format=_choice(values, "FIELDBOT_LOG_FORMAT", LOG_FORMATS, "text").lower(),
+            sentry_dsn=values.get("FIELDBOT_SENTRY_DSN") or None,
+            webhook_secret=values.get("FIELDBOT_WEBHOOK_SECRET") or None,
         )
+
+
+def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    text = (values.get(name) or default).strip()
+    if text.upper() not in {a.upper() for a in allowed}:
+        raise ConfigError(f"{name}={text!r}: use one of {', '.join(allowed)}")
+    return text
+
+
+def _health_address(values: Mapping[str, str]) -> str | None:
+    """FIELDBOT_HEALTH_ADDRESS: host:port, or ``off``."""
+    text = (values.get("FIELDBOT_HEALTH_ADDRESS") or DEFAULT_HEALTH_ADDRESS).strip()
+    if text.lower() in ("off", "no", "none", "0"):
+        return None
+    _host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"FIELDBOT_HEALTH_ADDRESS={text!r} is not host:port (or off)")
+    return text
 
 
 def _clock_time(values: Mapping[str, str], name: str, default: time) -> time:

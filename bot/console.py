@@ -31,6 +31,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from bot.app import FieldbotApp, build_application
+from bot.arguments import console as add_arguments
 from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.db import Database, upgrade
@@ -52,17 +53,6 @@ EXIT_INTERRUPTED = 130
 
 class ConsoleError(Exception):
     """The console cannot start; the message is for the operator."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--as",
-        dest="as_user",
-        required=True,
-        metavar="NAME",
-        help="chat as this user: their name, @username or Telegram id",
-    )
-    parser.add_argument("--database", metavar="URL", help="database URL (default: FIELDBOT_DATABASE_URL)")
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -40,6 +38,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot import sqlite_driver
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 _READ_ONLY = "fieldbot_read_only"
@@ -243,6 +244,8 @@ class Database:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config  # here: commands that never migrate skip importing Alembic
+
     config = Config()
     config.set_main_option("script_location", str(files("bot") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -251,6 +254,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "heads") -> None:
     """Apply migrations (blocking; call outside a running event loop or via :func:`upgrade_async`)."""
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
 
 
@@ -262,4 +267,6 @@ def new_revision(url: str, message: str) -> None:
     """Autogenerate a dated migration from the difference between the models and ``url``."""
     config = alembic_config(url)
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    from alembic import command
+
     command.revision(config, message=message, autogenerate=True)

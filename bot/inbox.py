@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, null, or_, select, update
@@ -38,6 +39,7 @@ from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 from telegram.request import BaseRequest, RequestData
 
+from bot import metrics
 from bot.db import Database
 from bot.telegram_http import AiohttpRequest
 from models import InboxUpdate, TelegramState
@@ -328,8 +330,10 @@ class InboxQueue(asyncio.Queue[object]):
         self.inbox = inbox
 
     async def put(self, item: object) -> None:
-        if isinstance(item, Update) and not await self.inbox.admit(item):
-            return
+        if isinstance(item, Update):
+            metrics.fetched_updates()  # by polling or, in webhook mode, Telegram's call
+            if not await self.inbox.admit(item):
+                return
         await super().put(item)
 
     def _put(self, item: object) -> None:  # asyncio.Queue's hook, for put and put_nowait alike
@@ -348,28 +352,43 @@ class InboxRequest(AiohttpRequest):
         #: polling loop gives up then, and a process left running without polling helps nobody.
         self.on_token_rejected: Callable[[InvalidToken], None] | None = None
 
-    async def post(
+    async def do_request(
         self,
         url: str,
+        method: str,
         request_data: RequestData | None = None,
         read_timeout: Any = BaseRequest.DEFAULT_NONE,
         write_timeout: Any = BaseRequest.DEFAULT_NONE,
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
-    ) -> Any:
-        try:
-            result = await super().post(
-                url,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
-        except InvalidToken as error:
-            if url.endswith("/getUpdates") and self.on_token_rejected is not None:
-                self.on_token_rejected(error)
-            raise
-        if url.endswith("/getUpdates") and isinstance(result, list) and result:
-            await self.inbox.received(result)
-        return result
+    ) -> tuple[int, bytes]:
+        """The transport's answer, recorded first when it is a batch of updates.
+
+        ``BaseRequest.post`` is ``@final``; ``do_request`` is PTB's extension point. The batch is
+        read from the body here (PTB parses it again; one small body per poll), so the updates are
+        in the inbox before PTB hands them on.
+        """
+        status, body = await super().do_request(
+            url,
+            method,
+            request_data,
+            read_timeout=read_timeout,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+        )
+        if not url.endswith("/getUpdates"):
+            return status, body
+        if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.NOT_FOUND) and self.on_token_rejected:
+            # What PTB raises for these statuses; it raises its own right after this returns.
+            self.on_token_rejected(InvalidToken(f"getUpdates answered {status}"))
+        elif status == HTTPStatus.OK:
+            metrics.fetched_updates()
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return status, body  # PTB reports the bad answer
+            batch = answer.get("result") if isinstance(answer, dict) and answer.get("ok") else None
+            if isinstance(batch, list) and batch:
+                await self.inbox.received(batch)
+        return status, body

@@ -15,19 +15,30 @@ A rejected token (Telegram answers 401, or 404 for a malformed token or a wrong
 ``FIELDBOT_API_URL`` path: PTB raises ``InvalidToken`` for both) is an operator's
 configuration mistake, not a bug: its records become one line without a
 traceback, and the CLI exits with that line (see :func:`rejection_line`).
+
+``FIELDBOT_LOG_LEVEL`` sets the level and ``FIELDBOT_LOG_FORMAT=json`` writes one JSON object a
+line (:class:`JsonFormatter`); a record made while an update is handled carries its update, user
+and chat ids and the handler's name (:func:`update_scope`, :func:`bind_handler`), in both formats'
+records. ``FIELDBOT_SENTRY_DSN`` also sends errors to Sentry (the ``sentry`` extra), with the token
+redacted from each event.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from telegram.error import InvalidToken
+if TYPE_CHECKING:
+    from telegram.error import InvalidToken
 
 REDACTED = "<token>"
 REJECTED = "Telegram rejected the bot token"
@@ -37,6 +48,37 @@ MIN_SECRET_PART = 8
 
 _secrets: list[str] = []  # longest first, so a token is replaced before its secret part
 _factory_installed = False
+#: Fields of the update being handled, added to every record made meanwhile.
+_update_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "fieldbot_update_fields", default=None
+)
+#: The record attributes :class:`JsonFormatter` writes besides time, level, logger and message.
+CONTEXT_FIELDS = ("update_id", "user_id", "chat_id", "handler", "duration_ms")
+
+
+@contextmanager
+def update_scope(update: object) -> Iterator[dict[str, Any]]:
+    """Records made inside carry ``update``'s ids; the yielded dict takes more (handler, duration)."""
+    fields: dict[str, Any] = {}
+    for name, value in (
+        ("update_id", getattr(update, "update_id", None)),
+        ("user_id", getattr(getattr(update, "effective_user", None), "id", None)),
+        ("chat_id", getattr(getattr(update, "effective_chat", None), "id", None)),
+    ):
+        if value is not None:
+            fields[name] = value
+    token = _update_fields.set(fields)
+    try:
+        yield fields
+    finally:
+        _update_fields.reset(token)
+
+
+def bind_handler(name: str) -> None:
+    """Name the handler of the update being handled, for the records that follow."""
+    fields = _update_fields.get()
+    if fields is not None:
+        fields["handler"] = name
 
 
 def add_secret(token: str | None) -> None:
@@ -59,6 +101,8 @@ def redact(text: str) -> str:
 
 def invalid_token(error: BaseException | None) -> InvalidToken | None:
     """The innermost ``InvalidToken`` in ``error``'s chain (it holds Telegram's own answer), if any."""
+    from telegram.error import InvalidToken  # here: `fieldbot --help` need not import telegram
+
     found: InvalidToken | None = None
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
@@ -130,6 +174,10 @@ def _install_factory() -> None:
     def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = make_record(*args, **kwargs)
         redact_record(record)
+        fields = _update_fields.get()
+        if fields:
+            for name, value in fields.items():
+                setattr(record, name, value)
         return record
 
     logging.setLogRecordFactory(redacting_factory)
@@ -154,10 +202,79 @@ def _print_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     _print_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
 
 
-def configure(token: str | None, level: int = logging.INFO) -> None:
-    """Root logging to stderr; httpx request lines (URLs carry the token) stay quiet."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC), level, logger, message, the update's fields, the error."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": _message(record),
+        }
+        for name in CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                entry[name] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        elif record.exc_text:
+            entry["error"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return redact(json.dumps(entry, ensure_ascii=False, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """The classic line, with ``[update 12 user 34 chat 34 handler]`` when an update is handled."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(
+            f"{name.removesuffix('_id')} {value}" if name != "handler" else str(value)
+            for name in CONTEXT_FIELDS
+            if name != "duration_ms" and (value := getattr(record, name, None)) is not None
+        )
+        return redact(f"{line} [{context}]" if context else line)
+
+
+def configure(
+    token: str | None, level: int | str = logging.INFO, fmt: str = "text", sentry_dsn: str | None = None
+) -> None:
+    """Root logging to stderr at ``level``, as text or JSON lines; optionally errors to Sentry.
+
+    httpx request lines (URLs carry the token) stay quiet.
+    """
+    root = logging.getLogger()
+    if not root.handlers:  # as logging.basicConfig: a host that set up logging keeps its handlers
+        root.addHandler(ours := logging.StreamHandler())
+        ours.set_name("fieldbot")
+    for handler in root.handlers:
+        if handler.get_name() == "fieldbot":
+            handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root.setLevel(level)
     install_redaction(token)
+    if sentry_dsn:
+        report_errors_to_sentry(sentry_dsn)
+
+
+def report_errors_to_sentry(dsn: str) -> None:
+    """Send error records and uncaught exceptions to Sentry; the token is redacted from each event."""
+    try:
+        import sentry_sdk
+    except ImportError:
+        logging.getLogger(__name__).warning(
+            "FIELDBOT_SENTRY_DSN is set but sentry-sdk is not installed: pip install 'fieldbot[sentry]'"
+        )
+        return
+
+    def scrub(event: Any, _hint: Any) -> Any:
+        return json.loads(redact(json.dumps(event, default=str)))
+
+    sentry_sdk.init(dsn=dsn, before_send=scrub, send_default_pii=False)
 
 
 def install_redaction(token: str | None) -> None:

@@ -56,6 +56,8 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 
@@ -376,14 +378,16 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
                 endpoint, message=message, push=push, chat=chat, turn=turn, deadline=deadline, refused=refused
             )
             try:
-                return await callback(*args, **kwargs)
+                answer = await callback(*args, **kwargs)
             except RetryAfter as error:
+                metrics.FLOOD_WAITS.inc()
                 seconds = retry_after_seconds(error)
                 self.limits.pause(self.clock(), seconds)
                 if not reply and attempt >= self.max_retries:
                     log.warning("%s to %s: 429 after %d retries, giving up", endpoint, chat, attempt)
                     raise
                 attempt += 1
+                metrics.RETRIES.inc()
                 refused = error
                 log.info(
                     "%s to %s: 429, everyone waits %.1f s (retry %d%s)",
@@ -393,6 +397,10 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
                     attempt,
                     ", in line" if reply else "",
                 )
+            else:
+                if message:
+                    metrics.SENT.labels("push" if push else "reply").inc()
+                return answer
             finally:
                 self.limits.finish(ticket, self.clock())
                 self._changed.set()

@@ -19,11 +19,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from bot import logs, metrics
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +43,27 @@ class UpdateJournal(Protocol):
         """``update`` was dropped on purpose: mark it handled without handling it."""
 
 
+#: What PTB's own semaphore is given: more than can ever wait, so it never binds (see below).
+UNBOUNDED = 1 << 30
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Per-chat order through PTB's extension point, :meth:`do_process_update`.
+
+    PTB's ``process_update`` (``@final``) takes a slot of its semaphore *before* calling
+    ``do_process_update``: updates waiting for their chat's turn would hold slots and starve other
+    chats. So PTB's semaphore is made too large to bind (:data:`UNBOUNDED`) and the real limit is
+    this class's own slots (:attr:`slots`), taken inside the chat's turn.
+    """
+
     def __init__(
         self,
         max_concurrent_updates: int = 64,
         max_queued_per_chat: int = MAX_QUEUED_PER_CHAT,
         journal: UpdateJournal | None = None,
     ) -> None:
-        super().__init__(max_concurrent_updates)
-        # Our own slots, taken inside a chat's turn (PTB's process_update takes its slot first).
+        super().__init__(UNBOUNDED)
+        self._limit = max_concurrent_updates
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self.max_queued_per_chat = max_queued_per_chat
         self.journal = journal
@@ -66,22 +81,24 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             return update.effective_user.id
         return None
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """The chat's turn first, then a shared slot: updates waiting for their chat hold no slot."""
-        await self.do_process_update(update, coroutine)
+    @property
+    def slots(self) -> int:
+        """Updates handled at once (PTB's ``max_concurrent_updates`` reports its unbinding figure)."""
+        return self._limit
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """The chat's turn first, then a shared slot: updates waiting for their chat hold no slot."""
         key = self._key(update)
         if key is None:
             async with self._slots:
-                await coroutine
-                await self._settled(update)
+                await self._handle(update, coroutine)
             return
         if self._waiting.get(key, 0) >= self.max_queued_per_chat:
             # Log it once per burst rather than once per update.
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             self.dropped += 1
+            metrics.dropped(update)
             if self.journal is not None:
                 self.journal.dropped(update)
             if self._waiting[key] == self.max_queued_per_chat:
@@ -95,13 +112,21 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock, self._slots:
-                await coroutine
-                await self._settled(update)
+                await self._handle(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:  # forget idle chats so the map stays small
                 del self._waiting[key]
                 self._locks.pop(key, None)
+
+    async def _handle(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle and settle ``update``, counted, timed, and with its ids on every log record."""
+        with logs.update_scope(update) as fields, metrics.handling(update):
+            started = time.perf_counter()
+            await coroutine
+            await self._settled(update)
+            fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            log.debug("update handled")
 
     async def _settled(self, update: object) -> None:
         if self.journal is not None:

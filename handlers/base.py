@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.error import BadRequest, TelegramError
 
+from bot import logs
 from bot.i18n import N_, Translator, language_for
 from bot.menus import menu_hash
 from bot.runtime import Context
@@ -139,8 +140,11 @@ def action(
     """
 
     def decorate(handler: Handler) -> Callable[[Update, Context], Any]:
+        name = f"{handler.__module__.removeprefix('handlers.')}.{handler.__qualname__}"
+
         @wraps(handler)
         async def callback(update: Update, context: Context) -> object:
+            logs.bind_handler(name)
             identity = identity_of(update)
             if identity is None:
                 return None

@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import metrics
 from bot.db import database_unavailable
 from bot.i18n import N_, Translator, language_for
 from bot.runtime import Context
@@ -53,6 +55,11 @@ def where(update: object, method: str | None = None) -> str:
     return f" ({', '.join(parts)})"
 
 
+def database_error(error: BaseException) -> bool:
+    """An error of the database itself (unreachable, refused a statement), not of the bot's code."""
+    return database_unavailable(error) or isinstance(error, SQLAlchemyError)
+
+
 def one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
@@ -61,6 +68,9 @@ def one_line(error: BaseException) -> str:
 async def on_error(update: object, context: Context) -> None:
     """A handler raised: its transaction was rolled back. Log once, tell the user what to do."""
     error = context.error
+    metrics.mark_failed()
+    if error is not None and database_error(error):
+        metrics.DATABASE_ERRORS.inc()
     if isinstance(error, Forbidden):
         log.info("user unreachable%s: %s", where(update), error)
         await mark_blocked(update, context)

@@ -46,6 +46,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import metrics
 from bot.clock import Clock
 from bot.db import Database, is_sqlite, make_engine
 from bot.leadership import LEADER_LOCK_KEY
@@ -316,6 +317,7 @@ class _Drain:
             attempts = push.attempts + 1
             if attempts >= MAX_ATTEMPTS:
                 await self.finish(push.id, dropped_at=now(), error=str(error), attempts=attempts)
+                metrics.PUSHES.labels("failed").inc()
                 result.dropped += 1
                 return
             wait = backoff(attempts)
@@ -326,6 +328,7 @@ class _Drain:
             result.retried += 1
         else:
             await self.finish(push.id, sent_at=now())
+            metrics.PUSHES.labels("sent").inc()
             result.sent += 1
 
     async def finish(self, push_id: int, *, error: str | None = None, **values: object) -> None:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
+from bot import metrics
 from bot.db import Database, insert_for
 from bot.services import company
 from jobs.catalogue import JOBS
@@ -44,12 +45,17 @@ async def run_job(
         if not claimed.rowcount and not again:  # type: ignore[attr-defined]
             return JobOutcome(name, ran_for, False, reason="already ran")
         ctx = JobContext(name, session, at, zone, settings)
-        await spec.run(ctx)
+        try:
+            await spec.run(ctx)
+        except Exception:
+            metrics.JOB_RUNS.labels(name, "failed").inc()
+            raise
         await session.execute(
             update(JobRun)
             .where(JobRun.job == name, JobRun.ran_for == ran_for)
             .values(finished_at=at, pushes=JobRun.pushes + ctx.queued)
         )
+    metrics.JOB_RUNS.labels(name, "ok").inc()
     return JobOutcome(name, ran_for, True, ctx.queued)
 
 

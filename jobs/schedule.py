@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from telegram.ext import Application
 
+from bot import metrics
 from bot.db import database_unavailable
 from bot.runtime import Context, runtime_of
 from bot.services import company
@@ -39,6 +40,8 @@ class Outage:
             result = await work
         except Exception as error:
             self.failures += 1
+            if database_unavailable(error):
+                metrics.DATABASE_ERRORS.inc()
             if self.failures > 1:
                 log.debug("%s failed again (%d in a row): %s", self.name, self.failures, error)
             elif database_unavailable(error):

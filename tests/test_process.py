@@ -22,13 +22,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def start_bot(api: FakeBotApi, database_url: str, cwd: Path, *args: str) -> asyncio.subprocess.Process:
+async def start_bot(
+    api: FakeBotApi, database_url: str, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    """``fieldbot run`` with ``args``; ``env`` adds FIELDBOT_* settings (health checks are off unless
+    it names an address: tests run several bots at once)."""
+    settings = env
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDBOT_")}
     env |= {
         "FIELDBOT_TOKEN": TOKEN,
         "FIELDBOT_API_URL": api.base_url,
         "FIELDBOT_DATABASE_URL": database_url,
         "FIELDBOT_TIMEZONE": "Asia/Shanghai",
+        "FIELDBOT_HEALTH_ADDRESS": "off",
+        **(settings or {}),
     }
     return await asyncio.create_subprocess_exec(
         sys.executable,

@@ -16,6 +16,7 @@ from datetime import time as local_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.arguments import demo as add_arguments  # noqa: F401 (bot.demo.add_arguments, as before)
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.db import Database, upgrade
@@ -30,21 +31,6 @@ ZONE = ZoneInfo("Asia/Shanghai")
 TOKEN = "4242:fieldbot-demo-token"
 LANGUAGE_CODES = {"en": "en", "zh": "zh-hans"}  # what the people's Telegram apps report
 DATABASE = "fieldbot-demo.db"
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--lang",
-        choices=("en", "zh"),
-        default="en",
-        help="the language the demo's people use (the bot answers in it)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("fieldbot-demo"),
-        help="folder for the demo database, transcript, workbook and chart (default: ./fieldbot-demo)",
-    )
 
 
 def _fresh(out: Path, database: Path) -> None:

@@ -1,0 +1,34 @@
+"""``fieldbot --help`` starts fast because it imports none of the bot's heavy parts (bench/cli.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+HEAVY = ("telegram", "sqlalchemy", "alembic", "matplotlib", "openpyxl", "handlers", "jobs", "models")
+
+
+def test_help_imports_nothing_heavy() -> None:
+    probe = (
+        "import sys, contextlib, io\n"
+        "from bot.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    main(['--help'])\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
+
+
+def test_jobs_list_on_a_database_never_set_up_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FIELDBOT_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path}/empty.db")
+    assert main(["jobs", "list"]) == 1
+    assert "fieldbot db upgrade" in capsys.readouterr().err
