@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from decimal import Decimal
+
 from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
+from bot.menus import ROLE_LABELS
 from bot.services import company
 from bot.services.field import grading, stock
+from bot.services.money import expenses
 from bot.services.money.amounts import format_amount
+from bot.services.money.expense_rules import Limits
 from bot.services.people import users
 from bot.services.people.access import Permission, require
 from bot.services.policy import GradeRule, grade_rules
@@ -16,13 +22,15 @@ from bot.views import grades as grades_view
 from handlers.base import Request, action
 from jobs.catalogue import JOBS, job_title
 from jobs.schedule import reschedule
+from models import Role
 
 SETTINGS_HELP = N_(
     "Change with:\n"
     "/settings time JOB HH:MM\n"
     "/settings quiet 21:00 08:00\n"
     "/settings daysoff 7 (ISO weekdays, 7 = Sunday; or none)\n"
-    "/settings holiday add|remove 2026-12-25\n"
+    "/settings holiday add|remove 2026-12-25 (or a range: 2027-02-10..2027-02-16)\n"
+    "/settings workday add|remove 2027-02-20 (a make-up workday: a day off that is worked)\n"
     "/settings followup 1 15 30 60 (days overdue for levels 1-4)\n"
     "/settings grade B visits 7 (visit every N days; also /settings visits B 7)\n"
     "/settings grade B credit 45 100000 (credit term in days, credit limit)\n"
@@ -43,6 +51,20 @@ async def mute(request: Request) -> None:
                 time=f"{until.astimezone(zone):%Y-%m-%d %H:%M}",
             )
         )
+
+
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+
+
+def day_ranges(days: frozenset[date]) -> list[str]:
+    """``2027-02-10..2027-02-16`` for each run of consecutive days, a lone day as itself."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return [run[0].isoformat() if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in runs]
 
 
 def render(t: Translator, settings: company.CompanySettings, grades: dict[str, GradeRule]) -> str:
@@ -70,9 +92,15 @@ def render(t: Translator, settings: company.CompanySettings, grades: dict[str, G
             days=", ".join(str(d) for d in sorted(settings.days_off)) or "—",
         )
     )
-    lines.append(
-        t(N_("Holidays: {days}"), days=", ".join(d.isoformat() for d in sorted(settings.holidays)) or "—")
-    )
+    comma = t.gettext(N_(", "))
+    lines.append(t(N_("Holidays: {days}"), days=comma.join(day_ranges(settings.holidays)) or "—"))
+    workdays = [
+        t.gettext(N_("{day} ({weekday})")).format(
+            day=d.isoformat(), weekday=t.gettext(WEEKDAY_NAMES[d.weekday()])
+        )
+        for d in sorted(settings.workdays)
+    ]
+    lines.append(t(N_("Make-up workdays: {days}"), days=comma.join(workdays) or "—"))
     lines.append(
         t(
             N_("Follow-up levels (days overdue): {days}"),
@@ -128,6 +156,8 @@ async def settings(request: Request) -> None:
         await grading.change_thresholds(request.session, request.me, words[1:], request.now)
     elif words and words[0].lower() == "stock":
         await stock.set_minimum(request.session, request.me, words[1:], request.now)
+    elif words and words[0].lower() in expenses.SETTING_WORDS:
+        await expenses.change_limits(request.session, request.me, words, request.now)
     elif words:
         current = await company.load(request.session)
         changed, keys = company.change(current, words)
@@ -158,6 +188,7 @@ async def settings(request: Request) -> None:
                 "",
                 *grades_view.setting_lines(request.t, await grading.thresholds(request.session)),
                 *stock_minimums(request.t, await stock.minimums(request.session)),
+                *expense_limits(request.t, await expenses.limits(request.session)),
             ]
         )
     )
@@ -184,6 +215,40 @@ def stock_minimums(t: Translator, minimums: list[stock.Minimum]) -> list[str]:
             )
         ),
     ]
+
+
+def expense_limits(t: Translator, table: dict[Role, Limits]) -> list[str]:
+    """Each claiming role's monthly expense budget and meal allowance (bot/services/money/expenses.py).
+
+    The regulations (part 4, art. 3 and 4) leave these amounts blank: "not set" until an admin sets
+    them, never a figure of ours shown as the company's.
+    """
+
+    def amount(value: Decimal | None) -> str:
+        return format_amount(value) if value is not None else t.gettext(N_("not set"))
+
+    lines = [t(N_("Expenses (regulations part 4, art. 3–4 leave the amounts to the company):"))]
+    lines += [
+        t(
+            N_("• {role}: monthly budget {budget} · meal allowance {meal}"),
+            role=t.gettext(ROLE_LABELS[role]),
+            budget=amount(item.budget),
+            meal=amount(item.meal),
+        )
+        for role, item in table.items()
+    ]
+    lines.append(
+        escape(
+            t.gettext(
+                N_(
+                    "/settings budget ROLE AMOUNT (or off): a role's monthly expense budget; "
+                    "/settings meal ROLE AMOUNT (or off): its meal allowance per missed meal. "
+                    "Roles: rep, manager."
+                )
+            )
+        )
+    )
+    return lines
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

@@ -11,6 +11,7 @@ from bot.i18n import N_, Translator
 from bot.services.company import CompanySettings
 from jobs.cash_handin import cash_handin
 from jobs.collections_daily import collections_daily
+from jobs.complaint_clock import complaint_clock
 from jobs.context import JobContext
 from jobs.grade_suggestions import grade_suggestions
 from jobs.market_digest import market_digest
@@ -19,6 +20,7 @@ from jobs.morning_plan import morning_plan
 from jobs.outstanding_report import DAYS as OUTSTANDING_DAYS
 from jobs.outstanding_report import outstanding_report
 from jobs.overdue_followup import overdue_followup
+from jobs.plan_reminders import plan_missing, plan_reminder
 from jobs.report_digest import report_digest
 from jobs.report_nudges import report_reminder
 from jobs.weekly_outstanding import weekly_outstanding
@@ -160,6 +162,34 @@ JOBS: dict[str, JobSpec] = {
             time(21, 0),
             weekday=1,
             label=N_("Weekly market feedback digest"),
+        ),
+        # Every day: the job picks the plan coming due (Friday and Monday for the week; three days
+        # before and on the monthly deadline). Not caught up after the 10:00 cutoff.
+        JobSpec(
+            "plan_reminder",
+            plan_reminder,
+            False,
+            N_("remind reps whose weekly or monthly plan is coming due and not filed"),
+            time(10, 0),
+            label=N_("Work plan reminder"),
+        ),
+        JobSpec(
+            "plan_missing",
+            plan_missing,
+            False,
+            N_("on a plan's deadline day: who filed no plan, to managers (the director: reps without one)"),
+            time(23, 59),
+            label=N_("Missing work plans"),
+        ),
+        # Every day: the deadlines are calendar days (regulations part 3 art. 16); a push made on a day
+        # off waits for the next working day.
+        JobSpec(
+            "complaint_clock",
+            complaint_clock,
+            False,
+            N_("letters and complaints: the owner reminded, then the manager and the director"),
+            time(21, 0),
+            label=N_("Letters and complaints clock"),
         ),
     )
 }

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import outbox
+from bot.services.calendar import next_allowed
 from bot.services.company import CompanySettings
 from bot.services.outbox import Buttons
-from jobs.calendar import next_allowed
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Totals and one line per rep — visits, coverage, orders, returns and sales net of returns,
 collections, overdue, unapplied credit, report rate — each recipient in their own scope, through
 the same summary service and text as ``/summary``. The returns are those approved in the month
-(their credit notes), counted against the customer's rep as the orders are.
+(their credit notes), counted against the customer's rep as the orders are. Then the month's
+plans against the records, one line per planner, and who filed no monthly plan
+(``bot/services/field/plans.py``).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.i18n import Translator
+from bot.services.field import plans
 from bot.services.reporting.periods import parse_period
 from bot.services.reporting.summaries import summary
+from bot.views import plans as plan_views
 from bot.views import summaries as views
 from jobs.context import JobContext
 from jobs.people import recipients
@@ -32,4 +36,9 @@ async def month_end(ctx: JobContext) -> None:
             views.rep_line(t, line, ctx.zone, ctx.today, person.role == Role.DIRECTOR)
             for line in figures.reps
         ]
+        month_plans = await plans.figures(
+            ctx.session, person.as_caller(), plans.month_of(period.start), ctx.zone
+        )
+        if section := plan_views.figures_section(t, month_plans):
+            lines += ["", *section]
         await ctx.push(person.id, period.label, "\n".join(lines))

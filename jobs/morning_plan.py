@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator, escape
+from bot.services.field.routes import Stop, route_order, saved_positions
 from bot.services.field.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
 from bot.services.money.amounts import format_amount
 from bot.services.money.ledger import is_open
@@ -43,6 +44,8 @@ class Plan:
     overdue_count: int = 0
     overdue_total: Decimal = Decimal("0.00")
     missing_report: date | None = None
+    #: The due customers are in the rep's own saved route order (else nearest next: /route).
+    own_route: bool = False
 
 
 async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContext) -> dict[int, Plan]:
@@ -56,6 +59,8 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
             Customer.code,
             Customer.rep_id,
             Customer.last_visit_at,
+            Customer.latitude,
+            Customer.longitude,
             func.row_number()
             .over(
                 partition_by=Customer.rep_id,
@@ -71,11 +76,14 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
         )
         .subquery()
     )
-    for id_, name, code, rep_id, last, _n, total in await session.execute(
+    points: dict[int, tuple[float, float] | None] = {}
+    for id_, name, code, rep_id, last, latitude, longitude, _n, total in await session.execute(
         select(ranked).where(ranked.c.n <= SHOWN_DUE).order_by(ranked.c.rep_id, ranked.c.n)
     ):
         plans[rep_id].due.append((id_, name, code, last))
         plans[rep_id].due_total = total
+        points[id_] = (latitude, longitude) if latitude is not None and longitude is not None else None
+    await _in_route_order(session, plans, points)
 
     follow_ups = await session.execute(
         select(Visit.rep_id, Customer.name)
@@ -113,6 +121,21 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
     return plans
 
 
+async def _in_route_order(
+    session: AsyncSession, plans: dict[int, Plan], points: dict[int, tuple[float, float] | None]
+) -> None:
+    """Each rep's due customers in route order (客戶路序, part 4 art. 14): the rep's saved order,
+    else nearest next from the most overdue one; those with no coordinates last, most overdue first."""
+    saved = await saved_positions(session, list(plans), list(points))
+    for rep_id, plan in plans.items():
+        own = saved.get(rep_id, {})
+        by_id = {row[0]: row for row in plan.due}
+        plan.due = [
+            by_id[stop.key] for stop in route_order([Stop(row[0], points[row[0]]) for row in plan.due], own)
+        ]
+        plan.own_route = bool(own)
+
+
 def last_visit(t: Translator, days: int) -> str:
     return t.ngettext("last visit {days} day ago", "last visit {days} days ago", days, days=days)
 
@@ -140,6 +163,12 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
             )
         if plan.due_total > len(plan.due):
             lines.append(t(N_("…and {count} more: /customers"), count=plan.due_total - len(plan.due)))
+        if len(plan.due) > 1:
+            lines.append(
+                t(N_("In your own route order (/route to change it)."))
+                if plan.own_route
+                else t(N_("In route order: nearest next, from the most overdue (/route to set your own)."))
+            )
     else:
         lines += ["", t(N_("No customer is due for a visit today."))]
     if plan.follow_ups:

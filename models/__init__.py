@@ -2,7 +2,9 @@
 
 from models.audit import AuditLog
 from models.base import Base, Money, UTCDateTime
+from models.complaints import Complaint, ComplaintKind, ComplaintTag
 from models.customers import GRADES, Customer, CustomerStatus
+from models.expenses import Expense, ExpenseCategory, ExpenseStatus
 from models.jobs import CompanySetting, JobRun
 from models.money import (
     Allocation,
@@ -15,10 +17,13 @@ from models.money import (
 )
 from models.outbox import Outbox
 from models.people import Invite, Role, Team, User
+from models.plans import PlanKind, WorkPlan, WorkPlanComment, WorkPlanCustomer
 from models.policy import DEFAULT_GRADE_POLICY, GradePolicy
 from models.reports import Approval, ApprovalKind, ApprovalStatus, DailyReport, ReportComment, ReportRead
+from models.routes import RouteStop
 from models.telegram_state import InboxUpdate, TelegramState
-from models.visits import Feedback, FeedbackTopic, StockLine, StockMinimum, Visit, VisitKind
+from models.trips import Trip, TripCustomer
+from models.visits import Feedback, FeedbackTopic, StockLine, StockMinimum, Visit, VisitKind, VisitPhoto
 
 __all__ = [
     "DEFAULT_GRADE_POLICY",
@@ -31,10 +36,16 @@ __all__ = [
     "Base",
     "Collection",
     "CompanySetting",
+    "Complaint",
+    "ComplaintKind",
+    "ComplaintTag",
     "CreditNote",
     "Customer",
     "CustomerStatus",
     "DailyReport",
+    "Expense",
+    "ExpenseCategory",
+    "ExpenseStatus",
     "Feedback",
     "FeedbackTopic",
     "GradePolicy",
@@ -44,18 +55,26 @@ __all__ = [
     "Money",
     "Outbox",
     "PaymentMethod",
+    "PlanKind",
     "Receivable",
     "ReceivableSource",
     "ReportComment",
     "ReportRead",
     "Role",
+    "RouteStop",
     "SalesReturn",
     "StockLine",
     "StockMinimum",
     "Team",
     "TelegramState",
+    "Trip",
+    "TripCustomer",
     "UTCDateTime",
     "User",
     "Visit",
     "VisitKind",
+    "VisitPhoto",
+    "WorkPlan",
+    "WorkPlanComment",
+    "WorkPlanCustomer",
 ]

@@ -118,6 +118,9 @@ class Customer(IdMixin, Base):
     #: A prospect found to be an existing customer (``bot/services/field/prospects.py``): that customer,
     #: which its visits, orders and collections were moved to. The prospect is kept, inactive.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    #: The opaque ``/start`` parameter printed in the customer's QR code (bot/services/field/qr.py,
+    #: migration 0032): random, never derived from the code; replaced to revoke a printed sheet.
+    qr_token: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     @validates(*KEYED)
     def _keep_key(self, column: str, value: str) -> str:

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +55,33 @@ class Visit(IdMixin, Base):
     next_follow_up: Mapped[date | None] = mapped_column(index=True)
     source_key: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # Trust flags for the manager (bot/services/field/trust.py), computed once when the visit is
+    # saved so that every view reads them with the visit itself. Facts, never refusals.
+    #: An on-site visit or stock check saved without a location.
+    no_location: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: One of its photos (same Telegram ``file_unique_id``) was on an earlier visit, anyone's.
+    photo_reused: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: One of its photos came in a forwarded message.
+    photo_forwarded: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: Saved long after the earliest message it is made of was sent (``sent_at``).
+    late_entry: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: When Telegram received the earliest message the visit is made of (its command, location,
+    #: photos, notes); None for visits saved before migration 0029.
+    sent_at: Mapped[datetime | None]
+    #: When the rep last changed the notes or extras after saving (bot/services/field/visit_edits.py,
+    #: migration 0032): the manager sees "edited"; the audit log has each change's before and after.
+    edited_at: Mapped[datetime | None]
+
+
+class VisitPhoto(Base):
+    """A visit's photo by its Telegram ``file_unique_id`` (the same file whoever sends it, where the
+    ``file_id`` differs per bot and over time): what finds a photo already used on another visit."""
+
+    __tablename__ = "visit_photos"
+    __table_args__ = (Index("ix_visit_photos_file_unique_id", "file_unique_id"),)
+
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True)
+    file_unique_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 def _product_key(context: DefaultExecutionContext) -> str:
@@ -74,6 +101,9 @@ class StockLine(IdMixin, Base):
     #: insert from ``product`` (migration 0021 filled it for older lines).
     product_key: Mapped[str] = mapped_column(String(SEARCH_KEY_LENGTH), default=_product_key)
     quantity: Mapped[int]
+    #: The unit counted in (bot/services/field/units.py): a canonical key such as ``box`` for a known
+    #: word (``箱``, ``boxes``, ``ctn``), the word as typed for an unknown one, None for a plain count.
+    unit: Mapped[str | None] = mapped_column(String(20))
 
 
 class StockMinimum(Base):

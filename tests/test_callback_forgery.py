@@ -25,14 +25,18 @@ from models import (
     Approval,
     AuditLog,
     Collection,
+    Complaint,
     Customer,
     DailyReport,
+    Expense,
     Outbox,
     Receivable,
     SalesReturn,
     StockLine,
     User,
     Visit,
+    WorkPlan,
+    WorkPlanComment,
 )
 from tests import factories
 from tests.conftest import ZONE
@@ -44,13 +48,17 @@ SNAPSHOT = (
     Approval,
     AuditLog,
     Collection,
+    Complaint,
     Customer,
     DailyReport,
+    Expense,
     Outbox,
     Receivable,
     StockLine,
     User,
     Visit,
+    WorkPlan,
+    WorkPlanComment,
 )
 BOB_SECRETS = ("Theirs", "Bob South", "BOB-INV")
 
@@ -120,6 +128,16 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
     await bob.press("Skip")
     await bob.says("Skip")
     await bob.says("/report Problems: Theirs is short of stock")
+    # Bob's expense claim: South has no manager, so the director gets it with Approve/Reject/Receipt.
+    await bob.says("/expense 50 meals lunch at Theirs")
+    # Bob's weekly plan: South has no manager, so the director gets it with ✅ Approve / 💬 Comment.
+    await bob.says("/plan")
+    await bob.press("🎯 Orders target")
+    await bob.says("1000")
+    await bob.press("🎯 Collections target")
+    await bob.says("1000")
+    await bob.press("✅ Submit")
+    await bob.says("/complaint Theirs: complaint quality the caps leak")  # its Answer/On site/Resolve
     # The report digest: South has no manager, so Bob's report reaches the director with its buttons.
     await run_job(harness.db, "report_digest", harness.clock.now(), ZONE)
     await harness.deliver_pushes()  # the approval request reaches the director, with its buttons
@@ -145,6 +163,9 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
         report = await session.scalar(select(DailyReport.id))
         prospect = await session.scalar(select(Customer.id).where(Customer.name == "Theirs Too"))
         returned_id = await session.scalar(select(SalesReturn.id))
+        expense = await session.scalar(select(Expense.id))
+        plan = await session.scalar(select(WorkPlan.id))
+        complaint = await session.scalar(select(Complaint.id))
     return {
         "people": people,
         "mine": mine,
@@ -156,6 +177,9 @@ async def bobs_world(harness: Harness) -> dict[str, Any]:
         "report": report,
         "prospect": prospect,
         "return": returned_id,
+        "expense": expense,
+        "plan": plan,
+        "complaint": complaint,
     }
 
 
@@ -194,6 +218,17 @@ async def test_every_button_shown_to_others_is_refused_to_a_rep(
         "rpt:comment",
         "pros:act",
         "pros:merge",
+        "exp:undo",
+        "exp:yes",
+        "exp:no",
+        "exp:rcpt",
+        "plan:ok",
+        "plan:cm",
+        "plan:rm",
+        "cmp:start",
+        "cmp:ans",
+        "cmp:site",
+        "cmp:done",
     } <= prefixes, prefixes
     before = await snapshot(harness)
     for data in sorted(payloads):
@@ -219,6 +254,21 @@ def forged(world: dict[str, Any]) -> list[str]:
         "visit:add:photo",
         "visit:due:7",
         "visit:topic:price",
+        f"visit:here:00ff:{theirs}",  # check-in buttons: a location's or a photo's token, a customer
+        f"visit:photo:00ff:{theirs}",
+        "visit:nearme",
+        "route:up:00ff:0",  # /route: a draft's token and a place in it
+        "route:down:00ff:0",
+        "route:page:00ff:1",
+        "route:save:00ff",
+        "route:auto:00ff",
+        f"vedit:{world['visit']}",  # ✏️ Edit of Bob's visit (handlers/field/visit_edits.py)
+        "vedit:f:notes",
+        "vedit:t:price",
+        "vedit:due:7",
+        "vedit:nodue",
+        "vedit:back",
+        "vedit:done",
         f"collect:start:{theirs}",
         f"collect:pick:{theirs}",
         "collect:method:cash",
@@ -289,7 +339,36 @@ def forged(world: dict[str, Any]) -> list[str]:
         f"pros:into:{theirs}",
         f"pros:do:{world['prospect']}:{theirs}",
         "pros:no",
+        f"plan:ok:{world['plan']}:1",
+        f"plan:cm:{world['plan']}",
+        f"plan:rm:{theirs}",
+        f"plan:add:{theirs}",
+        "plan:tg:o",
+        "plan:send",
+        "plan:x",
+        "plan:new:w",  # opens Li's own draft: the presses below reach it and still write nothing
+        f"plan:add:{theirs}",
+        "plan:send",
+        "trip:end",  # asks Li for her own reading: she has no trip open
+        "trip:skip",
+        "trip:ok",
+        f"trip:tog:{theirs}",
+        f"trip:add:{theirs}",
         f"grd:apply:{theirs}:CA",
+        f"exp:undo:{world['expense']}",
+        f"exp:yes:{world['expense']}",
+        f"exp:no:{world['expense']}",
+        f"exp:rcpt:{world['expense']}",
+        "exp:cat:meals",
+        "exp:skip",
+        f"cmp:start:{theirs}",
+        f"cmp:pick:{theirs}",
+        "cmp:kind:complaint",
+        "cmp:tag:quality",
+        f"cmp:show:{world['complaint']}",
+        f"cmp:ans:{world['complaint']}",
+        f"cmp:site:{world['complaint']}",
+        f"cmp:done:{world['complaint']}",
         f"grd:more:{world['people'].south.id}:{theirs}",
     ]
 

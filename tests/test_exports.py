@@ -363,6 +363,9 @@ def expected(team: str | None) -> dict[str, Any]:
             "Credits": len(credits),
             "Receivables": len(open_rows),
             "Reports": len(reports),
+            "Expenses": 0,  # tests/test_expenses.py fills the sheet
+            "Vehicle log": 0,  # tests/test_trips.py fills the sheet
+            "Complaints": 0,  # tests/test_complaints.py fills the sheet
         },
         "open_by_invoice": {r[0]: (r[1], r[2]) for r in open_rows},
     }
@@ -430,6 +433,9 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
         "Credits",
         "Receivables",
         "Reports",
+        "Expenses",
+        "Vehicle log",
+        "Complaints",
     ]
     figures = expected(None)
     assert exported.rows == figures["rows"]
@@ -506,11 +512,11 @@ async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> No
     book = open_book((await workbook_for(world, world.caller(world.company.director))).content)
     stock = records(book["Stock"])
     assert [tuple(cell.value for cell in row.values()) for row in stock] == [
-        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "Cola 330ml", 12),
-        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "产品B", 0),
-        (nov(21, 9), "Bob South", "South", "N1", "Acme 北方", "Cola 330ml", 4),
-        (nov(22, 15), "王芳", "North", "N2", FORMULA_NAME, "=SUM(A1:A9)", 5),
-        (nov(23, 8), "Bob South", "South", "S1", "South Shop", "Tea", 7),
+        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "Cola 330ml", 12, None),  # no unit
+        (nov(20, 10), "Li Wei", "North", "N1", "Acme 北方", "产品B", 0, None),
+        (nov(21, 9), "Bob South", "South", "N1", "Acme 北方", "Cola 330ml", 4, None),
+        (nov(22, 15), "王芳", "North", "N2", FORMULA_NAME, "=SUM(A1:A9)", 5, None),
+        (nov(23, 8), "Bob South", "South", "S1", "South Shop", "Tea", 7, None),
     ]
     assert list(stock[0]) == [
         "Counted at (Asia/Shanghai)",
@@ -520,6 +526,7 @@ async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> No
         "Customer",
         "Product",
         "Quantity",
+        "Unit",
     ]
     assert stock[0]["Counted at (Asia/Shanghai)"].number_format == exports.DATETIME_FORMAT
     assert stock[0]["Quantity"].data_type == "n"
@@ -540,7 +547,7 @@ async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> No
     assert [row["Feedback"].value for row in records(north["Feedback"])] == ["Competitor X is 5% cheaper"]
 
     chinese = open_book((await workbook_for(world, world.caller(world.company.director, "zh"))).content)
-    assert [cell.value for cell in chinese["库存"][1]][5:] == ["产品", "数量"]
+    assert [cell.value for cell in chinese["库存"][1]][5:] == ["产品", "数量", "单位"]
     assert [cell.value for cell in chinese["反馈内容"][1]][5:] == ["主题", "反馈内容"]
     assert [row["主题"].value for row in records(chinese["反馈内容"])] == ["竞争对手", "质量", "价格"]
 
@@ -645,6 +652,9 @@ async def test_sheet_names_headers_and_yes_no_are_in_the_callers_language(world:
         "未核销余额",
         "应收账款",
         "日报",
+        "费用报销",
+        "行车记录",
+        "投诉",
     ]
     assert book.sheetnames == [zh.gettext(title) for title in exports.SHEETS]
     assert book["拜访"]["A1"].value == "拜访时间（Asia/Shanghai）"

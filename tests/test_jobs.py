@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.services.calendar import next_allowed
 from bot.services.company import CompanySettings
-from jobs.calendar import next_allowed
 from jobs.runner import run_job
 from models import DailyReport, JobRun, Outbox, Visit, VisitKind
 from tests import factories

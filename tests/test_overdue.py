@@ -320,7 +320,7 @@ async def test_promise_from_the_followup_push_pauses_escalation(harness: Harness
     for typed, why in (
         ("2026-11-20 100", "The promised date 2026-11-20 has passed"),
         ("2026-11-26 600", "600.00 is more than the 500.00 still open on invoice YOUNG."),
-        ("next week", "Write the date and the amount"),
+        ("some day soon", "Write the date and the amount"),
         ("2026-02-30 100", "2026-02-30 is not a date."),
     ):
         said = await rep.says(typed)
@@ -456,7 +456,7 @@ def test_parse_promise(text: str, expected: tuple[date, Decimal | None]) -> None
 
 @pytest.mark.parametrize(
     "text",
-    ["", "5000", "2026-12-05 2026-12-06", "2026-13-01 5", "next friday", "2026-12-05 -5", "2026-12-05 0"],
+    ["", "5000", "2026-12-05 2026-12-06", "2026-13-01 5", "next fortnight", "2026-12-05 -5", "2026-12-05 0"],
 )
 def test_parse_promise_refuses(text: str) -> None:
     with pytest.raises(Invalid):

@@ -297,6 +297,7 @@ async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
         "approvals": [],
         "returns": [],
         "credit_notes": [],
+        "work_plan_customers": [],
     }
     assert [e.entity_id for e in await audit_actions(harness.db, "receivable.move")] == [receivable.id]
     assert [e.entity_id for e in await audit_actions(harness.db, "collection.move")] == [collection.id]
@@ -368,7 +369,10 @@ def test_a_merge_moves_every_table_that_refers_to_customers() -> None:
         for fk in table.foreign_keys
         if fk.column.table.name == "customers"
     }
-    moved = {(model.__tablename__, "customer_id") for model in prospects.MOVED_ON_MERGE}
+    moved = {
+        (model.__tablename__, "customer_id")
+        for model in (*prospects.MOVED_ON_MERGE, *(model for model, _ in prospects.LISTED_ONCE_PER))
+    }
     assert referring == moved | {("customers", "merged_into_id")}
 
 

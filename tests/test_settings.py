@@ -85,7 +85,7 @@ async def test_a_setting_with_the_wrong_number_of_values_says_what_it_needs(harn
             "e.g. /settings quiet 21:00 08:00.",
         ),
         ("daysoff", "e.g. /settings daysoff 6 7, or /settings daysoff none."),
-        ("holiday 2026-12-25", "e.g. /settings holiday add 2026-12-25."),
+        ("holiday 2026-12-25", "e.g. /settings holiday add 2026-12-25"),
         ("cash 3", "Cash hand-in needs two numbers of days"),
         (
             "grade B credit 45",

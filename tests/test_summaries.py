@@ -101,6 +101,8 @@ class World:
     customers: list[Cust] = field(default_factory=list)
     #: (rep, customer, at, kind)
     visits: list[tuple[int, int, datetime, VisitKind]] = field(default_factory=list)
+    #: (rep, customer, at) of the visits flagged far from the customer
+    far_visits: set[tuple[int, int, datetime]] = field(default_factory=set)
     receivables: list[dict[str, Any]] = field(default_factory=list)
     allocated: dict[int, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     collections: list[dict[str, Any]] = field(default_factory=list)
@@ -187,6 +189,7 @@ async def build(db: Database, seed: int = 7) -> World:
                     if customer.created_at > at:
                         continue
                     kind = rng.choice(list(VisitKind))
+                    far = rng.random() < 0.1
                     session.add(
                         Visit(
                             rep_id=rep.id,
@@ -194,12 +197,14 @@ async def build(db: Database, seed: int = 7) -> World:
                             visited_at=at,
                             kind=kind,
                             notes=f"note {next(_keys)}\nsecond line",
-                            far_away=rng.random() < 0.1,
+                            far_away=far,
                             source_key=f"v:{next(_keys)}",
                             created_at=at,
                         )
                     )
                     world.visits.append((rep.id, customer.id, at, kind))
+                    if far:
+                        world.far_visits.add((rep.id, customer.id, at))
         # One visit to a colleague's customer: the visitor's activity, the customer's coverage.
         colleague = next(c for c in world.customers if c.rep_id == world.reps[2].id and c.grade == "A")
         cross = local(date(2026, 11, 24), 9, 15)
@@ -474,6 +479,10 @@ def rep_lines(world: World, view: View, first: date, last: date, with_team: bool
             f"collected {money(collected)} · "
             f"reports {len(reports)}/{len(expected_days)} · last {when(max(moments, default=None))}"
         )
+        far = sum(1 for v in visits if v[:3] in world.far_visits)
+        if far:  # the trust flags (bot/services/field/trust.py): only "far" is set in this world
+            plural = "" if far == 1 else "s"
+            lines[rep.name] += f" · ⚠️ {far} flagged visit{plural}: {far} far from the customer"
     return lines
 
 

@@ -109,7 +109,7 @@ async def test_one_liner_with_ascii_and_full_width_colon(
     assert "Visit saved: Acme Trading" in said and "On-site visit" in said
     assert "talked about the spring order" in said
     assert "Next visit due: 2026-11-30" in said  # grade C: every 7 days
-    assert rep.last.button_texts() == ["↩️ Undo"]
+    assert rep.last.button_texts()[:2] == ["↩️ Undo", "✏️ Edit"]
 
     harness.clock.advance(timedelta(hours=1))
     said = await rep.says("/visit 华联：库存充足，下月加单")
@@ -141,7 +141,7 @@ async def test_chinese_rep_sees_chinese(harness: Harness, company: factories.Com
         (await session.get_one(User, company.rep.id)).language = "zh"
     said = await li.says("/visit 华联：客户满意")
     assert "拜访已保存" in said and "上门拜访" in said and "下次应拜访" in said
-    assert li.last.button_texts() == ["↩️ 撤销"]
+    assert li.last.button_texts() == ["↩️ 撤销", "✏️ 修改", "📮 投诉"]
 
 
 async def test_hostile_customer_name_is_escaped(
@@ -279,6 +279,7 @@ async def test_due_customers_come_first_most_overdue_first(
         "⚠️ Late C",
         "⚠️ Late A",
         "📅 Follow Up Co",
+        "📍 Near me",
         "🔎 Search",
     ]
 
@@ -295,7 +296,7 @@ async def test_due_customers_come_first_most_overdue_first(
                 )
             )
     assert "14 due today" in await rep.says("/visit")
-    assert len(rep.last.button_texts()) == 8 + 1
+    assert len(rep.last.button_texts()) == 8 + 2  # and 📍 Near me, 🔎 Search
 
 
 async def test_visit_with_a_customer_starts_the_flow_with_them(
@@ -545,7 +546,7 @@ async def test_undo_within_ten_minutes_restores_last_visit(
     late = await press_data(harness, rep, f"visit:undo:{left.id}")  # a day and 9 minutes later
     assert "Too late to undo" in toast(harness, late)
     assert len(await all_visits(harness)) == 1
-    assert old_confirmation.button_texts() == ["↩️ Undo"]
+    assert old_confirmation.button_texts()[:2] == ["↩️ Undo", "✏️ Edit"]
 
 
 async def test_undo_after_ten_minutes_is_refused(

@@ -349,6 +349,7 @@ async def test_a_reps_day_so_far_and_what_is_still_due(harness: Harness) -> None
         "📝 File the report for 2026-11-21",
         "Log visit: Bright Store",
         "Log visit: Cedar & <Sons>",
+        "✏️ Edit: Acme Trading 09:00",  # today's visits can still be changed (handlers/field/visit_edits.py)
     ]
     assert "<b>Still due today</b>" in (day.text or "") and "Cedar &amp; &lt;Sons&gt;" in (day.text or "")
 
@@ -464,4 +465,5 @@ async def test_a_long_day_fits_one_message(harness: Harness) -> None:
     said = day.plain_text()
     assert "Visits: 20" in said and "Due for a visit: 21" in said and "more /visit" in said
     assert "<i>&amp;</i>" in said  # shown as typed
-    assert len(day.button_texts()) == 2 + 5  # the two report buttons, five customers to visit
+    # the two report buttons, five customers to visit, the three latest visits to ✏️ Edit
+    assert len(day.button_texts()) == 2 + 5 + 3

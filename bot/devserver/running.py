@@ -26,6 +26,7 @@ SETTLE_TIMEOUT = 20.0
 class RunningBot:
     def __init__(self, api: FakeBotApi, db: Database, clock: FixedClock, settings: Settings) -> None:
         self.api, self.db, self.clock, self.settings = api, db, clock, settings
+        api.timestamp = lambda: clock.now().timestamp()  # people's messages are dated by the bot's clock
         self.app: FieldbotApp = build_application(settings, db, clock, background_jobs=False)
 
     async def __aenter__(self) -> Self:

@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +97,10 @@ class World:
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._update_event: asyncio.Event | None = None
+        #: Seconds since the epoch that users' messages are dated with (``Message.date``): the bot's
+        #: clock when a :class:`~bot.devserver.running.RunningBot` drives it, so that a message
+        #: sent "now" is dated at the bot's now.
+        self.timestamp: Callable[[], float] = time.time
 
     # -- people and chats --------------------------------------------------------------------
     def add_user(
@@ -248,8 +253,10 @@ class World:
         chat_type: str = "private",
         chat_title: str | None = None,
         location: tuple[float, float] | None = None,
+        live_period: int | None = None,
         document: tuple[str, bytes, str] | None = None,
         photo: bytes | None = None,
+        media_group_id: str | None = None,
         caption: str | None = None,
         sticker: bool = False,
         voice: bool = False,
@@ -266,7 +273,7 @@ class World:
         if chat_id == user_id:
             chat_type = "private"
         chat = self._chat(chat_id, chat_type, chat_title)
-        now = int(time.time())
+        now = int(self.timestamp())
         msg: dict[str, Any] = {
             "message_id": self.next_message_id(chat_id),
             "from": dict(user),
@@ -288,11 +295,15 @@ class World:
                 msg["entities"] = entities
         if location is not None:
             msg["location"] = {"latitude": float(location[0]), "longitude": float(location[1])}
+            if live_period is not None:  # a live location: its later positions are edits
+                msg["location"]["live_period"] = live_period
         if document is not None:
             name, content, mime_type = document
             msg["document"] = self.add_file(content, name, mime_type)
         if photo is not None:
             msg["photo"] = self.photo_sizes(photo)
+            if media_group_id is not None:  # one photo of an album: each comes as its own message
+                msg["media_group_id"] = media_group_id
         if sticker:
             info = self.add_file(b"RIFF\x00\x00\x00\x00WEBPVP8 ", mime_type="image/webp")
             msg["sticker"] = {
@@ -345,7 +356,18 @@ class World:
         msg.pop("entities", None)
         if entities := command_entities(text):
             msg["entities"] = entities
-        msg["edit_date"] = int(time.time())
+        msg["edit_date"] = int(self.timestamp())
+        return self._queue("edited_message", copy.deepcopy(msg), queue)
+
+    def moved_location(
+        self, user_id: int, message_id: int, location: tuple[float, float], *, queue: bool = True
+    ) -> dict[str, Any]:
+        """A live location the user shares moves: Telegram edits its message; return the Update."""
+        msg = self.messages.get((user_id, message_id))
+        if msg is None or "live_period" not in msg.get("location", {}):
+            raise KeyError(f"user {user_id} shares no live location in message {message_id}")
+        msg["location"] = {**msg["location"], "latitude": float(location[0]), "longitude": float(location[1])}
+        msg["edit_date"] = int(self.timestamp())
         return self._queue("edited_message", copy.deepcopy(msg), queue)
 
     def channel_post(
@@ -357,7 +379,7 @@ class World:
             "message_id": self.next_message_id(chat_id),
             "sender_chat": dict(chat),
             "chat": dict(chat),
-            "date": int(time.time()),
+            "date": int(self.timestamp()),
             "text": text,
         }
         self.messages[(chat_id, msg["message_id"])] = msg

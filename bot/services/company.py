@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,11 @@ DEFAULT_JOB_TIMES: dict[str, time] = {
     "grade_suggestions": time(9, 45),
     # After the Monday 09:00 pushes: last week's market feedback (regulations part 4, art. 8 (4)).
     "market_digest": time(9, 30),
+    # Work plans (part 4 art. 10): reminders before the 10:00 cutoff, then who is missing after it.
+    "plan_reminder": time(8, 40),
+    "plan_missing": time(10, 5),
+    # Customer letters and complaints: reminders before, escalations after the deadlines (part 3 art. 16).
+    "complaint_clock": time(9, 15),
 }
 
 
@@ -65,6 +70,8 @@ class CompanySettings:
     #: ISO weekdays that are not worked (7 = Sunday).
     days_off: frozenset[int] = frozenset({7})
     holidays: frozenset[date] = frozenset()
+    #: Make-up workdays (调休): days off by the week (a Saturday) that are worked this time.
+    workdays: frozenset[date] = frozenset()
     followup_levels: tuple[FollowupLevel, ...] = DEFAULT_FOLLOWUP_LEVELS
     #: Cash or cheques held longer than this are also reported to the rep's manager.
     cash_held_days_to_manager: int = 3
@@ -79,6 +86,9 @@ class CompanySettings:
         return max(reached, key=lambda lvl: lvl.level) if reached else None
 
     def is_working_day(self, day: date) -> bool:
+        """A make-up workday is worked; else a holiday or a weekly day off is not."""
+        if day in self.workdays:
+            return True
         return day.isoweekday() not in self.days_off and day not in self.holidays
 
     def in_quiet_hours(self, local: time) -> bool:
@@ -114,6 +124,8 @@ def _apply(settings: CompanySettings, key: str, value: Any) -> CompanySettings:
         return replace(settings, cash_held_days_to_director=int(value))
     if key == "holidays":
         return replace(settings, holidays=frozenset(date.fromisoformat(day) for day in value))
+    if key == "workdays":
+        return replace(settings, workdays=frozenset(date.fromisoformat(day) for day in value))
     return settings
 
 
@@ -125,8 +137,8 @@ def _key_value(settings: CompanySettings, key: str) -> Any:
         return getattr(settings, key).strftime("%H:%M")
     if key == "days_off":
         return sorted(settings.days_off)
-    if key == "holidays":
-        return sorted(day.isoformat() for day in settings.holidays)
+    if key in ("holidays", "workdays"):
+        return sorted(day.isoformat() for day in getattr(settings, key))
     if key == "followup_levels":
         return [vars(level) for level in settings.followup_levels]
     if key in ("cash_held_days_to_manager", "cash_held_days_to_director"):
@@ -189,7 +201,8 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
     """Apply one ``/settings`` change to ``current``; returns the new settings and the changed keys.
 
     ``time JOB HH:MM`` · ``quiet HH:MM HH:MM`` · ``daysoff N…|none`` (ISO weekdays, 7 = Sunday) ·
-    ``holiday add|remove YYYY-MM-DD`` · ``followup D1 D2 D3 D4`` (days overdue for levels 1-4) ·
+    ``holiday add|remove YYYY-MM-DD`` (or a range ``FROM..TO``) · ``workday add|remove YYYY-MM-DD``
+    (a make-up workday, 调休) · ``followup D1 D2 D3 D4`` (days overdue for levels 1-4) ·
     ``cash MANAGER DIRECTOR`` (days held before the manager, then the director and finance, hear).
     A known setting with the wrong number of values says what it needs, with an example.
     """
@@ -235,12 +248,10 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
         if len(days) == 7:
             raise Invalid(N_("At least one day of the week must be a working day."))
         return replace(current, days_off=days), ["days_off"]
-    if what == "holiday":
-        if len(args) != 2 or args[0].lower() not in ("add", "remove"):
-            raise Invalid(N_("Write add or remove and a date, e.g. /settings holiday add 2026-12-25."))
-        day = _day(args[1])
-        holidays = current.holidays | {day} if args[0].lower() == "add" else current.holidays - {day}
-        return replace(current, holidays=frozenset(holidays)), ["holidays"]
+    if what in HOLIDAY_WORDS:
+        return _calendar_change(current, "holidays", args)
+    if what in WORKDAY_WORDS:
+        return _calendar_change(current, "workdays", args)
     if what == "followup":
         if len(args) != len(current.followup_levels):
             raise Invalid(
@@ -263,6 +274,59 @@ def change(current: CompanySettings, words: list[str]) -> tuple[CompanySettings,
     if what == "cash":
         return _cash_ladder(current, args)
     raise Invalid(N_("I don't know that setting. /settings shows what can be changed."))
+
+
+#: ``/settings holiday …`` and ``/settings workday …`` (a make-up workday, 调休), in either language.
+HOLIDAY_WORDS = ("holiday", "holidays", "假期", "节假日", "放假")
+WORKDAY_WORDS = ("workday", "workdays", "makeup", "调休", "補班", "补班")
+#: The longest holiday range one command adds (Chinese New Year with its bridges is 9 days).
+MAX_HOLIDAY_DAYS = 31
+_ADD_WORDS = ("add", "加", "添加", "增加")
+_REMOVE_WORDS = ("remove", "delete", "删除", "删", "取消")
+_DAY_RANGE = re.compile(r"(\S+?)\s*(?:\.\.|~|～|至|到)\s*(\S+)")
+
+
+def _days(text: str) -> list[date]:
+    """``2027-02-10`` or a range ``2027-02-10..2027-02-16`` (both included), at most
+    :data:`MAX_HOLIDAY_DAYS` days, years 2000–2099."""
+    span = _DAY_RANGE.fullmatch(text)
+    first, last = (_day(span[1]), _day(span[2])) if span else (_day(text), _day(text))
+    if last < first:
+        raise Invalid(N_("The range ends before it starts."))
+    if (last - first).days + 1 > MAX_HOLIDAY_DAYS:
+        raise Invalid(N_("A holiday range is {limit} days at most."), limit=MAX_HOLIDAY_DAYS)
+    if first.year < 2000 or last.year > 2099:
+        raise Invalid(N_("Choose a date between {first} and {last}."), first=2000, last=2099)
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _calendar_change(
+    current: CompanySettings, key: str, args: list[str]
+) -> tuple[CompanySettings, list[str]]:
+    """Add or remove holidays (a day or a range) or make-up workdays. A day added to one list
+    leaves the other: a day is either a holiday or a make-up workday, never both."""
+    verb = args[0].lower() if args else ""
+    if len(args) < 2 or verb not in _ADD_WORDS + _REMOVE_WORDS:
+        if key == "holidays":
+            raise Invalid(
+                N_(
+                    "Write add or remove and a date or a range, e.g. /settings holiday add 2026-12-25 "
+                    "or /settings holiday add 2027-02-10..2027-02-16."
+                )
+            )
+        raise Invalid(
+            N_(
+                "Write add or remove and the date of a make-up workday (a day off by the week that "
+                "is worked), e.g. /settings workday add 2027-02-20."
+            )
+        )
+    days = frozenset(_days("".join(args[1:])))
+    other = "workdays" if key == "holidays" else "holidays"
+    mine: frozenset[date] = getattr(current, key)
+    if verb in _ADD_WORDS:
+        changed = replace(current, **{key: mine | days, other: getattr(current, other) - days})
+        return changed, [key, other] if getattr(current, other) & days else [key]
+    return replace(current, **{key: mine - days}), [key]
 
 
 def _cash_ladder(current: CompanySettings, args: list[str]) -> tuple[CompanySettings, list[str]]:

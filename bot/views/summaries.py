@@ -6,6 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.i18n import N_, Translator, escape
+from bot.services.field import trust
 from bot.services.money.aging import BUCKET_LABELS, BUCKETS
 from bot.services.money.amounts import format_amount
 from bot.services.reporting.reports import METHOD_LABELS
@@ -84,6 +85,16 @@ def figures_html(t: Translator, s: Summary, *, own: bool = False) -> list[str]:
                 count=s.credit_customers,
             )
         )
+    if s.trips:
+        lines.append(
+            t.ngettext(
+                "🚗 Vehicle log: {km} km ({count} trip)",
+                "🚗 Vehicle log: {km} km ({count} trips)",
+                s.trips,
+                km=format(s.km, ","),
+                count=s.trips,
+            )
+        )
     lines.append(
         t(
             N_("Reports: {submitted} of {expected} · late {late}"),
@@ -92,6 +103,14 @@ def figures_html(t: Translator, s: Summary, *, own: bool = False) -> list[str]:
             late=s.reports_late,
         )
     )
+    if s.complaints_open:
+        lines.append(
+            t(
+                N_("Customer letters and complaints open: {open} · overdue: {overdue}"),
+                open=s.complaints_open,
+                overdue=s.complaints_overdue,
+            )
+        )
     lines.append(
         t(N_("Your requests waiting for approval: {count}"), count=s.pending_approvals)
         if own
@@ -121,6 +140,10 @@ def rep_line(t: Translator, line: RepLine, zone: ZoneInfo, today: date, with_tea
             returns=format_amount(line.returns_amount),
             net=format_amount(line.orders_amount - line.returns_amount),
         )
+    if line.flags.flagged:
+        figures += " · " + escape(trust.describe_counts(t, line.flags))
+    if line.trips:
+        figures += " · " + t(N_("🚗 {km} km"), km=f"{line.km:,}")
     return f"• <b>{escape(line.name)}</b>{team} — {figures}"
 
 

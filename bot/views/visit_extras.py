@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import N_, Translator, escape
 from bot.services.field.customers import first_line
 from bot.services.field.stock import Shortfall, Shortfalls, StockLevel, StockLevels
+from bot.services.field.units import quantity_text
 from bot.services.field.visit_extras import TOPIC_LABELS, TopicFeedback
 
 NAME_CHARS = 40
@@ -49,7 +50,8 @@ def level_line(t: Translator, level: StockLevel, zone: ZoneInfo, *, with_custome
     """``• Cola 330ml: 0 (−12) ⚠️ out of stock · 2026-11-23`` (with the customer first, for a rep)."""
     where = f"{short_name(level.customer_name)} — " if with_customer else ""
     change = t(N_("first count")) if level.change is None else signed(level.change)
-    parts = [f"• {where}{short_name(level.product)}: <b>{level.quantity}</b> ({change})"]
+    amount = quantity_text(t, level.quantity, level.unit, bold=True)
+    parts = [f"• {where}{short_name(level.product)}: {amount} ({change})"]
     if level.short:
         parts.append(_shortness(t, level.quantity, level.usual, level.minimum))
     parts.append(f"· {day(level.checked_at, zone)}")
@@ -77,7 +79,7 @@ def shortfall_line(t: Translator, item: Shortfall, zone: ZoneInfo, *, with_rep: 
     rep = f" [{short_name(item.rep_name, 24)}]" if with_rep and item.rep_name else ""
     return (
         f"• {short_name(item.customer_name)} ({escape(item.customer_code)}){rep} — "
-        f"{short_name(item.product)}: <b>{item.quantity}</b> "
+        f"{short_name(item.product)}: {quantity_text(t, item.quantity, item.unit, bold=True)} "
         f"{_shortness(t, item.quantity, item.usual, item.minimum)} · "
         + t(N_("counted {date}"), date=day(item.checked_at, zone))
     )

@@ -26,7 +26,10 @@ def candidate_buttons(
     return InlineKeyboardMarkup(rows)
 
 
-def which_one(t: Translator, query: str) -> str:
+def which_one(t: Translator, query: str, near: bool = False) -> str:
+    """The question above the candidates; ``near``: they are spellings one edit away ("did you mean")."""
+    if near:
+        return t(N_("No customer matches {query}. Did you mean:"), query=echo(query))
     return t(N_("Several customers match {query}. Which one?"), query=echo(query))
 
 

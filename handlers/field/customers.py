@@ -320,7 +320,10 @@ async def show_customer(request: Request) -> None:
         return
     resolution = await customers.resolve_one(request.session, request.me, query)
     if resolution.customer is None:
-        request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "cust:card"))
+        request.reply(
+            which_one(request.t, query, resolution.near),
+            candidate_buttons(resolution.candidates, "cust:card"),
+        )
         return
     request.reply(*await card_reply(request, resolution.customer.id))
 

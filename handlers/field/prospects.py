@@ -248,7 +248,9 @@ async def typed_target(request: Request) -> int | None:
             N_("No other customer matches {query}. Try part of the name or the code."),
             query=" ".join(text.split())[:100],
         )
-    request.reply(which_one(request.t, text), candidate_buttons(resolution.candidates, "pros:into"))
+    request.reply(
+        which_one(request.t, text, resolution.near), candidate_buttons(resolution.candidates, "pros:into")
+    )
     return None
 
 

@@ -21,12 +21,15 @@ from bot.services.field.today import LeaderDay, RepDay
 from bot.services.money.amounts import format_amount
 from bot.services.reporting.reports import KIND_LABELS, METHOD_LABELS, ReportHours
 from handlers.base import Request, action
+from handlers.field.visit_views import edit_button
 
 #: Telegram allows 4,096 characters (UTF-16 units); keep room for rough counting.
 MESSAGE_BUDGET = 4000
 #: Items shown per list, tried in turn until the message fits.
 ITEM_LIMITS = (8, 5, 3, 1, 0)
 VISIT_BUTTONS = 5
+#: Today's latest visits offered for ✏️ Edit (handlers/field/visit_edits.py).
+EDIT_BUTTONS = 3
 BUTTON_NAME = 40
 
 
@@ -240,6 +243,14 @@ def render_rep(t: Translator, day: RepDay) -> tuple[str, InlineKeyboardMarkup | 
     for due in day.due.customers[:VISIT_BUTTONS]:
         label = t.gettext(N_("Log visit: {name}")).format(name=due.customer.name[:BUTTON_NAME])
         rows.append([InlineKeyboardButton(label, callback_data=f"visit:start:{due.customer.id}")])
+    # Today's visits can still be changed (until midnight): the latest ones, each with ✏️ Edit.
+    edits = [visit for visit in day.records.visits if visit.visit_id is not None][-EDIT_BUTTONS:]
+    for visit in reversed(edits):
+        assert visit.visit_id is not None
+        label = t.gettext(N_("Edit: {name} {time}")).format(
+            name=visit.customer[:BUTTON_NAME], time=f"{visit.at:%H:%M}"
+        )
+        rows.append([edit_button(t, visit.visit_id, label)])
     return text, InlineKeyboardMarkup(rows) if rows else None
 
 

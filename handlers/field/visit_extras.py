@@ -65,7 +65,12 @@ async def extra(request: Request) -> object:
         return PHOTO
     if which == "stock":
         request.edit(
-            t(N_("Send the stock levels, one product per line, e.g.\nProduct A 12\n产品B：5")),
+            t(
+                N_(
+                    "Send the stock levels, one product per line (a unit if you like), e.g.\n"
+                    "Product A 12\n胶水：10箱"
+                )
+            ),
             InlineKeyboardMarkup([back_button(t)]),
         )
         return STOCK
@@ -87,7 +92,7 @@ async def extra(request: Request) -> object:
         t(
             N_(
                 "When will you follow up? Tap a button or type a date: {example} or {month_day} "
-                "(month-day), 明天, 下周."
+                "(month-day), friday, 15号, 明天, 下周五."
             ),
             example=day_text(in_ten_days),
             month_day=f"{in_ten_days:%m-%d}",
@@ -112,6 +117,7 @@ async def got_location(request: Request) -> object:
     if flow is None or message is None or message.location is None:
         return END
     flow.location = (message.location.latitude, message.location.longitude)
+    flow.saw(message)
     request.reply(request.t(N_("Location received.")), ReplyKeyboardRemove())
     return show_summary(request, flow)
 
@@ -134,7 +140,7 @@ async def got_photo(request: Request) -> object:
     if len(flow.photos) >= visits.MAX_PHOTOS:
         request.reply(request.t(N_("At most {count} photos per visit."), count=visits.MAX_PHOTOS))
     else:
-        flow.photos.append(message.photo[-1].file_id)  # the largest size
+        flow.add_photo(message)  # the largest size, with what the trust flags need
     return show_summary(request, flow)
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from telegram import Message
 from telegram.ext import ConversationHandler
 
 from bot.services import policy
@@ -48,6 +49,26 @@ class Flow:
     topic: FeedbackTopic | None = None
     searching: bool = False
     saved_visit_id: int | None = None
+    #: Started by a location or photo (handlers/field/check_in.py): the notes save the visit.
+    check_in: bool = False
+    #: Each photo's Telegram ``file_unique_id`` (trust flags: a photo used before).
+    photo_keys: list[str] = field(default_factory=list)
+    photos_forwarded: bool = False
+    #: When Telegram received the earliest message of this visit (trust flags: logged late).
+    sent_at: datetime | None = None
+
+    def saw(self, message: Message | None) -> None:
+        """Count ``message`` (one the rep sent into this visit) towards :attr:`sent_at`."""
+        if message is not None and (self.sent_at is None or message.date < self.sent_at):
+            self.sent_at = message.date
+
+    def add_photo(self, message: Message) -> None:
+        """Attach ``message``'s photo (its largest size), noting what the trust flags need."""
+        largest = message.photo[-1]
+        self.photos.append(largest.file_id)
+        self.photo_keys.append(largest.file_unique_id)
+        self.photos_forwarded = self.photos_forwarded or message.forward_origin is not None
+        self.saw(message)
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,7 @@ class HeldNotes:
 
     notes: str
     key: str
+    sent_at: datetime | None = None
 
 
 def user_data(request: Request) -> dict[Any, Any]:
@@ -79,8 +101,20 @@ def start_flow(request: Request, customer: CustomerRef | None = None) -> Flow:
     flow = Flow(
         token=secrets.token_hex(4), key=request.source_key, language=request.me.language, customer=customer
     )
+    flow.saw(sent_message(request))
     user_data(request)[FLOW_KEY] = flow
     return flow
+
+
+def sent_message(request: Request) -> Message | None:
+    """The message the rep sent in this update (None for a button press: it carries no date)."""
+    return request.update.message
+
+
+def sent_at_of(request: Request) -> datetime | None:
+    """When Telegram received the rep's message of this update (None for a button press)."""
+    message = sent_message(request)
+    return message.date if message is not None else None
 
 
 def zone_of(request: Request) -> ZoneInfo:

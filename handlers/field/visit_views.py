@@ -10,6 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.i18n import N_, Translator, escape
 from bot.services.field import visits
 from bot.services.field.customers import CustomerRef
+from bot.services.field.units import quantity_text
 from bot.services.field.visits import DuePlan, SavedVisit
 from handlers.base import Request
 from handlers.field.customer_choice import BUTTON_TEXT_LIMIT
@@ -61,7 +62,12 @@ def render_due(t: Translator, plan: DuePlan) -> tuple[str, InlineKeyboardMarkup]
     for due in plan.customers:
         mark = "🆕 " if due.never_visited else "📅 " if due.follow_up else "⚠️ " if due.overdue_days else ""
         rows.append([inline_button(mark + due.customer.label, f"visit:pick:{due.customer.id}")])
-    rows.append([inline_button("🔎 " + t.gettext(N_("Search")), "visit:search")])
+    rows.append(
+        [
+            inline_button("📍 " + t.gettext(N_("Near me")), "visit:nearme"),  # handlers/field/check_in.py
+            inline_button("🔎 " + t.gettext(N_("Search")), "visit:search"),
+        ]
+    )
     text = (
         t(
             N_("Which customer? {count} due today, most overdue first. Tap one, or type a name to search."),
@@ -93,7 +99,10 @@ def render_draft(t: Translator, flow: Flow, *, footer: bool = True) -> str:
         lines.append("📍 " + t(N_("Location shared")))
     if flow.photos:
         lines.append("📷 " + t(N_("Photos: {count}"), count=len(flow.photos)))
-    lines += [f"📦 {escape(line.product)}: {line.quantity}" for line in flow.stock[:LINES_SHOWN]]
+    lines += [
+        f"📦 {escape(line.product)}: {quantity_text(t, line.quantity, line.unit)}"
+        for line in flow.stock[:LINES_SHOWN]
+    ]
     if len(flow.stock) > LINES_SHOWN:
         more = len(flow.stock) - LINES_SHOWN
         lines.append(
@@ -174,8 +183,16 @@ def render_saved(t: Translator, saved: SavedVisit) -> str:
     return "\n".join(lines)
 
 
+def edit_button(t: Translator, visit_id: int, label: str | None = None) -> InlineKeyboardButton:
+    """✏️ Edit: change the saved visit's notes and extras that day (handlers/field/visit_edits.py)."""
+    return inline_button("✏️ " + (label or t.gettext(N_("Edit"))), f"vedit:{visit_id}")
+
+
 def undo_markup(t: Translator, saved: SavedVisit) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[inline_button("↩️ " + t.gettext(N_("Undo")), f"visit:undo:{saved.id}")]])
+    undo = inline_button("↩️ " + t.gettext(N_("Undo")), f"visit:undo:{saved.id}")
+    # 📮 Complaint: log what the customer raised on this visit (handlers/field/complaints.py).
+    complaint = inline_button("📮 " + t.gettext(N_("Complaint")), f"cmp:start:{saved.customer.id}")
+    return InlineKeyboardMarkup([[undo, edit_button(t, saved.id)], [complaint]])
 
 
 def show_summary(request: Request, flow: Flow, *, edit: bool = False) -> int:

@@ -38,9 +38,12 @@ from bot.i18n import N_, Translator
 from bot.runtime import Context
 from bot.services.errors import Conflict
 from bot.services.field import visits
+from bot.services.field.customers import CustomerRef
 from bot.services.field.visits import VisitDraft
 from handlers.base import Request, action
+from handlers.field.check_in import here_pick, location_in_flow, near_me, photo_pick
 from handlers.field.customer_choice import candidate_buttons, customer_id_of, which_one
+from handlers.field.qr import start_from_code
 from handlers.field.visit_extras import (
     back,
     choose_topic,
@@ -74,6 +77,8 @@ from handlers.field.visit_flow import (  # Flow, HeldNotes: stored drafts name t
     current_flow,
     drafting,
     pressed_data,
+    sent_at_of,
+    sent_message,
     split_one_liner,
     start_flow,
     today_of,
@@ -91,6 +96,7 @@ from handlers.field.visit_views import (
     undo_markup,
 )
 from handlers.flows import another_command_ends_flow
+from handlers.people.onboarding import QR_START
 from models import VisitKind
 
 __all__ = ["FLOW_TIMEOUT", "Flow", "HeldNotes", "register", "split_one_liner"]
@@ -106,19 +112,26 @@ FLOW_TIMEOUT = timedelta(minutes=15).total_seconds()
 
 @action()
 async def visit_command(request: Request) -> object:
-    """``/visit`` (choose), ``/visit <customer>`` (flow with them), ``/visit <customer>: <notes>``."""
+    """``/visit`` (choose), ``/visit <customer>`` (flow with them), ``/visit <customer>: <notes>``,
+    and without the colon ``/visit E06 checked shelf`` when the first words name one customer."""
     customer_text, notes = split_one_liner(request.text_after_command)
     if notes:
         return await _quick(request, customer_text, notes)
     if customer_text:
-        resolution = await visits.find_customer(request.session, request.me, customer_text)
+        lead = await visits.find_leading(request.session, request.me, customer_text)
+        resolution = lead.resolution
+        if lead.rest:  # the words after the customer are the notes
+            if resolution.customer is not None:
+                return await _quick(request, lead.named, lead.rest)
+            return _hold_notes(request, lead.named, lead.rest, resolution.candidates, near=resolution.near)
         if resolution.customer is not None:
             start_flow(request, resolution.customer)
             request.reply(*kind_question(request.t, resolution.customer))
             return KIND
         start_flow(request)
         request.reply(
-            which_one(request.t, customer_text), candidate_buttons(resolution.candidates, "visit:pick")
+            which_one(request.t, lead.named, resolution.near),
+            candidate_buttons(resolution.candidates, "visit:pick"),
         )
         return CUSTOMER
     plan = await visits.due_today(request.session, request.me, today=today_of(request), zone=zone_of(request))
@@ -136,18 +149,27 @@ async def _quick(request: Request, customer_text: str, notes: str) -> object:
         source_key=request.source_key,
         now=request.now,
         zone=zone_of(request),
+        sent_at=sent_at_of(request),
     )
     user_data(request).pop(FLOW_KEY, None)  # a one-liner ends any flow under way
     if result.saved is not None:
         request.reply(render_saved(request.t, result.saved), undo_markup(request.t, result.saved))
         return END
+    return _hold_notes(request, customer_text, notes, result.candidates, near=result.near)
+
+
+def _hold_notes(
+    request: Request, customer_text: str, notes: str, candidates: tuple[CustomerRef, ...], *, near: bool
+) -> object:
+    """A one-liner whose customer is to be chosen: the notes wait in user_data for the tap."""
+    user_data(request).pop(FLOW_KEY, None)  # a one-liner ends any flow under way
     held: dict[str, HeldNotes] = user_data(request).setdefault(HELD_KEY, {})
     while len(held) >= HELD_MAX:
         held.pop(next(iter(held)))
     token = secrets.token_hex(4)
-    held[token] = HeldNotes(notes, request.source_key)
+    held[token] = HeldNotes(notes, request.source_key, sent_at_of(request))
     request.reply(
-        which_one(request.t, customer_text), candidate_buttons(result.candidates, f"visit:note:{token}")
+        which_one(request.t, customer_text, near), candidate_buttons(candidates, f"visit:note:{token}")
     )
     return END
 
@@ -173,7 +195,7 @@ async def quick_pick(request: Request) -> None:
     if held is None or customer_id is None:
         request.toast = request.t.gettext(N_("This choice has expired. Send your /visit line again."))
         return
-    draft = VisitDraft(customer_id, VisitKind.VISIT, held.notes)
+    draft = VisitDraft(customer_id, VisitKind.VISIT, held.notes, sent_at=held.sent_at)
     saved = await visits.record(
         request.session, request.me, draft, source_key=held.key, now=request.now, zone=zone_of(request)
     )
@@ -216,7 +238,10 @@ async def typed_customer(request: Request) -> object:
     query = typed_text(request)
     resolution = await visits.find_customer(request.session, request.me, query)
     if resolution.customer is None:
-        request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "visit:pick"))
+        request.reply(
+            which_one(request.t, query, resolution.near),
+            candidate_buttons(resolution.candidates, "visit:pick"),
+        )
         return CUSTOMER
     flow.customer = resolution.customer
     request.reply(*kind_question(request.t, flow.customer))
@@ -245,6 +270,10 @@ async def typed_notes(request: Request) -> object:
     if flow is None:
         return END
     flow.notes = visits.clean_notes(typed_text(request))
+    flow.saw(sent_message(request))
+    if flow.check_in:  # located (or photographed) already: the notes were all that was missing
+        await _save_and_show(request, flow)
+        return END
     return show_summary(request, flow)
 
 
@@ -274,12 +303,19 @@ async def _save_and_show(request: Request, flow: Flow) -> None:
         tuple(flow.stock),
         tuple(flow.feedback),
         flow.follow_up,
+        photo_unique_ids=tuple(flow.photo_keys),
+        photos_forwarded=flow.photos_forwarded,
+        sent_at=flow.sent_at,
     )
     saved = await visits.record(
         request.session, request.me, draft, source_key=flow.key, now=request.now, zone=zone_of(request)
     )
     flow.saved_visit_id = saved.id
     request.edit(render_saved(request.t, saved), undo_markup(request.t, saved))
+
+
+#: For handlers/field/check_in.py: a photo's caption is the notes, and saves at once.
+save_and_show = _save_and_show
 
 
 @action()
@@ -376,11 +412,17 @@ def register(application: Application) -> None:  # type: ignore[type-arg]
         entry_points=[
             CommandHandler("visit", visit_command, private),
             CallbackQueryHandler(start_for_customer, pattern=r"^visit:start:\d+$"),
+            CommandHandler("start", start_from_code, private & QR_START),  # a customer's QR code
+            # a customer tapped among those nearest to a location, or for a photo (check_in.py)
+            CallbackQueryHandler(here_pick, pattern=r"^visit:here:[0-9a-f]+:\d+$"),
+            CallbackQueryHandler(photo_pick, pattern=r"^visit:photo:[0-9a-f]+:\d+$"),
         ],
         states={
             CUSTOMER: [
                 CallbackQueryHandler(pick_customer, pattern=r"^visit:pick:\d+$"),
                 CallbackQueryHandler(search, pattern=r"^visit:search$"),
+                CallbackQueryHandler(near_me, pattern=r"^visit:nearme$"),
+                MessageHandler(private & filters.LOCATION, location_in_flow),
                 MessageHandler(text, typed_customer),
             ],
             KIND: [CallbackQueryHandler(choose_kind, pattern=r"^visit:kind:(visit|call|stock_check)$")],

@@ -244,7 +244,9 @@ def _draft(request: Request) -> Draft:
 
 
 def _choose(request: Request, resolution: Resolution, query: str) -> int:
-    request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "collect:pick"))
+    request.reply(
+        which_one(request.t, query, resolution.near), candidate_buttons(resolution.candidates, "collect:pick")
+    )
     return CUSTOMER
 
 
@@ -302,7 +304,8 @@ async def _save(request: Request, draft: Draft, edit: bool) -> int:
 
 @action()
 async def collect_command(request: Request) -> object:
-    """``/collect``, ``/collect CUSTOMER`` or ``/collect CUSTOMER: AMOUNT …``."""
+    """``/collect``, ``/collect CUSTOMER`` or ``/collect CUSTOMER: AMOUNT …``; without the colon,
+    ``/collect 鑫源建材 500`` when the first words name one customer."""
     collections.check_may_collect(request.me)
     text = request.text_after_command
     draft = _new_draft(request)
@@ -310,10 +313,12 @@ async def collect_command(request: Request) -> object:
         request.reply(request.t(N_("Which customer paid? Type their name or code. (/cancel to stop)")))
         return CUSTOMER
     if collections.split_customer(text) is None:
-        resolution = await collections.resolve_customer(request.session, request.me, text)
-        if resolution.customer is None:
-            return _choose(request, resolution, text)
-        return await _with_customer(request, draft, resolution.customer, edit=False)
+        lead = await collections.resolve_leading(request.session, request.me, text)
+        if not lead.rest:
+            if lead.resolution.customer is None:
+                return _choose(request, lead.resolution, lead.named)
+            return await _with_customer(request, draft, lead.resolution.customer, edit=False)
+        text = f"{lead.named}: {lead.rest}"  # read as the one-liner it is
     line = collections.parse_collection_line(text)
     draft.amount, draft.method, draft.receipt_no = line.amount, line.method, line.receipt_no
     draft.line = True

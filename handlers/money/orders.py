@@ -267,19 +267,25 @@ def _ask_amount(request: Request, customer: CustomerRef, *, edit: bool) -> int:
 
 @action()
 async def order(request: Request) -> object:
-    """``/order``, ``/order CUSTOMER`` or ``/order CUSTOMER: AMOUNT [INVOICE NO]``."""
+    """``/order``, ``/order CUSTOMER`` or ``/order CUSTOMER: AMOUNT [INVOICE NO]``; without the colon,
+    ``/order 鑫源建材 5000`` when the first words name one customer."""
     _user_data(request).pop(ASKING, None)  # a new order replaces one we were asking the amount of
     text = request.text_after_command
     if not text:
         request.reply(request.t(USAGE))
         return END
     customer_text, rest = split_order(text)
-    details = orders.read_details(rest) if rest is not None else None
-    resolution = await orders.resolve_customer(request.session, request.me, customer_text)
+    if rest is None:  # no colon: the first words that name a customer, then the amount
+        lead = await orders.resolve_leading(request.session, request.me, customer_text)
+        customer_text, rest, resolution = lead.named, lead.rest or None, lead.resolution
+        details = orders.read_details(rest) if rest is not None else None
+    else:
+        details = orders.read_details(rest)
+        resolution = await orders.resolve_customer(request.session, request.me, customer_text)
     if resolution.customer is None:
         token = remember(request, details)
         request.reply(
-            which_one(request.t, customer_text),
+            which_one(request.t, customer_text, resolution.near),
             candidate_buttons(resolution.candidates, f"order:pick:{token}"),
         )
         return END

@@ -305,7 +305,9 @@ async def _send(request: Request, draft: ReturnDraft, reason: str | None, edit: 
 
 
 def _choose(request: Request, resolution: Resolution, query: str) -> int:
-    request.reply(which_one(request.t, query), candidate_buttons(resolution.candidates, "ret:pick"))
+    request.reply(
+        which_one(request.t, query, resolution.near), candidate_buttons(resolution.candidates, "ret:pick")
+    )
     return CUSTOMER
 
 

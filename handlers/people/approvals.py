@@ -32,6 +32,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filters
 
 from bot.i18n import N_, Translator, escape
+from bot.services.money import expenses
 from bot.services.outbox import Buttons
 from bot.services.people import approvals
 from bot.services.people.access import Permission
@@ -112,7 +113,7 @@ async def discount(request: Request) -> None:
         while len(store) > MAX_PENDING:
             store.pop(next(iter(store)))
         request.reply(
-            which_one(request.t, customer_text),
+            which_one(request.t, customer_text, resolution.near),
             candidate_buttons(resolution.candidates, f"disc:pick:{token}"),
         )
         return
@@ -225,12 +226,19 @@ async def queue(request: Request) -> None:
     own = await approvals.own_requests(request.session, me, now=request.now)  # refuses finance, marketing
     if me.can(Permission.APPROVE):
         waiting = await approvals.to_decide(request.session, me)
-        request.reply(
-            "<b>" + t(N_("Waiting for your decision: {count}"), count=waiting.total) + "</b>"
-            if waiting.total
-            else t(N_("Nothing is waiting for your decision."))
-        )
+        # Expense claims are decided from their own queue (bot/services/money/expenses.py).
+        claims = len(await expenses.to_decide(request.session, me))
+        if waiting.total or not claims:
+            request.reply(
+                "<b>" + t(N_("Waiting for your decision: {count}"), count=waiting.total) + "</b>"
+                if waiting.total
+                else t(N_("Nothing is waiting for your decision."))
+            )
         _show(request, waiting, MORE)
+        if claims:
+            request.reply(
+                t(N_("Expense claims waiting for your decision: {count} — /expenses pending"), count=claims)
+            )
         if own.total:
             request.reply(_own_heading(t, own))
             _show(request, own, MINE)

@@ -6,6 +6,7 @@ from telegram.ext import Application, CommandHandler, filters
 
 from bot.i18n import N_, Translator
 from bot.menus import ROLE_LABELS
+from bot.services.field import qr
 from bot.services.people import invites, users
 from handlers.base import STRANGER, Request, action, give_menu
 from handlers.help_and_language import help_text
@@ -14,8 +15,13 @@ WELCOME = N_("Welcome, {name}! You are registered as {role}.")
 WELCOME_TEAM = N_("Welcome, {name}! You are registered as {role} in team {team}.")
 
 
-@action(registered=False)
-async def start(request: Request) -> None:
+#: ``/start qr…``: a customer's QR code scanned (bot/services/field/qr.py). Handled by the /visit
+#: conversation's entry point (handlers/field/qr.py), which answers strangers with :func:`answer_start`.
+QR_START = filters.Regex(rf"^/start(?:@\w+)?\s+{qr.PARAM.pattern}\s*$")
+
+
+async def answer_start(request: Request) -> None:
+    """``/start [token]``: an invite redeemed, or the answer to someone known or unknown."""
     token = request.args[0] if request.args else None
     if request.caller is not None:
         if token is not None:
@@ -44,5 +50,8 @@ async def start(request: Request) -> None:
     request.after_commit.append(menu)
 
 
+start = action(registered=False)(answer_start)
+
+
 def register(application: Application) -> None:  # type: ignore[type-arg]
-    application.add_handler(CommandHandler("start", start, filters.ChatType.PRIVATE))
+    application.add_handler(CommandHandler("start", start, filters.ChatType.PRIVATE & ~QR_START))

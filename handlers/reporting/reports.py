@@ -28,7 +28,7 @@ from telegram.ext import (
 )
 
 from bot.i18n import N_, Translator, escape
-from bot.services.reporting import report_loop, reports
+from bot.services.reporting import dates, report_loop, reports
 from bot.services.reporting.reports import Draft, ReportHours, ReportLines, Section, Submitted
 from handlers.base import Request, action
 from handlers.flows import another_command_ends_flow
@@ -88,6 +88,23 @@ def split_past(text: str) -> tuple[bool, str]:
     """``yesterday …`` / ``昨天 …``: (True, the rest); anything else: (False, the text)."""
     match = _PAST.match(text)
     return (True, text[match.end() :].strip()) if match else (False, text)
+
+
+#: A day named before the report's lines: alone, or followed by a colon or a new line.
+_DAY_HEAD = re.compile(r"(?P<day>[^\n:：]{1,30}?)[ \t]*(?:[:：]\s*|\n\s*|$)")
+
+
+def split_day(text: str, today: date) -> tuple[date | None, str]:
+    """``friday``, ``周五: …``, ``12/4`` + a new line …: (that past day, and the rest); text that does
+    not start with a past day alone on its line or before a colon, or that starts with a heading of
+    the report (``明天：…`` is the plan for tomorrow, not a day): (None, text)."""
+    match = _DAY_HEAD.match(text)
+    if match is None or reports.starts_with_heading(text):
+        return None, text
+    day = dates.read_date(match["day"], today, past=True)
+    if day is None or day >= today:
+        return None, text
+    return day, text[match.end() :].strip()
 
 
 def _length(text: str) -> int:
@@ -328,10 +345,13 @@ async def _file(request: Request, lines: ReportLines, day: date | None) -> None:
 async def start(request: Request) -> object:
     """``/report`` shows the draft and waits for lines; ``/report <text>`` submits at once.
 
-    ``/report yesterday [text]`` does either for the previous working day.
+    ``/report yesterday [text]`` does either for the previous working day; ``/report friday``,
+    ``/report 周五: …`` or ``/report 12/4`` name the day (bot/services/reporting/dates.py).
     """
     past, text = split_past(_typed_after_command(request))
     day = await reports.past_day(request.session, now=request.now, hours=_hours(request)) if past else None
+    if not past:
+        day, text = split_day(text, _today(request))
     if not text:
         return await _show_draft(request, day)
     _user_data(request).pop(PENDING, None)

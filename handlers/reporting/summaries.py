@@ -24,6 +24,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, filt
 
 from bot.i18n import N_, Translator, echo, escape
 from bot.services.errors import Invalid, NotFound, ServiceError
+from bot.services.field import trust
 from bot.services.money.amounts import format_amount
 from bot.services.people.access import Permission
 from bot.services.reporting import summaries
@@ -42,6 +43,7 @@ from bot.views import summaries as views
 from bot.views import visit_extras as extras_view
 from handlers.base import Request, action
 from handlers.field import albums
+from handlers.field import plans as plan_flow
 from handlers.paging import page_of, pager
 from models import Role
 
@@ -101,11 +103,21 @@ def _period_row(t: Translator, prefix: str, suffix: str = "") -> list[InlineKeyb
 
 
 def render_summary(
-    t: Translator, s: Summary, *, team_id: int, page: int, show_reps: bool, zone: ZoneInfo, today: date
+    t: Translator,
+    s: Summary,
+    *,
+    team_id: int,
+    page: int,
+    show_reps: bool,
+    zone: ZoneInfo,
+    today: date,
+    plan_lines: Sequence[str] = (),
 ) -> tuple[str, InlineKeyboardMarkup]:
-    """One page of the summary: the figures on page 1, then as many rep lines as fit."""
+    """One page of the summary: the figures on page 1 (and plan attainment), then as many rep lines
+    as fit."""
     title = views.title(t, s)
-    head = "\n".join([title, "", *views.figures_html(t, s, own=not show_reps)])
+    plan_part = ["", *plan_lines] if plan_lines else []
+    head = "\n".join([title, "", *views.figures_html(t, s, own=not show_reps), *plan_part])
     rows: list[list[InlineKeyboardButton]] = [_period_row(t, "sum:p", f":{team_id}:1")]
     if not show_reps:
         return head, InlineKeyboardMarkup(rows)
@@ -137,7 +149,7 @@ def render_summary(
 
 
 def render_rep(
-    t: Translator, figures: RepFigures, zone: ZoneInfo, today: date
+    t: Translator, figures: RepFigures, zone: ZoneInfo, today: date, plan_lines: Sequence[str] = ()
 ) -> tuple[str, InlineKeyboardMarkup]:
     s, rep = figures.summary, figures.rep
     name = escape(rep.name) + (f" · {escape(rep.team)}" if rep.team else "")
@@ -146,6 +158,10 @@ def render_rep(
     lines.append(
         t(N_("Last activity: {when}"), when=views.when(own.last_activity if own else None, zone, today))
     )
+    if own is not None and own.flags.flagged:
+        lines.append(escape(trust.describe_counts(t, own.flags)))
+    if plan_lines:
+        lines += ["", *plan_lines]
     lines += ["", "<b>" + t(N_("Latest visits")) + "</b>"]
     if not figures.latest_visits:
         lines.append(t(N_("No visits yet.")))
@@ -157,8 +173,10 @@ def render_rep(
         ]
         if visit.note:
             parts.append(escape(visit.note))
-        if visit.far_away:
-            parts.append(escape(t.gettext(N_("far away"))))
+        if visit.flags:
+            parts.append(escape(trust.describe(t, visit.flags, visit.late_hours)))
+        if visit.edited:  # changed by the rep after saving (bot/services/field/visit_edits.py)
+            parts.append("✏️ " + escape(t.gettext(N_("edited"))))
         lines.append("• " + " · ".join(parts))
     lines += _within(t, _rep_extras(t, figures, zone), MESSAGE_BUDGET - _length("\n".join(lines)))
     rows = [
@@ -219,6 +237,21 @@ def _rep_extras(t: Translator, figures: RepFigures, zone: ZoneInfo) -> list[str]
             lines += ["", *section]
     if figures.photos:
         lines += ["", "📷 " + t(N_("Photos of the period: {count}"), count=figures.photos)]
+    if figures.km_by_month:
+        lines += ["", "🚗 <b>" + t(N_("Kilometres by month")) + "</b>"]
+        for month, km, count in figures.km_by_month:
+            label, driven = month.strftime("%Y-%m"), format(km, ",")
+            lines.append(
+                "• "
+                + t.ngettext(
+                    "{month}: {km} km ({count} trip)",
+                    "{month}: {km} km ({count} trips)",
+                    count,
+                    month=label,
+                    km=driven,
+                    count=count,
+                )
+            )
     return lines
 
 
@@ -340,6 +373,7 @@ async def _show_summary(request: Request, period: Period, team_id: int | None, p
         show_reps=request.me.role != Role.REP,
         zone=_zone(request),
         today=_today(request),
+        plan_lines=await plan_flow.plan_lines(request, period, team_id=team_id) if page == 1 else (),
     )
     (request.edit if edit else request.reply)(text, markup)
 
@@ -361,7 +395,8 @@ async def _show_rep(request: Request, rep_id: int, period: Period, edit: bool) -
     figures = await summaries.rep_figures(
         request.session, request.me, rep_id, period, _zone(request), _today(request)
     )
-    text, markup = render_rep(request.t, figures, _zone(request), _today(request))
+    plan_lines = await plan_flow.plan_lines(request, period, rep_id=figures.rep.id)
+    text, markup = render_rep(request.t, figures, _zone(request), _today(request), plan_lines)
     (request.edit if edit else request.reply)(text, markup)
 
 

@@ -1,3 +1,3 @@
 """Field work: customers, visits and what a visit records (stock, market, grades), prospects, the day's
-plan.
+plan, trips by car (the vehicle log).
 """

@@ -79,10 +79,24 @@ class CustomerRef:
 
 @dataclass(frozen=True)
 class Resolution:
-    """Exactly one of: a customer, several candidates (2..8), or nothing."""
+    """Exactly one of: a customer, several candidates (2..8), or nothing.
+
+    With ``near``, the candidates (1..8) match nothing as typed but are one edit away from it
+    (:func:`near_matches`): "did you mean", never chosen without the caller's tap.
+    """
 
     customer: CustomerRef | None = None
     candidates: tuple[CustomerRef, ...] = ()
+    near: bool = False
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The customer that the first words of a line name (:func:`resolve_leading`), and the rest."""
+
+    resolution: Resolution
+    named: str  # the words that name the customer (or the candidates)
+    rest: str  # what follows them, "" when nothing does
 
 
 def in_scope(caller: Caller) -> ColumnElement[bool]:
@@ -172,18 +186,129 @@ def _resolved(session: AsyncSession, customer: Customer) -> CustomerRef:
     return CustomerRef.of(customer)
 
 
+def _nothing_matches(text: str) -> NotFound:
+    return NotFound(
+        N_("No customer matches {query}. Try part of the name or the customer code; /customers lists yours."),
+        query=" ".join(text.split())[:100],
+    )
+
+
 async def resolve_one(session: AsyncSession, caller: Caller, text: str) -> Resolution:
-    """Like :func:`resolve`, but "nothing matches" is an error the caller reads."""
+    """Like :func:`resolve`; when nothing matches, the customers one edit away ("did you mean"),
+    and with none of those either, "nothing matches" is an error the caller reads."""
     resolution = await resolve(session, caller, text)
     if resolution.customer is None and not resolution.candidates:
-        raise NotFound(
-            N_(
-                "No customer matches {query}. Try part of the name or the customer code; "
-                "/customers lists yours."
-            ),
-            query=" ".join(text.split())[:100],
-        )
+        near = await near_matches(session, caller, [search_key(text)])
+        if near[0]:
+            return Resolution(candidates=near[0], near=True)
+        raise _nothing_matches(text)
     return resolution
+
+
+#: How many leading words :func:`resolve_leading` tries as a customer's name or code.
+MAX_LEAD_WORDS = 6
+_WORD = re.compile(r"\S+")
+
+
+async def resolve_leading(session: AsyncSession, caller: Caller, text: str) -> Lead:
+    """The customer named by the first words of ``text``, and the words after them.
+
+    ``/visit E06 checked shelf``, ``/collect 鑫源建材 500``: the longest run of leading words (up
+    to :data:`MAX_LEAD_WORDS`) that resolves to exactly one customer in the caller's scope, as
+    :func:`resolve` resolves (code, name, unique part). Failing that, the longest that several
+    customers match (the caller chooses); then the longest one edit away from a customer's code
+    or name ("did you mean"); then "nothing matches".
+    """
+    require(caller, Permission.VIEW_CUSTOMERS)
+    ends = [match.end() for match in _WORD.finditer(text)][:MAX_LEAD_WORDS]
+    if not ends:
+        raise Invalid(N_("Name the customer: their code or (part of) their name."))
+    ambiguous: Lead | None = None
+    for end in reversed(ends):
+        named, rest = text[:end].strip(), text[end:].strip()
+        if not search_key(named):
+            continue
+        resolution = await resolve(session, caller, named)
+        if resolution.customer is not None:
+            return Lead(resolution, named, rest)
+        if resolution.candidates and ambiguous is None:
+            ambiguous = Lead(resolution, named, rest)
+    if ambiguous is not None:
+        return ambiguous
+    prefixes = [text[:end].strip() for end in reversed(ends)]
+    near = await near_matches(session, caller, [search_key(prefix) for prefix in prefixes])
+    for prefix, end, found in zip(prefixes, reversed(ends), near, strict=True):
+        if found:
+            return Lead(Resolution(candidates=found, near=True), prefix, text[end:].strip())
+    raise _nothing_matches(text)
+
+
+def within_one_edit(typed: str, stored: str) -> bool:
+    """Whether ``typed`` becomes ``stored`` by at most one edit: a character inserted, deleted or
+    replaced, or two neighbours swapped (Damerau-Levenshtein distance 0 or 1)."""
+    if typed == stored:
+        return True
+    short, long_ = sorted((typed, stored), key=len)
+    if len(long_) - len(short) > 1:
+        return False
+    first = next((i for i, (a, b) in enumerate(zip(short, long_, strict=False)) if a != b), len(short))
+    if len(short) != len(long_):
+        return short[first:] == long_[first + 1 :]
+    return (
+        short[first + 1 :] == long_[first + 1 :]  # replaced
+        or (  # swapped
+            first + 1 < len(short)
+            and short[first] == long_[first + 1]
+            and short[first + 1] == long_[first]
+            and short[first + 2 :] == long_[first + 2 :]
+        )
+    )
+
+
+#: Keys shorter than this are not corrected: one edit away from ``E6`` is half the customer list.
+NEAR_MIN_CHARS = 3
+
+
+async def near_matches(
+    session: AsyncSession, caller: Caller, keys: list[str]
+) -> list[tuple[CustomerRef, ...]]:
+    """For each search key, the caller's customers (up to :data:`MAX_CANDIDATES`, by name) whose
+    code or name key is one edit away from it (:func:`within_one_edit`). One statement for all:
+    only keys of a length within one of a typed key's are read."""
+    usable = [key for key in keys if len(key) >= NEAR_MIN_CHARS]
+    if not usable:
+        return [() for _ in keys]
+    lengths = sorted({n for key in usable for n in (len(key) - 1, len(key), len(key) + 1)})
+    rows = (
+        await session.execute(
+            select(
+                Customer.id,
+                Customer.code,
+                Customer.name,
+                Customer.grade,
+                Customer.code_key,
+                Customer.name_key,
+            )
+            .where(
+                _where_scope(caller),
+                func.length(Customer.name_key).in_(lengths) | func.length(Customer.code_key).in_(lengths),
+            )
+            .order_by(Customer.name, Customer.id)
+        )
+    ).all()
+    found = []
+    for key in keys:
+        near = (
+            [
+                CustomerRef(row.id, row.code, row.name, row.grade)
+                for row in rows
+                if within_one_edit(key, row.code_key) or within_one_edit(key, row.name_key)
+            ]
+            if len(key) >= NEAR_MIN_CHARS
+            else []
+        )
+        found.append(tuple(near[:MAX_CANDIDATES]))
+    return found
 
 
 async def get_in_scope(

@@ -42,14 +42,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, or_, select, true, type_coerce, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, true, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Translator
 from bot.services import audit, company, outbox
+from bot.services.calendar import next_allowed
 from bot.services.errors import Conflict, Invalid
 from bot.services.field import customers
 from bot.services.field.customers import CustomerRef, Resolution
@@ -59,19 +61,22 @@ from bot.services.outbox import Buttons
 from bot.services.people.access import Caller, Permission, require
 from bot.services.people.approvals import approvers
 from bot.text import one_line, phone_key, search_key
-from jobs.calendar import next_allowed
 from models import (
     GRADES,
     Approval,
     Collection,
+    Complaint,
     CreditNote,
     Customer,
     CustomerStatus,
     Money,
     Receivable,
+    RouteStop,
     SalesReturn,
+    TripCustomer,
     User,
     Visit,
+    WorkPlanCustomer,
 )
 
 JOB = "prospects"
@@ -91,7 +96,23 @@ DEFAULT_PREFIX, DEFAULT_WIDTH = "C", 4
 SUGGESTION_ATTEMPTS = 20
 #: Everything filed under a customer, moved by :func:`merge`. ``tests/test_prospects.py`` fails when
 #: a table gains a reference to ``customers`` that is not here: a merge would leave its rows behind.
-MOVED_ON_MERGE = (Visit, Receivable, Collection, Approval, SalesReturn, CreditNote)
+MOVED_ON_MERGE = (
+    Visit,
+    Receivable,
+    Collection,
+    Approval,
+    SalesReturn,
+    CreditNote,
+    Complaint,
+    WorkPlanCustomer,
+)
+#: Lists that name a customer once per owner (a plan, a rep's route, a trip): where the owner already
+#: lists the customer the prospect is, the prospect's line is dropped; the rest move with the others.
+LISTED_ONCE_PER: tuple[tuple[Any, Any], ...] = (
+    (WorkPlanCustomer, WorkPlanCustomer.plan_id),
+    (RouteStop, RouteStop.rep_id),
+    (TripCustomer, TripCustomer.trip_id),
+)
 #: The money among them: an audit entry for each row moved.
 MONEY_MOVED = ((Receivable, "receivable"), (Collection, "collection"), (CreditNote, "credit_note"))
 
@@ -563,7 +584,8 @@ async def resolve_target(session: AsyncSession, caller: Caller, prospect_id: int
     if resolution.customer is not None and resolution.customer.id == prospect.id:
         raise Invalid(N_("That is the new customer itself. Name the existing customer it is."))
     if resolution.customer is None:
-        return Resolution(candidates=tuple(c for c in resolution.candidates if c.id != prospect.id))
+        others = tuple(c for c in resolution.candidates if c.id != prospect.id)
+        return Resolution(candidates=others, near=resolution.near)
     return resolution
 
 
@@ -623,6 +645,20 @@ async def merge(
     prospect = await _reviewable(session, caller, prospect_id, lock=True)
     target = await _target(session, caller, prospect, target_id)
     moved: dict[str, list[int]] = {}
+    for model, owner in LISTED_ONCE_PER:
+        listing_target = select(owner).where(model.customer_id == target.id).scalar_subquery()
+        await session.execute(
+            delete(model)
+            .where(model.customer_id == prospect.id, owner.in_(listing_target))
+            .execution_options(synchronize_session=False)
+        )
+        if model not in MOVED_ON_MERGE:  # no id of its own to count: moved here
+            await session.execute(
+                update(model)
+                .where(model.customer_id == prospect.id)
+                .values(customer_id=target.id)
+                .execution_options(synchronize_session=False)
+            )
     for model in MOVED_ON_MERGE:
         ids = list(
             await session.scalars(select(model.id).where(model.customer_id == prospect.id).order_by(model.id))

@@ -83,6 +83,8 @@ class StockLevel:
     checked_at: datetime  # UTC
     customer_id: int
     customer_name: str
+    #: The unit of the latest count (bot/services/field/units.py), None for a plain count.
+    unit: str | None = None
 
     @property
     def change(self) -> int | None:
@@ -113,6 +115,7 @@ class Shortfall:
     usual: int | None
     minimum: int | None
     checked_at: datetime  # UTC, the count that is short
+    unit: str | None = None  # the count's unit (bot/services/field/units.py)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,8 @@ def _history(where: ColumnElement[bool]) -> Subquery:
             StockLine.product_key,
             func.min(StockLine.product).label("product"),
             func.sum(StockLine.quantity).label("quantity"),
+            # Two lines of one product in one visit are added up; the unit is one of theirs.
+            func.max(StockLine.unit).label("unit"),
         )
         .join(Visit, Visit.id == StockLine.visit_id)
         .where(where)
@@ -211,6 +216,7 @@ def _latest_of(history: Subquery) -> Select[tuple[object, ...]]:
             history.c.visited_at,
             history.c.product_key,
             history.c.rep_id,
+            history.c.unit,
         )
         .outerjoin(StockMinimum, StockMinimum.product_key == history.c.product_key)
         .where(history.c.n == 1)
@@ -249,6 +255,7 @@ async def levels_at(session: AsyncSession, customer_id: int, *, limit: int = CAR
                 row.visited_at,
                 customer_id,
                 "",
+                row.unit,
             )
         )
         total, short = row.total, int(row.short_total or 0)
@@ -272,6 +279,7 @@ async def latest_counts_by(session: AsyncSession, rep_id: int, *, until: datetim
             _short(history).label("short"),
             history.c.visited_at,
             history.c.product_key,
+            history.c.unit,
             func.row_number()
             .over(
                 partition_by=(history.c.customer_id, history.c.product_key),
@@ -308,6 +316,7 @@ async def latest_counts_by(session: AsyncSession, rep_id: int, *, until: datetim
                 row.visited_at,
                 row.customer_id,
                 row.customer_name,
+                row.unit,
             )
         )
         total, short = row.total, int(row.short_total or 0)
@@ -342,6 +351,7 @@ def _open_shortfalls(customers: ColumnElement[bool], until: datetime | None) -> 
             latest.c.usual_n,
             latest.c.minimum,
             latest.c.visited_at,
+            latest.c.unit,
         )
         .join(Customer, Customer.id == latest.c.customer_id)
         .outerjoin(User, User.id == Customer.rep_id)
@@ -362,6 +372,7 @@ def _shortfall(row: Row[Any]) -> Shortfall:
         _usual(row.usual_sum, row.usual_n),
         row.minimum,
         row.visited_at,
+        row.unit,
     )
 
 

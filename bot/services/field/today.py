@@ -37,7 +37,7 @@ from bot.services import company
 from bot.services.errors import AccessDenied
 from bot.services.field import visits
 from bot.services.field.visits import DuePlan
-from bot.services.money import overdue
+from bot.services.money import expenses, overdue
 from bot.services.money.overdue import OverduePage
 from bot.services.people import approvals
 from bot.services.people.access import Caller, Permission, require
@@ -139,7 +139,8 @@ async def leader_day(
     session: AsyncSession, caller: Caller, *, now: datetime, hours: ReportHours
 ) -> LeaderDay:
     today = now.astimezone(hours.zone).date()
-    waiting = await approvals.pending_count(session, caller)
+    # Requests (bot/services/people/approvals.py) and expense claims: /approvals names both.
+    waiting = await approvals.pending_count(session, caller) + len(await expenses.to_decide(session, caller))
     team = await summaries.team_today(session, caller, hours.zone, today)
     lines = team.reps
     return LeaderDay(

@@ -11,7 +11,6 @@ GPS drifts, the manager decides what it means.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,10 +24,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bot.i18n import N_
 from bot.services import audit, policy
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
-from bot.services.field import customers, geo
-from bot.services.field.customers import CustomerRef, Resolution
+from bot.services.field import customers, geo, trust, units
+from bot.services.field.customers import CustomerRef, Lead, Resolution
 from bot.services.people.access import Caller, Permission, require
-from models import AuditLog, Customer, CustomerStatus, Feedback, FeedbackTopic, StockLine, Visit, VisitKind
+from bot.services.reporting import dates
+from models import (
+    AuditLog,
+    Customer,
+    CustomerStatus,
+    Feedback,
+    FeedbackTopic,
+    StockLine,
+    Visit,
+    VisitKind,
+    VisitPhoto,
+)
 from models.base import column_values
 
 FAR_AWAY_M = 1000
@@ -36,6 +46,8 @@ UNDO_WINDOW = timedelta(minutes=10)
 #: How far back a redelivered update is checked against undone visits (redeliveries come fast).
 UNDONE_MEMORY = timedelta(days=2)
 MAX_PHOTOS = 10
+#: Longest Telegram ``file_unique_id`` kept (they are about 16 characters).
+PHOTO_KEY_CHARS = 64
 MAX_STOCK_LINES = 50
 MAX_PRODUCT_CHARS = 120
 MAX_QUANTITY = 1_000_000_000
@@ -50,6 +62,8 @@ ACTION_UNDO = "visit.undo"
 class StockEntry:
     product: str
     quantity: int
+    #: bot/services/field/units.py: a canonical key (``box``), a word as typed, or None (a count).
+    unit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +84,12 @@ class VisitDraft:
     stock: tuple[StockEntry, ...] = ()
     feedback: tuple[FeedbackEntry, ...] = ()
     next_follow_up: date | None = None
+    #: Telegram's ``file_unique_id`` of each photo: finds a photo already used (bot/services/field/trust.py).
+    photo_unique_ids: tuple[str, ...] = ()
+    #: A photo came in a forwarded message.
+    photos_forwarded: bool = False
+    #: When Telegram received the earliest message the visit is made of (None: only buttons).
+    sent_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +118,7 @@ class QuickVisit:
 
     saved: SavedVisit | None = None
     candidates: tuple[CustomerRef, ...] = ()
+    near: bool = False  # the candidates are one edit away from what was typed ("did you mean")
 
 
 @dataclass(frozen=True)
@@ -127,6 +148,12 @@ async def find_customer(session: AsyncSession, caller: Caller, text: str) -> Res
     """The customer the caller typed, among those they may log visits for."""
     require(caller, Permission.LOG_VISIT)
     return await customers.resolve_one(session, caller, text)
+
+
+async def find_leading(session: AsyncSession, caller: Caller, text: str) -> Lead:
+    """``/visit E06 checked shelf``: the customer the first words name, and the notes after them."""
+    require(caller, Permission.LOG_VISIT)
+    return await customers.resolve_leading(session, caller, text)
 
 
 async def choose_customer(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:
@@ -225,17 +252,20 @@ async def _create(
     zone: ZoneInfo,
 ) -> SavedVisit:
     customer = await customers.get_in_scope(session, caller, draft.customer_id)
-    visit = _new_visit(caller, customer, draft, source_key=source_key, now=now)
+    photo_keys = [key for key in draft.photo_unique_ids if 0 < len(key) <= PHOTO_KEY_CHARS]
+    reused = await trust.photo_used_before(session, photo_keys)  # before this visit's own are kept
+    visit = _new_visit(caller, customer, draft, source_key=source_key, now=now, photo_reused=reused)
     visit.id = await _insert_once(session, visit)
     if visit.id is None:  # the same update, racing in another process, got there first
         saved = await _existing(session, caller, source_key, now, zone)
         if saved is None:
             raise RuntimeError(f"visit {source_key} neither inserted nor found")
         return saved
+    await trust.keep_photos(session, visit.id, photo_keys)
     if draft.stock or draft.feedback:
         session.add_all(
             [
-                StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity)
+                StockLine(visit_id=visit.id, product=line.product, quantity=line.quantity, unit=line.unit)
                 for line in draft.stock
             ]
         )
@@ -277,6 +307,7 @@ async def quick_visit(
     source_key: str,
     now: datetime,
     zone: ZoneInfo,
+    sent_at: datetime | None = None,
 ) -> QuickVisit:
     """``/visit <customer>: <notes>``: an on-site visit at once, or the candidates to pick from."""
     require(caller, Permission.LOG_VISIT)
@@ -285,8 +316,8 @@ async def quick_visit(
         return QuickVisit(saved=existing)
     resolution = await customers.resolve_one(session, caller, customer_text)
     if resolution.customer is None:
-        return QuickVisit(candidates=resolution.candidates)
-    draft = VisitDraft(resolution.customer.id, VisitKind.VISIT, clean_notes(notes))
+        return QuickVisit(candidates=resolution.candidates, near=resolution.near)
+    draft = VisitDraft(resolution.customer.id, VisitKind.VISIT, clean_notes(notes), sent_at=sent_at)
     return QuickVisit(saved=await _create(session, caller, draft, source_key=source_key, now=now, zone=zone))
 
 
@@ -298,7 +329,13 @@ def clean_notes(text: str) -> str:
 
 
 def _new_visit(
-    caller: Caller, customer: Customer, draft: VisitDraft, *, source_key: str, now: datetime
+    caller: Caller,
+    customer: Customer,
+    draft: VisitDraft,
+    *,
+    source_key: str,
+    now: datetime,
+    photo_reused: bool = False,
 ) -> Visit:
     if len(draft.photo_file_ids) > MAX_PHOTOS:
         raise Invalid(N_("At most {count} photos per visit."), count=MAX_PHOTOS)
@@ -324,6 +361,11 @@ def _new_visit(
         next_follow_up=draft.next_follow_up,
         source_key=source_key,
         created_at=now,
+        no_location=trust.no_location(draft.kind, draft.location),
+        photo_reused=photo_reused,
+        photo_forwarded=draft.photos_forwarded and bool(draft.photo_file_ids),
+        late_entry=trust.logged_late(draft.sent_at, now),
+        sent_at=draft.sent_at,
     )
 
 
@@ -428,7 +470,9 @@ def _snapshot(
         "distance_m": visit.distance_m,
         "far_away": visit.far_away,
         "photo_file_ids": list(visit.photo_file_ids or []),
-        "stock": [[line.product, line.quantity] for line in stock],
+        "flags": [str(flag) for flag in trust.flags_of([getattr(visit, c.key) for c in trust.COLUMNS])],
+        "sent_at": visit.sent_at.isoformat() if visit.sent_at else None,
+        "stock": [[line.product, line.quantity, *([line.unit] if line.unit else [])] for line in stock],
         "feedback": [[str(item.topic), item.text] for item in feedback],
         "next_follow_up": visit.next_follow_up.isoformat() if visit.next_follow_up else None,
         "source_key": visit.source_key,
@@ -471,11 +515,12 @@ async def undo(session: AsyncSession, caller: Caller, visit_id: int, *, now: dat
     )
     before = _snapshot(
         visit,
-        [StockEntry(s.product, s.quantity) for s in stock],
+        [StockEntry(s.product, s.quantity, s.unit) for s in stock],
         [FeedbackEntry(f.topic, f.text) for f in feedback],
         last_visit_before=customer.last_visit_at,
     )
     await session.execute(delete(StockLine).where(StockLine.visit_id == visit.id))
+    await session.execute(delete(VisitPhoto).where(VisitPhoto.visit_id == visit.id))
     await session.execute(delete(Feedback).where(Feedback.visit_id == visit.id))
     await session.execute(delete(Visit).where(Visit.id == visit.id))
     await session.execute(
@@ -503,27 +548,60 @@ async def undo(session: AsyncSession, caller: Caller, visit_id: int, *, now: dat
 
 # -- parsing what reps type ---------------------------------------------------------------------
 
-_STOCK_LINE = re.compile(r"(?P<product>.*?\S)\s*(?:[:：]|\s)\s*(?P<quantity>[-+]?\d+(?:[.,]\d+)?)")
+#: ``Product A 12``, ``产品B：5``, ``胶水：10箱``, ``Glue 10 boxes``, ``胶水10箱``: the product, then the
+#: quantity and an optional one-word unit. Between product and quantity a colon or a space, or
+#: nothing after a character that is not ASCII (Chinese runs on: ``胶水10箱``).
+_STOCK_LINE = re.compile(
+    r"(?P<product>.*?\S)(?:\s*[:：]\s*|\s+|(?<=[^\x00-\x7f]))"
+    r"(?P<quantity>[-+]?\d+(?:[.,]\d+)?)\s*(?P<unit>[^\d\s:：.,+-][^\d\s:：]{0,19})?"  # units.MAX_UNIT_CHARS
+)
+#: ``10箱胶水``, ``3 boxes glue``: a quantity and a known unit first, then the product.
+_UNIT_FIRST = re.compile(r"(?P<quantity>\d+)\s*(?P<rest>\S.*)")
+
+
+def _stock_parts(line: str) -> tuple[str, str, str | None] | None:
+    """(product, quantity as typed, unit as typed or None) of one stock line, or None.
+
+    A unit the bot does not know is taken only when a space sets it apart (``5 widgets``):
+    ``Cola 330ml`` is a product without a quantity, not 330 "ml" of Cola.
+    """
+    match = _STOCK_LINE.fullmatch(line)
+    if match is not None:
+        unit = match["unit"]
+        attached = unit is not None and match.start("unit") == match.end("quantity")
+        if not (attached and units.known_unit(unit) is None):
+            return match["product"].strip(" :："), match["quantity"], unit
+    first = _UNIT_FIRST.fullmatch(line)
+    if first is not None:
+        rest = first["rest"]
+        for cut in range(min(len(rest), units.MAX_UNIT_CHARS), 0, -1):  # the longest known unit
+            product = rest[cut:].strip(" :：")
+            mid_word = rest[cut - 1 : cut + 1].isascii() and rest[cut - 1 : cut + 1].isalnum()
+            if product and not mid_word and units.known_unit(rest[:cut]) is not None:
+                return product, first["quantity"], rest[:cut]
+    return None
 
 
 def parse_stock_lines(text: str) -> tuple[StockEntry, ...]:
-    """``Product A 12`` or ``产品A：12``, one product per line; quantities are whole numbers ≥ 0."""
+    """One product per line with its quantity and, if given, its unit (bot/services/field/units.py):
+    ``Product A 12``, ``产品A：12``, ``胶水：10箱``, ``Glue 10 boxes``, ``10箱胶水``, ``3 boxes glue``.
+    Quantities are whole numbers ≥ 0."""
     lines = [" ".join(line.split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     if not lines:
-        raise Invalid(N_("Send one product per line with its quantity, e.g. Product A 12"))
+        raise Invalid(N_("Send one product per line with its quantity, e.g. Product A 12 or 胶水：10箱"))
     if len(lines) > MAX_STOCK_LINES:
         raise Invalid(N_("At most {count} stock lines at a time."), count=MAX_STOCK_LINES)
     entries = []
     for number, line in enumerate(lines, start=1):
-        match = _STOCK_LINE.fullmatch(line)
-        if match is None:
+        parts = _stock_parts(line)
+        if parts is None or not parts[0]:
             raise Invalid(
                 N_("Line {line} ({text}): write the product, then the quantity, e.g. Product A 12"),
                 line=number,
                 text=line,
             )
-        product, quantity = match["product"].strip(), match["quantity"]
+        product, quantity, unit = parts
         if not quantity.lstrip("+-").isdecimal() or quantity.startswith("-"):
             raise Invalid(
                 N_("Line {line} ({text}): the quantity must be a whole number, 0 or more."),
@@ -539,77 +617,19 @@ def parse_stock_lines(text: str) -> tuple[StockEntry, ...]:
                 line=number,
                 count=MAX_PRODUCT_CHARS,
             )
-        entries.append(StockEntry(product, count))
+        entries.append(StockEntry(product, count, units.normalise_unit(unit)))
     return tuple(entries)
 
 
-#: Words for a follow-up date, in days from today.
-RELATIVE_DAYS = {
-    "today": 0,
-    "tomorrow": 1,
-    "next week": 7,
-    "in a week": 7,
-    "in 2 weeks": 14,
-    "in two weeks": 14,
-    "今天": 0,
-    "明天": 1,
-    "后天": 2,
-    "後天": 2,
-    "下周": 7,
-    "下週": 7,
-    "下星期": 7,
-    "一周后": 7,
-    "两周后": 14,
-    "兩週後": 14,
-    "2周后": 14,
-}
-_FULL_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号號]?")
-_MONTH_DAY = re.compile(r"(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号號]?")
-
-
 def parse_follow_up(text: str, today: date) -> date:
-    """A follow-up date from what a rep typed, today or later.
+    """A follow-up date from what a rep typed, today or later, at most a year ahead.
 
-    Accepted: ``2026-12-01`` (also with ``/`` or ``.``), month-day ``12-01`` / ``12/1`` /
-    ``12月1日`` (always month first; the next such day from today), and words such as
-    ``tomorrow``, ``next week``, ``明天``, ``下周``.
+    Every form of :mod:`bot.services.reporting.dates`: ``2026-12-01``, ``12/1``, ``12月1日``,
+    ``15号``, ``friday``, ``周五``, ``下周五``, ``tomorrow``, ``明天``, ``后天``, ``next week``, ``下周``.
     """
-    cleaned = " ".join(unicodedata.normalize("NFKC", text).split()).lower()  # full-width → ASCII
-    if cleaned in RELATIVE_DAYS:
-        return today + timedelta(days=RELATIVE_DAYS[cleaned])
-    day: date | None = None
-    try:
-        if full := _FULL_DATE.fullmatch(cleaned):
-            day = date(int(full[1]), int(full[2]), int(full[3]))
-        elif month_day := _MONTH_DAY.fullmatch(cleaned):
-            month, day_of_month = int(month_day[1]), int(month_day[2])
-            day = _next_month_day(month, day_of_month, today)
-    except (ValueError, OverflowError):
-        day = None
-    if day is None:
-        raise Invalid(
-            N_(
-                "I can't read {text} as a date. Type e.g. {example}, {month_day} (month-day), "
-                "tomorrow or 明天."
-            ),
-            text=text.strip()[:40],
-            example=f"{today + timedelta(days=7):%Y-%m-%d}",
-            month_day=f"{today + timedelta(days=7):%m-%d}",
-        )
+    day = dates.parse_date(text, today)
     if day < today:
         raise Invalid(N_("{date} is in the past: pick today or a later day."), date=f"{day:%Y-%m-%d}")
     if day - today > MAX_FOLLOW_UP_AHEAD:
         raise Invalid(N_("{date} is more than a year ahead: pick a nearer day."), date=f"{day:%Y-%m-%d}")
     return day
-
-
-def _next_month_day(month: int, day_of_month: int, today: date) -> date | None:
-    """This year's ``month-day`` if it is not past, else next year's (None if no such day)."""
-    for year in (today.year, today.year + 1):
-        try:
-            candidate = date(year, month, day_of_month)
-        except ValueError:
-            continue
-        if candidate >= today:
-            return candidate
-    return None

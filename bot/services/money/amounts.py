@@ -20,7 +20,8 @@ MAX_AMOUNT = Decimal(10) ** 10
 CENT = Decimal("0.01")
 
 _MULTIPLIERS = {"万": Decimal(10_000), "w": Decimal(10_000), "k": Decimal(1_000), "千": Decimal(1_000)}
-_CURRENCY = re.compile(r"^(?:¥|rmb|cny)\s*|\s*(?:元|rmb|cny|yuan)$", re.IGNORECASE)
+#: ¥500, RMB 500, 500元, 500 yuan, and the spoken 500块 / 500块钱 ("kuai": yuan).
+_CURRENCY = re.compile(r"^(?:¥|rmb|cny)\s*|\s*(?:元|块钱|块|rmb|cny|yuan)$", re.IGNORECASE)
 _NUMBER = re.compile(r"^(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d+))?$")
 
 

@@ -60,15 +60,15 @@ from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
 from bot.services import audit, company, outbox
+from bot.services.calendar import next_allowed
 from bot.services.errors import AccessDenied, Conflict, Invalid, NotFound
 from bot.services.field import customers
-from bot.services.field.customers import CustomerRef, Resolution
+from bot.services.field.customers import CustomerRef, Lead, Resolution
 from bot.services.money import ledger, payment_methods
 from bot.services.money.amounts import format_amount, parse_amount
 from bot.services.money.ledger import Applied, OpenInvoices, oldest_open_first
 from bot.services.people.access import Caller, Permission, require
 from bot.text import search_key
-from jobs.calendar import next_allowed
 from models import Allocation, Collection, Customer, Money, PaymentMethod, Receivable, Role, User
 from models.base import column_values
 
@@ -88,7 +88,7 @@ USAGE = N_(
     "Example: /collect Acme: 5,000 cash R-1024"
 )
 _CURRENCY_PREFIXES = frozenset({"¥", "rmb", "cny"})
-_AMOUNT_SUFFIXES = frozenset({"万", "千", "元", "yuan", "rmb", "cny"})
+_AMOUNT_SUFFIXES = frozenset({"万", "千", "元", "块", "块钱", "yuan", "rmb", "cny"})
 _DIGIT_GROUP = re.compile(r"\d{3}")
 
 
@@ -308,6 +308,12 @@ async def resolve_customer(session: AsyncSession, caller: Caller, text: str) -> 
     """The customer a collector typed: one, a few candidates, or "no customer matches"."""
     check_may_collect(caller)
     return await customers.resolve_one(session, caller, text)
+
+
+async def resolve_leading(session: AsyncSession, caller: Caller, text: str) -> Lead:
+    """``/collect 鑫源建材 500``: the customer the first words name, and the rest of the line."""
+    check_may_collect(caller)
+    return await customers.resolve_leading(session, caller, text)
 
 
 async def customer_for_collection(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:

@@ -42,7 +42,7 @@ from bot.i18n import N_
 from bot.services import audit, policy
 from bot.services.errors import AccessDenied, Conflict, Invalid
 from bot.services.field import customers
-from bot.services.field.customers import CustomerRef, Resolution
+from bot.services.field.customers import CustomerRef, Lead, Resolution
 from bot.services.money import ledger
 from bot.services.money.amounts import parse_amount
 from bot.services.people import approvals
@@ -179,6 +179,12 @@ async def resolve_customer(session: AsyncSession, caller: Caller, text: str) -> 
     """The customer named in an order, among those the caller may order for."""
     require(caller, Permission.RECORD_ORDER)
     return await customers.resolve_one(session, caller, text)
+
+
+async def resolve_leading(session: AsyncSession, caller: Caller, text: str) -> Lead:
+    """``/order 鑫源建材 5000 INV-1``: the customer the first words name, and the rest of the line."""
+    require(caller, Permission.RECORD_ORDER)
+    return await customers.resolve_leading(session, caller, text)
 
 
 async def customer_for_order(session: AsyncSession, caller: Caller, customer_id: int) -> CustomerRef:

@@ -15,7 +15,6 @@ lifted.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,6 +49,7 @@ from bot.services.money.amounts import format_amount, parse_amount
 from bot.services.money.ledger import ZERO, is_open
 from bot.services.people.access import Caller, Permission, require
 from bot.services.policy import local_date
+from bot.services.reporting import dates
 from models import Customer, Money, Receivable, Role, User
 
 PER_PAGE = 10
@@ -714,55 +714,30 @@ def _text(amount: Decimal | None) -> str | None:
 
 # -- reading "2026-12-05 5000" --------------------------------------------------------------------
 
-_FULL_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
-_SHORT_DATE = re.compile(r"^(\d{1,2})[-/月](\d{1,2})日?$")
-
-
-def _read_date(token: str, today: date) -> date | None:
-    """A date token, or None if the token is not shaped like a date (raises if shaped but impossible)."""
-    full = _FULL_DATE.match(token)
-    short = _SHORT_DATE.match(token) if full is None else None
-    if full is None and short is None:
-        return None
-    try:
-        if full is not None:
-            return date(int(full[1]), int(full[2]), int(full[3]))
-        assert short is not None
-        month, day = int(short[1]), int(short[2])
-        this_year = date(today.year, month, day) if _valid(today.year, month, day) else None
-        if this_year is not None and this_year >= today:
-            return this_year
-        return date(today.year + 1, month, day)
-    except ValueError:
-        raise Invalid(N_("{text} is not a date."), text=token) from None
-
-
-def _valid(year: int, month: int, day: int) -> bool:
-    try:
-        date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
 
 def parse_promise(text: str, today: date) -> tuple[date, Decimal | None]:
-    """``2026-12-05 5000``, ``12/5 ¥5,000``, ``5000 2026年12月5日`` or a date alone (all that is open).
+    """``2026-12-05 5000``, ``12/5 ¥5,000``, ``5000 2026年12月5日``, ``friday 5000``, ``下周五 1.5万``
+    or a date alone (all that is open).
 
-    A short date (``12-05``) is the next such day from ``today`` on.
+    Any form of :mod:`bot.services.reporting.dates` (a date of up to three words, such as
+    ``next friday`` or ``in 3 days``); a date without a year is the next such day from ``today`` on.
     """
     tokens = unicodedata.normalize("NFKC", text).split()
-    dates = [
-        (index, found)
-        for index, token in enumerate(tokens)
-        if (found := _read_date(token, today)) is not None
-    ]
-    if len(dates) != 1:
+    for words in (3, 2, 1):
+        found = [
+            (index, day)
+            for index in range(len(tokens) - words + 1)
+            if (day := dates.read_date(" ".join(tokens[index : index + words]), today)) is not None
+        ]
+        if found:
+            break
+    if len(found) != 1:
         raise Invalid(
             N_(
                 "Write the date and the amount, e.g. 2026-12-05 5000 (the amount may be left "
                 "out: then all that is open)."
             )
         )
-    index, promised_on = dates[0]
-    rest = " ".join(tokens[:index] + tokens[index + 1 :])
+    index, promised_on = found[0]
+    rest = " ".join(tokens[:index] + tokens[index + words :])
     return promised_on, parse_amount(rest) if rest else None

@@ -26,6 +26,7 @@ class Permission(enum.StrEnum):
     IMPORT_RECEIVABLES = "import_receivables"
     CONFIRM_DEPOSITS = "confirm_deposits"
     FILE_REPORT = "file_report"
+    FILE_PLAN = "file_plan"  # weekly and monthly work plans: reps, and managers for themselves
     READ_REPORTS = "read_reports"  # daily reports: a rep their own, a manager the team's, or all
     ANSWER_REPORTS = "answer_reports"  # mark a report read and comment on it: its rep's supervisors
     VIEW_FIGURES = "view_figures"  # summaries, team, rep, overdue, missing: within scope
@@ -37,6 +38,10 @@ class Permission(enum.StrEnum):
     EXPORT = "export"  # Excel workbook and charts of the caller's scope
     MANAGE_SETTINGS = "manage_settings"  # job times, quiet hours, working days, grade policy
     VIEW_MARKET = "view_market"  # market feedback by topic (/market, the weekly digest): within scope
+    #: Log a customer's enquiry, letter or complaint and close it (answer, on site, resolution): in scope.
+    LOG_COMPLAINT = "log_complaint"
+    #: The register of customer letters and complaints (/complaints, export sheet): within scope.
+    VIEW_COMPLAINTS = "view_complaints"
 
 
 _FIELD_WORK = {
@@ -48,6 +53,8 @@ _FIELD_WORK = {
     Permission.REQUEST_RETURN,
     Permission.VIEW_FIGURES,
     Permission.READ_REPORTS,
+    Permission.LOG_COMPLAINT,
+    Permission.VIEW_COMPLAINTS,
 }
 _LEADING = {
     Permission.NUDGE,
@@ -61,7 +68,8 @@ _LEADING = {
 _MARKET = {Permission.VIEW_MARKET}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset(Permission) - {Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT},
+    Role.ADMIN: frozenset(Permission)
+    - {Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT, Permission.FILE_PLAN},
     Role.DIRECTOR: frozenset(
         {
             Permission.LIST_USERS,
@@ -74,6 +82,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.MANAGER: frozenset(
         {
+            Permission.FILE_PLAN,
             Permission.INVITE,
             Permission.LIST_USERS,
             Permission.IMPORT_CUSTOMERS,
@@ -91,9 +100,12 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.REVERSE_COLLECTION,
             Permission.VIEW_FIGURES,
             Permission.EXPORT,
+            Permission.VIEW_COMPLAINTS,
         }
     ),
-    Role.REP: frozenset({*_FIELD_WORK, Permission.FILE_REPORT, Permission.REQUEST_DISCOUNT, *_MARKET}),
+    Role.REP: frozenset(
+        {*_FIELD_WORK, Permission.FILE_REPORT, Permission.FILE_PLAN, Permission.REQUEST_DISCOUNT, *_MARKET}
+    ),
     # Market information only: no customer cards, figures or money (prices, discounts and sales
     # figures are confidential, part 4 art. 7; the feedback names the customers it is about).
     Role.MARKETING: frozenset(_MARKET),

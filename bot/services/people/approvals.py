@@ -56,6 +56,7 @@ from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
 from bot.services import audit, company, outbox
+from bot.services.calendar import next_allowed
 from bot.services.errors import AccessDenied, Invalid, NotFound
 from bot.services.field import customers
 from bot.services.field.customers import CustomerRef, Resolution
@@ -63,7 +64,6 @@ from bot.services.money import credit_notes, ledger
 from bot.services.money.amounts import format_amount, parse_amount
 from bot.services.outbox import Buttons
 from bot.services.people.access import Caller, Permission, require
-from jobs.calendar import next_allowed
 from models import (
     Approval,
     ApprovalKind,

@@ -1,7 +1,7 @@
 """The Excel export (/export, ``fieldbot export``): a period's work in one workbook.
 
 Sheets, always in this order: Summary, Visits, Stock, Feedback, Orders, Returns, Collections,
-Credits, Receivables, Reports. Sheet names, headers and yes/no cells are in the caller's language
+Credits, Receivables, Reports, Expenses. Sheet names, headers and yes/no cells are in the caller's language
 (or the one asked for: ``fieldbot export --language zh``): 汇总, 拜访 … and 是/否 in Chinese.
 
 Rules decided here (the issue left them open):
@@ -30,6 +30,11 @@ Rules decided here (the issue left them open):
   number of the collection they reverse), so the sheet sums to the net. The Summary counts
   the money that stays collected — neither a reversal nor reversed — as the daily report
   does, and how much of it reps still hold (:func:`bot.services.money.collections.held`).
+* **Expenses** lists the expense claims made in the period that were approved (what finance
+  pays), with the budget month each counts in; pending and rejected ones are in /expenses.
+* **Complaints** lists the customer letters and complaints logged in the period, of the customers
+  in scope (as Receivables), quality problems first: each deadline met in time (yes), missed (no),
+  or still running (empty) on the day of the export (bot/services/field/complaints.py).
 * **Times.** Excel has no time zones: instants are written as naive local times of the
   company's zone, and each such header names the zone.
 * **Formula injection.** A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
@@ -71,9 +76,11 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    and_,
     false,
     func,
     literal,
+    or_,
     select,
     true,
     type_coerce,
@@ -83,11 +90,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Translator
+from bot.services.field import trips as trip_rules
+from bot.services.field import trust
+from bot.services.field.complaints import KIND_LABELS as COMPLAINT_KINDS
+from bot.services.field.complaints import TAG_LABELS as COMPLAINT_TAGS
 from bot.services.field.customers import in_scope
+from bot.services.field.units import unit_name
 from bot.services.field.visit_extras import TOPIC_LABELS
 from bot.services.money.aging import BUCKET_LABELS, bucket_of
 from bot.services.money.amounts import format_amount
 from bot.services.money.collections import held
+from bot.services.money.expense_rules import CATEGORY_LABELS as EXPENSE_CATEGORY_LABELS
 from bot.services.money.ledger import holds_credit, is_open
 from bot.services.money.payment_methods import LABELS as METHOD_LABELS
 from bot.services.money.returns import items_text
@@ -99,9 +112,14 @@ from models import (
     Allocation,
     Approval,
     Collection,
+    Complaint,
+    ComplaintTag,
     CreditNote,
     Customer,
     DailyReport,
+    Expense,
+    ExpenseCategory,
+    ExpenseStatus,
     Feedback,
     Money,
     PaymentMethod,
@@ -111,6 +129,8 @@ from models import (
     SalesReturn,
     StockLine,
     Team,
+    Trip,
+    TripCustomer,
     User,
     Visit,
 )
@@ -128,6 +148,9 @@ SHEETS = (
     N_("Credits"),
     N_("Receivables"),
     N_("Reports"),
+    N_("Expenses"),
+    N_("Vehicle log"),
+    N_("Complaints"),
 )
 #: What a yes/no cell says (translated): words, not Excel's TRUE/FALSE, which no language changes.
 YES, NO = N_("Yes"), N_("No")
@@ -171,8 +194,11 @@ VISIT_COLUMNS = (
     Column(N_("Kind"), Kind.TEXT, 14),
     Column(N_("Distance (m)"), Kind.INT, 12),
     Column(N_("Far away"), Kind.BOOL, 10),
+    Column(N_("Flags"), Kind.TEXT, 30),
     Column(N_("Next follow-up"), Kind.DATE, 14),
     Column(N_("Notes"), Kind.TEXT, 50),
+    #: Empty unless the rep changed the visit after saving (bot/services/field/visit_edits.py).
+    Column(N_("Edited at ({zone})"), Kind.DATETIME, 17),
 )
 STOCK_COLUMNS = (
     Column(N_("Counted at ({zone})"), Kind.DATETIME, 17),
@@ -182,6 +208,7 @@ STOCK_COLUMNS = (
     Column(N_("Customer"), Kind.TEXT, 28),
     Column(N_("Product"), Kind.TEXT, 28),
     Column(N_("Quantity"), Kind.INT, 10),
+    Column(N_("Unit"), Kind.TEXT, 10),
 )
 FEEDBACK_COLUMNS = (
     Column(N_("Visited at ({zone})"), Kind.DATETIME, 17),
@@ -275,6 +302,21 @@ REPORT_COLUMNS = (
     Column(N_("Market information"), Kind.TEXT, 40),
     Column(N_("Plan for tomorrow"), Kind.TEXT, 40),
 )
+#: The vehicle log (行車記錄表, regulations part 4 art. 32): one row per trip started in the period.
+TRIP_COLUMNS = (
+    Column(N_("Date"), Kind.DATE, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Started at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Odometer at start (km)"), Kind.INT, 14),
+    Column(N_("Ended at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Odometer at end (km)"), Kind.INT, 14),
+    Column(N_("Kilometres"), Kind.INT, 11),
+    Column(N_("Purpose"), Kind.TEXT, 30),
+    Column(N_("Customers on the trip"), Kind.TEXT, 40),
+    Column(N_("Fuel receipts"), Kind.INT, 11),
+    Column(N_("Fuel cost"), Kind.MONEY, 14),
+)
 SUMMARY_COLUMNS = (Column(N_("Figure"), Kind.TEXT, 44), Column(N_("Value"), Kind.TEXT, 26))
 
 
@@ -352,6 +394,11 @@ class Totals:
     aging: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(OVERDUE_BUCKETS, ZERO))
     reports: int = 0
     late_reports: int = 0
+    expenses: int = 0  # approved expense claims
+    expensed: Decimal = ZERO
+    trips: int = 0
+    km: int = 0
+    fuel: Decimal = ZERO
 
 
 # -- the sheets: one streamed query each, and how a row becomes cells -----------------------------
@@ -398,6 +445,9 @@ def visits_sheet(c: ExportContext) -> Sheet:
             Visit.next_follow_up,
             Visit.notes,
             Visit.customer_id,
+            Visit.edited_at,
+            Visit.sent_at,
+            *trust.COLUMNS[1:],  # the trust flags beside far_away (bot/services/field/trust.py)
         )
         .join(Customer, Customer.id == Visit.customer_id)
         .join(User, User.id == Visit.rep_id)
@@ -407,7 +457,11 @@ def visits_sheet(c: ExportContext) -> Sheet:
     )
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        at, rep, team, code, customer, grade, kind, distance, far, follow_up, notes, customer_id = row
+        at, rep, team, code, customer, grade, kind, distance, far, follow_up, notes, customer_id = row[:12]
+        edited_at, sent_at, *flags = row[12:]
+        flag_text = trust.describe(
+            c.t, trust.flags_of([far, *flags]), trust.lag_hours(sent_at, at), sign=False
+        )
         c.totals.visits += 1
         c.totals.customers_visited.add(customer_id)
         return (
@@ -420,8 +474,10 @@ def visits_sheet(c: ExportContext) -> Sheet:
             c.t.gettext(KIND_LABELS[kind]),
             distance,
             far,
+            flag_text,
             follow_up,
             notes,
+            c.local(edited_at),
         )
 
     return Sheet("Visits", VISIT_COLUMNS, query, shape)
@@ -438,6 +494,7 @@ def stock_sheet(c: ExportContext) -> Sheet:
             Customer.name,
             StockLine.product,
             StockLine.quantity,
+            StockLine.unit,
         )
         .join(Visit, Visit.id == StockLine.visit_id)
         .join(Customer, Customer.id == Visit.customer_id)
@@ -448,9 +505,9 @@ def stock_sheet(c: ExportContext) -> Sheet:
     )
 
     def shape(row: Row[Any]) -> Sequence[object]:
-        at, *rest = row
+        at, *rest, quantity, unit = row
         c.totals.stock_lines += 1
-        return (c.local(at), *rest)
+        return (c.local(at), *rest, quantity, unit_name(c.t, unit, quantity))
 
     return Sheet("Stock", STOCK_COLUMNS, query, shape)
 
@@ -851,6 +908,234 @@ def reports_sheet(c: ExportContext) -> Sheet:
     return Sheet("Reports", REPORT_COLUMNS, query, shape)
 
 
+EXPENSE_COLUMNS = (
+    Column(N_("Claim no."), Kind.INT, 10),
+    Column(N_("Claimed at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Budget month"), Kind.TEXT, 12),
+    Column(N_("Rep"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Category"), Kind.TEXT, 14),
+    Column(N_("Amount"), Kind.MONEY, 14),
+    Column(N_("Note"), Kind.TEXT, 36),
+    Column(N_("Receipt photo"), Kind.BOOL, 12),
+    Column(N_("Over budget"), Kind.BOOL, 12),
+    Column(N_("Approved by"), Kind.TEXT, 18),
+    Column(N_("Approved at ({zone})"), Kind.DATETIME, 17),
+)
+
+
+def expenses_sheet(c: ExportContext) -> Sheet:
+    """The approved expense claims made in the period (regulations part 4 art. 3–5): what finance
+    pays. Pending, rejected and withdrawn claims are not money owed: /expenses lists them."""
+    start, end = c.period.bounds(c.zone)
+    approver = aliased(User)
+    query = (
+        select(
+            Expense.id,
+            Expense.claimed_at,
+            Expense.month,
+            User.name,
+            Team.name,
+            Expense.category,
+            Expense.amount,
+            Expense.note,
+            Expense.receipt_file_id.is_not(None),
+            Expense.over_budget,
+            approver.name,
+            Expense.decided_at,
+        )
+        .join(User, User.id == Expense.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .outerjoin(approver, approver.id == Expense.decided_by)
+        .where(
+            c.scope.people(Expense.rep_id),
+            Expense.status == ExpenseStatus.APPROVED,
+            Expense.claimed_at >= start,
+            Expense.claimed_at < end,
+        )
+        .order_by(Expense.claimed_at, Expense.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        id_, at, month, rep, team, category, amount, note, receipt, over, approved_by, approved_at = row
+        c.totals.expenses += 1
+        c.totals.expensed += amount
+        return (
+            id_,
+            c.local(at),
+            f"{month:%Y-%m}",
+            rep,
+            team,
+            c.t.gettext(EXPENSE_CATEGORY_LABELS[category]),
+            amount,
+            note,
+            bool(receipt),
+            over,
+            approved_by,
+            c.local(approved_at),
+        )
+
+    return Sheet("Expenses", EXPENSE_COLUMNS, query, shape)
+
+
+def trips_sheet(c: ExportContext) -> Sheet:
+    """The vehicle log: trips started in the period. A trip's fuel is the fuel receipts linked to it,
+    and those claimed while it was open not linked yet (the export only reads: the link is made when
+    the trip ends or is shown, bot/services/field/trips.py); rejected and withdrawn ones cost nothing."""
+    start, end = c.period.bounds(c.zone)
+    fuel = or_(
+        Expense.trip_id == Trip.id,
+        and_(
+            Expense.trip_id.is_(None),
+            Expense.category == ExpenseCategory.FUEL,
+            Expense.rep_id == Trip.rep_id,
+            Expense.claimed_at >= Trip.started_at,
+            or_(Trip.ended_at.is_(None), Expense.claimed_at <= Trip.ended_at),
+        ),
+    ) & Expense.status.in_(trip_rules.COUNTED)
+    visited = (
+        select(Customer.name.label("name"))
+        .join(TripCustomer, TripCustomer.customer_id == Customer.id)
+        .where(TripCustomer.trip_id == Trip.id)
+        .order_by(TripCustomer.position)
+        .correlate(Trip)
+        .subquery()
+    )
+    query = (
+        select(
+            Trip.started_at,
+            User.name,
+            Team.name,
+            Trip.odometer_start,
+            Trip.ended_at,
+            Trip.odometer_end,
+            Trip.purpose,
+            select(func.aggregate_strings(visited.c.name, ", ")).scalar_subquery(),
+            select(func.count()).select_from(Expense).where(fuel).correlate(Trip).scalar_subquery(),
+            select(type_coerce(func.sum(Expense.amount), Money()))
+            .where(fuel)
+            .correlate(Trip)
+            .scalar_subquery(),
+        )
+        .join(User, User.id == Trip.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(c.scope.people(Trip.rep_id), Trip.started_at >= start, Trip.started_at < end)
+        .order_by(Trip.started_at, Trip.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        started, rep, team, first, ended, last, purpose, customers, receipts, cost = row
+        km = None if last is None else last - first
+        c.totals.trips += 1
+        c.totals.km += km or 0
+        c.totals.fuel += cost or ZERO
+        local = c.local(started)
+        assert local is not None
+        return (
+            local.date(),
+            rep,
+            team,
+            local,
+            first,
+            c.local(ended),
+            last,
+            km,
+            purpose,
+            customers,
+            receipts,
+            cost or ZERO,
+        )
+
+    return Sheet("Vehicle log", TRIP_COLUMNS, query, shape)
+
+
+COMPLAINT_COLUMNS = (
+    Column(N_("No."), Kind.INT, 7),
+    Column(N_("Logged at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Customer code"), Kind.TEXT, 14),
+    Column(N_("Customer"), Kind.TEXT, 28),
+    Column(N_("Owner"), Kind.TEXT, 18),
+    Column(N_("Team"), Kind.TEXT, 14),
+    Column(N_("Kind"), Kind.TEXT, 12),
+    Column(N_("Tag"), Kind.TEXT, 12),
+    Column(N_("What the customer said"), Kind.TEXT, 50),
+    Column(N_("Logged by"), Kind.TEXT, 18),
+    Column(N_("Answer due"), Kind.DATE, 12),
+    Column(N_("Answered at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Answered in time"), Kind.BOOL, 12),
+    Column(N_("Answer"), Kind.TEXT, 40),
+    Column(N_("On site due"), Kind.DATE, 12),
+    Column(N_("On site at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("On site in time"), Kind.BOOL, 12),
+    Column(N_("On-site visit by"), Kind.TEXT, 18),
+    Column(N_("On site (recorded by hand)"), Kind.TEXT, 30),
+    Column(N_("Resolved at ({zone})"), Kind.DATETIME, 17),
+    Column(N_("Resolved by"), Kind.TEXT, 18),
+    Column(N_("Resolution"), Kind.TEXT, 40),
+)
+
+
+def complaints_sheet(c: ExportContext) -> Sheet:
+    """Customer letters and complaints logged in the period, in the customers' scope: quality
+    problems first, then the others, oldest first; each deadline met (yes), missed (no) or pending
+    (empty), as on the day of the export."""
+    start, end = c.period.bounds(c.zone)
+    logger, owner, visitor, resolver = aliased(User), aliased(User), aliased(User), aliased(User)
+    query = (
+        select(Complaint, Customer.code, Customer.name, func.coalesce(owner.name, logger.name))
+        .add_columns(Team.name, logger.name, visitor.name, resolver.name)
+        .join(Customer, Customer.id == Complaint.customer_id)
+        .join(logger, logger.id == Complaint.logged_by)
+        .outerjoin(owner, owner.id == Customer.rep_id)
+        .outerjoin(Team, Team.id == Customer.team_id)
+        .outerjoin(visitor, visitor.id == Complaint.onsite_by)
+        .outerjoin(resolver, resolver.id == Complaint.resolved_by)
+        .where(c.scope.customers, Complaint.opened_at >= start, Complaint.opened_at < end)
+        .order_by(Complaint.tag != ComplaintTag.QUALITY, Complaint.opened_at, Complaint.id)
+    )
+
+    def shape(row: Row[Any]) -> Sequence[object]:
+        item, code, customer, owner_name, team, logged_by, onsite_by, resolved_by = row
+        onsite_met = item.onsite_visit_id is not None or item.onsite_note is not None
+        return (
+            item.id,
+            c.local(item.opened_at),
+            code,
+            customer,
+            owner_name,
+            team,
+            c.t.gettext(COMPLAINT_KINDS[item.kind]),
+            c.t.gettext(COMPLAINT_TAGS[item.tag]),
+            item.text,
+            logged_by,
+            item.answer_due,
+            c.local(item.answered_at),
+            _met(item.answered_at, item.answer_due, item.resolved_at, c),
+            item.answer,
+            item.onsite_due,
+            c.local(item.onsite_at) if onsite_met else None,
+            _met(item.onsite_at if onsite_met else None, item.onsite_due, item.resolved_at, c)
+            if item.onsite_due
+            else None,
+            onsite_by if onsite_met and item.onsite_visit_id is not None else None,
+            item.onsite_note,
+            c.local(item.resolved_at),
+            resolved_by,
+            item.resolution,
+        )
+
+    return Sheet("Complaints", COMPLAINT_COLUMNS, query, shape)
+
+
+def _met(at: datetime | None, due: date, closed: datetime | None, c: ExportContext) -> bool | None:
+    """Met in time, missed, or nothing to say yet (pending, or closed in time without it)."""
+    if at is not None:
+        return at.astimezone(c.zone).date() <= due
+    if closed is not None and closed.astimezone(c.zone).date() <= due:
+        return None
+    return False if c.today > due or closed is not None else None
+
+
 SHEET_BUILDERS = (
     visits_sheet,
     stock_sheet,
@@ -861,6 +1146,9 @@ SHEET_BUILDERS = (
     credits_sheet,
     receivables_sheet,
     reports_sheet,
+    expenses_sheet,
+    trips_sheet,
+    complaints_sheet,
 )
 
 
@@ -906,6 +1194,11 @@ def summary_rows(c: ExportContext, scope: str) -> list[tuple[str, Kind, object]]
         ),
         (t(N_("Daily reports submitted")), Kind.INT, totals.reports),
         (t(N_("Daily reports late")), Kind.INT, totals.late_reports),
+        (t(N_("Expense claims approved")), Kind.INT, totals.expenses),
+        (t(N_("Expenses approved")), Kind.MONEY, totals.expensed),
+        (t(N_("Trips by car")), Kind.INT, totals.trips),
+        (t(N_("Kilometres driven")), Kind.INT, totals.km),
+        (t(N_("Fuel cost of the trips")), Kind.MONEY, totals.fuel),
     ]
 
 

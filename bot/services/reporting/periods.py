@@ -7,6 +7,11 @@ Rules (the issue left them open):
 * **Keywords are "so far".** ``today`` and ``yesterday`` are one day;
   ``week`` is this week from Monday to today; ``month`` is this month from the
   1st to today. Chinese works too: 今天, 昨天, 本周, 本月 (and a few variants).
+* **Last week, last month** (``lastweek``, ``last week``, 上周; ``last month``, 上月) are whole:
+  Monday to Sunday, the 1st to the month's last day.
+* **Quarters** (``Q4``, ``q4 2026``, ``2026Q4``, 第四季度, 2026年第四季度) are whole, like months;
+  without a year, the latest such quarter that has begun. ``this quarter`` / 本季度 and
+  ``last quarter`` / 上季度 too.
 * **Explicit periods** are a month (``YYYY-MM``: the whole month, even when it
   has not ended), a day (``YYYY-MM-DD``) or a range ``FROM..TO`` (both days
   included; ``~``, ``to``, ``至`` and ``到`` also separate the two dates).
@@ -15,7 +20,8 @@ Rules (the issue left them open):
 * **Codes.** :attr:`Period.code` is a short form for buttons (callback data is
   64 bytes at most): ``t``/``y``/``w``/``m`` mean "relative to the day the
   button is pressed", ``w.20261123`` means "the week as it was on 23 November",
-  ``2026-11`` and ``20261101-20261115`` are fixed. :func:`period_from_code`
+  ``2026-11``, ``2026-Q4``, ``lw.20261123`` (the week from that Monday) and
+  ``20261101-20261115`` are fixed. :func:`period_from_code`
   reads them back.
 """
 
@@ -34,6 +40,7 @@ MAX_DAYS = 366
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 
 TODAY, YESTERDAY, WEEK, MONTH, MONTHLY, RANGE = "today", "yesterday", "week", "month", "monthly", "range"
+LAST_WEEK, QUARTER = "last_week", "quarter"
 #: Keyword → kind; lower-cased input, inner spaces removed.
 KEYWORDS: dict[str, str] = {
     "today": TODAY,
@@ -56,6 +63,33 @@ KEYWORDS: dict[str, str] = {
     "这个月": MONTH,
     "這個月": MONTH,
 }
+#: Whole weeks and months before this one: keyword → (kind, how many back).
+LAST_KEYWORDS: dict[str, str] = {
+    "lastweek": LAST_WEEK,
+    "上周": LAST_WEEK,
+    "上週": LAST_WEEK,
+    "上星期": LAST_WEEK,
+    "上礼拜": LAST_WEEK,
+    "上禮拜": LAST_WEEK,
+    "lastmonth": MONTHLY,
+    "上月": MONTHLY,
+    "上个月": MONTHLY,
+    "上個月": MONTHLY,
+}
+#: This and last quarter: keyword → quarters back.
+QUARTER_KEYWORDS: dict[str, int] = {
+    "thisquarter": 0,
+    "quarter": 0,
+    "本季度": 0,
+    "本季": 0,
+    "这个季度": 0,
+    "這個季度": 0,
+    "lastquarter": 1,
+    "上季度": 1,
+    "上个季度": 1,
+    "上個季度": 1,
+    "上季": 1,
+}
 #: One-letter codes of the relative kinds, for buttons.
 RELATIVE_CODES = {TODAY: "t", YESTERDAY: "y", WEEK: "w", MONTH: "m"}
 _KIND_OF_CODE = {code: kind for kind, code in RELATIVE_CODES.items()}
@@ -67,17 +101,26 @@ TITLES = {
     MONTH: N_("This month, {start} – {end}"),
     MONTHLY: N_("Month {month}"),
     RANGE: N_("{start} – {end}"),
+    LAST_WEEK: N_("Last week, {start} – {end}"),
+    QUARTER: N_("{quarter}, {start} – {end}"),
 }
 ONE_DAY = N_("Day {start}")
 UNKNOWN = N_(
-    "I don't understand the period {text}. Periods: today, yesterday, week, month, a month like "
-    "2026-11, a day like 2026-11-05, or a range like 2026-11-01..2026-11-15."
+    "I don't understand the period {text}. Periods: today, yesterday, week, month, last week, "
+    "last month, Q4, a month like 2026-11, a day like 2026-11-05, or a range like "
+    "2026-11-01..2026-11-15. In Chinese: 今天, 昨天, 本周, 上周, 本月, 上月, 第四季度."
 )
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _DAY = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _RANGE = re.compile(r"(\S+?)\s*(?:\.\.|~|～|—|\bto\b|至|到)\s*(\S+)")
 _COMPACT_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_ZH_NUMBERS = {"一": "1", "二": "2", "三": "3", "四": "4", "1": "1", "2": "2", "3": "3", "4": "4"}
+#: ``q4``, ``q4 2026``, ``2026q4``, ``2026-q4``, 第四季度, 2026年第4季度, 2026年q4 (spaces removed).
+_QUARTER = re.compile(
+    r"(?:(?P<year1>\d{4})(?:年|-)?)?(?:q(?P<q1>[1-4])|第?(?P<q2>[一二三四1-4])季度?)"
+    r"(?:(?:年|-)?(?P<year2>\d{4})年?)?"
+)
 
 
 @dataclass(frozen=True)
@@ -116,14 +159,22 @@ class Period:
             if self.kind == YESTERDAY:
                 anchor += timedelta(days=1)
             return f"{RELATIVE_CODES[self.kind]}.{anchor:%Y%m%d}"
-        if self.kind == MONTHLY:
+        if self.kind in (MONTHLY, QUARTER):
             return self.label
+        if self.kind == LAST_WEEK:
+            return f"lw.{self.start:%Y%m%d}"
         return f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"
 
     def title(self, t: Translator) -> str:
         """The period for people, translated and HTML-escaped: "This week, 2026-11-23 – 2026-11-25"."""
         template = ONE_DAY if self.kind == RANGE and self.start == self.end else TITLES[self.kind]
-        return t(template, start=self.start.isoformat(), end=self.end.isoformat(), month=self.label)
+        return t(
+            template,
+            start=self.start.isoformat(),
+            end=self.end.isoformat(),
+            month=self.label,
+            quarter=self.label.replace("-", " "),
+        )
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -147,6 +198,43 @@ def relative(kind: str, today: date) -> Period:
     else:
         raise ValueError(kind)
     return Period(start, end, _label(start, end), kind)
+
+
+def _month(first: date) -> Period:
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return Period(first, last, f"{first:%Y-%m}", MONTHLY)
+
+
+def last(kind: str, today: date) -> Period:
+    """The whole week (Monday to Sunday) or month before this one."""
+    if kind == LAST_WEEK:
+        start = today - timedelta(days=today.weekday() + 7)
+        return Period(start, start + timedelta(days=6), _label(start, start + timedelta(days=6)), LAST_WEEK)
+    return _month((today.replace(day=1) - timedelta(days=1)).replace(day=1))
+
+
+def quarter(year: int, number: int) -> Period:
+    """Quarter ``number`` (1-4) of ``year``, whole; labelled ``2026-Q4``."""
+    start = date(year, 3 * number - 2, 1)
+    end = _month(date(year, 3 * number, 1)).end
+    return Period(start, end, f"{year}-Q{number}", QUARTER)
+
+
+def _quarter_back(today: date, back: int) -> Period:
+    index = today.year * 4 + (today.month - 1) // 3 - back
+    return quarter(index // 4, index % 4 + 1)
+
+
+def _typed_quarter(match: re.Match[str], text: str, today: date) -> Period:
+    number = int(_ZH_NUMBERS[match["q1"] or match["q2"]])
+    if match["year1"] and match["year2"]:
+        raise Invalid(UNKNOWN, text=text[:60])
+    year_text = match["year1"] or match["year2"]
+    if year_text is None:  # the latest such quarter that has begun
+        year = today.year if date(today.year, 3 * number - 2, 1) <= today else today.year - 1
+    else:
+        year = _date(text, year_text, "1", "1").year
+    return quarter(year, number)
 
 
 def _date(text: str, year: str, month: str, day: str) -> date:
@@ -184,13 +272,19 @@ def parse_period(text: str | None, today: date) -> Period:
     cleaned = " ".join((text or "").split()).lower()
     if not cleaned:
         return relative(TODAY, today)
-    kind = KEYWORDS.get(cleaned.replace(" ", ""))
+    compact = cleaned.replace(" ", "")
+    kind = KEYWORDS.get(compact)
     if kind is not None:
         return relative(kind, today)
+    if compact in LAST_KEYWORDS:
+        return _checked(last(LAST_KEYWORDS[compact], today), today)
+    if compact in QUARTER_KEYWORDS:
+        return _checked(_quarter_back(today, QUARTER_KEYWORDS[compact]), today)
+    if typed_quarter := _QUARTER.fullmatch(compact):
+        return _checked(_typed_quarter(typed_quarter, cleaned, today), today)
     if month := _MONTH.fullmatch(cleaned):
         first = _date(cleaned, month.group(1), month.group(2), "1")
-        last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-        return _checked(Period(first, last, f"{first:%Y-%m}", MONTHLY), today)
+        return _checked(_month(first), today)
     if _DAY.fullmatch(cleaned):
         day = _one_date(cleaned)
         return _checked(Period(day, day, _label(day, day)), today)
@@ -216,6 +310,9 @@ def period_from_code(code: str, today: date) -> Period:
         if _one_date(anchor) == today:
             return anchored
         return Period(anchored.start, anchored.end, _label(anchored.start, anchored.end))
+    if letter == "lw" and dot:
+        monday = _one_date(anchor)
+        return _checked(last(LAST_WEEK, monday + timedelta(days=7 - monday.weekday())), today)
     if "-" in code and len(code) == 17:
         start, end = _one_date(code[:8]), _one_date(code[9:])
         return _checked(Period(start, end, _label(start, end)), today)

@@ -42,12 +42,12 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from bot.db import insert_for
 from bot.i18n import N_, Translator, escape
 from bot.services import audit, company, outbox
+from bot.services.calendar import next_allowed
 from bot.services.errors import AccessDenied, Invalid, NotFound
 from bot.services.outbox import Buttons
 from bot.services.people.access import Caller, Permission, require
 from bot.services.reporting import reports
 from bot.services.reporting.reports import FIELD_LABELS, ReportHours, ReportLines, Submitted, stored_lines
-from jobs.calendar import next_allowed
 from models import DailyReport, JobRun, ReportComment, ReportRead, Role, Team, User
 
 DIGEST_JOB = "report_digest"

@@ -44,6 +44,7 @@ from bot.services import audit, company
 from bot.services.company import CompanySettings
 from bot.services.errors import Conflict, Invalid
 from bot.services.field.customers import first_line
+from bot.services.field.trust import Flag
 from bot.services.money import payment_methods
 from bot.services.money.amounts import format_amount
 from bot.services.people.access import Caller, Permission, require
@@ -124,6 +125,13 @@ class VisitLine:
     kind: VisitKind
     note: str  # first line of the notes
     far_away: bool
+    #: The visit's id (its ✏️ Edit button on /today), and whether its rep changed it after saving.
+    visit_id: int | None = None
+    edited: bool = False
+    #: Trust flags, for the manager's views (bot/services/field/trust.py); left out where unread.
+    flags: tuple[Flag, ...] = ()
+    #: Hours between the visit's earliest message and its save, when it is flagged logged late.
+    late_hours: int = 0
 
 
 @dataclass(frozen=True)
@@ -289,6 +297,13 @@ _HEADING = re.compile(
     + rf")[^\S\n]*[{_COLONS}]",
     re.IGNORECASE,
 )
+
+
+def starts_with_heading(text: str) -> bool:
+    """Whether ``text`` begins with a heading of the report (``明天：``, ``Problems:``)."""
+    return _HEADING.match(text.lstrip()) is not None
+
+
 #: Punctuation after which a heading may follow on the same line ("none; Market: …").
 _SEPARATORS = ";；。.,，|" + _COLONS
 _LINE_LEAD = re.compile(r"[\s•*·-]*")
@@ -380,14 +395,30 @@ async def _visits(
     session: AsyncSession, rep_id: int, start: datetime, end: datetime, zone: ZoneInfo
 ) -> tuple[VisitLine, ...]:
     rows = await session.execute(
-        select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
+        select(
+            Visit.visited_at,
+            Customer.name,
+            Visit.kind,
+            Visit.notes,
+            Visit.far_away,
+            Visit.id,
+            Visit.edited_at,
+        )
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == rep_id, Visit.visited_at >= start, Visit.visited_at < end)
         .order_by(Visit.visited_at, Visit.id)
     )
     return tuple(
-        VisitLine(at.astimezone(zone), name, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
-        for at, name, kind, notes, far in rows
+        VisitLine(
+            at.astimezone(zone),
+            name,
+            kind,
+            first_line(notes or "", NOTE_LINE_LIMIT),
+            far,
+            visit_id=visit_id,
+            edited=edited_at is not None,
+        )
+        for at, name, kind, notes, far, visit_id, edited_at in rows
     )
 
 

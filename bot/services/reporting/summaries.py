@@ -74,7 +74,7 @@ from sqlalchemy.orm import InstrumentedAttribute, aliased
 from bot.i18n import N_, Translator
 from bot.services import company, outbox
 from bot.services.errors import AccessDenied, Conflict, NotFound
-from bot.services.field import stock, visit_extras
+from bot.services.field import complaints, stock, trips, trust, visit_extras
 from bot.services.field.customers import first_line
 from bot.services.field.stock import NO_SHORTFALLS, NO_STOCK, Shortfalls, StockLevels
 from bot.services.field.visit_extras import Album, TopicFeedback
@@ -99,6 +99,7 @@ from models import (
     ReceivableSource,
     Role,
     Team,
+    Trip,
     User,
     UTCDateTime,
     Visit,
@@ -142,6 +143,11 @@ class RepLine:
     reports_late: int = 0
     last_report_at: datetime | None = None  # UTC, the latest report of the period
     last_activity: datetime | None = None  # UTC
+    #: Kilometres of the person's trips by car started in the period, and how many (vehicle log).
+    km: int = 0
+    trips: int = 0
+    #: The period's visits carrying trust flags (bot/services/field/trust.py).
+    flags: trust.FlagCounts = trust.NO_FLAGS
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,12 @@ class Summary:
     #: Unapplied credit the customers in scope hold now, and how many customers hold some.
     credit: Decimal = ZERO
     credit_customers: int = 0
+    #: Customer letters and complaints open now, and those past a deadline (bot/services/field/complaints.py).
+    complaints_open: int = 0
+    complaints_overdue: int = 0
+    #: Kilometres driven on the trips started in the period (ended ones), and how many trips.
+    km: int = 0
+    trips: int = 0
 
     @property
     def net_sales(self) -> Decimal:
@@ -250,6 +262,8 @@ class RepFigures:
     feedback: tuple[TopicFeedback, ...] = ()
     #: Photos the person took in the period.
     photos: int = 0
+    #: (month, km, trips) of the person's trips started in the period, month by month.
+    km_by_month: tuple[tuple[date, int, int], ...] = ()
 
 
 # -- scope ----------------------------------------------------------------------------------------
@@ -391,6 +405,9 @@ class _Tally:
     reports_late: int = 0
     last_report_at: datetime | None = None
     by_method: dict[PaymentMethod, Decimal] = field(default_factory=dict)
+    km: int = 0
+    trips: int = 0
+    flags: trust.FlagCounts = trust.NO_FLAGS
 
 
 @dataclass(frozen=True)
@@ -419,7 +436,8 @@ def _standing_collections() -> ColumnElement[bool]:
 async def _activity(
     session: AsyncSession, scope: Scope, period: Period, zone: ZoneInfo, working_days: list[date]
 ) -> _Activity:
-    """Visits, orders, collections, held money and reports per person: five grouped queries."""
+    """Visits, orders, collections, held money, kilometres driven and reports per person: six grouped
+    queries."""
     start, end = period.bounds(zone)
     tallies: dict[int | None, _Tally] = defaultdict(_Tally)
     # Every visit's rep is a user: naming them for the whole company too lets PostgreSQL read the
@@ -427,13 +445,15 @@ async def _activity(
     # visits for the distinct count (which spilled to disk).
     visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
     in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
-    for rep_id, visits, customers in await _rows(
+    # The trust flags' counts ride on the same statement: no query of their own.
+    for rep_id, visits, customers, *flags in await _rows(
         session,
-        select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)))
+        select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)), *trust.count_columns())
         .where(in_period)
         .group_by(Visit.rep_id),
     ):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
+        tallies[rep_id].flags = trust.FlagCounts.of(flags)
 
     # Orders and returns in one statement: an arm each.
     orders = (
@@ -501,6 +521,20 @@ async def _activity(
         .group_by(Collection.rep_id),
     ):
         tallies[rep_id].held = amount or ZERO
+
+    # The vehicle log: kilometres of the ended trips started in the period.
+    for rep_id, driven, km in await _rows(
+        session,
+        select(Trip.rep_id, func.count(), func.sum(Trip.odometer_end - Trip.odometer_start))
+        .where(
+            Trip.started_at >= start,
+            Trip.started_at < end,
+            Trip.odometer_end.is_not(None),
+            scope.people(Trip.rep_id),
+        )
+        .group_by(Trip.rep_id),
+    ):
+        tallies[rep_id].trips, tallies[rep_id].km = driven, int(km or 0)
 
     if working_days:
         for rep_id, reports, late, last in await _rows(
@@ -610,6 +644,9 @@ async def _rep_lines(
                 reports_late=tally.reports_late if expected_rep else 0,
                 last_report_at=tally.last_report_at,
                 last_activity=last_activity,
+                km=tally.km,
+                trips=tally.trips,
+                flags=tally.flags,
             )
         )
     return tuple(lines)
@@ -793,14 +830,20 @@ async def _summary(
         visited = await _customers_visited(session, scope, period, zone)
     aging = await aging_total(session, today, scope.some_customers())
     credit_customers, credit_total = (await session.execute(credit_totals(scope.customers()))).one()
-    pending = (
-        await session.scalar(
-            select(func.count())
-            .select_from(Approval)
-            .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))
+    # Open customer letters and complaints (now, not of the period) ride on the approvals' statement.
+    complaints_open, complaints_overdue = complaints.open_counts(scope.customers(), today)
+    pending, open_items, overdue_items = (
+        await session.execute(
+            select(
+                select(func.count())
+                .select_from(Approval)
+                .where(Approval.status == ApprovalStatus.PENDING, scope.people(Approval.requested_by))
+                .scalar_subquery(),
+                complaints_open,
+                complaints_overdue,
+            )
         )
-        or 0
-    )
+    ).one()
     by_method: dict[PaymentMethod, Decimal] = defaultdict(lambda: ZERO)
     for tally in activity.tallies.values():
         for method, amount in tally.by_method.items():
@@ -828,6 +871,10 @@ async def _summary(
         returns_amount=sum((t.returns_amount for t in tallies), ZERO),
         credit=credit_total or ZERO,
         credit_customers=credit_customers or 0,
+        complaints_open=open_items or 0,
+        complaints_overdue=overdue_items or 0,
+        km=sum(t.km for t in tallies),
+        trips=sum(t.trips for t in tallies),
     )
 
 
@@ -981,15 +1028,32 @@ async def rep_figures(
     start, end = period.bounds(zone)
     in_period = (Visit.rep_id == person.id) & (Visit.visited_at >= start) & (Visit.visited_at < end)
     rows = await session.execute(
-        select(Visit.visited_at, Customer.name, Visit.kind, Visit.notes, Visit.far_away)
+        select(
+            Visit.visited_at,
+            Customer.name,
+            Visit.kind,
+            Visit.notes,
+            Visit.edited_at,
+            Visit.sent_at,
+            *trust.COLUMNS,
+        )
         .join(Customer, Customer.id == Visit.customer_id)
         .where(Visit.rep_id == person.id, Visit.visited_at < end)
         .order_by(Visit.visited_at.desc(), Visit.id.desc())
         .limit(LATEST_VISITS)
     )
     visits = tuple(
-        VisitLine(at.astimezone(zone), customer, kind, first_line(notes or "", NOTE_LINE_LIMIT), far)
-        for at, customer, kind, notes, far in rows
+        VisitLine(
+            at.astimezone(zone),
+            customer,
+            kind,
+            first_line(notes or "", NOTE_LINE_LIMIT),
+            far,
+            flags=trust.flags_of([far, *flags]),
+            late_hours=trust.lag_hours(sent_at, at),
+            edited=edited_at is not None,
+        )
+        for at, customer, kind, notes, edited_at, sent_at, far, *flags in rows
     )
     shortfalls = await stock.shortfalls_for_reps(session, [person.id], shown=SHOWN_SHORTFALLS)
     return RepFigures(
@@ -1000,6 +1064,7 @@ async def rep_figures(
         shortfalls=shortfalls.get(person.id, NO_SHORTFALLS),
         feedback=await visit_extras.latest_feedback(session, in_period),
         photos=await visit_extras.photo_count(session, in_period),
+        km_by_month=tuple(await trips.km_by_month(session, person.id, start, end, zone)),
     )
 
 
