@@ -144,8 +144,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from telegram.error import InvalidToken
-
     try:
         settings = Settings.from_env()
         logs.install_redaction(settings.token)  # before anything can log or raise with the token
@@ -196,8 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"fieldbot: {error}", file=sys.stderr)
         return 2
-    except InvalidToken as error:  # 401/404 from Telegram: a configuration mistake, said in one line
-        print(f"fieldbot: {logs.rejection_line(error)}", file=sys.stderr)
+    except Exception as error:  # a token Telegram rejects (401/404): a configuration mistake, one line
+        line = logs.rejection_line(error)  # (telegram is imported only by commands that talk to it)
+        if line is None:
+            raise
+        print(f"fieldbot: {line}", file=sys.stderr)
         return 2
 
 

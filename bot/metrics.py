@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from telegram import Update
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -90,6 +89,8 @@ _failed: contextvars.ContextVar[bool] = contextvars.ContextVar("fieldbot_update_
 
 def update_kind(update: object) -> str:
     """The update's kind as Telegram names it (``message``, ``callback_query``…), or ``other``."""
+    from telegram import Update  # here: `fieldbot jobs list` counts job runs without importing telegram
+
     if isinstance(update, Update):
         for kind in Update.ALL_TYPES:
             if getattr(update, kind, None) is not None:

@@ -1,37 +1,35 @@
 """The scheduled jobs: name, when they run, and what they do. Times are company-local and
-configurable (``bot/services/company.py``); the names are what ``fieldbot jobs`` shows."""
+configurable (``bot/services/company.py``); the names are what ``fieldbot jobs`` shows.
+
+Each job's function is named by its module path (``"jobs.morning_plan:morning_plan"``) and imported
+when it first runs: reading the catalogue (``fieldbot jobs list``, the schedule, a job's title in a
+message) imports none of the jobs and what they use.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, time
+from typing import TYPE_CHECKING
 
 from bot.i18n import N_, Translator
-from bot.services.company import CompanySettings
-from jobs.cash_handin import cash_handin
-from jobs.collections_daily import collections_daily
-from jobs.complaint_clock import complaint_clock
-from jobs.context import JobContext
-from jobs.grade_suggestions import grade_suggestions
-from jobs.market_digest import market_digest
-from jobs.month_end import month_end
-from jobs.morning_plan import morning_plan
-from jobs.outstanding_report import DAYS as OUTSTANDING_DAYS
-from jobs.outstanding_report import outstanding_report
-from jobs.overdue_followup import overdue_followup
-from jobs.plan_reminders import plan_missing, plan_reminder
-from jobs.report_digest import report_digest
-from jobs.report_nudges import report_reminder
-from jobs.weekly_outstanding import weekly_outstanding
 
-JobFunction = Callable[[JobContext], Awaitable[None]]
+if TYPE_CHECKING:
+    from bot.services.company import CompanySettings
+    from jobs.context import JobContext
+
+JobFunction = Callable[["JobContext"], Awaitable[None]]
+#: The days of the month the outstanding payments report runs (旬: the first, middle and last ten days).
+OUTSTANDING_DAYS = (1, 11, 21)
 
 
 @dataclass(frozen=True)
 class JobSpec:
     name: str
-    run: JobFunction
+    #: The job's function, or where to import it from (``"module:function"``).
+    run: JobFunction | str
     working_days_only: bool
     description: str
     #: After this local time a missed run is not caught up (its pushes would be stale).
@@ -44,6 +42,14 @@ class JobSpec:
     #: What people read for the job (English source, translated when shown): ``name`` is the keyword
     #: typed in ``/settings time JOB HH:MM`` and stays as it is.
     label: str = ""
+
+    def function(self) -> JobFunction:
+        """The job's function, imported the first time it is asked for."""
+        if isinstance(self.run, str):
+            module, _, name = self.run.partition(":")
+            found: JobFunction = getattr(importlib.import_module(module), name)
+            return found
+        return self.run
 
     def title(self, t: Translator) -> str:
         """The job's name for people, in their language (its keyword when it has no label)."""
@@ -71,7 +77,7 @@ JOBS: dict[str, JobSpec] = {
     for spec in (
         JobSpec(
             "morning_plan",
-            morning_plan,
+            "jobs.morning_plan:morning_plan",
             True,
             N_("each rep's plan: visits due, follow-ups, overdue money, missing report"),
             time(12, 0),
@@ -79,7 +85,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "report_reminder",
-            report_reminder,
+            "jobs.report_nudges:report_reminder",
             True,
             N_("nudge reps whose daily report is not in"),
             time(21, 0),
@@ -87,7 +93,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "report_digest",
-            report_digest,
+            "jobs.report_digest:report_digest",
             True,
             N_("the day's reports and who is missing, to managers (the director: every team)"),
             time(23, 59),
@@ -95,7 +101,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "overdue_followup",
-            overdue_followup,
+            "jobs.overdue_followup:overdue_followup",
             False,
             N_("chase overdue receivables level by level"),
             time(23, 59),
@@ -103,7 +109,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "cash_handin",
-            cash_handin,
+            "jobs.cash_handin:cash_handin",
             True,
             N_("remind reps to hand cash and cheques to finance"),
             time(21, 0),
@@ -111,7 +117,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "weekly_outstanding",
-            weekly_outstanding,
+            "jobs.weekly_outstanding:weekly_outstanding",
             False,
             N_("Mondays: outstanding payments by age, to reps, managers and finance"),
             time(21, 0),
@@ -120,7 +126,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "month_end",
-            month_end,
+            "jobs.month_end:month_end",
             False,
             N_("the 1st: last month's figures to the director and managers"),
             time(21, 0),
@@ -130,7 +136,7 @@ JOBS: dict[str, JobSpec] = {
         # Every day: a day off's collections are reported too (the push waits for the next working day).
         JobSpec(
             "collections_daily",
-            collections_daily,
+            "jobs.collections_daily:collections_daily",
             False,
             N_("the day's collections by rep and method, handed in or held, to finance"),
             time(23, 59),
@@ -138,7 +144,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "outstanding_report",
-            outstanding_report,
+            "jobs.outstanding_report:outstanding_report",
             False,
             N_("the 1st, 11th and 21st: outstanding payments by customer and age, to finance and managers"),
             time(21, 0),
@@ -147,7 +153,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "grade_suggestions",
-            grade_suggestions,
+            "jobs.grade_suggestions:grade_suggestions",
             False,
             N_("the 1st: grade changes the last three months' sales suggest, to managers"),
             time(21, 0),
@@ -156,7 +162,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "market_digest",
-            market_digest,
+            "jobs.market_digest:market_digest",
             False,
             N_("Mondays: last week's market feedback by topic, to managers, the director and marketing"),
             time(21, 0),
@@ -167,7 +173,7 @@ JOBS: dict[str, JobSpec] = {
         # before and on the monthly deadline). Not caught up after the 10:00 cutoff.
         JobSpec(
             "plan_reminder",
-            plan_reminder,
+            "jobs.plan_reminders:plan_reminder",
             False,
             N_("remind reps whose weekly or monthly plan is coming due and not filed"),
             time(10, 0),
@@ -175,7 +181,7 @@ JOBS: dict[str, JobSpec] = {
         ),
         JobSpec(
             "plan_missing",
-            plan_missing,
+            "jobs.plan_reminders:plan_missing",
             False,
             N_("on a plan's deadline day: who filed no plan, to managers (the director: reps without one)"),
             time(23, 59),
@@ -185,7 +191,7 @@ JOBS: dict[str, JobSpec] = {
         # off waits for the next working day.
         JobSpec(
             "complaint_clock",
-            complaint_clock,
+            "jobs.complaint_clock:complaint_clock",
             False,
             N_("letters and complaints: the owner reminded, then the manager and the director"),
             time(21, 0),

@@ -16,9 +16,6 @@ from jobs.context import JobContext
 from jobs.people import Recipient, recipients
 from models import Role
 
-#: The days of the month it runs (旬: the first, middle and last ten days).
-DAYS = (1, 11, 21)
-
 
 async def _send(ctx: JobContext, person: Recipient, report: Outstanding) -> None:
     if report.total.invoices:

@@ -46,7 +46,7 @@ async def run_job(
             return JobOutcome(name, ran_for, False, reason="already ran")
         ctx = JobContext(name, session, at, zone, settings)
         try:
-            await spec.run(ctx)
+            await spec.function()(ctx)
         except Exception:
             metrics.JOB_RUNS.labels(name, "failed").inc()
             raise
