@@ -21,12 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bench import push, summaries, sweeps, throughput
+from bench import export, push, summaries, sweeps, throughput, wave
 from bench.generate import generate
 from bench.measure import sqlite_url
 from bench.targets import judge
 
-PARTS = ("sweeps", "summaries", "push", "throughput")
+PARTS = ("sweeps", "summaries", "export", "push", "throughput", "wave")
 #: CI's quick runs write their own file, so they never overwrite the full figures kept in the repository.
 RESULTS = {
     "full": Path(__file__).with_name("results.json"),
@@ -45,10 +45,12 @@ class Mode:
     throughput_seconds: float
     paced_rate: float
     summary_repeats: int
+    #: Reps of the morning wave, sent free and paid (10,000: ``python -m bench.wave``, ~7 min a database).
+    wave_reps: int = 0
 
 
-FULL = Mode("full", (1.0, 0.1), 2_000, 0.05, 50, 20.0, 100.0, 3)
-QUICK = Mode("quick", (0.01, 0.002), 150, 0.005, 5, 4.0, 20.0, 1)
+FULL = Mode("full", (1.0, 0.1), 2_000, 0.05, 50, 20.0, 100.0, 3, wave_reps=2_000)
+QUICK = Mode("quick", (0.01, 0.002), 150, 0.005, 5, 4.0, 20.0, 1, wave_reps=60)
 
 
 class Databases:
@@ -94,7 +96,7 @@ async def run_database(
             figures.append(figure)
             print(f"  {figure}", flush=True)
 
-    if parts & {"sweeps", "summaries"}:
+    if parts & {"sweeps", "summaries", "export"}:
         for scale in mode.scales:
             async with databases.fresh(_tag(scale)) as url:
                 print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
@@ -115,10 +117,20 @@ async def run_database(
                     add(await sweeps.in_child(url, company), scale)
                 if "summaries" in parts:
                     add(await summaries.in_child(url, company, repeats=mode.summary_repeats), scale)
+                if "export" in parts:
+                    add(await export.in_child(url, company), scale)
     if "push" in parts:
         async with databases.fresh("push") as url:
             print(f"[{kind}] push delivery of {mode.pushes} pushes", flush=True)
             add([await push.push(url, mode.pushes)])
+    if "wave" in parts:
+        for paid in (False, True):
+            async with databases.fresh("wave_paid" if paid else "wave_free") as url:
+                print(
+                    f"[{kind}] the morning wave of {mode.wave_reps} reps, {'paid' if paid else 'free'}",
+                    flush=True,
+                )
+                add([await wave.wave(url, mode.wave_reps, paid=paid)])
     if "throughput" in parts:
         async with databases.fresh("throughput") as url:
             print(f"[{kind}] update throughput", flush=True)

@@ -1,4 +1,6 @@
-"""Manager views on the generated company: /summary month (company, one team), /overdue, /export month."""
+"""Manager views on the generated company: /summary month (company, one team), /overdue.
+
+(/export month is measured on its own, with its peak RSS: bench/export.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ from bench.measure import run_child, timed
 from bot.db import Database
 from bot.services.money.overdue import overdue_by_customer
 from bot.services.people.access import Caller
-from bot.services.reporting.exports import build_workbook
 from bot.services.reporting.periods import MONTH, relative
 from bot.services.reporting.summaries import summary
 from models import Role
@@ -52,19 +53,11 @@ async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict
             lambda s: overdue_by_customer(s, director, today=TODAY),
             lambda r: f"{r.customers} customers, {r.invoices} invoices",
         ),
-        (
-            "/export month (company)",
-            lambda s: build_workbook(s, director, month, ZONE, TODAY),
-            lambda r: f"{sum(r.rows.values())} rows, {len(r.content) // 1024} KB",
-        ),
     ]
     figures: list[dict[str, Any]] = []
     try:
         for name, view, describe in views:
-            # The export streams the whole month (40-50 s at full size, as long cold as warm):
-            # measured once, so the full bench stays within its 15 minutes.
-            times = 0 if "export" in name else repeats
-            took, result = await timed(reading(view), repeats=times)
+            took, result = await timed(reading(view), repeats=repeats)
             figures.append(
                 {
                     "figure": name,

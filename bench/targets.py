@@ -12,6 +12,7 @@ PUSH_FRACTION = 0.9
 THROUGHPUT_RATIO = 0.5
 P99_MS = 50.0
 RSS_MB = 200.0
+EXPORT_SECONDS = 5.0  # issue 24: /export month for the full company
 
 
 def judge(figure: dict[str, Any], *, full_run: bool = True) -> tuple[str, str, bool | None]:
@@ -32,6 +33,13 @@ def _judge(figure: dict[str, Any]) -> tuple[str, str, bool | None]:
             f"< {SWEEP_SECONDS:g} s, < {RSS_MB:g} MB",
             met,
         )
+    if name.startswith("/export month"):
+        met = (figure["seconds"] < EXPORT_SECONDS and figure["peak_rss_mb"] < RSS_MB) if full else None
+        return (
+            f"{figure['seconds']:.2f} s, peak RSS {figure['peak_rss_mb']:.0f} MB, {figure['what']}",
+            f"< {EXPORT_SECONDS:g} s, < {RSS_MB:g} MB",
+            met,
+        )
     if name == "generate company":
         return f"{figure['seconds']:.1f} s, {figure['rows']:,} rows", "", None
     if "ms" in figure:
@@ -50,6 +58,14 @@ def _judge(figure: dict[str, Any]) -> tuple[str, str, bool | None]:
             f"{figure['fraction_of_30']:.2f}×30/s, {figure['http_429']} 429s, "
             f"lost {figure['lost']}, dup {figure['duplicated']}",
             f"≥ {PUSH_FRACTION:g}×, 0 lost/dup",
+            met,
+        )
+    if name.startswith("morning wave"):
+        met = not (figure["lost"] or figure["doubled"] or figure["wrong_text"] or figure["left_unsent"])
+        return (
+            f"{figure['per_second']}/s, last {figure['to_last_delivery_s']} s "
+            f"(urgent {figure['to_last_urgent_s']} s), lost {figure['lost']}, dup {figure['doubled']}",
+            "0 lost/dup",
             met,
         )
     if name == "throughput ratio":

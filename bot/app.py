@@ -20,10 +20,12 @@ from bot.inbox import Inbox, InboxQueue, InboxRequest
 from bot.persistence import DatabasePersistence
 from bot.ratelimit import TelegramRateLimiter
 from bot.runtime import RUNTIME_KEY, Context, Runtime
+from bot.services import company
 from bot.telegram_http import AiohttpRequest
 from bot.telegram_menus import sync_all_menus
 from bot.updates import PerChatUpdateProcessor
 from jobs.schedule import Outage, schedule_jobs
+from jobs.wave import log_waves
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ def build_application(
             log.info("command menus set for %d users", changed)
         if background_jobs:
             await schedule_jobs(application)
+        await _say_how_long_the_waves_take(settings, db)
         await inbox.replay(application.update_queue, application.bot)  # before polling starts
 
     async def post_shutdown(application: FieldbotApp) -> None:
@@ -104,6 +107,19 @@ def build_application(
     if background_jobs:
         schedule_outbox(application)
     return application
+
+
+async def _say_how_long_the_waves_take(settings: Settings, db: Database) -> None:
+    """One log line: how long the biggest wave of pushes takes, a warning if one takes longer than
+    jobs/wave.py's window (then what to do about it)."""
+    try:
+        async with db.reading() as session:
+            company_settings = await company.load(session)
+            await log_waves(
+                session, company_settings, paid=settings.paid_broadcast, per_second=settings.pushes_per_second
+            )
+    except Exception as error:  # an estimate never keeps the bot from starting
+        log.warning("could not estimate the morning wave: %s", error)
 
 
 OUTBOX_INTERVAL_SECONDS = 2.0

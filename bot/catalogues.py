@@ -12,6 +12,7 @@ translated, and the test suite fails until they are.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -37,9 +38,9 @@ def extract() -> Catalog:
     return template
 
 
-def _written(string: str | tuple[str, ...]) -> bool:
+def _written(string: str | Sequence[str] | None) -> bool:
     """Whether a translation is there: a plural entry's string is a tuple of forms, empty or not."""
-    return all(string) if isinstance(string, tuple) else bool(string)
+    return bool(string) if string is None or isinstance(string, str) else all(string)
 
 
 def merge(template: Catalog, language: str) -> Catalog:

@@ -410,8 +410,8 @@ async def export_qr(settings: Settings, team: str | None, output: Path | None, l
     if path.suffix.lower() not in (".pdf", ".png"):
         print(f"fieldbot: {path}: write a .pdf or a .png", file=sys.stderr)
         return 2
-    settings.require_token()
-    async with Bot(settings.token, base_url=settings.api_url, base_file_url=settings.file_url) as bot:
+    token = settings.require_token()
+    async with Bot(token, base_url=settings.api_url, base_file_url=settings.file_url) as bot:
         username = bot.username  # getMe, as the bot started
     db = Database(settings.database_url)
     try:
@@ -456,11 +456,13 @@ async def list_jobs(settings: Settings) -> int:
     from bot.services import company
     from jobs.catalogue import JOBS
     from jobs.runner import last_runs
+    from jobs.wave import estimates, reachable_by_role, waves
 
     db = Database(settings.database_url)
     try:
         async with db.reading() as session:
             company_settings = await company.load(session)
+            people = await reachable_by_role(session)
         ran = await last_runs(db)
     except DBAPIError as error:  # not migrated yet (no such table), or unreachable
         print(
@@ -469,20 +471,39 @@ async def list_jobs(settings: Settings) -> int:
         return 1
     finally:
         await db.dispose()
-    rows = [("job", "at", "days", "last run")]
+    rate = settings.pushes_per_second
+    expected = estimates(company_settings, people, {name: run.pushes for name, run in ran.items()})
+    rows: list[tuple[str, ...]] = [("job", "at", "days", "expected pushes", f"take at {rate}/s", "last run")]
     for spec in JOBS.values():
         last = ran.get(spec.name)
         pushes = f"{last.pushes} push" + ("" if last.pushes == 1 else "es") if last else ""
+        estimate = expected[spec.name]
         rows.append(
             (
                 spec.name,
                 f"{company_settings.job_times[spec.name]:%H:%M}",
                 spec.days,
+                f"{estimate.pushes:,} ({estimate.basis})",
+                _duration(estimate.seconds(rate)),
                 f"{last.ran_for} ({pushes})" if last else "never",
             )
         )
     print(aligned(rows))
+    # Jobs at one time add up: say how long each such wave takes, and what to do if it is too long.
+    for wave in waves(expected, rate):
+        if wave.too_long or len(wave.jobs) > 1:
+            print(wave.describe(paid=settings.paid_broadcast))
     return 0
+
+
+def _duration(seconds: float) -> str:
+    """``0.4 s``, ``12 s``, ``5 min 45 s``: how long a job's pushes take to send."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if rest else f"{minutes} min"
 
 
 def aligned(rows: list[tuple[str, ...]], gap: int = 2) -> str:
@@ -542,7 +563,8 @@ async def run_one_job(settings: Settings, name: str, at: datetime | None) -> int
             )
             async with bot:
                 # Due as of --at even if that is still to come: "run it now" includes its pushes.
-                result = await OutboxSender(db, clock).drain(bot, due_by=moment)
+                sender = OutboxSender(db, clock, paid=settings.paid_broadcast)
+                result = await sender.drain(bot, due_by=moment)
         print(f"delivered {result.sent}, retrying later {result.retried}, dropped {result.dropped}")
         return 0
     finally:

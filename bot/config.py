@@ -18,6 +18,14 @@ DEFAULT_REPORT_CUTOFF = time(22, 0)
 DEFAULT_HEALTH_ADDRESS = "127.0.0.1:9464"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("text", "json")
+#: Pushes in any rolling second over all chats: under Telegram's free ~30 messages a second, no burst
+#: (``bot/ratelimit.py`` paces them; ``jobs/wave.py`` estimates the morning wave from it).
+BROADCAST_PER_SECOND = 29
+#: Pushes in any rolling second with ``FIELDBOT_PAID_BROADCAST=1``: under the 1,000 messages a second
+#: Telegram allows messages sent with ``allow_paid_broadcast`` (each costs Telegram Stars: README).
+PAID_BROADCAST_PER_SECOND = 999
+_YES = ("1", "true", "yes", "on")
+_NO = ("", "0", "false", "no", "off")
 
 
 class ConfigError(Exception):
@@ -42,6 +50,14 @@ class Settings:
     sentry_dsn: str | None = None
     #: The secret Telegram sends with each webhook call (``--secret`` overrides it).
     webhook_secret: str | None = None
+    #: Pushes go out with the Bot API's ``allow_paid_broadcast`` (up to 1,000 a second, paid in
+    #: Telegram Stars from the bot's balance); replies are sent as always.
+    paid_broadcast: bool = False
+
+    @property
+    def pushes_per_second(self) -> int:
+        """The rate the outbox sends pushes at: the free broadcast pace, or the paid one."""
+        return PAID_BROADCAST_PER_SECOND if self.paid_broadcast else BROADCAST_PER_SECOND
 
     @property
     def file_url(self) -> str:
@@ -82,6 +98,7 @@ class Settings:
             log_format=_choice(values, "FIELDBOT_LOG_FORMAT", LOG_FORMATS, "text").lower(),
             sentry_dsn=values.get("FIELDBOT_SENTRY_DSN") or None,
             webhook_secret=values.get("FIELDBOT_WEBHOOK_SECRET") or None,
+            paid_broadcast=_flag(values, "FIELDBOT_PAID_BROADCAST"),
         )
 
 
@@ -90,6 +107,16 @@ def _choice(values: Mapping[str, str], name: str, allowed: tuple[str, ...], defa
     if text.upper() not in {a.upper() for a in allowed}:
         raise ConfigError(f"{name}={text!r}: use one of {', '.join(allowed)}")
     return text
+
+
+def _flag(values: Mapping[str, str], name: str) -> bool:
+    """An on/off setting: 1/true/yes/on, or 0/false/no/off (unset: off)."""
+    text = (values.get(name) or "").strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ConfigError(f"{name}={text!r}: use 1 (on) or 0 (off)")
 
 
 def _health_address(values: Mapping[str, str]) -> str | None:

@@ -105,6 +105,7 @@ async def report(db: Database, role: Role, now: datetime | None = None) -> Repor
         metrics.DATABASE_ERRORS.inc()
         backlog, oldest = None, None
     else:
+        assert backlog is not None  # read in the try (mypy does not narrow it into the else)
         database = "ok"
         if oldest_due is not None and oldest_due.tzinfo is None:
             oldest_due = oldest_due.replace(tzinfo=UTC)
@@ -180,6 +181,12 @@ class HealthServer:
         return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
 
 
+def _as_report(body: bytes) -> dict[str, Any] | None:
+    """A ``/readyz`` answer as a report: a JSON object, or None (something else answers there)."""
+    found = json.loads(body)
+    return found if isinstance(found, dict) else None
+
+
 def fetch_report(address: str, timeout: float = 3.0) -> dict[str, Any] | None:
     """``/readyz`` of the process serving ``address``; None if nothing answers there."""
     import urllib.error
@@ -190,9 +197,9 @@ def fetch_report(address: str, timeout: float = 3.0) -> dict[str, Any] | None:
     started = time.monotonic()
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
-            return json.loads(answer.read())
+            return _as_report(answer.read())
     except urllib.error.HTTPError as error:  # 503: not ready, still a report
-        return json.loads(error.read())
+        return _as_report(error.read())
     except (OSError, ValueError):
         log.debug("no health report at %s after %.1f s", url, time.monotonic() - started)
         return None

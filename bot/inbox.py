@@ -56,8 +56,8 @@ RETRY_MAX_SECONDS = 30.0
 #: A row of ``telegram_state``: (scope, owner, name).
 StateKey = tuple[str, str, str]
 
-INBOX: Table = InboxUpdate.__table__  # type: ignore[assignment]
-STATE: Table = TelegramState.__table__  # type: ignore[assignment]
+INBOX: Table = InboxUpdate.__table__
+STATE: Table = TelegramState.__table__
 
 
 @dataclass
@@ -339,7 +339,7 @@ class InboxQueue(asyncio.Queue[object]):
     def _put(self, item: object) -> None:  # asyncio.Queue's hook, for put and put_nowait alike
         if isinstance(item, Update):
             self.inbox.queued(item)
-        super()._put(item)  # type: ignore[misc]
+        super()._put(item)
 
 
 class InboxRequest(AiohttpRequest):

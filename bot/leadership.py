@@ -268,7 +268,8 @@ class Leadership:
                 log.warning(
                     "standby: database connection failed (%s); retrying in %.0f s", _reason(error), delay
                 )
-                connection = await self._close_quietly(connection)
+                await self._close_quietly(connection)
+                connection = None
                 if await self._stopped_within(delay):
                     break
                 delay = min(delay * 2, MAX_RECONNECT_SECONDS)

@@ -274,7 +274,9 @@ def report_errors_to_sentry(dsn: str) -> None:
     def scrub(event: Any, _hint: Any) -> Any:
         return json.loads(redact(json.dumps(event, default=str)))
 
-    sentry_sdk.init(dsn=dsn, before_send=scrub, send_default_pii=False)
+    # No user data nor HTTP bodies (a webhook's body is the users' own messages): sentry-sdk 3's
+    # data_collection, which replaced 2's send_default_pii (an unknown option to 3, which refuses it).
+    sentry_sdk.init(dsn=dsn, before_send=scrub, data_collection={"user_info": False, "http_bodies": []})
 
 
 def install_redaction(token: str | None) -> None:

@@ -19,6 +19,11 @@ The bot's traffic is of two kinds, told apart by ``rate_limit_args``:
   sliding window of :data:`BROADCAST_PER_SECOND` messages in any rolling second, and for their chat's
   own window (:data:`PER_CHAT`), so a broadcast never provokes a 429; and they yield to replies:
   no push starts while any reply is waiting in line.
+* **paid pushes** (``rate_limit_args=PAID_PUSH``: the outbox with ``FIELDBOT_PAID_BROADCAST=1``,
+  sent with ``allow_paid_broadcast``): the same, but paced by :data:`PAID_BROADCAST_PER_SECOND`
+  messages in any rolling second over everything the bot sends, instead of the free
+  :data:`BROADCAST_PER_SECOND` (which they do not count in: Telegram lets paid messages past the
+  free broadcast limit, so replies and unpaid pushes keep their 29 a second).
 
 For everyone: a group chat's window (:data:`PER_GROUP`) is waited for (a reply waiting only for its
 group's window holds up nobody behind it in line); a 429 on any request pauses every request for
@@ -57,6 +62,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
 from bot import metrics
+from bot.config import BROADCAST_PER_SECOND, PAID_BROADCAST_PER_SECOND
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +71,16 @@ class Traffic(Enum):
     """What a request is, as far as flood limits go (``rate_limit_args`` of a bot call)."""
 
     PUSH = "push"
+    #: A push sent with ``allow_paid_broadcast``: paced at the paid rate.
+    PAID_PUSH = "paid_push"
 
 
 PUSH = Traffic.PUSH
+PAID_PUSH = Traffic.PAID_PUSH
 
-#: Messages in any rolling second over all chats, for pushes and the line of waiting replies: under
-#: Telegram's ~30, no burst.
-BROADCAST_PER_SECOND = 29
+# BROADCAST_PER_SECOND (from bot.config, light to import for `fieldbot jobs list`): messages in any
+# rolling second over all chats, for pushes and the line of waiting replies (under Telegram's ~30, no
+# burst). PAID_BROADCAST_PER_SECOND: everything sent, what paid pushes wait for (under Telegram's 1,000).
 #: How long a reply may wait for flood control, from its first try, before it is given up: five
 #: minutes. Telegram's "retry after" is seconds in a burst (300 people at once are answered within
 #: about 10 s); an answer minutes late still tells the user their action was saved, so they do not
@@ -155,8 +164,11 @@ class FloodLimits:
         broadcast_per_second: int = BROADCAST_PER_SECOND,
         per_chat: Limit = PER_CHAT,
         per_group: Limit = PER_GROUP,
+        paid_per_second: int = PAID_BROADCAST_PER_SECOND,
     ) -> None:
         self.broadcast = SlidingWindow(broadcast_per_second, 1.0)
+        #: Every message the bot sends, paid or not: what paid pushes wait for.
+        self.paid = SlidingWindow(paid_per_second, 1.0)
         self.per_chat, self.per_group = per_chat, per_group
         self.paused_until = -math.inf
         self._chats: dict[Chat, SlidingWindow] = {}
@@ -178,19 +190,21 @@ class FloodLimits:
         message: bool,
         push: bool,
         chat: Chat | None,
+        paid: bool = False,
     ) -> tuple[list[SlidingWindow], list[SlidingWindow]]:
-        """The windows to wait for and the ones to occupy (replies occupy the broadcast one only)."""
+        """The windows to wait for and the ones to occupy (replies occupy the broadcast one only;
+        every message occupies the paid one, which only paid pushes wait for)."""
         if not message:
             return [], []
         wait: list[SlidingWindow] = []
         if push:
-            wait.append(self.broadcast)
+            wait.append(self.paid if paid else self.broadcast)
         if chat is not None and is_group(chat):
             wait.append(self._window(self._groups, chat, self.per_group, now))
         elif chat is not None and push:
             wait.append(self._window(self._chats, chat, self.per_chat, now))
         occupy = wait if push else [self.broadcast, *wait]
-        return wait, occupy
+        return wait, occupy if paid else [self.paid, *occupy]
 
     def delay(
         self,
@@ -200,13 +214,14 @@ class FloodLimits:
         push: bool = False,
         chat: Chat | None = None,
         turn: int | None = None,
+        paid: bool = False,
     ) -> float:
         """Seconds to wait before sending (``inf``: until a message in flight ends or the line moves).
 
         ``turn`` is a reply's place in the line (:meth:`join`): it waits for the broadcast window
         too, and for every reply ahead of it that could go now.
         """
-        wait, _ = self._windows(now, message=message, push=push, chat=chat)
+        wait, _ = self._windows(now, message=message, push=push, chat=chat, paid=paid)
         if message and push and self._line:
             return math.inf  # pushes yield to replies waiting
         if turn is not None and message and not push:
@@ -241,9 +256,11 @@ class FloodLimits:
                 return True
         return False
 
-    def admit(self, now: float, *, message: bool, push: bool = False, chat: Chat | None = None) -> Ticket:
+    def admit(
+        self, now: float, *, message: bool, push: bool = False, chat: Chat | None = None, paid: bool = False
+    ) -> Ticket:
         """Occupy the slots of a message sent now (call when :meth:`delay` is 0)."""
-        _, occupy = self._windows(now, message=message, push=push, chat=chat)
+        _, occupy = self._windows(now, message=message, push=push, chat=chat, paid=paid)
         for window in occupy:
             window.start()
         return Ticket(occupy)
@@ -318,6 +335,7 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
         turn: int | None = None,
         deadline: float = math.inf,
         refused: RetryAfter | None = None,
+        paid: bool = False,
     ) -> Ticket:
         """Wait for a slot and take it. A reply (``turn``) that cannot go at once waits in line; it
         is given up (``refused``, or a new :class:`RetryAfter`) once it could not go by ``deadline``."""
@@ -333,10 +351,10 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
                     self.limits.join(turn, chat)
                     in_line = True
                 delay = self.limits.delay(
-                    now, message=message, push=push, chat=chat, turn=turn if in_line else None
+                    now, message=message, push=push, chat=chat, turn=turn if in_line else None, paid=paid
                 )
                 if delay <= 0:
-                    return self.limits.admit(now, message=message, push=push, chat=chat)
+                    return self.limits.admit(now, message=message, push=push, chat=chat, paid=paid)
                 finite = not math.isinf(delay)
                 if now + (delay if finite else 0.0) > deadline:
                     log.warning(
@@ -367,7 +385,8 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
         data: dict[str, Any],
         rate_limit_args: Traffic | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        message, push, chat = sends_message(endpoint), rate_limit_args is PUSH, _chat_of(data)
+        message, chat = sends_message(endpoint), _chat_of(data)
+        push, paid = rate_limit_args in (PUSH, PAID_PUSH), rate_limit_args is PAID_PUSH
         reply = message and not push
         turn = next(self._turns) if reply else None
         deadline = self.clock() + self.reply_deadline if reply else math.inf
@@ -375,7 +394,14 @@ class TelegramRateLimiter(BaseRateLimiter[Traffic]):
         attempt = 0
         while True:
             ticket = await self._admitted(
-                endpoint, message=message, push=push, chat=chat, turn=turn, deadline=deadline, refused=refused
+                endpoint,
+                message=message,
+                push=push,
+                chat=chat,
+                turn=turn,
+                deadline=deadline,
+                refused=refused,
+                paid=paid,
             )
             try:
                 answer = await callback(*args, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +22,12 @@ class Runtime:
     db: Database
     clock: Clock
     outbox: OutboxSender = field(init=False)
+    #: Work an update started and left running after its turn (an export being built), by a key
+    #: naming what and for whom: one at a time per key (handlers/reporting/exports.py).
+    background: dict[str, asyncio.Task[None]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.outbox = OutboxSender(self.db, self.clock)
+        self.outbox = OutboxSender(self.db, self.clock, paid=self.settings.paid_broadcast)
 
 
 class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -35,4 +39,5 @@ class Context(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict
 
 
 def runtime_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Runtime:
-    return application.bot_data[RUNTIME_KEY]
+    runtime: Runtime = application.bot_data[RUNTIME_KEY]  # set by bot.app.build_application
+    return runtime

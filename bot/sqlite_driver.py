@@ -80,6 +80,7 @@ if AsyncAdapt_aiosqlite_cursor is not None:
 
     class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         __slots__ = ()
+        _adapt_connection: OneTripConnection  # its _cursor_cls
 
         def _make_new_cursor(self, connection: Any) -> Any:
             return _Ran()
@@ -93,10 +94,12 @@ if AsyncAdapt_aiosqlite_cursor is not None:
                 description, rowcount, lastrowid, rows = _run(connection._conn, operation, parameters, many)
             else:
                 async with self._adapt_connection._execute_mutex:
-                    description, rowcount, lastrowid, rows = await connection._execute(
+                    # aiosqlite leaves its (private) _execute unannotated.
+                    description, rowcount, lastrowid, rows = await connection._execute(  # type: ignore[no-untyped-call]
                         _run, connection._conn, operation, parameters, many
                     )
-            ran = self._cursor
+            # SQLAlchemy types _cursor as an async DBAPI cursor; here it is _make_new_cursor's _Ran.
+            ran: _Ran = self._cursor  # type: ignore[assignment]
             ran.description, ran.rowcount, ran.lastrowid = description, rowcount, lastrowid
             if rows is not None:
                 self._rows = collections.deque(rows)

@@ -261,7 +261,7 @@ def _read_csv(text: str, limits: Limits) -> Table:
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        dialect = csv.excel  # type: ignore[assignment]
+        dialect = csv.excel
     reader = csv.reader(io.StringIO(text), dialect)
     rows = _Rows(limits)
     try:
@@ -334,8 +334,11 @@ def _shared_strings_part(archive: zipfile.ZipFile) -> zipfile.ZipInfo | None:
     """The part openpyxl will read as the shared strings, if any."""
     if archive.getinfo(ARC_CONTENT_TYPES).file_size > MB:  # a real one lists a few dozen parts in kB
         raise TableError(UNREADABLE_WORKBOOK)
-    manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))
-    found = manifest.find(SHARED_STRINGS)
+    # types-openpyxl asks of ``node`` what every Serialisable subclass's from_tree needs at once (and
+    # allows None for their sake); openpyxl's own reader builds the manifest exactly like this.
+    manifest = Manifest.from_tree(fromstring(archive.read(ARC_CONTENT_TYPES)))  # type: ignore[arg-type]
+    assert manifest is not None  # Serialisable.from_tree always returns an instance
+    found = manifest.find(SHARED_STRINGS)  # type: ignore[no-untyped-call]  # unannotated in types-openpyxl
     if found is None:
         return None
     try:

@@ -20,6 +20,9 @@ async def _end_and_hand_on(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
-def another_command_ends_flow() -> BaseHandler[Update, Context, int]:
-    """The last fallback of every flow (after its own ``/cancel``)."""
+def another_command_ends_flow() -> BaseHandler[Update, Context, object]:
+    """The last fallback of every flow (after its own ``/cancel``).
+
+    Typed ``object`` as ConversationHandler's handler lists are (``list`` is invariant).
+    """
     return MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, _end_and_hand_on)

@@ -197,6 +197,15 @@ JOBS: dict[str, JobSpec] = {
             time(21, 0),
             label=N_("Letters and complaints clock"),
         ),
+        # Working days: a claim waits working days (2 to remind its approvers, 4 to go a level up).
+        JobSpec(
+            "expense_followup",
+            "jobs.expense_followup:expense_followup",
+            True,
+            N_("expense claims nobody decided: the approvers reminded, then the next level up"),
+            time(21, 0),
+            label=N_("Expense claims follow-up"),
+        ),
     )
 }
 

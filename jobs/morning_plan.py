@@ -2,7 +2,8 @@
 up, overdue money, a missing report.
 
 Four set-based queries for the whole sales force (window functions pick each
-rep's eight most overdue customers), then one digest per rep.
+rep's eight most overdue customers), then one digest per rep, queued urgent reps first
+(``bot/services/field/urgency.py``: the outbox sends in the order queued).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import N_, Translator, escape
 from bot.services.field.routes import Stop, route_order, saved_positions
 from bot.services.field.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
+from bot.services.field.urgency import urgent_reps
 from bot.services.money.amounts import format_amount
 from bot.services.money.ledger import is_open
 from bot.services.outbox import Buttons
@@ -107,6 +109,7 @@ async def gather_plans(session: AsyncSession, rep_ids: list[int], ctx: JobContex
         .group_by(Receivable.rep_id)
     )
     for rep_id, count, total in overdue:
+        assert rep_id is not None  # the query keeps the reps asked for
         plans[rep_id].overdue_count, plans[rep_id].overdue_total = count, Decimal(total)
 
     yesterday = previous_working_day(today, ctx.company)
@@ -222,7 +225,11 @@ def render(t: Translator, name: str, today: date, plan: Plan, zone: ZoneInfo) ->
 
 async def morning_plan(ctx: JobContext) -> None:
     reps = await recipients(ctx.session, Role.REP)
-    plans = await gather_plans(ctx.session, [rep.id for rep in reps], ctx)
-    for rep in reps:
+    rep_ids = [rep.id for rep in reps]
+    plans = await gather_plans(ctx.session, rep_ids, ctx)
+    # The most urgent first: the outbox sends in the order queued (jobs/outbox.py, "Order"), so in a
+    # wave of minutes (docs/PERFORMANCE.md, "Morning wave") these plans arrive in its first seconds.
+    urgent = await urgent_reps(ctx.session, rep_ids, ctx.today, ctx.zone, ctx.company)
+    for rep in sorted(reps, key=lambda rep: rep.id not in urgent):
         text, buttons = render(Translator(rep.language), rep.name, ctx.today, plans[rep.id], ctx.zone)
         await ctx.push(rep.id, ctx.today.isoformat(), text, buttons or None)

@@ -17,7 +17,12 @@ right after Telegram answers, by its claimant only, which releases the claim. A 
 re-sends at most the messages that were in flight. Pushes are sent as
 ``rate_limit_args=PUSH``: the bot's :class:`bot.ratelimit.TelegramRateLimiter` paces them
 under Telegram's broadcast limit (and each chat's), and waits out a 429 for everyone; what
-it gives up on is rescheduled here.
+it gives up on is rescheduled here. With ``FIELDBOT_PAID_BROADCAST=1`` (``paid``) they go with
+the Bot API's ``allow_paid_broadcast`` as ``rate_limit_args=PAID_PUSH``, paced at up to 999 a
+second (each costs Telegram Stars: README, "Paid broadcast").
+
+**Order.** Due rows go out by ``not_before``, then ``id``: the order queued. A job that queues
+a wave queues its most urgent pushes first (``jobs/morning_plan.py``), so they lead the wave.
 
 **One flood budget.** Claims keep rows from being sent twice, but two processes sending at
 once would each keep their own 29/s and together exceed Telegram's limit. So only one
@@ -50,7 +55,7 @@ from bot import metrics
 from bot.clock import Clock
 from bot.db import Database, is_sqlite, make_engine
 from bot.leadership import LEADER_LOCK_KEY
-from bot.ratelimit import PUSH, TelegramRateLimiter
+from bot.ratelimit import PAID_PUSH, PUSH, TelegramRateLimiter
 from bot.startup import JOBS_RUN, StartupError, lock_sqlite
 from models import Outbox, User
 
@@ -167,10 +172,12 @@ async def drain(
     batch: int = BATCH,
     recipient_id: int | None = None,
     due_by: datetime | None = None,
+    paid: bool = False,
 ) -> DrainResult:
     """Send every push that is due now (or by ``due_by``, if later; only one person's, given
-    ``recipient_id``), each claimed first so that no other sender sends it too."""
-    return await _Drain(bot, db, clock, claimant_name()).run(batch, recipient_id, due_by)
+    ``recipient_id``), each claimed first so that no other sender sends it too; ``paid``: with
+    ``allow_paid_broadcast``, at the paid rate."""
+    return await _Drain(bot, db, clock, claimant_name(), paid=paid).run(batch, recipient_id, due_by)
 
 
 @dataclass
@@ -179,6 +186,8 @@ class _Drain:
     db: Database
     clock: Clock
     me: str
+    #: Send with ``allow_paid_broadcast`` (``FIELDBOT_PAID_BROADCAST``).
+    paid: bool = False
     result: DrainResult = field(default_factory=DrainResult)
     #: Rows claimed and not yet marked: released if the drain ends early (an error, a shutdown).
     held: set[int] = field(default_factory=set)
@@ -218,7 +227,7 @@ class _Drain:
             if self.held:
                 await self.release()
 
-    async def claim(self, candidates: Sequence[Row[Any]], now: datetime) -> list[_Push]:
+    async def claim(self, candidates: Sequence[Row[*tuple[Any, ...]]], now: datetime) -> list[_Push]:
         """Take the candidates nobody took meanwhile; the pushes this drain may now send."""
         async with self.db.transaction(inline=True) as session:
             taken = dict(
@@ -241,7 +250,11 @@ class _Drain:
             log.debug(
                 "%d of %d pushes were taken by another sender", len(candidates) - len(taken), len(candidates)
             )
-        return [_Push(*row, attempts=taken[row[0]]) for row in candidates if row[0] in taken]
+        return [
+            _Push(row[0], row[1], row[2], row[3], row[4], row[5], attempts=taken[row[0]])
+            for row in candidates
+            if row[0] in taken
+        ]
 
     @contextlib.asynccontextmanager
     async def renewing(self) -> AsyncIterator[None]:
@@ -294,11 +307,13 @@ class _Drain:
             result.dropped += 1
             return
         # A bot without the fieldbot limiter (e.g. PTB's own) paces every message alike.
-        paced = (
-            {"rate_limit_args": PUSH}
+        paced: dict[str, Any] = (
+            {"rate_limit_args": PAID_PUSH if self.paid else PUSH}
             if isinstance(getattr(self.bot, "rate_limiter", None), TelegramRateLimiter)
             else {}
         )
+        if self.paid:
+            paced["allow_paid_broadcast"] = True
         try:
             chunks = split_text(push.text)
             for number, chunk in enumerate(chunks, start=1):
@@ -367,14 +382,14 @@ class _Drain:
 class OutboxSender:
     """One per process: serialises drains so the repeating job and an on-demand drain never overlap."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, clock: Clock, *, paid: bool = False) -> None:
+        self.db, self.clock, self.paid = db, clock, paid
         self._lock = asyncio.Lock()
 
     async def drain(self, bot: Any, *, due_by: datetime | None = None) -> DrainResult:
         """Send what is due now (or by ``due_by``: ``fieldbot jobs run --at`` a later moment)."""
         async with self._lock:
-            return await drain(bot, self.db, self.clock, due_by=due_by)
+            return await drain(bot, self.db, self.clock, due_by=due_by, paid=self.paid)
 
 
 @contextlib.asynccontextmanager

@@ -25,7 +25,7 @@ class Recipient:
         return Caller(self.id, self.telegram_id, self.name, self.role, self.team_id, self.language)
 
 
-def reachable() -> Select[tuple[int, str, str | None, int | None, Role, int]]:
+def reachable() -> Select[int, str, str | None, int | None, Role, int]:
     return select(User.id, User.name, User.language, User.team_id, User.role, User.telegram_id).where(
         User.active, User.blocked_at.is_(None), User.first_seen_at.is_not(None)
     )

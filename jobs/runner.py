@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from bot import metrics
-from bot.db import Database, insert_for
+from bot.db import Database, insert_for, is_sqlite
 from bot.services import company
 from jobs.catalogue import JOBS
 from jobs.context import JobContext
 from models import JobRun
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,28 @@ async def run_job(
             .values(finished_at=at, pushes=JobRun.pushes + ctx.queued)
         )
     metrics.JOB_RUNS.labels(name, "ok").inc()
+    if ctx.queued >= ANALYZE_AFTER_PUSHES and not is_sqlite(db.url):
+        await _analyze_outbox(db)
     return JobOutcome(name, ran_for, True, ctx.queued)
+
+
+#: A run that queued this many pushes refreshes PostgreSQL's statistics of the outbox at once.
+ANALYZE_AFTER_PUSHES = 500
+
+
+async def _analyze_outbox(db: Database) -> None:
+    """Refresh PostgreSQL's statistics of the outbox after a wave was queued (~15 ms for 10,000 rows).
+
+    Until autovacuum gets to it, the planner believes the few unsent rows it last counted, and plans
+    the sender's claim query (``jobs/outbox.py`` ``_claimable``) as a nested loop over every unsent
+    row for each unsent row: with 10,000 morning plans queued each batch of 200 took 9.8 s instead
+    of 14 ms, and the wave's first thousand (the most urgent) 50 s instead of 35 (docs/PERFORMANCE.md,
+    "Morning wave")."""
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("ANALYZE outbox"))
+    except Exception as error:  # the pushes are queued: autovacuum will analyse the table later
+        log.warning("could not ANALYZE outbox after a wave was queued: %s", error)
 
 
 async def last_runs(db: Database) -> dict[str, JobRun]:

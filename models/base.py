@@ -14,9 +14,10 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Dialect, Enum, MetaData, Numeric, TypeDecorator, inspect
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, MetaData, Numeric, Table, TypeDecorator, inspect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
@@ -79,6 +80,17 @@ class Money(TypeDecorator[Decimal]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), Decimal: Money()}
+
+    if TYPE_CHECKING:
+        # Every model here maps a table of its own (SQLAlchemy types ``__table__`` as any FROM clause).
+        __table__: ClassVar[Table]
+
+
+def inserted_values(context: DefaultExecutionContext) -> dict[str, Any]:
+    """In a Python column default: the values of the row being inserted (one row of an executemany)."""
+    # SQLAlchemy leaves get_current_parameters unannotated.
+    values: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return values
 
 
 def column_values(row: Base) -> dict[str, Any]:

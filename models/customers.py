@@ -13,7 +13,7 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from bot.text import PHONE_KEY_LENGTH, SEARCH_KEY_LENGTH, phone_key, search_key
-from models.base import Base, IdMixin, str_enum
+from models.base import Base, IdMixin, inserted_values, str_enum
 
 GRADES = ("A", "B", "C", "D")
 
@@ -46,14 +46,14 @@ def _key_of(column: str) -> Callable[[DefaultExecutionContext], str]:
     bulk loads) get their keys like the ORM's, one row of an executemany at a time."""
 
     def default(context: DefaultExecutionContext) -> str:
-        return search_key(context.get_current_parameters()[column])
+        return search_key(inserted_values(context)[column])
 
     return default
 
 
 def _phone_key_of(context: DefaultExecutionContext) -> str | None:
     """The insert default of ``phone_key`` (see :func:`_key_of`); a row without a phone has none."""
-    return phone_key(context.get_current_parameters().get("phone"))
+    return phone_key(inserted_values(context).get("phone"))
 
 
 #: Customers holding unapplied credit: the partial index's condition, repeated literally by the

@@ -20,10 +20,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
-from sqlalchemy.engine.interfaces import ExecutionContext
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, IdMixin, str_enum
+from models.base import Base, IdMixin, inserted_values, str_enum
 
 
 class ReceivableSource(enum.StrEnum):
@@ -46,9 +46,9 @@ class PaymentMethod(enum.StrEnum):
     CARD = "card"  # a bank or credit card on a POS terminal (刷卡)
 
 
-def _fully_open(context: ExecutionContext) -> Any:
+def _fully_open(context: DefaultExecutionContext) -> Any:
     """A new receivable is open for its whole amount (the database enforces it too)."""
-    return context.get_current_parameters()["amount"]
+    return inserted_values(context)["amount"]
 
 
 #: Conditions of partial indexes; queries repeat them literally (``ledger.is_open``,

@@ -11,7 +11,7 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.text import SEARCH_KEY_LENGTH, search_key
-from models.base import Base, IdMixin, str_enum
+from models.base import Base, IdMixin, inserted_values, str_enum
 
 #: Longest product name a stock line keeps (bot.services.field.visits refuses longer ones).
 PRODUCT_CHARS = 120
@@ -86,7 +86,7 @@ class VisitPhoto(Base):
 
 def _product_key(context: DefaultExecutionContext) -> str:
     """The insert default of ``product_key``: from the row's own ``product``, whoever inserts it."""
-    return search_key(context.get_current_parameters()["product"])
+    return search_key(inserted_values(context)["product"])
 
 
 class StockLine(IdMixin, Base):

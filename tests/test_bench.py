@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bench import push, summaries, sweeps
+from bench import export, push, summaries, sweeps
 from bench.generate import TODAY, generate
 from bench.runner import table
 from bench.targets import judge
@@ -42,11 +42,15 @@ async def test_generated_company_sweeps_and_views(db: Database, database_url: st
     assert queued == sum(f["pushes"] for f in swept)
 
     views = await summaries.summaries(database_url, company, repeats=0)
-    assert len(views) == 4 and all(view["ms"] > 0 for view in views)
+    assert len(views) == 3 and all(view["ms"] > 0 for view in views)
     assert "2 reps" in views[0]["what"]
-    rendered = table([{"db": "sqlite", **figure} for figure in swept + views])
+    exported = {"reps": company.size.reps, **await export.export(database_url, company.director_id)}
+    assert exported["rows"] > 100 and exported["seconds"] > 0 and exported["peak_rss_mb"] > 0
+    rendered = table([{"db": "sqlite", **figure} for figure in [*swept, *views, exported]])
     assert "/summary month (company)" in rendered and "sweep morning_plan" in rendered
-    assert all(judge(figure)[2] is None for figure in swept + views)  # targets apply at full size only
+    assert "/export month (company), streamed" in rendered
+    # targets apply at full size only
+    assert all(judge(figure)[2] is None for figure in [*swept, *views, exported])
 
 
 async def test_push_delivery_loses_and_duplicates_nothing(db: Database, database_url: str) -> None:

@@ -31,7 +31,7 @@ from bot.db import Database
 from bot.i18n import Translator
 from bot.services.errors import AccessDenied
 from bot.services.people.access import Caller
-from bot.services.reporting import exports
+from bot.services.reporting import exports, xlsx
 from bot.services.reporting.periods import parse_period
 from models import (
     Allocation,
@@ -366,6 +366,7 @@ def expected(team: str | None) -> dict[str, Any]:
             "Expenses": 0,  # tests/test_expenses.py fills the sheet
             "Vehicle log": 0,  # tests/test_trips.py fills the sheet
             "Complaints": 0,  # tests/test_complaints.py fills the sheet
+            "Plans": 0,  # tests/test_plans.py fills the sheet
         },
         "open_by_invoice": {r[0]: (r[1], r[2]) for r in open_rows},
     }
@@ -436,6 +437,7 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
         "Expenses",
         "Vehicle log",
         "Complaints",
+        "Plans",
     ]
     figures = expected(None)
     assert exported.rows == figures["rows"]
@@ -458,7 +460,7 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
     # 00:30 local on 1 November is 16:30 UTC on 31 October: in November, written as local time.
     assert first["Visited at (Asia/Shanghai)"].value == nov(1, 0, 30)
     assert first["Visited at (Asia/Shanghai)"].is_date
-    assert first["Visited at (Asia/Shanghai)"].number_format == exports.DATETIME_FORMAT
+    assert first["Visited at (Asia/Shanghai)"].number_format == xlsx.DATETIME_FORMAT
     assert first["Customer"].value == "Acme 北方" and first["Rep"].value == "Li Wei"
     assert first["Team"].value == "North" and first["Kind"].value == "on-site visit"
     assert "October, local time" not in {row["Notes"].value for row in visits}
@@ -467,7 +469,7 @@ async def test_the_directors_workbook_has_every_sheet_typed_and_every_figure_rig
     assert set(orders) == {"SO-1", "SO-2", "SO-3"}
     so1 = orders["SO-1"]
     assert so1["Issued"].value == datetime(2026, 11, 3) and so1["Issued"].is_date
-    assert so1["Amount"].number_format == exports.MONEY_FORMAT
+    assert so1["Amount"].number_format == xlsx.MONEY_FORMAT
     assert money(so1["Amount"].value) == Decimal("1200.50")
     assert money(orders["SO-2"]["Open now"].value) == Decimal("800.00")
 
@@ -528,7 +530,7 @@ async def test_stock_and_feedback_sheets_have_a_row_per_line(world: World) -> No
         "Quantity",
         "Unit",
     ]
-    assert stock[0]["Counted at (Asia/Shanghai)"].number_format == exports.DATETIME_FORMAT
+    assert stock[0]["Counted at (Asia/Shanghai)"].number_format == xlsx.DATETIME_FORMAT
     assert stock[0]["Quantity"].data_type == "n"
     formula = stock[3]["Product"]
     assert formula.data_type == "s" and formula.quotePrefix  # a product is never a formula
@@ -612,28 +614,30 @@ async def test_formula_like_text_stays_text(world: World) -> None:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=20))
 def test_any_text_comes_back_as_the_same_text_never_a_formula(texts: list[str]) -> None:
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("T")
-    for text in texts:
-        sheet.append([exports.text_cell(sheet, text)])
     buffer = io.BytesIO()
-    book.save(buffer)
+    book = xlsx.XlsxFile(buffer)
+    column = exports.Column("Text", exports.Kind.TEXT, 10)
+    sheet = book.open(book.place("T"), [column], ["Text"], "Yes", "No")
+    for text in texts:
+        sheet.append([text])
+    sheet.close()
+    book.close()
     back = load_workbook(io.BytesIO(buffer.getvalue()))["T"]
-    for row, text in enumerate(texts, start=1):
+    for row, text in enumerate(texts, start=2):
         cell = back.cell(row, 1)
-        cleaned = exports.clean_text(text)
+        cleaned = xlsx.clean_text(text)
         if not cleaned:
             assert cell.value is None
             continue
         assert cell.data_type == "s" and cell.value == cleaned
-        assert cell.quotePrefix == cleaned.startswith(exports.FORMULA_STARTS)
+        assert cell.quotePrefix == cleaned.startswith(xlsx.FORMULA_STARTS)
 
 
 def test_text_excel_cannot_hold_is_cleaned() -> None:
-    assert exports.clean_text("bell\x07 and null\x00") == "bell and null"
-    assert exports.clean_text("tab\tand\nnewline\r\nand\rreturn") == "tab\tand\nnewline\nand\nreturn"
-    long = exports.clean_text("x" * 40_000)
-    assert len(long) == exports.MAX_CELL_TEXT and long.endswith("…")
+    assert xlsx.clean_text("bell\x07 and null\x00") == "bell and null"
+    assert xlsx.clean_text("tab\tand\nnewline\r\nand\rreturn") == "tab\tand\nnewline\nand\nreturn"
+    long = xlsx.clean_text("x" * 40_000)
+    assert len(long) == xlsx.MAX_CELL_TEXT and long.endswith("…")
 
 
 async def test_sheet_names_headers_and_yes_no_are_in_the_callers_language(world: World) -> None:
@@ -655,6 +659,7 @@ async def test_sheet_names_headers_and_yes_no_are_in_the_callers_language(world:
         "费用报销",
         "行车记录",
         "投诉",
+        "计划",
     ]
     assert book.sheetnames == [zh.gettext(title) for title in exports.SHEETS]
     assert book["拜访"]["A1"].value == "拜访时间（Asia/Shanghai）"
@@ -746,10 +751,9 @@ async def test_export_command_sends_the_managers_workbook(harness: Harness, worl
     book = open_book(document.file_bytes)
     assert book.sheetnames == list(exports.SHEETS)
     assert_figures(summary_of(book), figures)
-    assert any(
-        call.method == "sendChatAction" and call.params.get("action") == "upload_document"
-        for call in harness.api.calls
-    )
+    # done within a second: no "sending a file…" and no progress message (test_export_progress.py)
+    assert not any(call.method == "sendChatAction" for call in harness.api.calls)
+    assert [message.kind for message in harness.api.chat(5001)] == ["document"]
 
 
 async def test_the_chat_shows_progress_until_the_file_is_ready(monkeypatch: pytest.MonkeyPatch) -> None:

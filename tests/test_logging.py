@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +125,39 @@ def test_a_rejected_token_is_logged_as_one_line(late_handler: io.StringIO) -> No
     conflict = Conflict("terminated by other getUpdates request")
     record = log.makeRecord(log.name, logging.ERROR, __file__, 1, "polling", (), (Conflict, conflict, None))
     assert record.exc_info is not None and record.exc_info[1] is conflict  # left for ExplainConflict
+
+
+SENTRY_CHECK = """
+import json, sys
+import sentry_sdk
+from bot import logs
+
+logs.add_secret(sys.argv[1])
+logs.report_errors_to_sentry("https://public@127.0.0.1:9/1")  # nothing is sent: no event is captured
+client = sentry_sdk.get_client()
+collection = client.options["data_collection"]
+event = client.options["before_send"]({"message": f"GET /bot{sys.argv[1]}/getMe failed"}, {})
+print(json.dumps({"active": client.is_active(), "user_info": collection["user_info"],
+                  "http_bodies": collection["http_bodies"], "message": event["message"]}))
+client.close(timeout=0)
+"""
+
+
+def test_sentry_reporting_starts_with_the_sdk_the_extra_installs() -> None:
+    """FIELDBOT_SENTRY_DSN with the [sentry] extra installed: the client starts (sentry-sdk 3 refused
+    2's ``send_default_pii`` with a TypeError, so the bot could not start), sends no user data nor
+    HTTP bodies, and the token is redacted from events. In a child process: the SDK's integrations
+    patch logging and threading for good."""
+    pytest.importorskip("sentry_sdk")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", SENTRY_CHECK, TOKEN], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert answer == {
+        "active": True,
+        "user_info": False,
+        "http_bodies": [],
+        "message": "GET /bot<token>/getMe failed",
+    }

@@ -4,12 +4,14 @@ and plan against actual in /rep, /summary and the month-end figures."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import count
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot.db import Database
@@ -734,3 +736,101 @@ async def test_a_summary_of_many_plans_fits_its_first_page(harness: Harness) -> 
     summary = await w.mia.says("/summary week")  # the fake Bot API refuses a message over 4096
     assert "Plans · Weekly plan · week 2026-11-23 – 2026-11-29" in summary
     assert "…and " in summary and "No plan filed: " in summary and " more" in summary
+
+
+# -- the export -----------------------------------------------------------------------------------
+
+
+def sheet_records(content: bytes, title: str) -> tuple[list[str], list[list[Any]]]:
+    """A sheet's header and data rows, read back with openpyxl."""
+    sheet = load_workbook(io.BytesIO(content))[title]
+    rows_read = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    return [str(value) for value in rows_read[0]], rows_read[1:]
+
+
+def summary_figures(content: bytes) -> dict[str, Any]:
+    sheet = load_workbook(io.BytesIO(content)).worksheets[0]
+    return {str(row[0].value): row[1].value for row in sheet.iter_rows(min_row=2)}
+
+
+async def test_the_export_has_a_plans_sheet_with_the_figures_rep_and_summary_show(harness: Harness) -> None:
+    """Issue 20: /export had no sheet for work plans. The Plans row carries the same figures as /rep."""
+    w = await world(harness)
+    await file_week(w.li, orders="10000", collections="5000")  # AAA (2 visits), BBB (1)
+    await harness.deliver_pushes()
+    await w.mia.press("✅ Approve")
+    harness.clock.set(local(MONDAY + timedelta(days=1), 10))
+    assert "Visit saved" in await w.li.says("/visit Apex Hardware: talked about the spring order")
+    assert "Visit saved" in await w.li.says("/visit Delta Depot: checked the shelf")
+    assert "Apex Hardware" in await w.li.says("/order Apex Hardware: 4000")
+    assert "2,500.00" in await w.li.says("/collect Apex Hardware: 2500 transfer")
+    harness.clock.set(local(MONDAY + timedelta(days=2), 11))
+    assert "Visit saved" in await w.li.says("/visit Apex Hardware: delivered samples")
+    card = await w.mia.says("/rep Li week")
+    assert "Visits: 3 of 3 planned (100%); to planned customers: 2" in card
+    assert "Planned customers visited: 1 of 2 (50%)" in card
+    assert "Orders: 4,000.00 of 10,000.00 (40%)" in card and "Collections: 2,500.00 of 5,000.00 (50%)" in card
+
+    await w.mia.send("/export week")
+    document = harness.api.last(5001)
+    header, found = sheet_records(document.file_bytes or b"", "Plans")
+    assert header == [
+        "Rep",
+        "Team",
+        "Kind",
+        "Period from",
+        "Period to",
+        "Filed at (Asia/Shanghai)",
+        "Late",
+        "Approved by",
+        "Approved at (Asia/Shanghai)",
+        "Customers planned",
+        "Of them visited",
+        "Visits planned",
+        "Visits done",
+        "Of them to planned customers",
+        "Orders target",
+        "Orders",
+        "Collections target",
+        "Collections",
+    ]
+    [row] = found
+    filed_at, approved_at = row[5], row[8]
+    assert filed_at.date() == MONDAY and approved_at >= filed_at
+    assert row[:5] == ["Li Wei", "North", "Weekly plan", datetime(2026, 11, 23), datetime(2026, 11, 29)]
+    assert row[6:8] == ["No", "Mia Manager"]
+    assert row[9:] == [2, 1, 3, 3, 2, 10000, 4000, 5000, 2500]
+    summary = summary_figures(document.file_bytes or b"")
+    assert summary["Work plans filed"] == 1 and summary["Work plans approved"] == 1
+    assert summary["Work plans filed late"] == 0
+
+    await w.dee.send("/lang zh")
+    await w.dee.send("/export week")
+    document = harness.api.last(7001)
+    header, found = sheet_records(document.file_bytes or b"", "计划")
+    assert header[:9] == [
+        "销售员",
+        "团队",
+        "类型",
+        "期间开始",
+        "期间结束",
+        "提交时间（Asia/Shanghai）",
+        "迟交",
+        "批准人",
+        "批准时间（Asia/Shanghai）",
+    ]
+    assert header[9:] == [
+        "计划客户数",
+        "其中已拜访",
+        "计划拜访次数",
+        "实际拜访次数",
+        "其中拜访计划客户",
+        "订单目标",
+        "订单",
+        "收款目标",
+        "收款",
+    ]
+    [row] = found  # Bob (South) filed none: the director sees Li's plan only
+    assert row[:3] == ["Li Wei", "North", "周计划"] and row[6:8] == ["否", "Mia Manager"]
+    assert row[9:] == [2, 1, 3, 3, 2, 10000, 4000, 5000, 2500]
+    assert summary_figures(document.file_bytes or b"")["已提交的工作计划"] == 1

@@ -297,6 +297,7 @@ async def test_merging_moves_visits_orders_and_money_and_keeps_the_prospect(
         "approvals": [],
         "returns": [],
         "credit_notes": [],
+        "complaints": [],
         "work_plan_customers": [],
     }
     assert [e.entity_id for e in await audit_actions(harness.db, "receivable.move")] == [receivable.id]

@@ -29,8 +29,8 @@ REPS_PER_TEAM, CUSTOMERS_PER_REP, VISITS_PER_CUSTOMER, INVOICES_PER_CUSTOMER = 2
 #: Queries each action may send: what it sends today, on SQLite and PostgreSQL alike. The summary's
 #: 15th is the customers' unapplied credit (issue 19; the returns share the orders' statement, and
 #: /overdue's credit line shares its totals'); the 16th the kilometres of the vehicle log (issue 20);
-#: the 17th and 18th the period's work plans and who in scope filed none (issue 20: with plans filed,
-#: five more grouped statements measure them against the records, whatever the number of plans).
+#: the 17th the period's work plans measured against the records (issue 20: one statement, whatever
+#: the number of plans, bot/services/field/plans.py attainment_select) and the 18th who filed none.
 BUDGET = {"visit": 8, "collect": 9, "summary": 18, "overdue": 2}
 _numbers = count(1)
 

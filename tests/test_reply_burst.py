@@ -116,10 +116,10 @@ async def test_pushes_due_during_a_burst_yield_to_the_replies_waiting_in_line(
     yielded = 0
     admit, delay = limits.admit, limits.delay
 
-    def watched_admit(now: float, *, message: bool, push: bool = False, chat: Any = None) -> Ticket:
+    def watched_admit(now: float, *, message: bool, push: bool = False, **kwargs: Any) -> Ticket:
         if message:
             admitted.append((push, limits.waiting))
-        return admit(now, message=message, push=push, chat=chat)
+        return admit(now, message=message, push=push, **kwargs)
 
     def watched_delay(now: float, **kwargs: Any) -> float:
         nonlocal yielded

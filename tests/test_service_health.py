@@ -148,3 +148,32 @@ def test_bad_log_settings_are_refused_in_one_line() -> None:
             Settings.from_env({name: value}, dotenv=False)
     assert Settings.from_env({"FIELDBOT_HEALTH_ADDRESS": "off"}, dotenv=False).health_address is None
     assert Settings.from_env({"FIELDBOT_WEBHOOK_SECRET": "s3"}, dotenv=False).webhook_secret == "s3"
+
+
+def test_status_takes_only_a_json_object_for_a_report() -> None:
+    """Another service on the health address answering JSON that is not an object is "no fieldbot
+    process answers there" to ``fieldbot status``, which would otherwise fail on ``found.get``."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from bot.health import fetch_report
+
+    class NotOurs(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'["up"]' if self.path == "/readyz" else b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            """Quiet."""
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotOurs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert fetch_report(f"127.0.0.1:{server.server_port}") is None
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -60,6 +60,25 @@ _MESSAGE_NOT_MODIFIED = (
 Handler = Callable[[dict[str, Any]], Any]
 
 
+#: Messages a second Telegram allows a bot that sends with ``allow_paid_broadcast``.
+PAID_MESSAGES_PER_SECOND = 1000.0
+
+
+def paid_broadcast(params: dict[str, Any]) -> bool:
+    """Whether a send asks for Telegram's paid broadcast limit (``allow_paid_broadcast``)."""
+    return params.get("allow_paid_broadcast") in (True, "true", "True")
+
+
+def _refuse_past(recent: deque[float], limit: float, messages: int, now: float) -> None:
+    """429 if ``messages`` more would put more than ``limit`` in the rolling second ``recent`` holds."""
+    if len(recent) + messages - 1 >= limit:
+        # the oldest sends that must leave the window before these fit
+        leaving = math.floor(len(recent) + messages - 1 - limit) + 1
+        freed_by = recent[min(leaving, len(recent)) - 1] if recent else now
+        retry_after = max(1, math.ceil(freed_by + 1.0 - now))
+        raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+
+
 def is_outgoing_message(method: str) -> bool:
     """Whether a method produces or changes a message (and so counts for flood control)."""
     return (method.startswith("send") and method != "sendChatAction") or method.startswith(
@@ -87,15 +106,18 @@ class BotApiMethods:
         *,
         strict: bool,
         messages_per_second: float | None,
+        paid_messages_per_second: float = PAID_MESSAGES_PER_SECOND,
     ) -> None:
         self.world = world
         self.spec = spec
         self.strict = strict
         self.messages_per_second = messages_per_second
+        self.paid_messages_per_second = paid_messages_per_second
         self.webhook: dict[str, Any] = {"url": ""}
         self.profile: dict[str, str] = {}
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
-        self._recent_sends: deque[float] = deque()
+        self._recent_sends: deque[float] = deque()  # messages without allow_paid_broadcast
+        self._recent_all: deque[float] = deque()  # every message, paid or not
         w = self
         self.handlers: dict[str, Handler] = {
             "getMe": w.get_me,
@@ -134,8 +156,10 @@ class BotApiMethods:
         }
 
     # -- shared checks -----------------------------------------------------------------------
-    def throttle(self, messages: int = 1) -> None:
-        """Flood control: at most ``messages_per_second`` messages in any rolling second.
+    def throttle(self, messages: int = 1, *, paid: bool = False) -> None:
+        """Flood control: at most ``messages_per_second`` messages without ``allow_paid_broadcast``
+        in any rolling second; a message with it (``paid``) passes that limit, up to
+        ``paid_messages_per_second`` messages of every kind in any rolling second.
 
         An album's ``messages`` are admitted together or not at all, as Telegram sends an album
         whole: a 429 never leaves part of one sent.
@@ -143,16 +167,15 @@ class BotApiMethods:
         if self.messages_per_second is None:
             return
         now = time.monotonic()
-        recent = self._recent_sends
-        while recent and now - recent[0] >= 1.0:
-            recent.popleft()
-        if len(recent) + messages - 1 >= self.messages_per_second:
-            # the oldest sends that must leave the window before these fit
-            leaving = math.floor(len(recent) + messages - 1 - self.messages_per_second) + 1
-            freed_by = recent[min(leaving, len(recent)) - 1] if recent else now
-            retry_after = max(1, math.ceil(freed_by + 1.0 - now))
-            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
-        recent.extend([now] * messages)
+        for recent in (self._recent_sends, self._recent_all):
+            while recent and now - recent[0] >= 1.0:
+                recent.popleft()
+        if paid:
+            _refuse_past(self._recent_all, self.paid_messages_per_second, messages, now)
+        else:
+            _refuse_past(self._recent_sends, self.messages_per_second, messages, now)
+            self._recent_sends.extend([now] * messages)
+        self._recent_all.extend([now] * messages)
 
     def chat(self, chat_id: Any, *, sending: bool = True) -> dict[str, Any]:
         """The chat a request targets; 400 if unknown, 403 if the user blocked the bot."""
@@ -326,7 +349,7 @@ class BotApiMethods:
         parsed = self.message_text(params)
         markup = self.reply_markup(params)
         reply_to = self.reply_to(params, chat["id"])
-        self.throttle()
+        self.throttle(paid=paid_broadcast(params))
         sent = SentMessage(
             0,
             chat["id"],
@@ -371,7 +394,7 @@ class BotApiMethods:
         self.caption(params)
         markup = self.reply_markup(params)
         reply_to = self.reply_to(params, chat["id"])
-        self.throttle()
+        self.throttle(paid=paid_broadcast(params))
         body, sent = self._media(kind, stored, params, chat["id"])
         sent.reply_to_message_id = reply_to
         return self.commit(chat, body, sent, markup)
@@ -384,7 +407,9 @@ class BotApiMethods:
             raise bad_request("media group must include 2-10 items")
         kinds = {item.get("type") for item in items if isinstance(item, dict)}
         if len(kinds) > 1 and not kinds <= {"photo", "video"}:
-            raise bad_request(f"{sorted(kinds)[0]} can't be mixed with other media types")
+            raise bad_request(
+                f"{sorted(str(kind) for kind in kinds)[0]} can't be mixed with other media types"
+            )
         files = []
         for item in items:
             if item.get("type") not in ("photo", "video", "document", "audio"):
@@ -393,7 +418,7 @@ class BotApiMethods:
             self.caption(item)
             files.append(stored)
         reply_to = self.reply_to(params, chat["id"])
-        self.throttle(len(items))
+        self.throttle(len(items), paid=paid_broadcast(params))
         group_id = self.world.new_id("album")
         results = []
         for item, stored in zip(items, files, strict=True):
@@ -418,7 +443,7 @@ class BotApiMethods:
             raise bad_request("wrong latitude or longitude specified")
         markup = self.reply_markup(params)
         reply_to = self.reply_to(params, chat["id"])
-        self.throttle()
+        self.throttle(paid=paid_broadcast(params))
         sent = SentMessage(
             0,
             chat["id"],
@@ -482,7 +507,7 @@ class BotApiMethods:
         caption = self.caption(params)
         markup = self.reply_markup(params)
         sent.reply_to_message_id = self.reply_to(params, chat["id"])
-        self.throttle()
+        self.throttle(paid=paid_broadcast(params))
         body = {key: source[key] for key in _COPIED_KEYS if key in source}
         if caption is not None:
             if "text" in body:

@@ -46,11 +46,18 @@ class RunningBot:
         if self.app.post_shutdown:
             await self.app.post_shutdown(self.app)
 
-    async def settle(self, update: dict[str, Any], within: float = SETTLE_TIMEOUT) -> None:
-        """Wait until the bot has fetched ``update`` and finished handling everything queued."""
+    async def settle(
+        self, update: dict[str, Any], within: float = SETTLE_TIMEOUT, *, background: bool = True
+    ) -> None:
+        """Wait until the bot has fetched ``update`` and finished handling everything queued,
+        and (``background``) the work updates left running, such as an export being built."""
         async with asyncio.timeout(within):
             await self.api.wait_confirmed(update["update_id"])
             await self.app.update_queue.join()
+            running = runtime_of(self.app).background
+            while background and running:
+                await asyncio.gather(*running.values(), return_exceptions=True)
+                await self.app.update_queue.join()
 
     async def deliver_pushes(self) -> DrainResult:
         """Send what the outbox holds now (the running bot does this every few seconds)."""

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.devserver.faults import Fault, FaultPlan, Injection
-from bot.devserver.methods import BotApiMethods
+from bot.devserver.methods import PAID_MESSAGES_PER_SECOND, BotApiMethods, Handler
 from bot.devserver.models import ApiCall, ApiError, bad_request
 from bot.devserver.spec import Upload, decode_params, load_spec, summarize
 from bot.devserver.world import DEFAULT_EXCLUDED_UPDATES, World, update_type
@@ -43,7 +43,10 @@ class FakeBotApi(World):
 
     With ``strict=False`` unknown parameters are accepted and text markup and reply markup
     are not validated; Telegram's state checks (unknown chat, blocked user, flood control,
-    "message is not modified"...) always apply.
+    "message is not modified"...) always apply. Flood control: ``messages_per_second`` messages
+    without ``allow_paid_broadcast`` in any rolling second, and ``paid_messages_per_second`` of
+    every kind once messages with it are sent (Telegram's 30 and 1,000); 429 with ``retry_after``
+    beyond them.
     """
 
     def __init__(
@@ -53,13 +56,20 @@ class FakeBotApi(World):
         bot_id: int = 777000111,
         bot_username: str = "fieldbot_test_bot",
         messages_per_second: float | None = 30.0,
+        paid_messages_per_second: float = PAID_MESSAGES_PER_SECOND,
         strict: bool = True,
     ) -> None:
         super().__init__(bot_id=bot_id, bot_username=bot_username)
         self.token = token
         self.strict = strict
         self.spec = load_spec()
-        self.api = BotApiMethods(self, self.spec, strict=strict, messages_per_second=messages_per_second)
+        self.api = BotApiMethods(
+            self,
+            self.spec,
+            strict=strict,
+            messages_per_second=messages_per_second,
+            paid_messages_per_second=paid_messages_per_second,
+        )
         self.calls: list[ApiCall] = []
         self.base_url = ""
         self.base_file_url = ""
@@ -304,7 +314,8 @@ class FakeBotApi(World):
         call.params = summarize(params)
         if spec.name == "getUpdates":
             return await self._get_updates(params)
-        return self.api.handlers.get(spec.name, self.api.accept)(params)
+        handler: Handler = self.api.handlers.get(spec.name, self.api.accept)
+        return handler(params)
 
     async def _faulty(
         self, request: web.Request, spec: Any, raw: dict[str, Any], call: ApiCall, fault: Fault
@@ -377,7 +388,10 @@ class FakeBotApi(World):
             return kind in allowed if allowed else kind not in DEFAULT_EXCLUDED_UPDATES
 
         updates[:] = [u for u in updates if wanted(u)]  # Telegram drops what wasn't asked for
-        return json.loads(json.dumps(updates[:limit]))  # never alias the server's state
+        copied: list[dict[str, Any]] = json.loads(
+            json.dumps(updates[:limit])
+        )  # never alias the server's state
+        return copied
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.api.webhook.get("url"):

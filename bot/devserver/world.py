@@ -375,7 +375,7 @@ class World:
     ) -> dict[str, Any]:
         """A post appears in a channel the bot administers; return the Update."""
         chat = self._chat(chat_id, "channel", chat_title)
-        msg = {
+        msg: dict[str, Any] = {
             "message_id": self.next_message_id(chat_id),
             "sender_chat": dict(chat),
             "chat": dict(chat),

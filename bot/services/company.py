@@ -41,6 +41,8 @@ DEFAULT_JOB_TIMES: dict[str, time] = {
     "plan_missing": time(10, 5),
     # Customer letters and complaints: reminders before, escalations after the deadlines (part 3 art. 16).
     "complaint_clock": time(9, 15),
+    # Expense claims still pending after 2 working days: their approvers reminded; after 4, a level up.
+    "expense_followup": time(9, 20),
 }
 
 
@@ -323,10 +325,13 @@ def _calendar_change(
     days = frozenset(_days("".join(args[1:])))
     other = "workdays" if key == "holidays" else "holidays"
     mine: frozenset[date] = getattr(current, key)
+    theirs: frozenset[date] = getattr(current, other)
     if verb in _ADD_WORDS:
-        changed = replace(current, **{key: mine | days, other: getattr(current, other) - days})
-        return changed, [key, other] if getattr(current, other) & days else [key]
-    return replace(current, **{key: mine - days}), [key]
+        mine, theirs, changed = mine | days, theirs - days, [key, other] if theirs & days else [key]
+    else:
+        mine, changed = mine - days, [key]
+    holidays, workdays = (mine, theirs) if key == "holidays" else (theirs, mine)
+    return replace(current, holidays=holidays, workdays=workdays), changed
 
 
 def _cash_ladder(current: CompanySettings, args: list[str]) -> tuple[CompanySettings, list[str]]:

@@ -59,7 +59,9 @@ class Review:
 
 def inline(buttons: Buttons) -> InlineKeyboardMarkup:
     """Buttons as the outbox stores them, for a reply."""
-    return InlineKeyboardMarkup([[InlineKeyboardButton(**button) for button in row] for row in buttons])
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row] for row in buttons]
+    )
 
 
 def _data(request: Request) -> dict[Any, Any]:

@@ -142,10 +142,10 @@ def _expired(request: Request) -> None:
 async def move(request: Request) -> None:
     """``route:up|down:<token>:<index>``: swap a customer with the one before or after."""
     pressed = _pressed(request)
-    if pressed is None or pressed[2] is None:
+    if pressed is None or (index := pressed[2]) is None:
         _expired(request)
         return
-    draft, verb, index = pressed
+    draft, verb, _ = pressed
     route = await routes.rep_route(request.session, request.me)
     refs = _current(draft, route)
     ids = draft.customer_ids
@@ -164,10 +164,10 @@ async def move(request: Request) -> None:
 @action()
 async def page(request: Request) -> None:
     pressed = _pressed(request)
-    if pressed is None or pressed[2] is None:
+    if pressed is None or (number := pressed[2]) is None:
         _expired(request)
         return
-    draft, _verb, number = pressed
+    draft = pressed[0]
     route = await routes.rep_route(request.session, request.me)
     refs = _current(draft, route)
     draft.page = number

@@ -380,6 +380,9 @@ async def listing(request: Request) -> None:
         lines.append(expenses.budget_line(t, state))
     elif found.people:
         lines += ["", *expenses.person_lines(t, found)]
+    teams = [] if own else await expenses.team_months(request.session, me, today)
+    if teams:
+        lines += ["", t(N_("Approved this month against the team budget:")), *expenses.team_lines(t, teams)]
     if found.claims:
         lines += ["", t(N_("Latest claims:"))]
         lines += [expenses.claim_line(t, view, zone, with_name=not own) for view in found.claims]

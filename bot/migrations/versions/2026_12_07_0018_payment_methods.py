@@ -210,10 +210,11 @@ def _without_digits(bind: sa.Connection) -> sa.ColumnElement[bool]:
     return receipt.op("!~")(sa.literal("[0-9]"))
 
 
-def _candidates(bind: sa.Connection) -> list[sa.Row[Any]]:
-    """Cash collections whose receipt number may be a method's word, read in batches by id."""
+def _candidates(bind: sa.Connection) -> list[sa.Row[Any, Any, Any, Any]]:
+    """Cash collections whose receipt number may be a method's word, read in batches by id:
+    (id, receipt_no, handed_in_at, received_at)."""
     c = _COLLECTIONS.c
-    rows: list[sa.Row[Any]] = []
+    rows: list[sa.Row[Any, Any, Any, Any]] = []
     after = 0
     while True:
         batch = bind.execute(

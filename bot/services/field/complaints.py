@@ -234,7 +234,9 @@ def _owner() -> ColumnElement[int]:
     return func.coalesce(Customer.rep_id, Complaint.logged_by)
 
 
-def _views() -> Select[Any]:
+def _views() -> Select[Complaint, Customer, str, str]:
+    """Each item, its customer, who logged it and the customer's rep (None with no rep: an outer
+    join, which SQLAlchemy's column types do not show; :func:`_view` takes it as optional)."""
     return (
         select(Complaint, Customer, _LOGGER.name, _REP.name)
         .join(Customer, Customer.id == Complaint.customer_id)
@@ -243,7 +245,7 @@ def _views() -> Select[Any]:
     )
 
 
-def _view(row: Any, *, already_saved: bool = False) -> ComplaintView:
+def _view(row: tuple[Complaint, Customer, str, str | None], *, already_saved: bool = False) -> ComplaintView:
     item, customer, logger, rep = row
     return ComplaintView(
         id=item.id,
@@ -367,7 +369,7 @@ async def _one(
 # -- the on-site requirement met by a visit -------------------------------------------------------------
 
 
-def _first_onsite_visit() -> Select[tuple[int]]:
+def _first_onsite_visit() -> Select[int]:
     return (
         select(Visit.id)
         .where(

@@ -131,7 +131,7 @@ def _scope_of(caller: Caller) -> tuple[str, int | None]:
 
 
 @cache
-def _exact_match(scope: str, column: str) -> Select[tuple[Customer]]:
+def _exact_match(scope: str, column: str) -> Select[Customer]:
     """Up to two customers of the scope (``:scope_id``) whose code or name key (``column``) is
     ``:folded``: built once per scope and column, as every typed ``/visit`` or ``/collect`` asks it."""
     scoped = {
@@ -651,7 +651,7 @@ async def register_prospect(
                 session.add(customer)
         except IntegrityError:  # another prospect took that code (or this key) a moment ago
             continue
-        given = {key: value for key, value in contact.items() if value is not None}
+        given: dict[str, object] = {key: value for key, value in contact.items() if value is not None}
         if location is not None:
             given["location"] = [latitude, longitude]
         audit.record(

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from types import MappingProxyType
+from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, distinct, false, func, null, select, true
@@ -261,9 +262,12 @@ class MarketFeedback:
     topics: tuple[TopicFeedback, ...]
 
 
+_Ts = TypeVarTuple("_Ts")
+
+
 def _in(
-    scope: MarketScope, start: datetime, end: datetime, topic: FeedbackTopic | None, query: Select
-) -> Select:  # type: ignore[type-arg]
+    scope: MarketScope, start: datetime, end: datetime, topic: FeedbackTopic | None, query: Select[*_Ts]
+) -> Select[*_Ts]:
     """``query`` over the feedback of the period and scope (joined to its visit)."""
     query = (
         query.select_from(Feedback)

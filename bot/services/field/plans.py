@@ -25,18 +25,33 @@ item 5: a weekly report of one's work. Rules decided here:
 * **Plan against actual**, for a plan's period: visits by the planner in total and to the planned
   customers (visits, and planned customers visited), orders issued (voided ones left out) against
   the orders target, collections received (reversals and reversed ones left out) against the
-  collections target. A handful of grouped queries for any number of plans.
+  collections target. One statement for any number of plans, of one period or of many.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, distinct, false, func, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    delete,
+    distinct,
+    false,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -66,6 +81,7 @@ from models import (
     WorkPlanComment,
     WorkPlanCustomer,
 )
+from models.base import UTCDateTime
 
 #: The local time a plan is due on its deadline day.
 CUTOFF = time(10, 0)
@@ -827,121 +843,134 @@ def _standing_collections() -> ColumnElement[bool]:
     return Collection.reverses_id.is_(None) & Collection.id.not_in(reversed_ids)
 
 
+def periods_overlapping(start: date, end: date) -> list[PlanPeriod]:
+    """Every week and month with a day from ``start`` to ``end`` (both included)."""
+    found: list[PlanPeriod] = []
+    week = week_of(start)
+    while week.start <= end:
+        found.append(week)
+        week = week_of(week.end + timedelta(days=1))
+    month = month_of(start)
+    while month.start <= end:
+        found.append(month)
+        month = month_of(month.end + timedelta(days=1))
+    return found
+
+
+def attainment_select(
+    periods: Sequence[PlanPeriod], people: ColumnElement[bool], zone: ZoneInfo
+) -> Select[*tuple[Any, ...]]:  # more columns than SQLAlchemy types one by one
+    """One statement: every plan of ``periods`` whose planner matches ``people`` (a condition on
+
+    ``User``, or on ``WorkPlan.rep_id``), against the records of its own period.
+
+    The periods' UTC bounds (their local midnights) are computed here and joined as a small table,
+    so plans of different weeks and months are measured together (the export's Plans sheet) by
+    correlated subqueries per plan: no statement per plan, per person or per period. Columns, in
+    order: plan id, rep id, rep, team, kind, start, end, filed at, late, approved by, approved at,
+    planned customers, planned visits, visits, planned customers visited, visits to planned
+    customers, orders target, orders, collections target, collected (sums ``None`` when nothing).
+    """
+    rows = []
+    for period in periods:
+        first, after = period.bounds(zone)
+        rows.append(
+            select(
+                literal(period.kind.value, String(16)).label("kind"),
+                literal(period.start, Date()).label("starts_on"),
+                literal(first, UTCDateTime()).label("first"),
+                literal(after, UTCDateTime()).label("after"),
+            )
+        )
+    table = (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("plan_periods")
+    in_period = (Visit.visited_at >= table.c.first) & (Visit.visited_at < table.c.after)
+    planner_visits = (Visit.rep_id == WorkPlan.rep_id) & in_period
+    planned = select(WorkPlanCustomer.customer_id).where(WorkPlanCustomer.plan_id == WorkPlan.id)
+    to_planned = planner_visits & Visit.customer_id.in_(planned)
+    approver = aliased(User)
+    return (
+        select(
+            WorkPlan.id,
+            WorkPlan.rep_id,
+            User.name,
+            Team.name,
+            WorkPlan.kind,
+            WorkPlan.starts_on,
+            WorkPlan.ends_on,
+            WorkPlan.submitted_at,
+            WorkPlan.late,
+            approver.name,
+            WorkPlan.approved_at,
+            select(func.count())
+            .select_from(WorkPlanCustomer)
+            .where(WorkPlanCustomer.plan_id == WorkPlan.id)
+            .scalar_subquery(),
+            WorkPlan.planned_visits,
+            select(func.count(Visit.id)).where(planner_visits).scalar_subquery(),
+            select(func.count(distinct(Visit.customer_id))).where(to_planned).scalar_subquery(),
+            select(func.count(Visit.id)).where(to_planned).scalar_subquery(),
+            WorkPlan.orders_target,
+            select(type_coerce(func.sum(Receivable.amount), Money()))
+            .where(
+                Receivable.rep_id == WorkPlan.rep_id,
+                Receivable.source == ReceivableSource.ORDER,
+                Receivable.issued_on >= WorkPlan.starts_on,
+                Receivable.issued_on <= WorkPlan.ends_on,
+                standing(),
+            )
+            .scalar_subquery(),
+            WorkPlan.collections_target,
+            select(type_coerce(func.sum(Collection.amount), Money()))
+            .where(
+                Collection.rep_id == WorkPlan.rep_id,
+                Collection.received_at >= table.c.first,
+                Collection.received_at < table.c.after,
+                _standing_collections(),
+            )
+            .scalar_subquery(),
+        )
+        .join(
+            table,
+            (type_coerce(WorkPlan.kind, String(16)) == table.c.kind)
+            & (WorkPlan.starts_on == table.c.starts_on),
+        )
+        .join(User, User.id == WorkPlan.rep_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .outerjoin(approver, approver.id == WorkPlan.approved_by)
+        .where(people)
+    )
+
+
+def attainment_of(row: Sequence[Any]) -> Attainment:
+    """A row of :func:`attainment_select` as the views read it."""
+    (plan_id, rep_id, name, _team, kind, start, end, _filed, _late, _by, approved_at) = row[:11]
+    customers, planned_visits, visits, visited, to_planned, orders_target, orders = row[11:18]
+    collections_target, collected = row[18:20]
+    return Attainment(
+        plan_id,
+        rep_id,
+        name,
+        PlanPeriod(kind, start, end),
+        approved_at is not None,
+        customers or 0,
+        planned_visits,
+        visits or 0,
+        visited or 0,
+        to_planned or 0,
+        orders_target,
+        orders or ZERO,
+        collections_target,
+        collected or ZERO,
+    )
+
+
 async def attainment(
     session: AsyncSession, period: PlanPeriod, people: ColumnElement[bool], zone: ZoneInfo
 ) -> list[Attainment]:
     """Every plan of ``period`` whose planner matches ``people`` (a condition on ``User``), against
-    the records: five grouped statements, whatever the number of plans."""
-    first, after = period.bounds(zone)
-    chosen = (WorkPlan.kind == period.kind) & (WorkPlan.starts_on == period.start)
-    planners = select(WorkPlan.rep_id).join(User, User.id == WorkPlan.rep_id).where(chosen, people)
-    counted = (
-        select(WorkPlanCustomer.plan_id, func.count().label("n"))
-        .group_by(WorkPlanCustomer.plan_id)
-        .subquery()
-    )
-    plans = (
-        await session.execute(
-            select(
-                WorkPlan.id,
-                WorkPlan.rep_id,
-                User.name,
-                WorkPlan.approved_at,
-                func.coalesce(counted.c.n, 0),
-                WorkPlan.planned_visits,
-                WorkPlan.orders_target,
-                WorkPlan.collections_target,
-            )
-            .join(User, User.id == WorkPlan.rep_id)
-            .outerjoin(counted, counted.c.plan_id == WorkPlan.id)
-            .where(chosen, people)
-            .order_by(User.name, WorkPlan.id)
-        )
-    ).all()
-    if not plans:
-        return []
-    in_period = (Visit.visited_at >= first) & (Visit.visited_at < after)
-    visits = dict(
-        (
-            await session.execute(
-                select(Visit.rep_id, func.count())
-                .where(in_period, Visit.rep_id.in_(planners))
-                .group_by(Visit.rep_id)
-            )
-        ).all()
-    )
-    to_planned: dict[int, tuple[int, int]] = defaultdict(lambda: (0, 0))
-    for plan_id, count, distinct_customers in await session.execute(
-        select(WorkPlan.id, func.count(Visit.id), func.count(distinct(Visit.customer_id)))
-        .join(WorkPlanCustomer, WorkPlanCustomer.plan_id == WorkPlan.id)
-        .join(User, User.id == WorkPlan.rep_id)
-        .join(
-            Visit,
-            (Visit.customer_id == WorkPlanCustomer.customer_id)
-            & (Visit.rep_id == WorkPlan.rep_id)
-            & in_period,
-        )
-        .where(chosen, people)
-        .group_by(WorkPlan.id)
-    ):
-        to_planned[plan_id] = (count, distinct_customers)
-    orders = dict(
-        (
-            await session.execute(
-                select(Receivable.rep_id, type_coerce(func.sum(Receivable.amount), Money()))
-                .where(
-                    Receivable.source == ReceivableSource.ORDER,
-                    Receivable.issued_on >= period.start,
-                    Receivable.issued_on <= period.end,
-                    standing(),
-                    Receivable.rep_id.in_(planners),
-                )
-                .group_by(Receivable.rep_id)
-            )
-        ).all()
-    )
-    collected = dict(
-        (
-            await session.execute(
-                select(Collection.rep_id, type_coerce(func.sum(Collection.amount), Money()))
-                .where(
-                    Collection.received_at >= first,
-                    Collection.received_at < after,
-                    _standing_collections(),
-                    Collection.rep_id.in_(planners),
-                )
-                .group_by(Collection.rep_id)
-            )
-        ).all()
-    )
-    return [
-        Attainment(
-            plan_id,
-            rep_id,
-            name,
-            period,
-            approved_at is not None,
-            planned_customers,
-            planned_visits,
-            visits.get(rep_id, 0),
-            to_planned[plan_id][1],
-            to_planned[plan_id][0],
-            orders_target,
-            orders.get(rep_id) or ZERO,
-            collections_target,
-            collected.get(rep_id) or ZERO,
-        )
-        for (
-            plan_id,
-            rep_id,
-            name,
-            approved_at,
-            planned_customers,
-            planned_visits,
-            orders_target,
-            collections_target,
-        ) in plans
-    ]
+    the records: one statement, whatever the number of plans (:func:`attainment_select`)."""
+    rows = await session.execute(attainment_select([period], people, zone).order_by(User.name, WorkPlan.id))
+    return [attainment_of(row) for row in rows]
 
 
 def _people_in_scope(

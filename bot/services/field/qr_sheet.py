@@ -111,9 +111,11 @@ def draw_sheet(bot_username: str, codes: Sequence[QrCode], title: str) -> Sheet:
         for index, code in enumerate(chunk):
             left = MARGIN + (index % COLUMNS) * cell_w
             top = MARGIN + (index // COLUMNS) * cell_h
-            modules = segno.make(deep_link(bot_username, code.token), error="m", micro=False).symbol_size(
-                scale=1, border=BORDER
-            )[0]
+            modules = int(  # segno types sizes as floats too (for a float scale); at scale 1 an int
+                segno.make(deep_link(bot_username, code.token), error="m", micro=False).symbol_size(
+                    scale=1, border=BORDER
+                )[0]
+            )
             scale = max(1, min(cell_w - 20, cell_h - NAME_ROOM - 10) // modules)
             image = code_image(deep_link(bot_username, code.token), scale)
             page.paste(image, (left + (cell_w - image.width) // 2, top))

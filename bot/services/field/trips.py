@@ -239,7 +239,7 @@ async def link_fuel(session: AsyncSession, reps: ColumnElement[bool], now: datet
         .values(trip_id=trip)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return result.rowcount or 0  # type: ignore[attr-defined]  # a CursorResult at run time, typed Result
 
 
 async def open_trip(session: AsyncSession, caller: Caller, now: datetime) -> TripView | None:
@@ -508,6 +508,7 @@ async def km_by_month(
             Trip.odometer_end.is_not(None),
         )
     ):
+        assert km is not None  # ended trips only (odometer_end IS NOT NULL)
         bucket = months.setdefault(month_of(started_at, zone), [0, 0])
         bucket[0] += km
         bucket[1] += 1

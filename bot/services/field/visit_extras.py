@@ -90,7 +90,12 @@ async def latest_feedback(session: AsyncSession, visits: ColumnElement[bool]) ->
     rows = await session.execute(select(ranked).where(ranked.c.n == 1))
     found = [
         TopicFeedback(
-            FeedbackTopic(row.topic), row.count, row.text, row.visited_at, row.rep_name, row.customer_name
+            FeedbackTopic(row.topic),
+            row._mapping["count"],  # to a type checker ``row.count`` is the tuple method
+            row.text,
+            row.visited_at,
+            row.rep_name,
+            row.customer_name,
         )
         for row in rows
     ]

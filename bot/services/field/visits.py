@@ -255,12 +255,13 @@ async def _create(
     photo_keys = [key for key in draft.photo_unique_ids if 0 < len(key) <= PHOTO_KEY_CHARS]
     reused = await trust.photo_used_before(session, photo_keys)  # before this visit's own are kept
     visit = _new_visit(caller, customer, draft, source_key=source_key, now=now, photo_reused=reused)
-    visit.id = await _insert_once(session, visit)
-    if visit.id is None:  # the same update, racing in another process, got there first
+    new_id = await _insert_once(session, visit)
+    if new_id is None:  # the same update, racing in another process, got there first
         saved = await _existing(session, caller, source_key, now, zone)
         if saved is None:
             raise RuntimeError(f"visit {source_key} neither inserted nor found")
         return saved
+    visit.id = new_id
     await trust.keep_photos(session, visit.id, photo_keys)
     if draft.stock or draft.feedback:
         session.add_all(
@@ -295,7 +296,8 @@ async def _insert_once(session: AsyncSession, visit: Visit) -> int | None:
     One Core statement (``ON CONFLICT DO NOTHING``) instead of a savepoint around an ORM flush.
     """
     statement = _INSERT_ONCE[session.get_bind().dialect.name]
-    return await session.scalar(statement, column_values(visit))
+    new_id: int | None = await session.scalar(statement, column_values(visit))  # visits.id: an int
+    return new_id
 
 
 async def quick_visit(
@@ -369,7 +371,7 @@ def _new_visit(
     )
 
 
-def _saved_or_undone() -> Select[tuple[int | None, bool]]:
+def _saved_or_undone() -> Select[int | None, bool]:
     """The visit ``:source_key`` saved (its id), and whether one it saved was undone ``:since``."""
     audit_log, visits = AuditLog.__table__, Visit.__table__
     undone = (

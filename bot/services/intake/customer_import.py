@@ -285,6 +285,7 @@ async def _people(session: AsyncSession, rows: list[CustomerRow]) -> People:
             for customer_id, rep_id in await session.execute(
                 select(Customer.id, Customer.rep_id).where(Customer.rep_id.is_not(None))
             )
+            if rep_id is not None  # as the query says (for the type checker)
         }
     return People(by_telegram_id, by_username, by_id, owners)
 

@@ -238,13 +238,13 @@ async def _apply(
     # Whoever ends up an active admin first: then "the last active admin" is refused only if
     # the whole file leaves none, whatever the order of its lines.
     for person in sorted(people, key=lambda p: not ends_an_active_admin(p)):
-        team = teams[person.team.lower()] if person.team else None
+        person_team = teams[person.team.lower()] if person.team else None
         user = existing.get(person.telegram_id)
         try:
             if user is None:
-                _create(session, person, team, now, report)
+                _create(session, person, person_team, now, report)
             else:
-                await _update(session, person, user, team, team_names, now, caller, report)
+                await _update(session, person, user, person_team, team_names, now, caller, report)
         except ServiceError as error:  # a rule of the commands refused this person
             report.errors.append(
                 RowError(person.line, error.message, {k: str(v) for k, v in error.params.items()})

@@ -663,7 +663,7 @@ async def _tell_recorder(
 
 async def _recorder_to_tell(
     session: AsyncSession, caller: Caller, original: Collection
-) -> Row[tuple[str, str | None]] | None:
+) -> Row[str, str | None] | None:
     """Whoever recorded ``original`` (name, language), unless it is the caller or they are deactivated."""
     if original.recorded_by == caller.id:
         return None

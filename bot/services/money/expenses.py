@@ -30,7 +30,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, case, func, select, true, update
+from sqlalchemy import ColumnElement, Select, case, func, select, true, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -55,7 +55,7 @@ from bot.services.outbox import Buttons
 from bot.services.people.access import Caller, Permission, require
 from bot.services.people.approvals import approvers
 from bot.services.reporting.periods import Period
-from models import CompanySetting, Expense, ExpenseCategory, ExpenseStatus, Role, Team, User
+from models import CompanySetting, Expense, ExpenseCategory, ExpenseStatus, Money, Outbox, Role, Team, User
 
 JOB = "expenses"
 SETTING_KEY = "expense_budgets"
@@ -173,7 +173,8 @@ class ExpenseView:
     decided_at: datetime | None
 
 
-def _views() -> Select[Any]:
+def _views() -> Select[*tuple[Any, ...]]:  # more columns than SQLAlchemy types one by one
+
     claimant, decider = aliased(User), aliased(User)
     return (
         select(
@@ -401,6 +402,7 @@ async def undo(session: AsyncSession, caller: Caller, expense_id: int, *, now: d
         before={"status": ExpenseStatus.PENDING.value},
         after={"status": ExpenseStatus.WITHDRAWN.value},
     )
+    await drop_followups(session, expense_id, now)
     return await load(session, expense_id)
 
 
@@ -482,6 +484,7 @@ async def decide(
         before={"status": ExpenseStatus.PENDING.value},
         after={"status": status.value, "amount": str(view.amount), "over_budget": view.over_budget},
     )
+    await drop_followups(session, expense_id, now)
     decided = await load(session, expense_id)
     await _tell_claimant(session, decided, now, zone)
     return ExpenseDecision(decided, decided_now=True)
@@ -554,6 +557,93 @@ def decision_buttons(t: Translator, expense_id: int) -> Buttons:
         ],
         [{"text": t.gettext(N_("🧾 Receipt")), "callback_data": f"exp:rcpt:{expense_id}"}],
     ]
+
+
+# -- claims nobody decides (jobs/expense_followup.py) -------------------------------------------------
+
+#: The follow-up job; its outbox keys are ``expense_followup:<recipient>:<claim>:<stage>``.
+FOLLOWUP_JOB = "expense_followup"
+#: Working days a claim may wait before its approvers are reminded, and before it goes a level up.
+REMIND_AFTER, ESCALATE_AFTER = 2, 4
+REMIND, ESCALATE = "remind", "escalate"
+
+
+async def pending_claims(session: AsyncSession) -> list[ExpenseView]:
+    """Every claim still waiting for a decision, oldest first (one statement)."""
+    rows = await session.execute(_views().where(Expense.status == ExpenseStatus.PENDING).order_by(Expense.id))
+    return [ExpenseView(*row) for row in rows]
+
+
+def working_days_waited(claimed_on: date, today: date, settings: company.CompanySettings) -> int:
+    """The company's working days after the day of the claim, up to and including ``today`` (so a
+    claim made on Monday has waited 2 on Wednesday): days off and holidays left out, make-up workdays
+    counted."""
+    return sum(
+        settings.is_working_day(claimed_on + timedelta(days=n))
+        for n in range(1, (today - claimed_on).days + 1)
+    )
+
+
+def followup_stages(waited: int) -> tuple[str, ...]:
+    """What a claim that has waited ``waited`` working days is owed: each stage is pushed once."""
+    stages = []
+    if waited >= REMIND_AFTER:
+        stages.append(REMIND)
+    if waited >= ESCALATE_AFTER:
+        stages.append(ESCALATE)
+    return tuple(stages)
+
+
+async def drop_followups(session: AsyncSession, expense_id: int, now: datetime) -> None:
+    """A claim decided or withdrawn: its reminders and escalations still waiting to go out (queued on
+    a day off, or in quiet hours) are dropped, so nobody is chased about a decided claim."""
+    await session.execute(
+        update(Outbox)
+        .where(
+            Outbox.job == FOLLOWUP_JOB,
+            Outbox.dedup_key.like(f"{FOLLOWUP_JOB}:%:{expense_id}:%"),
+            Outbox.sent_at.is_(None),
+            Outbox.dropped_at.is_(None),
+        )
+        .values(dropped_at=now, last_error="decided before it was sent")
+        .execution_options(synchronize_session=False)
+    )
+
+
+def render_reminder(t: Translator, view: ExpenseView, waited: int, zone: ZoneInfo) -> str:
+    """The reminder to the claim's approvers: the claim, and how long it has waited."""
+    lines = [
+        t(
+            N_("⏰ Expense claim #{id} from {name} has waited {days} working days for your decision."),
+            id=view.id,
+            name=view.rep,
+            days=waited,
+        )
+    ]
+    lines += _claim_lines(t, view, zone)
+    if view.over_budget:
+        lines.append(t(N_("⚠️ This claim takes the month over the budget: the director decides it.")))
+    return "\n".join(lines)
+
+
+def render_escalation(
+    t: Translator, view: ExpenseView, waited: int, waiting_for: Sequence[str], zone: ZoneInfo
+) -> str:
+    """The claim as the next level up reads it: who it has waited for, and that they may decide it."""
+    lines = [
+        t(
+            N_(
+                "⚠️ Expense claim #{id} from {name} has waited {days} working days and nobody has "
+                "decided it (waiting for {people}). You can decide it."
+            ),
+            id=view.id,
+            name=view.rep,
+            days=waited,
+            people=", ".join(waiting_for) or "—",
+        )
+    ]
+    lines += _claim_lines(t, view, zone)
+    return "\n".join(lines)
 
 
 # -- the lists ----------------------------------------------------------------------------------------
@@ -638,6 +728,105 @@ async def listing(session: AsyncSession, caller: Caller, period: Period, zone: Z
         state = await budget_state(session, rep_id, role, month_of(period.start)) if one_month else None
         people.append(PersonMonth(rep_id, name, ok, waiting, state))
     return Listing(period, tuple(people), claims, count, approved, pending, rejected)
+
+
+@dataclass(frozen=True)
+class TeamMonth:
+    """A team's month so far: approved claims against the sum of its claimants' budgets."""
+
+    team: str
+    month: date
+    reps: int
+    managers: int
+    approved: Decimal
+    budget: Decimal | None  # None: neither claiming role in the team has a budget set
+
+    @property
+    def left(self) -> Decimal | None:
+        return None if self.budget is None else self.budget - self.approved
+
+
+async def team_months(session: AsyncSession, caller: Caller, today: date) -> list[TeamMonth]:
+    """``/expenses`` for a manager (their team) or the director, admins and finance (every team): each
+    team's approved claims of this month against its budget (each active rep's and manager's role
+    budget, added up). One aggregate statement, and the settings row for the budgets; reps and the
+    other roles get nothing (their scope is their own claims)."""
+    if caller.role == Role.MANAGER:
+        if caller.team_id is None:
+            return []
+        scope: ColumnElement[bool] = Team.id == caller.team_id
+    elif caller.role in (Role.ADMIN, Role.DIRECTOR, Role.FINANCE):
+        scope = true()
+    else:
+        return []
+    month = month_of(today)
+
+    def members(role: Role) -> Any:
+        member = aliased(User)
+        return (
+            select(func.count())
+            .select_from(member)
+            .where(member.team_id == Team.id, member.active, member.role == role)
+            .scalar_subquery()
+        )
+
+    claimant = aliased(User)
+    approved = (
+        select(type_coerce(func.sum(Expense.amount), Money()))
+        .join(claimant, claimant.id == Expense.rep_id)
+        .where(claimant.team_id == Team.id, Expense.status == ExpenseStatus.APPROVED, Expense.month == month)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Team.name, members(Role.REP), members(Role.MANAGER), approved).where(scope).order_by(Team.name)
+    )
+    table = await limits(session)
+    found = []
+    for name, reps, managers, total in rows:
+        budgets = [
+            count * table[role].budget
+            for role, count in ((Role.REP, reps), (Role.MANAGER, managers))
+            if count and table[role].budget is not None
+        ]
+        found.append(
+            TeamMonth(name, month, reps, managers, total or ZERO, sum(budgets, ZERO) if budgets else None)
+        )
+    return found
+
+
+def team_lines(t: Translator, months: Sequence[TeamMonth]) -> list[str]:
+    """One line per team: this month's approved claims against the team's budget."""
+    lines = []
+    for item in months:
+        values = {
+            "team": item.team,
+            "month": f"{item.month:%Y-%m}",
+            "approved": format_amount(item.approved),
+        }
+        if item.budget is None or item.left is None:
+            lines.append(t(N_("• {team}, {month} so far: approved {approved} · no budget set"), **values))
+        elif item.left >= 0:
+            lines.append(
+                t(
+                    N_("• {team}, {month} so far: approved {approved} of a budget of {budget} · left {left}"),
+                    budget=format_amount(item.budget),
+                    left=format_amount(item.left),
+                    **values,
+                )
+            )
+        else:
+            lines.append(
+                t(
+                    N_(
+                        "• {team}, {month} so far: approved {approved} of a budget of {budget} · "
+                        "{over} over the budget"
+                    ),
+                    budget=format_amount(item.budget),
+                    over=format_amount(-item.left),
+                    **values,
+                )
+            )
+    return lines
 
 
 def _money(value: Any) -> Decimal:

@@ -123,7 +123,7 @@ class OpenInvoices:
     reached: list[tuple[int, str, Decimal]]  # (receivable id, invoice no, open amount)
 
 
-def _running_sums() -> Select[tuple[int, str, Decimal, Decimal]]:
+def _running_sums() -> Select[int, str, Decimal, Decimal]:
     """The open invoices (oldest first) that ``:amount`` reaches, each with the customer's open total."""
     opened = open_receivables(bindparam("customer_id"))
     running = select(
@@ -461,7 +461,7 @@ def holds_credit() -> ColumnElement[bool]:
     return Customer.credit > literal_column("0")
 
 
-def credit_totals(scope: ColumnElement[bool]) -> Select[tuple[int, Decimal]]:
+def credit_totals(scope: ColumnElement[bool]) -> Select[int, Decimal]:
     """(customers, total) of the unapplied credit of the customers in ``scope``."""
     return select(
         func.count().label("customers"),

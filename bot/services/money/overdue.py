@@ -26,6 +26,7 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Select,
+    SQLColumnExpression,
     Subquery,
     case,
     exists,
@@ -179,7 +180,7 @@ def receivable_scope(caller: Caller) -> ColumnElement[bool]:
 class _Overdue:
     """Overdue receivables in a caller's scope: the open amount and how to select from them."""
 
-    remaining: ColumnElement[Decimal]
+    remaining: SQLColumnExpression[Decimal]
     condition: ColumnElement[bool]
     #: The scope is a condition on the customers (a manager's team): selecting needs their table.
     on_customers: bool
@@ -195,7 +196,7 @@ class _Overdue:
     def narrowed(self, condition: ColumnElement[bool]) -> _Overdue:
         return _Overdue(self.remaining, self.condition & condition, self.on_customers)
 
-    def select(self, *columns: Any) -> Select[Any]:
+    def select(self, *columns: Any) -> Select[*tuple[Any, ...]]:
         """``SELECT columns`` over the overdue receivables (joined to their customers if the scope
         needs them; otherwise the open receivables' index alone answers)."""
         query = select(*columns).select_from(Receivable)

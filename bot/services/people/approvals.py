@@ -190,7 +190,7 @@ def terms_text(payload: dict[str, Any]) -> str:
 # -- reading requests ---------------------------------------------------------------------------
 
 
-def _views() -> Select[Any]:
+def _views() -> Select[*tuple[Any, ...]]:  # more columns than SQLAlchemy types one by one
     requester, decider = aliased(User), aliased(User)
     return (
         select(

@@ -127,9 +127,9 @@ async def create_invite(
     ensure_may_invite(caller, role)
     previous = await session.scalar(select(Invite).where(Invite.source_key == source_key))
     if previous is not None:
-        team = await session.get(Team, previous.team_id) if previous.team_id else None
+        team: Team | None = await session.get(Team, previous.team_id) if previous.team_id else None
         return NewInvite(None, previous.role, team.name if team else None, False, previous.expires_at)
-    team: Team | None = None
+    team = None
     created = False
     if caller.role == Role.MANAGER:
         team = await session.get(Team, caller.team_id) if caller.team_id else None
@@ -270,9 +270,9 @@ def _in_scope(caller: Caller) -> ColumnElement[bool]:
     return own | ((Invite.role == Role.REP) & (Invite.team_id == caller.team_id))
 
 
-def _rows() -> Select[
-    tuple[int, Role, str | None, str, datetime, datetime, str | None, datetime | None, datetime | None]
-]:
+def _rows() -> Select[int, Role, str, str, datetime, datetime, str, datetime | None, datetime | None]:
+    """Each invite as :class:`InviteRow` takes it: the team and who joined are outer joins (None
+    without one, which SQLAlchemy's column types do not show; InviteRow takes them as optional)."""
     creator, joined = aliased(User), aliased(User)
     return (
         select(

@@ -36,7 +36,18 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator
-from sqlalchemy import ColumnElement, Date, String, case, func, literal, select, true, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    SQLColumnExpression,
+    String,
+    case,
+    func,
+    literal,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -156,7 +167,11 @@ def offset_changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple
 
 
 def local_day(
-    session: AsyncSession, column: ColumnElement[datetime], zone: ZoneInfo, start: datetime, end: datetime
+    session: AsyncSession,
+    column: SQLColumnExpression[datetime],
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
 ) -> ColumnElement[date]:
     """SQL: the company-zone date of a stored UTC instant in [start, end).
 
@@ -243,8 +258,8 @@ async def _per_day(
     zone: ZoneInfo,
     start: datetime,
     end: datetime,
-    at: ColumnElement[datetime],
-    amount: ColumnElement[Decimal] | None,
+    at: SQLColumnExpression[datetime],
+    amount: SQLColumnExpression[Decimal] | None,
 ) -> dict[date, int | Decimal]:
     """Visits counted (``amount`` None) or collections summed, per local day, in one query."""
     rep_id = Visit.rep_id if amount is None else Collection.rep_id

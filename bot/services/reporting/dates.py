@@ -116,6 +116,7 @@ def clean(text: str) -> str:
 
 def _weekday(text: str) -> tuple[str, int] | None:
     """("this" | "next" | "last" | "", Monday = 0) for a weekday word with its prefix, else None."""
+    prefixes: tuple[str, ...]
     for prefixes, which in ((_EN_THIS, "this"), (_EN_NEXT, "next"), (_EN_LAST, "last"), (("",), "")):
         for prefix in prefixes:
             rest = text.removeprefix(prefix) if prefix else text

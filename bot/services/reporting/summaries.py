@@ -47,11 +47,12 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Result,
     Select,
     and_,
@@ -415,7 +416,10 @@ class _Activity:
     tallies: dict[int | None, _Tally]
 
 
-async def _rows(session: AsyncSession, query: Select[Any]) -> Result[Any]:
+_Ts = TypeVarTuple("_Ts")
+
+
+async def _rows(session: AsyncSession, query: Select[*_Ts] | CompoundSelect[*_Ts]) -> Result[*_Ts]:
     """``query``'s rows through the session's connection (Core): plain rows, without the ORM's
     per-row loading, which cost more than the rows' own types on the thousand-row statements here."""
     return await (await session.connection()).execute(query)
@@ -445,6 +449,7 @@ async def _activity(
     # visits for the distinct count (which spilled to disk).
     visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
     in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
+    rep_id: int | None  # a person's tally; orders and returns also count those of no rep (None)
     # The trust flags' counts ride on the same statement: no query of their own.
     for rep_id, visits, customers, *flags in await _rows(
         session,
@@ -566,9 +571,7 @@ def _last_activity() -> ColumnElement[datetime]:
     Built once (a constant).
     """
 
-    def latest(
-        moment: InstrumentedAttribute[datetime], *where: ColumnElement[bool]
-    ) -> Select[tuple[datetime]]:
+    def latest(moment: InstrumentedAttribute[datetime], *where: ColumnElement[bool]) -> Select[datetime]:
         return select(moment.label("at")).where(*where).order_by(moment.desc()).limit(1).correlate(User)
 
     report = (
@@ -915,7 +918,7 @@ def _reachable() -> ColumnElement[bool]:
     return User.first_seen_at.is_not(None) & User.blocked_at.is_(None)
 
 
-def _missing_query(scope: Scope, today: date) -> Select[tuple[int, str, str | None, bool, str | None]]:
+def _missing_query(scope: Scope, today: date) -> Select[int, str, str | None, bool, str | None]:
     reported = exists().where(DailyReport.rep_id == User.id, DailyReport.day == today)
     return (
         select(User.id, User.name, Team.name, case((_reachable(), True), else_=False), User.language)
