@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial, wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
@@ -84,6 +85,18 @@ class Request:
     @property
     def args(self) -> list[str]:
         return list(self.context.args or [])
+
+    @property
+    def user_data(self) -> dict[Any, Any]:
+        """The sender's ``user_data`` (every update the bot handles has a sender)."""
+        data = self.context.user_data
+        assert data is not None
+        return data
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The company's time zone."""
+        return self.context.runtime.clock.zone
 
     @property
     def text_after_command(self) -> str:

@@ -19,8 +19,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import (
@@ -72,19 +70,9 @@ class Draft:
     tag: ComplaintTag | None = None
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 def _draft(request: Request) -> Draft | None:
-    draft = _user_data(request).get(FLOW_KEY)
+    draft = request.user_data.get(FLOW_KEY)
     return draft if isinstance(draft, Draft) else None
-
-
-def _zone(request: Request) -> ZoneInfo:
-    return request.context.runtime.clock.zone
 
 
 def _today(request: Request) -> date:
@@ -165,17 +153,17 @@ async def _next_step(request: Request, draft: Draft, *, edit: bool = False) -> o
         draft.text,
         source_key=draft.key,
         now=request.now,
-        zone=_zone(request),
+        zone=request.zone,
     )
-    _user_data(request).pop(FLOW_KEY, None)
-    say(saved_html(t, saved, _zone(request), _today(request)), item_markup(t, saved))
+    request.user_data.pop(FLOW_KEY, None)
+    say(saved_html(t, saved, request.zone, _today(request)), item_markup(t, saved))
     return END
 
 
 def _start(request: Request, customer: CustomerRef | None, text: str = "") -> Draft:
     kind, tag, rest = complaints.split_words(text)
     draft = Draft(request.source_key, secrets.token_hex(4), customer, rest, kind, tag)
-    _user_data(request)[FLOW_KEY] = draft
+    request.user_data[FLOW_KEY] = draft
     return draft
 
 
@@ -189,7 +177,7 @@ async def complaint_command(request: Request) -> object:
     if not customer_text:
         complaints.check_may_log(request.me)
         request.reply(request.t(USAGE))
-        _user_data(request).pop(FLOW_KEY, None)
+        request.user_data.pop(FLOW_KEY, None)
         return END
     resolution = await complaints.find_customer(request.session, request.me, customer_text)
     draft = _start(request, resolution.customer, text or "")
@@ -291,7 +279,7 @@ async def complaints_command(request: Request) -> None:
         request.me,
         which=which,
         period=period,
-        zone=_zone(request),
+        zone=request.zone,
         today=_today(request),
         now=request.now,
     )
@@ -300,7 +288,7 @@ async def complaints_command(request: Request) -> None:
         if complaints.may_close(request.me)
         else None
     )
-    request.reply(register_html(request.t, register, _zone(request), _today(request)), markup)
+    request.reply(register_html(request.t, register, request.zone, _today(request)), markup)
 
 
 @action()
@@ -311,7 +299,7 @@ async def show(request: Request) -> None:
         return
     item = await complaints.get(request.session, request.me, item_id, now=request.now)
     markup = item_markup(request.t, item) if complaints.may_close(request.me) else None
-    request.reply(item_html(request.t, item, _zone(request), _today(request), full=True), markup)
+    request.reply(item_html(request.t, item, request.zone, _today(request), full=True), markup)
 
 
 ASK = {
@@ -349,18 +337,18 @@ async def ask_closing(request: Request) -> object:
         return END
     if what == "site" and item.onsite_met:
         request.reply(
-            item_html(request.t, item, _zone(request), _today(request), full=True),
+            item_html(request.t, item, request.zone, _today(request), full=True),
             item_markup(request.t, item),
         )
         return END
-    _user_data(request)[CLOSING_KEY] = {"id": item.id, "what": what}
+    request.user_data[CLOSING_KEY] = {"id": item.id, "what": what}
     request.reply(request.t(ASK[what], number=item.id, customer=item.customer.label))
     return CLOSING
 
 
 @action()
 async def closing_text(request: Request) -> object:
-    asked = _user_data(request).get(CLOSING_KEY)
+    asked = request.user_data.get(CLOSING_KEY)
     if not isinstance(asked, dict) or asked.get("what") not in ASK or not isinstance(asked.get("id"), int):
         request.reply(
             request.t(N_("I lost track of that item. Send /complaints and press its button again."))
@@ -381,17 +369,17 @@ async def closing_text(request: Request) -> object:
         )
         return None
     except ServiceError as error:  # answered, resolved or moved out of reach meanwhile: stop here
-        _user_data(request).pop(CLOSING_KEY, None)
+        request.user_data.pop(CLOSING_KEY, None)
         request.reply(request.t(error.message, **error.params))
         return END
-    _user_data(request).pop(CLOSING_KEY, None)
+    request.user_data.pop(CLOSING_KEY, None)
     done = {
         "ans": N_("✍️ Answer recorded."),
         "site": N_("🚗 On-site visit recorded."),
         "done": N_("🏁 Resolved and closed: its reminders stop."),
     }[asked["what"]]
     request.reply(
-        request.t(done) + "\n" + item_html(request.t, item, _zone(request), _today(request), full=True),
+        request.t(done) + "\n" + item_html(request.t, item, request.zone, _today(request), full=True),
         item_markup(request.t, item),
     )
     return END
@@ -399,8 +387,8 @@ async def closing_text(request: Request) -> object:
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(FLOW_KEY, None)
-    _user_data(request).pop(CLOSING_KEY, None)
+    request.user_data.pop(FLOW_KEY, None)
+    request.user_data.pop(CLOSING_KEY, None)
     request.reply(request.t(N_("Stopped: nothing was recorded.")))
     return END
 

@@ -44,13 +44,9 @@ KIND_LABELS = {
 }
 
 
-def _zone(request: Request) -> ZoneInfo:
-    return request.context.runtime.clock.zone
-
-
 def local_today(request: Request) -> date:
     """Today in the company's time zone (also used by /newcustomer)."""
-    return local_date(request.now, _zone(request))
+    return local_date(request.now, request.zone)
 
 
 def _pressed(request: Request) -> str:
@@ -134,7 +130,7 @@ async def _show_list(request: Request, search: str | None, page: int, prefix: st
         request.me,
         search=search,
         today=local_today(request),
-        zone=_zone(request),
+        zone=request.zone,
         page=page,
         per_page=PER_PAGE,
     )
@@ -304,10 +300,10 @@ async def card_reply(request: Request, customer_id: int) -> tuple[str, InlineKey
     """The card's text and buttons, ready for ``request.reply`` or ``request.edit``."""
     today = local_today(request)
     card = await customers.customer_card(
-        request.session, request.me, customer_id, today=today, zone=_zone(request)
+        request.session, request.me, customer_id, today=today, zone=request.zone
     )
     return (
-        render_card(request.t, card, today, _zone(request)),
+        render_card(request.t, card, today, request.zone),
         card_buttons(request.t, request.me, card.ref.id, card.photos),
     )
 
@@ -343,7 +339,7 @@ async def card_photos(request: Request) -> None:
     if customer_id is None:
         return
     album = await customers.customer_photos(request.session, request.me, customer_id)
-    albums.send_album(request, album, albums.by_rep(_zone(request)))
+    albums.send_album(request, album, albums.by_rep(request.zone))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

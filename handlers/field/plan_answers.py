@@ -13,7 +13,6 @@ in the middle of another flow has their next message taken as the comment.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import (
@@ -52,23 +51,13 @@ def _plan_id(request: Request) -> int:
     return int((query.data or "").split(":")[2]) if query is not None else 0
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
-def _zone(request: Request) -> Any:
-    return request.context.runtime.clock.zone
-
-
 @action()
 async def press_approve(request: Request) -> None:
     query = request.update.callback_query
     stamp = int((query.data or "").split(":")[3]) if query is not None else 0
     try:
         approved = await plans.approve(
-            request.session, request.me, _plan_id(request), stamp, now=request.now, zone=_zone(request)
+            request.session, request.me, _plan_id(request), stamp, now=request.now, zone=request.zone
         )
     except Conflict as error:
         request.toast = request.t.gettext(error.message).format(**error.params)[:190]
@@ -86,8 +75,8 @@ async def press_approve(request: Request) -> None:
 @action()
 async def ask_comment(request: Request) -> object:
     plan_id = _plan_id(request)
-    plan = await plans.answerable(request.session, request.me, plan_id, _zone(request))
-    data = _user_data(request)
+    plan = await plans.answerable(request.session, request.me, plan_id, request.zone)
+    data = request.user_data
     if data.get(ASKED) == plan_id:  # a second tap: the question is already showing
         return COMMENTING
     data[ASKED] = plan_id
@@ -107,7 +96,7 @@ async def ask_comment(request: Request) -> object:
 
 @action()
 async def comment_typed(request: Request) -> object:
-    plan_id = _user_data(request).get(ASKED)
+    plan_id = request.user_data.get(ASKED)
     t = request.t
     if not isinstance(plan_id, int):
         request.reply(t(N_("I lost track of that plan. Press its 💬 Comment button again.")))
@@ -120,13 +109,13 @@ async def comment_typed(request: Request) -> object:
             plan_id,
             (message.text or "") if message else "",
             now=request.now,
-            zone=_zone(request),
+            zone=request.zone,
             source_key=request.source_key,
         )
     except Invalid as error:  # nothing was written: say why and wait for another try
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
-    _user_data(request).pop(ASKED, None)
+    request.user_data.pop(ASKED, None)
     request.reply(
         t(
             N_("💬 Comment sent to {rep} on their plan for the {period}."),
@@ -139,7 +128,7 @@ async def comment_typed(request: Request) -> object:
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(ASKED, None)
+    request.user_data.pop(ASKED, None)
     request.reply(request.t(N_("Comment cancelled: nothing was sent.")))
     return END
 

@@ -24,8 +24,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import (
@@ -89,22 +87,12 @@ class PlanDraft:
         return plans.week_of(self.start) if kind == PlanKind.WEEK else plans.month_of(self.start)
 
 
-def _zone(request: Request) -> ZoneInfo:
-    return request.context.runtime.clock.zone
-
-
 def _today(request: Request) -> date:
-    return request.now.astimezone(_zone(request)).date()
-
-
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None
-    return data
+    return request.now.astimezone(request.zone).date()
 
 
 def _draft(request: Request) -> PlanDraft | None:
-    draft = _user_data(request).get(DRAFT)
+    draft = request.user_data.get(DRAFT)
     return draft if isinstance(draft, PlanDraft) else None
 
 
@@ -199,10 +187,10 @@ async def _show(
     extra: InlineKeyboardMarkup | None = None,
 ) -> object:
     """Store ``draft`` and show it (a new message, or the pressed one edited)."""
-    opened = await plans.open_plan(request.session, request.me, draft.period, _zone(request))
+    opened = await plans.open_plan(request.session, request.me, draft.period, request.zone)
     chosen = await plans.customers_by_id(request.session, request.me, draft.customers, draft.period)
     draft = replace(draft, customers=tuple(customer.id for customer in chosen))
-    _user_data(request)[DRAFT] = draft
+    request.user_data[DRAFT] = draft
     text, markup = render_draft(request.t, opened, draft, chosen, notes)
     (request.edit if edit else request.reply)(text, markup)
     if extra is not None:
@@ -221,7 +209,7 @@ async def plan_lines(
     monthly = period.kind in (MONTH, MONTHLY)
     plan_period = plans.period_for(period.start, period.end, monthly)
     found = await plans.figures(
-        request.session, request.me, plan_period, _zone(request), team_id=team_id, rep_id=rep_id
+        request.session, request.me, plan_period, request.zone, team_id=team_id, rep_id=rep_id
     )
     t = request.t
     if rep_id is not None or request.me.role == Role.REP:
@@ -237,10 +225,10 @@ async def plan_lines(
 
 
 async def _open(request: Request, period: PlanPeriod) -> object:
-    opened = await plans.open_plan(request.session, request.me, period, _zone(request))
+    opened = await plans.open_plan(request.session, request.me, period, request.zone)
     if not opened.open_at(request.now) and opened.filed is not None:
-        _user_data(request).pop(DRAFT, None)
-        figures = await plans.own_figures(request.session, request.me, period, _zone(request))
+        request.user_data.pop(DRAFT, None)
+        figures = await plans.own_figures(request.session, request.me, period, request.zone)
         lines = [
             plans.plan_html(request.t, opened.filed),
             "",
@@ -427,7 +415,7 @@ async def press_submit(request: Request) -> object:
             draft.orders,
             draft.collections,
             now=request.now,
-            zone=_zone(request),
+            zone=request.zone,
             source_key=request.source_key,
         )
     except Invalid as error:  # nothing written: say why, keep the draft
@@ -446,7 +434,7 @@ async def press_submit(request: Request) -> object:
 
 
 def _forget(request: Request) -> None:
-    data = _user_data(request)
+    data = request.user_data
 
     async def forget() -> None:
         data.pop(DRAFT, None)
@@ -456,14 +444,14 @@ def _forget(request: Request) -> None:
 
 @action()
 async def press_cancel(request: Request) -> object:
-    _user_data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     request.edit(request.t(N_("Plan not filed: nothing was saved. Send /plan when you are ready.")))
     return END
 
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     request.reply(request.t(N_("Plan not filed: nothing was saved. Send /plan when you are ready.")))
     return END
 

@@ -64,14 +64,8 @@ def inline(buttons: Buttons) -> InlineKeyboardMarkup:
     )
 
 
-def _data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None  # every update we handle has a user
-    return data
-
-
 def _review(request: Request) -> Review:
-    review = _data(request).get(REVIEW_KEY)
+    review = request.user_data.get(REVIEW_KEY)
     if not isinstance(review, Review):
         raise NotFound(N_("This step has expired: press the button on the new customer report again."))
     return review
@@ -88,8 +82,8 @@ def _typed(request: Request) -> str:
 
 
 def _begin(request: Request, review: Review) -> None:
-    _data(request)[REVIEW_KEY] = review
-    _data(request)[LANGUAGE_KEY] = request.me.language
+    request.user_data[REVIEW_KEY] = review
+    request.user_data[LANGUAGE_KEY] = request.me.language
 
 
 # -- making it active -------------------------------------------------------------------------------
@@ -124,7 +118,7 @@ async def start_activation(request: Request) -> int:
 
 
 async def _ask_grade(request: Request, review: Review, code: str) -> int:
-    _data(request)[REVIEW_KEY] = replace(review, code=code)
+    request.user_data[REVIEW_KEY] = replace(review, code=code)
     t = request.t
     rules = await grade_rules(request.session)
     lines = [t(N_("Code {code}. Its grade?"), code=code)]
@@ -177,7 +171,7 @@ async def chose_grade(request: Request) -> int:
         now=request.now,
         zone=request.context.runtime.clock.zone,
     )
-    _data(request).pop(REVIEW_KEY, None)
+    request.user_data.pop(REVIEW_KEY, None)
     ref = reviewed.prospect
     request.edit(
         request.t(
@@ -233,7 +227,7 @@ def _preview_markup(t: Translator, preview: MergePreview) -> InlineKeyboardMarku
 async def _preview(request: Request, target_id: int) -> int:
     review = _review(request)
     preview = await prospects.merge_preview(request.session, request.me, review.prospect_id, target_id)
-    _data(request).pop(REVIEW_KEY, None)
+    request.user_data.pop(REVIEW_KEY, None)
     request.reply(prospects.render_preview(request.t, preview), _preview_markup(request.t, preview))
     return ConversationHandler.END
 
@@ -304,7 +298,7 @@ async def no_merge(request: Request) -> None:
 
 @action()
 async def cancel_review(request: Request) -> int:
-    _data(request).pop(REVIEW_KEY, None)
+    request.user_data.pop(REVIEW_KEY, None)
     request.reply(request.t(N_("Stopped: nothing changed.")))
     return ConversationHandler.END
 

@@ -215,20 +215,14 @@ def _end_button(t: Translator) -> InlineKeyboardMarkup:
 # -- the draft -----------------------------------------------------------------------------------
 
 
-def _data(request: Request) -> dict[object, object]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 def _new_draft(request: Request) -> TripDraft:
     draft = TripDraft(key=request.source_key)
-    _data(request)[DRAFT] = draft
+    request.user_data[DRAFT] = draft
     return draft
 
 
 def _draft(request: Request) -> TripDraft:
-    draft = _data(request).get(DRAFT)
+    draft = request.user_data.get(DRAFT)
     if not isinstance(draft, TripDraft):
         raise Invalid(N_("This trip entry was interrupted. Start again with /trip."))
     return draft
@@ -237,10 +231,6 @@ def _draft(request: Request) -> TripDraft:
 def _typed(request: Request) -> str:
     message = request.update.effective_message
     return (message.text or "") if message else ""
-
-
-def _zone(request: Request) -> ZoneInfo:
-    return request.context.runtime.clock.zone
 
 
 def _photo(request: Request) -> str | None:
@@ -260,7 +250,7 @@ async def _start(request: Request, draft: TripDraft, reading: int, photo: str | 
         t(
             N_("🚗 Trip started at {reading} km, {when}."),
             reading=f"{trip.odometer_start:,}",
-            when=f"{trip.started_at.astimezone(_zone(request)):%H:%M}",
+            when=f"{trip.started_at.astimezone(request.zone):%H:%M}",
         )
     ]
     if started.last_reading is not None and not started.repeated:
@@ -275,7 +265,7 @@ async def _start(request: Request, draft: TripDraft, reading: int, photo: str | 
         lines.append(t(N_("📷 Dashboard photo saved.")))
         lines.append(t(N_("End it with /trip end and the reading when you are back.")))
         request.reply("\n".join(lines))
-        _data(request).pop(DRAFT, None)
+        request.user_data.pop(DRAFT, None)
         return END
     draft.trip_id = trip.id
     lines.append(t(N_("Send a photo of the dashboard now if you like, or press Skip.")))
@@ -358,7 +348,7 @@ async def _command(request: Request, text: str, photo: str | None) -> object:
             return END_READING
         return await _end_reading(request, draft, trips.parse_reading(rest[0]), " ".join(rest[1:]))
     if word:
-        _data(request).pop(DRAFT, None)
+        request.user_data.pop(DRAFT, None)
         request.reply(request.t(trips.USAGE))
         return END
     return await _bare(request)
@@ -370,8 +360,8 @@ async def _bare(request: Request) -> object:
     if trip is None:
         request.reply(request.t(N_("No trip is open. What does the odometer read, in km? (/cancel to stop)")))
         return START_READING
-    _data(request).pop(DRAFT, None)
-    request.reply(render_trip(request.t, trip, _zone(request)), _end_button(request.t))
+    request.user_data.pop(DRAFT, None)
+    request.reply(render_trip(request.t, trip, request.zone), _end_button(request.t))
     return END
 
 
@@ -417,13 +407,13 @@ async def got_photo(request: Request) -> object:
             N_("📷 Dashboard photo saved. End the trip with /trip end and the reading when you are back.")
         )
     )
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     return END
 
 
 @action()
 async def skipped_photo(request: Request) -> object:
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     request.edit(request.t(N_("No photo. End the trip with /trip end and the reading when you are back.")))
     return END
 
@@ -510,15 +500,15 @@ async def confirmed(request: Request) -> object:
         end_key=draft.key,
     )
     request.edit(
-        "🏁 " + request.t(N_("Trip saved.")) + "\n" + render_trip(request.t, ended.trip, _zone(request))
+        "🏁 " + request.t(N_("Trip saved.")) + "\n" + render_trip(request.t, ended.trip, request.zone)
     )
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     return END
 
 
 @action()
 async def cancel(request: Request) -> object:
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     request.reply(request.t(N_("Cancelled. A trip already started stays open: /trip shows it.")))
     return END
 
@@ -529,8 +519,8 @@ async def trips_command(request: Request) -> None:
     text = request.text_after_command
     today = request.context.runtime.clock.today()
     period = parse_period(text, today) if text else relative(MONTH, today)
-    listed = await trips.list_trips(request.session, request.me, period, _zone(request), request.now)
-    request.reply(render_list(request.t, listed, _zone(request)))
+    listed = await trips.list_trips(request.session, request.me, period, request.zone, request.now)
+    request.reply(render_list(request.t, listed, request.zone))
 
 
 def register(application: Application) -> None:  # type: ignore[type-arg]

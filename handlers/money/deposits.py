@@ -99,10 +99,6 @@ def render(
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
-def _zone(request: Request) -> tzinfo:
-    return request.context.runtime.clock.zone
-
-
 def _data(request: Request) -> list[str]:
     query = request.update.callback_query
     return (query.data or "").split(":") if query else []
@@ -110,7 +106,7 @@ def _data(request: Request) -> list[str]:
 
 async def _show(request: Request, page: int, note: str | None, *, edit: bool) -> None:
     holdings = await collections.holdings(request.session, request.me, page=page, per_page=PER_PAGE)
-    text, markup = render(request.t, _zone(request), holdings, note)
+    text, markup = render(request.t, request.zone, holdings, note)
     if edit:
         request.edit(text, markup)
     else:

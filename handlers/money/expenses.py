@@ -119,14 +119,8 @@ def skip_button(t: Translator) -> InlineKeyboardMarkup:
 # -- the draft -----------------------------------------------------------------------------------
 
 
-def _data(request: Request) -> dict[object, object]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 def _draft(request: Request) -> ExpenseDraft:
-    draft = _data(request).get(DRAFT)
+    draft = request.user_data.get(DRAFT)
     if not isinstance(draft, ExpenseDraft):
         raise Invalid(N_("This claim was interrupted. Start again with /expense."))
     return draft
@@ -166,7 +160,7 @@ async def _save(request: Request, draft: ExpenseDraft, note: str | None, edit: b
     else:
         request.reply(text, markup)
     if not ask:
-        _data(request).pop(DRAFT, None)
+        request.user_data.pop(DRAFT, None)
         return END
     draft.saved_id = made.view.id
     return RECEIPT
@@ -175,7 +169,7 @@ async def _save(request: Request, draft: ExpenseDraft, note: str | None, edit: b
 async def _start(request: Request, text: str, receipt: str | None) -> object:
     expenses.check_may_claim(request.me)
     draft = ExpenseDraft(key=request.source_key, receipt_file_id=receipt)
-    _data(request)[DRAFT] = draft
+    request.user_data[DRAFT] = draft
     if not text:
         request.reply(
             request.t(N_("How much did you spend? Type the amount, like 45 or 1.2k. (/cancel to stop)"))
@@ -251,19 +245,19 @@ async def receipt_photo(request: Request) -> object:
     draft = _draft(request)
     file_id = _photo(request)
     if draft.saved_id is None or file_id is None:  # the claim was undone meanwhile
-        _data(request).pop(DRAFT, None)
+        request.user_data.pop(DRAFT, None)
         return END
     view = await expenses.attach_receipt(
         request.session, request.me, draft.saved_id, file_id, now=request.now
     )
     request.reply(request.t(N_("🧾 Receipt photo kept with claim #{id}."), id=view.id))
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     return END
 
 
 @action()
 async def cancel(request: Request) -> object:
-    draft = _data(request).pop(DRAFT, None)
+    draft = request.user_data.pop(DRAFT, None)
     if isinstance(draft, ExpenseDraft) and draft.saved_id is not None:
         request.reply(
             request.t(N_("Claim #{id} stays as it is, without a receipt photo."), id=draft.saved_id)
@@ -286,7 +280,7 @@ async def undo(request: Request) -> None:
     """``exp:undo:<id>``: the claimant withdraws a claim nobody has decided yet."""
     _, _, expense_id = _parts(request)
     view = await expenses.undo(request.session, request.me, int(expense_id), now=request.now)
-    draft = _data(request).get(DRAFT)
+    draft = request.user_data.get(DRAFT)
     if isinstance(draft, ExpenseDraft) and draft.saved_id == view.id:  # no receipt for it now
         draft.saved_id = None
     request.edit(

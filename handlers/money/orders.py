@@ -177,14 +177,8 @@ def confirm_buttons(t: Translator, token: str) -> InlineKeyboardMarkup:
 # -- what buttons remember ---------------------------------------------------------------------
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None  # every update we handle has a user
-    return data
-
-
 def _pending(request: Request) -> dict[str, dict[str, Any]]:
-    store: dict[str, dict[str, Any]] = _user_data(request).setdefault(PENDING, {})
+    store: dict[str, dict[str, Any]] = request.user_data.setdefault(PENDING, {})
     return store
 
 
@@ -253,7 +247,7 @@ def _show(request: Request, outcome: OrderOutcome, token: str, *, edit: bool) ->
 
 
 def _ask_amount(request: Request, customer: CustomerRef, *, edit: bool) -> int:
-    _user_data(request)[ASKING] = customer.id
+    request.user_data[ASKING] = customer.id
     text = request.t(ASK_AMOUNT, customer=customer.label)
     if edit:
         request.edit(text)
@@ -269,7 +263,7 @@ def _ask_amount(request: Request, customer: CustomerRef, *, edit: bool) -> int:
 async def order(request: Request) -> object:
     """``/order``, ``/order CUSTOMER`` or ``/order CUSTOMER: AMOUNT [INVOICE NO]``; without the colon,
     ``/order 鑫源建材 5000`` when the first words name one customer."""
-    _user_data(request).pop(ASKING, None)  # a new order replaces one we were asking the amount of
+    request.user_data.pop(ASKING, None)  # a new order replaces one we were asking the amount of
     text = request.text_after_command
     if not text:
         request.reply(request.t(USAGE))
@@ -317,7 +311,7 @@ async def pick(request: Request) -> object:
     if pending["amount"] is None:
         customer = await orders.customer_for_order(request.session, request.me, int(customer_id))
         if pending.get("asked") == customer.id:  # a second tap: the question is already showing
-            _user_data(request)[ASKING] = customer.id
+            request.user_data[ASKING] = customer.id
             return AMOUNT
         pending["asked"] = customer.id
         return _ask_amount(request, customer, edit=True)
@@ -330,7 +324,7 @@ async def pick(request: Request) -> object:
 @action()
 async def amount_typed(request: Request) -> object:
     """The typed answer to "Amount for …?"; a bad amount says why and asks again."""
-    customer_id = _user_data(request).get(ASKING)
+    customer_id = request.user_data.get(ASKING)
     message = request.update.effective_message
     if customer_id is None or message is None:
         request.reply(request.t(N_("I lost track of that order. Start again with /order.")))
@@ -339,13 +333,13 @@ async def amount_typed(request: Request) -> object:
     outcome = await _record(request, customer_id, details, request.source_key)
     token = remember(request, details, customer_id) if isinstance(outcome, NeedsConfirmation) else ""
     _show(request, outcome, token, edit=False)
-    _user_data(request).pop(ASKING, None)
+    request.user_data.pop(ASKING, None)
     return END
 
 
 @action()
 async def cancel_asking(request: Request) -> object:
-    _user_data(request).pop(ASKING, None)
+    request.user_data.pop(ASKING, None)
     request.reply(request.t(CANCELLED))
     return END
 

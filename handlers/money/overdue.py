@@ -67,12 +67,6 @@ def _parts(request: Request) -> list[str]:
     return (query.data or "").split(":") if query else []
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None  # every update we handle has a user
-    return data
-
-
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -327,7 +321,7 @@ async def customer_page(request: Request) -> None:
 
 
 def _asking(request: Request) -> dict[str, Any] | None:
-    value = _user_data(request).get(ASKING)
+    value = request.user_data.get(ASKING)
     return value if isinstance(value, dict) else None
 
 
@@ -339,7 +333,7 @@ async def ask_promise(request: Request) -> object:
     asked = {"kind": "promise", "receivable_id": receivable_id}
     if _asking(request) == asked:  # a second tap: the question is already showing
         return PROMISE
-    _user_data(request)[ASKING] = asked
+    request.user_data[ASKING] = asked
     example = (_today(request) + timedelta(days=7)).isoformat()
     request.reply(
         t(
@@ -378,7 +372,7 @@ async def promise_typed(request: Request) -> object:
     except Invalid as error:  # nothing was written: say why and wait for another try
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
-    _user_data(request).pop(ASKING, None)
+    request.user_data.pop(ASKING, None)
     request.reply(
         t(
             N_(
@@ -407,7 +401,7 @@ async def ask_dispute(request: Request) -> object:
     asked = {"kind": "dispute", "receivable_id": receivable_id}
     if _asking(request) == asked:
         return REASON
-    _user_data(request)[ASKING] = asked
+    request.user_data[ASKING] = asked
     request.reply(
         t(
             N_(
@@ -435,7 +429,7 @@ async def reason_typed(request: Request) -> object:
     except Invalid as error:
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
-    _user_data(request).pop(ASKING, None)
+    request.user_data.pop(ASKING, None)
     request.reply(
         t(
             N_(
@@ -471,7 +465,7 @@ async def undispute(request: Request) -> None:
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(ASKING, None)
+    request.user_data.pop(ASKING, None)
     request.reply(request.t(N_("Stopped: nothing was recorded.")))
     return END
 

@@ -187,20 +187,14 @@ def skip_button(t: Translator) -> InlineKeyboardMarkup:
 # -- the draft -----------------------------------------------------------------------------------
 
 
-def _data(request: Request) -> dict[object, object]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 def _new_draft(request: Request) -> ReturnDraft:
     draft = ReturnDraft(key=request.source_key)
-    _data(request)[DRAFT] = draft
+    request.user_data[DRAFT] = draft
     return draft
 
 
 def _draft(request: Request) -> ReturnDraft:
-    draft = _data(request).get(DRAFT)
+    draft = request.user_data.get(DRAFT)
     if not isinstance(draft, ReturnDraft):
         raise Invalid(N_("This return was interrupted. Start again with /return."))
     return draft
@@ -300,7 +294,7 @@ async def _send(request: Request, draft: ReturnDraft, reason: str | None, edit: 
         request.toast = request.t.gettext(N_("Already sent to your manager."))
     else:
         _show(request, render_requested(request.t, made), None, edit)
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     return END
 
 
@@ -321,7 +315,7 @@ async def return_command(request: Request) -> object:
     text = request.text_after_command
     reference = returns.parse_reference(text) if text else None
     if reference is not None:
-        _data(request).pop(DRAFT, None)
+        request.user_data.pop(DRAFT, None)
         return await _show_certificate(request, reference)
     returns.check_may_request(request.me)
     draft = _new_draft(request)
@@ -334,7 +328,7 @@ async def return_command(request: Request) -> object:
     if rest is not None:
         if not customer_text:
             request.reply(request.t(returns.USAGE))
-            _data(request).pop(DRAFT, None)
+            request.user_data.pop(DRAFT, None)
             return END
         draft.amount, words = returns.read_amount(rest)
         draft.words = tuple(words)
@@ -436,7 +430,7 @@ async def typed_reason(request: Request) -> object:
 
 @action()
 async def cancel(request: Request) -> object:
-    _data(request).pop(DRAFT, None)
+    request.user_data.pop(DRAFT, None)
     request.reply(request.t(N_("Cancelled: no return was asked for.")))
     return END
 

@@ -25,7 +25,7 @@ request (a cursor: deciding some meanwhile skips none).
 from __future__ import annotations
 
 import re
-from typing import Any, TypeGuard
+from typing import TypeGuard
 from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -52,12 +52,6 @@ USAGE = N_(
     "or /discount 华东五金: 500 damaged packaging"
 )
 EXPIRED = N_("This choice has expired: nothing was sent. Send the /discount again.")
-
-
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None  # every update we handle has a user
-    return data
 
 
 def _parts(request: Request) -> list[str]:
@@ -108,7 +102,7 @@ async def discount(request: Request) -> None:
         message = request.update.effective_message
         assert message is not None
         token = str(message.message_id)
-        store: dict[str, dict[str, str]] = _user_data(request).setdefault(PENDING, {})
+        store: dict[str, dict[str, str]] = request.user_data.setdefault(PENDING, {})
         store[token] = {"source_key": request.source_key, "terms": rest}
         while len(store) > MAX_PENDING:
             store.pop(next(iter(store)))
@@ -125,7 +119,7 @@ async def discount(request: Request) -> None:
 async def pick(request: Request) -> None:
     """A candidate button: ``disc:pick:<token>:<customer id>``."""
     _, _, token, customer_id = _parts(request)
-    pending = _user_data(request).get(PENDING, {}).get(token)
+    pending = request.user_data.get(PENDING, {}).get(token)
     if pending is None:
         request.toast = request.t.gettext(EXPIRED)
         return

@@ -17,7 +17,6 @@ one that does not exist.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.ext import (
@@ -65,10 +64,6 @@ def _today(request: Request) -> date:
     return request.context.runtime.clock.today()
 
 
-def _zone(request: Request) -> Any:
-    return request.context.runtime.clock.zone
-
-
 def read_arguments(text: str, today: date) -> tuple[date | None, str]:
     """``[DAY] [REP]``: the day if the first word is one, and the rest as the rep's name."""
     first, _, rest = text.strip().partition(" ")
@@ -90,18 +85,12 @@ def _report_id(request: Request) -> int:
     return int((query.data or "").split(":")[2]) if query is not None else 0
 
 
-def _user_data(request: Request) -> dict[Any, Any]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 # -- /reports -------------------------------------------------------------------------------------
 
 
 @action(report=True)
 async def show_reports(request: Request) -> None:
-    t, session, me, zone = request.t, request.session, request.me, _zone(request)
+    t, session, me, zone = request.t, request.session, request.me, request.zone
     own = report_loop.own_only(me)
     day, name = read_arguments(request.text_after_command, _today(request))
     if name:
@@ -137,7 +126,7 @@ def _who(report: report_loop.ReportView) -> str:
 @action()
 async def press_read(request: Request) -> None:
     marked = await report_loop.mark_read(
-        request.session, request.me, _report_id(request), now=request.now, zone=_zone(request)
+        request.session, request.me, _report_id(request), now=request.now, zone=request.zone
     )
     t, report = request.t, marked.report
     template = (
@@ -154,8 +143,8 @@ async def press_read(request: Request) -> None:
 @action()
 async def ask_comment(request: Request) -> object:
     report_id = _report_id(request)
-    report = await report_loop.comment_target(request.session, request.me, report_id, _zone(request))
-    data = _user_data(request)
+    report = await report_loop.comment_target(request.session, request.me, report_id, request.zone)
+    data = request.user_data
     if data.get(ASKED) == report_id:  # a second tap: the question is already showing
         return COMMENTING
     data[ASKED] = report_id
@@ -175,7 +164,7 @@ async def ask_comment(request: Request) -> object:
 
 @action()
 async def comment_typed(request: Request) -> object:
-    report_id = _user_data(request).get(ASKED)
+    report_id = request.user_data.get(ASKED)
     t = request.t
     if not isinstance(report_id, int):
         request.reply(t(N_("I lost track of that report. Press its 💬 Comment button again.")))
@@ -188,13 +177,13 @@ async def comment_typed(request: Request) -> object:
             report_id,
             (message.text or "") if message else "",
             now=request.now,
-            zone=_zone(request),
+            zone=request.zone,
             source_key=request.source_key,
         )
     except Invalid as error:  # nothing was written: say why and wait for another try
         request.reply(t(error.message, **error.params) + "\n" + t(TRY_AGAIN))
         return None
-    _user_data(request).pop(ASKED, None)
+    request.user_data.pop(ASKED, None)
     request.reply(
         t(
             N_("💬 Comment sent to {rep} on their report for {day}. The report is marked read."),
@@ -207,7 +196,7 @@ async def comment_typed(request: Request) -> object:
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(ASKED, None)
+    request.user_data.pop(ASKED, None)
     request.reply(request.t(N_("Comment cancelled: nothing was sent.")))
     return END
 

@@ -68,12 +68,6 @@ def _hours(request: Request) -> ReportHours:
     return ReportHours(runtime.clock.zone, runtime.settings.report_deadline, runtime.settings.report_cutoff)
 
 
-def _user_data(request: Request) -> dict[object, object]:
-    data = request.context.user_data
-    assert data is not None
-    return data
-
-
 def _typed_after_command(request: Request) -> str:
     """What follows ``/report``, newlines kept (a Chinese one-liner may have no ASCII space)."""
     message = request.update.effective_message
@@ -354,8 +348,8 @@ async def start(request: Request) -> object:
         day, text = split_day(text, _today(request))
     if not text:
         return await _show_draft(request, day)
-    _user_data(request).pop(PENDING, None)
-    _user_data(request).pop(WRITING_FOR, None)
+    request.user_data.pop(PENDING, None)
+    request.user_data.pop(WRITING_FOR, None)
     await _file(request, reports.parse_lines(text), day)
     return END
 
@@ -381,7 +375,7 @@ async def start_for_day(request: Request) -> object:
 
 
 async def _show_draft(request: Request, day: date | None) -> object:
-    data = _user_data(request)
+    data = request.user_data
     data.pop(PENDING, None)
     data.pop(WRITING_FOR, None)
     draft = await reports.draft(request.session, request.me, now=request.now, hours=_hours(request), day=day)
@@ -392,7 +386,7 @@ async def _show_draft(request: Request, day: date | None) -> object:
 
 
 def _writing_for(request: Request) -> date | None:
-    value = _user_data(request).get(WRITING_FOR)
+    value = request.user_data.get(WRITING_FOR)
     try:
         return date.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
@@ -412,7 +406,7 @@ async def take_lines(request: Request) -> object:
     if not draft.open:
         request.reply(_closing(request.t, draft))
         return END
-    _user_data(request)[PENDING] = Pending(draft.day, lines, message.message_id)
+    request.user_data[PENDING] = Pending(draft.day, lines, message.message_id)
     request.reply(render_preview(request.t, draft, lines), preview_buttons(request.t, message.message_id))
     return PREVIEW
 
@@ -420,7 +414,7 @@ async def take_lines(request: Request) -> object:
 def _pending_for(request: Request) -> Pending | None:
     """The lines behind the pressed preview, or None (and a toast) if it is not the newest one."""
     query = request.update.callback_query
-    pending = _user_data(request).get(PENDING)
+    pending = request.user_data.get(PENDING)
     if (
         query is not None
         and isinstance(pending, Pending)
@@ -434,7 +428,7 @@ def _pending_for(request: Request) -> Pending | None:
 
 
 def _forget_pending(request: Request) -> None:
-    data = _user_data(request)
+    data = request.user_data
 
     async def forget() -> None:
         data.pop(PENDING, None)
@@ -487,8 +481,8 @@ async def press_cancel(request: Request) -> object:
 
 @action()
 async def cancel(request: Request) -> object:
-    _user_data(request).pop(PENDING, None)
-    _user_data(request).pop(WRITING_FOR, None)
+    request.user_data.pop(PENDING, None)
+    request.user_data.pop(WRITING_FOR, None)
     request.reply(request.t(N_("Report cancelled: nothing was submitted.")))
     return END
 

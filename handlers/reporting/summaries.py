@@ -75,10 +75,6 @@ def _pages(lines: Sequence[str], first_budget: int, budget: int, per_page: int) 
     return pages
 
 
-def _zone(request: Request) -> ZoneInfo:
-    return request.context.runtime.clock.zone
-
-
 def _today(request: Request) -> date:
     return request.context.runtime.clock.today()
 
@@ -363,7 +359,7 @@ def _callback_parts(request: Request) -> list[str]:
 
 async def _show_summary(request: Request, period: Period, team_id: int | None, page: int, edit: bool) -> None:
     s = await summaries.summary(
-        request.session, request.me, period, _zone(request), _today(request), team_id=team_id
+        request.session, request.me, period, request.zone, _today(request), team_id=team_id
     )
     text, markup = render_summary(
         request.t,
@@ -371,7 +367,7 @@ async def _show_summary(request: Request, period: Period, team_id: int | None, p
         team_id=team_id or 0,
         page=page,
         show_reps=request.me.role != Role.REP,
-        zone=_zone(request),
+        zone=request.zone,
         today=_today(request),
         plan_lines=await plan_flow.plan_lines(request, period, team_id=team_id) if page == 1 else (),
     )
@@ -393,10 +389,10 @@ async def summary_page(request: Request) -> None:
 
 async def _show_rep(request: Request, rep_id: int, period: Period, edit: bool) -> None:
     figures = await summaries.rep_figures(
-        request.session, request.me, rep_id, period, _zone(request), _today(request)
+        request.session, request.me, rep_id, period, request.zone, _today(request)
     )
     plan_lines = await plan_flow.plan_lines(request, period, rep_id=figures.rep.id)
-    text, markup = render_rep(request.t, figures, _zone(request), _today(request), plan_lines)
+    text, markup = render_rep(request.t, figures, request.zone, _today(request), plan_lines)
     (request.edit if edit else request.reply)(text, markup)
 
 
@@ -411,9 +407,9 @@ async def rep_photos(request: Request) -> None:
     """The drill-down's "📷 Photos" button: the person's latest photos of the period, as an album."""
     _sum, _photos, rep_id, code = _callback_parts(request)
     album = await summaries.rep_photos(
-        request.session, request.me, int(rep_id), period_from_code(code, _today(request)), _zone(request)
+        request.session, request.me, int(rep_id), period_from_code(code, _today(request)), request.zone
     )
-    albums.send_album(request, album, albums.at_customer(_zone(request)))
+    albums.send_album(request, album, albums.at_customer(request.zone))
 
 
 @action(report=True)
@@ -452,8 +448,8 @@ async def rep(request: Request) -> None:
 
 
 async def _show_team(request: Request, page: int, edit: bool) -> None:
-    team = await summaries.team_today(request.session, request.me, _zone(request), _today(request))
-    text, markup = render_team(request.t, team, page, _zone(request))
+    team = await summaries.team_today(request.session, request.me, request.zone, _today(request))
+    text, markup = render_team(request.t, team, page, request.zone)
     (request.edit if edit else request.reply)(text, markup)
 
 
