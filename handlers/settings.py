@@ -17,8 +17,7 @@ from bot.services.money.expense_rules import Limits
 from bot.services.people import users
 from bot.services.people.access import Permission, require
 from bot.services.policy import GradeRule, grade_rules
-from bot.views import counts
-from bot.views import grades as grades_view
+from bot.views import counts, grades as grades_view
 from handlers.base import Request, action
 from jobs.catalogue import JOBS, job_title
 from jobs.schedule import reschedule

@@ -16,8 +16,7 @@ from bot.i18n import Translator
 from bot.services.field import plans
 from bot.services.reporting.periods import parse_period
 from bot.services.reporting.summaries import summary
-from bot.views import plans as plan_views
-from bot.views import summaries as views
+from bot.views import plans as plan_views, summaries as views
 from jobs.context import JobContext
 from jobs.people import recipients
 from models import Role

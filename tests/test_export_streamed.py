@@ -25,9 +25,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import literal_column, select
 
 import handlers.reporting.exports as export_handlers
-from bench.generate import TODAY as BENCH_TODAY
-from bench.generate import ZONE as BENCH_ZONE
-from bench.generate import generate
+from bench.generate import TODAY as BENCH_TODAY, ZONE as BENCH_ZONE, generate
 from bot.db import Database
 from bot.i18n import Translator
 from bot.runtime import runtime_of
@@ -37,8 +35,7 @@ from bot.services.reporting.periods import MONTH, Period, parse_period, relative
 from models import User
 from tests.conftest import ZONE
 from tests.harness import Harness
-from tests.test_exports import TODAY, World, open_book, summary_of
-from tests.test_exports import world as world
+from tests.test_exports import TODAY, World, open_book, summary_of, world as world
 
 # -- the reference: the export as openpyxl wrote it before ------------------------------------------
 

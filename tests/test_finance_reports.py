@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 from bot.i18n import Translator
 from bot.services import company
 from bot.services.company import CompanySettings
-from bot.services.money.payment_methods import HELD_METHODS
-from bot.services.money.payment_methods import LABELS as METHOD_LABELS
+from bot.services.money.payment_methods import HELD_METHODS, LABELS as METHOD_LABELS
 from bot.views.finance import MESSAGE_BUDGET, length
 from jobs.catalogue import JOBS
 from jobs.runner import run_job

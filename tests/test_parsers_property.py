@@ -17,16 +17,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from bot.services import company
 from bot.services.errors import ServiceError
 from bot.services.field.visits import MAX_PRODUCT_CHARS, MAX_QUANTITY, parse_follow_up, parse_stock_lines
-from bot.services.intake.customer_import import parse_credit_limit
-from bot.services.intake.customer_import import validate as validate_customers
-from bot.services.intake.receivable_import import parse_date
-from bot.services.intake.receivable_import import validate as validate_receivables
+from bot.services.intake.customer_import import parse_credit_limit, validate as validate_customers
+from bot.services.intake.receivable_import import parse_date, validate as validate_receivables
 from bot.services.intake.user_import import validate as validate_people
 from bot.services.money.amounts import CENT, MAX_AMOUNT, format_amount, parse_amount
 from bot.services.money.collections import parse_collection_line, parse_method, split_customer

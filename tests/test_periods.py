@@ -6,8 +6,7 @@ import contextlib
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from bot.i18n import Translator
 from bot.services.errors import Invalid

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from telegram.error import RetryAfter
 
 from bot.clock import FixedClock

@@ -6,8 +6,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import count
 
-from hypothesis import assume, given
-from hypothesis import strategies as st
+from hypothesis import assume, given, strategies as st
 from sqlalchemy import func, select
 
 from bot.clock import FixedClock

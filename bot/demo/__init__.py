@@ -11,8 +11,7 @@ import argparse
 import asyncio
 import sys
 import time
-from datetime import datetime
-from datetime import time as local_time
+from datetime import datetime, time as local_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 

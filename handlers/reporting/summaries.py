@@ -39,11 +39,9 @@ from bot.services.reporting.periods import (
 )
 from bot.services.reporting.reports import KIND_LABELS, ReportHours
 from bot.services.reporting.summaries import Missing, RepFigures, RepLine, Summary, TeamDay
-from bot.views import summaries as views
-from bot.views import visit_extras as extras_view
+from bot.views import summaries as views, visit_extras as extras_view
 from handlers.base import Request, action
-from handlers.field import albums
-from handlers.field import plans as plan_flow
+from handlers.field import albums, plans as plan_flow
 from handlers.paging import page_of, pager
 from models import Role
 

@@ -91,11 +91,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from bot.i18n import N_, Translator
-from bot.services.field import plans as plan_rules
-from bot.services.field import trips as trip_rules
-from bot.services.field import trust
-from bot.services.field.complaints import KIND_LABELS as COMPLAINT_KINDS
-from bot.services.field.complaints import TAG_LABELS as COMPLAINT_TAGS
+from bot.services.field import plans as plan_rules, trips as trip_rules, trust
+from bot.services.field.complaints import KIND_LABELS as COMPLAINT_KINDS, TAG_LABELS as COMPLAINT_TAGS
 from bot.services.field.customers import in_scope
 from bot.services.field.units import unit_name
 from bot.services.field.visit_extras import TOPIC_LABELS
