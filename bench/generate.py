@@ -245,8 +245,10 @@ class _Writer:
         for batch in _batches(rows):
             await self.connection.execute(insert(table), batch)
             count += len(batch)
-        self.generated.rows[table.name] = count
-        self.generated.seconds[table.name] = time.perf_counter() - started
+        # Added up: the ledger's tables are written in slices (``_money``).
+        written, seconds = self.generated.rows, self.generated.seconds
+        written[table.name] = written.get(table.name, 0) + count
+        seconds[table.name] = seconds.get(table.name, 0.0) + time.perf_counter() - started
 
 
 def _local(day: date, seconds: int) -> datetime:
@@ -292,7 +294,9 @@ async def _vacuum(db: Database) -> None:
 async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> Generated:
     teams = (size.reps + REPS_PER_TEAM - 1) // REPS_PER_TEAM
     joined = NOW - timedelta(days=HISTORY_DAYS + 30)
-    first_rep, first_manager = 1_000, 100
+    first_manager = 100
+    # Reps' ids follow the managers' (1,000 at full size; past 900 teams, at ten times, 100,000).
+    first_rep = 1_000 if first_manager + teams < 1_000 else 100_000
     generated = Generated(size, director_id=2, manager_id=first_manager + 1, team_id=1)
     writer = _Writer(connection, generated)
 
@@ -435,91 +439,98 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
 async def _money(
     writer: _Writer, rng: random.Random, size: Size, grades: list[str], rep_of: list[int]
 ) -> None:
-    """Receivables issued over the history; the older ones mostly paid (one collection each)."""
+    """Receivables issued over the history; the older ones mostly paid (one collection each).
+
+    Written in slices of BATCH invoices with their collections and allocations: at ten times the
+    company (3,000,000 invoices) the whole ledger held as rows would take gigabytes."""
     terms = {grade: policy[1] for grade, policy in DEFAULT_GRADE_POLICY.items()}
-    yesterday = TODAY - timedelta(days=1)
-    receivables: list[dict[str, Any]] = []
-    collections: list[dict[str, Any]] = []
-    allocations: list[dict[str, Any]] = []
-    for id_ in range(1, size.receivables + 1):
-        n = rng.randrange(size.customers)
-        issued = TODAY - timedelta(days=rng.randrange(1, HISTORY_DAYS))
-        due = issued + timedelta(days=terms[grades[n]])
-        amount = Decimal(rng.randrange(10, 500) * 100)
-        age = (TODAY - issued).days
-        paid = Decimal(0)
-        roll = rng.random()
-        if roll < min(0.9, age / 90):
-            paid = amount
-        elif roll < min(0.95, age / 80):
-            paid = (amount / 2).quantize(Decimal("1"))
-        open_ = amount - paid
-        days_yesterday = (yesterday - due).days
-        level = (
-            max(
-                (lvl.level for lvl in DEFAULT_FOLLOWUP_LEVELS if days_yesterday >= lvl.days_overdue),
-                default=0,
-            )
-            if open_ > 0
-            else 0
-        )
-        receivables.append(
-            {
-                "id": id_,
-                "invoice_no": f"B-{id_:07d}",
-                "customer_id": n + 1,
-                "rep_id": rep_of[n],
-                "amount": amount,
-                "open_amount": open_ if writer.bulk_ledger else amount,
-                "issued_on": issued,
-                "due_on": due,
-                "source": ReceivableSource.ORDER if id_ % 3 == 0 else ReceivableSource.IMPORT,
-                "disputed": id_ % 101 == 0,
-                "promise_date": None,
-                "promise_amount": None,
-                "followup_level": level,
-                "over_limit": False,
-                "created_at": _local(issued, 10 * 3600),
-                "source_key": None,
-            }
-        )
-        if paid:
-            received = _local(
-                min(due, TODAY - timedelta(days=1)) - timedelta(days=rng.randrange(0, 5)),
-                11 * 3600 + rng.randrange(6 * 3600),
-            )
-            received = max(received, _local(issued, 12 * 3600))
-            method = (PaymentMethod.TRANSFER, PaymentMethod.CASH, PaymentMethod.CHEQUE)[id_ % 3]
-            # A transfer needs no hand-in (stored handed in when received, as the bot does); one cash or
-            # cheque collection in fifty is still held by the rep.
-            transfer = method == PaymentMethod.TRANSFER
-            handed = received if transfer else None if id_ % 50 == 0 else received + timedelta(hours=6)
-            collection_id = len(collections) + 1
-            collections.append(
-                {
-                    "id": collection_id,
-                    "rep_id": rep_of[n],
-                    "customer_id": n + 1,
-                    "amount": paid,
-                    "method": method,
-                    "receipt_no": f"R-{collection_id}",
-                    "received_at": received,
-                    "handed_in_at": handed,
-                    "confirmed_by": 3 if handed and not transfer else None,
-                    "reverses_id": None,
-                    "reason": None,
-                    "recorded_by": rep_of[n],
-                    "source_key": f"bench:collect:{collection_id}",
-                    "created_at": received,
-                }
-            )
-            allocations.append(
-                {"id": collection_id, "collection_id": collection_id, "receivable_id": id_, "amount": paid}
-            )
+    collection_id = 0
     async with writer.triggers_off(), writer.credit_triggers_off():
-        await writer.write(Receivable.__table__, iter(receivables))
-        await writer.write(Collection.__table__, iter(collections))
-        await writer.write(Allocation.__table__, iter(allocations))
+        for first in range(1, size.receivables + 1, BATCH):
+            receivables: list[dict[str, Any]] = []
+            collections: list[dict[str, Any]] = []
+            allocations: list[dict[str, Any]] = []
+            for id_ in range(first, min(first + BATCH, size.receivables + 1)):
+                n = rng.randrange(size.customers)
+                receivable, paid = _invoice(rng, id_, n, terms[grades[n]], rep_of[n], writer.bulk_ledger)
+                receivables.append(receivable)
+                if paid:
+                    collection_id += 1
+                    collections.append(_collection(rng, collection_id, receivable, paid))
+                    allocation = {"id": collection_id, "collection_id": collection_id, "receivable_id": id_}
+                    allocations.append({**allocation, "amount": paid})
+            await writer.write(Receivable.__table__, iter(receivables))
+            await writer.write(Collection.__table__, iter(collections))
+            await writer.write(Allocation.__table__, iter(allocations))
+
+
+def _invoice(
+    rng: random.Random, id_: int, n: int, term_days: int, rep_id: int, final_open: bool
+) -> tuple[dict[str, Any], Decimal]:
+    """Invoice ``id_`` of customer ``n`` (0-based) and how much of it was paid."""
+    issued = TODAY - timedelta(days=rng.randrange(1, HISTORY_DAYS))
+    due = issued + timedelta(days=term_days)
+    amount = Decimal(rng.randrange(10, 500) * 100)
+    age = (TODAY - issued).days
+    paid = Decimal(0)
+    roll = rng.random()
+    if roll < min(0.9, age / 90):
+        paid = amount
+    elif roll < min(0.95, age / 80):
+        paid = (amount / 2).quantize(Decimal("1"))
+    open_ = amount - paid
+    days_yesterday = (TODAY - timedelta(days=1) - due).days
+    reached = (lvl.level for lvl in DEFAULT_FOLLOWUP_LEVELS if days_yesterday >= lvl.days_overdue)
+    receivable = {
+        "id": id_,
+        "invoice_no": f"B-{id_:07d}",
+        "customer_id": n + 1,
+        "rep_id": rep_id,
+        "amount": amount,
+        "open_amount": open_ if final_open else amount,
+        "issued_on": issued,
+        "due_on": due,
+        "source": ReceivableSource.ORDER if id_ % 3 == 0 else ReceivableSource.IMPORT,
+        "disputed": id_ % 101 == 0,
+        "promise_date": None,
+        "promise_amount": None,
+        "followup_level": max(reached, default=0) if open_ > 0 else 0,
+        "over_limit": False,
+        "created_at": _local(issued, 10 * 3600),
+        "source_key": None,
+    }
+    return receivable, paid
+
+
+def _collection(rng: random.Random, id_: int, receivable: dict[str, Any], paid: Decimal) -> dict[str, Any]:
+    """The collection that paid ``paid`` of ``receivable``, a few days before it fell due."""
+    issued, due = receivable["issued_on"], receivable["due_on"]
+    received = _local(
+        min(due, TODAY - timedelta(days=1)) - timedelta(days=rng.randrange(0, 5)),
+        11 * 3600 + rng.randrange(6 * 3600),
+    )
+    received = max(received, _local(issued, 12 * 3600))
+    method = (PaymentMethod.TRANSFER, PaymentMethod.CASH, PaymentMethod.CHEQUE)[receivable["id"] % 3]
+    # A transfer needs no hand-in (stored handed in when received, as the bot does); one cash or
+    # cheque collection in fifty is still held by the rep.
+    transfer = method == PaymentMethod.TRANSFER
+    handed = received if transfer else None if receivable["id"] % 50 == 0 else received + timedelta(hours=6)
+    return {
+        "id": id_,
+        "rep_id": receivable["rep_id"],
+        "customer_id": receivable["customer_id"],
+        "amount": paid,
+        "method": method,
+        "receipt_no": f"R-{id_}",
+        "received_at": received,
+        "handed_in_at": handed,
+        "confirmed_by": 3 if handed and not transfer else None,
+        "reverses_id": None,
+        "reason": None,
+        "recorded_by": receivable["rep_id"],
+        "source_key": f"bench:collect:{id_}",
+        "created_at": received,
+    }
 
 
 def _reports(rng: random.Random, size: Size, first_rep: int) -> Iterator[dict[str, Any]]:

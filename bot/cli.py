@@ -453,17 +453,16 @@ async def list_jobs(settings: Settings) -> int:
     from sqlalchemy.exc import DBAPIError
 
     from bot.db import Database
-    from bot.services import company
+    from bot.services import company_settings as company
     from jobs.catalogue import JOBS
-    from jobs.runner import last_runs
-    from jobs.wave import estimates, reachable_by_role, waves
+    from jobs.wave import estimates, last_runs, reachable_by_role, waves
 
     db = Database(settings.database_url)
     try:
         async with db.reading() as session:
             company_settings = await company.load(session)
             people = await reachable_by_role(session)
-        ran = await last_runs(db)
+            ran = await last_runs(session)
     except DBAPIError as error:  # not migrated yet (no such table), or unreachable
         print(
             f"fieldbot: cannot read the jobs ({error.orig}): is `fieldbot db upgrade` done?", file=sys.stderr

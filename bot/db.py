@@ -26,7 +26,6 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -59,8 +58,14 @@ def is_sqlite(url: str) -> bool:
 
 def insert_for(session: AsyncSession, target: Any) -> Any:
     """``INSERT`` into ``target`` in the session's dialect, so it can say ``ON CONFLICT …``."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(target)
+    # Imported here: a command that never writes (``fieldbot jobs list``) never loads PostgreSQL's.
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(target)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(target)
 
 
 #: PostgreSQL connections the bot keeps open; a transaction beyond them waits for one to come back.

@@ -11,8 +11,8 @@ second, paid in Telegram Stars: README) or jobs at different times (``/settings 
 The estimate costs one aggregate query (reachable people by role) besides the last runs that
 ``jobs list`` reads anyway: a job sending one push to each of a role (:data:`ONE_EACH`: the
 morning plan to every rep) is expected to send that many; any other job as many as its last run
-queued (0 if it never ran). Nothing heavy is imported (``fieldbot jobs list`` starts in a fraction
-of a second: bench/cli.py).
+queued (0 if it never ran). Nothing heavy is imported, not even the ORM models: the reads are Core
+statements on table clauses (``fieldbot jobs list`` starts in a fraction of a second: bench/cli.py).
 """
 
 from __future__ import annotations
@@ -24,20 +24,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.company import CompanySettings
+from bot.services.company_settings import CompanySettings
 from jobs.catalogue import JOBS
-from jobs.people import reachable
-from models import JobRun, Role
 
 log = logging.getLogger(__name__)
 
 #: A wave taking longer than this is reported: its last push would arrive this late after its job's time.
 WINDOW = timedelta(minutes=5)
-#: Jobs that send exactly one push to everyone reachable of a role when they run.
-ONE_EACH: dict[str, Role] = {"morning_plan": Role.REP}
+#: Jobs that send exactly one push to everyone reachable of a role (``models.Role``'s value) when they run.
+ONE_EACH: dict[str, str] = {"morning_plan": "rep"}
+
+#: The columns these reads need of ``users`` and ``job_runs`` (models/people.py, models/jobs.py).
+_USERS = table(
+    "users",
+    column("role", String),
+    column("active", Boolean),
+    column("blocked_at", DateTime),
+    column("first_seen_at", DateTime),
+)
+_JOB_RUNS = table(
+    "job_runs",
+    column("id", Integer),
+    column("job", String),
+    column("ran_for", String),
+    column("pushes", Integer),
+)
 
 
 @dataclass(frozen=True)
@@ -97,22 +111,44 @@ def _window() -> str:
     return f"{WINDOW.total_seconds() / 60:g} min"
 
 
-async def reachable_by_role(session: AsyncSession) -> dict[Role, int]:
-    """People the jobs can push to, by role: one aggregate query."""
-    people = reachable().subquery()
-    rows = await session.execute(select(people.c.role, func.count()).group_by(people.c.role))
-    return {Role(role): count for role, count in rows}
+async def reachable_by_role(session: AsyncSession) -> dict[str, int]:
+    """People the jobs can push to, by role value: one aggregate query.
+
+    The same people as ``jobs.people.reachable()`` (active, have talked to the bot, not blocked it):
+    tests/test_wave.py compares the two."""
+    rows = await session.execute(
+        select(_USERS.c.role, func.count())
+        .where(_USERS.c.active, _USERS.c.blocked_at.is_(None), _USERS.c.first_seen_at.is_not(None))
+        .group_by(_USERS.c.role)
+    )
+    return {role: count for role, count in rows}
+
+
+@dataclass(frozen=True)
+class LastRun:
+    ran_for: str  # the local day (or day and hour) it ran for
+    pushes: int
+
+
+async def last_runs(session: AsyncSession) -> dict[str, LastRun]:
+    """Each job's latest run."""
+    rows = await session.execute(
+        select(_JOB_RUNS.c.job, _JOB_RUNS.c.ran_for, _JOB_RUNS.c.pushes).order_by(
+            _JOB_RUNS.c.ran_for, _JOB_RUNS.c.id
+        )
+    )
+    return {job: LastRun(ran_for, pushes) for job, ran_for, pushes in rows}
 
 
 def estimates(
-    company: CompanySettings, people: Mapping[Role, int], last_pushes: Mapping[str, int]
+    company: CompanySettings, people: Mapping[str, int], last_pushes: Mapping[str, int]
 ) -> dict[str, JobEstimate]:
     """Each job's expected pushes: one per person of its role, else its last run's."""
     found: dict[str, JobEstimate] = {}
     for spec in JOBS.values():
         role = ONE_EACH.get(spec.name)
         if role is not None:
-            pushes, basis = people.get(role, 0), f"one per {role.value}"
+            pushes, basis = people.get(role, 0), f"one per {role}"
         else:
             pushes, basis = last_pushes.get(spec.name, 0), "last run"
         found[spec.name] = JobEstimate(spec.name, company.job_times[spec.name], pushes, basis)
@@ -133,16 +169,13 @@ def waves(found: Mapping[str, JobEstimate], per_second: int) -> list[Wave]:
     ]
 
 
-async def last_pushes(session: AsyncSession) -> dict[str, int]:
-    """Each job's pushes at its last run."""
-    rows = await session.execute(select(JobRun.job, JobRun.pushes).order_by(JobRun.ran_for, JobRun.id))
-    return {job: pushes for job, pushes in rows}
-
-
 async def log_waves(session: AsyncSession, company: CompanySettings, *, paid: bool, per_second: int) -> None:
     """At start-up: a warning for each wave that takes longer than :data:`WINDOW`, or else the
     biggest wave at INFO."""
-    found = estimates(company, await reachable_by_role(session), await last_pushes(session))
+    ran = await last_runs(session)
+    found = estimates(
+        company, await reachable_by_role(session), {job: run.pushes for job, run in ran.items()}
+    )
     every = waves(found, per_second)
     long = [wave for wave in every if wave.too_long]
     for wave in long:
