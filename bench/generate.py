@@ -262,6 +262,14 @@ def customer_name(rng: random.Random, n: int) -> str:
     return f"{rng.choice(FIRST)} {rng.choice(LAST)} {n}"
 
 
+FIRST_MANAGER = 100
+
+
+def described(scale: float) -> Generated:
+    """Who to act as in a company generated at ``scale`` earlier (its row counts are not known)."""
+    return Generated(Size.at(scale), director_id=2, manager_id=FIRST_MANAGER + 1, team_id=1)
+
+
 async def generate(url: str, scale: float, *, seed: int = SEED, migrate: bool = True) -> Generated:
     """Migrate ``url`` and fill it with a company of ``scale`` × full size."""
     if migrate:
@@ -294,10 +302,10 @@ async def _vacuum(db: Database) -> None:
 async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> Generated:
     teams = (size.reps + REPS_PER_TEAM - 1) // REPS_PER_TEAM
     joined = NOW - timedelta(days=HISTORY_DAYS + 30)
-    first_manager = 100
+    first_manager = FIRST_MANAGER
     # Reps' ids follow the managers' (1,000 at full size; past 900 teams, at ten times, 100,000).
     first_rep = 1_000 if first_manager + teams < 1_000 else 100_000
-    generated = Generated(size, director_id=2, manager_id=first_manager + 1, team_id=1)
+    generated = Generated(size, director_id=2, manager_id=FIRST_MANAGER + 1, team_id=1)
     writer = _Writer(connection, generated)
 
     await writer.write(

@@ -8,11 +8,12 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import export, push, summaries, sweeps, throughput, wave
-from bench.generate import generate
+from bench.generate import Generated, described, generate
 from bench.measure import sqlite_url
 from bench.targets import judge
+from bot.db import upgrade_async
 
 PARTS = ("sweeps", "summaries", "export", "push", "throughput", "wave")
 #: CI's quick runs write their own file, so they never overwrite the full figures kept in the repository.
@@ -61,31 +63,73 @@ class Databases:
         self.kind, self.folder, self.postgres_url = kind, folder, postgres_url
 
     @asynccontextmanager
-    async def fresh(self, name: str) -> AsyncIterator[str]:
+    async def fresh(self, name: str, *, template: str | None = None) -> AsyncIterator[str]:
+        """A new empty database, or (PostgreSQL) a copy of ``template``."""
         if self.kind == "sqlite":
             yield sqlite_url(self.folder, name)
             return
-        assert self.postgres_url is not None
-        server = make_url(self.postgres_url)
         database = f"fieldbot_bench_{name}"
-        admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+        copy = f' TEMPLATE "{template}"' if template else ""
+        try:
+            await self._admin(
+                f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)', f'CREATE DATABASE "{database}"{copy}'
+            )
+            yield self._url(database)
+        finally:
+            await self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+    def _url(self, database: str) -> str:
+        assert self.postgres_url is not None
+        return make_url(self.postgres_url).set(database=database).render_as_string(hide_password=False)
+
+    async def _admin(self, *statements: str) -> list[list[Any]]:
+        """Run statements on the server (autocommit), returning the first column of each one's rows."""
+        assert self.postgres_url is not None
+        admin = create_async_engine(make_url(self.postgres_url), isolation_level="AUTOCOMMIT")
+        found: list[list[Any]] = []
         try:
             async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-                await connection.execute(text(f'CREATE DATABASE "{database}"'))
-            yield server.set(database=database).render_as_string(hide_password=False)
+                for sql in statements:
+                    result = await connection.execute(text(sql))
+                    found.append(list(result.scalars()) if result.returns_rows else [])
+            return found
         finally:
-            async with admin.connect() as connection:
-                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             await admin.dispose()
+
+    async def kept(self, name: str) -> str | None:
+        """PostgreSQL: the kept copy of company ``name`` (``--keep``), if an earlier run left one."""
+        if self.kind == "sqlite":
+            return None
+        database = f"fieldbot_bench_{name}_kept"
+        [found] = await self._admin(f"SELECT datname FROM pg_database WHERE datname = '{database}'")
+        return database if found else None
+
+    async def keep(self, name: str) -> None:
+        """PostgreSQL: copy the just-generated company ``name`` aside for later runs (``--keep``)."""
+        if self.kind == "postgresql":
+            kept = f"fieldbot_bench_{name}_kept"
+            await self._admin(
+                f'DROP DATABASE IF EXISTS "{kept}"',
+                f'CREATE DATABASE "{kept}" TEMPLATE "fieldbot_bench_{name}"',
+            )
 
 
 def _tag(scale: float) -> str:
     return f"s{scale:g}".replace(".", "_")
 
 
+def _generated(company: Generated) -> dict[str, Any]:
+    return {
+        "figure": "generate company",
+        "reps": company.size.reps,
+        "customers": company.size.customers,
+        "rows": sum(company.rows.values()),
+        "seconds": round(company.total_seconds, 1),
+    }
+
+
 async def run_database(
-    kind: str, mode: Mode, parts: set[str], folder: Path, postgres_url: str | None
+    kind: str, mode: Mode, parts: set[str], folder: Path, postgres_url: str | None, *, keep: bool = False
 ) -> list[dict[str, Any]]:
     databases = Databases(kind, folder, postgres_url)
     figures: list[dict[str, Any]] = []
@@ -98,21 +142,18 @@ async def run_database(
 
     if parts & {"sweeps", "summaries", "export"}:
         for scale in mode.scales:
-            async with databases.fresh(_tag(scale)) as url:
-                print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
-                company = await generate(url, scale)
-                add(
-                    [
-                        {
-                            "figure": "generate company",
-                            "reps": company.size.reps,
-                            "customers": company.size.customers,
-                            "rows": sum(company.rows.values()),
-                            "seconds": round(company.total_seconds, 1),
-                        }
-                    ],
-                    scale,
-                )
+            kept = await databases.kept(_tag(scale)) if keep else None
+            async with databases.fresh(_tag(scale), template=kept) as url:
+                if kept:
+                    print(f"[{kind}] the company at scale {scale:g}, copied from {kept}", flush=True)
+                    await upgrade_async(url)  # a migration added since it was kept
+                    company = described(scale)
+                else:
+                    print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
+                    company = await generate(url, scale)
+                    add([_generated(company)], scale)
+                    if keep:
+                        await databases.keep(_tag(scale))
                 if "sweeps" in parts:
                     add(await sweeps.in_child(url, company), scale)
                 if "summaries" in parts:
@@ -185,11 +226,29 @@ def main(argv: list[str] | None = None) -> None:
         help="where to write the JSON results (default: bench/"
         "results.json, with --quick bench/results-quick.json)",
     )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        help="measure a company this many times full size, then at 1 and 0.1 for comparison "
+        "(default parts: sweeps,summaries; docs/PERFORMANCE.md, 'Ten times the company')",
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="PostgreSQL: keep each generated company as fieldbot_bench_<scale>_kept and copy it "
+        "instead of generating it again in later runs with --keep",
+    )
     args = parser.parse_args(argv)
-    parts = {part.strip() for part in args.only.split(",") if part.strip()}
+    if args.scale is not None and args.quick:
+        parser.error("--scale and --quick exclude each other")
+    only = args.only if args.scale is None or "--only" in (argv or sys.argv) else "sweeps,summaries"
+    parts = {part.strip() for part in only.split(",") if part.strip()}
     if unknown := parts - set(PARTS):
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     mode = QUICK if args.quick else FULL
+    if args.scale is not None:
+        scales = tuple(dict.fromkeys((args.scale, 1.0, 0.1)))
+        mode = replace(FULL, name=f"scale {args.scale:g}", scales=scales)
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     postgres_url = _postgres_url(args.postgres_url) if "postgresql" in kinds else None
 
@@ -198,16 +257,20 @@ def main(argv: list[str] | None = None) -> None:
     figures: list[dict[str, Any]] = []
     try:
         for kind in kinds:
-            figures += asyncio.run(run_database(kind, mode, parts, folder, postgres_url))
+            figures += asyncio.run(run_database(kind, mode, parts, folder, postgres_url, keep=args.keep))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     seconds = time.perf_counter() - started
     print()
-    print(table(figures, full_run=mode is FULL))
+    print(table(figures, full_run=mode is not QUICK))
     print(f"\n{mode.name} run: {seconds:.0f} s")
     for figure in figures:
-        figure["target"], figure["met"] = judge(figure, full_run=mode is FULL)[1:]
-    output = args.output or RESULTS[mode.name]
+        figure["target"], figure["met"] = judge(figure, full_run=mode is not QUICK)[1:]
+    output = (
+        args.output
+        or RESULTS.get(mode.name)
+        or RESULTS["full"].with_name(f"results-scale-{args.scale:g}.json")
+    )
     output.write_text(
         json.dumps(
             {
