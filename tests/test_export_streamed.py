@@ -30,7 +30,7 @@ from bot.db import Database
 from bot.i18n import Translator
 from bot.runtime import runtime_of
 from bot.services.people.access import Caller
-from bot.services.reporting import exports, xlsx
+from bot.services.reporting import export_helper, exports, xlsx
 from bot.services.reporting.periods import MONTH, Period, parse_period, relative
 from models import User
 from tests.conftest import ZONE
@@ -361,3 +361,74 @@ async def test_a_failed_export_clears_its_progress_and_frees_the_next_one(
     monkeypatch.setattr(exports, "SHEET_BUILDERS", builders)
     await manager.send("/export 2026-11")
     assert api.last(5001).kind == "document"
+
+
+# -- the helper process (a big export on two cores) --------------------------------------------------
+
+
+@pytest.fixture
+def helpers(monkeypatch: pytest.MonkeyPatch) -> list[export_helper.Helper]:
+    """Every export gets a helper process, however small; the helpers started, for the test to see."""
+    started: list[export_helper.Helper] = []
+    start = export_helper.start
+
+    async def recorded(*args: Any) -> export_helper.Helper | None:
+        helper = await start(*args)
+        if helper is not None:
+            started.append(helper)
+        return helper
+
+    monkeypatch.setattr(export_helper, "MIN_ROWS", 1)
+    monkeypatch.setattr(export_helper, "start", recorded)
+    return started
+
+
+async def test_a_helper_process_writes_the_visits_of_a_big_export(
+    db: Database, database_url: str, helpers: list[export_helper.Helper]
+) -> None:
+    company = await generate(database_url, 0.005, migrate=False)
+    async with db.reading() as session:
+        director = Caller.of(await session.get_one(User, company.director_id), "zh")
+        manager = Caller.of(await session.get_one(User, company.manager_id), "en")
+    month = relative(MONTH, BENCH_TODAY)
+    for caller in (director, manager):
+        async with db.reading() as session:
+            old = await reference_workbook(session, caller, month, BENCH_ZONE, BENCH_TODAY)
+        async with db.reading() as session:
+            new = await exports.build_workbook(session, caller, month, BENCH_ZONE, BENCH_TODAY)
+        assert helpers and helpers[-1].titles == ("Visits",)
+        assert not helpers[-1].folder.exists()  # its files are in the workbook, the folder is gone
+        assert list(new.rows) == list(exports.SHEETS[1:])
+        assert new.rows["Visits"] > 100 and new.totals.visits == new.rows["Visits"]
+        assert assert_same_workbook(old, new.content) > 10_000  # the Summary's totals included
+    assert len(helpers) == 2
+
+
+async def test_a_failed_helper_leaves_its_sheets_to_the_export(
+    world: World, helpers: list[export_helper.Helper], monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    monkeypatch.setattr(export_helper, "_JOB", "misplaced.pickle")  # the helper finds no job: it fails
+    period = parse_period("2026-11", TODAY)
+    async with world.db.reading() as session:
+        old = await reference_workbook(session, None, period, ZONE, TODAY)
+    async with world.db.reading() as session:
+        new = await exports.build_workbook(session, None, period, ZONE, TODAY)
+    assert helpers and "export helper failed" in caplog.text
+    assert assert_same_workbook(old, new.content) > 100
+    assert not helpers[0].folder.exists()
+
+
+async def test_an_abandoned_export_stops_its_helper(
+    world: World, helpers: list[export_helper.Helper]
+) -> None:
+    async def progress(done: int, total: int) -> None:
+        raise RuntimeError("the chat went away")
+
+    async with world.db.reading() as session:
+        with pytest.raises(RuntimeError):
+            await exports.build_workbook(
+                session, None, parse_period("2026-11", TODAY), ZONE, TODAY, progress=progress
+            )
+    [helper] = helpers
+    assert await asyncio.wait_for(helper._process.wait(), 10) is not None
+    assert not helper.folder.exists()

@@ -63,13 +63,14 @@ import concurrent.futures
 import contextlib
 import enum
 import io
+import logging
 import queue
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -134,6 +135,11 @@ from models import (
     Visit,
     WorkPlan,
 )
+
+if TYPE_CHECKING:
+    from bot.services.reporting.export_helper import Helped
+
+log = logging.getLogger(__name__)
 
 #: The sheets in their order, by their English names (:attr:`Sheet.title`, the keys of
 #: :attr:`ExportedWorkbook.rows`); a workbook shows each in its language.
@@ -409,6 +415,18 @@ class Totals:
     late_plans: int = 0
     approved_plans: int = 0
 
+    def merge(self, other: Totals) -> None:
+        """Add ``other``'s figures (the sheets a helper process wrote: export_helper.py)."""
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if isinstance(mine, set):
+                mine |= value
+            elif isinstance(mine, dict):
+                for key, amount in value.items():
+                    mine[key] += amount
+            else:
+                setattr(self, name, mine + value)
+
 
 # -- the sheets: one streamed query each, and how a row becomes cells -----------------------------
 
@@ -441,6 +459,24 @@ class ExportContext:
     def local(self, instant: datetime | None) -> datetime | None:
         """A UTC instant as the company's wall-clock time, naive (Excel has no time zones)."""
         return None if instant is None else instant.astimezone(self.zone).replace(tzinfo=None)
+
+
+def headers(c: ExportContext, columns: Sequence[Column]) -> list[str]:
+    """The columns' headers in the export's language, the zone named where a header says so."""
+    return [c.t.gettext(column.header).format(zone=c.zone.key) for column in columns]
+
+
+async def batches(session: AsyncSession, sheet: Sheet) -> AsyncIterator[Sequence[Sequence[Any]]]:
+    """The sheet's rows, fetched ``BATCH_ROWS`` at a time (a server-side cursor on PostgreSQL)."""
+    query = sheet.query.execution_options(yield_per=BATCH_ROWS)
+    # columns only: the Core connection's rows skip the ORM's per-row work (an eighth of the fetch)
+    runner = await session.connection() if _columns_only(query) else session
+    result = await runner.stream(query)
+    try:
+        async for batch in result.partitions():
+            yield batch
+    finally:
+        await result.close()
 
 
 def visits_sheet(c: ExportContext) -> Sheet:
@@ -1267,8 +1303,9 @@ class _Signal(enum.Enum):
     ABORT = "abort"  # the producer gave up
 
 
-#: What the writer thread is handed: a batch of a sheet's rows, or None when the sheet is complete.
-_Item = tuple["Sheet", Sequence[Sequence[Any]] | None] | _Signal
+#: What the writer thread is handed: a batch of a sheet's rows, or None when the sheet is complete;
+#: or the sheets a helper process wrote.
+_Item: TypeAlias = "tuple[Sheet, Sequence[Sequence[Any]] | None] | Helped | _Signal"
 
 
 class ExportAbandoned(Exception):
@@ -1303,6 +1340,11 @@ class WorkbookWriter:
         await self._slots.acquire()
         self._queue.put((sheet, rows))
 
+    async def put_helped(self, helped: Helped) -> None:
+        """Hand over a helper's finished sheets, to be copied into the workbook."""
+        await self._slots.acquire()
+        self._queue.put(helped)
+
     def abort(self) -> None:
         self._queue.put(_Signal.ABORT)
 
@@ -1332,10 +1374,6 @@ class WorkbookWriter:
             if self._book is not None:
                 self._book.discard()
 
-    def _headers(self, columns: Sequence[Column]) -> list[str]:
-        c = self.context
-        return [c.t.gettext(column.header).format(zone=c.zone.key) for column in columns]
-
     def _write(self) -> bytes:
         c = self.context
         yes, no = c.t.gettext(YES), c.t.gettext(NO)
@@ -1347,24 +1385,28 @@ class WorkbookWriter:
         while (item := self._next()) is not _Signal.DONE:
             if item is _Signal.ABORT:
                 raise ExportAbandoned
+            if not isinstance(item, tuple):  # a helper's sheets (export_helper.py)
+                for helped in item.sheets:
+                    book.copy(positions[helped.title], helped.path, helped.filter_range)
+                    self.rows[helped.title] = helped.rows
+                c.totals.merge(item.totals)
+                continue
             sheet, rows = item
             stream = streams.get(sheet.title)
             if stream is None:
                 stream = streams[sheet.title] = book.open(
-                    positions[sheet.title], sheet.columns, self._headers(sheet.columns), yes, no
+                    positions[sheet.title], sheet.columns, headers(c, sheet.columns), yes, no
                 )
             if rows is None:
                 stream.close()
-                book.finished(positions[sheet.title], stream)
+                book.finished(positions[sheet.title], stream.filter_range)
                 self.rows[sheet.title] = stream.rows
                 del streams[sheet.title]
                 continue
             shape, append = sheet.shape, stream.append
             for row in rows:
                 append(shape(row))
-        summary = book.open(
-            summary_at, SUMMARY_COLUMNS, self._headers(SUMMARY_COLUMNS), yes, no, filtered=False
-        )
+        summary = book.open(summary_at, SUMMARY_COLUMNS, headers(c, SUMMARY_COLUMNS), yes, no, filtered=False)
         for label, kind, value in summary_rows(c, self.scope):
             summary.append_typed([(Kind.TEXT, label), (kind, value)])
         summary.close()
@@ -1402,33 +1444,54 @@ async def build_workbook(
     session (``Database.reading``): a long export must not hold SQLite's write lock.
     ``progress(done, sheets)`` is awaited after each sheet's rows have been handed to the writer.
     """
+    # Imported here: the helper's module imports this one (it builds the same sheets).
+    from bot.services.reporting import export_helper
+
     scope = scope_of(caller)
     t = Translator(language or (caller.language if caller else "en"))
     context = ExportContext(scope, period, zone, today, t, Totals())
     sheets = [build(context) for build in SHEET_BUILDERS]
     writer = WorkbookWriter(context, sheets, await scope_label(session, scope, t))
-    connection = await session.connection()
+    helper = None
     try:
-        for done, sheet in enumerate(sheets, start=1):
-            query = sheet.query.execution_options(yield_per=BATCH_ROWS)
-            # columns only: the Core connection's rows skip the ORM's per-row work (an eighth of the fetch)
-            runner = connection if _columns_only(query) else session
-            result = await runner.stream(query)
-            async for batch in result.partitions():
-                if writer.failed:
-                    break
-                await writer.put(sheet, batch)
-            await result.close()
+        helper = await export_helper.start(session, context, caller)
+        here = [sheet for sheet in sheets if helper is None or sheet.title not in helper.titles]
+        for done, sheet in enumerate(here, start=1):
+            await _hand_over(writer, session, sheet)
             if writer.failed:
                 break
-            await writer.put(sheet, None)
             if progress is not None:
                 await progress(done, len(sheets))
+        if helper is not None and not writer.failed:
+            try:
+                await writer.put_helped(await helper.result())
+            except export_helper.HelperFailed as error:
+                log.warning("export helper failed, writing its sheets here: %s", error)
+                for sheet in sheets:
+                    if sheet.title in helper.titles and not writer.failed:
+                        await _hand_over(writer, session, sheet)
+            if progress is not None:
+                await progress(len(sheets), len(sheets))
+        content = await writer.finish()
     except BaseException:
         writer.abort()
+        if helper is not None:
+            helper.stop()
         raise
-    content = await writer.finish()
-    return ExportedWorkbook(content, period, writer.scope, writer.rows, context.totals)
+    finally:
+        if helper is not None:
+            helper.remove()  # the workbook holds its sheets now (finish() has returned), or failed
+    rows = {sheet.title: writer.rows[sheet.title] for sheet in sheets}  # in the workbook's order
+    return ExportedWorkbook(content, period, writer.scope, rows, context.totals)
+
+
+async def _hand_over(writer: WorkbookWriter, session: AsyncSession, sheet: Sheet) -> None:
+    """Stream ``sheet``'s rows to the writer thread, then say the sheet is complete."""
+    async for batch in batches(session, sheet):
+        if writer.failed:
+            return
+        await writer.put(sheet, batch)
+    await writer.put(sheet, None)
 
 
 def _columns_only(query: AnySelect) -> bool:

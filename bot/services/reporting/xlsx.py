@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
+import shutil
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import IO
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -91,6 +93,11 @@ _FLUSH_ROWS = 500
 #: Distinct texts whose cells are remembered per sheet (names, codes and labels repeat on every
 #: row); the memory is forgotten when full, so it stays bounded (a few MB).
 _TEXTS_KEPT = 20_000
+#: A cell with nothing in it: written where a value is missing, so the cells after it keep their
+#: columns (cells carry no reference: see :class:`SheetStream`).
+EMPTY_CELL = "<c/>"
+#: Bytes of a copied sheet compressed at a time (zlib works on them outside the GIL).
+_COPY_CHUNK = 1 << 20
 #: zlib level of the file: 1 compresses about as well for this text, in a third of the time of 6.
 COMPRESS_LEVEL = 1
 
@@ -98,8 +105,6 @@ COMPRESS_LEVEL = 1
 _SPACES = frozenset(" \t\n")
 #: Any character :func:`clean_text` changes.
 _UNCLEAN = re.compile(f"{ILLEGAL_CHARACTERS_RE.pattern}|[\r{''.join(sorted(BIDI_CONTROLS))}]")
-#: Renders one cell: (column letter and row number, value) → XML, "" for no cell.
-CellXml = Callable[[str, object], str]
 
 
 def clean_text(value: str) -> str:
@@ -124,14 +129,14 @@ def _attribute(text: str) -> str:
     return _escape(text).replace('"', "&quot;")
 
 
-def _text_tail(value: str) -> str:
-    """A text cell after its reference, never a formula (see the module doc); empty text: ""."""
+def _text_cell(value: str) -> str:
+    """A text cell, never a formula (see the module doc); empty text: an empty cell."""
     text = clean_text(value)
     if not text:
-        return ""
+        return EMPTY_CELL
     style = f' s="{_QUOTED}"' if text.startswith(FORMULA_STARTS) else ""
     space = ' xml:space="preserve"' if text[0] in _SPACES or text[-1] in _SPACES else ""
-    return f'"{style} t="inlineStr"><is><t{space}>{_escape(text)}</t></is></c>'
+    return f'<c{style} t="inlineStr"><is><t{space}>{_escape(text)}</t></is></c>'
 
 
 def _number(value: object) -> str:
@@ -147,56 +152,59 @@ def _excel_serial(value: date) -> float:
     return (value - _EPOCH).days + seconds / 86_400
 
 
-def _cached_tail(texts: dict[str, str], value: object) -> str:
-    """:func:`_text_tail` of ``value``, remembered in ``texts`` (forgotten when it is full)."""
-    key = value if type(value) is str else str(value)
-    tail = texts.get(key)
-    if tail is None:
-        if len(texts) >= _TEXTS_KEPT:
-            texts.clear()
-        tail = texts[key] = _text_tail(key)
-    return tail
+class _TextCells(dict[object, str]):
+    """Each text's whole cell, rendered once (names, codes and labels repeat on every row): a hit
+    is a dict lookup in C. Forgotten when full, so it stays bounded (a few MB)."""
+
+    def __missing__(self, value: object) -> str:
+        if len(self) >= _TEXTS_KEPT:
+            self.clear()
+        cell = self[value] = _text_cell(value if type(value) is str else str(value))
+        return cell
 
 
-def _cell_writer(kind: Kind, yes: str, no: str, texts: dict[str, str]) -> CellXml:
-    """How a column of ``kind`` renders its cells (``texts``: text cells rendered before)."""
+#: Renders one value of a column (not None) as its cell's XML.
+CellXml = Callable[[object], str]
+
+
+def _cell_writer(kind: Kind, yes: str, no: str, texts: _TextCells) -> CellXml:
+    """How a column of ``kind`` renders its cells (``texts``: the sheet's text cells)."""
     if kind is Kind.TEXT:
-
-        def text(ref: str, value: object) -> str:
-            tail = _cached_tail(texts, value)
-            return f'<c r="{ref}{tail}' if tail else ""
-
-        return text
+        return texts.__getitem__
     if kind is Kind.BOOL:
-        yes_tail, no_tail = _text_tail(yes), _text_tail(no)
-        return lambda ref, value: f'<c r="{ref}{yes_tail if value else no_tail}'
+        yes_cell, no_cell = texts[yes], texts[no]
+        return lambda value: yes_cell if value else no_cell
     if kind is Kind.INT:
-        return lambda ref, value: f'<c r="{ref}"><v>{_number(value)}</v></c>'
+        return lambda value: f"<c><v>{_number(value)}</v></c>"
     if kind is Kind.MONEY:
-        return lambda ref, value: f'<c r="{ref}" s="{_MONEY}"><v>{_number(value)}</v></c>'
+        return lambda value: f'<c s="{_MONEY}"><v>{_number(value)}</v></c>'
     style = _DATE if kind is Kind.DATE else _DATETIME
-    days: dict[date, str] = {}  # a day's serial, for the dates repeated down a column
+    days: dict[date, str] = {}  # a day's cell, for the dates repeated down a column
 
-    def serial(ref: str, value: object) -> str:
+    def serial(value: object) -> str:
         if not isinstance(value, date):
-            raise TypeError(f"{ref}: a date was expected, not {value!r}")
+            raise TypeError(f"a date was expected, not {value!r}")
         if isinstance(value, datetime):
             if value.tzinfo is not None:
-                raise TypeError(f"{ref}: Excel has no time zones ({value!r})")
-            return f'<c r="{ref}" s="{style}"><v>{_number(_excel_serial(value))}</v></c>'
-        number = days.get(value)
-        if number is None:
+                raise TypeError(f"Excel has no time zones ({value!r})")
+            return f'<c s="{style}"><v>{_number(_excel_serial(value))}</v></c>'
+        cell = days.get(value)
+        if cell is None:
             if len(days) >= _TEXTS_KEPT:
                 days.clear()
-            number = days[value] = _number(_excel_serial(value))
-        return f'<c r="{ref}" s="{style}"><v>{number}</v></c>'
+            cell = days[value] = f'<c s="{style}"><v>{_number(_excel_serial(value))}</v></c>'
+        return cell
 
     return serial
 
 
 class SheetStream:
     """One worksheet's XML, streamed row by row into its zip entry: widths, a bold frozen header,
-    typed cells and, unless ``filtered`` is off, a filter over the rows written."""
+    typed cells and, unless ``filtered`` is off, a filter over the rows written.
+
+    Rows carry their number, cells no reference (``r`` is optional in SpreadsheetML: a cell without
+    one is the next column): a text cell is then the same XML on every row, rendered once, and a
+    missing value is an empty ``<c/>``. Half the text to write and to compress."""
 
     def __init__(
         self,
@@ -214,10 +222,8 @@ class SheetStream:
         self.rows = 0
         self._letters = [get_column_letter(number) for number in range(1, len(columns) + 1)]
         self._last = self._letters[-1]
-        texts: dict[str, str] = {}
-        self._texts = texts
+        texts = self._texts = _TextCells()
         self._writers = [_cell_writer(column.kind, yes, no, texts) for column in columns]
-        self._text = [column.kind is Kind.TEXT for column in columns]
         self._by_kind = {kind: _cell_writer(kind, yes, no, texts) for kind in Kind}
         self._pending: list[str] = []
         widths = "".join(
@@ -243,39 +249,17 @@ class SheetStream:
         return f"$A$1:${self._last}${self.rows + 1}" if self.filtered else None
 
     def append(self, values: Sequence[object]) -> None:
-        """One row, each value rendered as its column's kind (None and empty text: no cell)."""
+        """One row, each value rendered as its column's kind (None and empty text: an empty cell)."""
         self.rows += 1
-        number = str(self.rows + 1)
-        texts = self._texts
-        cells = [f'<row r="{number}">']
-        add = cells.append
-        for letter, text, write, value in zip(self._letters, self._text, self._writers, values, strict=True):
-            if value is None:
-                continue
-            if text:  # most cells are text: their lookup inline, without a call per cell
-                key = value if type(value) is str else str(value)
-                tail = texts.get(key)
-                if tail is None:
-                    tail = _cached_tail(texts, key)
-                if tail:
-                    add(f'<c r="{letter}{number}{tail}')
-            else:
-                add(write(letter + number, value))
-        add("</row>")
-        self._add("".join(cells))
+        pairs = zip(self._writers, values, strict=True)
+        cells = [EMPTY_CELL if value is None else write(value) for write, value in pairs]
+        self._add(f'<row r="{self.rows + 1}">{"".join(cells)}</row>')
 
     def append_typed(self, values: Sequence[tuple[Kind, object]]) -> None:
         """One row whose cells say their own kinds (the Summary's label and value)."""
         self.rows += 1
-        number = self.rows + 1
-        cells = "".join(
-            [
-                self._by_kind[kind](f"{letter}{number}", value)
-                for letter, (kind, value) in zip(self._letters, values, strict=False)
-                if value is not None
-            ]
-        )
-        self._add(f'<row r="{number}">{cells}</row>')
+        cells = [EMPTY_CELL if value is None else self._by_kind[kind](value) for kind, value in values]
+        self._add(f'<row r="{self.rows + 1}">{"".join(cells)}</row>')
 
     def _add(self, row: str) -> None:
         self._pending.append(row)
@@ -322,10 +306,16 @@ class XlsxFile:
         handle = self._handle = self._zip.open(f"xl/worksheets/sheet{position}.xml", "w")
         return SheetStream(handle, columns, headers, yes, no, filtered=filtered)
 
-    def finished(self, position: int, sheet: SheetStream) -> None:
+    def finished(self, position: int, filter_range: str | None) -> None:
         """Record what the workbook part needs of a closed sheet (its filter's range)."""
-        if sheet.filter_range:
-            self._filters[position] = sheet.filter_range
+        if filter_range:
+            self._filters[position] = filter_range
+
+    def copy(self, position: int, path: Path, filter_range: str | None) -> None:
+        """A sheet's XML written elsewhere (another process: export_helper.py), as sheet ``position``."""
+        with path.open("rb") as source, self._zip.open(f"xl/worksheets/sheet{position}.xml", "w") as target:
+            shutil.copyfileobj(source, target, _COPY_CHUNK)
+        self.finished(position, filter_range)
 
     def close(self) -> None:
         """Write the parts that name the sheets, and the zip's directory."""
