@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import slices
 from bot.i18n import N_, Translator, escape
 from bot.services.field.routes import Stop, route_order, saved_positions
 from bot.services.field.stock import NO_SHORTFALLS, Shortfalls, shortfalls_for_reps
@@ -128,15 +129,19 @@ async def _in_route_order(
     session: AsyncSession, plans: dict[int, Plan], points: dict[int, tuple[float, float] | None]
 ) -> None:
     """Each rep's due customers in route order (客戶路序, part 4 art. 14): the rep's saved order,
-    else nearest next from the most overdue one; those with no coordinates last, most overdue first."""
-    saved = await saved_positions(session, list(plans), list(points))
-    for rep_id, plan in plans.items():
-        own = saved.get(rep_id, {})
-        by_id = {row[0]: row for row in plan.due}
-        plan.due = [
-            by_id[stop.key] for stop in route_order([Stop(row[0], points[row[0]]) for row in plan.due], own)
-        ]
-        plan.own_route = bool(own)
+    else nearest next from the most overdue one; those with no coordinates last, most overdue first.
+
+    The saved places are read a slice of reps at a time (every saved place of theirs): naming each
+    rep's due customers too would pass more values than a statement may hold at ten thousand reps."""
+    for reps in slices(list(plans)):
+        saved = await saved_positions(session, reps)
+        for rep_id in reps:
+            plan = plans[rep_id]
+            by_id = {row[0]: row for row in plan.due}
+            own = {key: place for key, place in saved.get(rep_id, {}).items() if key in by_id}
+            stops = [Stop(row[0], points[row[0]]) for row in plan.due]
+            plan.due = [by_id[stop.key] for stop in route_order(stops, own)]
+            plan.own_route = bool(own)
 
 
 def last_visit(t: Translator, days: int) -> str:

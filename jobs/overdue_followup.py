@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import case, or_, select, update
 
+from bot.db import slices
 from bot.i18n import N_, Translator, escape
 from bot.services.company import FollowupLevel
 from bot.services.money.amounts import format_amount
@@ -243,6 +244,7 @@ async def overdue_followup(ctx: JobContext) -> None:
                 )
     for level in {item.level for item in found}:
         ids = [item.receivable_id for item in found if item.level == level]
-        await ctx.session.execute(
-            update(Receivable).where(Receivable.id.in_(ids)).values(followup_level=level)
-        )
+        for some in slices(ids):  # a catch-up morning may escalate more than one statement can name
+            await ctx.session.execute(
+                update(Receivable).where(Receivable.id.in_(some)).values(followup_level=level)
+            )
