@@ -1,9 +1,14 @@
-"""What a job run sees: one transaction, the moment it runs for, and a way to queue pushes."""
+"""What a job run sees: one transaction, the moment it runs for, and a way to queue pushes.
+
+Pushes are queued :data:`PUSHES_PER_STATEMENT` at a time (in the order pushed: the outbox sends in
+that order), and the rest when the job returns (:meth:`JobContext.flush`, called by the runner).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +18,9 @@ from bot.services.calendar import next_allowed
 from bot.services.company import CompanySettings
 from bot.services.outbox import Buttons
 
+#: Pushes queued by one ``INSERT`` (eight values each: well within what a statement may bind).
+PUSHES_PER_STATEMENT = 500
+
 
 @dataclass
 class JobContext:
@@ -21,7 +29,8 @@ class JobContext:
     now: datetime  # UTC
     zone: ZoneInfo
     company: CompanySettings
-    queued: int = 0
+    queued: int = 0  # pushes queued by this run (a key queued before does not count)
+    _pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def today(self) -> date:
@@ -32,14 +41,21 @@ class JobContext:
 
         It goes out now, or at the end of quiet hours / the next working day.
         """
-        queued = await outbox.enqueue(
-            self.session,
-            recipient_id=recipient_id,
-            job=self.job,
-            dedup_key=f"{self.job}:{recipient_id}:{subject}",
-            text=text,
-            buttons=buttons,
-            now=self.now,
-            not_before=next_allowed(self.now, self.company, self.zone),
+        self._pending.append(
+            outbox.row(
+                recipient_id=recipient_id,
+                job=self.job,
+                dedup_key=f"{self.job}:{recipient_id}:{subject}",
+                text=text,
+                buttons=buttons,
+                now=self.now,
+                not_before=next_allowed(self.now, self.company, self.zone),
+            )
         )
-        self.queued += int(queued)
+        if len(self._pending) >= PUSHES_PER_STATEMENT:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Queue the pushes not queued yet."""
+        self.queued += await outbox.enqueue_many(self.session, self._pending)
+        self._pending.clear()

@@ -50,6 +50,7 @@ async def run_job(
         ctx = JobContext(name, session, at, zone, settings)
         try:
             await spec.function()(ctx)
+            await ctx.flush()
         except Exception:
             metrics.JOB_RUNS.labels(name, "failed").inc()
             raise
