@@ -76,13 +76,6 @@ async def test_an_escalation_of_more_invoices_than_a_statement_can_name(db: Data
     outcome = await run_job(db, "overdue_followup", MONDAY, ZONE)
     assert outcome.ran
     async with db.reading() as session:
-        levels = dict(
-            (
-                await session.execute(
-                    select(Receivable.followup_level, func.count()).group_by(Receivable.followup_level)
-                )
-            )
-            .tuples()
-            .all()
-        )
+        by_level = select(Receivable.followup_level, func.count()).group_by(Receivable.followup_level)
+        levels = {level: count for level, count in await session.execute(by_level)}
     assert levels == {3: MANY}  # 53 days overdue: level 3 (30 days), every one of them
