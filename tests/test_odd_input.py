@@ -218,6 +218,11 @@ async def test_every_command_survives_hostile_arguments(harness: Harness, comman
         await factories.company(harness.db, harness.clock.now())
         await harness.admin()
         harness.person(2001, "Li")
+        # The company's other people have talked to the bot (``first_seen_at``), so Telegram knows
+        # their chats: a generated `/deactivate Fay` clears her menu there (a "chat not found" once
+        # failed this test: the fake Bot API did not know the chat the data said existed).
+        for telegram_id, name in ((5001, "Mia"), (2002, "Bob"), (6001, "Fay"), (7001, "Dee")):
+            harness.person(telegram_id, name)
     sender = 1001 if len(text) % 2 else 2001
     mark = harness.api.mark()
     message = f"/{command} {text}".encode("utf-16-le", "surrogatepass")[:8192].decode("utf-16-le", "ignore")
