@@ -196,6 +196,12 @@ def database_unavailable(error: BaseException | None) -> bool:
     return False
 
 
+async def read_only(session: AsyncSession) -> bool:
+    """Whether ``session`` is a :meth:`Database.reading` transaction (it must not write)."""
+    options = (await session.connection()).sync_connection.get_execution_options()  # type: ignore[union-attr]
+    return bool(options.get(_READ_ONLY, False))
+
+
 class Database:
     """One engine and its session factories; create one per process."""
 

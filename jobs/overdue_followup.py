@@ -25,6 +25,7 @@ from sqlalchemy import case, or_, select, update
 from bot.db import slices
 from bot.i18n import N_, Translator, escape
 from bot.services.company import FollowupLevel
+from bot.services.money import overdue_rollup
 from bot.services.money.amounts import format_amount
 from bot.services.money.ledger import is_open
 from bot.services.outbox import Buttons
@@ -205,6 +206,8 @@ def promise_buttons(t: Translator, items: list[Escalation]) -> Buttons:
 
 
 async def overdue_followup(ctx: JobContext) -> None:
+    # The day's move of the customers' overdue figures, before anyone opens /overdue.
+    await overdue_rollup.current(ctx.session, ctx.today)
     found = await escalations(ctx)
     if not found:
         return

@@ -244,3 +244,39 @@ class CreditNote(IdMixin, Base):
     issued_at: Mapped[datetime]
     issued_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     source_key: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OverdueRollup(Base):
+    """The one row saying which day the overdue rollup is as of (migration 0034).
+
+    ``overdue_totals`` counts each customer's open receivables due before ``as_of``; the triggers
+    on ``receivables`` read it for every change, and ``bot/services/money/overdue_rollup.py``
+    moves it (None: never built, nothing counted).
+    """
+
+    __tablename__ = "overdue_rollup"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    as_of: Mapped[date | None]
+
+
+class OverdueTotal(Base):
+    """A customer's overdue receivables, summed (migration 0034): a row per customer with any.
+
+    What the customer's open receivables due before ``overdue_rollup.as_of`` leave open, and how
+    many they are. Kept by database triggers on ``receivables`` in the same transaction as every
+    allocation, void, due-date change and merge, and moved a day at a time by
+    ``bot/services/money/overdue_rollup.py``; never written by the bot otherwise. A table of its
+    own, narrow, rather than columns of ``customers``: a day's move rewrites thousands of rows.
+    """
+
+    __tablename__ = "overdue_totals"
+    __table_args__ = (
+        # /overdue's page, largest first, read down the index; its totals from the index alone.
+        Index("ix_overdue_totals_amount", "amount", "invoices"),
+    )
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    amount: Mapped[Decimal]
+    invoices: Mapped[int]

@@ -285,8 +285,9 @@ async def test_five_hundred_invoices_page_within_the_limit(harness: Harness) -> 
     selects = [
         statement for statement in statements if statement.lstrip().upper().startswith(("SELECT", "WITH"))
     ]
-    # list: one statement (the page and the totals); invoices: customer, totals, page, rep's name
-    assert len(selects) == 5, [statement[:60] for statement in selects]
+    # list: the rollup's day, then one statement (the page and the totals); invoices: customer,
+    # totals, page, rep's name
+    assert len(selects) == 6, [statement[:60] for statement in selects]
     async with harness.db.reading() as session:  # a stale button for a page that no longer exists
         beyond = await overdue_by_customer(session, caller, today=TODAY, page=50)
         nothing = await overdue_by_customer(session, caller, today=TODAY - timedelta(days=400))

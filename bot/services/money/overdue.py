@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     CTE,
     ColumnElement,
+    FromClause,
     Select,
     SQLColumnExpression,
     Subquery,
@@ -45,13 +46,13 @@ from bot.services import audit
 from bot.services.errors import AccessDenied, Invalid, NotFound
 from bot.services.field import customers
 from bot.services.field.customers import CustomerRef
-from bot.services.money import ledger
+from bot.services.money import ledger, overdue_rollup
 from bot.services.money.amounts import format_amount, parse_amount
 from bot.services.money.ledger import ZERO, is_open
 from bot.services.people.access import Caller, Permission, require
 from bot.services.policy import local_date
 from bot.services.reporting import dates
-from models import Customer, Money, Receivable, Role, User
+from models import Customer, Money, OverdueTotal, Receivable, Role, User
 
 PER_PAGE = 10
 INVOICES_PER_PAGE = 8
@@ -217,7 +218,34 @@ class _Overdue:
         )
 
 
-def page_of_customers(per_customer: CTE, page: int, per_page: int) -> Subquery:
+async def _per_customer(
+    session: AsyncSession, caller: Caller, overdue: _Overdue, today: date, *, narrowed: bool
+) -> FromClause:
+    """(customer_id, total, invoices) of the customers with overdue receivables in scope.
+
+    For the company or a team, read from the customers' overdue rollup
+    (``bot/services/money/overdue_rollup.py``) once it is as of ``today``. A rep's own list, or one
+    narrowed to a rep, counts receivables by *their* rep, which the per-customer rollup cannot tell
+    apart: those few are summed, as is everything in a read-only transaction on a day the rollup
+    has not been moved to yet. The sums are one pass over the overdue receivables, shared by the
+    page and the totals.
+    """
+    rolled_up = caller.sees_all_customers or caller.role == Role.MANAGER
+    if narrowed or not rolled_up or not await overdue_rollup.current(session, today):
+        return overdue.per_customer()
+    rows = select(
+        OverdueTotal.customer_id.label("customer_id"),
+        OverdueTotal.amount.label("total"),
+        OverdueTotal.invoices.label("invoices"),
+    )
+    if not caller.sees_all_customers:  # a manager: their team's customers
+        rows = rows.join(Customer, Customer.id == OverdueTotal.customer_id).where(
+            Customer.team_id == caller.team_id if caller.team_id is not None else false()
+        )
+    return rows.subquery("per_customer")
+
+
+def page_of_customers(per_customer: FromClause, page: int, per_page: int) -> Subquery:
     """(customer_id, total) of one page of customers, largest total first, then by name.
 
     The page is among the customers whose total reaches the ``page × per_page``-th largest
@@ -275,9 +303,7 @@ async def overdue_by_customer(
     overdue = _Overdue.of(caller, today)
     if rep is not None:
         overdue = overdue.narrowed(Receivable.rep_id == rep.id)
-    # One pass over the overdue receivables: the page and the totals both come from the per-customer
-    # sums (a statement for the totals and another for the page aggregated everything twice).
-    per_customer = overdue.per_customer()
+    per_customer = await _per_customer(session, caller, overdue, today, narrowed=rep is not None)
     counts = select(
         func.count().label("customers"),
         func.sum(per_customer.c.invoices).label("invoices"),

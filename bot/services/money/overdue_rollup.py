@@ -1,0 +1,124 @@
+"""The overdue rollup: each customer's overdue amount and invoices, read instead of summed.
+
+``overdue_totals`` sums each customer's open receivables due before one day,
+``overdue_rollup.as_of`` (migration 0034). Database triggers on ``receivables``
+keep them in step with every allocation, void, due-date change and merge, in the same
+transaction; what changes with the calendar (yesterday's not-yet-due invoices are overdue
+today) is moved here, once a day: :func:`current` adds the receivables due in
+[as_of, today) and sets ``as_of`` to today (or takes them off, if the clock went back).
+
+The move runs in whichever writing transaction first needs the figures on a new day (the morning
+``overdue_followup`` job, or the first /overdue). On PostgreSQL it first locks ``receivables``
+against writes (``SHARE ROW EXCLUSIVE``: it waits for the writers in flight to commit, and
+conflicts with another move), so that no allocation is counted by neither side: a write that
+committed before the lock is in the range's sums; one after it reads the new ``as_of`` in its
+trigger. If the lock is not had within :data:`LOCK_TIMEOUT_MS` the caller falls back to summing
+the receivables, as it does in a read-only transaction; the next caller tries again. The same
+timeout bounds the wait for the customers' rows the move updates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import delete, func, select, text, type_coerce, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import insert_for, read_only
+from bot.services.money.ledger import is_open
+from models import Money, OverdueRollup, OverdueTotal, Receivable
+
+LOCK_TIMEOUT_MS = 2_000
+ROW = OverdueRollup.id == 1
+_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :value, true)")  # for this transaction
+#: PostgreSQL's lock_not_available (the lock timeout) and deadlock_detected.
+GAVE_WAY = frozenset({"55P03", "40P01"})
+
+
+async def as_of(session: AsyncSession) -> date | None:
+    """The day the customers' overdue figures are as of (None: never built, or no row)."""
+    return await session.scalar(select(OverdueRollup.as_of).where(ROW))
+
+
+async def current(session: AsyncSession, today: date) -> bool:
+    """Whether the customers' overdue figures are as of ``today``, moving them there if need be.
+
+    False (sum the receivables instead) in a read-only transaction, or when PostgreSQL's locks were
+    not had in time (or a deadlock chose the move to give way): the move is undone, the transaction
+    goes on.
+    """
+    if await as_of(session) == today:
+        return True
+    if await read_only(session):
+        return False
+    if (await session.connection()).dialect.name != "postgresql":
+        await move(session, today)  # SQLite: this transaction is the only writer
+        return True
+    try:
+        async with session.begin_nested():
+            previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
+            await session.execute(_SET_LOCK_TIMEOUT, {"value": f"{LOCK_TIMEOUT_MS}ms"})
+            await session.execute(text("LOCK TABLE receivables IN SHARE ROW EXCLUSIVE MODE"))
+            await move(session, today)
+            await session.execute(_SET_LOCK_TIMEOUT, {"value": previous})
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) not in GAVE_WAY:
+            raise
+        return False
+    return True
+
+
+async def move(session: AsyncSession, today: date) -> None:
+    """Set the figures as of ``today``: add (or take off) the receivables due between the two days.
+
+    Callers hold whatever lock keeps receivables still (:func:`current`); the first build (no
+    ``as_of`` yet) adds everything due before ``today``.
+    """
+    was = await session.scalar(select(OverdueRollup.as_of).where(ROW).with_for_update())
+    if was == today:
+        return
+    if was is None:
+        await session.execute(delete(OverdueTotal))  # nothing was counted: nothing may be left
+        due, adding = Receivable.due_on < today, True
+    elif was < today:
+        due, adding = (Receivable.due_on >= was) & (Receivable.due_on < today), True
+    else:  # the clock went back: what was due in between is not overdue yet
+        due, adding = (Receivable.due_on >= today) & (Receivable.due_on < was), False
+    shares = (
+        select(
+            Receivable.customer_id,
+            type_coerce(func.sum(Receivable.open_amount), Money()).label("amount"),
+            func.count().label("invoices"),
+        )
+        .where(due, is_open())
+        .group_by(Receivable.customer_id)
+    )
+    table = OverdueTotal.__table__
+    if adding:
+        upsert = insert_for(session, table).from_select(["customer_id", "amount", "invoices"], shares)
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[table.c.customer_id],
+                set_={
+                    "amount": table.c.amount + upsert.excluded.amount,
+                    "invoices": table.c.invoices + upsert.excluded.invoices,
+                },
+            )
+        )
+    else:
+        taken = shares.subquery("taken")
+        await session.execute(
+            update(OverdueTotal)
+            .where(OverdueTotal.customer_id == taken.c.customer_id)
+            .values(
+                amount=OverdueTotal.amount - taken.c.amount,
+                invoices=OverdueTotal.invoices - taken.c.invoices,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await session.execute(delete(OverdueTotal).where(OverdueTotal.invoices == 0))
+    moved = await session.execute(update(OverdueRollup).where(ROW).values(as_of=today))
+    if not moved.rowcount:  # type: ignore[attr-defined]  # emptied (a restore, a test): as never built
+        session.add(OverdueRollup(id=1, as_of=today))
+        await session.flush()
