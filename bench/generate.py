@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import Database, upgrade_async
 from bot.services.company import DEFAULT_FOLLOWUP_LEVELS
+from bot.services.money import overdue_rollup
 from models import (
     DEFAULT_GRADE_POLICY,
     Allocation,
@@ -439,6 +440,9 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
     generated.seconds["customers"] += time.perf_counter() - started
 
     await _money(writer, rng, size, grades, rep_of)
+    started = time.perf_counter()
+    await overdue_rollup.rebuild(connection, TODAY)  # the ledger was written with its triggers off
+    generated.seconds["receivables"] += time.perf_counter() - started
     await writer.write(DailyReport.__table__, _reports(rng, size, first_rep))
     await _after_explicit_ids(connection)
     return generated

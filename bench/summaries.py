@@ -1,4 +1,6 @@
-"""Manager views on the generated company: /summary month (company, one team), /overdue.
+"""Manager views on the generated company: /summary month (company, one team), /overdue; and the
+overdue rollup's move to a new day, which the morning's ``overdue_followup`` makes before /overdue
+reads it (bot/services/money/overdue_rollup.py).
 
 (/export month is measured on its own, with its peak RSS: bench/export.py.)"""
 
@@ -7,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,11 +20,30 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.generate import TODAY, ZONE, Generated, Size
 from bench.measure import run_child, timed
 from bot.db import Database
+from bot.services.money import overdue_rollup
 from bot.services.money.overdue import overdue_by_customer
 from bot.services.people.access import Caller
 from bot.services.reporting.periods import MONTH, relative
 from bot.services.reporting.summaries import summary
 from models import Role
+
+
+async def rollup_as_of(db: Database, day: date) -> float:
+    """Move the overdue rollup to ``day`` in a transaction of its own, as a job does; seconds taken."""
+    started = time.perf_counter()
+    async with db.transaction(report=True) as session:
+        if not await overdue_rollup.current(session, day):
+            raise RuntimeError("the overdue rollup could not be moved")
+    return time.perf_counter() - started
+
+
+async def night_before(url: str) -> None:
+    """The rollup as the night before left it: the morning sweep then makes the day's move."""
+    db = Database(url)
+    try:
+        await rollup_as_of(db, TODAY - timedelta(days=1))
+    finally:
+        await db.dispose()
 
 
 async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict[str, Any]]:
@@ -56,6 +79,17 @@ async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict
     ]
     figures: list[dict[str, Any]] = []
     try:
+        await rollup_as_of(db, TODAY - timedelta(days=1))
+        moved = await rollup_as_of(db, TODAY)
+        figures.append(
+            {
+                "figure": "overdue rollup: the day's move",
+                "reps": company.size.reps,
+                "customers": company.size.customers,
+                "ms": round(moved * 1000, 1),
+                "what": "receivables due yesterday added to their customers' overdue totals",
+            }
+        )
         for name, view, describe in views:
             took, result = await timed(reading(view), repeats=repeats)
             figures.append(

@@ -35,6 +35,7 @@ from sqlalchemy.exc import (
     TimeoutError as PoolTimeout,
 )
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -70,10 +71,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def insert_for(session: AsyncSession, target: Any) -> Any:
-    """``INSERT`` into ``target`` in the session's dialect, so it can say ``ON CONFLICT …``."""
+def insert_for(session: AsyncSession | AsyncConnection, target: Any) -> Any:
+    """``INSERT`` into ``target`` in the session's (or connection's) dialect, so it can say
+    ``ON CONFLICT …``."""
+    dialect = session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect
     # Imported here: a command that never writes (``fieldbot jobs list``) never loads PostgreSQL's.
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         return postgresql.insert(target)

@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
-from bench.generate import generate
+from bench.generate import TODAY as BENCH_TODAY, generate
 from bot.db import Database, upgrade_async
 from bot.services.errors import ServiceError
 from bot.services.intake import receivable_import
-from bot.services.money import collections, orders
+from bot.services.money import collections, orders, overdue_rollup
 from bot.services.people.access import Caller
 from bot.tabular import Table
 from models import (
@@ -34,6 +34,7 @@ from models import (
     Collection,
     CreditNote,
     Customer,
+    OverdueTotal,
     PaymentMethod,
     Receivable,
     SalesReturn,
@@ -41,6 +42,7 @@ from models import (
 )
 from tests import factories
 from tests.conftest import MONDAY_MORNING, PG_URL, ZONE
+from tests.test_overdue_rollup import mismatches as overdue_mismatches
 
 _numbers = count(1)
 CUSTOMERS = 2
@@ -397,6 +399,9 @@ async def test_the_bench_company_has_the_ledger_s_open_amounts(db: Database, dat
     assert company.rows["allocations"] > 0
     assert await mismatches(db) == []
     assert await credit_mismatches(db) == []  # loaded with the credit triggers off: still right
+    assert await overdue_mismatches(db) == []  # the overdue rollup too, built afterwards
     async with db.reading() as session:
+        assert await overdue_rollup.as_of(session) == BENCH_TODAY
+        assert await session.scalar(select(func.count()).select_from(OverdueTotal)) > 0
         assert await session.scalar(select(func.count()).where(Receivable.open_amount == 0)) > 0
         assert await session.scalar(select(func.count()).where(Receivable.open_amount > 0)) > 0

@@ -96,7 +96,7 @@ class Ledger:
         what, which, number = step
         async with self.db.transaction() as session:
             if what == "day":
-                await overdue_rollup.move(session, BASE + timedelta(days=number))
+                await overdue_rollup.move(await session.connection(), BASE + timedelta(days=number))
             elif what == "invoice":
                 row = Receivable(
                     invoice_no=f"RU-{next(_numbers)}",
@@ -187,7 +187,7 @@ async def test_the_rollup_follows_every_write_and_every_day(
         ledger.customers.append(shop.id)
     async with ledger.db.transaction() as session:  # built before the first step, or not at all
         if plan[0][0] == "day":
-            await overdue_rollup.move(session, BASE)
+            await overdue_rollup.move(await session.connection(), BASE)
     for step in plan:
         await ledger.run(step)
         assert await mismatches(ledger.db) == [], step
@@ -221,7 +221,7 @@ async def test_overdue_lists_the_same_from_the_rollup_and_from_the_receivables(h
 
     # The next day Acme's invoice due today is overdue too; a payment to Delta shows at once.
     async with harness.db.transaction() as session:
-        await overdue_rollup.move(session, TODAY)
+        await overdue_rollup.move(await session.connection(), TODAY)
     harness.clock.advance(timedelta(days=1))
     await factories.payment(
         harness.db, harness.clock.now(), receivable=setup.invoices["D-70"], amount="500.00", rep=setup.wang
@@ -259,7 +259,9 @@ async def test_a_payment_in_flight_while_the_day_moves_is_counted_once(
         due_on=yesterday,
     )
     async with db.transaction() as session:
-        await overdue_rollup.move(session, yesterday)  # the invoice is not overdue as of yesterday
+        await overdue_rollup.move(
+            await session.connection(), yesterday
+        )  # the invoice is not overdue as of yesterday
 
     payer = Database(database_url)  # a connection of its own: the fixture's pool has one
     paying = payer.transaction()

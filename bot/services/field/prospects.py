@@ -70,6 +70,7 @@ from models import (
     Customer,
     CustomerStatus,
     Money,
+    OverdueTotal,
     Receivable,
     RouteStop,
     SalesReturn,
@@ -113,6 +114,9 @@ LISTED_ONCE_PER: tuple[tuple[Any, Any], ...] = (
     (RouteStop, RouteStop.rep_id),
     (TripCustomer, TripCustomer.trip_id),
 )
+#: Figures about a customer that the database keeps from the rows above: moving those moves them
+#: (``overdue_totals`` follows its receivables' ``customer_id``, migration 0034).
+KEPT_FROM_MOVED_ROWS = (OverdueTotal,)
 #: The money among them: an audit entry for each row moved.
 MONEY_MOVED = ((Receivable, "receivable"), (Collection, "collection"), (CreditNote, "credit_note"))
 

@@ -58,6 +58,7 @@ FLAG_LABELS = {
     Flag.LATE: N_("logged late"),
 }
 
+FLAGS = tuple(Flag)  # iterating the enum itself is slow, and a summary does it per rep
 #: The stored column of each flag, in :class:`Flag` order.
 COLUMNS = (Visit.far_away, Visit.no_location, Visit.photo_reused, Visit.photo_forwarded, Visit.late_entry)
 
@@ -92,9 +93,13 @@ class FlagCounts:
 
     @classmethod
     def of(cls, values: Sequence[int]) -> FlagCounts:
-        """From :func:`count_columns`' values, in order."""
-        flagged, *each = (int(value or 0) for value in values)
-        return cls(flagged, tuple((flag, count) for flag, count in zip(Flag, each, strict=True) if count))
+        """From :func:`count_columns`' values, in order (called per rep of a summary: kept lean)."""
+        flagged, *each = values
+        if not flagged:
+            return NO_FLAGS
+        return cls(
+            int(flagged), tuple((flag, int(count)) for flag, count in zip(FLAGS, each, strict=True) if count)
+        )
 
 
 NO_FLAGS = FlagCounts()

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete, func, select, text, type_coerce, update
+from sqlalchemy import delete, func, insert, select, text, type_coerce, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db import insert_for, read_only
 from bot.services.money.ledger import is_open
@@ -53,14 +53,14 @@ async def current(session: AsyncSession, today: date) -> bool:
     if await read_only(session):
         return False
     if (await session.connection()).dialect.name != "postgresql":
-        await move(session, today)  # SQLite: this transaction is the only writer
+        await move(await session.connection(), today)  # SQLite: this transaction is the only writer
         return True
     try:
         async with session.begin_nested():
             previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
             await session.execute(_SET_LOCK_TIMEOUT, {"value": f"{LOCK_TIMEOUT_MS}ms"})
             await session.execute(text("LOCK TABLE receivables IN SHARE ROW EXCLUSIVE MODE"))
-            await move(session, today)
+            await move(await session.connection(), today)
             await session.execute(_SET_LOCK_TIMEOUT, {"value": previous})
     except DBAPIError as error:
         if getattr(error.orig, "sqlstate", None) not in GAVE_WAY:
@@ -69,17 +69,17 @@ async def current(session: AsyncSession, today: date) -> bool:
     return True
 
 
-async def move(session: AsyncSession, today: date) -> None:
+async def move(connection: AsyncConnection, today: date) -> None:
     """Set the figures as of ``today``: add (or take off) the receivables due between the two days.
 
-    Callers hold whatever lock keeps receivables still (:func:`current`); the first build (no
-    ``as_of`` yet) adds everything due before ``today``.
+    Callers hold whatever lock keeps receivables still (:func:`current`); with no ``as_of`` yet
+    everything due before ``today`` is added.
     """
-    was = await session.scalar(select(OverdueRollup.as_of).where(ROW).with_for_update())
+    was = await connection.scalar(select(OverdueRollup.as_of).where(ROW).with_for_update())
     if was == today:
         return
     if was is None:
-        await session.execute(delete(OverdueTotal))  # nothing was counted: nothing may be left
+        await connection.execute(delete(OverdueTotal))  # nothing was counted: nothing may be left
         due, adding = Receivable.due_on < today, True
     elif was < today:
         due, adding = (Receivable.due_on >= was) & (Receivable.due_on < today), True
@@ -94,31 +94,33 @@ async def move(session: AsyncSession, today: date) -> None:
         .where(due, is_open())
         .group_by(Receivable.customer_id)
     )
-    table = OverdueTotal.__table__
+    totals = OverdueTotal.__table__
     if adding:
-        upsert = insert_for(session, table).from_select(["customer_id", "amount", "invoices"], shares)
-        await session.execute(
+        upsert = insert_for(connection, totals).from_select(["customer_id", "amount", "invoices"], shares)
+        await connection.execute(
             upsert.on_conflict_do_update(
-                index_elements=[table.c.customer_id],
+                index_elements=[totals.c.customer_id],
                 set_={
-                    "amount": table.c.amount + upsert.excluded.amount,
-                    "invoices": table.c.invoices + upsert.excluded.invoices,
+                    "amount": totals.c.amount + upsert.excluded.amount,
+                    "invoices": totals.c.invoices + upsert.excluded.invoices,
                 },
             )
         )
     else:
         taken = shares.subquery("taken")
-        await session.execute(
-            update(OverdueTotal)
-            .where(OverdueTotal.customer_id == taken.c.customer_id)
-            .values(
-                amount=OverdueTotal.amount - taken.c.amount,
-                invoices=OverdueTotal.invoices - taken.c.invoices,
-            )
-            .execution_options(synchronize_session=False)
+        await connection.execute(
+            update(totals)
+            .where(totals.c.customer_id == taken.c.customer_id)
+            .values(amount=totals.c.amount - taken.c.amount, invoices=totals.c.invoices - taken.c.invoices)
         )
-        await session.execute(delete(OverdueTotal).where(OverdueTotal.invoices == 0))
-    moved = await session.execute(update(OverdueRollup).where(ROW).values(as_of=today))
-    if not moved.rowcount:  # type: ignore[attr-defined]  # emptied (a restore, a test): as never built
-        session.add(OverdueRollup(id=1, as_of=today))
-        await session.flush()
+        await connection.execute(delete(totals).where(totals.c.invoices == 0))
+    moved = await connection.execute(update(OverdueRollup).where(ROW).values(as_of=today))
+    if not moved.rowcount:  # emptied (a restore, a test's TRUNCATE): as never built
+        await connection.execute(insert(OverdueRollup).values(id=1, as_of=today))
+
+
+async def rebuild(connection: AsyncConnection, today: date) -> None:
+    """Build the figures afresh as of ``today``: for a ledger written with the triggers off (the
+    bench's loader, as a bulk restore would)."""
+    await connection.execute(update(OverdueRollup).where(ROW).values(as_of=None))
+    await move(connection, today)
