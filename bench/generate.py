@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.db import Database, upgrade_async
 from bot.services.company import DEFAULT_FOLLOWUP_LEVELS
 from bot.services.money import overdue_rollup
+from bot.services.reporting import visit_months
 from models import (
     DEFAULT_GRADE_POLICY,
     Allocation,
@@ -438,6 +439,9 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
             batch,
         )
     generated.seconds["customers"] += time.perf_counter() - started
+    started = time.perf_counter()
+    await visit_months.build(connection, ZONE)  # the visits were written with their triggers off
+    generated.seconds["visits"] += time.perf_counter() - started
 
     await _money(writer, rng, size, grades, rep_of)
     started = time.perf_counter()

@@ -154,7 +154,7 @@ async def run_database(
                     add([_generated(company)], scale)
                     if keep:
                         await databases.keep(_tag(scale))
-                await summaries.night_before(url)
+                add(await summaries.prepare(url, company), scale)
                 if "sweeps" in parts:
                     add(await sweeps.in_child(url, company), scale)
                 if "summaries" in parts:

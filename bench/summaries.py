@@ -23,6 +23,7 @@ from bot.db import Database
 from bot.services.money import overdue_rollup
 from bot.services.money.overdue import overdue_by_customer
 from bot.services.people.access import Caller
+from bot.services.reporting import visit_months
 from bot.services.reporting.periods import MONTH, relative
 from bot.services.reporting.summaries import summary
 from models import Role
@@ -37,13 +38,32 @@ async def rollup_as_of(db: Database, day: date) -> float:
     return time.perf_counter() - started
 
 
-async def night_before(url: str) -> None:
-    """The rollup as the night before left it: the morning sweep then makes the day's move."""
+async def prepare(url: str, company: Generated) -> list[dict[str, Any]]:
+    """The company as a night leaves it, before the morning's sweeps: the visits' monthly counts
+    built (once, on a database migrated since it was generated: timed), the overdue rollup as of
+    yesterday (the morning sweep makes the day's move)."""
     db = Database(url)
+    figures: list[dict[str, Any]] = []
     try:
+        async with db.reading() as session:
+            built = await visit_months.built_for(session) == ZONE.key
+        if not built:
+            started = time.perf_counter()
+            async with db.transaction(report=True) as session:
+                if not await visit_months.ready(session, ZONE):
+                    raise RuntimeError("the visits' monthly counts could not be built")
+            figures.append(
+                {
+                    "figure": "visit months: first build",
+                    "reps": company.size.reps,
+                    "customers": company.size.customers,
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
+            )
         await rollup_as_of(db, TODAY - timedelta(days=1))
     finally:
         await db.dispose()
+    return figures
 
 
 async def summaries(url: str, company: Generated, repeats: int = 3) -> list[dict[str, Any]]:

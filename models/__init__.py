@@ -25,6 +25,7 @@ from models.reports import Approval, ApprovalKind, ApprovalStatus, DailyReport, 
 from models.routes import RouteStop
 from models.telegram_state import InboxUpdate, TelegramState
 from models.trips import Trip, TripCustomer
+from models.visit_months import LocalMonth, RepCustomerMonth, RepMonth, VisitRollup
 from models.visits import Feedback, FeedbackTopic, StockLine, StockMinimum, Visit, VisitKind, VisitPhoto
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "InboxUpdate",
     "Invite",
     "JobRun",
+    "LocalMonth",
     "Money",
     "Outbox",
     "OverdueRollup",
@@ -62,6 +64,8 @@ __all__ = [
     "PlanKind",
     "Receivable",
     "ReceivableSource",
+    "RepCustomerMonth",
+    "RepMonth",
     "ReportComment",
     "ReportRead",
     "Role",
@@ -78,6 +82,7 @@ __all__ = [
     "Visit",
     "VisitKind",
     "VisitPhoto",
+    "VisitRollup",
     "WorkPlan",
     "WorkPlanComment",
     "WorkPlanCustomer",

@@ -31,8 +31,9 @@ REPS_PER_TEAM, CUSTOMERS_PER_REP, VISITS_PER_CUSTOMER, INVOICES_PER_CUSTOMER = 2
 #: /overdue's credit line shares its totals'); the 16th the kilometres of the vehicle log (issue 20);
 #: the 17th the period's work plans measured against the records (issue 20: one statement, whatever
 #: the number of plans, bot/services/field/plans.py attainment_select) and the 18th who filed none.
-#: /overdue's third asks which day the overdue rollup is as of (issue 24, migration 0034).
-BUDGET = {"visit": 8, "collect": 9, "summary": 18, "overdue": 3}
+#: /overdue's third asks which day the overdue rollup is as of (issue 24, migration 0034); the
+#: summary's 19th whether the visits' monthly counts answer the month (issue 24, migration 0035).
+BUDGET = {"visit": 8, "collect": 9, "summary": 19, "overdue": 3}
 _numbers = count(1)
 
 

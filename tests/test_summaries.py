@@ -817,6 +817,7 @@ async def test_query_count_does_not_grow_with_reps(harness: Harness) -> None:
             event.remove(harness.db.engine.sync_engine, "before_cursor_execute", count_statement)
         return len(statements), text
 
+    await summary_month()  # the first builds the visits' monthly counts (visit_months.py)
     small, text = await summary_month()
     assert "People: 5 ·" in text
     async with harness.db.transaction() as session:
@@ -867,7 +868,7 @@ async def test_query_count_does_not_grow_with_reps(harness: Harness) -> None:
     large, text = await summary_month()
     assert "People: 45 ·" in text
     assert large == small, (small, large)
-    assert small <= 20, statements
+    assert small <= 21, statements  # 20, and whether the visits' monthly counts answer (issue 24)
 
 
 # -- /team, /missing, /rep ------------------------------------------------------------------------

@@ -84,6 +84,7 @@ from bot.services.money.collections import held
 from bot.services.money.ledger import credit_totals, standing
 from bot.services.people.access import Caller, Permission, require
 from bot.services.policy import GradeRule, grade_rules, start_of_day
+from bot.services.reporting import visit_months
 from bot.services.reporting.periods import TODAY, Period, relative
 from bot.services.reporting.reports import NOTE_LINE_LIMIT, ReportHours, VisitLine
 from models import (
@@ -98,6 +99,7 @@ from models import (
     PaymentMethod,
     Receivable,
     ReceivableSource,
+    RepMonth,
     Role,
     Team,
     Trip,
@@ -119,6 +121,15 @@ NOT_FOR_REPS = N_("Team figures are for managers, the director and finance. /sum
 _MEMBER = aliased(User)
 _REVERSAL = aliased(Collection)
 _held = cache(held)  # a constant expression: built once
+#: ``rep_months``' flag counts in :func:`trust.count_columns`' order: any flag, then each.
+_MONTH_FLAGS = (
+    RepMonth.flagged,
+    RepMonth.far_away,
+    RepMonth.no_location,
+    RepMonth.photo_reused,
+    RepMonth.photo_forwarded,
+    RepMonth.late_entry,
+)
 
 
 # -- what the services return ---------------------------------------------------------------------
@@ -450,13 +461,19 @@ async def _activity(
     visitors = Visit.rep_id.in_(select(User.id)) if scope.everyone else scope.people(Visit.rep_id)
     in_period = (Visit.visited_at >= start) & (Visit.visited_at < end) & visitors
     rep_id: int | None  # a person's tally; orders and returns also count those of no rep (None)
-    # The trust flags' counts ride on the same statement: no query of their own.
-    for rep_id, visits, customers, *flags in await _rows(
-        session,
+    # The trust flags' counts ride on the same statement: no query of their own. A month is read
+    # from the visits' monthly counts (visit_months.py) rather than counted.
+    month = await visit_months.whole_month(session, period, zone)
+    per_rep: Select[*tuple[int, ...]] = (
         select(Visit.rep_id, func.count(), func.count(distinct(Visit.customer_id)), *trust.count_columns())
         .where(in_period)
-        .group_by(Visit.rep_id),
-    ):
+        .group_by(Visit.rep_id)
+        if month is None
+        else select(RepMonth.rep_id, RepMonth.visits, RepMonth.customers, *_MONTH_FLAGS).where(
+            RepMonth.month == month, RepMonth.visits > 0, scope.people(RepMonth.rep_id)
+        )
+    )
+    for rep_id, visits, customers, *flags in await _rows(session, per_rep):
         tallies[rep_id].visits, tallies[rep_id].customers = visits, customers
         tallies[rep_id].flags = trust.FlagCounts.of(flags)
 
