@@ -9,6 +9,7 @@ import asyncio
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import delete, func, select, update
 
 from bench.generate import ZONE as BENCH_ZONE, generate
-from bot.db import Database
+from bot.db import Database, upgrade_async
 from bot.services.field.trust import COLUMNS
 from bot.services.people.access import Caller
 from bot.services.reporting import visit_months
@@ -160,14 +161,17 @@ async def test_monthly_counts_follow_every_visit_saved_undone_or_moved(
 
 
 async def test_the_summary_reads_the_same_month_from_the_counts_as_from_the_visits(harness: Harness) -> None:
-    """The director's /summary month builds the counts on first use; the figures (visits, customers,
-    flags, per person) equal those counted from the visits in a read-only transaction before."""
+    """Counts built for another zone (FIELDBOT_TIMEZONE changed) are not read: a read-only summary
+    counts the visits, and the director's next /summary month builds them again for the company's
+    zone; the figures (visits, customers, flags, per person) are the same either way."""
     world = await setup(harness, seed=5)
     zone = ZONE
+    async with harness.db.transaction() as session:
+        await visit_months.build(await session.connection(), BERLIN)
     director = Caller.of(world.people.director, "en")
     month = relative(MONTH, TODAY)
     async with harness.db.reading() as session:
-        assert await visit_months.built_for(session) is None
+        assert await visit_months.built_for(session) == BERLIN.key
         counted = await summary(session, director, month, zone, TODAY)
     async with harness.db.transaction(report=True) as session:
         read = await summary(session, director, month, zone, TODAY)
@@ -175,6 +179,45 @@ async def test_the_summary_reads_the_same_month_from_the_counts_as_from_the_visi
     assert counted.visits > 0 and any(line.flags.flagged for line in counted.reps)
     assert read == counted
     assert await mismatches(harness.db) == ({}, {})
+    text = await harness.person(7001, "Dee").says("/summary month")  # through the front door
+    assert "This month, 2026-11-01 – 2026-11-26" in text
+    async with harness.db.reading() as session:
+        assert await visit_months.built_for(session) == zone.key
+
+
+@pytest.mark.skipif(PG_URL is not None, reason="migrates a SQLite file of its own from revision 0034")
+async def test_the_migration_counts_the_visits_already_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FIELDBOT_TIMEZONE", "Europe/Berlin")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await upgrade_async(url, "0034")
+    db = Database(url)
+    try:
+        people = await factories.company(db, MONDAY_MORNING)
+        shop = await factories.customer(db, MONDAY_MORNING, name="Shop", rep=people.rep)
+        async with db.transaction() as session:
+            for minutes, far in ((-90, True), (-30, False), (30, False), (90, True)):  # around 1 Nov, Berlin
+                moment = BOUNDARY + timedelta(minutes=minutes)
+                session.add(
+                    Visit(
+                        rep_id=people.rep.id,
+                        customer_id=shop.id,
+                        visited_at=moment,
+                        kind=VisitKind.VISIT,
+                        source_key=f"old:{minutes}",
+                        created_at=moment,
+                        far_away=far,
+                    )
+                )
+        await upgrade_async(url)
+        assert await mismatches(db) == ({}, {})
+        async with db.reading() as session:
+            assert await visit_months.built_for(session) == "Europe/Berlin"
+            rows = (await session.execute(select(RepMonth.month, RepMonth.visits, RepMonth.far_away))).all()
+        assert sorted(rows) == [(date(2026, 10, 1), 2, 1), (date(2026, 11, 1), 2, 1)]
+    finally:
+        await db.dispose()
 
 
 @pytest.mark.skipif(PG_URL is None, reason="PostgreSQL's concurrency: set FIELDBOT_TEST_DATABASE_URL")
