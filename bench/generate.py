@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.db import Database, upgrade_async
 from bot.services.company import DEFAULT_FOLLOWUP_LEVELS
 from bot.services.money import overdue_rollup
+from bot.services.people import activity
 from bot.services.reporting import visit_months
 from models import (
     DEFAULT_GRADE_POLICY,
@@ -448,6 +449,9 @@ async def _fill(connection: AsyncConnection, size: Size, rng: random.Random) -> 
     await overdue_rollup.rebuild(connection, TODAY)  # the ledger was written with its triggers off
     generated.seconds["receivables"] += time.perf_counter() - started
     await writer.write(DailyReport.__table__, _reports(rng, size, first_rep))
+    started = time.perf_counter()
+    await activity.refill(connection)  # visits and the ledger were written with their triggers off
+    generated.seconds["users"] += time.perf_counter() - started
     await _after_explicit_ids(connection)
     return generated
 

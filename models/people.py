@@ -56,6 +56,9 @@ class User(IdMixin, Base):
     blocked_at: Mapped[datetime | None]
     #: Hash of the command menu last set for this user's chat, so start-up only sets changed ones.
     menu_hash: Mapped[str | None] = mapped_column(String(16))
+    #: The person's latest visit, own order, own collection or report (UTC): kept by database
+    #: triggers on those tables (migration 0036), never written by the bot itself.
+    last_activity_at: Mapped[datetime | None]
 
     team: Mapped[Team | None] = relationship(foreign_keys=[team_id], lazy="raise")
 

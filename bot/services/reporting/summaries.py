@@ -36,7 +36,8 @@ Rules (the issue left them open):
 * **Reports expected** = for each active rep, the working days of the period
   from the day they were added up to today (today included: the figure reads
   "so far"); *submitted* and *late* count those reps' reports on those days.
-* **Last activity** is the latest visit, order, collection or report, ever.
+* **Last activity** is the latest visit, order or collection they recorded themselves, or report,
+  ever (``users.last_activity_at``, kept by triggers: migration 0036).
 """
 
 from __future__ import annotations
@@ -104,7 +105,6 @@ from models import (
     Team,
     Trip,
     User,
-    UTCDateTime,
     Visit,
 )
 
@@ -575,48 +575,6 @@ async def _activity(
     return _Activity(dict(tallies))
 
 
-@cache
-def _last_activity() -> ColumnElement[datetime]:
-    """SQL: the person's own latest visit, order, collection or report, ever (NULL with none).
-
-    Their *own*: an order or collection counts only if they recorded it (``recorded_by``), so a
-    manager's ``/reverse`` of a rep's collection, or an order a manager placed for a rep's
-    customer, is not the rep's activity, though the row carries the rep's id. The latest of each
-    is read backwards along the (rep, time) indexes, newest first, to the first row the person
-    recorded (reports are filed for their own day only: the newest day holds the newest report);
-    the four are compared in SQL so that one instant per person, not four, comes back to be read.
-    Built once (a constant).
-    """
-
-    def latest(moment: InstrumentedAttribute[datetime], *where: ColumnElement[bool]) -> Select[datetime]:
-        return select(moment.label("at")).where(*where).order_by(moment.desc()).limit(1).correlate(User)
-
-    report = (
-        select(DailyReport.submitted_at.label("at"))
-        .where(DailyReport.rep_id == User.id)
-        .order_by(DailyReport.day.desc())
-        .limit(1)
-        .correlate(User)
-        .subquery()
-    )
-    order = latest(
-        Receivable.created_at,
-        Receivable.rep_id == User.id,
-        Receivable.source == ReceivableSource.ORDER,
-        Receivable.recorded_by == User.id,
-    ).subquery()
-    collection = latest(
-        Collection.received_at, Collection.rep_id == User.id, Collection.recorded_by == User.id
-    ).subquery()
-    moments = union_all(
-        select(func.max(Visit.visited_at).label("at")).where(Visit.rep_id == User.id).correlate(User),
-        select(order.c.at),
-        select(collection.c.at),
-        select(report.c.at),
-    ).subquery()
-    return type_coerce(select(func.max(moments.c.at)).correlate(User).scalar_subquery(), UTCDateTime())
-
-
 async def _rep_lines(
     session: AsyncSession, scope: Scope, activity: _Activity, working_days: list[date], zone: ZoneInfo
 ) -> tuple[RepLine, ...]:
@@ -624,7 +582,7 @@ async def _rep_lines(
     (``working_days`` in ascending order)."""
     tallies = activity.tallies
     query = (
-        select(User.id, User.name, Team.name, User.role, User.active, User.created_at, _last_activity())
+        select(User.id, User.name, Team.name, User.role, User.active, User.created_at, User.last_activity_at)
         .outerjoin(Team, Team.id == User.team_id)
         .where(scope.people(User.id))
         .order_by(Team.name, User.name, User.id)
