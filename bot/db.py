@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -203,6 +203,42 @@ async def read_only(session: AsyncSession) -> bool:
     """Whether ``session`` is a :meth:`Database.reading` transaction (it must not write)."""
     options = (await session.connection()).sync_connection.get_execution_options()  # type: ignore[union-attr]
     return bool(options.get(_READ_ONLY, False))
+
+
+#: PostgreSQL's lock_not_available (a lock timeout) and deadlock_detected: this transaction gave way.
+GAVE_WAY = frozenset({"55P03", "40P01"})
+
+
+async def with_writes_held(
+    session: AsyncSession, table: str, work: Callable[[AsyncConnection], Awaitable[None]], *, timeout_ms: int
+) -> bool:
+    """Run ``work`` while ``table`` takes no writes from other transactions, until this one ends.
+
+    For a derived table rebuilt from ``table`` while triggers keep it: a write committed before the
+    lock is in what ``work`` reads, one after it runs its trigger against what ``work`` wrote. On
+    PostgreSQL ``LOCK TABLE … IN SHARE ROW EXCLUSIVE MODE`` (it waits for the writers in flight, and
+    excludes another holder) in a savepoint, waiting at most ``timeout_ms`` for any lock: False, the
+    savepoint undone and the transaction going on, if a lock was not had in time or a deadlock chose
+    this transaction to give way. On SQLite ``work`` runs at once: a writing transaction is the
+    only writer.
+    """
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        await work(connection)
+        return True
+    set_timeout = text("SELECT set_config('lock_timeout', :value, true)")  # for this transaction
+    try:
+        async with session.begin_nested():
+            previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
+            await session.execute(set_timeout, {"value": f"{timeout_ms}ms"})
+            await session.execute(text(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"))
+            await work(await session.connection())
+            await session.execute(set_timeout, {"value": previous})
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) not in GAVE_WAY:
+            raise
+        return False
+    return True
 
 
 class Database:

@@ -41,9 +41,11 @@ async def test_generated_company_sweeps_and_views(db: Database, database_url: st
         queued = await session.scalar(select(func.count()).select_from(Outbox))
     assert queued == sum(f["pushes"] for f in swept)
 
+    assert await summaries.prepare(database_url, company) == []  # the loader built the visit months
     views = await summaries.summaries(database_url, company, repeats=0)
-    assert len(views) == 3 and all(view["ms"] > 0 for view in views)
-    assert "2 reps" in views[0]["what"]
+    assert len(views) == 4 and all(view["ms"] > 0 for view in views)
+    assert views[0]["figure"] == "overdue rollup: the day's move"
+    assert "2 reps" in views[1]["what"]
     exported = {"reps": company.size.reps, **await export.export(database_url, company.director_id)}
     assert exported["rows"] > 100 and exported["seconds"] > 0 and exported["peak_rss_mb"] > 0
     rendered = table([{"db": "sqlite", **figure} for figure in [*swept, *views, exported]])

@@ -21,19 +21,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete, func, insert, select, text, type_coerce, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import delete, func, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db import insert_for, read_only
+from bot.db import insert_for, read_only, with_writes_held
 from bot.services.money.ledger import is_open
 from models import Money, OverdueRollup, OverdueTotal, Receivable
 
 LOCK_TIMEOUT_MS = 2_000
 ROW = OverdueRollup.id == 1
-_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :value, true)")  # for this transaction
-#: PostgreSQL's lock_not_available (the lock timeout) and deadlock_detected.
-GAVE_WAY = frozenset({"55P03", "40P01"})
 
 
 async def as_of(session: AsyncSession) -> date | None:
@@ -52,21 +48,9 @@ async def current(session: AsyncSession, today: date) -> bool:
         return True
     if await read_only(session):
         return False
-    if (await session.connection()).dialect.name != "postgresql":
-        await move(await session.connection(), today)  # SQLite: this transaction is the only writer
-        return True
-    try:
-        async with session.begin_nested():
-            previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
-            await session.execute(_SET_LOCK_TIMEOUT, {"value": f"{LOCK_TIMEOUT_MS}ms"})
-            await session.execute(text("LOCK TABLE receivables IN SHARE ROW EXCLUSIVE MODE"))
-            await move(await session.connection(), today)
-            await session.execute(_SET_LOCK_TIMEOUT, {"value": previous})
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) not in GAVE_WAY:
-            raise
-        return False
-    return True
+    return await with_writes_held(
+        session, "receivables", lambda connection: move(connection, today), timeout_ms=LOCK_TIMEOUT_MS
+    )
 
 
 async def move(connection: AsyncConnection, today: date) -> None:

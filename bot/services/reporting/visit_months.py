@@ -29,14 +29,12 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
     type_coerce,
     update,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db import read_only
+from bot.db import read_only, with_writes_held
 from bot.services.field import trust
 from bot.services.policy import start_of_day
 from bot.services.reporting.periods import Period
@@ -46,9 +44,6 @@ LOCK_TIMEOUT_MS = 2_000
 #: The months ``local_months`` holds: visits outside them are not counted (none are, in practice).
 FIRST_MONTH, LAST_MONTH = date(2000, 1, 1), date(2100, 12, 1)
 ROW = VisitRollup.id == 1
-_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :value, true)")  # for this transaction
-#: PostgreSQL's lock_not_available (the lock timeout) and deadlock_detected.
-GAVE_WAY = frozenset({"55P03", "40P01"})
 
 
 def next_month(month: date) -> date:
@@ -79,21 +74,9 @@ async def ready(session: AsyncSession, zone: ZoneInfo) -> bool:
         return True
     if await read_only(session):
         return False
-    if (await session.connection()).dialect.name != "postgresql":
-        await build(await session.connection(), zone)  # SQLite: this transaction is the only writer
-        return True
-    try:
-        async with session.begin_nested():
-            previous = await session.scalar(text("SELECT current_setting('lock_timeout')"))
-            await session.execute(_SET_LOCK_TIMEOUT, {"value": f"{LOCK_TIMEOUT_MS}ms"})
-            await session.execute(text("LOCK TABLE visits IN SHARE ROW EXCLUSIVE MODE"))
-            await build(await session.connection(), zone)
-            await session.execute(_SET_LOCK_TIMEOUT, {"value": previous})
-    except DBAPIError as error:
-        if getattr(error.orig, "sqlstate", None) not in GAVE_WAY:
-            raise
-        return False
-    return True
+    return await with_writes_held(
+        session, "visits", lambda connection: build(connection, zone), timeout_ms=LOCK_TIMEOUT_MS
+    )
 
 
 async def build(connection: AsyncConnection, zone: ZoneInfo) -> None:
