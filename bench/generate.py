@@ -290,6 +290,16 @@ async def generate(url: str, scale: float, *, seed: int = SEED, migrate: bool = 
         await db.dispose()
 
 
+async def vacuum(url: str) -> None:
+    """:func:`_vacuum` on ``url`` (PostgreSQL; nothing on SQLite): for a kept company just migrated."""
+    db = Database(url)
+    try:
+        if db.engine.dialect.name == "postgresql":
+            await _vacuum(db)
+    finally:
+        await db.dispose()
+
+
 async def _vacuum(db: Database) -> None:
     """PostgreSQL: the state autovacuum keeps a live database in, before anything is measured.
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench import export, push, summaries, sweeps, throughput, wave
-from bench.generate import Generated, described, generate
+from bench.generate import Generated, described, generate, vacuum
 from bench.measure import sqlite_url
 from bench.targets import judge
 from bot.db import upgrade_async
@@ -147,6 +147,7 @@ async def run_database(
                 if kept:
                     print(f"[{kind}] the company at scale {scale:g}, copied from {kept}", flush=True)
                     await upgrade_async(url)  # a migration added since it was kept
+                    await vacuum(url)  # as after generating: what a migration built has its statistics
                     company = described(scale)
                 else:
                     print(f"[{kind}] generating the company at scale {scale:g}", flush=True)
