@@ -230,34 +230,27 @@ async def test_two_visits_to_one_customer_written_at_once_count_one_customer(
     shop = await factories.customer(db, MONDAY_MORNING, name="Shop", rep=people.rep)
     async with db.transaction() as session:
         await visit_months.build(await session.connection(), BERLIN)
+
+    def visit(key: str) -> Visit:
+        return Visit(
+            rep_id=people.rep.id,
+            customer_id=shop.id,
+            visited_at=MONDAY_MORNING,
+            kind=VisitKind.VISIT,
+            source_key=key,
+            created_at=MONDAY_MORNING,
+        )
+
     other = Database(database_url)
     first = other.transaction()
     session = await first.__aenter__()
     try:
-        session.add(
-            Visit(
-                rep_id=people.rep.id,
-                customer_id=shop.id,
-                visited_at=MONDAY_MORNING,
-                kind=VisitKind.VISIT,
-                source_key="two:1",
-                created_at=MONDAY_MORNING,
-            )
-        )
+        session.add(visit("two:1"))
         await session.flush()
 
         async def second() -> None:
             async with db.transaction() as writer:
-                writer.add(
-                    Visit(
-                        rep_id=people.rep.id,
-                        customer_id=shop.id,
-                        visited_at=MONDAY_MORNING,
-                        kind=VisitKind.VISIT,
-                        source_key="two:2",
-                        created_at=MONDAY_MORNING,
-                    )
-                )
+                writer.add(visit("two:2"))
 
         waiting = asyncio.create_task(second())
         await asyncio.sleep(0.3)

@@ -8,9 +8,9 @@ today) is moved here, once a day: :func:`current` adds the receivables due in
 [as_of, today) and sets ``as_of`` to today (or takes them off, if the clock went back).
 
 The move runs in whichever writing transaction first needs the figures on a new day (the morning
-``overdue_followup`` job, or the first /overdue). On PostgreSQL it first locks ``receivables``
-against writes (``SHARE ROW EXCLUSIVE``: it waits for the writers in flight to commit, and
-conflicts with another move), so that no allocation is counted by neither side: a write that
+``overdue_followup`` job, or the first /overdue). On PostgreSQL it first holds writes to
+``receivables`` (``bot.db.with_writes_held``: it waits for the writers in flight to commit, and
+excludes another move), so that every allocation is counted by exactly one side: a write that
 committed before the lock is in the range's sums; one after it reads the new ``as_of`` in its
 trigger. If the lock is not had within :data:`LOCK_TIMEOUT_MS` the caller falls back to summing
 the receivables, as it does in a read-only transaction; the next caller tries again. The same

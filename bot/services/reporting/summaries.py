@@ -121,15 +121,9 @@ NOT_FOR_REPS = N_("Team figures are for managers, the director and finance. /sum
 _MEMBER = aliased(User)
 _REVERSAL = aliased(Collection)
 _held = cache(held)  # a constant expression: built once
-#: ``rep_months``' flag counts in :func:`trust.count_columns`' order: any flag, then each.
-_MONTH_FLAGS = (
-    RepMonth.flagged,
-    RepMonth.far_away,
-    RepMonth.no_location,
-    RepMonth.photo_reused,
-    RepMonth.photo_forwarded,
-    RepMonth.late_entry,
-)
+#: ``rep_months``' flag counts in :func:`trust.count_columns`' order: any flag, then each (its
+#: columns are named as the visits' own).
+_MONTH_FLAGS = (RepMonth.flagged, *(getattr(RepMonth, column.key) for column in trust.COLUMNS))
 
 
 # -- what the services return ---------------------------------------------------------------------

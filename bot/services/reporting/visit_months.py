@@ -3,16 +3,15 @@
 ``rep_months`` (visits, distinct customers, trust flags per rep and month) and
 ``rep_customer_months`` are kept by triggers on ``visits`` (migration 0035) in the same transaction
 as every visit saved, undone or edited. Months are the company's: a trigger finds a visit's month in
-``local_months`` (each month's first instant, UTC), which :func:`build` fills for the configured
-zone — the first time a summary needs it, and again whenever ``FIELDBOT_TIMEZONE`` changes — and
-then counts every visit once. Until it is built (or in a read-only transaction on a database whose
-tables were built for another zone) the summary counts the visits as before.
+``local_months`` (each month's first instant, UTC), filled for ``FIELDBOT_TIMEZONE`` by the
+migration, and by :func:`build` — which then counts every visit once — when the first summary after
+a change of zone needs it. Until then (or in a read-only transaction) the summary counts the visits
+as before.
 
-On PostgreSQL the build first locks ``visits`` against writes (``SHARE ROW EXCLUSIVE``, waiting at
-most :data:`LOCK_TIMEOUT_MS` for the writers in flight), so no visit is counted twice or missed: one
+On PostgreSQL the build holds writes to ``visits`` (``bot.db.with_writes_held``, waiting at most
+:data:`LOCK_TIMEOUT_MS` for the writers in flight), so no visit is counted twice or missed: one
 committed before the lock is in the build's counts, one after it finds the new months in its
-trigger. Building holds visits' writers back for as long as it takes (a few seconds for a company of
-a million visits), once.
+trigger. Visits' writers wait for as long as the build takes (a few seconds for a million visits).
 """
 
 from __future__ import annotations
